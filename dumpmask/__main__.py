@@ -1,0 +1,3 @@
+from dumpmask.cli import main
+
+main()
