@@ -142,3 +142,293 @@ def classify(type_text: str) -> Column:
         col.int_max = col.int_max - col.int_min
         col.int_min = 0
     return col
+
+
+# ---------------------------------------------------------------- parsing DDL
+import logging as _logging
+
+_logging.getLogger("sqlglot").setLevel(_logging.CRITICAL)
+
+
+def _ident(node, fold: bool) -> str:
+    """sqlglot Identifier -> name as the server resolves it (PostgreSQL folds unquoted to lower)."""
+    name = node.name if hasattr(node, "name") else str(node)
+    if fold and not getattr(node, "quoted", False) and not (hasattr(node, "this") and getattr(node.this, "quoted", False)):
+        return name.lower()
+    return name
+
+
+def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) -> TableSchema | None:
+    """CREATE TABLE -> TableSchema, via sqlglot; the tolerant line reader when sqlglot fails."""
+    text = raw.decode("utf-8", "surrogateescape")
+    t = None
+    try:
+        t = _create_via_sqlglot(text, dialect, domains or {})
+    except Exception:
+        t = None
+    if t is None or not t.columns:
+        t = _create_tolerant(text, dialect, domains or {})
+    return t
+
+
+def _create_via_sqlglot(text: str, dialect: str, domains: dict) -> TableSchema | None:
+    import sqlglot
+    from sqlglot import exp
+
+    read = "postgres" if dialect == "postgres" else "mysql"
+    fold = dialect == "postgres"
+    # sqlglot needs no trailing partition/options clauses to get the column list; keep them (it parses most)
+    tree = sqlglot.parse_one(text.strip().rstrip(";"), read=read)
+    if not isinstance(tree, exp.Create):
+        return None
+    schema_node = tree.this
+    if not isinstance(schema_node, exp.Schema):
+        return None
+    tbl = schema_node.this
+    name = _ident(tbl.this, fold)
+    db = _ident(tbl.args["db"], fold) if tbl.args.get("db") else None
+    ts = TableSchema(schema=db, name=name)
+    for item in schema_node.expressions:
+        if isinstance(item, exp.ColumnDef):
+            kind = item.args.get("kind")
+            type_text = _orig_type_text(text, item, kind, read)
+            col = classify(domains.get(type_text.lower(), type_text))
+            col.type = type_text.lower()
+            col.name = _ident(item.this, fold)
+            for c in item.constraints:
+                k = c.args.get("kind")
+                kn = type(k).__name__
+                if kn == "NotNullColumnConstraint":
+                    col.nullable = bool(k.args.get("allow_null"))
+                elif kn == "PrimaryKeyColumnConstraint":
+                    col.nullable = False
+                    ts.primary_key = (col.name,)
+                elif kn == "UniqueColumnConstraint":
+                    ts.unique.append((col.name,))
+                elif kn == "ComputedColumnConstraint":
+                    col.generated = True
+                elif kn == "GeneratedAsIdentityColumnConstraint":
+                    # GENERATED ALWAYS AS IDENTITY: a value in the dump; GENERATED ALWAYS AS (expr): computed
+                    if k.args.get("expression") is not None and k.args.get("this") is not None and not _is_identity(k):
+                        col.generated = True
+                elif kn == "AutoIncrementColumnConstraint":
+                    col.auto_increment = True
+                elif kn == "DefaultColumnConstraint":
+                    m = re.search(r"nextval\('((?:[^']|'')*)'", c.sql(read), re.I)
+                    if m:
+                        col.has_default_sequence = m.group(1)
+            ts.columns.append(col)
+        elif isinstance(item, exp.PrimaryKey):
+            ts.primary_key = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.expressions)
+        elif isinstance(item, (exp.UniqueColumnConstraint,)) or type(item).__name__ in ("UniqueKeyProperty",):
+            cols = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.this.expressions) if isinstance(item.this, exp.Schema) else ()
+            if cols:
+                ts.unique.append(cols)
+        elif isinstance(item, (exp.Constraint, exp.ForeignKey)):
+            pass  # handled by the tolerant pass below for robustness
+    _constraints_from_text(text, ts, dialect)
+    return ts
+
+
+def _is_identity(k) -> bool:
+    s = k.sql()
+    return "IDENTITY" in s.upper()
+
+
+_TYPE_END = re.compile(r"\s+(?:NOT\s+NULL|NULL|DEFAULT|GENERATED|PRIMARY|UNIQUE|CHECK|REFERENCES|COLLATE|CONSTRAINT|AUTO_INCREMENT|COMMENT|CHARACTER\s+SET|CHARSET|ON\s+UPDATE|AS\s*\(|INVISIBLE|VIRTUAL|STORED|PERSISTENT)\b.*$", re.I | re.S)
+
+
+def _orig_type_text(text: str, item, kind, read) -> str:
+    return kind.sql(read) if kind is not None else ""
+
+
+_COL_LINE = re.compile(r'^\s*("(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,()]+)\s+(.+?),?\s*$')
+_CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FOREIGN", "CHECK", "FULLTEXT", "SPATIAL", "EXCLUDE", "LIKE", "PERIOD"}
+
+
+def _unq(name: str, fold: bool) -> str:
+    if name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')
+    if name.startswith("`") and name.endswith("`"):
+        return name[1:-1].replace("``", "`")
+    return name.lower() if fold else name
+
+
+def _split_qual(name: str, fold: bool) -> tuple[str | None, str]:
+    parts = re.findall(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^.\s"`]+', name)
+    parts = [_unq(p, fold) for p in parts]
+    if not parts:
+        return None, ""
+    return (parts[-2] if len(parts) > 1 else None), parts[-1]
+
+
+def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | None:
+    """pg_dump and mariadb-dump write one column per line: read those lines."""
+    fold = dialect == "postgres"
+    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMPORARY\s+|TEMP\s+|UNLOGGED\s+|FOREIGN\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?'
+                 r'((?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+))*)\s*\(', text, re.I | re.S)
+    if not m:
+        return None
+    schema, name = _split_qual(m.group(1), fold)
+    ts = TableSchema(schema=schema, name=name)
+    body_start = m.end()
+    depth, i = 1, body_start
+    in_q = None
+    while i < len(text) and depth:
+        ch = text[i]
+        if in_q:
+            if ch == in_q:
+                in_q = None
+            elif ch == "\\" and in_q == "'" and dialect == "mysql":
+                i += 1
+        elif ch in "'\"`":
+            in_q = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    body = text[body_start:i - 1]
+    # split the body on top-level commas
+    items, cur, depth, in_q = [], [], 0, None
+    j = 0
+    while j < len(body):
+        ch = body[j]
+        if in_q:
+            if ch == in_q:
+                in_q = None
+            elif ch == "\\" and in_q == "'" and dialect == "mysql":
+                cur.append(ch)
+                j += 1
+                ch = body[j] if j < len(body) else ""
+        elif ch in "'\"`":
+            in_q = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(cur))
+            cur = []
+            j += 1
+            continue
+        cur.append(ch)
+        j += 1
+    if "".join(cur).strip():
+        items.append("".join(cur))
+    for it in items:
+        it = it.strip()
+        if not it:
+            continue
+        first = it.split(None, 1)[0].upper()
+        if first in _CONSTRAINT_WORDS:
+            continue
+        cm = re.match(r'("(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s]+)\s*(.*)$', it, re.S)
+        if not cm:
+            continue
+        cname = _unq(cm.group(1), fold)
+        rest = cm.group(2)
+        type_text = _TYPE_END.sub("", rest).strip()
+        col = classify(domains.get(type_text.lower(), type_text))
+        col.type = type_text.lower()
+        col.name = cname
+        up = rest.upper()
+        if re.search(r"\bNOT\s+NULL\b", up) or re.search(r"\bPRIMARY\s+KEY\b", up):
+            col.nullable = False
+        if re.search(r"\bGENERATED\s+ALWAYS\s+AS\s*\(|\bAS\s*\(.*\)\s*(VIRTUAL|STORED|PERSISTENT)\b", up, re.S):
+            col.generated = True
+        if "AUTO_INCREMENT" in up:
+            col.auto_increment = True
+        if re.search(r"\bPRIMARY\s+KEY\b", up):
+            ts.primary_key = (cname,)
+        dm = re.search(r"nextval\('((?:[^']|'')*)'", rest)
+        if dm:
+            col.has_default_sequence = dm.group(1)
+        ts.columns.append(col)
+    _constraints_from_text(text, ts, dialect)
+    return ts
+
+
+_IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,()"`]+)'
+_QUAL = rf'{_IDL}(?:\s*\.\s*{_IDL})*'
+
+
+def _idlist(s: str, fold: bool) -> tuple[str, ...]:
+    return tuple(_unq(p, fold) for p in re.findall(_IDL, s) if p.upper() not in ("ASC", "DESC"))
+
+
+def _constraints_from_text(text: str, ts: TableSchema, dialect: str, inline: bool = True) -> None:
+    """Table-level PRIMARY KEY / UNIQUE / FOREIGN KEY clauses, from the statement text (both
+    CREATE TABLE bodies and ALTER TABLE ... ADD CONSTRAINT use the same words)."""
+    fold = dialect == "postgres"
+    body = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", text)  # strings can't hold constraints
+    for m in re.finditer(r"(?:CONSTRAINT\s+(" + _IDL + r")\s+)?PRIMARY\s+KEY\s*(?:USING\s+\w+\s*)?\(([^)]*)\)", body, re.I):
+        ts.primary_key = _idlist(m.group(2), fold)
+    for m in re.finditer(r"\bUNIQUE\s+(?:KEY|INDEX)?\s*(?:" + _IDL + r"\s*)?(?:USING\s+\w+\s*)?\(([^)]*)\)", body, re.I):
+        cols = _idlist(m.group(1), fold)
+        if cols and cols not in ts.unique:
+            ts.unique.append(cols)
+    for m in re.finditer(r"(?:CONSTRAINT\s+(" + _IDL + r")\s+)?FOREIGN\s+KEY\s*(?:" + _IDL + r"\s*)?\(([^)]*)\)\s*REFERENCES\s+(" + _QUAL + r")\s*\(([^)]*)\)", body, re.I):
+        fk = ForeignKey(columns=_idlist(m.group(2), fold), ref_table=m.group(3), ref_columns=_idlist(m.group(4), fold),
+                        name=_unq(m.group(1), fold) if m.group(1) else None)
+        if fk not in ts.foreign_keys:
+            ts.foreign_keys.append(fk)
+    # inline column REFERENCES (PostgreSQL CREATE TABLE written by hand)
+    for m in () if not inline else re.finditer(r"^\s*(" + _IDL + r")\s+[^,\n]*?\bREFERENCES\s+(" + _QUAL + r")\s*\(([^)]*)\)", body, re.I | re.M):
+        first = m.group(1).upper()
+        if first in _CONSTRAINT_WORDS or first in ("ADD", "ALTER", "CREATE"):
+            continue
+        fk = ForeignKey(columns=(_unq(m.group(1), fold),), ref_table=m.group(2), ref_columns=_idlist(m.group(3), fold))
+        if fk not in ts.foreign_keys:
+            ts.foreign_keys.append(fk)
+
+
+_ALTER_HEAD = re.compile(r"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(" + _QUAL + r")\s*", re.I | re.S)
+
+
+def parse_alter_table(raw: bytes, dialect: str) -> dict | None:
+    """ALTER TABLE -> {"table": (schema, name), "pk", "unique", "fks", "attach", "seq_default", "identity"}."""
+    text = raw.decode("utf-8", "surrogateescape")
+    m = _ALTER_HEAD.match(text)
+    if not m:
+        return None
+    fold = dialect == "postgres"
+    table = _split_qual(m.group(1), fold)
+    tmp = TableSchema(schema=table[0], name=table[1])
+    _constraints_from_text(text, tmp, dialect, inline=False)
+    out = {"table": table, "pk": tmp.primary_key, "unique": tmp.unique, "fks": tmp.foreign_keys, "attach": None,
+           "seq_default": None, "identity": None}
+    am = re.search(r"ATTACH\s+PARTITION\s+(" + _QUAL + r")", text, re.I)
+    if am:
+        out["attach"] = _split_qual(am.group(1), fold)
+    dm = re.search(r"ALTER\s+COLUMN\s+(" + _IDL + r")\s+SET\s+DEFAULT\s+nextval\('((?:[^']|'')*)'", text, re.I)
+    if dm:
+        out["seq_default"] = (_unq(dm.group(1), fold), dm.group(2).replace("''", "'"))
+    im = re.search(r"ALTER\s+COLUMN\s+(" + _IDL + r")\s+ADD\s+GENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY\s*\(\s*SEQUENCE\s+NAME\s+(" + _QUAL + r")", text, re.I)
+    if im:
+        out["identity"] = (_unq(im.group(1), fold), im.group(2))
+    return out
+
+
+def parse_owned_by(raw: bytes, dialect: str = "postgres"):
+    """ALTER SEQUENCE s OWNED BY t.c -> (seq qualname parts, (schema, table), column)."""
+    text = raw.decode("utf-8", "surrogateescape")
+    m = re.match(r"\s*ALTER\s+SEQUENCE\s+(" + _QUAL + r")\s+OWNED\s+BY\s+(" + _QUAL + r")\s*;", text, re.I | re.S)
+    if not m:
+        return None
+    parts = [_unq(p, True) for p in re.findall(_IDL + r"", m.group(2)) if p != "."]
+    parts = [p for p in re.findall(r'"(?:[^"]|"")*"|[^.\s"]+', m.group(2))]
+    parts = [_unq(p, True) for p in parts]
+    if len(parts) < 2:
+        return None
+    col = parts[-1]
+    table = (parts[-3] if len(parts) > 2 else None, parts[-2])
+    return _split_qual(m.group(1), True), table, col
+
+
+def parse_create_domain(raw: bytes) -> tuple[str, str] | None:
+    text = raw.decode("utf-8", "surrogateescape")
+    m = re.match(r"\s*CREATE\s+DOMAIN\s+(" + _QUAL + r")\s+AS\s+([^\n;]+?)(?:\s+(?:CONSTRAINT|CHECK|DEFAULT|NOT\s+NULL|NULL|COLLATE)\b|\s*;|\s*$)", text, re.I | re.S)
+    if not m:
+        return None
+    return m.group(1), m.group(2).strip()

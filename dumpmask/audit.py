@@ -1,0 +1,158 @@
+"""The audit sidecar: counters per table and column, filled in on the way, written atomically
+with orjson (also when the run fails)."""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import os
+import tempfile
+import time
+
+import orjson
+
+from dumpmask import __version__
+
+
+def utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ColumnStats:
+    __slots__ = ("mutation", "changed", "nulls", "category", "extra")
+
+    def __init__(self, mutation: str, category: str | None = None, extra: dict | None = None):
+        self.mutation = mutation
+        self.changed = 0
+        self.nulls = 0
+        self.category = category
+        self.extra = extra or {}
+
+    def to_json(self) -> dict:
+        d = {"mutation": self.mutation, "changed": self.changed, "nulls": self.nulls, "category": self.category}
+        d.update(self.extra)
+        return d
+
+
+class TableStats:
+    __slots__ = ("rows_read", "rows_written", "columns", "transfer")
+
+    def __init__(self):
+        self.rows_read = 0
+        self.rows_written = 0
+        self.columns: dict[str, ColumnStats] = {}
+        self.transfer = "full"
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows_written, "rows_read": self.rows_read, "rows_written": self.rows_written,
+                "transfer": self.transfer, "columns": {k: v.to_json() for k, v in self.columns.items()}}
+
+
+class Audit:
+    def __init__(self):
+        self.started = time.time()
+        self.data: dict = {
+            "tool": "dumpmask", "version": __version__, "status": "running", "error": None,
+            "started_at": utcnow(), "finished_at": None, "duration_s": None, "dialect": None,
+            "input": {"name": None, "bytes": 0, "sha256": None},
+            "output": {"name": None, "bytes": 0, "sha256": None},
+            "key": {"fingerprint": None, "ephemeral": None}, "reproducible": None,
+            "rules": {"file": None, "sha256": None},
+            "options": {},
+            "tables": {}, "remapped": {}, "sequences": [], "not_remapped": [],
+            "unmatched_rules": [], "detected_uncovered": [], "warnings": [], "passthrough": {},
+        }
+        self.tables: dict[str, TableStats] = {}
+        self.passthrough: dict[str, int] = {}
+        self._warned: set[str] = set()
+
+    def table(self, qualname: str) -> TableStats:
+        t = self.tables.get(qualname)
+        if t is None:
+            t = self.tables[qualname] = TableStats()
+        return t
+
+    def warn(self, message: str, echo=None) -> None:
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        self.data["warnings"].append(message)
+        if echo:
+            echo(message)
+
+    def count_passthrough(self, kind: str) -> None:
+        self.passthrough[kind] = self.passthrough.get(kind, 0) + 1
+
+    def finish(self, status: str, error: str | None = None) -> dict:
+        self.data["status"] = status
+        self.data["error"] = error
+        self.data["finished_at"] = utcnow()
+        self.data["duration_s"] = round(time.time() - self.started, 3)
+        self.data["tables"] = {k: v.to_json() for k, v in self.tables.items()}
+        self.data["passthrough"] = dict(sorted(self.passthrough.items()))
+        return self.data
+
+    def write(self, path: str, key=None) -> None:
+        """Atomically: a temp file in the same folder, then rename. Signed when a key is given."""
+        data = dict(self.data)
+        if key is not None:
+            try:
+                from dumpmask.signing import sign
+
+                data = sign(data, key)
+            except ImportError:
+                pass
+        blob = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        d = os.path.dirname(os.path.abspath(path)) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".dumpmask-audit-", dir=d)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a binary stream: counts and SHA-256s every byte read through it."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.bytes = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = self._raw.readinto(b)
+        if n:
+            self.sha.update(memoryview(b)[:n])
+            self.bytes += n
+        return n
+
+
+class HashingWriter(io.RawIOBase):
+    def __init__(self, raw):
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.bytes = 0
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        mv = memoryview(b)
+        n = self._raw.write(mv)
+        if n is None:
+            n = len(mv)
+        self.sha.update(mv[:n])
+        self.bytes += n
+        return n
+
+    def flush(self):
+        self._raw.flush()

@@ -1,0 +1,248 @@
+"""The command line. click only; the one place where library errors become exit codes.
+
+Exit codes: 0 ok; 1 the data could not be masked safely (bad dump, strict finding, leak found,
+audit changed); 2 usage or rules-file error; 141 the downstream pipe was closed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dumpmask import __version__
+from dumpmask.errors import DumpmaskError
+
+EXIT_PIPE = 141
+
+
+def _err(msg: str) -> None:
+    click.echo(f"dumpmask: error: {msg}", err=True)
+
+
+def _warn_printer(quiet: bool):
+    def warn(msg: str) -> None:
+        if not quiet:
+            click.echo(f"dumpmask: warning: {msg}", err=True)
+    return warn
+
+
+class DefaultGroup(click.Group):
+    """`dumpmask [options] [INPUT]` masks: `mask` is the default command."""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["mask", *args]
+        return super().parse_args(ctx, args)
+
+
+def _run_guarded(fn):
+    """Turn domain errors into messages and exit codes; never a traceback."""
+    try:
+        return fn()
+    except DumpmaskError as e:
+        _err(str(e))
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        try:
+            sys.stdout = None  # silence the flush at exit
+        except Exception:
+            pass
+        os._exit(EXIT_PIPE)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except MemoryError:
+        _err("out of memory")
+        sys.exit(1)
+    except OSError as e:
+        _err(f"{getattr(e, 'filename', None) or ''}{': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
+        sys.exit(1)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dumpmask")
+def main():
+    """dumpmask: mask personal data in pg_dump and mysqldump output, streaming.
+
+    \b
+      pg_dump prod | DUMPMASK_KEY=... dumpmask -c rules.json --audit run.json | psql test
+      mysqldump prod | dumpmask -c rules.json | mysql test
+
+    Masking is the default command: `dumpmask [OPTIONS] [INPUT]` is `dumpmask mask ...`.
+    """
+
+
+def _open_in(path: str):
+    if path == "-":
+        return sys.stdin.buffer, "<stdin>", None
+    try:
+        return open(path, "rb"), path, path
+    except OSError as e:
+        raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+
+
+@main.command("mask")
+@click.option("-c", "--config", "rules_path", metavar="RULES", help="Rules file (JSON).")
+@click.option("--audit", "audit_path", metavar="FILE", help="Write the JSON audit sidecar here (also when the run fails).")
+@click.option("--report", "report_path", metavar="FILE", help="Also render the PDF compliance report here.")
+@click.option("--dialect", type=click.Choice(["postgres", "mysql"]), help="Dump dialect (detected from the header by default).")
+@click.option("--key-file", metavar="FILE", help="Read the masking key from FILE (else DUMPMASK_KEY; else a random per-run key).")
+@click.option("--schema", "schema_path", metavar="FILE", help="A schema-only dump, for keys declared after the data in a piped dump.")
+@click.option("--strict", is_flag=True, help="Fail closed: unmatched rules and uncovered personal data are errors.")
+@click.option("--template", type=click.Choice(["hipaa", "pci", "gdpr", "all"]), help="Derive rules for detected personal data not in RULES.")
+@click.option("--first", "first_n", type=click.IntRange(min=0), metavar="N", help="Keep only the first N rows of each table.")
+@click.option("--last", "last_n", type=click.IntRange(min=0), metavar="N", help="Keep only the last N rows of each table.")
+@click.option("-o", "--output", default="-", metavar="OUTPUT", help="Output file (default: stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
+@click.argument("input", default="-", required=False)
+def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n, output, quiet, input):
+    """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
+    def run():
+        from dumpmask.crypto import Key
+        from dumpmask.engine import Engine
+        from dumpmask.rules import load_rules
+
+        if first_n is not None and last_n is not None:
+            raise click.UsageError("--first and --last cannot be used together")
+        rules = load_rules(rules_path)
+        key = Key.from_env_or_file(key_file)
+        transfer = None
+        if first_n is not None:
+            transfer = {"mode": "first", "rows": first_n}
+        elif last_n is not None:
+            transfer = {"mode": "last", "rows": last_n}
+        src, source, input_path = _open_in(input)
+        if output == "-":
+            dst = sys.stdout.buffer
+        else:
+            try:
+                dst = open(output, "wb")
+            except OSError as e:
+                raise DumpmaskError(f"cannot open output {output}: {e.strerror}") from None
+        progress = not quiet and sys.stderr.isatty()
+        eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress,
+                     warn=_warn_printer(quiet), input_path=input_path, schema_path=schema_path, template=template,
+                     transfer=transfer, output_name=output)
+        _install_features(eng)
+        try:
+            eng.run(src, dst)
+        finally:
+            if audit_path:
+                try:
+                    eng.audit.write(audit_path, key)
+                except OSError as e:
+                    _err(f"cannot write audit {audit_path}: {e.strerror}")
+            if report_path and audit_path is None:
+                pass
+            if report_path:
+                _write_report(eng.audit.data, report_path, audit_path, key)
+            if output != "-":
+                dst.close()
+    _run_guarded(run)
+
+
+def _install_features(eng) -> None:
+    """Features beyond plain masking hook into the engine (identifier remapping, subsets, detection)."""
+    try:
+        from dumpmask.features import install
+    except ImportError:
+        return
+    install(eng)
+
+
+def _write_report(audit: dict, report_path: str, audit_path: str | None, key) -> None:
+    try:
+        from dumpmask.report import render
+        from dumpmask.signing import audit_sha256, sign
+    except ImportError as e:
+        _err(f"report unavailable: {e}")
+        return
+    data = audit
+    sha = None
+    if audit_path and os.path.exists(audit_path):
+        sha = audit_sha256(audit_path)
+        import orjson
+
+        with open(audit_path, "rb") as fh:
+            data = orjson.loads(fh.read())
+    else:
+        data = sign(dict(audit), key)
+    render(data, report_path, audit_sha256=sha)
+
+
+@main.command("transformers")
+def transformers_cmd():
+    """List every mutation with its help and options."""
+    from dumpmask.transformers import describe_all
+
+    for d in describe_all():
+        click.echo(d["name"] + ("  (distinct inputs stay distinct)" if d.get("unique") else ""))
+        for line in (d.get("help") or "").splitlines():
+            click.echo(f"    {line}")
+        for p in d.get("params", []):
+            click.echo(f"    option {p['name']} ({p.get('type')}, default {p.get('default')!r}): {p.get('help', '')}")
+        click.echo("")
+
+
+@main.command("report")
+@click.argument("audit_path", metavar="AUDIT")
+@click.option("-o", "--output", required=True, metavar="PDF", help="Where to write the PDF.")
+def report_cmd(audit_path, output):
+    """Render the PDF compliance report from an audit sidecar."""
+    def run():
+        import orjson
+
+        from dumpmask.report import render
+        from dumpmask.signing import audit_sha256
+
+        try:
+            with open(audit_path, "rb") as fh:
+                data = orjson.loads(fh.read())
+        except OSError as e:
+            raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
+        except orjson.JSONDecodeError as e:
+            raise DumpmaskError(f"{audit_path}: not a JSON audit ({e.msg})") from None
+        render(data, output, audit_sha256=audit_sha256(audit_path))
+    _run_guarded(run)
+
+
+@main.command("verify-audit")
+@click.argument("audit_path", metavar="AUDIT")
+@click.option("--key-file", metavar="FILE", help="Key file (else DUMPMASK_KEY).")
+def verify_audit_cmd(audit_path, key_file):
+    """Check an audit's HMAC signature with the run's key: exit 1 if anything changed."""
+    def run():
+        import orjson
+
+        from dumpmask.crypto import Key
+        from dumpmask.signing import verify
+
+        try:
+            with open(audit_path, "rb") as fh:
+                data = orjson.loads(fh.read())
+        except OSError as e:
+            raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
+        except orjson.JSONDecodeError:
+            click.echo(f"{audit_path}: NOT INTACT: the file is not valid JSON any more")
+            sys.exit(1)
+        if not isinstance(data, dict):
+            click.echo(f"{audit_path}: NOT INTACT: not an audit object")
+            sys.exit(1)
+        key = Key.from_env_or_file(key_file)
+        if key.ephemeral:
+            raise DumpmaskError("no key: set DUMPMASK_KEY or pass --key-file (the key of the run that wrote the audit)")
+        ok, reason = verify(data, key)
+        click.echo(f"{audit_path}: {'intact' if ok else 'NOT INTACT'}: {reason}")
+        sys.exit(0 if ok else 1)
+    _run_guarded(run)
+
+
+def _register_more():
+    try:
+        from dumpmask import commands  # noqa: F401  (scan, verify, preview register themselves)
+    except ImportError:
+        pass
+
+
+_register_more()

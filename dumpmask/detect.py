@@ -1,0 +1,816 @@
+"""Finding personal data in a dump by itself: from column names and from sampled content.
+
+Pure functions, no I/O. Two independent signals:
+
+* `detect_by_name(column_name, column=None, table_name=None)`: the column name is split into
+  tokens (`normalise`) and matched, token-wise (never substrings: `pin` does not match
+  `shipping`), against a vocabulary of HIPAA Safe Harbor identifiers, PCI DSS cardholder data,
+  GDPR personal data and credentials. Tuned for few false positives: a bare `name`/`title` is a
+  person's name only on a table whose head noun is a person (customer, actor, staff...);
+  `*_id` foreign keys (`address_id`, `customer_id`) are not personal data by name; only dates
+  that describe a person (birth, death, admission, discharge, service/visit, appointment) are
+  HIPAA-3 by name, never system timestamps (`created_at`, `last_update`, `rental_date`...);
+  free text (`description`, `notes`, `comment`) is not detected by name.
+* `ContentSampler`: keeps up to N non-null values per column and reports the share of them that
+  look like e-mails, Luhn-valid card numbers, US SSNs, phone numbers, IPs, IBANs, MAC addresses,
+  URLs or birth dates.
+
+`combine` merges both into one `Finding`; `suggest_rule` turns a finding into a rules-file
+column mutation that fits the column's type; `TEMPLATES`/`in_template` say which findings a
+compliance template (`hipaa`, `pci`, `gdpr`, `all`) requires to be masked.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+from dumpmask.schema import Column, TableSchema
+
+__all__ = [
+    "Finding", "normalise", "detect_by_name", "detect_table", "is_system_timestamp_name",
+    "ContentSampler", "combine", "TEMPLATES", "CATEGORIES", "in_template", "suggest_rule",
+    "match_value",
+]
+
+
+# --------------------------------------------------------------------------- findings
+
+
+@dataclass
+class Finding:
+    """One column found to hold personal data.
+
+    category: the primary category, e.g. "HIPAA-6 email", "PCI PAN", "credential password".
+    framework: "hipaa" | "pci" | "gdpr" | "credential" (of the primary category).
+    evidence: "name", "content 97%" or "name+content 97%".
+    suggested / suggested_options: a mutation spec for the rules file (see `suggest_rule`).
+    also: further categories the same data falls under (a birth date is "GDPR date of birth"
+        and "HIPAA-3 date"; a card number is "PCI PAN" and "HIPAA-10 account number").
+    review: a person should look at it (photos, ambiguous `title` columns...).
+    share: content evidence, the fraction of sampled non-null values that matched.
+    """
+
+    category: str
+    framework: str
+    evidence: str
+    suggested: str
+    suggested_options: dict = field(default_factory=dict)
+    also: tuple[str, ...] = ()
+    review: bool = False
+    share: float | None = None
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return (self.category, *self.also)
+
+
+def _framework(category: str) -> str:
+    if category.startswith("HIPAA"):
+        return "hipaa"
+    if category.startswith("PCI"):
+        return "pci"
+    if category.startswith("GDPR"):
+        return "gdpr"
+    return "credential"
+
+
+# --------------------------------------------------------------------------- normalise
+
+
+def normalise(name: str) -> list[str]:
+    """Lower-case tokens of an identifier: snake_case, kebab-case, camelCase, PascalCase,
+    acronyms and digits are all split. `customerEmail` -> [customer, email], `CCNumber` ->
+    [cc, number], `phone2` -> [phone, 2], `IPv4Address` -> [ipv, 4, address]."""
+    name = re.sub(r"(?<=[A-Z])v(?=\d)", "V", name)  # IPv4, IPv6: keep "ipv" together
+    tokens: list[str] = []
+    for part in re.split(r"[\W_]+", name):
+        if not part:
+            continue
+        cur = part[0]
+        for i in range(1, len(part)):
+            p, c = part[i - 1], part[i]
+            nxt = part[i + 1] if i + 1 < len(part) else ""
+            boundary = (
+                (p.isdigit() != c.isdigit())
+                or (p.islower() and c.isupper())
+                or (p.isupper() and c.isupper() and nxt.islower())
+            )
+            if boundary:
+                tokens.append(cur.lower())
+                cur = c
+            else:
+                cur += c
+        tokens.append(cur.lower())
+    return tokens
+
+
+# --------------------------------------------------------------------------- name rules
+
+_TEXT = frozenset({"text", "other", "array", "json", "enum", "binary", "uuid"})
+_NUM = frozenset({"int", "numeric", "float"})
+_DATE = frozenset({"date", "timestamp", "year", "text", "other", "int"})
+_KINDS = {
+    "text": _TEXT,
+    "textnum": _TEXT | _NUM,
+    "date": _DATE,
+    "num": _NUM | {"text", "other"},
+    "any": _TEXT | _NUM | {"bool", "bit"},
+}
+
+
+@dataclass(frozen=True)
+class _Rule:
+    category: str
+    suggested: str
+    kinds: str = "text"            # key of _KINDS: column kinds this data can be stored in
+    temporal: bool = False         # a date rule: time words around it are fine
+    needs_card: bool = False       # only with card context (column or table tokens)
+    also: tuple[str, ...] = ()
+    review: bool = False
+    unless: frozenset = frozenset()  # rule-specific tokens that cancel it
+
+
+_RULES: dict[str, _Rule] = {}
+
+
+def _add(keywords: str, rule: _Rule) -> None:
+    for k in keywords.split():
+        _RULES[k] = rule
+
+
+_N = "HIPAA-1 name"
+_add("firstname fname givenname forename middlename nickname", _Rule(_N, "faker.firstName"))
+_add("lastname lname surname familyname maidenname", _Rule(_N, "faker.lastName"))
+_add("fullname legalname personname patientname", _Rule(_N, "faker.name"))
+
+_G = "HIPAA-2 geographic"
+_add("address addr addressline streetaddress street homeaddress mailingaddress", _Rule(_G, "faker.address"))
+_add("city town district county suburb borough neighborhood neighbourhood municipality village "
+     "birthplace placeofbirth", _Rule(_G, "faker.city"))
+_add("zip zipcode postcode postalcode postal plz", _Rule(_G, "faker.postcode", "textnum"))
+_add("lat lng lon latitude longitude geo geolocation geopoint location coordinates coords latlng "
+     "latlon latlong gps", _Rule("GDPR geolocation", "redact", "textnum", also=(_G,)))
+
+_D = "HIPAA-3 date"
+_TIME_WORDS = frozenset({"date", "time", "dt", "at", "on", "timestamp", "datetime", "ts", "day",
+                         "when", "utc", "local", "actual", "of"})
+_add("dob birthdate dateofbirth birthday birth born birthdt",
+     _Rule("GDPR date of birth", "faker.date", "date", temporal=True, also=(_D,)))
+_add("birthyear yearofbirth", _Rule("GDPR date of birth", "keep", "date", temporal=True, also=(_D,)))
+_add("deathdate dateofdeath death died deceased admissiondate admission admitted admit admitdate "
+     "dischargedate discharge discharged servicedate dateofservice visitdate visit visited "
+     "encounterdate appointment appointmentdate", _Rule(_D, "faker.date", "date", temporal=True))
+
+_add("phone phonenumber phoneno phonenum telephone tel telno mobile mobilephone mobilenumber "
+     "cellphone msisdn contactnumber whatsapp", _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
+_add("fax faxnumber faxno", _Rule("HIPAA-5 fax", "faker.phone", "textnum"))
+_add("email emailaddress emailaddr", _Rule("HIPAA-6 email", "faker.email"))
+_add("ssn socialsecurity socialsecuritynumber socialsecurityno",
+     _Rule("HIPAA-7 SSN", "faker.ssn", "textnum", also=("GDPR national id",)))
+_add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber",
+     _Rule("HIPAA-8 medical record number", "hash", "textnum"))
+_add("healthplan healthplannumber beneficiary beneficiarynumber insurancenumber policynumber "
+     "memberno membernumber", _Rule("HIPAA-9 health plan beneficiary number", "hash", "textnum"))
+_add("accountnumber accountno accountnum acct acctno acctnumber bankaccount bankaccountnumber",
+     _Rule("HIPAA-10 account number", "hash", "textnum"))
+_add("licensenumber licencenumber licenseno licenceno driverslicense driverlicense driverslicence "
+     "driverlicence certificate certificatenumber certificateno certno",
+     _Rule("HIPAA-11 certificate/license number", "hash", "textnum"))
+_add("vin licenseplate licenceplate plate platenumber numberplate vehicleid",
+     _Rule("HIPAA-12 vehicle identifier", "hash", "textnum"))
+_add("deviceid serialnumber serialno serial imei udid macaddress macaddr mac",
+     _Rule("HIPAA-13 device identifier", "hash", "textnum"))
+_add("url website homepage webpage weburl", _Rule("HIPAA-14 URL", "faker.url"))
+_add("ip ipaddress ipaddr ipv4 ipv4address remoteaddr remoteip clientip",
+     _Rule("HIPAA-15 IP address", "faker.ipv4", "textnum"))
+_add("ipv6 ipv6address ipv6addr", _Rule("HIPAA-15 IP address", "faker.ipv6", "textnum"))
+_add("fingerprint biometric biometrics retina iris voice voiceprint faceprint",
+     _Rule("HIPAA-16 biometric", "null", "text", review=True))
+_add("photo photograph picture avatar image headshot portrait selfie",
+     _Rule("HIPAA-17 photo", "null", "text", review=True))
+_add("customernumber customerno employeenumber employeeno studentnumber studentno badgenumber "
+     "badgeno", _Rule("HIPAA-18 unique identifier", "hash", "textnum"))
+
+_add("pan cardnumber cardno cardnum ccnumber ccnum ccno creditcard creditcardnumber "
+     "creditcardno debitcard primaryaccountnumber",
+     _Rule("PCI PAN", "faker.creditCard", "textnum", also=("HIPAA-10 account number",)))
+_add("cvv cvc cvv2 cvc2 cid2 securitycode cardsecuritycode cardverification",
+     _Rule("PCI CVV", "redact", "textnum"))
+_add("cardexp cardexpiry cardexpiration cardexpdate ccexp ccexpiry ccexpdate",
+     _Rule("PCI expiry", "redact", "date", temporal=True))
+_add("expiry expirydate expdate expmonth expyear expiration expirationdate expirationmonth "
+     "expirationyear", _Rule("PCI expiry", "redact", "date", temporal=True, needs_card=True))
+_add("cardholder cardholdername nameoncard holdername cardname",
+     _Rule("PCI cardholder name", "faker.name", also=(_N,)))
+_add("pin pinblock pinnumber pincode", _Rule("PCI PIN", "redact", "textnum"))
+
+_add("gender sex", _Rule("GDPR gender", "keep", "any"))
+_add("nationalid nationalidnumber nino nin idnumber identitynumber personalnumber "
+     "personnummer", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
+_add("taxid tin taxnumber taxno taxpayerid", _Rule("GDPR tax id", "hash", "textnum",
+                                                    also=("HIPAA-18 unique identifier",)))
+_add("passport passportnumber passportno passportid", _Rule("GDPR passport", "hash", "textnum",
+                                                             also=("HIPAA-18 unique identifier",)))
+_add("iban", _Rule("GDPR IBAN", "faker.iban", "textnum", also=("HIPAA-10 account number",)))
+_add("salary income wage wages compensation", _Rule("GDPR salary", "redact", "num"))
+
+_add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode",
+     _Rule("credential password", "hash", "text"))
+_add("username login loginname userlogin loginid",
+     _Rule("credential username", "faker.userName", "text",
+           unless=frozenset({"last", "first", "count", "attempts", "failed"})))
+
+# tokens meaning "this column is about the data, not the data itself" (e.g. email_verified)
+_META_WORDS = frozenset({
+    "count", "type", "types", "status", "flag", "verified", "confirmed", "enabled", "disabled",
+    "attempts", "format", "policy", "template", "is", "has", "allowed", "required", "visible",
+    "public", "preference", "preferences", "optin", "consent", "length", "len", "max", "min",
+    "changed", "valid", "validated", "opt", "provider", "kind", "category",
+})
+# outside a date rule's own keyword these make it a non-date or a time-of-event column
+_NOT_A_DATE_VALUE = frozenset({
+    "notes", "note", "comment", "comments", "description", "desc", "reason", "cause", "place",
+    "location", "country", "state", "city", "number", "no", "code", "summary", "details",
+    "detail", "text", "name", "weight", "order", "rank",
+})
+_TIME_TOKENS = frozenset({"date", "time", "timestamp", "datetime", "at", "on", "ts", "expiry",
+                          "expires", "expiration", "until", "since", "dt"})
+_CARD_WORDS = frozenset({"card", "cards", "cc", "credit", "debit", "payment", "payments", "billing",
+                         "wallet", "pan"})
+_ID_WORDS = frozenset({"id", "ids", "fk"})
+
+# a person, as the head noun of a table name or the qualifier of `*_name`
+PEOPLE_WORDS = frozenset({
+    "customer", "user", "person", "people", "staff", "employee", "patient", "member", "contact",
+    "client", "account", "author", "actor", "owner", "holder", "manager", "doctor", "physician",
+    "nurse", "student", "teacher", "guest", "buyer", "seller", "recipient", "sender",
+    "passenger", "driver", "applicant", "candidate", "subscriber", "parent", "guardian", "spouse",
+    "insured", "signer", "tenant", "resident", "visitor", "volunteer", "donor", "player",
+    "profile", "traveler", "traveller", "worker", "instructor", "professor", "practitioner",
+    "dentist", "therapist", "caregiver", "relative", "kin", "witness", "father", "mother",
+    "director", "writer", "artist", "musician", "speaker", "attendee", "participant", "lead",
+    "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real", "contact",
+    "individual", "citizen", "voter", "pupil", "learner", "agent", "representative", "rep",
+})
+_PEOPLE_TABLE_SKIP = frozenset({"tbl", "table", "t", "data", "info", "details", "list", "v",
+                                "view", "tmp", "temp", "bak", "backup", "old", "new", "archive"})
+
+
+def _singular(tok: str) -> str:
+    if tok == "people":
+        return tok
+    if tok.endswith("ies") and len(tok) > 4:
+        return tok[:-3] + "y"
+    if tok.endswith("s") and not tok.endswith("ss") and len(tok) > 3:
+        return tok[:-1]
+    return tok
+
+
+def is_people_table(table_name: str | None) -> bool:
+    """True when the table's head noun (last word, ignoring digits and tbl/list/backup-style
+    affixes; `schema.` prefix dropped) names people: customer(s), staff, film_actor, patients."""
+    if not table_name:
+        return False
+    toks = [t for t in normalise(table_name.rsplit(".", 1)[-1]) if not t.isdigit()]
+    toks = [t for t in toks if t not in _PEOPLE_TABLE_SKIP] or toks
+    return bool(toks) and _singular(toks[-1]) in PEOPLE_WORDS
+
+
+# system-timestamp vocabulary: dates no one would call personal by their name
+_SYSTEM_TS_WORDS = frozenset({
+    "created", "create", "creation", "updated", "update", "modified", "modify", "modification",
+    "deleted", "delete", "inserted", "insert", "changed", "change", "published", "publish",
+    "posted", "sent", "received", "processed", "rental", "return", "returned", "payment",
+    "paid", "order", "ordered", "shipped", "shipping", "delivered", "expires", "expiry",
+    "expiration", "timestamp", "ts", "logged", "login", "logout", "release", "start", "end",
+    "due", "valid", "effective", "last", "synced", "sync", "imported", "loaded", "etl", "version",
+    "issued", "invoice", "scheduled", "completed", "closed", "opened", "accessed", "seen",
+    "started", "ended", "finished", "transaction", "booking", "purchase", "registered",
+})
+
+
+def is_system_timestamp_name(column_name: str) -> bool:
+    """True for names like last_update, created_at, updatedAt, rental_date, payment_date,
+    create_date: commonly timestamps a system writes, never flagged as birth dates by content."""
+    toks = set(normalise(column_name))
+    return bool(toks & _SYSTEM_TS_WORDS)
+
+
+def _span_matches(tokens: list[str]) -> list[tuple[int, int, int, str, _Rule]]:
+    out = []
+    n = len(tokens)
+    for i in range(n):
+        joined = ""
+        for j in range(i, min(n, i + 5)):
+            joined += tokens[j]
+            rule = _RULES.get(joined)
+            if rule is not None:
+                out.append((len(joined), i, j, joined, rule))
+    # most specific (longest keyword) first; then the later one (the head noun in English);
+    # a bare address/addr loses to any other match: ipv6_address, work_email_addr, ssh_host_addr
+    out.sort(key=lambda m: (m[3] in ("address", "addr"), -m[0], -m[2]))
+    return out
+
+
+def _kind_ok(rule: _Rule, column: Column | None) -> bool:
+    if column is None:
+        return True
+    return column.kind in _KINDS[rule.kinds]
+
+
+def _finding_from_rule(rule: _Rule, column: Column | None, evidence: str = "name",
+                       category: str | None = None, suggested: str | None = None,
+                       review: bool | None = None) -> Finding:
+    cat = category or rule.category
+    f = Finding(category=cat, framework=_framework(cat), evidence=evidence,
+                suggested=suggested or rule.suggested,
+                suggested_options={"preserveYear": True} if (suggested or rule.suggested) == "faker.date" else {},
+                also=rule.also, review=rule.review if review is None else review)
+    if column is not None:
+        rule_ = suggest_rule(f, column)
+        f.suggested, f.suggested_options = rule_["mutation"], rule_.get("options", {})
+    return f
+
+
+def detect_by_name(column_name: str, column: Column | None = None,
+                   table_name: str | None = None) -> Finding | None:
+    """A Finding when the column's name says it holds personal data, else None.
+
+    `column` (optional) is used to drop matches the type cannot hold (a boolean
+    `email_verified`, a timestamp `last_login`) and to fit the suggestion to the type.
+    `table_name` (optional, may be schema-qualified) decides bare `name` / `title` columns:
+    person names only on people tables (customer, staff, actor, patients...), so
+    `category.name`, `language.name`, `film.title` are not findings.
+    """
+    tokens = normalise(column_name)
+    if not tokens:
+        return None
+    if column is not None and column.kind == "bool":
+        return None  # is_email, has_phone, sex boolean flags: no value to leak by name alone
+    tokset = set(tokens)
+    last = len(tokens) - 1
+    table_tokens = set(normalise(table_name)) if table_name else set()
+
+    for _, i, j, kw, rule in _span_matches(tokens):
+        outside = set(tokens[:i] + tokens[j + 1:])
+        # address_id, customer_id, city_fk: a key into another table, not the value itself
+        if tokens[last] in _ID_WORDS and j != last:
+            continue
+        if outside & _META_WORDS or outside & rule.unless:
+            continue
+        if rule.temporal:
+            if outside & _NOT_A_DATE_VALUE:
+                continue
+            if rule.needs_card and not ((tokset | table_tokens) & _CARD_WORDS):
+                continue
+        elif outside & _TIME_TOKENS:
+            continue  # password_changed_at, email_sent_date: when something happened
+        if not _kind_ok(rule, column):
+            continue
+        return _finding_from_rule(rule, column)
+
+    # customer_name, patient_name, contact_name (but not product_name, file_name)
+    if tokens[last] in ("name", "names") and last >= 1 and tokens[last - 1] in PEOPLE_WORDS:
+        rule = _Rule(_N, "faker.name")
+        if _kind_ok(rule, column):
+            return _finding_from_rule(rule, column)
+    # customer_number, member_no: an identifying number of a person
+    if tokens[last] in ("number", "no", "num", "nr") and last >= 1 and tokens[last - 1] in PEOPLE_WORDS:
+        rule = _Rule("HIPAA-18 unique identifier", "hash", "textnum")
+        if _kind_ok(rule, column):
+            return _finding_from_rule(rule, column)
+    # a bare name / title: a person's only on a people table
+    if tokens in (["name"], ["title"]) and is_people_table(table_name):
+        rule = _Rule(_N, "faker.name")
+        if _kind_ok(rule, column):
+            if tokens == ["title"]:
+                # Mr/Dr or a job title: personal, but faker.name would be wrong; a person decides
+                return _finding_from_rule(rule, column, suggested="redact", review=True)
+            return _finding_from_rule(rule, column)
+    return None
+
+
+def detect_table(table: TableSchema) -> dict[str, Finding]:
+    """detect_by_name over every column of a table: {column name: Finding}."""
+    out = {}
+    for c in table.columns:
+        f = detect_by_name(c.name, c, table.name)
+        if f is not None:
+            out[c.name] = f
+    return out
+
+
+# --------------------------------------------------------------------------- content
+
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
+_CARD_RE = re.compile(r"^\d(?:[ -]?\d){12,18}$")
+_SSN_RE = re.compile(r"^(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
+_PHONE_CHARS_RE = re.compile(r"^\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?$", re.I)
+_PHONE_EXT_RE = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d{1,6}$", re.I)
+_DATE_LIKE_RE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:[ T].*)?$")
+_ZIP4_RE = re.compile(r"^\d{5}-\d{4}$")  # US ZIP+4 (a postcode, not a phone)
+_BARE_DIGITS_RE = re.compile(r"^\d{10,15}$")
+_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_MAC_RE = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
+                     r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})$")
+_URL_RE = re.compile(r"^(?:https?://[^\s/$.?#][^\s]*|www\.[^\s.]+\.[^\s]+)$", re.I)
+_ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$")
+_DMY_RE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _is_email(v: str) -> bool:
+    return len(v) <= 254 and bool(_EMAIL_RE.match(v))
+
+
+def _is_card(v: str) -> bool:
+    if not _CARD_RE.match(v):
+        return False
+    d = re.sub(r"[ -]", "", v)
+    return 13 <= len(d) <= 19 and len(set(d)) > 1 and _luhn(d)
+
+
+def _is_ssn(v: str) -> bool:
+    return bool(_SSN_RE.match(v))
+
+
+def _is_phone(v: str, text_column: bool) -> bool:
+    if text_column and _BARE_DIGITS_RE.match(v):
+        return True  # 14033335568 in a varchar column: a phone number stored without separators
+    if not _PHONE_CHARS_RE.match(v) or _DATE_LIKE_RE.match(v) or _ZIP4_RE.match(v):
+        return False
+    if v[0] in "-./":
+        return False  # -1234567: a negative number
+    core = _PHONE_EXT_RE.sub("", v)
+    digits = sum(ch.isdigit() for ch in core)
+    if not 7 <= digits <= 15:
+        return False
+    if core.startswith("+"):
+        return True
+    if core.count("(") != core.count(")"):
+        return False
+    # needs a separator that a number/id/price never has
+    if re.search(r"[\s()\-/]", core):
+        return True
+    # dots only: 555.123.4567 style (three or more groups), not 12345.67
+    return core.count(".") >= 2
+
+
+def _ip_version(v: str) -> int | None:
+    try:
+        return ipaddress.ip_address(v).version
+    except ValueError:
+        pass
+    if "/" in v:
+        try:
+            return ipaddress.ip_network(v, strict=False).version
+        except ValueError:
+            return None
+    return None
+
+
+def _is_iban(v: str) -> bool:
+    s = v.replace(" ", "").upper()
+    if not _IBAN_RE.match(s):
+        return False
+    r = s[4:] + s[:4]
+    num = "".join(str(int(ch, 36)) for ch in r)
+    return int(num) % 97 == 1
+
+
+def _is_mac(v: str) -> bool:
+    return bool(_MAC_RE.match(v))
+
+
+def _is_url(v: str) -> bool:
+    return bool(_URL_RE.match(v))
+
+
+def _date_year(v: str) -> int | None:
+    """The year of a date value (ISO, optional time; or DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY)."""
+    m = _ISO_DATE_RE.match(v)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        m = _DMY_RE.match(v)
+        if not m:
+            return None
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        d, mo = (a, b) if b <= 12 else (b, a)
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    return y
+
+
+# name -> (category, suggested); order = priority when two patterns match equally often
+_CONTENT = {
+    "ssn": ("HIPAA-7 SSN", "faker.ssn"),
+    "card": ("PCI PAN", "faker.creditCard"),
+    "iban": ("GDPR IBAN", "faker.iban"),
+    "email": ("HIPAA-6 email", "faker.email"),
+    "mac": ("HIPAA-13 device identifier", "hash"),
+    "ip": ("HIPAA-15 IP address", "faker.ipv4"),
+    "url": ("HIPAA-14 URL", "faker.url"),
+    "birthdate": ("GDPR date of birth", "faker.date"),
+    "phone": ("HIPAA-4 phone", "faker.phone"),
+}
+_CONTENT_ALSO = {
+    "PCI PAN": ("HIPAA-10 account number",),
+    "GDPR IBAN": ("HIPAA-10 account number",),
+    "GDPR date of birth": ("HIPAA-3 date",),
+    "HIPAA-7 SSN": ("GDPR national id",),
+}
+
+
+def match_value(value: str, text_column: bool = True) -> set[str]:
+    """The content patterns one value matches: ssn, card, iban, email, mac, ip, url, phone
+    (birth dates are judged per column, see ContentSampler)."""
+    v = value.strip()
+    out = set()
+    if not v or len(v) > 2048:
+        return out
+    if "@" in v:
+        if _is_email(v):
+            out.add("email")
+        return out
+    if _is_ssn(v):
+        out.add("ssn")
+    if _is_card(v):
+        out.add("card")
+    if _is_iban(v):
+        out.add("iban")
+    if _is_mac(v):
+        out.add("mac")
+    if _ip_version(v):
+        out.add("ip")
+    if _is_url(v):
+        out.add("url")
+    if _is_phone(v, text_column):
+        out.add("phone")
+    return out
+
+
+class ContentSampler:
+    """Samples up to `limit` non-null values per column and says which columns look personal.
+
+    sampler.add(column_name, value, column=None): value is the decoded value (str) or None
+        (SQL NULL, ignored). Column names are opaque keys: use "table.column" for a whole dump.
+        `column` (a schema Column, optional, remembered the first time) tells whether bare
+        10-15 digit strings may be phone numbers (only in text columns; without it they are not).
+    sampler.findings() -> {column_name: Finding}: columns where at least `threshold` (0.5) of
+        the sampled values match one pattern. Birth dates need `date_threshold` (0.8), years
+        between 1900 and (this year - 10) with a spread (>= 10 years between the oldest and
+        youngest, several distinct years), and a column name that is not a system timestamp
+        (last_update, created_at, rental_date...).
+    sampler.full: True once every column seen has `limit` samples (the caller may stop reading).
+    """
+
+    def __init__(self, limit: int = 100, threshold: float = 0.5, date_threshold: float = 0.8,
+                 columns: Iterable[str] | None = None, today: _dt.date | None = None):
+        self.limit = limit
+        self.threshold = threshold
+        self.date_threshold = date_threshold
+        self.samples: dict[str, list[str]] = {c: [] for c in (columns or ())}
+        self.columns: dict[str, Column] = {}
+        self.today = today or _dt.date.today()
+
+    def add(self, column_name: str, value, column: Column | None = None) -> None:
+        s = self.samples.setdefault(column_name, [])
+        if column is not None and column_name not in self.columns:
+            self.columns[column_name] = column
+        if value is None or len(s) >= self.limit:
+            return
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "surrogateescape")
+        value = str(value)
+        if value.strip() == "":
+            return  # empty strings say nothing either way
+        s.append(value)
+
+    @property
+    def full(self) -> bool:
+        return bool(self.samples) and all(len(s) >= self.limit for s in self.samples.values())
+
+    def shares(self, column_name: str) -> dict[str, float]:
+        """{pattern: fraction of sampled values matching} for one column (patterns with > 0)."""
+        vals = self.samples.get(column_name) or []
+        if not vals:
+            return {}
+        col = self.columns.get(column_name)
+        text_column = col is not None and col.kind in ("text", "other")
+        counts: dict[str, int] = {}
+        for v in vals:
+            for p in match_value(v, text_column):
+                counts[p] = counts.get(p, 0) + 1
+        out = {p: c / len(vals) for p, c in counts.items()}
+        bd = self._birthdate_share(column_name, vals)
+        if bd:
+            out["birthdate"] = bd
+        return out
+
+    def _birthdate_share(self, column_name: str, vals: list[str]) -> float:
+        if is_system_timestamp_name(column_name.rsplit(".", 1)[-1]):
+            return 0.0
+        col = self.columns.get(column_name)
+        if col is not None and col.kind not in ("date", "timestamp", "text", "other"):
+            return 0.0
+        top = self.today.year - 10
+        years = [y for y in (_date_year(v.strip()) for v in vals) if y is not None and 1900 <= y <= top]
+        if not years:
+            return 0.0
+        share = len(years) / len(vals)
+        distinct = len(set(years))
+        if max(years) - min(years) < 10 or distinct < min(5, (len(years) + 1) // 2):
+            return 0.0  # all in a year or two: an event log, not people's births
+        return share
+
+    def finding(self, column_name: str) -> Finding | None:
+        shares = self.shares(column_name)
+        best = None
+        for p in _CONTENT:  # priority order breaks ties
+            sh = shares.get(p, 0.0)
+            need = self.date_threshold if p == "birthdate" else self.threshold
+            if sh >= need and (best is None or sh > best[1]):
+                best = (p, sh)
+        if best is None:
+            return None
+        p, sh = best
+        cat, sug = _CONTENT[p]
+        if p == "ip":
+            vals = self.samples[column_name]
+            v6 = sum(1 for v in vals if _ip_version(v.strip()) == 6)
+            if v6 * 2 > len(vals):
+                sug = "faker.ipv6"
+        f = Finding(category=cat, framework=_framework(cat), evidence=f"content {_pct(sh)}",
+                    suggested=sug, suggested_options={"preserveYear": True} if sug == "faker.date" else {},
+                    also=_CONTENT_ALSO.get(cat, ()), share=sh)
+        col = self.columns.get(column_name)
+        if col is not None:
+            r = suggest_rule(f, col)
+            f.suggested, f.suggested_options = r["mutation"], r.get("options", {})
+        return f
+
+    def findings(self) -> dict[str, Finding]:
+        out = {}
+        for name in self.samples:
+            f = self.finding(name)
+            if f is not None:
+                out[name] = f
+        return out
+
+
+def _pct(share: float) -> str:
+    p = int(share * 100)  # floor: never claim 100% for 99.5%
+    return f"{p}%"
+
+
+# --------------------------------------------------------------------------- combine
+
+
+def combine(name_finding: Finding | None, content_finding: Finding | None) -> Finding | None:
+    """One Finding from both signals. The name's category wins (it is more specific: `fax` vs
+    phone-shaped content); a different content category is kept in `also`. Evidence reads
+    "name", "content 97%" or "name+content 97%". None when both are None."""
+    if name_finding is None:
+        return content_finding
+    if content_finding is None:
+        return name_finding
+    also = list(name_finding.also)
+    for c in content_finding.categories:
+        if c != name_finding.category and c not in also:
+            also.append(c)
+    share = content_finding.share
+    return replace(name_finding, evidence=f"name+content {_pct(share)}" if share is not None else "name+content",
+                   also=tuple(also), share=share,
+                   suggested_options=dict(name_finding.suggested_options))
+
+
+# --------------------------------------------------------------------------- templates
+
+CATEGORIES: tuple[str, ...] = (
+    "HIPAA-1 name", "HIPAA-2 geographic", "HIPAA-3 date", "HIPAA-4 phone", "HIPAA-5 fax",
+    "HIPAA-6 email", "HIPAA-7 SSN", "HIPAA-8 medical record number",
+    "HIPAA-9 health plan beneficiary number", "HIPAA-10 account number",
+    "HIPAA-11 certificate/license number", "HIPAA-12 vehicle identifier",
+    "HIPAA-13 device identifier", "HIPAA-14 URL", "HIPAA-15 IP address", "HIPAA-16 biometric",
+    "HIPAA-17 photo", "HIPAA-18 unique identifier",
+    "PCI PAN", "PCI CVV", "PCI expiry", "PCI cardholder name", "PCI PIN",
+    "GDPR date of birth", "GDPR gender", "GDPR national id", "GDPR tax id", "GDPR passport",
+    "GDPR IBAN", "GDPR salary", "GDPR geolocation",
+    "credential password", "credential username",
+)
+_CREDENTIALS = {c for c in CATEGORIES if c.startswith("credential")}
+
+#: Which categories a template requires to be masked.
+#: * hipaa: the 18 Safe Harbor identifiers (a birth date, a card number, an IBAN, a national id
+#:   reach it through `Finding.also`: they are HIPAA-3/-10/-18 too) + credentials.
+#: * pci: PAN, CVV, expiry, cardholder name, PIN + credentials.
+#: * gdpr: every category: GDPR's "personal data" is any information relating to an
+#:   identifiable person, so names, contacts, identifiers, card data... all count.
+#: * all: every category.
+#: Credentials are in every template: a username or a password (even hashed) identifies a
+#: person and opens their account, whatever the regulation.
+TEMPLATES: dict[str, frozenset[str]] = {
+    "hipaa": frozenset({c for c in CATEGORIES if c.startswith("HIPAA")} | _CREDENTIALS),
+    "pci": frozenset({c for c in CATEGORIES if c.startswith("PCI")} | _CREDENTIALS),
+    "gdpr": frozenset(CATEGORIES),
+    "all": frozenset(CATEGORIES),
+}
+
+
+def in_template(finding: Finding, template: str) -> bool:
+    """True when the template (a key of TEMPLATES) requires this finding to be masked: its
+    category or one of its `also` categories belongs to the template. Unknown template: KeyError."""
+    cats = TEMPLATES[template]
+    return any(c in cats for c in finding.categories)
+
+
+# --------------------------------------------------------------------------- suggestions
+
+_TEXT_FAKERS = {"faker.email", "faker.name", "faker.firstName", "faker.lastName", "faker.phone",
+                "faker.address", "faker.company", "faker.text", "faker.ssn", "faker.creditCard",
+                "faker.iban", "faker.ipv4", "faker.ipv6", "faker.url", "faker.userName",
+                "faker.postcode", "faker.city"}
+
+
+def _holds_16_digits(column: Column) -> bool:
+    if column.kind == "int":
+        return column.int_max is not None and column.int_max >= 10**16 - 1
+    if column.kind == "numeric":
+        return column.precision is None or column.precision - (column.scale or 0) >= 16
+    return False
+
+
+def suggest_rule(finding: Finding, column: Column | str) -> dict:
+    """A rules-file column mutation for a finding, fitted to the column's type:
+    {"column": name, "mutation": spec} plus "options" when there are any.
+
+    * date columns get faker.date {"preserveYear": true}; timestamp columns faker.dateTime
+      {"preserveYear": true}; dates kept as text keep the finding's suggestion; year columns
+      are kept (a year alone is allowed by HIPAA Safe Harbor, except ages over 89: review);
+    * numeric columns (int/numeric/float) cannot take faker text: identifiers are hashed
+      (hash fits the type), card numbers in a column holding 16 digits keep faker.creditCard,
+      everything else is redacted (e.g. a phone stored as an integer);
+    * binary/array/json columns (photos, biometrics, hashed passwords as bytes) are nulled, or
+      redacted when NOT NULL;
+    * enum/bool columns (gender) are kept: no generator fits them, the finding stays for review;
+    * PCI CVV/PIN are redacted (nothing to preserve), passwords hashed;
+    * a NOT NULL column never gets "null" (redact instead).
+    A bare column name (str) is taken as a nullable text column.
+    """
+    if isinstance(column, str):
+        column = Column(name=column, kind="text")
+    mutation = finding.suggested
+    options = dict(finding.suggested_options)
+    kind = column.kind
+    cat = finding.category
+
+    if cat in ("PCI CVV", "PCI PIN"):
+        mutation, options = "redact", {}
+    elif kind == "date":
+        if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
+            mutation, options = "faker.date", {"preserveYear": True}
+        elif mutation in _TEXT_FAKERS:
+            mutation, options = "redact", {}
+    elif kind == "timestamp":
+        if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
+            mutation, options = "faker.dateTime", {"preserveYear": True}
+        elif mutation in _TEXT_FAKERS:
+            mutation, options = "redact", {}
+    elif kind == "year":
+        mutation, options = "keep", {}
+    elif kind in ("int", "numeric", "float"):
+        if mutation == "faker.creditCard" and _holds_16_digits(column):
+            pass  # faker.creditCard writes 16-digit integers
+        elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime"):
+            mutation, options = "redact", {}
+    elif kind in ("binary", "array", "json"):
+        # photos, biometrics, hashed passwords, lists: no generator writes these types
+        mutation, options = "null", {}
+    elif kind in ("enum", "bool", "bit"):
+        mutation, options = ("keep" if cat == "GDPR gender" else ("null" if column.nullable else "keep")), {}
+    elif kind in ("uuid",):
+        mutation, options = "hash", {}
+    if mutation in ("faker.date", "faker.dateTime") and not options:
+        options = {"preserveYear": True}
+    if mutation == "null" and not column.nullable:
+        mutation, options = "redact", {}
+    out = {"column": column.name, "mutation": mutation}
+    if options:
+        out["options"] = options
+    return out

@@ -1,0 +1,787 @@
+"""PostgreSQL plain dumps (pg_dump -Fp): statements, COPY text blocks, INSERT literals.
+
+Lexical rules followed: '...' strings with doubled quotes (standard_conforming_strings on),
+E'...' strings with backslash escapes, "..." identifiers, $tag$...$tag$ dollar quotes, -- and
+nested /* */ comments, psql meta-commands (a line starting with a backslash, such as
+\\restrict or \\connect) outside statements, and COPY ... FROM stdin blocks ended by \\.
+"""
+from __future__ import annotations
+
+import re
+
+from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_kind_words
+from dumpmask.errors import DumpSyntaxError
+
+NAME = "postgres"
+
+# ---------------------------------------------------------------- lexing statements
+_SPECIAL = re.compile(rb"['\"$;/\-]")
+_DOLLAR_TAG = re.compile(rb"\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
+_SQUOTE_END = re.compile(rb"'")
+_ESTR_END = re.compile(rb"\\.|'", re.S)
+_IDENT_BEFORE = re.compile(rb"[A-Za-z0-9_\x80-\xff]")
+
+# lexer states
+NORMAL, SQUOTE, ESTRING, DQUOTE, DOLLAR, BLOCK = range(6)
+
+
+class PgLexState:
+    __slots__ = ("state", "tag", "depth")
+
+    def __init__(self):
+        self.state = NORMAL
+        self.tag = b""
+        self.depth = 0
+
+
+def scan(buf: bytes, pos: int, st: PgLexState, semis: list[int]) -> int:
+    """Advance the lexer over buf[pos:], appending offsets of top-level ';' to `semis`.
+    Returns the position reached (len(buf) unless the buffer ends inside a line comment,
+    which cannot happen with whole lines)."""
+    n = len(buf)
+    while pos < n:
+        s = st.state
+        if s == NORMAL:
+            m = _SPECIAL.search(buf, pos)
+            if not m:
+                return n
+            i = m.start()
+            c = buf[i]
+            if c == 0x27:  # '
+                if i > 0 and buf[i - 1] in b"eE" and (i < 2 or not _IDENT_BEFORE.match(buf, i - 2)):
+                    st.state = ESTRING
+                else:
+                    st.state = SQUOTE
+                pos = i + 1
+            elif c == 0x22:  # "
+                st.state = DQUOTE
+                pos = i + 1
+            elif c == 0x24:  # $
+                mt = _DOLLAR_TAG.match(buf, i)
+                if mt and (i == 0 or not _IDENT_BEFORE.match(buf, i - 1)):
+                    st.state = DOLLAR
+                    st.tag = mt.group()
+                    pos = mt.end()
+                else:
+                    pos = i + 1
+            elif c == 0x3B:  # ;
+                semis.append(i)
+                pos = i + 1
+            elif c == 0x2F:  # /
+                if buf[i + 1:i + 2] == b"*":
+                    st.state = BLOCK
+                    st.depth = 1
+                    pos = i + 2
+                else:
+                    pos = i + 1
+            else:  # -
+                if buf[i + 1:i + 2] == b"-":
+                    j = buf.find(b"\n", i)
+                    pos = n if j < 0 else j + 1
+                else:
+                    pos = i + 1
+        elif s == SQUOTE:
+            j = buf.find(b"'", pos)
+            if j < 0:
+                return n
+            st.state = NORMAL  # a doubled '' simply reopens a string on the next char
+            pos = j + 1
+        elif s == ESTRING:
+            while True:
+                m = _ESTR_END.search(buf, pos)
+                if not m:
+                    return n
+                pos = m.end()
+                if m.group() == b"'":
+                    if buf[pos:pos + 1] == b"'":
+                        pos += 1
+                        continue
+                    st.state = NORMAL
+                    break
+        elif s == DQUOTE:
+            j = buf.find(b'"', pos)
+            if j < 0:
+                return n
+            st.state = NORMAL
+            pos = j + 1
+        elif s == DOLLAR:
+            j = buf.find(st.tag, pos)
+            if j < 0:
+                return n
+            st.state = NORMAL
+            pos = j + len(st.tag)
+        else:  # BLOCK comment, nested
+            m = re.compile(rb"/\*|\*/").search(buf, pos)
+            if not m:
+                return n
+            st.depth += 1 if m.group() == b"/*" else -1
+            pos = m.end()
+            if st.depth == 0:
+                st.state = NORMAL
+    return n
+
+
+_STATE_NAMES = {SQUOTE: "unterminated string", ESTRING: "unterminated string", DQUOTE: "unterminated quoted identifier",
+                DOLLAR: "unterminated dollar-quoted string", BLOCK: "unterminated comment"}
+
+_COPY_RE = re.compile(
+    rb"\s*COPY\s+(?P<table>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)\s*"
+    rb"(?:\((?P<cols>[^)]*)\))?\s*FROM\s+stdin\b(?P<opts>[^;]*);", re.I | re.S)
+_SETVAL_RE = re.compile(rb"\s*SELECT\s+(?:pg_catalog\.)?setval\(\s*'(?P<seq>(?:[^']|'')*)'\s*,\s*(?P<val>-?\d+)\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;", re.I)
+
+
+def _kind(raw: bytes) -> str:
+    w = statement_kind_words(raw)
+    if not w:
+        return "other"
+    a = w[0]
+    if a == "COPY":
+        return "copy"
+    if a == "INSERT":
+        return "insert"
+    if a == "CREATE":
+        rest = w[1:]
+        if rest[:1] == ("TABLE",) or rest[:2] in (("UNLOGGED", "TABLE"), ("TEMPORARY", "TABLE"), ("TEMP", "TABLE"),
+                                                   ("FOREIGN", "TABLE")):
+            return "create_table"
+        if rest[:1] == ("DOMAIN",):
+            return "create_domain"
+        return "create"
+    if a == "ALTER" and w[1:2] == ("TABLE",):
+        return "alter_table"
+    if a == "ALTER" and w[1:2] == ("SEQUENCE",):
+        return "alter_sequence"
+    if a == "SELECT" and b"setval" in raw[:80].lower():
+        return "setval"
+    return a.lower()
+
+
+class PgReader:
+    """Splits a pg_dump plain-format byte stream into Stmt objects. After a "copy" statement the
+    caller must consume that block with copy_rows() before asking for the next statement."""
+
+    dialect = NAME
+
+    def __init__(self, lines: LineReader):
+        self.lines = lines
+        self.in_copy = False
+
+    def statements(self):
+        lines = self.lines
+        buf: list[bytes] = []
+        start = 0
+        st = PgLexState()
+        for line in lines:
+            if not buf:
+                stripped = line.lstrip(b" \t")
+                if not stripped.strip():
+                    yield Stmt(line, lines.lineno, "blank")
+                    continue
+                if stripped.startswith(b"--"):
+                    yield Stmt(line, lines.lineno, "blank")
+                    continue
+                if stripped.startswith(b"\\"):
+                    yield Stmt(line, lines.lineno, "meta")
+                    continue
+                start = lines.lineno
+            semis: list[int] = []
+            scan(line, 0, st, semis)
+            if not semis:
+                buf.append(line)
+                continue
+            # one or more statements end on this line: split on the top-level semicolons
+            head = b"".join(buf)
+            buf = []
+            last = 0
+            nsemi = len(semis)
+            for k, si in enumerate(semis):
+                if k == nsemi - 1 and st.state == NORMAL:
+                    rest = line[si + 1:].lstrip()
+                    if not rest or rest.startswith(b"--"):
+                        piece = head + line[last:]
+                        last = len(line)
+                        yield Stmt(piece, start, _kind(piece))
+                        break
+                piece = head + line[last:si + 1]
+                head = b""
+                last = si + 1
+                yield Stmt(piece, start, _kind(piece))
+                start = lines.lineno
+            remainder = line[last:]
+            if remainder:
+                if remainder.strip() or st.state != NORMAL:
+                    buf = [remainder]   # the next statement begins on this line
+                    start = lines.lineno
+                else:
+                    yield Stmt(remainder, lines.lineno, "blank")
+        if buf:
+            what = _STATE_NAMES.get(st.state, "unterminated statement (no ';' before end of input)")
+            raise DumpSyntaxError(what, start, lines.source, b"".join(buf)[:60])
+
+    def copy_rows(self):
+        """Yields the raw data lines of the current COPY block; the terminator line is returned
+        through self.copy_end (or a DumpSyntaxError at EOF)."""
+        self.copy_end = None
+        for line in self.lines:
+            if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
+                self.copy_end = line
+                return
+            yield line
+        raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", self.lines.lineno, self.lines.source)
+
+
+# ---------------------------------------------------------------- names
+_IDENT_RE = re.compile(rb'"((?:[^"]|"")*)"|([^\s."(),;]+)')
+
+
+def parse_qualname(text: bytes) -> tuple[str | None, str]:
+    """b'public."Cust omer"' -> ("public", "Cust omer"); unquoted names fold to lower case."""
+    parts = []
+    pos = 0
+    while True:
+        m = _IDENT_RE.match(text, pos)
+        if not m:
+            break
+        if m.group(1) is not None:
+            parts.append(m.group(1).replace(b'""', b'"').decode("utf-8", "surrogateescape"))
+        else:
+            parts.append(m.group(2).decode("utf-8", "surrogateescape").lower())
+        pos = m.end()
+        while pos < len(text) and text[pos:pos + 1].isspace():
+            pos += 1
+        if text[pos:pos + 1] != b".":
+            break
+        pos += 1
+        while pos < len(text) and text[pos:pos + 1].isspace():
+            pos += 1
+    if not parts:
+        return None, ""
+    if len(parts) == 1:
+        return None, parts[0]
+    return parts[-2], parts[-1]
+
+
+def parse_ident_list(text: bytes) -> list[str]:
+    out = []
+    for m in _IDENT_RE.finditer(text):
+        if m.group(1) is not None:
+            out.append(m.group(1).replace(b'""', b'"').decode("utf-8", "surrogateescape"))
+        else:
+            out.append(m.group(2).decode("utf-8", "surrogateescape").lower())
+    return out
+
+
+def quote_ident(name: str) -> str:
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parse_copy(raw: bytes):
+    """COPY header -> (table, columns or None, is_text_format). None when not FROM stdin."""
+    m = _COPY_RE.match(raw)
+    if not m:
+        return None
+    table = parse_qualname(m.group("table"))
+    cols = parse_ident_list(m.group("cols")) if m.group("cols") is not None else None
+    opts = m.group("opts").lower()
+    text_format = not re.search(rb"format\s*\(?\s*(csv|binary)|\bcsv\b|\bbinary\b|delimiter", opts)
+    return table, cols, text_format
+
+
+def parse_setval(raw: bytes):
+    m = _SETVAL_RE.match(raw)
+    if not m:
+        return None
+    seq = m.group("seq").replace(b"''", b"'")
+    return parse_qualname(seq), int(m.group("val")), m
+
+
+# ---------------------------------------------------------------- COPY text format values
+_COPY_ESC = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+_COPY_UNESC_RE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+
+
+def _copy_unesc(m: re.Match) -> bytes:
+    if m.group(1):
+        return bytes((int(m.group(1), 8) & 0xFF,))
+    if m.group(2):
+        return bytes((int(m.group(2), 16),))
+    c = m.group(3)
+    return _COPY_ESC.get(c, c)
+
+
+def copy_decode(field: bytes) -> str | None:
+    """One COPY text field -> str (None for \\N)."""
+    if field == b"\\N":
+        return None
+    if b"\\" in field:
+        field = _COPY_UNESC_RE.sub(_copy_unesc, field)
+    return field.decode("utf-8", "surrogateescape")
+
+
+_COPY_ENC_RE = re.compile(rb"[\\\b\f\n\r\t\v]")
+_COPY_ENC = {b"\\": b"\\\\", b"\b": b"\\b", b"\f": b"\\f", b"\n": b"\\n", b"\r": b"\\r", b"\t": b"\\t", b"\v": b"\\v"}
+
+
+def copy_encode(value: str | None) -> bytes:
+    if value is None:
+        return b"\\N"
+    b = value.encode("utf-8", "surrogateescape")
+    if _COPY_ENC_RE.search(b):
+        b = _COPY_ENC_RE.sub(lambda m: _COPY_ENC[m.group()], b)
+    return b
+
+
+# ---------------------------------------------------------------- INSERT statements
+_INSERT_HEAD = re.compile(
+    rb"\s*INSERT\s+INTO\s+(?P<table>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\s*\.\s*(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
+    rb"\s*(?:AS\s+\S+\s*)?(?:\((?P<cols>(?:\"(?:[^\"]|\"\")*\"|[^)\"])*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*",
+    re.I | re.S)
+# a field: a string (plain or E''), optionally with a ::cast, or a bare token
+_PG_FIELD = re.compile(
+    rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
+    re.S)
+
+
+def parse_insert(raw: bytes, source: str = "<stdin>", line: int | None = None) -> InsertStmt:
+    m = _INSERT_HEAD.match(raw)
+    if not m:
+        raise DumpSyntaxError("cannot parse INSERT statement (expected INSERT INTO table [(columns)] VALUES ...)", line, source, raw[:60])
+    table = parse_qualname(m.group("table"))
+    cols = parse_ident_list(m.group("cols")) if m.group("cols") is not None else None
+    ins = InsertStmt(raw=raw, table=table, columns=cols, values_start=m.end())
+    pos = m.end()
+    n = len(raw)
+    while True:
+        if raw[pos:pos + 1] != b"(":
+            raise DumpSyntaxError("expected '(' starting a row of VALUES", line, source, raw[pos:pos + 40])
+        t0 = pos
+        pos += 1
+        fields = []
+        while True:
+            fm = _PG_FIELD.match(raw, pos)
+            if not fm or fm.end() == pos:
+                raise DumpSyntaxError("cannot parse a value in INSERT", line, source, raw[pos:pos + 40])
+            fields.append((fm.start(), fm.end()))
+            pos = fm.end()
+            c = raw[pos:pos + 1]
+            if c == b",":
+                pos += 1
+                continue
+            if c == b")":
+                pos += 1
+                break
+            raise DumpSyntaxError("unexpected text in INSERT values (expressions are not supported in masked tables)", line, source, raw[pos:pos + 40])
+        ins.tuples.append((t0, pos, fields))
+        while pos < n and raw[pos:pos + 1].isspace():
+            pos += 1
+        if raw[pos:pos + 1] == b",":
+            pos += 1
+            while pos < n and raw[pos:pos + 1].isspace():
+                pos += 1
+            continue
+        break
+    ins.tail_start = pos
+    tail = raw[pos:].strip()
+    if not tail.startswith(b";") and not re.match(rb"(?i)ON\s+CONFLICT", tail):
+        raise DumpSyntaxError("unexpected text after INSERT values", line, source, raw[pos:pos + 40])
+    return ins
+
+
+_E_UNESC_RE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S)
+
+
+def _e_unesc(m: re.Match) -> bytes:
+    if m.group(1):
+        return bytes((int(m.group(1), 8) & 0xFF,))
+    if m.group(2):
+        return bytes((int(m.group(2), 16),))
+    if m.group(3) or m.group(4):
+        return chr(int(m.group(3) or m.group(4), 16)).encode("utf-8", "surrogatepass")
+    c = m.group(5)
+    return _COPY_ESC.get(c, c)
+
+
+class Literal:
+    __slots__ = ("value", "quoted", "cast")
+
+    def __init__(self, value, quoted, cast):
+        self.value, self.quoted, self.cast = value, quoted, cast
+
+
+_CAST_RE = re.compile(rb"::[^']*$")
+
+
+def literal_decode(field: bytes) -> Literal:
+    """A SQL literal as pg_dump --inserts writes it -> Literal(value str|None, quoted, cast)."""
+    f = field.strip()
+    cast = b""
+    if f.endswith((b"]", b")")) or b"::" in f[-60:]:
+        q = f.rfind(b"'")
+        tail = f[q + 1:] if q >= 0 else f
+        i = tail.find(b"::")
+        if i >= 0:
+            cast = tail[i:]
+            f = f[:len(f) - len(cast)]
+    if f[:1] in (b"E", b"e") and f[1:2] == b"'":
+        body = f[2:-1]
+        body = _E_UNESC_RE.sub(_e_unesc, body.replace(b"''", b"'"))
+        return Literal(body.decode("utf-8", "surrogateescape"), True, cast)
+    if f[:1] == b"'":
+        return Literal(f[1:-1].replace(b"''", b"'").decode("utf-8", "surrogateescape"), True, cast)
+    if f.upper() == b"NULL":
+        return Literal(None, False, cast)
+    return Literal(f.decode("utf-8", "surrogateescape"), False, cast)
+
+
+_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def literal_encode(value: str | None, like: Literal | None = None, kind: str = "text") -> bytes:
+    """A value -> SQL literal text. Numbers and booleans stay unquoted where the original was."""
+    cast = like.cast if like else b""
+    if value is None:
+        return b"NULL" + cast
+    if like is not None and not like.quoted:
+        if kind in ("int", "numeric", "float") and _NUMBER_RE.fullmatch(value):
+            return value.encode() + cast
+        if kind == "bool" and value.lower() in ("true", "false"):
+            return value.encode() + cast
+    b = value.encode("utf-8", "surrogateescape")
+    if b"\\" in b and False:  # standard_conforming_strings = on: backslashes are plain
+        pass
+    return b"'" + b.replace(b"'", b"''") + b"'" + cast
+
+
+# ---------------------------------------------------------------- the engine's PostgreSQL adapter
+from dumpmask.schema import parse_alter_table, parse_create_domain, parse_create_table, parse_owned_by  # noqa: E402
+
+_PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREATE TABLE", "alter_table": "ALTER TABLE",
+               "create_domain": "CREATE DOMAIN", "alter_sequence": "ALTER SEQUENCE", "setval": "SELECT setval",
+               "copy": "COPY (unmasked table)", "insert": "INSERT (unmasked table)"}
+
+
+class FieldFns:
+    __slots__ = ("copy", "sql")
+
+    def __init__(self, copy, sql):
+        self.copy, self.sql = copy, sql
+
+
+class PgAdapter:
+    name = NAME
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    @staticmethod
+    def same_name(a: str, b: str) -> bool:
+        return a == b
+
+    @staticmethod
+    def col_eq(pattern: str, actual: str) -> bool:
+        return pattern.lower() == actual or pattern == actual
+
+    # -- values
+    def make_field_fn(self, t, col, stats, cache_max: int = 200_000) -> FieldFns:
+        kind = col.kind
+        ccache: dict = {}
+        scache: dict = {}
+
+        def copy_fn(raw: bytes) -> bytes:
+            r = ccache.get(raw)
+            if r is None:
+                if raw == b"\\N":
+                    v = None
+                elif b"\\" in raw:
+                    v = copy_decode(raw)
+                else:
+                    v = raw.decode("utf-8", "surrogateescape")
+                r = copy_encode(t(v))
+                if len(ccache) >= cache_max:
+                    ccache.clear()
+                ccache[raw] = r
+            if r is not raw and r != raw:
+                stats.changed += 1
+            if r == b"\\N":
+                stats.nulls += 1
+            return r
+
+        def sql_fn(raw: bytes) -> bytes:
+            r = scache.get(raw)
+            if r is None:
+                s = raw.strip()
+                lead = raw[:len(raw) - len(raw.lstrip())]
+                trail = raw[len(raw.rstrip()):]
+                lit = literal_decode(s)
+                r = lead + literal_encode(t(lit.value), lit, kind) + trail
+                if len(scache) >= cache_max:
+                    scache.clear()
+                scache[raw] = r
+            if r != raw:
+                stats.changed += 1
+            if r.strip()[:4].upper() == b"NULL":
+                stats.nulls += 1
+            return r
+
+        return FieldFns(copy_fn, sql_fn)
+
+    # -- schema
+    def learn(self, st: Stmt) -> None:
+        eng = self.engine
+        k = st.kind
+        if k == "create_table":
+            ts_schema = parse_create_table(st.raw, NAME, eng.domains)
+            if ts_schema is None:
+                eng.warn(f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked")
+                return
+            ts = eng.learn_table(ts_schema, st.line)
+            m = re.search(rb"(?i)\bPARTITION\s+OF\s+(\"(?:[^\"]|\"\")*\"|[^\s(]+)(?:\s*\.\s*(\"(?:[^\"]|\"\")*\"|[^\s(]+))?", st.raw)
+            if m:
+                ts.schema.partition_of = parse_qualname(m.group(0).split(None, 2)[-1])
+        elif k == "create_domain":
+            d = parse_create_domain(st.raw)
+            if d:
+                name, base = d
+                eng.domains[name.lower()] = base
+                eng.domains[name.lower().split(".")[-1]] = base
+        elif k == "alter_table":
+            a = parse_alter_table(st.raw, NAME)
+            if not a:
+                return
+            ts = eng.table_state(a["table"])
+            if ts.schema is None:
+                ts.schema = TableSchema(schema=a["table"][0], name=a["table"][1])
+            s = ts.schema
+            if a["pk"]:
+                s.primary_key = a["pk"]
+            for u in a["unique"]:
+                if u not in s.unique:
+                    s.unique.append(u)
+            for fk in a["fks"]:
+                if fk not in s.foreign_keys:
+                    s.foreign_keys.append(fk)
+            if a["attach"]:
+                child = eng.table_state(a["attach"])
+                if child.schema is None:
+                    child.schema = TableSchema(schema=a["attach"][0], name=a["attach"][1])
+                child.schema.partition_of = a["table"]
+                child.rules = None  # re-resolve with the parent's rules
+                child.plans.clear()
+            if a["seq_default"]:
+                c = s.column(a["seq_default"][0])
+                if c is not None:
+                    c.has_default_sequence = a["seq_default"][1]
+            if a["identity"]:
+                c = s.column(a["identity"][0])
+                if c is not None:
+                    c.has_default_sequence = a["identity"][1]
+        elif k == "alter_sequence":
+            o = parse_owned_by(st.raw)
+            if o:
+                seq, table, col = o
+                ts = eng.table_state(table)
+                if ts.schema is not None:
+                    c = ts.schema.column(col)
+                    if c is not None:
+                        c.has_default_sequence = ".".join(x for x in seq if x)
+
+    def learn_schema(self, lines: LineReader) -> None:
+        """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
+        r = PgReader(lines)
+        for st in r.statements():
+            if st.kind == "copy":
+                for _ in r.copy_rows():
+                    pass
+            elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
+                self.learn(st)
+
+    # -- the loop
+    def run(self, lines: LineReader, out) -> None:
+        eng = self.engine
+        from dumpmask.engine import Progress
+
+        prog = Progress(eng.progress)
+        r = PgReader(lines)
+        w = out.write
+        count = eng.audit.count_passthrough
+        rewrite_hooks = [e for e in eng.extensions if hasattr(e, "rewrite_statement")]
+        for st in r.statements():
+            k = st.kind
+            if k == "copy":
+                self.do_copy(st, r, out, prog)
+                continue
+            if k == "insert":
+                self.do_insert(st, out)
+                continue
+            if k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
+                if not eng.schema_complete or k == "create_table":
+                    self.learn(st)
+                if k == "create_table":
+                    ts_key = None
+                    tsch = parse_create_table(st.raw, NAME, eng.domains) if False else None
+                    for ts in list(eng.tables.values()):
+                        if ts.schema is not None and ts.schema.line == st.line:
+                            eng.check_table_rules_early(ts, st.line)
+            raw = st.raw
+            for h in rewrite_hooks:
+                new = h.rewrite_statement(eng, st)
+                if new is not None:
+                    raw = new
+            w(raw)
+            label = _PASS_LABEL.get(k, k.upper())
+            if label:
+                count(label)
+            prog.update(lines_bytes(out), None)
+        prog.done()
+
+    def table_for(self, key):
+        eng = self.engine
+        ts = eng.table_state(key)
+        return ts
+
+    def do_copy(self, st: Stmt, r: PgReader, out, prog) -> None:
+        eng = self.engine
+        parsed = parse_copy(st.raw)
+        w = out.write
+        if parsed is None:
+            raise DumpSyntaxError("cannot parse COPY statement", st.line, eng.source, st.raw[:60])
+        key, cols, text_format = parsed
+        ts = self.table_for(key)
+        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        tstats = eng.audit.table(_qualname(ts.key))
+        if not has_rules:
+            w(st.raw)
+            eng.audit.count_passthrough("COPY (unmasked table)")
+            n = 0
+            for line in r.copy_rows():
+                w(line)
+                n += 1
+            w(r.copy_end)
+            tstats.rows_read += n
+            tstats.rows_written += n
+            return
+        if not text_format:
+            raise MaskingError(f"{eng.source}:{st.line}: COPY for masked table {_qualname(ts.key)} is not in text format")
+        columns = eng.data_columns(ts, cols, st.line)
+        plan = eng.build_plan(ts, columns, st.line)
+        ncols = len(columns)
+        row_filter = None
+        for e in eng.extensions:
+            f = e.row_filter(eng, ts, columns, st.line)
+            if f is not None:
+                row_filter = f
+        w(st.raw)
+        eng._in_copy_cols = ncols
+        fns = [(p.index, p.fn.copy) for p in plan]
+        n_read = 0
+        n_written = 0
+        lines = r.lines
+        source = eng.source
+        for line in r.copy_rows():
+            n_read += 1
+            if line[-1:] == b"\n":
+                if line[-2:-1] == b"\r":
+                    body, eol = line[:-2], b"\r\n"
+                else:
+                    body, eol = line[:-1], b"\n"
+            else:
+                body, eol = line, b""
+            fields = body.split(b"\t")
+            if len(fields) != ncols:
+                raise DumpSyntaxError(f"COPY row for {_qualname(ts.key)} has {len(fields)} fields, expected {ncols}",
+                                      lines.lineno, source, line[:60])
+            if row_filter is not None:
+                fields = row_filter(fields)
+                if fields is None:
+                    continue
+            for i, fn in fns:
+                fields[i] = fn(fields[i])
+            w(b"\t".join(fields) + eol)
+            n_written += 1
+            if not n_read & 0x3FFF:
+                prog.update(lines_bytes(out), _qualname(ts.key))
+        if row_filter is not None and hasattr(row_filter, "flush"):
+            for fields in row_filter.flush():
+                for i, fn in fns:
+                    fields[i] = fn(fields[i])
+                w(b"\t".join(fields) + b"\n")
+                n_written += 1
+        w(r.copy_end)
+        eng._in_copy_cols = None
+        tstats.rows_read += n_read
+        tstats.rows_written += n_written
+
+    def do_insert(self, st: Stmt, out) -> None:
+        eng = self.engine
+        m = _INSERT_HEAD.match(st.raw)
+        if m is None:
+            # not a plain INSERT ... VALUES (INSERT ... SELECT, or unparseable): only safe when no rule touches it
+            tm = re.match(rb"(?is)\s*INSERT\s+INTO\s+((?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\s*\.\s*(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)", st.raw)
+            if tm:
+                ts = self.table_for(parse_qualname(tm.group(1)))
+                if eng.table_rules(ts) or any(e.wants_table(eng, ts) for e in eng.extensions):
+                    raise MaskingError(f"{eng.source}:{st.line}: cannot parse an INSERT into masked table {_qualname(ts.key)}; refusing to pass it through")
+            out.write(st.raw)
+            eng.audit.count_passthrough("INSERT (unparsed)")
+            return
+        key = parse_qualname(m.group("table"))
+        ts = self.table_for(key)
+        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        tstats = eng.audit.table(_qualname(ts.key))
+        if not has_rules:
+            out.write(st.raw)
+            eng.audit.count_passthrough("INSERT (unmasked table)")
+            nrows = st.raw.count(b"),") + 1 if b"),(" in st.raw or b"),\n" in st.raw else 1
+            tstats.rows_read += 1 if nrows == 1 else nrows
+            tstats.rows_written += 1 if nrows == 1 else nrows
+            return
+        ins = parse_insert(st.raw, eng.source, st.line)
+        columns = eng.data_columns(ts, ins.columns, st.line)
+        plan = eng.build_plan(ts, columns, st.line)
+        row_filter = None
+        for e in eng.extensions:
+            f = e.row_filter(eng, ts, columns, st.line, sql=True)
+            if f is not None:
+                row_filter = f
+        raw = st.raw
+        pieces = [raw[:ins.values_start]]
+        ncols = len(columns)
+        kept = 0
+        for (t0, t1, fields) in ins.tuples:
+            tstats.rows_read += 1
+            if len(fields) != ncols:
+                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}", st.line, eng.source, raw[t0:t0 + 60])
+            vals = [raw[s:e] for s, e in fields]
+            if row_filter is not None:
+                vals = row_filter(vals)
+                if vals is None:
+                    continue
+            for p in plan:
+                vals[p.index] = p.fn.sql(vals[p.index])
+            if kept:
+                pieces.append(b",\n\t" if b"),\n\t(" in raw else b", ")
+            pieces.append(b"(" + b",".join(vals) + b")")
+            kept += 1
+        tstats.rows_written += kept
+        if kept == 0:
+            return  # every row was cut: the statement disappears
+        pieces.append(raw[ins.tail_start:])
+        out.write(b"".join(pieces))
+
+
+def _qualname(key) -> str:
+    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+def lines_bytes(out) -> int:
+    try:
+        return out.raw.bytes
+    except AttributeError:
+        return 0
+
+
+from dumpmask.dialects.base import Stmt  # noqa: E402,F811
+from dumpmask.errors import MaskingError  # noqa: E402
+from dumpmask.schema import TableSchema  # noqa: E402

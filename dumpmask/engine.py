@@ -1,0 +1,299 @@
+"""The loop: split -> learn schema -> mask rows -> write, filling the audit on the way.
+
+Untouched statements and rows are copied as bytes. A masked column is a function raw field
+bytes -> raw field bytes (decode, transform, re-encode for the dialect) with a small cache,
+so a repeated value costs one dict lookup.
+"""
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+import time
+
+from dumpmask.audit import Audit, ColumnStats, HashingReader, HashingWriter
+from dumpmask.crypto import Key
+from dumpmask.dialects import detect_dialect, get_adapter
+from dumpmask.dialects.base import LineReader
+from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
+from dumpmask.rules import RuleSet
+from dumpmask.schema import Column, TableSchema
+
+POISON = b"\n-- dumpmask: the input was invalid or masking failed; this line makes the restore fail.\nDUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;\n"
+CACHE_MAX = 200_000
+
+
+class ColumnPlan:
+    __slots__ = ("index", "name", "fn", "stats", "transformer")
+
+    def __init__(self, index, name, fn, stats, transformer):
+        self.index, self.name, self.fn, self.stats, self.transformer = index, name, fn, stats, transformer
+
+
+class TableState:
+    __slots__ = ("key", "schema", "rules", "plans", "stats", "remap", "checked")
+
+    def __init__(self, key):
+        self.key = key            # (schema, name)
+        self.schema: TableSchema | None = None
+        self.rules = None         # list[TableRule], resolved lazily
+        self.plans: dict = {}
+        self.stats = None
+        self.remap: dict = {}     # column -> remapper (issue: identifier remapping)
+        self.checked = False
+
+
+def _qual(key) -> str:
+    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+class Engine:
+    def __init__(self, rules: RuleSet | None = None, key: Key | None = None, dialect: str | None = None,
+                 source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
+                 input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
+                 transfer: dict | None = None, output_name: str = "-"):
+        self.rules = rules or RuleSet()
+        self.key = key or Key.random()
+        self.dialect_name = dialect
+        self.source = source
+        self.strict = strict
+        self.progress = progress
+        self.warn_cb = warn
+        self.input_path = input_path
+        self.schema_path = schema_path
+        self.template = template
+        self.transfer = transfer
+        self.output_name = output_name
+        self.audit = Audit()
+        self.tables: dict[tuple, TableState] = {}
+        self.domains: dict[str, str] = {}
+        self.extensions = []      # hooks added by later features (remapping, subsetting)
+
+    # ------------------------------------------------------------------ helpers
+    def warn(self, msg: str) -> None:
+        self.audit.warn(msg, self.warn_cb)
+
+    def table_state(self, key) -> TableState:
+        ts = self.tables.get(key)
+        if ts is None:
+            # a table first seen unqualified may later be seen qualified (and vice versa)
+            for k, v in self.tables.items():
+                if k[1] == key[1] and (k[0] is None or key[0] is None) and self.adapter.same_name(k[1], key[1]):
+                    return v
+            ts = self.tables[key] = TableState(key)
+        return ts
+
+    def table_rules(self, ts: TableState):
+        if ts.rules is None:
+            ts.rules = self.rules.for_table(ts.key[0], ts.key[1], self.adapter.name)
+            for r in ts.rules:
+                r.matched = True
+        return ts.rules
+
+    # ------------------------------------------------------------------ plans
+    def build_plan(self, ts: TableState, columns: list[str], line: int | None) -> list[ColumnPlan]:
+        """For a column list as the data statement gives it: which positions get which function."""
+        cache_key = tuple(columns)
+        plan = ts.plans.get(cache_key)
+        if plan is not None:
+            return plan
+        plan = []
+        rules = self.table_rules(ts)
+        qual = _qual(ts.key)
+        used = set()
+        for tr in rules:
+            for cr in tr.columns:
+                idx = None
+                for i, c in enumerate(columns):
+                    if cr.column.name == c if (cr.column.name_quoted and self.adapter.name == "postgres") else self.adapter.col_eq(cr.column.name, c):
+                        idx = i
+                        break
+                if idx is None:
+                    col = ts.schema.column(cr.column.name) if ts.schema else None
+                    why = "a generated column (not in the dump's data)" if col is not None and col.generated else "no such column in the dump"
+                    msg = f"rule {cr.where} ({cr.column.text or cr.column.name}): {qual} has {why}"
+                    if self.strict:
+                        raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
+                    self.warn(msg)
+                    self.audit.data["unmatched_rules"].append({"table": qual, "column": cr.column.name, "where": cr.where, "message": msg})
+                    cr.matched = True  # reported once here, not again at the end
+                    continue
+                cr.matched = True
+                if idx in used:
+                    raise RulesError(f"two rules for column {columns[idx]!r} of {qual}", self.rules.path, cr.where)
+                used.add(idx)
+                col = (ts.schema.column(columns[idx]) if ts.schema else None) or Column(name=columns[idx], kind="other")
+                plan.append(self.make_column_plan(ts, idx, col, cr))
+        for ext in self.extensions:
+            plan = ext.extend_plan(self, ts, columns, plan)
+        plan.sort(key=lambda p: p.index)
+        ts.plans[cache_key] = plan
+        return plan
+
+    def make_column_plan(self, ts: TableState, idx: int, col: Column, cr) -> ColumnPlan:
+        try:
+            t = cr.cls(self.key, cr.options, col, cr.argument)
+            warnings = t.check(col) or []
+        except RulesError as e:
+            raise RulesError(f"{_qual(ts.key)}.{col.name}: {str(e).split(': ', 1)[-1] if e.where else e}", self.rules.path, cr.where) from None
+        for w in warnings:
+            self.warn(f"{_qual(ts.key)}.{col.name}: {w}")
+        stats = self.audit.table(_qual(ts.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
+        fn = self.adapter.make_field_fn(t, col, stats)
+        return ColumnPlan(idx, col.name, fn, stats, t)
+
+    def data_columns(self, ts: TableState, stmt_cols, line) -> list[str]:
+        if stmt_cols is not None:
+            return stmt_cols
+        if ts.schema is None:
+            raise DumpSyntaxError(f"data for {_qual(ts.key)} has no column list and no CREATE TABLE was seen before it: "
+                                  "cannot tell which value is which column", line, self.source)
+        return ts.schema.data_columns()
+
+    def check_table_rules_early(self, ts: TableState, line: int | None) -> None:
+        """Validate the rules of a table as soon as its CREATE TABLE is seen (before its data)."""
+        if ts.schema is None or not self.table_rules(ts):
+            return
+        self.build_plan(ts, ts.schema.data_columns(), line)
+
+    # ------------------------------------------------------------------ run
+    def run(self, src, dst) -> dict:
+        audit = self.audit
+        a = audit.data
+        a["input"]["name"] = self.source
+        a["output"]["name"] = self.output_name
+        a["key"] = {"fingerprint": self.key.fingerprint(), "ephemeral": self.key.ephemeral}
+        a["reproducible"] = not self.key.ephemeral
+        if self.key.ephemeral:
+            self.warn("no key given (DUMPMASK_KEY or --key-file): a random per-run key was used; this run is not reproducible")
+        a["rules"] = {"file": self.rules.path, "sha256": self.rules.sha256}
+        a["options"] = {"strict": self.strict, "template": self.template,
+                        "identifierRemapping": self.rules.remapping, "transfer": self.transfer or self.rules.transfer}
+        hin = HashingReader(src)
+        reader = io.BufferedReader(hin, buffer_size=1 << 20)
+        hout = HashingWriter(dst)
+        out = io.BufferedWriter(hout, buffer_size=1 << 20)
+        self.out = out
+        self._in_copy_cols = None
+        try:
+            head = reader.peek(65536)[:65536]
+            name = self.dialect_name or detect_dialect(head)
+            if name is None:
+                raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, self.source)
+            a["dialect"] = name
+            self.adapter = get_adapter(name)(self)
+            for ext in self.extensions:
+                ext.start(self)
+            if self.schema_path:
+                self.read_schema_file(self.schema_path)
+            elif self.needs_schema_pass():
+                self.schema_prepass()
+            for ext in self.extensions:
+                ext.schema_ready(self)
+            self.adapter.run(LineReader(reader, self.source), out)
+            self.finish_checks()
+            for ext in self.extensions:
+                ext.finish(self)
+            out.flush()
+        except DumpmaskError as e:
+            try:
+                if self._in_copy_cols is not None:
+                    out.write(b"\t" * (self._in_copy_cols + 1) + b"dumpmask: aborted\n\\.\n")
+                out.write(POISON)
+                out.flush()
+            except (BrokenPipeError, OSError):
+                pass
+            self._finish_audit(hin, hout, "failed", str(e))
+            raise
+        except BaseException as e:
+            self._finish_audit(hin, hout, "failed", f"{type(e).__name__}: {e}")
+            raise
+        self._finish_audit(hin, hout, "ok", None)
+        return audit.data
+
+    def _finish_audit(self, hin, hout, status, error):
+        a = self.audit.data
+        a["input"]["bytes"] = hin.bytes
+        a["input"]["sha256"] = hin.sha.hexdigest() if status == "ok" else hin.sha.hexdigest()
+        a["output"]["bytes"] = hout.bytes
+        a["output"]["sha256"] = hout.sha.hexdigest()
+        self.audit.finish(status, error)
+
+    def finish_checks(self) -> None:
+        for tr in self.rules.tables:
+            if not tr.matched:
+                msg = f"rule {tr.where}: table {tr.table.text!r} never appears in the dump"
+                self.audit.data["unmatched_rules"].append({"table": tr.table.text, "column": None, "where": tr.where, "message": msg})
+                if self.strict:
+                    raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
+                self.warn(msg)
+            else:
+                for cr in tr.columns:
+                    if not cr.matched:
+                        msg = f"rule {cr.where}: column {cr.column.text!r} of table {tr.table.text!r} never appears in the dump's data"
+                        self.audit.data["unmatched_rules"].append({"table": tr.table.text, "column": cr.column.name, "where": cr.where, "message": msg})
+                        if self.strict:
+                            raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
+                        self.warn(msg)
+
+    # ------------------------------------------------------------------ schema
+    def needs_schema_pass(self) -> bool:
+        if not self.input_path:
+            return False
+        try:
+            if not stat.S_ISREG(os.stat(self.input_path).st_mode):
+                return False
+        except OSError:
+            return False
+        return any(ext.needs_schema for ext in self.extensions) or self.strict
+
+    def schema_prepass(self) -> None:
+        with open(self.input_path, "rb") as fh:
+            self.adapter.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), self.input_path))
+        self.schema_complete = True
+
+    def read_schema_file(self, path: str) -> None:
+        try:
+            fh = open(path, "rb")
+        except OSError as e:
+            raise DumpmaskError(f"cannot read schema file {path}: {e.strerror}") from None
+        with fh:
+            self.adapter.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), path))
+        self.schema_complete = True
+
+    schema_complete = False
+
+    def learn_table(self, tschema: TableSchema, line: int | None) -> TableState:
+        ts = self.table_state((tschema.schema, tschema.name))
+        if ts.schema is None or not ts.schema.columns:
+            tschema.line = line
+            ts.schema = tschema
+        else:
+            # seen in a pre-pass: keep the constraints learnt there
+            pass
+        return ts
+
+
+class Progress:
+    """A progress line on stderr (only when it is a terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, nbytes: int, table: str | None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.5:
+            return
+        self.last = now
+        el = max(now - self.t0, 1e-6)
+        sys.stderr.write(f"\rdumpmask: {nbytes / 1e6:9.1f} MB  {nbytes / 1e6 / el:6.1f} MB/s  {table or '':<40.40}")
+        sys.stderr.flush()
+
+    def done(self):
+        if self.enabled and self.last:
+            sys.stderr.write("\n")

@@ -1,0 +1,228 @@
+"""The rules file: load, validate (before any output), and match against the dump's tables.
+
+Format (compatible with Clonio's per-table configuration):
+    {"options": {"identifierRemapping": {"enabled": true, "strategy": "randomInteger"},
+                 "transfer": {"mode": "first", "rows": 50}},
+     "tables": [{"tableName": "customer",
+                 "columnMutations": [{"column": "email", "mutation": "faker.email"}, ...],
+                 "identifierRemapping": false, "transfer": {...}}]}
+A bare list of table objects is accepted too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import orjson
+
+from dumpmask.errors import RulesError
+
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
+
+
+@dataclass
+class NamePattern:
+    """A table or column name as the user wrote it: bare or schema-qualified, quoted or not."""
+
+    schema: str | None
+    name: str
+    schema_quoted: bool = False
+    name_quoted: bool = False
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str, qualified: bool = True) -> "NamePattern":
+        parts = []
+        for m in _QUOTED.finditer(text.strip()):
+            if m.group(1) is not None:
+                parts.append((m.group(1).replace('""', '"'), True))
+            elif m.group(2) is not None:
+                parts.append((m.group(2).replace("``", "`"), True))
+            else:
+                parts.append((m.group(3).strip(), False))
+        if not qualified or len(parts) == 1:
+            n = parts[-1] if parts else (text, False)
+            return cls(None, n[0], False, n[1], text)
+        return cls(parts[-2][0], parts[-1][0], parts[-2][1], parts[-1][1], text)
+
+    def matches(self, schema: str | None, name: str, dialect: str) -> bool:
+        return _eq(self.name, self.name_quoted, name, dialect) and (
+            self.schema is None or schema is None or _eq(self.schema, self.schema_quoted, schema, dialect))
+
+
+def _eq(pattern: str, quoted: bool, actual: str, dialect: str) -> bool:
+    if dialect == "mysql":
+        return pattern.lower() == actual.lower()  # MySQL compares column names case-insensitively
+    if quoted:
+        return pattern == actual
+    return pattern.lower() == actual  # PostgreSQL folds unquoted names to lower case
+
+
+@dataclass
+class ColumnRule:
+    column: NamePattern
+    mutation: str           # the spec as written: "faker.email", "static:true", "key"
+    cls: type
+    argument: str | None
+    options: dict
+    where: str              # JSON path in the rules file
+    source: str = "rules"   # "rules" or "template:hipaa"
+    matched: bool = False
+
+
+@dataclass
+class TableRule:
+    table: NamePattern
+    columns: list[ColumnRule]
+    where: str
+    remapping: bool | None = None     # table-level identifierRemapping override
+    transfer: dict | None = None
+    matched: bool = False
+
+
+@dataclass
+class RuleSet:
+    tables: list[TableRule] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    path: str | None = None
+    sha256: str | None = None
+
+    def for_table(self, schema: str | None, name: str, dialect: str) -> list[TableRule]:
+        return [t for t in self.tables if t.table.matches(schema, name, dialect)]
+
+    @property
+    def remapping(self) -> dict:
+        return self.options.get("identifierRemapping") or {"enabled": False}
+
+    @property
+    def transfer(self) -> dict:
+        return self.options.get("transfer") or {"mode": "full"}
+
+
+_TOP_KEYS = {"tables", "options", "$schema", "version", "description"}
+_TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description"}
+_COLUMN_KEYS = {"column", "mutation", "options", "description"}
+_REMAP_KEYS = {"enabled", "strategy", "range"}
+_TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity"}
+STRATEGIES = ("randomInteger", "uuid", "text", "auto")
+
+
+def _obj(v, where, path, what="an object"):
+    if not isinstance(v, dict):
+        raise RulesError(f"expected {what}", path, where)
+    return v
+
+
+def _unknown_keys(d: dict, allowed: set, where: str, path: str | None):
+    for k in d:
+        if k not in allowed:
+            import difflib
+
+            near = difflib.get_close_matches(k, sorted(allowed), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise RulesError(f"unknown key {k!r}{hint}", path, f"{where}.{k}")
+
+
+def validate_remapping(v, where: str, path: str | None) -> dict:
+    if isinstance(v, bool):
+        return {"enabled": v, "strategy": "auto"}
+    _obj(v, where, path)
+    _unknown_keys(v, _REMAP_KEYS, where, path)
+    out = {"enabled": bool(v.get("enabled", True)), "strategy": v.get("strategy", "auto")}
+    if out["strategy"] not in STRATEGIES:
+        raise RulesError(f"unknown strategy {out['strategy']!r} (one of {', '.join(STRATEGIES)})", path, f"{where}.strategy")
+    if "range" in v:
+        r = v["range"]
+        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in r) and r[0] < r[1]):
+            raise RulesError("range must be [lo, hi] with integers lo < hi", path, f"{where}.range")
+        out["range"] = r
+    return out
+
+
+def validate_transfer(v, where: str, path: str | None) -> dict:
+    _obj(v, where, path)
+    _unknown_keys(v, _TRANSFER_KEYS, where, path)
+    mode = v.get("mode", "full")
+    if mode not in ("first", "last", "full"):
+        raise RulesError("mode must be first, last or full", path, f"{where}.mode")
+    rows = v.get("rows")
+    if mode != "full" and not (isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0):
+        raise RulesError("rows must be a non-negative integer", path, f"{where}.rows")
+    out = {"mode": mode, "rows": rows if mode != "full" else None}
+    if "referentialIntegrity" in v:
+        if not isinstance(v["referentialIntegrity"], bool):
+            raise RulesError("referentialIntegrity must be true or false", path, f"{where}.referentialIntegrity")
+        out["referentialIntegrity"] = v["referentialIntegrity"]
+    return out
+
+
+def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
+    """Read and validate a rules file. Errors name the file and the JSON path (exit 2)."""
+    import hashlib
+
+    from dumpmask.transformers import parse_mutation
+
+    if path is None and data is None:
+        return RuleSet()
+    if data is None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as e:
+            raise RulesError(f"cannot read rules file: {e.strerror}", path) from None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        line = data[:e.pos].count(b"\n") + 1 if e.pos is not None else None
+        raise RulesError(f"malformed JSON: {e.msg}", path, f"line {line}" if line else None) from None
+    rs = RuleSet(path=path, sha256=hashlib.sha256(data).hexdigest())
+    if isinstance(doc, list):
+        tables, where0 = doc, "$"
+    elif isinstance(doc, dict):
+        _unknown_keys(doc, _TOP_KEYS, "$", path)
+        tables, where0 = doc.get("tables", []), "$.tables"
+        opts = _obj(doc.get("options", {}), "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer"}, "$.options", path)
+        if "identifierRemapping" in opts:
+            rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
+        if "transfer" in opts:
+            rs.options["transfer"] = validate_transfer(opts["transfer"], "$.options.transfer", path)
+    else:
+        raise RulesError("expected an object with \"tables\" or a list of table objects", path, "$")
+    if not isinstance(tables, list):
+        raise RulesError("expected a list of table objects", path, where0)
+    for i, t in enumerate(tables):
+        tw = f"{where0}[{i}]"
+        _obj(t, tw, path)
+        _unknown_keys(t, _TABLE_KEYS, tw, path)
+        tn = t.get("tableName")
+        if not isinstance(tn, str) or not tn.strip():
+            raise RulesError("tableName must be a non-empty string", path, f"{tw}.tableName")
+        cms = t.get("columnMutations", [])
+        if not isinstance(cms, list):
+            raise RulesError("columnMutations must be a list", path, f"{tw}.columnMutations")
+        cols = []
+        for j, cm in enumerate(cms):
+            cw = f"{tw}.columnMutations[{j}]"
+            _obj(cm, cw, path)
+            _unknown_keys(cm, _COLUMN_KEYS, cw, path)
+            col = cm.get("column")
+            if not isinstance(col, str) or not col.strip():
+                raise RulesError("column must be a non-empty string", path, f"{cw}.column")
+            spec = cm.get("mutation")
+            if not isinstance(spec, str):
+                raise RulesError("mutation must be a string such as \"faker.email\"", path, f"{cw}.mutation")
+            try:
+                cls, arg = parse_mutation(spec)
+                options = cls.validate_options(cm.get("options") or {}, where=f"{cw}.options")
+            except RulesError as e:
+                raise RulesError(str(e).split(": ", 1)[-1] if e.where else str(e), path, e.where or f"{cw}.mutation") from None
+            cols.append(ColumnRule(NamePattern.parse(col, qualified=False), spec, cls, arg, options, cw))
+        tr = TableRule(NamePattern.parse(tn), cols, tw)
+        if "identifierRemapping" in t:
+            v = t["identifierRemapping"]
+            tr.remapping = v if isinstance(v, bool) else validate_remapping(v, f"{tw}.identifierRemapping", path)["enabled"]
+        if "transfer" in t:
+            tr.transfer = validate_transfer(t["transfer"], f"{tw}.transfer", path)
+        rs.tables.append(tr)
+    return rs

@@ -1,0 +1,215 @@
+"""Type-agnostic mutations: static, null, hash, redact, keep."""
+from __future__ import annotations
+
+import re
+
+from dumpmask.errors import RulesError
+from dumpmask.schema import Column
+
+from .base import Param, Transformer, register
+from .common import PrfTransformer, is_mysql_timestamp
+
+_INT_RE = re.compile(r"[+-]?\d+\Z")
+_NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+@register
+class Static(Transformer):
+    """Replace every value, NULL included, with a fixed literal: `static:VALUE` (the text after
+    the first colon, which may be empty). The only mutation that replaces NULL."""
+
+    name = "static"
+    takes_argument = True
+
+    def setup(self) -> None:
+        if self.argument is None:
+            raise RulesError("static needs a value: static:VALUE")
+
+    def check(self, column: Column) -> list[str]:
+        warnings = super().check(column)
+        arg = self.argument or ""
+        if column.kind == "int" and not _INT_RE.match(arg.strip()):
+            raise RulesError(f"static value {arg!r} is not an integer for column {column.name!r} ({column.type or column.kind})")
+        if column.kind in ("numeric", "float") and not _NUM_RE.match(arg.strip()):
+            raise RulesError(f"static value {arg!r} is not a number for column {column.name!r} ({column.type or column.kind})")
+        if column.kind == "int" and _INT_RE.match(arg.strip()):
+            v = int(arg)
+            if (column.int_min is not None and v < column.int_min) or (column.int_max is not None and v > column.int_max):
+                raise RulesError(f"static value {v} is out of range for column {column.name!r} ({column.type})")
+        if column.length is not None and column.kind in ("text", "other") and len(arg) > column.length:
+            raise RulesError(f"static value is {len(arg)} characters, column {column.name!r} holds {column.length}")
+        if column.kind == "enum" and column.enum_values and arg not in column.enum_values:
+            warnings.append(f"static value {arg!r} is not one of the enum values of {column.name!r}")
+        return warnings
+
+    def __call__(self, value):
+        return self.argument
+
+
+@register
+class Null(Transformer):
+    """Replace every value with NULL. Refused on NOT NULL columns."""
+
+    name = "null"
+
+    def check(self, column: Column) -> list[str]:
+        if not column.nullable:
+            raise RulesError(f"null rule on NOT NULL column {column.name!r}")
+        return super().check(column)
+
+    def __call__(self, value):
+        return None
+
+
+@register
+class Keep(Transformer):
+    """Keep the value unchanged: an explicit, audited decision that the column is not personal."""
+
+    name = "keep"
+    unique = True
+
+    def __call__(self, value):
+        return value
+
+
+@register
+class Hash(PrfTransformer):
+    """Keyed hash (BLAKE2b under the run key): `length` lowercase hex characters (default 32 =
+    128 bits). Distinct inputs stay distinct: with 128 bits, 10 million distinct values collide
+    with probability below 1.5e-25 (n^2 / 2^129); at 16 hex chars (64 bits) about 2.7e-6, so
+    check() warns below 16. Into integer columns: a keyed integer within the type's range
+    (non-negative when the type allows); into numeric(p,s): p digits with s decimals; into
+    uuid: a version-4 UUID made of PRF bits; truncated to varchar(n)."""
+
+    name = "hash"
+    unique = True
+    kinds = ("text", "int", "numeric", "float", "uuid", "other")
+    params = {"length": Param(int, "number of hex characters (4..128)", 32)}
+
+    def prepare(self) -> None:
+        n = self.options["length"]
+        if not 4 <= n <= 128:
+            raise RulesError(f"option 'length' of hash must be between 4 and 128, got {n}", where="options.length")
+        self.hex_len = n
+        # digest size is fixed by the option alone, so every column gets the same digest
+        self.digest_size = (n + 1) // 2
+        self._h = self.key.hasher(self.domain, self.digest_size)
+        col = self.column
+        self.mode = "hex"
+        out_len = n
+        if col.length is not None and col.kind in ("text", "other"):
+            out_len = min(out_len, col.length)
+        self.out_len = out_len
+        if col.kind == "int":
+            lo = col.int_min if col.int_min is not None else -(1 << 63)
+            hi = col.int_max if col.int_max is not None else (1 << 63) - 1
+            if hi >= 0 and lo < 0:
+                lo = 0
+            self.mode, self.lo, self.span = "int", lo, hi - lo + 1
+        elif col.kind == "float":
+            self.mode, self.lo, self.span = "int", 0, 1 << 53
+        elif col.kind == "numeric":
+            p = col.precision or 18
+            s = col.scale or 0
+            self.mode, self.p, self.s = "numeric", p, s
+        elif col.kind == "uuid":
+            self.mode = "uuid"
+            if self.digest_size < 16:
+                self.digest_size = 16
+                self._h = self.key.hasher(self.domain + "|uuid", 16)
+
+    def check(self, column: Column) -> list[str]:
+        warnings = super().check(column)
+        bits = None
+        if column.kind in ("text", "other"):
+            n = self.hex_len if column.length is None else min(self.hex_len, column.length)
+            if n < 16:
+                bits = 4 * n
+        elif column.kind == "int":
+            lo = column.int_min if column.int_min is not None else -(1 << 63)
+            hi = column.int_max if column.int_max is not None else (1 << 63) - 1
+            bits = (hi - max(lo, 0) if hi >= 0 else hi - lo).bit_length()
+        elif column.kind == "float":
+            bits = 53
+        elif column.kind == "numeric":
+            bits = int(((column.precision or 18)) * 3.32)
+        if bits is not None and bits < 64:
+            warnings.append(f"hash into {column.name!r} ({column.type or column.kind}) has only ~{bits} bits: "
+                            "distinct values may collide (uniqueness weakened)")
+        return warnings
+
+    def make(self, d: bytes, value: str) -> str:
+        mode = self.mode
+        if mode == "hex":
+            return d.hex()[: self.out_len]
+        if mode == "int":
+            return str(self.lo + int.from_bytes(d, "big") % self.span)
+        if mode == "numeric":
+            v = int.from_bytes(d, "big") % (10 ** self.p)
+            if self.s:
+                q, r = divmod(v, 10 ** self.s)
+                return f"{q}.{r:0{self.s}d}"
+            return str(v)
+        h = bytearray(d[:16])
+        h[6] = (h[6] & 0x0F) | 0x40
+        h[8] = (h[8] & 0x3F) | 0x80
+        x = h.hex()
+        return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def redact_value(column: Column) -> str:
+    """The fixed value `redact` writes into a column of this type."""
+    k = column.kind
+    if k == "int":
+        return str(column.int_min) if column.int_min is not None else "0"
+    if k in ("numeric", "float", "bit"):
+        return "0"
+    if k == "date":
+        return "1900-01-01"
+    if k == "timestamp":
+        return "1970-01-01 00:00:01" if is_mysql_timestamp(column) else "1900-01-01 00:00:00"
+    if k in ("time", "interval"):
+        return "00:00:00"
+    if k == "bool":
+        return "false"
+    if k == "uuid":
+        return "00000000-0000-0000-0000-000000000000"
+    if k == "year":
+        return "1901"
+    if k == "json":
+        return "{}"
+    if k == "array":
+        return "{}"
+    if k == "binary":
+        return ""
+    if k == "enum" and column.enum_values:
+        return column.enum_values[0]
+    s = "*****"
+    if column.length is not None:
+        s = s[: column.length]
+    return s
+
+
+@register
+class Redact(Transformer):
+    """Replace every non-NULL value with a fixed, type-aware value: text -> '*****' (shortened
+    to varchar(n)), integers -> the type's minimum, numeric/float -> 0, date -> 1900-01-01,
+    timestamp -> 1900-01-01 00:00:00 (1970-01-01 00:00:01 for MySQL TIMESTAMP), time -> 00:00:00,
+    bool -> false, uuid -> the nil UUID, enum -> its first value. Option `value` overrides."""
+
+    name = "redact"
+    params = {"value": Param(str, "the replacement value (default: type-aware)", None)}
+
+    def setup(self) -> None:
+        v = self.options.get("value")
+        self.replacement = v if v is not None else redact_value(self.column)
+
+    def check(self, column: Column) -> list[str]:
+        warnings = super().check(column)
+        v = self.options.get("value")
+        if v is not None and column.length is not None and column.kind in ("text", "other") and len(v) > column.length:
+            raise RulesError(f"redact value is {len(v)} characters, column {column.name!r} holds {column.length}")
+        return warnings
+
+    def __call__(self, value):
+        return None if value is None else self.replacement

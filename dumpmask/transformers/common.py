@@ -1,0 +1,207 @@
+"""Shared machinery for the keyed transformers: the PRF hot path with a bounded per-instance
+cache, the process-wide pools of fake values, and helpers to make values fit a column.
+
+Every output is a pure function of (key, mutation name, canonical options, original value):
+the PRF domain is the mutation name plus its canonical options, never the table or column, so
+the same original gives the same masked value wherever it appears.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Callable
+
+from dumpmask.crypto import Key
+from dumpmask.errors import RulesError
+from dumpmask.schema import Column
+
+from .base import Transformer
+
+#: per-instance memo of original -> masked; cleared when it grows past this
+CACHE_LIMIT = 100_000
+
+#: pool size: entries drawn from Faker once per (key, pool, locale) per process
+POOL_SIZE = 2000
+
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def canonical_options(options: dict) -> str:
+    return json.dumps(options, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+
+
+def domain_for(name: str, options: dict) -> str:
+    """The PRF domain of a mutation: its name and canonical options (not the table/column)."""
+    return f"mutation:{name}|{canonical_options(options)}"
+
+
+def encode_value(value: str) -> bytes:
+    """The bytes fed to the PRF: lossless for every str, including surrogate escapes."""
+    return value.encode("utf-8", "surrogatepass")
+
+
+#: Crockford's base32 alphabet, lower case (no i, l, o, u); byte -> alphabet[byte % 32]
+B32_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_B32_TABLE = bytes(ord(B32_ALPHABET[b % 32]) for b in range(256))
+
+
+def suffix14(d: bytes) -> str:
+    """14 base32 characters = 70 PRF bits, from the first 14 PRF bytes (5 bits of each byte:
+    256 is a multiple of 32, so every character is uniform). Needs a digest of >= 14 bytes."""
+    return d[:14].translate(_B32_TABLE).decode("ascii")
+
+
+SUFFIX_LEN = 14
+SUFFIX_BITS = 70
+
+
+def clean_text(s: str) -> str:
+    """No control characters, no line breaks: a pool entry is one line of printable text."""
+    s = s.replace("\r\n", ", ").replace("\n", ", ")
+    s = _CTRL_RE.sub(" ", s)
+    return " ".join(s.split())
+
+
+def ascii_slug(s: str, allowed: str = "a-z0-9.") -> str:
+    s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(f"[^{allowed}]", "", s)
+
+
+# --- pools -----------------------------------------------------------------------------------
+
+_POOLS: dict[tuple[str, str, str], tuple[str, ...]] = {}
+_FAKERS: dict[str, object] = {}
+
+
+def _faker(locale: str):
+    from faker import Faker  # imported lazily: slow to import, not needed by every run
+
+    try:
+        return Faker(locale)
+    except Exception as e:  # AttributeError for unknown locales
+        raise RulesError(f"unknown Faker locale {locale!r}: {e}") from None
+
+
+def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size: int = POOL_SIZE) -> tuple[str, ...]:
+    """A tuple of distinct fake values, built once per process per (key, name, locale).
+
+    Faker is seeded from key.subkey('pool:'+name+':'+locale), so the pool is identical on every
+    machine with the same key and the same Faker version; no Faker call happens per value.
+    """
+    ck = (key.fingerprint(), name, locale)
+    pool = _POOLS.get(ck)
+    if pool is None:
+        fk = _faker(locale)
+        fk.seed_instance(int.from_bytes(key.subkey(f"pool:{name}:{locale}")[:8], "big"))
+        seen: dict[str, None] = {}
+        for _ in range(size):
+            v = builder(fk)
+            if v and v not in seen:
+                seen[v] = None
+        if not seen:
+            raise RulesError(f"Faker produced no values for {name} in locale {locale!r}")
+        pool = _POOLS[ck] = tuple(seen)
+    return pool
+
+
+def fit_pool(pool: tuple[str, ...], length: int | None) -> tuple[tuple[str, ...], bool]:
+    """Make every slot of `pool` fit `length` characters.
+
+    Slot i keeps pool[i] when it fits, else the next fitting entry (cyclically), so inputs whose
+    pick fits anyway get the same output whatever the column width. When nothing fits the
+    entries are truncated; the bool says so (check() turns it into a warning).
+    """
+    if length is None or all(len(v) <= length for v in pool):
+        return pool, False
+    fits = [len(v) <= length for v in pool]
+    if not any(fits):
+        return tuple(v[:length] for v in pool), True
+    n = len(pool)
+    out = [""] * n
+    nxt = None
+    # walk backwards twice to resolve the cyclic "next fitting"
+    for i in range(2 * n - 1, -1, -1):
+        j = i % n
+        if fits[j]:
+            nxt = pool[j]
+        if i < n:
+            out[j] = nxt
+    return tuple(out), False
+
+
+# --- the PRF transformer base ----------------------------------------------------------------
+
+class PrfTransformer(Transformer):
+    """Base of the keyed transformers: NULL stays NULL, the PRF digest of the original value
+    (16 bytes unless `digest_size` says otherwise) goes to make(digest, value)."""
+
+    digest_size = 16
+
+    def setup(self) -> None:
+        self.domain = domain_for(self.name, self.options)
+        self._h = self.key.hasher(self.domain, self.digest_size)
+        self._cache: dict[str, str] = {}
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Per-instance preparation (pools, column fitting)."""
+
+    def make(self, d: bytes, value: str) -> str:
+        raise NotImplementedError
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        cache = self._cache
+        r = cache.get(value)
+        if r is None:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            h = self._h.copy()
+            h.update(value.encode("utf-8", "surrogatepass"))
+            r = cache[value] = self.make(h.digest(), value)
+        return r
+
+
+class PoolTransformer(PrfTransformer):
+    """Picks a value from a pool of Faker values by PRF(value) mod len(pool)."""
+
+    kinds = ("text",)
+    pool_name: str = ""
+    localized = True
+
+    @staticmethod
+    def build(fk) -> str:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        locale = self.options.get("locale") or "en_US"
+        builder = self.build
+        self.pool = get_pool(self.key, self.pool_name or self.name, lambda fk: clean_text(builder(fk)), locale)
+        self._fitted, self._truncated = fit_pool(self.pool, self.column.length)
+        self._n = len(self._fitted)
+
+    def make(self, d: bytes, value: str) -> str:
+        return self._fitted[int.from_bytes(d[:8], "big") % self._n]
+
+    def check(self, column: Column) -> list[str]:
+        warnings = super().check(column)
+        if column.length is not None:
+            _, truncated = fit_pool(self.pool, column.length)
+            if truncated:
+                warnings.append(f"{self.name}: no value fits {column.name!r} ({column.length} chars): output truncated")
+        return warnings
+
+
+def fixed_width_warning(name: str, column: Column, natural: int) -> list[str]:
+    if column.length is not None and column.length < natural and column.kind in ("text", "other"):
+        return [f"{name}: output needs {natural} characters, column {column.name!r} has {column.length}: truncated"]
+    return []
+
+
+def is_mysql_timestamp(column: Column) -> bool:
+    """MySQL TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 only (PostgreSQL spells its
+    type 'timestamp with/without time zone')."""
+    t = column.type or ""
+    return column.kind == "timestamp" and t.startswith("timestamp") and "zone" not in t

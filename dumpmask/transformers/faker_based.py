@@ -1,0 +1,283 @@
+"""Pool-based fake values (Faker runs only when a pool is built, once per process and key)."""
+from __future__ import annotations
+
+import re
+
+from dumpmask.schema import Column
+
+from .base import Param, register
+from .common import (SUFFIX_BITS, SUFFIX_LEN, PoolTransformer, PrfTransformer, ascii_slug, clean_text,
+                     get_pool, suffix14)
+
+LOCALE = {"locale": Param(str, "Faker locale the pool is drawn from", "en_US")}
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")  # RFC 2606, all 11 characters
+_DOTS = re.compile(r"[._]{2,}")
+
+_UNIQUE_NOTE = (f"The keyed suffix carries {SUFFIX_BITS} PRF bits ({SUFFIX_LEN} lower-case Crockford base32 characters), so 10 million "
+                "distinct inputs collide with probability below n^2/2^71 = 4.3e-8 (< 1e-6).")
+
+
+def _email_local(fk) -> str:
+    s = ascii_slug(f"{fk.first_name()}.{fk.last_name()}", "a-z0-9.")
+    return _DOTS.sub(".", s).strip(".")
+
+
+def _username(fk) -> str:
+    first, last = fk.first_name(), fk.last_name()
+    pattern = fk.random.randrange(4)
+    raw = (f"{first}.{last}", f"{first}{last}", f"{first[:1]}{last}", f"{first}_{last}")[pattern]
+    s = ascii_slug(raw, "a-z0-9._")
+    return _DOTS.sub(".", s).strip("._")
+
+
+@register
+class Email(PrfTransformer):
+    __doc__ = ("Fake e-mail address on a reserved domain: `mary.smith.k3j9x0a2b7qxyz@example.com`. Distinct "
+               "inputs stay distinct. " + _UNIQUE_NOTE + " In varchar(n) the name part is shortened first "
+               "(down to none at n=26); below 26 characters the address is truncated and uniqueness weakened.")
+    name = "faker.email"
+    unique = True
+    kinds = ("text",)
+    digest_size = 24
+    OVERHEAD = 1 + SUFFIX_LEN + 1 + 11  # ".", suffix, "@", domain
+
+    def prepare(self) -> None:
+        self.pool = get_pool(self.key, "email_local", _email_local, "en_US")
+        self._n = len(self.pool)
+        L = self.column.length
+        self.limit = L
+        self.human_max = None if L is None else L - self.OVERHEAD
+
+    def check(self, column: Column) -> list[str]:
+        w = super().check(column)
+        if column.length is not None and column.length < self.OVERHEAD - 1:
+            w.append(f"{self.name}: column {column.name!r} holds {column.length} characters, less than the "
+                     f"{self.OVERHEAD - 1} a unique address needs: output truncated, uniqueness weakened")
+        return w
+
+    def make(self, d: bytes, value: str) -> str:
+        local = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        dom = RESERVED_DOMAINS[d[22] % 3]
+        sfx = suffix14(d)
+        hm = self.human_max
+        if hm is None:
+            return f"{local}.{sfx}@{dom}"
+        if hm > 0:
+            local = local[:hm].rstrip(".")
+            return f"{local}.{sfx}@{dom}" if local else f"{sfx}@{dom}"
+        return f"{sfx}@{dom}"[: self.limit]
+
+
+@register
+class UserName(PrfTransformer):
+    __doc__ = ("Fake user name: `mary.smith_k3j9x0a2b7qxyz` (ASCII). Distinct inputs stay distinct. " + _UNIQUE_NOTE +
+               " In varchar(n) the name part is shortened first; below 14 characters the suffix is truncated "
+               "and uniqueness weakened.")
+    name = "faker.userName"
+    unique = True
+    kinds = ("text",)
+    digest_size = 24
+
+    def prepare(self) -> None:
+        self.pool = get_pool(self.key, "username", _username, "en_US")
+        self._n = len(self.pool)
+        L = self.column.length
+        self.limit = L
+        self.human_max = None if L is None else L - SUFFIX_LEN - 1
+
+    def check(self, column: Column) -> list[str]:
+        w = super().check(column)
+        if column.length is not None and column.length < SUFFIX_LEN:
+            w.append(f"{self.name}: column {column.name!r} holds {column.length} characters, less than the "
+                     f"{SUFFIX_LEN} a unique user name needs: output truncated, uniqueness weakened")
+        return w
+
+    def make(self, d: bytes, value: str) -> str:
+        human = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        sfx = suffix14(d)
+        hm = self.human_max
+        if hm is None:
+            return f"{human}_{sfx}"
+        if hm > 0:
+            human = human[:hm].rstrip("._")
+            return f"{human}_{sfx}" if human else sfx
+        return sfx[: self.limit]
+
+
+@register
+class Name(PoolTransformer):
+    """Fake full name ("First Last") from a pool of Faker names."""
+
+    name = "faker.name"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return f"{fk.first_name()} {fk.last_name()}"
+
+
+@register
+class FirstName(PoolTransformer):
+    """Fake first name from a pool of Faker first names."""
+
+    name = "faker.firstName"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.first_name()
+
+
+@register
+class LastName(PoolTransformer):
+    """Fake last name from a pool of Faker last names."""
+
+    name = "faker.lastName"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.last_name()
+
+
+@register
+class Address(PoolTransformer):
+    """Fake postal address on one line ("street, city, state zip") from a pool of Faker addresses."""
+
+    name = "faker.address"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.address()
+
+
+@register
+class Company(PoolTransformer):
+    """Fake company name from a pool of Faker companies."""
+
+    name = "faker.company"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.company()
+
+
+@register
+class City(PoolTransformer):
+    """Fake city name from a pool of Faker cities."""
+
+    name = "faker.city"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.city()
+
+
+@register
+class Postcode(PoolTransformer):
+    """Fake postal code from a pool of Faker postcodes (text: codes can have leading zeros)."""
+
+    name = "faker.postcode"
+    params = LOCALE
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.postcode()
+
+
+@register
+class Phone(PoolTransformer):
+    """Fake phone number from a pool of Faker numbers. Into an integer column: digits only
+    (extension dropped, shortened to fit the type)."""
+
+    name = "faker.phone"
+    params = LOCALE
+    kinds = ("text", "int")
+
+    @staticmethod
+    def build(fk) -> str:
+        return fk.phone_number()
+
+    def prepare(self) -> None:
+        super().prepare()
+        col = self.column
+        if col.kind == "int":
+            k = len(str(col.int_max)) - 1 if col.int_max is not None else 18
+            k = max(k, 1)
+            out = []
+            for v in self.pool:
+                digits = re.sub(r"\D", "", re.split(r"[xX]", v)[0])
+                digits = digits[-k:].lstrip("0") or "0"
+                out.append(digits)
+            self._fitted = tuple(out)
+            self._n = len(out)
+
+
+@register
+class Url(PrfTransformer):
+    """Fake URL on a reserved domain: `https://www.example.org/lorem-ipsum-dolor/k3j9x0a2`."""
+
+    name = "faker.url"
+    kinds = ("text",)
+    digest_size = 24
+
+    def prepare(self) -> None:
+        self.pool = get_pool(self.key, "url_path", lambda fk: "-".join(ascii_slug(w, "a-z0-9") for w in fk.words(3)), "en_US")
+        self._n = len(self.pool)
+        self.limit = self.column.length
+
+    def check(self, column: Column) -> list[str]:
+        w = super().check(column)
+        if column.length is not None and column.length < 40:
+            w.append(f"{self.name}: column {column.name!r} holds {column.length} characters: URLs may be truncated")
+        return w
+
+    def make(self, d: bytes, value: str) -> str:
+        host = ("www.", "")[d[23] & 1] + RESERVED_DOMAINS[d[22] % 3]
+        path = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        s = f"https://{host}/{path}/{suffix14(d)[:8]}"
+        return s if self.limit is None else s[: self.limit]
+
+
+@register
+class Text(PrfTransformer):
+    """Lorem-like sentences. In varchar(n) at most n characters; otherwise about as long as the
+    original (capped at 4000 characters). An empty original stays empty."""
+
+    name = "faker.text"
+    kinds = ("text",)
+    MAX = 4000
+
+    def prepare(self) -> None:
+        self.pool = get_pool(self.key, "lorem", lambda fk: fk.sentence(), "en_US")
+        self._n = len(self.pool)
+        self.limit = self.column.length
+
+    def make(self, d: bytes, value: str) -> str:
+        target = min(len(value), self.MAX)
+        if self.limit is not None:
+            target = min(target, self.limit)
+        if target <= 0:
+            return ""
+        pool, n = self.pool, self._n
+        i = int.from_bytes(d[:8], "big") % n
+        step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
+        parts = []
+        total = -1
+        while total < target:
+            s = pool[i]
+            parts.append(s)
+            total += len(s) + 1
+            i = (i + step) % n
+        s = " ".join(parts)
+        if len(s) > target:
+            cut = s[:target]
+            if s[target] != " ":
+                sp = cut.rfind(" ")
+                if sp >= target // 3:
+                    cut = cut[:sp]
+            s = cut.rstrip() or cut
+        return clean_text(s) if "\n" in s else s
