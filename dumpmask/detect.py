@@ -748,6 +748,18 @@ _TEXT_FAKERS = {"faker.email", "faker.name", "faker.firstName", "faker.lastName"
                 "faker.postcode", "faker.city"}
 
 
+# column kinds each suggested mutation can write (mirrors the transformers' declared `kinds`;
+# tests/test_detect.py checks it against the registry). Not listed: any kind.
+_MUTATION_KINDS: dict[str, tuple[str, ...]] = {
+    **{m: ("text",) for m in _TEXT_FAKERS},
+    "faker.phone": ("text", "int"),
+    "faker.creditCard": ("text", "int", "numeric"),
+    "faker.date": ("date", "timestamp", "text"),
+    "faker.dateTime": ("date", "timestamp", "text"),
+    "hash": ("text", "int", "numeric", "float", "uuid", "other"),
+}
+
+
 def _holds_16_digits(column: Column) -> bool:
     if column.kind == "int":
         return column.int_max is not None and column.int_max >= 10**16 - 1
@@ -808,6 +820,9 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
         mutation, options = "hash", {}
     if mutation in ("faker.date", "faker.dateTime") and not options:
         options = {"preserveYear": True}
+    fits = _MUTATION_KINDS.get(mutation)
+    if fits is not None and kind not in fits and kind != "other":
+        mutation, options = "null", {}  # nothing of this kind fits: drop the value (or redact)
     if mutation == "null" and not column.nullable:
         mutation, options = "redact", {}
     out = {"column": column.name, "mutation": mutation}
