@@ -886,7 +886,7 @@ def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
             cols += "  (remapped keys)"
         rows.append((str(i), label, st, cols))
         styles.append((None, None, ff, cols_style(kept_h.get(i))))
-    pdf.grid(("#", "Identifier", "Status", "Columns masked"), rows, (6, 62, 44, 68), size=7.5, styles=styles)
+    pdf.grid(("#", "Identifier", "Status", "Columns masked"), rows, (6, 64, 42, 68), size=7.2, styles=styles)
 
     pdf.subsection("PCI DSS checklist")
     rows, styles = [], []

@@ -785,3 +785,50 @@ def lines_bytes(out) -> int:
 from dumpmask.dialects.base import Stmt  # noqa: E402,F811
 from dumpmask.errors import MaskingError  # noqa: E402
 from dumpmask.schema import TableSchema  # noqa: E402
+
+
+def _iter_rows(self, lines: LineReader, want=None):
+    """Every data row of a dump, decoded: yields (table_key, columns, values, line). Values are
+    str or None. Schema statements are learnt on the way (self.engine.tables) so callers can
+    look at types. `want(table_key) -> bool` skips tables nobody asked for, cheaply."""
+    eng = self.engine
+    r = PgReader(lines)
+    for st in r.statements():
+        k = st.kind
+        if k == "copy":
+            parsed = parse_copy(st.raw)
+            if parsed is None or not parsed[2] or (want is not None and not want(parsed[0])):
+                for _ in r.copy_rows():
+                    pass
+                continue
+            key, cols, _ = parsed
+            ts = eng.table_state(key)
+            try:
+                columns = eng.data_columns(ts, cols, st.line)
+            except DumpSyntaxError:
+                for _ in r.copy_rows():
+                    pass
+                continue
+            for line in r.copy_rows():
+                body = line.rstrip(b"\r\n") if line.endswith(b"\n") else line
+                yield ts.key, columns, [copy_decode(f) for f in body.split(b"\t")], lines.lineno
+        elif k == "insert":
+            m = _INSERT_HEAD.match(st.raw)
+            if not m:
+                continue
+            key = parse_qualname(m.group("table"))
+            if want is not None and not want(key):
+                continue
+            ins = parse_insert(st.raw, eng.source, st.line)
+            ts = eng.table_state(key)
+            try:
+                columns = eng.data_columns(ts, ins.columns, st.line)
+            except DumpSyntaxError:
+                continue
+            for (_t0, _t1, fields) in ins.tuples:
+                yield ts.key, columns, [literal_decode(st.raw[s:e]).value for s, e in fields], st.line
+        elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
+            self.learn(st)
+
+
+PgAdapter.iter_rows = _iter_rows
