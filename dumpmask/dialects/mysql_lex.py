@@ -365,21 +365,20 @@ def parse_insert(raw: bytes, *, tuples: bool = False, line: int | None = None,
 # --------------------------------------------------------------------------------------------
 
 _SQ_FIELD = rb"(?:(?:_[A-Za-z0-9_]++\s*+|[NnXxBb])?" + _SQ + rb")"
-# a field the fast path accepts: a (possibly introduced) '...' string or a bare token without
-# whitespace, quotes, parentheses, comments
-_BARE_FAST = rb"(?:[^\s,()'\"`#/\-]++|-(?!-[\x00-\x20]))++"
-_F = rb"(" + _SQ_FIELD + rb"|" + _BARE_FAST + rb")"
+_SQ_FAST = rb"'[^'\\]*+(?:\\.[^'\\]*+)*+'"
+# a field the fast path accepts: a '...' string, a bare token (no whitespace, quotes, parens,
+# comment starts), or an introduced string (_binary '...', X'..', b'..'). No whitespace inside
+# a tuple: anything else (whitespace, comments, doubled quotes, "...", nested parens) falls
+# back to the token-by-token scanner, which is exact. A bare token cannot contain a comment:
+# "--" only starts one when followed by whitespace, which ends the token.
+_F = (rb"(" + _SQ_FAST + rb"|[^\s,()'\"`#/]++|[A-Za-z0-9_]++\s*+" + _SQ_FAST + rb")")
 
 
 @lru_cache(maxsize=64)
 def _fast_tuple_re(n: int) -> re.Pattern:
     """One regex matching a whole n-field tuple + the following separator.
     Groups 1..n = fields, n+1 = ")" (tuple end), n+2 = "," (absent at the end of the list)."""
-    if n == 0:
-        inner = rb"\s*+"
-    else:
-        inner = rb"\s*+" + (rb"\s*+,\s*+".join([_F] * n)) + rb"\s*+"
-    return re.compile(rb"\(" + inner + rb"(\))\s*+(?:(,)\s*+)?", re.S)
+    return re.compile(rb"\(" + b",".join([_F] * n) + rb"(\))\s*+(?:(,)\s*+)?", re.S)
 
 
 # slow-path tokens
@@ -458,23 +457,23 @@ class TupleIter:
         while True:
             # ---- fast path: whole tuples by one regex each
             if fast is not None and xdepth == 0:
-                fm = fast.match
-                m = fm(raw, pos)
-                while m is not None:
+                last = -1
+                for m in fast.finditer(raw, pos):
                     regs = m.regs
-                    count += 1
-                    yield regs[0][0], regs[-2][1], regs[1:-2]
-                    if regs[-1][0] < 0:           # no "," after this tuple
+                    if regs[0][0] != pos:         # the tuple at pos is not fast-path material
                         break
-                    pos = m.end()
-                    m = fm(raw, pos)
-                if m is not None:
-                    after = m.regs[-2][1]
-                    self.count = count
-                    # end of list, unless comments hide a "," (slow check below)
-                    pos, xdepth, more = self._after_tuple(after, xdepth)
+                    count += 1
+                    yield pos, regs[-2][1], regs[1:-2]
+                    if regs[-1][0] < 0:           # no "," after this tuple
+                        last = regs[-2][1]
+                        break
+                    pos = regs[0][1]
+                self.count = count
+                if last >= 0:
+                    # end of list, unless comments hide a "," (slow check)
+                    pos, xdepth, more = self._after_tuple(last, xdepth)
                     if not more:
-                        self.end = after
+                        self.end = last
                         return
                     continue
             # ---- slow path: one tuple, token by token

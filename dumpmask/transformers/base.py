@@ -89,4 +89,6 @@ class Transformer:
 
     @classmethod
     def help(cls) -> str:
-        return (cls.__doc__ or "").strip()
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")

@@ -86,10 +86,16 @@ class Hash(PrfTransformer):
     kinds = ("text", "int", "numeric", "float", "uuid", "other")
     params = {"length": Param(int, "number of hex characters (4..128)", 32)}
 
+    @classmethod
+    def validate_options(cls, options: dict, where: str = "options") -> dict:
+        out = super().validate_options(options, where)
+        n = out["length"]
+        if not 4 <= n <= 128:
+            raise RulesError(f"option 'length' of hash must be between 4 and 128, got {n}", where=f"{where}.length")
+        return out
+
     def prepare(self) -> None:
         n = self.options["length"]
-        if not 4 <= n <= 128:
-            raise RulesError(f"option 'length' of hash must be between 4 and 128, got {n}", where="options.length")
         self.hex_len = n
         # digest size is fixed by the option alone, so every column gets the same digest
         self.digest_size = (n + 1) // 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
@@ -14,6 +15,15 @@ from .common import PrfTransformer, fixed_width_warning, is_mysql_timestamp
 _YEAR_RE = re.compile(r"\s*(\d{4})")
 _ORD_1970 = date(1970, 1, 2).toordinal()
 _ORD_2037 = date(2037, 12, 31).toordinal()
+
+
+_HHMM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(1440))
+_SS = tuple(f"{x:02d}" for x in range(60))
+
+
+@lru_cache(maxsize=1 << 16)
+def _iso(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
 
 
 def parse_year(value: str) -> int | None:
@@ -69,11 +79,11 @@ class _DateBase(PrfTransformer):
                 o = start + n % days
         if o is None:
             o = self.lo + n % self.span
-        s = date.fromordinal(o).isoformat()
+        s = _iso(o)
         if self.mode == "ts":
             if self.with_time:
                 t = int.from_bytes(d[8:12], "big") % 86400
-                s = f"{s} {t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+                s = f"{s} {_HHMM[t // 60]}:{_SS[t % 60]}"
             else:
                 s += " 00:00:00"
         return s if self.limit is None else s[: self.limit]

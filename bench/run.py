@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""dumpmask benchmarks: wall time, MB/s, rows/s and peak RSS per scenario.
+
+    .venv/bin/python bench/run.py                    # 100 MB and 1 GB, both dialects
+    .venv/bin/python bench/run.py --sizes 100        # 100 MB only
+    .venv/bin/python bench/run.py --dialects pg --scenarios cat,empty
+
+Inputs come from bench/gen.py and are cached in bench/out/ (git-ignored), regenerated when
+gen.py changes. Each scenario runs in a fresh wrapper process (pinned to CPU 0 with
+``taskset -c 0`` when available) that starts the command, waits for it and reports its own
+RUSAGE_CHILDREN, so the peak RSS is that one command's. A command that fails is reported as
+``failed: <last stderr line>``; the benchmark goes on. The Markdown table goes to stdout and
+bench/results.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+OUT = BENCH / "out"
+BENCH_KEY = "dumpmask-benchmark-key"
+DIALECT_NAME = {"pg": "postgres", "mysql": "mysql"}
+
+# Runs CMD with stdout to a file (or /dev/null), then prints one JSON line about it.
+WRAPPER = r"""
+import json, os, resource, subprocess, sys, time
+cmd, out, timeout = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+with open(out, "wb") as f:
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           timeout=timeout)
+        rc, err = p.returncode, p.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        rc, err = -1, f"timed out after {timeout:.0f}s"
+    except OSError as e:
+        rc, err = -1, str(e)
+    wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "wall": wall, "maxrss_kb": ru.ru_maxrss, "user": ru.ru_utime,
+                  "sys": ru.ru_stime, "stderr": err[-4000:]}))
+"""
+
+
+def sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine() -> dict[str, str]:
+    model = ""
+    for line in sh(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+            break
+    model = model or platform.processor() or platform.machine()
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    if commit and sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]):
+        commit += " (+ uncommitted changes)"
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "RAM": mem,
+        "Python": platform.python_version() + f" ({sys.executable})",
+        "OS": platform.platform(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit or "?",
+        "pinning": "taskset -c 0 (one core)" if shutil.which("taskset") else "none (no taskset)",
+    }
+
+
+# ---------------------------------------------------------------------------- inputs
+
+def gen_hash() -> str:
+    return hashlib.sha256((BENCH / "gen.py").read_bytes()).hexdigest()[:16]
+
+
+def ensure_input(dialect: str, size_mb: int) -> tuple[Path, dict]:
+    """The cached generated dump and its row counts (regenerated when gen.py changed)."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{dialect}-{size_mb}MB.sql"
+    meta_path = path.with_suffix(".json")
+    want = {"gen": gen_hash(), "dialect": dialect, "size_mb": size_mb}
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if all(meta.get(k) == v for k, v in want.items()) and path.stat().st_size == meta["bytes"]:
+            return path, meta
+    print(f"generating {path.relative_to(REPO)} ...", file=sys.stderr, flush=True)
+    sys.path.insert(0, str(BENCH))
+    import gen  # noqa: E402
+
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb", buffering=1 << 20) as f:
+        counts = gen.generate(dialect, size_mb * 1_000_000, f)
+    tmp.replace(path)
+    meta = {**want, "bytes": path.stat().st_size, "rows": sum(counts.values()), "counts": counts}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return path, meta
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+def dumpmask_cmd() -> list[str]:
+    exe = REPO / ".venv" / "bin" / "dumpmask"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dumpmask"]
+
+
+def scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[str], str]]:
+    """(name, command, stdout target) in run order; `masked` feeds `verify`."""
+    masked = src.with_name(src.stem + ".masked-3faker.sql")
+    d = ["--dialect", DIALECT_NAME[dialect]]
+    rules = lambda name: str(BENCH / f"rules-{name}.json")  # noqa: E731
+    return [
+        ("cat", ["cat", str(src)], os.devnull),
+        ("empty", [*dm, "-c", rules("empty"), *d, "-q", str(src)], os.devnull),
+        ("3faker", [*dm, "-c", rules("3faker"), *d, "-q", str(src)], str(masked)),
+        ("keys", [*dm, "-c", rules("keys"), *d, "-q", str(src)], os.devnull),
+        ("verify", [*dm, "verify", str(src), str(masked), "-c", rules("3faker")], os.devnull),
+    ]
+
+
+def measure(cmd: list[str], stdout: str, timeout: float, env: dict) -> dict:
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    wrapper = [*pin, sys.executable, "-c", WRAPPER, json.dumps(cmd), stdout, str(timeout)]
+    p = subprocess.run(wrapper, capture_output=True, text=True, env=env, cwd=REPO)
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"rc": -1, "stderr": p.stderr or "wrapper failed", "wall": 0, "maxrss_kb": 0}
+
+
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return (lines[-1] if lines else "no stderr")[:160].replace("|", "\\|")
+
+
+def fmt_row(dialect: str, size_mb: int, name: str, meta: dict, r: dict) -> str:
+    size = f"{size_mb} MB" if size_mb < 1000 else f"{size_mb / 1000:g} GB"
+    if r["rc"] != 0:
+        return f"| {dialect} | {size} | {name} | | | | | failed: {last_line(r['stderr'])} |"
+    wall = max(r["wall"], 1e-9)
+    mbs = meta["bytes"] / wall / 1e6
+    rows = meta["rows"] / wall
+    rss = r["maxrss_kb"] / 1024
+    cpu = r.get("user", 0) + r.get("sys", 0)
+    return (f"| {dialect} | {size} | {name} | {wall:.2f} | {mbs:.1f} | {rows:,.0f} | "
+            f"{rss:.0f} | cpu {cpu:.2f}s |")
+
+
+HEADER = ("| dialect | input | scenario | wall s | MB/s | rows/s | peak RSS MB | note |\n"
+          "|---|---|---|---:|---:|---:|---:|---|")
+
+LEGEND = """\
+Scenarios: `cat` = `cat FILE > /dev/null` (the floor); `empty` = `dumpmask -c
+bench/rules-empty.json -q FILE > /dev/null` (parse + copy, nothing masked); `3faker` =
+first_name/last_name/email of `customer` through faker.firstName/lastName/email (output kept
+for `verify`); `keys` = the same three columns plus `options.identifierRemapping` (the PK
+customer.customer_id and the FKs into it and into address are remapped); `verify` =
+`dumpmask verify ORIGINAL MASKED -c bench/rules-3faker.json`. MB/s and rows/s are over the
+input file (all tables' rows)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100,1000", help="input sizes in MB (default 100,1000)")
+    ap.add_argument("--dialects", default="pg,mysql")
+    ap.add_argument("--scenarios", default="cat,empty,3faker,keys,verify")
+    ap.add_argument("--timeout", type=float, default=3600, help="per scenario, seconds")
+    ap.add_argument("--results", default=str(BENCH / "results.md"))
+    ap.add_argument("--keep-masked", action="store_true", help="keep the masked outputs")
+    a = ap.parse_args(argv)
+    sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
+    dialects = [d.strip() for d in a.dialects.split(",") if d.strip()]
+    wanted = {s.strip() for s in a.scenarios.split(",") if s.strip()}
+    dm = dumpmask_cmd()
+    env = dict(os.environ, DUMPMASK_KEY=os.environ.get("DUMPMASK_KEY", BENCH_KEY),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    info = machine()
+
+    lines = []
+    print(HEADER, flush=True)
+    for size_mb in sizes:
+        for dialect in dialects:
+            src, meta = ensure_input(dialect, size_mb)
+            masked = None
+            for name, cmd, stdout in scenarios(dm, src, dialect):
+                if name not in wanted:
+                    continue
+                if name == "verify" and not (masked and masked.exists()
+                                             and masked.stat().st_size > 0):
+                    r = {"rc": 1, "stderr": "no masked output from the 3faker scenario"}
+                else:
+                    r = measure(cmd, stdout, a.timeout, env)
+                if name == "3faker":
+                    masked = Path(stdout)
+                line = fmt_row(dialect, size_mb, name, meta, r)
+                lines.append(line)
+                print(line, flush=True)
+            if masked and not a.keep_masked:
+                masked.unlink(missing_ok=True)
+
+    machine_md = "\n".join(f"- {k}: {v}" for k, v in info.items())
+    doc = (f"# dumpmask benchmark results\n\n{machine_md}\n\n{HEADER}\n" + "\n".join(lines)
+           + f"\n\n{LEGEND}\n\nMade by `make bench` (bench/run.py --sizes {a.sizes}).\n")
+    Path(a.results).write_text(doc)
+    print(f"\n{machine_md}\n\nwritten to {a.results}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

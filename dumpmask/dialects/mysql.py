@@ -1,0 +1,289 @@
+"""MySQL and MariaDB dumps (mysqldump, mariadb-dump): the engine's adapter.
+
+Lexing lives in mysql_lex (statements, DELIMITER blocks, extended INSERT tuples, literals);
+this module connects it to the engine: schema from CREATE TABLE, masked values decoded from
+MySQL literals and re-encoded the way mysqldump writes them, everything else byte for byte.
+"""
+from __future__ import annotations
+
+import re
+
+from dumpmask.dialects.base import LineReader
+from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
+                                         split_statements, unquote_ident)
+from dumpmask.errors import DumpSyntaxError, MaskingError
+from dumpmask.schema import parse_create_table
+
+NAME = "mysql"
+
+_USE_RE = re.compile(rb"\s*USE\s+(`(?:[^`]|``)*`|[^\s;]+)\s*;", re.I)
+_NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+((?:`(?:[^`]|``)*`|[^\s(`.]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[^\s(`.]+))?)")
+
+
+class FieldFns:
+    __slots__ = ("copy", "sql")
+
+    def __init__(self, copy, sql):
+        self.copy, self.sql = copy, sql
+
+
+def _qualname(key) -> str:
+    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+def _count_tuples(raw: bytes) -> int:
+    """Rows in an INSERT we pass through untouched (a statistic only: not parsed)."""
+    return raw.count(b"),(") + raw.count(b"),\n(") + raw.count(b"),\r\n(") + 1
+
+
+class MyAdapter:
+    name = NAME
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.current_db: str | None = None
+
+    @staticmethod
+    def same_name(a: str, b: str) -> bool:
+        return a == b
+
+    @staticmethod
+    def col_eq(pattern: str, actual: str) -> bool:
+        return pattern.lower() == actual.lower()
+
+    # -- values
+    def make_field_fn(self, t, col, stats, cache_max: int = 200_000) -> FieldFns:
+        kind = col.kind
+        cache: dict = {}
+        qual = col.name
+
+        def sql_fn(raw: bytes) -> bytes:
+            r = cache.get(raw)
+            if r is None:
+                lk, v = decode_literal(raw)
+                if lk == "null":
+                    value = None
+                elif lk in ("string", "binary_string", "hex", "bit"):
+                    value = v.decode("utf-8", "surrogateescape")
+                elif lk == "number":
+                    value = v.decode("ascii", "surrogateescape")
+                elif lk == "default":
+                    r = raw  # a generated column's placeholder: nothing to mask
+                    value = ...
+                else:
+                    raise MaskingError(f"column {qual}: cannot mask a value written as an expression: {raw[:40]!r}")
+                if r is None:
+                    out = t(value)
+                    if out is None:
+                        r = b"NULL"
+                    elif lk == "hex":
+                        r = encode_hex(out.encode("utf-8", "surrogateescape"))
+                    elif lk == "bit" and kind == "bit":
+                        r = raw if out == value else encode_string(out.encode("utf-8", "surrogateescape"))
+                    elif kind in ("int", "numeric", "float", "year") and _NUMBER_OUT.fullmatch(out) and (lk == "number" or lk == "null"):
+                        r = out.encode()
+                    elif lk == "binary_string":
+                        r = b"_binary " + encode_string(out.encode("utf-8", "surrogateescape"))
+                    else:
+                        r = encode_string(out.encode("utf-8", "surrogateescape"))
+                if len(cache) >= cache_max:
+                    cache.clear()
+                cache[raw] = r
+            if r != raw:
+                stats.changed += 1
+            if r == b"NULL":
+                stats.nulls += 1
+            return r
+
+        return FieldFns(None, sql_fn)
+
+    # -- schema
+    def learn(self, st) -> None:
+        eng = self.engine
+        if st.kind == "create_table":
+            ts_schema = parse_create_table(st.raw, NAME)
+            if ts_schema is None:
+                eng.warn(f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked")
+                return None
+            if ts_schema.schema is None and self.current_db is not None:
+                ts_schema.schema = self.current_db
+            return eng.learn_table(ts_schema, st.line)
+        m = _USE_RE.match(st.raw)
+        if m:
+            self.current_db = unquote_ident(m.group(1))
+        return None
+
+    def learn_schema(self, lines: LineReader) -> None:
+        for st in split_statements(lines, lines.source):
+            if st.kind == "create_table" or (st.kind == "other" and _USE_RE.match(st.raw)):
+                self.learn(st)
+        self.current_db = None
+
+    def table_key(self, name: tuple) -> tuple:
+        schema, tname = name
+        if schema is None and self.current_db is not None:
+            return (self.current_db, tname)
+        return (schema, tname)
+
+    # -- the loop
+    def run(self, lines: LineReader, out) -> None:
+        eng = self.engine
+        from dumpmask.engine import Progress
+
+        prog = Progress(eng.progress)
+        w = out.write
+        count = eng.audit.count_passthrough
+        rewrite_hooks = [e for e in eng.extensions if hasattr(e, "rewrite_statement")]
+        for st in split_statements(lines, eng.source):
+            k = st.kind
+            if k == "insert":
+                self.do_insert(st, out)
+                prog.update(out.raw.bytes, None)
+                continue
+            if k == "create_table":
+                ts = self.learn(st)
+                if ts is not None:
+                    eng.check_table_rules_early(ts, st.line)
+            elif k == "other" and st.raw[:40].lstrip()[:3].upper() == b"USE":
+                self.learn(st)
+            raw = st.raw
+            for h in rewrite_hooks:
+                new = h.rewrite_statement(eng, st)
+                if new is not None:
+                    raw = new
+            w(raw)
+            if k != "comment":
+                count("CREATE TABLE" if k == "create_table" else ("DELIMITER" if k == "delimiter" else _label(st.raw)))
+        prog.done()
+
+    def do_insert(self, st, out) -> None:
+        eng = self.engine
+        raw = st.raw
+        tm = _INSERT_TABLE.match(raw)
+        if tm is None:
+            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source, raw[:60])
+        parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
+        names = [unquote_ident(p) for p in parts]
+        key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
+        ts = eng.table_state(key)
+        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        tstats = eng.audit.table(_qualname(ts.key))
+        if not has_rules:
+            out.write(raw)
+            eng.audit.count_passthrough("INSERT (unmasked table)")
+            n = _count_tuples(raw)
+            tstats.rows_read += n
+            tstats.rows_written += n
+            return
+        ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
+        if ins.values_start < 0:
+            raise MaskingError(f"{eng.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qualname(ts.key)} cannot be masked; refusing to pass it through")
+        columns = eng.data_columns(ts, ins.columns, st.line)
+        plan = eng.build_plan(ts, columns, st.line)
+        row_filter = None
+        for e in eng.extensions:
+            f = e.row_filter(eng, ts, columns, st.line, sql=True)
+            if f is not None:
+                row_filter = f
+        ncols = len(columns)
+        pieces = [raw[:ins.values_start]]
+        kept = 0
+        prev_end = ins.values_start
+        fns = [(p.index, p.fn.sql) for p in plan]
+        for (t0, t1, spans) in ins.tuples:
+            tstats.rows_read += 1
+            if len(spans) != ncols:
+                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(spans)} values, expected {ncols}",
+                                      st.line + raw.count(b"\n", 0, t0), eng.source, raw[t0:t0 + 60])
+            sep = raw[prev_end:t0]
+            prev_end = t1
+            if row_filter is not None:
+                vals = [raw[s:e] for s, e in spans]
+                vals = row_filter(vals)
+                if vals is None:
+                    continue
+                for i, fn in fns:
+                    vals[i] = fn(vals[i])
+                tup = self._rebuild(raw, t0, t1, spans, vals)
+            else:
+                if fns:
+                    vals = {i: fn(raw[spans[i][0]:spans[i][1]]) for i, fn in fns}
+                    tup = self._rebuild(raw, t0, t1, spans, vals)
+                else:
+                    tup = raw[t0:t1]
+            if kept:
+                pieces.append(sep)
+            pieces.append(tup)
+            kept += 1
+        tstats.rows_written += kept
+        if kept == 0:
+            return  # every row was cut: the statement disappears
+        pieces.append(raw[ins.tail_start:])
+        out.write(b"".join(pieces))
+
+    @staticmethod
+    def _rebuild(raw, t0, t1, spans, vals) -> bytes:
+        out = []
+        pos = t0
+        items = vals.items() if isinstance(vals, dict) else enumerate(vals)
+        for i, v in items:
+            s, e = spans[i]
+            out.append(raw[pos:s])
+            out.append(v)
+            pos = e
+        out.append(raw[pos:t1])
+        return b"".join(out)
+
+    def iter_rows(self, lines: LineReader, want=None):
+        eng = self.engine
+        for st in split_statements(lines, eng.source):
+            if st.kind == "create_table":
+                self.learn(st)
+                continue
+            if st.kind == "other" and _USE_RE.match(st.raw):
+                self.learn(st)
+                continue
+            if st.kind != "insert":
+                continue
+            tm = _INSERT_TABLE.match(st.raw)
+            if tm is None:
+                continue
+            parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
+            names = [unquote_ident(p) for p in parts]
+            key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
+            if want is not None and not want(key):
+                continue
+            ins = parse_insert(st.raw, tuples=True, line=st.line, source=eng.source)
+            if ins.values_start < 0:
+                continue
+            ts = eng.table_state(key)
+            try:
+                columns = eng.data_columns(ts, ins.columns, st.line)
+            except DumpSyntaxError:
+                continue
+            for (_t0, _t1, spans) in ins.tuples:
+                vals = []
+                for s, e in spans:
+                    lk, v = decode_literal(st.raw[s:e])
+                    if lk == "null":
+                        vals.append(None)
+                    elif isinstance(v, (bytes, bytearray)):
+                        vals.append(bytes(v).decode("utf-8", "surrogateescape"))
+                    else:
+                        vals.append(v)
+                yield ts.key, columns, vals, st.line
+
+
+def _label(raw: bytes) -> str:
+    s = raw.lstrip()
+    if s.startswith(b"/*!") or s.startswith(b"/*M!"):
+        m = re.match(rb"/\*M?!\d*\s*([A-Za-z]+(?:\s+[A-Za-z]+)?)", s)
+        return ("conditional comment: " + m.group(1).decode().upper()) if m else "conditional comment"
+    m = re.match(rb"([A-Za-z]+)(?:\s+([A-Za-z]+))?", s)
+    if not m:
+        return "other"
+    a = m.group(1).decode().upper()
+    if a in ("DROP", "CREATE", "ALTER", "LOCK", "UNLOCK") and m.group(2):
+        return f"{a} {m.group(2).decode().upper()}"
+    return a
