@@ -214,7 +214,7 @@ def _create_via_sqlglot(text: str, dialect: str, domains: dict) -> TableSchema |
                 elif kn == "AutoIncrementColumnConstraint":
                     col.auto_increment = True
                 elif kn == "DefaultColumnConstraint":
-                    m = re.search(r"nextval\('((?:[^']|'')*)'", c.sql(read), re.I)
+                    m = re.search(r"nextval\((?:CAST\()?'((?:[^']|'')*)'", c.sql(read), re.I)
                     if m:
                         col.has_default_sequence = m.group(1)
             ts.columns.append(col)

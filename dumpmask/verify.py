@@ -1,0 +1,369 @@
+"""`dumpmask verify ORIGINAL MASKED -c RULES`: a leak check after masking.
+
+Every original value of a masked column (a column a rule of RULES names with a mutation other
+than `keep`) is looked for in the whole masked dump, in every column of every table: as a whole
+value, as a token inside text, and (values of several words) as a run of consecutive tokens
+inside text. Comparison is case-insensitive on tokens: text is split on every character that is
+not a letter or a digit, so `MARY.SMITH@sakilacustomer.org` is the token run
+`mary smith sakilacustomer org` and is found inside "write to mary.smith@sakilacustomer.org!".
+Runs are compared on their first MAX_TOKENS (8) tokens.
+
+Low risk (reported, does not fail the run unless --all) -- a value that cannot single anyone
+out alone:
+  1. short: fewer than 4 letters/digits in all (`JON`, `ANN`, `12`);
+  2. a number of fewer than 5 digits (`1913`, a street number or a small id);
+  3. a single word or number (one token: no space or punctuation inside) that also appears in
+     a column of the ORIGINAL dump that RULES do not mask (MARY naming a customer and an actor;
+     a postal code equal to a payment id): it is in the masked output by the rules' choice, so
+     its presence there proves no masking leak;
+  4. a single word of letters only that is a common given name or surname (the en_US name
+     lists the faker.* generators draw from): masking writes such names by design.
+Everything else found (e-mails, phone numbers, addresses, user names, password hashes, numbers
+of 5 digits or more, multi-word values, rare names...) is a leak: exit 1.
+
+Memory: pass 1 puts keyed 64-bit hashes (xxh3_64 with a random per-run seed: no value is kept
+in clear) of the original values into a scalable Bloom filter sized to their count; pass 2 reads
+the MASKED dump as a stream and keeps only Bloom hits (candidates: hash, counts, a few redacted
+locations); pass 3 re-reads ORIGINAL to confirm candidates exactly (64-bit keyed hash equality)
+and to learn which ones also occur in unmasked columns. Memory grows with the number of
+distinct original values of the masked columns and with the hits, never with the size of the
+masked dump.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import xxhash
+
+from dumpmask.errors import DumpmaskError
+from dumpmask.rules import RuleSet
+from dumpmask.scan import column_rule_matches, qualname
+
+MAX_TOKENS = 8
+MAX_LOCATIONS = 5
+_TOKEN_RE = re.compile(r"[^\W_]+")
+
+
+# --------------------------------------------------------------------------- Bloom filter
+
+
+class _Bloom:
+    __slots__ = ("m", "k", "bits", "capacity", "count")
+
+    def __init__(self, capacity: int, bits_per_item: int = 16, k: int = 6):
+        self.capacity = capacity
+        self.m = max(1 << 13, capacity * bits_per_item)
+        self.k = k
+        self.bits = bytearray((self.m + 7) // 8)
+        self.count = 0
+
+    def add(self, h: int) -> None:
+        m, bits = self.m, self.bits
+        h1 = h & 0xFFFFFFFF
+        h2 = (h >> 32) | 1
+        for i in range(self.k):
+            p = (h1 + i * h2) % m
+            bits[p >> 3] |= 1 << (p & 7)
+        self.count += 1
+
+    def __contains__(self, h: int) -> bool:
+        m, bits = self.m, self.bits
+        h1 = h & 0xFFFFFFFF
+        h2 = (h >> 32) | 1
+        for i in range(self.k):
+            p = (h1 + i * h2) % m
+            if not bits[p >> 3] & (1 << (p & 7)):
+                return False
+        return True
+
+
+class ScalableBloom:
+    """A Bloom filter that grows with its content (a new filter of twice the capacity when the
+    current one is full), about 16 bits and 6 probes per item: ~0.1% false positives each."""
+
+    def __init__(self, initial: int = 1 << 18):
+        self.filters = [_Bloom(initial)]
+        self.count = 0
+
+    def add(self, h: int) -> None:
+        if h in self:
+            return
+        f = self.filters[-1]
+        if f.count >= f.capacity:
+            f = _Bloom(f.capacity * 2)
+            self.filters.append(f)
+        f.add(h)
+        self.count += 1
+
+    def __contains__(self, h: int) -> bool:
+        for f in self.filters:
+            if h in f:
+                return True
+        return False
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(f.bits) for f in self.filters)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def tokens(value: str) -> list[str]:
+    return [t.casefold() for t in _TOKEN_RE.findall(value)]
+
+
+def redact(text: str) -> str:
+    """`MARY.SMITH@sakilacustomer.org` -> `MA***@***.org`; `1913 Hanoi Way` -> `19***`."""
+    t = text.strip()
+    if "@" in t:
+        local, _, dom = t.partition("@")
+        tld = dom.rsplit(".", 1)[-1] if "." in dom else ""
+        return f"{local[:2]}***@***" + (f".{tld}" if tld and len(tld) <= 6 else "")
+    keep = 2 if len(t) >= 6 else 1
+    return t[:keep] + "***"
+
+
+@dataclass
+class Candidate:
+    count: int = 0                                   # every occurrence in MASKED
+    hard: int = 0                                    # occurrences in unmasked columns of MASKED
+    locations: list = field(default_factory=list)    # (table.column, line) of hard/suspect hits
+    excused_locations: list = field(default_factory=list)
+    sample: str = ""                                 # redacted text as found in MASKED
+    suspects: set = field(default_factory=set)       # (table, row ordinal) of masked-cell hits to confirm
+    suspects_overflow: bool = False
+    excused_tables: set = field(default_factory=set)  # tables where hits were inside rewritten masked cells
+    same_row: int = 0                                # confirmed: the original value of that very row
+    confirmed: bool = False
+    sources: set = field(default_factory=set)        # original masked columns holding it
+    in_unmasked: set = field(default_factory=set)    # original unmasked columns holding it (one token)
+    short: bool = False
+    small_number: bool = False
+    single: bool = False
+
+    def risk(self, misaligned: set) -> str | None:
+        """None when this is a leak, else why it is low risk."""
+        if self.short:
+            return "short (fewer than 4 letters/digits)"
+        if self.small_number:
+            return "a number of fewer than 5 digits"
+        if self.single and self.in_unmasked:
+            cols = sorted(self.in_unmasked)
+            return "also in unmasked column " + ", ".join(cols[:3]) + (" ..." if len(cols) > 3 else "") + " of the original"
+        if (not self.hard and not self.same_row and not self.suspects_overflow
+                and not (self.excused_tables & misaligned)):
+            return "only inside masked cells rewritten by their mutation (a generated value, not the row's own)"
+        return None
+
+
+class _MaskedColumns:
+    """Which positions of a data column list the rules mask (mutation other than keep)."""
+
+    def __init__(self, rules: RuleSet, dialect: str):
+        self.rules, self.dialect = rules, dialect
+        self.cache: dict = {}
+
+    def __call__(self, key, columns) -> frozenset:
+        ck = (key, tuple(columns))
+        r = self.cache.get(ck)
+        if r is None:
+            idx = set()
+            for tr in self.rules.for_table(key[0], key[1], self.dialect):
+                for cr in tr.columns:
+                    if cr.mutation == "keep":
+                        continue
+                    for i, c in enumerate(columns):
+                        if column_rule_matches(cr, c, self.dialect):
+                            idx.add(i)
+                            break
+            r = self.cache[ck] = frozenset(idx)
+        return r
+
+
+@dataclass
+class VerifyResult:
+    leaks: list          # dicts (see _finding_dict)
+    low_risk: list
+    values_checked: int
+    bloom_bytes: int
+    candidates: int
+
+    def failed(self, fail_all: bool) -> bool:
+        return bool(self.leaks or (fail_all and self.low_risk))
+
+
+def _finding_dict(c: Candidate, why: str | None) -> dict:
+    return {"value": c.sample, "found": c.count, "where": [f"{tc}:{line}" for tc, line in c.locations],
+            "from": sorted(c.sources), "low_risk": why}
+
+
+def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None) -> VerifyResult:
+    from dumpmask.rows import DumpRows
+
+    if not rules.tables:
+        raise DumpmaskError("verify needs a rules file (-c RULES) naming the masked columns")
+    seed = int.from_bytes(os.urandom(8), "little")
+    hsh = xxhash.xxh3_64_intdigest
+
+    def h(toks) -> int:
+        return hsh(" ".join(toks).encode("utf-8", "surrogatepass"), seed)
+
+    def hrow(table: str, ordinal: int, toks) -> int:
+        return hsh(f"{table}\x00{ordinal}\x00{' '.join(toks)}".encode("utf-8", "surrogatepass"), seed)
+
+    # pass 1: keyed hashes of the original values of masked columns (and of value@row)
+    bloom = ScalableBloom()
+    rowbloom = ScalableBloom()
+    lengths: set[int] = set()
+    n_values = 0
+    orig_rows: dict[str, int] = {}
+    d = DumpRows(original, dialect)
+    try:
+        masked_cols = _MaskedColumns(rules, d.dialect)
+        for key, cols, vals, _line in d.rows():
+            tq = qualname(key)
+            ordinal = orig_rows[tq] = orig_rows.get(tq, 0) + 1
+            idx = masked_cols(key, cols)
+            if not idx:
+                continue
+            for i in idx:
+                v = vals[i]
+                if v is None:
+                    continue
+                toks = tokens(v)
+                if not toks:
+                    continue
+                toks = toks[:MAX_TOKENS]
+                lengths.add(len(toks))
+                bloom.add(h(toks))
+                rowbloom.add(hrow(tq, ordinal, toks))
+                n_values += 1
+    finally:
+        d.close()
+    if progress:
+        progress(f"pass 1: {n_values} values of masked columns, {bloom.count} distinct, "
+                 f"Bloom filters {bloom.nbytes + rowbloom.nbytes} bytes")
+
+    # pass 2: the masked dump, streamed; only Bloom hits are kept
+    cands: dict[int, Candidate] = {}
+    lens = sorted(lengths)
+    masked_rows: dict[str, int] = {}
+    d = DumpRows(masked, dialect)
+    try:
+        masked_cols = _MaskedColumns(rules, d.dialect)
+        for key, cols, vals, line in d.rows():
+            tq = qualname(key)
+            ordinal = masked_rows[tq] = masked_rows.get(tq, 0) + 1
+            idx = masked_cols(key, cols)
+            for ci, v in enumerate(vals):
+                if v is None:
+                    continue
+                spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
+                nt = len(spans)
+                if not nt:
+                    continue
+                toks = [s[2] for s in spans]
+                in_masked = ci in idx
+                for n in lens:
+                    if n > nt:
+                        break
+                    for i in range(nt - n + 1):
+                        gram = toks[i:i + n]
+                        hv = h(gram)
+                        if hv not in bloom:
+                            continue
+                        c = cands.get(hv)
+                        if c is None:
+                            c = cands[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
+                        c.count += 1
+                        loc = (f"{tq}.{cols[ci]}", line)
+                        if in_masked and hrow(tq, ordinal, gram) not in rowbloom:
+                            # inside a masked cell, and not an original value of that row: the
+                            # mutation wrote it (pools of names, postcodes...)
+                            c.excused_tables.add(tq)
+                            if len(c.excused_locations) < MAX_LOCATIONS:
+                                c.excused_locations.append(loc)
+                            continue
+                        if in_masked:
+                            if len(c.suspects) < 10_000:
+                                c.suspects.add((tq, ordinal))
+                            else:
+                                c.suspects_overflow = True
+                        else:
+                            c.hard += 1
+                        if len(c.locations) < MAX_LOCATIONS:
+                            c.locations.append(loc)
+    finally:
+        d.close()
+    misaligned = {t for t in set(orig_rows) | set(masked_rows) if orig_rows.get(t, 0) != masked_rows.get(t, 0)}
+    if progress:
+        progress(f"pass 2: {len(cands)} candidate value(s) found in the masked dump")
+
+    # pass 3: exact confirmation against the original, and which also live in unmasked columns
+    if cands:
+        d = DumpRows(original, dialect)
+        rows3: dict[str, int] = {}
+        try:
+            masked_cols = _MaskedColumns(rules, d.dialect)
+            for key, cols, vals, _line in d.rows():
+                tq = qualname(key)
+                ordinal = rows3[tq] = rows3.get(tq, 0) + 1
+                idx = masked_cols(key, cols)
+                for i, v in enumerate(vals):
+                    if v is None:
+                        continue
+                    if i in idx:
+                        toks = tokens(v)
+                        if not toks:
+                            continue
+                        toks = toks[:MAX_TOKENS]
+                        c = cands.get(h(toks))
+                        if c is None:
+                            continue
+                        if not c.confirmed:
+                            c.confirmed = True
+                            joined = "".join(toks)
+                            c.single = len(toks) == 1
+                            c.short = len(joined) < 4
+                            c.small_number = joined.isdigit() and len(joined) < 5
+                        if (tq, ordinal) in c.suspects:
+                            c.same_row += 1
+                        if len(c.sources) < 10:
+                            c.sources.add(f"{tq}.{cols[i]}")
+                    else:
+                        for t in _TOKEN_RE.findall(v):
+                            c = cands.get(h([t.casefold()]))
+                            if c is not None and len(c.in_unmasked) < 10:
+                                c.in_unmasked.add(f"{tq}.{cols[i]}")
+        finally:
+            d.close()
+    leaks, low = [], []
+    for c in cands.values():
+        if not c.confirmed:
+            continue  # a Bloom false positive
+        why = c.risk(misaligned)
+        if not c.locations:
+            c.locations = c.excused_locations
+        (low if why else leaks).append(_finding_dict(c, why))
+    leaks.sort(key=lambda x: -x["found"])
+    low.sort(key=lambda x: -x["found"])
+    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes, len(cands))
+
+
+def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
+    out = []
+    for title, items, fails in (("LEAK", res.leaks, True), ("low risk", res.low_risk, fail_all)):
+        for f in items[:max_lines]:
+            where = ", ".join(f["where"]) + (f" (+{f['found'] - len(f['where'])} more)" if f["found"] > len(f["where"]) else "")
+            why = f" [{f['low_risk']}]" if f["low_risk"] else ""
+            out.append(f"{title}: {f['value']} (original {', '.join(f['from'])}) found in {where}{why}")
+        if len(items) > max_lines:
+            out.append(f"{title}: ... and {len(items) - max_lines} more")
+    out.append(f"verify: {res.values_checked} original value(s) of masked columns checked; "
+               f"{len(res.leaks)} leaked, {len(res.low_risk)} low-risk value(s) found"
+               + (" (--all: low-risk values fail too)" if fail_all else ""))
+    out.append("verify: " + ("FAILED" if res.failed(fail_all) else "ok"))
+    return "\n".join(out)
