@@ -25,10 +25,14 @@ CACHE_MAX = 200_000
 
 
 class ColumnPlan:
-    __slots__ = ("index", "name", "fn", "stats", "transformer")
+    """One masked position of a data column list: fn has .copy/.sql raw-bytes functions (with
+    audit counters), value_fn is the plain str|None -> str|None function behind them."""
 
-    def __init__(self, index, name, fn, stats, transformer):
+    __slots__ = ("index", "name", "fn", "stats", "transformer", "value_fn")
+
+    def __init__(self, index, name, fn, stats, transformer, value_fn=None):
         self.index, self.name, self.fn, self.stats, self.transformer = index, name, fn, stats, transformer
+        self.value_fn = value_fn or transformer
 
 
 class TableState:
@@ -263,6 +267,15 @@ class Engine:
         self.schema_complete = True
 
     schema_complete = False
+
+    def resolve_ref(self, ref: str, child_key) -> TableState:
+        """The table a FOREIGN KEY ... REFERENCES names, relative to the referencing table."""
+        from dumpmask.schema import _split_qual
+
+        schema, name = _split_qual(ref, self.adapter.name == "postgres")
+        if schema is None:
+            schema = child_key[0]
+        return self.table_state((schema, name))
 
     def learn_table(self, tschema: TableSchema, line: int | None) -> TableState:
         ts = self.table_state((tschema.schema, tschema.name))

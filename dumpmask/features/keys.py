@@ -345,10 +345,11 @@ class KeyRemapping(Extension):
             tstats = eng.audit.table(q)
             stats = ColumnStats("key", CATEGORY, {"strategy": spec[0], "domain": r.domain})
             tstats.columns[c] = stats
-            fn = eng.adapter.make_field_fn(r.for_column(col, f"{q}.{c}"), col, stats)
+            vfn = r.for_column(col, f"{q}.{c}")
+            fn = eng.adapter.make_field_fn(vfn, col, stats)
             from dumpmask.engine import ColumnPlan
 
-            out.append(ColumnPlan(i, c, fn, stats, r))
+            out.append(ColumnPlan(i, c, fn, stats, r, vfn))
             eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
                                                         "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
                                                         "collision_bound": 0.0, "values": 0}

@@ -1,0 +1,198 @@
+"""Partial transfer (minimum necessary): keep the first or last N rows of each table, and cut
+every child row whose parent row was cut, transitively, so the result restores with every
+foreign key validated.
+
+How: with a regular INPUT file, a first pass reads each table's candidate rows (the first N,
+or the last N through a ring buffer: memory bounded by N rows per table, only their key
+columns) and settles which survive referential integrity (a fixed point over the foreign
+keys); the writing pass then keeps rows by their position in the table. A partitioned table
+counts as one table: its partitions share the N rows. On a pipe the kept parent keys cannot
+be known before children are written, so the run fails unless referentialIntegrity is false.
+"""
+from __future__ import annotations
+
+import collections
+import io
+
+from dumpmask.dialects.base import LineReader
+from dumpmask.errors import MaskingError
+from dumpmask.features import Extension
+
+
+def _qual(key) -> str:
+    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+class Subset(Extension):
+    needs_schema = True
+
+    def start(self, eng):
+        self.default = dict(eng.transfer or eng.rules.transfer)
+        if eng.transfer and "referentialIntegrity" in (eng.rules.transfer or {}):
+            self.default["referentialIntegrity"] = eng.rules.transfer["referentialIntegrity"]
+        self.ri = self.default.get("referentialIntegrity", True)
+        self.kept: dict | None = None       # logical table key -> set of kept row ordinals
+        self.counters: dict = {}
+        eng.audit.data["options"]["transfer"] = {**self.default, "referentialIntegrity": self.ri}
+
+    # ---------------------------------------------------------------- configuration
+    def root(self, eng, ts):
+        seen = set()
+        while ts.schema is not None and ts.schema.partition_of and ts.key not in seen:
+            seen.add(ts.key)
+            ts = eng.table_state(ts.schema.partition_of)
+        return ts
+
+    def mode_for(self, eng, ts) -> dict:
+        for tr in eng.table_rules(ts):
+            if tr.transfer:
+                return tr.transfer
+        root = self.root(eng, ts)
+        if root is not ts:
+            for tr in eng.table_rules(root):
+                if tr.transfer:
+                    return tr.transfer
+        return self.default
+
+    def schema_ready(self, eng):
+        if not eng.schema_complete:
+            if self.ri:
+                raise MaskingError(
+                    "partial transfer keeps foreign keys valid by reading the dump twice: give INPUT as a regular "
+                    "file (not a pipe), or set \"referentialIntegrity\": false in the rules' transfer options "
+                    "(then the result may not restore)")
+            eng.warn("partial transfer on a pipe without referential integrity: child rows whose parent rows were cut "
+                     "are kept, so the result may not restore with its foreign keys")
+            eng.audit.data["options"]["transfer"]["may_not_restore"] = True
+            return
+        self.plan_rows(eng)
+
+    # ---------------------------------------------------------------- first pass
+    def plan_rows(self, eng):
+        from dumpmask.dialects import get_adapter
+
+        fks = {}          # child key -> [(child cols, parent TableState, parent cols)]
+        needed = collections.defaultdict(set)   # table key -> columns whose values we must remember
+        for ts in list(eng.tables.values()):
+            if ts.schema is None:
+                continue
+            for fk in ts.schema.foreign_keys:
+                parent = eng.resolve_ref(fk.ref_table, ts.key)
+                fks.setdefault(ts.key, []).append((fk.columns, parent, fk.ref_columns))
+                needed[ts.key].update(fk.columns)
+                needed[parent.key].update(fk.ref_columns)
+        cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
+        totals = collections.Counter()
+        modes = {}
+        adapter = get_adapter(eng.adapter.name)(eng)
+        with open(eng.input_path, "rb") as fh:
+            for tkey, columns, values, _line in adapter.iter_rows(LineReader(io.BufferedReader(fh, 1 << 20), eng.input_path)):
+                ts = eng.table_state(tkey)
+                root = self.root(eng, ts)
+                lk = root.key
+                if lk not in modes:
+                    modes[lk] = self.mode_for(eng, ts)
+                mode = modes[lk]
+                n = totals[lk]
+                totals[lk] = n + 1
+                keep_cols = needed.get(ts.key, ())
+                rec = (n, ts.key, {c: v for c, v in zip(columns, values) if c in keep_cols})
+                m = mode.get("mode", "full")
+                if m == "first":
+                    if n < mode["rows"]:
+                        cand.setdefault(lk, []).append(rec)
+                elif m == "last":
+                    dq = cand.get(lk)
+                    if dq is None:
+                        dq = cand[lk] = collections.deque(maxlen=mode["rows"])
+                    if mode["rows"]:
+                        dq.append(rec)
+                else:
+                    cand.setdefault(lk, []).append(rec)
+        self.totals = totals
+        self.modes = modes
+        kept = {lk: {r[0]: r for r in rows} for lk, rows in cand.items()}
+        for lk in totals:
+            kept.setdefault(lk, {})
+        if self.ri:
+            # fixed point: drop rows whose parent row is not kept, until nothing changes
+            changed = True
+            while changed:
+                changed = False
+                keysets = {}
+                for ts_key, rels in fks.items():
+                    for ccols, parent, pcols in rels:
+                        pl = self.root(eng, parent).key
+                        if pl not in totals:
+                            continue  # the parent's data is not in this dump: nothing to check against
+                        ks = keysets.get((pl, pcols))
+                        if ks is None:
+                            ks = keysets[(pl, pcols)] = {tuple(r[2].get(c) for c in pcols) for r in kept[pl].values()}
+                        lk = self.root(eng, eng.tables[ts_key]).key
+                        rows = kept.get(lk, {})
+                        drop = []
+                        for o, r in rows.items():
+                            if r[1] != ts_key:
+                                continue
+                            val = tuple(r[2].get(c) for c in ccols)
+                            if any(v is None for v in val):
+                                continue
+                            if val not in ks:
+                                drop.append(o)
+                        if drop:
+                            changed = True
+                            for o in drop:
+                                del rows[o]
+                            keysets.clear()
+        self.kept = {lk: set(rows) for lk, rows in kept.items()}
+
+    # ---------------------------------------------------------------- writing pass
+    def wants_table(self, eng, ts) -> bool:
+        return True
+
+    def row_filter(self, eng, ts, columns, line, sql=False):
+        root = self.root(eng, ts)
+        lk = root.key
+        stats = eng.audit.table(_qual(ts.key))
+        mode = self.mode_for(eng, ts)
+        m = mode.get("mode", "full")
+        stats.transfer = m if m == "full" else f"{m} {mode['rows']}"
+        counters = self.counters
+        if self.kept is not None:
+            kept = self.kept.get(lk, set())
+
+            def keep(fields):
+                n = counters.get(lk, 0)
+                counters[lk] = n + 1
+                return fields if n in kept else None
+            return keep
+        # a pipe without referential integrity
+        if m == "first":
+            limit = mode["rows"]
+
+            def first(fields):
+                n = counters.get(lk, 0)
+                counters[lk] = n + 1
+                return fields if n < limit else None
+            return first
+        if m == "last":
+            if sql:
+                raise MaskingError(f"{eng.source}:{line}: --last on a pipe works for COPY data only (rows of INSERT statements "
+                                   "cannot be held back across statements): give INPUT as a regular file")
+            return _LastFilter(mode["rows"])
+        return None
+
+
+class _LastFilter:
+    """Holds back the last N rows of one COPY block (a ring buffer) and releases them at its end."""
+
+    def __init__(self, n: int):
+        self.buf = collections.deque(maxlen=n) if n else None
+
+    def __call__(self, fields):
+        if self.buf is not None:
+            self.buf.append(fields)
+        return None
+
+    def flush(self):
+        return list(self.buf or ())
