@@ -238,6 +238,28 @@ def verify_audit_cmd(audit_path, key_file):
     _run_guarded(run)
 
 
+@main.command("preview")
+@click.option("-c", "--config", "rules_path", metavar="RULES", required=True, help="Rules file (JSON).")
+@click.option("-n", "rows", default=5, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
+@click.option("--dialect", type=click.Choice(["postgres", "mysql"]), help="Dump dialect (detected by default).")
+@click.option("--key-file", metavar="FILE", help="Key file (else DUMPMASK_KEY).")
+@click.argument("input", default="-", required=False)
+def preview_cmd(rules_path, rows, dialect, key_file, input):
+    """Show the first rows of each ruled table before and after masking, and what no rule covers."""
+    def run():
+        from dumpmask.crypto import Key
+        from dumpmask.preview import preview
+        from dumpmask.rules import load_rules
+
+        rules = load_rules(rules_path)
+        key = Key.from_env_or_file(key_file)
+        if key.ephemeral:
+            click.echo("dumpmask: warning: no key (DUMPMASK_KEY or --key-file): the after values shown are for a random key",
+                       err=True)
+        preview(input, rules, key, n=rows, dialect=dialect, echo=click.echo)
+    _run_guarded(run)
+
+
 def _register_more():
     try:
         from dumpmask import commands  # noqa: F401  (scan, verify, preview register themselves)
