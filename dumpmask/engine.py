@@ -72,6 +72,7 @@ class Engine:
         self.audit = Audit()
         self.tables: dict[tuple, TableState] = {}
         self.domains: dict[str, str] = {}
+        self.sequence_values: dict[str, int] = {}   # sequence name -> last value (pg setval seen in a pre-pass)
         self.extensions = []      # hooks added by later features (remapping, subsetting)
 
     # ------------------------------------------------------------------ helpers

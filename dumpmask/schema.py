@@ -53,6 +53,7 @@ class TableSchema:
     unique: list[tuple[str, ...]] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     partition_of: str | None = None   # PostgreSQL partition: the parent table
+    auto_increment_next: int | None = None  # MySQL AUTO_INCREMENT=N table option
     line: int | None = None           # where CREATE TABLE was seen
 
     @property
@@ -168,6 +169,10 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
         t = None
     if t is None or not t.columns:
         t = _create_tolerant(text, dialect, domains or {})
+    if t is not None and dialect == "mysql":
+        m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
+        if m:
+            t.auto_increment_next = int(m.group(1))
     return t
 
 

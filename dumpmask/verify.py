@@ -9,20 +9,26 @@ not a letter or a digit, so `MARY.SMITH@sakilacustomer.org` is the token run
 Runs are compared on their first MAX_TOKENS (8) tokens.
 
 Low risk (reported, does not fail the run unless --all) -- a value that cannot single anyone
-out alone:
+out alone, or whose presence proves no leak:
   1. short: fewer than 4 letters/digits in all (`JON`, `ANN`, `12`);
   2. a number of fewer than 5 digits (`1913`, a street number or a small id);
-  3. a single word or number (one token: no space or punctuation inside) that also appears in
-     a column of the ORIGINAL dump that RULES do not mask (MARY naming a customer and an actor;
-     a postal code equal to a payment id): it is in the masked output by the rules' choice, so
-     its presence there proves no masking leak;
-  4. a single word of letters only that is a common given name or surname (the en_US name
-     lists the faker.* generators draw from): masking writes such names by design.
-Everything else found (e-mails, phone numbers, addresses, user names, password hashes, numbers
-of 5 digits or more, multi-word values, rare names...) is a leak: exit 1.
+  3. one token (no space or punctuation inside) that also appears in a column of the ORIGINAL
+     dump that RULES do not mask (MARY naming a customer and an actor; a postal code equal to
+     a payment id): it is in the masked output by the rules' choice;
+  4. found only inside cells of masked columns of MASKED (rewritten by their mutation) and
+     a. not an original value of that same row (rows are matched by their position in the
+        table; when a table's row counts differ this excuse is void): the generators write
+        names, postcodes, words from pools, so values of other rows turn up by chance; or
+     b. one word of letters only even on its own row (a generated first name can be the
+        row's own), unless that column gives back its own row's value for at least 2 rows
+        and 5% of its rows (the column was not masked at all: a leak).
+Everything else found is a leak, exit 1: e-mails, phone numbers, addresses, user names,
+password hashes, numbers of 5 digits or more, multi-word values, and any value of a masked
+column found in a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
 
 Memory: pass 1 puts keyed 64-bit hashes (xxh3_64 with a random per-run seed: no value is kept
-in clear) of the original values into a scalable Bloom filter sized to their count; pass 2 reads
+in clear) of the original values (and of value@row) into scalable Bloom filters sized to their
+count; pass 2 reads
 the MASKED dump as a stream and keeps only Bloom hits (candidates: hash, counts, a few redacted
 locations); pass 3 re-reads ORIGINAL to confirm candidates exactly (64-bit keyed hash equality)
 and to learn which ones also occur in unmasked columns. Memory grows with the number of
@@ -126,6 +132,11 @@ def redact(text: str) -> str:
     return t[:keep] + "***"
 
 
+SYSTEMATIC_RATE = 0.05
+SYSTEMATIC_MIN = 2
+MAX_SUSPECTS = 2_000_000
+
+
 @dataclass
 class Candidate:
     count: int = 0                                   # every occurrence in MASKED
@@ -133,18 +144,19 @@ class Candidate:
     locations: list = field(default_factory=list)    # (table.column, line) of hard/suspect hits
     excused_locations: list = field(default_factory=list)
     sample: str = ""                                 # redacted text as found in MASKED
-    suspects: set = field(default_factory=set)       # (table, row ordinal) of masked-cell hits to confirm
-    suspects_overflow: bool = False
-    excused_tables: set = field(default_factory=set)  # tables where hits were inside rewritten masked cells
-    same_row: int = 0                                # confirmed: the original value of that very row
+    suspects: dict = field(default_factory=dict)     # (table, row ordinal) -> {column}: masked-cell hits
+    overflow: bool = False
+    excused_tables: set = field(default_factory=set)  # tables with hits inside rewritten masked cells
+    same_row: set = field(default_factory=set)       # confirmed: columns giving back their row's value
     confirmed: bool = False
     sources: set = field(default_factory=set)        # original masked columns holding it
     in_unmasked: set = field(default_factory=set)    # original unmasked columns holding it (one token)
     short: bool = False
     small_number: bool = False
     single: bool = False
+    word: bool = False
 
-    def risk(self, misaligned: set) -> str | None:
+    def risk(self, misaligned: set, systematic: set) -> str | None:
         """None when this is a leak, else why it is low risk."""
         if self.short:
             return "short (fewer than 4 letters/digits)"
@@ -153,10 +165,13 @@ class Candidate:
         if self.single and self.in_unmasked:
             cols = sorted(self.in_unmasked)
             return "also in unmasked column " + ", ".join(cols[:3]) + (" ..." if len(cols) > 3 else "") + " of the original"
-        if (not self.hard and not self.same_row and not self.suspects_overflow
-                and not (self.excused_tables & misaligned)):
-            return "only inside masked cells rewritten by their mutation (a generated value, not the row's own)"
-        return None
+        if self.hard or self.overflow or self.excused_tables & misaligned:
+            return None
+        if self.same_row:
+            if self.word and not self.same_row & systematic:
+                return "one word, generated by chance in its own row's masked cell"
+            return None
+        return "only inside masked cells rewritten by their mutation (generated, not the row's own value)"
 
 
 class _MaskedColumns:
@@ -190,6 +205,8 @@ class VerifyResult:
     values_checked: int
     bloom_bytes: int
     candidates: int
+    unmasked_columns: list = field(default_factory=list)  # masked columns giving back their rows' values
+    misaligned: list = field(default_factory=list)         # tables whose row counts differ
 
     def failed(self, fail_all: bool) -> bool:
         return bool(self.leaks or (fail_all and self.low_risk))
@@ -251,6 +268,7 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
     cands: dict[int, Candidate] = {}
     lens = sorted(lengths)
     masked_rows: dict[str, int] = {}
+    n_suspects = 0
     d = DumpRows(masked, dialect)
     try:
         masked_cols = _MaskedColumns(rules, d.dialect)
@@ -280,18 +298,18 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                             c = cands[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
                         c.count += 1
                         loc = (f"{tq}.{cols[ci]}", line)
-                        if in_masked and hrow(tq, ordinal, gram) not in rowbloom:
-                            # inside a masked cell, and not an original value of that row: the
-                            # mutation wrote it (pools of names, postcodes...)
-                            c.excused_tables.add(tq)
-                            if len(c.excused_locations) < MAX_LOCATIONS:
-                                c.excused_locations.append(loc)
-                            continue
                         if in_masked:
-                            if len(c.suspects) < 10_000:
-                                c.suspects.add((tq, ordinal))
+                            if hrow(tq, ordinal, gram) not in rowbloom:
+                                # not an original value of this row: the mutation wrote it
+                                c.excused_tables.add(tq)
+                                if len(c.excused_locations) < MAX_LOCATIONS:
+                                    c.excused_locations.append(loc)
+                                continue
+                            if n_suspects < MAX_SUSPECTS:
+                                c.suspects.setdefault((tq, ordinal), set()).add(cols[ci])
+                                n_suspects += 1
                             else:
-                                c.suspects_overflow = True
+                                c.overflow = True
                         else:
                             c.hard += 1
                         if len(c.locations) < MAX_LOCATIONS:
@@ -303,6 +321,7 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
         progress(f"pass 2: {len(cands)} candidate value(s) found in the masked dump")
 
     # pass 3: exact confirmation against the original, and which also live in unmasked columns
+    same_row_count: dict[str, int] = {}
     if cands:
         d = DumpRows(original, dialect)
         rows3: dict[str, int] = {}
@@ -327,10 +346,16 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                             c.confirmed = True
                             joined = "".join(toks)
                             c.single = len(toks) == 1
+                            c.word = c.single and joined.isalpha()
                             c.short = len(joined) < 4
                             c.small_number = joined.isdigit() and len(joined) < 5
-                        if (tq, ordinal) in c.suspects:
-                            c.same_row += 1
+                        hit_cols = c.suspects.pop((tq, ordinal), None)
+                        if hit_cols:
+                            for mc in hit_cols:
+                                full = f"{tq}.{mc}"
+                                if full not in c.same_row:
+                                    c.same_row.add(full)
+                                same_row_count[full] = same_row_count.get(full, 0) + 1
                         if len(c.sources) < 10:
                             c.sources.add(f"{tq}.{cols[i]}")
                     else:
@@ -340,17 +365,23 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                                 c.in_unmasked.add(f"{tq}.{cols[i]}")
         finally:
             d.close()
+    systematic = set()
+    for full, n in same_row_count.items():
+        table = full.rsplit(".", 1)[0]
+        if n >= SYSTEMATIC_MIN and n >= SYSTEMATIC_RATE * max(masked_rows.get(table, 0), 1):
+            systematic.add(full)
     leaks, low = [], []
     for c in cands.values():
         if not c.confirmed:
             continue  # a Bloom false positive
-        why = c.risk(misaligned)
+        why = c.risk(misaligned, systematic)
         if not c.locations:
             c.locations = c.excused_locations
         (low if why else leaks).append(_finding_dict(c, why))
     leaks.sort(key=lambda x: -x["found"])
     low.sort(key=lambda x: -x["found"])
-    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes, len(cands))
+    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes, len(cands),
+                        sorted(systematic), sorted(misaligned))
 
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
@@ -362,6 +393,11 @@ def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str
             out.append(f"{title}: {f['value']} (original {', '.join(f['from'])}) found in {where}{why}")
         if len(items) > max_lines:
             out.append(f"{title}: ... and {len(items) - max_lines} more")
+    for col in res.unmasked_columns:
+        out.append(f"LEAK: column {col} gives back its own rows' original values (was it masked?)")
+    if res.misaligned:
+        out.append("note: row counts differ for " + ", ".join(res.misaligned[:5]) + (" ..." if len(res.misaligned) > 5 else "")
+                   + ": values found in their masked cells are not excused")
     out.append(f"verify: {res.values_checked} original value(s) of masked columns checked; "
                f"{len(res.leaks)} leaked, {len(res.low_risk)} low-risk value(s) found"
                + (" (--all: low-risk values fail too)" if fail_all else ""))

@@ -3,6 +3,7 @@ that carry data or schema, and decode/encode one value. Behaviour lives in small
 hooks on the dialect classes, not in `if dialect == ...` branches in the engine."""
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -29,30 +30,58 @@ class InsertStmt:
 
 
 class LineReader:
-    """Iterates the lines of a binary stream and counts them (for file:line errors)."""
+    """Iterates the lines of a binary stream and counts them (for file:line errors). Tight loops
+    may read blocks from `stream` directly and hand back what they read too far (`unread`)."""
 
-    __slots__ = ("_it", "lineno", "source", "_pushed")
+    __slots__ = ("_it", "stream", "lineno", "source", "_pending")
 
     def __init__(self, stream, source: str = "<stdin>"):
+        self.stream = stream
         self._it = iter(stream)
         self.lineno = 0
         self.source = source
-        self._pushed: list[bytes] = []
+        self._pending = None
 
     def __iter__(self):
         return self
 
     def __next__(self) -> bytes:
-        if self._pushed:
-            line = self._pushed.pop()
-        else:
-            line = next(self._it)
+        if self._pending is not None:
+            line = next(self._pending, None)
+            if line is not None:
+                self.lineno += 1
+                return line
+            self._pending = None
+        line = next(self._it)
         self.lineno += 1
         return line
 
-    def push(self, line: bytes) -> None:
-        self._pushed.append(line)
-        self.lineno -= 1
+    def unread(self, data: bytes) -> None:
+        """Give back bytes read past a point (they are served again, line by line)."""
+        if not data:
+            return
+        if self._pending is not None:
+            raise RuntimeError("unread() twice")
+        self._pending = self._join(data)
+
+    def _join(self, data: bytes):
+        last = None
+        for line in io.BytesIO(data):
+            if line.endswith(b"\n"):
+                yield line
+            else:
+                last = line
+        if last is not None:
+            yield last + self.stream.readline()
+
+    def raw_lines(self):
+        """An iterator of lines for tight loops that count lines themselves (they must add what
+        they consumed to self.lineno)."""
+        return self if self._pending is not None else self._it
+
+    @property
+    def has_pending(self) -> bool:
+        return self._pending is not None
 
 
 FIRST_WORDS = re.compile(rb"\s*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?(?:\s+([A-Za-z_]+))?")

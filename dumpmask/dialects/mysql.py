@@ -167,7 +167,9 @@ class MyAdapter:
         names = [unquote_ident(p) for p in parts]
         key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
         ts = eng.table_state(key)
-        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        # every extension must see the table (key remapping records what it wrote), rules or not
+        wanted = [e.wants_table(eng, ts) for e in eng.extensions]
+        has_rules = bool(eng.table_rules(ts)) or any(wanted)
         tstats = eng.audit.table(_qualname(ts.key))
         if not has_rules:
             out.write(raw)
@@ -179,7 +181,7 @@ class MyAdapter:
         ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
         if ins.values_start < 0:
             raise MaskingError(f"{eng.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qualname(ts.key)} cannot be masked; refusing to pass it through")
-        columns = eng.data_columns(ts, ins.columns, st.line)
+        columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
         plan = eng.build_plan(ts, columns, st.line)
         row_filter = None
         for e in eng.extensions:
@@ -259,7 +261,7 @@ class MyAdapter:
                 continue
             ts = eng.table_state(key)
             try:
-                columns = eng.data_columns(ts, ins.columns, st.line)
+                columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
             except DumpSyntaxError:
                 continue
             for (_t0, _t1, spans) in ins.tuples:
@@ -273,6 +275,17 @@ class MyAdapter:
                     else:
                         vals.append(v)
                 yield ts.key, columns, vals, st.line
+
+
+def _with_generated(ts, ins, columns: list[str]) -> list[str]:
+    """mariadb-dump writes the values of generated columns too (the server ignores them), and
+    a hand-written dump may put DEFAULT there: without a column list, a tuple as long as ALL the
+    table's columns lists them all, generated ones included."""
+    if ins.columns is None and ts.schema is not None and ins.tuples:
+        allc = [c.name for c in ts.schema.columns]
+        if len(allc) != len(columns) and len(ins.tuples[0][2]) == len(allc):
+            return allc
+    return columns
 
 
 def _label(raw: bytes) -> str:

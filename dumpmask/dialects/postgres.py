@@ -222,12 +222,70 @@ class PgReader:
         """Yields the raw data lines of the current COPY block; the terminator line is returned
         through self.copy_end (or a DumpSyntaxError at EOF)."""
         self.copy_end = None
-        for line in self.lines:
-            if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
-                self.copy_end = line
-                return
-            yield line
-        raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", self.lines.lineno, self.lines.source)
+        lines = self.lines
+        it = lines.raw_lines()
+        direct = it is not lines
+        n = 0
+        try:
+            for line in it:
+                n += 1
+                if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
+                    self.copy_end = line
+                    return
+                yield line
+        finally:
+            if direct:
+                lines.lineno += n
+        raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
+
+    def copy_passthrough(self, write) -> int:
+        """Copies the current COPY block's data to `write` unchanged, block by block (no per-line
+        Python work); returns the row count."""
+        lines = self.lines
+        stream = lines.stream
+        read = getattr(stream, "read1", None)
+        if lines.has_pending or read is None:
+            n = 0
+            for line in self.copy_rows():
+                write(line)
+                n += 1
+            return n
+        self.copy_end = None
+        carry = b""
+        rows = 0
+        while True:
+            chunk = read(1 << 20)
+            if not chunk:
+                if carry:
+                    write(carry)
+                    rows += 1
+                    lines.lineno += 1
+                raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
+            data = carry + chunk if carry else chunk
+            if data.startswith((b"\\.\n", b"\\.\r\n")):
+                idx = 0
+            else:
+                i1 = data.find(b"\n\\.\n")
+                i2 = data.find(b"\n\\.\r\n")
+                idx = min(i for i in (i1, i2) if i >= 0) + 1 if (i1 >= 0 or i2 >= 0) else -1
+            if idx >= 0:
+                body = data[:idx]
+                write(body)
+                n = body.count(b"\n")
+                rows += n
+                end = data.index(b"\n", idx) + 1
+                self.copy_end = data[idx:end]
+                lines.lineno += n + 1
+                lines.unread(data[end:])
+                return rows
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                part = data[:cut]
+                write(part)
+                n = part.count(b"\n")
+                rows += n
+                lines.lineno += n
+            carry = data[cut:]
 
 
 # ---------------------------------------------------------------- names
@@ -462,8 +520,12 @@ _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREA
                "copy": "COPY (unmasked table)", "insert": "INSERT (unmasked table)"}
 
 
+UNCHANGED = object()   # a cached result meaning "write the field as it was"
+NULL_FIELD = b"\\N"
+
+
 class FieldFns:
-    __slots__ = ("copy", "sql")
+    __slots__ = ("copy", "sql", "ccache", "cmiss")
 
     def __init__(self, copy, sql):
         self.copy, self.sql = copy, sql
@@ -484,27 +546,37 @@ class PgAdapter:
         return pattern.lower() == actual or pattern == actual
 
     # -- values
-    def make_field_fn(self, t, col, stats, cache_max: int = 200_000) -> FieldFns:
+    def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
         kind = col.kind
         ccache: dict = {}
         scache: dict = {}
 
+        def copy_miss(raw: bytes):
+            """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
+            if raw == b"\\N":
+                v = None
+            elif b"\\" in raw:
+                v = copy_decode(raw)
+            else:
+                v = raw.decode("utf-8", "surrogateescape")
+            nv = t(v)
+            # an unchanged value keeps its original bytes (escapes as written: keep is byte for byte)
+            r = UNCHANGED if nv == v else (NULL_FIELD if nv is None else copy_encode(nv))
+            if len(ccache) >= cache_max:
+                ccache.clear()
+            ccache[raw] = r
+            return r
+
         def copy_fn(raw: bytes) -> bytes:
             r = ccache.get(raw)
             if r is None:
-                if raw == b"\\N":
-                    v = None
-                elif b"\\" in raw:
-                    v = copy_decode(raw)
-                else:
-                    v = raw.decode("utf-8", "surrogateescape")
-                r = copy_encode(t(v))
-                if len(ccache) >= cache_max:
-                    ccache.clear()
-                ccache[raw] = r
-            if r is not raw and r != raw:
-                stats.changed += 1
-            if r == b"\\N":
+                r = copy_miss(raw)
+            if r is UNCHANGED:
+                if raw == NULL_FIELD:
+                    stats.nulls += 1
+                return raw
+            stats.changed += 1
+            if r is NULL_FIELD:
                 stats.nulls += 1
             return r
 
@@ -515,7 +587,8 @@ class PgAdapter:
                 lead = raw[:len(raw) - len(raw.lstrip())]
                 trail = raw[len(raw.rstrip()):]
                 lit = literal_decode(s)
-                r = lead + literal_encode(t(lit.value), lit, kind) + trail
+                nv = t(lit.value)
+                r = raw if nv == lit.value else lead + literal_encode(nv, lit, kind) + trail
                 if len(scache) >= cache_max:
                     scache.clear()
                 scache[raw] = r
@@ -525,7 +598,9 @@ class PgAdapter:
                 stats.nulls += 1
             return r
 
-        return FieldFns(copy_fn, sql_fn)
+        fns = FieldFns(copy_fn, sql_fn)
+        fns.ccache, fns.cmiss = ccache, copy_miss
+        return fns
 
     # -- schema
     def learn(self, st: Stmt) -> None:
@@ -596,6 +671,10 @@ class PgAdapter:
                     pass
             elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
                 self.learn(st)
+            elif st.kind == "setval":
+                p = parse_setval(st.raw)
+                if p is not None:
+                    self.engine.sequence_values[p[0][1]] = p[1]
 
     # -- the loop
     def run(self, lines: LineReader, out) -> None:
@@ -639,6 +718,15 @@ class PgAdapter:
     def table_for(self, key):
         eng = self.engine
         ts = eng.table_state(key)
+        # pg_dump writes a partitioned table's data per partition: a rule naming the parent
+        # must apply to every partition's rows (else they would leak unmasked).
+        parent = ts.schema.partition_of if ts.schema is not None else None
+        if parent and parent != ts.key:
+            own = eng.table_rules(ts)
+            inherited = [r for r in eng.table_rules(self.table_for(parent)) if r not in own]
+            if inherited:
+                own.extend(inherited)
+                ts.plans.clear()
         return ts
 
     def do_copy(self, st: Stmt, r: PgReader, out, prog) -> None:
@@ -654,10 +742,7 @@ class PgAdapter:
         if not has_rules:
             w(st.raw)
             eng.audit.count_passthrough("COPY (unmasked table)")
-            n = 0
-            for line in r.copy_rows():
-                w(line)
-                n += 1
+            n = r.copy_passthrough(w)
             w(r.copy_end)
             tstats.rows_read += n
             tstats.rows_written += n
@@ -675,10 +760,15 @@ class PgAdapter:
         w(st.raw)
         eng._in_copy_cols = ncols
         fns = [(p.index, p.fn.copy) for p in plan]
+        entries = [(p.index, p.fn.ccache, p.fn.cmiss, [0, 0], p.stats) for p in plan]
         n_read = 0
         n_written = 0
         lines = r.lines
+        first_line = lines.lineno + 1
         source = eng.source
+        name = _qualname(ts.key)
+        batch = []
+        append = batch.append
         for line in r.copy_rows():
             n_read += 1
             if line[-1:] == b"\n":
@@ -690,18 +780,35 @@ class PgAdapter:
                 body, eol = line, b""
             fields = body.split(b"\t")
             if len(fields) != ncols:
-                raise DumpSyntaxError(f"COPY row for {_qualname(ts.key)} has {len(fields)} fields, expected {ncols}",
-                                      lines.lineno, source, line[:60])
+                raise DumpSyntaxError(f"COPY row for {name} has {len(fields)} fields, expected {ncols}",
+                                      first_line + n_read - 1, source, line[:60])
             if row_filter is not None:
                 fields = row_filter(fields)
                 if fields is None:
                     continue
-            for i, fn in fns:
-                fields[i] = fn(fields[i])
-            w(b"\t".join(fields) + eol)
+            for i, cache, miss, cnt, _ in entries:
+                raw = fields[i]
+                v = cache.get(raw)
+                if v is None:
+                    v = miss(raw)
+                if v is UNCHANGED:
+                    if raw == NULL_FIELD:
+                        cnt[1] += 1
+                else:
+                    fields[i] = v
+                    cnt[0] += 1
+                    if v is NULL_FIELD:
+                        cnt[1] += 1
+            append(b"\t".join(fields) + eol)
             n_written += 1
-            if not n_read & 0x3FFF:
-                prog.update(lines_bytes(out), _qualname(ts.key))
+            if not n_read & 0xFFF:
+                w(b"".join(batch))
+                batch.clear()
+                prog.update(lines_bytes(out), name)
+        w(b"".join(batch))
+        for _, _, _, cnt, stats in entries:
+            stats.changed += cnt[0]
+            stats.nulls += cnt[1]
         if row_filter is not None and hasattr(row_filter, "flush"):
             for fields in row_filter.flush():
                 for i, fn in fns:

@@ -249,6 +249,7 @@ class KeyRemapping(Extension):
             elif n in nodes:
                 self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
         # group
+        bounds: dict = {}
         comps: dict = {}
         for n in nodes:
             comps.setdefault(uf.find(n), []).append(n)
@@ -294,12 +295,29 @@ class KeyRemapping(Extension):
                 else:
                     lo, hi = 0, min(h for h in his if h is not None)
                 spec = (st, lo, hi)
+                known = [b for b in (self._known_max(eng, m, nodes.get(m)) for m in members) if b is not None]
+                if known:
+                    bounds[(lo, hi)] = max([bounds.get((lo, hi), 0)] + known)
             else:
                 spec = (st, None, None)
             for m in members:
                 node_spec[m] = spec
+        # split (lower half onto upper half, so no remapped id equals an original one) where the
+        # dump tells the largest ids (setval, AUTO_INCREMENT) and every one of that range fits the lower half; the same decision for the whole range
+        # keeps "same value, same output" across columns of the same type
+        for m, spec in list(node_spec.items()):
+            if spec[0] == "randomInteger":
+                lo, hi = spec[1], spec[2]
+                mid = lo + (hi - lo + 1) // 2 - 1
+                b = bounds.get((lo, hi))
+                node_spec[m] = (*spec, not self.range and b is not None and b <= mid)
         self.node_spec = node_spec
         self.not_remapped = not_remapped
+        # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
+        # learnt now: rebuild them, except for tables whose data is written (checked just below)
+        for ts in eng.tables.values():
+            if ts.key not in self.used:
+                ts.plans.clear()
         # columns of a table whose data is already written must not change (a pipe without --schema)
         for tkey, used in self.used.items():
             now = {n: s for n, s in node_spec.items() if n[0] == tkey}
@@ -311,6 +329,21 @@ class KeyRemapping(Extension):
                     f"{'unmasked' if not used else 'with another key range'}: give the dump as a file (dumpmask reads the "
                     "schema first) or pass --schema FILE with a pg_dump --schema-only / --no-data dump")
 
+    @staticmethod
+    def _known_max(eng, node, col):
+        """The largest id a column can hold according to the dump: its sequence's setval or its
+        table's AUTO_INCREMENT (known before the data only for MySQL or after a pre-pass)."""
+        if col is None:
+            return None
+        if col.auto_increment:
+            ts = eng.tables.get(node[0])
+            if ts is not None and ts.schema is not None and ts.schema.auto_increment_next:
+                return ts.schema.auto_increment_next - 1
+        if col.has_default_sequence:
+            name = col.has_default_sequence.split(".")[-1].strip('"')
+            return eng.sequence_values.get(name)
+        return None
+
     # ---------------------------------------------------------------- engine hooks
     def wants_table(self, eng, ts) -> bool:
         if ts.key not in self.used:
@@ -320,9 +353,10 @@ class KeyRemapping(Extension):
     def remapper(self, eng, spec) -> Remapper:
         r = self.remappers.get(spec)
         if r is None:
-            st, lo, hi = spec
-            dom = {"randomInteger": f"int[{lo},{hi}]", "uuid": "uuid", "text": "text"}[st]
-            r = self.remappers[spec] = Remapper(eng, st, lo, hi, dom, split=not self.range)
+            st, lo, hi = spec[:3]
+            split = bool(spec[3]) if len(spec) > 3 else False
+            dom = {"randomInteger": f"int[{lo},{hi}]{'/split' if split else ''}", "uuid": "uuid", "text": "text"}[st]
+            r = self.remappers[spec] = Remapper(eng, st, lo, hi, dom, split=split)
         return r
 
     def extend_plan(self, eng, ts, columns, plan):

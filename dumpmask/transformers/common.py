@@ -19,7 +19,7 @@ from dumpmask.schema import Column
 from .base import Transformer
 
 #: per-instance memo of original -> masked; cleared when it grows past this
-CACHE_LIMIT = 100_000
+CACHE_LIMIT = 32_768
 
 #: pool size: entries drawn from Faker once per (key, pool, locale) per process
 POOL_SIZE = 2000

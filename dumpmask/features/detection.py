@@ -1,0 +1,217 @@
+"""--template and --strict: detection while masking.
+
+* `--template T`: every detected column in template T that the rules file does not mention
+  gets the suggested mutation (detect.suggest_rule); explicit rules win, `keep` included.
+  The HIPAA template also turns identifier remapping on (features.install adds KeyRemapping).
+* `--strict` (fail closed): a detected column that no rule covers (neither the rules file nor
+  the template; `keep` is an explicit, audited decision) stops the run with StrictError
+  (exit 1) before that table's data is written, listing every uncovered column known and a
+  rules snippet to paste.
+
+Where the evidence comes from:
+* by name: every CREATE TABLE seen (a pre-pass in strict mode on a regular file, else the
+  tables seen so far on a pipe);
+* by content: on a regular input file, a bounded pre-pass samples the first N rows of every
+  table (scan.sample_dump) before anything is written; with --strict the run then fails
+  before its first byte of output if anything is uncovered, listing all of it.
+  On a pipe nothing can be read twice: templates and --strict use name detection only (and
+  content detection is not run; use `dumpmask scan` on a copy, or pass a file).
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+import orjson
+
+from dumpmask.detect import in_template, suggest_rule
+from dumpmask.errors import StrictError
+from dumpmask.features import Extension
+from dumpmask.rules import ColumnRule, NamePattern
+from dumpmask.scan import DEFAULT_SAMPLE, explicit_rules, qualname, rules_snippet, table_findings
+
+
+def _regular_file(path) -> bool:
+    if not path:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+class Detection(Extension):
+    def __init__(self, sample: int = DEFAULT_SAMPLE):
+        self.sample = sample
+        self.content: dict = {}       # table key -> {column: Finding} from the content pre-pass
+        self.prepass = False
+        self.recorded: set = set()    # (table, column) already in the audit
+        self._cache: dict = {}
+
+    # ------------------------------------------------------------------ evidence
+    def schema_ready(self, eng) -> None:
+        if not _regular_file(eng.input_path):
+            return
+        from dumpmask.scan import sample_dump
+
+        smp = sample_dump(eng.input_path, eng.adapter.name, self.sample, eng.source)
+        self.prepass = True
+        for key in smp.tables:
+            self.content[key] = smp.content_findings(key)
+            if smp.tables[key] is not None:
+                ts = eng.table_state(key)
+                if ts.schema is None or not ts.schema.columns:
+                    ts.schema = smp.tables[key]
+        if eng.strict:
+            missing = self._uncovered_everywhere(eng)
+            if missing:
+                raise StrictError(self._message(eng, missing))
+
+    def _content_for(self, ts) -> dict:
+        c = self.content.get(ts.key)
+        if c is None:
+            for k, v in self.content.items():
+                if k[1] == ts.key[1] and (k[0] is None or ts.key[0] is None):
+                    return v
+        return c or {}
+
+    def findings(self, eng, ts, columns=None) -> dict:
+        """{column: (Column, Finding)} for a table (name + content)."""
+        ck = (ts.key, tuple(columns) if columns is not None else None, ts.schema is not None)
+        f = self._cache.get(ck)
+        if f is None:
+            f = self._cache[ck] = table_findings(ts.key, ts.schema, self._content_for(ts), columns)
+        return f
+
+    def _templated(self, eng, f) -> bool:
+        return bool(eng.template) and in_template(f, eng.template)
+
+    def _uncovered(self, eng, ts, columns) -> list[dict]:
+        """Detected columns of a table (among `columns`, the data columns) that neither an
+        explicit rule nor the template covers."""
+        found = self.findings(eng, ts, columns)
+        if not found:
+            return []
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        out = []
+        for cname, (col, f) in found.items():
+            if cname not in columns or cname in explicit or self._templated(eng, f):
+                continue
+            sug = suggest_rule(f, col)
+            out.append({"table": qualname(ts.key), "column": cname, "category": f.category, "evidence": f.evidence,
+                        "suggested": sug["mutation"], "suggested_options": sug.get("options", {}),
+                        "review": f.review})
+        return out
+
+    def _uncovered_everywhere(self, eng) -> list[dict]:
+        out = []
+        for key, ts in sorted(eng.tables.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+            if ts.schema is None or not ts.schema.columns:
+                continue
+            out.extend(self._uncovered(eng, ts, ts.schema.data_columns()))
+        return out
+
+    def _message(self, eng, missing: list[dict]) -> str:
+        lines = [f"--strict: {len(missing)} column(s) hold personal data that no rule covers "
+                 f"(add a rule; \"keep\" lets one through on purpose, audited):"]
+        for m in missing:
+            lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
+        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing)) + "\n]"
+        lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
+        lines.append(snippet)
+        if not self.prepass:
+            lines.append("(read from a pipe: columns detected by name in the tables seen so far; "
+                         "content detection needs a file input)")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ hooks
+    def wants_table(self, eng, ts) -> bool:
+        cols = ts.schema.data_columns() if ts.schema is not None else None
+        found = self.findings(eng, ts, cols)
+        if not found:
+            return False
+        if eng.strict:
+            return True
+        return any(self._templated(eng, f) for _, f in found.values())
+
+    def extend_plan(self, eng, ts, columns, plan):
+        found = self.findings(eng, ts, columns)
+        if not found:
+            return plan
+        qual = qualname(ts.key)
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        by_index = {p.index: p for p in plan}
+        if eng.strict:
+            missing = self._uncovered(eng, ts, columns)
+            if missing:
+                others = [m for m in self._uncovered_everywhere(eng) if m["table"] != qual]
+                raise StrictError(self._message(eng, missing + others))
+        for cname, (col, f) in found.items():
+            try:
+                idx = columns.index(cname)
+            except ValueError:
+                continue  # generated column: not in the data
+            cr = explicit.get(cname)
+            p = by_index.get(idx)
+            if cr is not None:
+                if p is not None and getattr(p.stats, "category", None) is None:
+                    p.stats.category = f.category
+                if cr.mutation == "keep":
+                    self._record(eng, qual, cname, f, "keep", cr.where)
+                continue
+            if self._templated(eng, f):
+                sug = suggest_rule(f, col)
+                cr = self._template_rule(eng, cname, sug)
+                cr.category = f.category
+                p = eng.make_column_plan(ts, idx, col, cr)
+                plan.append(p)
+                if sug["mutation"] == "keep":
+                    self._record(eng, qual, cname, f, "keep", cr.where)
+                continue
+            self._record(eng, qual, cname, f, "uncovered", None)
+        return plan
+
+    def _template_rule(self, eng, cname: str, sug: dict) -> ColumnRule:
+        from dumpmask.transformers import parse_mutation
+
+        where = f"template:{eng.template}"
+        cls, arg = parse_mutation(sug["mutation"], where)
+        options = cls.validate_options(sug.get("options") or {}, where=where)
+        return ColumnRule(NamePattern(None, cname, text=cname), sug["mutation"], cls, arg, options, where,
+                          source=where, matched=True)
+
+    def _record(self, eng, table: str, column: str, f, decision: str, where) -> None:
+        k = (table, column)
+        if k in self.recorded:
+            return
+        self.recorded.add(k)
+        entry = {"table": table, "column": column, "category": f.category, "evidence": f.evidence, "decision": decision}
+        if where:
+            entry["rule"] = where
+        eng.audit.data["detected_uncovered"].append(entry)
+        if decision == "uncovered":
+            eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected, not covered by any rule: written unmasked")
+
+    def finish(self, eng) -> None:
+        # tables whose data never went through a plan (no data, or no template category):
+        # their detected, uncovered columns still belong in the audit
+        for key, ts in list(eng.tables.items()):
+            if ts.schema is None or not ts.schema.columns:
+                continue
+            cols = ts.schema.data_columns()
+            found = self.findings(eng, ts, cols)
+            if not found:
+                continue
+            qual = qualname(key)
+            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name)
+            for cname, (col, f) in found.items():
+                if (qual, cname) in self.recorded or cname not in cols:
+                    continue
+                cr = explicit.get(cname)
+                if cr is not None:
+                    if cr.mutation == "keep":
+                        self._record(eng, qual, cname, f, "keep", cr.where)
+                    continue
+                if self._templated(eng, f):
+                    continue  # the template covers it (a table without data)
+                self._record(eng, qual, cname, f, "uncovered", None)

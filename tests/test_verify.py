@@ -1,0 +1,126 @@
+"""`dumpmask verify`: leak check of a masked dump against its original."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from dumpmask.verify import ScalableBloom, redact, tokens
+
+DATASETS = Path("/work/shared/datasets")
+PAGILA = DATASETS / "pagila" / "pg_dump-copy.sql"
+RULES = Path("/work/shared/checks/rules/pagila-pii.json")
+FILM1 = b"A Epic Drama of a Feminist And a Mad Scientist who must Battle a Teacher in The Canadian Rockies"
+
+
+@pytest.fixture(scope="module")
+def masked(tmp_path_factory):
+    if not PAGILA.exists() or not RULES.exists():
+        pytest.skip("pagila dump / rules not available")
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, TEST_KEY
+
+    out = tmp_path_factory.mktemp("verify") / "m.sql"
+    env = dict(os.environ, DUMPMASK_KEY=TEST_KEY)
+    with open(out, "wb") as fh:
+        cp = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", str(RULES), str(PAGILA)],
+                            stdout=fh, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    assert cp.returncode == 0, cp.stderr.decode()
+    return out
+
+
+def plant(src: Path, dst: Path, new_text: bytes) -> Path:
+    data = src.read_bytes()
+    assert data.count(FILM1) == 1
+    dst.write_bytes(data.replace(FILM1, new_text))
+    return dst
+
+
+def test_verify_passes_a_clean_masking_run(dm, masked):
+    cp = dm("verify", PAGILA, masked, "-c", RULES)
+    assert cp.returncode == 0, cp.stdout.decode()[-2000:]
+    assert b"0 leaked" in cp.stdout and b"verify: ok" in cp.stdout
+
+
+def test_verify_fails_the_original_itself(dm, masked):
+    cp = dm("verify", PAGILA, PAGILA, "-c", RULES)
+    assert cp.returncode == 1
+    out = cp.stdout.decode()
+    assert "column public.customer.first_name gives back its own rows' original values" in out
+    assert "MARY.SMITH" not in out  # values are shown redacted
+    cp = dm("verify", PAGILA, PAGILA, "-c", RULES, "--json")
+    assert cp.returncode == 1
+    res = json.loads(cp.stdout)
+    emails = [f for f in res["leaks"] if f["value"] == "MA***@***.org" and f["from"] == ["public.customer.email"]]
+    assert emails and emails[0]["where"][0].startswith("public.customer.email:")
+    assert "MARY.SMITH" not in cp.stdout.decode()
+
+
+def test_verify_finds_an_email_planted_in_free_text(dm, masked, tmp_path):
+    bad = plant(masked, tmp_path / "bad.sql", b"Call MARY.SMITH@sakilacustomer.org about this film")
+    cp = dm("verify", PAGILA, bad, "-c", RULES)
+    assert cp.returncode == 1
+    out = cp.stdout.decode()
+    assert re.search(r"LEAK: MA\*\*\*@\*\*\*\.org \(original public\.customer\.email\) found in public\.film\.description:\d+", out), out
+    assert "sakilacustomer" not in out
+    # SMITH alone is a leak too: a last name found in a column the rules do not mask, and no
+    # unmasked column of the original holds it
+    assert re.search(r"LEAK: S\*\*\* \(original public\.customer\.last_name.*\) found in public\.film\.description:", out)
+    assert "2 leaked" in out
+
+
+def test_verify_finds_a_multi_word_value_and_a_phone(dm, masked, tmp_path):
+    # address.address "1913 Hanoi Way" and address.phone "28303384290" (address_id 5) in free text
+    bad = plant(masked, tmp_path / "bad.sql", b"Meet at 1913 hanoi WAY, phone 28303384290")
+    cp = dm("verify", PAGILA, bad, "-c", RULES, "--json")
+    assert cp.returncode == 1
+    res = json.loads(cp.stdout)
+    leaks = {(tuple(f["from"]), f["where"][0].rsplit(":", 1)[0]) for f in res["leaks"]}
+    assert (("public.address.address",), "public.film.description") in leaks
+    assert (("public.address.phone",), "public.film.description") in leaks
+    assert res["ok"] is False
+
+
+def test_low_risk_values_pass_unless_all(dm, masked, tmp_path):
+    # MARY: a customer's first name that also names an actor (unmasked): low risk
+    bad = plant(masked, tmp_path / "bad.sql", b"Mary and Jon were here")
+    cp = dm("verify", PAGILA, bad, "-c", RULES, "--json")
+    assert cp.returncode == 0, cp.stdout.decode()[-2000:]
+    res = json.loads(cp.stdout)
+    low = [f for f in res["low_risk"] if any(w.startswith("public.film.description:") for w in f["where"])]
+    reasons = {f["value"]: f["low_risk"] for f in low}
+    assert reasons["M***"].startswith("also in unmasked column public.actor.first_name")
+    assert reasons["J***"].startswith("short")
+    cp = dm("verify", PAGILA, bad, "-c", RULES, "--all")
+    assert cp.returncode == 1
+
+
+def test_verify_needs_rules(dm, masked):
+    cp = dm("verify", PAGILA, masked)
+    assert cp.returncode == 2  # click usage error: -c is required
+
+
+def test_bloom_has_no_false_negatives_and_few_false_positives():
+    import random
+
+    rnd = random.Random(1)
+    b = ScalableBloom(initial=1000)
+    items = [rnd.getrandbits(64) for _ in range(20000)]
+    for h in items:
+        b.add(h)
+    assert len(b.filters) > 1  # grew with its content
+    assert all(h in b for h in items)
+    fp = sum(1 for _ in range(20000) if rnd.getrandbits(64) in b)
+    assert fp < 20000 * 0.01
+
+
+def test_tokens_and_redaction():
+    assert tokens("MARY.SMITH@sakilacustomer.org") == ["mary", "smith", "sakilacustomer", "org"]
+    assert tokens("São-Paulo_2") == ["são", "paulo", "2"]
+    assert redact("MARY.SMITH@sakilacustomer.org") == "MA***@***.org"
+    assert redact("1913 Hanoi Way") == "19***"
