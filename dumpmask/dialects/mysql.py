@@ -121,7 +121,10 @@ class MyAdapter:
         if st.kind == "create_table":
             ts_schema = parse_create_table(st.raw, NAME)
             if ts_schema is None:
-                eng.warn(f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked")
+                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+                if eng.strict:
+                    raise MaskingError(msg + " (--strict)")
+                eng.warn(msg)
                 return None
             if ts_schema.schema is None and self.current_db is not None:
                 ts_schema.schema = self.current_db
@@ -132,7 +135,7 @@ class MyAdapter:
         return None
 
     def learn_schema(self, lines: LineReader) -> None:
-        for st in split_statements(lines, lines.source):
+        for st in split_statements(lines.raw_lines(), lines.source):
             if st.kind == "create_table" or (st.kind == "other" and _USE_RE.match(st.raw)):
                 self.learn(st)
         self.current_db = None
@@ -152,7 +155,7 @@ class MyAdapter:
         w = out.write
         count = eng.audit.count_passthrough
         rewrite_hooks = [e for e in eng.extensions if hasattr(e, "rewrite_statement")]
-        for st in split_statements(lines, eng.source):
+        for st in split_statements(lines.raw_lines(), eng.source):
             k = st.kind
             if k == "insert":
                 self.do_insert(st, out)
@@ -286,7 +289,7 @@ class MyAdapter:
 
     def iter_rows(self, lines: LineReader, want=None):
         eng = self.engine
-        for st in split_statements(lines, eng.source):
+        for st in split_statements(lines.raw_lines(), eng.source):
             if st.kind == "create_table":
                 self.learn(st)
                 continue

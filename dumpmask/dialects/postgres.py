@@ -7,6 +7,7 @@ nested /* */ comments, psql meta-commands (a line starting with a backslash, suc
 """
 from __future__ import annotations
 
+import copy
 import re
 
 from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_kind_words
@@ -529,6 +530,11 @@ UNCHANGED = object()   # a cached result meaning "write the field as it was"
 NULL_FIELD = b"\\N"
 
 
+_PARTITION_OF = re.compile(
+    rb"\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<child>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
+    rb"\s+PARTITION\s+OF\s+(?P<parent>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)", re.I)
+
+
 class FieldFns:
     __slots__ = ("copy", "sql", "ccache", "cmiss")
 
@@ -613,9 +619,25 @@ class PgAdapter:
         eng = self.engine
         k = st.kind
         if k == "create_table":
+            pm = _PARTITION_OF.match(st.raw)
+            if pm:
+                # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
+                child = parse_qualname(pm.group("child"))
+                parent = self.table_for(parse_qualname(pm.group("parent")))
+                ts = eng.table_state(child)
+                cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
+                if ts.schema is None or not ts.schema.columns:
+                    ts.schema = TableSchema(schema=child[0], name=child[1], columns=cols, line=st.line)
+                ts.schema.partition_of = parent.key
+                ts.rules = None
+                ts.plans.clear()
+                return
             ts_schema = parse_create_table(st.raw, NAME, eng.domains)
             if ts_schema is None:
-                eng.warn(f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked")
+                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+                if eng.strict:
+                    raise MaskingError(msg + " (--strict)")
+                eng.warn(msg)
                 return
             ts = eng.learn_table(ts_schema, st.line)
             m = re.search(rb"(?i)\bPARTITION\s+OF\s+(\"(?:[^\"]|\"\")*\"|[^\s(]+)(?:\s*\.\s*(\"(?:[^\"]|\"\")*\"|[^\s(]+))?", st.raw)
