@@ -32,5 +32,5 @@ bench: venv
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis /tmp/dumpmask-demo-audit.json
+	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis 
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,7 +1,8 @@
 """The command line. click only; the one place where library errors become exit codes.
 
 Exit codes: 0 ok; 1 the data could not be masked safely (bad dump, strict finding, leak found,
-audit changed); 2 usage or rules-file error; 141 the downstream pipe was closed.
+audit changed); 2 usage or rules-file error; 70 internal error (a bug); 141 the downstream pipe
+was closed.
 """
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ def _run_guarded(fn):
     except OSError as e:
         _err(f"{getattr(e, 'filename', None) or ''}{': ' if getattr(e, 'filename', None) else ''}{e.strerror or e}")
         sys.exit(1)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        raise
+    except Exception as e:  # a bug: say so plainly, never a traceback (DUMPMASK_DEBUG=1 shows it)
+        if os.environ.get("DUMPMASK_DEBUG"):
+            raise
+        _err(f"internal error ({type(e).__name__}: {e}); the output is incomplete and ends with a line that "
+             "makes the restore fail. Please report this with DUMPMASK_DEBUG=1 output.")
+        sys.exit(70)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

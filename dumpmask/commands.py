@@ -97,10 +97,14 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
       2. a number of fewer than 5 digits;
       3. one token (no space or punctuation inside) that also appears in a column of ORIGINAL
          that RULES do not mask (MARY: a customer's and an actor's first name);
-      4. one word of letters only that is a common given name or surname (the en_US lists
-         the faker.* generators draw from).
+      4. found only inside cells of masked columns of MASKED, and either not the original
+         value of that same row (generators write names and postcodes from pools, so other
+         rows' values turn up by chance), or one word of letters on its own row, unless that
+         column gives back its own row's value for at least 2 rows and 5% of its rows (then
+         the column was not masked at all: a leak).
     Anything else is a leak: e-mails, phone numbers, addresses, user names, password hashes,
-    numbers of 5 digits or more, multi-word values, rare names.
+    numbers of 5 digits or more, multi-word values, and any value of a masked column found in
+    a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
     \b
     Memory is bounded by the original's masked values (keyed 64-bit hashes in a Bloom filter,
     never values in clear), not by the size of MASKED.

@@ -33,7 +33,7 @@ class Key:
 
     @classmethod
     def from_env_or_file(cls, key_file: str | None = None, env: dict | None = None) -> "Key":
-        """DUMPMASK_KEY, else --key-file, else a random per-run key (ephemeral)."""
+        """--key-file when given, else DUMPMASK_KEY, else a random per-run key (ephemeral)."""
         from dumpmask.errors import KeyError_
 
         env = os.environ if env is None else env

@@ -202,20 +202,27 @@ class Engine:
                 ext.finish(self)
             out.flush()
         except DumpmaskError as e:
-            try:
-                if self._in_copy_cols is not None:
-                    out.write(b"\t" * (self._in_copy_cols + 1) + b"dumpmask: aborted\n\\.\n")
-                out.write(POISON)
-                out.flush()
-            except (BrokenPipeError, OSError):
-                pass
+            self._poison(out)
             self._finish_audit(hin, hout, "failed", str(e))
             raise
         except BaseException as e:
+            if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
+                self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
             self._finish_audit(hin, hout, "failed", f"{type(e).__name__}: {e}")
             raise
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
+
+    def _poison(self, out) -> None:
+        """End the output so that psql (ON_ERROR_STOP) or mysql fails and a single-transaction
+        restore rolls back: an open COPY block gets a row with too many fields first."""
+        try:
+            if self._in_copy_cols is not None:
+                out.write(b"\t" * (self._in_copy_cols + 1) + b"dumpmask: aborted\n\\.\n")
+            out.write(POISON)
+            out.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
 
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data

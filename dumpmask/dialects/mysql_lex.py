@@ -151,6 +151,18 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
 
     for line in lines:
         lineno += 1
+        if type(line) is not bytes:   # several lines handed over at once (MergedLines)
+            lineno_after = lineno + line.extra
+            if not in_stmt and delim == b";" and getattr(line, "complete", False):
+                # checked by its producer: one whole statement, ';' at its end, no comment
+                if cparts:
+                    yield MyStmt(b"".join(cparts), cline, "comment", delim)
+                    cparts = []
+                yield MyStmt(bytes(line), lineno, statement_kind(line), delim)
+                lineno = lineno_after
+                continue
+        else:
+            lineno_after = None
         n = len(line)
         pos = 0
         seg = 0                       # start of this line's part of the current statement
@@ -239,6 +251,9 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
                     break
                 pos = m.end()
                 state = _ST_N
+
+        if lineno_after is not None:
+            lineno = lineno_after
 
     if cparts:
         yield MyStmt(b"".join(cparts), cline, "comment", delim)

@@ -765,7 +765,7 @@ class PgAdapter:
             raise DumpSyntaxError("cannot parse COPY statement", st.line, eng.source, st.raw[:60])
         key, cols, text_format = parsed
         ts = self.table_for(key)
-        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        has_rules = any([bool(eng.table_rules(ts))] + [e.wants_table(eng, ts) for e in eng.extensions])  # every extension sees every table
         tstats = eng.audit.table(_qualname(ts.key))
         if not has_rules:
             w(st.raw)
@@ -863,7 +863,7 @@ class PgAdapter:
             return
         key = parse_qualname(m.group("table"))
         ts = self.table_for(key)
-        has_rules = bool(eng.table_rules(ts)) or any(e.wants_table(eng, ts) for e in eng.extensions)
+        has_rules = any([bool(eng.table_rules(ts))] + [e.wants_table(eng, ts) for e in eng.extensions])  # every extension sees every table
         tstats = eng.audit.table(_qualname(ts.key))
         if not has_rules:
             out.write(st.raw)

@@ -327,7 +327,7 @@ class KeyRemapping(Extension):
                 raise MaskingError(
                     f"a key constraint on {cols} appears after that table's data was already written "
                     f"{'unmasked' if not used else 'with another key range'}: give the dump as a file (dumpmask reads the "
-                    "schema first) or pass --schema FILE with a pg_dump --schema-only / --no-data dump")
+                    "schema first) or pass --schema FILE with a schema-only dump (pg_dump --schema-only, mariadb-dump --no-data)")
 
     @staticmethod
     def _known_max(eng, node, col):

@@ -63,6 +63,9 @@ class Transformer:
             if p is None:
                 known = ", ".join(sorted(cls.params)) or "none"
                 raise RulesError(f"unknown option {k!r} for {cls.name} (known: {known})", where=f"{where}.{k}")
+            if v is None and p.default is None and not p.required:
+                out[k] = None  # "not given" (defaults filled in by an earlier validation)
+                continue
             if p.type is not None and not isinstance(v, p.type) or (p.type is int and isinstance(v, bool)):
                 raise RulesError(f"option {k!r} of {cls.name} must be {getattr(p.type, '__name__', p.type)}", where=f"{where}.{k}")
             if p.choices and v not in p.choices:
