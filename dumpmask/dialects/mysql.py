@@ -91,6 +91,46 @@ def fast_lines(stream, block: int = 1 << 20):
         pos = end
 
 
+# one field of a tuple as mysqldump writes it: text and strings, no parenthesis or comma outside
+# a string (numbers, NULL, 'strings' with backslash escapes, _binary '..', 0x.., b'..', X'..')
+_FIELD = rb"[^,()'\s][^,()']*+(?:'[^'\\]*+(?:\\.[^'\\]*+)*+'[^,()']*+)*+|'[^'\\]*+(?:\\.[^'\\]*+)*+'(?:[^,()'\s][^,()']*+|'[^'\\]*+(?:\\.[^'\\]*+)*+')*+"
+_SEP = re.compile(rb",[ \t\r\n]*+")
+_TUPLE_CACHE: dict = {}
+
+
+def _tuple_re(ncols: int, idxs: tuple) -> re.Pattern:
+    r = _TUPLE_CACHE.get((ncols, idxs))
+    if r is None:
+        parts = [(b"(" + _FIELD + b")") if i in idxs else (b"(?:" + _FIELD + b")") for i in range(ncols)]
+        r = _TUPLE_CACHE[(ncols, idxs)] = re.compile(rb"\(" + b",".join(parts) + rb"\)", re.S)
+    return r
+
+
+def _fast_spans(raw: bytes, start: int, ncols: int, idxs: tuple):
+    """Spans of the masked fields of every tuple, with one compiled regex per table shape, or
+    None when the statement is not in mysqldump's plain shape (the general scanner then runs)."""
+    rx = _tuple_re(ncols, idxs)
+    match = rx.match
+    sep = _SEP.match
+    out = []
+    pos = start
+    n = len(raw)
+    while True:
+        m = match(raw, pos)
+        if m is None:
+            return None
+        out.append(m.regs[1:])
+        pos = m.end()
+        s = sep(raw, pos)
+        if s is None:
+            break
+        pos = s.end()
+    rest = raw[pos:pos + 64].lstrip()
+    if not rest.startswith(b";") and not rest[:2].upper() == b"ON":
+        return None
+    return [[x for se in row for x in se] for row in out]
+
+
 class FieldFns:
     __slots__ = ("copy", "sql", "cache", "miss")
 
@@ -264,9 +304,24 @@ class MyAdapter:
             tstats.rows_read += n
             tstats.rows_written += n
             return
-        ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
-        if ins.values_start < 0:
+        head = parse_insert(raw, tuples=False, line=st.line, source=eng.source)
+        if head.values_start < 0:
             raise MaskingError(f"{eng.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qualname(ts.key)} cannot be masked; refusing to pass it through")
+        name = _qualname(ts.key)
+        row_filter = None
+        if head.columns is not None or ts.schema is not None:
+            columns = eng.data_columns(ts, head.columns, st.line)
+            plan = eng.build_plan(ts, columns, st.line)
+            for e in eng.extensions:
+                f = e.row_filter(eng, ts, columns, st.line, sql=True)
+                if f is not None:
+                    row_filter = f
+            if row_filter is None and plan:
+                spans = _fast_spans(raw, head.values_start, len(columns), tuple(p.index for p in plan))
+                if spans is not None:
+                    self._splice_fast(raw, spans, plan, tstats, out)
+                    return
+        ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
         columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
         plan = eng.build_plan(ts, columns, st.line)
         row_filter = None
@@ -275,7 +330,6 @@ class MyAdapter:
             if f is not None:
                 row_filter = f
         ncols = len(columns)
-        name = _qualname(ts.key)
         if row_filter is None:
             # no row is cut: splice the new literals into the statement, everything else as it was
             entries = [(p.index, p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
@@ -338,6 +392,41 @@ class MyAdapter:
         if kept == 0:
             return  # every row was cut: the statement disappears
         pieces.append(raw[ins.tail_start:])
+        out.write(b"".join(pieces))
+
+    @staticmethod
+    def _splice_fast(raw, spans, plan, tstats, out) -> None:
+        """Write the statement with the masked literals replaced; spans[k] = flat (s, e) pairs
+        of the masked fields of tuple k, in plan order."""
+        entries = [(p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
+        k = len(entries)
+        pieces = []
+        append = pieces.append
+        pos = 0
+        for row in spans:
+            for j in range(k):
+                cache, miss, cnt, _ = entries[j]
+                s, e = row[2 * j], row[2 * j + 1]
+                f = raw[s:e]
+                v = cache.get(f)
+                if v is None:
+                    v = miss(f)
+                if v is UNCHANGED:
+                    if f == NULL_LIT:
+                        cnt[1] += 1
+                    continue
+                append(raw[pos:s])
+                append(v)
+                pos = e
+                cnt[0] += 1
+                if v is NULL_LIT:
+                    cnt[1] += 1
+        append(raw[pos:])
+        for _, _, cnt, stats in entries:
+            stats.changed += cnt[0]
+            stats.nulls += cnt[1]
+        tstats.rows_read += len(spans)
+        tstats.rows_written += len(spans)
         out.write(b"".join(pieces))
 
     @staticmethod
