@@ -169,8 +169,16 @@ class MyAdapter:
         cache: dict = {}
         qual = col.name
 
+        raw_int = getattr(t, "raw_int", None)
+
         def miss(raw: bytes):
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
+            if raw_int is not None and raw.isdigit():
+                r = raw_int(raw)
+                if len(cache) >= cache_max:
+                    cache.clear()
+                cache[raw] = r
+                return r
             if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
                 lk, v = "string", raw[1:-1]          # the common case, without the general decoder
             else:

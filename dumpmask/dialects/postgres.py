@@ -563,8 +563,16 @@ class PgAdapter:
         ccache: dict = {}
         scache: dict = {}
 
+        raw_int = getattr(t, "raw_int", None)
+
         def copy_miss(raw: bytes):
             """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
+            if raw_int is not None and raw.isdigit():
+                r = raw_int(raw)
+                if len(ccache) >= cache_max:
+                    ccache.clear()
+                ccache[raw] = r
+                return r
             if raw == b"\\N":
                 v = None
             elif b"\\" in raw:

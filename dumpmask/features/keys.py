@@ -138,6 +138,22 @@ class Remapper:
                 return perm.map(v)
             except RemapError as e:
                 raise MaskingError(f"{where}: {e}") from None
+
+        if strategy == "randomInteger":
+            enc = perm.map_uncached  # the caller caches raw fields itself
+
+            def raw_int(raw: bytes) -> bytes:
+                """The fast path for integer keys written as plain digits: bytes -> bytes."""
+                try:
+                    y = enc(int(raw)) + offset
+                except ValueError:
+                    raise MaskingError(f"{where}: key value {raw[:40]!r} is not an integer") from None
+                except RemapError as e:
+                    raise MaskingError(f"{where}: {e}") from None
+                if y > col_max.get(where, -1):
+                    col_max[where] = y
+                return b"%d" % y
+            fn.raw_int = raw_int
         return fn
 
 
