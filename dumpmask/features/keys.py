@@ -26,6 +26,7 @@ from dumpmask.remap import IntPermutation, RemapError, TextKeyPermutation, UuidP
 from dumpmask.schema import Column, _split_qual
 
 CATEGORY = "HIPAA-18 unique identifier"
+_UNLOCK = re.compile(rb"\s*UNLOCK\s+TABLES\s*;", re.I)
 _ID_NAME = re.compile(r"(?i)(?:^id$|_id$|Id$|^uuid$|_uuid$|_key$|_ref$|_no$|_number$)")
 
 
@@ -362,6 +363,7 @@ class KeyRemapping(Extension):
 
     # ---------------------------------------------------------------- engine hooks
     def wants_table(self, eng, ts) -> bool:
+        self.last_data_table = ts
         if ts.key not in self.used:
             self.used[ts.key] = {n: s for n, s in self.node_spec.items() if n[0] == ts.key}
         return any(n[0] == ts.key for n in self.node_spec)
@@ -414,6 +416,8 @@ class KeyRemapping(Extension):
         if st.kind == "create_table" and not eng.schema_complete:
             self.compute(eng)
             return None
+        if eng.adapter.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
+            return self._auto_increment_after(eng, st)
         if st.kind != "setval":
             return None
         from dumpmask.dialects.postgres import parse_qualname, parse_setval
@@ -451,6 +455,34 @@ class KeyRemapping(Extension):
         eng.audit.data["sequences"].append({"sequence": f"{sschema + '.' if sschema else ''}{sname}", "columns": cols,
                                             "original": _val, "value": best})
         return new
+
+    def _auto_increment_after(self, eng, st):
+        """MySQL: after a table's data (at its UNLOCK TABLES), set AUTO_INCREMENT past the
+        largest remapped id written (the servers would also move it past the largest id
+        inserted; saying it explicitly keeps the guarantee for every engine)."""
+        ts = getattr(self, "last_data_table", None)
+        self.last_data_table = None
+        if ts is None or ts.schema is None:
+            return None
+        for c in ts.schema.columns:
+            if not c.auto_increment:
+                continue
+            spec = self.node_spec.get((ts.key, c.name))
+            if spec is None or spec[0] != "randomInteger":
+                continue
+            r = self.remappers.get(spec)
+            where = f"{_qual(ts.key)}.{c.name}"
+            if r is None or where not in r.col_max:
+                continue
+            nxt = r.col_max[where] + 1
+            from dumpmask.dialects.mysql_lex import quote_ident
+
+            name = (quote_ident(ts.key[0]) + "." if ts.key[0] else "") + quote_ident(ts.key[1])
+            eol = b"\r\n" if st.raw.endswith(b"\r\n") else b"\n"
+            eng.audit.data["sequences"].append({"sequence": f"{_qual(ts.key)} AUTO_INCREMENT", "columns": [where],
+                                                "original": ts.schema.auto_increment_next, "value": nxt})
+            return st.raw + f"ALTER TABLE {name} AUTO_INCREMENT={nxt};".encode() + eol
+        return None
 
     def finish(self, eng):
         for q, stats in getattr(self, "_stats_refs", []):

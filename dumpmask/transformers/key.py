@@ -18,5 +18,7 @@ class KeyMutation(Transformer):
     unique = True
 
     def __call__(self, value):
+        if value is None:
+            return None
         # replaced by the identifier-remapping feature when the plan is built
         raise MaskingError(f"column {self.column.name}: key mutation used without identifier remapping")
