@@ -132,6 +132,39 @@ def redact(text: str) -> str:
     return t[:keep] + "***"
 
 
+# --------------------------------------------------------------------------- fast tokenising
+
+# bytes -> tokens: ASCII letters and digits are kept (upper case folded), every other ASCII byte
+# is a separator; bytes >= 0x80 stay inside their chunk, which is split exactly as `tokens` does
+# (a UTF-8 sequence never contains an ASCII byte, so chunks start and end on characters)
+_TRANS = bytes((c + 32 if 65 <= c <= 90 else c) if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128)
+               else 32 for c in range(256))
+
+
+def _fix_nonascii(chunks: list) -> list:
+    out = []
+    for t in chunks:
+        if t.isascii():
+            out.append(t)
+        else:
+            out.extend(x.casefold().encode("utf-8", "surrogatepass")
+                       for x in _TOKEN_RE.findall(t.decode("utf-8", "surrogateescape")))
+    return out
+
+
+def btokens(b: bytes) -> list:
+    """The tokens of UTF-8 text, as UTF-8 bytes: [t.encode() for t in tokens(b.decode())]."""
+    toks = b.translate(_TRANS).split()
+    return toks if b.isascii() else _fix_nonascii(toks)
+
+
+def _stokens(v: str) -> list:
+    """tokens(v) as UTF-8 bytes."""
+    if v.isascii():
+        return v.encode("ascii").translate(_TRANS).split()
+    return [t.casefold().encode("utf-8", "surrogatepass") for t in _TOKEN_RE.findall(v)]
+
+
 SYSTEMATIC_RATE = 0.05
 SYSTEMATIC_MIN = 2
 MAX_SUSPECTS = 2_000_000
@@ -217,7 +250,198 @@ def _finding_dict(c: Candidate, why: str | None) -> dict:
             "from": sorted(c.sources), "low_risk": why}
 
 
+SET_MAX = 1 << 19   # hashes kept in an exact set up to this many (~40 MB), a Bloom filter beyond
+
+
+class _HashSet:
+    """Keyed 64-bit hashes: an exact set while small (fast, C-level probes), converted into a
+    ScalableBloom once it holds more than `limit` hashes (memory stays ~2 bytes per hash)."""
+
+    __slots__ = ("set", "bloom", "limit")
+
+    def __init__(self, limit: int = SET_MAX):
+        self.set: set | None = set()
+        self.bloom: ScalableBloom | None = None
+        self.limit = limit
+
+    def add(self, h: int) -> None:
+        s = self.set
+        if s is None:
+            self.bloom.add(h)
+            return
+        s.add(h)
+        if len(s) > self.limit:
+            b = self.bloom = ScalableBloom(initial=max(1 << 18, 2 * self.limit))
+            for x in s:
+                b.add(x)
+            self.set = None
+
+    def __contains__(self, h: int) -> bool:
+        s = self.set
+        return h in s if s is not None else h in self.bloom
+
+    def any_of(self, hashes) -> bool:
+        """True when one of the hashes (an iterable) may be in."""
+        s = self.set
+        if s is not None:
+            return not s.isdisjoint(hashes)
+        b = self.bloom
+        for h in hashes:
+            if h in b:
+                return True
+        return False
+
+    @property
+    def count(self) -> int:
+        return len(self.set) if self.set is not None else self.bloom.count
+
+    @property
+    def nbytes(self) -> int:
+        import sys
+
+        if self.set is not None:
+            return sys.getsizeof(self.set) + 36 * len(self.set)
+        return self.bloom.nbytes
+
+
+# --------------------------------------------------------------------------- raw rows
+
+# a MySQL tuple whose raw text may not tokenise like its decoded values (escapes, hex and bit
+# literals, adjacent string literals that concatenate): decoded first
+_MY_UNSAFE = re.compile(rb"\\|0[xXbB]|[xXbB]'|['\"]\s+['\"]")
+
+
+def _my_decode(f: bytes):
+    from dumpmask.dialects.mysql_lex import decode_literal
+
+    lk, v = decode_literal(f)
+    if lk == "null":
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "surrogateescape")
+    return v
+
+
+def _pg_insert_decode(f: bytes):
+    from dumpmask.dialects.postgres import literal_decode
+
+    return literal_decode(f).value
+
+
+def _copy_fields(line: bytes) -> list:
+    body = line.rstrip(b"\r\n") if line.endswith(b"\n") else line
+    return body.split(b"\t")
+
+
+def _copy_raw(line: bytes):
+    """A COPY line whose raw bytes tokenise into (a superset of) its decoded values' tokens: no
+    backslash but in whole-field \\N (NULL: its extra token "n" is harmless)."""
+    if b"\\" not in line:
+        return line
+    s = b"\t" + (line.rstrip(b"\r\n") if line.endswith(b"\n") else line) + b"\t"
+    while b"\t\\N\t" in s:
+        s = s.replace(b"\t\\N\t", b"\t\t")
+    return None if b"\\" in s else s
+
+
+def _blocks(d):
+    """The data of a dump as blocks of rows without decoding them: yields (table key, columns,
+    items, fields(item) -> raw fields, decode(raw field) -> str | None, raw(item) -> bytes whose
+    tokens include the decoded row's tokens, or None, lineno() -> the line `DumpRows.rows`
+    reports). Same rows, columns and lines as DumpRows.rows()."""
+    eng = d.engine
+    lines = None
+    if d.dialect == "mysql":
+        from dumpmask.dialects.mysql import _INSERT_TABLE, _USE_RE, _with_generated
+        from dumpmask.dialects.mysql_lex import parse_insert, split_statements, unquote_ident
+        from dumpmask.dialects.base import LineReader
+        from dumpmask.errors import DumpSyntaxError
+
+        adapter = d.adapter
+        lines = LineReader(d.reader, d.source)
+        for st in split_statements(lines.raw_lines(), eng.source):
+            if st.kind == "create_table":
+                adapter.learn(st)
+                continue
+            if st.kind == "other" and _USE_RE.match(st.raw):
+                adapter.learn(st)
+                continue
+            if st.kind != "insert":
+                continue
+            tm = _INSERT_TABLE.match(st.raw)
+            if tm is None:
+                continue
+            parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
+            names = [unquote_ident(p) for p in parts]
+            key = adapter.table_key((names[-2] if len(names) > 1 else None, names[-1]))
+            ins = parse_insert(st.raw, tuples=True, line=st.line, source=eng.source)
+            if ins.values_start < 0:
+                continue
+            ts = eng.table_state(key)
+            try:
+                columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
+            except DumpSyntaxError:
+                continue
+            raw = st.raw
+            search = _MY_UNSAFE.search
+
+            def fields(it, raw=raw):
+                return [raw[s:e] for s, e in it[2]]
+
+            def rawf(it, raw=raw, search=search):
+                return None if search(raw, it[0], it[1]) else raw[it[0]:it[1]]
+
+            yield ts.key, columns, ins.tuples, fields, _my_decode, rawf, (lambda n=st.line: n)
+        return
+
+    from dumpmask.dialects.base import LineReader
+    from dumpmask.dialects.postgres import _INSERT_HEAD, PgReader, copy_decode, parse_copy, parse_insert, parse_qualname
+    from dumpmask.errors import DumpSyntaxError
+
+    self = d.adapter
+    lines = LineReader(d.reader, d.source)
+    r = PgReader(lines)
+    for st in r.statements():
+        k = st.kind
+        if k == "copy":
+            parsed = parse_copy(st.raw)
+            if parsed is None or not parsed[2]:
+                for _ in r.copy_rows():
+                    pass
+                continue
+            key, cols, _ = parsed
+            ts = eng.table_state(key)
+            try:
+                columns = eng.data_columns(ts, cols, st.line)
+            except DumpSyntaxError:
+                for _ in r.copy_rows():
+                    pass
+                continue
+            yield ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, _copy_raw, (lambda: lines.lineno)
+        elif k == "insert":
+            m = _INSERT_HEAD.match(st.raw)
+            if not m:
+                continue
+            key = parse_qualname(m.group("table"))
+            ins = parse_insert(st.raw, eng.source, st.line)
+            ts = eng.table_state(key)
+            try:
+                columns = eng.data_columns(ts, ins.columns, st.line)
+            except DumpSyntaxError:
+                continue
+            raw = st.raw
+
+            def fields(it, raw=raw):
+                return [raw[s:e] for s, e in it[2]]
+
+            yield ts.key, columns, ins.tuples, fields, _pg_insert_decode, (lambda it: None), (lambda n=st.line: n)
+        elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
+            self.learn(st)
+
+
 def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None) -> VerifyResult:
+    from itertools import repeat
+
     from dumpmask.rows import DumpRows
 
     if not rules.tables:
@@ -225,144 +449,199 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
     seed = int.from_bytes(os.urandom(8), "little")
     hsh = xxhash.xxh3_64_intdigest
 
+    # every hash is of UTF-8 bytes: a token run is its tokens joined by one space
     def h(toks) -> int:
         return hsh(" ".join(toks).encode("utf-8", "surrogatepass"), seed)
 
-    def hrow(table: str, ordinal: int, toks) -> int:
-        return hsh(f"{table}\x00{ordinal}\x00{' '.join(toks)}".encode("utf-8", "surrogatepass"), seed)
+    def hrow(tqb: bytes, ordinal: int, joined: bytes) -> int:
+        return hsh(b"%s\x00%d\x00%s" % (tqb, ordinal, joined), seed)
 
-    # pass 1: keyed hashes of the original values of masked columns (and of value@row)
-    bloom = ScalableBloom()
-    rowbloom = ScalableBloom()
+    # pass 1: keyed hashes of the original values of masked columns (and of value@row), and of
+    # their first tokens (pass 2 builds token runs only from tokens that begin a value)
+    bloom = _HashSet()
+    rowbloom = _HashSet()
+    first = _HashSet()
     lengths: set[int] = set()
     n_values = 0
     orig_rows: dict[str, int] = {}
     d = DumpRows(original, dialect)
     try:
         masked_cols = _MaskedColumns(rules, d.dialect)
-        for key, cols, vals, _line in d.rows():
+        for key, cols, items, fields, decode, _raw, _lineno in _blocks(d):
             tq = qualname(key)
-            ordinal = orig_rows[tq] = orig_rows.get(tq, 0) + 1
-            idx = masked_cols(key, cols)
+            tqb = tq.encode("utf-8", "surrogatepass")
+            idx = sorted(masked_cols(key, cols))
+            ordinal = orig_rows.get(tq, 0)
             if not idx:
+                for _ in items:
+                    ordinal += 1
+                orig_rows[tq] = ordinal
                 continue
-            for i in idx:
-                v = vals[i]
-                if v is None:
-                    continue
-                toks = tokens(v)
-                if not toks:
-                    continue
-                toks = toks[:MAX_TOKENS]
-                lengths.add(len(toks))
-                bloom.add(h(toks))
-                rowbloom.add(hrow(tq, ordinal, toks))
-                n_values += 1
+            for it in items:
+                ordinal += 1
+                fs = fields(it)
+                for i in idx:
+                    v = decode(fs[i])
+                    if v is None:
+                        continue
+                    toks = _stokens(v)
+                    if not toks:
+                        continue
+                    toks = toks[:MAX_TOKENS]
+                    lengths.add(len(toks))
+                    joined = b" ".join(toks)
+                    bloom.add(hsh(joined, seed))
+                    first.add(hsh(toks[0], seed))
+                    rowbloom.add(hrow(tqb, ordinal, joined))
+                    n_values += 1
+            orig_rows[tq] = ordinal
     finally:
         d.close()
     if progress:
         progress(f"pass 1: {n_values} values of masked columns, {bloom.count} distinct, "
-                 f"Bloom filters {bloom.nbytes + rowbloom.nbytes} bytes")
+                 f"filters {bloom.nbytes + rowbloom.nbytes + first.nbytes} bytes")
 
-    # pass 2: the masked dump, streamed; only Bloom hits are kept
+    # pass 2: the masked dump, streamed; only hits are kept. A row is looked at only when one of
+    # its tokens begins an original value (its raw bytes are tokenised when they can be); a
+    # value of such a row only when one of its own tokens does.
     cands: dict[int, Candidate] = {}
+    cand_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
     lens = sorted(lengths)
     masked_rows: dict[str, int] = {}
     n_suspects = 0
+    any_first = first.any_of
+    trans = _TRANS
+
+    def scan_value(v, tq, tqb, col, in_masked, ordinal, line):
+        nonlocal n_suspects
+        spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
+        nt = len(spans)
+        toks = [s[2] for s in spans]
+        for n in lens:
+            if n > nt:
+                break
+            for i in range(nt - n + 1):
+                gram = toks[i:i + n]
+                hv = h(gram)
+                if hv not in bloom:
+                    continue
+                c = cands.get(hv)
+                if c is None:
+                    c = cands[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
+                    cand_first.add(h(gram[:1]))
+                c.count += 1
+                loc = (f"{tq}.{col}", line)
+                if in_masked:
+                    if hrow(tqb, ordinal, " ".join(gram).encode("utf-8", "surrogatepass")) not in rowbloom:
+                        # not an original value of this row: the mutation wrote it
+                        c.excused_tables.add(tq)
+                        if len(c.excused_locations) < MAX_LOCATIONS:
+                            c.excused_locations.append(loc)
+                        continue
+                    if n_suspects < MAX_SUSPECTS:
+                        c.suspects.setdefault((tq, ordinal), set()).add(col)
+                        n_suspects += 1
+                    else:
+                        c.overflow = True
+                else:
+                    c.hard += 1
+                if len(c.locations) < MAX_LOCATIONS:
+                    c.locations.append(loc)
+
     d = DumpRows(masked, dialect)
     try:
         masked_cols = _MaskedColumns(rules, d.dialect)
-        for key, cols, vals, line in d.rows():
+        for key, cols, items, fields, decode, rawf, lineno in _blocks(d):
             tq = qualname(key)
-            ordinal = masked_rows[tq] = masked_rows.get(tq, 0) + 1
+            tqb = tq.encode("utf-8", "surrogatepass")
             idx = masked_cols(key, cols)
-            for ci, v in enumerate(vals):
-                if v is None:
+            ordinal = masked_rows.get(tq, 0)
+            for it in items:
+                ordinal += 1
+                b = rawf(it)
+                vals = None
+                if b is None:
+                    vals = [decode(f) for f in fields(it)]
+                    b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
+                toks = b.translate(trans).split()
+                if not b.isascii():
+                    toks = _fix_nonascii(toks)
+                if not any_first(map(hsh, toks, repeat(seed))):
                     continue
-                spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
-                nt = len(spans)
-                if not nt:
-                    continue
-                toks = [s[2] for s in spans]
-                in_masked = ci in idx
-                for n in lens:
-                    if n > nt:
-                        break
-                    for i in range(nt - n + 1):
-                        gram = toks[i:i + n]
-                        hv = h(gram)
-                        if hv not in bloom:
-                            continue
-                        c = cands.get(hv)
-                        if c is None:
-                            c = cands[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
-                        c.count += 1
-                        loc = (f"{tq}.{cols[ci]}", line)
-                        if in_masked:
-                            if hrow(tq, ordinal, gram) not in rowbloom:
-                                # not an original value of this row: the mutation wrote it
-                                c.excused_tables.add(tq)
-                                if len(c.excused_locations) < MAX_LOCATIONS:
-                                    c.excused_locations.append(loc)
-                                continue
-                            if n_suspects < MAX_SUSPECTS:
-                                c.suspects.setdefault((tq, ordinal), set()).add(cols[ci])
-                                n_suspects += 1
-                            else:
-                                c.overflow = True
-                        else:
-                            c.hard += 1
-                        if len(c.locations) < MAX_LOCATIONS:
-                            c.locations.append(loc)
+                if vals is None:
+                    vals = [decode(f) for f in fields(it)]
+                line = lineno()
+                for ci, v in enumerate(vals):
+                    if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
+                        continue
+                    scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
+            masked_rows[tq] = ordinal
     finally:
         d.close()
     misaligned = {t for t in set(orig_rows) | set(masked_rows) if orig_rows.get(t, 0) != masked_rows.get(t, 0)}
     if progress:
         progress(f"pass 2: {len(cands)} candidate value(s) found in the masked dump")
 
-    # pass 3: exact confirmation against the original, and which also live in unmasked columns
+    # pass 3: exact confirmation against the original, and which also live in unmasked columns;
+    # rows none of whose tokens begins a candidate cannot hold one
     same_row_count: dict[str, int] = {}
     if cands:
+        any_cand = cand_first.any_of
         d = DumpRows(original, dialect)
         rows3: dict[str, int] = {}
         try:
             masked_cols = _MaskedColumns(rules, d.dialect)
-            for key, cols, vals, _line in d.rows():
+            for key, cols, items, fields, decode, rawf, _lineno in _blocks(d):
                 tq = qualname(key)
-                ordinal = rows3[tq] = rows3.get(tq, 0) + 1
                 idx = masked_cols(key, cols)
-                for i, v in enumerate(vals):
-                    if v is None:
+                ordinal = rows3.get(tq, 0)
+                for it in items:
+                    ordinal += 1
+                    b = rawf(it)
+                    vals = None
+                    if b is None:
+                        vals = [decode(f) for f in fields(it)]
+                        b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
+                    toks = b.translate(trans).split()
+                    if not b.isascii():
+                        toks = _fix_nonascii(toks)
+                    if not any_cand(map(hsh, toks, repeat(seed))):
                         continue
-                    if i in idx:
-                        toks = tokens(v)
-                        if not toks:
+                    if vals is None:
+                        vals = [decode(f) for f in fields(it)]
+                    for i, v in enumerate(vals):
+                        if v is None:
                             continue
-                        toks = toks[:MAX_TOKENS]
-                        c = cands.get(h(toks))
-                        if c is None:
+                        btoks = _stokens(v)
+                        if not btoks:
                             continue
-                        if not c.confirmed:
-                            c.confirmed = True
-                            joined = "".join(toks)
-                            c.single = len(toks) == 1
-                            c.word = c.single and joined.isalpha()
-                            c.short = len(joined) < 4
-                            c.small_number = joined.isdigit() and len(joined) < 5
-                        hit_cols = c.suspects.pop((tq, ordinal), None)
-                        if hit_cols:
-                            for mc in hit_cols:
-                                full = f"{tq}.{mc}"
-                                if full not in c.same_row:
-                                    c.same_row.add(full)
-                                same_row_count[full] = same_row_count.get(full, 0) + 1
-                        if len(c.sources) < 10:
-                            c.sources.add(f"{tq}.{cols[i]}")
-                    else:
-                        for t in _TOKEN_RE.findall(v):
-                            c = cands.get(h([t.casefold()]))
-                            if c is not None and len(c.in_unmasked) < 10:
-                                c.in_unmasked.add(f"{tq}.{cols[i]}")
+                        if i in idx:
+                            c = cands.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
+                            if c is None:
+                                continue
+                            if not c.confirmed:
+                                toks = tokens(v)[:MAX_TOKENS]
+                                c.confirmed = True
+                                joined = "".join(toks)
+                                c.single = len(toks) == 1
+                                c.word = c.single and joined.isalpha()
+                                c.short = len(joined) < 4
+                                c.small_number = joined.isdigit() and len(joined) < 5
+                            hit_cols = c.suspects.pop((tq, ordinal), None)
+                            if hit_cols:
+                                for mc in hit_cols:
+                                    full = f"{tq}.{mc}"
+                                    if full not in c.same_row:
+                                        c.same_row.add(full)
+                                    same_row_count[full] = same_row_count.get(full, 0) + 1
+                            if len(c.sources) < 10:
+                                c.sources.add(f"{tq}.{cols[i]}")
+                        else:
+                            for hv in map(hsh, btoks, repeat(seed)):
+                                c = cands.get(hv)
+                                if c is not None and len(c.in_unmasked) < 10:
+                                    c.in_unmasked.add(f"{tq}.{cols[i]}")
+                rows3[tq] = ordinal
         finally:
             d.close()
     systematic = set()
@@ -380,7 +659,7 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
         (low if why else leaks).append(_finding_dict(c, why))
     leaks.sort(key=lambda x: -x["found"])
     low.sort(key=lambda x: -x["found"])
-    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes, len(cands),
+    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes + first.nbytes, len(cands),
                         sorted(systematic), sorted(misaligned))
 
 

@@ -1,0 +1,533 @@
+"""Partial transfer (issue 7) on small hand-made pg_dump and mysqldump files.
+
+The data set is written in the test, with the data of children BEFORE their parents (as
+pg_dump's name order often does), so that referential integrity has to be settled before
+anything is written. Expected rows are spelled out by hand below:
+
+  t_a  (id)                      <- t_b.a_id <- t_c.b_id      chain A <- B <- C
+  node (id, parent_id -> node)                                 self reference
+  item (order_id, line_no)       <- ship (order_id, line_no)   composite FK (MATCH SIMPLE)
+  meas (id, y) partitioned by y: meas_2020, meas_2021          one table across partitions
+
+Every run goes through the CLI (``dm``) with the dump given as a regular FILE (the first
+pass needs it), except the pipe tests, which feed stdin.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+# ------------------------------------------------------------------ the data set
+
+T_A = [(10, "a10"), (20, "a20"), (30, "a30"), (40, "a40"), (50, "a50")]
+# first 3 = 1 (parent 40 cut -> cut), 2 (parent 10), 3 (NULL parent: never cut)
+T_B = [(1, 40), (2, 10), (3, None), (4, 20), (5, 30)]
+# first 3 = 100 (b 2 kept), 101 (b 1 cut because a 40 was cut: transitive), 102 (b 3 kept)
+T_C = [(100, 2), (101, 1), (102, 3), (103, 4)]
+# first 3 = 1 (root), 3 (parent 9 cut), 4 (parent 3, itself cut: transitive within the table)
+NODE = [(1, None), (3, 9), (4, 3), (2, 1), (9, None)]
+ITEM = [(1, 1, 5), (1, 2, 6), (2, 1, 7), (2, 2, 8), (3, 1, 9)]
+# first 3 = 7 ((1,2) kept), 8 ((2,2) cut although order 2 and line 2 both exist), 9 (NULL part: not cut)
+SHIP = [(7, 1, 2), (8, 2, 2), (9, 2, None), (10, 1, 1)]
+MEAS_2020 = [(1, 2020, 10), (2, 2020, 20), (3, 2020, 30)]
+MEAS_2021 = [(4, 2021, 40), (5, 2021, 50), (6, 2021, 60)]
+
+COLS = {"t_a": ["id", "name"], "t_b": ["id", "a_id"], "t_c": ["id", "b_id"], "node": ["id", "parent_id"],
+        "item": ["order_id", "line_no", "qty"], "ship": ["ship_id", "order_id", "line_no"],
+        "meas": ["id", "y", "v"]}
+PKS = {"t_a": ["id"], "t_b": ["id"], "t_c": ["id"], "node": ["id"], "item": ["order_id", "line_no"],
+       "ship": ["ship_id"], "meas": ["id", "y"]}
+FKS = [("t_b", ["a_id"], "t_a", ["id"]), ("t_c", ["b_id"], "t_b", ["id"]), ("node", ["parent_id"], "node", ["id"]),
+       ("ship", ["order_id", "line_no"], "item", ["order_id", "line_no"])]
+
+FIRST3 = {"t_a": [10, 20, 30], "t_b": [2, 3], "t_c": [100, 102], "node": [1], "item": [(1, 1), (1, 2), (2, 1)],
+          "ship": [7, 9], "meas": [1, 2, 3]}
+
+
+def rows_of():
+    return {"t_a": T_A, "t_b": T_B, "t_c": T_C, "node": NODE, "item": ITEM, "ship": SHIP}
+
+
+def pg_lit(v):
+    return r"\N" if v is None else str(v)
+
+
+PG_TYPES = {"name": "text", "qty": "integer", "v": "integer"}
+
+
+def pg_type(t, c):
+    if c in PG_TYPES:
+        return PG_TYPES[c]
+    return "integer NOT NULL" if c in PKS[t] else "integer"
+
+
+def pg_dump(rows=None, *, partitions=True, meas_fk=False, inserts=False) -> bytes:
+    """A pg_dump-like plain dump. Data in the order children-first (t_c, t_b, t_a ...)."""
+    rows = rows or rows_of()
+    out = ["--\n-- PostgreSQL database dump\n--\n\n",
+           "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\n\n"]
+    for t in ("t_a", "t_b", "t_c", "node", "item", "ship"):
+        cols = ",\n".join(f"    {c} {pg_type(t, c)}" for c in COLS[t])
+        out.append(f"CREATE TABLE public.{t} (\n{cols}\n);\n\n")
+        if t == "t_a":
+            out.append("CREATE SEQUENCE public.t_a_id_seq\n    AS integer\n    START WITH 1\n    INCREMENT BY 1\n"
+                       "    NO MINVALUE\n    NO MAXVALUE\n    CACHE 1;\n\n"
+                       "ALTER SEQUENCE public.t_a_id_seq OWNED BY public.t_a.id;\n\n")
+    if partitions:
+        out.append("CREATE TABLE public.meas (\n    id integer NOT NULL,\n    y integer NOT NULL,\n    v integer,\n"
+                   "    a_id integer\n)\nPARTITION BY RANGE (y);\n\n")
+        for p in ("meas_2020", "meas_2021"):
+            out.append(f"CREATE TABLE public.{p} (\n    id integer NOT NULL,\n    y integer NOT NULL,\n    v integer,\n"
+                       "    a_id integer\n);\n\n")
+        out.append("ALTER TABLE ONLY public.meas ATTACH PARTITION public.meas_2020 FOR VALUES FROM (2020) TO (2021);\n\n")
+        out.append("ALTER TABLE ONLY public.meas ATTACH PARTITION public.meas_2021 FOR VALUES FROM (2021) TO (2022);\n\n")
+    out.append("ALTER TABLE ONLY public.t_a ALTER COLUMN id SET DEFAULT nextval('public.t_a_id_seq'::regclass);\n\n")
+
+    def data(table, cols, rs):
+        if not rs:
+            return
+        if inserts:
+            # pg_dump --inserts --rows-per-insert=2: multi-row INSERTs
+            for i in range(0, len(rs), 2):
+                tup = ",\n\t".join("(" + ", ".join("NULL" if v is None else (f"'{v}'" if isinstance(v, str) else str(v))
+                                                   for v in r) + ")" for r in rs[i:i + 2])
+                out.append(f"INSERT INTO public.{table} ({', '.join(cols)}) VALUES\n\t{tup};\n")
+            out.append("\n")
+            return
+        out.append(f"COPY public.{table} ({', '.join(cols)}) FROM stdin;\n")
+        out.append("".join("\t".join(pg_lit(v) for v in r) + "\n" for r in rs))
+        out.append("\\.\n\n")
+
+    if partitions:
+        a20 = [r + (10 if r[0] % 2 else 40,) for r in MEAS_2020]   # a_id: 10 kept / 40 cut with --first 3
+        a21 = [r + (10,) for r in MEAS_2021]
+        data("meas_2020", ["id", "y", "v", "a_id"], a20)
+        data("meas_2021", ["id", "y", "v", "a_id"], a21)
+    for t in ("t_c", "t_b", "t_a", "ship", "node", "item"):  # children first
+        data(t, COLS[t], rows[t])
+    out.append("SELECT pg_catalog.setval('public.t_a_id_seq', 50, true);\n\n")
+    for t in ("t_a", "t_b", "t_c", "node", "item", "ship"):
+        out.append(f"ALTER TABLE ONLY public.{t}\n    ADD CONSTRAINT {t}_pkey PRIMARY KEY ({', '.join(PKS[t])});\n\n")
+    if partitions:
+        out.append("ALTER TABLE ONLY public.meas\n    ADD CONSTRAINT meas_pkey PRIMARY KEY (id, y);\n\n")
+        for p in ("meas_2020", "meas_2021"):
+            out.append(f"ALTER TABLE ONLY public.{p}\n    ADD CONSTRAINT {p}_pkey PRIMARY KEY (id, y);\n\n")
+    for i, (c, cc, p, pc) in enumerate(FKS):
+        out.append(f"ALTER TABLE ONLY public.{c}\n    ADD CONSTRAINT fk{i} FOREIGN KEY ({', '.join(cc)}) "
+                   f"REFERENCES public.{p}({', '.join(pc)});\n\n")
+    if partitions and meas_fk:
+        # a foreign key declared on the partitioned table: pg_dump writes it without ONLY
+        out.append("ALTER TABLE public.meas\n    ADD CONSTRAINT meas_a_id_fkey FOREIGN KEY (a_id) REFERENCES public.t_a(id);\n\n")
+    out.append("--\n-- PostgreSQL database dump complete\n--\n\n")
+    return "".join(out).encode()
+
+
+def my_lit(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def my_dump(rows=None, per_insert=2) -> bytes:
+    """A mysqldump-like file: tables in name order, each CREATE TABLE followed by its INSERTs
+    (extended inserts of `per_insert` rows); children before parents where the names say so."""
+    rows = rows or rows_of()
+    out = ["-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)\n--\n-- Host: localhost    Database: shop\n",
+           "-- ------------------------------------------------------\n-- Server version\t8.0.36\n\n",
+           "/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n\n"]
+    # names chosen so that mysqldump's name order writes children first: t_c < ... no: t_a < t_b < t_c,
+    # so the order is set explicitly here (a dump of views/renamed tables can have any order)
+    for t in ("t_c", "t_b", "t_a", "ship", "node", "item"):
+        lines = []
+        for c in COLS[t]:
+            ty = "varchar(20) DEFAULT NULL" if c == "name" else (
+                "int(11) NOT NULL" if c in PKS[t] else "int(11) DEFAULT NULL")
+            if t == "t_a" and c == "id":
+                ty = "int(11) NOT NULL AUTO_INCREMENT"
+            lines.append(f"  `{c}` {ty}")
+        lines.append("  PRIMARY KEY (" + ",".join(f"`{c}`" for c in PKS[t]) + ")")
+        for i, (c, cc, p, pc) in enumerate(FKS):
+            if c == t:
+                lines.append(f"  CONSTRAINT `fk{i}` FOREIGN KEY (" + ",".join(f"`{x}`" for x in cc) + f") REFERENCES `{p}` ("
+                             + ",".join(f"`{x}`" for x in pc) + ")")
+        auto = " AUTO_INCREMENT=51" if t == "t_a" else ""
+        out.append(f"DROP TABLE IF EXISTS `{t}`;\nCREATE TABLE `{t}` (\n" + ",\n".join(lines)
+                   + f"\n) ENGINE=InnoDB{auto} DEFAULT CHARSET=utf8mb4;\n\n")
+        rs = rows[t]
+        out.append(f"LOCK TABLES `{t}` WRITE;\n")
+        for i in range(0, len(rs), per_insert):
+            out.append(f"INSERT INTO `{t}` VALUES " + ",".join("(" + ",".join(my_lit(v) for v in r) + ")"
+                                                                 for r in rs[i:i + per_insert]) + ";\n")
+        out.append("UNLOCK TABLES;\n\n")
+    out.append("/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n\n-- Dump completed on 2024-01-01 00:00:00\n")
+    return "".join(out).encode()
+
+
+# ------------------------------------------------------------------ reading the output back
+
+def pg_copy_rows(out: bytes) -> dict[str, list[tuple]]:
+    """{table: [row tuple of int|str|None]} from every COPY block of a pg dump."""
+    res: dict[str, list[tuple]] = {}
+    for m in re.finditer(rb"^COPY public\.(\w+) \(([^)]*)\) FROM stdin;\n(.*?)^\\\.\n", out, re.M | re.S):
+        rows = res.setdefault(m.group(1).decode(), [])
+        for line in m.group(3).decode().splitlines():
+            rows.append(tuple(None if f == r"\N" else (int(f) if re.fullmatch(r"-?\d+", f) else f)
+                              for f in line.split("\t")))
+    return res
+
+
+_TUPLE_ITEM = re.compile(r"\s*(NULL|-?\d+|'(?:[^'\\]|\\.|'')*')\s*(,|\))")
+
+
+def sql_tuples(values: str) -> list[tuple]:
+    """Parse `(1,'a'),(2,NULL)` strictly; raises AssertionError on anything else."""
+    rows = []
+    pos = 0
+    values = values.strip()
+    while True:
+        assert values[pos] == "(", f"expected a tuple at {values[pos:pos + 30]!r}"
+        pos += 1
+        row = []
+        while True:
+            m = _TUPLE_ITEM.match(values, pos)
+            assert m, f"bad value at {values[pos:pos + 30]!r}"
+            lit = m.group(1)
+            row.append(None if lit == "NULL" else (int(lit) if lit[0] != "'" else lit[1:-1]))
+            pos = m.end()
+            if m.group(2) == ")":
+                break
+        rows.append(tuple(row))
+        rest = values[pos:].lstrip()
+        if not rest:
+            return rows
+        assert rest[0] == ",", f"expected ',' between tuples at {rest[:30]!r}"
+        pos = len(values) - len(rest) + 1
+        while values[pos].isspace():
+            pos += 1
+
+
+def insert_rows(out: bytes, pg: bool = False) -> dict[str, list[list[tuple]]]:
+    """{table: [rows of each INSERT statement]}; every INSERT must parse and end with ';'."""
+    res: dict[str, list[list[tuple]]] = {}
+    text = out.decode()
+    pat = (r"^INSERT INTO public\.(\w+) \([^)]*\) VALUES\s*(.*?);\n" if pg
+           else r"^INSERT INTO `(\w+)` VALUES\s*(.*?);\n")
+    for m in re.finditer(pat, text, re.M | re.S):
+        res.setdefault(m.group(1), []).append(sql_tuples(m.group(2)))
+    # nothing that looks like an INSERT escaped the pattern (e.g. an INSERT left with no row)
+    assert text.count("INSERT INTO") == sum(len(v) for v in res.values()), text
+    return res
+
+
+def ids(rows, n=1):
+    return [r[0] if n == 1 else tuple(r[:n]) for r in rows]
+
+
+def run_ok(dm, *args, **kw):
+    cp = dm(*args, **kw)
+    assert cp.returncode == 0, cp.stderr.decode()[-3000:]
+    return cp
+
+
+@pytest.fixture
+def pgfile(tmp_path):
+    p = tmp_path / "pg.sql"
+    p.write_bytes(pg_dump())
+    return p
+
+
+@pytest.fixture
+def myfile(tmp_path):
+    p = tmp_path / "my.sql"
+    p.write_bytes(my_dump())
+    return p
+
+
+# ------------------------------------------------------------------ --first / --last on pg
+
+def test_pg_first_keeps_first_rows_and_cuts_orphans_transitively(dm, pgfile):
+    out = run_ok(dm, "-q", "--first", "3", pgfile).stdout
+    rows = pg_copy_rows(out)
+    assert ids(rows["t_a"]) == FIRST3["t_a"]
+    assert ids(rows["t_b"]) == FIRST3["t_b"]          # 1 cut: its parent a 40 is not among a's first 3
+    assert ids(rows["t_c"]) == FIRST3["t_c"]          # 101 cut: its parent b 1 was cut (transitively)
+    assert ids(rows["node"]) == FIRST3["node"]        # 3 cut (parent 9 not kept), 4 cut (parent 3 cut)
+    assert ids(rows["item"], 2) == FIRST3["item"]
+    assert ids(rows["ship"]) == FIRST3["ship"]        # 8 -> (2,2) not kept; 9 -> (2,NULL) MATCH SIMPLE
+    # other columns of kept rows are untouched
+    assert rows["t_a"] == [r for r in T_A if r[0] in FIRST3["t_a"]]
+    assert rows["ship"] == [r for r in SHIP if r[0] in FIRST3["ship"]]
+
+
+def test_pg_partitioned_table_counts_as_one_table(dm, pgfile):
+    rows = pg_copy_rows(run_ok(dm, "-q", "--first", "3", pgfile).stdout)
+    assert ids(rows.get("meas_2020", [])) + ids(rows.get("meas_2021", [])) == [1, 2, 3]
+    rows = pg_copy_rows(run_ok(dm, "-q", "--last", "4", pgfile).stdout)
+    assert ids(rows.get("meas_2020", [])) + ids(rows.get("meas_2021", [])) == [3, 4, 5, 6]
+
+
+def test_pg_last_keeps_last_rows(dm, pgfile):
+    rows = pg_copy_rows(run_ok(dm, "-q", "--last", "2", pgfile).stdout)
+    assert ids(rows["t_a"]) == [40, 50]
+    # last 2 of t_b: (4, 20) (5, 30): parents 20, 30 are not among a's last 2 -> both cut
+    assert ids(rows.get("t_b", [])) == []
+    # last 2 of t_c: 102 (b 3, cut) 103 (b 4, cut) -> none
+    assert ids(rows.get("t_c", [])) == []
+    # last 2 of node: (2, 1) parent 1 cut -> cut; (9, NULL) kept
+    assert ids(rows["node"]) == [9]
+    assert ids(rows["item"], 2) == [(2, 2), (3, 1)]
+    # last 2 of ship: (9, 2, NULL) kept; (10, 1, 1) -> (1,1) cut
+    assert ids(rows["ship"]) == [9]
+
+
+def test_pg_zero_rows(dm, pgfile):
+    out = run_ok(dm, "-q", "--first", "0", pgfile).stdout
+    rows = pg_copy_rows(out)
+    assert all(not v for v in rows.values()), rows
+    assert b"CREATE TABLE public.t_a" in out and b"ADD CONSTRAINT fk3" in out
+
+
+@pytest.mark.xfail(strict=True, reason="bug: Subset.plan_rows records foreign keys under the table that declares them "
+                   "(the partitioned parent) but rows under their partition, and skips rows whose table differs "
+                   "(r[1] != ts_key): an FK declared on a partitioned table never cuts a partition's rows")
+def test_pg_fk_on_partitioned_parent_is_enforced(dm, tmp_path):
+    """A foreign key declared on the partitioned table (pg_dump: ALTER TABLE public.meas ADD
+    CONSTRAINT ... without ONLY) holds for the rows of every partition."""
+    p = tmp_path / "pgfk.sql"
+    p.write_bytes(pg_dump(meas_fk=True))
+    rows = pg_copy_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
+    kept_a = set(ids(rows["t_a"]))
+    meas = rows.get("meas_2020", []) + rows.get("meas_2021", [])
+    # meas_2020 rows: id 1 -> a 10, id 2 -> a 40 (not among a's first 3), id 3 -> a 10
+    assert [r[3] for r in meas if r[3] not in kept_a] == []
+    assert ids(meas) == [1, 3]
+
+
+def test_pg_multirow_inserts(dm, tmp_path):
+    p = tmp_path / "ins.sql"
+    p.write_bytes(pg_dump(inserts=True, partitions=False))
+    out = run_ok(dm, "-q", "--first", "3", p).stdout
+    ins = insert_rows(out, pg=True)
+    flat = {t: [r for stmt in v for r in stmt] for t, v in ins.items()}
+    assert ids(flat["t_a"]) == FIRST3["t_a"]
+    assert ids(flat["t_b"]) == FIRST3["t_b"]
+    assert ids(flat["t_c"]) == FIRST3["t_c"]
+    assert ids(flat["node"]) == FIRST3["node"]
+    assert ids(flat["ship"]) == FIRST3["ship"]
+    # no statement is left without a row: t_a had 3 INSERTs of 2 rows: rows 1-2, 3(-4), 5 -> 2 kept
+    assert all(stmts and all(stmts) for stmts in ins.values())
+    assert len(ins["t_a"]) == 2
+    # node: statements (1,3) (4,2) (9): only the first keeps a row
+    assert len(ins["node"]) == 1
+
+
+# ------------------------------------------------------------------ mysql
+
+def test_my_first_extended_inserts(dm, myfile):
+    out = run_ok(dm, "-q", "--first", "3", myfile).stdout
+    ins = insert_rows(out)
+    flat = {t: [r for stmt in v for r in stmt] for t, v in ins.items()}
+    assert ids(flat["t_a"]) == FIRST3["t_a"]
+    assert ids(flat["t_b"]) == FIRST3["t_b"]
+    assert ids(flat["t_c"]) == FIRST3["t_c"]
+    assert ids(flat.get("node", [])) == FIRST3["node"]
+    assert ids(flat["item"], 2) == FIRST3["item"]
+    assert ids(flat["ship"]) == FIRST3["ship"]
+    assert flat["t_a"] == [r for r in T_A if r[0] in FIRST3["t_a"]]
+    # an INSERT left with no row disappears; the others stay complete statements
+    assert len(ins["t_a"]) == 2          # (10,20) (30,-) ; the third INSERT (50) is gone
+    assert len(ins["node"]) == 1
+    assert all(all(stmt) for stmts in ins.values() for stmt in stmts)
+    # the rest of the dump is still there
+    text = out.decode()
+    assert text.count("\nLOCK TABLES") == 6 and text.count("\nUNLOCK TABLES;") == 6
+    assert "-- Dump completed" in text
+
+
+def test_my_last(dm, myfile):
+    flat = {t: [r for s in v for r in s] for t, v in insert_rows(run_ok(dm, "-q", "--last", "2", myfile).stdout).items()}
+    assert ids(flat["t_a"]) == [40, 50]
+    assert ids(flat.get("t_b", [])) == []
+    assert ids(flat.get("t_c", [])) == []
+    assert ids(flat["node"]) == [9]
+    assert ids(flat["item"], 2) == [(2, 2), (3, 1)]
+    assert ids(flat["ship"]) == [9]
+
+
+def test_my_one_row_per_insert(dm, tmp_path):
+    p = tmp_path / "one.sql"
+    p.write_bytes(my_dump(per_insert=1))
+    ins = insert_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
+    assert [ids(s) for s in ins["t_b"]] == [[2], [3]]
+    assert [ids(s) for s in ins["t_c"]] == [[100], [102]]
+
+
+# ------------------------------------------------------------------ configuration
+
+def test_rules_transfer_option_works_like_first(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"transfer": {"mode": "first", "rows": 2}}, "tables": []}))
+    a = run_ok(dm, "-q", "-c", rules, pgfile).stdout
+    b = run_ok(dm, "-q", "--first", "2", pgfile).stdout
+    assert a == b
+    rows = pg_copy_rows(a)
+    assert ids(rows["t_a"]) == [10, 20]
+    assert ids(rows["t_b"]) == [2]  # (1, 40) cut
+    assert ids(rows.get("t_c", [])) == [100]
+
+
+def test_table_level_transfer_overrides_global(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"transfer": {"mode": "first", "rows": 3}},
+                                 "tables": [{"tableName": "t_a", "transfer": {"mode": "full"}},
+                                            {"tableName": "node", "transfer": {"mode": "last", "rows": 1}}]}))
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, pgfile).stdout)
+    assert ids(rows["t_a"]) == [10, 20, 30, 40, 50]
+    assert ids(rows["t_b"]) == [1, 2, 3]      # a 40 is kept now, so b 1 is too
+    assert ids(rows["t_c"]) == [100, 101, 102]
+    assert ids(rows["node"]) == [9]
+    assert ids(rows["item"], 2) == FIRST3["item"]
+    # the CLI's --first is the global mode; a table-level transfer still wins
+    rules.write_text(json.dumps({"tables": [{"tableName": "t_a", "transfer": {"mode": "full"}}]}))
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, "--first", "3", pgfile).stdout)
+    assert ids(rows["t_a"]) == [10, 20, 30, 40, 50]
+    assert ids(rows["t_b"]) == [1, 2, 3]
+
+
+def test_first_and_last_together_is_a_usage_error(dm, pgfile):
+    cp = dm("--first", "2", "--last", "2", pgfile)
+    assert cp.returncode == 2
+    assert b"--first" in cp.stderr and b"--last" in cp.stderr
+    assert b"COPY" not in cp.stdout
+
+
+def test_negative_rows_is_a_usage_error(dm, pgfile):
+    assert dm("--first", "-1", pgfile).returncode == 2
+
+
+# ------------------------------------------------------------------ pipes
+
+def test_pipe_with_foreign_keys_fails_with_documented_message(dm):
+    cp = dm("--first", "3", "-", input=pg_dump())
+    assert cp.returncode == 1, cp.stderr.decode()
+    err = cp.stderr.decode()
+    assert "regular file" in err and "referentialIntegrity" in err
+    # the output must not restore as if complete: no kept data rows were written as a valid dump
+    assert b"PostgreSQL database dump complete" not in cp.stdout
+
+
+def test_pipe_with_foreign_keys_fails_mysql(dm):
+    cp = dm("--last", "3", input=my_dump())
+    assert cp.returncode == 1
+    assert "regular file" in cp.stderr.decode() and "referentialIntegrity" in cp.stderr.decode()
+
+
+def test_pipe_without_referential_integrity_warns(dm, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"transfer": {"mode": "first", "rows": 3, "referentialIntegrity": False}},
+                                 "tables": []}))
+    audit = tmp_path / "a.json"
+    cp = run_ok(dm, "-c", rules, "--audit", audit, "-", input=pg_dump())
+    assert b"warning" in cp.stderr and b"may not restore" in cp.stderr
+    rows = pg_copy_rows(cp.stdout)
+    # no referential integrity: plain first 3 of every table
+    assert ids(rows["t_b"]) == [1, 2, 3]
+    assert ids(rows["t_c"]) == [100, 101, 102]
+    assert ids(rows["node"]) == [1, 3, 4]
+    a = json.loads(audit.read_text())
+    assert a["status"] == "ok"
+    assert a["options"]["transfer"]["may_not_restore"] is True
+    assert a["options"]["transfer"]["referentialIntegrity"] is False
+
+
+def test_pipe_without_referential_integrity_with_cli_first(dm, tmp_path):
+    """--first on the command line plus "referentialIntegrity": false in the rules."""
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"transfer": {"mode": "full", "referentialIntegrity": False}}, "tables": []}))
+    audit = tmp_path / "a.json"
+    cp = run_ok(dm, "-c", rules, "--first", "2", "--audit", audit, input=my_dump())
+    flat = {t: [r for s in v for r in s] for t, v in insert_rows(cp.stdout).items()}
+    assert ids(flat["t_b"]) == [1, 2]
+    assert json.loads(audit.read_text())["options"]["transfer"]["may_not_restore"] is True
+
+
+@pytest.mark.xfail(strict=True, reason="bug: on a pipe (referentialIntegrity false) --last uses one _LastFilter ring "
+                   "buffer per COPY block, so each partition keeps its own last N rows: a partitioned table "
+                   "gets N rows per partition instead of N in all")
+def test_pipe_last_partitioned_counts_as_one_table(dm, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"transfer": {"mode": "last", "rows": 2, "referentialIntegrity": False}},
+                                 "tables": []}))
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, input=pg_dump()).stdout)
+    assert ids(rows["t_a"]) == [40, 50]
+    assert ids(rows.get("meas_2020", [])) + ids(rows.get("meas_2021", [])) == [5, 6]
+
+
+# ------------------------------------------------------------------ audit and sequences
+
+def test_audit_records_rows_and_mode(dm, pgfile, tmp_path):
+    audit = tmp_path / "a.json"
+    run_ok(dm, "-q", "--first", "3", "--audit", audit, pgfile)
+    a = json.loads(audit.read_text())
+    assert a["status"] == "ok"
+    assert a["options"]["transfer"]["mode"] == "first" and a["options"]["transfer"]["rows"] == 3
+    t = a["tables"]
+    expect = {"public.t_a": (5, 3), "public.t_b": (5, 2), "public.t_c": (4, 2), "public.node": (5, 1),
+              "public.item": (5, 3), "public.ship": (4, 2)}
+    for name, (read, written) in expect.items():
+        assert (t[name]["rows_read"], t[name]["rows_written"]) == (read, written), name
+        assert t[name]["transfer"] == "first 3", (name, t[name]["transfer"])
+    # partitions: 3 + 3 read, 3 + 0 written
+    assert t["public.meas_2020"]["rows_read"] + t["public.meas_2021"]["rows_read"] == 6
+    assert t["public.meas_2020"]["rows_written"] + t["public.meas_2021"]["rows_written"] == 3
+
+
+def test_audit_table_level_mode(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"tables": [{"tableName": "t_a", "transfer": {"mode": "full"}}]}))
+    audit = tmp_path / "a.json"
+    run_ok(dm, "-q", "-c", rules, "--last", "2", "--audit", audit, pgfile)
+    t = json.loads(audit.read_text())["tables"]
+    assert t["public.t_a"]["transfer"] == "full"
+    assert t["public.t_a"]["rows_written"] == 5
+    assert t["public.item"]["transfer"] == "last 2"
+
+
+def setval_of(out: bytes, seq: str) -> int:
+    m = re.search(rb"setval\('public\." + seq.encode() + rb"', (\d+), (true|false)\)", out)
+    assert m, "setval missing"
+    return int(m.group(1))
+
+
+def test_setval_not_lower_than_largest_kept_key(dm, pgfile):
+    out = run_ok(dm, "-q", "--first", "3", pgfile).stdout
+    assert setval_of(out, "t_a_id_seq") >= max(ids(pg_copy_rows(out)["t_a"]))
+
+
+def test_setval_with_remapping(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"identifierRemapping": {"enabled": True}}, "tables": []}))
+    for mode in ("--first", "--last"):
+        out = run_ok(dm, "-q", "-c", rules, mode, "3", pgfile).stdout
+        rows = pg_copy_rows(out)
+        kept = ids(rows["t_a"])
+        assert len(kept) == 3
+        assert setval_of(out, "t_a_id_seq") >= max(kept)
+        # remapped children still point at kept parents
+        assert {r[1] for r in rows.get("t_b", []) if r[1] is not None} <= set(kept)
+        assert {r[1] for r in rows.get("t_c", [])} <= set(ids(rows.get("t_b", [])))
+
+
+def test_my_remapping_with_first(dm, myfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"identifierRemapping": {"enabled": True}}, "tables": []}))
+    out = run_ok(dm, "-q", "-c", rules, "--first", "3", myfile).stdout
+    flat = {t: [r for s in v for r in s] for t, v in insert_rows(out).items()}
+    kept = ids(flat["t_a"])
+    assert len(kept) == 3
+    # (AUTO_INCREMENT needs no care: InnoDB moves it past the largest id inserted)
+    assert {r[1] for r in flat["t_b"] if r[1] is not None} <= set(kept)
