@@ -45,6 +45,7 @@ import xxhash
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
+from dumpmask.dialects.mysql_lex import decode_literal as _decode_literal
 from dumpmask.scan import column_rule_matches, qualname
 
 MAX_TOKENS = 8
@@ -308,13 +309,25 @@ class _HashSet:
 
 # a MySQL tuple whose raw text may not tokenise like its decoded values (escapes, hex and bit
 # literals, adjacent string literals that concatenate): decoded first
-_MY_UNSAFE = re.compile(rb"\\|0[xXbB]|[xXbB]'|['\"]\s+['\"]")
+_MY_UNSAFE = re.compile(rb"\\[0-9A-Za-z\x80-\xff]|0[xXbB]|[xXbB]'|['\"]\s+['\"]")
+
+
+# a backslash escape that may glue or drop letters or digits (\n, \t, \101, \x41, \é); any
+# other escaped character decodes to a separator (\\, \', \", \%), as the raw bytes do
+_ESC_GLUES = re.compile(rb"\\[0-9A-Za-z\x80-\xff]")
 
 
 def _my_decode(f: bytes):
-    from dumpmask.dialects.mysql_lex import decode_literal
-
-    lk, v = decode_literal(f)
+    # the common literals of mariadb-dump first: a plain '...' string, an integer, NULL
+    if f[:1] == b"'":
+        body = f[1:-1]
+        if f[-1:] == b"'" and len(f) >= 2 and b"\\" not in body and b"'" not in body:
+            return body.decode("utf-8", "surrogateescape")
+    elif f.isdigit():
+        return f.decode("ascii")
+    elif f == b"NULL":
+        return None
+    lk, v = _decode_literal(f)
     if lk == "null":
         return None
     if isinstance(v, (bytes, bytearray)):
@@ -341,7 +354,7 @@ def _copy_raw(line: bytes):
     s = b"\t" + (line.rstrip(b"\r\n") if line.endswith(b"\n") else line) + b"\t"
     while b"\t\\N\t" in s:
         s = s.replace(b"\t\\N\t", b"\t\t")
-    return None if b"\\" in s else s
+    return None if _ESC_GLUES.search(s) else s
 
 
 def _blocks(d):
@@ -568,9 +581,19 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                     toks = _fix_nonascii(toks)
                 if not any_first(map(hsh, toks, repeat(seed))):
                     continue
-                if vals is None:
-                    vals = [decode(f) for f in fields(it)]
                 line = lineno()
+                if vals is None:
+                    # raw fields tokenise into (a superset of) their values' tokens too
+                    for ci, f in enumerate(fields(it)):
+                        ft = f.translate(trans).split()
+                        if not f.isascii():
+                            ft = _fix_nonascii(ft)
+                        if not any_first(map(hsh, ft, repeat(seed))):
+                            continue
+                        v = decode(f)
+                        if v is not None:
+                            scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
+                    continue
                 for ci, v in enumerate(vals):
                     if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
                         continue
@@ -607,9 +630,19 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                         toks = _fix_nonascii(toks)
                     if not any_cand(map(hsh, toks, repeat(seed))):
                         continue
+                    fs = None
                     if vals is None:
-                        vals = [decode(f) for f in fields(it)]
+                        fs = fields(it)
+                        vals = fs
                     for i, v in enumerate(vals):
+                        if fs is not None:
+                            # a raw field: skipped unless one of its tokens begins a candidate
+                            ft = v.translate(trans).split()
+                            if not v.isascii():
+                                ft = _fix_nonascii(ft)
+                            if not any_cand(map(hsh, ft, repeat(seed))):
+                                continue
+                            v = decode(v)
                         if v is None:
                             continue
                         btoks = _stokens(v)

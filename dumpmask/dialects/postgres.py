@@ -391,6 +391,8 @@ _COPY_ENC = {b"\\": b"\\\\", b"\b": b"\\b", b"\f": b"\\f", b"\n": b"\\n", b"\r":
 def copy_encode(value: str | None) -> bytes:
     if value is None:
         return b"\\N"
+    if value.isascii() and value.isprintable() and "\\" not in value:
+        return value.encode()  # nothing to escape (the common case for generated values)
     b = value.encode("utf-8", "surrogateescape")
     if _COPY_ENC_RE.search(b):
         b = _COPY_ENC_RE.sub(lambda m: _COPY_ENC[m.group()], b)
