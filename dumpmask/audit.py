@@ -102,7 +102,9 @@ class Audit:
                 data = sign(data, key)
             except ImportError:
                 pass
-        blob = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        from dumpmask.signing import serialise
+
+        blob = serialise(data)
         d = os.path.dirname(os.path.abspath(path)) or "."
         fd, tmp = tempfile.mkstemp(prefix=".dumpmask-audit-", dir=d)
         try:

@@ -98,6 +98,11 @@ def preview(path: str, rules, key, n: int = 5, dialect: str | None = None, echo=
         cap = max(6, (max(20, width - 2) - 7 * ncol) // max(1, 2 * ncol))
         bw = [min(cap, max(len(_cell(b[i][1], 999)) for b, _ in rows)) for i in range(ncol)]
         aw = [min(cap, max(len(_cell(a[i][1], 999)) for _, a in rows)) for i in range(ncol)]
+        for i, c in enumerate(cols):  # room for the column name too, when the terminal has it
+            short = len(c) - (bw[i] + aw[i] + 4)
+            if short > 0:
+                grow = min(short, max(0, cap - aw[i]))
+                aw[i] += grow
         head = " | ".join(f"{_cell(c, bw[i] + aw[i] + 4):<{bw[i] + aw[i] + 4}}" for i, c in enumerate(cols))
         echo(head[:width])
         echo("-" * min(width, len(head)))

@@ -48,12 +48,16 @@ def verify(audit, key) -> tuple[bool, str]:
         return False, NO_SIGNATURE
     if not isinstance(sig, dict):
         return False, "malformed signature"
-    if sig.get("alg", ALG) != ALG:
+    if set(sig) != {"alg", "value", "key_fingerprint", "verifiable"}:
+        return False, "malformed signature block (its fields were changed)"
+    if sig.get("alg") != ALG:
         return False, f"unsupported signature algorithm {sig.get('alg')!r}"
     if sig.get("verifiable") is False:
         return False, EPHEMERAL
+    if sig.get("verifiable") is not True:
+        return False, "malformed signature block (verifiable must be true or false)"
     fp = sig.get("key_fingerprint")
-    if fp is not None and not hmac.compare_digest(str(fp), key.fingerprint()):
+    if not hmac.compare_digest(str(fp), key.fingerprint()):
         return False, f"signed with a different key (fingerprint {fp})"
     value = sig.get("value")
     if not isinstance(value, str):
@@ -67,13 +71,23 @@ def verify(audit, key) -> tuple[bool, str]:
     return True, INTACT
 
 
+def serialise(audit: dict) -> bytes:
+    """The exact bytes dumpmask writes for an audit (sorted keys, 2-space indent, final newline)."""
+    return orjson.dumps(audit, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
 def verify_bytes(data: bytes, key) -> tuple[bool, str]:
-    """verify() on a serialised audit; an unparseable file fails to verify."""
+    """verify() on a serialised audit file: an unparseable file fails, and so does a file whose
+    bytes are not exactly what dumpmask wrote for that content (any changed byte, even
+    whitespace, is a change)."""
     try:
         audit = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         return False, f"audit is not valid JSON: {e}"
-    return verify(audit, key)
+    ok, reason = verify(audit, key)
+    if ok and serialise(audit) != data:
+        return False, "the file's bytes differ from the signed audit as written (the file was edited)"
+    return ok, reason
 
 
 def audit_sha256(path) -> str:

@@ -27,13 +27,15 @@ password hashes, numbers of 5 digits or more, multi-word values, and any value o
 column found in a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
 
 Memory: pass 1 puts keyed 64-bit hashes (xxh3_64 with a random per-run seed: no value is kept
-in clear) of the original values (and of value@row) into scalable Bloom filters sized to their
-count; pass 2 reads
-the MASKED dump as a stream and keeps only Bloom hits (candidates: hash, counts, a few redacted
-locations); pass 3 re-reads ORIGINAL to confirm candidates exactly (64-bit keyed hash equality)
-and to learn which ones also occur in unmasked columns. Memory grows with the number of
-distinct original values of the masked columns and with the hits, never with the size of the
-masked dump.
+in clear) of the original values, of value@row and of each value's first token into exact sets
+while they are small (up to SET_MAX hashes each) and into scalable Bloom filters beyond; pass 2
+reads the MASKED dump as a stream and keeps only hits (candidates: hash, counts, a few redacted
+locations). Pass 2 tokenises a row's raw bytes (no decoding, when its escapes cannot glue
+letters) and looks further only at rows, then fields, holding a token that begins an original
+value; pass 3 re-reads ORIGINAL to confirm candidates exactly (64-bit keyed hash equality) and
+to learn which ones also occur in unmasked columns, skipping rows without a token that begins
+a candidate. Memory grows with the number of distinct original values of the masked columns
+and with the hits, never with the size of the masked dump.
 """
 from __future__ import annotations
 
@@ -347,8 +349,9 @@ def _copy_fields(line: bytes) -> list:
 
 
 def _copy_raw(line: bytes):
-    """A COPY line whose raw bytes tokenise into (a superset of) its decoded values' tokens: no
-    backslash but in whole-field \\N (NULL: its extra token "n" is harmless)."""
+    """The bytes of a COPY line if they tokenise into (a superset of) its decoded values' tokens:
+    no escape that glues letters (a whole-field \\N, NULL, only adds a harmless token "n"); else
+    None."""
     if b"\\" not in line:
         return line
     s = b"\t" + (line.rstrip(b"\r\n") if line.endswith(b"\n") else line) + b"\t"

@@ -291,9 +291,6 @@ def test_pg_zero_rows(dm, pgfile):
     assert b"CREATE TABLE public.t_a" in out and b"ADD CONSTRAINT fk3" in out
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Subset.plan_rows records foreign keys under the table that declares them "
-                   "(the partitioned parent) but rows under their partition, and skips rows whose table differs "
-                   "(r[1] != ts_key): an FK declared on a partitioned table never cuts a partition's rows")
 def test_pg_fk_on_partitioned_parent_is_enforced(dm, tmp_path):
     """A foreign key declared on the partitioned table (pg_dump: ALTER TABLE public.meas ADD
     CONSTRAINT ... without ONLY) holds for the rows of every partition."""
@@ -305,6 +302,35 @@ def test_pg_fk_on_partitioned_parent_is_enforced(dm, tmp_path):
     # meas_2020 rows: id 1 -> a 10, id 2 -> a 40 (not among a's first 3), id 3 -> a 10
     assert [r[3] for r in meas if r[3] not in kept_a] == []
     assert ids(meas) == [1, 3]
+
+
+def with_child_of_partitioned(dump: bytes) -> bytes:
+    """Adds reading(rid, meas_id, meas_y) with FK (meas_id, meas_y) -> meas(id, y), the partitioned table."""
+    d = dump.decode()
+    d = d.replace("SELECT pg_catalog.setval", "CREATE TABLE public.reading (\n    rid integer NOT NULL,\n    meas_id integer,\n"
+                  "    meas_y integer\n);\n\nCOPY public.reading (rid, meas_id, meas_y) FROM stdin;\n"
+                  "1\t1\t2020\n2\t5\t2021\n3\t2\t2020\n\\.\n\nSELECT pg_catalog.setval", 1)
+    d = d.replace("--\n-- PostgreSQL database dump complete",
+                  "ALTER TABLE ONLY public.reading\n    ADD CONSTRAINT reading_pkey PRIMARY KEY (rid);\n\n"
+                  "ALTER TABLE public.reading\n    ADD CONSTRAINT reading_fk FOREIGN KEY (meas_id, meas_y) "
+                  "REFERENCES public.meas(id, y);\n\n--\n-- PostgreSQL database dump complete")
+    return d.encode()
+
+
+def test_pg_child_of_partitioned_table_keeps_rows_with_kept_parent(dm, tmp_path):
+    p = tmp_path / "child.sql"
+    p.write_bytes(with_child_of_partitioned(pg_dump()))
+    rows = pg_copy_rows(run_ok(dm, "-q", "--first", "10", p).stdout)
+    assert ids(rows["meas_2020"]) + ids(rows["meas_2021"]) == [1, 2, 3, 4, 5, 6]
+    assert ids(rows["reading"]) == [1, 2, 3]  # every parent row is kept
+
+
+def test_pg_child_of_partitioned_table_cut_when_parent_cut(dm, tmp_path):
+    p = tmp_path / "child.sql"
+    p.write_bytes(with_child_of_partitioned(pg_dump()))
+    rows = pg_copy_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
+    # meas keeps (1,2020) (2,2020) (3,2020): reading 2 -> (5,2021) must go
+    assert 2 not in ids(rows["reading"])
 
 
 def test_pg_multirow_inserts(dm, tmp_path):

@@ -140,9 +140,6 @@ def test_small_pg_dump_and_subset_restore(pg_server, dm, tmp_path):
         pg_server.dropdb(db)
 
 
-@pytest.mark.xfail(strict=True, raises=ServerError,
-                   reason="bug: a foreign key declared on a partitioned table (ALTER TABLE public.meas ADD CONSTRAINT "
-                   "... FOREIGN KEY) does not cut the partitions' rows (Subset.plan_rows), so the subset fails to restore")
 def test_small_pg_fk_on_partitioned_table_restores(pg_server, dm, tmp_path):
     p = tmp_path / "small.sql"
     p.write_bytes(small_pg_dump(meas_fk=True))

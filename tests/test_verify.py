@@ -124,3 +124,13 @@ def test_tokens_and_redaction():
     assert tokens("São-Paulo_2") == ["são", "paulo", "2"]
     assert redact("MARY.SMITH@sakilacustomer.org") == "MA***@***.org"
     assert redact("1913 Hanoi Way") == "19***"
+
+
+def test_bytes_tokens_match_the_regex_tokens():
+    from dumpmask.verify import _copy_raw, btokens
+
+    for s in ["MARY.SMITH@sakilacustomer.org", "São-Paulo_2", "Smith 😀x", "Straße İz", "a\tb\nc", "", "--"]:
+        assert btokens(s.encode()) == [t.encode() for t in tokens(s)], s
+    assert _copy_raw(b"1\tMARY\t\\N\n") is not None     # a NULL field adds a harmless token
+    assert _copy_raw(b"1\tline\\nMARY\n") is None       # \n glues letters: decoded first
+    assert _copy_raw(b"1\tsay \\\\ hi\n") is not None   # an escaped backslash is a separator

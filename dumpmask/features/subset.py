@@ -73,13 +73,18 @@ class Subset(Extension):
 
         fks = {}          # child key -> [(child cols, parent TableState, parent cols)]
         needed = collections.defaultdict(set)   # table key -> columns whose values we must remember
+        # a partitioned table and its partitions are one logical table: a foreign key declared on
+        # the parent or on any partition applies to the rows of all of them, on both sides
         for ts in list(eng.tables.values()):
             if ts.schema is None:
                 continue
+            lk = self.root(eng, ts).key
             for fk in ts.schema.foreign_keys:
-                parent = eng.resolve_ref(fk.ref_table, ts.key)
-                fks.setdefault(ts.key, []).append((fk.columns, parent, fk.ref_columns))
-                needed[ts.key].update(fk.columns)
+                parent = self.root(eng, eng.resolve_ref(fk.ref_table, ts.key))
+                rel = (fk.columns, parent, fk.ref_columns)
+                if rel not in fks.setdefault(lk, []):
+                    fks[lk].append(rel)
+                needed[lk].update(fk.columns)
                 needed[parent.key].update(fk.ref_columns)
         cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
         totals = collections.Counter()
@@ -95,8 +100,8 @@ class Subset(Extension):
                 mode = modes[lk]
                 n = totals[lk]
                 totals[lk] = n + 1
-                keep_cols = needed.get(ts.key, ())
-                rec = (n, ts.key, {c: v for c, v in zip(columns, values) if c in keep_cols})
+                keep_cols = needed.get(lk, ())
+                rec = (n, lk, {c: v for c, v in zip(columns, values) if c in keep_cols})
                 m = mode.get("mode", "full")
                 if m == "first":
                     if n < mode["rows"]:
@@ -120,20 +125,17 @@ class Subset(Extension):
             while changed:
                 changed = False
                 keysets = {}
-                for ts_key, rels in fks.items():
+                for lk, rels in fks.items():
                     for ccols, parent, pcols in rels:
-                        pl = self.root(eng, parent).key
+                        pl = parent.key
                         if pl not in totals:
                             continue  # the parent's data is not in this dump: nothing to check against
                         ks = keysets.get((pl, pcols))
                         if ks is None:
                             ks = keysets[(pl, pcols)] = {tuple(r[2].get(c) for c in pcols) for r in kept[pl].values()}
-                        lk = self.root(eng, eng.tables[ts_key]).key
                         rows = kept.get(lk, {})
                         drop = []
                         for o, r in rows.items():
-                            if r[1] != ts_key:
-                                continue
                             val = tuple(r[2].get(c) for c in ccols)
                             if any(v is None for v in val):
                                 continue
