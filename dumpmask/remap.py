@@ -71,7 +71,10 @@ class _Feistel:
 
     TABLE_BITS = 16
 
-    __slots__ = ("n", "bits", "wb", "mask_b", "rounds", "rounds_rev", "_tables", "_use_tables")
+    __slots__ = ("n", "bits", "wb", "mask_b", "rounds", "rounds_rev", "_tables", "_use_tables", "_calls", "_full")
+
+    #: after this many values, fill the round tables completely and use the unrolled path
+    FILL_AFTER = 20_000
 
     def __init__(self, key: Key, base_domain: str, n: int, tables: bool = True):
         if n < 1:
@@ -93,8 +96,10 @@ class _Feistel:
             rounds.append((h, (w_in + 7) // 8, (1 << w_out) - 1))
         self.rounds = tuple(rounds)
         self.rounds_rev = tuple(reversed(rounds))
-        self._use_tables = tables and wb <= self.TABLE_BITS
+        self._use_tables = tables and wb <= self.TABLE_BITS and ROUNDS == 8
         self._tables = None  # allocated on first use
+        self._calls = 0
+        self._full = False
 
     def _alloc_tables(self):
         wa, wb = self.bits // 2, self.wb
@@ -169,12 +174,48 @@ class _Feistel:
             a, b = b ^ f, a
         return (a << self.wb) | b
 
+    def _fill_all(self) -> None:
+        """Compute every round-table entry (at most 8 * 2**16 keyed hashes, once): from then on
+        a value costs eight array look-ups and no checks."""
+        tabs = self._tables or self._alloc_tables()
+        from_bytes = int.from_bytes
+        for tab, (h, nin, mout) in zip(tabs, self.rounds):
+            for v in range(len(tab)):
+                if tab[v] < 0:
+                    g = h.copy()
+                    g.update(v.to_bytes(nin, "big"))
+                    tab[v] = from_bytes(g.digest(), "big") & mout
+        self._full = True
+
+    def _enc_full(self, x: int) -> int:
+        wb = self.wb
+        a = x >> wb
+        b = x & self.mask_b
+        t0, t1, t2, t3, t4, t5, t6, t7 = self._tables
+        a, b = b, a ^ t0[b]
+        a, b = b, a ^ t1[b]
+        a, b = b, a ^ t2[b]
+        a, b = b, a ^ t3[b]
+        a, b = b, a ^ t4[b]
+        a, b = b, a ^ t5[b]
+        a, b = b, a ^ t6[b]
+        a, b = b, a ^ t7[b]
+        return (a << wb) | b
+
     def encrypt(self, x: int) -> int:
         """x in [0, n) -> [0, n). Cycle-walks: on average < 2 Feistel passes."""
         n = self.n
-        y = self._enc(x)
+        if self._full:
+            enc = self._enc_full
+        else:
+            if self._use_tables:
+                self._calls += 1
+                if self._calls > self.FILL_AFTER:
+                    self._fill_all()
+            enc = self._enc
+        y = enc(x)
         while y >= n:
-            y = self._enc(y)
+            y = enc(y)
         return y
 
     def decrypt(self, y: int) -> int:
