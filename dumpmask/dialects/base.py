@@ -29,6 +29,49 @@ class InsertStmt:
     tail_start: int = 0                  # offset after the last tuple: ";\n", "ON DUPLICATE ..."
 
 
+UNCHANGED = object()   # a cached result meaning "write the field as it was, byte for byte"
+
+
+class FieldFns:
+    """How one masked column is applied to raw fields of one dialect: `copy` / `sql` are
+    raw -> raw functions that also count into the audit; `cache` and `miss` are the raw-field
+    memo and the function that fills it, for loops that inline the lookup."""
+
+    __slots__ = ("copy", "sql", "cache", "miss")
+
+    def __init__(self, copy=None, sql=None, cache=None, miss=None):
+        self.copy, self.sql, self.cache, self.miss = copy, sql, cache, miss
+
+
+def remember(cache: dict, raw: bytes, result, cache_max: int):
+    """Store a computed field in a bounded memo (cleared when full) and return it."""
+    if len(cache) >= cache_max:
+        cache.clear()
+    cache[raw] = result
+    return result
+
+
+def counting(cache: dict, miss, null, stats):
+    """A raw -> raw field function over a memo: UNCHANGED keeps the original bytes; counts
+    changed values and NULLs written into the column's audit stats. `null` is the dialect's
+    NULL field (bytes) or a predicate on a field."""
+    is_null = null if callable(null) else null.__eq__
+
+    def fn(raw: bytes) -> bytes:
+        r = cache.get(raw)
+        if r is None:
+            r = miss(raw)
+        if r is UNCHANGED:
+            if is_null(raw):
+                stats.nulls += 1
+            return raw
+        stats.changed += 1
+        if is_null(r):
+            stats.nulls += 1
+        return r
+    return fn
+
+
 class LineReader:
     """Iterates the lines of a binary stream and counts them (for file:line errors). Tight loops
     may read blocks from `stream` directly and hand back what they read too far (`unread`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 
-from dumpmask.dialects.base import LineReader
+from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember
 from dumpmask.dialects.mysql_lex import _BT, _DQ, _SQ
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
                                          split_statements, unquote_ident)
@@ -23,7 +23,6 @@ _NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+((?:`(?:[^`]|``)*`|[^\s(`.]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[^\s(`.]+))?)")
 
 
-UNCHANGED = object()   # a cached result meaning "write the literal as it was"
 NULL_LIT = b"NULL"
 
 
@@ -131,13 +130,6 @@ def _fast_spans(raw: bytes, start: int, ncols: int, idxs: tuple):
     return [[x for se in row for x in se] for row in out]
 
 
-class FieldFns:
-    __slots__ = ("copy", "sql", "cache", "miss")
-
-    def __init__(self, copy, sql):
-        self.copy, self.sql = copy, sql
-
-
 def _qualname(key) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
 
@@ -174,11 +166,7 @@ class MyAdapter:
         def miss(raw: bytes):
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
             if raw_int is not None and raw.isdigit():
-                r = raw_int(raw)
-                if len(cache) >= cache_max:
-                    cache.clear()
-                cache[raw] = r
-                return r
+                return remember(cache, raw, raw_int(raw), cache_max)
             if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
                 lk, v = "string", raw[1:-1]          # the common case, without the general decoder
             else:
@@ -207,27 +195,9 @@ class MyAdapter:
                 r = b"_binary " + encode_string(out.encode("utf-8", "surrogateescape"))
             else:
                 r = encode_string(out.encode("utf-8", "surrogateescape"))
-            if len(cache) >= cache_max:
-                cache.clear()
-            cache[raw] = r
-            return r
+            return remember(cache, raw, r, cache_max)
 
-        def sql_fn(raw: bytes) -> bytes:
-            r = cache.get(raw)
-            if r is None:
-                r = miss(raw)
-            if r is UNCHANGED:
-                if raw == NULL_LIT:
-                    stats.nulls += 1
-                return raw
-            stats.changed += 1
-            if r is NULL_LIT:
-                stats.nulls += 1
-            return r
-
-        fns = FieldFns(None, sql_fn)
-        fns.cache, fns.miss = cache, miss
-        return fns
+        return FieldFns(None, counting(cache, miss, NULL_LIT, stats), cache, miss)
 
     # -- schema
     def learn(self, st) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import re
 
-from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_kind_words
+from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember,
+                                    statement_kind_words)
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -528,20 +529,12 @@ _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREA
                "copy": "COPY (unmasked table)", "insert": "INSERT (unmasked table)"}
 
 
-UNCHANGED = object()   # a cached result meaning "write the field as it was"
 NULL_FIELD = b"\\N"
 
 
 _PARTITION_OF = re.compile(
     rb"\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<child>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
     rb"\s+PARTITION\s+OF\s+(?P<parent>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)", re.I)
-
-
-class FieldFns:
-    __slots__ = ("copy", "sql", "ccache", "cmiss")
-
-    def __init__(self, copy, sql):
-        self.copy, self.sql = copy, sql
 
 
 class PgAdapter:
@@ -570,11 +563,7 @@ class PgAdapter:
         def copy_miss(raw: bytes):
             """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
             if raw_int is not None and raw.isdigit():
-                r = raw_int(raw)
-                if len(ccache) >= cache_max:
-                    ccache.clear()
-                ccache[raw] = r
-                return r
+                return remember(ccache, raw, raw_int(raw), cache_max)
             if raw == b"\\N":
                 v = None
             elif b"\\" in raw:
@@ -584,45 +573,23 @@ class PgAdapter:
             nv = t(v)
             # an unchanged value keeps its original bytes (escapes as written: keep is byte for byte)
             r = UNCHANGED if nv == v else (NULL_FIELD if nv is None else copy_encode(nv))
-            if len(ccache) >= cache_max:
-                ccache.clear()
-            ccache[raw] = r
-            return r
+            return remember(ccache, raw, r, cache_max)
 
-        def copy_fn(raw: bytes) -> bytes:
-            r = ccache.get(raw)
-            if r is None:
-                r = copy_miss(raw)
-            if r is UNCHANGED:
-                if raw == NULL_FIELD:
-                    stats.nulls += 1
-                return raw
-            stats.changed += 1
-            if r is NULL_FIELD:
-                stats.nulls += 1
-            return r
-
-        def sql_fn(raw: bytes) -> bytes:
-            r = scache.get(raw)
-            if r is None:
-                s = raw.strip()
+        def sql_miss(raw: bytes):
+            s = raw.strip()
+            lit = literal_decode(s)
+            nv = t(lit.value)
+            if nv == lit.value:
+                r = UNCHANGED
+            else:
                 lead = raw[:len(raw) - len(raw.lstrip())]
                 trail = raw[len(raw.rstrip()):]
-                lit = literal_decode(s)
-                nv = t(lit.value)
-                r = raw if nv == lit.value else lead + literal_encode(nv, lit, kind) + trail
-                if len(scache) >= cache_max:
-                    scache.clear()
-                scache[raw] = r
-            if r != raw:
-                stats.changed += 1
-            if r.strip()[:4].upper() == b"NULL":
-                stats.nulls += 1
-            return r
+                r = lead + literal_encode(nv, lit, kind) + trail
+            return remember(scache, raw, r, cache_max)
 
-        fns = FieldFns(copy_fn, sql_fn)
-        fns.ccache, fns.cmiss = ccache, copy_miss
-        return fns
+        # INSERT fields keep the blanks around them: " NULL" is a NULL too
+        count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
+        return FieldFns(counting(ccache, copy_miss, NULL_FIELD, stats), count_sql, ccache, copy_miss)
 
     # -- schema
     def learn(self, st: Stmt) -> None:
@@ -798,7 +765,7 @@ class PgAdapter:
         w(st.raw)
         eng._in_copy_cols = ncols
         fns = [(p.index, p.fn.copy) for p in plan]
-        entries = [(p.index, p.fn.ccache, p.fn.cmiss, [0, 0], p.stats) for p in plan]
+        entries = [(p.index, p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
         n_read = 0
         n_written = 0
         lines = r.lines
