@@ -310,39 +310,13 @@ class MyAdapter:
         ncols = len(columns)
         if row_filter is None:
             # no row is cut: splice the new literals into the statement, everything else as it was
-            entries = [(p.index, p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
-            pieces = []
-            append = pieces.append
-            pos = 0
-            n = 0
+            masked = []
             for (t0, t1, spans) in ins.tuples:
-                n += 1
                 if len(spans) != ncols:
                     raise DumpSyntaxError(f"INSERT row for {name} has {len(spans)} values, expected {ncols}",
                                           st.line + raw.count(b"\n", 0, t0), eng.source, raw[t0:t0 + 60])
-                for i, cache, miss, cnt, _ in entries:
-                    s, e = spans[i]
-                    f = raw[s:e]
-                    v = cache.get(f)
-                    if v is None:
-                        v = miss(f)
-                    if v is UNCHANGED:
-                        if f == NULL_LIT:
-                            cnt[1] += 1
-                        continue
-                    append(raw[pos:s])
-                    append(v)
-                    pos = e
-                    cnt[0] += 1
-                    if v is NULL_LIT:
-                        cnt[1] += 1
-            append(raw[pos:])
-            for _, _, _, cnt, stats in entries:
-                stats.changed += cnt[0]
-                stats.nulls += cnt[1]
-            tstats.rows_read += n
-            tstats.rows_written += n
-            out.write(b"".join(pieces))
+                masked.append([x for p in plan for x in spans[p.index]])
+            self._splice_fast(raw, masked, plan, tstats, out)
             return
         pieces = [raw[:ins.values_start]]
         kept = 0
@@ -374,8 +348,8 @@ class MyAdapter:
 
     @staticmethod
     def _splice_fast(raw, spans, plan, tstats, out) -> None:
-        """Write the statement with the masked literals replaced; spans[k] = flat (s, e) pairs
-        of the masked fields of tuple k, in plan order."""
+        """Write the statement with the masked literals replaced (everything else byte for
+        byte); spans[k] = flat (s, e) pairs of the masked fields of tuple k, in plan order."""
         entries = [(p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
         k = len(entries)
         pieces = []
