@@ -219,7 +219,7 @@ class MyAdapter:
         return None
 
     def learn_schema(self, lines: LineReader) -> None:
-        for st in split_statements(lines.raw_lines(), lines.source):
+        for st in split_statements(fast_lines(lines.stream), lines.source):
             if st.kind == "create_table" or (st.kind == "other" and _USE_RE.match(st.raw)):
                 self.learn(st)
         self.current_db = None
@@ -396,7 +396,7 @@ class MyAdapter:
 
     def iter_rows(self, lines: LineReader, want=None):
         eng = self.engine
-        for st in split_statements(lines.raw_lines(), eng.source):
+        for st in split_statements(fast_lines(lines.stream), eng.source):
             if st.kind == "create_table":
                 self.learn(st)
                 continue
