@@ -17,6 +17,16 @@ from dumpmask.errors import DumpSyntaxError, MaskingError
 from dumpmask.schema import parse_create_table
 
 NAME = "mysql"
+SAMPLE_ROWS = 100   # rows looked at per table for content detection on a pipe (--strict, --template)
+
+
+def _decoded(field: bytes):
+    lk, v = decode_literal(field)
+    if lk == "null":
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "surrogateescape")
+    return v
 
 _USE_RE = re.compile(rb"\s*USE\s+(`(?:[^`]|``)*`|[^\s;]+)\s*;", re.I)
 _NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -283,6 +293,15 @@ class MyAdapter:
             tstats.rows_written += n
             return
         head = parse_insert(raw, tuples=False, line=st.line, source=eng.source)
+        samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
+        if samplers and head.values_start >= 0:
+            # content detection on a pipe: the rows of this first INSERT (at most SAMPLE_ROWS),
+            # decoded, before anything of the table's data is written
+            ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
+            cols = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
+            decoded = [[_decoded(raw[s:e]) for s, e in spans] for _, _, spans in ins.tuples[:SAMPLE_ROWS]]
+            for e in samplers:
+                e.sample(eng, ts, cols, decoded)
         if head.values_start < 0:
             raise MaskingError(f"{eng.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qualname(ts.key)} cannot be masked; refusing to pass it through")
         name = _qualname(ts.key)

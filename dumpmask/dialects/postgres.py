@@ -8,6 +8,7 @@ nested /* */ comments, psql meta-commands (a line starting with a backslash, suc
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 
 from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember,
@@ -15,6 +16,7 @@ from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader,
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
+SAMPLE_ROWS = 100   # rows held back per table for content detection on a pipe (--strict, --template)
 
 # ---------------------------------------------------------------- lexing statements
 _SPECIAL = re.compile(rb"['\"$;/\-]")
@@ -755,6 +757,15 @@ class PgAdapter:
         if not text_format:
             raise MaskingError(f"{eng.source}:{st.line}: COPY for masked table {_qualname(ts.key)} is not in text format")
         columns = eng.data_columns(ts, cols, st.line)
+        rows_in = r.copy_rows()
+        samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
+        if samplers:
+            # hold back the first rows (nothing of this table is written yet) for content detection
+            held = list(itertools.islice(rows_in, SAMPLE_ROWS))
+            decoded = [[copy_decode(f) for f in ln.rstrip(b"\r\n").split(b"\t")] for ln in held]
+            for e in samplers:
+                e.sample(eng, ts, columns, decoded)
+            rows_in = itertools.chain(held, rows_in)
         plan = eng.build_plan(ts, columns, st.line)
         ncols = len(columns)
         row_filter = None
@@ -774,7 +785,7 @@ class PgAdapter:
         name = _qualname(ts.key)
         batch = []
         append = batch.append
-        for line in r.copy_rows():
+        for line in rows_in:
             n_read += 1
             if line[-1:] == b"\n":
                 if line[-2:-1] == b"\r":
@@ -851,6 +862,11 @@ class PgAdapter:
             return
         ins = parse_insert(st.raw, eng.source, st.line)
         columns = eng.data_columns(ts, ins.columns, st.line)
+        samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
+        if samplers:
+            decoded = [[literal_decode(st.raw[s:e]).value for s, e in f] for _, _, f in ins.tuples[:SAMPLE_ROWS]]
+            for e in samplers:
+                e.sample(eng, ts, columns, decoded)
         plan = eng.build_plan(ts, columns, st.line)
         row_filter = None
         for e in eng.extensions:

@@ -7,6 +7,8 @@ An extension is an object with any of these hooks (all optional; see Extension):
     wants_table(eng, ts)    True when the table's data must be parsed even without column rules
     extend_plan(eng, ts, columns, plan) -> plan    add/replace ColumnPlans for a data column list
     row_filter(eng, ts, columns, line, sql=False) -> fn(fields)->fields|None (None drops the row), or None
+    wants_sample(eng, ts) / sample(eng, ts, columns, rows)  the first rows of a table, decoded, before
+                            any of its data is written (content detection on a pipe)
     rewrite_statement(eng, stmt) -> bytes|None     replace a passed-through statement (setval ...)
     finish(eng)             after the last statement
 """
@@ -30,6 +32,14 @@ class Extension:
 
     def row_filter(self, eng, ts, columns, line, sql=False):
         return None
+
+    def wants_sample(self, eng, ts) -> bool:
+        """True when the adapter should hold back the first rows of this table's data and pass
+        them (decoded) to sample() before anything of that data is written."""
+        return False
+
+    def sample(self, eng, ts, columns, rows) -> None:
+        pass
 
     def finish(self, eng) -> None:
         pass

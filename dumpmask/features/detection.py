@@ -14,8 +14,10 @@ Where the evidence comes from:
 * by content: on a regular input file, a bounded pre-pass samples the first N rows of every
   table (scan.sample_dump) before anything is written; with --strict the run then fails
   before its first byte of output if anything is uncovered, listing all of it.
-  On a pipe nothing can be read twice: templates and --strict use name detection only (and
-  content detection is not run; use `dumpmask scan` on a copy, or pass a file).
+  On a pipe nothing can be read twice: the adapter holds back the first N rows of each
+  table's first data statement (a COPY block's first N rows; the rows of the first INSERT
+  statement, at most N) and hands them to sample() before writing any of that table's data,
+  so content detection runs on those rows and --strict still fails before the table's data.
 """
 from __future__ import annotations
 
@@ -42,11 +44,12 @@ def _regular_file(path) -> bool:
 
 class Detection(Extension):
     def __init__(self, sample: int = DEFAULT_SAMPLE):
-        self.sample = sample
+        self.sample_size = sample
         self.content: dict = {}       # table key -> {column: Finding} from the content pre-pass
         self.prepass = False
         self.recorded: set = set()    # (table, column) already in the audit
         self._cache: dict = {}
+        self.sampled: set = set()     # tables sampled on a pipe
 
     # ------------------------------------------------------------------ evidence
     def schema_ready(self, eng) -> None:
@@ -54,7 +57,7 @@ class Detection(Extension):
             return
         from dumpmask.scan import sample_dump
 
-        smp = sample_dump(eng.input_path, eng.adapter.name, self.sample, eng.source)
+        smp = sample_dump(eng.input_path, eng.adapter.name, self.sample_size, eng.source)
         self.prepass = True
         for key in smp.tables:
             self.content[key] = smp.content_findings(key)
@@ -120,12 +123,28 @@ class Detection(Extension):
         lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
         lines.append(snippet)
         if not self.prepass:
-            lines.append("(read from a pipe: columns detected by name in the tables seen so far; "
-                         "content detection needs a file input)")
+            lines.append("(read from a pipe: columns detected in the tables seen so far, by name and by the "
+                         "content of their first rows)")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ hooks
+    def wants_sample(self, eng, ts) -> bool:
+        return not self.prepass and ts.key not in self.sampled
+
+    def sample(self, eng, ts, columns, rows) -> None:
+        from dumpmask.detect import ContentSampler
+
+        self.sampled.add(ts.key)
+        s = ContentSampler(limit=self.sample_size)
+        for row in rows[: self.sample_size]:
+            for c, v in zip(columns, row):
+                s.add(c, v, ts.schema.column(c) if ts.schema is not None else None)
+        self.content[ts.key] = s.findings()
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != ts.key}
+
     def wants_table(self, eng, ts) -> bool:
+        if self.wants_sample(eng, ts):
+            return True  # its first rows must be looked at before anything of it is written
         cols = ts.schema.data_columns() if ts.schema is not None else None
         found = self.findings(eng, ts, cols)
         if not found:
