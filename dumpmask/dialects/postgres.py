@@ -594,7 +594,8 @@ class PgAdapter:
         return FieldFns(counting(ccache, copy_miss, NULL_FIELD, stats), count_sql, ccache, copy_miss)
 
     # -- schema
-    def learn(self, st: Stmt) -> None:
+    def learn(self, st: Stmt):
+        """Schema statements -> engine state; returns the TableState of a CREATE TABLE."""
         eng = self.engine
         k = st.kind
         if k == "create_table":
@@ -610,7 +611,7 @@ class PgAdapter:
                 ts.schema.partition_of = parent.key
                 ts.rules = None
                 ts.plans.clear()
-                return
+                return ts
             ts_schema = parse_create_table(st.raw, NAME, eng.domains)
             if ts_schema is None:
                 msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
@@ -618,10 +619,7 @@ class PgAdapter:
                     raise MaskingError(msg + " (--strict)")
                 eng.warn(msg)
                 return
-            ts = eng.learn_table(ts_schema, st.line)
-            m = re.search(rb"(?i)\bPARTITION\s+OF\s+(\"(?:[^\"]|\"\")*\"|[^\s(]+)(?:\s*\.\s*(\"(?:[^\"]|\"\")*\"|[^\s(]+))?", st.raw)
-            if m:
-                ts.schema.partition_of = parse_qualname(m.group(0).split(None, 2)[-1])
+            return eng.learn_table(ts_schema, st.line)
         elif k == "create_domain":
             d = parse_create_domain(st.raw)
             if d:
@@ -702,14 +700,12 @@ class PgAdapter:
                 self.do_insert(st, out)
                 continue
             if k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
-                if not eng.schema_complete or k == "create_table":
-                    self.learn(st)
                 if k == "create_table":
-                    ts_key = None
-                    tsch = parse_create_table(st.raw, NAME, eng.domains) if False else None
-                    for ts in list(eng.tables.values()):
-                        if ts.schema is not None and ts.schema.line == st.line:
-                            eng.check_table_rules_early(ts, st.line)
+                    ts = self.learn(st)  # (a pre-pass already knows it: learn_table keeps that)
+                    if ts is not None:
+                        eng.check_table_rules_early(ts, st.line)  # rule errors before this table's data
+                elif not eng.schema_complete:
+                    self.learn(st)
             raw = st.raw
             for h in rewrite_hooks:
                 new = h.rewrite_statement(eng, st)
