@@ -47,7 +47,6 @@ import xxhash
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
-from dumpmask.dialects.mysql_lex import decode_literal as _decode_literal
 from dumpmask.scan import column_rule_matches, qualname
 
 MAX_TOKENS = 8
@@ -319,35 +318,6 @@ _MY_UNSAFE = re.compile(rb"\\[0-9A-Za-z\x80-\xff]|0[xXbB]|[xXbB]'|['\"]\s+['\"]"
 _ESC_GLUES = re.compile(rb"\\[0-9A-Za-z\x80-\xff]")
 
 
-def _my_decode(f: bytes):
-    # the common literals of mariadb-dump first: a plain '...' string, an integer, NULL
-    if f[:1] == b"'":
-        body = f[1:-1]
-        if f[-1:] == b"'" and len(f) >= 2 and b"\\" not in body and b"'" not in body:
-            return body.decode("utf-8", "surrogateescape")
-    elif f.isdigit():
-        return f.decode("ascii")
-    elif f == b"NULL":
-        return None
-    lk, v = _decode_literal(f)
-    if lk == "null":
-        return None
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v).decode("utf-8", "surrogateescape")
-    return v
-
-
-def _pg_insert_decode(f: bytes):
-    from dumpmask.dialects.postgres import literal_decode
-
-    return literal_decode(f).value
-
-
-def _copy_fields(line: bytes) -> list:
-    body = line.rstrip(b"\r\n") if line.endswith(b"\n") else line
-    return body.split(b"\t")
-
-
 def _copy_raw(line: bytes):
     """The bytes of a COPY line if they tokenise into (a superset of) its decoded values' tokens:
     no escape that glues letters (a whole-field \\N, NULL, only adds a harmless token "n"); else
@@ -360,99 +330,29 @@ def _copy_raw(line: bytes):
     return None if _ESC_GLUES.search(s) else s
 
 
+def _my_raw(text: bytes):
+    """A MySQL tuple as written, when its bytes tokenise like its decoded values (no escape,
+    hex/bit literal or string concatenation that would glue or split tokens); else None."""
+    return None if _MY_UNSAFE.search(text) else text
+
+
 def _blocks(d):
-    """The data of a dump as blocks of rows without decoding them: yields (table key, columns,
-    items, fields(item) -> raw fields, decode(raw field) -> str | None, raw(item) -> bytes whose
-    tokens include the decoded row's tokens, or None, lineno() -> the line `DumpRows.rows`
-    reports). Same rows, columns and lines as DumpRows.rows()."""
-    eng = d.engine
-    lines = None
-    if d.dialect == "mysql":
-        from dumpmask.dialects.mysql import _INSERT_TABLE, _USE_RE, _with_generated
-        from dumpmask.dialects.mysql_lex import parse_insert, split_statements, unquote_ident
-        from dumpmask.dialects.base import LineReader
-        from dumpmask.errors import DumpSyntaxError
-
-        adapter = d.adapter
-        lines = LineReader(d.reader, d.source)
-        for st in split_statements(lines.raw_lines(), eng.source):
-            if st.kind == "create_table":
-                adapter.learn(st)
-                continue
-            if st.kind == "other" and _USE_RE.match(st.raw):
-                adapter.learn(st)
-                continue
-            if st.kind != "insert":
-                continue
-            tm = _INSERT_TABLE.match(st.raw)
-            if tm is None:
-                continue
-            parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
-            names = [unquote_ident(p) for p in parts]
-            key = adapter.table_key((names[-2] if len(names) > 1 else None, names[-1]))
-            ins = parse_insert(st.raw, tuples=True, line=st.line, source=eng.source)
-            if ins.values_start < 0:
-                continue
-            ts = eng.table_state(key)
-            try:
-                columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
-            except DumpSyntaxError:
-                continue
-            raw = st.raw
-            search = _MY_UNSAFE.search
-
-            def fields(it, raw=raw):
-                return [raw[s:e] for s, e in it[2]]
-
-            def rawf(it, raw=raw, search=search):
-                return None if search(raw, it[0], it[1]) else raw[it[0]:it[1]]
-
-            yield ts.key, columns, ins.tuples, fields, _my_decode, rawf, (lambda n=st.line: n)
-        return
-
+    """The data of a dump as blocks of rows without decoding them (the dialect adapters' own
+    readers): yields (table key, columns, items, fields(item) -> raw fields, decode(raw field)
+    -> str | None, raw(item) -> bytes whose tokens include the decoded row's tokens, or None,
+    lineno() -> the line `DumpRows.rows` reports)."""
     from dumpmask.dialects.base import LineReader
-    from dumpmask.dialects.postgres import _INSERT_HEAD, PgReader, copy_decode, parse_copy, parse_insert, parse_qualname
-    from dumpmask.errors import DumpSyntaxError
 
-    self = d.adapter
     lines = LineReader(d.reader, d.source)
-    r = PgReader(lines)
-    for st in r.statements():
-        k = st.kind
-        if k == "copy":
-            parsed = parse_copy(st.raw)
-            if parsed is None or not parsed[2]:
-                for _ in r.copy_rows():
-                    pass
-                continue
-            key, cols, _ = parsed
-            ts = eng.table_state(key)
-            try:
-                columns = eng.data_columns(ts, cols, st.line)
-            except DumpSyntaxError:
-                for _ in r.copy_rows():
-                    pass
-                continue
-            yield ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, _copy_raw, (lambda: lines.lineno)
-        elif k == "insert":
-            m = _INSERT_HEAD.match(st.raw)
-            if not m:
-                continue
-            key = parse_qualname(m.group("table"))
-            ins = parse_insert(st.raw, eng.source, st.line)
-            ts = eng.table_state(key)
-            try:
-                columns = eng.data_columns(ts, ins.columns, st.line)
-            except DumpSyntaxError:
-                continue
-            raw = st.raw
-
-            def fields(it, raw=raw):
-                return [raw[s:e] for s, e in it[2]]
-
-            yield ts.key, columns, ins.tuples, fields, _pg_insert_decode, (lambda it: None), (lambda n=st.line: n)
-        elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
-            self.learn(st)
+    mysql = d.dialect == "mysql"
+    for b in d.adapter.iter_blocks(lines):
+        if mysql:
+            rawf = lambda it, text=b.text: _my_raw(text(it))  # noqa: E731
+        elif b.kind == "copy":
+            rawf = _copy_raw
+        else:
+            rawf = lambda it: None  # noqa: E731  PostgreSQL INSERT rows: decode them
+        yield b.key, b.columns, b.items, b.fields, b.decode, rawf, b.lineno
 
 
 def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None) -> VerifyResult:

@@ -72,6 +72,30 @@ def counting(cache: dict, miss, null, stats):
     return fn
 
 
+@dataclass(slots=True)
+class Block:
+    """The rows of one data statement (a COPY block, an INSERT), undecoded: `items` iterates
+    them, fields(item) gives a row's raw fields, decode(raw field) -> str | None, text(item)
+    the row as written (or None), lineno() the line reported for it."""
+
+    kind: str            # "copy" or "insert"
+    key: tuple
+    columns: list
+    items: object
+    fields: object
+    decode: object
+    text: object
+    lineno: object
+
+
+def rows_of(blocks):
+    """Decoded rows from blocks: (table key, columns, values, line)."""
+    for b in blocks:
+        fields, decode, lineno = b.fields, b.decode, b.lineno
+        for it in b.items:
+            yield b.key, b.columns, [decode(f) for f in fields(it)], lineno()
+
+
 class LineReader:
     """Iterates the lines of a binary stream and counts them (for file:line errors). Tight loops
     may read blocks from `stream` directly and hand back what they read too far (`unread`)."""

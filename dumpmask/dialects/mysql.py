@@ -21,6 +21,15 @@ SAMPLE_ROWS = 100   # rows looked at per table for content detection on a pipe (
 
 
 def _decoded(field: bytes):
+    """A MySQL literal -> str | None (the common mariadb-dump literals without the general decoder)."""
+    if field[:1] == b"'":
+        body = field[1:-1]
+        if field[-1:] == b"'" and len(field) >= 2 and b"\\" not in body and b"'" not in body:
+            return body.decode("utf-8", "surrogateescape")
+    elif field.isdigit():
+        return field.decode("ascii")
+    elif field == b"NULL":
+        return None
     lk, v = decode_literal(field)
     if lk == "null":
         return None
@@ -413,7 +422,10 @@ class MyAdapter:
         out.append(raw[pos:t1])
         return b"".join(out)
 
-    def iter_rows(self, lines: LineReader, want=None):
+    def iter_blocks(self, lines: LineReader, want=None):
+        """Every INSERT of a dump as a Block (rows undecoded); CREATE TABLE and USE learnt on the way."""
+        from dumpmask.dialects.base import Block
+
         eng = self.engine
         for st in split_statements(fast_lines(lines.stream), eng.source):
             if st.kind == "create_table":
@@ -440,17 +452,15 @@ class MyAdapter:
                 columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
             except DumpSyntaxError:
                 continue
-            for (_t0, _t1, spans) in ins.tuples:
-                vals = []
-                for s, e in spans:
-                    lk, v = decode_literal(st.raw[s:e])
-                    if lk == "null":
-                        vals.append(None)
-                    elif isinstance(v, (bytes, bytearray)):
-                        vals.append(bytes(v).decode("utf-8", "surrogateescape"))
-                    else:
-                        vals.append(v)
-                yield ts.key, columns, vals, st.line
+            raw = st.raw
+            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _decoded,
+                        lambda it, raw=raw: raw[it[0]:it[1]], lambda n=st.line: n)
+
+    def iter_rows(self, lines: LineReader, want=None):
+        """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
+        from dumpmask.dialects.base import rows_of
+
+        return rows_of(self.iter_blocks(lines, want))
 
 
 def _with_generated(ts, ins, columns: list[str]) -> list[str]:

@@ -911,10 +911,20 @@ from dumpmask.errors import MaskingError  # noqa: E402
 from dumpmask.schema import TableSchema  # noqa: E402
 
 
-def _iter_rows(self, lines: LineReader, want=None):
-    """Every data row of a dump, decoded: yields (table_key, columns, values, line). Values are
-    str or None. Schema statements are learnt on the way (self.engine.tables) so callers can
-    look at types. `want(table_key) -> bool` skips tables nobody asked for, cheaply."""
+def _copy_fields(line: bytes) -> list:
+    return (line.rstrip(b"\r\n") if line.endswith(b"\n") else line).split(b"\t")
+
+
+def _literal_value(field: bytes):
+    return literal_decode(field).value
+
+
+def _iter_blocks(self, lines: LineReader, want=None):
+    """Every data statement of a dump as a Block (rows undecoded). Schema statements are learnt
+    on the way (self.engine.tables), so callers can look at types. `want(table_key) -> bool`
+    skips tables nobody asked for, cheaply."""
+    from dumpmask.dialects.base import Block
+
     eng = self.engine
     r = PgReader(lines)
     for st in r.statements():
@@ -922,20 +932,17 @@ def _iter_rows(self, lines: LineReader, want=None):
         if k == "copy":
             parsed = parse_copy(st.raw)
             if parsed is None or not parsed[2] or (want is not None and not want(parsed[0])):
-                for _ in r.copy_rows():
-                    pass
+                r.copy_passthrough(lambda b: None)
                 continue
             key, cols, _ = parsed
             ts = eng.table_state(key)
             try:
                 columns = eng.data_columns(ts, cols, st.line)
             except DumpSyntaxError:
-                for _ in r.copy_rows():
-                    pass
+                r.copy_passthrough(lambda b: None)
                 continue
-            for line in r.copy_rows():
-                body = line.rstrip(b"\r\n") if line.endswith(b"\n") else line
-                yield ts.key, columns, [copy_decode(f) for f in body.split(b"\t")], lines.lineno
+            yield Block("copy", ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, lambda line: line,
+                        lambda: lines.lineno)
         elif k == "insert":
             m = _INSERT_HEAD.match(st.raw)
             if not m:
@@ -949,10 +956,19 @@ def _iter_rows(self, lines: LineReader, want=None):
                 columns = eng.data_columns(ts, ins.columns, st.line)
             except DumpSyntaxError:
                 continue
-            for (_t0, _t1, fields) in ins.tuples:
-                yield ts.key, columns, [literal_decode(st.raw[s:e]).value for s, e in fields], st.line
+            raw = st.raw
+            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
+                        lambda it: None, lambda n=st.line: n)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
 
 
+def _iter_rows(self, lines: LineReader, want=None):
+    """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
+    from dumpmask.dialects.base import rows_of
+
+    return rows_of(self.iter_blocks(lines, want))
+
+
+PgAdapter.iter_blocks = _iter_blocks
 PgAdapter.iter_rows = _iter_rows
