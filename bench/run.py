@@ -133,6 +133,7 @@ def scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[st
         ("cat", ["cat", str(src)], os.devnull),
         ("empty", [*dm, "-c", rules("empty"), *d, "-q", str(src)], os.devnull),
         ("3faker", [*dm, "-c", rules("3faker"), *d, "-q", str(src)], str(masked)),
+        ("keysbase", [*dm, "-c", rules("keys-baseline"), *d, "-q", str(src)], os.devnull),
         ("keys", [*dm, "-c", rules("keys"), *d, "-q", str(src)], os.devnull),
         ("last1000", [*dm, "-c", rules("keys"), *d, "-q", "--last", "1000", str(src)], os.devnull),
         ("verify", [*dm, "verify", str(src), str(masked), "-c", rules("3faker")], os.devnull),
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000", help="input sizes in MB (default 100,1000)")
     ap.add_argument("--dialects", default="pg,mysql")
-    ap.add_argument("--scenarios", default="cat,empty,3faker,keys,last1000,verify")
+    ap.add_argument("--scenarios", default="cat,empty,3faker,keysbase,keys,last1000,verify")
     ap.add_argument("--timeout", type=float, default=3600, help="per scenario, seconds")
     ap.add_argument("--results", default=str(BENCH / "results.md"))
     ap.add_argument("--keep-masked", action="store_true", help="keep the masked outputs")

@@ -90,9 +90,15 @@ class Engine:
         return ts
 
     def table_rules(self, ts: TableState):
+        """The rules of a table, including its partitioned parent's: pg_dump writes a partitioned
+        table's data per partition, and a rule naming the parent must reach those rows."""
         if ts.rules is None:
-            ts.rules = self.rules.for_table(ts.key[0], ts.key[1], self.adapter.name)
-            for r in ts.rules:
+            rules = self.rules.for_table(ts.key[0], ts.key[1], self.adapter.name)
+            parent = ts.schema.partition_of if ts.schema is not None else None
+            if parent and parent != ts.key:
+                rules = rules + [r for r in self.table_rules(self.table_state(parent)) if r not in rules]
+            ts.rules = rules
+            for r in rules:
                 r.matched = True
         return ts.rules
 

@@ -719,18 +719,7 @@ class PgAdapter:
         prog.done()
 
     def table_for(self, key):
-        eng = self.engine
-        ts = eng.table_state(key)
-        # pg_dump writes a partitioned table's data per partition: a rule naming the parent
-        # must apply to every partition's rows (else they would leak unmasked).
-        parent = ts.schema.partition_of if ts.schema is not None else None
-        if parent and parent != ts.key:
-            own = eng.table_rules(ts)
-            inherited = [r for r in eng.table_rules(self.table_for(parent)) if r not in own]
-            if inherited:
-                own.extend(inherited)
-                ts.plans.clear()
-        return ts
+        return self.engine.table_state(key)
 
     def do_copy(self, st: Stmt, r: PgReader, out, prog) -> None:
         eng = self.engine
