@@ -159,7 +159,9 @@ class Engine:
             return stmt_cols
         if ts.schema is None:
             raise DumpSyntaxError(f"data for {_qual(ts.key)} has no column list and no CREATE TABLE was seen before it: "
-                                  "cannot tell which value is which column", line, self.source)
+                                  "cannot tell which value is which column (a data-only dump: pass --schema FILE with "
+                                  "a schema-only dump, or dump with column lists: pg_dump --column-inserts, "
+                                  "mysqldump --complete-insert)", line, self.source)
         return ts.schema.data_columns()
 
     def check_table_rules_early(self, ts: TableState, line: int | None) -> None:
