@@ -329,3 +329,19 @@ def test_dialect_flag_mysql_for_headerless_dump(dm, tmp_path):
     cp = dm("-c", r, "-q", "--dialect", "mysql", input=d)
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout == d.replace(b"'fl@example.com'", b"'MASKED'")
+
+
+def test_ansi_quotes_identifiers_compatible_ansi_are_masked(dm, tmp_path):
+    """mysqldump --compatible=ansi writes "double-quoted" identifiers (ANSI_QUOTES): the INSERT
+    must still be recognised as the masked table's data, never passed through unmasked."""
+    dump = (b"-- MySQL dump 10.13\n"
+            b"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,ANSI' */;\n"
+            b'CREATE TABLE "people" (\n  "id" int(11) NOT NULL,\n  "email" varchar(60) DEFAULT NULL,\n  PRIMARY KEY ("id")\n);\n'
+            b"INSERT INTO \"people\" VALUES (1,'alice.original@corp.test'),(2,'bob.original@corp.test');\n"
+            b'INSERT INTO "people" ("id", "email") VALUES (3,\'carol.original@corp.test\');\n')
+    rules = tmp_path / "r.json"
+    rules.write_text('{"tables": [{"tableName": "people", "columnMutations": [{"column": "email", "mutation": "static:x@example.com"}]}]}')
+    cp = dm("-c", rules, "-q", "--dialect", "mysql", input=dump)
+    assert cp.returncode == 0, cp.stderr.decode()
+    assert b"original@corp.test" not in cp.stdout
+    assert cp.stdout.count(b"'x@example.com'") == 3

@@ -39,7 +39,9 @@ def _decoded(field: bytes):
 
 _USE_RE = re.compile(rb"\s*USE\s+(`(?:[^`]|``)*`|[^\s;]+)\s*;", re.I)
 _NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+((?:`(?:[^`]|``)*`|[^\s(`.]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[^\s(`.]+))?)")
+_NAME = rb'(?:`(?:[^`]|``)*`|"(?:[^"]|"")*"|[^\s(`".]+)'   # `name`, "name" (ANSI_QUOTES) or bare
+_INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+(" + _NAME + rb"(?:\s*\.\s*" + _NAME + rb")?)")
+_NAME_PART = re.compile(_NAME)
 
 
 NULL_LIT = b"NULL"
@@ -286,7 +288,7 @@ class MyAdapter:
         tm = _INSERT_TABLE.match(raw)
         if tm is None:
             raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source, raw[:60])
-        parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
+        parts = _NAME_PART.findall(tm.group(1))
         names = [unquote_ident(p) for p in parts]
         key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
         ts = eng.table_state(key)
@@ -439,7 +441,7 @@ class MyAdapter:
             tm = _INSERT_TABLE.match(st.raw)
             if tm is None:
                 continue
-            parts = re.findall(rb"`(?:[^`]|``)*`|[^\s.`]+", tm.group(1))
+            parts = _NAME_PART.findall(tm.group(1))
             names = [unquote_ident(p) for p in parts]
             key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
             if want is not None and not want(key):

@@ -284,6 +284,8 @@ def unquote_ident(ident: bytes | str) -> str:
     ident = ident.strip()
     if len(ident) >= 2 and ident[0] == "`" and ident[-1] == "`":
         return ident[1:-1].replace("``", "`")
+    if len(ident) >= 2 and ident[0] == '"' and ident[-1] == '"':  # ANSI_QUOTES (--compatible=ansi)
+        return ident[1:-1].replace('""', '"')
     return ident
 
 
@@ -296,7 +298,8 @@ def quote_ident(name: str) -> str:
 # INSERT header
 # --------------------------------------------------------------------------------------------
 
-_IDENT = rb"(?:`[^`]*+(?:``[^`]*+)*+`|[A-Za-z0-9_$\x80-\xff]++)"
+# `name`, "name" (ANSI_QUOTES dumps: mysqldump --compatible=ansi) or a bare name
+_IDENT = rb"(?:`[^`]*+(?:``[^`]*+)*+`|\"[^\"]*+(?:\"\"[^\"]*+)*+\"|[A-Za-z0-9_$\x80-\xff]++)"
 _HEAD = re.compile(
     rb"(?P<verb>(?P<v0>INSERT|REPLACE)(?:\s++(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY))?"
     rb"(?:\s++IGNORE)?)\b\s*+(?:INTO\b\s*+)?"
