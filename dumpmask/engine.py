@@ -36,7 +36,7 @@ class ColumnPlan:
 
 
 class TableState:
-    __slots__ = ("key", "schema", "rules", "plans", "stats", "remap", "checked")
+    __slots__ = ("key", "schema", "rules", "plans", "stats", "remap", "checked", "plans_used")
 
     def __init__(self, key):
         self.key = key            # (schema, name)
@@ -46,6 +46,7 @@ class TableState:
         self.stats = None
         self.remap: dict = {}     # column -> remapper (issue: identifier remapping)
         self.checked = False
+        self.plans_used = False   # a data statement went through build_plan
 
 
 def _qual(key) -> str:
@@ -108,6 +109,7 @@ class Engine:
         cache_key = tuple(columns)
         plan = ts.plans.get(cache_key)
         if plan is not None:
+            ts.plans_used = True
             return plan
         plan = []
         rules = self.table_rules(ts)
@@ -140,6 +142,7 @@ class Engine:
             plan = ext.extend_plan(self, ts, columns, plan)
         plan.sort(key=lambda p: p.index)
         ts.plans[cache_key] = plan
+        ts.plans_used = True
         return plan
 
     def make_column_plan(self, ts: TableState, idx: int, col: Column, cr) -> ColumnPlan:
@@ -168,7 +171,9 @@ class Engine:
         """Validate the rules of a table as soon as its CREATE TABLE is seen (before its data)."""
         if ts.schema is None or not self.table_rules(ts):
             return
+        used = ts.plans_used
         self.build_plan(ts, ts.schema.data_columns(), line)
+        ts.plans_used = used  # a check, not data
 
     # ------------------------------------------------------------------ run
     def run(self, src, dst) -> dict:
@@ -256,6 +261,13 @@ class Engine:
                         if self.strict:
                             raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
                         self.warn(msg)
+        # a ruled table that was declared but whose data never came through its rules: empty, or
+        # its data is in the dump under a name that did not resolve to it (then it passed as is)
+        for ts in self.tables.values():
+            rules = ts.rules or []
+            if rules and any(tr.columns for tr in rules) and ts.schema is not None and not ts.plans_used:
+                self.warn(f"{_qual(ts.key)}: rules apply to this table but no data of it was masked "
+                          "(an empty table, or data under a name that did not resolve to it)")
 
     # ------------------------------------------------------------------ schema
     def needs_schema_pass(self) -> bool:

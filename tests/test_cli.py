@@ -381,3 +381,19 @@ def test_undetectable_dialect_is_an_error_not_a_guess(dm):
     cp = dm(input=b"hello world\n")
     assert cp.returncode == 1 and b"--dialect" in cp.stderr
     assert_clean_stderr(cp)
+
+
+def test_warns_when_a_ruled_table_gets_no_masked_data(dm, tmp_path):
+    """A rule that matched a CREATE TABLE but whose data arrived under another name (here a
+    quoted "People", a different table in PostgreSQL) is said on stderr and in the audit."""
+    dump = (b"-- PostgreSQL database dump\n"
+            b"CREATE TABLE public.people (id integer NOT NULL, email text);\n"
+            b'COPY public."People" (id, email) FROM stdin;\n1\ta@b.org\n\\.\n')
+    rules = tmp_path / "r.json"
+    rules.write_text('{"tables":[{"tableName":"people","columnMutations":[{"column":"email","mutation":"faker.email"}]}]}')
+    audit = tmp_path / "a.json"
+    cp = dm("-c", rules, "--audit", audit, input=dump)
+    assert cp.returncode == 0
+    assert b"public.people: rules apply to this table but no data of it was masked" in cp.stderr
+    import json as _json
+    assert any("no data of it was masked" in w for w in _json.loads(audit.read_bytes())["warnings"])
