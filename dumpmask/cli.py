@@ -142,8 +142,6 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                     eng.audit.write(audit_path, key)
                 except OSError as e:
                     _err(f"cannot write audit {audit_path}: {e.strerror}")
-            if report_path and audit_path is None:
-                pass
             if report_path:
                 _write_report(eng.audit.data, report_path, audit_path, key)
             if output != "-":

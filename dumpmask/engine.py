@@ -240,7 +240,7 @@ class Engine:
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data
         a["input"]["bytes"] = hin.bytes
-        a["input"]["sha256"] = hin.sha.hexdigest() if status == "ok" else hin.sha.hexdigest()
+        a["input"]["sha256"] = hin.sha.hexdigest()  # of the bytes read (all of them when the run is ok)
         a["output"]["bytes"] = hout.bytes
         a["output"]["sha256"] = hout.sha.hexdigest()
         self.audit.finish(status, error)
