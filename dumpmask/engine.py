@@ -80,6 +80,18 @@ class Engine:
     def warn(self, msg: str) -> None:
         self.audit.warn(msg, self.warn_cb)
 
+    def rewritten(self, st) -> bytes:
+        """A passed-through statement as it is written: extensions may replace it (setval,
+        AUTO_INCREMENT after remapped ids)."""
+        raw = st.raw
+        for ext in self.extensions:
+            hook = getattr(ext, "rewrite_statement", None)
+            if hook is not None:
+                new = hook(self, st)
+                if new is not None:
+                    raw = new
+        return raw
+
     def table_state(self, key) -> TableState:
         ts = self.tables.get(key)
         if ts is None:

@@ -259,7 +259,6 @@ class MyAdapter:
         prog = Progress(eng.progress)
         w = out.write
         count = eng.audit.count_passthrough
-        rewrite_hooks = [e for e in eng.extensions if hasattr(e, "rewrite_statement")]
         for st in split_statements(fast_lines(lines.stream), eng.source):
             k = st.kind
             if k == "insert":
@@ -272,12 +271,7 @@ class MyAdapter:
                     eng.check_table_rules_early(ts, st.line)
             elif k == "other" and st.raw[:40].lstrip()[:3].upper() == b"USE":
                 self.learn(st)
-            raw = st.raw
-            for h in rewrite_hooks:
-                new = h.rewrite_statement(eng, st)
-                if new is not None:
-                    raw = new
-            w(raw)
+            w(eng.rewritten(st))
             if k != "comment":
                 count("CREATE TABLE" if k == "create_table" else ("DELIMITER" if k == "delimiter" else _label(st.raw)))
         prog.done()

@@ -690,7 +690,6 @@ class PgAdapter:
         r = PgReader(lines)
         w = out.write
         count = eng.audit.count_passthrough
-        rewrite_hooks = [e for e in eng.extensions if hasattr(e, "rewrite_statement")]
         for st in r.statements():
             k = st.kind
             if k == "copy":
@@ -706,12 +705,7 @@ class PgAdapter:
                         eng.check_table_rules_early(ts, st.line)  # rule errors before this table's data
                 elif not eng.schema_complete:
                     self.learn(st)
-            raw = st.raw
-            for h in rewrite_hooks:
-                new = h.rewrite_statement(eng, st)
-                if new is not None:
-                    raw = new
-            w(raw)
+            w(eng.rewritten(st))
             label = _PASS_LABEL.get(k, k.upper())
             if label:
                 count(label)
