@@ -428,6 +428,34 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
     any_first = first.any_of
     trans = _TRANS
 
+    def probe_bytes(b: bytes, probe) -> bool:
+        """Does one of the tokens of these raw bytes begin a value `probe` knows?"""
+        toks = b.translate(trans).split()
+        if not b.isascii():
+            toks = _fix_nonascii(toks)
+        return probe(map(hsh, toks, repeat(seed)))
+
+    def probed_rows(d, counts: dict, probe):
+        """The rows of dump `d` one of whose tokens `probe` knows (tokenised from their raw
+        bytes when that is safe, else decoded): yields (tq, cols, idx, ordinal, fields, decode,
+        lineno, it, vals) with vals None when the raw bytes were used. Row ordinals per table
+        go into `counts`."""
+        masked_cols = _MaskedColumns(rules, d.dialect)
+        for key, cols, items, fields, decode, rawf, lineno in _blocks(d):
+            tq = qualname(key)
+            idx = masked_cols(key, cols)
+            ordinal = counts.get(tq, 0)
+            for it in items:
+                ordinal += 1
+                b = rawf(it)
+                vals = None
+                if b is None:
+                    vals = [decode(f) for f in fields(it)]
+                    b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
+                if probe_bytes(b, probe):
+                    yield tq, cols, idx, ordinal, fields, decode, lineno, it, vals
+            counts[tq] = ordinal
+
     def scan_value(v, tq, tqb, col, in_masked, ordinal, line):
         nonlocal n_suspects
         spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
@@ -466,42 +494,22 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
 
     d = DumpRows(masked, dialect)
     try:
-        masked_cols = _MaskedColumns(rules, d.dialect)
-        for key, cols, items, fields, decode, rawf, lineno in _blocks(d):
-            tq = qualname(key)
+        for tq, cols, idx, ordinal, fields, decode, lineno, it, vals in probed_rows(d, masked_rows, any_first):
             tqb = tq.encode("utf-8", "surrogatepass")
-            idx = masked_cols(key, cols)
-            ordinal = masked_rows.get(tq, 0)
-            for it in items:
-                ordinal += 1
-                b = rawf(it)
-                vals = None
-                if b is None:
-                    vals = [decode(f) for f in fields(it)]
-                    b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
-                toks = b.translate(trans).split()
-                if not b.isascii():
-                    toks = _fix_nonascii(toks)
-                if not any_first(map(hsh, toks, repeat(seed))):
-                    continue
-                line = lineno()
-                if vals is None:
-                    # raw fields tokenise into (a superset of) their values' tokens too
-                    for ci, f in enumerate(fields(it)):
-                        ft = f.translate(trans).split()
-                        if not f.isascii():
-                            ft = _fix_nonascii(ft)
-                        if not any_first(map(hsh, ft, repeat(seed))):
-                            continue
-                        v = decode(f)
-                        if v is not None:
-                            scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
-                    continue
-                for ci, v in enumerate(vals):
-                    if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
+            line = lineno()
+            if vals is None:
+                # raw fields tokenise into (a superset of) their values' tokens too
+                for ci, f in enumerate(fields(it)):
+                    if not probe_bytes(f, any_first):
                         continue
-                    scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
-            masked_rows[tq] = ordinal
+                    v = decode(f)
+                    if v is not None:
+                        scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
+                continue
+            for ci, v in enumerate(vals):
+                if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
+                    continue
+                scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
     finally:
         d.close()
     misaligned = {t for t in set(orig_rows) | set(masked_rows) if orig_rows.get(t, 0) != masked_rows.get(t, 0)}
@@ -516,68 +524,48 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
         d = DumpRows(original, dialect)
         rows3: dict[str, int] = {}
         try:
-            masked_cols = _MaskedColumns(rules, d.dialect)
-            for key, cols, items, fields, decode, rawf, _lineno in _blocks(d):
-                tq = qualname(key)
-                idx = masked_cols(key, cols)
-                ordinal = rows3.get(tq, 0)
-                for it in items:
-                    ordinal += 1
-                    b = rawf(it)
-                    vals = None
-                    if b is None:
-                        vals = [decode(f) for f in fields(it)]
-                        b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
-                    toks = b.translate(trans).split()
-                    if not b.isascii():
-                        toks = _fix_nonascii(toks)
-                    if not any_cand(map(hsh, toks, repeat(seed))):
+            for tq, cols, idx, ordinal, fields, decode, _lineno, it, vals in probed_rows(d, rows3, any_cand):
+                fs = None
+                if vals is None:
+                    fs = fields(it)
+                    vals = fs
+                for i, v in enumerate(vals):
+                    if fs is not None:
+                        # a raw field: skipped unless one of its tokens begins a candidate
+                        if not probe_bytes(v, any_cand):
+                            continue
+                        v = decode(v)
+                    if v is None:
                         continue
-                    fs = None
-                    if vals is None:
-                        fs = fields(it)
-                        vals = fs
-                    for i, v in enumerate(vals):
-                        if fs is not None:
-                            # a raw field: skipped unless one of its tokens begins a candidate
-                            ft = v.translate(trans).split()
-                            if not v.isascii():
-                                ft = _fix_nonascii(ft)
-                            if not any_cand(map(hsh, ft, repeat(seed))):
-                                continue
-                            v = decode(v)
-                        if v is None:
+                    btoks = _stokens(v)
+                    if not btoks:
+                        continue
+                    if i in idx:
+                        c = cands.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
+                        if c is None:
                             continue
-                        btoks = _stokens(v)
-                        if not btoks:
-                            continue
-                        if i in idx:
-                            c = cands.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
-                            if c is None:
-                                continue
-                            if not c.confirmed:
-                                toks = tokens(v)[:MAX_TOKENS]
-                                c.confirmed = True
-                                joined = "".join(toks)
-                                c.single = len(toks) == 1
-                                c.word = c.single and joined.isalpha()
-                                c.short = len(joined) < 4
-                                c.small_number = joined.isdigit() and len(joined) < 5
-                            hit_cols = c.suspects.pop((tq, ordinal), None)
-                            if hit_cols:
-                                for mc in hit_cols:
-                                    full = f"{tq}.{mc}"
-                                    if full not in c.same_row:
-                                        c.same_row.add(full)
-                                    same_row_count[full] = same_row_count.get(full, 0) + 1
-                            if len(c.sources) < 10:
-                                c.sources.add(f"{tq}.{cols[i]}")
-                        else:
-                            for hv in map(hsh, btoks, repeat(seed)):
-                                c = cands.get(hv)
-                                if c is not None and len(c.in_unmasked) < 10:
-                                    c.in_unmasked.add(f"{tq}.{cols[i]}")
-                rows3[tq] = ordinal
+                        if not c.confirmed:
+                            toks = tokens(v)[:MAX_TOKENS]
+                            c.confirmed = True
+                            joined = "".join(toks)
+                            c.single = len(toks) == 1
+                            c.word = c.single and joined.isalpha()
+                            c.short = len(joined) < 4
+                            c.small_number = joined.isdigit() and len(joined) < 5
+                        hit_cols = c.suspects.pop((tq, ordinal), None)
+                        if hit_cols:
+                            for mc in hit_cols:
+                                full = f"{tq}.{mc}"
+                                if full not in c.same_row:
+                                    c.same_row.add(full)
+                                same_row_count[full] = same_row_count.get(full, 0) + 1
+                        if len(c.sources) < 10:
+                            c.sources.add(f"{tq}.{cols[i]}")
+                    else:
+                        for hv in map(hsh, btoks, repeat(seed)):
+                            c = cands.get(hv)
+                            if c is not None and len(c.in_unmasked) < 10:
+                                c.in_unmasked.add(f"{tq}.{cols[i]}")
         finally:
             d.close()
     systematic = set()
