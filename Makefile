@@ -9,10 +9,11 @@ STAMP := $(VENV)/.stamp-install
 
 all: test
 
-# The venv is (re)installed whenever pyproject.toml changes.
+# The venv is (re)installed (and the C extension rebuilt) whenever pyproject.toml, setup.py or
+# dumpmask/_speedups.c changes.
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py dumpmask/_speedups.c
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
@@ -32,5 +33,5 @@ bench: venv
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis 
+	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import re
 
-from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember
-from dumpmask.dialects.mysql_lex import _BT, _DQ, _SQ
+from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember, span_masker
+from dumpmask.dialects.mysql_fast import ACCELERATED, body_end, splice, tuple_spans
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
                                          split_statements, unquote_ident)
 from dumpmask.errors import DumpSyntaxError, MaskingError
@@ -51,10 +51,6 @@ class MergedLines(bytes):
     """Several lines of one INSERT handed to the splitter at once (`extra` = lines - 1)."""
 
 
-# an INSERT body without comments: strings, identifiers and plain text up to the first ';'
-_PLAIN = rb"[^'\"`;/#\-]*+"
-_SQ_UNROLLED = rb"'[^'\\]*+(?:\\.[^'\\]*+)*+'"   # '' (a doubled quote) is read as two adjacent strings
-_INSERT_BODY = re.compile(_PLAIN + rb"(?:(?:" + _SQ_UNROLLED + rb"|" + _DQ + rb"|" + _BT + rb"|/(?!\*)|-(?!-))" + _PLAIN + rb")*+", re.S)
 _INSERT_START = (b"INSERT ", b"REPLACE ", b"insert ", b"replace ")
 _EOL_REST = re.compile(rb"[ \t\r]*+\n")
 MAX_MERGE = 1 << 30
@@ -70,7 +66,6 @@ def fast_lines(stream, block: int = 1 << 20):
     data = b""
     pos = 0
     eof = False
-    body = _INSERT_BODY.match
     while True:
         nl = data.find(b"\n", pos)
         if nl < 0:
@@ -85,8 +80,8 @@ def fast_lines(stream, block: int = 1 << 20):
             pos = 0
             continue
         end = nl + 1
-        if data.startswith(_INSERT_START, pos) and data[nl - 1:nl] != b";":
-            p = body(data, pos).end()
+        if data.startswith(_INSERT_START, pos) and (ACCELERATED or data[nl - 1:nl] != b";"):
+            p = body_end(data, pos)
             n = len(data)
             if p < n and data[p] == 0x3B:            # ';'
                 m = _EOL_REST.match(data, p + 1)
@@ -109,46 +104,6 @@ def fast_lines(stream, block: int = 1 << 20):
                 continue
         yield data[pos:end]
         pos = end
-
-
-# one field of a tuple as mysqldump writes it: text and strings, no parenthesis or comma outside
-# a string (numbers, NULL, 'strings' with backslash escapes, _binary '..', 0x.., b'..', X'..')
-_FIELD = rb"[^,()'\s][^,()']*+(?:'[^'\\]*+(?:\\.[^'\\]*+)*+'[^,()']*+)*+|'[^'\\]*+(?:\\.[^'\\]*+)*+'(?:[^,()'\s][^,()']*+|'[^'\\]*+(?:\\.[^'\\]*+)*+')*+"
-_SEP = re.compile(rb",[ \t\r\n]*+")
-_TUPLE_CACHE: dict = {}
-
-
-def _tuple_re(ncols: int, idxs: tuple) -> re.Pattern:
-    r = _TUPLE_CACHE.get((ncols, idxs))
-    if r is None:
-        parts = [(b"(" + _FIELD + b")") if i in idxs else (b"(?:" + _FIELD + b")") for i in range(ncols)]
-        r = _TUPLE_CACHE[(ncols, idxs)] = re.compile(rb"\(" + b",".join(parts) + rb"\)", re.S)
-    return r
-
-
-def _fast_spans(raw: bytes, start: int, ncols: int, idxs: tuple):
-    """Spans of the masked fields of every tuple, with one compiled regex per table shape, or
-    None when the statement is not in mysqldump's plain shape (the general scanner then runs)."""
-    rx = _tuple_re(ncols, idxs)
-    match = rx.match
-    sep = _SEP.match
-    out = []
-    pos = start
-    n = len(raw)
-    while True:
-        m = match(raw, pos)
-        if m is None:
-            return None
-        out.append(m.regs[1:])
-        pos = m.end()
-        s = sep(raw, pos)
-        if s is None:
-            break
-        pos = s.end()
-    rest = raw[pos:pos + 64].lstrip()
-    if not rest.startswith(b";") and not rest[:2].upper() == b"ON":
-        return None
-    return [[x for se in row for x in se] for row in out]
 
 
 def _qualname(key) -> str:
@@ -178,6 +133,7 @@ class MyAdapter:
     # -- values
     def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
         kind = col.kind
+        fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
         t = getattr(t, "uncached", t)  # this function caches raw fields itself
         cache: dict = {}
         qual = col.name
@@ -188,6 +144,11 @@ class MyAdapter:
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(cache, raw, raw_int(raw), cache_max)
+            if fast is not None and raw[:1] == b"'" and raw[-1:] == b"'" and len(raw) >= 2:
+                body = raw[1:-1]
+                if body.isascii() and b"\\" not in body and b"'" not in body:
+                    r = fast(body)
+                    return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
             if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
                 lk, v = "string", raw[1:-1]          # the common case, without the general decoder
             else:
@@ -319,9 +280,9 @@ class MyAdapter:
                 if f is not None:
                     row_filter = f
             if row_filter is None and plan:
-                spans = _fast_spans(raw, head.values_start, len(columns), tuple(p.index for p in plan))
+                spans = tuple_spans(raw, head.values_start, len(columns), tuple(p.index for p in plan))
                 if spans is not None:
-                    self._splice_fast(raw, spans, plan, tstats, out)
+                    self._splice_fast(raw, spans, plan, tstats, out, len(spans) // (2 * len(plan)))
                     return
         ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
         columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
@@ -339,8 +300,8 @@ class MyAdapter:
                 if len(spans) != ncols:
                     raise DumpSyntaxError(f"INSERT row for {name} has {len(spans)} values, expected {ncols}",
                                           st.line + raw.count(b"\n", 0, t0), eng.source, raw[t0:t0 + 60])
-                masked.append([x for p in plan for x in spans[p.index]])
-            self._splice_fast(raw, masked, plan, tstats, out)
+                masked.extend([x for p in plan for x in spans[p.index]])
+            self._splice_fast(raw, masked, plan, tstats, out, len(ins.tuples))
             return
         pieces = [raw[:ins.values_start]]
         kept = 0
@@ -371,39 +332,21 @@ class MyAdapter:
         out.write(b"".join(pieces))
 
     @staticmethod
-    def _splice_fast(raw, spans, plan, tstats, out) -> None:
-        """Write the statement with the masked literals replaced (everything else byte for
-        byte); spans[k] = flat (s, e) pairs of the masked fields of tuple k, in plan order."""
-        entries = [(p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
-        k = len(entries)
-        pieces = []
-        append = pieces.append
-        pos = 0
-        for row in spans:
-            for j in range(k):
-                cache, miss, cnt, _ = entries[j]
-                s, e = row[2 * j], row[2 * j + 1]
-                f = raw[s:e]
-                v = cache.get(f)
-                if v is None:
-                    v = miss(f)
-                if v is UNCHANGED:
-                    if f == NULL_LIT:
-                        cnt[1] += 1
-                    continue
-                append(raw[pos:s])
-                append(v)
-                pos = e
-                cnt[0] += 1
-                if v is NULL_LIT:
-                    cnt[1] += 1
-        append(raw[pos:])
-        for _, _, cnt, stats in entries:
-            stats.changed += cnt[0]
-            stats.nulls += cnt[1]
-        tstats.rows_read += len(spans)
-        tstats.rows_written += len(spans)
-        out.write(b"".join(pieces))
+    def _splice_fast(raw, spans, plan, tstats, out, nrows: int) -> None:
+        """Write the statement (nrows tuples) with the masked literals replaced (everything
+        else byte for byte); spans = flat (start, end) pairs of the masked fields, row by row
+        in plan order."""
+        tstats.rows_read += nrows
+        tstats.rows_written += nrows
+        if not plan:
+            out.write(raw)
+            return
+        repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],
+                                              UNCHANGED, NULL_LIT)
+        for j, p in enumerate(plan):
+            p.stats.changed += counts[2 * j]
+            p.stats.nulls += counts[2 * j + 1]
+        out.write(splice(raw, spans, repl))
 
     @staticmethod
     def _rebuild(raw, t0, t1, spans, vals) -> bytes:

@@ -11,7 +11,7 @@ import copy
 import itertools
 import re
 
-from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember,
+from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember, row_masker,
                                     statement_kind_words)
 from dumpmask.errors import DumpSyntaxError
 
@@ -227,14 +227,9 @@ class PgReader:
         through self.copy_end (or a DumpSyntaxError at EOF)."""
         self.copy_end = None
         lines = self.lines
-        while lines.has_pending:           # lines handed back by a block read: counted by LineReader
-            line = next(lines, None)
-            if line is None:
-                break
-            if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
-                self.copy_end = line
-                return
-            yield line
+        yield from self._pending_rows()     # lines handed back by a block read: counted by LineReader
+        if self.copy_end is not None:
+            return
         n = 0
         try:
             for line in lines.raw_lines():
@@ -247,28 +242,59 @@ class PgReader:
             lines.lineno += n
         raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
 
+    def _pending_rows(self):
+        """The data lines among those handed back to the line reader (copy_end is set if the
+        terminator is among them)."""
+        lines = self.lines
+        while lines.has_pending:
+            line = next(lines, None)
+            if line is None:
+                return
+            if line[:2] == b"\\." and line.rstrip(b"\r\n") == b"\\.":
+                self.copy_end = line
+                return
+            yield line
+
     def copy_passthrough(self, write) -> int:
         """Copies the current COPY block's data to `write` unchanged, block by block (no per-line
         Python work); returns the row count."""
-        lines = self.lines
-        stream = lines.stream
-        read = getattr(stream, "read1", None)
-        if lines.has_pending or read is None:
-            n = 0
-            for line in self.copy_rows():
-                write(line)
-                n += 1
-            return n
-        self.copy_end = None
-        carry = b""
         rows = 0
+        for chunk in self.copy_chunks():
+            write(chunk)
+            rows += chunk.count(b"\n")
+        return rows + (1 if self.copy_tail else 0)
+
+    def copy_chunks(self):
+        """The current COPY block's data as chunks of whole lines (each ending with a line break),
+        read in ~1 MB blocks; self.lines.lineno counts them. At the terminator, self.copy_end is
+        set and what was read past it is handed back to the line reader. A last line without a
+        line break before EOF is yielded (self.copy_tail = True), then the block is an error."""
+        lines = self.lines
+        self.copy_tail = False
+        self.copy_end = None
+        read = getattr(lines.stream, "read1", None)
+        if lines.has_pending or read is None:
+            # lines handed back by an earlier block read (or a stream without read1): in chunks
+            buf = []
+            for line in (self.copy_rows() if read is None else self._pending_rows()):
+                if not line.endswith(b"\n"):
+                    self.copy_tail = True
+                buf.append(line)
+                if len(buf) >= 4096:
+                    yield b"".join(buf)
+                    buf = []
+            if buf:
+                yield b"".join(buf)
+            if self.copy_end is not None or read is None:
+                return
+        carry = b""
         while True:
             chunk = read(1 << 20)
             if not chunk:
                 if carry:
-                    write(carry)
-                    rows += 1
+                    self.copy_tail = True
                     lines.lineno += 1
+                    yield carry
                 raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
             data = carry + chunk if carry else chunk
             if data.startswith((b"\\.\n", b"\\.\r\n")):
@@ -278,22 +304,21 @@ class PgReader:
                 i2 = data.find(b"\n\\.\r\n")
                 idx = min(i for i in (i1, i2) if i >= 0) + 1 if (i1 >= 0 or i2 >= 0) else -1
             if idx >= 0:
-                body = data[:idx]
-                write(body)
-                n = body.count(b"\n")
-                rows += n
                 end = data.index(b"\n", idx) + 1
                 self.copy_end = data[idx:end]
-                lines.lineno += n + 1
-                lines.unread(data[end:])
-                return rows
+                rest = data[end:]
+                if idx:
+                    body = data[:idx]
+                    lines.lineno += body.count(b"\n")
+                    yield body
+                lines.lineno += 1
+                lines.unread(rest)
+                return
             cut = data.rfind(b"\n") + 1
             if cut:
                 part = data[:cut]
-                write(part)
-                n = part.count(b"\n")
-                rows += n
-                lines.lineno += n
+                lines.lineno += part.count(b"\n")
+                yield part
             carry = data[cut:]
 
 
@@ -556,6 +581,7 @@ class PgAdapter:
     # -- values
     def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
         kind = col.kind
+        fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
         t = getattr(t, "uncached", t)  # this function caches raw fields itself
         ccache: dict = {}
         scache: dict = {}
@@ -566,6 +592,14 @@ class PgAdapter:
             """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(ccache, raw, raw_int(raw), cache_max)
+            if fast is not None and raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
+                r = fast(raw)
+                if r == raw:
+                    r = UNCHANGED
+                if len(ccache) >= cache_max:
+                    ccache.clear()
+                ccache[raw] = r
+                return r
             if raw == b"\\N":
                 v = None
             elif b"\\" in raw:
@@ -764,43 +798,78 @@ class PgAdapter:
         name = _qualname(ts.key)
         batch = []
         append = batch.append
-        for line in rows_in:
-            n_read += 1
-            if line[-1:] == b"\n":
-                if line[-2:-1] == b"\r":
-                    body, eol = line[:-2], b"\r\n"
+
+        def mask_lines(rows_in) -> None:
+            """Row by row (with a row filter, held-back sample rows, CRLF lines)."""
+            nonlocal n_read, n_written
+            for line in rows_in:
+                n_read += 1
+                if line[-1:] == b"\n":
+                    if line[-2:-1] == b"\r":
+                        body, eol = line[:-2], b"\r\n"
+                    else:
+                        body, eol = line[:-1], b"\n"
                 else:
-                    body, eol = line[:-1], b"\n"
-            else:
-                body, eol = line, b""
-            fields = body.split(b"\t")
-            if len(fields) != ncols:
-                raise DumpSyntaxError(f"COPY row for {name} has {len(fields)} fields, expected {ncols}",
-                                      first_line + n_read - 1, source, line[:60])
-            if row_filter is not None:
-                fields = row_filter(fields)
-                if fields is None:
+                    body, eol = line, b""
+                fields = body.split(b"\t")
+                if len(fields) != ncols:
+                    raise DumpSyntaxError(f"COPY row for {name} has {len(fields)} fields, expected {ncols}",
+                                          first_line + n_read - 1, source, line[:60])
+                if row_filter is not None:
+                    fields = row_filter(fields)
+                    if fields is None:
+                        continue
+                for i, cache, miss, cnt, _ in entries:
+                    raw = fields[i]
+                    v = cache.get(raw)
+                    if v is None:
+                        v = miss(raw)
+                    if v is UNCHANGED:
+                        if raw == NULL_FIELD:
+                            cnt[1] += 1
+                    else:
+                        fields[i] = v
+                        cnt[0] += 1
+                        if v is NULL_FIELD:
+                            cnt[1] += 1
+                append(b"\t".join(fields) + eol)
+                n_written += 1
+                if not n_read & 0xFFF:
+                    w(b"".join(batch))
+                    batch.clear()
+                    prog.update(lines_bytes(out), name)
+            w(b"".join(batch))
+            batch.clear()
+
+        if row_filter is not None or samplers or not entries:
+            mask_lines(rows_in)
+        else:
+            # every row is kept: ~1 MB of lines at a time through a loop generated for this
+            # table's shape (the same results and counts as mask_lines)
+            masker = row_masker(ncols, tuple(e[0] for e in entries))
+            caches = [e[1] for e in entries]
+            misses = [e[2] for e in entries]
+            cnts = [e[3] for e in entries]
+            for chunk in r.copy_chunks():
+                if b"\r" in chunk or not chunk.endswith(b"\n"):
+                    parts = chunk.split(b"\n")
+                    tail = parts.pop()
+                    mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
                     continue
-            for i, cache, miss, cnt, _ in entries:
-                raw = fields[i]
-                v = cache.get(raw)
-                if v is None:
-                    v = miss(raw)
-                if v is UNCHANGED:
-                    if raw == NULL_FIELD:
-                        cnt[1] += 1
-                else:
-                    fields[i] = v
-                    cnt[0] += 1
-                    if v is NULL_FIELD:
-                        cnt[1] += 1
-            append(b"\t".join(fields) + eol)
-            n_written += 1
-            if not n_read & 0xFFF:
-                w(b"".join(batch))
-                batch.clear()
+                rows = chunk[:-1].split(b"\n")
+                done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
+                for j, cnt in enumerate(cnts):
+                    cnt[0] += counts[2 * j]
+                    cnt[1] += counts[2 * j + 1]
+                if bad >= 0:
+                    nf = rows[bad].count(b"\t") + 1
+                    raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
+                                          first_line + n_read + bad, source, rows[bad][:60])
+                n_read += len(rows)
+                n_written += len(rows)
+                done.append(b"")
+                w(b"\n".join(done))
                 prog.update(lines_bytes(out), name)
-        w(b"".join(batch))
         for _, _, _, cnt, stats in entries:
             stats.changed += cnt[0]
             stats.nulls += cnt[1]

@@ -43,13 +43,13 @@ def encode_value(value: str) -> bytes:
 
 #: Crockford's base32 alphabet, lower case (no i, l, o, u); byte -> alphabet[byte % 32]
 B32_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-_B32_TABLE = bytes(ord(B32_ALPHABET[b % 32]) for b in range(256))
+B32_TABLE = bytes(ord(B32_ALPHABET[b % 32]) for b in range(256))
 
 
 def suffix14(d: bytes) -> str:
     """14 base32 characters = 70 PRF bits, from the first 14 PRF bytes (5 bits of each byte:
     256 is a multiple of 32, so every character is uniform). Needs a digest of >= 14 bytes."""
-    return d[:14].translate(_B32_TABLE).decode("ascii")
+    return d[:14].translate(B32_TABLE).decode("ascii")
 
 
 SUFFIX_LEN = 14

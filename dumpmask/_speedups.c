@@ -1,0 +1,570 @@
+/*
+ * dumpmask._speedups: C versions of the hot byte scanners used on mysqldump INSERT statements.
+ *
+ * Every function here is an exact equivalent of a pure-Python (regex) implementation in
+ * dumpmask/dialects/mysql_fast.py (py_body_end, py_tuple_spans, py_splice); the differential
+ * tests in tests/test_speedups.py hold them to that. The input is untrusted dump data: every
+ * read is bounds-checked against the buffer length, nothing is ever written outside a buffer
+ * allocated here with its exact size.
+ *
+ * C99, CPython C API only.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned char uchar;
+
+/* ------------------------------------------------------------------------------------------
+ * Byte classes (filled once at module init)
+ * ---------------------------------------------------------------------------------------- */
+
+static uchar BODY_STOP[256];   /* ' " ` ; / # -  : bytes body_end must look at */
+static uchar SQ_STOP[256];     /* ' \                                           */
+static uchar DQ_STOP[256];     /* " \                                           */
+static uchar FIELD_STOP[256];  /* , ( ) '  : end a run of plain field text      */
+static uchar IS_SPACE[256];    /* Python bytes regex \s and bytes.strip(): space \t \n \r \v \f */
+
+static void
+init_tables(void)
+{
+    const char *p;
+    memset(BODY_STOP, 0, sizeof BODY_STOP);
+    memset(SQ_STOP, 0, sizeof SQ_STOP);
+    memset(DQ_STOP, 0, sizeof DQ_STOP);
+    memset(FIELD_STOP, 0, sizeof FIELD_STOP);
+    memset(IS_SPACE, 0, sizeof IS_SPACE);
+    for (p = "'\"`;/#-"; *p; p++)
+        BODY_STOP[(uchar)*p] = 1;
+    SQ_STOP['\''] = SQ_STOP['\\'] = 1;
+    DQ_STOP['"'] = DQ_STOP['\\'] = 1;
+    for (p = ",()'"; *p; p++)
+        FIELD_STOP[(uchar)*p] = 1;
+    for (p = " \t\n\r\v\f"; *p; p++)
+        IS_SPACE[(uchar)*p] = 1;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Quoted strings. Each takes d[i] == the opening quote (i < n) and returns the offset just
+ * past the closing quote, or -1 when the string is not closed before n.
+ * ---------------------------------------------------------------------------------------- */
+
+/* '...' : backslash escapes any next byte; no doubled-quote rule ('' = two strings).
+ * Regex: '[^'\\]*+(?:\\.[^'\\]*+)*+'  (DOTALL) */
+static Py_ssize_t
+sq_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    for (;;) {
+        while (j < n && !SQ_STOP[d[j]])
+            j++;
+        if (j >= n)
+            return -1;
+        if (d[j] == '\'')
+            return j + 1;
+        /* backslash: needs one more byte */
+        if (j + 1 >= n)
+            return -1;
+        j += 2;
+    }
+}
+
+/* "..." : backslash escapes any next byte, "" inside. Possessive, so an even run of quotes
+ * never closes the string.  Regex: "[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"  (DOTALL) */
+static Py_ssize_t
+dq_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    for (;;) {
+        while (j < n && !DQ_STOP[d[j]])
+            j++;
+        if (j >= n)
+            return -1;
+        if (d[j] == '"') {
+            if (j + 1 < n && d[j + 1] == '"') {
+                j += 2;
+                continue;
+            }
+            return j + 1;
+        }
+        if (j + 1 >= n)
+            return -1;
+        j += 2;
+    }
+}
+
+/* `...` : `` inside, no escapes.  Regex: `[^`]*+(?:``[^`]*+)*+`  */
+static Py_ssize_t
+bt_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    for (;;) {
+        const uchar *q;
+        if (j >= n)
+            return -1;
+        q = (const uchar *)memchr(d + j, '`', (size_t)(n - j));
+        if (q == NULL)
+            return -1;
+        j = (Py_ssize_t)(q - d);
+        if (j + 1 < n && d[j + 1] == '`') {
+            j += 2;
+            continue;
+        }
+        return j + 1;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * body_end
+ * ---------------------------------------------------------------------------------------- */
+
+static Py_ssize_t
+body_end_impl(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    for (;;) {
+        Py_ssize_t e;
+        while (i < n && !BODY_STOP[d[i]])
+            i++;
+        if (i >= n)
+            return n;
+        switch (d[i]) {
+        case '\'':
+            e = sq_end(d, n, i);
+            break;
+        case '"':
+            e = dq_end(d, n, i);
+            break;
+        case '`':
+            e = bt_end(d, n, i);
+            break;
+        case '/':
+            if (i + 1 < n && d[i + 1] == '*')
+                return i;
+            e = i + 1;
+            break;
+        case '-':
+            if (i + 1 < n && d[i + 1] == '-')
+                return i;
+            e = i + 1;
+            break;
+        default: /* ';' '#' */
+            return i;
+        }
+        if (e < 0)
+            return i; /* unterminated string / identifier: stop at its opening quote */
+        i = e;
+    }
+}
+
+static Py_ssize_t
+clamp_pos(Py_ssize_t pos, Py_ssize_t n)
+{
+    if (pos < 0)
+        return 0;
+    if (pos > n)
+        return n;
+    return pos;
+}
+
+PyDoc_STRVAR(body_end_doc,
+"body_end(data, pos) -> int\n\n"
+"End of the INSERT body starting at pos: plain bytes, complete '..' \"..\" `..` strings,\n"
+"'/' not before '*', '-' not before '-'. Stops at ';', '#', '/*', '--' or an unterminated\n"
+"quote; len(data) when it runs to the end.");
+
+static PyObject *
+speedups_body_end(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t pos, r;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*n:body_end", &buf, &pos))
+        return NULL;
+    r = body_end_impl((const uchar *)buf.buf, buf.len, clamp_pos(pos, buf.len));
+    PyBuffer_Release(&buf);
+    return PyLong_FromSsize_t(r);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * tuple_spans
+ * ---------------------------------------------------------------------------------------- */
+
+/* One tuple field starting at i; returns its end, or -1 when no field starts at i.
+ * Regex (all possessive, so the match is unique):
+ *   A: [^,()'\s][^,()']*+(?:'S'[^,()']*+)*+
+ *   B: 'S'(?:[^,()'\s][^,()']*+|'S')*+
+ * A string that is not closed ends the field at its quote (the caller then fails). In B,
+ * whitespace right after a string ends the field (the caller then fails too); in A, text after
+ * a string may contain whitespace. */
+static Py_ssize_t
+field_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j, k;
+    uchar c;
+    if (i >= n)
+        return -1;
+    c = d[i];
+    if (c == '\'') {
+        j = sq_end(d, n, i);
+        if (j < 0)
+            return -1;
+        for (;;) {
+            if (j >= n)
+                return j;
+            c = d[j];
+            if (c == '\'') {
+                k = sq_end(d, n, j);
+                if (k < 0)
+                    return j;
+                j = k;
+                continue;
+            }
+            if (FIELD_STOP[c] || IS_SPACE[c])
+                return j;
+            j++;
+            while (j < n && !FIELD_STOP[d[j]])
+                j++;
+        }
+    }
+    if (FIELD_STOP[c] || IS_SPACE[c])
+        return -1;
+    j = i + 1;
+    for (;;) {
+        while (j < n && !FIELD_STOP[d[j]])
+            j++;
+        if (j < n && d[j] == '\'') {
+            k = sq_end(d, n, j);
+            if (k < 0)
+                return j;
+            j = k;
+            continue;
+        }
+        return j;
+    }
+}
+
+static int
+cmp_ssize(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* a growable array of offsets */
+typedef struct {
+    Py_ssize_t *v;
+    Py_ssize_t len, cap;
+} offsets;
+
+static int
+offsets_push2(offsets *o, Py_ssize_t a, Py_ssize_t b)
+{
+    if (o->cap - o->len < 2) {
+        Py_ssize_t cap = o->cap ? o->cap : 256;
+        Py_ssize_t *nv;
+        while (cap - o->len < 2) {
+            if (cap > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(Py_ssize_t)) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            cap *= 2;
+        }
+        nv = PyMem_Realloc(o->v, (size_t)cap * sizeof(Py_ssize_t));
+        if (nv == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        o->v = nv;
+        o->cap = cap;
+    }
+    o->v[o->len++] = a;
+    o->v[o->len++] = b;
+    return 0;
+}
+
+PyDoc_STRVAR(tuple_spans_doc,
+"tuple_spans(data, start, ncols, idxs) -> list[int] | None\n\n"
+"Flat [start, end, ...] of the fields whose column index is in idxs (ascending column order)\n"
+"of every tuple of a mysqldump VALUES list at data[start], or None when the list is not in\n"
+"mysqldump's plain shape or is not followed by ';' or ON (within 64 bytes).");
+
+static PyObject *
+speedups_tuple_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t start, ncols, nidx, nm = 0, i, pos, n, lim;
+    PyObject *idxs, *seq = NULL, *out = NULL;
+    Py_ssize_t *masked = NULL;
+    offsets offs = {NULL, 0, 0};
+    const uchar *d;
+    int ok = 0;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*nnO:tuple_spans", &buf, &start, &ncols, &idxs))
+        return NULL;
+    if (ncols < 0)
+        ncols = 0;
+    /* a tuple we own: __index__ below may run Python code */
+    seq = PySequence_Tuple(idxs);
+    if (seq == NULL)
+        goto done;
+    nidx = PyTuple_GET_SIZE(seq);
+    masked = PyMem_New(Py_ssize_t, nidx > 0 ? nidx : 1);
+    if (masked == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < nidx; i++) {
+        PyObject *ix = PyNumber_Index(PyTuple_GET_ITEM(seq, i));
+        Py_ssize_t v;
+        if (ix == NULL)
+            goto done;
+        v = PyLong_AsSsize_t(ix);
+        Py_DECREF(ix);
+        if (v == -1 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                goto done;
+            PyErr_Clear();     /* out of range: names no column */
+            continue;
+        }
+        if (v >= 0 && v < ncols)
+            masked[nm++] = v;
+    }
+    if (nm > 1) {
+        Py_ssize_t w = 1;
+        qsort(masked, (size_t)nm, sizeof(Py_ssize_t), cmp_ssize);
+        for (i = 1; i < nm; i++)
+            if (masked[i] != masked[w - 1])
+                masked[w++] = masked[i];
+        nm = w;
+    }
+
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    pos = clamp_pos(start, n);
+    for (;;) {
+        Py_ssize_t p, f, k = 0;
+        if (pos >= n || d[pos] != '(')
+            goto fail;
+        p = pos + 1;
+        for (f = 0; f < ncols; f++) {
+            Py_ssize_t e = field_end(d, n, p);
+            if (e < 0)
+                goto fail;
+            if (k < nm && masked[k] == f) {
+                if (offsets_push2(&offs, p, e) < 0)
+                    goto done;
+                k++;
+            }
+            p = e;
+            if (f + 1 < ncols) {
+                if (p >= n || d[p] != ',')
+                    goto fail;
+                p++;
+            }
+        }
+        if (p >= n || d[p] != ')')
+            goto fail;
+        pos = p + 1;
+        /* separator: ,[ \t\r\n]*+  (then another tuple must follow) */
+        if (pos < n && d[pos] == ',') {
+            pos++;
+            while (pos < n && (d[pos] == ' ' || d[pos] == '\t' || d[pos] == '\r' || d[pos] == '\n'))
+                pos++;
+            continue;
+        }
+        break;
+    }
+    /* rest = data[pos:pos + 64].lstrip(); must start with ';' or (case-insensitively) ON */
+    lim = (n - pos > 64) ? pos + 64 : n;
+    while (pos < lim && IS_SPACE[d[pos]])
+        pos++;
+    if (pos < lim && d[pos] == ';')
+        ok = 1;
+    else if (lim - pos >= 2 && (d[pos] | 0x20) == 'o' && (d[pos + 1] | 0x20) == 'n')
+        ok = 1;
+    if (ok) {
+        out = PyList_New(offs.len);
+        if (out == NULL)
+            goto done;
+        for (i = 0; i < offs.len; i++) {
+            PyObject *o = PyLong_FromSsize_t(offs.v[i]);
+            if (o == NULL) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            PyList_SET_ITEM(out, i, o);
+        }
+        goto done;
+    }
+fail:
+    out = Py_None;
+    Py_INCREF(out);
+done:
+    if (PyErr_Occurred())
+        Py_CLEAR(out);
+    PyMem_Free(offs.v);
+    PyMem_Free(masked);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * splice
+ * ---------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(splice_doc,
+"splice(data, spans, repl) -> bytes\n\n"
+"data with data[s_i:e_i] replaced by repl[i] for every repl[i] that is a bytes object\n"
+"(anything else keeps the original bytes). spans = [s0, e0, s1, e1, ...], ordered and\n"
+"non-overlapping within data; len(repl) == len(spans) // 2.");
+
+static PyObject *
+speedups_splice(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *spans_obj, *repl_obj, *spans = NULL, *repl = NULL, *res = NULL;
+    Py_ssize_t *sp = NULL;
+    Py_ssize_t nsp, nrep, i, n, prev, total;
+    const char *d;
+    char *w;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*OO:splice", &buf, &spans_obj, &repl_obj))
+        return NULL;
+    spans = PySequence_Fast(spans_obj, "splice: spans must be a sequence of ints");
+    if (spans == NULL)
+        goto done;
+    /* a tuple owns references to the replacements for the whole call */
+    repl = PySequence_Tuple(repl_obj);
+    if (repl == NULL)
+        goto done;
+    nsp = PySequence_Fast_GET_SIZE(spans);
+    nrep = PyTuple_GET_SIZE(repl);
+    if (nsp % 2 != 0 || nrep != nsp / 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "splice: %zd span offsets for %zd replacements", nsp, nrep);
+        goto done;
+    }
+    sp = PyMem_New(Py_ssize_t, nsp > 0 ? nsp : 1);
+    if (sp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    n = buf.len;
+    d = (const char *)buf.buf;
+    prev = 0;
+    total = 0;
+    for (i = 0; i < nrep; i++) {
+        PyObject *so = PySequence_Fast_GET_ITEM(spans, 2 * i);
+        PyObject *eo = PySequence_Fast_GET_ITEM(spans, 2 * i + 1);
+        PyObject *r = PyTuple_GET_ITEM(repl, i);
+        Py_ssize_t s, e, add;
+        if (!PyLong_Check(so) || !PyLong_Check(eo)) {
+            PyErr_Format(PyExc_TypeError, "splice: span offsets must be int, not %.100s",
+                         Py_TYPE(PyLong_Check(so) ? eo : so)->tp_name);
+            goto done;
+        }
+        s = PyLong_AsSsize_t(so);
+        if (s == -1 && PyErr_Occurred())
+            goto bad_span;
+        e = PyLong_AsSsize_t(eo);
+        if (e == -1 && PyErr_Occurred())
+            goto bad_span;
+        if (s < prev || e < s || e > n)
+            goto bad_span;
+        sp[2 * i] = s;
+        sp[2 * i + 1] = e;
+        /* kept gap before the span, then the span or its replacement */
+        add = s - prev;
+        if (PyBytes_Check(r))
+            add += PyBytes_GET_SIZE(r);
+        else
+            add += e - s;
+        if (add > PY_SSIZE_T_MAX - total) {
+            PyErr_SetString(PyExc_OverflowError, "splice: result too large");
+            goto done;
+        }
+        total += add;
+        prev = e;
+    }
+    if (n - prev > PY_SSIZE_T_MAX - total) {
+        PyErr_SetString(PyExc_OverflowError, "splice: result too large");
+        goto done;
+    }
+    total += n - prev;
+
+    res = PyBytes_FromStringAndSize(NULL, total);
+    if (res == NULL)
+        goto done;
+    w = PyBytes_AS_STRING(res);
+    prev = 0;
+    for (i = 0; i < nrep; i++) {
+        Py_ssize_t s = sp[2 * i], e = sp[2 * i + 1];
+        PyObject *r = PyTuple_GET_ITEM(repl, i);
+        if (s > prev) {
+            memcpy(w, d + prev, (size_t)(s - prev));
+            w += s - prev;
+        }
+        if (PyBytes_Check(r)) {
+            Py_ssize_t rl = PyBytes_GET_SIZE(r);
+            if (rl > 0) {
+                memcpy(w, PyBytes_AS_STRING(r), (size_t)rl);
+                w += rl;
+            }
+        }
+        else if (e > s) {
+            memcpy(w, d + s, (size_t)(e - s));
+            w += e - s;
+        }
+        prev = e;
+    }
+    if (n > prev)
+        memcpy(w, d + prev, (size_t)(n - prev));
+    goto done;
+
+bad_span:
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            goto done;
+        PyErr_Clear();
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "splice: span %zd is out of order or outside the data (length %zd)", i, buf.len);
+done:
+    PyMem_Free(sp);
+    Py_XDECREF(spans);
+    Py_XDECREF(repl);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Module
+ * ---------------------------------------------------------------------------------------- */
+
+static PyMethodDef speedups_methods[] = {
+    {"body_end", speedups_body_end, METH_VARARGS, body_end_doc},
+    {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
+    {"splice", speedups_splice, METH_VARARGS, splice_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    "dumpmask._speedups",
+    "C scanners for mysqldump INSERT statements (see dumpmask.dialects.mysql_fast).",
+    -1,
+    speedups_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    init_tables();
+    return PyModule_Create(&speedups_module);
+}

@@ -1,0 +1,529 @@
+"""dumpmask._speedups (C) against the pure-Python reference in dumpmask.dialects.mysql_fast.
+
+The differential tests import the C module directly (so they also run under DUMPMASK_PURE=1).
+Without a built extension they are skipped locally; with CI=true they fail instead.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, in_ci, unavailable
+from dumpmask.dialects import mysql_fast
+from dumpmask.dialects.mysql_fast import py_body_end, py_splice, py_tuple_spans
+
+try:
+    _C = importlib.import_module("dumpmask._speedups")
+except ImportError:
+    _C = None
+
+NO_C_REASON = ("dumpmask._speedups is not built (a C compiler is needed; "
+               "`pip install -e .` compiles it in place)")
+
+
+@pytest.fixture
+def c():
+    if _C is None:
+        unavailable(NO_C_REASON)
+    return _C
+
+
+def outcome(fn, *args):
+    """Result, or the exception type: both implementations must agree on either."""
+    try:
+        return "ok", fn(*args)
+    except Exception as e:  # noqa: BLE001
+        return "error", type(e)
+
+
+DIFF = settings(max_examples=3000, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+REAL = settings(max_examples=1500, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+
+# --------------------------------------------------------------------------------------------
+# Generators
+# --------------------------------------------------------------------------------------------
+
+# weighted by repetition: the bytes the scanners branch on come up often
+_SPECIAL = [b"'", b"'", b"'", b"'", b'"', b'"', b"`", b"`", b";", b"/", b"/", b"#", b"-", b"-",
+            b"\\", b"\\", b"\\", b"(", b"(", b")", b")", b",", b",", b",", b"\n", b"\r", b"\t",
+            b" ", b" ", b"*", b"*", b"\x0b", b"\x0c", b"\x00"]
+_WORDS = [b"a", b"Z", b"x", b"0", b"7", b"_binary ", b"0x", b"NULL", b"ON", b"on", b"oN",
+          b"\x80", b"\xc3\xa9", b"\xff", b"''", b"--", b"/*", b"*/", b",\n", b"),(", b"\\'"]
+TOKENS = _SPECIAL + _WORDS
+random_bytes = st.one_of(
+    st.lists(st.sampled_from(TOKENS), max_size=40).map(b"".join),
+    st.binary(max_size=30),
+)
+
+_ESCAPES = [rb"\'", rb"\\", rb"\n", rb"\r", rb"\0", rb'\"', rb"\Z", rb"\t", rb"\b", rb"\%",
+            rb"\_", b"\\\n"]
+_STRING_BYTES = [b"a", b"Bc", b"9", b" ", b",", b"(", b")", b";", b"--", b"#", b"/*", b"*/",
+                 b'"', b"`", b"\n", b"\xc3\xa9", b"\xff", b"\x00", b"-", b"/", b"ON"]
+string_body = st.lists(st.sampled_from(_ESCAPES + _STRING_BYTES), max_size=8).map(b"".join)
+sq_string = string_body.map(lambda b: b"'" + b + b"'")
+hexdigits = st.text(alphabet="0123456789ABCDEFabcdef", min_size=1, max_size=8).map(str.encode)
+
+# (field bytes, is it in the fast path's plain shape)
+plain_field = st.one_of(
+    st.integers(-10**12, 10**12).map(lambda i: str(i).encode()),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: repr(f).encode()),
+    st.just(b"NULL"),
+    sq_string,
+    sq_string.map(lambda s: b"_binary " + s),
+    sq_string.map(lambda s: b"_utf8mb4" + s),
+    hexdigits.map(lambda h: b"0x" + h),
+    hexdigits.map(lambda h: b"X'" + h + b"'"),
+    st.text(alphabet="01", max_size=9).map(lambda b: b"b'" + b.encode() + b"'"),
+    sq_string.map(lambda s: b"N" + s),
+    st.tuples(string_body, string_body).map(lambda t: b"'" + t[0] + b"''" + t[1] + b"'"),
+    st.tuples(sq_string, sq_string).map(lambda t: t[0] + t[1]),
+    st.just(b"DEFAULT"),
+).map(lambda f: (f, True))
+odd_field = st.sampled_from([
+    b"NOW()", b"'a' 'b'", b"\"dq\"", b" 1", b"'a' ", b"-1 ", b"1 /* c */", b"CONCAT('a',1)",
+    b"", b"'unterminated", b"x'a' 'b'", b"'a'x 'b'", b"\\N", b"`bt`",
+]).map(lambda f: (f, None))
+field = st.one_of(plain_field, plain_field, plain_field, odd_field)
+
+_SEPS = [b",", b",", b",\n", b", ", b",\r\n", b",\t", b",\n\n", b" ,", b",\x0c"]
+_TAILS = [b";\n", b";", b" ;\n", b"\n;\n", b" ON DUPLICATE KEY UPDATE `a`=VALUES(`a`);\n",
+          b" on duplicate key update a=1;", b"", b"\x0b\x0c;", b" " * 62 + b";", b" " * 63 + b";",
+          b" " * 62 + b"ON", b" " * 63 + b"ON", b"\n", b" -- c\n;", b"O", b";;", b"\t;\r\n"]
+
+
+@st.composite
+def statements(draw):
+    """(statement bytes, offset of the VALUES list, ncols, fields per tuple or None)."""
+    ncols = draw(st.integers(0, 6))
+    ntuples = draw(st.integers(1, 5))
+    rows = [[draw(field) for _ in range(ncols)] for _ in range(ntuples)]
+    seps = [draw(st.sampled_from(_SEPS)) for _ in range(ntuples - 1)]
+    tail = draw(st.sampled_from(_TAILS))
+    head = draw(st.sampled_from([b"INSERT INTO `t` VALUES ", b"INSERT INTO `a``b` VALUES ",
+                                 b"REPLACE INTO \"t\" VALUES ", b"INSERT INTO t VALUES "]))
+    body = bytearray()
+    for i, row in enumerate(rows):
+        if i:
+            body += seps[i - 1]
+        body += b"(" + b",".join(f for f, _ in row) + b")"
+    plain = all(ok for row in rows for _, ok in row) and all(s[:1] == b"," and s[1:].strip(b" \t\r\n") == b""
+                                                              for s in seps)
+    return head + bytes(body) + tail, len(head), ncols, ([[f for f, _ in row] for row in rows], tail) if plain else None
+
+
+@st.composite
+def corrupted(draw):
+    data, start, ncols, fields = draw(statements())
+    data = bytearray(data)
+    nops = draw(st.integers(0, 3))
+    for _ in range(nops):
+        op = draw(st.sampled_from(["del", "ins", "rep"]))
+        i = draw(st.integers(0, len(data)))
+        b = draw(st.sampled_from(_SPECIAL + [b"a", b"\x80"]))
+        if op == "del" and i < len(data):
+            del data[i]
+        elif op == "ins":
+            data[i:i] = b
+        elif i < len(data):
+            data[i:i + 1] = b
+    return bytes(data), start, ncols, fields if nops == 0 else None
+
+
+_FIELD_TOKENS = [t for t in TOKENS if not set(t) & set(b",()")]
+
+
+@st.composite
+def fuzzy_tuples(draw):
+    """(data, ncols): tuple-shaped data whose fields are random runs of the token alphabet."""
+    ncols = draw(st.integers(0, 4))
+    fld = st.lists(st.sampled_from(_FIELD_TOKENS), min_size=1, max_size=5).map(b"".join)
+    ntuples = draw(st.integers(1, 3))
+    tuples = [b"(" + b",".join(draw(fld) for _ in range(ncols)) + b")" for _ in range(ntuples)]
+    data = tuples[0]
+    for t in tuples[1:]:
+        data += draw(st.sampled_from(_SEPS)) + t
+    return data + draw(st.sampled_from(_TAILS)), ncols
+
+
+idxs_strategy = st.lists(st.integers(-2, 8), max_size=6).map(tuple)
+
+
+# --------------------------------------------------------------------------------------------
+# The switch
+# --------------------------------------------------------------------------------------------
+
+
+def test_accelerated():
+    """With CI=true the extension must have been built and be in use."""
+    if mysql_fast.PURE:
+        assert not mysql_fast.ACCELERATED and mysql_fast.body_end is py_body_end
+        if in_ci():
+            assert _C is not None, "CI=true but " + NO_C_REASON
+        pytest.skip("DUMPMASK_PURE is set")
+    if _C is None:
+        assert not mysql_fast.ACCELERATED
+        assert mysql_fast.c_body_end is None and mysql_fast.c_tuple_spans is None and mysql_fast.c_splice is None
+        assert mysql_fast.tuple_spans is py_tuple_spans
+        unavailable(NO_C_REASON)
+    assert mysql_fast.ACCELERATED is True
+    assert mysql_fast.body_end is _C.body_end
+    assert mysql_fast.tuple_spans is _C.tuple_spans
+    assert mysql_fast.splice is _C.splice
+
+
+def _probe(env_pure):
+    env = dict(os.environ)
+    env.pop("DUMPMASK_PURE", None)
+    if env_pure is not None:
+        env["DUMPMASK_PURE"] = env_pure
+    code = ("from dumpmask.dialects import mysql_fast as f\n"
+            "import sys\n"
+            "print(f.ACCELERATED, f.body_end is f.py_body_end, f.tuple_spans is f.py_tuple_spans,"
+            " f.splice is f.py_splice, f.c_body_end is None, 'dumpmask._speedups' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_pure_env_turns_c_off():
+    assert _probe("1") == ["False", "True", "True", "True", "True", "False"]
+
+
+def test_c_used_without_pure_env(c):
+    assert _probe(None) == ["True", "False", "False", "False", "False", "True"]
+    assert _probe("0") == ["True", "False", "False", "False", "False", "True"]
+
+
+# --------------------------------------------------------------------------------------------
+# body_end
+# --------------------------------------------------------------------------------------------
+
+BODY_CASES = [
+    (b"", 0, 0),
+    (b"", 5, 0),
+    (b"abc", 3, 3),                        # pos at len(data)
+    (b"abc", 99, 3),                       # pos past the end: clamped like re's pos
+    (b"a;c", -7, 1),                       # negative pos: clamped to 0
+    (b"abc;def", 0, 3),
+    (b"abc;def", 4, 7),
+    (b"a#b", 0, 1),
+    (b"a--b", 0, 1),
+    (b"a/*b*/", 0, 1),
+    (b"a-b/c- -d/ *e", 0, 13),
+    (b"x-", 0, 2),                         # '-' as the last byte is consumed
+    (b"x/", 0, 2),                         # so is '/'
+    (b"-", 0, 1),
+    (b"--", 0, 0),
+    (b"'a;#--/*'x;", 0, 10),
+    (b"'abc\\", 0, 0),                     # trailing backslash inside a string
+    (b"x'abc\\", 0, 1),
+    (b"\\", 0, 1),                         # outside a string a backslash is plain
+    (b"x'abc", 0, 1),                      # unterminated string at the end
+    (b"'a\\'b';", 0, 6),
+    (b"'a\\\nb';", 0, 6),                  # backslash escapes a newline too
+    (b"'ab''cd';", 0, 8),                  # '' = two adjacent strings
+    (b"'ab''", 0, 4),                      # ... so here the second one is unterminated
+    (b'"ab""cd";', 0, 8),                  # "" inside a "..." string
+    (b'"ab""', 0, 0),                      # possessive: "" never closes the string
+    (b'"ab"""x;', 0, 7),
+    (b'"a\\"b";', 0, 6),
+    (b"`a``b`;", 0, 6),
+    (b"`a``", 0, 0),
+    (b"`a\\`;", 0, 4),                     # no escapes in identifiers
+    (b"(1,'x'),(2,'y');\n", 0, 15),
+    (b"\xff\x00'\xfe';", 0, 5),
+]
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+@pytest.mark.parametrize("data,pos,expected", BODY_CASES)
+def test_body_end_cases(impl, data, pos, expected, request):
+    fn = py_body_end if impl == "py" else request.getfixturevalue("c").body_end
+    assert fn(data, pos) == expected
+
+
+@DIFF
+@given(data=random_bytes, extra=st.integers(-3, 45))
+def test_body_end_random(c, data, extra):
+    pos = min(extra, len(data) + 2) if extra >= 0 else extra
+    assert c.body_end(data, pos) == py_body_end(data, pos)
+    assert c.body_end(data, 0) == py_body_end(data, 0)
+
+
+@REAL
+@given(stmt=corrupted(), where=st.integers(0, 1000))
+def test_body_end_realistic(c, stmt, where):
+    data = stmt[0]
+    assert c.body_end(data, 0) == py_body_end(data, 0)
+    pos = where % (len(data) + 1)
+    assert c.body_end(data, pos) == py_body_end(data, pos)
+
+
+def test_body_end_buffers(c):
+    for data in (bytearray(b"ab'c;'d;"), memoryview(b"ab'c;'d;")):
+        assert c.body_end(data, 0) == py_body_end(data, 0) == 7
+    with pytest.raises(TypeError):
+        c.body_end("str", 0)
+    with pytest.raises(TypeError):
+        c.body_end(b"x", "0")
+
+
+# --------------------------------------------------------------------------------------------
+# tuple_spans
+# --------------------------------------------------------------------------------------------
+
+TUPLE_CASES = [
+    (b"(1,'a');", 0, 2, (1,), [3, 6]),
+    (b"(1,'a');", 0, 2, (), []),
+    (b"(1,'a');", 0, 2, (1, 0, 1, 5, -1), [1, 2, 3, 6]),           # a set; unknown indexes ignored
+    (b"(1,'a'),\n(2,'b') ON DUPLICATE KEY UPDATE x=1", 0, 2, (0, 1), [1, 2, 3, 6, 10, 11, 12, 15]),
+    (b"(1,'a'),(2,'b')on", 0, 2, (1,), [3, 6, 11, 14]),
+    (b"(1,'a'),(2,'b')o", 0, 2, (1,), None),
+    (b"(1) \n\t;", 0, 1, (0,), [1, 2]),                            # whitespace before ';'
+    (b"(1)\x0b\x0c;", 0, 1, (0,), [1, 2]),
+    (b"(1)" + b" " * 63 + b";", 0, 1, (0,), [1, 2]),              # ';' within 64 bytes
+    (b"(1)" + b" " * 64 + b";", 0, 1, (0,), None),
+    (b"(1)" + b" " * 62 + b"ON", 0, 1, (0,), [1, 2]),
+    (b"(1)" + b" " * 63 + b"ON", 0, 1, (0,), None),
+    (b"(1)", 0, 1, (0,), None),                                    # nothing after the list
+    (b"(1);", 4, 1, (0,), None),                                   # start at len(data)
+    (b"(1);", 99, 1, (0,), None),
+    (b"x(1);", 1, 1, (0,), [2, 3]),
+    (b"(1),(2)x;", 0, 1, (0,), None),
+    (b"(1),;", 0, 1, (0,), None),                                  # ',' must be followed by a tuple
+    (b"(1) ,(2);", 0, 1, (0,), None),
+    (b"(1),\x0c(2);", 0, 1, (0,), None),                           # \f is not a separator byte
+    (b"(1),\r\n\t (2);", 0, 1, (0,), [1, 2, 9, 10]),
+    (b"(1, 2);", 0, 2, (1,), None),                                # a field cannot start with whitespace
+    (b"(1 ,2);", 0, 2, (0,), [1, 3]),                              # ... but may end with it
+    (b"(_binary 'x\\'y',1);", 0, 2, (0,), [1, 15]),
+    (b"('a''b');", 0, 1, (0,), [1, 7]),                            # '' = two adjacent strings
+    (b"('a' 'b');", 0, 1, (0,), None),                             # whitespace right after a leading string
+    (b"('a' ,1);", 0, 2, (0,), None),
+    (b"(x'a' 'b',1);", 0, 2, (0,), [1, 9]),                        # fine after a bare start
+    (b"('a'x 'b');", 0, 1, (0,), [1, 9]),
+    (b"('a'x 'b);", 0, 1, (0,), None),                             # unterminated string inside a field
+    (b"('a,(b)',1);", 0, 2, (0, 1), [1, 8, 9, 10]),
+    (b"('abc);", 0, 1, (0,), None),
+    (b"('abc\\');", 0, 1, (0,), None),
+    (b"(NOW(),1);", 0, 2, (1,), None),                             # nested parentheses
+    (b"(1,2,3);", 0, 2, (0,), None),                               # wrong column count
+    (b"(1);", 0, 2, (0,), None),
+    (b"();", 0, 0, (), []),
+    (b"();", 0, 0, (0,), []),
+    (b"();", 0, -3, (0,), []),
+    (b"(,);", 0, 2, (0,), None),                                   # a field cannot be empty
+    (b"(a\nb);", 0, 1, (0,), [1, 4]),
+    (b"(\"x\",'y');", 0, 2, (0,), [1, 4]),                         # '"' is plain text in a field
+    (b"(\xff\x00,'\xc3\xa9');", 0, 2, (0, 1), [1, 3, 4, 8]),
+    (b"(1)\n", 0, 1, (0,), None),
+]
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+@pytest.mark.parametrize("data,start,ncols,idxs,expected", TUPLE_CASES)
+def test_tuple_spans_cases(impl, data, start, ncols, idxs, expected, request):
+    fn = py_tuple_spans if impl == "py" else request.getfixturevalue("c").tuple_spans
+    assert fn(data, start, ncols, idxs) == expected
+
+
+@DIFF
+@given(data=random_bytes, start=st.integers(-2, 45), ncols=st.integers(-1, 5), idxs=idxs_strategy,
+       lead=st.booleans())
+def test_tuple_spans_random(c, data, start, ncols, idxs, lead):
+    if lead:
+        data = b"(" + data
+    start = min(start, len(data) + 1)
+    assert c.tuple_spans(data, start, ncols, idxs) == py_tuple_spans(data, start, ncols, idxs)
+    assert c.tuple_spans(data, 0, ncols, idxs) == py_tuple_spans(data, 0, ncols, idxs)
+
+
+@DIFF
+@given(fuzzy=fuzzy_tuples(), dn=st.sampled_from([0, 0, 0, -1, 1]), idxs=idxs_strategy)
+def test_tuple_spans_random_fields(c, fuzzy, dn, idxs):
+    data, ncols = fuzzy
+    assert c.tuple_spans(data, 0, ncols + dn, idxs) == py_tuple_spans(data, 0, ncols + dn, idxs)
+
+
+@REAL
+@given(stmt=corrupted(), dn=st.sampled_from([0, 0, 0, 0, -1, 1]), idxs=idxs_strategy,
+       shift=st.sampled_from([0, 0, 0, 0, -1, 1, 2]))
+def test_tuple_spans_realistic(c, stmt, dn, idxs, shift):
+    data, start, ncols, _ = stmt
+    for s, n in ((start, ncols), (start + shift, ncols + dn)):
+        assert c.tuple_spans(data, s, n, idxs) == py_tuple_spans(data, s, n, idxs)
+
+
+@REAL
+@given(stmt=statements(), idxs=idxs_strategy)
+def test_tuple_spans_finds_the_fields(c, stmt, idxs):
+    """Uncorrupted statements in mysqldump's plain shape: the spans are exactly the fields."""
+    data, start, ncols, plain = stmt
+    assume(plain is not None)
+    rows, tail = plain
+    cols = sorted({i for i in idxs if 0 <= i < ncols})
+    rest = tail[:64].lstrip()               # ';' or ON within 64 bytes of the last tuple
+    ends_ok = rest[:1] == b";" or rest[:2].upper() == b"ON"
+    want = [row[i] for row in rows for i in cols] if ends_ok else None
+    for fn in (c.tuple_spans, py_tuple_spans):
+        spans = fn(data, start, ncols, idxs)
+        if want is None:
+            assert spans is None
+        else:
+            assert spans is not None and len(spans) == 2 * len(want)
+            assert [data[spans[k]:spans[k + 1]] for k in range(0, len(spans), 2)] == want
+
+
+def test_tuple_spans_argument_errors(c):
+    for fn in (c.tuple_spans, py_tuple_spans):
+        with pytest.raises(TypeError):
+            fn(b"(1);", 0, 1, ("0",))
+        with pytest.raises(TypeError):
+            fn(b"(1);", 0, 1, 0)
+        assert fn(b"(1);", 0, 1, [0]) == [1, 2]
+        assert fn(b"(1);", 0, 1, (10**30, -10**30)) == []
+        assert fn(bytearray(b"(1);"), 0, 1, (0,)) == [1, 2]
+
+
+def test_tuple_spans_big_statement(c):
+    row = b"(1,'Jane','O\\'Hara','jane@example.com',_binary 'x\\0y',0x0A,NULL,3.5,'2006-02-15 04:57:20')"
+    data = b"INSERT INTO `customer` VALUES " + b",\n".join([row] * 5000) + b";\n"
+    start = data.index(b"(")
+    got = c.tuple_spans(data, start, 9, (3, 1, 2))
+    assert got == py_tuple_spans(data, start, 9, (1, 2, 3))
+    assert len(got) == 5000 * 6
+    assert data[got[2]:got[3]] == b"'O\\'Hara'"
+
+
+# --------------------------------------------------------------------------------------------
+# splice
+# --------------------------------------------------------------------------------------------
+
+SPLICE_CASES = [
+    (b"", [], [], b""),
+    (b"abc", [], [], b"abc"),
+    (b"hello world", [0, 5, 6, 11], [b"HI", None], b"HI world"),
+    (b"hello world", [0, 5, 6, 11], [b"", b"!"], b" !"),
+    (b"abc", [1, 1], [b"XYZ"], b"aXYZbc"),                     # empty span = insertion
+    (b"abc", [3, 3], [b"!"], b"abc!"),
+    (b"abc", [0, 3], [bytearray(b"no")], b"abc"),              # only bytes replace
+    (b"abc", [0, 1, 1, 2, 2, 3], [b"1", b"2", b"3"], b"123"),
+]
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+@pytest.mark.parametrize("data,spans,repl,expected", SPLICE_CASES)
+def test_splice_cases(impl, data, spans, repl, expected, request):
+    fn = py_splice if impl == "py" else request.getfixturevalue("c").splice
+    assert fn(data, spans, repl) == expected
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+@pytest.mark.parametrize("spans,repl,exc", [
+    ([0, 1], [], ValueError),
+    ([0, 1, 2], [None], ValueError),
+    ([0], [], ValueError),
+    ([0, 1], [None, None], ValueError),
+    ([2, 1], [None], ValueError),                              # s > e
+    ([0, 2, 1, 3], [None, None], ValueError),                  # overlap
+    ([-1, 1], [None], ValueError),
+    ([0, 4], [None], ValueError),                              # past the end
+    ([0, 10**30], [None], ValueError),
+    ([0, "1"], [None], TypeError),
+    ([0.0, 1], [None], TypeError),
+    ([None, None], [b"x"], TypeError),
+])
+def test_splice_errors(impl, spans, repl, exc, request):
+    fn = py_splice if impl == "py" else request.getfixturevalue("c").splice
+    with pytest.raises(exc):
+        fn(b"abc", spans, repl)
+
+
+_repl_item = st.one_of(st.binary(max_size=6), st.none(), st.just(0), st.just(bytearray(b"ba")),
+                       st.just(b""))
+
+
+@DIFF
+@given(data=st.binary(max_size=40), cuts=st.lists(st.integers(0, 45), max_size=10),
+       repl=st.lists(_repl_item, max_size=6), mess=st.sampled_from([None, "sort", "raw"]))
+def test_splice_random(c, data, cuts, repl, mess):
+    spans = sorted(min(x, len(data)) for x in cuts) if mess == "sort" else list(cuts)
+    if mess is None:
+        spans = sorted(min(x, len(data)) for x in cuts)
+        spans = spans[:len(spans) - len(spans) % 2]
+        repl = (repl * 5)[:len(spans) // 2] if repl else [None] * (len(spans) // 2)
+    assert outcome(c.splice, data, spans, repl) == outcome(py_splice, data, spans, repl)
+
+
+@REAL
+@given(stmt=statements(), idxs=idxs_strategy, vals=st.lists(_repl_item, min_size=1, max_size=4))
+def test_splice_masked_fields(c, stmt, idxs, vals):
+    data, start, ncols, _ = stmt
+    spans = py_tuple_spans(data, start, ncols, idxs)
+    assume(spans is not None)
+    repl = [vals[i % len(vals)] for i in range(len(spans) // 2)]
+    out = c.splice(data, spans, repl)
+    assert out == py_splice(data, spans, repl)
+    assert type(out) is bytes
+    assert c.splice(data, spans, [None] * len(repl)) == data
+
+
+# --------------------------------------------------------------------------------------------
+# No read past the end of the data
+# --------------------------------------------------------------------------------------------
+
+
+class GuardedBuffer:
+    """Data placed flush against an inaccessible page: any read past its end crashes."""
+
+    def __init__(self):
+        import ctypes
+        import mmap
+        self.ctypes = ctypes
+        self.page = mmap.PAGESIZE
+        self.map = mmap.mmap(-1, 2 * self.page)
+        self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        if libc.mprotect(self.base + self.page, self.page, 0) != 0:   # PROT_NONE
+            raise OSError(ctypes.get_errno(), "mprotect")
+
+    def view(self, data: bytes) -> memoryview:
+        assert len(data) <= self.page
+        addr = self.base + self.page - len(data)
+        self.ctypes.memmove(addr, data, len(data))
+        return memoryview((self.ctypes.c_char * len(data)).from_address(addr)).cast("B")
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("guard-page test needs Linux mprotect")
+    return GuardedBuffer()
+
+
+@settings(max_examples=1500, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(random_bytes, corrupted().map(lambda s: s[0]), fuzzy_tuples().map(lambda f: f[0])),
+       ncols=st.integers(0, 4), idxs=idxs_strategy, cut=st.integers(0, 20))
+def test_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
+    data = data[:max(0, len(data) - cut)] if cut < 10 else data
+    v = guarded.view(data)
+    for pos in (0, len(data) // 2, len(data) - 1, len(data)):
+        assert c.body_end(v, pos) == py_body_end(data, pos)
+    for start in (0, data.find(b"(")):
+        assert c.tuple_spans(v, start, ncols, idxs) == py_tuple_spans(data, start, ncols, idxs)
+    spans = [0, len(data) // 3, len(data) // 2, len(data)]
+    assert c.splice(v, spans, [b"x", None]) == py_splice(data, spans, [b"x", None])
