@@ -1,9 +1,10 @@
 /*
- * dumpmask._speedups: C versions of the hot byte scanners used on mysqldump INSERT statements.
+ * dumpmask._speedups: C versions of the hot byte scanners used on mysqldump INSERT statements
+ * and on PostgreSQL COPY text data.
  *
- * Every function here is an exact equivalent of a pure-Python (regex) implementation in
- * dumpmask/dialects/mysql_fast.py (py_body_end, py_tuple_spans, py_splice); the differential
- * tests in tests/test_speedups.py hold them to that. The input is untrusted dump data: every
+ * Every function here is an exact equivalent of a pure-Python implementation in
+ * dumpmask/dialects/fast.py (py_body_end, py_tuple_spans, py_splice, py_copy_spans); the
+ * differential tests in tests/test_speedups.py hold them to that. The input is untrusted dump data: every
  * read is bounds-checked against the buffer length, nothing is ever written outside a buffer
  * allocated here with its exact size.
  *
@@ -284,48 +285,36 @@ offsets_push2(offsets *o, Py_ssize_t a, Py_ssize_t b)
     return 0;
 }
 
-PyDoc_STRVAR(tuple_spans_doc,
-"tuple_spans(data, start, ncols, idxs) -> list[int] | None\n\n"
-"Flat [start, end, ...] of the fields whose column index is in idxs (ascending column order)\n"
-"of every tuple of a mysqldump VALUES list at data[start], or None when the list is not in\n"
-"mysqldump's plain shape or is not followed by ';' or ON (within 64 bytes).");
-
-static PyObject *
-speedups_tuple_spans(PyObject *self, PyObject *args)
+/* the sorted, duplicate-free column indexes of idxs that name one of ncols columns, in a new
+ * PyMem array (*out, length *nout); -1 with an exception set on error */
+static int
+column_set(PyObject *idxs, Py_ssize_t ncols, Py_ssize_t **out, Py_ssize_t *nout)
 {
-    Py_buffer buf;
-    Py_ssize_t start, ncols, nidx, nm = 0, i, pos, n, lim;
-    PyObject *idxs, *seq = NULL, *out = NULL;
-    Py_ssize_t *masked = NULL;
-    offsets offs = {NULL, 0, 0};
-    const uchar *d;
-    int ok = 0;
-    (void)self;
-
-    if (!PyArg_ParseTuple(args, "y*nnO:tuple_spans", &buf, &start, &ncols, &idxs))
-        return NULL;
-    if (ncols < 0)
-        ncols = 0;
+    PyObject *seq;
+    Py_ssize_t *masked, nidx, nm = 0, i;
+    *out = NULL;
+    *nout = 0;
     /* a tuple we own: __index__ below may run Python code */
     seq = PySequence_Tuple(idxs);
     if (seq == NULL)
-        goto done;
+        return -1;
     nidx = PyTuple_GET_SIZE(seq);
     masked = PyMem_New(Py_ssize_t, nidx > 0 ? nidx : 1);
     if (masked == NULL) {
+        Py_DECREF(seq);
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
     for (i = 0; i < nidx; i++) {
         PyObject *ix = PyNumber_Index(PyTuple_GET_ITEM(seq, i));
         Py_ssize_t v;
         if (ix == NULL)
-            goto done;
+            goto fail;
         v = PyLong_AsSsize_t(ix);
         Py_DECREF(ix);
         if (v == -1 && PyErr_Occurred()) {
             if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-                goto done;
+                goto fail;
             PyErr_Clear();     /* out of range: names no column */
             continue;
         }
@@ -340,6 +329,40 @@ speedups_tuple_spans(PyObject *self, PyObject *args)
                 masked[w++] = masked[i];
         nm = w;
     }
+    Py_DECREF(seq);
+    *out = masked;
+    *nout = nm;
+    return 0;
+fail:
+    Py_DECREF(seq);
+    PyMem_Free(masked);
+    return -1;
+}
+
+PyDoc_STRVAR(tuple_spans_doc,
+"tuple_spans(data, start, ncols, idxs) -> list[int] | None\n\n"
+"Flat [start, end, ...] of the fields whose column index is in idxs (ascending column order)\n"
+"of every tuple of a mysqldump VALUES list at data[start], or None when the list is not in\n"
+"mysqldump's plain shape or is not followed by ';' or ON (within 64 bytes).");
+
+static PyObject *
+speedups_tuple_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t start, ncols, nm = 0, i, pos, n, lim;
+    PyObject *idxs, *out = NULL;
+    Py_ssize_t *masked = NULL;
+    offsets offs = {NULL, 0, 0};
+    const uchar *d;
+    int ok = 0;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*nnO:tuple_spans", &buf, &start, &ncols, &idxs))
+        return NULL;
+    if (ncols < 0)
+        ncols = 0;
+    if (column_set(idxs, ncols, &masked, &nm) < 0)
+        goto done;
 
     d = (const uchar *)buf.buf;
     n = buf.len;
@@ -407,7 +430,6 @@ done:
         Py_CLEAR(out);
     PyMem_Free(offs.v);
     PyMem_Free(masked);
-    Py_XDECREF(seq);
     PyBuffer_Release(&buf);
     return out;
 }
@@ -543,6 +565,99 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------
+ * copy_spans
+ * ---------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(copy_spans_doc,
+"copy_spans(data, ncols, idxs) -> list[int] | int\n\n"
+"PostgreSQL COPY text data: lines ending in '\\n' (a last line without one counts too), fields\n"
+"split on '\\t'. Flat [start, end, ...] of the fields whose column index is in idxs (ascending\n"
+"column order) of every line, or the 0-based index of the first line that does not have\n"
+"exactly ncols fields. ncols must be >= 1.");
+
+static PyObject *
+speedups_copy_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *ncols_obj, *idxs, *nc = NULL, *out = NULL;
+    Py_ssize_t ncols, nm = 0, i, pos, n, line = 0;
+    Py_ssize_t *masked = NULL;
+    offsets offs = {NULL, 0, 0};
+    const uchar *d;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*OO:copy_spans", &buf, &ncols_obj, &idxs))
+        return NULL;
+    nc = PyNumber_Index(ncols_obj);
+    if (nc == NULL)
+        goto done;
+    /* clamped: no line has more than PY_SSIZE_T_MAX fields, so that is as good as any bigger
+     * count (and any count below 1 is refused either way) */
+    ncols = PyNumber_AsSsize_t(nc, NULL);
+    if (ncols == -1 && PyErr_Occurred())
+        goto done;
+    if (ncols < 1) {
+        PyErr_Format(PyExc_ValueError, "copy_spans: ncols must be >= 1, not %zd", ncols);
+        goto done;
+    }
+    if (column_set(idxs, ncols, &masked, &nm) < 0)
+        goto done;
+
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    pos = 0;
+    while (pos < n) {
+        /* one line: d[pos:eol], then the '\n' at eol (or eol == n) */
+        const uchar *nl = (const uchar *)memchr(d + pos, '\n', (size_t)(n - pos));
+        Py_ssize_t eol = nl ? (Py_ssize_t)(nl - d) : n;
+        Py_ssize_t s = pos, f = 0, k = 0;
+        for (;;) {
+            const uchar *tab = s < eol ? (const uchar *)memchr(d + s, '\t', (size_t)(eol - s)) : NULL;
+            Py_ssize_t e = tab ? (Py_ssize_t)(tab - d) : eol;
+            if (k < nm && masked[k] == f) {
+                if (offsets_push2(&offs, s, e) < 0)
+                    goto done;
+                k++;
+            }
+            f++;
+            if (tab == NULL)
+                break;
+            if (f >= ncols)        /* a tab after the last field: too many fields */
+                goto bad_line;
+            s = e + 1;
+        }
+        if (f != ncols)
+            goto bad_line;
+        line++;
+        pos = eol + 1;
+    }
+
+    out = PyList_New(offs.len);
+    if (out == NULL)
+        goto done;
+    for (i = 0; i < offs.len; i++) {
+        PyObject *o = PyLong_FromSsize_t(offs.v[i]);
+        if (o == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, o);
+    }
+    goto done;
+
+bad_line:
+    out = PyLong_FromSsize_t(line);
+done:
+    if (PyErr_Occurred())
+        Py_CLEAR(out);
+    PyMem_Free(offs.v);
+    PyMem_Free(masked);
+    Py_XDECREF(nc);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
 
@@ -550,13 +665,15 @@ static PyMethodDef speedups_methods[] = {
     {"body_end", speedups_body_end, METH_VARARGS, body_end_doc},
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
+    {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "dumpmask._speedups",
-    "C scanners for mysqldump INSERT statements (see dumpmask.dialects.mysql_fast).",
+    "C scanners for mysqldump INSERT statements and PostgreSQL COPY data\n"
+    "(see dumpmask.dialects.fast).",
     -1,
     speedups_methods,
     NULL, NULL, NULL, NULL,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from dumpmask.crypto import Key
 from dumpmask.dialects.base import UNCHANGED, row_masker, span_masker
-from dumpmask.dialects.mysql_fast import splice
+from dumpmask.dialects.fast import splice
 from dumpmask.schema import classify
 from dumpmask.transformers import get
 

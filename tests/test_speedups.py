@@ -1,4 +1,4 @@
-"""dumpmask._speedups (C) against the pure-Python reference in dumpmask.dialects.mysql_fast.
+"""dumpmask._speedups (C) against the pure-Python reference in dumpmask.dialects.fast.
 
 The differential tests import the C module directly (so they also run under DUMPMASK_PURE=1).
 Without a built extension they are skipped locally; with CI=true they fail instead.
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, in_ci, unavailable
-from dumpmask.dialects import mysql_fast
-from dumpmask.dialects.mysql_fast import py_body_end, py_splice, py_tuple_spans
+from dumpmask.dialects import fast
+from dumpmask.dialects.fast import py_body_end, py_copy_spans, py_splice, py_tuple_spans
 
 try:
     _C = importlib.import_module("dumpmask._speedups")
@@ -165,20 +165,20 @@ idxs_strategy = st.lists(st.integers(-2, 8), max_size=6).map(tuple)
 
 def test_accelerated():
     """With CI=true the extension must have been built and be in use."""
-    if mysql_fast.PURE:
-        assert not mysql_fast.ACCELERATED and mysql_fast.body_end is py_body_end
+    if fast.PURE:
+        assert not fast.ACCELERATED and fast.body_end is py_body_end
         if in_ci():
             assert _C is not None, "CI=true but " + NO_C_REASON
         pytest.skip("DUMPMASK_PURE is set")
     if _C is None:
-        assert not mysql_fast.ACCELERATED
-        assert mysql_fast.c_body_end is None and mysql_fast.c_tuple_spans is None and mysql_fast.c_splice is None
-        assert mysql_fast.tuple_spans is py_tuple_spans
+        assert not fast.ACCELERATED
+        assert fast.c_body_end is None and fast.c_tuple_spans is None and fast.c_splice is None
+        assert fast.tuple_spans is py_tuple_spans
         unavailable(NO_C_REASON)
-    assert mysql_fast.ACCELERATED is True
-    assert mysql_fast.body_end is _C.body_end
-    assert mysql_fast.tuple_spans is _C.tuple_spans
-    assert mysql_fast.splice is _C.splice
+    assert fast.ACCELERATED is True
+    assert fast.body_end is _C.body_end
+    assert fast.tuple_spans is _C.tuple_spans
+    assert fast.splice is _C.splice
 
 
 def _probe(env_pure):
@@ -186,7 +186,7 @@ def _probe(env_pure):
     env.pop("DUMPMASK_PURE", None)
     if env_pure is not None:
         env["DUMPMASK_PURE"] = env_pure
-    code = ("from dumpmask.dialects import mysql_fast as f\n"
+    code = ("from dumpmask.dialects import fast as f\n"
             "import sys\n"
             "print(f.ACCELERATED, f.body_end is f.py_body_end, f.tuple_spans is f.py_tuple_spans,"
             " f.splice is f.py_splice, f.c_body_end is None, 'dumpmask._speedups' in sys.modules)")
@@ -527,3 +527,203 @@ def test_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
         assert c.tuple_spans(v, start, ncols, idxs) == py_tuple_spans(data, start, ncols, idxs)
     spans = [0, len(data) // 3, len(data) // 2, len(data)]
     assert c.splice(v, spans, [b"x", None]) == py_splice(data, spans, [b"x", None])
+
+
+# --------------------------------------------------------------------------------------------
+# copy_spans (PostgreSQL COPY text data)
+# --------------------------------------------------------------------------------------------
+
+
+def ref_copy_spans(data, ncols, idxs):
+    """The plain definition; py_copy_spans (regex) and the C version must both equal it."""
+    idxs = sorted({i for i in idxs if 0 <= i < ncols})
+    out = []
+    pos = 0
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for n, line in enumerate(lines):
+        fields = line.split(b"\t")
+        if len(fields) != ncols:
+            return n
+        starts = [pos]
+        for f in fields:
+            starts.append(starts[-1] + len(f) + 1)
+        for i in idxs:
+            out += [starts[i], starts[i] + len(fields[i])]
+        pos += len(line) + 1
+    return out
+
+
+COPY_CASES = [
+    (b"", 1, (0,), []),
+    (b"", 3, (0, 1, 2), []),
+    (b"\n", 1, (0,), [0, 0]),                                      # one empty line = one empty field
+    (b"\n", 1, (), []),
+    (b"\n", 2, (0,), 0),
+    (b"\n\n\n", 1, (0,), [0, 0, 1, 1, 2, 2]),
+    (b"a\tb\n", 2, (0, 1), [0, 1, 2, 3]),
+    (b"a\tb\n", 2, (1, 1, 0, 7, -1), [0, 1, 2, 3]),                 # a set; unknown indexes ignored
+    (b"a\tb\n", 2, (), []),
+    (b"a\tb\n", 2, (5,), []),
+    (b"ab\tcd\tef\ngh\tij\tkl\n", 3, (2, 0), [0, 2, 6, 8, 9, 11, 15, 17]),
+    (b"a\t\t\n", 3, (1, 2), [2, 2, 3, 3]),                          # trailing empty fields
+    (b"\t\t\n", 3, (0, 1, 2), [0, 0, 1, 1, 2, 2]),
+    (b"\t\n\t\n", 2, (1,), [1, 1, 3, 3]),
+    (b"a\tb\tc\nd\te\n", 3, (0,), 1),                               # wrong count on the last line
+    (b"a\tb\nd\te\tf\n", 3, (0,), 0),                               # ... on the first line
+    (b"a\tb\tc\nd\te\tf\ng\th\n", 3, (0,), 2),
+    (b"a\tb\tc\nd\te\tf\tg\n", 3, (0,), 1),                         # too many fields
+    (b"a\tb\n\nc\td\n", 2, (0,), 1),                                # an empty line in the middle
+    (b"a\tb", 2, (1,), [2, 3]),                                     # no final newline
+    (b"a\tb\nc\td", 2, (0, 1), [0, 1, 2, 3, 4, 5, 6, 7]),
+    (b"a\tb\nc", 2, (0,), 1),                                       # unterminated last line counts
+    (b"a", 1, (0,), [0, 1]),
+    (b"\t", 1, (0,), 0),
+    (b"\t", 2, (0, 1), [0, 0, 1, 1]),
+    (b"a\n\n", 1, (0,), [0, 1, 2, 2]),                              # only the final empty piece goes
+    (b"\\N\t\\\\\t\\t\n", 3, (0, 1, 2), [0, 2, 3, 5, 6, 8]),        # backslash escapes are plain bytes
+    (b"x\ry\t\xff\xfe\n", 2, (0, 1), [0, 3, 4, 6]),
+    (b"a\tb\n", 10**30, (0,), 0),                                   # more columns than any line has
+    (b"", 10**30, (0,), []),
+    (b"a\tb\n", 2, (10**30, -10**30, 1), [2, 3]),
+]
+
+
+@pytest.mark.parametrize("impl", ["ref", "py", "c"])
+@pytest.mark.parametrize("data,ncols,idxs,expected", COPY_CASES)
+def test_copy_spans_cases(impl, data, ncols, idxs, expected, request):
+    fn = {"ref": lambda: ref_copy_spans, "py": lambda: py_copy_spans,
+          "c": lambda: request.getfixturevalue("c").copy_spans}[impl]()
+    got = fn(data, ncols, idxs)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+def test_copy_spans_argument_errors(c):
+    for fn in (c.copy_spans, py_copy_spans):
+        for bad in (0, -1, -10**30):
+            with pytest.raises(ValueError):
+                fn(b"a\n", bad, (0,))
+            with pytest.raises(ValueError):
+                fn(b"", bad, ())
+        with pytest.raises(TypeError):
+            fn(b"a\n", "1", (0,))
+        with pytest.raises(TypeError):
+            fn(b"a\n", 1.0, (0,))
+        with pytest.raises(TypeError):
+            fn(b"a\n", 1, ("0",))
+        with pytest.raises(TypeError):
+            fn(b"a\n", 1, 0)
+        with pytest.raises(TypeError):
+            fn("a\n", 1, (0,))
+        with pytest.raises(TypeError):
+            fn(None, 1, (0,))
+        assert fn(b"a\tb\n", 2, [1]) == [2, 3]
+        assert fn(b"a\tb\n", 2, iter([1, 0])) == [0, 1, 2, 3]
+        assert fn(b"a\tb\n", True, (0,)) == 0                      # an int, like any __index__
+        assert fn(bytearray(b"a\tb\n"), 2, (1,)) == [2, 3]
+        assert fn(memoryview(b"xa\tb\n")[1:], 2, (1,)) == [2, 3]
+        assert fn(memoryview(b"a\tb\n"), 2, (1,)) == [2, 3]
+
+
+def test_copy_spans_accelerated():
+    if fast.PURE or _C is None:
+        assert fast.copy_spans is py_copy_spans
+        if fast.PURE:
+            pytest.skip("DUMPMASK_PURE is set")
+        assert fast.c_copy_spans is None
+        unavailable(NO_C_REASON)
+    assert fast.c_copy_spans is _C.copy_spans
+    assert fast.copy_spans is _C.copy_spans
+
+
+_COPY_TOKENS = [b"a", b"Zq", b"0", b"42", b"\\", b"\\\\", b"\\N", b"\\t", b"\\n", b"\\.", b" ",
+                b"\xc3\xa9", b"\x80", b"\xff", b"\x00", b"\r", b"'", b'"', b",", b"{}", b"2006-02-15"]
+copy_field = st.lists(st.sampled_from(_COPY_TOKENS), max_size=4).map(b"".join)
+copy_idxs = st.lists(st.integers(-2, 14), max_size=8).map(tuple)
+
+
+@st.composite
+def copy_blocks(draw):
+    """(data, ncols): COPY lines of ncols fields; sometimes one line with another count, no final
+    newline, or a stray empty line."""
+    ncols = draw(st.integers(1, 12))
+    nlines = draw(st.integers(0, 8))
+    lines = [b"\t".join(draw(copy_field) for _ in range(ncols)) for _ in range(nlines)]
+    if lines and draw(st.integers(0, 2)) == 0:
+        k = draw(st.integers(0, len(lines) - 1))
+        n = draw(st.sampled_from([ncols - 1, ncols + 1, 0, ncols + 5, 1, 2 * ncols]))
+        lines[k] = b"\t".join(draw(copy_field) for _ in range(max(n, 1)))
+        if n == 0:
+            lines[k] = b""
+    if lines and draw(st.integers(0, 5)) == 0:
+        lines.insert(draw(st.integers(0, len(lines))), b"")
+    data = b"".join(line + b"\n" for line in lines)
+    if data and draw(st.integers(0, 4)) == 0:
+        data = data[:-1]
+    return data, ncols
+
+
+_RAW_COPY = [b"\t", b"\t", b"\t", b"\n", b"\n", b"\\", b"a", b"bc", b"\xff", b"\x80", b"\r", b"\x00", b""]
+raw_copy = st.one_of(st.lists(st.sampled_from(_RAW_COPY), max_size=40).map(b"".join), st.binary(max_size=30))
+
+
+@DIFF
+@given(block=copy_blocks(), idxs=copy_idxs)
+def test_copy_spans_random(c, block, idxs):
+    data, ncols = block
+    want = ref_copy_spans(data, ncols, idxs)
+    assert c.copy_spans(data, ncols, idxs) == want
+    assert py_copy_spans(data, ncols, idxs) == want
+
+
+@DIFF
+@given(data=raw_copy, ncols=st.integers(1, 12), idxs=copy_idxs)
+def test_copy_spans_random_bytes(c, data, ncols, idxs):
+    want = ref_copy_spans(data, ncols, idxs)
+    assert c.copy_spans(data, ncols, idxs) == want
+    assert py_copy_spans(data, ncols, idxs) == want
+
+
+@REAL
+@given(block=copy_blocks(), idxs=copy_idxs)
+def test_copy_spans_finds_the_fields(c, block, idxs):
+    """The spans are exactly the fields of split(), and an int names a line with the wrong count."""
+    data, ncols = block
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    cols = sorted({i for i in idxs if 0 <= i < ncols})
+    for fn in (c.copy_spans, py_copy_spans):
+        got = fn(data, ncols, idxs)
+        if isinstance(got, int):
+            assert len(lines[got].split(b"\t")) != ncols
+            assert all(len(line.split(b"\t")) == ncols for line in lines[:got])
+        else:
+            assert all(len(line.split(b"\t")) == ncols for line in lines)
+            want = [line.split(b"\t")[i] for line in lines for i in cols]
+            assert [data[got[k]:got[k + 1]] for k in range(0, len(got), 2)] == want
+
+
+def test_copy_spans_big_block(c):
+    line = b"1\t2\tJANE\tO'HARA\tjane@example.com\t\\N\tt\t2006-02-15\t2006-02-15 04:57:20\t1\tC:\\\\temp\n"
+    data = line * 20000
+    got = c.copy_spans(data, 11, (4, 2, 3))
+    assert got == py_copy_spans(data, 11, (2, 3, 4)) == ref_copy_spans(data, 11, (2, 3, 4))
+    assert len(got) == 20000 * 6
+    assert data[got[-4]:got[-3]] == b"O'HARA"
+    bad = data + line.replace(b"\t", b"", 1) + line
+    assert c.copy_spans(bad, 11, (2,)) == py_copy_spans(bad, 11, (2,)) == 20000
+    assert c.copy_spans(data[:-1], 11, (10,)) == py_copy_spans(data[:-1], 11, (10,))
+
+
+@settings(max_examples=1500, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(copy_blocks().map(lambda b: b[0]), raw_copy), ncols=st.integers(1, 12),
+       idxs=copy_idxs, cut=st.integers(0, 3))
+def test_copy_spans_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
+    data = data[:max(0, len(data) - cut)]
+    v = guarded.view(data)
+    assert c.copy_spans(v, ncols, idxs) == ref_copy_spans(data, ncols, idxs)

@@ -74,10 +74,10 @@ def row_masker(ncols: int, idxs: tuple):
     for j in range(k):
         src.append(f"    g{j} = caches[{j}].get; m{j} = misses[{j}]; c{j} = z{j} = 0")
     src += ["    bad = -1",
-            "    for n, line in enumerate(rows):",
+            "    for line in rows:",
             "        f = line.split(b'\\t')",
             f"        if len(f) != {int(ncols)}:",
-            "            bad = n",
+            "            bad = len(out)",
             "            break"]
     for j, i in enumerate(idxs):
         i = int(i)

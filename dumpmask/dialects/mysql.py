@@ -10,7 +10,7 @@ import io
 import re
 
 from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember, span_masker
-from dumpmask.dialects.mysql_fast import ACCELERATED, body_end, splice, tuple_spans
+from dumpmask.dialects.fast import ACCELERATED, body_end, splice, tuple_spans
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
                                          split_statements, unquote_ident)
 from dumpmask.errors import DumpSyntaxError, MaskingError
@@ -144,11 +144,6 @@ class MyAdapter:
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(cache, raw, raw_int(raw), cache_max)
-            if fast is not None and raw[:1] == b"'" and raw[-1:] == b"'" and len(raw) >= 2:
-                body = raw[1:-1]
-                if body.isascii() and b"\\" not in body and b"'" not in body:
-                    r = fast(body)
-                    return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
             if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
                 lk, v = "string", raw[1:-1]          # the common case, without the general decoder
             else:
@@ -178,6 +173,21 @@ class MyAdapter:
             else:
                 r = encode_string(out.encode("utf-8", "surrogateescape"))
             return remember(cache, raw, r, cache_max)
+
+        if fast is not None:
+            general = miss
+
+            def miss(raw: bytes):
+                """A plain ASCII string literal straight through the transformer's bytes path."""
+                body = raw[1:-1]
+                if raw[:1] == b"'" and raw[-1:] == b"'" and body.isascii() and b"\\" not in body and b"'" not in body:
+                    r = fast(body)
+                    r = UNCHANGED if r == body else b"'" + r + b"'"
+                    if len(cache) >= cache_max:
+                        cache.clear()
+                    cache[raw] = r
+                    return r
+                return general(raw)
 
         return FieldFns(None, counting(cache, miss, NULL_LIT, stats), cache, miss)
 

@@ -12,7 +12,8 @@ import itertools
 import re
 
 from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember, row_masker,
-                                    statement_kind_words)
+                                    span_masker, statement_kind_words)
+from dumpmask.dialects.fast import c_copy_spans, splice
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -592,14 +593,6 @@ class PgAdapter:
             """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(ccache, raw, raw_int(raw), cache_max)
-            if fast is not None and raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
-                r = fast(raw)
-                if r == raw:
-                    r = UNCHANGED
-                if len(ccache) >= cache_max:
-                    ccache.clear()
-                ccache[raw] = r
-                return r
             if raw == b"\\N":
                 v = None
             elif b"\\" in raw:
@@ -622,6 +615,21 @@ class PgAdapter:
                 trail = raw[len(raw.rstrip()):]
                 r = lead + literal_encode(nv, lit, kind) + trail
             return remember(scache, raw, r, cache_max)
+
+        if fast is not None:
+            general = copy_miss
+
+            def copy_miss(raw: bytes):
+                """ASCII text without escapes straight through the transformer's bytes path."""
+                if raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
+                    r = fast(raw)
+                    if r == raw:
+                        r = UNCHANGED
+                    if len(ccache) >= cache_max:
+                        ccache.clear()
+                    ccache[raw] = r
+                    return r
+                return general(raw)
 
         # INSERT fields keep the blanks around them: " NULL" is a NULL too
         count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
@@ -846,7 +854,9 @@ class PgAdapter:
         else:
             # every row is kept: ~1 MB of lines at a time through a loop generated for this
             # table's shape (the same results and counts as mask_lines)
-            masker = row_masker(ncols, tuple(e[0] for e in entries))
+            idxs = tuple(e[0] for e in entries)
+            masker = row_masker(ncols, idxs)
+            smasker = span_masker(len(idxs))
             caches = [e[1] for e in entries]
             misses = [e[2] for e in entries]
             cnts = [e[3] for e in entries]
@@ -856,19 +866,33 @@ class PgAdapter:
                     tail = parts.pop()
                     mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
                     continue
-                rows = chunk[:-1].split(b"\n")
-                done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
-                for j, cnt in enumerate(cnts):
-                    cnt[0] += counts[2 * j]
-                    cnt[1] += counts[2 * j + 1]
+                if c_copy_spans is not None:
+                    # C finds the masked fields; Python runs per masked field only
+                    spans = c_copy_spans(chunk, ncols, idxs)
+                    if type(spans) is int:
+                        rows = chunk.split(b"\n")
+                        bad, done = spans, None
+                    else:
+                        repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
+                        done = splice(chunk, spans, repl)
+                        bad = -1
+                        nrows = chunk.count(b"\n")
+                else:
+                    rows = chunk[:-1].split(b"\n")
+                    done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
+                    nrows = len(done)
+                    done.append(b"")
+                    done = b"\n".join(done)
                 if bad >= 0:
                     nf = rows[bad].count(b"\t") + 1
                     raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
                                           first_line + n_read + bad, source, rows[bad][:60])
-                n_read += len(rows)
-                n_written += len(rows)
-                done.append(b"")
-                w(b"\n".join(done))
+                for j, cnt in enumerate(cnts):
+                    cnt[0] += counts[2 * j]
+                    cnt[1] += counts[2 * j + 1]
+                n_read += nrows
+                n_written += nrows
+                w(done)
                 prog.update(lines_bytes(out), name)
         for _, _, _, cnt, stats in entries:
             stats.changed += cnt[0]

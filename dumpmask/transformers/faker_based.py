@@ -79,7 +79,10 @@ class Email(PrfTransformer):
         return self._fast(raw)
 
     def _fast_fn(self):
-        hcopy, fit, n, tr, doms, make, frm = self._h.copy, self._fit_b, self._n, B32_TABLE, RESERVED_DOMAINS_B, self.make, int.from_bytes
+        # "local." and "@domain" ready to concatenate; b"" = make() decides (no local part left)
+        fit = tuple(x + b"." if x else b"" for x in self._fit_b)
+        doms = tuple(b"@" + d for d in RESERVED_DOMAINS_B)
+        hcopy, n, tr, make, frm = self._h.copy, self._n, B32_TABLE, self.make, int.from_bytes
 
         def ascii_fast(raw: bytes) -> bytes:
             h = hcopy()
@@ -87,7 +90,7 @@ class Email(PrfTransformer):
             d = h.digest()
             local = fit[frm(d[14:22], "big") % n]
             if local:
-                return b"%s.%s@%s" % (local, d[:14].translate(tr), doms[d[22] % 3])
+                return local + d[:14].translate(tr) + doms[d[22] % 3]
             return make(d, "").encode("ascii")
         return ascii_fast
 

@@ -1,5 +1,5 @@
-"""Hot scanners for mysqldump INSERT statements, in C when the optional extension
-dumpmask._speedups was built, else in pure Python (regexes). Both give identical results
+"""Hot scanners for mysqldump INSERT statements and PostgreSQL COPY data, in C when the optional
+extension dumpmask._speedups was built, else in pure Python (regexes). Both give identical results
 (tests/test_speedups.py compares them on random and realistic input).
 
 Public API
@@ -16,6 +16,11 @@ tuple_spans(data, start, ncols, idxs)    -> list[int] | None
 splice(data, spans, repl)                -> bytes
     data with data[s_i:e_i] replaced by repl[i] when repl[i] is bytes (anything else keeps
     the original bytes); spans = [s0, e0, s1, e1, ...] ordered, non-overlapping, within data.
+copy_spans(data, ncols, idxs)            -> list[int] | int
+    PostgreSQL COPY text data: lines ending in b"\n" (a last piece without one is a line too),
+    fields split on b"\t" (like line.split(b"\t")). Start and end offsets of each field whose
+    column index is in idxs, line by line in ascending column order, in one flat list; or the
+    0-based index of the first line without exactly ncols fields. ncols >= 1 (else ValueError).
 ACCELERATED                              -> bool: the C versions are in use.
 
 DUMPMASK_PURE=1 in the environment at import time turns the C module off (it is then not even
@@ -25,12 +30,16 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
+from itertools import chain
+from operator import attrgetter, itemgetter
 from operator import index as _index
 
 from dumpmask.dialects.mysql_lex import _BT, _DQ
 
-__all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice",
-           "py_body_end", "py_tuple_spans", "py_splice", "c_body_end", "c_tuple_spans", "c_splice"]
+__all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice", "copy_spans",
+           "py_body_end", "py_tuple_spans", "py_splice", "py_copy_spans",
+           "c_body_end", "c_tuple_spans", "c_splice", "c_copy_spans"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,13 +124,66 @@ def py_splice(data: bytes, spans, repl) -> bytes:
     return b"".join(pieces)
 
 
+# COPY text data. The plain reading is: lines = data.split(b"\n") without a final empty piece,
+# fields = line.split(b"\t"), the first line with len(fields) != ncols is the answer, else the
+# offsets of the wanted fields. Here one multi-line regex per (ncols, idxs) matches exactly the
+# lines with ncols fields and captures the wanted ones; when it matched fewer lines than there
+# are, a plain loop finds the first bad one.
+_regs = attrgetter("regs")
+_groups_only = itemgetter(slice(1, None))   # regs[0] is the whole line
+_flat = chain.from_iterable
+
+
+@lru_cache(maxsize=256)
+def _copy_line_re(ncols: int, idxs: tuple) -> re.Pattern:
+    parts = [rb"([^\t\n]*+)" if i in idxs else rb"[^\t\n]*+" for i in range(ncols)]
+    return re.compile(rb"^" + rb"\t".join(parts) + rb"$", re.M)
+
+
+def _first_bad_line(data, ncols: int) -> int:
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    tabs = ncols - 1
+    for n, line in enumerate(lines):
+        if line.count(b"\t") != tabs:
+            return n
+    raise AssertionError("copy_spans: no bad line")   # unreachable: the regex saw one
+
+
+def py_copy_spans(data, ncols, idxs) -> list[int] | int:
+    if not isinstance(data, (bytes, bytearray)):
+        data = memoryview(data).tobytes()
+    ncols = _index(ncols)
+    if ncols < 1:
+        raise ValueError(f"copy_spans: ncols must be >= 1, not {ncols}")
+    idxs = tuple(sorted({i for i in map(_index, idxs) if 0 <= i < ncols}))
+    n = len(data)
+    if n == 0:
+        return []
+    if ncols - 1 > data.count(b"\t"):
+        return 0                                # not even the first line has enough fields
+    end = n - 1 if data[-1] == 10 else n        # the last line's b"\n" (if any) is not a line
+    nlines = data.count(b"\n", 0, end) + 1
+    matches = _copy_line_re(ncols, idxs).finditer(data, 0, end)
+    if idxs:
+        out = list(_flat(_flat(map(_groups_only, map(_regs, matches)))))
+        good = len(out) // (2 * len(idxs))
+    else:
+        out = []
+        good = sum(1 for _ in matches)
+    if good != nlines:
+        return _first_bad_line(data, ncols)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # C versions (optional)
 # --------------------------------------------------------------------------------------------
 
 PURE = os.environ.get("DUMPMASK_PURE", "").strip().lower() in ("1", "true", "yes", "on")
 
-c_body_end = c_tuple_spans = c_splice = None
+c_body_end = c_tuple_spans = c_splice = c_copy_spans = None
 if not PURE:
     try:
         from dumpmask import _speedups
@@ -131,6 +193,7 @@ if not PURE:
         c_body_end = _speedups.body_end
         c_tuple_spans = _speedups.tuple_spans
         c_splice = _speedups.splice
+        c_copy_spans = getattr(_speedups, "copy_spans", None)
 
 ACCELERATED: bool = c_body_end is not None
 
@@ -142,3 +205,6 @@ else:
     body_end = py_body_end
     tuple_spans = py_tuple_spans
     splice = py_splice
+
+# chosen on its own: an extension built before copy_spans existed still speeds up the rest
+copy_spans = c_copy_spans if c_copy_spans is not None else py_copy_spans
