@@ -76,6 +76,7 @@ def machine() -> dict[str, str]:
     commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     if commit and sh(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]):
         commit += " (+ uncommitted changes)"
+    accel = sh([sys.executable, "-c", "import dumpmask.dialects.fast as f; print(f.ACCELERATED)"]).strip()
     return {
         "CPU": model,
         "cores": str(os.cpu_count()),
@@ -84,6 +85,7 @@ def machine() -> dict[str, str]:
         "OS": platform.platform(),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "?",
+        "C extension (dumpmask._speedups)": {"True": "in use", "False": "not built or DUMPMASK_PURE set: pure Python"}.get(accel, "?"),
         "pinning": "taskset -c 0 (one core)" if shutil.which("taskset") else "none (no taskset)",
     }
 
