@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from conftest import unavailable
 from hypothesis import given, settings, strategies as st
 
 from dumpmask.detect import (
@@ -563,7 +565,7 @@ SAKILA_FALSE_POSITIVES: set[str] = set()
 ])
 def test_real_schemas(path, expected, false_positives):
     if not path.exists():
-        pytest.skip(f"{path} not available")
+        unavailable(f"{path} not available")
     cols = schema_columns(path)
     assert len({t for t, _, _ in cols}) >= 15
     found_by_name = {f"{t}.{c}" for t, c, _ in cols if detect_by_name(c, table_name=t)}
@@ -581,7 +583,7 @@ def _kind(type_text: str) -> dict:
 def test_real_schema_categories():
     path = DATASETS / "sakila" / "sakila-mv-schema.sql"
     if not path.exists():
-        pytest.skip("sakila not available")
+        unavailable("sakila not available")
     cats = {f"{t}.{c}": detect_by_name(c, table_name=t).category
             for t, c, _ in schema_columns(path) if detect_by_name(c, table_name=t)}
     assert cats["address.district"] == "HIPAA-2 geographic"

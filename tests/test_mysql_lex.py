@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,9 @@ from dumpmask.dialects.mysql_lex import (
 )
 from dumpmask.errors import DumpSyntaxError
 
-DATASETS = Path(os.environ.get("DUMPMASK_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-SAKILA = DATASETS / "sakila"
+from conftest import datasets_dir, unavailable
+
+SAKILA = (datasets_dir() or Path("/nonexistent")) / "sakila"
 DUMPS = ["mariadb-dump-default.sql", "mariadb-dump-hex-blob.sql"]
 
 
@@ -50,11 +50,19 @@ def _expected_counts():
     return counts
 
 
-needs_sakila = pytest.mark.skipif(not (SAKILA / DUMPS[0]).exists(), reason="sakila dumps not available")
+@pytest.fixture
+def sakila_files():
+    if not (SAKILA / DUMPS[0]).exists():
+        unavailable("sakila dumps not available (set DUMPMASK_DATASETS)")
+
+
+needs_sakila = pytest.mark.usefixtures("sakila_files")
 
 
 @pytest.fixture(scope="module", params=DUMPS)
 def sakila_dump(request):
+    if not (SAKILA / request.param).exists():
+        unavailable("sakila dumps not available (set DUMPMASK_DATASETS)")
     data = (SAKILA / request.param).read_bytes()
     return request.param, data, split(data, request.param)
 

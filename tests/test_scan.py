@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
+
 from test_detect import (PAGILA_EXPECTED, PAGILA_FALSE_POSITIVES, SAKILA_EXPECTED,
                          SAKILA_FALSE_POSITIVES)
 
@@ -20,7 +22,7 @@ JSON_KEYS = {"table", "column", "type", "category", "evidence", "covered_by", "s
 
 def need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"{path} not available")
+        unavailable(f"{path} not available")
     return path
 
 
@@ -28,7 +30,7 @@ def need_mysql():
     try:
         import dumpmask.dialects.mysql  # noqa: F401
     except ImportError:
-        pytest.skip("the MySQL adapter (dumpmask.dialects.mysql) is not there yet")
+        unavailable("the MySQL adapter (dumpmask.dialects.mysql) is not there yet")
 
 
 def scan_json(dm, *args) -> list[dict]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
+
 DATASETS = Path("/work/shared/datasets")
 PAGILA = DATASETS / "pagila" / "pg_dump-copy.sql"
 RULES = Path("/work/shared/checks/rules/pagila-pii.json")
@@ -17,7 +19,7 @@ ACTOR_ROW1 = b"1\tPENELOPE\tGUINESS\t"
 @pytest.fixture
 def pagila():
     if not PAGILA.exists() or not RULES.exists():
-        pytest.skip("pagila dump / rules not available")
+        unavailable("pagila dump / rules not available")
     return PAGILA
 
 
