@@ -33,5 +33,5 @@ bench: venv
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so
+	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so $(STAMP)
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
