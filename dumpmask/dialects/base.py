@@ -51,6 +51,29 @@ def remember(cache: dict, raw: bytes, result, cache_max: int):
     return result
 
 
+def _field_lines(j: int, fetch: str, store: str) -> list[str]:
+    """Generated source for masked field j of a row: look `fetch` up in memo j (miss j on a
+    miss), count changed values and NULLs written, then `store` the result."""
+    return [f"        r = {fetch}; v = g{j}(r)",
+            f"        if v is None: v = m{j}(r)",
+            "        if v is UNCHANGED:",
+            f"            if r == NULL: z{j} += 1",
+            "        else:",
+            f"            c{j} += 1",
+            f"            if v is NULL: z{j} += 1",
+            f"        {store}"]
+
+
+def _compile_masker(head: str, k: int, loop: list[str], body: list[str], result: str):
+    src = [head, "    out = []", "    append = out.append"]
+    src += [f"    g{j} = caches[{j}].get; m{j} = misses[{j}]; c{j} = z{j} = 0" for j in range(k)]
+    counts = "(" + "".join(f"c{j}, z{j}, " for j in range(k)) + ")"
+    src += loop + body + [f"    return {result.format(counts=counts)}"]
+    ns: dict = {}
+    exec("\n".join(src), ns)  # noqa: S102 - generated from integers only
+    return ns["mask"]
+
+
 _ROW_MASKERS: dict = {}
 
 
@@ -65,34 +88,18 @@ def row_masker(ncols: int, idxs: tuple):
     the index of the first row with a wrong field count (-1 if none; rows before it are done)."""
     key = (ncols, idxs)
     fn = _ROW_MASKERS.get(key)
-    if fn is not None:
-        return fn
-    k = len(idxs)
-    src = [f"def mask(rows, caches, misses, UNCHANGED, NULL):",
-           "    out = []",
-           "    append = out.append"]
-    for j in range(k):
-        src.append(f"    g{j} = caches[{j}].get; m{j} = misses[{j}]; c{j} = z{j} = 0")
-    src += ["    bad = -1",
-            "    for line in rows:",
-            "        f = line.split(b'\\t')",
-            f"        if len(f) != {int(ncols)}:",
-            "            bad = len(out)",
-            "            break"]
-    for j, i in enumerate(idxs):
-        i = int(i)
-        src += [f"        r = f[{i}]; v = g{j}(r)",
-                f"        if v is None: v = m{j}(r)",
-                "        if v is UNCHANGED:",
-                f"            if r == NULL: z{j} += 1",
-                "        else:",
-                f"            f[{i}] = v; c{j} += 1",
-                f"            if v is NULL: z{j} += 1"]
-    src.append("        append(b'\\t'.join(f))")
-    src.append("    return out, bad, (" + "".join(f"c{j}, z{j}, " for j in range(k)) + ")")
-    ns: dict = {}
-    exec("\n".join(src), ns)  # noqa: S102 - generated from integers only
-    fn = _ROW_MASKERS[key] = ns["mask"]
+    if fn is None:
+        idxs = [int(i) for i in idxs]
+        loop = ["    bad = -1",
+                "    for line in rows:",
+                "        f = line.split(b'\\t')",
+                f"        if len(f) != {int(ncols)}:",
+                "            bad = len(out)",
+                "            break"]
+        body = [x for j, i in enumerate(idxs) for x in _field_lines(j, f"f[{i}]", f"if v is not UNCHANGED: f[{i}] = v")]
+        body.append("        append(b'\\t'.join(f))")
+        fn = _ROW_MASKERS[key] = _compile_masker("def mask(rows, caches, misses, UNCHANGED, NULL):", len(idxs),
+                                                 loop, body, "out, bad, {counts}")
     return fn
 
 
@@ -107,30 +114,13 @@ def span_masker(k: int):
     spans = flat (start, end) pairs, k fields per row; replacements[i] is the new literal of
     field i or UNCHANGED (splice() keeps those bytes)."""
     fn = _SPAN_MASKERS.get(k)
-    if fn is not None:
-        return fn
-    k = int(k)
-    src = ["def mask(raw, spans, caches, misses, UNCHANGED, NULL):",
-           "    out = []",
-           "    append = out.append",
-           "    it = iter(spans)"]
-    for j in range(k):
-        src.append(f"    g{j} = caches[{j}].get; m{j} = misses[{j}]; c{j} = z{j} = 0")
-    names = ", ".join(f"s{j}, e{j}" for j in range(k))
-    src.append(f"    for {names} in zip(" + ", ".join(["it"] * (2 * k)) + "):")
-    for j in range(k):
-        src += [f"        r = raw[s{j}:e{j}]; v = g{j}(r)",
-                f"        if v is None: v = m{j}(r)",
-                "        if v is UNCHANGED:",
-                f"            if r == NULL: z{j} += 1",
-                "        else:",
-                f"            c{j} += 1",
-                f"            if v is NULL: z{j} += 1",
-                "        append(v)"]
-    src.append("    return out, (" + "".join(f"c{j}, z{j}, " for j in range(k)) + ")")
-    ns: dict = {}
-    exec("\n".join(src), ns)  # noqa: S102 - generated from integers only
-    fn = _SPAN_MASKERS[k] = ns["mask"]
+    if fn is None:
+        k = int(k)
+        names = ", ".join(f"s{j}, e{j}" for j in range(k))
+        loop = ["    it = iter(spans)", f"    for {names} in zip(" + ", ".join(["it"] * (2 * k)) + "):"]
+        body = [x for j in range(k) for x in _field_lines(j, f"raw[s{j}:e{j}]", "append(v)")]
+        fn = _SPAN_MASKERS[k] = _compile_masker("def mask(raw, spans, caches, misses, UNCHANGED, NULL):", k,
+                                                loop, body, "out, {counts}")
     return fn
 
 

@@ -182,11 +182,7 @@ class MyAdapter:
                 body = raw[1:-1]
                 if raw[:1] == b"'" and raw[-1:] == b"'" and body.isascii() and b"\\" not in body and b"'" not in body:
                     r = fast(body)
-                    r = UNCHANGED if r == body else b"'" + r + b"'"
-                    if len(cache) >= cache_max:
-                        cache.clear()
-                    cache[raw] = r
-                    return r
+                    return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
                 return general(raw)
 
         return FieldFns(None, counting(cache, miss, NULL_LIT, stats), cache, miss)

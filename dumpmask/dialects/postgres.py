@@ -263,23 +263,20 @@ class PgReader:
         for chunk in self.copy_chunks():
             write(chunk)
             rows += chunk.count(b"\n")
-        return rows + (1 if self.copy_tail else 0)
+        return rows
 
     def copy_chunks(self):
         """The current COPY block's data as chunks of whole lines (each ending with a line break),
         read in ~1 MB blocks; self.lines.lineno counts them. At the terminator, self.copy_end is
         set and what was read past it is handed back to the line reader. A last line without a
-        line break before EOF is yielded (self.copy_tail = True), then the block is an error."""
+        line break before EOF is yielded, then the block is an error (DumpSyntaxError)."""
         lines = self.lines
-        self.copy_tail = False
         self.copy_end = None
         read = getattr(lines.stream, "read1", None)
         if lines.has_pending or read is None:
             # lines handed back by an earlier block read (or a stream without read1): in chunks
             buf = []
             for line in (self.copy_rows() if read is None else self._pending_rows()):
-                if not line.endswith(b"\n"):
-                    self.copy_tail = True
                 buf.append(line)
                 if len(buf) >= 4096:
                     yield b"".join(buf)
@@ -293,7 +290,6 @@ class PgReader:
             chunk = read(1 << 20)
             if not chunk:
                 if carry:
-                    self.copy_tail = True
                     lines.lineno += 1
                     yield carry
                 raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
@@ -623,12 +619,7 @@ class PgAdapter:
                 """ASCII text without escapes straight through the transformer's bytes path."""
                 if raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
                     r = fast(raw)
-                    if r == raw:
-                        r = UNCHANGED
-                    if len(ccache) >= cache_max:
-                        ccache.clear()
-                    ccache[raw] = r
-                    return r
+                    return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
                 return general(raw)
 
         # INSERT fields keep the blanks around them: " NULL" is a NULL too

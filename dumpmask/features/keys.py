@@ -437,14 +437,13 @@ class KeyRemapping(Extension):
                 qs, qn = parse_qualname(c.has_default_sequence.encode())
                 if qn != sname or (qs and sschema and qs != sschema):
                     continue
-                spec = self.node_spec.get((ts.key, c.name))
-                if spec is None or spec[0] != "randomInteger":
+                found = self._integer_max(ts, c)
+                if found is None:
                     continue
-                r = self.remappers.get(spec)
-                where = f"{_qual(ts.key)}.{c.name}"
+                where, top = found
                 cols.append(where)
-                if r is not None and where in r.col_max:
-                    best = r.col_max[where] if best is None else max(best, r.col_max[where])
+                if top is not None:
+                    best = top if best is None else max(best, top)
         if best is None:
             return None
         # the largest remapped value written in any column of the domain that owns this sequence
@@ -455,6 +454,16 @@ class KeyRemapping(Extension):
         eng.audit.data["sequences"].append({"sequence": f"{sschema + '.' if sschema else ''}{sname}", "columns": cols,
                                             "original": _val, "value": best})
         return new
+
+    def _integer_max(self, ts, c):
+        """(table.column, the largest remapped value written in it or None) for a column remapped
+        by the integer permutation; None for any other column."""
+        spec = self.node_spec.get((ts.key, c.name))
+        if spec is None or spec[0] != "randomInteger":
+            return None
+        r = self.remappers.get(spec)
+        where = f"{_qual(ts.key)}.{c.name}"
+        return where, (r.col_max.get(where) if r is not None else None)
 
     def _auto_increment_after(self, eng, st):
         """MySQL: after a table's data (at its UNLOCK TABLES), set AUTO_INCREMENT past the
@@ -467,14 +476,10 @@ class KeyRemapping(Extension):
         for c in ts.schema.columns:
             if not c.auto_increment:
                 continue
-            spec = self.node_spec.get((ts.key, c.name))
-            if spec is None or spec[0] != "randomInteger":
+            found = self._integer_max(ts, c)
+            if found is None or found[1] is None:
                 continue
-            r = self.remappers.get(spec)
-            where = f"{_qual(ts.key)}.{c.name}"
-            if r is None or where not in r.col_max:
-                continue
-            nxt = r.col_max[where] + 1
+            where, nxt = found[0], found[1] + 1
             from dumpmask.dialects.mysql_lex import quote_ident
 
             name = (quote_ident(ts.key[0]) + "." if ts.key[0] else "") + quote_ident(ts.key[1])

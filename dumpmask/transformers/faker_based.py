@@ -47,11 +47,8 @@ class Email(PrfTransformer):
         self._n = len(self.pool)
         L = self.column.length
         self.limit = L
-        self.human_max = hm = None if L is None else L - self.OVERHEAD
-        # the local parts as make() shortens them for this column ('' = make() decides)
-        self._fit_b = tuple((x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "")).encode("ascii")
-                            for x in self.pool)
-        self._fast = self.ascii_fast = self._fast_fn()
+        self.human_max = None if L is None else L - self.OVERHEAD
+        self.ascii_fast = self._ascii_fast_fn()
 
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
@@ -72,15 +69,14 @@ class Email(PrfTransformer):
             return f"{local}.{sfx}@{dom}" if local else f"{sfx}@{dom}"
         return f"{sfx}@{dom}"[: self.limit]
 
-    def ascii_fast(self, raw: bytes) -> bytes:
-        """make() on bytes: `raw` is the ASCII text of a value, the result the address as ASCII
-        bytes that need no escaping in any dialect ([a-z0-9.@] only). Same result as make().
-        (prepare() replaces it with the same code over local variables.)"""
-        return self._fast(raw)
-
-    def _fast_fn(self):
-        # "local." and "@domain" ready to concatenate; b"" = make() decides (no local part left)
-        fit = tuple(x + b"." if x else b"" for x in self._fit_b)
+    def _ascii_fast_fn(self):
+        """ascii_fast(raw) = make() on bytes: `raw` is the ASCII text of a value, the result the
+        address as ASCII bytes that need no escaping in any dialect ([a-z0-9.@] only); the same
+        address as make() (tests/test_fastpaths.py). A closure over locals: it runs per value."""
+        hm = self.human_max
+        # "local." as make() shortens it for this column, b"" when none is left (make() decides)
+        fitted = (x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "") for x in self.pool)
+        fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
         doms = tuple(b"@" + d for d in RESERVED_DOMAINS_B)
         hcopy, n, tr, make, frm = self._h.copy, self._n, B32_TABLE, self.make, int.from_bytes
 
