@@ -92,6 +92,62 @@ class Audit:
         self.data["passthrough"] = dict(sorted(self.passthrough.items()))
         return self.data
 
+    # ------------------------------------------------------------------ what the run did
+    def record_columns(self, tables, unclassified=()) -> None:
+        """The column inventory: `columns_detected` and `columns_unclassified` (see README).
+
+        tables: (qualname, [(column name, Finding or None, explicit rule mutation or None)])
+        for every table whose CREATE TABLE was seen, data columns in table order. A column is
+        listed when detection gives it a category or the run masked, remapped or kept it; its
+        status is what happened to it, read from the counters of this run (never the options):
+        "remapped", "masked", "kept (rule)", "kept (template)" or "NOT masked". The inventory
+        is name-based on every run (content evidence too when detection sampled the data), so
+        a category present in clear is known even without --strict / --template."""
+        inv: dict = {}
+        for qual, cols in tables:
+            tstats = self.tables.get(qual)
+            out = {}
+            for cname, f, explicit in cols:
+                st = tstats.columns.get(cname) if tstats is not None else None
+                if f is None and st is None:
+                    continue
+                ent: dict = {"category": None, "also": [], "evidence": None}
+                if f is not None:
+                    ent["category"], ent["also"], ent["evidence"] = f.category, list(f.also), f.evidence
+                    if st is not None and st.category and st.category not in f.categories:
+                        ent["also"].append(st.category)  # the rule's own category
+                elif st.category:
+                    ent["category"], ent["evidence"] = st.category, "rule"
+                if st is None:
+                    ent["status"] = "NOT masked"
+                elif st.mutation == "key":
+                    ent["status"] = "remapped"
+                    ent["strategy"] = st.extra.get("strategy")
+                elif st.mutation == "keep":
+                    ent["status"] = "kept (rule)" if explicit == "keep" else "kept (template)"
+                else:
+                    ent["status"] = "masked"
+                if st is not None:
+                    ent["mutation"] = st.mutation
+                out[cname] = ent
+            if out:
+                inv[qual] = out
+        self.data["columns_detected"] = inv
+        self.data["columns_unclassified"] = sorted(set(unclassified))
+
+    def record_remapping(self, requested: bool) -> None:
+        """`remapping`: whether the run was asked to remap keys and what it remapped (counted
+        from `remapped`, the columns whose values went through a permutation)."""
+        by: dict = {}
+        domains = set()
+        for ent in self.data.get("remapped", {}).values():
+            s = ent.get("strategy") or "unknown"
+            by[s] = by.get(s, 0) + 1
+            domains.add(ent.get("domain"))
+        self.data["remapping"] = {"requested": bool(requested), "columns": sum(by.values()),
+                                  "by_strategy": dict(sorted(by.items())), "domains": len(domains),
+                                  "not_remapped": len(self.data.get("not_remapped") or [])}
+
     def write(self, path: str, key=None) -> None:
         """Atomically: a temp file in the same folder, then rename. Signed when a key is given."""
         data = dict(self.data)

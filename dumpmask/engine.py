@@ -225,18 +225,57 @@ class Engine:
             self.finish_checks()
             for ext in self.extensions:
                 ext.finish(self)
+            self.record_evidence()
             out.flush()
         except DumpmaskError as e:
             self._poison(out)
+            self._record_evidence_of_failed_run()
             self._finish_audit(hin, hout, "failed", str(e))
             raise
         except BaseException as e:
             if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
                 self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
+            self._record_evidence_of_failed_run()
             self._finish_audit(hin, hout, "failed", f"{type(e).__name__}: {e}")
             raise
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
+
+    def record_evidence(self) -> None:
+        """What the run did, for the audit and the report (never what was configured): the
+        columns of every table whose CREATE TABLE was seen, classified by name (and by content
+        where detection sampled them) with what happened to each (audit.record_columns), and
+        whether key remapping was asked for and what it remapped (audit.record_remapping)."""
+        from dumpmask.features.keys import KeyRemapping
+        from dumpmask.scan import explicit_rules, table_findings
+
+        adapter = getattr(self, "adapter", None)
+        det = next((e for e in self.extensions if hasattr(e, "findings") and hasattr(e, "content")), None)
+        tables, unclassified = [], []
+        for key, ts in list(self.tables.items()):
+            q = _qual(key)
+            s = ts.schema
+            if s is None or not s.columns:
+                if q in self.audit.tables:
+                    unclassified.append(q)  # its data came through, its columns are unknown
+                continue
+            cols = s.data_columns()
+            found = det.findings(self, ts, cols) if det is not None else table_findings(key, s, None, cols)
+            explicit = explicit_rules(self.rules, key, cols, adapter.name) if adapter is not None else {}
+            tables.append((q, [(c, found[c][1] if c in found else None,
+                                explicit[c].mutation if c in explicit else None) for c in cols]))
+        self.audit.record_columns(tables, unclassified)
+        self.audit.record_remapping(any(isinstance(e, KeyRemapping) for e in self.extensions))
+
+    def _record_evidence_of_failed_run(self) -> None:
+        """A failed run's audit still says what was seen; when that cannot be worked out either,
+        the fields stay absent (the report then says "not recorded") and a warning says why."""
+        try:
+            self.record_evidence()
+        except Exception as e:  # the run's own error is the one reported
+            self.audit.data.pop("columns_detected", None)
+            self.audit.data.pop("columns_unclassified", None)
+            self.audit.data["warnings"].append(f"column inventory not recorded: {type(e).__name__}: {e}")
 
     def _poison(self, out) -> None:
         """End the output so that psql (ON_ERROR_STOP) or mysql fails and a single-transaction
