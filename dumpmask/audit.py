@@ -14,6 +14,9 @@ import orjson
 from dumpmask import __version__
 
 
+KEY_CATEGORY = "HIPAA-18 unique identifier"  # a primary / foreign key column: identifies its row
+
+
 def utcnow() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -96,29 +99,36 @@ class Audit:
     def record_columns(self, tables, unclassified=()) -> None:
         """The column inventory: `columns_detected` and `columns_unclassified` (see README).
 
-        tables: (qualname, [(column name, Finding or None, explicit rule mutation or None)])
-        for every table whose CREATE TABLE was seen, data columns in table order. A column is
-        listed when detection gives it a category or the run masked, remapped or kept it; its
+        tables: (qualname, [(column name, Finding or None, explicit rule mutation or None,
+        in a primary or foreign key)]) for every table whose CREATE TABLE was seen, data columns
+        in table order. A column is listed when detection gives it a category, it is in a key
+        (category "HIPAA-18 unique identifier", evidence "key") or the run masked, remapped or
+        kept it; its
         status is what happened to it, read from the counters of this run (never the options):
-        "remapped", "masked", "kept (rule)", "kept (template)" or "NOT masked". The inventory
+        "remapped", "masked", "kept (rule)", "kept (template)", "NOT masked", or "no rows"
+        (no rule touched it and no row of its table was written). The inventory
         is name-based on every run (content evidence too when detection sampled the data), so
         a category present in clear is known even without --strict / --template."""
         inv: dict = {}
         for qual, cols in tables:
             tstats = self.tables.get(qual)
             out = {}
-            for cname, f, explicit in cols:
+            for cname, f, explicit, is_key in cols:
                 st = tstats.columns.get(cname) if tstats is not None else None
-                if f is None and st is None:
+                if f is None and st is None and not is_key:
                     continue
                 ent: dict = {"category": None, "also": [], "evidence": None}
                 if f is not None:
                     ent["category"], ent["also"], ent["evidence"] = f.category, list(f.also), f.evidence
                     if st is not None and st.category and st.category not in f.categories:
                         ent["also"].append(st.category)  # the rule's own category
-                elif st.category:
+                elif st is not None and st.category:
                     ent["category"], ent["evidence"] = st.category, "rule"
-                if st is None:
+                elif is_key:
+                    ent["category"], ent["evidence"] = KEY_CATEGORY, "key"
+                if st is None and (tstats is None or not (tstats.rows_read or tstats.rows_written)):
+                    ent["status"] = "no rows"  # nothing of it in the output (an empty table, a partitioned parent)
+                elif st is None:
                     ent["status"] = "NOT masked"
                 elif st.mutation == "key":
                     ent["status"] = "remapped"

@@ -22,6 +22,7 @@ from dumpmask.schema import Column, TableSchema
 
 POISON = b"\n-- dumpmask: the input was invalid or masking failed; this line makes the restore fail.\nDUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;\n"
 CACHE_MAX = 200_000
+_NOT_IDENTIFIER_KINDS = frozenset({"date", "timestamp", "time", "bool", "year", "interval", "bit"})  # in a key, not an id
 
 
 class ColumnPlan:
@@ -262,8 +263,10 @@ class Engine:
             cols = s.data_columns()
             found = det.findings(self, ts, cols) if det is not None else table_findings(key, s, None, cols)
             explicit = explicit_rules(self.rules, key, cols, adapter.name) if adapter is not None else {}
+            keys = {c for c in set(s.primary_key) | {c for fk in s.foreign_keys for c in fk.columns}
+                    if s.column(c) is None or s.column(c).kind not in _NOT_IDENTIFIER_KINDS}
             tables.append((q, [(c, found[c][1] if c in found else None,
-                                explicit[c].mutation if c in explicit else None) for c in cols]))
+                                explicit[c].mutation if c in explicit else None, c in keys) for c in cols]))
         self.audit.record_columns(tables, unclassified)
         self.audit.record_remapping(any(isinstance(e, KeyRemapping) for e in self.extensions))
 

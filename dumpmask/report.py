@@ -166,94 +166,55 @@ PCI_ELEMENTS = [
 ]
 _MANUAL_ALWAYS = {16, 17}
 
-# (keyword as "_"-joined tokens, categories). Matched against the column name's tokens; first hit
-# in each list wins, PCI and HIPAA are both searched.
-_KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("cardholder", ("PCI cardholder name", "HIPAA-1 name")),
-    ("card_holder", ("PCI cardholder name", "HIPAA-1 name")),
-    ("name_on_card", ("PCI cardholder name", "HIPAA-1 name")),
-    ("cvv", ("PCI CVV",)), ("cvv2", ("PCI CVV",)), ("cvc", ("PCI CVV",)), ("security_code", ("PCI CVV",)),
-    ("expiry", ("PCI expiry date",)), ("exp_date", ("PCI expiry date",)), ("expiration", ("PCI expiry date",)),
-    ("card_exp", ("PCI expiry date",)),
-    ("card_number", ("PCI PAN",)), ("cardnumber", ("PCI PAN",)), ("cc_number", ("PCI PAN",)),
-    ("credit_card", ("PCI PAN",)), ("pan", ("PCI PAN",)), ("card", ("PCI PAN",)),
-    ("pin", ("PCI PIN",)), ("pin_block", ("PCI PIN",)),
-    ("first_name", ("HIPAA-1 name",)), ("last_name", ("HIPAA-1 name",)), ("full_name", ("HIPAA-1 name",)),
-    ("firstname", ("HIPAA-1 name",)), ("lastname", ("HIPAA-1 name",)), ("fullname", ("HIPAA-1 name",)),
-    ("middle_name", ("HIPAA-1 name",)), ("given_name", ("HIPAA-1 name",)), ("surname", ("HIPAA-1 name",)),
-    ("maiden_name", ("HIPAA-1 name",)), ("family_name", ("HIPAA-1 name",)),
-    ("email", ("HIPAA-6 email",)), ("e_mail", ("HIPAA-6 email",)), ("mail", ("HIPAA-6 email",)),
-    ("fax", ("HIPAA-5 fax",)),
-    ("phone", ("HIPAA-4 phone",)), ("telephone", ("HIPAA-4 phone",)), ("tel", ("HIPAA-4 phone",)),
-    ("mobile", ("HIPAA-4 phone",)), ("cell", ("HIPAA-4 phone",)), ("phone_number", ("HIPAA-4 phone",)),
-    ("address", ("HIPAA-2 geographic",)), ("address2", ("HIPAA-2 geographic",)),
-    ("street", ("HIPAA-2 geographic",)), ("postal_code", ("HIPAA-2 geographic",)),
-    ("postcode", ("HIPAA-2 geographic",)), ("zip", ("HIPAA-2 geographic",)),
-    ("zipcode", ("HIPAA-2 geographic",)), ("zip_code", ("HIPAA-2 geographic",)),
-    ("city", ("HIPAA-2 geographic",)), ("district", ("HIPAA-2 geographic",)),
-    ("county", ("HIPAA-2 geographic",)), ("latitude", ("HIPAA-2 geographic",)),
-    ("longitude", ("HIPAA-2 geographic",)), ("geo", ("HIPAA-2 geographic",)),
-    ("dob", ("HIPAA-3 date",)), ("birth_date", ("HIPAA-3 date",)), ("birthdate", ("HIPAA-3 date",)),
-    ("date_of_birth", ("HIPAA-3 date",)), ("birthday", ("HIPAA-3 date",)),
-    ("admission_date", ("HIPAA-3 date",)), ("discharge_date", ("HIPAA-3 date",)),
-    ("death_date", ("HIPAA-3 date",)), ("date_of_death", ("HIPAA-3 date",)),
-    ("ssn", ("HIPAA-7 SSN",)), ("social_security", ("HIPAA-7 SSN",)),
-    ("mrn", ("HIPAA-8 medical record number",)), ("medical_record", ("HIPAA-8 medical record number",)),
-    ("health_plan", ("HIPAA-9 health plan number",)), ("beneficiary", ("HIPAA-9 health plan number",)),
-    ("insurance_id", ("HIPAA-9 health plan number",)), ("member_id", ("HIPAA-9 health plan number",)),
-    ("account_number", ("HIPAA-10 account number",)), ("iban", ("HIPAA-10 account number",)),
-    ("account_no", ("HIPAA-10 account number",)), ("acct", ("HIPAA-10 account number",)),
-    ("license_plate", ("HIPAA-12 vehicle identifier",)), ("vin", ("HIPAA-12 vehicle identifier",)),
-    ("license", ("HIPAA-11 license number",)), ("licence", ("HIPAA-11 license number",)),
-    ("certificate", ("HIPAA-11 license number",)),
-    ("imei", ("HIPAA-13 device identifier",)), ("device_id", ("HIPAA-13 device identifier",)),
-    ("serial_number", ("HIPAA-13 device identifier",)), ("mac_address", ("HIPAA-13 device identifier",)),
-    ("url", ("HIPAA-14 URL",)), ("website", ("HIPAA-14 URL",)), ("homepage", ("HIPAA-14 URL",)),
-    ("ip", ("HIPAA-15 IP address",)), ("ip_address", ("HIPAA-15 IP address",)),
-    ("ipaddr", ("HIPAA-15 IP address",)),
-    ("fingerprint", ("HIPAA-16 biometric",)), ("biometric", ("HIPAA-16 biometric",)),
-    ("voiceprint", ("HIPAA-16 biometric",)),
-    ("photo", ("HIPAA-17 photo",)), ("picture", ("HIPAA-17 photo",)), ("avatar", ("HIPAA-17 photo",)),
-    ("portrait", ("HIPAA-17 photo",)),
-]
-_EXACT_NAME = {"name", "nom", "nombre", "имя", "фамилия"}
+def infer_categories(column: str, table: str | None = None) -> list[str]:
+    """Categories from a column name (used when the audit gives none): dumpmask.detect's name
+    detection, the same vocabulary as scan, --template and the audit's `columns_detected`."""
+    from dumpmask.detect import detect_by_name
+
+    f = detect_by_name(str(column), None, table)
+    return list(f.categories) if f is not None else []
 
 
-def _tokens(column: str) -> list[str]:
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(column))
-    return [t for t in re.split(r"[^\w]+|_", s.lower()) if t]
-
-
-def infer_categories(column: str) -> list[str]:
-    """Best-effort categories from a column name (used when the audit gives none)."""
-    toks = _tokens(column)
-    if not toks:
-        return []
-    joined = "_" + "_".join(toks) + "_"
-    glued = "".join(toks)
-    cats: list[str] = []
-    if "_".join(toks) in _EXACT_NAME or glued in _EXACT_NAME:
-        cats.append("HIPAA-1 name")
-    for kw, kcats in _KEYWORDS:
-        if f"_{kw}_" in joined or (kw.replace("_", "") == glued and len(glued) > 3):
-            for c in kcats:
-                if c not in cats and not (c.startswith("PCI") and any(x.startswith("PCI") for x in cats)):
-                    if c.startswith("HIPAA") and any(x.startswith("HIPAA") for x in cats):
-                        continue
-                    cats.append(c)
-    return cats
-
-
-def _categories_of(colname: str, col: dict) -> list[str]:
+def _categories_of(colname: str, col: dict, table: str | None = None) -> list[str]:
     cat = col.get("category") if isinstance(col, dict) else None
     if isinstance(cat, str) and cat.strip():
         return [cat.strip()]
     if isinstance(cat, (list, tuple)) and cat:
         return [str(c) for c in cat if c]
-    cats = infer_categories(colname)
+    cats = infer_categories(colname, table)
     if not cats and isinstance(col, dict) and col.get("mutation") == "key":
         cats = ["HIPAA-18 unique identifier"]
     return cats
+
+
+def _related_categories() -> dict[str, set[str]]:
+    """{category: the further categories dumpmask.detect gives the same data} (a date of birth
+    is HIPAA-3 too, a card number HIPAA-10): for categories an audit records without `also`."""
+    global _RELATED
+    if _RELATED is None:
+        from dumpmask import detect
+
+        rel: dict[str, set[str]] = {}
+        for r in detect._RULES.values():
+            rel.setdefault(r.category, set()).update(r.also)
+        for c, also in detect._CONTENT_ALSO.items():
+            rel.setdefault(c, set()).update(also)
+        _RELATED = rel
+    return _RELATED
+
+
+_RELATED: dict | None = None
+
+
+def _expand(cats) -> list[str]:
+    """The categories with those detect relates to the first one (a column recorded as "GDPR
+    date of birth" is listed under HIPAA #3 too)."""
+    out = [str(c) for c in cats if c]
+    if out:
+        for x in sorted(_related_categories().get(out[0], ())):
+            if x not in out:
+                out.append(x)
+    return out
 
 
 def _hipaa_number(cat: str) -> int | None:
@@ -701,10 +662,13 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     # ---- 3. checklists
     _checklists(pdf, audit, tables, remap_opt, remapped)
 
-    # ---- 4. per table
+    # ---- 4. credentials
+    _credentials(pdf, audit, tables)
+
+    # ---- 5. per table
     _tables_section(pdf, tables, remapped, audit)
 
-    # ---- 5. warnings
+    # ---- 6. warnings
     _warnings(pdf, audit)
 
     pdf.output(out_path)
@@ -717,76 +681,261 @@ def _masked_columns(tables: dict):
             yield str(tname), str(cname), _d(col)
 
 
-def _remap_active(remap_opt: dict, remapped: dict) -> bool:
-    en = remap_opt.get("enabled")
-    return bool(en) if en is not None else bool(remapped)
+# --------------------------------------------------------------------------------------------
+# what the run did: every fact below comes from the audit's records of the run (counters,
+# `remapped`, `columns_detected`, per-table transfer), never from the options it was given.
+
+_STATUS_ORDER = ("NOT masked", "kept", "remapped", "masked", "no rows")
+
+
+def _norm_status(v) -> str:
+    s = str(v or "").strip()
+    if s.lower().startswith("kept"):
+        return "kept"
+    if s.lower() == "remapped":
+        return "remapped"
+    if s.lower() == "masked":
+        return "masked"
+    if s.lower() == "no rows":
+        return "no rows"
+    return "NOT masked"
+
+
+def _column_facts(audit: dict, tables: dict) -> tuple[list[dict], bool, list[str]]:
+    """(columns, inventory recorded, tables not classified). Each column: name ("table.col"),
+    cats (categories with detect's related ones), status ("masked", "remapped", "kept", "NOT
+    masked"), detail (the audit's status text), mutation, strategy. An audit without
+    `columns_detected` (dumpmask 0.2.0) gives the masked columns and the detected_uncovered
+    ones only: then nothing can be said about columns it does not list."""
+    inv = audit.get("columns_detected")
+    have_inv = isinstance(inv, dict)
+    items: dict[tuple[str, str], dict] = {}
+    if have_inv:
+        for t, cols in inv.items():
+            for c, e in _d(cols).items():
+                e = _d(e)
+                cats = [e["category"]] if isinstance(e.get("category"), str) and e.get("category") else []
+                cats += [str(x) for x in _l(e.get("also")) if x]
+                items[(str(t), str(c))] = {"name": f"{t}.{c}", "cats": _expand(cats),
+                                           "status": _norm_status(e.get("status")),
+                                           "detail": _s(e.get("status")), "mutation": e.get("mutation"),
+                                           "strategy": e.get("strategy"), "evidence": e.get("evidence")}
+    for t, c, col in _masked_columns(tables):
+        if (t, c) in items:
+            continue
+        mut = col.get("mutation")
+        st = "remapped" if mut == "key" else ("kept" if mut == "keep" else "masked")
+        items[(t, c)] = {"name": f"{t}.{c}", "cats": _expand(_categories_of(c, col, t)), "status": st,
+                         "detail": "kept (rule)" if st == "kept" else st, "mutation": mut,
+                         "strategy": col.get("strategy"), "evidence": "rule"}
+    if not have_inv:
+        for d in map(_d, _l(audit.get("detected_uncovered"))):
+            t, c = _s(d.get("table")), _s(d.get("column"))
+            if (t, c) in items:
+                continue
+            cat = d.get("category")
+            cats = [cat] if isinstance(cat, str) and cat else infer_categories(c, t)
+            keep = d.get("decision") == "keep"
+            items[(t, c)] = {"name": f"{t}.{c}", "cats": _expand(cats), "status": "kept" if keep else "NOT masked",
+                             "detail": "kept (rule)" if keep else "NOT masked", "mutation": "keep" if keep else None,
+                             "strategy": None, "evidence": d.get("evidence")}
+    for x in map(_d, _l(audit.get("not_remapped"))):  # identifiers the remapping left in clear
+        t, _, c = str(x.get("column") or "").rpartition(".")
+        it = items.get((t, c))
+        if t and (it is None or it["status"] == "NOT masked"):
+            cats = _expand((it["cats"] if it else []) + ["HIPAA-18 unique identifier"])
+            items[(t, c)] = {"name": f"{t}.{c}", "cats": cats, "status": "NOT masked", "detail": "not remapped",
+                             "mutation": None, "strategy": None,
+                             "evidence": (it or {}).get("evidence") or "key"}
+    uncl = [str(x) for x in _l(audit.get("columns_unclassified"))]
+    return list(items.values()), have_inv, uncl
+
+
+def _remap_facts(audit: dict) -> dict:
+    """Remapping as it happened: the columns of `remapped`, by the strategy each one used."""
+    cols = {str(k): _d(r) for k, r in _d(audit.get("remapped")).items()}
+    for t, c, col in _masked_columns(_d(audit.get("tables"))):  # the counters of key columns
+        if col.get("mutation") == "key" and f"{t}.{c}" not in cols:
+            cols[f"{t}.{c}"] = col
+    by: dict[str, int] = {}
+    domains = set()
+    for r in cols.values():
+        st = str(r.get("strategy") or "unknown")
+        by[st] = by.get(st, 0) + 1
+        domains.add(str(r.get("domain")))
+    remapped = cols
+    rec = audit.get("remapping")
+    requested = _d(rec).get("requested") if isinstance(rec, dict) else None
+    return {"columns": len(remapped), "by_strategy": by, "domains": len(domains), "requested": requested,
+            "recorded": isinstance(rec, dict), "not_remapped": len(_l(audit.get("not_remapped")))}
+
+
+def _by_strategy_text(by: dict) -> str:
+    return ", ".join(f"{_strategy(k)}: {v}" for k, v in sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _names(cols: list[str], limit: int = 6) -> str:
+    return ", ".join(cols[:limit]) + (f" ... (+{len(cols) - limit} more)" if len(cols) > limit else "")
+
+
+def _treatment(item: dict) -> str:
+    st, mut = item["status"], str(item.get("mutation") or "")
+    if st == "NOT masked":
+        return "LEFT IN CLEAR (no rule)"
+    if st == "kept":
+        return "LEFT IN CLEAR (keep rule)"
+    if st == "remapped":
+        return f"remapped ({_strategy(item.get('strategy'))})"
+    if st == "no rows":
+        return "no rows written"
+    return {"hash": "hashed", "redact": "redacted", "null": "nulled", "static": "replaced by a constant"}.get(
+        mut.split(":", 1)[0], f"replaced ({mut or 'masked'})")
+
+
+def _is_credential(item: dict) -> bool:
+    return any(str(c).lower().startswith("credential") for c in item["cats"])
+
+
+def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]:
+    """The Partial Transfer line from what each table's rows went through."""
+    modes: dict[str, list[str]] = {}
+    cut = []
+    for tname, t in tables.items():
+        t = _d(t)
+        tm = t.get("transfer")
+        if isinstance(tm, dict):
+            tm = f"{tm.get('mode')} {tm.get('rows') if tm.get('rows') is not None else ''}".strip()
+        tm = str(tm or "full")
+        modes.setdefault(tm, []).append(str(tname))
+        r, w = _int(t.get("rows_read")), _int(t.get("rows_written"))
+        if tm == "full" and r is not None and w is not None and w < r:
+            cut.append(f"{tname}: {w:,} of {r:,}")
+    if not modes:
+        return "info", "no table data recorded"
+    main = max(modes, key=lambda m: (len(modes[m]), m == "full"))
+    parts = main.split()
+    m = parts[0].lower()
+    n = parts[1] if len(parts) > 1 else None
+    if n is None and m in ("first", "last") and str(transfer.get("mode") or "").lower() == m:
+        n = transfer.get("rows")  # audits of 0.2.0 name the mode per table, the row count once
+    if m == "first":
+        text, tone = f"First {_n(n) if n is not None else 'N'} rows per table", "info"
+    elif m == "last":
+        text, tone = f"Last {_n(n) if n is not None else 'N'} rows per table", "info"
+    elif m == "full":
+        text, tone = "Full Transfer (no limit)", "ok"
+    else:
+        text, tone = main, "info"
+    others = [f"{t}: {k}" for k, ts in modes.items() if k != main for t in ts]
+    if others:
+        text += " (per-table overrides: " + ", ".join(others[:8]) + (" ..." if len(others) > 8 else "") + ")"
+    if cut:
+        text += "; rows NOT all written: " + ", ".join(cut[:6])
+        tone = "bad"
+    if m in ("first", "last") and transfer.get("referentialIntegrity") is not None:
+        text += "; referential integrity " + ("kept" if transfer.get("referentialIntegrity") else "NOT kept")
+    return tone, text
 
 
 def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> None:
     pdf.section(COMPLIANCE_TITLE, 2)
-    active = _remap_active(remap_opt, remapped)
-    cols = list(_masked_columns(tables))
-    pii = [(t, c, col) for t, c, col in cols if col.get("mutation") != "key"]
-    keys = [(t, c, col) for t, c, col in cols if col.get("mutation") == "key"]
-    if active:
-        strat = remap_opt.get("strategy") or next((r.get("strategy") for r in map(_d, remapped.values())
-                                                   if r.get("strategy")), None)
-        remap_line = f"Active ({_strategy(strat)})"
-        n = len(remapped) or len(keys)
-        if n:
-            remap_line += f" - {n} key domain{'s' if n != 1 else ''}"
+    status = str(audit.get("status") or "").lower()
+    rf = _remap_facts(audit)
+    items, have_inv, uncl = _column_facts(audit, tables)
+    lines: list[tuple[str, str, str]] = []   # (label, value, tone: ok / warn / bad / info)
+
+    if status != "ok":
+        if status == "failed":
+            lines.append(("Run outcome:", "FAILED - this run did not complete: the measures below cover only the "
+                                          "part of the dump read before the error; the output must not be used", "bad"))
+        else:
+            lines.append(("Run outcome:", f"NOT COMPLETED - the audit records status {_s(audit.get('status'))!s}, "
+                                          "not ok: the output must not be used", "bad"))
+
+    # identifier remapping: active iff columns were remapped
+    n = rf["columns"]
+    requested = rf["requested"]
+    if requested is None and not rf["recorded"]:  # 0.2.0: only the configuration is known
+        requested = bool(remap_opt.get("enabled")) or str(_d(audit.get("options")).get("template")) == "hipaa"
+    if n:
+        v = (f"Active - {_plural(n, 'column')} remapped in {_plural(rf['domains'], 'key domain')} "
+             f"({_by_strategy_text(rf['by_strategy'])})")
+        tone = "ok"
+        if rf["not_remapped"]:
+            v += f"; {_plural(rf['not_remapped'], 'identifier column')} NOT remapped (see Warnings)"
+            tone = "warn"
+    elif requested:
+        v, tone = ("NOT ACTIVE - remapping was requested but no column was remapped: identifiers are "
+                   "in the output unchanged"), "bad"
     else:
-        remap_line = "Inactive"
+        v, tone = "Inactive - not requested; no column was remapped", "warn"
+    keys_clear = [i for i in items if i["status"] == "NOT masked" and i.get("evidence") == "key"]
+    if keys_clear and not (n and rf["not_remapped"]):
+        v += f"; {_plural(len(keys_clear), 'key column')} in clear"
+    lines.append(("Identifier Remapping:", v, tone))
+
+    masked = [i for i in items if i["status"] == "masked"]
     labels: dict[str, int] = {}
-    for _t, c, col in pii:
-        cats = _categories_of(c, col)
-        lab = _short_category(cats[0]) if cats else c
+    for i in masked:
+        lab = _short_category(i["cats"][0]) if i["cats"] else i["name"].rsplit(".", 1)[-1]
         labels[lab] = labels.get(lab, 0) + 1
     top = sorted(labels, key=lambda k: (-labels[k], k))
     shown = ", ".join(top[:6]) + (" ..." if len(top) > 6 else "")
-    pii_line = f"{len(pii)} field{'s' if len(pii) != 1 else ''}" + (f" ({shown})" if shown else "")
-    mapping = ("None created (keyed permutation)" if active
-               else "None created (keyed pseudonymisation, nothing stored)")
-    mode = str(transfer.get("mode") or "full").lower()
-    nrows = transfer.get("rows")
-    if mode == "first":
-        part = f"First {_n(nrows)} rows per table"
-    elif mode == "last":
-        part = f"Last {_n(nrows)} rows per table"
-    elif mode == "full":
-        part = "Full Transfer (no limit)"
-    else:
-        part = _s(transfer.get("mode"))
-    overrides = []
-    for tname, t in tables.items():
-        t = _d(t)
-        tm = t.get("transfer")
-        trows = None
-        if isinstance(tm, dict):
-            tm, trows = tm.get("mode"), tm.get("rows")
-        else:
-            trows = t.get("transfer_rows")
-        if tm and str(tm).lower() != mode or (trows is not None and trows != nrows):
-            overrides.append(f"{tname}: {tm}" + (f" {_n(trows)}" if trows is not None else ""))
-    if overrides:
-        part += " (per-table overrides: " + ", ".join(overrides[:8]) + (" ..." if len(overrides) > 8 else "") + ")"
-    if mode in ("first", "last") and transfer.get("referentialIntegrity") is not None:
-        part += "; referential integrity " + ("kept" if transfer.get("referentialIntegrity") else "NOT kept")
+    lines.append(("PII Fields Masked:", f"{_plural(len(masked), 'field')}" + (f" ({shown})" if shown else ""),
+                  "ok" if masked else "info"))
 
-    lines = [
-        ("Identifier Remapping:", remap_line),
-        ("PII Fields Masked:", pii_line),
-        ("Mapping table:", mapping),
-        ("Partial Transfer:", part),
-    ]
+    clear = [i for i in items if i["status"] == "NOT masked" and i["cats"] and i.get("evidence") != "key"]
+    kept = [i for i in items if i["status"] == "kept" and i["cats"] and i.get("evidence") != "key"]
+    if clear:
+        v = (f"{_plural(len(clear), 'column')} detected and NOT masked: "
+             + _names([f"{i['name']} ({_short_category(i['cats'][0])})" for i in clear]))
+        tone = "bad"
+    elif have_inv:
+        v, tone = "none: every column detected as personal data was masked, remapped or kept by a rule", "ok"
+    else:
+        v, tone = "not recorded (this audit has no column inventory: dumpmask 0.2.0)", "warn"
+    if kept:
+        v += f"; {_plural(len(kept), 'column')} kept in clear by a rule: " + _names([i["name"] for i in kept], 4)
+        tone = "bad" if tone == "bad" else "warn"
+    if have_inv and uncl:
+        v += f"; {_plural(len(uncl), 'table')} NOT classified (no CREATE TABLE seen): " + _names(uncl, 4)
+        tone = "bad" if tone == "bad" else "warn"
+    lines.append(("PII Left in Clear:", v, tone))
+
+    creds = [i for i in items if _is_credential(i)]
+    in_clear = [i for i in creds if i["status"] in ("NOT masked", "kept")]
+    if in_clear:
+        v, tone = (f"{len(in_clear)} of {_plural(len(creds), 'credential column')} LEFT IN CLEAR: "
+                   + _names([i["name"] for i in in_clear])), "bad"
+    elif creds:
+        tr: dict[str, int] = {}
+        for i in creds:
+            k = _treatment(i)
+            tr[k] = tr.get(k, 0) + 1
+        v, tone = (f"{_plural(len(creds), 'column')}, none in clear ("
+                   + ", ".join(f"{k}: {c}" for k, c in sorted(tr.items())) + ")"), "ok"
+    elif have_inv:
+        v, tone = "none detected", "info"
+    else:
+        v, tone = "not recorded (this audit has no column inventory: dumpmask 0.2.0)", "warn"
+    lines.append(("Credentials:", v, tone))
+
+    lines.append(("Mapping table:", "None created (keyed permutation)" if n
+                  else "None created (keyed pseudonymisation, nothing stored)", "ok"))
+    tone, part = _transfer_fact(audit, tables, transfer)
+    lines.append(("Partial Transfer:", part, tone))
+
     # boxed block
-    pdf.set_font(pdf.family, "", 9.5)
     x0, w, lw = pdf.l_margin, pdf.epw_, 46
-    heights = [max(1, len(pdf.multi_cell(w - lw - 8, 5.2, pdf.t(v), dry_run=True, output="LINES"))) * 5.2
-               for _, v in lines]
-    if str(audit.get("status") or "ok").lower() != "ok":
-        lines.append(("Run outcome:", "FAILED - the measures above were not completed for the whole dump"))
-        heights.append(5.2)
+    heights = []
+    for _, v, tone in lines:
+        pdf.set_font(pdf.family, "B" if tone == "bad" else "", 9.5)
+        heights.append(max(1, len(pdf.multi_cell(w - lw - 8, 5.2, pdf.t(v), dry_run=True, output="LINES",
+                                                 align="L"))) * 5.2)
     pdf.set_font(pdf.family, "", 7.5)
     note_lines = len(pdf.multi_cell(w - 10, 3.8, pdf.t(LEGAL_NOTE), dry_run=True, output="LINES"))
     total = sum(heights) + 3 + 2 + note_lines * 3.8 + 3
@@ -800,20 +949,16 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     pdf.rect(x0, y0, 1.6, total, style="F")
     pdf.set_line_width(0.2)
     y = y0 + 3
-    for (label, value), h in zip(lines, heights):
+    colors = {"ok": _GREEN, "warn": _AMBER, "bad": _RED, "info": (0, 0, 0)}
+    for (label, value, tone), h in zip(lines, heights):
         pdf.set_xy(x0 + 5, y)
         pdf.set_font(pdf.family, "B", 9.5)
         pdf.set_text_color(*_NAVY)
         pdf.cell(lw, 5.2, label)
-        pdf.set_font(pdf.family, "", 9.5)
-        color = _GREEN if value.startswith(("Active", "None created", "Full")) else (0, 0, 0)
-        if value == "Inactive":
-            color = _AMBER
-        elif value.startswith("FAILED"):
-            color = _RED
-        pdf.set_text_color(*color)
+        pdf.set_font(pdf.family, "B" if tone == "bad" else "", 9.5)
+        pdf.set_text_color(*colors[tone])
         pdf.set_xy(x0 + 5 + lw, y)
-        pdf.multi_cell(w - lw - 8, 5.2, pdf.t(value))
+        pdf.multi_cell(w - lw - 8, 5.2, pdf.t(value), align="L")
         y += h
     pdf.set_text_color(*_GREY)
     pdf.set_font(pdf.family, "", 7.5)
@@ -824,83 +969,107 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
 
 
 def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
-    hipaa: dict[int, list[str]] = {i: [] for i in range(1, 19)}
-    pci: dict[str, list[str]] = {k: [] for k, _ in PCI_ELEMENTS}
-    for t, c, col in _masked_columns(tables):
-        for cat in _categories_of(c, col):
+    items, have_inv, uncl = _column_facts(audit, tables)
+    hipaa: dict[int, list[dict]] = {i: [] for i in range(1, 19)}
+    pci: dict[str, list[dict]] = {k: [] for k, _ in PCI_ELEMENTS}
+    for it in items:
+        for cat in it["cats"]:
             n = _hipaa_number(cat)
-            if n and f"{t}.{c}" not in hipaa[n]:
-                hipaa[n].append(f"{t}.{c}")
+            if n and it not in hipaa[n]:
+                hipaa[n].append(it)
             p = _pci_element(cat)
-            if p and f"{t}.{c}" not in pci[p]:
-                pci[p].append(f"{t}.{c}")
-    kept_h: dict[int, list[str]] = {}
-    kept_p: dict[str, list[str]] = {}
-    for d in map(_d, _l(audit.get("detected_uncovered"))):
-        name = f"{_s(d.get('table'))}.{_s(d.get('column'))}"
-        cats = [d["category"]] if isinstance(d.get("category"), str) and d.get("category") else \
-            infer_categories(str(d.get("column") or ""))
-        for cat in cats:
-            n = _hipaa_number(cat)
-            if n:
-                kept_h.setdefault(n, []).append(name)
-            p = _pci_element(cat)
-            if p:
-                kept_p.setdefault(p, []).append(name)
-    active = _remap_active(remap_opt, remapped)
-    if active:
-        for dom in remapped:
-            if str(dom) not in hipaa[18]:
-                hipaa[18].append(str(dom))
+            if p and it not in pci[p]:
+                pci[p].append(it)
 
-    def status(masked, kept, manual=False):
+    def status(found, manual=False):
+        by = {k: [i["name"] for i in found if i["status"] == k] for k in _STATUS_ORDER}
+        note = "; manual verification required" if manual else ""
+        if by["NOT masked"]:
+            return ("present, NOT masked" + note, FontFace(emphasis="BOLD", color=_RED))
+        if by["kept"]:
+            return ("present, kept in clear by a rule" + note, FontFace(emphasis="BOLD", color=_AMBER))
+        if by["masked"] or by["remapped"]:
+            st = " and ".join(k for k in ("masked", "remapped") if by[k])
+            return (st + note, FontFace(emphasis="BOLD", color=_GREEN))
         if manual:
             return ("manual verification required", FontFace(color=_AMBER))
-        if kept:
-            return ("DETECTED, NOT MASKED", FontFace(emphasis="BOLD", color=_RED))
-        if masked:
-            return ("masked", FontFace(emphasis="BOLD", color=_GREEN))
+        if by["no rows"]:
+            return ("in the schema, no rows written", FontFace(color=_GREY))
+        if not have_inv:
+            return ("not recorded (audit without a column inventory)", FontFace(color=_GREY))
+        if uncl:
+            return (f"not found in the classified tables ({_plural(len(uncl), 'table')} not classified)",
+                    FontFace(color=_AMBER))
         return ("not found in this dump", FontFace(color=_GREY))
 
-    def cols_text(cols, kept=None, limit=12):
-        text = ", ".join(cols[:limit]) + (f" ... (+{len(cols) - limit} more)" if len(cols) > limit else "")
-        if kept:
-            text += ("; " if text else "") + "detected, kept unmasked: " + ", ".join(kept)
-        return text or "-"
+    def cols_text(found, limit=12):
+        parts = []
+        for k, label in (("masked", ""), ("remapped", "remapped: "), ("kept", "kept in clear by a rule: "),
+                         ("NOT masked", "NOT masked: "), ("no rows", "no rows written: ")):
+            names = [i["name"] for i in found if i["status"] == k]
+            if names:
+                parts.append(label + ", ".join(names[:limit])
+                             + (f" ... (+{len(names) - limit} more)" if len(names) > limit else ""))
+        return "; ".join(parts) or "-"
 
-    def cols_style(kept):
-        return FontFace(color=_RED) if kept else None
+    def cols_style(found):
+        return FontFace(color=_RED) if any(i["status"] == "NOT masked" for i in found) else None
 
     pdf.need(90)  # keep the checklist's start with its first rows
     pdf.section("HIPAA Safe Harbor checklist", 3)
-    pdf.para("The 18 identifiers of 45 CFR 164.514(b)(2). Columns are attributed from each rule's "
-             "category, or inferred from the column name where the audit records none. Items 16 and 17 "
-             "(biometrics, photographs) can hide in free text and binary columns and always need a human "
-             "check.", size=7.5, color=_GREY)
+    pdf.para("The 18 identifiers of 45 CFR 164.514(b)(2), for every column of the dump: what this run did to "
+             "each column of that category (masked, remapped, kept in clear by a rule, or present and NOT "
+             "masked). Categories come from the run's detection by column name (and content, where sampled) "
+             "and from each rule's category. Items 16 and 17 (biometrics, photographs) can hide in free text "
+             "and binary columns and always need a human check.", size=7.5, color=_GREY)
     pdf.ln(1)
     rows, styles = [], []
     for i, label in enumerate(HIPAA_IDENTIFIERS, 1):
-        st, ff = status(hipaa[i], kept_h.get(i), manual=i in _MANUAL_ALWAYS)
-        cols = cols_text(hipaa[i], kept_h.get(i))
-        if i == 18 and active and remapped:
-            cols += "  (remapped keys)"
-        rows.append((str(i), label, st, cols))
-        styles.append((None, None, ff, cols_style(kept_h.get(i))))
-    pdf.grid(("#", "Identifier", "Status", "Columns masked"), rows, (6, 64, 42, 68), size=7.2, styles=styles)
+        st, ff = status(hipaa[i], manual=i in _MANUAL_ALWAYS)
+        rows.append((str(i), label, st, cols_text(hipaa[i])))
+        styles.append((None, None, ff, cols_style(hipaa[i])))
+    pdf.grid(("#", "Identifier", "Status", "Columns"), rows, (6, 64, 42, 68), size=7.2, styles=styles)
 
     pdf.subsection("PCI DSS checklist")
     rows, styles = [], []
     for k, label in PCI_ELEMENTS:
-        st, ff = status(pci[k], kept_p.get(k))
-        rows.append((label, st, cols_text(pci[k], kept_p.get(k))))
-        styles.append((None, ff, cols_style(kept_p.get(k))))
-    pdf.grid(("Element", "Status", "Columns masked"), rows, (68, 44, 68), size=7.5, styles=styles)
+        st, ff = status(pci[k])
+        rows.append((label, st, cols_text(pci[k])))
+        styles.append((None, ff, cols_style(pci[k])))
+    pdf.grid(("Element", "Status", "Columns"), rows, (68, 44, 68), size=7.5, styles=styles)
     pdf.para("PCI DSS 3.3: sensitive authentication data (CVV, PIN) must not be stored after authorisation "
              "at all; finding it in a dump is a finding in itself, masked or not.", size=7.5, color=_GREY)
 
 
+def _credentials(pdf: _Report, audit, tables) -> None:
+    items, have_inv, uncl = _column_facts(audit, tables)
+    creds = [i for i in items if _is_credential(i)]
+    pdf.section("Credentials", 4)
+    pdf.para("Passwords, password digests, tokens, API keys, private keys and other secrets open the "
+             "application the dump comes from. Each credential column of the dump and what this run did "
+             "to it; one left in clear is a finding.", size=7.5, color=_GREY)
+    if not creds:
+        if have_inv:
+            msg = "No credential column was detected in this dump."
+            if uncl:
+                msg += f" {_plural(len(uncl), 'table')} could not be classified (no CREATE TABLE seen)."
+            pdf.para(msg, color=_GREY)
+        else:
+            pdf.para("Not recorded: this audit has no column inventory (dumpmask 0.2.0); credential columns "
+                     "it does not list as masked may be present in clear.", color=_AMBER)
+        return
+    rows, styles = [], []
+    for i in sorted(creds, key=lambda x: (x["status"] not in ("NOT masked", "kept"), x["name"])):
+        cat = next((c for c in i["cats"] if str(c).lower().startswith("credential")), "credential")
+        tr = _treatment(i)
+        rows.append((i["name"], cat, tr, _s(i.get("evidence"))))
+        bad = tr.startswith("LEFT IN CLEAR")
+        styles.append((None, None, FontFace(emphasis="BOLD", color=_RED if bad else _GREEN), None))
+    pdf.grid(("Column", "Category", "Treatment", "Evidence"), rows, (70, 40, 45, 25), size=7.5, styles=styles)
+
+
 def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
-    pdf.section("Tables", 4)
+    pdf.section("Tables", 5)
     if not tables:
         pdf.para("No table data was recorded in this audit.", color=_GREY)
         return
@@ -941,7 +1110,7 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
             mut = _s(col.get("mutation"))
             if col.get("mutation") == "key":
                 mut = f"key ({_strategy(col.get('strategy'))})"
-            cats = _categories_of(cname, col)
+            cats = _categories_of(cname, col, str(tname))
             cat = ", ".join(cats) if cats else "-"
             if cats and not col.get("category"):
                 cat += " (inferred)"
@@ -950,15 +1119,18 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
              (42, 32, 34, 42, 16, 14), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"), size=7)
 
     if remapped:
-        pdf.subsection("Identifier remapping (key domains)")
+        rf = _remap_facts(audit)
+        pdf.subsection(f"Identifier remapping ({_plural(rf['columns'], 'column')} remapped, "
+                       f"{_plural(rf['domains'], 'key domain')})")
+        pdf.para("Strategy used, by the columns' types: " + _by_strategy_text(rf["by_strategy"]) + ".", size=7.5)
         rows = []
-        for dom, r in remapped.items():
+        for col, r in remapped.items():
             r = _d(r)
             rng = r.get("range")
             rng = f"{_n(rng[0])} .. {_n(rng[1])}" if isinstance(rng, list) and len(rng) == 2 else _s(rng)
-            rows.append((dom, _strategy(r.get("strategy")), rng, _n(r.get("values")), _n(r.get("collision_bound"))))
-        pdf.grid(("Key domain", "Strategy", "Range", "Values", "Collision bound"), rows,
-                 (68, 28, 44, 18, 22), align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"), size=7)
+            rows.append((col, _strategy(r.get("strategy")), _s(r.get("domain")), rng, _n(r.get("values"))))
+        pdf.grid(("Remapped column", "Strategy used", "Key domain", "Range", "Values"), rows,
+                 (62, 26, 40, 34, 18), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT"), size=7)
     seqs = _l(audit.get("sequences"))
     if seqs:
         pdf.subsection("Sequences reset")
@@ -1004,7 +1176,7 @@ def _bar_chart(pdf: _Report, data: list[tuple[str, int]]) -> None:
 
 
 def _warnings(pdf: _Report, audit) -> None:
-    pdf.section("Warnings", 5)
+    pdf.section("Warnings", 6)
     any_ = False
     un = _l(audit.get("unmatched_rules"))
     if un:
@@ -1014,12 +1186,17 @@ def _warnings(pdf: _Report, audit) -> None:
                  _s(_d(u).get("message"))) for u in un]
         pdf.grid(("Table", "Column", "Message"), rows, (45, 35, 100), size=7.5)
     det = _l(audit.get("detected_uncovered"))
+    if isinstance(audit.get("columns_detected"), dict):  # the run's inventory: every column in clear
+        det = [{"table": t, "column": c, "category": _d(e).get("category"),
+                "decision": "keep" if _norm_status(_d(e).get("status")) == "kept" else "uncovered"}
+               for t, cols in audit["columns_detected"].items() for c, e in _d(cols).items()
+               if _norm_status(_d(e).get("status")) in ("NOT masked", "kept") and _d(e).get("category")]
     if det:
         any_ = True
         pdf.subsection(f"Detected personal data NOT masked ({len(det)})")
         rows = []
         for d in map(_d, det):
-            cat = d.get("category") or ", ".join(infer_categories(str(d.get("column") or ""))) or NA
+            cat = d.get("category") or ", ".join(infer_categories(str(d.get("column") or ""), str(d.get("table")))) or NA
             rows.append((_s(d.get("table")), _s(d.get("column")), cat, _s(d.get("decision"))))
         pdf.grid(("Table", "Column", "Category", "Decision"), rows, (50, 40, 60, 30), size=7.5,
                  styles=[(None, None, None, FontFace(emphasis="BOLD", color=_AMBER))] * len(rows))

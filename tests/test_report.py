@@ -174,7 +174,8 @@ def test_report_sections_counts_and_hashes(tmp_path, key):
     assert asha in text and SHA_IN in text and SHA_OUT in text
     assert key.fingerprint() in text
     # compliance lines
-    assert re.search(r"Identifier Remapping:\s+Active \(Random Integer\)", text)
+    # remapping as it happened: the columns of `remapped`, by the strategy each used
+    assert re.search(r"Identifier Remapping:\s+Active - 3 columns remapped in 1 key domain \(Random Integer: 3\)", text)
     n_pii = sum(1 for _, _, cols in PAGILA for m, _ in cols.values() if m != "key")
     assert re.search(rf"PII Fields Masked:\s+{n_pii} fields \(", text)
     assert re.search(r"Mapping table:\s+None created \(keyed permutation\)", text)
@@ -185,15 +186,17 @@ def test_report_sections_counts_and_hashes(tmp_path, key):
                   "Social Security numbers", "Medical record numbers", "Full-face photographs",
                   "Biometric identifiers"):
         assert ident in flat, ident
-    assert "not found in this dump" in flat  # e.g. vehicle identifiers
+    # an audit without a column inventory (0.2.0) cannot say what the dump does not hold
+    assert "not found in this dump" not in flat
     assert flat.count("manual verification required") >= 2  # 16 and 17
-    assert "detected, kept unmasked: public.staff.picture" in flat
+    assert "kept in clear by a rule: public.staff.picture" in flat
     hipaa_rows = {int(m.group(1)): m.group(0) for m in re.finditer(r"^[ \t]*(\d{1,2})[ \t]+\S.*$", text, re.M)
                   if 1 <= int(m.group(1)) <= 18}
     assert "public.customer.email" in hipaa_rows[6] and "masked" in hipaa_rows[6]
     assert "public.staff.email" in hipaa_rows[6]  # inferred from the name (category null)
     assert "clinic.patients.ssn" in hipaa_rows[7]
-    assert "not found in this dump" in hipaa_rows[12]
+    assert "not recorded" in hipaa_rows[12]
+    assert "clinic.patients.date_of_birth" in hipaa_rows[3]  # a date of birth is HIPAA #3
     assert "public.customer.customer_id" in hipaa_rows[18]
     for pci in ("billing.cards.pan", "billing.cards.cvv", "billing.cards.cardholder_name",
                 "public.payment.card_expiry"):
@@ -290,10 +293,13 @@ def test_no_ttf_font_at_all_falls_back_to_core_font(tmp_path, monkeypatch):
 def test_inactive_remapping_and_partial_transfer(tmp_path):
     audit = make_audit()
     audit["options"]["identifierRemapping"] = {"enabled": False}
+    audit["options"]["template"] = None
     audit["options"]["transfer"] = {"mode": "first", "rows": 50, "referentialIntegrity": True}
     audit["remapped"] = {}
+    audit["not_remapped"] = []
     for t in audit["tables"].values():
         t["transfer"] = "first"
+        t["columns"] = {c: v for c, v in t["columns"].items() if v["mutation"] != "key"}
     audit["tables"]["public.payment"]["transfer"] = "last"
     audit["key"]["ephemeral"] = True
     audit["signature"] = {"alg": "HMAC-SHA256", "value": "00", "key_fingerprint": "x", "verifiable": False}
@@ -436,17 +442,26 @@ def test_audit_sha256(tmp_path):
     assert signing.audit_sha256(p) == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 
-def test_infer_categories():
+def test_infer_categories_are_detects():
+    """The report infers categories (for audits that record none) with dumpmask.detect's name
+    detection: one vocabulary for scan, --template, the audit and the PDF."""
     f = report.infer_categories
     assert f("email") == ["HIPAA-6 email"]
     assert f("e-mail адрес") == ["HIPAA-6 email"]
     assert f("contactEmail") == ["HIPAA-6 email"]
     assert f("phone") == ["HIPAA-4 phone"]
-    assert f("last_name") == ["HIPAA-1 name"] and f("name") == ["HIPAA-1 name"]
+    assert f("last_name") == ["HIPAA-1 name"]
+    assert f("name") == [] and f("name", "public.customer") == ["HIPAA-1 name"]  # a person's only on a people table
     assert f("postal_code") == ["HIPAA-2 geographic"] and f("district") == ["HIPAA-2 geographic"]
-    assert f("ssn") == ["HIPAA-7 SSN"]
-    assert f("card_number") == ["PCI PAN"] and f("pan") == ["PCI PAN"]
+    assert f("ssn")[0] == "HIPAA-7 SSN"
+    assert f("card_number")[0] == "PCI PAN" and f("pan")[0] == "PCI PAN"
     assert f("cvv") == ["PCI CVV"]
     assert "PCI cardholder name" in f("cardholder_name")
-    assert f("card_expiry") == ["PCI expiry date"]
+    assert f("card_expiry") == ["PCI expiry"]
+    for dob in ("dob", "date_of_birth", "birthdate"):
+        assert "HIPAA-3 date" in f(dob), dob
+    for d in ("admission_date", "discharge_date", "death_date"):
+        assert f(d) == ["HIPAA-3 date"], d
     assert f("film_id") == [] and f("rental_rate") == []
+    # a category recorded without its related ones still reaches the HIPAA item
+    assert "HIPAA-3 date" in report._expand(["GDPR date of birth"])
