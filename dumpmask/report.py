@@ -242,7 +242,7 @@ def _pci_element(cat: str) -> str | None:
 
 
 def _short_category(cat: str) -> str:
-    s = re.sub(r"^\s*(HIPAA[-\s#]*\d{1,2}|PCI)\s*", "", cat, flags=re.I).strip()
+    s = re.sub(r"^\s*(HIPAA[-\s#]*\d{1,2}|PCI|GDPR)\s*", "", cat, flags=re.I).strip()
     return s or cat
 
 
@@ -987,7 +987,7 @@ def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
         if by["NOT masked"]:
             return ("present, NOT masked" + note, FontFace(emphasis="BOLD", color=_RED))
         if by["kept"]:
-            return ("present, kept in clear by a rule" + note, FontFace(emphasis="BOLD", color=_AMBER))
+            return ("present, kept by a rule" + note, FontFace(emphasis="BOLD", color=_AMBER))
         if by["masked"] or by["remapped"]:
             st = " and ".join(k for k in ("masked", "remapped") if by[k])
             return (st + note, FontFace(emphasis="BOLD", color=_GREEN))
@@ -998,7 +998,7 @@ def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
         if not have_inv:
             return ("not recorded (audit without a column inventory)", FontFace(color=_GREY))
         if uncl:
-            return (f"not found in the classified tables ({_plural(len(uncl), 'table')} not classified)",
+            return (f"not found ({_plural(len(uncl), 'table')} not classified)",
                     FontFace(color=_AMBER))
         return ("not found in this dump", FontFace(color=_GREY))
 
