@@ -247,10 +247,10 @@ class Engine:
         columns of every table whose CREATE TABLE was seen, classified by name (and by content
         where detection sampled them) with what happened to each (audit.record_columns), and
         whether key remapping was asked for and what it remapped (audit.record_remapping)."""
-        from dumpmask.features.keys import KeyRemapping
-        from dumpmask.scan import explicit_rules, table_findings
+        from dumpmask.detect import detect_by_name
 
         adapter = getattr(self, "adapter", None)
+        pg = adapter is not None and adapter.name == "postgres"
         det = next((e for e in self.extensions if hasattr(e, "findings") and hasattr(e, "content")), None)
         tables, unclassified = [], []
         for key, ts in list(self.tables.items()):
@@ -261,14 +261,25 @@ class Engine:
                     unclassified.append(q)  # its data came through, its columns are unknown
                 continue
             cols = s.data_columns()
-            found = det.findings(self, ts, cols) if det is not None else table_findings(key, s, None, cols)
-            explicit = explicit_rules(self.rules, key, cols, adapter.name) if adapter is not None else {}
+            if det is not None:  # detection ran: name and sampled content, as it judged them
+                found = {c: f for c, (_col, f) in det.findings(self, ts, cols).items()}
+            else:
+                found = {c.name: f for c in s.columns if (f := detect_by_name(c.name, c, s.name)) is not None}
+            explicit = {}  # column -> mutation of the rules file's rule for it (build_plan's matching)
+            for tr in (self.table_rules(ts) if adapter is not None else ()):
+                for cr in tr.columns:
+                    for c in cols:
+                        if c not in explicit and (cr.column.name == c if (cr.column.name_quoted and pg)
+                                                  else adapter.col_eq(cr.column.name, c)):
+                            explicit[c] = cr.mutation
+                            break
             keys = {c for c in set(s.primary_key) | {c for fk in s.foreign_keys for c in fk.columns}
                     if s.column(c) is None or s.column(c).kind not in _NOT_IDENTIFIER_KINDS}
-            tables.append((q, [(c, found[c][1] if c in found else None,
-                                explicit[c].mutation if c in explicit else None, c in keys) for c in cols]))
+            tables.append((q, [(c, found.get(c), explicit.get(c), c in keys) for c in cols]))
         self.audit.record_columns(tables, unclassified)
-        self.audit.record_remapping(any(isinstance(e, KeyRemapping) for e in self.extensions))
+        # remapping was asked for when its feature runs (features.install: identifierRemapping,
+        # a template that turns it on, or a `key` rule); by name: features import the engine
+        self.audit.record_remapping(any(type(e).__name__ == "KeyRemapping" for e in self.extensions))
 
     def _record_evidence_of_failed_run(self) -> None:
         """A failed run's audit still says what was seen; when that cannot be worked out either,

@@ -1190,7 +1190,8 @@ def _warnings(pdf: _Report, audit) -> None:
         det = [{"table": t, "column": c, "category": _d(e).get("category"),
                 "decision": "keep" if _norm_status(_d(e).get("status")) == "kept" else "uncovered"}
                for t, cols in audit["columns_detected"].items() for c, e in _d(cols).items()
-               if _norm_status(_d(e).get("status")) in ("NOT masked", "kept") and _d(e).get("category")]
+               if _norm_status(_d(e).get("status")) in ("NOT masked", "kept") and _d(e).get("category")
+               and _d(e).get("evidence") != "key"]  # keys in clear: see "Identifier columns not remapped" / #18
     if det:
         any_ = True
         pdf.subsection(f"Detected personal data NOT masked ({len(det)})")
