@@ -1110,10 +1110,15 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
             mut = _s(col.get("mutation"))
             if col.get("mutation") == "key":
                 mut = f"key ({_strategy(col.get('strategy'))})"
-            cats = _categories_of(cname, col, str(tname))
-            cat = ", ".join(cats) if cats else "-"
-            if cats and not col.get("category"):
-                cat += " (inferred)"
+            ent = _d(_d(_d(audit.get("columns_detected")).get(tname)).get(cname))
+            if not col.get("category") and ent.get("category"):  # the run's own detection
+                cats = [ent["category"]]
+                cat = ent["category"] + " (detected)"
+            else:
+                cats = _categories_of(cname, col, str(tname))
+                cat = ", ".join(cats) if cats else "-"
+                if cats and not col.get("category"):
+                    cat += " (inferred)"
             rows.append((tname, cname, mut, cat, _n(col.get("changed")), _n(col.get("nulls"))))
     pdf.grid(("Table", "Column", "Mutation", "Category", "Changed", "Nulls"), rows,
              (42, 32, 34, 42, 16, 14), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"), size=7)

@@ -245,7 +245,9 @@ def test_missing_fields_render_as_na(tmp_path):
     assert "No table data was recorded" in flat
     # garbage types do not crash either
     report.render({"tables": {"t": None, "u": {"columns": {"c": None}}}, "input": "x", "remapped": [],
-                   "warnings": "oops", "passthrough": {"X": "many"}, "status": "failed"}, str(out))
+                   "warnings": "oops", "passthrough": {"X": "many"}, "status": "failed",
+                   "columns_detected": {"t": None, "u": {"c": None, "d": "x", "e": {"also": "y", "category": 3}}},
+                   "columns_unclassified": "z", "remapping": [], "not_remapped": [None, {"column": 5}]}, str(out))
     assert "RUN FAILED" in pdftext(out)
 
 
