@@ -968,7 +968,9 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     pdf.set_y(y0 + total + 3)
 
 
-def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
+def _checklist_groups(audit: dict, tables: dict):
+    """(hipaa {1..18: [column facts]}, pci {element: [column facts]}, inventory recorded,
+    tables not classified): each column under every item its categories name."""
     items, have_inv, uncl = _column_facts(audit, tables)
     hipaa: dict[int, list[dict]] = {i: [] for i in range(1, 19)}
     pci: dict[str, list[dict]] = {k: [] for k, _ in PCI_ELEMENTS}
@@ -980,27 +982,41 @@ def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
             p = _pci_element(cat)
             if p and it not in pci[p]:
                 pci[p].append(it)
+    return hipaa, pci, have_inv, uncl
+
+
+def _checklist_status(found: list[dict], have_inv: bool, uncl: list, manual: bool = False) -> tuple[str, str]:
+    """(text, tone) of one checklist item from what happened to its columns: a column in
+    clear wins over everything, "not found" only when every table was classified."""
+    by = {k: [i["name"] for i in found if i["status"] == k] for k in _STATUS_ORDER}
+    note = "; manual verification required" if manual else ""
+    if by["NOT masked"]:
+        return "present, NOT masked" + note, "bad"
+    if by["kept"]:
+        return "present, kept by a rule" + note, "warn"
+    if by["masked"] or by["remapped"]:
+        return " and ".join(k for k in ("masked", "remapped") if by[k]) + note, "ok"
+    if manual:
+        return "manual verification required", "warn"
+    if by["no rows"]:
+        return "in the schema, no rows written", "info"
+    if not have_inv:
+        return "not recorded (audit without a column inventory)", "info"
+    if uncl:
+        return f"not found ({_plural(len(uncl), 'table')} not classified)", "warn"
+    return "not found in this dump", "info"
+
+
+def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
+    hipaa, pci, have_inv, uncl = _checklist_groups(audit, tables)
+    faces = {"bad": FontFace(emphasis="BOLD", color=_RED), "warn": FontFace(emphasis="BOLD", color=_AMBER),
+             "ok": FontFace(emphasis="BOLD", color=_GREEN), "info": FontFace(color=_GREY)}
 
     def status(found, manual=False):
-        by = {k: [i["name"] for i in found if i["status"] == k] for k in _STATUS_ORDER}
-        note = "; manual verification required" if manual else ""
-        if by["NOT masked"]:
-            return ("present, NOT masked" + note, FontFace(emphasis="BOLD", color=_RED))
-        if by["kept"]:
-            return ("present, kept by a rule" + note, FontFace(emphasis="BOLD", color=_AMBER))
-        if by["masked"] or by["remapped"]:
-            st = " and ".join(k for k in ("masked", "remapped") if by[k])
-            return (st + note, FontFace(emphasis="BOLD", color=_GREEN))
-        if manual:
-            return ("manual verification required", FontFace(color=_AMBER))
-        if by["no rows"]:
-            return ("in the schema, no rows written", FontFace(color=_GREY))
-        if not have_inv:
-            return ("not recorded (audit without a column inventory)", FontFace(color=_GREY))
-        if uncl:
-            return (f"not found ({_plural(len(uncl), 'table')} not classified)",
-                    FontFace(color=_AMBER))
-        return ("not found in this dump", FontFace(color=_GREY))
+        text, tone = _checklist_status(found, have_inv, uncl, manual)
+        if tone == "warn" and not found:
+            return text, FontFace(color=_AMBER)
+        return text, faces[tone]
 
     def cols_text(found, limit=12):
         parts = []

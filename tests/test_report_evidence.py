@@ -313,3 +313,64 @@ def test_audit_without_the_new_fields_says_not_recorded(dm, clinic_plain, tmp_pa
     assert "not found in this dump" not in text
     assert "not recorded" in hipaa_row(text, 3)
     assert "Not recorded: this audit has no column inventory" in section(text, "4. Credentials", "5. Tables")
+
+
+# ------------------------------------------------------------------------------------ generated
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from dumpmask import detect, report  # noqa: E402
+
+_STATUSES = ["masked", "remapped", "kept (rule)", "kept (template)", "NOT masked", "no rows"]
+_ident = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+_column = st.fixed_dictionaries({
+    "category": st.sampled_from(detect.CATEGORIES),
+    "also": st.lists(st.sampled_from(detect.CATEGORIES), max_size=2),
+    "status": st.sampled_from(_STATUSES),
+    "evidence": st.sampled_from(["name", "content 90%", "name+content 100%", "rule", "key"]),
+})
+_inventory = st.dictionaries(_ident, st.dictionaries(_ident, _column, min_size=1, max_size=4), max_size=5)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inv=_inventory, unclassified=st.lists(_ident, max_size=2))
+def test_checklist_items_follow_the_inventory(inv, unclassified):
+    """For any inventory: an item reads "present, NOT masked" iff one of its columns is in
+    clear; "not found in this dump" only when no column names it and every table was
+    classified; a column is under HIPAA #n iff one of its categories (or a related one) is
+    HIPAA-n."""
+    audit = {"columns_detected": inv, "columns_unclassified": unclassified, "tables": {}}
+    hipaa, pci, have_inv, uncl = report._checklist_groups(audit, {})
+    assert have_inv
+    for n in range(1, 19):
+        expect = {f"{t}.{c}" for t, cols in inv.items() for c, e in cols.items()
+                  if any(report._hipaa_number(x) == n for x in report._expand([e["category"], *e["also"]]))}
+        assert {i["name"] for i in hipaa[n]} == expect, n
+        text, tone = report._checklist_status(hipaa[n], have_inv, uncl, manual=n in (16, 17))
+        clear = [i for i in hipaa[n] if i["status"] == "NOT masked"]
+        assert text.startswith("present, NOT masked") == bool(clear), (n, text)
+        assert (tone == "bad") == bool(clear)
+        if text == "not found in this dump":
+            assert not hipaa[n] and not unclassified
+        if hipaa[n]:
+            assert not text.startswith(("not found", "not recorded")), (n, text)
+    for k, items in pci.items():
+        text, _ = report._checklist_status(items, have_inv, uncl)
+        assert text.startswith("present, NOT masked") == any(i["status"] == "NOT masked" for i in items)
+
+
+def test_generated_inventory_renders_with_any_identifiers(tmp_path):
+    """Identifiers of every kind (quotes, dots, newlines, non-ASCII) in the inventory render:
+    the NOT masked column is named on its row and on page 1."""
+    t, c = 'we"ird.Tab le\n', "Дата рождения"
+    audit = {"status": "ok", "tables": {t: {"rows": 3, "rows_read": 3, "rows_written": 3, "columns": {}}},
+             "columns_detected": {t: {c: {"category": "GDPR date of birth", "also": ["HIPAA-3 date"],
+                                          "evidence": "content 100%", "status": "NOT masked"}}},
+             "columns_unclassified": [], "remapped": {},
+             "remapping": {"requested": False, "columns": 0, "by_strategy": {}, "domains": 0}}
+    report.render(audit, str(tmp_path / "g.pdf"))
+    text = pdf_text(tmp_path / "g.pdf")
+    row3 = hipaa_row(text, 3)
+    assert "present, NOT masked" in row3 and "{U+000A}" in row3 and "Дата рождения" in row3, row3
+    assert re.search(r"PII Left in Clear: 1 column detected and NOT masked", compliance(text))
