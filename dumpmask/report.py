@@ -744,7 +744,10 @@ def _column_facts(audit: dict, tables: dict) -> tuple[list[dict], bool, list[str
         it = items.get((t, c))
         if t and (it is None or it["status"] == "NOT masked"):
             cats = _expand((it["cats"] if it else []) + ["HIPAA-18 unique identifier"])
-            items[(t, c)] = {"name": f"{t}.{c}", "cats": cats, "status": "NOT masked", "detail": "not remapped",
+            tt = _d(tables.get(t))
+            empty = tt and not (_int(tt.get("rows_written")) or _int(tt.get("rows")))
+            items[(t, c)] = {"name": f"{t}.{c}", "cats": cats, "status": "no rows" if empty else "NOT masked",
+                             "detail": "not remapped",
                              "mutation": None, "strategy": None,
                              "evidence": (it or {}).get("evidence") or "key"}
     uncl = [str(x) for x in _l(audit.get("columns_unclassified"))]
