@@ -836,9 +836,11 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
     others = [f"{t}: {k}" for k, ts in modes.items() if k != main for t in ts]
     if others:
         text += " (per-table overrides: " + ", ".join(others[:8]) + (" ..." if len(others) > 8 else "") + ")"
-    if cut:
+    if cut and set(modes) == {"full"}:  # no table was cut, yet rows are missing
         text += "; rows NOT all written: " + ", ".join(cut[:6])
         tone = "bad"
+    elif cut:
+        text += "; rows cut to keep references valid: " + ", ".join(cut[:6]) + (" ..." if len(cut) > 6 else "")
     if m in ("first", "last") and transfer.get("referentialIntegrity") is not None:
         text += "; referential integrity " + ("kept" if transfer.get("referentialIntegrity") else "NOT kept")
     return tone, text

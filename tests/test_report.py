@@ -467,3 +467,24 @@ def test_infer_categories_are_detects():
     assert f("film_id") == [] and f("rental_rate") == []
     # a category recorded without its related ones still reaches the HIPAA item
     assert "HIPAA-3 date" in report._expand(["GDPR date of birth"])
+
+
+def test_partial_transfer_line_is_what_the_tables_went_through(tmp_path):
+    """Options that say "first 50" while every table was written in full (the transfer
+    feature never ran): the line says what happened, not what was configured."""
+    audit = make_audit()
+    audit["options"]["transfer"] = {"mode": "first", "rows": 50}
+    out = tmp_path / "t.pdf"
+    report.render(audit, str(out))
+    assert re.search(r"Partial Transfer:\s+Full Transfer \(no limit\)", pdftext(out))
+    for t in audit["tables"].values():
+        t["transfer"] = "first 50"
+        t["rows_written"] = min(50, t["rows_read"])
+    audit["options"]["transfer"] = {"mode": "full"}
+    report.render(audit, str(out))
+    assert re.search(r"Partial Transfer:\s+First 50 rows per table", pdftext(out))
+    # a full transfer whose rows were not all written is said, in the same line
+    audit = make_audit()
+    audit["tables"]["public.rental"]["rows_written"] = 100
+    report.render(audit, str(out))
+    assert "rows NOT all written: public.rental: 100 of 16,044" in squash(pdftext(out))
