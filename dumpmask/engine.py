@@ -387,7 +387,7 @@ class Engine:
     def rules_need_constraints(self) -> bool:
         """pg_dump writes primary keys, UNIQUE constraints and unique indexes after the data: a
         non-injective rule can only be checked against them with a pre-pass."""
-        return getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
+        return self.prepass_for_constraints and getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
             not cr.cls.unique for tr in self.rules.tables for cr in tr.columns)
 
     def schema_prepass(self) -> None:
@@ -405,6 +405,7 @@ class Engine:
         self.schema_complete = True
 
     schema_complete = False
+    prepass_for_constraints = True   # preview turns it off: it writes no dump
 
     def resolve_ref(self, ref: str, child_key) -> TableState:
         """The table a FOREIGN KEY ... REFERENCES names, relative to the referencing table."""

@@ -11,7 +11,6 @@ import re
 import pytest
 
 from dumpmask.schema import classify
-from dumpmask.transformers import injective_mutations, valid_for
 
 pytestmark = pytest.mark.servers
 
@@ -278,6 +277,8 @@ def test_arrays_elementwise_restore(pg_server, dm, tmp_path):
 
 
 def test_valid_for_and_injective_api():
+    from dumpmask.transformers import injective_mutations, valid_for
+
     text, integer = classify("text"), classify("integer")
     text.name = integer.name = "c"
     assert valid_for("faker.email", {}, text) is None

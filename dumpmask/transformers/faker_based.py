@@ -79,8 +79,11 @@ class Email(PrfTransformer):
         fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
         doms = tuple(b"@" + d for d in RESERVED_DOMAINS_B)
         hcopy, n, tr, make, frm = self._h.copy, self._n, B32_TABLE, self.make, int.from_bytes
+        keep_empty = not self._mask_empty
 
         def ascii_fast(raw: bytes) -> bytes:
+            if not raw and keep_empty:
+                return raw
             h = hcopy()
             h.update(raw)
             d = h.digest()
@@ -129,7 +132,9 @@ class UserName(PrfTransformer):
         return sfx[: self.limit]
 
     def ascii_fast(self, raw: bytes) -> bytes:
-        """make() on bytes (see Email.ascii_fast): [a-z0-9._] only."""
+        """make() on bytes (see Email.ascii_fast): [a-z0-9._] only; '' stays '' like __call__."""
+        if not raw and not self._mask_empty:
+            return raw
         h = self._h.copy()
         h.update(raw)
         d = h.digest()
