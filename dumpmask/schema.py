@@ -171,6 +171,7 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
     if t is None or not t.columns:
         t = _create_tolerant(text, dialect, domains or {})
     if t is not None and dialect == "mysql":
+        mark_json_checks(text, t)
         m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
         if m:
             t.auto_increment_next = int(m.group(1))
@@ -592,3 +593,12 @@ def domain_int_range(check: str) -> tuple[int | None, int | None] | None:
         else:
             hi = v if hi is None else min(hi, v)
     return lo, hi
+
+
+def mark_json_checks(text: str, ts: "TableSchema") -> None:
+    """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
+    for m in re.finditer(r"\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)", text, re.I):
+        name = _unq(m.group(1), False)
+        for c in ts.columns:
+            if c.name.lower() == name.lower() and c.kind == "text":
+                c.kind = "json"

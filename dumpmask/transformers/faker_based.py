@@ -50,6 +50,13 @@ class Email(PrfTransformer):
         self.human_max = None if L is None else L - self.OVERHEAD
         self.ascii_fast = self._ascii_fast_fn()
 
+    @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        if column.length is not None and column.length < cls.OVERHEAD - 1:
+            return (f"column {column.name!r} holds {column.length} characters, less than the {cls.OVERHEAD - 1} "
+                    "a unique fake address needs")
+        return None
+
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
         if column.length is not None and column.length < self.OVERHEAD - 1:
@@ -112,6 +119,13 @@ class UserName(PrfTransformer):
         self.human_max = hm = None if L is None else L - SUFFIX_LEN - 1
         self._fit_b = tuple((x if hm is None else (x[:hm].rstrip("._") if hm > 0 else "")).encode("ascii")
                             for x in self.pool)
+
+    @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        if column.length is not None and column.length < SUFFIX_LEN:
+            return (f"column {column.name!r} holds {column.length} characters, less than the {SUFFIX_LEN} "
+                    "a unique fake user name needs")
+        return None
 
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
