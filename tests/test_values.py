@@ -307,3 +307,52 @@ def test_valid_for_and_injective_api():
     g = classify("public.geometry(Point,4326)")
     g.name = "g"
     assert valid_for("redact", {}, g) and "null or keep" in valid_for("redact", {}, g)
+
+
+def test_refused_on_a_pipe_before_the_data(typed_dump, dm, tmp_path):
+    """On a pipe the enum is learnt from CREATE TYPE in the stream: still refused before any
+    of the table's data."""
+    cp = _run(dm, tmp_path, typed_dump, rules("typed", col("m", "static:happy")), pipe=True)
+    assert cp.returncode == 2 and "labels" in cp.stderr.decode()
+    assert b"COPY public.typed" not in cp.stdout
+    assert cp.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")
+
+
+LIT_TYPES = ["date", "timestamp", "timestamp with time zone", "time", "time with time zone", "interval", "uuid",
+             "numeric(5,2)", "json", "jsonb", "bit(8)", "bit varying(5)", "inet", "cidr", "macaddr", "macaddr8", "money",
+             "bytea", "integer", "smallint", "boolean", "real", "double precision", "text[]", "integer[]", "date[]"]
+LIT_ALPHABET = "0123456789-:. TtZ+PYMDHSW{}\"abcdefx,/\\[]en$@"
+LIT_WORDS = ["day", "days", "hour", "mon", "ago", "NaN", "Infinity", "null", "true", "T", "1999-01-01", "12:00", "::",
+             "/8", "e5", "$", ",", "2001-02-03 04:05:06", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "08:00:2b:01:02:03",
+             "\\x0102", "{1,2}", "P1D", "10.0.0.0"]
+
+
+def test_accepted_literals_are_accepted_by_the_server(pg_server):
+    """Soundness of the literal checks behind static/redact: every literal dumpmask accepts
+    for a type, PostgreSQL accepts too (generated literals, checked in one query)."""
+    import random
+
+    from dumpmask.transformers.validity import literal_error
+
+    rnd = random.Random(20261201)   # generated, deterministic: the same literals on every run
+    pairs: list[tuple[str, str]] = []
+    for t in LIT_TYPES:
+        c = classify(t)
+        c.name = "c"
+        got: set[str] = set()
+        for _ in range(4000):
+            parts = [rnd.choice(LIT_WORDS) if rnd.random() < 0.3 else
+                     "".join(rnd.choice(LIT_ALPHABET) for _ in range(rnd.randint(1, 4))) for _ in range(rnd.randint(1, 4))]
+            v = rnd.choice(["", " "]).join(parts)
+            if literal_error(v, c, "postgres") is None:
+                got.add(v)
+            if len(got) >= 40:
+                break
+        pairs += [(t, v) for v in sorted(got)]
+    assert len(pairs) > 200
+    db = pg_server.createdb("values_literals")
+    pg_server.psql(db, """CREATE FUNCTION ok(v text, t text) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE format('SELECT %L::%s', v, t); RETURN true; EXCEPTION WHEN others THEN RETURN false; END $$;""")
+    values = ", ".join("(" + ", ".join("'" + x.replace("'", "''") + "'" for x in p) + ")" for p in pairs)
+    bad = pg_server.scalar(db, f"SELECT json_agg(json_build_array(t, v)) FROM (VALUES {values}) x(t, v) WHERE NOT ok(v, t)")
+    assert not bad, bad

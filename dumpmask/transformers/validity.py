@@ -24,8 +24,55 @@ _UUID_RE = re.compile(r"\s*\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0
 _PG_BOOL = {"t", "f", "true", "false", "y", "n", "yes", "no", "on", "off", "1", "0"}
 _IV_UNITS = (r"(?:microseconds?|us|usecs?|milliseconds?|ms|msecs?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|"
              r"days?|d|weeks?|w|months?|mons?|years?|yrs?|y|decades?|centuries|century|millenni(?:um|a))")
-_IV_PG = re.compile(r"\s*@?\s*(?:[+-]?\d+(?:\.\d+)?\s*" + _IV_UNITS + r"\s*,?\s*)*(?:[+-]?\d+:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*(?:ago)?\s*\Z", re.I)
-_IV_ISO = re.compile(r"\s*P(?!\Z)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\s*\Z", re.I)
+_IV_NUM = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
+_IV_UNIT = re.compile(_IV_UNITS + r"\Z", re.I)
+_IV_GLUED = re.compile(r"[+-]?\d+(?:\.\d+)?" + _IV_UNITS + r"\Z", re.I)
+_IV_CLOCK = re.compile(r"[+-]?\d+:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?\Z")
+_IV_ISO = re.compile(r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\Z")
+
+
+def _interval_ok(s: str) -> bool:
+    """PostgreSQL's interval input, the forms checked here: ['@'] (N unit)... [H:MM[:SS]] ['ago'],
+    tokens separated by blanks; or ISO 8601 'P1Y2M3DT4H5M6S'."""
+    if _IV_ISO.match(s):
+        return True
+    toks = s.split()
+    if toks and toks[0].startswith("@"):
+        toks[0] = toks[0][1:]
+        if not toks[0]:
+            toks = toks[1:]
+    if toks and toks[-1].lower() == "ago":
+        toks = toks[:-1]
+    if not toks:
+        return False
+    i = 0
+    seen: set[str] = set()
+
+    def unit(u: str) -> set[str]:
+        u = u.lower()
+        for pre, cat in (("mic", "us"), ("us", "us"), ("mil", "ms"), ("ms", "ms"), ("s", "s"), ("min", "min"),
+                         ("m", "min" if u == "m" else "mon"), ("h", "h"), ("d", "d" if not u.startswith("dec") else "dec"),
+                         ("w", "d"), ("y", "y"), ("c", "c")):
+            if u.startswith(pre):
+                return {cat}
+        return {u}
+    while i < len(toks):
+        t = toks[i]
+        if _IV_NUM.match(t) and i + 1 < len(toks) and _IV_UNIT.match(toks[i + 1]):
+            cats = unit(toks[i + 1])
+            i += 2
+        elif _IV_GLUED.match(t):
+            cats = unit(re.sub(r"^[+-]?[\d.]+", "", t))
+            i += 1
+        elif _IV_CLOCK.match(t) and i == len(toks) - 1:
+            cats = {"h", "min", "s"}
+            i += 1
+        else:
+            return False
+        if cats & seen:
+            return False
+        seen |= cats
+    return True
 _MAC_RE = re.compile(r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}\s*\Z")
 _MAC8_RE = re.compile(r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){6}\s*\Z")
 
@@ -181,7 +228,9 @@ def _inet_error(s: str, column: Column) -> str | None:
     import ipaddress
 
     bt = base_type(column)
-    v = s.strip()
+    v = s
+    if v != v.strip():
+        return f"has blanks around it, which {bt} does not take"
     try:
         if bt in ("inet", "cidr"):
             if bt == "cidr":
@@ -233,13 +282,20 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
     if is_spatial(column):
         return f"no literal is checked for a {bt} column"
     if k == "array":
-        from .arrays import parse_array
+        from dumpmask.schema import classify
+
+        from .arrays import element_type, map_array, parse_array
 
         try:
-            parse_array(s)
+            _, tree = parse_array(s)
         except ValueError as e:
             return f"is not an array literal ({e}): write it like {{}} or {{a,b}}"
-        return None
+        elem = classify(element_type(column.type or ""))
+        elem.name = column.name
+        errors: list[str] = []
+        map_array(tree, lambda v: errors.append(literal_error(v, elem, dialect) or ""))
+        bad = next((e for e in errors if e), None)
+        return f"has an element that {bad}" if bad else None
     if k == "int":
         if not _INT_RE.match(s):
             return "is not an integer"
@@ -249,7 +305,7 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
         return None
     if k == "numeric":
         if bt == "money":
-            return None if (_MONEY_RE.match(s) or _NUM_RE.match(s)) else "is not an amount of money"
+            return None if (_MONEY_RE.match(s) and s.count("-") <= 1) else "is not an amount of money (like 12.34 or $1,000.00)"
         if not mysql and s.strip().lower() == "nan":
             return None
         if not _NUM_RE.match(s):
@@ -270,7 +326,18 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
     if k == "float":
         if not mysql and s.strip().lower() in ("nan", "infinity", "-infinity", "inf", "-inf", "+infinity"):
             return None
-        return None if _NUM_RE.match(s) else "is not a number"
+        if not _NUM_RE.match(s):
+            return "is not a number"
+        f = abs(float(s))
+        from decimal import Decimal
+
+        if f == 0 and Decimal(s.strip()) != 0:
+            return "is out of the type's range"
+        single = bt in ("real", "float4") or (mysql and bt == "float")
+        hi, lo = (3.4028234e38, 1.1754944e-38) if single else (1.7976931348623157e308, 2.2250738585072014e-308)
+        if f > hi or (f != 0 and f < lo):
+            return "is out of the type's range"
+        return None
     if k == "bool":
         return None if s.strip().lower() in _PG_BOOL else "is not a boolean (true or false)"
     if k == "date":
@@ -281,7 +348,7 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
     if k == "time":
         return _time_error(s, mysql)
     if k == "interval":
-        if s.strip() and (_IV_PG.match(s) or _IV_ISO.match(s)):
+        if _interval_ok(s):
             return None
         return "is not an interval (e.g. '00:00:00', '1 day', 'P1D')"
     if k == "year":
@@ -292,8 +359,10 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
     if k == "uuid":
         return None if _UUID_RE.match(s) else "is not a UUID (8-4-4-4-12 hex digits)"
     if k == "json":
+        def _no_constant(c):
+            raise ValueError(c)
         try:
-            json.loads(s)
+            json.loads(s, parse_constant=_no_constant)
         except ValueError:
             return "is not valid JSON (write a JSON literal such as {} or \"text\" or null)"
         if bt == "jsonb" and "\\u0000" in s:
