@@ -73,6 +73,30 @@ def typed_dump(pg_server):
     return pg_server.dump(db, "--no-owner")
 
 
+def _inproc(tmp_path, dump: bytes, rules_doc: dict):
+    """Run the engine in this process (the checks under test are the engine's): -> (error
+    message or None, output bytes). The CLI's exit code for a RulesError is 2."""
+    import io
+
+    from dumpmask.crypto import Key
+    from dumpmask.engine import Engine
+    from dumpmask.errors import RulesError
+    from dumpmask.rules import load_rules
+
+    rp = tmp_path / "rules.json"
+    rp.write_text(json.dumps(rules_doc))
+    dp = tmp_path / "in.sql"
+    dp.write_bytes(dump)
+    out = io.BytesIO()
+    eng = Engine(rules=load_rules(str(rp)), key=Key(b"values-test-key"), input_path=str(dp), source=str(dp))
+    try:
+        with open(dp, "rb") as fh:
+            eng.run(fh, out)
+    except RulesError as e:
+        return str(e), out.getvalue()
+    return None, out.getvalue()
+
+
 def _run(dm, tmp_path, dump: bytes, rules_doc: dict, *args, pipe: bool = False):
     rp = tmp_path / "rules.json"
     rp.write_text(json.dumps(rules_doc))
@@ -139,16 +163,22 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("column,mutation,options,words", REFUSED, ids=[f"{c}-{m}" for c, m, _, _ in REFUSED])
-def test_refused_before_output(typed_dump, dm, tmp_path, column, mutation, options, words):
-    """A rule whose values cannot restore is exit 2 before any output, naming the rule's JSON
-    path and the column's type (before the fix these exited 0 and the restore failed)."""
-    cp = _run(dm, tmp_path, typed_dump, rules("typed", col("id", "keep"), col(column, mutation, **options)))
-    err = cp.stderr.decode()
-    assert cp.returncode == 2, err
+def test_refused_before_output(typed_dump, tmp_path, column, mutation, options, words):
+    """A rule whose values cannot restore is a rules error (exit 2) before any output, naming
+    the rule's JSON path and the column's type (before the fix these exited 0 and the restore
+    failed)."""
+    err, out = _inproc(tmp_path, typed_dump, rules("typed", col("id", "keep"), col(column, mutation, **options)))
+    assert err is not None
     assert "rules.json:$.tables[0].columnMutations[1]" in err
     for w in words:
         assert w in err, err
-    assert b"COPY" not in cp.stdout and b"CREATE TABLE" not in cp.stdout  # nothing but the poison line
+    assert b"COPY" not in out and b"CREATE TABLE" not in out  # nothing but the poison line
+
+
+def test_refused_cli_exit_2(typed_dump, dm, tmp_path):
+    cp = _run(dm, tmp_path, typed_dump, rules("typed", col("m", "redact", value="*****")))
+    assert cp.returncode == 2 and "rules.json:$.tables[0].columnMutations[0]" in cp.stderr.decode()
+    assert b"COPY" not in cp.stdout and cp.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")
 
 
 UNIQUE_SQL = """
@@ -170,16 +200,15 @@ def unique_dump(pg_server):
 @pytest.mark.parametrize("column,mutation,options", [
     ("phone", "faker.phone", {}), ("email", "faker.name", {}), ("id", "static:1", {}), ("code", "redact", {}),
     ("nick", "null", {}), ("phone", "faker.city", {}), ("nick", "hash", {"length": 8}), ("id", "hash", {})])
-def test_unique_columns_need_injective(unique_dump, dm, tmp_path, column, mutation, options):
+def test_unique_columns_need_injective(unique_dump, tmp_path, column, mutation, options):
     """A non-injective mutation on a PRIMARY KEY / UNIQUE constraint / unique index column
-    (pg_dump writes the index after the data: the file's pre-pass sees it) is exit 2 naming
-    the rule and the injective alternatives."""
-    cp = _run(dm, tmp_path, unique_dump, rules("person", col(column, mutation, **options)))
-    err = cp.stderr.decode()
-    assert cp.returncode == 2, err
+    (pg_dump writes the index after the data: the file's pre-pass sees it) is a rules error
+    (exit 2) before any output, naming the rule and the injective alternatives."""
+    err, out = _inproc(tmp_path, unique_dump, rules("person", col(column, mutation, **options)))
+    assert err is not None
     assert "$.tables[0].columnMutations[0]" in err and "not injective" in err
     assert "keep" in err and ("hash, " in err or "key, keep" in err)
-    assert b"COPY" not in cp.stdout
+    assert b"COPY" not in out
 
 
 def test_unique_injective_restores(pg_server, unique_dump, dm, tmp_path):
@@ -216,14 +245,15 @@ def test_mysql_types_and_unique_key(my_server, dm, tmp_path):
                               "y year NOT NULL, j json NOT NULL, loc point NOT NULL);"
                               "INSERT INTO person VALUES (1, '555-1', 'b', 'x,y', b'101010101010', 1999, '{\"a\": 1}', POINT(1, 2)),"
                               " (2, '', 'a', '', b'1', 2000, '[]', POINT(3, 4))")
+    dump = my_server.dump("values_u")
+    cp = _run(dm, tmp_path, dump, rules("person", col("phone", "faker.phone")))
+    assert cp.returncode == 2 and "not injective" in cp.stderr.decode() and "UNIQUE (phone)" in cp.stderr.decode()
+    for bad in (col("loc", "redact"), col("j", "static:nope"), col("kind", "static:c"), col("tags", "static:x,z"),
+                col("y", "static:1800"), col("j", "faker.name"), col("b", "static:1")):
+        err, _ = _inproc(tmp_path, dump, rules("person", bad))
+        assert err is not None and "columnMutations[0]" in err, bad
     for variant in ((), ("--hex-blob",)):
         dump = my_server.dump("values_u", *variant)
-        cp = _run(dm, tmp_path, dump, rules("person", col("phone", "faker.phone")))
-        assert cp.returncode == 2 and "not injective" in cp.stderr.decode() and "UNIQUE (phone)" in cp.stderr.decode()
-        for bad in (col("loc", "redact"), col("j", "static:nope"), col("kind", "static:c"), col("tags", "static:x,z"),
-                    col("y", "static:1800"), col("j", "faker.name")):
-            cp = _run(dm, tmp_path, dump, rules("person", bad))
-            assert cp.returncode == 2, (bad, cp.stderr.decode())
         cp = _run(dm, tmp_path, dump, rules("person", col("phone", "hash", length=16), col("kind", "redact"),
                                             col("tags", "redact"), col("b", "redact"), col("y", "redact"),
                                             col("j", "redact")))
