@@ -334,6 +334,11 @@ def test_valid_for_and_injective_api():
     big.name = "b"
     assert injective_mutations(big) == ["hash", "key", "keep"]
     assert "bits" in valid_for("hash", {"length": 8}, text, unique=True)
+    from dumpmask.schema import TableSchema
+
+    ts = TableSchema(schema="public", name="t", columns=[text], unique=[("c",)])
+    assert "UNIQUE (c) of public.t" in valid_for("faker.name", {}, text, table=ts)
+    assert valid_for("faker.email", {}, text, table=ts) is None
     g = classify("public.geometry(Point,4326)")
     g.name = "g"
     assert valid_for("redact", {}, g) and "null or keep" in valid_for("redact", {}, g)

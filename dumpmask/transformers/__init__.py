@@ -140,11 +140,29 @@ def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, di
 
 
 def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bool = False,
-              dialect: str | None = None, resolve=None) -> str | None:
+              dialect: str | None = None, resolve=None, table=None) -> str | None:
     """None when the rule {"mutation": mutation, "options": options} writes values that restore
-    into `column`, else the error message dumpmask would stop with (exit 2). `unique`: the
-    column is in a PRIMARY KEY, UNIQUE constraint or unique index (see
-    dumpmask.schema.unique_constraint_of); then the mutation must be injective."""
+    into `column`, else the error message dumpmask would stop with (exit 2).
+
+    unique: the column is in a PRIMARY KEY, UNIQUE constraint or unique index; then the
+        mutation must be injective on it. `table` (a TableSchema) works it out instead
+        (dumpmask.schema.unique_constraint_of).
+    dialect: "postgres" / "mysql" (a few checks differ), None when unknown.
+    resolve: type text -> Column with the dump's enums and domains (Engine.resolve_type), for
+        the elements of array columns; pass the column through Engine.resolve_column first so
+        that a domain's CHECK is known."""
+    if table is not None and not unique:
+        from dumpmask.schema import unique_constraint_of
+
+        u = unique_constraint_of(table, column.name)
+        if u:
+            try:
+                cls, _ = parse_mutation(mutation)
+                opts = cls.validate_options(dict(options or {}))
+            except RulesError as e:
+                return str(e)
+            err = type_error(cls, opts, _, column, dialect, resolve)
+            return err or uniqueness_error(cls, column, u, dialect, opts)
     try:
         cls, arg = parse_mutation(mutation)
         opts = cls.validate_options(dict(options or {}))
