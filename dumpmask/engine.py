@@ -180,7 +180,7 @@ class Engine:
         for w in warnings:
             self.warn(f"{_qual(ts.key)}.{col.name}: {w}")
         if tcol is not col:
-            t = ElementWise(t, delimiter_for(element_type(col.type)))
+            t = ElementWise(t, delimiter_for(element_type(col.type)), where=f"{_qual(ts.key)}.{col.name}")
         stats = self.audit.table(_qual(ts.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
         fn = self.adapter.make_field_fn(t, col, stats)
         return ColumnPlan(idx, col.name, fn, stats, t)
@@ -250,10 +250,11 @@ class Engine:
                 col = ts.schema.column(p.name) or Column(name=p.name)
                 err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint",
                                        self.adapter.name, getattr(inner, "options", None))
-                raise RulesError(f"{_qual(ts.key)}.{p.name}: {err.split(': use one of')[0]}; the constraint comes after "
-                                 f"the table's data ({self.source}:{line}), which was already written: give the dump as "
-                                 "a file or pass --schema FILE (pg_dump --schema-only) so this is known before any output; "
-                                 f"use one of{err.split(': use one of')[-1]}", self.rules.path, where)
+                head, _, alts = err.rpartition("; use one of ")
+                raise RulesError(f"{_qual(ts.key)}.{p.name}: {head}; the constraint comes after the table's data "
+                                 f"({self.source}:{line}), which was already written: give the dump as a file or pass "
+                                 "--schema FILE (pg_dump --schema-only) so that this is known before any output; "
+                                 f"use one of {alts}", self.rules.path, where)
 
     def check_all_rules_early(self) -> None:
         """With the whole schema known before the data (a file's pre-pass, --schema), every

@@ -161,8 +161,9 @@ class ElementWise:
 
     unique = False
 
-    def __init__(self, inner, delim: str = ","):
+    def __init__(self, inner, delim: str = ",", where: str | None = None):
         self.inner = inner
+        self.where = where
         self.delim = delim
         self.name = inner.name
         self.column = getattr(inner, "column", None)
@@ -176,6 +177,6 @@ class ElementWise:
         except ValueError as e:
             from dumpmask.errors import MaskingError
 
-            raise MaskingError(f"{self.name}: a value of array column {getattr(self.column, 'name', '?')!r} "
-                               f"is not an array literal ({e})") from None
+            raise MaskingError(f"{self.where or getattr(self.column, 'name', '?')}: {self.name}: a value of this array "
+                               f"column is not an array literal ({e})") from None
         return encode_array(map_array(tree, self.inner), prefix, self.delim)
