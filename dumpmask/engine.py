@@ -190,7 +190,7 @@ class Engine:
         """A type as a column of the dump declares it -> Column, with the dump's enums and
         domains resolved (a domain's CHECK kept in domain_check, an integer range CHECK
         narrowing int_min/int_max)."""
-        from dumpmask.schema import classify, domain_int_range
+        from dumpmask.schema import classify, domain_enum_values, domain_int_range
 
         key = " ".join(type_text.lower().split())
         c = classify(self.domains.get(key, type_text))
@@ -198,7 +198,10 @@ class Engine:
         chk = self.domain_checks.get(key)
         if chk:
             r = domain_int_range(chk) if c.kind == "int" else None
-            if r is not None:
+            labels = domain_enum_values(chk) if r is None and c.kind == "text" else None
+            if labels:
+                c.kind, c.enum_values = "enum", labels   # a text domain that takes a list of values
+            elif r is not None:
                 lo, hi = r
                 if lo is not None:
                     c.int_min = lo if c.int_min is None else max(c.int_min, lo)
@@ -219,6 +222,8 @@ class Engine:
         r = self.resolve_type(col.type)
         c = _copy.copy(col)
         c.int_min, c.int_max, c.domain_check = r.int_min, r.int_max, r.domain_check
+        if r.kind == "enum" and col.kind == "text":
+            c.kind, c.enum_values = r.kind, r.enum_values
         return c
 
     def unique_learned(self, ts: TableState, cols: tuple, line: int | None) -> None:

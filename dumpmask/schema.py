@@ -602,3 +602,22 @@ def mark_json_checks(text: str, ts: "TableSchema") -> None:
         for c in ts.columns:
             if c.name.lower() == name.lower() and c.kind == "text":
                 c.kind = "json"
+
+
+def domain_enum_values(check: str) -> tuple[str, ...] | None:
+    """A CHECK that only says VALUE is one of some strings (pg_dump spells it
+    `(VALUE = ANY (ARRAY['a'::text, 'b'::text]))`, or `VALUE IN ('a', 'b')`) -> the strings."""
+    body = re.sub(r"::\s*[\w .\"]+(\[\])?", "", check)
+    body = re.sub(r"\s+", " ", body).strip()
+    m = re.fullmatch(r"\(*\s*\(*VALUE\)*\s*(?:=\s*ANY\s*\(\s*\(*\s*ARRAY\s*\[(.*)\]\s*\)*\s*\)|IN\s*\((.*)\))\s*\)*", body, re.I | re.S)
+    if not m:
+        return None
+    inner = m.group(1) if m.group(1) is not None else m.group(2)
+    items = [x.strip() for x in _top_level_split(inner)]
+    out = []
+    for it in items:
+        sm = re.fullmatch(r"\(*\s*'((?:[^']|'')*)'\s*\)*", it)
+        if not sm:
+            return None
+        out.append(sm.group(1).replace("''", "'"))
+    return tuple(out) or None

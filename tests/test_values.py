@@ -19,6 +19,7 @@ CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'it''s "fine"');
 CREATE TYPE public."Level" AS ENUM ('Low', 'High');
 CREATE DOMAIN public.year AS integer CONSTRAINT year_check CHECK (((VALUE >= 1901) AND (VALUE <= 2155)));
 CREATE DOMAIN public.zip AS text CHECK (VALUE ~ '^\d{5}$');
+CREATE DOMAIN public.color AS varchar(10) CHECK (VALUE IN ('red', 'green'));
 CREATE TABLE public.typed (
     id integer PRIMARY KEY,
     m public.mood NOT NULL,
@@ -43,15 +44,16 @@ CREATE TABLE public.typed (
     tags text[] NOT NULL,
     nums integer[] NOT NULL,
     p point,
-    phone text NOT NULL
+    phone text NOT NULL,
+    colour public.color NOT NULL
 );
 INSERT INTO public.typed VALUES
  (1, 'sad', 'Low', 1999, '12345', '{"a": 1}', '{"b": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 123.45,
   '2001-02-03', '2001-02-03 04:05:06+00', '04:05:06', '1 day 02:00:00', B'10101010', B'101', '10.1.2.3', '10.0.0.0/8',
-  '08:00:2b:01:02:03', 12.34, '\x0102', '{alpha,"be ta",NULL}', '{1,2,3}', '(1,2)', '555-0100'),
+  '08:00:2b:01:02:03', 12.34, '\x0102', '{alpha,"be ta",NULL}', '{1,2,3}', '(1,2)', '555-0100', 'green'),
  (2, 'it''s "fine"', NULL, 2000, NULL, '[]', '{}', 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', -1.5,
   '1999-12-31', '1999-12-31 23:59:59+00', '23:59:59', '3 mons', B'00000001', B'1', '192.168.0.1', '192.168.0.0/16',
-  '08:00:2b:01:02:04', 0, '', '{}', '{}', NULL, '');
+  '08:00:2b:01:02:04', 0, '', '{}', '{}', NULL, '', 'red');
 """
 
 
@@ -116,13 +118,14 @@ def test_fixed_values_restore(pg_server, typed_dump, dm, tmp_path):
               col("jb", "redact"), col("u", "redact"), col("n", "static:999.99"), col("d", "redact"),
               col("ts", "redact"), col("t", "redact"), col("iv", "redact"), col("b", "redact"), col("vb", "redact"),
               col("ip", "redact"), col("net", "redact"), col("mac", "redact"), col("mo", "redact"),
-              col("by", "redact"), col("tags", "redact"), col("nums", "static:{7,8}"), col("p", "null"))
+              col("by", "redact"), col("tags", "redact"), col("nums", "static:{7,8}"), col("p", "null"),
+              col("colour", "redact"))
     cp = _run(dm, tmp_path, typed_dump, r)
     assert cp.returncode == 0, cp.stderr.decode()
     db = pg_server.createdb("values_typed_out")
     pg_server.restore(db, cp.stdout)
     row = pg_server.scalar(db, "SELECT row_to_json(r) FROM (SELECT m, lv, y, j, jb, u, n, d, ts, t, iv, b, vb, ip, net, "
-                               "mac, mo::numeric AS mo, encode(by, 'hex') AS by, tags, nums, p FROM typed WHERE id = 1) r")
+                               "mac, mo::numeric AS mo, encode(by, 'hex') AS by, tags, nums, p, colour FROM typed WHERE id = 1) r")
     got = json.loads(row)
     assert got["m"] == "sad" and got["lv"] == "High" and got["y"] == 1901
     assert got["j"] == {"x": [1]} and got["jb"] == {}
@@ -131,6 +134,7 @@ def test_fixed_values_restore(pg_server, typed_dump, dm, tmp_path):
     assert got["b"] == "00000000" and got["vb"] == "0"
     assert got["ip"] == "0.0.0.0" and got["net"] == "0.0.0.0/32" and got["mac"] == "00:00:00:00:00:00"
     assert got["mo"] == 0 and got["by"] == "" and got["tags"] == [] and got["nums"] == [7, 8] and got["p"] is None
+    assert got["colour"] == "red"
 
 
 REFUSED = [
@@ -159,6 +163,8 @@ REFUSED = [
     ("z", "redact", {}, ["CHECK"]),
     ("y", "static:1800", {}, ["out of range"]),
     ("by", "static:\\q", {}, ["bytea"]),
+    ("colour", "static:blue", {}, ["'red', 'green'"]),
+    ("colour", "faker.name", {}, ["public.color"]),
 ]
 
 
