@@ -397,3 +397,22 @@ def test_accepted_literals_are_accepted_by_the_server(pg_server):
     values = ", ".join("(" + ", ".join("'" + x.replace("'", "''") + "'" for x in p) + ")" for p in pairs)
     bad = pg_server.scalar(db, f"SELECT json_agg(json_build_array(t, v)) FROM (VALUES {values}) x(t, v) WHERE NOT ok(v, t)")
     assert not bad, bad
+
+
+def test_pagila_enum_domain_array_restore(pg_server, pagila_db, dm, tmp_path):
+    """Pagila's film: redact on the mpaa_rating enum (was '*****': the restore failed), on the
+    `year` domain (was the integer minimum: its CHECK failed), special_features text[] masked
+    element-wise."""
+    dump = pg_server.dump(pagila_db, "--no-owner")
+    cp = _run(dm, tmp_path, dump, rules("film", col("rating", "redact"), col("release_year", "redact"),
+                                        col("special_features", "faker.lastName")))
+    assert cp.returncode == 0, cp.stderr.decode()
+    db = pg_server.createdb("values_pagila")
+    pg_server.restore(db, cp.stdout)
+    assert pg_server.scalar(db, "SELECT string_agg(DISTINCT rating::text, ',') FROM film") == "G"
+    assert pg_server.scalar(db, "SELECT string_agg(DISTINCT release_year::text, ',') FROM film") == "1901"
+    same = pg_server.scalar(db, "SELECT count(*) FROM film WHERE special_features && ARRAY['Trailers', 'Commentaries', "
+                                "'Deleted Scenes', 'Behind the Scenes']")
+    assert same == "0"
+    shape = "SELECT sum(coalesce(array_length(special_features, 1), -1)) FROM film"
+    assert pg_server.scalar(db, shape) == pg_server.scalar(pagila_db, shape)
