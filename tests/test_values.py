@@ -345,6 +345,9 @@ def test_valid_for_and_injective_api():
     ts = TableSchema(schema="public", name="t", columns=[text], unique=[("c",)])
     assert "UNIQUE (c) of public.t" in valid_for("faker.name", {}, text, table=ts)
     assert valid_for("faker.email", {}, text, table=ts) is None
+    x = classify("xml")
+    x.name = "x"
+    assert "xml" in valid_for("faker.company", {}, x) and valid_for("hash", {}, x) is None
     g = classify("public.geometry(Point,4326)")
     g.name = "g"
     assert valid_for("redact", {}, g) and "null or keep" in valid_for("redact", {}, g)
