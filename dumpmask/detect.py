@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable
@@ -61,6 +62,7 @@ class Finding:
     also: tuple[str, ...] = ()
     review: bool = False
     share: float | None = None
+    key: str | None = None   # set when the column is a key: "primary key", "foreign key to t(c)"...
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -118,6 +120,7 @@ _KINDS = {
     "date": _DATE,
     "num": _NUM | {"text", "other"},
     "any": _TEXT | _NUM | {"bool", "bit"},
+    "secret": frozenset({"text", "other", "array", "json", "binary", "uuid"}),  # never enum/bool/int
 }
 
 
@@ -131,6 +134,7 @@ class _Rule:
     also: tuple[str, ...] = ()
     review: bool = False
     unless: frozenset = frozenset()  # rule-specific tokens that cancel it
+    people_table: bool = False     # only on a table whose head noun names people
 
 
 _RULES: dict[str, _Rule] = {}
@@ -165,19 +169,27 @@ _add("deathdate dateofdeath death died deceased admissiondate admission admitted
      "encounterdate appointment appointmentdate", _Rule(_D, "faker.date", "date", temporal=True))
 
 _add("phone phonenumber phoneno phonenum telephone tel telno mobile mobilephone mobilenumber "
-     "cellphone msisdn contactnumber whatsapp", _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
+     "cellphone cellnumber cellno cellphonenumber cellular msisdn contactnumber whatsapp phones "
+     "phonenumbers telephones mobiles",
+     _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
+# a bare `cell` is a phone only on a table of people (patients.cell, not grid.cell)
+_add("cell", _Rule("HIPAA-4 phone", "faker.phone", "textnum", people_table=True))
 _add("fax faxnumber faxno", _Rule("HIPAA-5 fax", "faker.phone", "textnum"))
-_add("email emailaddress emailaddr", _Rule("HIPAA-6 email", "faker.email"))
+_add("email emailaddress emailaddr emails emailaddresses", _Rule("HIPAA-6 email", "faker.email"))
 _add("ssn socialsecurity socialsecuritynumber socialsecurityno",
      _Rule("HIPAA-7 SSN", "faker.ssn", "textnum", also=("GDPR national id",)))
-_add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber",
+_add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber "
+     "patientid mrnid medicalrecordid chartid chartno",
      _Rule("HIPAA-8 medical record number", "hash", "textnum"))
 _add("healthplan healthplannumber beneficiary beneficiarynumber insurancenumber policynumber "
-     "memberno membernumber", _Rule("HIPAA-9 health plan beneficiary number", "hash", "textnum"))
-_add("accountnumber accountno accountnum acct acctno acctnumber bankaccount bankaccountnumber",
+     "memberno membernumber memberid insuranceid insuranceno insurancenum subscriberid subscribernumber "
+     "subscriberno beneficiaryid healthplanid policyid policyno planmemberid groupnumber", _Rule("HIPAA-9 health plan beneficiary number", "hash", "textnum"))
+_add("accountnumber accountno accountnum acct acctno acctnumber bankaccount bankaccountnumber "
+     "accountid acctid bankaccountid",
      _Rule("HIPAA-10 account number", "hash", "textnum"))
 _add("licensenumber licencenumber licenseno licenceno driverslicense driverlicense driverslicence "
-     "driverlicence certificate certificatenumber certificateno certno",
+     "driverlicence certificate certificatenumber certificateno certno licenseid licenceid "
+     "driverslicenseid driverlicenseid licensenum licencenum deanumber",
      _Rule("HIPAA-11 certificate/license number", "hash", "textnum"))
 _add("vin licenseplate licenceplate plate platenumber numberplate vehicleid",
      _Rule("HIPAA-12 vehicle identifier", "hash", "textnum"))
@@ -209,16 +221,53 @@ _add("pin pinblock pinnumber pincode", _Rule("PCI PIN", "redact", "textnum"))
 
 _add("gender sex", _Rule("GDPR gender", "keep", "any"))
 _add("nationalid nationalidnumber nino nin idnumber identitynumber personalnumber "
-     "personnummer", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
-_add("taxid tin taxnumber taxno taxpayerid", _Rule("GDPR tax id", "hash", "textnum",
+     "personnummer nationalinsurance nationalinsurancenumber nationalinsuranceno nif nie codicefiscale "
+     "cpf cnp aadhaar aadhar aadhaarnumber pesel bsn bsnnumber dni nir insee personalid personalidnumber "
+     "identitycard idcard idcardnumber nationalidentifier nationalidentitynumber socialinsurancenumber sin "
+     "curp rut rfc steuerid steueridentifikationsnummer hetu cnic nric mykad pps ppsn "
+     "citizenid citizenshipnumber residentid residencepermit", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
+_add("taxid tin taxnumber taxno taxpayerid taxidentificationnumber taxidnumber taxpayernumber "
+     "taxpayeridentificationnumber taxcode taxregistrationnumber vatnumber vatno vatid vatin "
+     "vatregistrationnumber ein itin utr ustid ustidnr abn gstin gstnumber", _Rule("GDPR tax id", "hash", "textnum",
                                                     also=("HIPAA-18 unique identifier",)))
 _add("passport passportnumber passportno passportid", _Rule("GDPR passport", "hash", "textnum",
                                                              also=("HIPAA-18 unique identifier",)))
 _add("iban", _Rule("GDPR IBAN", "faker.iban", "textnum", also=("HIPAA-10 account number",)))
 _add("salary income wage wages compensation", _Rule("GDPR salary", "redact", "num"))
 
-_add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode",
-     _Rule("credential password", "hash", "text"))
+_add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode "
+     "passworddigest encryptedpassword hashedpassword cryptedpassword",
+     _Rule("credential password", "hash", "secret"))
+
+# secrets: the keys to the application itself (credentials are in every template)
+_NOT_A_SECRET = frozenset({"frequency", "interval", "schedule", "name", "names", "label", "title",
+                           "description", "hint", "question", "prefix", "last", "scopes", "scope",
+                           "url", "uri", "endpoint", "version", "algorithm", "alg", "id", "ids",
+                           "strategy", "owner", "generated", "expires", "expiry", "expiration",
+                           "rotated", "revoked", "used", "usage", "reference", "ref", "path", "file",
+                           "fingerprint", "sent", "requested", "issued", "claimed", "limit", "ttl"})
+_CT, _CK, _CP, _CS, _CD = ("credential token", "credential api key", "credential private key",
+                           "credential secret", "credential digest")
+_add("token tokens accesstoken refreshtoken authtoken authenticationtoken sessiontoken bearertoken "
+     "idtoken apitoken csrftoken xsrftoken remembertoken remembermetoken rememberme confirmationtoken "
+     "unlocktoken resettoken resetpasswordtoken passwordresettoken invitationtoken invitetoken "
+     "verificationtoken activationtoken magictoken logintoken feedtoken incomingemailtoken "
+     "runnerstoken registrationtoken deploytoken triggertoken webhooktoken pushtoken devicetoken "
+     "oauthtoken oauthsecret oauthtokensecret authenticitytoken singleaccesstoken perishabletoken "
+     "persistencetoken calendartoken rsstoken",
+     _Rule(_CT, "hash", "secret", unless=_NOT_A_SECRET))
+_add("apikey apikeys apisecret apisecretkey accesskey accesskeyid secretaccesskey secretkey "
+     "clientsecret consumersecret consumerkey appsecret applicationsecret licensekey masterkey "
+     "encryptionkey stripekey", _Rule(_CK, "hash", "secret", unless=_NOT_A_SECRET))
+_add("privatekey privkey sshkey sshprivatekey rsakey pem pemkey signingkey gpgkey pgpkey keypair "
+     "secretkeybase", _Rule(_CP, "hash", "secret", unless=_NOT_A_SECRET))
+_add("secret secrets sharedsecret webhooksecret signingsecret otp otps otpsecret totp totpsecret "
+     "mfasecret twofactorsecret tfasecret otpseed totpseed otpbackupcodes backupcodes recoverycodes "
+     "salt passwordsalt hmackey hmacsecret credential credentials",
+     _Rule(_CS, "hash", "secret", unless=_NOT_A_SECRET))
+_add("digest tokendigest keydigest secretdigest encryptedtoken hashedtoken tokenhash",
+     _Rule(_CD, "hash", "secret", unless=_NOT_A_SECRET | {"email", "mail", "newsletter", "weekly",
+                                                          "daily", "enabled"}))
 _add("username login loginname userlogin loginid",
      _Rule("credential username", "faker.userName", "text",
            unless=frozenset({"last", "first", "count", "attempts", "failed"})))
@@ -368,9 +417,18 @@ def detect_by_name(column_name: str, column: Column | None = None,
                 continue
         elif outside & _TIME_TOKENS:
             continue  # password_changed_at, email_sent_date: when something happened
+        if rule.people_table and not is_people_table(table_name):
+            continue
         if not _kind_ok(rule, column):
             continue
+        if rule.kinds in ("textnum", "num") and rule.category == "GDPR geolocation" and column is not None \
+                and column.kind == "int" and not _int_coordinates(tokens, column):
+            continue  # location smallint, geo_id: a code, not a coordinate
         return _finding_from_rule(rule, column)
+
+    secret = _secret_by_context(tokens, column, table_name)
+    if secret is not None:
+        return secret
 
     # customer_name, patient_name, contact_name (but not product_name, file_name)
     if tokens[last] in ("name", "names") and last >= 1 and tokens[last - 1] in PEOPLE_WORDS:
@@ -390,6 +448,52 @@ def detect_by_name(column_name: str, column: Column | None = None,
                 # Mr/Dr or a job title: personal, but faker.name would be wrong; a person decides
                 return _finding_from_rule(rule, column, suggested="redact", review=True)
             return _finding_from_rule(rule, column)
+    return None
+
+
+_COORD_WORDS = frozenset({"lat", "lng", "lon", "latitude", "longitude", "latlng", "latlon", "latlong"})
+
+
+def _int_coordinates(tokens: list[str], column: Column) -> bool:
+    """An integer column holds coordinates only as scaled degrees (latitude_e7 integer): an
+    explicit lat/long word and a type of at least 32 bits. `location smallint`, `geo integer`
+    are codes."""
+    return bool(set(tokens) & _COORD_WORDS) and column.int_max is not None and column.int_max >= (1 << 31) - 1
+
+
+# tables of credentials: their bare value/key/hash column is the secret (api_keys.value)
+_CRED_TABLE_WORDS = frozenset({"api", "apikey", "access", "secret", "secrets", "ssh", "gpg", "pgp",
+                               "signing", "private", "deploy", "auth", "oauth", "token", "tokens",
+                               "credential", "credentials", "webhook", "webhooks", "encryption", "otp",
+                               "totp", "mfa", "session", "sessions"})
+_CRED_TABLE_HEADS = frozenset({"token", "secret", "credential", "apikey", "key"})
+_CRED_BARE_COLUMNS = frozenset({"value", "key", "hash", "digest", "plaintext", "ciphertext", "material",
+                                "token", "secret", "encrypted", "raw", "sealed"})
+_ENCRYPTED_PREFIX = frozenset({"encrypted", "crypted", "enc", "hashed", "sealed"})
+
+
+def _secret_by_context(tokens: list[str], column: Column | None, table_name: str | None) -> Finding | None:
+    """Secrets a keyword alone does not name: `encrypted_*` columns, and the bare value/key/hash
+    column of a table of credentials (api_keys.value, signing_keys.key, tokens.hash)."""
+    if column is not None and column.kind not in _KINDS["secret"]:
+        return None
+    if tokens[-1] in _ID_WORDS or set(tokens) & (_META_WORDS | _TIME_TOKENS | _NOT_A_SECRET):
+        return None
+    rule = _Rule("credential secret", "hash", "secret")
+    if len(tokens) > 1 and tokens[0] in _ENCRYPTED_PREFIX:
+        return _finding_from_rule(rule, column)
+    if table_name and len(tokens) == 1 and tokens[0] in _CRED_BARE_COLUMNS:
+        tt = [t for t in normalise(table_name.rsplit(".", 1)[-1]) if not t.isdigit()]
+        tt = [t for t in tt if t not in _PEOPLE_TABLE_SKIP] or tt
+        if not tt:
+            return None
+        head = _singular(tt[-1])
+        joined = "".join(tt[-2:])
+        if head in ("token", "secret", "credential") or _singular(joined) == "apikey" \
+                or (head == "key" and set(tt[:-1]) & _CRED_TABLE_WORDS):
+            cat = "credential api key" if head == "key" or _singular(joined) == "apikey" else \
+                ("credential token" if head == "token" else "credential secret")
+            return _finding_from_rule(_Rule(cat, "hash", "secret"), column)
     return None
 
 
@@ -449,9 +553,25 @@ def _is_ssn(v: str) -> bool:
     return bool(_SSN_RE.match(v))
 
 
+def _is_numeric_timestamp(v: str) -> bool:
+    """Bare digits that read as a time: YYYYMMDDhhmm[ss] (schema_migrations.version
+    20240101120000) or Unix seconds / milliseconds of 2001..2033 (1xxxxxxxxx, 1xxxxxxxxxxxx: no
+    national phone number without a country code starts with 1 at these lengths)."""
+    n = len(v)
+    if n in (12, 14):
+        y, mo, d, h, mi = int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12])
+        sec = int(v[12:14]) if n == 14 else 0
+        if 1900 <= y <= 2199 and 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and sec <= 60:
+            return True
+    if n in (10, 13) and v[0] == "1":
+        return True
+    return False
+
+
 def _is_phone(v: str, text_column: bool) -> bool:
     if text_column and _BARE_DIGITS_RE.match(v):
-        return True  # 14033335568 in a varchar column: a phone number stored without separators
+        # 14033335568 in a varchar column: a phone number stored without separators
+        return not _is_numeric_timestamp(v)
     if not _PHONE_CHARS_RE.match(v) or _DATE_LIKE_RE.match(v) or _ZIP4_RE.match(v):
         return False
     if v[0] in "-./":
@@ -501,6 +621,89 @@ def _is_url(v: str) -> bool:
     return bool(_URL_RE.match(v))
 
 
+# secrets by content: well-known token formats (searched anywhere in the value: a JSON blob of
+# integration settings counts), PEM private keys, JWTs, password hashes, and random-looking strings
+_SECRET_SEARCH_RE = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"|(?<![A-Za-z0-9_])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|gl(?:dt|rt|ptt|cbt|imt|agent|soat|ffct|oas)-[A-Za-z0-9_-]{20,}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{16,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+    r"|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+    r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}|dop_v1_[a-f0-9]{64}|hf_[A-Za-z0-9]{30,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r")")
+_PASSWORD_HASH_RE = re.compile(
+    r"^(?:\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$\S{20,}|\$[156]\$[^$\s]{1,16}\$[./A-Za-z0-9]{20,}"
+    r"|\$scrypt\$\S{20,}|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|argon2|sha1|md5)\$\S{20,}"
+    r"|\{(?:SSHA|SHA|SSHA256|SSHA512|CRYPT)\}\S{8,})$")
+_RANDOM_RE = re.compile(r"^[A-Za-z0-9+/=_-]{20,512}$")
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+_LOWER_RUN_RE = re.compile(r"[a-z]+")
+
+
+def _entropy(v: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in v:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(v)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _is_random_string(v: str) -> bool:
+    """A random-looking token: 20+ characters of a base64/base58/base62 alphabet mixing upper-case
+    letters, lower-case letters and digits or symbols, with short runs of lower-case letters
+    (words and CamelCase identifiers have long ones) and a high Shannon entropy. Hex strings
+    alone are not (checksums, commit SHAs, content hashes are not credentials by content; a
+    `token_digest` is found by its name), nor are UUIDs."""
+    if not _RANDOM_RE.match(v) or _UUID_RE.match(v):
+        return False
+    up = sum(ch.isupper() for ch in v)
+    runs = _LOWER_RUN_RE.findall(v)
+    lo = sum(len(r) for r in runs)
+    other = len(v) - up - lo
+    if up < 2 or lo < 2 or other < 1:
+        return False
+    if lo / len(runs) > 2.6:
+        return False  # CustomerAccountNumber2020: words
+    return _entropy(v) >= min(4.0, 0.8 * math.log2(len(v)))
+
+
+def secret_category(v: str) -> str | None:
+    """The credential category of a value by its content (see is_secret_value), else None."""
+    v = v.strip()
+    if len(v) < 16:
+        return None
+    m = _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536])
+    if m:
+        return "credential private key" if m.group().startswith("-----") else "credential token"
+    if len(v) > 2048:
+        return None
+    if _PASSWORD_HASH_RE.match(v):
+        return "credential password"
+    if _is_random_string(v):
+        return "credential token"
+    return None
+
+
+def is_secret_value(v: str) -> bool:
+    """A value that is (or holds) a credential: a known token format, a PEM private key, a JWT,
+    a password hash (bcrypt, argon2, crypt, Django/LDAP formats) or a random-looking string."""
+    v = v.strip()
+    if len(v) < 16:
+        return False
+    if _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536]):
+        return True
+    if len(v) > 2048:
+        return False
+    return bool(_PASSWORD_HASH_RE.match(v)) or _is_random_string(v)
+
+
 def _date_year(v: str) -> int | None:
     """The year of a date value (ISO, optional time; or DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY)."""
     m = _ISO_DATE_RE.match(v)
@@ -519,6 +722,7 @@ def _date_year(v: str) -> int | None:
 
 # name -> (category, suggested); order = priority when two patterns match equally often
 _CONTENT = {
+    "secret": ("credential token", "hash"),
     "ssn": ("HIPAA-7 SSN", "faker.ssn"),
     "card": ("PCI PAN", "faker.creditCard"),
     "iban": ("GDPR IBAN", "faker.iban"),
@@ -565,6 +769,43 @@ def match_value(value: str, text_column: bool = True) -> set[str]:
     return out
 
 
+def _array_elements(v: str) -> list[str]:
+    """The elements of a PostgreSQL array literal ({a,"b c",NULL,{d}}), flattened; NULLs dropped.
+    Not an array literal: [v]."""
+    v = v.strip()
+    if not (v.startswith("{") and v.endswith("}")):
+        return [v]
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = was_quoted = False
+    i, n = 0, len(v)
+    while i < n:
+        ch = v[i]
+        if quoted:
+            if ch == "\\" and i + 1 < n:
+                cur.append(v[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                quoted = False
+            else:
+                cur.append(ch)
+        elif ch == '"':
+            quoted = was_quoted = True
+        elif ch in "{},":
+            item = "".join(cur).strip()
+            if item and (was_quoted or item.upper() != "NULL"):
+                out.append(item)
+            cur, was_quoted = [], False
+        else:
+            cur.append(ch)
+        i += 1
+    return out
+
+
+_SECRET_KINDS = frozenset({"text", "other", "json", "binary", "array"})
+
+
 class ContentSampler:
     """Samples up to `limit` non-null values per column and says which columns look personal.
 
@@ -588,6 +829,7 @@ class ContentSampler:
         self.samples: dict[str, list[str]] = {c: [] for c in (columns or ())}
         self.columns: dict[str, Column] = {}
         self.today = today or _dt.date.today()
+        self._secret_cats: dict[str, str] = {}
 
     def add(self, column_name: str, value, column: Column | None = None) -> None:
         s = self.samples.setdefault(column_name, [])
@@ -600,6 +842,12 @@ class ContentSampler:
         value = str(value)
         if value.strip() == "":
             return  # empty strings say nothing either way
+        col = self.columns.get(column_name)
+        if col is not None and col.kind == "array":
+            # bcc_emails text[]: the elements are the values
+            for e in _array_elements(value)[: self.limit - len(s)]:
+                s.append(e)
+            return
         s.append(value)
 
     @property
@@ -613,11 +861,22 @@ class ContentSampler:
             return {}
         col = self.columns.get(column_name)
         text_column = col is not None and col.kind in ("text", "other")
+        if col is not None and col.kind == "array":
+            text_column = True  # elements of text[]/varchar[]: the element type is text
+        secrets_ok = col is None or col.kind in _SECRET_KINDS
         counts: dict[str, int] = {}
+        secret_cats: dict[str, int] = {}
         for v in vals:
+            if secrets_ok:
+                sc = secret_category(v)
+                if sc is not None:
+                    counts["secret"] = counts.get("secret", 0) + 1
+                    secret_cats[sc] = secret_cats.get(sc, 0) + 1
             for p in match_value(v, text_column):
                 counts[p] = counts.get(p, 0) + 1
         out = {p: c / len(vals) for p, c in counts.items()}
+        if secret_cats:
+            self._secret_cats[column_name] = max(secret_cats, key=lambda c: (secret_cats[c], c))
         bd = self._birthdate_share(column_name, vals)
         if bd:
             out["birthdate"] = bd
@@ -651,6 +910,8 @@ class ContentSampler:
             return None
         p, sh = best
         cat, sug = _CONTENT[p]
+        if p == "secret":
+            cat = self._secret_cats.get(column_name, cat)
         if p == "ip":
             vals = self.samples[column_name]
             v6 = sum(1 for v in vals if _ip_version(v.strip()) == 6)
@@ -712,7 +973,8 @@ CATEGORIES: tuple[str, ...] = (
     "PCI PAN", "PCI CVV", "PCI expiry", "PCI cardholder name", "PCI PIN",
     "GDPR date of birth", "GDPR gender", "GDPR national id", "GDPR tax id", "GDPR passport",
     "GDPR IBAN", "GDPR salary", "GDPR geolocation",
-    "credential password", "credential username",
+    "credential password", "credential username", "credential token", "credential api key",
+    "credential private key", "credential secret", "credential digest",
 )
 _CREDENTIALS = {c for c in CATEGORIES if c.startswith("credential")}
 
@@ -731,6 +993,12 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "gdpr": frozenset(CATEGORIES),
     "all": frozenset(CATEGORIES),
 }
+
+
+#: Templates that cover identifiers (HIPAA #18, GDPR identifiers): a run or a rules file made
+#: from them turns identifier remapping on, so key columns they flag are remapped, never
+#: given a value mutation.
+REMAPPING_TEMPLATES = frozenset({"hipaa", "gdpr", "all"})
 
 
 def in_template(finding: Finding, template: str) -> bool:
@@ -777,11 +1045,14 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
       are kept (a year alone is allowed by HIPAA Safe Harbor, except ages over 89: review);
     * numeric columns (int/numeric/float) cannot take faker text: identifiers are hashed
       (hash fits the type), card numbers in a column holding 16 digits keep faker.creditCard,
-      everything else is redacted (e.g. a phone stored as an integer);
+      everything else is hashed too (e.g. a phone stored as an integer): never `redact`, whose
+      type minimum or 0 would read as a real value;
     * binary/array/json columns (photos, biometrics, hashed passwords as bytes) are nulled, or
       redacted when NOT NULL;
     * enum/bool columns (gender) are kept: no generator fits them, the finding stays for review;
-    * PCI CVV/PIN are redacted (nothing to preserve), passwords hashed;
+    * PCI CVV/PIN are redacted (nothing to preserve; hashed in numeric columns), passwords and
+      other credentials hashed;
+    * a finding on a key column (`suggested` "key") stays "key": it is remapped;
     * a NOT NULL column never gets "null" (redact instead).
     A bare column name (str) is taken as a nullable text column.
     """
@@ -791,6 +1062,11 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
     options = dict(finding.suggested_options)
     kind = column.kind
     cat = finding.category
+    if mutation == "key":
+        out = {"column": column.name, "mutation": "key"}
+        if options:
+            out["options"] = options
+        return out
 
     if cat in ("PCI CVV", "PCI PIN"):
         mutation, options = "redact", {}
@@ -809,8 +1085,10 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
     elif kind in ("int", "numeric", "float"):
         if mutation == "faker.creditCard" and _holds_16_digits(column):
             pass  # faker.creditCard writes 16-digit integers
-        elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime"):
-            mutation, options = "redact", {}
+        elif mutation == "faker.phone" and kind == "int":
+            mutation, options = "hash", {}  # a phone stored as a number: a keyed number of the type
+        elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime", "redact"):
+            mutation, options = "hash", {}
     elif kind in ("binary", "array", "json"):
         # photos, biometrics, hashed passwords, lists: no generator writes these types
         mutation, options = "null", {}
@@ -825,7 +1103,133 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
         mutation, options = "null", {}  # nothing of this kind fits: drop the value (or redact)
     if mutation == "null" and not column.nullable:
         mutation, options = "redact", {}
+    if mutation == "redact" and kind in ("int", "numeric", "float"):
+        # redact writes the type's minimum / 0: a value that reads as real data; a keyed number instead
+        mutation, options = "hash", {}
     out = {"column": column.name, "mutation": mutation}
     if options:
         out["options"] = options
     return out
+
+
+# --------------------------------------------------------------------------- rules that restore
+
+_INJECTIVE_FALLBACK = ("hash", "faker.email", "faker.userName")
+
+
+def _dummy_key():
+    from dumpmask.crypto import Key
+
+    return Key(b"dumpmask-suggestion-check")
+
+
+def _local_valid_for(mutation: str, options: dict, column: Column) -> bool:
+    """Whether a mutation restores into the column: the transformer accepts the column (its
+    options and check(); no RulesError), NULL only into nullable columns, and nothing but
+    null/keep into types dumpmask does not know (geometry, user enums, composites: kind "other"
+    with a type that is not a known text type)."""
+    from dumpmask.errors import RulesError
+    from dumpmask.transformers import REGISTRY, parse_mutation
+
+    if mutation in ("keep", "key"):
+        return True
+    if mutation == "null":
+        return column.nullable
+    try:
+        cls, arg = parse_mutation(mutation)
+        opts = cls.validate_options(dict(options or {}))
+        t = cls(_dummy_key(), opts, column, arg)
+        t.check(column)
+    except RulesError:
+        return False
+    except Exception:
+        return False
+    if column.kind == "other":
+        return False  # geometry, a user enum, a composite: no fixed or generated value fits for sure
+    if mutation == "redact" and column.kind in ("bit", "time", "interval", "year", "date", "timestamp"):
+        return False  # 0 / 1900-01-01 / 00:00:00: a value that reads as real, or that the type refuses
+    if column.kind == "enum" and mutation != "redact":
+        return False
+    return REGISTRY.get(mutation.partition(":")[0]) is not None
+
+
+def valid_for(mutation: str, options: dict | None, column: Column) -> bool:
+    """True when the mutation (with options) writes values the column's type accepts on
+    restore: dumpmask.transformers.valid_for when the transformers provide it, and the local
+    checks of `_local_valid_for` in every case."""
+    try:
+        from dumpmask import transformers as _t
+    except ImportError:  # pragma: no cover - the package always ships it
+        raise
+    if not _local_valid_for(mutation, options or {}, column):
+        return False
+    fn = getattr(_t, "valid_for", None)
+    if fn is None or mutation in ("key", "keep"):
+        return True
+    try:
+        r = fn(mutation, options or {}, column)
+    except Exception:
+        return False
+    return r is not False and not (isinstance(r, (list, tuple, str)) and r)
+
+
+def injective_mutations(column: Column) -> tuple[str, ...]:
+    """Mutations that keep distinct values distinct in this column (dumpmask.transformers.
+    injective_mutations when provided, else hash / faker.email / faker.userName) that also fit it."""
+    from dumpmask import transformers as _t
+
+    fn = getattr(_t, "injective_mutations", None)
+    names = tuple(fn(column)) if fn is not None else _INJECTIVE_FALLBACK
+    return tuple(m for m in names if m not in ("keep",) and valid_for(m, {}, column))
+
+
+def _is_injective(mutation: str) -> bool:
+    from dumpmask.transformers import REGISTRY
+
+    cls = REGISTRY.get(mutation.partition(":")[0])
+    return cls is not None and bool(cls.unique)
+
+
+def fit_rule(finding: Finding, column: Column, unique: bool = False) -> dict:
+    """suggest_rule, then made safe to restore: a key column keeps "key" (remapping); a column
+    of a PRIMARY KEY / UNIQUE constraint / unique index gets an injective mutation (the
+    suggestion when it is one, else faker.email / faker.userName for those categories, else
+    hash; integers too small for a collision-free hash are remapped on their own with "key");
+    every other suggestion must pass `valid_for`, falling back to hash, null (nullable) or
+    redact, and to "keep" with review when nothing restores into the type (a NOT NULL
+    geometry): the caller must say so."""
+    r = suggest_rule(finding, column)
+    m, opts = r["mutation"], r.get("options", {})
+    if m == "key":
+        return r
+    cands: list[tuple[str, dict]] = [(m, opts)]
+    if unique:
+        inj = injective_mutations(column)
+        pref = [x for x in ("faker.email", "faker.userName") if x == m and x in inj]
+        if column.kind in ("int", "numeric") and not _hash_room(column):
+            cands = [("key", {})]
+        else:
+            cands = [(x, opts if x == m else {}) for x in pref] + [(x, {}) for x in inj if x not in pref]
+            if column.kind in ("int", "numeric", "uuid", "text"):
+                cands.append(("key", {}))
+    else:
+        cands += [("hash", {}), ("null", {}), ("redact", {})]
+    for mm, oo in cands:
+        if mm == m or not unique or _is_injective(mm) or mm == "key":
+            if valid_for(mm, oo, column):
+                out = {"column": column.name, "mutation": mm}
+                if oo:
+                    out["options"] = oo
+                return out
+    return {"column": column.name, "mutation": "keep", "review": True}
+
+
+def _hash_room(column: Column) -> bool:
+    """True when a keyed hash into this integer/numeric column is collision-free in practice
+    (at least 48 bits of room: 10 million values collide with probability ~ 2e-1 at 48 bits... so
+    62 bits: bigint)."""
+    if column.kind == "int":
+        return column.int_max is not None and column.int_max >= (1 << 62)
+    if column.kind == "numeric":
+        return column.precision is None or (column.precision - (column.scale or 0)) >= 19
+    return True
