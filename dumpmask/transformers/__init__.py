@@ -1,14 +1,17 @@
 """Every mutation dumpmask knows, by name. Importing this package registers them all."""
 from __future__ import annotations
 
+import copy
 import difflib
 
 from dumpmask.errors import RulesError
+from dumpmask.schema import Column
 
 from . import basic, faker_based, generated, key  # noqa: F401  (register on import)
 from .base import REGISTRY, Param, Transformer, register
 
-__all__ = ["REGISTRY", "Param", "Transformer", "register", "get", "parse_mutation", "describe_all", "suggest"]
+__all__ = ["REGISTRY", "Param", "Transformer", "register", "get", "parse_mutation", "describe_all", "suggest",
+           "valid_for", "injective_mutations", "type_error", "uniqueness_error", "element_column", "target_column"]
 
 
 def suggest(name: str) -> str | None:
@@ -80,4 +83,94 @@ def describe_all() -> list[dict]:
             "kinds": list(cls.kinds) if cls.kinds is not None else None,
             "takes_argument": cls.takes_argument,
         })
+    return out
+
+
+# --- what fits a column: used by the engine (rules) and by scan --write-rules (detect) -------
+
+#: injective mutations, best first (the order suggestions use)
+INJECTIVE_ORDER = ("hash", "faker.email", "faker.userName", "key", "keep")
+
+
+def element_column(column: Column, resolve=None) -> Column:
+    """The Column of one element of an array column (`text[]` -> text). `resolve` maps a type
+    text to the Column the dump's enums and domains make of it (default: classify)."""
+    from dumpmask.schema import classify
+
+    from .arrays import element_type
+
+    et = element_type(column.type or "")
+    c = resolve(et) if resolve is not None else classify(et)
+    c = copy.copy(c)
+    c.name = column.name
+    c.type = c.type or et.lower()
+    c.nullable = True  # NULL elements are kept as NULL
+    return c
+
+
+def target_column(cls: type[Transformer], column: Column, resolve=None) -> Column:
+    """The column a mutation writes into: an array's element for element-wise mutations."""
+    if column.kind == "array" and cls.elementwise:
+        return element_column(column, resolve)
+    return column
+
+
+def type_error(cls: type[Transformer], options: dict, argument: str | None, column: Column,
+               dialect: str | None = None, resolve=None) -> str | None:
+    """Why a mutation (class, validated options, static's argument) cannot write valid values
+    into `column`, or None."""
+    return cls.type_error(target_column(cls, column, resolve), options, argument, dialect)
+
+
+def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, dialect: str | None = None) -> str | None:
+    """The message for a non-injective mutation on a column of a PRIMARY KEY / UNIQUE
+    constraint / unique index (`constraint` describes it), or None when the mutation is injective."""
+    if cls.unique:
+        return None
+    alts = injective_mutations(column, dialect)
+    return (f"{cls.name} is not injective (two different values can get the same output) but column "
+            f"{column.name!r} is in {constraint}: the restore would fail on duplicates; use one of "
+            f"{', '.join(alts) or 'keep'}")
+
+
+def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bool = False,
+              dialect: str | None = None, resolve=None) -> str | None:
+    """None when the rule {"mutation": mutation, "options": options} writes values that restore
+    into `column`, else the error message dumpmask would stop with (exit 2). `unique`: the
+    column is in a PRIMARY KEY, UNIQUE constraint or unique index (see
+    dumpmask.schema.unique_constraint_of); then the mutation must be injective."""
+    try:
+        cls, arg = parse_mutation(mutation)
+        opts = cls.validate_options(dict(options or {}))
+    except RulesError as e:
+        return str(e)
+    err = type_error(cls, opts, arg, column, dialect, resolve)
+    if err:
+        return err
+    if unique:
+        return uniqueness_error(cls, column, "a unique constraint", dialect)
+    return None
+
+
+def injective_mutations(column: Column, dialect: str | None = None, resolve=None) -> list[str]:
+    """Names of the mutations that keep distinct values distinct and can write into `column`'s
+    type, best first (from: hash, faker.email, faker.userName, key, keep). `keep` is always
+    last and always there."""
+    out = []
+    for name in INJECTIVE_ORDER:
+        cls = REGISTRY[name]
+        if not cls.unique:
+            continue
+        if name in ("key", "keep"):
+            if name == "key":
+                from .validity import is_network
+
+                keyable = (column.kind in ("int", "uuid") or (column.kind == "text" and not is_network(column))
+                           or (column.kind == "numeric" and not column.scale))
+                if not keyable:
+                    continue
+            out.append(name)
+            continue
+        if type_error(cls, cls.validate_options({}), None, column, dialect, resolve) is None:
+            out.append(name)
     return out

@@ -26,6 +26,9 @@ class Param:
 
 REGISTRY: dict[str, type["Transformer"]] = {}
 
+EMPTY_PARAM = Param(str, "an empty string: 'keep' it empty (default) or 'mask' it like any value", "keep",
+                    choices=("keep", "mask"))
+
 
 def register(cls):
     """Class decorator: adds a transformer to the registry, refusing duplicate names."""
@@ -44,6 +47,16 @@ class Transformer:
     unique: ClassVar[bool] = False
     #: the `static:VALUE` form: the text after the colon
     takes_argument: ClassVar[bool] = False
+    #: an empty string stays empty unless the rule's options say "empty": "mask" (every value
+    #: mutation; not static, null, keep, key)
+    keeps_empty: ClassVar[bool] = False
+    #: on an array column the mutation applies to each element (False: to the whole value)
+    elementwise: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if getattr(cls, "keeps_empty", False) and "empty" not in cls.params:
+            cls.params = {**cls.params, "empty": EMPTY_PARAM}
 
     def __init__(self, key: Key, options: dict | None = None, column: Column | None = None, argument: str | None = None):
         self.key = key
@@ -81,10 +94,36 @@ class Transformer:
     def setup(self) -> None:
         """Build pools etc. once per column (called from __init__)."""
 
+    @classmethod
+    def type_error(cls, column: Column, options: dict | None = None, argument: str | None = None,
+                   dialect: str | None = None) -> str | None:
+        """Why this mutation (with these validated options) cannot write a valid value into
+        `column`, or None. A class method: no key, no pools (scan uses it through valid_for)."""
+        from .validity import NETWORK, base_type, is_spatial, is_unknown_type
+
+        what = f"column {column.name!r} of type {column.type or column.kind}"
+        if is_spatial(column):
+            alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
+            return f"{cls.name} cannot write a valid value into {what} (no spatial value is masked): use {alt}"
+        if base_type(column) in NETWORK and cls.kinds is not None and not cls.network_ok(column):
+            return f"{cls.name} cannot write a valid {base_type(column)} value into {what}"
+        if is_unknown_type(column) and cls.kinds is not None:
+            return (f"{cls.name} cannot write a valid value into {what}: a type dumpmask does not know (use keep, "
+                    "null, or static:VALUE with a literal of that type)")
+        if cls.kinds is not None and column.kind not in cls.kinds and column.kind != "other":
+            return f"{cls.name} cannot write into {what}"
+        return None
+
+    @classmethod
+    def network_ok(cls, column: Column) -> bool:
+        """True when this mutation writes valid values of an inet/cidr/macaddr column."""
+        return False
+
     def check(self, column: Column) -> list[str]:
         """Warnings (or raise RulesError) for this transformer on `column`, before data flows."""
-        if self.kinds is not None and column.kind not in self.kinds and column.kind != "other":
-            raise RulesError(f"{self.name} cannot write into column {column.name!r} of type {column.type or column.kind}")
+        err = self.type_error(column, self.options, self.argument, getattr(self, "dialect", None))
+        if err:
+            raise RulesError(err)
         return []
 
     def __call__(self, value: str | None) -> str | None:

@@ -20,27 +20,26 @@ class Static(Transformer):
 
     name = "static"
     takes_argument = True
+    elementwise = False
 
     def setup(self) -> None:
         if self.argument is None:
             raise RulesError("static needs a value: static:VALUE")
 
-    def check(self, column: Column) -> list[str]:
-        warnings = super().check(column)
-        arg = self.argument or ""
-        if column.kind == "int" and not _INT_RE.match(arg.strip()):
-            raise RulesError(f"static value {arg!r} is not an integer for column {column.name!r} ({column.type or column.kind})")
-        if column.kind in ("numeric", "float") and not _NUM_RE.match(arg.strip()):
-            raise RulesError(f"static value {arg!r} is not a number for column {column.name!r} ({column.type or column.kind})")
-        if column.kind == "int" and _INT_RE.match(arg.strip()):
-            v = int(arg)
-            if (column.int_min is not None and v < column.int_min) or (column.int_max is not None and v > column.int_max):
-                raise RulesError(f"static value {v} is out of range for column {column.name!r} ({column.type})")
-        if column.length is not None and column.kind in ("text", "other") and len(arg) > column.length:
-            raise RulesError(f"static value is {len(arg)} characters, column {column.name!r} holds {column.length}")
-        if column.kind == "enum" and column.enum_values and arg not in column.enum_values:
-            warnings.append(f"static value {arg!r} is not one of the enum values of {column.name!r}")
-        return warnings
+    @classmethod
+    def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
+        from .validity import is_spatial, is_unknown_type, literal_error
+
+        arg = argument or ""
+        if is_spatial(column):
+            alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
+            return f"static cannot write a checked value into column {column.name!r} of type {column.type}: use {alt}"
+        if is_unknown_type(column):
+            return None  # a literal of a type dumpmask does not know: written as the user gave it
+        err = literal_error(arg, column, dialect)
+        if err:
+            return f"static value {arg!r} {err}: column {column.name!r} is {column.type or column.kind}"
+        return None
 
     def __call__(self, value):
         return self.argument
@@ -51,11 +50,13 @@ class Null(Transformer):
     """Replace every value with NULL. Refused on NOT NULL columns."""
 
     name = "null"
+    elementwise = False
 
-    def check(self, column: Column) -> list[str]:
+    @classmethod
+    def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
         if not column.nullable:
-            raise RulesError(f"null rule on NOT NULL column {column.name!r}")
-        return super().check(column)
+            return f"null rule on NOT NULL column {column.name!r}"
+        return None
 
     def __call__(self, value):
         return None
@@ -67,6 +68,11 @@ class Keep(Transformer):
 
     name = "keep"
     unique = True
+    elementwise = False
+
+    @classmethod
+    def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
+        return None
 
     def __call__(self, value):
         return value
@@ -168,8 +174,13 @@ def redact_value(column: Column) -> str:
     k = column.kind
     if k == "int":
         return str(column.int_min) if column.int_min is not None else "0"
-    if k in ("numeric", "float", "bit"):
+    if k in ("numeric", "float"):
         return "0"
+    if k == "bit":
+        from .validity import base_type, bit_length
+
+        n = bit_length(column)
+        return "0" if base_type(column) in ("bit varying", "varbit") or n is None or "unsigned" in (column.type or "") else "0" * n
     if k == "date":
         return "1900-01-01"
     if k == "timestamp":
@@ -188,6 +199,8 @@ def redact_value(column: Column) -> str:
         return "{}"
     if k == "binary":
         return ""
+    if k == "enum" and (column.type or "").split("(")[0].strip() == "set":
+        return ""   # the empty set
     if k == "enum" and column.enum_values:
         return column.enum_values[0]
     s = "*****"
@@ -204,18 +217,45 @@ class Redact(Transformer):
     bool -> false, uuid -> the nil UUID, enum -> its first value. Option `value` overrides."""
 
     name = "redact"
+    keeps_empty = True
+    elementwise = False
     params = {"value": Param(str, "the replacement value (default: type-aware)", None)}
 
     def setup(self) -> None:
-        v = self.options.get("value")
-        self.replacement = v if v is not None else redact_value(self.column)
+        from .validity import redact_default
 
-    def check(self, column: Column) -> list[str]:
-        warnings = super().check(column)
         v = self.options.get("value")
-        if v is not None and column.length is not None and column.kind in ("text", "other") and len(v) > column.length:
-            raise RulesError(f"redact value is {len(v)} characters, column {column.name!r} holds {column.length}")
-        return warnings
+        self.replacement = v if v is not None else (redact_default(self.column) or redact_value(self.column))
+        self._mask_empty = self.options.get("empty") == "mask"
+
+    @classmethod
+    def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
+        from .validity import is_spatial, is_unknown_type, literal_error, redact_default
+
+        v = (options or {}).get("value")
+        what = f"column {column.name!r} of type {column.type or column.kind}"
+        alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
+        if is_spatial(column):
+            return f"redact has no valid value for {what}: use {alt}"
+        if v is None:
+            if is_unknown_type(column):
+                return (f"redact has no known valid value for {what}: use {alt}, or give a literal of "
+                        "that type in the option 'value'")
+            d = redact_default(column, dialect)
+            err = literal_error(d, column, dialect) if d is not None else "is not valid"
+            if err:
+                return f"redact's default {d!r} {err}: {what}; give a valid 'value' or use {alt}"
+            return None
+        if is_unknown_type(column):
+            return None
+        err = literal_error(v, column, dialect)
+        if err:
+            return f"redact value {v!r} {err}: {what}"
+        return None
 
     def __call__(self, value):
-        return None if value is None else self.replacement
+        if value is None:
+            return None
+        if not value and not self._mask_empty:
+            return value
+        return self.replacement

@@ -32,7 +32,10 @@ def canonical_options(options: dict) -> str:
 
 
 def domain_for(name: str, options: dict) -> str:
-    """The PRF domain of a mutation: its name and canonical options (not the table/column)."""
+    """The PRF domain of a mutation: its name and canonical options (not the table/column).
+    `empty` only says whether '' is masked, not how: it is not part of the domain."""
+    if "empty" in options:
+        options = {k: v for k, v in options.items() if k != "empty"}
     return f"mutation:{name}|{canonical_options(options)}"
 
 
@@ -137,8 +140,10 @@ class PrfTransformer(Transformer):
     (16 bytes unless `digest_size` says otherwise) goes to make(digest, value)."""
 
     digest_size = 16
+    keeps_empty = True
 
     def setup(self) -> None:
+        self._mask_empty = self.options.get("empty") == "mask"
         self.domain = domain_for(self.name, self.options)
         self._h = self.key.hasher(self.domain, self.digest_size)
         self._cache: dict[str, str] = {}
@@ -154,6 +159,8 @@ class PrfTransformer(Transformer):
         """The same as calling it, without the memo (for callers that cache themselves)."""
         if value is None:
             return None
+        if not value and not self._mask_empty:
+            return value
         h = self._h.copy()
         h.update(value.encode("utf-8", "surrogatepass"))
         return self.make(h.digest(), value)
@@ -161,6 +168,8 @@ class PrfTransformer(Transformer):
     def __call__(self, value):
         if value is None:
             return None
+        if not value and not self._mask_empty:
+            return value
         cache = self._cache
         r = cache.get(value)
         if r is None:

@@ -160,12 +160,19 @@ class CreditCard(PrfTransformer):
     def prepare(self) -> None:
         self.limit = self.column.length if self.column.kind in ("text", "other") else None
 
+    @classmethod
+    def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
+        err = super().type_error(column, options, argument, dialect)
+        if err:
+            return err
+        if column.kind == "int" and column.int_max is not None and column.int_max < 10**16 - 1:
+            return f"{cls.name}: column {column.name!r} ({column.type}) cannot hold 16 digits"
+        if column.kind == "numeric" and column.precision is not None and column.precision - (column.scale or 0) < 16:
+            return f"{cls.name}: column {column.name!r} ({column.type}) cannot hold 16 digits"
+        return None
+
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
-        if column.kind == "int" and column.int_max is not None and column.int_max < 10**16 - 1:
-            raise RulesError(f"{self.name}: column {column.name!r} ({column.type}) cannot hold 16 digits")
-        if column.kind == "numeric" and column.precision is not None and column.precision - (column.scale or 0) < 16:
-            raise RulesError(f"{self.name}: column {column.name!r} ({column.type}) cannot hold 16 digits")
         return w + fixed_width_warning(self.name, column, 16)
 
     def make(self, d: bytes, value: str) -> str:
@@ -257,6 +264,12 @@ class Ipv4(PrfTransformer):
 
     name = "faker.ipv4"
     kinds = ("text",)
+
+    @classmethod
+    def network_ok(cls, column) -> bool:
+        from .validity import base_type
+
+        return base_type(column) in ("inet", "cidr", "inet4")
     params = {"private": Param(bool, "draw from 10.0.0.0/8 only", False)}
 
     def prepare(self) -> None:
@@ -278,6 +291,12 @@ class Ipv6(PrfTransformer):
 
     name = "faker.ipv6"
     kinds = ("text",)
+
+    @classmethod
+    def network_ok(cls, column) -> bool:
+        from .validity import base_type
+
+        return base_type(column) in ("inet", "cidr", "inet6")
 
     def check(self, column: Column) -> list[str]:
         return super().check(column) + fixed_width_warning(self.name, column, 39)

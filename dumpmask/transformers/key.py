@@ -16,6 +16,11 @@ class KeyMutation(Transformer):
     name = "key"
     params = {"domain": Param(str, "the key column whose values this column copies: table.column")}
     unique = True
+    elementwise = False
+
+    @classmethod
+    def type_error(cls, column, options=None, argument=None, dialect=None) -> str | None:
+        return None  # the identifier-remapping feature decides what it can remap
 
     def __call__(self, value):
         if value is None:
