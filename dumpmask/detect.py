@@ -33,7 +33,8 @@ from dumpmask.schema import Column, TableSchema
 __all__ = [
     "Finding", "normalise", "detect_by_name", "detect_table", "is_system_timestamp_name",
     "ContentSampler", "combine", "TEMPLATES", "CATEGORIES", "in_template", "suggest_rule",
-    "match_value",
+    "match_value", "fit_rule", "valid_for", "injective_mutations", "is_secret_value", "secret_category",
+    "REMAPPING_TEMPLATES",
 ]
 
 
@@ -63,6 +64,7 @@ class Finding:
     review: bool = False
     share: float | None = None
     key: str | None = None   # set when the column is a key: "primary key", "foreign key to t(c)"...
+    raw_suggested: str | None = None  # the category's own mutation, before fitting it to the type
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -378,6 +380,7 @@ def _finding_from_rule(rule: _Rule, column: Column | None, evidence: str = "name
                 suggested=suggested or rule.suggested,
                 suggested_options={"preserveYear": True} if (suggested or rule.suggested) == "faker.date" else {},
                 also=rule.also, review=rule.review if review is None else review)
+    f.raw_suggested = f.suggested
     if column is not None:
         rule_ = suggest_rule(f, column)
         f.suggested, f.suggested_options = rule_["mutation"], rule_.get("options", {})
@@ -920,6 +923,7 @@ class ContentSampler:
         f = Finding(category=cat, framework=_framework(cat), evidence=f"content {_pct(sh)}",
                     suggested=sug, suggested_options={"preserveYear": True} if sug == "faker.date" else {},
                     also=_CONTENT_ALSO.get(cat, ()), share=sh)
+        f.raw_suggested = sug
         col = self.columns.get(column_name)
         if col is not None:
             r = suggest_rule(f, col)
@@ -1114,120 +1118,67 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
 
 # --------------------------------------------------------------------------- rules that restore
 
-_INJECTIVE_FALLBACK = ("hash", "faker.email", "faker.userName")
+
+def valid_for(mutation: str, options: dict | None, column: Column, unique: bool = False,
+              dialect: str | None = None) -> bool:
+    """True when the rule {"mutation", "options"} writes values that restore into the column
+    (and keeps distinct values distinct when `unique`): dumpmask.transformers.valid_for."""
+    from dumpmask.transformers import valid_for as _valid_for
+
+    return _valid_for(mutation, options or {}, column, unique=unique, dialect=dialect) is None
 
 
-def _dummy_key():
-    from dumpmask.crypto import Key
+def injective_mutations(column: Column, dialect: str | None = None) -> tuple[str, ...]:
+    """Injective mutations that fit the column, best first, without `keep`."""
+    from dumpmask.transformers import injective_mutations as _inj
 
-    return Key(b"dumpmask-suggestion-check")
-
-
-def _local_valid_for(mutation: str, options: dict, column: Column) -> bool:
-    """Whether a mutation restores into the column: the transformer accepts the column (its
-    options and check(); no RulesError), NULL only into nullable columns, and nothing but
-    null/keep into types dumpmask does not know (geometry, user enums, composites: kind "other"
-    with a type that is not a known text type)."""
-    from dumpmask.errors import RulesError
-    from dumpmask.transformers import REGISTRY, parse_mutation
-
-    if mutation in ("keep", "key"):
-        return True
-    if mutation == "null":
-        return column.nullable
-    try:
-        cls, arg = parse_mutation(mutation)
-        opts = cls.validate_options(dict(options or {}))
-        t = cls(_dummy_key(), opts, column, arg)
-        t.check(column)
-    except RulesError:
-        return False
-    except Exception:
-        return False
-    if column.kind == "other":
-        return False  # geometry, a user enum, a composite: no fixed or generated value fits for sure
-    if mutation == "redact" and column.kind in ("bit", "time", "interval", "year", "date", "timestamp"):
-        return False  # 0 / 1900-01-01 / 00:00:00: a value that reads as real, or that the type refuses
-    if column.kind == "enum" and mutation != "redact":
-        return False
-    return REGISTRY.get(mutation.partition(":")[0]) is not None
+    return tuple(m for m in _inj(column, dialect) if m != "keep")
 
 
-def valid_for(mutation: str, options: dict | None, column: Column) -> bool:
-    """True when the mutation (with options) writes values the column's type accepts on
-    restore: dumpmask.transformers.valid_for when the transformers provide it, and the local
-    checks of `_local_valid_for` in every case."""
-    try:
-        from dumpmask import transformers as _t
-    except ImportError:  # pragma: no cover - the package always ships it
-        raise
-    if not _local_valid_for(mutation, options or {}, column):
-        return False
-    fn = getattr(_t, "valid_for", None)
-    if fn is None or mutation in ("key", "keep"):
-        return True
-    try:
-        r = fn(mutation, options or {}, column)
-    except Exception:
-        return False
-    return r is not False and not (isinstance(r, (list, tuple, str)) and r)
+def fit_rule(finding: Finding, column: Column, unique: bool = False, dialect: str | None = None) -> dict:
+    """suggest_rule, then made safe to restore.
 
-
-def injective_mutations(column: Column) -> tuple[str, ...]:
-    """Mutations that keep distinct values distinct in this column (dumpmask.transformers.
-    injective_mutations when provided, else hash / faker.email / faker.userName) that also fit it."""
-    from dumpmask import transformers as _t
-
-    fn = getattr(_t, "injective_mutations", None)
-    names = tuple(fn(column)) if fn is not None else _INJECTIVE_FALLBACK
-    return tuple(m for m in names if m not in ("keep",) and valid_for(m, {}, column))
-
-
-def _is_injective(mutation: str) -> bool:
-    from dumpmask.transformers import REGISTRY
-
-    cls = REGISTRY.get(mutation.partition(":")[0])
-    return cls is not None and bool(cls.unique)
-
-
-def fit_rule(finding: Finding, column: Column, unique: bool = False) -> dict:
-    """suggest_rule, then made safe to restore: a key column keeps "key" (remapping); a column
-    of a PRIMARY KEY / UNIQUE constraint / unique index gets an injective mutation (the
-    suggestion when it is one, else faker.email / faker.userName for those categories, else
-    hash; integers too small for a collision-free hash are remapped on their own with "key");
-    every other suggestion must pass `valid_for`, falling back to hash, null (nullable) or
-    redact, and to "keep" with review when nothing restores into the type (a NOT NULL
-    geometry): the caller must say so."""
+    * a key column keeps "key" (it is remapped);
+    * a column of a PRIMARY KEY / UNIQUE constraint / unique index gets an injective mutation:
+      the suggestion when it is one (faker.email, faker.userName, hash), else the first of
+      injective_mutations (hash first; "key", a keyed permutation of the column on its own,
+      for integers too small for a collision-free hash);
+    * any other suggestion must pass valid_for, else hash, null (nullable) or redact in that
+      order (never redact into numbers or dates: see suggest_rule);
+    * when nothing restores into the type (a NOT NULL geometry), "keep" with "review": True,
+      which the caller must report.
+    """
     r = suggest_rule(finding, column)
     m, opts = r["mutation"], r.get("options", {})
     if m == "key":
         return r
-    cands: list[tuple[str, dict]] = [(m, opts)]
+    first = [(m, opts)]
+    raw = finding.raw_suggested
+    if column.kind == "array" and raw and raw not in (m, "key"):
+        # an element-wise mutation (faker.email on text[]) when the array's element type takes it
+        first.insert(0, (raw, {"preserveYear": True} if raw in ("faker.date", "faker.dateTime") else {}))
     if unique:
-        inj = injective_mutations(column)
-        pref = [x for x in ("faker.email", "faker.userName") if x == m and x in inj]
-        if column.kind in ("int", "numeric") and not _hash_room(column):
-            cands = [("key", {})]
+        inj = list(injective_mutations(column, dialect))
+        if column.kind in ("int", "numeric") and not _hash_room(column) and "key" in inj:
+            cands = [("key", {})]  # a permutation: no collision in a small integer type
         else:
-            cands = [(x, opts if x == m else {}) for x in pref] + [(x, {}) for x in inj if x not in pref]
-            if column.kind in ("int", "numeric", "uuid", "text"):
-                cands.append(("key", {}))
+            cands = [c for c in first if c[0] in inj] + [(x, {}) for x in inj if x != m]
     else:
-        cands += [("hash", {}), ("null", {}), ("redact", {})]
+        cands = first + [("hash", {}), ("null", {}), ("redact", {})]
+        if column.kind in ("int", "numeric", "float", "date", "timestamp", "time", "interval", "year"):
+            cands.remove(("redact", {}))
     for mm, oo in cands:
-        if mm == m or not unique or _is_injective(mm) or mm == "key":
-            if valid_for(mm, oo, column):
-                out = {"column": column.name, "mutation": mm}
-                if oo:
-                    out["options"] = oo
-                return out
+        if valid_for(mm, oo, column, unique=unique, dialect=dialect):
+            out = {"column": column.name, "mutation": mm}
+            if oo:
+                out["options"] = oo
+            return out
     return {"column": column.name, "mutation": "keep", "review": True}
 
 
 def _hash_room(column: Column) -> bool:
     """True when a keyed hash into this integer/numeric column is collision-free in practice
-    (at least 48 bits of room: 10 million values collide with probability ~ 2e-1 at 48 bits... so
-    62 bits: bigint)."""
+    (62 bits or more of room: a bigint); smaller integers are remapped with "key" instead."""
     if column.kind == "int":
         return column.int_max is not None and column.int_max >= (1 << 62)
     if column.kind == "numeric":

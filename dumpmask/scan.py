@@ -9,11 +9,12 @@ The same functions serve the `Detection` extension (features/detection.py) for -
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from dumpmask.detect import ContentSampler, Finding, combine, detect_by_name, in_template, suggest_rule
+from dumpmask.detect import (REMAPPING_TEMPLATES, ContentSampler, Finding, combine, detect_by_name, fit_rule,
+                             in_template, normalise, suggest_rule)
 from dumpmask.rules import ColumnRule, NamePattern, RuleSet
-from dumpmask.schema import Column, TableSchema
+from dumpmask.schema import Column, TableSchema, unique_columns
 
 DEFAULT_SAMPLE = 100
 
@@ -113,8 +114,14 @@ def table_columns(schema: TableSchema | None, data_columns=None) -> list[Column]
 
 
 def table_findings(key, schema: TableSchema | None, content: dict | None = None,
-                   data_columns=None) -> dict[str, tuple[Column, Finding]]:
-    """{column: (Column, Finding)} from the name (with the type) and the sampled content."""
+                   data_columns=None, lookup=None) -> dict[str, tuple[Column, Finding]]:
+    """{column: (Column, Finding)} from the name (with the type) and the sampled content.
+
+    A finding on a key column (PRIMARY KEY or FOREIGN KEY member; or a loose key: `<table>_id`
+    with no FK, of the type of that table's one-column primary key, found through
+    `lookup(schema, table_name) -> TableSchema | None`) resolves to remapping: suggested "key"
+    (with a `domain` for a loose key), `Finding.key` says why. Never a value mutation: it
+    would break the joins, the FKs and the restore."""
     out = {}
     content = content or {}
     tname = key[1] if schema is None else schema.name
@@ -123,12 +130,74 @@ def table_findings(key, schema: TableSchema | None, content: dict | None = None,
         cf = content.get(c.name)
         f = combine(nf, cf)
         if f is not None:
+            role = key_role(key, schema, c, lookup)
+            if role is not None:
+                why, domain = role
+                f = replace(f, suggested="key", suggested_options={"domain": domain} if domain else {}, key=why)
             out[c.name] = (c, f)
     return out
 
 
-def suggestion(f: Finding, col: Column) -> dict:
-    return suggest_rule(f, col)
+def key_role(key, schema: TableSchema | None, col: Column, lookup=None) -> tuple[str, str | None] | None:
+    """(why, domain) when the column is a key: ("primary key", None), ("foreign key to t(c)",
+    None), ("loose key to t.c", "t.c"); else None."""
+    if schema is None:
+        return None
+    if col.name in schema.primary_key:
+        return "primary key", None
+    for fk in schema.foreign_keys:
+        if col.name in fk.columns:
+            return f"foreign key to {fk.ref_table}({', '.join(fk.ref_columns)})", None
+    if lookup is None:
+        return None
+    toks = normalise(col.name)
+    if len(toks) < 2 or toks[-1] != "id":
+        return None
+    stem = "_".join(toks[:-1])
+    for cand in dict.fromkeys((stem, stem + "s", stem + "es", stem[:-1] + "ies" if stem.endswith("y") else stem)):
+        parent = lookup(key[0], cand)
+        if parent is None or len(parent.primary_key) != 1:
+            continue
+        pk = parent.column(parent.primary_key[0])
+        if pk is None or not _same_key_kind(pk, col):
+            continue
+        return f"loose key to {parent.name}.{pk.name} (no FOREIGN KEY; same type as its primary key)", \
+            f"{parent.name}.{pk.name}"
+    return None
+
+
+def _same_key_kind(a: Column, b: Column) -> bool:
+    if a.kind == "int" and b.kind == "int":
+        return True
+    return a.kind == b.kind and a.kind in ("uuid", "text", "numeric")
+
+
+def unique_column(schema: TableSchema | None, name: str) -> bool:
+    return schema is not None and name in unique_columns(schema)
+
+
+def suggestion(f: Finding, col: Column, schema: TableSchema | None = None, dialect: str | None = None) -> dict:
+    """The rule a finding gets: a type-fitted mutation that restores (detect.fit_rule), injective
+    when the column is in a PRIMARY KEY / UNIQUE constraint / unique index."""
+    return fit_rule(f, col, unique_column(schema, col.name), dialect)
+
+
+def lookup_in(tables: dict):
+    """A `lookup(schema, name)` over {key: TableSchema | None}: the table of that name in the
+    same schema, else the only one of that name."""
+    by_name: dict = {}
+    for k, v in tables.items():
+        if v is not None:
+            by_name.setdefault(k[1].lower(), []).append((k, v))
+
+    def lookup(schema, name):
+        hits = by_name.get(name.lower(), [])
+        same = [v for k, v in hits if k[0] == schema]
+        if same:
+            return same[0]
+        return hits[0][1] if len(hits) == 1 else None
+
+    return lookup
 
 
 def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: RuleSet | None = None,
@@ -137,9 +206,10 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
     smp = sample_dump(inp, dialect, sample, source)
     rules = rules or RuleSet()
     out = []
+    lookup = lookup_in(smp.tables)
     for key in sorted(smp.tables, key=lambda k: (k[0] or "", k[1])):
         schema = smp.tables[key]
-        found = table_findings(key, schema, smp.content_findings(key), smp.columns.get(key))
+        found = table_findings(key, schema, smp.content_findings(key), smp.columns.get(key), lookup)
         if not found:
             continue
         explicit = explicit_rules(rules, key, list(found), smp.dialect)
@@ -147,7 +217,7 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
             if template and not in_template(f, template):
                 continue
             cr = explicit.get(cname)
-            sug = suggestion(f, col)
+            sug = suggestion(f, col, schema, smp.dialect)
             out.append({
                 "table": qualname(key),
                 "column": cname,
@@ -160,6 +230,9 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
                 "covered_by": ({"mutation": cr.mutation, "where": cr.where} if cr is not None else None),
                 "suggested": sug["mutation"],
                 "suggested_options": sug.get("options", {}),
+                "key": f.key,
+                "unique": unique_column(schema, cname),
+                "no_fit": bool(sug.get("review")) and sug["mutation"] == "keep",
             })
     return out, smp
 
@@ -179,7 +252,12 @@ def _snippet_tables(rows: list[dict]) -> list[tuple[str, dict]]:
         cm = {"column": r["column"], "mutation": r["suggested"]}
         if r.get("suggested_options"):
             cm["options"] = r["suggested_options"]
-        cm["description"] = f"{r['category']} ({r['evidence']})" + ("; review" if r.get("review") else "")
+        desc = f"{r['category']} ({r['evidence']})"
+        if r.get("key"):
+            desc += f"; a key ({r['key']}): remapped"
+        if r.get("no_fit"):
+            desc += f"; no mutation restores into {r.get('type') or 'this type'}: kept in clear, review"
+        cm["description"] = desc + ("; review" if r.get("review") else "")
         by_table.setdefault(r["table"], []).append(cm)
     out = []
     for qual, cms in by_table.items():
@@ -196,10 +274,22 @@ def rules_snippet(rows: list[dict]) -> list[dict]:
 def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, template: str | None,
                          dialect: str = "postgres") -> dict:
     """A ready rules file: the given rules (if any) plus a suggested rule for every finding
-    they do not cover. The HIPAA template turns identifier remapping on (identifier #18)."""
+    they do not cover (rules that restore: detect.fit_rule). Findings on declared keys are
+    covered by identifier remapping, which the document turns on (as do the templates that
+    cover identifiers, detect.REMAPPING_TEMPLATES); a loose key gets a `key` rule with the
+    domain it joins; with `identifierRemapping.enabled: false` in the given rules every key
+    finding gets a `key` rule instead."""
     import copy
 
     uncovered = [r for r in rows if r["covered_by"] is None]
+    opts0 = rules_doc.get("options") if isinstance(rules_doc, dict) else None
+    rem0 = (opts0 or {}).get("identifierRemapping") if isinstance(opts0, dict) else None
+    remap_off = isinstance(rem0, dict) and rem0.get("enabled") is False
+    # declared keys (PK/FK) are covered by turning remapping on; a loose key needs its `key`
+    # rule (with the domain it joins); with remapping explicitly off, every key gets one
+    keys = [r for r in uncovered if r["suggested"] == "key"]
+    uncovered = [r for r in uncovered if r["suggested"] != "key"
+                 or remap_off or r.get("suggested_options", {}).get("domain")]
     if isinstance(rules_doc, list):
         doc = {"tables": copy.deepcopy(rules_doc)}
     elif isinstance(rules_doc, dict):
@@ -219,10 +309,13 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
             target.setdefault("columnMutations", []).extend(snip["columnMutations"])
         else:
             tables.append(snip)
-    if template == "hipaa":
+    if (template in REMAPPING_TEMPLATES or keys) and not remap_off:
         opts = doc.setdefault("options", {})
-        if not opts.get("identifierRemapping"):
+        rem = opts.get("identifierRemapping")
+        if not isinstance(rem, dict):
             opts["identifierRemapping"] = {"enabled": True, "strategy": "auto"}
+        elif not rem.get("enabled"):
+            rem["enabled"] = True
     return doc
 
 

@@ -437,3 +437,69 @@ def parse_create_domain(raw: bytes) -> tuple[str, str] | None:
     if not m:
         return None
     return m.group(1), m.group(2).strip()
+
+
+_UNIQUE_INDEX_HEAD = re.compile(
+    r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:" + _IDL + r"\s+)?ON\s+(?:ONLY\s+)?("
+    + _QUAL + r")\s*(?:USING\s+\w+\s*)?\(", re.I | re.S)
+_IDENT_IN_EXPR = re.compile(r'"(?:[^"]|"")*"|[A-Za-z_\u0080-\U0010ffff][\w$\u0080-\U0010ffff]*')
+
+
+def parse_unique_index(raw: bytes, dialect: str = "postgres") -> tuple[tuple[str | None, str], list[list[str]]] | None:
+    """CREATE UNIQUE INDEX ... ON t (a, lower((b)::text)) -> ((schema, table), [["a"], ["lower",
+    "b", "text"]]): per index element, the identifiers it names (a plain column: one; an
+    expression: every identifier in it, for the caller to match against the table's columns).
+    None for any other statement."""
+    text = raw.decode("utf-8", "surrogateescape")
+    m = _UNIQUE_INDEX_HEAD.match(text)
+    if not m:
+        return None
+    fold = dialect == "postgres"
+    table = _split_qual(m.group(1), fold)
+    depth, cur, items = 1, [], []
+    i = m.end()
+    while i < len(text) and depth:
+        ch = text[i]
+        if ch == '"':
+            j = text.find('"', i + 1)
+            while j != -1 and text[j + 1:j + 2] == '"':
+                j = text.find('"', j + 2)
+            j = len(text) - 1 if j == -1 else j
+            cur.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if ch == "'":
+            j = text.find("'", i + 1)
+            i = len(text) if j == -1 else j + 1
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        elif ch == "," and depth == 1:
+            items.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    items.append("".join(cur))
+    out = []
+    for it in items:
+        names = [_unq(t, fold) for t in _IDENT_IN_EXPR.findall(it)]
+        names = [n for n in names if n.upper() not in ("ASC", "DESC", "NULLS", "FIRST", "LAST", "COLLATE")]
+        if names:
+            out.append(names)
+    return table, out
+
+
+def unique_columns(schema: TableSchema) -> set[str]:
+    """Columns of a table in a PRIMARY KEY, a UNIQUE constraint or a unique index (any of them,
+    alone or with others: a conservative reading, since a composite key makes no single column
+    unique but a mutation that merges two values of it may still collide)."""
+    out = set(schema.primary_key)
+    for u in schema.unique:
+        out.update(u)
+    return out

@@ -700,6 +700,25 @@ class PgAdapter:
                     if c is not None:
                         c.has_default_sequence = ".".join(x for x in seq if x)
 
+    def learn_unique_index(self, st) -> None:
+        """CREATE UNIQUE INDEX: its columns join the table's unique sets (an expression index
+        counts for every column it names)."""
+        from dumpmask.schema import parse_unique_index
+
+        if b"UNIQUE" not in st.raw[:64].upper():
+            return
+        p = parse_unique_index(st.raw, NAME)
+        if p is None:
+            return
+        table, items = p
+        ts = self.engine.tables.get(table)
+        if ts is None or ts.schema is None:
+            return
+        names = {c.name for c in ts.schema.columns}
+        cols = tuple(dict.fromkeys(n for it in items for n in it if n in names))
+        if cols and cols not in ts.schema.unique:
+            ts.schema.unique.append(cols)
+
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
         r = PgReader(lines)
@@ -709,6 +728,8 @@ class PgAdapter:
                     pass
             elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
                 self.learn(st)
+            elif st.kind == "create":
+                self.learn_unique_index(st)
             elif st.kind == "setval":
                 p = parse_setval(st.raw)
                 if p is not None:
@@ -1028,6 +1049,8 @@ def _iter_blocks(self, lines: LineReader, want=None):
                         lambda it: None, lambda n=st.line: n)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
+        elif k == "create":
+            self.learn_unique_index(st)
 
 
 def _iter_rows(self, lines: LineReader, want=None):
