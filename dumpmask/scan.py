@@ -9,6 +9,7 @@ The same functions serve the `Detection` extension (features/detection.py) for -
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from dumpmask.detect import (REMAPPING_TEMPLATES, ContentSampler, Finding, combine, detect_by_name, fit_rule,
@@ -220,6 +221,7 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
             sug = suggestion(f, col, schema, smp.dialect)
             out.append({
                 "table": qualname(key),
+                "table_key": [key[0], key[1]],
                 "column": cname,
                 "type": col.type or col.kind,
                 "category": f.category,
@@ -240,16 +242,42 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
 # --------------------------------------------------------------------------- rules files
 
 
-def _snippet_tables(rows: list[dict]) -> list[tuple[str, dict]]:
+_PLAIN_PG = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_PLAIN_MY = re.compile(r"[^.\"`]+\Z")
+
+
+def rule_name(name: str, dialect: str = "postgres") -> str:
+    """A name as a rules file must spell it to match exactly this table or column: bare when
+    the server would fold it to itself (PostgreSQL: lower-case ASCII letters, digits, _ and $;
+    MySQL compares names case-insensitively, so only a dot or a quote needs quoting), else
+    double-quoted with "" inside (backquoted for MySQL)."""
+    if dialect == "mysql":
+        return name if _PLAIN_MY.match(name) else "`" + name.replace("`", "``") + "`"
+    return name if _PLAIN_PG.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _row_key(r: dict):
+    k = r.get("table_key")
+    if k:
+        return (k[0], k[1])
+    schema, _, name = r["table"].rpartition(".")
+    return (schema or None, name)
+
+
+def _snippet_tables(rows: list[dict], dialect: str = "postgres") -> list[tuple[str, dict]]:
     """[(qualified table, {"tableName", "columnMutations"})] for finding rows (dicts with table,
-    column, suggested, suggested_options, category, evidence). tableName is the bare name unless
-    two schemas hold a table of that name."""
+    column, suggested, suggested_options, category, evidence; table_key [schema, name] when
+    known). tableName is the bare name unless two schemas hold a table of that name; names are
+    quoted where the rules file needs it (rule_name)."""
     schemas: dict[str, set] = {}
     for r in rows:
-        schemas.setdefault(r["table"].split(".")[-1], set()).add(r["table"])
+        k = _row_key(r)
+        schemas.setdefault(k[1], set()).add(k)
     by_table: dict[str, list] = {}
+    keys: dict[str, tuple] = {}
     for r in rows:
-        cm = {"column": r["column"], "mutation": r["suggested"]}
+        keys[r["table"]] = _row_key(r)
+        cm = {"column": rule_name(r["column"], dialect), "mutation": r["suggested"]}
         if r.get("suggested_options"):
             cm["options"] = r["suggested_options"]
         desc = f"{r['category']} ({r['evidence']})"
@@ -261,14 +289,17 @@ def _snippet_tables(rows: list[dict]) -> list[tuple[str, dict]]:
         by_table.setdefault(r["table"], []).append(cm)
     out = []
     for qual, cms in by_table.items():
-        bare = qual.split(".")[-1]
-        out.append((qual, {"tableName": bare if len(schemas[bare]) == 1 else qual, "columnMutations": cms}))
+        sch, bare = keys[qual]
+        name = rule_name(bare, dialect)
+        if len(schemas[bare]) > 1 and sch:
+            name = rule_name(sch, dialect) + "." + name
+        out.append((qual, {"tableName": name, "columnMutations": cms}))
     return out
 
 
-def rules_snippet(rows: list[dict]) -> list[dict]:
+def rules_snippet(rows: list[dict], dialect: str = "postgres") -> list[dict]:
     """Table objects of our rules format to paste into a rules file's "tables" list."""
-    return [t for _, t in _snippet_tables(rows)]
+    return [t for _, t in _snippet_tables(rows, dialect)]
 
 
 def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, template: str | None,
@@ -298,8 +329,9 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
     else:
         doc = {"tables": []}
     tables = doc["tables"]
-    for qual, snip in _snippet_tables(uncovered):
-        schema, _, name = qual.rpartition(".")
+    keys = {r["table"]: _row_key(r) for r in uncovered}
+    for qual, snip in _snippet_tables(uncovered, dialect):
+        schema, name = keys[qual]
         target = None
         if rules is not None:
             hits = [i for i, tr in enumerate(rules.tables) if tr.table.matches(schema or None, name, dialect)]

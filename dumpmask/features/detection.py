@@ -134,7 +134,7 @@ class Detection(Extension):
             if cname not in columns or cname in explicit or self._covered(eng, ts, col, f):
                 continue
             sug = self._suggestion(eng, ts, col, f)
-            out.append({"table": qualname(ts.key), "column": cname, "category": f.category, "evidence": f.evidence,
+            out.append({"table": qualname(ts.key), "table_key": [ts.key[0], ts.key[1]], "column": cname, "category": f.category, "evidence": f.evidence,
                         "suggested": sug["mutation"], "suggested_options": sug.get("options", {}),
                         "review": f.review, "key": f.key, "type": col.type or col.kind,
                         "no_fit": sug["mutation"] == "keep" and bool(sug.get("review"))})
@@ -163,7 +163,7 @@ class Detection(Extension):
                              f"into type {m.get('type')}: decide with an explicit rule (\"keep\" is audited)")
             else:
                 lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
-        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing)) + "\n]"
+        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, eng.adapter.name)) + "\n]"
         lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
         lines.append(snippet)
         if not self.prepass:
