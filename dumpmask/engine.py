@@ -74,6 +74,7 @@ class Engine:
         self.tables: dict[tuple, TableState] = {}
         self.domains: dict[str, str] = {}
         self.sequence_values: dict[str, int] = {}   # sequence name -> last value (pg setval seen in a pre-pass)
+        self.domain_checks: dict[str, str] = {}     # domain name (lower case) -> its CHECK expressions
         self.extensions = []      # hooks added by later features (remapping, subsetting)
 
     # ------------------------------------------------------------------ helpers
@@ -158,16 +159,105 @@ class Engine:
         return plan
 
     def make_column_plan(self, ts: TableState, idx: int, col: Column, cr) -> ColumnPlan:
+        from dumpmask.schema import unique_constraint_of
+        from dumpmask.transformers import target_column, uniqueness_error
+        from dumpmask.transformers.arrays import ElementWise, delimiter_for, element_type
+
+        dialect = self.adapter.name
+        col = self.resolve_column(col)
+        tcol = target_column(cr.cls, col, self.resolve_type)
         try:
-            t = cr.cls(self.key, cr.options, col, cr.argument)
-            warnings = t.check(col) or []
+            t = cr.cls(self.key, cr.options, tcol, cr.argument)
+            t.dialect = dialect
+            warnings = t.check(tcol) or []
+            u = unique_constraint_of(ts.schema, col.name) if ts.schema is not None else None
+            if u:
+                err = uniqueness_error(cr.cls, col, u, dialect)
+                if err:
+                    raise RulesError(err)
         except RulesError as e:
             raise RulesError(f"{_qual(ts.key)}.{col.name}: {str(e).split(': ', 1)[-1] if e.where else e}", self.rules.path, cr.where) from None
         for w in warnings:
             self.warn(f"{_qual(ts.key)}.{col.name}: {w}")
+        if tcol is not col:
+            t = ElementWise(t, delimiter_for(element_type(col.type)))
         stats = self.audit.table(_qual(ts.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
         fn = self.adapter.make_field_fn(t, col, stats)
         return ColumnPlan(idx, col.name, fn, stats, t)
+
+    # ------------------------------------------------------------------ column types
+    def resolve_type(self, type_text: str) -> Column:
+        """A type as a column of the dump declares it -> Column, with the dump's enums and
+        domains resolved (a domain's CHECK kept in domain_check, an integer range CHECK
+        narrowing int_min/int_max)."""
+        from dumpmask.schema import classify, domain_int_range
+
+        key = " ".join(type_text.lower().split())
+        c = classify(self.domains.get(key, type_text))
+        c.type = key
+        chk = self.domain_checks.get(key)
+        if chk:
+            r = domain_int_range(chk) if c.kind == "int" else None
+            if r is not None:
+                lo, hi = r
+                if lo is not None:
+                    c.int_min = lo if c.int_min is None else max(c.int_min, lo)
+                if hi is not None:
+                    c.int_max = hi if c.int_max is None else min(c.int_max, hi)
+            else:
+                c.domain_check = chk
+        return c
+
+    def resolve_column(self, col: Column) -> Column:
+        """`col` with its domain's CHECK applied (see resolve_type); the same object when its
+        type is no domain with a CHECK."""
+        import copy as _copy
+
+        key = " ".join((col.type or "").lower().split())
+        if not key or key not in self.domain_checks:
+            return col
+        r = self.resolve_type(col.type)
+        c = _copy.copy(col)
+        c.int_min, c.int_max, c.domain_check = r.int_min, r.int_max, r.domain_check
+        return c
+
+    def unique_learned(self, ts: TableState, cols: tuple, line: int | None) -> None:
+        """A PRIMARY KEY / UNIQUE constraint / unique index on `cols` was just read. Before the
+        table's data: plans are rebuilt (and checked) when the data comes. After it (a dump on
+        a pipe, without --schema: pg_dump writes these after the data): a non-injective rule
+        on one of `cols` has already written values that may collide, so the run fails here."""
+        from dumpmask.schema import unique_constraint_of
+        from dumpmask.transformers import uniqueness_error
+
+        if not ts.plans_used:
+            ts.plans.clear()
+            return
+        seen = set()
+        for plan in ts.plans.values():
+            for p in plan:
+                t = p.transformer
+                cls = type(getattr(t, "inner", t))
+                if p.name not in cols or p.name in seen or getattr(cls, "unique", True):
+                    continue
+                seen.add(p.name)
+                where = None
+                for tr in self.table_rules(ts):
+                    for cr in tr.columns:
+                        if cr.cls is cls and self.adapter.col_eq(cr.column.name, p.name):
+                            where = cr.where
+                col = ts.schema.column(p.name) or Column(name=p.name)
+                err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint", self.adapter.name)
+                raise RulesError(f"{_qual(ts.key)}.{p.name}: {err.split(': use one of')[0]}; the constraint comes after "
+                                 f"the table's data ({self.source}:{line}), which was already written: give the dump as "
+                                 "a file or pass --schema FILE (pg_dump --schema-only) so this is known before any output; "
+                                 f"use one of{err.split(': use one of')[-1]}", self.rules.path, where)
+
+    def check_all_rules_early(self) -> None:
+        """With the whole schema known before the data (a file's pre-pass, --schema), every
+        table's rules are checked before the first byte of output."""
+        for ts in list(self.tables.values()):
+            if ts.schema is not None and ts.schema.columns:
+                self.check_table_rules_early(ts, ts.schema.line)
 
     def data_columns(self, ts: TableState, stmt_cols, line) -> list[str]:
         if stmt_cols is not None:
@@ -221,6 +311,8 @@ class Engine:
                 self.schema_prepass()
             for ext in self.extensions:
                 ext.schema_ready(self)
+            if self.schema_complete:
+                self.check_all_rules_early()
             self.adapter.run(LineReader(reader, self.source), out)
             self.finish_checks()
             for ext in self.extensions:
@@ -290,7 +382,13 @@ class Engine:
                 return False
         except OSError:
             return False
-        return any(ext.needs_schema for ext in self.extensions) or self.strict
+        return any(ext.needs_schema for ext in self.extensions) or self.strict or self.rules_need_constraints()
+
+    def rules_need_constraints(self) -> bool:
+        """pg_dump writes primary keys, UNIQUE constraints and unique indexes after the data: a
+        non-injective rule can only be checked against them with a pre-pass."""
+        return getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
+            not cr.cls.unique for tr in self.rules.tables for cr in tr.columns)
 
     def schema_prepass(self) -> None:
         with open(self.input_path, "rb") as fh:

@@ -34,6 +34,7 @@ class Column:
     enum_values: tuple[str, ...] = ()
     has_default_sequence: str | None = None  # nextval('seq') default: the sequence name
     auto_increment: bool = False
+    domain_check: str | None = None  # a domain type's CHECK that dumpmask cannot evaluate
 
 
 @dataclass
@@ -439,66 +440,164 @@ def parse_create_domain(raw: bytes) -> tuple[str, str] | None:
     return m.group(1), m.group(2).strip()
 
 
-_UNIQUE_INDEX_HEAD = re.compile(
-    r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:" + _IDL + r"\s+)?ON\s+(?:ONLY\s+)?("
-    + _QUAL + r")\s*(?:USING\s+\w+\s*)?\(", re.I | re.S)
-_IDENT_IN_EXPR = re.compile(r'"(?:[^"]|"")*"|[A-Za-z_\u0080-\U0010ffff][\w$\u0080-\U0010ffff]*')
+# ---------------------------------------------------------------- enums, unique indexes, domain checks
 
-
-def parse_unique_index(raw: bytes, dialect: str = "postgres") -> tuple[tuple[str | None, str], list[list[str]]] | None:
-    """CREATE UNIQUE INDEX ... ON t (a, lower((b)::text)) -> ((schema, table), [["a"], ["lower",
-    "b", "text"]]): per index element, the identifiers it names (a plain column: one; an
-    expression: every identifier in it, for the caller to match against the table's columns).
-    None for any other statement."""
+def parse_create_type_enum(raw: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """CREATE TYPE name AS ENUM ('a', 'b') -> (name as written, labels); None for other
+    CREATE TYPE forms (composite, range, base types)."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = _UNIQUE_INDEX_HEAD.match(text)
+    m = re.match(r"\s*CREATE\s+TYPE\s+(" + _QUAL + r")\s+AS\s+ENUM\s*\(", text, re.I | re.S)
     if not m:
         return None
-    fold = dialect == "postgres"
-    table = _split_qual(m.group(1), fold)
-    depth, cur, items = 1, [], []
-    i = m.end()
-    while i < len(text) and depth:
+    labels, i = [], m.end()
+    body = text[i:]
+    for lm in re.finditer(r"\s*(?:E)?'((?:[^']|'')*)'\s*(,|\))", body):
+        labels.append(lm.group(1).replace("''", "'"))
+        if lm.group(2) == ")":
+            break
+    return m.group(1), tuple(labels)
+
+
+def enum_type_text(labels: tuple[str, ...]) -> str:
+    """The labels as an `enum('a','b')` type text, which classify() reads as an enum column."""
+    return "enum(" + ",".join("'" + v.replace("'", "''") + "'" for v in labels) + ")"
+
+
+def _balanced(text: str, i: int) -> int:
+    """Index just after the parenthesis that closes the one at text[i] (quotes respected)."""
+    depth, q = 0, None
+    while i < len(text):
         ch = text[i]
-        if ch == '"':
-            j = text.find('"', i + 1)
-            while j != -1 and text[j + 1:j + 2] == '"':
-                j = text.find('"', j + 2)
-            j = len(text) - 1 if j == -1 else j
-            cur.append(text[i:j + 1])
-            i = j + 1
-            continue
-        if ch == "'":
-            j = text.find("'", i + 1)
-            i = len(text) if j == -1 else j + 1
-            continue
-        if ch == "(":
+        if q:
+            if ch == q:
+                q = None
+        elif ch in "'\"":
+            q = ch
+        elif ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
             if depth == 0:
-                break
-        elif ch == "," and depth == 1:
-            items.append("".join(cur))
+                return i + 1
+        i += 1
+    return -1
+
+
+def _top_level_split(s: str) -> list[str]:
+    out, cur, depth, q = [], [], 0, None
+    for ch in s:
+        if q:
+            if ch == q:
+                q = None
+        elif ch in "'\"":
+            q = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur))
             cur = []
-            i += 1
             continue
         cur.append(ch)
-        i += 1
-    items.append("".join(cur))
-    out = []
-    for it in items:
-        names = [_unq(t, fold) for t in _IDENT_IN_EXPR.findall(it)]
-        names = [n for n in names if n.upper() not in ("ASC", "DESC", "NULLS", "FIRST", "LAST", "COLLATE")]
-        if names:
-            out.append(names)
-    return table, out
+    if "".join(cur).strip():
+        out.append("".join(cur))
+    return out
+
+
+_INDEX_HEAD = re.compile(r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)" + _IDL + r"\s+)?"
+                         r"ON\s+(?:ONLY\s+)?(" + _QUAL + r")\s*(?:USING\s+\w+\s*)?\(", re.I | re.S)
+_ELEM_WORDS = {"ASC", "DESC", "NULLS", "FIRST", "LAST", "COLLATE"}
+
+
+def parse_create_unique_index(raw: bytes, dialect: str = "postgres") -> dict | None:
+    """CREATE UNIQUE INDEX [name] ON [ONLY] t [USING m] (a, lower(b), ...) [INCLUDE (...)]
+    [WHERE ...] -> {"table": (schema, name), "columns": (...), "expression": bool}. `columns`
+    are the plain key columns plus every identifier inside expression keys (the caller keeps
+    those that are columns of the table): a mutation of any of them can make two keys equal.
+    INCLUDE columns are not part of the key. None for anything else."""
+    text = raw.decode("utf-8", "surrogateescape")
+    m = _INDEX_HEAD.match(text)
+    if not m:
+        return None
+    fold = dialect == "postgres"
+    table = _split_qual(m.group(1), fold)
+    start = m.end() - 1
+    end = _balanced(text, start)
+    if end < 0:
+        return None
+    cols: list[str] = []
+    expression = False
+    for item in _top_level_split(text[start + 1:end - 1]):
+        it = item.strip()
+        em = re.match(r"(" + _IDL + r")(\s+.*)?\Z", it, re.S)
+        if em and not it.startswith("("):
+            cols.append(_unq(em.group(1), fold))
+            continue
+        expression = True
+        stripped = re.sub(r"'(?:[^']|'')*'", "''", it)
+        stripped = re.sub(r"::\s*" + _QUAL + r"(\s*\[\])?", "", stripped)
+        for p in re.findall(r'"(?:[^"]|"")*"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*', stripped):
+            name = _unq(p, fold)
+            if p.upper() not in _ELEM_WORDS and name not in cols:
+                cols.append(name)
+    return {"table": table, "columns": tuple(cols), "expression": expression}
+
+
+def unique_constraint_of(ts: "TableSchema", column: str) -> str | None:
+    """How `column` of `ts` is constrained to be unique: 'PRIMARY KEY (a, b)' /
+    'UNIQUE (a)' (constraints and unique indexes), or None. Every column of a composite
+    constraint counts (dumpmask does not rely on the other columns to keep rows apart)."""
+    if column in ts.primary_key:
+        return f"PRIMARY KEY ({', '.join(ts.primary_key)}) of {ts.qualname}"
+    for u in ts.unique:
+        if column in u:
+            return f"UNIQUE ({', '.join(u)}) of {ts.qualname}"
+    return None
+
+
+def parse_domain_check(raw: bytes) -> str | None:
+    """The CHECK expressions of CREATE DOMAIN (joined with AND), or None when it has none."""
+    text = raw.decode("utf-8", "surrogateescape")
+    checks = []
+    for m in re.finditer(r"\bCHECK\s*\(", text, re.I):
+        end = _balanced(text, m.end() - 1)
+        if end > 0:
+            checks.append(text[m.end() - 1:end])
+    return " AND ".join(checks) if checks else None
+
+
+_RANGE_TERM = re.compile(r"\(*\s*VALUE\s*(>=|<=|>|<)\s*\(?\s*'?(-?\d+)'?\s*\)?(?:::\w+)?\s*\)*\Z", re.I)
+
+
+def domain_int_range(check: str) -> tuple[int | None, int | None] | None:
+    """A CHECK that is only comparisons of VALUE with integers joined by AND -> (lo, hi);
+    None when the CHECK says anything else."""
+    body = check.strip()
+    while body.startswith("(") and _balanced(body, 0) == len(body):
+        body = body[1:-1].strip()
+    lo = hi = None
+    for term in re.split(r"\s+AND\s+", body, flags=re.I):
+        t = term.strip()
+        m = _RANGE_TERM.match(t)
+        if not m:
+            return None
+        op, v = m.group(1), int(m.group(2))
+        if op == ">":
+            v, op = v + 1, ">="
+        if op == "<":
+            v, op = v - 1, "<="
+        if op == ">=":
+            lo = v if lo is None else max(lo, v)
+        else:
+            hi = v if hi is None else min(hi, v)
+    return lo, hi
 
 
 def unique_columns(schema: TableSchema) -> set[str]:
-    """Columns of a table in a PRIMARY KEY, a UNIQUE constraint or a unique index (any of them,
-    alone or with others: a conservative reading, since a composite key makes no single column
-    unique but a mutation that merges two values of it may still collide)."""
+    """Columns of a table in a PRIMARY KEY, a UNIQUE constraint or a unique index (alone or with
+    others: a conservative reading, since a mutation that merges two values of one column of a
+    composite key may still make two rows collide)."""
     out = set(schema.primary_key)
     for u in schema.unique:
         out.update(u)

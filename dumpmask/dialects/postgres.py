@@ -431,7 +431,7 @@ _INSERT_HEAD = re.compile(
     re.I | re.S)
 # a field: a string (plain or E''), optionally with a ::cast, or a bare token
 _PG_FIELD = re.compile(
-    rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
+    rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|[BbXx]'[0-9A-Fa-f]*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
     re.S)
 
 
@@ -521,6 +521,8 @@ def literal_decode(field: bytes) -> Literal:
         return Literal(body.decode("utf-8", "surrogateescape"), True, cast)
     if f[:1] == b"'":
         return Literal(f[1:-1].replace(b"''", b"'").decode("utf-8", "surrogateescape"), True, cast)
+    if f[:2] in (b"B'", b"b'") and f[-1:] == b"'":   # pg_dump --inserts writes bit strings as B'0101'
+        return Literal(f[2:-1].decode("ascii", "surrogateescape"), True, cast)
     if f.upper() == b"NULL":
         return Literal(None, False, cast)
     return Literal(f.decode("utf-8", "surrogateescape"), False, cast)
@@ -547,6 +549,10 @@ def literal_encode(value: str | None, like: Literal | None = None, kind: str = "
 
 # ---------------------------------------------------------------- the engine's PostgreSQL adapter
 from dumpmask.schema import parse_alter_table, parse_create_domain, parse_create_table, parse_owned_by  # noqa: E402
+from dumpmask.schema import (enum_type_text, parse_create_type_enum, parse_create_unique_index,  # noqa: E402
+                             parse_domain_check)
+
+_TYPE_OR_UNIQUE = re.compile(rb"\s*CREATE\s+(?:TYPE|UNIQUE\s+INDEX)\b", re.I)
 
 _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREATE TABLE", "alter_table": "ALTER TABLE",
                "create_domain": "CREATE DOMAIN", "alter_sequence": "ALTER SEQUENCE", "setval": "SELECT setval",
@@ -659,6 +665,27 @@ class PgAdapter:
                 name, base = d
                 eng.domains[name.lower()] = base
                 eng.domains[name.lower().split(".")[-1]] = base
+                chk = parse_domain_check(st.raw)
+                if chk:
+                    eng.domain_checks[name.lower()] = chk
+                    eng.domain_checks[name.lower().split(".")[-1]] = chk
+        elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):
+            en = parse_create_type_enum(st.raw)
+            if en:
+                name, labels = en
+                eng.domains[name.lower()] = enum_type_text(labels)
+                eng.domains[name.lower().split(".")[-1]] = enum_type_text(labels)
+                return
+            ui = parse_create_unique_index(st.raw, NAME)
+            if ui:
+                ts = eng.table_state(ui["table"])
+                if ts.schema is None:
+                    ts.schema = TableSchema(schema=ui["table"][0], name=ui["table"][1])
+                names = {c.name for c in ts.schema.columns}
+                cols = tuple(c for c in ui["columns"] if c in names) if names else ui["columns"]
+                if cols and cols not in ts.schema.unique:
+                    ts.schema.unique.append(cols)
+                    eng.unique_learned(ts, cols, st.line)
         elif k == "alter_table":
             a = parse_alter_table(st.raw, NAME)
             if not a:
@@ -668,10 +695,14 @@ class PgAdapter:
                 ts.schema = TableSchema(schema=a["table"][0], name=a["table"][1])
             s = ts.schema
             if a["pk"]:
+                new_pk = a["pk"] != s.primary_key
                 s.primary_key = a["pk"]
+                if new_pk:
+                    eng.unique_learned(ts, a["pk"], st.line)
             for u in a["unique"]:
                 if u not in s.unique:
                     s.unique.append(u)
+                    eng.unique_learned(ts, u, st.line)
             for fk in a["fks"]:
                 if fk not in s.foreign_keys:
                     s.foreign_keys.append(fk)
@@ -700,25 +731,6 @@ class PgAdapter:
                     if c is not None:
                         c.has_default_sequence = ".".join(x for x in seq if x)
 
-    def learn_unique_index(self, st) -> None:
-        """CREATE UNIQUE INDEX: its columns join the table's unique sets (an expression index
-        counts for every column it names)."""
-        from dumpmask.schema import parse_unique_index
-
-        if b"UNIQUE" not in st.raw[:64].upper():
-            return
-        p = parse_unique_index(st.raw, NAME)
-        if p is None:
-            return
-        table, items = p
-        ts = self.engine.tables.get(table)
-        if ts is None or ts.schema is None:
-            return
-        names = {c.name for c in ts.schema.columns}
-        cols = tuple(dict.fromkeys(n for it in items for n in it if n in names))
-        if cols and cols not in ts.schema.unique:
-            ts.schema.unique.append(cols)
-
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
         r = PgReader(lines)
@@ -728,8 +740,8 @@ class PgAdapter:
                     pass
             elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
                 self.learn(st)
-            elif st.kind == "create":
-                self.learn_unique_index(st)
+            elif st.kind == "create" and _TYPE_OR_UNIQUE.match(st.raw):
+                self.learn(st)
             elif st.kind == "setval":
                 p = parse_setval(st.raw)
                 if p is not None:
@@ -759,6 +771,8 @@ class PgAdapter:
                         eng.check_table_rules_early(ts, st.line)  # rule errors before this table's data
                 elif not eng.schema_complete:
                     self.learn(st)
+            elif k == "create" and not eng.schema_complete and _TYPE_OR_UNIQUE.match(st.raw):
+                self.learn(st)   # an enum before its tables; a unique index after the data (on a pipe)
             w(eng.rewritten(st))
             label = _PASS_LABEL.get(k, k.upper())
             if label:
@@ -1049,8 +1063,8 @@ def _iter_blocks(self, lines: LineReader, want=None):
                         lambda it: None, lambda n=st.line: n)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
-        elif k == "create":
-            self.learn_unique_index(st)
+        elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):
+            self.learn(st)  # enum types before the tables; unique indexes (after the data) for scan
 
 
 def _iter_rows(self, lines: LineReader, want=None):

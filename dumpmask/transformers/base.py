@@ -99,9 +99,12 @@ class Transformer:
                    dialect: str | None = None) -> str | None:
         """Why this mutation (with these validated options) cannot write a valid value into
         `column`, or None. A class method: no key, no pools (scan uses it through valid_for)."""
-        from .validity import NETWORK, base_type, is_spatial, is_unknown_type
+        from .validity import NETWORK, base_type, domain_check_error, is_spatial, is_unknown_type
 
         what = f"column {column.name!r} of type {column.type or column.kind}"
+        err = domain_check_error(cls.name, column)
+        if err:
+            return err
         if is_spatial(column):
             alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
             return f"{cls.name} cannot write a valid value into {what} (no spatial value is masked): use {alt}"

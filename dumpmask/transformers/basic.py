@@ -28,9 +28,11 @@ class Static(Transformer):
 
     @classmethod
     def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
-        from .validity import is_spatial, is_unknown_type, literal_error
+        from .validity import domain_check_error, is_spatial, is_unknown_type, literal_error
 
         arg = argument or ""
+        if domain_check_error(cls.name, column):
+            return domain_check_error(cls.name, column)
         if is_spatial(column):
             alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
             return f"static cannot write a checked value into column {column.name!r} of type {column.type}: use {alt}"
@@ -230,8 +232,10 @@ class Redact(Transformer):
 
     @classmethod
     def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
-        from .validity import is_spatial, is_unknown_type, literal_error, redact_default
+        from .validity import domain_check_error, is_spatial, is_unknown_type, literal_error, redact_default
 
+        if domain_check_error(cls.name, column):
+            return domain_check_error(cls.name, column)
         v = (options or {}).get("value")
         what = f"column {column.name!r} of type {column.type or column.kind}"
         alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"

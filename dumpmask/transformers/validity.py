@@ -211,6 +211,16 @@ def _set_members(column: Column) -> tuple[str, ...]:
     return tuple(v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", column.type or ""))
 
 
+def domain_check_error(name: str, column: Column) -> str | None:
+    """A column whose domain type has a CHECK dumpmask cannot evaluate takes no generated or
+    fixed value (only keep, null, key): the CHECK could reject it at restore."""
+    if column.domain_check and name not in ("keep", "null", "key"):
+        alt = "null or keep" if column.nullable else "keep"
+        return (f"{name} cannot be checked against the CHECK {column.domain_check.strip()} of the domain type "
+                f"{column.type} of column {column.name!r} (dumpmask evaluates only integer range checks): use {alt}")
+    return None
+
+
 def literal_error(value: str, column: Column, dialect: str | None = None) -> str | None:
     """Why `value` (a literal of a rule: static's, redact's) cannot be written into `column`,
     or None when it is valid (or the type is one dumpmask cannot judge: then the caller
