@@ -38,10 +38,12 @@ def column_rule_matches(cr: ColumnRule, column: str, dialect: str) -> bool:
     return p.lower() == column or p == column
 
 
-def explicit_rules(rules: RuleSet, key, columns, dialect: str) -> dict[str, ColumnRule]:
-    """{column: the rule of the rules file that names it} for one table's columns."""
+def explicit_rules(rules: RuleSet, key, columns, dialect: str, table_rules=None) -> dict[str, ColumnRule]:
+    """{column: the rule of the rules file that names it} for one table's columns.
+    `table_rules`: the table's rules when the caller knows them better (a partition inherits
+    its partitioned parent's rules: engine.table_rules)."""
     out: dict[str, ColumnRule] = {}
-    for tr in rules.for_table(key[0], key[1], dialect):
+    for tr in (table_rules if table_rules is not None else rules.for_table(key[0], key[1], dialect)):
         for cr in tr.columns:
             for c in columns:
                 if c not in out and column_rule_matches(cr, c, dialect):
@@ -139,6 +141,24 @@ def table_findings(key, schema: TableSchema | None, content: dict | None = None,
     return out
 
 
+def _partition_root(tables: dict, key):
+    """The partitioned table at the top of a partition's chain (the key itself otherwise)."""
+    seen = set()
+    while key not in seen:
+        seen.add(key)
+        s = tables.get(key)
+        parent = getattr(s, "partition_of", None) if s is not None else None
+        if not parent:
+            return key
+        parent = tuple(parent) if not isinstance(parent, str) else (key[0], parent)
+        hit = parent if parent in tables else next((k for k in tables if k[1] == parent[1] and
+                                                     (k[0] is None or parent[0] is None)), None)
+        if hit is None:
+            return key
+        key = hit
+    return key
+
+
 def key_role(key, schema: TableSchema | None, col: Column, lookup=None) -> tuple[str, str | None] | None:
     """(why, domain) when the column is a key: ("primary key", None), ("foreign key to t(c)",
     None), ("loose key to t.c", "t.c"); else None."""
@@ -208,20 +228,32 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
     rules = rules or RuleSet()
     out = []
     lookup = lookup_in(smp.tables)
-    for key in sorted(smp.tables, key=lambda k: (k[0] or "", k[1])):
+    seen: set = set()
+    for key in sorted(smp.tables, key=lambda k: (_partition_root(smp.tables, k) != k, k[0] or "", k[1])):
         schema = smp.tables[key]
         found = table_findings(key, schema, smp.content_findings(key), smp.columns.get(key), lookup)
         if not found:
             continue
-        explicit = explicit_rules(rules, key, list(found), smp.dialect)
+        # a partition's rows are masked by its partitioned table's rules (pg_dump writes the data
+        # per partition): report and suggest every finding once, on the root table
+        root = _partition_root(smp.tables, key)
+        rschema = smp.tables.get(root) or schema
+        explicit = explicit_rules(rules, root, list(found), smp.dialect)
+        if root != key:
+            for c, cr in explicit_rules(rules, key, list(found), smp.dialect).items():
+                explicit.setdefault(c, cr)
         for cname, (col, f) in found.items():
+            if (root, cname) in seen:
+                continue
+            seen.add((root, cname))
             if template and not in_template(f, template):
                 continue
             cr = explicit.get(cname)
-            sug = suggestion(f, col, schema, smp.dialect)
+            uniq = unique_column(rschema, cname) or unique_column(schema, cname)
+            sug = fit_rule(f, col, uniq, smp.dialect)
             out.append({
-                "table": qualname(key),
-                "table_key": [key[0], key[1]],
+                "table": qualname(root),
+                "table_key": [root[0], root[1]],
                 "column": cname,
                 "type": col.type or col.kind,
                 "category": f.category,
@@ -233,7 +265,7 @@ def scan(inp, dialect: str | None = None, sample: int = DEFAULT_SAMPLE, rules: R
                 "suggested": sug["mutation"],
                 "suggested_options": sug.get("options", {}),
                 "key": f.key,
-                "unique": unique_column(schema, cname),
+                "unique": uniq,
                 "no_fit": bool(sug.get("review")) and sug["mutation"] == "keep",
             })
     return out, smp

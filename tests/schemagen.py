@@ -245,7 +245,7 @@ def postgres_schema(seed: int = 17, groups: int = 60) -> Generated:
         g.sensitive.add(t)
         rows.append([i, 100 + i % 2, f"build {i}", t])
     insert("public.p_ci_builds", ["id", "partition_id", "name", "token"], rows)
-    expect("public", "ci_builds_100", "token", "credential")
+    expect("public", "p_ci_builds", "token", "credential")
     out.append("CREATE TABLE public.ci_build_logs (id serial PRIMARY KEY, build_id bigint NOT NULL, partition_id bigint NOT NULL, "
                "line text, FOREIGN KEY (build_id, partition_id) REFERENCES public.p_ci_builds(id, partition_id));")
     insert("public.ci_build_logs", ["build_id", "partition_id", "line"], [[r[0], r[1], "ok"] for r in rows])
@@ -259,7 +259,7 @@ def postgres_schema(seed: int = 17, groups: int = 60) -> Generated:
         g.sensitive.add(e)
         rows.append([i, e, "2024-03-03"])
     insert("public.audit_events", ["id", "email", "created_at"], rows)
-    expect("public", "audit_events_p0", "email", "HIPAA-6 email")
+    expect("public", "audit_events", "email", "HIPAA-6 email")
     out.append("CREATE TABLE public.user_sessions (user_id integer NOT NULL, session_token varchar(64) NOT NULL, "
                "ip_address inet) PARTITION BY HASH (user_id);")
     for k in range(3):
@@ -271,7 +271,7 @@ def postgres_schema(seed: int = 17, groups: int = 60) -> Generated:
         g.sensitive.add(t)
         rows.append([i, t, f"10.{i}.{R.r.randint(0, 255)}.{R.r.randint(1, 254)}"])
     insert("public.user_sessions", ["user_id", "session_token", "ip_address"], rows)
-    expect("public", "user_sessions_0", "session_token", "credential")
+    expect("public", "user_sessions", "session_token", "credential")
     out.append("CREATE TABLE public.vehicles (id serial PRIMARY KEY, vin varchar(17), license_plate text);")
     out.append("CREATE TABLE public.cars (doors smallint) INHERITS (public.vehicles);")
     insert("public.vehicles", ["vin", "license_plate"], [[R.alnum(17).upper(), f"KR {R.r.randint(10000, 99999)}"] for _ in range(3)])

@@ -128,7 +128,7 @@ class Detection(Extension):
         found = self.findings(eng, ts, columns)
         if not found:
             return []
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
         out = []
         for cname, (col, f) in found.items():
             if cname not in columns or cname in explicit or self._covered(eng, ts, col, f):
@@ -202,7 +202,7 @@ class Detection(Extension):
         if not found:
             return plan
         qual = qualname(ts.key)
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
         by_index = {p.index: p for p in plan}
         if eng.strict:
             missing = self._uncovered(eng, ts, columns)
@@ -275,7 +275,7 @@ class Detection(Extension):
             if not found:
                 continue
             qual = qualname(key)
-            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name)
+            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name, eng.table_rules(ts))
             for cname, (col, f) in found.items():
                 if (qual, cname) in self.recorded or cname not in cols:
                     continue
