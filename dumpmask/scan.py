@@ -377,9 +377,15 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
         opts = doc.setdefault("options", {})
         rem = opts.get("identifierRemapping")
         if not isinstance(rem, dict):
-            opts["identifierRemapping"] = {"enabled": True, "strategy": "auto"}
+            rem = opts["identifierRemapping"] = {"enabled": True, "strategy": "auto"}
         elif not rem.get("enabled"):
             rem["enabled"] = True
+        # loose keys (<table>_id columns no FK declares) joined to the key they name, so their
+        # joins survive (and --strict, which refuses them unlinked, passes)
+        from dumpmask.rules import _REMAP_KEYS
+
+        if "inferKeys" in _REMAP_KEYS:
+            rem.setdefault("inferKeys", True)
     return doc
 
 
