@@ -56,7 +56,7 @@ def scan_cmd(input, rules_path, as_json, write_rules, template, dialect, sample)
             if rules_path:
                 with open(rules_path, "rb") as fh:
                     doc_in = orjson.loads(fh.read())
-            doc = build_rules_document(rows, rules, doc_in, template, smp.dialect)
+            doc = build_rules_document(rows, rules, doc_in, template, smp.dialect, smp.tables)
             data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
             load_rules(write_rules, data)  # what we write must load
             try:

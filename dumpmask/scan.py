@@ -312,7 +312,7 @@ def _snippet_tables(rows: list[dict], dialect: str = "postgres") -> list[tuple[s
         cm = {"column": rule_name(r["column"], dialect), "mutation": r["suggested"]}
         if r.get("suggested_options"):
             cm["options"] = r["suggested_options"]
-        desc = f"{r['category']} ({r['evidence']})"
+        desc = f"{r['category']} ({r['evidence']})" + (f"; {r['note']}" if r.get("note") else "")
         if r.get("key"):
             desc += f"; a key ({r['key']}): remapped"
         if r.get("no_fit"):
@@ -334,8 +334,47 @@ def rules_snippet(rows: list[dict], dialect: str = "postgres") -> list[dict]:
     return [t for _, t in _snippet_tables(rows, dialect)]
 
 
+def partition_key_keeps(tables: dict, rows: list[dict]) -> list[dict]:
+    """Rows for `keep` rules on the key columns identifier remapping must leave alone: a column
+    in a PARTITION BY key that is a key (in the PRIMARY KEY or a UNIQUE constraint, or referenced
+    by a FOREIGN KEY), and the FK columns referencing it (a remapped value would leave its
+    partition; remapping refuses to, and --strict wants that acknowledged). Columns with
+    findings are left out (they get their own rule)."""
+    detected = {(tuple(r.get("table_key") or ()), r["column"]) for r in rows}
+    lookup = lookup_in(tables)
+    refs: dict = {}
+    for k, s in tables.items():
+        if s is None:
+            continue
+        for fk in s.foreign_keys:
+            sch, _, name = fk.ref_table.rpartition(".")
+            parent = lookup(sch.strip('"') or k[0], name.strip('"'))
+            if parent is not None:
+                for a, b in zip(fk.columns, fk.ref_columns):
+                    refs.setdefault((parent.schema, parent.name, b), []).append((k, a))
+    out, seen = [], set()
+    for k, s in tables.items():
+        pb = getattr(s, "partition_by", None) if s is not None else None
+        if not pb or s.partition_of:
+            continue
+        keyish = set(unique_columns(s)) | {c for (_, t, c) in refs if t == s.name}
+        for c in pb[1]:
+            if c not in keyish:
+                continue
+            targets = [(k, c)] + refs.get((s.schema, s.name, c), [])
+            for tk, tc in targets:
+                if (tk, tc) in seen or ((tk[0], tk[1]), tc) in detected:
+                    continue
+                seen.add((tk, tc))
+                out.append({"table": qualname(tk), "table_key": [tk[0], tk[1]], "column": tc, "suggested": "keep",
+                            "suggested_options": {}, "covered_by": None, "review": False,
+                            "category": "partition key", "evidence": f"PARTITION BY {pb[0]} of {qualname(k)}",
+                            "note": "kept: a remapped value would no longer fit its partition"})
+    return out
+
+
 def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, template: str | None,
-                         dialect: str = "postgres") -> dict:
+                         dialect: str = "postgres", tables: dict | None = None) -> dict:
     """A ready rules file: the given rules (if any) plus a suggested rule for every finding
     they do not cover (rules that restore: detect.fit_rule). Findings on declared keys are
     covered by identifier remapping, which the document turns on (as do the templates that
@@ -353,6 +392,14 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
     keys = [r for r in uncovered if r["suggested"] == "key"]
     uncovered = [r for r in uncovered if r["suggested"] != "key"
                  or remap_off or r.get("suggested_options", {}).get("domain")]
+    if tables and (template in REMAPPING_TEMPLATES or keys) and not remap_off:
+        have = set()
+        if rules is not None:
+            for r in partition_key_keeps(tables, []):
+                k = tuple(r["table_key"])
+                if explicit_rules(rules, k, [r["column"]], dialect):
+                    have.add((k, r["column"]))
+        uncovered += [r for r in partition_key_keeps(tables, rows) if (tuple(r["table_key"]), r["column"]) not in have]
     if isinstance(rules_doc, list):
         doc = {"tables": copy.deepcopy(rules_doc)}
     elif isinstance(rules_doc, dict):
