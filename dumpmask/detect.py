@@ -1077,13 +1077,13 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
     elif kind == "date":
         if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
             mutation, options = "faker.date", {"preserveYear": True}
-        elif mutation in _TEXT_FAKERS:
-            mutation, options = "redact", {}
+        elif mutation in _TEXT_FAKERS or mutation == "redact":
+            mutation, options = "faker.date", {}  # never 1900-01-01: a date that reads as real
     elif kind == "timestamp":
         if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
             mutation, options = "faker.dateTime", {"preserveYear": True}
-        elif mutation in _TEXT_FAKERS:
-            mutation, options = "redact", {}
+        elif mutation in _TEXT_FAKERS or mutation == "redact":
+            mutation, options = "faker.dateTime", {}
     elif kind == "year":
         mutation, options = "keep", {}
     elif kind in ("int", "numeric", "float"):
@@ -1154,7 +1154,7 @@ def fit_rule(finding: Finding, column: Column, unique: bool = False, dialect: st
         return r
     first = [(m, opts)]
     raw = finding.raw_suggested
-    if column.kind == "array" and raw and raw not in (m, "key"):
+    if column.kind == "array" and raw and raw not in (m, "key", "keep"):
         # an element-wise mutation (faker.email on text[]) when the array's element type takes it
         first.insert(0, (raw, {"preserveYear": True} if raw in ("faker.date", "faker.dateTime") else {}))
     if unique:
@@ -1166,7 +1166,7 @@ def fit_rule(finding: Finding, column: Column, unique: bool = False, dialect: st
     else:
         cands = first + [("hash", {}), ("null", {}), ("redact", {})]
         if column.kind in ("int", "numeric", "float", "date", "timestamp", "time", "interval", "year"):
-            cands.remove(("redact", {}))
+            cands = [c for c in cands if c[0] != "redact"]
     for mm, oo in cands:
         if valid_for(mm, oo, column, unique=unique, dialect=dialect):
             out = {"column": column.name, "mutation": mm}

@@ -164,11 +164,11 @@ def key_role(key, schema: TableSchema | None, col: Column, lookup=None) -> tuple
     None), ("loose key to t.c", "t.c"); else None."""
     if schema is None:
         return None
-    if col.name in schema.primary_key:
-        return "primary key", None
     for fk in schema.foreign_keys:
         if col.name in fk.columns:
             return f"foreign key to {fk.ref_table}({', '.join(fk.ref_columns)})", None
+    if col.name in schema.primary_key:
+        return "primary key", None
     if lookup is None:
         return None
     toks = normalise(col.name)
@@ -408,9 +408,9 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
     else:
         doc = {"tables": []}
     tables = doc["tables"]
-    keys = {r["table"]: _row_key(r) for r in uncovered}
+    tkeys = {r["table"]: _row_key(r) for r in uncovered}
     for qual, snip in _snippet_tables(uncovered, dialect):
-        schema, name = keys[qual]
+        schema, name = tkeys[qual]
         target = None
         if rules is not None:
             hits = [i for i, tr in enumerate(rules.tables) if tr.table.matches(schema or None, name, dialect)]
