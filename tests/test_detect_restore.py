@@ -115,7 +115,7 @@ def test_write_rules_on_the_app_restores(dm, pg_server, app_dump, tmp_path):
         pg_server.dropdb(db)
 
 
-def test_sakila_write_rules_restore(dm, my_server, sakila_db, datasets, tmp_path):
+def test_sakila_write_rules_restore(dm, my_server, datasets, tmp_path):
     from dumpmask.rules import load_rules
 
     src = datasets / "sakila" / "mariadb-dump-default.sql"
