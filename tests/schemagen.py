@@ -369,3 +369,163 @@ def postgres_schema(seed: int = 17, groups: int = 60) -> Generated:
 
 class RawSQL(str):
     """A value written into the SQL as is (an ARRAY[...] constructor)."""
+
+
+def _bq(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def mysql_schema(seed: int = 23, groups: int = 40) -> Generated:
+    """The MariaDB counterpart: the same shapes where MariaDB has them (partitions LIST / RANGE /
+    HASH, backquoted mixed-case and non-ASCII names, loose keys, secrets, unique keys, ENUM,
+    POINT, JSON), no arrays, no inheritance. Tables are unqualified (one database)."""
+    R = _Rand(seed)
+    g = Generated(sql="")
+    out: list[str] = ["SET NAMES utf8mb4;"]
+
+    def insert(table: str, cols: list[str], rows: list[list]) -> None:
+        if not rows:
+            return
+        out.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES\n" +
+                   ",\n".join("(" + ", ".join(v if isinstance(v, RawSQL) else lit(v).replace("\\", "\\\\") for v in r) + ")"
+                              for r in rows) + ";")
+        g.row_counts[table] = g.row_counts.get(table, 0) + len(rows)
+
+    def expect(table: str, col: str, what: str) -> None:
+        g.expect[f"{table}.{col}"] = what
+
+    out.append("CREATE TABLE accounts (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(80) NOT NULL, "
+               "api_key varchar(64) UNIQUE) ENGINE=InnoDB;")
+    rows = []
+    for i in range(1, 7):
+        k = "sk_live_" + R.alnum(24)
+        g.sensitive.add(k)
+        rows.append([i, f"Account {i}", k])
+    insert("accounts", ["id", "name", "api_key"], rows)
+    expect("accounts", "api_key", "credential")
+    out.append("CREATE TABLE taxes (id char(36) NOT NULL PRIMARY KEY, name varchar(40) NOT NULL) ENGINE=InnoDB;")
+    taxes = [f"{R.hexs(8)}-{R.hexs(4)}-4{R.hexs(3)}-a{R.hexs(3)}-{R.hexs(12)}" for _ in range(3)]
+    insert("taxes", ["id", "name"], [[t, f"VAT {i}"] for i, t in enumerate(taxes)])
+    out.append("CREATE TABLE fees_taxes (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, account_id bigint unsigned NOT NULL, "
+               "tax_id char(36) NOT NULL, FOREIGN KEY (account_id) REFERENCES accounts(id), "
+               "FOREIGN KEY (tax_id) REFERENCES taxes(id)) ENGINE=InnoDB;")
+    insert("fees_taxes", ["account_id", "tax_id"], [[R.r.randint(1, 6), R.r.choice(taxes)] for _ in range(8)])
+    expect("fees_taxes", "tax_id", "key")
+    out.append("CREATE TABLE schema_migrations (version varchar(255) NOT NULL PRIMARY KEY) ENGINE=InnoDB;")
+    insert("schema_migrations", ["version"], [[f"2024{m:02d}1{d}120000"] for m in range(1, 7) for d in range(3)])
+    out.append("CREATE TABLE api_keys (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, value varchar(255) NOT NULL, "
+               "tokens_count int NOT NULL DEFAULT 0, salted tinyint(1) NOT NULL DEFAULT 0, UNIQUE KEY uk_value (value)) ENGINE=InnoDB;")
+    rows = []
+    for i in range(1, 6):
+        v = R.secret()
+        g.sensitive.add(v)
+        rows.append([v, R.r.randint(0, 9), i % 2])
+    insert("api_keys", ["value", "tokens_count", "salted"], rows)
+    expect("api_keys", "value", "credential")
+    out.append("CREATE TABLE integrations (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, secrets json NOT NULL) ENGINE=InnoDB;")
+    rows = []
+    for i in range(1, 4):
+        a = "ghp_" + R.alnum(36)
+        g.sensitive.add(a)
+        rows.append(['{"token": "%s"}' % a])
+    insert("integrations", ["secrets"], rows)
+    expect("integrations", "secrets", "credential")
+    out.append("CREATE TABLE `UserAccount` (`Id` int NOT NULL AUTO_INCREMENT PRIMARY KEY, `EmailAddress` varchar(120) NOT NULL, "
+               "`passwordDigest` varchar(80), UNIQUE KEY (`EmailAddress`)) ENGINE=InnoDB;")
+    rows = []
+    for i in range(1, 6):
+        e = R.email()
+        g.sensitive.add(e)
+        rows.append([e, R.bcrypt()])
+    insert("`UserAccount`", ["`EmailAddress`", "`passwordDigest`"], rows)
+    expect("UserAccount", "EmailAddress", "HIPAA-6 email")
+    expect("UserAccount", "passwordDigest", "credential")
+    out.append("CREATE TABLE `Zażółć klienci` (`id` int NOT NULL PRIMARY KEY, `e-mail` varchar(120), `imię` varchar(40)) ENGINE=InnoDB;")
+    rows = []
+    for i in range(1, 5):
+        e = R.email()
+        g.sensitive.add(e)
+        rows.append([i, e, R.r.choice(FIRST)])
+    insert("`Zażółć klienci`", ["`id`", "`e-mail`", "`imię`"], rows)
+    expect("Zażółć klienci", "e-mail", "HIPAA-6 email")
+    # partitions: LIST, RANGE, HASH with key columns
+    out.append("CREATE TABLE ci_builds (id bigint NOT NULL, partition_id int NOT NULL, token varchar(64), "
+               "PRIMARY KEY (id, partition_id)) ENGINE=InnoDB PARTITION BY LIST (partition_id) "
+               "(PARTITION p100 VALUES IN (100), PARTITION p101 VALUES IN (101));")
+    rows = []
+    for i in range(1, 9):
+        t = "glrt-" + R.alnum(24)
+        g.sensitive.add(t)
+        rows.append([i, 100 + i % 2, t])
+    insert("ci_builds", ["id", "partition_id", "token"], rows)
+    expect("ci_builds", "token", "credential")
+    out.append("CREATE TABLE audit_events (id bigint NOT NULL PRIMARY KEY, email varchar(120)) ENGINE=InnoDB "
+               "PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (1000), PARTITION p1 VALUES LESS THAN MAXVALUE);")
+    rows = []
+    for i in (1, 2, 999, 1000, 1500):
+        e = R.email()
+        g.sensitive.add(e)
+        rows.append([i, e])
+    insert("audit_events", ["id", "email"], rows)
+    expect("audit_events", "email", "HIPAA-6 email")
+    out.append("CREATE TABLE user_sessions (user_id int NOT NULL, session_token varchar(64) NOT NULL) ENGINE=InnoDB "
+               "PARTITION BY HASH (user_id) PARTITIONS 3;")
+    rows = []
+    for i in range(1, 7):
+        t = R.alnum(40)
+        g.sensitive.add(t)
+        rows.append([i, t])
+    insert("user_sessions", ["user_id", "session_token"], rows)
+    expect("user_sessions", "session_token", "credential")
+
+    for gi in range(groups):
+        base = PEOPLE[gi % len(PEOPLE)]
+        tname = base if gi < len(PEOPLE) else f"{base}_{gi}"
+        spec = [("email", f"varchar(120){' NOT NULL' if gi % 2 == 0 else ''}", R.email, "HIPAA-6 email", True),
+                ("first_name", "varchar(40)", lambda: R.r.choice(FIRST), "HIPAA-1", False)]
+        if gi % 3 == 0:
+            spec.append(("cell", "varchar(30)", R.phone, "HIPAA-4", False))
+        if gi % 4 == 0:
+            spec.append(("member_id", "varchar(20)", lambda: f"M{R.r.randint(10**7, 10**8)}", "HIPAA-9", False))
+        if gi % 4 == 1:
+            spec.append(("tax_identification_number", "varchar(20)", lambda: str(R.r.randint(10**8, 10**9)), "GDPR", False))
+        if gi % 4 == 2:
+            spec.append(("patient_id", "varchar(12)", lambda: f"P{R.r.randint(10**6, 10**7)}", "HIPAA-8", False))
+        if gi % 5 == 0:
+            spec.append(("encrypted_password", "varchar(128) NOT NULL", R.bcrypt, "credential", True))
+            spec.append(("reset_password_token", "varchar(64)", lambda: R.alnum(32), "credential", True))
+        if gi % 5 == 1:
+            spec.append(("api_key", "varchar(255)", R.secret, "credential", True))
+        spec.append(("mood", "enum('happy','sad','neutral') NOT NULL", lambda: R.r.choice(["happy", "sad"]), None, False))
+        spec.append(("tokens_count", "int NOT NULL", lambda: R.r.randint(0, 9), None, False))
+        spec.append(("created_at", "datetime NOT NULL", lambda: "2024-01-02 03:04:05", None, False))
+        cols = ["id int NOT NULL AUTO_INCREMENT PRIMARY KEY"] + [f"{c} {ty}" for c, ty, *_ in spec]
+        if gi % 2 == 0:
+            cols.append("UNIQUE KEY uk_email (email)")
+        if gi % 4 == 3:
+            cols.append("location point NOT NULL")
+        out.append(f"CREATE TABLE {tname} ({', '.join(cols)}) ENGINE=InnoDB;")
+        for c, _, _, exp_, _ in spec:
+            if exp_:
+                expect(tname, c, exp_)
+        rows = []
+        n = R.r.randint(3, 5)
+        for i in range(n):
+            row = []
+            for c, ty, gen, exp_, sens in spec:
+                v = gen()
+                if sens:
+                    g.sensitive.add(v)
+                row.append(v)
+            if gi % 4 == 3:
+                row.append(RawSQL(f"POINT({R.r.uniform(-80, 80):.4f}, {R.r.uniform(-170, 170):.4f})"))
+            rows.append(row)
+        insert(tname, [c for c, *_ in spec] + (["location"] if gi % 4 == 3 else []), rows)
+        singular = base[:-1]
+        out.append(f"CREATE TABLE {tname}_events (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, {singular}_id int NOT NULL, "
+                   f"kind varchar(20), FOREIGN KEY ({singular}_id) REFERENCES {tname}(id)) ENGINE=InnoDB;")
+        insert(f"{tname}_events", [f"{singular}_id", "kind"], [[R.r.randint(1, n), "visit"] for _ in range(3)])
+        out.append(f"CREATE TABLE {tname}_notes (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, {singular}_id int, body text) ENGINE=InnoDB;")
+        insert(f"{tname}_notes", [f"{singular}_id", "body"], [[R.r.randint(1, n), "all good"] for _ in range(2)])
+    g.sql = "\n".join(out) + "\n"
+    return g

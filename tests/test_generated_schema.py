@@ -84,3 +84,44 @@ def test_generated_schema_write_rules_strict_restore_verify(dm, generated, pg_se
 
     cp = dm("verify", dump, masked, "-c", rules)
     assert cp.returncode == 0, cp.stdout.decode()[-3000:] + cp.stderr.decode()[-2000:]
+
+
+def test_generated_mariadb_schema_write_rules_strict_restore_verify(dm, my_server, tmp_path):
+    from schemagen import mysql_schema
+
+    g = mysql_schema(seed=23, groups=40)
+    src = my_server.create("gen_my_src")
+    try:
+        my_server.sql(src, g.sql)
+        dump = tmp_path / "orig.sql"
+        dump.write_bytes(my_server.dump(src))
+    finally:
+        my_server.drop(src)
+    rows = _scan(dm, dump)
+    missing = sorted(c for c in g.expect if c not in rows)
+    assert not missing, f"not detected: {missing[:20]}"
+    for c, what in g.expect.items():
+        r = rows[c]
+        assert (r["suggested"] == "key" and r["key"]) if what == "key" else \
+            any(x.startswith(what) for x in [r["category"], *r["also"]]), (c, r)
+    assert not any(k.startswith("schema_migrations.") or k.endswith((".mood", ".tokens_count", ".salted"))
+                   for k in rows), sorted(rows)
+
+    rules = tmp_path / "new.json"
+    cp = dm("scan", dump, "--write-rules", rules)
+    assert cp.returncode == 0, cp.stderr.decode()
+    masked = tmp_path / "masked.sql"
+    cp = dm("-q", "--strict", "-c", rules, dump, "-o", masked)
+    assert cp.returncode == 0, cp.stderr.decode()[-3000:]
+    data = masked.read_bytes()
+    leaked = sorted(v for v in g.sensitive if v.encode() in data)
+    assert not leaked, f"{len(leaked)} sensitive value(s) in clear, e.g. {leaked[:3]}"
+    db = my_server.create("gen_my_masked")
+    try:
+        my_server.restore(db, masked)
+        for table, n in g.row_counts.items():
+            assert my_server.count(db, table.strip("`")) == n, table
+    finally:
+        my_server.drop(db)
+    cp = dm("verify", dump, masked, "-c", rules)
+    assert cp.returncode == 0, cp.stdout.decode()[-3000:] + cp.stderr.decode()[-2000:]
