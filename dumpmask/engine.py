@@ -168,11 +168,11 @@ class Engine:
         tcol = target_column(cr.cls, col, self.resolve_type)
         try:
             t = cr.cls(self.key, cr.options, tcol, cr.argument)
-            t.dialect = dialect
+            t.bind_dialect(dialect)
             warnings = t.check(tcol) or []
             u = unique_constraint_of(ts.schema, col.name) if ts.schema is not None else None
             if u:
-                err = uniqueness_error(cr.cls, col, u, dialect)
+                err = uniqueness_error(cr.cls, col, u, dialect, cr.options)
                 if err:
                     raise RulesError(err)
         except RulesError as e:
@@ -236,8 +236,10 @@ class Engine:
         for plan in ts.plans.values():
             for p in plan:
                 t = p.transformer
-                cls = type(getattr(t, "inner", t))
-                if p.name not in cols or p.name in seen or getattr(cls, "unique", True):
+                inner = getattr(t, "inner", t)
+                cls = type(inner)
+                if p.name not in cols or p.name in seen or not hasattr(cls, "injective_for") or \
+                        cls.injective_for(getattr(inner, "column", None) or Column(name=p.name), getattr(inner, "options", None)) is None:
                     continue
                 seen.add(p.name)
                 where = None
@@ -246,7 +248,8 @@ class Engine:
                         if cr.cls is cls and self.adapter.col_eq(cr.column.name, p.name):
                             where = cr.where
                 col = ts.schema.column(p.name) or Column(name=p.name)
-                err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint", self.adapter.name)
+                err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint",
+                                       self.adapter.name, getattr(inner, "options", None))
                 raise RulesError(f"{_qual(ts.key)}.{p.name}: {err.split(': use one of')[0]}; the constraint comes after "
                                  f"the table's data ({self.source}:{line}), which was already written: give the dump as "
                                  "a file or pass --schema FILE (pg_dump --schema-only) so this is known before any output; "
@@ -386,9 +389,10 @@ class Engine:
 
     def rules_need_constraints(self) -> bool:
         """pg_dump writes primary keys, UNIQUE constraints and unique indexes after the data: a
-        non-injective rule can only be checked against them with a pre-pass."""
-        return getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
-            not cr.cls.unique for tr in self.rules.tables for cr in tr.columns)
+        rule that is not injective on every column (all but keep and key: hash and the unique
+        fakes are not in narrow columns) can only be checked against them with a pre-pass."""
+        return self.prepass_for_constraints and getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
+            cr.cls.name not in ("keep", "key") for tr in self.rules.tables for cr in tr.columns)
 
     def schema_prepass(self) -> None:
         with open(self.input_path, "rb") as fh:
@@ -405,6 +409,7 @@ class Engine:
         self.schema_complete = True
 
     schema_complete = False
+    prepass_for_constraints = True   # preview turns it off: it writes no dump
 
     def resolve_ref(self, ref: str, child_key) -> TableState:
         """The table a FOREIGN KEY ... REFERENCES names, relative to the referencing table."""

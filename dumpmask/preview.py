@@ -36,6 +36,7 @@ def preview(path: str, rules, key, n: int = 5, dialect: str | None = None, echo=
     is_file = path not in ("-", None) and stat.S_ISREG(os.stat(path).st_mode)
     eng = Engine(rules=rules, key=key, dialect=dialect, source=path if path != "-" else "<stdin>",
                  input_path=path if is_file else None)
+    eng.prepass_for_constraints = False  # a preview writes no dump: unique constraints cannot break a restore
     install(eng)
     eng.extensions = [e for e in eng.extensions if type(e).__name__ == "KeyRemapping"]
     if path in ("-", None):

@@ -171,25 +171,11 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
     if t is None or not t.columns:
         t = _create_tolerant(text, dialect, domains or {})
     if t is not None and dialect == "mysql":
+        mark_json_checks(text, t)
         m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
         if m:
             t.auto_increment_next = int(m.group(1))
-    if t is not None and dialect == "mysql":
-        mysql_json_columns(text, t)
     return t
-
-
-_JSON_VALID = re.compile(r"CHECK\s*\(\s*json_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)\s*\)", re.I)
-
-
-def mysql_json_columns(text: str, t: TableSchema) -> None:
-    """MariaDB's JSON is LONGTEXT with CHECK (json_valid(col)): such a column holds JSON (a
-    hash or '*****' would fail the CHECK on restore)."""
-    for m in _JSON_VALID.finditer(text):
-        name = _unq(m.group(1), False)
-        for c in t.columns:
-            if c.name.lower() == name.lower() and c.kind in ("text", "other"):
-                c.kind = "json"
 
 
 def _create_via_sqlglot(text: str, dialect: str, domains: dict) -> TableSchema | None:
@@ -617,3 +603,12 @@ def unique_columns(schema: TableSchema) -> set[str]:
     for u in schema.unique:
         out.update(u)
     return out
+
+
+def mark_json_checks(text: str, ts: "TableSchema") -> None:
+    """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
+    for m in re.finditer(r"\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)", text, re.I):
+        name = _unq(m.group(1), False)
+        for c in ts.columns:
+            if c.name.lower() == name.lower() and c.kind == "text":
+                c.kind = "json"

@@ -11,7 +11,6 @@ import re
 import pytest
 
 from dumpmask.schema import classify
-from dumpmask.transformers import injective_mutations, valid_for
 
 pytestmark = pytest.mark.servers
 
@@ -168,23 +167,24 @@ def unique_dump(pg_server):
     return pg_server.dump(db, "--no-owner")
 
 
-@pytest.mark.parametrize("column,mutation", [("phone", "faker.phone"), ("email", "faker.name"), ("id", "static:1"),
-                                             ("code", "redact"), ("nick", "null"), ("phone", "faker.city")])
-def test_unique_columns_need_injective(unique_dump, dm, tmp_path, column, mutation):
+@pytest.mark.parametrize("column,mutation,options", [
+    ("phone", "faker.phone", {}), ("email", "faker.name", {}), ("id", "static:1", {}), ("code", "redact", {}),
+    ("nick", "null", {}), ("phone", "faker.city", {}), ("nick", "hash", {"length": 8}), ("id", "hash", {})])
+def test_unique_columns_need_injective(unique_dump, dm, tmp_path, column, mutation, options):
     """A non-injective mutation on a PRIMARY KEY / UNIQUE constraint / unique index column
     (pg_dump writes the index after the data: the file's pre-pass sees it) is exit 2 naming
     the rule and the injective alternatives."""
-    cp = _run(dm, tmp_path, unique_dump, rules("person", col(column, mutation)))
+    cp = _run(dm, tmp_path, unique_dump, rules("person", col(column, mutation, **options)))
     err = cp.stderr.decode()
     assert cp.returncode == 2, err
     assert "$.tables[0].columnMutations[0]" in err and "not injective" in err
-    assert "hash" in err and "keep" in err
+    assert "keep" in err and ("hash, " in err or "key, keep" in err)
     assert b"COPY" not in cp.stdout
 
 
 def test_unique_injective_restores(pg_server, unique_dump, dm, tmp_path):
     cp = _run(dm, tmp_path, unique_dump, rules("person", col("phone", "hash"), col("email", "faker.email"),
-                                               col("code", "faker.userName"), col("nick", "hash", length=8)))
+                                               col("code", "faker.userName"), col("nick", "hash", length=16)))
     assert cp.returncode == 0, cp.stderr.decode()
     db = pg_server.createdb("values_unique_out")
     pg_server.restore(db, cp.stdout)
@@ -207,23 +207,34 @@ def test_unique_on_pipe_fails_closed(pg_server, unique_dump, dm, tmp_path):
     assert cp.returncode == 2 and b"COPY" not in cp.stdout
 
 
-def test_mysql_unique_key(my_server, dm, tmp_path):
+def test_mysql_types_and_unique_key(my_server, dm, tmp_path):
+    """MariaDB: UNIQUE KEY needs an injective mutation; ENUM/SET/BIT/YEAR/JSON redact restore
+    (BIT was '0' characters before, SET '*****'); spatial NOT NULL columns refuse redact."""
     my_server.sql(None, "DROP DATABASE IF EXISTS values_u; CREATE DATABASE values_u")
     my_server.sql("values_u", "CREATE TABLE person (id int PRIMARY KEY, phone varchar(40), UNIQUE KEY ph (phone), "
-                              "kind enum('a','b') NOT NULL, tags set('x','y') NOT NULL);"
-                              "INSERT INTO person VALUES (1, '555-1', 'b', 'x,y'), (2, '', 'a', '')")
-    dump = my_server.dump("values_u")
-    cp = _run(dm, tmp_path, dump, rules("person", col("phone", "faker.phone")))
-    assert cp.returncode == 2 and "not injective" in cp.stderr.decode() and "UNIQUE (phone)" in cp.stderr.decode()
-    cp = _run(dm, tmp_path, dump, rules("person", col("phone", "hash", length=16), col("kind", "redact"),
-                                        col("tags", "redact")))
-    assert cp.returncode == 0, cp.stderr.decode()
-    my_server.sql(None, "DROP DATABASE IF EXISTS values_u2; CREATE DATABASE values_u2")
-    my_server.restore("values_u2", cp.stdout)
-    out = my_server.sql("values_u2", "SELECT id, phone, kind, tags FROM person ORDER BY id")
-    lines = [x.split("\t") for x in out.strip().splitlines()]
-    assert lines[0][2] == "a" and lines[0][3] == "" and len(lines[0][1]) == 16
-    assert lines[1][1] == ""  # an empty value stays empty
+                              "kind enum('a','b') NOT NULL, tags set('x','y') NOT NULL, b bit(12) NOT NULL, "
+                              "y year NOT NULL, j json NOT NULL, loc point NOT NULL);"
+                              "INSERT INTO person VALUES (1, '555-1', 'b', 'x,y', b'101010101010', 1999, '{\"a\": 1}', POINT(1, 2)),"
+                              " (2, '', 'a', '', b'1', 2000, '[]', POINT(3, 4))")
+    for variant in ((), ("--hex-blob",)):
+        dump = my_server.dump("values_u", *variant)
+        cp = _run(dm, tmp_path, dump, rules("person", col("phone", "faker.phone")))
+        assert cp.returncode == 2 and "not injective" in cp.stderr.decode() and "UNIQUE (phone)" in cp.stderr.decode()
+        for bad in (col("loc", "redact"), col("j", "static:nope"), col("kind", "static:c"), col("tags", "static:x,z"),
+                    col("y", "static:1800"), col("j", "faker.name")):
+            cp = _run(dm, tmp_path, dump, rules("person", bad))
+            assert cp.returncode == 2, (bad, cp.stderr.decode())
+        cp = _run(dm, tmp_path, dump, rules("person", col("phone", "hash", length=16), col("kind", "redact"),
+                                            col("tags", "redact"), col("b", "redact"), col("y", "redact"),
+                                            col("j", "redact")))
+        assert cp.returncode == 0, cp.stderr.decode()
+        my_server.sql(None, "DROP DATABASE IF EXISTS values_u2; CREATE DATABASE values_u2")
+        my_server.restore("values_u2", cp.stdout)
+        out = my_server.sql("values_u2", "SELECT id, phone, kind, tags, b + 0, y, j FROM person ORDER BY id")
+        lines = [x.split("\t") for x in out.strip().splitlines()]
+        assert lines[0][2:] == ["a", "", "0", "1901", "{}"], lines
+        assert len(lines[0][1]) == 16
+        assert lines[1][1] == ""  # an empty value stays empty
 
 
 def test_empty_strings_stay_empty(pg_server, typed_dump, dm, tmp_path):
@@ -278,6 +289,8 @@ def test_arrays_elementwise_restore(pg_server, dm, tmp_path):
 
 
 def test_valid_for_and_injective_api():
+    from dumpmask.transformers import injective_mutations, valid_for
+
     text, integer = classify("text"), classify("integer")
     text.name = integer.name = "c"
     assert valid_for("faker.email", {}, text) is None
@@ -286,7 +299,11 @@ def test_valid_for_and_injective_api():
     assert "integer" in valid_for("faker.email", None, integer)
     assert valid_for("nonsense", None, text).startswith("unknown mutation")
     assert injective_mutations(text) == ["hash", "faker.email", "faker.userName", "key", "keep"]
-    assert injective_mutations(integer) == ["hash", "key", "keep"]
+    assert injective_mutations(integer) == ["key", "keep"]  # hash has only 31 bits there
+    big = classify("bigint")
+    big.name = "b"
+    assert injective_mutations(big) == ["hash", "key", "keep"]
+    assert "bits" in valid_for("hash", {"length": 8}, text, unique=True)
     g = classify("public.geometry(Point,4326)")
     g.name = "g"
     assert valid_for("redact", {}, g) and "null or keep" in valid_for("redact", {}, g)

@@ -122,15 +122,21 @@ def type_error(cls: type[Transformer], options: dict, argument: str | None, colu
     return cls.type_error(target_column(cls, column, resolve), options, argument, dialect)
 
 
-def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, dialect: str | None = None) -> str | None:
+def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, dialect: str | None = None,
+                     options: dict | None = None) -> str | None:
     """The message for a non-injective mutation on a column of a PRIMARY KEY / UNIQUE
-    constraint / unique index (`constraint` describes it), or None when the mutation is injective."""
-    if cls.unique:
+    constraint / unique index (`constraint` describes it), or None when the mutation is injective
+    on this column (with these options)."""
+    why = cls.injective_for(target_column(cls, column), options)
+    if why is None:
         return None
     alts = injective_mutations(column, dialect)
-    return (f"{cls.name} is not injective (two different values can get the same output) but column "
-            f"{column.name!r} is in {constraint}: the restore would fail on duplicates; use one of "
-            f"{', '.join(alts) or 'keep'}")
+    if not cls.unique:
+        why = "is not injective (two different values can get the same output)"
+    else:
+        why = f"is not injective here: {why}"
+    return (f"{cls.name} {why} but column {column.name!r} is in {constraint}: the restore would fail on "
+            f"duplicates; use one of {', '.join(alts) or 'keep'}")
 
 
 def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bool = False,
@@ -148,7 +154,7 @@ def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bo
     if err:
         return err
     if unique:
-        return uniqueness_error(cls, column, "a unique constraint", dialect)
+        return uniqueness_error(cls, column, "a unique constraint", dialect, opts)
     return None
 
 
@@ -171,6 +177,8 @@ def injective_mutations(column: Column, dialect: str | None = None, resolve=None
                     continue
             out.append(name)
             continue
-        if type_error(cls, cls.validate_options({}), None, column, dialect, resolve) is None:
+        opts = cls.validate_options({})
+        if type_error(cls, opts, None, column, dialect, resolve) is None and \
+                cls.injective_for(target_column(cls, column, resolve), opts) is None:
             out.append(name)
     return out

@@ -118,6 +118,17 @@ class Transformer:
         return None
 
     @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        """None when distinct values of `column` stay distinct under this mutation (with these
+        options); else why not. Classes marked `unique` are injective unless the column is too
+        narrow for their output (then they say so)."""
+        return None if cls.unique else "not injective (two different values can get the same output)"
+
+    def bind_dialect(self, dialect: str | None) -> None:
+        """The engine tells the transformer which dialect it writes for (after __init__)."""
+        self.dialect = dialect
+
+    @classmethod
     def network_ok(cls, column: Column) -> bool:
         """True when this mutation writes valid values of an inet/cidr/macaddr column."""
         return False

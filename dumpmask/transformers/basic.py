@@ -38,6 +38,8 @@ class Static(Transformer):
             return f"static cannot write a checked value into column {column.name!r} of type {column.type}: use {alt}"
         if is_unknown_type(column):
             return None  # a literal of a type dumpmask does not know: written as the user gave it
+        if dialect == "mysql" and column.kind == "bit":
+            return f"static cannot write into the MySQL BIT column {column.name!r} (the dump holds its raw bytes): use redact, keep or null"
         err = literal_error(arg, column, dialect)
         if err:
             return f"static value {arg!r} {err}: column {column.name!r} is {column.type or column.kind}"
@@ -132,13 +134,13 @@ class Hash(PrfTransformer):
                 self.digest_size = 16
                 self._h = self.key.hasher(self.domain + "|uuid", 16)
 
-    def check(self, column: Column) -> list[str]:
-        warnings = super().check(column)
+    @staticmethod
+    def output_bits(column: Column, hex_len: int) -> int | None:
+        """PRF bits that reach `column` (None: the full digest of `hex_len` characters)."""
         bits = None
-        if column.kind in ("text", "other"):
-            n = self.hex_len if column.length is None else min(self.hex_len, column.length)
-            if n < 16:
-                bits = 4 * n
+        if column.kind in ("text", "other", "array"):
+            n = hex_len if column.length is None else min(hex_len, column.length)
+            bits = 4 * n
         elif column.kind == "int":
             lo = column.int_min if column.int_min is not None else -(1 << 63)
             hi = column.int_max if column.int_max is not None else (1 << 63) - 1
@@ -147,6 +149,29 @@ class Hash(PrfTransformer):
             bits = 53
         elif column.kind == "numeric":
             bits = int(((column.precision or 18)) * 3.32)
+        elif column.kind == "uuid":
+            bits = 122
+        return bits
+
+    #: fewer output bits than this on a unique column is refused: 10 million rows collide with
+    #: probability n^2 / 2^(b+1), about 4e-5 at 60 bits
+    UNIQUE_BITS = 60
+
+    @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        n = (options or {}).get("length") or 32
+        bits = cls.output_bits(column, n)
+        if bits is not None and bits < cls.UNIQUE_BITS:
+            fix = "a longer 'length' (16 or more hex characters)" if column.kind in ("text", "other") else "key"
+            if column.kind in ("text", "other") and column.length is not None and column.length < 15:
+                fix = "key (a format-preserving permutation)"
+            return (f"only ~{bits} bits of hash reach column {column.name!r} ({column.type or column.kind}): distinct "
+                    f"values can collide; use {fix}")
+        return None
+
+    def check(self, column: Column) -> list[str]:
+        warnings = super().check(column)
+        bits = self.output_bits(column, self.hex_len)
         if bits is not None and bits < 64:
             warnings.append(f"hash into {column.name!r} ({column.type or column.kind}) has only ~{bits} bits: "
                             "distinct values may collide (uniqueness weakened)")
@@ -224,11 +249,15 @@ class Redact(Transformer):
     params = {"value": Param(str, "the replacement value (default: type-aware)", None)}
 
     def setup(self) -> None:
+        self.bind_dialect(None)
+        self._mask_empty = self.options.get("empty") == "mask"
+
+    def bind_dialect(self, dialect) -> None:
         from .validity import redact_default
 
+        self.dialect = dialect
         v = self.options.get("value")
-        self.replacement = v if v is not None else (redact_default(self.column) or redact_value(self.column))
-        self._mask_empty = self.options.get("empty") == "mask"
+        self.replacement = v if v is not None else (redact_default(self.column, dialect) or redact_value(self.column))
 
     @classmethod
     def type_error(cls, column: Column, options=None, argument=None, dialect=None) -> str | None:
@@ -241,6 +270,10 @@ class Redact(Transformer):
         alt = "null or keep" if column.nullable else "keep (the column is NOT NULL)"
         if is_spatial(column):
             return f"redact has no valid value for {what}: use {alt}"
+        if dialect == "mysql" and column.kind == "bit":
+            if v is not None:
+                return f"redact's value cannot be checked for the MySQL BIT {what}: leave it out (all bits 0)"
+            return None
         if v is None:
             if is_unknown_type(column):
                 return (f"redact has no known valid value for {what}: use {alt}, or give a literal of "

@@ -50,6 +50,13 @@ class Email(PrfTransformer):
         self.human_max = None if L is None else L - self.OVERHEAD
         self.ascii_fast = self._ascii_fast_fn()
 
+    @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        if column.length is not None and column.length < cls.OVERHEAD - 1:
+            return (f"column {column.name!r} holds {column.length} characters, less than the {cls.OVERHEAD - 1} "
+                    "a unique fake address needs")
+        return None
+
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
         if column.length is not None and column.length < self.OVERHEAD - 1:
@@ -79,8 +86,11 @@ class Email(PrfTransformer):
         fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
         doms = tuple(b"@" + d for d in RESERVED_DOMAINS_B)
         hcopy, n, tr, make, frm = self._h.copy, self._n, B32_TABLE, self.make, int.from_bytes
+        keep_empty = not self._mask_empty
 
         def ascii_fast(raw: bytes) -> bytes:
+            if not raw and keep_empty:
+                return raw
             h = hcopy()
             h.update(raw)
             d = h.digest()
@@ -110,6 +120,13 @@ class UserName(PrfTransformer):
         self._fit_b = tuple((x if hm is None else (x[:hm].rstrip("._") if hm > 0 else "")).encode("ascii")
                             for x in self.pool)
 
+    @classmethod
+    def injective_for(cls, column: Column, options: dict | None = None) -> str | None:
+        if column.length is not None and column.length < SUFFIX_LEN:
+            return (f"column {column.name!r} holds {column.length} characters, less than the {SUFFIX_LEN} "
+                    "a unique fake user name needs")
+        return None
+
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
         if column.length is not None and column.length < SUFFIX_LEN:
@@ -129,7 +146,9 @@ class UserName(PrfTransformer):
         return sfx[: self.limit]
 
     def ascii_fast(self, raw: bytes) -> bytes:
-        """make() on bytes (see Email.ascii_fast): [a-z0-9._] only."""
+        """make() on bytes (see Email.ascii_fast): [a-z0-9._] only; '' stays '' like __call__."""
+        if not raw and not self._mask_empty:
+            return raw
         h = self._h.copy()
         h.update(raw)
         d = h.digest()

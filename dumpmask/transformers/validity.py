@@ -339,6 +339,8 @@ def redact_default(column: Column, dialect: str | None = None) -> str | None:
     if is_spatial(column) or is_unknown_type(column):
         return None
     bt = base_type(column)
+    if column.kind == "bit" and dialect == "mysql":
+        return "\x00" * (((bit_length(column) or 1) + 7) // 8)   # the dump holds BIT values as raw bytes
     if bt in NETWORK:
         return {"inet": "0.0.0.0", "cidr": "0.0.0.0/32", "macaddr": "00:00:00:00:00:00",
                 "macaddr8": "00:00:00:00:00:00:00:00", "inet4": "0.0.0.0", "inet6": "::"}[bt]
