@@ -136,3 +136,12 @@ def test_sakila_write_rules_restore(dm, my_server, datasets, tmp_path):
         assert my_server.count(db, "customer") == 599
     finally:
         my_server.drop(db)
+
+
+def test_strict_on_a_pipe_fails_on_credentials(dm, app_dump):
+    cp = dm("-q", "--strict", input=app_dump.read_bytes())
+    assert cp.returncode == 1
+    err = cp.stderr.decode()
+    assert "credential" in err
+    for v in SECRETS:
+        assert v.decode() not in err
