@@ -40,7 +40,7 @@ def scan_cmd(input, rules_path, as_json, write_rules, template, dialect, sample)
     ("name", "content 97%", "name+content 100%") and the rule covering the column (-c) or a
     suggested mutation. --json keys: table ("schema.table"), column, type, category, also,
     evidence, share, review, covered_by ({mutation, where} or null), suggested,
-    suggested_options.
+    suggested_options, key (why the column is a key, or null), unique, no_fit.
     """
     def run():
         import orjson
@@ -56,7 +56,7 @@ def scan_cmd(input, rules_path, as_json, write_rules, template, dialect, sample)
             if rules_path:
                 with open(rules_path, "rb") as fh:
                     doc_in = orjson.loads(fh.read())
-            doc = build_rules_document(rows, rules, doc_in, template, smp.dialect)
+            doc = build_rules_document(rows, rules, doc_in, template, smp.dialect, smp.tables)
             data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
             load_rules(write_rules, data)  # what we write must load
             try:
@@ -72,6 +72,14 @@ def scan_cmd(input, rules_path, as_json, write_rules, template, dialect, sample)
         if write_rules:
             n = sum(1 for r in rows if r["covered_by"] is None)
             click.echo(f"dumpmask: wrote {write_rules} ({n} suggested rule(s))", err=True)
+            kept = [r for r in rows if r["covered_by"] is None and r.get("no_fit")]
+            for r in kept:
+                click.echo(f"dumpmask: warning: {r['table']}.{r['column']}: {r['category']}: no mutation restores into "
+                           f"type {r['type']} (NOT NULL): written as \"keep\" (in clear); review it", err=True)
+            nkeys = sum(1 for r in rows if r["covered_by"] is None and r["suggested"] == "key")
+            if nkeys:
+                click.echo(f"dumpmask: {nkeys} detected column(s) are keys: covered by identifier remapping "
+                           "(options.identifierRemapping.enabled: true), not by a value mutation", err=True)
     _run_guarded(run)
 
 

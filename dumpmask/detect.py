@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable
@@ -32,7 +33,8 @@ from dumpmask.schema import Column, TableSchema
 __all__ = [
     "Finding", "normalise", "detect_by_name", "detect_table", "is_system_timestamp_name",
     "ContentSampler", "combine", "TEMPLATES", "CATEGORIES", "in_template", "suggest_rule",
-    "match_value",
+    "match_value", "fit_rule", "valid_for", "injective_mutations", "is_secret_value", "secret_category",
+    "REMAPPING_TEMPLATES",
 ]
 
 
@@ -61,6 +63,8 @@ class Finding:
     also: tuple[str, ...] = ()
     review: bool = False
     share: float | None = None
+    key: str | None = None   # set when the column is a key: "primary key", "foreign key to t(c)"...
+    raw_suggested: str | None = None  # the category's own mutation, before fitting it to the type
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -118,6 +122,7 @@ _KINDS = {
     "date": _DATE,
     "num": _NUM | {"text", "other"},
     "any": _TEXT | _NUM | {"bool", "bit"},
+    "secret": frozenset({"text", "other", "array", "json", "binary", "uuid"}),  # never enum/bool/int
 }
 
 
@@ -131,6 +136,7 @@ class _Rule:
     also: tuple[str, ...] = ()
     review: bool = False
     unless: frozenset = frozenset()  # rule-specific tokens that cancel it
+    people_table: bool = False     # only on a table whose head noun names people
 
 
 _RULES: dict[str, _Rule] = {}
@@ -165,19 +171,27 @@ _add("deathdate dateofdeath death died deceased admissiondate admission admitted
      "encounterdate appointment appointmentdate", _Rule(_D, "faker.date", "date", temporal=True))
 
 _add("phone phonenumber phoneno phonenum telephone tel telno mobile mobilephone mobilenumber "
-     "cellphone msisdn contactnumber whatsapp", _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
+     "cellphone cellnumber cellno cellphonenumber cellular msisdn contactnumber whatsapp phones "
+     "phonenumbers telephones mobiles",
+     _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
+# a bare `cell` is a phone only on a table of people (patients.cell, not grid.cell)
+_add("cell", _Rule("HIPAA-4 phone", "faker.phone", "textnum", people_table=True))
 _add("fax faxnumber faxno", _Rule("HIPAA-5 fax", "faker.phone", "textnum"))
-_add("email emailaddress emailaddr", _Rule("HIPAA-6 email", "faker.email"))
+_add("email emailaddress emailaddr emails emailaddresses", _Rule("HIPAA-6 email", "faker.email"))
 _add("ssn socialsecurity socialsecuritynumber socialsecurityno",
      _Rule("HIPAA-7 SSN", "faker.ssn", "textnum", also=("GDPR national id",)))
-_add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber",
+_add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber "
+     "patientid mrnid medicalrecordid chartid chartno",
      _Rule("HIPAA-8 medical record number", "hash", "textnum"))
 _add("healthplan healthplannumber beneficiary beneficiarynumber insurancenumber policynumber "
-     "memberno membernumber", _Rule("HIPAA-9 health plan beneficiary number", "hash", "textnum"))
-_add("accountnumber accountno accountnum acct acctno acctnumber bankaccount bankaccountnumber",
+     "memberno membernumber memberid insuranceid insuranceno insurancenum subscriberid subscribernumber "
+     "subscriberno beneficiaryid healthplanid policyid policyno planmemberid groupnumber", _Rule("HIPAA-9 health plan beneficiary number", "hash", "textnum"))
+_add("accountnumber accountno accountnum acct acctno acctnumber bankaccount bankaccountnumber "
+     "accountid acctid bankaccountid",
      _Rule("HIPAA-10 account number", "hash", "textnum"))
 _add("licensenumber licencenumber licenseno licenceno driverslicense driverlicense driverslicence "
-     "driverlicence certificate certificatenumber certificateno certno",
+     "driverlicence certificate certificatenumber certificateno certno licenseid licenceid "
+     "driverslicenseid driverlicenseid licensenum licencenum deanumber",
      _Rule("HIPAA-11 certificate/license number", "hash", "textnum"))
 _add("vin licenseplate licenceplate plate platenumber numberplate vehicleid",
      _Rule("HIPAA-12 vehicle identifier", "hash", "textnum"))
@@ -209,16 +223,53 @@ _add("pin pinblock pinnumber pincode", _Rule("PCI PIN", "redact", "textnum"))
 
 _add("gender sex", _Rule("GDPR gender", "keep", "any"))
 _add("nationalid nationalidnumber nino nin idnumber identitynumber personalnumber "
-     "personnummer", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
-_add("taxid tin taxnumber taxno taxpayerid", _Rule("GDPR tax id", "hash", "textnum",
+     "personnummer nationalinsurance nationalinsurancenumber nationalinsuranceno nif nie codicefiscale "
+     "cpf cnp aadhaar aadhar aadhaarnumber pesel bsn bsnnumber dni nir insee personalid personalidnumber "
+     "identitycard idcard idcardnumber nationalidentifier nationalidentitynumber socialinsurancenumber sin "
+     "curp rut rfc steuerid steueridentifikationsnummer hetu cnic nric mykad pps ppsn "
+     "citizenid citizenshipnumber residentid residencepermit", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
+_add("taxid tin taxnumber taxno taxpayerid taxidentificationnumber taxidnumber taxpayernumber "
+     "taxpayeridentificationnumber taxcode taxregistrationnumber vatnumber vatno vatid vatin "
+     "vatregistrationnumber ein itin utr ustid ustidnr abn gstin gstnumber", _Rule("GDPR tax id", "hash", "textnum",
                                                     also=("HIPAA-18 unique identifier",)))
 _add("passport passportnumber passportno passportid", _Rule("GDPR passport", "hash", "textnum",
                                                              also=("HIPAA-18 unique identifier",)))
 _add("iban", _Rule("GDPR IBAN", "faker.iban", "textnum", also=("HIPAA-10 account number",)))
 _add("salary income wage wages compensation", _Rule("GDPR salary", "redact", "num"))
 
-_add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode",
-     _Rule("credential password", "hash", "text"))
+_add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode "
+     "passworddigest encryptedpassword hashedpassword cryptedpassword",
+     _Rule("credential password", "hash", "secret"))
+
+# secrets: the keys to the application itself (credentials are in every template)
+_NOT_A_SECRET = frozenset({"frequency", "interval", "schedule", "name", "names", "label", "title",
+                           "description", "hint", "question", "prefix", "last", "scopes", "scope",
+                           "url", "uri", "endpoint", "version", "algorithm", "alg", "id", "ids",
+                           "strategy", "owner", "generated", "expires", "expiry", "expiration",
+                           "rotated", "revoked", "used", "usage", "reference", "ref", "path", "file",
+                           "fingerprint", "sent", "requested", "issued", "claimed", "limit", "ttl"})
+_CT, _CK, _CP, _CS, _CD = ("credential token", "credential api key", "credential private key",
+                           "credential secret", "credential digest")
+_add("token tokens accesstoken refreshtoken authtoken authenticationtoken sessiontoken bearertoken "
+     "idtoken apitoken csrftoken xsrftoken remembertoken remembermetoken rememberme confirmationtoken "
+     "unlocktoken resettoken resetpasswordtoken passwordresettoken invitationtoken invitetoken "
+     "verificationtoken activationtoken magictoken logintoken feedtoken incomingemailtoken "
+     "runnerstoken registrationtoken deploytoken triggertoken webhooktoken pushtoken devicetoken "
+     "oauthtoken oauthsecret oauthtokensecret authenticitytoken singleaccesstoken perishabletoken "
+     "persistencetoken calendartoken rsstoken",
+     _Rule(_CT, "hash", "secret", unless=_NOT_A_SECRET))
+_add("apikey apikeys apisecret apisecretkey accesskey accesskeyid secretaccesskey secretkey "
+     "clientsecret consumersecret consumerkey appsecret applicationsecret licensekey masterkey "
+     "encryptionkey stripekey", _Rule(_CK, "hash", "secret", unless=_NOT_A_SECRET))
+_add("privatekey privkey sshkey sshprivatekey rsakey pem pemkey signingkey gpgkey pgpkey keypair "
+     "secretkeybase", _Rule(_CP, "hash", "secret", unless=_NOT_A_SECRET))
+_add("secret secrets sharedsecret webhooksecret signingsecret otp otps otpsecret totp totpsecret "
+     "mfasecret twofactorsecret tfasecret otpseed totpseed otpbackupcodes backupcodes recoverycodes "
+     "salt passwordsalt hmackey hmacsecret credential credentials",
+     _Rule(_CS, "hash", "secret", unless=_NOT_A_SECRET))
+_add("digest tokendigest keydigest secretdigest encryptedtoken hashedtoken tokenhash",
+     _Rule(_CD, "hash", "secret", unless=_NOT_A_SECRET | {"email", "mail", "newsletter", "weekly",
+                                                          "daily", "enabled"}))
 _add("username login loginname userlogin loginid",
      _Rule("credential username", "faker.userName", "text",
            unless=frozenset({"last", "first", "count", "attempts", "failed"})))
@@ -329,6 +380,7 @@ def _finding_from_rule(rule: _Rule, column: Column | None, evidence: str = "name
                 suggested=suggested or rule.suggested,
                 suggested_options={"preserveYear": True} if (suggested or rule.suggested) == "faker.date" else {},
                 also=rule.also, review=rule.review if review is None else review)
+    f.raw_suggested = f.suggested
     if column is not None:
         rule_ = suggest_rule(f, column)
         f.suggested, f.suggested_options = rule_["mutation"], rule_.get("options", {})
@@ -368,9 +420,18 @@ def detect_by_name(column_name: str, column: Column | None = None,
                 continue
         elif outside & _TIME_TOKENS:
             continue  # password_changed_at, email_sent_date: when something happened
+        if rule.people_table and not is_people_table(table_name):
+            continue
         if not _kind_ok(rule, column):
             continue
+        if rule.kinds in ("textnum", "num") and rule.category == "GDPR geolocation" and column is not None \
+                and column.kind == "int" and not _int_coordinates(tokens, column):
+            continue  # location smallint, geo_id: a code, not a coordinate
         return _finding_from_rule(rule, column)
+
+    secret = _secret_by_context(tokens, column, table_name)
+    if secret is not None:
+        return secret
 
     # customer_name, patient_name, contact_name (but not product_name, file_name)
     if tokens[last] in ("name", "names") and last >= 1 and tokens[last - 1] in PEOPLE_WORDS:
@@ -390,6 +451,52 @@ def detect_by_name(column_name: str, column: Column | None = None,
                 # Mr/Dr or a job title: personal, but faker.name would be wrong; a person decides
                 return _finding_from_rule(rule, column, suggested="redact", review=True)
             return _finding_from_rule(rule, column)
+    return None
+
+
+_COORD_WORDS = frozenset({"lat", "lng", "lon", "latitude", "longitude", "latlng", "latlon", "latlong"})
+
+
+def _int_coordinates(tokens: list[str], column: Column) -> bool:
+    """An integer column holds coordinates only as scaled degrees (latitude_e7 integer): an
+    explicit lat/long word and a type of at least 32 bits. `location smallint`, `geo integer`
+    are codes."""
+    return bool(set(tokens) & _COORD_WORDS) and column.int_max is not None and column.int_max >= (1 << 31) - 1
+
+
+# tables of credentials: their bare value/key/hash column is the secret (api_keys.value)
+_CRED_TABLE_WORDS = frozenset({"api", "apikey", "access", "secret", "secrets", "ssh", "gpg", "pgp",
+                               "signing", "private", "deploy", "auth", "oauth", "token", "tokens",
+                               "credential", "credentials", "webhook", "webhooks", "encryption", "otp",
+                               "totp", "mfa", "session", "sessions"})
+_CRED_TABLE_HEADS = frozenset({"token", "secret", "credential", "apikey", "key"})
+_CRED_BARE_COLUMNS = frozenset({"value", "key", "hash", "digest", "plaintext", "ciphertext", "material",
+                                "token", "secret", "encrypted", "raw", "sealed"})
+_ENCRYPTED_PREFIX = frozenset({"encrypted", "crypted", "enc", "hashed", "sealed"})
+
+
+def _secret_by_context(tokens: list[str], column: Column | None, table_name: str | None) -> Finding | None:
+    """Secrets a keyword alone does not name: `encrypted_*` columns, and the bare value/key/hash
+    column of a table of credentials (api_keys.value, signing_keys.key, tokens.hash)."""
+    if column is not None and column.kind not in _KINDS["secret"]:
+        return None
+    if tokens[-1] in _ID_WORDS or set(tokens) & (_META_WORDS | _TIME_TOKENS | _NOT_A_SECRET):
+        return None
+    rule = _Rule("credential secret", "hash", "secret")
+    if len(tokens) > 1 and tokens[0] in _ENCRYPTED_PREFIX:
+        return _finding_from_rule(rule, column)
+    if table_name and len(tokens) == 1 and tokens[0] in _CRED_BARE_COLUMNS:
+        tt = [t for t in normalise(table_name.rsplit(".", 1)[-1]) if not t.isdigit()]
+        tt = [t for t in tt if t not in _PEOPLE_TABLE_SKIP] or tt
+        if not tt:
+            return None
+        head = _singular(tt[-1])
+        joined = "".join(tt[-2:])
+        if head in ("token", "secret", "credential") or _singular(joined) == "apikey" \
+                or (head == "key" and set(tt[:-1]) & _CRED_TABLE_WORDS):
+            cat = "credential api key" if head == "key" or _singular(joined) == "apikey" else \
+                ("credential token" if head == "token" else "credential secret")
+            return _finding_from_rule(_Rule(cat, "hash", "secret"), column)
     return None
 
 
@@ -449,9 +556,25 @@ def _is_ssn(v: str) -> bool:
     return bool(_SSN_RE.match(v))
 
 
+def _is_numeric_timestamp(v: str) -> bool:
+    """Bare digits that read as a time: YYYYMMDDhhmm[ss] (schema_migrations.version
+    20240101120000) or Unix seconds / milliseconds of 2001..2033 (1xxxxxxxxx, 1xxxxxxxxxxxx: no
+    national phone number without a country code starts with 1 at these lengths)."""
+    n = len(v)
+    if n in (12, 14):
+        y, mo, d, h, mi = int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12])
+        sec = int(v[12:14]) if n == 14 else 0
+        if 1900 <= y <= 2199 and 1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and sec <= 60:
+            return True
+    if n in (10, 13) and v[0] == "1":
+        return True
+    return False
+
+
 def _is_phone(v: str, text_column: bool) -> bool:
     if text_column and _BARE_DIGITS_RE.match(v):
-        return True  # 14033335568 in a varchar column: a phone number stored without separators
+        # 14033335568 in a varchar column: a phone number stored without separators
+        return not _is_numeric_timestamp(v)
     if not _PHONE_CHARS_RE.match(v) or _DATE_LIKE_RE.match(v) or _ZIP4_RE.match(v):
         return False
     if v[0] in "-./":
@@ -501,6 +624,89 @@ def _is_url(v: str) -> bool:
     return bool(_URL_RE.match(v))
 
 
+# secrets by content: well-known token formats (searched anywhere in the value: a JSON blob of
+# integration settings counts), PEM private keys, JWTs, password hashes, and random-looking strings
+_SECRET_SEARCH_RE = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"|(?<![A-Za-z0-9_])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|gl(?:dt|rt|ptt|cbt|imt|agent|soat|ffct|oas)-[A-Za-z0-9_-]{20,}"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{16,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Za-z0-9])"
+    r"|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+    r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}|dop_v1_[a-f0-9]{64}|hf_[A-Za-z0-9]{30,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r")")
+_PASSWORD_HASH_RE = re.compile(
+    r"^(?:\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$\S{20,}|\$[156]\$[^$\s]{1,16}\$[./A-Za-z0-9]{20,}"
+    r"|\$scrypt\$\S{20,}|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|argon2|sha1|md5)\$\S{20,}"
+    r"|\{(?:SSHA|SHA|SSHA256|SSHA512|CRYPT)\}\S{8,})$")
+_RANDOM_RE = re.compile(r"^[A-Za-z0-9+/=_-]{20,512}$")
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+_LOWER_RUN_RE = re.compile(r"[a-z]+")
+
+
+def _entropy(v: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in v:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(v)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _is_random_string(v: str) -> bool:
+    """A random-looking token: 20+ characters of a base64/base58/base62 alphabet mixing upper-case
+    letters, lower-case letters and digits or symbols, with short runs of lower-case letters
+    (words and CamelCase identifiers have long ones) and a high Shannon entropy. Hex strings
+    alone are not (checksums, commit SHAs, content hashes are not credentials by content; a
+    `token_digest` is found by its name), nor are UUIDs."""
+    if not _RANDOM_RE.match(v) or _UUID_RE.match(v):
+        return False
+    up = sum(ch.isupper() for ch in v)
+    runs = _LOWER_RUN_RE.findall(v)
+    lo = sum(len(r) for r in runs)
+    other = len(v) - up - lo
+    if up < 2 or lo < 2 or other < 1:
+        return False
+    if lo / len(runs) > 2.6:
+        return False  # CustomerAccountNumber2020: words
+    return _entropy(v) >= min(4.0, 0.8 * math.log2(len(v)))
+
+
+def secret_category(v: str) -> str | None:
+    """The credential category of a value by its content (see is_secret_value), else None."""
+    v = v.strip()
+    if len(v) < 16:
+        return None
+    m = _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536])
+    if m:
+        return "credential private key" if m.group().startswith("-----") else "credential token"
+    if len(v) > 2048:
+        return None
+    if _PASSWORD_HASH_RE.match(v):
+        return "credential password"
+    if _is_random_string(v):
+        return "credential token"
+    return None
+
+
+def is_secret_value(v: str) -> bool:
+    """A value that is (or holds) a credential: a known token format, a PEM private key, a JWT,
+    a password hash (bcrypt, argon2, crypt, Django/LDAP formats) or a random-looking string."""
+    v = v.strip()
+    if len(v) < 16:
+        return False
+    if _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536]):
+        return True
+    if len(v) > 2048:
+        return False
+    return bool(_PASSWORD_HASH_RE.match(v)) or _is_random_string(v)
+
+
 def _date_year(v: str) -> int | None:
     """The year of a date value (ISO, optional time; or DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY)."""
     m = _ISO_DATE_RE.match(v)
@@ -519,6 +725,7 @@ def _date_year(v: str) -> int | None:
 
 # name -> (category, suggested); order = priority when two patterns match equally often
 _CONTENT = {
+    "secret": ("credential token", "hash"),
     "ssn": ("HIPAA-7 SSN", "faker.ssn"),
     "card": ("PCI PAN", "faker.creditCard"),
     "iban": ("GDPR IBAN", "faker.iban"),
@@ -565,6 +772,43 @@ def match_value(value: str, text_column: bool = True) -> set[str]:
     return out
 
 
+def _array_elements(v: str) -> list[str]:
+    """The elements of a PostgreSQL array literal ({a,"b c",NULL,{d}}), flattened; NULLs dropped.
+    Not an array literal: [v]."""
+    v = v.strip()
+    if not (v.startswith("{") and v.endswith("}")):
+        return [v]
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = was_quoted = False
+    i, n = 0, len(v)
+    while i < n:
+        ch = v[i]
+        if quoted:
+            if ch == "\\" and i + 1 < n:
+                cur.append(v[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                quoted = False
+            else:
+                cur.append(ch)
+        elif ch == '"':
+            quoted = was_quoted = True
+        elif ch in "{},":
+            item = "".join(cur).strip()
+            if item and (was_quoted or item.upper() != "NULL"):
+                out.append(item)
+            cur, was_quoted = [], False
+        else:
+            cur.append(ch)
+        i += 1
+    return out
+
+
+_SECRET_KINDS = frozenset({"text", "other", "json", "binary", "array"})
+
+
 class ContentSampler:
     """Samples up to `limit` non-null values per column and says which columns look personal.
 
@@ -588,6 +832,7 @@ class ContentSampler:
         self.samples: dict[str, list[str]] = {c: [] for c in (columns or ())}
         self.columns: dict[str, Column] = {}
         self.today = today or _dt.date.today()
+        self._secret_cats: dict[str, str] = {}
 
     def add(self, column_name: str, value, column: Column | None = None) -> None:
         s = self.samples.setdefault(column_name, [])
@@ -600,6 +845,12 @@ class ContentSampler:
         value = str(value)
         if value.strip() == "":
             return  # empty strings say nothing either way
+        col = self.columns.get(column_name)
+        if col is not None and col.kind == "array":
+            # bcc_emails text[]: the elements are the values
+            for e in _array_elements(value)[: self.limit - len(s)]:
+                s.append(e)
+            return
         s.append(value)
 
     @property
@@ -613,11 +864,22 @@ class ContentSampler:
             return {}
         col = self.columns.get(column_name)
         text_column = col is not None and col.kind in ("text", "other")
+        if col is not None and col.kind == "array":
+            text_column = True  # elements of text[]/varchar[]: the element type is text
+        secrets_ok = col is None or col.kind in _SECRET_KINDS
         counts: dict[str, int] = {}
+        secret_cats: dict[str, int] = {}
         for v in vals:
+            if secrets_ok:
+                sc = secret_category(v)
+                if sc is not None:
+                    counts["secret"] = counts.get("secret", 0) + 1
+                    secret_cats[sc] = secret_cats.get(sc, 0) + 1
             for p in match_value(v, text_column):
                 counts[p] = counts.get(p, 0) + 1
         out = {p: c / len(vals) for p, c in counts.items()}
+        if secret_cats:
+            self._secret_cats[column_name] = max(secret_cats, key=lambda c: (secret_cats[c], c))
         bd = self._birthdate_share(column_name, vals)
         if bd:
             out["birthdate"] = bd
@@ -651,6 +913,8 @@ class ContentSampler:
             return None
         p, sh = best
         cat, sug = _CONTENT[p]
+        if p == "secret":
+            cat = self._secret_cats.get(column_name, cat)
         if p == "ip":
             vals = self.samples[column_name]
             v6 = sum(1 for v in vals if _ip_version(v.strip()) == 6)
@@ -659,6 +923,7 @@ class ContentSampler:
         f = Finding(category=cat, framework=_framework(cat), evidence=f"content {_pct(sh)}",
                     suggested=sug, suggested_options={"preserveYear": True} if sug == "faker.date" else {},
                     also=_CONTENT_ALSO.get(cat, ()), share=sh)
+        f.raw_suggested = sug
         col = self.columns.get(column_name)
         if col is not None:
             r = suggest_rule(f, col)
@@ -712,7 +977,8 @@ CATEGORIES: tuple[str, ...] = (
     "PCI PAN", "PCI CVV", "PCI expiry", "PCI cardholder name", "PCI PIN",
     "GDPR date of birth", "GDPR gender", "GDPR national id", "GDPR tax id", "GDPR passport",
     "GDPR IBAN", "GDPR salary", "GDPR geolocation",
-    "credential password", "credential username",
+    "credential password", "credential username", "credential token", "credential api key",
+    "credential private key", "credential secret", "credential digest",
 )
 _CREDENTIALS = {c for c in CATEGORIES if c.startswith("credential")}
 
@@ -731,6 +997,12 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "gdpr": frozenset(CATEGORIES),
     "all": frozenset(CATEGORIES),
 }
+
+
+#: Templates that cover identifiers (HIPAA #18, GDPR identifiers): a run or a rules file made
+#: from them turns identifier remapping on, so key columns they flag are remapped, never
+#: given a value mutation.
+REMAPPING_TEMPLATES = frozenset({"hipaa", "gdpr", "all"})
 
 
 def in_template(finding: Finding, template: str) -> bool:
@@ -777,11 +1049,14 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
       are kept (a year alone is allowed by HIPAA Safe Harbor, except ages over 89: review);
     * numeric columns (int/numeric/float) cannot take faker text: identifiers are hashed
       (hash fits the type), card numbers in a column holding 16 digits keep faker.creditCard,
-      everything else is redacted (e.g. a phone stored as an integer);
+      everything else is hashed too (e.g. a phone stored as an integer): never `redact`, whose
+      type minimum or 0 would read as a real value;
     * binary/array/json columns (photos, biometrics, hashed passwords as bytes) are nulled, or
       redacted when NOT NULL;
     * enum/bool columns (gender) are kept: no generator fits them, the finding stays for review;
-    * PCI CVV/PIN are redacted (nothing to preserve), passwords hashed;
+    * PCI CVV/PIN are redacted (nothing to preserve; hashed in numeric columns), passwords and
+      other credentials hashed;
+    * a finding on a key column (`suggested` "key") stays "key": it is remapped;
     * a NOT NULL column never gets "null" (redact instead).
     A bare column name (str) is taken as a nullable text column.
     """
@@ -791,26 +1066,33 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
     options = dict(finding.suggested_options)
     kind = column.kind
     cat = finding.category
+    if mutation == "key":
+        out = {"column": column.name, "mutation": "key"}
+        if options:
+            out["options"] = options
+        return out
 
     if cat in ("PCI CVV", "PCI PIN"):
         mutation, options = "redact", {}
     elif kind == "date":
         if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
             mutation, options = "faker.date", {"preserveYear": True}
-        elif mutation in _TEXT_FAKERS:
-            mutation, options = "redact", {}
+        elif mutation in _TEXT_FAKERS or mutation == "redact":
+            mutation, options = "faker.date", {}  # never 1900-01-01: a date that reads as real
     elif kind == "timestamp":
         if mutation in ("faker.date", "faker.dateTime") or cat in ("HIPAA-3 date", "GDPR date of birth"):
             mutation, options = "faker.dateTime", {"preserveYear": True}
-        elif mutation in _TEXT_FAKERS:
-            mutation, options = "redact", {}
+        elif mutation in _TEXT_FAKERS or mutation == "redact":
+            mutation, options = "faker.dateTime", {}
     elif kind == "year":
         mutation, options = "keep", {}
     elif kind in ("int", "numeric", "float"):
         if mutation == "faker.creditCard" and _holds_16_digits(column):
             pass  # faker.creditCard writes 16-digit integers
-        elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime"):
-            mutation, options = "redact", {}
+        elif mutation == "faker.phone" and kind == "int":
+            mutation, options = "hash", {}  # a phone stored as a number: a keyed number of the type
+        elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime", "redact"):
+            mutation, options = "hash", {}
     elif kind in ("binary", "array", "json"):
         # photos, biometrics, hashed passwords, lists: no generator writes these types
         mutation, options = "null", {}
@@ -825,7 +1107,80 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
         mutation, options = "null", {}  # nothing of this kind fits: drop the value (or redact)
     if mutation == "null" and not column.nullable:
         mutation, options = "redact", {}
+    if mutation == "redact" and kind in ("int", "numeric", "float"):
+        # redact writes the type's minimum / 0: a value that reads as real data; a keyed number instead
+        mutation, options = "hash", {}
     out = {"column": column.name, "mutation": mutation}
     if options:
         out["options"] = options
     return out
+
+
+# --------------------------------------------------------------------------- rules that restore
+
+
+def valid_for(mutation: str, options: dict | None, column: Column, unique: bool = False,
+              dialect: str | None = None) -> bool:
+    """True when the rule {"mutation", "options"} writes values that restore into the column
+    (and keeps distinct values distinct when `unique`): dumpmask.transformers.valid_for."""
+    from dumpmask.transformers import valid_for as _valid_for
+
+    return _valid_for(mutation, options or {}, column, unique=unique, dialect=dialect) is None
+
+
+def injective_mutations(column: Column, dialect: str | None = None) -> tuple[str, ...]:
+    """Injective mutations that fit the column, best first, without `keep`."""
+    from dumpmask.transformers import injective_mutations as _inj
+
+    return tuple(m for m in _inj(column, dialect) if m != "keep")
+
+
+def fit_rule(finding: Finding, column: Column, unique: bool = False, dialect: str | None = None) -> dict:
+    """suggest_rule, then made safe to restore.
+
+    * a key column keeps "key" (it is remapped);
+    * a column of a PRIMARY KEY / UNIQUE constraint / unique index gets an injective mutation:
+      the suggestion when it is one (faker.email, faker.userName, hash), else the first of
+      injective_mutations (hash first; "key", a keyed permutation of the column on its own,
+      for integers too small for a collision-free hash);
+    * any other suggestion must pass valid_for, else hash, null (nullable) or redact in that
+      order (never redact into numbers or dates: see suggest_rule);
+    * when nothing restores into the type (a NOT NULL geometry), "keep" with "review": True,
+      which the caller must report.
+    """
+    r = suggest_rule(finding, column)
+    m, opts = r["mutation"], r.get("options", {})
+    if m == "key":
+        return r
+    first = [(m, opts)]
+    raw = finding.raw_suggested
+    if column.kind == "array" and raw and raw not in (m, "key", "keep"):
+        # an element-wise mutation (faker.email on text[]) when the array's element type takes it
+        first.insert(0, (raw, {"preserveYear": True} if raw in ("faker.date", "faker.dateTime") else {}))
+    if unique:
+        inj = list(injective_mutations(column, dialect))
+        if column.kind in ("int", "numeric") and not _hash_room(column) and "key" in inj:
+            cands = [("key", {})]  # a permutation: no collision in a small integer type
+        else:
+            cands = [c for c in first if c[0] in inj] + [(x, {}) for x in inj if x != m]
+    else:
+        cands = first + [("hash", {}), ("null", {}), ("redact", {})]
+        if column.kind in ("int", "numeric", "float", "date", "timestamp", "time", "interval", "year"):
+            cands = [c for c in cands if c[0] != "redact"]
+    for mm, oo in cands:
+        if valid_for(mm, oo, column, unique=unique, dialect=dialect):
+            out = {"column": column.name, "mutation": mm}
+            if oo:
+                out["options"] = oo
+            return out
+    return {"column": column.name, "mutation": "keep", "review": True}
+
+
+def _hash_room(column: Column) -> bool:
+    """True when a keyed hash into this integer/numeric column is collision-free in practice
+    (62 bits or more of room: a bigint); smaller integers are remapped with "key" instead."""
+    if column.kind == "int":
+        return column.int_max is not None and column.int_max >= (1 << 62)
+    if column.kind == "numeric":
+        return column.precision is None or (column.precision - (column.scale or 0)) >= 19
+    return True

@@ -595,6 +595,16 @@ def domain_int_range(check: str) -> tuple[int | None, int | None] | None:
     return lo, hi
 
 
+def unique_columns(schema: TableSchema) -> set[str]:
+    """Columns of a table in a PRIMARY KEY, a UNIQUE constraint or a unique index (alone or with
+    others: a conservative reading, since a mutation that merges two values of one column of a
+    composite key may still make two rows collide)."""
+    out = set(schema.primary_key)
+    for u in schema.unique:
+        out.update(u)
+    return out
+
+
 def mark_json_checks(text: str, ts: "TableSchema") -> None:
     """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
     for m in re.finditer(r"\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)", text, re.I):

@@ -469,7 +469,7 @@ def test_templates():
 def test_suggest_rule_fits_the_column():
     phone = detect_by_name("phone")
     assert suggest_rule(phone, col("phone", "varchar(20)")) == {"column": "phone", "mutation": "faker.phone"}
-    assert suggest_rule(phone, col("phone", "bigint"))["mutation"] == "redact"
+    assert suggest_rule(phone, col("phone", "bigint"))["mutation"] == "hash"  # never the type minimum
     dob = detect_by_name("dob")
     assert suggest_rule(dob, col("dob", "date")) == {"column": "dob", "mutation": "faker.date",
                                                      "options": {"preserveYear": True}}
@@ -477,7 +477,7 @@ def test_suggest_rule_fits_the_column():
                                                           "options": {"preserveYear": True}}
     pan = detect_by_name("card_number")
     assert suggest_rule(pan, col("card_number", "bigint"))["mutation"] == "faker.creditCard"
-    assert suggest_rule(pan, col("card_number", "integer"))["mutation"] == "redact"
+    assert suggest_rule(pan, col("card_number", "integer"))["mutation"] == "hash"
     assert suggest_rule(detect_by_name("password"), col("password", "bytea"))["mutation"] == "null"
     photo = detect_by_name("picture")
     assert photo.review
@@ -485,10 +485,10 @@ def test_suggest_rule_fits_the_column():
     assert suggest_rule(photo, col("picture", "bytea", nullable=False))["mutation"] == "redact"
     cvv = detect_by_name("cvv")
     assert suggest_rule(cvv, col("cvv", "char(3)"))["mutation"] == "redact"
-    assert suggest_rule(cvv, col("cvv", "smallint"))["mutation"] == "redact"
-    assert suggest_rule(detect_by_name("pin"), col("pin", "integer"))["mutation"] == "redact"
+    assert suggest_rule(cvv, col("cvv", "smallint"))["mutation"] == "hash"
+    assert suggest_rule(detect_by_name("pin"), col("pin", "integer"))["mutation"] == "hash"
     assert suggest_rule(detect_by_name("password"), col("password", "varchar(40)"))["mutation"] == "hash"
-    assert suggest_rule(detect_by_name("ssn"), col("ssn", "integer"))["mutation"] == "redact"
+    assert suggest_rule(detect_by_name("ssn"), col("ssn", "integer"))["mutation"] == "hash"
     assert suggest_rule(detect_by_name("account_number"), col("a", "bigint"))["mutation"] == "hash"
     assert suggest_rule(detect_by_name("gender"), col("g", "enum('M','F')"))["mutation"] == "keep"
     assert suggest_rule(detect_by_name("email"), "email") == {"column": "email", "mutation": "faker.email"}
@@ -513,7 +513,7 @@ def test_detect_by_name_with_column_fits_suggestion():
     f = detect_by_name("birth_date", col("birth_date", "date"))
     assert f.suggested == "faker.date" and f.suggested_options == {"preserveYear": True}
     f = detect_by_name("phone", col("phone", "bigint"))
-    assert f.suggested == "redact"
+    assert f.suggested == "hash"
 
 
 # --------------------------------------------------------------------------- real schemas

@@ -1063,6 +1063,8 @@ def _iter_blocks(self, lines: LineReader, want=None):
                         lambda it: None, lambda n=st.line: n)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
+        elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):
+            self.learn(st)  # enum types before the tables; unique indexes (after the data) for scan
 
 
 def _iter_rows(self, lines: LineReader, want=None):

@@ -26,11 +26,11 @@ import stat
 
 import orjson
 
-from dumpmask.detect import in_template, suggest_rule
+from dumpmask.detect import in_template
 from dumpmask.errors import StrictError
 from dumpmask.features import Extension
 from dumpmask.rules import ColumnRule, NamePattern
-from dumpmask.scan import DEFAULT_SAMPLE, explicit_rules, qualname, rules_snippet, table_findings
+from dumpmask.scan import DEFAULT_SAMPLE, explicit_rules, lookup_in, qualname, rules_snippet, suggestion, table_findings
 
 
 def _regular_file(path) -> bool:
@@ -65,6 +65,9 @@ class Detection(Extension):
                 ts = eng.table_state(key)
                 if ts.schema is None or not ts.schema.columns:
                     ts.schema = smp.tables[key]
+        km = self._keys(eng)
+        if km is not None:
+            km.compute(eng)  # the keys of the whole schema, before deciding what remapping covers
         if eng.strict:
             missing = self._uncovered_everywhere(eng)
             if missing:
@@ -83,11 +86,41 @@ class Detection(Extension):
         ck = (ts.key, tuple(columns) if columns is not None else None, ts.schema is not None)
         f = self._cache.get(ck)
         if f is None:
-            f = self._cache[ck] = table_findings(ts.key, ts.schema, self._content_for(ts), columns)
+            lookup = lookup_in({k: t.schema for k, t in eng.tables.items()})
+            f = self._cache[ck] = table_findings(ts.key, ts.schema, self._content_for(ts), columns, lookup)
         return f
 
     def _templated(self, eng, f) -> bool:
         return bool(eng.template) and in_template(f, eng.template)
+
+    @staticmethod
+    def _keys(eng):
+        from dumpmask.features.keys import KeyRemapping
+
+        return next((e for e in eng.extensions if isinstance(e, KeyRemapping)), None)
+
+    def _remapped(self, eng, ts, cname: str) -> bool:
+        """True when identifier remapping rewrites this column (it is in a remapped component)."""
+        km = self._keys(eng)
+        return km is not None and (ts.key, cname) in getattr(km, "node_spec", {})
+
+    def _suggestion(self, eng, ts, col, f) -> dict:
+        return suggestion(f, col, ts.schema, eng.adapter.name)
+
+    def _template_covers(self, eng, ts, col, f) -> bool:
+        """The template covers a finding: a key column only through remapping (never a value
+        mutation); any other column when a mutation restores into its type."""
+        if not self._templated(eng, f):
+            return False
+        if f.key:
+            return self._remapped(eng, ts, col.name)
+        sug = self._suggestion(eng, ts, col, f)
+        if sug["mutation"] == "key":
+            return False  # a unique small integer: only a `key` rule (a permutation) keeps it unique
+        return not (sug["mutation"] == "keep" and sug.get("review"))
+
+    def _covered(self, eng, ts, col, f) -> bool:
+        return (bool(f.key) and self._remapped(eng, ts, col.name)) or self._template_covers(eng, ts, col, f)
 
     def _uncovered(self, eng, ts, columns) -> list[dict]:
         """Detected columns of a table (among `columns`, the data columns) that neither an
@@ -95,15 +128,16 @@ class Detection(Extension):
         found = self.findings(eng, ts, columns)
         if not found:
             return []
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
         out = []
         for cname, (col, f) in found.items():
-            if cname not in columns or cname in explicit or self._templated(eng, f):
+            if cname not in columns or cname in explicit or self._covered(eng, ts, col, f):
                 continue
-            sug = suggest_rule(f, col)
-            out.append({"table": qualname(ts.key), "column": cname, "category": f.category, "evidence": f.evidence,
+            sug = self._suggestion(eng, ts, col, f)
+            out.append({"table": qualname(ts.key), "table_key": [ts.key[0], ts.key[1]], "column": cname, "category": f.category, "evidence": f.evidence,
                         "suggested": sug["mutation"], "suggested_options": sug.get("options", {}),
-                        "review": f.review})
+                        "review": f.review, "key": f.key, "type": col.type or col.kind,
+                        "no_fit": sug["mutation"] == "keep" and bool(sug.get("review"))})
         return out
 
     def _uncovered_everywhere(self, eng) -> list[dict]:
@@ -118,8 +152,18 @@ class Detection(Extension):
         lines = [f"--strict: {len(missing)} column(s) hold personal data that no rule covers "
                  f"(add a rule; \"keep\" lets one through on purpose, audited):"]
         for m in missing:
-            lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
-        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing)) + "\n]"
+            if m.get("key"):
+                dom = (m.get("suggested_options") or {}).get("domain")
+                how = (f"a key rule {{\"column\": \"{m['column']}\", \"mutation\": \"key\", \"options\": {{\"domain\": \"{dom}\"}}}}"
+                       if dom else "options.identifierRemapping.enabled: true (or a \"key\" rule)")
+                lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), a {m['key']}: "
+                             f"not remapped; needs identifier remapping: {how}")
+            elif m.get("no_fit"):
+                lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}): no mutation restores "
+                             f"into type {m.get('type')}: decide with an explicit rule (\"keep\" is audited)")
+            else:
+                lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
+        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, eng.adapter.name)) + "\n]"
         lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
         lines.append(snippet)
         if not self.prepass:
@@ -158,7 +202,7 @@ class Detection(Extension):
         if not found:
             return plan
         qual = qualname(ts.key)
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name)
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
         by_index = {p.index: p for p in plan}
         if eng.strict:
             missing = self._uncovered(eng, ts, columns)
@@ -178,8 +222,13 @@ class Detection(Extension):
                 if cr.mutation == "keep":
                     self._record(eng, qual, cname, f, "keep", cr.where)
                 continue
-            if self._templated(eng, f):
-                sug = suggest_rule(f, col)
+            if f.key:
+                # a key: identifier remapping rewrites it (its own plan), never a value mutation
+                if not self._remapped(eng, ts, cname):
+                    self._record(eng, qual, cname, f, "uncovered", None)
+                continue
+            if self._template_covers(eng, ts, col, f):
+                sug = self._suggestion(eng, ts, col, f)
                 cr = self._template_rule(eng, cname, sug)
                 cr.category = f.category
                 p = eng.make_column_plan(ts, idx, col, cr)
@@ -209,7 +258,11 @@ class Detection(Extension):
             entry["rule"] = where
         eng.audit.data["detected_uncovered"].append(entry)
         if decision == "uncovered":
-            eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected, not covered by any rule: written unmasked")
+            if f.key:
+                eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected on a {f.key}, not remapped: written "
+                         "unmasked (turn options.identifierRemapping on, or add a \"key\" rule)")
+            else:
+                eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected, not covered by any rule: written unmasked")
 
     def finish(self, eng) -> None:
         # tables whose data never went through a plan (no data, or no template category):
@@ -222,7 +275,7 @@ class Detection(Extension):
             if not found:
                 continue
             qual = qualname(key)
-            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name)
+            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name, eng.table_rules(ts))
             for cname, (col, f) in found.items():
                 if (qual, cname) in self.recorded or cname not in cols:
                     continue
@@ -231,6 +284,6 @@ class Detection(Extension):
                     if cr.mutation == "keep":
                         self._record(eng, qual, cname, f, "keep", cr.where)
                     continue
-                if self._templated(eng, f):
-                    continue  # the template covers it (a table without data)
+                if self._covered(eng, ts, col, f):
+                    continue  # the template or remapping covers it (a table without data)
                 self._record(eng, qual, cname, f, "uncovered", None)
