@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.servers
@@ -148,7 +148,7 @@ def test_pg_generated_identifiers_remap_and_restore(pg_server, dm, tmp_path, mod
     pg = pg_server
     rf = rules(tmp_path)
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(s=schema_strategy(pg=True))
     def run(s):
@@ -228,7 +228,7 @@ def test_my_generated_identifiers_remap_and_restore(my_server, dm, tmp_path, mod
     my = my_server
     rf = rules(tmp_path)
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(s=schema_strategy(pg=False))
     def run(s):

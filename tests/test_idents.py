@@ -318,6 +318,8 @@ def _creates(path: Path, dialect: str):
 
 
 def _same(raw: bytes, dialect: str, must_parse: bool = False) -> bool:
+    text = raw.decode("utf-8", "surrogateescape")
+    assert schema._tokens(text, dialect) == schema._tokens(text, dialect, fast=False)
     """The token reader and sqlglot read the same table (type text aside: the token reader keeps
     it as written, sqlglot respells it; the kind, length, range, scale drawn from it must agree)."""
     text = raw.decode("utf-8", "surrogateescape")

@@ -8,6 +8,7 @@ nested /* */ comments, psql meta-commands (a line starting with a backslash, suc
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 
@@ -320,6 +321,7 @@ class PgReader:
 from dumpmask import idents as _idents  # noqa: E402
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def parse_qualname(text: bytes) -> tuple[str | None, str]:
     """b'public."Cust omer"' -> ("public", "Cust omer"); unquoted names fold to lower case."""
     r = _idents.read_qualname(text, 0, "postgres")
