@@ -201,20 +201,31 @@ class MyAdapter:
     def learn(self, st) -> None:
         eng = self.engine
         if st.kind == "create_table":
-            ts_schema = parse_create_table(st.raw, NAME)
-            if ts_schema is None:
-                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
-                if eng.strict:
-                    raise MaskingError(msg + " (--strict)")
-                eng.warn(msg)
-                return None
-            if ts_schema.schema is None and self.current_db is not None:
-                ts_schema.schema = self.current_db
-            return eng.learn_table(ts_schema, st.line)
+            seen = self.__dict__.setdefault("_seen_create", {})
+            ck = (self.current_db, st.raw)
+            if eng.schema_complete and ck in seen:
+                return seen[ck]   # read in the schema pre-pass: the same statement in the same database
+            ts = self._learn_create(st)
+            if ts is not None and not eng.schema_complete:
+                seen[ck] = ts
+            return ts
         m = _USE_RE.match(st.raw)
         if m:
             self.current_db = unquote_ident(m.group(1))
         return None
+
+    def _learn_create(self, st):
+        eng = self.engine
+        ts_schema = parse_create_table(st.raw, NAME)
+        if ts_schema is None:
+            msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+            if eng.strict:
+                raise MaskingError(msg + " (--strict)")
+            eng.warn(msg)
+            return None
+        if ts_schema.schema is None and self.current_db is not None:
+            ts_schema.schema = self.current_db
+        return eng.learn_table(ts_schema, st.line)
 
     def learn_schema(self, lines: LineReader) -> None:
         for st in split_statements(fast_lines(lines.stream), lines.source):

@@ -657,34 +657,52 @@ class PgAdapter:
         eng = self.engine
         k = st.kind
         if k == "create_table":
-            ts_schema = parse_create_table(st.raw, NAME, eng.domains)
-            if ts_schema is None:
-                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
-                if eng.strict:
-                    raise MaskingError(msg + " (--strict)")
-                eng.warn(msg)
-                return
-            if ts_schema.partition_of:
-                # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
-                child = (ts_schema.schema, ts_schema.name)
-                parent = self.table_for(ts_schema.partition_of)
-                ts = eng.table_state(child)
-                cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
-                if ts.schema is None or not ts.schema.columns:
-                    ts_schema.columns = cols
-                    ts_schema.line = st.line
-                    ts.schema = ts_schema
-                ts.schema.partition_of = parent.key
-                ts.schema.partition_bound = ts_schema.partition_bound
-                ts.schema.partition_by = ts_schema.partition_by
-                for fk in ts_schema.foreign_keys:
-                    if fk not in ts.schema.foreign_keys:
-                        ts.schema.foreign_keys.append(fk)
-                ts.rules = None
-                ts.plans.clear()
-                return ts
-            return eng.learn_table(ts_schema, st.line)
-        elif k == "create_domain":
+            seen = self.__dict__.setdefault("_seen_create", {})
+            if eng.schema_complete:
+                # read in the schema pre-pass already: the same statement is the same table
+                ts = seen.get(st.raw)
+                if ts is not None and ts.schema is not None and not ts.schema.partition_of:
+                    return ts
+            ts = self._learn_create(st)
+            if ts is not None and not eng.schema_complete:
+                seen[st.raw] = ts
+            return ts
+        return self._learn_other(st)
+
+    def _learn_create(self, st: Stmt):
+        eng = self.engine
+        ts_schema = parse_create_table(st.raw, NAME, eng.domains)
+        if ts_schema is None:
+            msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+            if eng.strict:
+                raise MaskingError(msg + " (--strict)")
+            eng.warn(msg)
+            return
+        if ts_schema.partition_of:
+            # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
+            child = (ts_schema.schema, ts_schema.name)
+            parent = self.table_for(ts_schema.partition_of)
+            ts = eng.table_state(child)
+            cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
+            if ts.schema is None or not ts.schema.columns:
+                ts_schema.columns = cols
+                ts_schema.line = st.line
+                ts.schema = ts_schema
+            ts.schema.partition_of = parent.key
+            ts.schema.partition_bound = ts_schema.partition_bound
+            ts.schema.partition_by = ts_schema.partition_by
+            for fk in ts_schema.foreign_keys:
+                if fk not in ts.schema.foreign_keys:
+                    ts.schema.foreign_keys.append(fk)
+            ts.rules = None
+            ts.plans.clear()
+            return ts
+        return eng.learn_table(ts_schema, st.line)
+
+    def _learn_other(self, st: Stmt):
+        eng = self.engine
+        k = st.kind
+        if k == "create_domain":
             d = parse_create_domain(st.raw)
             if d:
                 name, base = d
