@@ -218,11 +218,6 @@ def my_table(my, db, t, cols):
 MY_MODES = {"default": (), "complete_insert": ("--complete-insert",), "ansi": ("--compatible=ansi",)}
 
 
-def my_names_ok(s) -> bool:
-    # MariaDB: a name may not end with a space; table names are file names (no "/" "\\" ".")
-    return True
-
-
 @pytest.mark.parametrize("mode", list(MY_MODES))
 def test_my_generated_identifiers_remap_and_restore(my_server, dm, tmp_path, mode):
     my = my_server
@@ -236,6 +231,8 @@ def test_my_generated_identifiers_remap_and_restore(my_server, dm, tmp_path, mod
         try:
             my.sql(src, my_ddl(s))
             dump = my.dump(src, *MY_MODES[mode])
+            if mode == "ansi":
+                assert b'CREATE TABLE "' in dump and b"CREATE TABLE `" not in dump
             f = tmp_path / "dump.sql"
             f.write_bytes(dump)
             cp = dm("-c", rf, "-q", f)
