@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.servers
@@ -24,7 +24,10 @@ ATOMS = ["id", "User", "authorId", "Post", "select", "check", "key", "primary", 
          'q"t', "b`t", "n\nl", "用户", "Σίσυφος", "Ünï", "it's", "a,b", "(", "--", "/*", "$1$",
          "ONLY", "public", "\t", "DEFAULT"]
 
-EXAMPLES = 3   # per dump option: 7 option sets -> 21 examples, each one server round trip
+EXAMPLES = 3   # per dump option: 7 option sets -> 21 examples (+ the Prisma shape), each one server round trip
+# the shape of issue 11's report (Prisma / EF / Rails with quoted names): "User", "Post"."authorId"
+PRISMA = {"t": ["User", "Post", "Comment"], "a": ["id", "email"], "b": ["authorId", "id", "title"],
+          "c": ["id", "postAuthorId", "postId", "userId", "idTimesTwo", "body"], "na": 3, "nb": 4, "nc": 5}
 
 
 def names(n: int):
@@ -148,9 +151,10 @@ def test_pg_generated_identifiers_remap_and_restore(pg_server, dm, tmp_path, mod
     pg = pg_server
     rf = rules(tmp_path)
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.explicit, Phase.generate),
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(s=schema_strategy(pg=True))
+    @example(s={**PRISMA, "schema": "public"})
     def run(s):
         src, dst = pg.createdb("ident_src"), pg.createdb("ident_dst")
         try:
@@ -223,9 +227,10 @@ def test_my_generated_identifiers_remap_and_restore(my_server, dm, tmp_path, mod
     my = my_server
     rf = rules(tmp_path)
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.generate,),
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=(Phase.explicit, Phase.generate),
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(s=schema_strategy(pg=False))
+    @example(s={**PRISMA, "schema": None})
     def run(s):
         src, dst = my.create("ident_src"), my.create("ident_dst")
         try:
