@@ -369,3 +369,24 @@ def test_token_reader_equals_sqlglot_on_generated_ddl(names, dialect):
     assert [c.name for c in b.columns] == cols and b.primary_key == (cols[0],)
     assert schema._split_qual(b.foreign_keys[0].ref_table, dialect == PG)[1] == "P." + t
     _same(sql.encode(), dialect)
+
+
+def test_owned_by_dotted_sequence_setval_rewritten(dm, tmp_path):
+    """ALTER SEQUENCE public."a.b_id_seq" OWNED BY ...: the sequence is found again at its
+    setval (a dotted quoted name), so the setval moves past the remapped ids."""
+    dump = (b'CREATE TABLE public."a.b" (\n    id integer NOT NULL,\n    t text\n);\n'
+            b'CREATE SEQUENCE public."a.b_id_seq"\n    AS integer\n    START WITH 1;\n'
+            b'ALTER SEQUENCE public."a.b_id_seq" OWNED BY public."a.b".id;\n'
+            b'COPY public."a.b" (id, t) FROM stdin;\n1\tx\n2\ty\n\\.\n'
+            b"SELECT pg_catalog.setval('public.\"a.b_id_seq\"', 2, true);\n"
+            b'ALTER TABLE ONLY public."a.b"\n    ADD CONSTRAINT "a.b_pkey" PRIMARY KEY (id);\n')
+    f = tmp_path / "d.sql"
+    f.write_bytes(dump)
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"identifierRemapping": {"enabled": True}}, "tables": []}))
+    audit = tmp_path / "a.json"
+    cp = dm("-c", rules, "-q", "--audit", audit, f)
+    assert cp.returncode == 0, cp.stderr.decode()
+    seqs = json.loads(audit.read_text())["sequences"]
+    assert [s["sequence"] for s in seqs] == ["public.a.b_id_seq"] and seqs[0]["value"] > 2
+    assert b"setval('public.\"a.b_id_seq\"', 2," not in cp.stdout

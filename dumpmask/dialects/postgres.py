@@ -750,7 +750,7 @@ class PgAdapter:
                 if ts.schema is not None:
                     c = ts.schema.column(col)
                     if c is not None:
-                        c.has_default_sequence = ".".join(x for x in seq if x)
+                        c.has_default_sequence = _idents.qualname_text(seq[0], seq[1])  # SQL text, as in nextval()
 
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
