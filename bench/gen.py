@@ -499,6 +499,110 @@ def generate(dialect: str, size: int, out, seed: int = 42) -> dict[str, int]:
     return counts
 
 
+# ---------------------------------------------------------------------------- many tables
+def _schema_name(i: int, dialect: str) -> str:
+    """Table i's name as the dump writes it: every 7th quoted with mixed case, a space and a
+    non-ASCII letter, the rest plain."""
+    if i % 7 == 3:
+        raw = f"Order Ítems {i:04d}"
+        return f'public."{raw}"' if dialect == "pg" else f"`{raw}`"
+    return f"public.t{i:04d}" if dialect == "pg" else f"`t{i:04d}`"
+
+
+def _bare(q: str) -> str:
+    return q.split(".", 1)[1] if q.startswith("public.") else q
+
+
+def generate_schema(dialect: str, ntables: int, out, rows: int = 3) -> dict[str, int]:
+    """A many-table dump (the schema side of large applications): ``ntables`` tables of 14
+    columns, each with a PK, an FK to an earlier table (every table but the first) and a
+    second FK on every 3rd; every 25th (pg) is a LIST-partitioned table with two partitions
+    attached with ATTACH PARTITION; quoted mixed-case names on every 7th. A few rows each.
+    pg: pg_dump 15 layout (CREATE TABLE, sequences, COPY, setval, ALTER TABLE ONLY ... ADD
+    CONSTRAINT after the data); mysql: mariadb-dump 10.11 layout (inline keys)."""
+    w = out.write
+    counts: dict[str, int] = {}
+    extra = ["    note_%d character varying(64)" % k for k in range(8)] if dialect == "pg" else \
+        ["  `note_%d` varchar(64) DEFAULT NULL" % k for k in range(8)]
+    if dialect == "pg":
+        w(PG_HEAD.encode())
+        post: list[str] = []
+        for i in range(ntables):
+            q = _schema_name(i, "pg")
+            bare = _bare(q).strip('"')
+            part = i % 25 == 24
+            cols = ["    id integer NOT NULL", "    parent_id integer", "    other_id integer",
+                    '    "Display Name" character varying(80)', "    part integer DEFAULT 1 NOT NULL",
+                    "    created_at timestamp with time zone DEFAULT now() NOT NULL"] + extra
+            body = ",\n".join(cols)
+            if part:
+                w(f"CREATE TABLE {q} (\n{body}\n)\nPARTITION BY LIST (part);\n\n".encode())
+                kids = [(f'public."{bare}_p{k}"', k) for k in (1, 2)]
+                for kq, k in kids:
+                    w(f"CREATE TABLE {kq} (\n{body}\n);\n\n".encode())
+                    post.append(f"ALTER TABLE ONLY {q} ATTACH PARTITION {kq} FOR VALUES IN ({k});\n")
+            else:
+                w(f"CREATE TABLE {q} (\n{body}\n);\n\n".encode())
+                seq = f'public."{bare}_id_seq"'
+                w(f"CREATE SEQUENCE {seq}\n    AS integer\n    START WITH 1\n    INCREMENT BY 1\n"
+                  f"    NO MINVALUE\n    NO MAXVALUE\n    CACHE 1;\n\n".encode())
+                w(f"ALTER SEQUENCE {seq} OWNED BY {q}.id;\n\n".encode())
+                w(f"ALTER TABLE ONLY {q} ALTER COLUMN id SET DEFAULT nextval('{seq}'::regclass);\n\n".encode())
+            targets = [(kq, k) for kq, k in kids] if part else [(q, None)]
+            for tq, k in targets:
+                w(f'COPY {tq} (id, parent_id, other_id, "Display Name", part, created_at, '
+                  f'{", ".join("note_%d" % n for n in range(8))}) FROM stdin;\n'.encode())
+                for r in range(1, rows + 1):
+                    parent = "\\N" if i == 0 else str(r)
+                    w((f"{r}\t{parent}\t\\N\tName {i} {r}\t{k or 1}\t2024-01-0{r % 9 + 1} 10:00:00+00\t"
+                       + "\t".join(f"n{n}" for n in range(8)) + "\n").encode())
+                w(b"\\.\n\n")
+                counts[tq] = rows
+            if not part:
+                w(f"SELECT pg_catalog.setval('{seq}', {rows}, true);\n\n".encode())
+            pk = "(id, part)" if part else "(id)"
+            post.append(f'ALTER TABLE ONLY {q}\n    ADD CONSTRAINT "{bare}_pkey" PRIMARY KEY {pk};\n')
+            if i and not part and (i - 1) % 25 != 24:
+                post.append(f'ALTER TABLE ONLY {q}\n    ADD CONSTRAINT "{bare}_parent_fkey" FOREIGN KEY (parent_id) '
+                            f"REFERENCES {_schema_name(i - 1, 'pg')}(id);\n")
+            if i % 3 == 2 and not part and (i // 2) % 25 != 24:
+                post.append(f'ALTER TABLE ONLY {q}\n    ADD CONSTRAINT "{bare}_other_fkey" FOREIGN KEY (other_id) '
+                            f"REFERENCES {_schema_name(i // 2, 'pg')}(id);\n")
+        w("\n".join(post).encode())
+    else:
+        w(MY_HEAD.encode() + b"\n")
+        for i in range(ntables):
+            q = _schema_name(i, "mysql")
+            cols = ["  `id` int(11) NOT NULL AUTO_INCREMENT", "  `parent_id` int(11) DEFAULT NULL",
+                    "  `other_id` int(11) DEFAULT NULL", "  `Display Name` varchar(80) DEFAULT NULL",
+                    "  `part` int(11) NOT NULL DEFAULT 1",
+                    "  `created_at` timestamp NOT NULL DEFAULT current_timestamp()"] + extra
+            keys = ["  PRIMARY KEY (`id`)"]
+            if i:
+                keys.append("  KEY `parent_id` (`parent_id`)")
+            if i % 3 == 2:
+                keys.append("  KEY `other_id` (`other_id`)")
+            if i:
+                keys.append(f"  CONSTRAINT `fk_{i}_parent` FOREIGN KEY (`parent_id`) REFERENCES {_schema_name(i - 1, 'mysql')} (`id`)")
+            if i % 3 == 2:
+                keys.append(f"  CONSTRAINT `fk_{i}_other` FOREIGN KEY (`other_id`) REFERENCES {_schema_name(i // 2, 'mysql')} (`id`)")
+            w((f"DROP TABLE IF EXISTS {q};\n/*!40101 SET @saved_cs_client     = @@character_set_client */;\n"
+              f"/*!40101 SET character_set_client = utf8mb4 */;\nCREATE TABLE {q} (\n"
+              + ",\n".join(cols + keys)
+              + f"\n) ENGINE=InnoDB AUTO_INCREMENT={rows + 1} DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;\n"
+              "/*!40101 SET character_set_client = @saved_cs_client */;\n\n").encode())
+            w(f"LOCK TABLES {q} WRITE;\n/*!40000 ALTER TABLE {q} DISABLE KEYS */;\nINSERT INTO {q} VALUES ".encode())
+            tuples = []
+            for r in range(1, rows + 1):
+                parent = "NULL" if i == 0 else str(r)
+                tuples.append(f"({r},{parent},NULL,'Name {i} {r}',1,'2024-01-0{r % 9 + 1} 10:00:00',"
+                              + ",".join(f"'n{n}'" for n in range(8)) + ")")
+            w((",\n".join(tuples) + f";\n/*!40000 ALTER TABLE {q} ENABLE KEYS */;\nUNLOCK TABLES;\n\n").encode())
+            counts[q] = rows
+        w(MY_TAIL.encode())
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dialect", choices=("pg", "mysql"), required=True)
@@ -507,8 +611,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("-o", "--output", default="-", help="file to write (default stdout)")
     ap.add_argument("-q", "--quiet", action="store_true")
+    ap.add_argument("--tables", type=int, default=0,
+                    help="instead of --size: a many-table dump of N tables (FKs, partitions, quoted names)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if a.tables:
+        with (open(a.output, "wb", buffering=1 << 20) if a.output != "-" else sys.stdout.buffer) as f:
+            counts = generate_schema(a.dialect, a.tables, f)
+        if not a.quiet:
+            print(f"gen.py: {a.dialect} {len(counts)} tables in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
+        return 0
     if a.output == "-":
         counts = generate(a.dialect, a.size, sys.stdout.buffer, a.seed)
         nbytes = None

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py                    # 100 MB and 1 GB, both dialects
     .venv/bin/python bench/run.py --sizes 100        # 100 MB only
     .venv/bin/python bench/run.py --dialects pg --scenarios cat,empty
+    .venv/bin/python bench/run.py --tables 1000      # the schema side: a 1,000-table dump
 
 Inputs come from bench/gen.py and are cached in bench/out/ (git-ignored), regenerated when
 gen.py changes. Each scenario runs in a fresh wrapper process (pinned to CPU 0 with
@@ -119,6 +120,37 @@ def ensure_input(dialect: str, size_mb: int) -> tuple[Path, dict]:
     return path, meta
 
 
+def ensure_schema_input(dialect: str, ntables: int) -> tuple[Path, dict]:
+    """The cached many-table dump (gen.py --tables N) and its row counts."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{dialect}-schema-{ntables}t.sql"
+    meta_path = path.with_suffix(".json")
+    want = {"gen": gen_hash(), "dialect": dialect, "tables": ntables}
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if all(meta.get(k) == v for k, v in want.items()) and path.stat().st_size == meta["bytes"]:
+            return path, meta
+    sys.path.insert(0, str(BENCH))
+    import gen  # noqa: E402
+
+    with open(path, "wb", buffering=1 << 20) as f:
+        counts = gen.generate_schema(dialect, ntables, f)
+    meta = {**want, "bytes": path.stat().st_size, "rows": sum(counts.values()), "data_tables": len(counts)}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return path, meta
+
+
+def schema_scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[str], str]]:
+    """The schema side: pass-through with empty rules, and identifier remapping of every PK/FK."""
+    d = ["--dialect", DIALECT_NAME[dialect]]
+    rules = lambda name: str(BENCH / f"rules-{name}.json")  # noqa: E731
+    return [
+        ("cat", ["cat", str(src)], os.devnull),
+        ("ddl-empty", [*dm, "-c", rules("empty"), *d, "-q", str(src)], os.devnull),
+        ("ddl-keys", [*dm, "-c", rules("keys"), *d, "-q", str(src)], os.devnull),
+    ]
+
+
 # ---------------------------------------------------------------------------- scenarios
 
 def dumpmask_cmd() -> list[str]:
@@ -158,7 +190,8 @@ def last_line(text: str) -> str:
 
 
 def fmt_row(dialect: str, size_mb: int, name: str, meta: dict, r: dict) -> str:
-    size = f"{size_mb} MB" if size_mb < 1000 else f"{size_mb / 1000:g} GB"
+    size = (f"{size_mb:g} MB" if isinstance(size_mb, int) or size_mb >= 10 else f"{size_mb:.1f} MB") \
+        if size_mb < 1000 else f"{size_mb / 1000:g} GB"
     if r["rc"] != 0:
         return f"| {dialect} | {size} | {name} | | | | | failed: {last_line(r['stderr'])} |"
     wall = max(r["wall"], 1e-9)
@@ -191,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="per scenario, seconds")
     ap.add_argument("--results", default=str(BENCH / "results.md"))
     ap.add_argument("--keep-masked", action="store_true", help="keep the masked outputs")
+    ap.add_argument("--tables", type=int, default=0,
+                    help="the schema side instead: a dump of N tables (gen.py --tables), scenarios cat, ddl-empty, ddl-keys")
     a = ap.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
     dialects = [d.strip() for d in a.dialects.split(",") if d.strip()]
@@ -202,6 +237,16 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = []
     print(HEADER, flush=True)
+    if a.tables:
+        for dialect in dialects:
+            src, meta = ensure_schema_input(dialect, a.tables)
+            for name, cmd, stdout in schema_scenarios(dm, src, dialect):
+                r = measure(cmd, stdout, a.timeout, env)
+                line = fmt_row(dialect, meta["bytes"] / 1e6, name, meta, r).replace(
+                    f"| {dialect} | ", f"| {dialect} | {a.tables} tables, ", 1)
+                lines.append(line)
+                print(line, flush=True)
+        sizes = []
     for size_mb in sizes:
         for dialect in dialects:
             src, meta = ensure_input(dialect, size_mb)
@@ -225,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     machine_md = "\n".join(f"- {k}: {v}" for k, v in info.items())
     doc = (f"# dumpmask benchmark results\n\n{machine_md}\n\n{HEADER}\n" + "\n".join(lines)
            + f"\n\n{LEGEND}\n\nMade by `make bench` (bench/run.py --sizes {a.sizes}).\n")
+    if a.tables and a.results == str(BENCH / "results.md"):
+        a.results = str(BENCH / "results-schema.md")
     Path(a.results).write_text(doc)
     print(f"\n{machine_md}\n\nwritten to {a.results}", flush=True)
     return 0

@@ -97,11 +97,21 @@ class Engine:
     def table_state(self, key) -> TableState:
         ts = self.tables.get(key)
         if ts is None:
-            # a table first seen unqualified may later be seen qualified (and vice versa)
-            for k, v in self.tables.items():
-                if k[1] == key[1] and (k[0] is None or key[0] is None) and self.adapter.same_name(k[1], key[1]):
+            # a table first seen unqualified may later be seen qualified (and vice versa); the
+            # keys by bare name, so that a schema of thousands of tables stays linear
+            by = self.__dict__.get("_by_name")
+            if by is None or self._by_name_of != (id(self.tables), len(self.tables)):
+                by = self._by_name = {}
+                for k in self.tables:
+                    by.setdefault(k[1], []).append(k)
+                self._by_name_of = (id(self.tables), len(self.tables))
+            for k in by.get(key[1], ()):
+                v = self.tables.get(k)
+                if v is not None and (k[0] is None or key[0] is None) and self.adapter.same_name(k[1], key[1]):
                     return v
             ts = self.tables[key] = TableState(key)
+            by.setdefault(key[1], []).append(key)
+            self._by_name_of = (id(self.tables), len(self.tables))
         return ts
 
     def table_rules(self, ts: TableState):

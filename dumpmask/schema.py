@@ -53,7 +53,11 @@ class TableSchema:
     primary_key: tuple[str, ...] = ()
     unique: list[tuple[str, ...]] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
-    partition_of: str | None = None   # PostgreSQL partition: the parent table
+    partition_of: tuple | None = None  # PostgreSQL partition: the parent table's (schema, name) key
+    partition_bound: str | None = None  # its bound as written: "FOR VALUES IN (100)", "DEFAULT"
+    partition_by: tuple | None = None   # a partitioned table: (strategy, key elements), e.g. ("LIST", ("partition_id",));
+                                        # a plain column is its name, an expression its text
+    inherits: list = field(default_factory=list)  # INHERITS parents: [(schema, name), ...]
     auto_increment_next: int | None = None  # MySQL AUTO_INCREMENT=N table option
     line: int | None = None           # where CREATE TABLE was seen
 
@@ -161,15 +165,15 @@ def _ident(node, fold: bool) -> str:
 
 
 def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) -> TableSchema | None:
-    """CREATE TABLE -> TableSchema, via sqlglot; the tolerant line reader when sqlglot fails."""
+    """CREATE TABLE -> TableSchema, from the statement's tokens (_create_tolerant); sqlglot
+    only for what that reader does not take (a form without a column list it knows)."""
     text = raw.decode("utf-8", "surrogateescape")
-    t = None
-    try:
-        t = _create_via_sqlglot(text, dialect, domains or {})
-    except Exception:
-        t = None
-    if t is None or not t.columns:
-        t = _create_tolerant(text, dialect, domains or {})
+    t = _create_tolerant(text, dialect, domains or {})
+    if t is None:
+        try:
+            t = _create_via_sqlglot(text, dialect, domains or {})
+        except Exception:
+            t = None
     if t is not None and dialect == "mysql":
         mark_json_checks(text, t)
         m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
@@ -249,8 +253,220 @@ def _orig_type_text(text: str, item, kind, read) -> str:
     return kind.sql(read) if kind is not None else ""
 
 
-_COL_LINE = re.compile(r'^\s*("(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,()]+)\s+(.+?),?\s*$')
-_CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FOREIGN", "CHECK", "FULLTEXT", "SPATIAL", "EXCLUDE", "LIKE", "PERIOD"}
+# ---------------------------------------------------------------- the DDL token reader
+# pg_dump and mariadb-dump write DDL in a regular layout, but names can hold anything: the
+# statement is cut into tokens (names through dumpmask.idents, strings, words, punctuation;
+# comments dropped) and read from those, so a quoted name holding `PRIMARY KEY (`, a comma,
+# a newline or a dot is one name, and a column named like a keyword is a column.
+from dumpmask import idents as _idents
+
+_TOK_SRC = {
+    "postgres": (r"(?P<ws>\s+|--[^\n]*)|(?P<bc>/\*)"
+                 r"|(?P<s>[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|(?P<dt>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$))"
+                 r"|(?P<q>\"|[Uu]&\")"
+                 r"|(?P<w>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+                 r"|(?P<p>::|.)"),
+    "mysql": (r"(?P<ws>\s+|--(?:\s[^\n]*|$)|\#[^\n]*)|(?P<bc>/\*)"
+              r"|(?P<s>'(?:[^'\\]|\\.|'')*')"
+              r"|(?P<q>\"|`)"
+              r"|(?P<w>[A-Za-z0-9_$\x80-\U0010ffff]+)"
+              r"|(?P<p>.)"),
+}
+_TOK_RE = {d: re.compile(s, re.S | re.M) for d, s in _TOK_SRC.items()}
+_BLOCK_PARTS = re.compile(r"/\*|\*/")
+
+
+_FAST_SRC = {
+    # one pass with finditer when the text has no /* (PostgreSQL nests them) and no $ quote
+    "postgres": (r"\s*(?:--[^\n]*|(?P<s>[Ee]'(?:[^'\\]|\\.|'')*'|'[^']*(?:''[^']*)*')"
+                 r"|(?P<q>\"[^\"]*(?:\"\"[^\"]*)*\")|(?P<u>[Uu]&\"(?:[^\"]|\"\")*\"(?:\s*UESCAPE\s*'[^']')?)"
+                 r"|(?P<w>[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+                 r"|(?P<p>::|\S))"),
+    "mysql": (r"\s*(?:(?:--\s|\#)[^\n]*|(?P<s>'(?:[^'\\]|\\.|'')*')"
+              r"|(?P<q>\"[^\"]*(?:\"\"[^\"]*)*\"|`[^`]*(?:``[^`]*)*`)(?P<u>(?!))?"
+              r"|(?P<w>[A-Za-z0-9_$\x80-\U0010ffff]+)"
+              r"|(?P<p>\S))"),
+}
+_FAST_RE = {d: re.compile(s, re.S) for d, s in _FAST_SRC.items()}
+
+
+def _tokens_fast(text: str, d: str) -> list:
+    out = []
+    append = out.append
+    for m in _FAST_RE[d].finditer(text):
+        k = m.lastgroup
+        if k is None:
+            continue            # a -- comment or trailing blanks
+        if k == "q":
+            v = m.group(k)
+            q = v[0]
+            append(("q", v[1:-1].replace(q + q, q), m.start(k), m.end()))
+        elif k == "u":
+            r = _idents.read_ident(text, m.start(k), d)
+            append(("q", r[0], m.start(k), m.end()))
+        else:
+            append((k, m.group(k), m.start(k), m.end()))
+    return out
+
+
+def _tokens(text: str, dialect: str, fast: bool = True) -> list | None:
+    """The statement's tokens; None when it cannot be read (an unterminated string or name)."""
+    d = "postgres" if dialect == "postgres" else "mysql"
+    if fast and "/*" not in text and "$" not in text and "--" not in text and "#" not in text:
+        toks = _tokens_fast(text, d)
+        # an unterminated quote shows as a lone ' " ` token: let the exact reader decide
+        if not any(t[0] == "p" and t[1] in ("'", '"', "`") for t in toks):
+            return toks
+    rx = _TOK_RE[d]
+    out = []
+    pos, n = 0, len(text)
+    while pos < n:
+        m = rx.match(text, pos)
+        if m is None:
+            return None
+        k = m.lastgroup
+        if k == "ws":
+            pos = m.end()
+        elif k == "bc":
+            depth, p = 1, m.end()
+            while depth:
+                b = _BLOCK_PARTS.search(text, p)
+                if b is None:
+                    return None
+                if b.group() == "/*":
+                    if d == "postgres":
+                        depth += 1
+                else:
+                    depth -= 1
+                p = b.end()
+            pos = p
+        elif k == "s" or k == "dt":
+            tag = m.groupdict().get("dt")
+            if tag is not None:
+                e = text.find(tag, m.end())
+                if e < 0:
+                    return None
+                out.append(("s", text[m.start():e + len(tag)], m.start(), e + len(tag)))
+                pos = e + len(tag)
+            else:
+                out.append(("s", m.group(), m.start(), m.end()))
+                pos = m.end()
+        elif k == "q":
+            r = _idents.read_ident(text, m.start(), d)
+            if r is None:
+                return None
+            out.append(("q", r[0], m.start(), r[1]))
+            pos = r[1]
+        else:
+            out.append((k, m.group(), m.start(), m.end()))
+            pos = m.end()
+    return out
+
+
+def _string_value(tok, dialect: str) -> str:
+    """A string token's content ('' and, for E'' and MySQL, backslash escapes undone)."""
+    s = tok[1]
+    if s[:1] == "$":
+        i = s.index("$", 1) + 1
+        return s[i:len(s) - i]
+    if s[:1] in "Ee":
+        return re.sub(r"\\(.)", r"\1", s[2:-1].replace("''", "'"))
+    body = s[1:-1].replace("''", "'")
+    return re.sub(r"\\(.)", r"\1", body) if dialect != "postgres" else body
+
+
+def _W(tok) -> str:
+    """A word token in upper case ('' for anything else)."""
+    return tok[1].upper() if tok is not None and tok[0] == "w" else ""
+
+
+def _is_name(tok) -> bool:
+    return tok is not None and tok[0] in ("w", "q")
+
+
+def _name(tok, fold: bool) -> str:
+    if tok[0] == "q":
+        return tok[1]
+    return tok[1].translate(_idents._ASCII_LOWER) if fold else tok[1]
+
+
+def _at(toks, i):
+    return toks[i] if 0 <= i < len(toks) else None
+
+
+def _qual_at(toks, i, fold: bool):
+    """A dotted name starting at toks[i] -> (parts, next index) or (None, i)."""
+    if not _is_name(_at(toks, i)):
+        return None, i
+    parts = [_name(toks[i], fold)]
+    i += 1
+    while _at(toks, i) is not None and toks[i][0] == "p" and toks[i][1] == "." and _is_name(_at(toks, i + 1)):
+        parts.append(_name(toks[i + 1], fold))
+        i += 2
+    return parts, i
+
+
+def _close(toks, i) -> int:
+    """Index of the ')' matching the '(' at toks[i]."""
+    depth = 0
+    for j in range(i, len(toks)):
+        t = toks[j]
+        if t[0] == "p":
+            if t[1] == "(":
+                depth += 1
+            elif t[1] == ")":
+                depth -= 1
+                if depth == 0:
+                    return j
+    return -1
+
+
+def _split_commas(toks, a: int, b: int) -> list:
+    """toks[a:b] cut at top-level commas."""
+    out, cur, depth = [], [], 0
+    for t in toks[a:b]:
+        if t[0] == "p":
+            if t[1] == "(":
+                depth += 1
+            elif t[1] == ")":
+                depth -= 1
+            elif t[1] == "," and depth == 0:
+                out.append(cur)
+                cur = []
+                continue
+        cur.append(t)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _name_list(toks, i, fold: bool, key_parts: bool = True):
+    """The names of the parenthesised list at toks[i] -> (names or None if one item is not a
+    plain name (an expression), index after ')')."""
+    if not (_at(toks, i) is not None and toks[i][0] == "p" and toks[i][1] == "("):
+        return None, i
+    j = _close(toks, i)
+    if j < 0:
+        return None, len(toks)
+    names = []
+    for item in _split_commas(toks, i + 1, j):
+        if not item or not _is_name(item[0]):
+            return None, j + 1
+        rest = item[1:]
+        if key_parts:
+            if len(rest) >= 3 and rest[0][1] == "(" and rest[2][1] == ")" and rest[1][1].isdigit():
+                rest = rest[3:]       # MySQL prefix length: `name`(10)
+            while rest and _W(rest[0]) in ("ASC", "DESC", "NULLS", "FIRST", "LAST"):
+                rest = rest[1:]
+        if rest:
+            return None, j + 1
+        names.append(_name(item[0], fold))
+    return names, j + 1
+
+
+def _qual_text(parts, dialect: str) -> str:
+    s, n = _idents.split_qual(parts)
+    return _idents.qualname_text(s, n, dialect)
 
 
 def _unq(name: str, fold: bool) -> str:
@@ -258,105 +474,322 @@ def _unq(name: str, fold: bool) -> str:
         return name[1:-1].replace('""', '"')
     if name.startswith("`") and name.endswith("`"):
         return name[1:-1].replace("``", "`")
-    return name.lower() if fold else name
+    return name.translate(_idents._ASCII_LOWER) if fold else name
 
 
 def _split_qual(name: str, fold: bool) -> tuple[str | None, str]:
-    parts = re.findall(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^.\s"`]+', name)
-    parts = [_unq(p, fold) for p in parts]
-    if not parts:
+    """A qualified name as SQL text -> (schema or None, name)."""
+    r = _idents.read_qualname(name, 0, "postgres" if fold else "mysql")
+    if r is None:
         return None, ""
-    return (parts[-2] if len(parts) > 1 else None), parts[-1]
+    return _idents.split_qual(r[0])
+
+
+# ---------------------------------------------------------------- table elements
+_RESERVED_MY = {"PRIMARY", "UNIQUE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "CONSTRAINT", "FOREIGN", "CHECK", "LIKE"}
+_CONSTRAINT_WORDS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FOREIGN", "CHECK", "FULLTEXT", "SPATIAL", "EXCLUDE", "LIKE", "PERIOD"}
+
+
+def _is_table_constraint(el, dialect: str) -> bool:
+    """Whether a table element is a constraint/index/LIKE (not a column definition). A quoted
+    first word is a column; an unquoted keyword is a constraint only where the dialect makes it
+    one and what follows fits (PostgreSQL `fulltext tsvector`, `key integer` are columns)."""
+    first = el[0]
+    if first[0] != "w":
+        return False
+    w = _W(first)
+    if w not in _CONSTRAINT_WORDS:
+        return False
+    nxt = _at(el, 1)
+    nw = _W(nxt)
+    paren = nxt is not None and nxt[0] == "p" and nxt[1] == "("
+    if dialect != "postgres" and w in _RESERVED_MY:
+        return True            # reserved in MySQL: a column of that name is always quoted
+    if w in ("PRIMARY", "FOREIGN"):
+        return nw == "KEY"
+    if w == "CONSTRAINT":
+        return _is_name(nxt)
+    if w == "UNIQUE":
+        return paren or nw in ("NULLS", "USING", "KEY", "INDEX")
+    if w == "CHECK":
+        return paren
+    if w == "EXCLUDE":
+        return dialect == "postgres" and (paren or nw == "USING")
+    if w == "LIKE":
+        return dialect == "postgres" and _is_name(nxt) and (len(el) == 2 or _W(_at(el, 2)) in ("INCLUDING", "EXCLUDING") or _at(el, 2)[1] == ".")
+    if w == "PERIOD":
+        return nw == "FOR"
+    return False                # KEY, INDEX, FULLTEXT, SPATIAL in PostgreSQL: column names
+
+
+def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
+    """PRIMARY KEY / UNIQUE / FOREIGN KEY of a table element or ALTER TABLE ... ADD."""
+    fold = dialect == "postgres"
+    i = 0
+    cname = None
+    if _W(el[0]) == "CONSTRAINT":
+        i = 1
+        if _is_name(_at(el, 1)) and _W(el[1]) not in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "EXCLUDE"):
+            cname = _name(el[1], fold)
+            i = 2
+    w = _W(_at(el, i))
+
+    def first_paren(k):
+        while k < len(el) and not (el[k][0] == "p" and el[k][1] == "("):
+            if el[k][0] == "w" and _W(el[k]) == "REFERENCES":
+                return -1
+            k += 1
+        return k if k < len(el) else -1
+
+    if w == "PRIMARY" and _W(_at(el, i + 1)) == "KEY":
+        k = first_paren(i + 2)
+        if k >= 0:
+            cols, _ = _name_list(el, k, fold)
+            if cols:
+                ts.primary_key = tuple(cols)
+    elif w == "UNIQUE":
+        k = first_paren(i + 1)
+        if k >= 0:
+            cols, _ = _name_list(el, k, fold)
+            if cols and tuple(cols) not in ts.unique:
+                ts.unique.append(tuple(cols))
+    elif w == "FOREIGN" and _W(_at(el, i + 1)) == "KEY":
+        k = first_paren(i + 2)
+        if k < 0:
+            return
+        cols, k = _name_list(el, k, fold)
+        if not cols or _W(_at(el, k)) != "REFERENCES":
+            return
+        parts, k = _qual_at(el, k + 1, fold)
+        if not parts:
+            return
+        rcols, _ = _name_list(el, k, fold)
+        if not rcols:
+            return
+        fk = ForeignKey(columns=tuple(cols), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols), name=cname)
+        if fk not in ts.foreign_keys:
+            ts.foreign_keys.append(fk)
+
+
+_COL_STOP = {"NOT", "NULL", "DEFAULT", "GENERATED", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES", "COLLATE",
+             "CONSTRAINT", "AUTO_INCREMENT", "COMMENT", "CHARSET", "ON", "AS", "INVISIBLE", "VIRTUAL", "STORED",
+             "PERSISTENT", "COMPRESSION", "STORAGE", "KEY", "SRID", "COMPRESSED", "ENCRYPTED"}
+
+
+def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_fk: bool = True) -> Column:
+    fold = dialect == "postgres"
+    cname = _name(el[0], fold)
+    j, depth, n = 1, 0, len(el)
+    while j < n:
+        t = el[j]
+        if t[0] == "p":
+            if t[1] == "(":
+                depth += 1
+            elif t[1] == ")":
+                depth -= 1
+        elif depth == 0 and t[0] == "w":
+            w = t[1].upper()
+            if w in _COL_STOP:
+                break
+            if w == "CHARACTER" and _W(_at(el, j + 1)) == "SET":
+                break
+            if w == "WITH" and _W(_at(el, j + 1)) == "OPTIONS":
+                break
+        j += 1
+    type_text = text[el[1][2]:el[j - 1][3]] if j > 1 else ""
+    col = classify(domains.get(type_text.lower(), type_text))
+    col.type = type_text.lower()
+    col.name = cname
+    depth = 0
+    k = j
+    while k < n:
+        t = el[k]
+        if t[0] == "p":
+            if t[1] == "(":
+                depth += 1
+            elif t[1] == ")":
+                depth -= 1
+            k += 1
+            continue
+        if depth or t[0] != "w":
+            k += 1
+            continue
+        w = t[1].upper()
+        nw = _W(_at(el, k + 1))
+        if w == "NOT" and nw == "NULL":
+            col.nullable = False
+        elif w == "PRIMARY" and nw == "KEY":
+            col.nullable = False
+            ts.primary_key = (cname,)
+        elif w == "UNIQUE":
+            if (cname,) not in ts.unique:
+                ts.unique.append((cname,))
+        elif w == "AS":
+            nt = _at(el, k + 1)
+            if nt is not None and nt[0] == "p" and nt[1] == "(":
+                col.generated = True      # GENERATED ALWAYS AS (expr) STORED, MySQL AS (expr) VIRTUAL
+        elif w == "AUTO_INCREMENT":
+            col.auto_increment = True
+        elif w == "NEXTVAL" and col.has_default_sequence is None:
+            for t2 in el[k + 1:k + 8]:
+                if t2[0] == "s":
+                    col.has_default_sequence = _string_value(t2, dialect)
+                    break
+        elif w == "REFERENCES" and inline_fk:
+            parts, k2 = _qual_at(el, k + 1, fold)
+            if parts:
+                rcols, k2 = _name_list(el, k2, fold)
+                if rcols:
+                    fk = ForeignKey(columns=(cname,), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols))
+                    if fk not in ts.foreign_keys:
+                        ts.foreign_keys.append(fk)
+                    k = k2
+                    continue
+        k += 1
+    return col
+
+
+_CREATE_PREFIX = {"OR", "REPLACE", "GLOBAL", "LOCAL", "TEMPORARY", "TEMP", "UNLOGGED", "FOREIGN"}
+
+
+def _create_head(toks, dialect: str):
+    """CREATE ... TABLE [IF NOT EXISTS] name -> (parts, index after the name) or (None, 0)."""
+    if _W(_at(toks, 0)) != "CREATE":
+        return None, 0
+    i = 1
+    while _W(_at(toks, i)) in _CREATE_PREFIX:
+        i += 1
+    if _W(_at(toks, i)) != "TABLE":
+        return None, 0
+    i += 1
+    if _W(_at(toks, i)) == "IF" and _W(_at(toks, i + 1)) == "NOT" and _W(_at(toks, i + 2)) == "EXISTS":
+        i += 3
+    return _qual_at(toks, i, dialect == "postgres")
+
+
+def _raw_until(text: str, toks, i: int, stop_words=()) -> tuple[str, int]:
+    """The statement text from toks[i] up to a top-level stop word (or the end, ';' dropped)."""
+    j, depth = i, 0
+    while j < len(toks):
+        t = toks[j]
+        if t[0] == "p":
+            if t[1] == "(":
+                depth += 1
+            elif t[1] == ")":
+                depth -= 1
+            elif t[1] == ";" and depth == 0:
+                break
+        elif depth == 0 and _W(t) in stop_words:
+            break
+        j += 1
+    if j == i:
+        return "", j
+    return text[toks[i][2]:toks[j - 1][3]], j
+
+
+def _partition_by(text: str, toks, i: int, fold: bool):
+    """PARTITION BY strategy (key, ...) at toks[i] -> ((strategy, key elements), next index):
+    a plain column is its name, an expression its text."""
+    strat = _W(_at(toks, i + 2))
+    k = i + 3
+    if not (_at(toks, k) is not None and toks[k][1] == "("):
+        return None, k
+    j = _close(toks, k)
+    elems = []
+    for item in _split_commas(toks, k + 1, j):
+        if len(item) >= 1 and _is_name(item[0]) and (len(item) == 1 or all(t[0] in ("w", "q") for t in item[1:3])) \
+                and not (len(item) > 1 and item[1][0] == "p"):
+            elems.append(_name(item[0], fold))   # a column (maybe with COLLATE / opclass after it)
+        elif item:
+            elems.append(text[item[0][2]:item[-1][3]])
+    return (strat, tuple(elems)), j + 1
 
 
 def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | None:
-    """pg_dump and mariadb-dump write one column per line: read those lines."""
-    fold = dialect == "postgres"
-    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMPORARY\s+|TEMP\s+|UNLOGGED\s+|FOREIGN\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?'
-                 r'((?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+))*)\s*\(', text, re.I | re.S)
-    if not m:
+    """CREATE TABLE read from its tokens (any layout; pg_dump and mariadb-dump write one column
+    per line). None for the forms it does not read (AS SELECT, LIKE, OF type)."""
+    toks = _tokens(text, dialect)
+    if not toks:
         return None
-    schema, name = _split_qual(m.group(1), fold)
+    fold = dialect == "postgres"
+    parts, i = _create_head(toks, dialect)
+    if not parts:
+        return None
+    schema, name = _idents.split_qual(parts)
     ts = TableSchema(schema=schema, name=name)
-    body_start = m.end()
-    depth, i = 1, body_start
-    in_q = None
-    while i < len(text) and depth:
-        ch = text[i]
-        if in_q:
-            if ch == in_q:
-                in_q = None
-            elif ch == "\\" and in_q == "'" and dialect == "mysql":
-                i += 1
-        elif ch in "'\"`":
-            in_q = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
+    if _W(_at(toks, i)) == "PARTITION" and _W(_at(toks, i + 1)) == "OF":
+        pparts, i = _qual_at(toks, i + 2, fold)
+        if not pparts:
+            return None
+        ts.partition_of = _idents.split_qual(pparts)
+        if _at(toks, i) is not None and toks[i][1] == "(":
+            j = _close(toks, i)
+            for el in _split_commas(toks, i + 1, j):
+                if el and _is_table_constraint(el, dialect):
+                    _table_constraint(el, ts, dialect)
+            i = j + 1
+        ts.partition_bound, i = _raw_until(text, toks, i, ("PARTITION", "USING", "WITH", "TABLESPACE", "SERVER"))
+    elif _at(toks, i) is not None and toks[i][0] == "p" and toks[i][1] == "(":
+        j = _close(toks, i)
+        if j < 0:
+            return None
+        for el in _split_commas(toks, i + 1, j):
+            if not el:
+                continue
+            if _is_table_constraint(el, dialect):
+                _table_constraint(el, ts, dialect)
+                continue
+            if not _is_name(el[0]):
+                continue
+            ts.columns.append(_column(el, text, ts, dialect, domains))
+        i = j + 1
+    else:
+        return None
+    # trailing clauses: INHERITS (...), PARTITION BY ... (PostgreSQL)
+    depth = 0
+    while i < len(toks):
+        t = toks[i]
+        w = _W(t)
+        if w == "INHERITS" and _at(toks, i + 1) is not None and toks[i + 1][1] == "(":
+            j = _close(toks, i + 1)
+            for item in _split_commas(toks, i + 2, j):
+                p, _ = _qual_at(item, 0, fold)
+                if p:
+                    ts.inherits.append(_idents.split_qual(p))
+            i = j + 1
+            continue
+        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and fold:
+            ts.partition_by, i = _partition_by(text, toks, i, fold)
+            continue
         i += 1
-    body = text[body_start:i - 1]
-    # split the body on top-level commas
-    items, cur, depth, in_q = [], [], 0, None
-    j = 0
-    while j < len(body):
-        ch = body[j]
-        if in_q:
-            if ch == in_q:
-                in_q = None
-            elif ch == "\\" and in_q == "'" and dialect == "mysql":
-                cur.append(ch)
-                j += 1
-                ch = body[j] if j < len(body) else ""
-        elif ch in "'\"`":
-            in_q = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append("".join(cur))
-            cur = []
-            j += 1
-            continue
-        cur.append(ch)
-        j += 1
-    if "".join(cur).strip():
-        items.append("".join(cur))
-    for it in items:
-        it = it.strip()
-        if not it:
-            continue
-        first = it.split(None, 1)[0].upper()
-        if first in _CONSTRAINT_WORDS:
-            continue
-        cm = re.match(r'("(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s]+)\s*(.*)$', it, re.S)
-        if not cm:
-            continue
-        cname = _unq(cm.group(1), fold)
-        rest = cm.group(2)
-        type_text = _TYPE_END.sub("", rest).strip()
-        col = classify(domains.get(type_text.lower(), type_text))
-        col.type = type_text.lower()
-        col.name = cname
-        up = rest.upper()
-        if re.search(r"\bNOT\s+NULL\b", up) or re.search(r"\bPRIMARY\s+KEY\b", up):
-            col.nullable = False
-        if re.search(r"\bGENERATED\s+ALWAYS\s+AS\s*\(|\bAS\s*\(.*\)\s*(VIRTUAL|STORED|PERSISTENT)\b", up, re.S):
-            col.generated = True
-        if "AUTO_INCREMENT" in up:
-            col.auto_increment = True
-        if re.search(r"\bPRIMARY\s+KEY\b", up):
-            ts.primary_key = (cname,)
-        dm = re.search(r"nextval\('((?:[^']|'')*)'", rest)
-        if dm:
-            col.has_default_sequence = dm.group(1)
-        ts.columns.append(col)
-    _constraints_from_text(text, ts, dialect)
     return ts
 
 
-_IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,()"`]+)'
+def _constraints_from_text(text: str, ts: TableSchema, dialect: str, inline: bool = True) -> None:
+    """Table-level PRIMARY KEY / UNIQUE / FOREIGN KEY clauses (and inline REFERENCES) of a
+    CREATE TABLE, read from its tokens."""
+    toks = _tokens(text, dialect)
+    if not toks:
+        return
+    parts, i = _create_head(toks, dialect)
+    if not parts or not (_at(toks, i) is not None and toks[i][1] == "("):
+        return
+    j = _close(toks, i)
+    for el in _split_commas(toks, i + 1, j):
+        if not el:
+            continue
+        if _is_table_constraint(el, dialect):
+            _table_constraint(el, ts, dialect)
+        elif inline and _is_name(el[0]):
+            tmp = TableSchema(schema=ts.schema, name=ts.name)
+            _column(el, text, tmp, dialect, {})
+            for fk in tmp.foreign_keys:
+                if fk not in ts.foreign_keys:
+                    ts.foreign_keys.append(fk)
+
+
+# kept for other readers of this module: a name as SQL text (bare part without dots)
+_IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,().\"`]+)'
 _QUAL = rf'{_IDL}(?:\s*\.\s*{_IDL})*'
 
 
@@ -364,81 +797,100 @@ def _idlist(s: str, fold: bool) -> tuple[str, ...]:
     return tuple(_unq(p, fold) for p in re.findall(_IDL, s) if p.upper() not in ("ASC", "DESC"))
 
 
-def _constraints_from_text(text: str, ts: TableSchema, dialect: str, inline: bool = True) -> None:
-    """Table-level PRIMARY KEY / UNIQUE / FOREIGN KEY clauses, from the statement text (both
-    CREATE TABLE bodies and ALTER TABLE ... ADD CONSTRAINT use the same words)."""
-    fold = dialect == "postgres"
-    body = re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", text)  # strings can't hold constraints
-    for m in re.finditer(r"(?:CONSTRAINT\s+(" + _IDL + r")\s+)?PRIMARY\s+KEY\s*(?:USING\s+\w+\s*)?\(([^)]*)\)", body, re.I):
-        ts.primary_key = _idlist(m.group(2), fold)
-    for m in re.finditer(r"\bUNIQUE\s+(?:KEY|INDEX)?\s*(?:" + _IDL + r"\s*)?(?:USING\s+\w+\s*)?\(([^)]*)\)", body, re.I):
-        cols = _idlist(m.group(1), fold)
-        if cols and cols not in ts.unique:
-            ts.unique.append(cols)
-    for m in re.finditer(r"(?:CONSTRAINT\s+(" + _IDL + r")\s+)?FOREIGN\s+KEY\s*(?:" + _IDL + r"\s*)?\(([^)]*)\)\s*REFERENCES\s+(" + _QUAL + r")\s*\(([^)]*)\)", body, re.I):
-        fk = ForeignKey(columns=_idlist(m.group(2), fold), ref_table=m.group(3), ref_columns=_idlist(m.group(4), fold),
-                        name=_unq(m.group(1), fold) if m.group(1) else None)
-        if fk not in ts.foreign_keys:
-            ts.foreign_keys.append(fk)
-    # inline column REFERENCES (PostgreSQL CREATE TABLE written by hand)
-    for m in () if not inline else re.finditer(r"^\s*(" + _IDL + r")\s+[^,\n]*?\bREFERENCES\s+(" + _QUAL + r")\s*\(([^)]*)\)", body, re.I | re.M):
-        first = m.group(1).upper()
-        if first in _CONSTRAINT_WORDS or first in ("ADD", "ALTER", "CREATE"):
-            continue
-        fk = ForeignKey(columns=(_unq(m.group(1), fold),), ref_table=m.group(2), ref_columns=_idlist(m.group(3), fold))
-        if fk not in ts.foreign_keys:
-            ts.foreign_keys.append(fk)
-
-
-_ALTER_HEAD = re.compile(r"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(" + _QUAL + r")\s*", re.I | re.S)
-
-
 def parse_alter_table(raw: bytes, dialect: str) -> dict | None:
-    """ALTER TABLE -> {"table": (schema, name), "pk", "unique", "fks", "attach", "seq_default", "identity"}."""
+    """ALTER TABLE -> {"table": (schema, name), "pk", "unique", "fks", "attach", "bound",
+    "seq_default", "identity", "inherit"}."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = _ALTER_HEAD.match(text)
-    if not m:
+    toks = _tokens(text, dialect)
+    if not toks or _W(toks[0]) != "ALTER" or _W(_at(toks, 1)) != "TABLE":
         return None
     fold = dialect == "postgres"
-    table = _split_qual(m.group(1), fold)
+    i = 2
+    if _W(_at(toks, i)) == "IF" and _W(_at(toks, i + 1)) == "EXISTS":
+        i += 2
+    if _W(_at(toks, i)) == "ONLY" and _is_name(_at(toks, i + 1)):
+        i += 1
+    parts, i = _qual_at(toks, i, fold)
+    if not parts:
+        return None
+    table = _idents.split_qual(parts)
+    if _at(toks, i) is not None and toks[i][1] == "*":
+        i += 1
     tmp = TableSchema(schema=table[0], name=table[1])
-    _constraints_from_text(text, tmp, dialect, inline=False)
-    out = {"table": table, "pk": tmp.primary_key, "unique": tmp.unique, "fks": tmp.foreign_keys, "attach": None,
-           "seq_default": None, "identity": None}
-    am = re.search(r"ATTACH\s+PARTITION\s+(" + _QUAL + r")", text, re.I)
-    if am:
-        out["attach"] = _split_qual(am.group(1), fold)
-    dm = re.search(r"ALTER\s+COLUMN\s+(" + _IDL + r")\s+SET\s+DEFAULT\s+nextval\('((?:[^']|'')*)'", text, re.I)
-    if dm:
-        out["seq_default"] = (_unq(dm.group(1), fold), dm.group(2).replace("''", "'"))
-    im = re.search(r"ALTER\s+COLUMN\s+(" + _IDL + r")\s+ADD\s+GENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY\s*\(\s*SEQUENCE\s+NAME\s+(" + _QUAL + r")", text, re.I)
-    if im:
-        out["identity"] = (_unq(im.group(1), fold), im.group(2))
+    out = {"table": table, "pk": (), "unique": tmp.unique, "fks": tmp.foreign_keys, "attach": None, "bound": None,
+           "seq_default": None, "identity": None, "inherit": None}
+    end = len(toks) - 1 if toks[-1][1] == ";" else len(toks)
+    for act in _split_commas(toks, i, end):
+        w = _W(_at(act, 0))
+        if w == "ADD" and act[1:] and (_is_table_constraint(act[1:], dialect) or _W(act[1]) == "CONSTRAINT"):
+            _table_constraint(act[1:], tmp, dialect)
+        elif w == "ATTACH" and _W(_at(act, 1)) == "PARTITION":
+            p, k = _qual_at(act, 2, fold)
+            if p:
+                out["attach"] = _idents.split_qual(p)
+                out["bound"] = text[act[k][2]:act[-1][3]] if k < len(act) else None
+        elif w == "INHERIT":
+            p, k = _qual_at(act, 1, fold)
+            if p:
+                out["inherit"] = _idents.split_qual(p)
+        elif w == "ALTER":
+            k = 2 if _W(_at(act, 1)) == "COLUMN" else 1
+            if not _is_name(_at(act, k)):
+                continue
+            col = _name(act[k], fold)
+            rest = act[k + 1:]
+            ws = [_W(t) for t in rest]
+            if ws[:2] == ["SET", "DEFAULT"] and "NEXTVAL" in ws:
+                s = next((t for t in rest if t[0] == "s"), None)
+                if s is not None:
+                    out["seq_default"] = (col, _string_value(s, dialect))
+            elif ws[:1] == ["ADD"] and "IDENTITY" in ws:
+                for q in range(len(rest) - 2):
+                    if ws[q] == "SEQUENCE" and ws[q + 1] == "NAME":
+                        p, e = _qual_at(rest, q + 2, fold)
+                        if p:
+                            out["identity"] = (col, text[rest[q + 2][2]:rest[e - 1][3]])
+                        break
+    out["pk"] = tmp.primary_key
     return out
 
 
 def parse_owned_by(raw: bytes, dialect: str = "postgres"):
-    """ALTER SEQUENCE s OWNED BY t.c -> (seq qualname parts, (schema, table), column)."""
+    """ALTER SEQUENCE s OWNED BY t.c -> (seq (schema, name), (schema, table), column)."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = re.match(r"\s*ALTER\s+SEQUENCE\s+(" + _QUAL + r")\s+OWNED\s+BY\s+(" + _QUAL + r")\s*;", text, re.I | re.S)
-    if not m:
+    toks = _tokens(text, "postgres")
+    if not toks or _W(toks[0]) != "ALTER" or _W(_at(toks, 1)) != "SEQUENCE":
         return None
-    parts = [_unq(p, True) for p in re.findall(_IDL + r"", m.group(2)) if p != "."]
-    parts = [p for p in re.findall(r'"(?:[^"]|"")*"|[^.\s"]+', m.group(2))]
-    parts = [_unq(p, True) for p in parts]
-    if len(parts) < 2:
+    i = 2
+    if _W(_at(toks, i)) == "IF" and _W(_at(toks, i + 1)) == "EXISTS":
+        i += 2
+    seq, i = _qual_at(toks, i, True)
+    if not seq or _W(_at(toks, i)) != "OWNED" or _W(_at(toks, i + 1)) != "BY":
+        return None
+    parts, i = _qual_at(toks, i + 2, True)
+    if not parts or len(parts) < 2 or not (i == len(toks) or toks[i][1] == ";"):
         return None
     col = parts[-1]
     table = (parts[-3] if len(parts) > 2 else None, parts[-2])
-    return _split_qual(m.group(1), True), table, col
+    return _idents.split_qual(seq), table, col
 
 
 def parse_create_domain(raw: bytes) -> tuple[str, str] | None:
+    """CREATE DOMAIN name AS type ... -> (name as written, base type as written)."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = re.match(r"\s*CREATE\s+DOMAIN\s+(" + _QUAL + r")\s+AS\s+([^\n;]+?)(?:\s+(?:CONSTRAINT|CHECK|DEFAULT|NOT\s+NULL|NULL|COLLATE)\b|\s*;|\s*$)", text, re.I | re.S)
-    if not m:
+    toks = _tokens(text, "postgres")
+    if not toks or _W(toks[0]) != "CREATE" or _W(_at(toks, 1)) != "DOMAIN":
         return None
-    return m.group(1), m.group(2).strip()
+    parts, i = _qual_at(toks, 2, True)
+    if not parts:
+        return None
+    name = text[toks[2][2]:toks[i - 1][3]]
+    if _W(_at(toks, i)) == "AS":
+        i += 1
+    base, _ = _raw_until(text, toks, i, ("CONSTRAINT", "CHECK", "DEFAULT", "NOT", "NULL", "COLLATE"))
+    if not base:
+        return None
+    return name, base.strip()
 
 
 # ---------------------------------------------------------------- enums, unique indexes, domain checks

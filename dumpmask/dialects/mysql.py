@@ -40,8 +40,18 @@ def _decoded(field: bytes):
 _USE_RE = re.compile(rb"\s*USE\s+(`(?:[^`]|``)*`|[^\s;]+)\s*;", re.I)
 _NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _NAME = rb'(?:`(?:[^`]|``)*`|"(?:[^"]|"")*"|[^\s(`".]+)'   # `name`, "name" (ANSI_QUOTES) or bare
-_INSERT_TABLE = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+(" + _NAME + rb"(?:\s*\.\s*" + _NAME + rb")?)")
-_NAME_PART = re.compile(_NAME)
+_INSERT_INTO = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+")
+
+
+def _insert_table(raw: bytes):
+    """The (db or None, table) an INSERT / REPLACE writes into, or None."""
+    from dumpmask import idents
+
+    m = _INSERT_INTO.match(raw)
+    if m is None:
+        return None
+    r = idents.read_table_name(raw, m.end(), "mysql")
+    return r[0] if r is not None else None
 
 
 NULL_LIT = b"NULL"
@@ -191,20 +201,31 @@ class MyAdapter:
     def learn(self, st) -> None:
         eng = self.engine
         if st.kind == "create_table":
-            ts_schema = parse_create_table(st.raw, NAME)
-            if ts_schema is None:
-                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
-                if eng.strict:
-                    raise MaskingError(msg + " (--strict)")
-                eng.warn(msg)
-                return None
-            if ts_schema.schema is None and self.current_db is not None:
-                ts_schema.schema = self.current_db
-            return eng.learn_table(ts_schema, st.line)
+            seen = self.__dict__.setdefault("_seen_create", {})
+            ck = (self.current_db, st.raw)
+            if eng.schema_complete and ck in seen:
+                return seen[ck]   # read in the schema pre-pass: the same statement in the same database
+            ts = self._learn_create(st)
+            if ts is not None and not eng.schema_complete:
+                seen[ck] = ts
+            return ts
         m = _USE_RE.match(st.raw)
         if m:
             self.current_db = unquote_ident(m.group(1))
         return None
+
+    def _learn_create(self, st):
+        eng = self.engine
+        ts_schema = parse_create_table(st.raw, NAME)
+        if ts_schema is None:
+            msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+            if eng.strict:
+                raise MaskingError(msg + " (--strict)")
+            eng.warn(msg)
+            return None
+        if ts_schema.schema is None and self.current_db is not None:
+            ts_schema.schema = self.current_db
+        return eng.learn_table(ts_schema, st.line)
 
     def learn_schema(self, lines: LineReader) -> None:
         for st in split_statements(fast_lines(lines.stream), lines.source):
@@ -246,12 +267,10 @@ class MyAdapter:
     def do_insert(self, st, out) -> None:
         eng = self.engine
         raw = st.raw
-        tm = _INSERT_TABLE.match(raw)
-        if tm is None:
-            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source, raw[:60])
-        parts = _NAME_PART.findall(tm.group(1))
-        names = [unquote_ident(p) for p in parts]
-        key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
+        name = _insert_table(raw)
+        if name is None:
+            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source)
+        key = self.table_key(name)
         ts = eng.table_state(key)
         # every extension must see the table (key remapping records what it wrote), rules or not
         wanted = [e.wants_table(eng, ts) for e in eng.extensions]
@@ -381,12 +400,10 @@ class MyAdapter:
                 continue
             if st.kind != "insert":
                 continue
-            tm = _INSERT_TABLE.match(st.raw)
-            if tm is None:
+            name = _insert_table(st.raw)
+            if name is None:
                 continue
-            parts = _NAME_PART.findall(tm.group(1))
-            names = [unquote_ident(p) for p in parts]
-            key = self.table_key((names[-2] if len(names) > 1 else None, names[-1]))
+            key = self.table_key(name)
             if want is not None and not want(key):
                 continue
             ins = parse_insert(st.raw, tuples=True, line=st.line, source=eng.source)

@@ -8,6 +8,7 @@ nested /* */ comments, psql meta-commands (a line starting with a backslash, suc
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 
@@ -129,10 +130,7 @@ def scan(buf: bytes, pos: int, st: PgLexState, semis: list[int]) -> int:
 _STATE_NAMES = {SQUOTE: "unterminated string", ESTRING: "unterminated string", DQUOTE: "unterminated quoted identifier",
                 DOLLAR: "unterminated dollar-quoted string", BLOCK: "unterminated comment"}
 
-_COPY_RE = re.compile(
-    rb"\s*COPY\s+(?P<table>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)\s*"
-    rb"(?:\((?P<cols>[^)]*)\))?\s*FROM\s+stdin\b(?P<opts>[^;]*);", re.I | re.S)
-_SETVAL_RE = re.compile(rb"\s*SELECT\s+(?:pg_catalog\.)?setval\(\s*'(?P<seq>(?:[^']|'')*)'\s*,\s*(?P<val>-?\d+)\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;", re.I)
+_SETVAL_RE = re.compile(rb"\s*SELECT\s+(?:pg_catalog\s*\.\s*)?setval\(\s*'(?P<seq>(?:[^']|'')*)'(?:\s*::\s*regclass)?\s*,\s*(?P<val>-?\d+)\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;", re.I)
 
 
 def _kind(raw: bytes) -> str:
@@ -320,44 +318,73 @@ class PgReader:
 
 
 # ---------------------------------------------------------------- names
-_IDENT_RE = re.compile(rb'"((?:[^"]|"")*)"|([^\s."(),;]+)')
+from dumpmask import idents as _idents  # noqa: E402
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def parse_qualname(text: bytes) -> tuple[str | None, str]:
     """b'public."Cust omer"' -> ("public", "Cust omer"); unquoted names fold to lower case."""
-    parts = []
-    pos = 0
-    while True:
-        m = _IDENT_RE.match(text, pos)
-        if not m:
-            break
-        if m.group(1) is not None:
-            parts.append(m.group(1).replace(b'""', b'"').decode("utf-8", "surrogateescape"))
-        else:
-            parts.append(m.group(2).decode("utf-8", "surrogateescape").lower())
-        pos = m.end()
-        while pos < len(text) and text[pos:pos + 1].isspace():
-            pos += 1
-        if text[pos:pos + 1] != b".":
-            break
-        pos += 1
-        while pos < len(text) and text[pos:pos + 1].isspace():
-            pos += 1
-    if not parts:
+    r = _idents.read_qualname(text, 0, "postgres")
+    if r is None:
         return None, ""
-    if len(parts) == 1:
-        return None, parts[0]
-    return parts[-2], parts[-1]
+    return _idents.split_qual(r[0])
 
 
 def parse_ident_list(text: bytes) -> list[str]:
-    out = []
-    for m in _IDENT_RE.finditer(text):
-        if m.group(1) is not None:
-            out.append(m.group(1).replace(b'""', b'"').decode("utf-8", "surrogateescape"))
-        else:
-            out.append(m.group(2).decode("utf-8", "surrogateescape").lower())
-    return out
+    """The names of a column list's inside: b'a, "B c"' -> ["a", "B c"]."""
+    r = _idents.read_ident_list(b"(" + text + b")", 0, "postgres")
+    if r is None:
+        raise DumpSyntaxError("cannot read a column list")
+    return r[0]
+
+
+_COPY_VERB = re.compile(rb"\s*COPY\s+", re.I)
+_COPY_TAIL = re.compile(rb"\s*FROM\s+stdin\b(?P<opts>[^;]*);", re.I)
+_INSERT_VERB = re.compile(rb"\s*INSERT\s+INTO\s+", re.I)
+_INSERT_MID = re.compile(rb"\s*(?:AS\s+(?:\"(?:[^\"]|\"\")*\"|\w+)\s*)?", re.I)
+_INSERT_VALUES = re.compile(rb"\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*", re.I)
+
+
+def _table_and_cols(raw: bytes, pos: int):
+    """name [ (col, ...) ] at raw[pos:] -> ((schema, name), cols or None, end) or None."""
+    r = _idents.read_table_name(raw, pos, "postgres")
+    if r is None:
+        return None
+    table, p = r
+    cols = None
+    q = _idents._WS_BYTES.match(raw, p).end()
+    if raw[q:q + 1] == b"(":
+        lr = _idents.read_ident_list(raw, q, "postgres")
+        if lr is None:
+            return table, False, q
+        cols, p = lr
+    return table, cols, p
+
+
+def insert_head(raw: bytes):
+    """INSERT INTO name [(cols)] [OVERRIDING ...] VALUES -> ((schema, name), cols or None,
+    offset of the first row) ; ((schema, name), False, -1) when the table is read but the rest is
+    not a plain VALUES list; None when not even the table name can be read."""
+    m = _INSERT_VERB.match(raw)
+    if m is None:
+        return None
+    r = _table_and_cols(raw, m.end())
+    if r is None:
+        return None
+    table, cols, p = r
+    if cols is None:
+        p = _INSERT_MID.match(raw, p).end()
+        q = _idents._WS_BYTES.match(raw, p).end()
+        if raw[q:q + 1] == b"(" and cols is None:
+            lr = _idents.read_ident_list(raw, q, "postgres")
+            if lr is not None:
+                cols, p = lr
+    if cols is False:
+        return table, False, -1
+    v = _INSERT_VALUES.match(raw, p)
+    if v is None:
+        return table, False, -1
+    return table, cols, v.end()
 
 
 def quote_ident(name: str) -> str:
@@ -368,12 +395,17 @@ def quote_ident(name: str) -> str:
 
 def parse_copy(raw: bytes):
     """COPY header -> (table, columns or None, is_text_format). None when not FROM stdin."""
-    m = _COPY_RE.match(raw)
+    m = _COPY_VERB.match(raw)
     if not m:
         return None
-    table = parse_qualname(m.group("table"))
-    cols = parse_ident_list(m.group("cols")) if m.group("cols") is not None else None
-    opts = m.group("opts").lower()
+    r = _table_and_cols(raw, m.end())
+    if r is None or r[1] is False:
+        return None
+    table, cols, p = r
+    t = _COPY_TAIL.match(raw, p)
+    if t is None:
+        return None
+    opts = t.group("opts").lower()
     text_format = not re.search(rb"format\s*\(?\s*(csv|binary)|\bcsv\b|\bbinary\b|delimiter", opts)
     return table, cols, text_format
 
@@ -425,10 +457,6 @@ def copy_encode(value: str | None) -> bytes:
 
 
 # ---------------------------------------------------------------- INSERT statements
-_INSERT_HEAD = re.compile(
-    rb"\s*INSERT\s+INTO\s+(?P<table>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\s*\.\s*(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
-    rb"\s*(?:AS\s+\S+\s*)?(?:\((?P<cols>(?:\"(?:[^\"]|\"\")*\"|[^)\"])*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*",
-    re.I | re.S)
 # a field: a string (plain or E''), optionally with a ::cast, or a bare token
 _PG_FIELD = re.compile(
     rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|[BbXx]'[0-9A-Fa-f]*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
@@ -436,13 +464,12 @@ _PG_FIELD = re.compile(
 
 
 def parse_insert(raw: bytes, source: str = "<stdin>", line: int | None = None) -> InsertStmt:
-    m = _INSERT_HEAD.match(raw)
-    if not m:
+    h = insert_head(raw)
+    if h is None or h[2] < 0:
         raise DumpSyntaxError("cannot parse INSERT statement (expected INSERT INTO table [(columns)] VALUES ...)", line, source, raw[:60])
-    table = parse_qualname(m.group("table"))
-    cols = parse_ident_list(m.group("cols")) if m.group("cols") is not None else None
-    ins = InsertStmt(raw=raw, table=table, columns=cols, values_start=m.end())
-    pos = m.end()
+    table, cols, vstart = h
+    ins = InsertStmt(raw=raw, table=table, columns=cols, values_start=vstart)
+    pos = vstart
     n = len(raw)
     while True:
         if raw[pos:pos + 1] != b"(":
@@ -562,11 +589,6 @@ _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREA
 NULL_FIELD = b"\\N"
 
 
-_PARTITION_OF = re.compile(
-    rb"\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<child>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
-    rb"\s+PARTITION\s+OF\s+(?P<parent>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\.(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)", re.I)
-
-
 class PgAdapter:
     name = NAME
 
@@ -608,6 +630,9 @@ class PgAdapter:
 
         def sql_miss(raw: bytes):
             s = raw.strip()
+            if s.upper() == b"DEFAULT":
+                # a generated column's placeholder (pg_dump --inserts): nothing to mask
+                return remember(scache, raw, UNCHANGED, cache_max)
             lit = literal_decode(s)
             nv = t(lit.value)
             if nv == lit.value:
@@ -638,28 +663,52 @@ class PgAdapter:
         eng = self.engine
         k = st.kind
         if k == "create_table":
-            pm = _PARTITION_OF.match(st.raw)
-            if pm:
-                # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
-                child = parse_qualname(pm.group("child"))
-                parent = self.table_for(parse_qualname(pm.group("parent")))
-                ts = eng.table_state(child)
-                cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
-                if ts.schema is None or not ts.schema.columns:
-                    ts.schema = TableSchema(schema=child[0], name=child[1], columns=cols, line=st.line)
-                ts.schema.partition_of = parent.key
-                ts.rules = None
-                ts.plans.clear()
-                return ts
-            ts_schema = parse_create_table(st.raw, NAME, eng.domains)
-            if ts_schema is None:
-                msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
-                if eng.strict:
-                    raise MaskingError(msg + " (--strict)")
-                eng.warn(msg)
-                return
-            return eng.learn_table(ts_schema, st.line)
-        elif k == "create_domain":
+            seen = self.__dict__.setdefault("_seen_create", {})
+            if eng.schema_complete:
+                # read in the schema pre-pass already: the same statement is the same table
+                ts = seen.get(st.raw)
+                if ts is not None and ts.schema is not None and not ts.schema.partition_of:
+                    return ts
+            ts = self._learn_create(st)
+            if ts is not None and not eng.schema_complete:
+                seen[st.raw] = ts
+            return ts
+        return self._learn_other(st)
+
+    def _learn_create(self, st: Stmt):
+        eng = self.engine
+        ts_schema = parse_create_table(st.raw, NAME, eng.domains)
+        if ts_schema is None:
+            msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
+            if eng.strict:
+                raise MaskingError(msg + " (--strict)")
+            eng.warn(msg)
+            return
+        if ts_schema.partition_of:
+            # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
+            child = (ts_schema.schema, ts_schema.name)
+            parent = self.table_for(ts_schema.partition_of)
+            ts = eng.table_state(child)
+            cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
+            if ts.schema is None or not ts.schema.columns:
+                ts_schema.columns = cols
+                ts_schema.line = st.line
+                ts.schema = ts_schema
+            ts.schema.partition_of = parent.key
+            ts.schema.partition_bound = ts_schema.partition_bound
+            ts.schema.partition_by = ts_schema.partition_by
+            for fk in ts_schema.foreign_keys:
+                if fk not in ts.schema.foreign_keys:
+                    ts.schema.foreign_keys.append(fk)
+            ts.rules = None
+            ts.plans.clear()
+            return ts
+        return eng.learn_table(ts_schema, st.line)
+
+    def _learn_other(self, st: Stmt):
+        eng = self.engine
+        k = st.kind
+        if k == "create_domain":
             d = parse_create_domain(st.raw)
             if d:
                 name, base = d
@@ -711,8 +760,11 @@ class PgAdapter:
                 if child.schema is None:
                     child.schema = TableSchema(schema=a["attach"][0], name=a["attach"][1])
                 child.schema.partition_of = a["table"]
+                child.schema.partition_bound = a["bound"]
                 child.rules = None  # re-resolve with the parent's rules
                 child.plans.clear()
+            if a["inherit"] and a["inherit"] not in s.inherits:
+                s.inherits.append(a["inherit"])
             if a["seq_default"]:
                 c = s.column(a["seq_default"][0])
                 if c is not None:
@@ -729,7 +781,7 @@ class PgAdapter:
                 if ts.schema is not None:
                     c = ts.schema.column(col)
                     if c is not None:
-                        c.has_default_sequence = ".".join(x for x in seq if x)
+                        c.has_default_sequence = _idents.qualname_text(seq[0], seq[1])  # SQL text, as in nextval()
 
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
@@ -936,18 +988,18 @@ class PgAdapter:
 
     def do_insert(self, st: Stmt, out) -> None:
         eng = self.engine
-        m = _INSERT_HEAD.match(st.raw)
-        if m is None:
-            # not a plain INSERT ... VALUES (INSERT ... SELECT, or unparseable): only safe when no rule touches it
-            tm = re.match(rb"(?is)\s*INSERT\s+INTO\s+((?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\s*\.\s*(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)", st.raw)
-            if tm:
-                ts = self.table_for(parse_qualname(tm.group(1)))
-                if eng.table_rules(ts) or any(e.wants_table(eng, ts) for e in eng.extensions):
-                    raise MaskingError(f"{eng.source}:{st.line}: cannot parse an INSERT into masked table {_qualname(ts.key)}; refusing to pass it through")
+        h = insert_head(st.raw)
+        if h is None:
+            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source)
+        if h[2] < 0:
+            # not a plain INSERT ... VALUES (INSERT ... SELECT): only safe when no rule touches it
+            ts = self.table_for(h[0])
+            if eng.table_rules(ts) or any(e.wants_table(eng, ts) for e in eng.extensions):
+                raise MaskingError(f"{eng.source}:{st.line}: cannot parse an INSERT into masked table {_qualname(ts.key)}; refusing to pass it through")
             out.write(st.raw)
             eng.audit.count_passthrough("INSERT (unparsed)")
             return
-        key = parse_qualname(m.group("table"))
+        key = h[0]
         ts = self.table_for(key)
         has_rules = any([bool(eng.table_rules(ts))] + [e.wants_table(eng, ts) for e in eng.extensions])  # every extension sees every table
         tstats = eng.audit.table(_qualname(ts.key))
@@ -959,7 +1011,7 @@ class PgAdapter:
             tstats.rows_written += 1 if nrows == 1 else nrows
             return
         ins = parse_insert(st.raw, eng.source, st.line)
-        columns = eng.data_columns(ts, ins.columns, st.line)
+        columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
         samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
         if samplers:
             decoded = [[literal_decode(st.raw[s:e]).value for s, e in f] for _, _, f in ins.tuples[:SAMPLE_ROWS]]
@@ -999,6 +1051,20 @@ class PgAdapter:
 
 def _qualname(key) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+def _with_generated(ts, ins, columns: list[str]) -> list[str]:
+    """pg_dump --inserts / --rows-per-insert write DEFAULT for a generated column: without a
+    column list, rows as long as ALL the table's columns list them all, generated ones included
+    (the DEFAULT passes through as written)."""
+    if ins.columns is None and ts.schema is not None and ins.tuples:
+        allc = [c.name for c in ts.schema.columns]
+        if len(allc) != len(columns) and all(len(t[2]) == len(allc) for t in ins.tuples):
+            gen = {i for i, c in enumerate(ts.schema.columns) if c.generated}
+            raw = ins.raw
+            if all(raw[t[2][i][0]:t[2][i][1]].strip().upper() == b"DEFAULT" for t in ins.tuples for i in gen):
+                return allc
+    return columns
 
 
 def lines_bytes(out) -> int:
@@ -1046,16 +1112,16 @@ def _iter_blocks(self, lines: LineReader, want=None):
             yield Block("copy", ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, lambda line: line,
                         lambda: lines.lineno)
         elif k == "insert":
-            m = _INSERT_HEAD.match(st.raw)
-            if not m:
+            h = insert_head(st.raw)
+            if h is None or h[2] < 0:
                 continue
-            key = parse_qualname(m.group("table"))
+            key = h[0]
             if want is not None and not want(key):
                 continue
             ins = parse_insert(st.raw, eng.source, st.line)
             ts = eng.table_state(key)
             try:
-                columns = eng.data_columns(ts, ins.columns, st.line)
+                columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
             except DumpSyntaxError:
                 continue
             raw = st.raw

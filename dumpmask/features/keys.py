@@ -357,7 +357,9 @@ class KeyRemapping(Extension):
             if ts is not None and ts.schema is not None and ts.schema.auto_increment_next:
                 return ts.schema.auto_increment_next - 1
         if col.has_default_sequence:
-            name = col.has_default_sequence.split(".")[-1].strip('"')
+            from dumpmask.dialects.postgres import parse_qualname
+
+            name = parse_qualname(col.has_default_sequence.encode("utf-8", "surrogateescape"))[1]
             return eng.sequence_values.get(name)
         return None
 
