@@ -423,8 +423,6 @@ def test_pagila_enum_domain_array_restore(pg_server, pagila_db, dm, tmp_path):
 
 def test_engine_rule_error(typed_dump, unique_dump, tmp_path):
     """Engine.rule_error (for scan --write-rules): the same verdicts as a run."""
-    import io
-
     from dumpmask.engine import Engine
     from dumpmask.dialects.postgres import PgAdapter
 
