@@ -237,6 +237,19 @@ class Engine:
             c.kind, c.enum_values = r.kind, r.enum_values
         return c
 
+    def rule_error(self, ts: TableState, column: str, mutation: str, options: dict | None = None) -> str | None:
+        """The error a rule {"column", "mutation", "options"} on `column` of `ts` would stop the
+        run with (exit 2), or None when its values restore: the dump's enums and domains, array
+        elements, and the table's PRIMARY KEY / UNIQUE constraints / unique indexes taken into
+        account (the same checks as make_column_plan). For scan --write-rules and templates."""
+        from dumpmask.transformers import valid_for
+
+        col = ts.schema.column(column) if ts.schema is not None else None
+        if col is None:
+            col = Column(name=column, kind="other")
+        return valid_for(mutation, options, self.resolve_column(col), dialect=self.adapter.name,
+                         resolve=self.resolve_type, table=ts.schema)
+
     def unique_learned(self, ts: TableState, cols: tuple, line: int | None) -> None:
         """A PRIMARY KEY / UNIQUE constraint / unique index on `cols` was just read. Before the
         table's data: plans are rebuilt (and checked) when the data comes. After it (a dump on

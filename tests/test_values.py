@@ -419,3 +419,22 @@ def test_pagila_enum_domain_array_restore(pg_server, pagila_db, dm, tmp_path):
     assert same == "0"
     shape = "SELECT sum(coalesce(array_length(special_features, 1), -1)) FROM film"
     assert pg_server.scalar(db, shape) == pg_server.scalar(pagila_db, shape)
+
+
+def test_engine_rule_error(typed_dump, unique_dump, tmp_path):
+    """Engine.rule_error (for scan --write-rules): the same verdicts as a run."""
+    from dumpmask.engine import Engine
+    from dumpmask.dialects.postgres import PgAdapter
+
+    for dump, table, good, bad in ((typed_dump, "typed", ("m", "redact"), ("m", "faker.name")),
+                                   (typed_dump, "typed", ("y", "hash"), ("z", "faker.postcode")),
+                                   (typed_dump, "typed", ("tags", "faker.email"), ("nums", "faker.email")),
+                                   (unique_dump, "person", ("phone", "hash"), ("phone", "faker.phone"))):
+        p = tmp_path / "d.sql"
+        p.write_bytes(dump)
+        eng = Engine(input_path=str(p))
+        eng.adapter = PgAdapter(eng)
+        eng.schema_prepass()
+        ts = eng.table_state(("public", table))
+        assert eng.rule_error(ts, good[0], good[1]) is None, good
+        assert eng.rule_error(ts, bad[0], bad[1]), bad
