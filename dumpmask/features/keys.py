@@ -95,12 +95,18 @@ class Remapper:
         self.col_max: dict[str, int] = {}   # "schema.table.column" -> largest value written
         key = eng.key
         self.offset = 0
+        self.upper = None
         if strategy == "randomInteger":
             if split:
-                # inputs [lo, mid] go to outputs [mid+1+lo', hi]: never onto an original id below mid
+                # the two halves swap: inputs [lo, mid] go to outputs [mid+1+d, hi] (never onto an
+                # original id below mid), inputs [mid+1, hi] onto the outputs left, [lo, lo+n2-1]
+                # (d = n2 - n1, 0 or 1). A bijection of [lo, hi] decided by the types alone, so a
+                # file, a pipe with --schema and a MySQL pipe all give the same bytes.
                 mid = lo + (hi - lo + 1) // 2 - 1
                 self.perm = IntPermutation(key, lo, mid, domain="int")
                 self.offset = hi - mid
+                self.mid = mid
+                self.upper = IntPermutation(key, mid + 1, hi, domain="int-upper") if hi > mid else None
             else:
                 self.perm = IntPermutation(key, lo, hi, domain="int")
         elif strategy == "uuid":
@@ -111,12 +117,36 @@ class Remapper:
     def spec(self):
         return (self.strategy, self.lo, self.hi)
 
+    def _int_map(self, cached: bool):
+        """int -> int for the integer strategy (RemapError outside [lo, hi])."""
+        low = self.perm.map if cached else self.perm.map_uncached
+        upper = self.upper
+        if upper is None:
+            if not self.offset:
+                return low
+            off = self.offset
+            return lambda x: low(x) + off
+        up = upper.map if cached else upper.map_uncached
+        mid, off, lo, hi = self.mid, self.offset, self.lo, self.hi
+        base = lo - (mid + 1)
+
+        def m(x):
+            if x < lo:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            if x <= mid:
+                return low(x) + off
+            if x > hi:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            return up(x) + base
+        return m
+
     def for_column(self, col: Column, where: str):
         strategy = self.strategy
         perm = self.perm
         binary = col.kind == "binary"
         col_max = self.col_max
-        offset = self.offset
+        imap = self._int_map(cached=True) if strategy == "randomInteger" else None
+        enc = self._int_map(cached=False) if strategy == "randomInteger" else None
 
         def fn(v):
             if v is None:
@@ -128,7 +158,7 @@ class Remapper:
                         x = int(v)
                     except ValueError:
                         raise MaskingError(f"{where}: key value {v[:40]!r} is not an integer") from None
-                    y = perm.map(x) + offset
+                    y = imap(x)
                     if y > col_max.get(where, -1):
                         col_max[where] = y
                     return str(y)
@@ -141,12 +171,10 @@ class Remapper:
                 raise MaskingError(f"{where}: {e}") from None
 
         if strategy == "randomInteger":
-            enc = perm.map_uncached  # the caller caches raw fields itself
-
             def raw_int(raw: bytes) -> bytes:
                 """The fast path for integer keys written as plain digits: bytes -> bytes."""
                 try:
-                    y = enc(int(raw)) + offset
+                    y = enc(int(raw))
                 except ValueError:
                     raise MaskingError(f"{where}: key value {raw[:40]!r} is not an integer") from None
                 except RemapError as e:
@@ -266,7 +294,6 @@ class KeyRemapping(Extension):
             elif n in nodes:
                 self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
         # group
-        bounds: dict = {}
         comps: dict = {}
         for n in nodes:
             comps.setdefault(uf.find(n), []).append(n)
@@ -312,22 +339,15 @@ class KeyRemapping(Extension):
                 else:
                     lo, hi = 0, min(h for h in his if h is not None)
                 spec = (st, lo, hi)
-                known = [b for b in (self._known_max(eng, m, nodes.get(m)) for m in members) if b is not None]
-                if known:
-                    bounds[(lo, hi)] = max([bounds.get((lo, hi), 0)] + known)
             else:
                 spec = (st, None, None)
             for m in members:
                 node_spec[m] = spec
-        # split (lower half onto upper half, so no remapped id equals an original one) where the
-        # dump tells the largest ids (setval, AUTO_INCREMENT) and every one of that range fits the lower half; the same decision for the whole range
-        # keeps "same value, same output" across columns of the same type
+        # the halves of a default range swap (see Remapper): decided by the types alone, never by
+        # the data (setval, AUTO_INCREMENT), so every way the dump can arrive gives the same bytes
         for m, spec in list(node_spec.items()):
             if spec[0] == "randomInteger":
-                lo, hi = spec[1], spec[2]
-                mid = lo + (hi - lo + 1) // 2 - 1
-                b = bounds.get((lo, hi))
-                node_spec[m] = (*spec, not self.range and b is not None and b <= mid)
+                node_spec[m] = (*spec, not self.range)
         self.node_spec = node_spec
         self.not_remapped = not_remapped
         # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
@@ -373,7 +393,7 @@ class KeyRemapping(Extension):
         if r is None:
             st, lo, hi = spec[:3]
             split = bool(spec[3]) if len(spec) > 3 else False
-            dom = {"randomInteger": f"int[{lo},{hi}]{'/split' if split else ''}", "uuid": "uuid", "text": "text"}[st]
+            dom = {"randomInteger": f"int[{lo},{hi}]{'/swap' if split else ''}", "uuid": "uuid", "text": "text"}[st]
             r = self.remappers[spec] = Remapper(eng, st, lo, hi, dom, split=split)
         return r
 
