@@ -75,6 +75,7 @@ class Engine:
         self.domains: dict[str, str] = {}
         self.sequence_values: dict[str, int] = {}   # sequence name -> last value (pg setval seen in a pre-pass)
         self.extensions = []      # hooks added by later features (remapping, subsetting)
+        self.data_tables: dict = {}   # table key -> line of its first data statement (seen in a pre-pass)
 
     # ------------------------------------------------------------------ helpers
     def warn(self, msg: str) -> None:
@@ -323,9 +324,18 @@ class Engine:
             tschema.line = line
             ts.schema = tschema
         else:
-            # seen in a pre-pass: keep the constraints learnt there
-            pass
+            # seen in a pre-pass (or a --schema file): keep the constraints learnt there; an
+            # extension may check that the dump's own CREATE TABLE says the same
+            for ext in self.extensions:
+                hook = getattr(ext, "table_redeclared", None)
+                if hook is not None:
+                    hook(self, ts, tschema, line)
         return ts
+
+    def note_data_table(self, key, line: int | None) -> None:
+        """A schema pass saw data (COPY / INSERT) for this table."""
+        ts = self.table_state(key)
+        self.data_tables.setdefault(ts.key, line)
 
 
 class Progress:

@@ -705,8 +705,15 @@ class PgAdapter:
         r = PgReader(lines)
         for st in r.statements():
             if st.kind == "copy":
+                parsed = parse_copy(st.raw)
+                if parsed is not None:
+                    self.engine.note_data_table(parsed[0], st.line)
                 for _ in r.copy_rows():
                     pass
+            elif st.kind == "insert":
+                m = _INSERT_HEAD.match(st.raw)
+                if m is not None:
+                    self.engine.note_data_table(parse_qualname(m.group("table")), st.line)
             elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
                 self.learn(st)
             elif st.kind == "setval":

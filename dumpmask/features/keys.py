@@ -34,6 +34,12 @@ def _qual(key) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
 
 
+def _names(names, most: int = 10) -> str:
+    names = list(names)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 class _UF:
     def __init__(self):
         self.p: dict = {}
@@ -204,6 +210,68 @@ class KeyRemapping(Extension):
 
     def schema_ready(self, eng):
         self.compute(eng)
+        self.schema_tables = None
+        self.data_seen: dict = {}
+        if not self.enabled:
+            return  # `key` rules alone: those columns are remapped on their own
+        if eng.adapter.name == "postgres" and not eng.schema_complete:
+            # pg_dump writes primary and foreign keys after all the data: on a pipe nothing of it
+            # is known before the rows go out, so no id could be remapped consistently
+            raise MaskingError(
+                "identifier remapping of a PostgreSQL dump on a pipe needs its keys before the data, and pg_dump "
+                "writes them after it: pass --schema FILE with `pg_dump --schema-only` of the same database, or "
+                "give the dump as a file (dumpmask then reads the schema first)")
+        if not eng.schema_complete:
+            return  # a MySQL dump on a pipe: every table is checked when its data arrives
+        known = {k for k, ts in eng.tables.items() if ts.schema is not None and ts.schema.columns}
+        if eng.schema_path:
+            self.schema_tables = known
+        unknown = sorted((k for k in eng.data_tables if k not in known), key=repr)
+        if unknown:
+            raise MaskingError(self._unknown_msg(eng, unknown))
+        if not self.node_spec and (eng.data_tables or eng.schema_path):
+            names = sorted(_qual(k) for k in (eng.data_tables or known))
+            where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
+            raise MaskingError(
+                f"identifier remapping is on but {where} declares no primary or foreign key that can be remapped "
+                f"(tables: {_names(names)}): with a data-only dump pass --schema FILE with a schema-only dump of the "
+                "same database; undeclared keys need a rule {\"column\": \"...\", \"mutation\": \"key\"}; "
+                "or turn identifierRemapping off")
+
+    @staticmethod
+    def _unknown_msg(eng, keys, line=None) -> str:
+        names = _names([_qual(k) for k in keys])
+        if eng.schema_path:
+            return (f"identifier remapping: the dump has data for {names}, which the --schema file {eng.schema_path} "
+                    "does not describe: its keys are unknown. Pass a schema-only dump of the same database "
+                    "(pg_dump --schema-only, mariadb-dump --no-data)")
+        return (f"identifier remapping: the dump has data for {names} but no CREATE TABLE, so the keys are "
+                "unknown (a data-only dump: pg_dump --data-only, mariadb-dump --no-create-info): pass --schema FILE "
+                "with a schema-only dump of the same database (pg_dump --schema-only, mariadb-dump --no-data), or "
+                "name its key columns with {\"column\": \"...\", \"mutation\": \"key\"} rules")
+
+    def table_redeclared(self, eng, ts, tschema, line):
+        """The dump's own CREATE TABLE of a table the --schema file described: it must say the same
+        about what remapping depends on (columns and their types; keys where the dump has them)."""
+        if not self.enabled or not eng.schema_path or self.schema_tables is None or ts.key not in self.schema_tables:
+            return
+        old = ts.schema
+
+        def cols(t):
+            return [(c.name, c.type) for c in t.columns]
+        diff = None
+        if cols(old) != cols(tschema):
+            a, b = dict(cols(old)), dict(cols(tschema))
+            names = [n for n in dict.fromkeys(list(a) + list(b)) if a.get(n) != b.get(n)]
+            diff = "columns " + ", ".join(names[:5])
+        elif tschema.primary_key and tuple(tschema.primary_key) != tuple(old.primary_key):
+            diff = "primary key"
+        elif [f for f in tschema.foreign_keys if f not in old.foreign_keys]:
+            diff = "foreign keys"
+        if diff:
+            raise MaskingError(
+                f"{eng.source}:{line}: CREATE TABLE {_qual(ts.key)} differs from the --schema file {eng.schema_path} "
+                f"({diff}): the schema file is not of this dump's database; remapping with it would break joins")
 
     # ---------------------------------------------------------------- components
     def _resolve_table(self, eng, ref: str, child_key):
@@ -384,6 +452,14 @@ class KeyRemapping(Extension):
     # ---------------------------------------------------------------- engine hooks
     def wants_table(self, eng, ts) -> bool:
         self.last_data_table = ts
+        if self.enabled and ts.key not in getattr(self, "data_seen", {}):
+            self.data_seen = getattr(self, "data_seen", {})
+            self.data_seen[ts.key] = True
+            st = getattr(self, "schema_tables", None)
+            if st is not None and ts.key not in st:
+                raise MaskingError(self._unknown_msg(eng, [ts.key]))
+            if ts.schema is None or not ts.schema.columns:
+                raise MaskingError(self._unknown_msg(eng, [ts.key]))
         if ts.key not in self.used:
             self.used[ts.key] = {n: s for n, s in self.node_spec.items() if n[0] == ts.key}
         return any(n[0] == ts.key for n in self.node_spec)
