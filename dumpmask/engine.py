@@ -252,6 +252,10 @@ class Engine:
 
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data
+        for ext in self.extensions:
+            hook = getattr(ext, "finish_audit", None)
+            if hook is not None:
+                hook(self)   # what the run did (also when it failed)
         a["input"]["bytes"] = hin.bytes
         a["input"]["sha256"] = hin.sha.hexdigest()  # of the bytes read (all of them when the run is ok)
         a["output"]["bytes"] = hout.bytes

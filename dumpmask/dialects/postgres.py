@@ -642,6 +642,9 @@ class PgAdapter:
                 if ts.schema is None or not ts.schema.columns:
                     ts.schema = TableSchema(schema=child[0], name=child[1], columns=cols, line=st.line)
                 ts.schema.partition_of = parent.key
+                from dumpmask.schema import partition_by_from
+
+                partition_by_from(st.raw[pm.end():].decode("utf-8", "surrogateescape"), ts.schema, NAME)
                 ts.rules = None
                 ts.plans.clear()
                 return ts

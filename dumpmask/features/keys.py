@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from dumpmask.audit import ColumnStats
-from dumpmask.errors import MaskingError, RulesError
+from dumpmask.errors import MaskingError, RulesError, StrictError
 from dumpmask.features import Extension
 from dumpmask.remap import IntPermutation, RemapError, TextKeyPermutation, UuidPermutation
 from dumpmask.schema import Column, _split_qual
@@ -75,6 +75,71 @@ def _strategy_for(col: Column) -> str | None:
             return "uuid"
         return "text"
     return None
+
+
+def template_remaps(template: str | None) -> bool:
+    """Whether a --template covers identifiers (HIPAA-18), and so turns identifier remapping on."""
+    if not template:
+        return False
+    from dumpmask.detect import TEMPLATES
+
+    return CATEGORY in TEMPLATES.get(template, ())
+
+
+def remapping_wanted(eng) -> bool:
+    """Identifier remapping is on: the rules enable it, or the template covers identifiers."""
+    return bool(eng.rules.remapping.get("enabled")) or template_remaps(eng.template)
+
+
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "datum",
+              "criteria": "criterion", "media": "medium", "indices": "index", "matrices": "matrix"}
+
+
+def _singular(name: str) -> str:
+    """English singular of a table name (enough for `<singular>_id` columns)."""
+    if name in _IRREGULAR:
+        return _IRREGULAR[name]
+    head, sep, last = name.rpartition("_")
+    if last in _IRREGULAR:
+        return head + sep + _IRREGULAR[last]
+    if name.endswith("ies") and len(name) > 3:
+        return name[:-3] + "y"
+    if name.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        return name[:-2]
+    if name.endswith("s") and not name.endswith(("ss", "us", "is")):
+        return name[:-1]
+    return name
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _int_s(col: Column):
+    """The type's size as a signed maximum (None for non-integer kinds): columns that can hold the
+    same ids have the same figure (an unsigned type counts as its signed twin)."""
+    if col.kind == "numeric":
+        return 10 ** ((col.precision or 18) - (col.scale or 0)) - 1
+    if col.int_max is None:
+        return None
+    return col.int_max // 2 if col.int_min == 0 else col.int_max
+
+
+_CAN_TAKE_HELP = {"randomInteger": "it takes integer and numeric(p,0) columns",
+                  "uuid": "it takes uuid, binary(16) and text columns of at least 36 characters",
+                  "text": "it takes text columns (char, varchar, text)"}
+
+
+def _can_take(col: Column, strategy: str) -> bool:
+    """Whether a column's type can hold what `strategy` writes (identifierRemapping.strategy)."""
+    if strategy == "randomInteger":
+        return _strategy_for(col) == "randomInteger"
+    if strategy == "uuid":
+        return col.kind == "uuid" or (col.kind == "binary" and col.length == 16) or \
+            (col.kind == "text" and (col.length is None or col.length >= 36))
+    if strategy == "text":
+        return col.kind == "text"
+    return _strategy_for(col) is not None
 
 
 def _int_hi(col: Column | None, assume_sequence: bool = False) -> int | None:
@@ -197,7 +262,10 @@ class KeyRemapping(Extension):
 
     def start(self, eng):
         opts = eng.rules.remapping
-        self.enabled = bool(opts.get("enabled")) or eng.template == "hipaa"
+        self.enabled = remapping_wanted(eng)
+        # a template that covers identifiers fills in the links the way it fills in mutations,
+        # unless the rules say inferKeys: false
+        self.infer = bool(opts["inferKeys"]) if "inferKeys" in opts else template_remaps(eng.template)
         self.strategy = opts.get("strategy", "auto")
         self.range = opts.get("range")
         self.components: dict = {}      # node -> component root
@@ -222,7 +290,7 @@ class KeyRemapping(Extension):
                 "writes them after it: pass --schema FILE with `pg_dump --schema-only` of the same database, or "
                 "give the dump as a file (dumpmask then reads the schema first)")
         if not eng.schema_complete:
-            return  # a MySQL dump on a pipe: every table is checked when its data arrives
+            return  # a MySQL dump on a pipe: every table is checked when its data arrives (problems at the end)
         known = {k for k, ts in eng.tables.items() if ts.schema is not None and ts.schema.columns}
         if eng.schema_path:
             self.schema_tables = known
@@ -237,6 +305,7 @@ class KeyRemapping(Extension):
                 f"(tables: {_names(names)}): with a data-only dump pass --schema FILE with a schema-only dump of the "
                 "same database; undeclared keys need a rule {\"column\": \"...\", \"mutation\": \"key\"}; "
                 "or turn identifierRemapping off")
+        self.report_problems(eng)
 
     @staticmethod
     def _unknown_msg(eng, keys, line=None) -> str:
@@ -324,23 +393,6 @@ class KeyRemapping(Extension):
                         self.optout[na] = f"table {_qual(ts.key)} has identifierRemapping: false"
                     if parent.schema is not None and any(r.remapping is False for r in eng.table_rules(parent)):
                         self.optout[nb] = f"table {_qual(parent.key)} has identifierRemapping: false"
-        # partitions of one table share its keys: a key column in one partition is one in all
-        children: dict = {}
-        for ts in eng.tables.values():
-            if ts.schema is not None and ts.schema.partition_of:
-                parent = eng.table_state(ts.schema.partition_of)
-                children.setdefault(parent.key, []).append(ts)
-        for pkey, kids in children.items():
-            parent = eng.tables[pkey]
-            keycols = {n[1] for k in kids for n in nodes if n[0] == k.key} | {n[1] for n in nodes if n[0] == pkey}
-            for c in keycols:
-                pn = (pkey, c)
-                nodes.setdefault(pn, parent.schema.column(c) if parent.schema else None)
-                for k in kids:
-                    kn = (k.key, c)
-                    if k.schema is not None and k.schema.column(c) is not None:
-                        nodes.setdefault(kn, k.schema.column(c))
-                        uf.union(pn, kn)
         # explicit `key` rules join a domain; explicit `keep` opts out; other explicit rules win
         for n, cr in explicit.items():
             if cr.mutation == "key":
@@ -361,17 +413,48 @@ class KeyRemapping(Extension):
                     uf.find(n)
             elif n in nodes:
                 self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
+        self._link_children(eng, nodes, uf)
+        # loose keys: `<table>_id` columns of the type of that table's key, no constraint declaring them
+        fk_children = {(ts.key, a) for ts in eng.tables.values() if ts.schema is not None
+                       for fk in ts.schema.foreign_keys for a in fk.columns}
+        self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children) if self.enabled else []
+        self.inferred = {}
+        if self.infer:
+            for n, t, ev in self.loose:
+                if n in self.optout or t in self.optout:
+                    continue
+                nodes[n] = eng.tables[n[0]].schema.column(n[1])
+                uf.union(n, t)
+                seeds.add(n)
+                self.inferred[n] = (t, ev)
+        self._link_children(eng, nodes, uf)
+        # a column of a partition key cannot be remapped: the row would no longer fit its partition
+        self.partition_blocked = {}
+        for ts in eng.tables.values():
+            pb = ts.schema.partition_by if ts.schema is not None else None
+            if not pb:
+                continue
+            for c in pb[1]:
+                n = (ts.key, c)
+                if n in nodes and n not in self.optout:
+                    self.optout[n] = (f"in the partition key of {_qual(ts.key)} (PARTITION BY {pb[0]}): a remapped value "
+                                      "would no longer fit its partition")
+                    self.partition_blocked[n] = pb[0]
         # group
         comps: dict = {}
         for n in nodes:
             comps.setdefault(uf.find(n), []).append(n)
         node_spec = {}
         not_remapped = {}
+        partition_comps = []
         for root, members in comps.items():
             if not any(m in seeds for m in members):
                 continue
             blocked = [m for m in members if m in self.optout]
             if blocked:
+                pblocked = [m for m in blocked if m in self.partition_blocked]
+                if pblocked:
+                    partition_comps.append((pblocked[0], sorted(members, key=repr)))
                 for m in members:
                     not_remapped[m] = self.optout.get(m) or f"joined by a foreign key to {_qual(blocked[0][0])}.{blocked[0][1]} ({self.optout[blocked[0]]})"
                 continue
@@ -396,6 +479,22 @@ class KeyRemapping(Extension):
                         if oc is not None and _strategy_for(oc) == "randomInteger":
                             his.append(_int_hi(oc, assume_sequence=True))
                             break
+            if self.strategy != "auto":
+                # the configured strategy, for every member, or a rules error (never ignored)
+                known_cols = [(m, nodes[m]) for m in members if nodes.get(m) is not None]
+                bad = [(m, c) for m, c in known_cols if not _can_take(c, self.strategy)]
+                if bad:
+                    cols = ", ".join(f"{_qual(m[0])}.{m[1]} ({c.type or c.kind})" for m, c in bad[:5])
+                    raise RulesError(
+                        f"strategy {self.strategy!r} cannot remap the key column{'s' if len(bad) > 1 else ''} {cols}"
+                        f"{' and more' if len(bad) > 5 else ''} ({_CAN_TAKE_HELP[self.strategy]}): use \"auto\" (each "
+                        "key column gets the strategy its type calls for), or opt the column out with "
+                        "{\"mutation\": \"keep\"}", eng.rules.path, "$.options.identifierRemapping.strategy")
+                strategies = {self.strategy}
+                if self.strategy == "randomInteger":
+                    his = [_int_hi(c) for _, c in known_cols]
+                    if any(nodes.get(m) is None for m in members) and known_cols:
+                        his.append(_int_hi(known_cols[0][1], assume_sequence=True))
             if None in strategies or len(strategies) != 1:
                 for m in members:
                     not_remapped[m] = f"key columns of different kinds joined ({', '.join(sorted(str(s) for s in strategies))})"
@@ -417,6 +516,14 @@ class KeyRemapping(Extension):
             if spec[0] == "randomInteger":
                 node_spec[m] = (*spec, not self.range)
         self.node_spec = node_spec
+        self.partition_comps = partition_comps
+        # loose keys whose join breaks: the key is remapped, the column is not (or otherwise)
+        self.loose_broken = [(n, t, ev) for n, t, ev in self.loose
+                             if node_spec.get(t) is not None and node_spec.get(n) != node_spec.get(t)]
+        for n, t, ev in self.loose_broken:
+            if n not in node_spec and n not in not_remapped:
+                not_remapped[n] = (f"looks like a reference to {_qual(t[0])}.{t[1]} ({ev}) but stays unremapped, so "
+                                   f"its join breaks: {self._link_hint(n, t)}")
         self.not_remapped = not_remapped
         # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
         # learnt now: rebuild them, except for tables whose data is written (checked just below)
@@ -433,6 +540,134 @@ class KeyRemapping(Extension):
                     f"a key constraint on {cols} appears after that table's data was already written "
                     f"{'unmasked' if not used else 'with another key range'}: give the dump as a file (dumpmask reads the "
                     "schema first) or pass --schema FILE with a schema-only dump (pg_dump --schema-only, mariadb-dump --no-data)")
+
+    def _link_children(self, eng, nodes, uf):
+        """Partitions and inheritance children share their parent's keys: a key column in one is
+        one in all (the same domain)."""
+        children: dict = {}
+        for ts in eng.tables.values():
+            if ts.schema is None:
+                continue
+            parents = ([ts.schema.partition_of] if ts.schema.partition_of else []) + list(ts.schema.inherits or [])
+            for pk in parents:
+                parent = eng.table_state(pk if pk[0] is not None else (ts.key[0], pk[1]))
+                if parent.key != ts.key:
+                    children.setdefault(parent.key, []).append(ts)
+        size = -1
+        while size != len(nodes):  # until stable: a grandchild's column reaches its grandparent through its parent
+            size = len(nodes)
+            for pkey, kids in children.items():
+                parent = eng.tables[pkey]
+                keycols = {n[1] for k in kids for n in nodes if n[0] == k.key} | {n[1] for n in nodes if n[0] == pkey}
+                for c in keycols:
+                    pn = (pkey, c)
+                    if parent.schema is not None and parent.schema.columns and parent.schema.column(c) is None:
+                        continue  # a column of the child's own
+                    nodes.setdefault(pn, parent.schema.column(c) if parent.schema else None)
+                    for k in kids:
+                        kn = (k.key, c)
+                        if k.schema is not None and k.schema.column(c) is not None:
+                            nodes.setdefault(kn, k.schema.column(c))
+                            uf.union(pn, kn)
+                            if pn in self.optout and kn not in self.optout:
+                                self.optout[kn] = self.optout[pn]
+
+    def _loose_keys(self, eng, nodes, uf, explicit, fk_children):
+        """[(column node, key node, evidence)]: columns named `<table>_id` / `<singular>_id` (or
+        ending in `_<table>_id`) of the same type as that table's single-column primary key, that
+        no foreign key declares and no rule names. The key's table is looked for in the column's
+        own schema first; a name that fits several tables equally is left alone (ambiguous)."""
+        targets: dict = {}   # name stem -> [(table key, pk column)]
+        for ts in eng.tables.values():
+            s = ts.schema
+            if s is None or len(s.primary_key) != 1 or s.partition_of:
+                continue
+            pk = s.column(s.primary_key[0])
+            if pk is None or _strategy_for(pk) is None:
+                continue
+            for stem in {s.name.lower(), _singular(s.name.lower())}:
+                targets.setdefault(stem, []).append((ts.key, pk))
+        if not targets:
+            return []
+        out = []
+        for ts in eng.tables.values():
+            s = ts.schema
+            if s is None or s.partition_of or any(r.remapping is False for r in eng.table_rules(ts)):
+                continue
+            for col in s.columns:
+                n = (ts.key, col.name)
+                if n in explicit or n in fk_children or col.generated:
+                    continue
+                st = _strategy_for(col)
+                if st is None:
+                    continue
+                snake = _snake(col.name)
+                if not snake.endswith("_id"):
+                    continue
+                words = snake[:-3]
+                best, best_len = [], 0
+                for stem, cands in targets.items():
+                    if words == stem or words.endswith("_" + stem):
+                        for tkey, pk in cands:
+                            if tkey == ts.key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
+                                continue
+                            if len(stem) > best_len:
+                                best, best_len = [(tkey, pk, stem)], len(stem)
+                            elif len(stem) == best_len:
+                                best.append((tkey, pk, stem))
+                if not best:
+                    continue
+                same = [b for b in best if b[0][0] == ts.key[0]]
+                pick = same if same else best
+                if len({b[0] for b in pick}) != 1:
+                    continue  # ambiguous
+                tkey, pk, stem = pick[0]
+                t = (tkey, pk.name)
+                if n in nodes and uf.find(n) == uf.find(t):
+                    continue
+                ev = (f"name {col.name} refers to table {_qual(tkey)}" + (f" (singular {stem})" if stem != tkey[1].lower() else "")
+                      + f"; {col.type or col.kind} like {_qual(tkey)}.{pk.name} ({pk.type or pk.kind}); no foreign key declares it")
+                out.append((n, t, ev))
+        return out
+
+    @staticmethod
+    def _link_hint(n, t) -> str:
+        return ('link it with {"column": "%s", "mutation": "key", "options": {"domain": "%s.%s"}} in the rules of '
+                "table %s, or set options.identifierRemapping.inferKeys: true" % (n[1], t[0][1], t[1], _qual(n[0])))
+
+    def problems(self) -> list[str]:
+        """What remapping leaves undone that the user must hear about (stderr; --strict fails)."""
+        out = []
+        if self.loose_broken:
+            k = len(self.loose_broken)
+            joins = "; ".join(f"{_qual(n[0])}.{n[1]} -> {_qual(t[0])}.{t[1]}" for n, t, _ in self.loose_broken[:10])
+            n, t, _ = self.loose_broken[0]
+            out.append(
+                f"identifier remapping: {k} column{'s' if k > 1 else ''} named like a reference to a remapped key "
+                f"but declared by no foreign key stay{'s' if k == 1 else ''} unremapped, so {'these joins break' if k > 1 else 'this join breaks'} "
+                f"after the restore: {joins}{' and more' if k > 10 else ''}. Link each with a `key` rule, e.g. "
+                f'{{"column": "{n[1]}", "mutation": "key", "options": {{"domain": "{t[0][1]}.{t[1]}"}}}} in the rules of '
+                f"table {_qual(n[0])}, or set options.identifierRemapping.inferKeys: true to link them all; "
+                '{"mutation": "keep"} records that a column is not a reference')
+        for pn, members in self.partition_comps:
+            cols = ", ".join(f"{_qual(m[0])}.{m[1]}" for m in members[:8])
+            out.append(
+                f"identifier remapping: {_qual(pn[0])}.{pn[1]} is in a partition key (PARTITION BY "
+                f"{self.partition_blocked[pn]}): a remapped value would no longer fit its partition, so it and every "
+                f"column linked to it by foreign keys keep their original ids ({len(members)} column"
+                f"{'s' if len(members) > 1 else ''}: {cols}{' and more' if len(members) > 8 else ''}); mark them "
+                '{"mutation": "keep"} to accept that')
+        return out
+
+    def report_problems(self, eng) -> None:
+        if getattr(self, "_reported", False):
+            return
+        self._reported = True
+        msgs = self.problems()
+        if msgs and eng.strict:
+            raise StrictError(msgs[0] + " (--strict)")
+        for m in msgs:
+            eng.warn(m)
 
     @staticmethod
     def _known_max(eng, node, col):
@@ -498,9 +733,12 @@ class KeyRemapping(Extension):
             from dumpmask.engine import ColumnPlan
 
             out.append(ColumnPlan(i, c, fn, stats, r, vfn))
-            eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
-                                                        "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
-                                                        "collision_bound": 0.0, "values": 0}
+            ent = eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
+                                                              "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
+                                                              "collision_bound": 0.0, "values": 0}
+            inf = getattr(self, "inferred", {}).get(node)
+            if inf is not None:
+                ent["inferred"] = {"key": f"{_qual(inf[0][0])}.{inf[0][1]}", "evidence": inf[1]}
             self._stats_refs = getattr(self, "_stats_refs", [])
             self._stats_refs.append((f"{q}.{c}", stats))
         return out
@@ -585,7 +823,37 @@ class KeyRemapping(Extension):
             return st.raw + f"ALTER TABLE {name} AUTO_INCREMENT={nxt};".encode() + eol
         return None
 
+    def finish_audit(self, eng):
+        """The audit says what the run did: options.identifierRemapping.enabled is true only when
+        key columns were remapped; the identifierRemapping block tells how and what was left."""
+        a = eng.audit.data
+        for q, stats in getattr(self, "_stats_refs", []):
+            ent = a["remapped"].get(q)
+            if ent is not None:
+                ent["values"] = stats.changed
+        did = any(e.get("values") for e in a["remapped"].values())
+        configured = dict(eng.rules.remapping)
+        source = ("rules" if configured.get("enabled") else
+                  f"template:{eng.template}" if template_remaps(eng.template) else "key rules")
+        a.setdefault("options", {})["identifierRemapping"] = {**configured, "enabled": did}
+        a["identifierRemapping"] = {
+            "enabled": did,
+            "requested_by": source,
+            "strategy": self.strategy,
+            "inferKeys": self.infer,
+            "columns": sum(1 for e in a["remapped"].values() if e.get("values")),
+            "inferred": [{"column": f"{_qual(n[0])}.{n[1]}", "key": f"{_qual(t[0])}.{t[1]}", "evidence": ev}
+                         for n, (t, ev) in sorted(getattr(self, "inferred", {}).items(), key=lambda x: repr(x[0]))],
+            "unlinked": [{"column": f"{_qual(n[0])}.{n[1]}", "key": f"{_qual(t[0])}.{t[1]}", "evidence": ev}
+                         for n, t, ev in getattr(self, "loose_broken", [])],
+            "partition_keys": [{"column": f"{_qual(pn[0])}.{pn[1]}", "partition_by": self.partition_blocked.get(pn),
+                                "columns": [f"{_qual(m[0])}.{m[1]}" for m in members]}
+                               for pn, members in getattr(self, "partition_comps", [])],
+        }
+
     def finish(self, eng):
+        if self.enabled:
+            self.report_problems(eng)
         for q, stats in getattr(self, "_stats_refs", []):
             ent = eng.audit.data["remapped"].get(q)
             if ent is not None:
