@@ -196,7 +196,8 @@ def rules_snippet(rows: list[dict]) -> list[dict]:
 def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, template: str | None,
                          dialect: str = "postgres") -> dict:
     """A ready rules file: the given rules (if any) plus a suggested rule for every finding
-    they do not cover. The HIPAA template turns identifier remapping on (identifier #18)."""
+    they do not cover. A template that covers identifiers (hipaa, gdpr, all) turns identifier
+    remapping on, with inferKeys."""
     import copy
 
     uncovered = [r for r in rows if r["covered_by"] is None]
@@ -219,10 +220,14 @@ def build_rules_document(rows: list[dict], rules: RuleSet | None, rules_doc, tem
             target.setdefault("columnMutations", []).extend(snip["columnMutations"])
         else:
             tables.append(snip)
-    if template == "hipaa":
+    from dumpmask.detect import TEMPLATES
+
+    if template and "HIPAA-18 unique identifier" in TEMPLATES.get(template, ()):
+        # the template covers identifiers: remap every declared key, and link the columns that
+        # are named like a reference to one but no foreign key declares (inferKeys)
         opts = doc.setdefault("options", {})
         if not opts.get("identifierRemapping"):
-            opts["identifierRemapping"] = {"enabled": True, "strategy": "auto"}
+            opts["identifierRemapping"] = {"enabled": True, "strategy": "auto", "inferKeys": True}
     return doc
 
 

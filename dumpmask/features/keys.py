@@ -300,6 +300,12 @@ class KeyRemapping(Extension):
         if not self.node_spec and (eng.data_tables or eng.schema_path):
             names = sorted(_qual(k) for k in (eng.data_tables or known))
             where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
+            if not eng.rules.remapping.get("enabled") and not eng.schema_path:
+                # only a template asked: every table is described and none declares a key
+                eng.warn(f"--template {eng.template} turns identifier remapping on, but {where} declares no primary "
+                         f"or foreign key (tables: {_names(names)}): no id is remapped")
+                self.report_problems(eng)
+                return
             raise MaskingError(
                 f"identifier remapping is on but {where} declares no primary or foreign key that can be remapped "
                 f"(tables: {_names(names)}): with a data-only dump pass --schema FILE with a schema-only dump of the "
