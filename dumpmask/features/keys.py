@@ -297,7 +297,7 @@ class KeyRemapping(Extension):
         unknown = sorted((k for k in eng.data_tables if k not in known), key=repr)
         if unknown:
             raise MaskingError(self._unknown_msg(eng, unknown))
-        if not self.node_spec and (eng.data_tables or eng.schema_path):
+        if not self.node_spec and not self.not_remapped and (eng.data_tables or eng.schema_path):
             names = sorted(_qual(k) for k in (eng.data_tables or known))
             where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
             if not eng.rules.remapping.get("enabled") and not eng.schema_path:
