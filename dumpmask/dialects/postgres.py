@@ -655,6 +655,8 @@ class PgAdapter:
                     raise MaskingError(msg + " (--strict)")
                 eng.warn(msg)
                 return
+            if ts_schema.inherits:
+                self._inherit_columns(ts_schema)
             return eng.learn_table(ts_schema, st.line)
         elif k == "create_domain":
             d = parse_create_domain(st.raw)
@@ -702,6 +704,18 @@ class PgAdapter:
                     c = ts.schema.column(col)
                     if c is not None:
                         c.has_default_sequence = ".".join(x for x in seq if x)
+
+    def _inherit_columns(self, child: TableSchema) -> None:
+        """CREATE TABLE ... INHERITS (p, ...) as pg_dump writes it lists only the child's own
+        columns: the inherited ones come first, in the parents' order (as PostgreSQL stores them)."""
+        own = {c.name for c in child.columns}
+        inherited = []
+        for pschema, pname in child.inherits:
+            parent = self.engine.table_state((pschema if pschema is not None else child.schema, pname))
+            for c in (parent.schema.columns if parent.schema is not None else []):
+                if c.name not in own and all(c.name != x.name for x in inherited):
+                    inherited.append(copy.copy(c))
+        child.columns[:0] = inherited
 
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
