@@ -423,9 +423,11 @@ class KeyRemapping(Extension):
         # loose keys: `<table>_id` columns of the type of that table's key, no constraint declaring them
         fk_children = {(ts.key, a) for ts in eng.tables.values() if ts.schema is not None
                        for fk in ts.schema.foreign_keys for a in fk.columns}
-        self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children) if self.enabled else []
+        # (without inferKeys they change nothing here: looked for once, when problems are reported)
+        self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children) if self.enabled and self.infer else None
+        self._graph = (nodes, uf, explicit, fk_children)
         self.inferred = {}
-        if self.infer:
+        if self.loose:
             for n, t, ev in self.loose:
                 if n in self.optout or t in self.optout:
                     continue
@@ -523,13 +525,6 @@ class KeyRemapping(Extension):
                 node_spec[m] = (*spec, not self.range)
         self.node_spec = node_spec
         self.partition_comps = partition_comps
-        # loose keys whose join breaks: the key is remapped, the column is not (or otherwise)
-        self.loose_broken = [(n, t, ev) for n, t, ev in self.loose
-                             if node_spec.get(t) is not None and node_spec.get(n) != node_spec.get(t)]
-        for n, t, ev in self.loose_broken:
-            if n not in node_spec and n not in not_remapped:
-                not_remapped[n] = (f"looks like a reference to {_qual(t[0])}.{t[1]} ({ev}) but stays unremapped, so "
-                                   f"its join breaks: {self._link_hint(n, t)}")
         self.not_remapped = not_remapped
         # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
         # learnt now: rebuild them, except for tables whose data is written (checked just below)
@@ -610,17 +605,17 @@ class KeyRemapping(Extension):
                 snake = _snake(col.name)
                 if not snake.endswith("_id"):
                     continue
-                words = snake[:-3]
+                parts = snake[:-3].split("_")
                 best, best_len = [], 0
-                for stem, cands in targets.items():
-                    if words == stem or words.endswith("_" + stem):
-                        for tkey, pk in cands:
-                            if tkey == ts.key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
-                                continue
-                            if len(stem) > best_len:
-                                best, best_len = [(tkey, pk, stem)], len(stem)
-                            elif len(stem) == best_len:
-                                best.append((tkey, pk, stem))
+                for i in range(len(parts)):
+                    stem = "_".join(parts[i:])
+                    for tkey, pk in targets.get(stem, ()):
+                        if tkey == ts.key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
+                            continue
+                        if len(stem) > best_len:
+                            best, best_len = [(tkey, pk, stem)], len(stem)
+                        elif len(stem) == best_len:
+                            best.append((tkey, pk, stem))
                 if not best:
                     continue
                 same = [b for b in best if b[0][0] == ts.key[0]]
@@ -641,8 +636,25 @@ class KeyRemapping(Extension):
         return ('link it with {"column": "%s", "mutation": "key", "options": {"domain": "%s.%s"}} in the rules of '
                 "table %s, or set options.identifierRemapping.inferKeys: true" % (n[1], t[0][1], t[1], _qual(n[0])))
 
-    def problems(self) -> list[str]:
+    def _loose_eval(self, eng) -> None:
+        """self.loose_broken: loose keys whose join breaks (the key is remapped, the column is not,
+        or not in the same way), each also listed in not_remapped."""
+        if not self.enabled:
+            self.loose_broken = []
+            return
+        if self.loose is None:
+            nodes, uf, explicit, fk_children = self._graph
+            self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children)
+        spec = self.node_spec
+        self.loose_broken = [(n, t, ev) for n, t, ev in self.loose if spec.get(t) is not None and spec.get(n) != spec.get(t)]
+        for n, t, ev in self.loose_broken:
+            if n not in spec and n not in self.not_remapped:
+                self.not_remapped[n] = (f"looks like a reference to {_qual(t[0])}.{t[1]} ({ev}) but stays unremapped, "
+                                        f"so its join breaks: {self._link_hint(n, t)}")
+
+    def problems(self, eng) -> list[str]:
         """What remapping leaves undone that the user must hear about (stderr; --strict fails)."""
+        self._loose_eval(eng)
         out = []
         if self.loose_broken:
             k = len(self.loose_broken)
@@ -669,7 +681,7 @@ class KeyRemapping(Extension):
         if getattr(self, "_reported", False):
             return
         self._reported = True
-        msgs = self.problems()
+        msgs = self.problems(eng)
         if msgs and eng.strict:
             raise StrictError(msgs[0] + " (--strict)")
         for m in msgs:
