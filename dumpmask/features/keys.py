@@ -143,16 +143,21 @@ def _can_take(col: Column, strategy: str) -> bool:
 
 
 def _int_hi(col: Column | None, assume_sequence: bool = False) -> int | None:
+    """The top of an integer key's range, from its type alone (never from the data): S = the
+    largest value of its storage size read as signed (an unsigned type counts as its signed
+    twin, so signed and unsigned copies of an id agree); S // 2 for a signed column that owns
+    a sequence, identity or AUTO_INCREMENT, so that half of the type's range stays free for new
+    rows after the restore. A MySQL dump on a pipe does not know yet whether a table declared
+    later owns AUTO_INCREMENT: `assume_sequence` is that guess (checked when the table arrives)."""
     if col is None:
         return None
     if col.kind == "numeric":
         return 10 ** ((col.precision or 18) - (col.scale or 0)) - 1
-    if col.int_max is None:
+    s = _int_s(col)
+    if s is None:
         return None
-    unsigned = col.int_min == 0
-    s = col.int_max // 2 if unsigned else col.int_max
     owns = bool(col.has_default_sequence or col.auto_increment or assume_sequence)
-    return s // 2 if (owns and not unsigned) else s
+    return s // 2 if (owns and col.int_min != 0) else s
 
 
 class Remapper:
@@ -536,11 +541,18 @@ class KeyRemapping(Extension):
             now = {n: s for n, s in node_spec.items() if n[0] == tkey}
             if now != used:
                 changed = sorted(set(now) ^ set(used) | {n for n in now if n in used and now[n] != used[n]})
-                cols = ", ".join(f"{_qual(n[0])}.{n[1]}" for n in changed)
+                cols = ", ".join(f"{_qual(n[0])}.{n[1]}" for n in changed[:8]) + (" and more" if len(changed) > 8 else "")
+                how = ("becomes a remapped key only now" if any(n not in used for n in changed) else
+                       "gets another key range now (linked to a key of a smaller type)") if not all(n in used and n not in now for n in changed) \
+                    else "cannot be remapped after all (linked to a key of another kind, or opted out)"
+                st = getattr(self, "_statement", None)
+                where = f"{eng.source}:{st.line}: " if st is not None and st.line else ""
                 raise MaskingError(
-                    f"a key constraint on {cols} appears after that table's data was already written "
-                    f"{'unmasked' if not used else 'with another key range'}: give the dump as a file (dumpmask reads the "
-                    "schema first) or pass --schema FILE with a schema-only dump (pg_dump --schema-only, mariadb-dump --no-data)")
+                    f"{where}identifier remapping on a pipe: {cols} {how}, but the data of {_qual(tkey)} was already "
+                    f"written {'with its original ids' if not used else 'with other ids'} (a later table's key or foreign "
+                    "key links it; a dump on a pipe fixes a table's key ranges when its data arrives). This dump needs its "
+                    "schema first: give it as a file (dumpmask reads the schema before the data) or pass --schema FILE with "
+                    "a schema-only dump of the same database (mariadb-dump --no-data, pg_dump --schema-only)")
 
     def _link_children(self, eng, nodes, uf):
         """Partitions and inheritance children share their parent's keys: a key column in one is
@@ -762,11 +774,10 @@ class KeyRemapping(Extension):
         return out
 
     def rewrite_statement(self, eng, st):
-        if st.kind == "alter_table" and not eng.schema_complete:
+        if st.kind in ("alter_table", "create_table") and not eng.schema_complete:
+            self._statement = st
             self.compute(eng)
-            return None
-        if st.kind == "create_table" and not eng.schema_complete:
-            self.compute(eng)
+            self._statement = None
             return None
         if eng.adapter.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
             return self._auto_increment_after(eng, st)
