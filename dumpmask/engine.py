@@ -201,6 +201,9 @@ class Engine:
         a["rules"] = {"file": self.rules.path, "sha256": self.rules.sha256}
         a["options"] = {"strict": self.strict, "template": self.template,
                         "identifierRemapping": self.rules.remapping, "transfer": self.transfer or self.rules.transfer}
+        # what identifier remapping did (features.keys fills it in when it runs)
+        a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
+                                    "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
         hin = HashingReader(src)
         reader = io.BufferedReader(hin, buffer_size=1 << 20)
         hout = HashingWriter(dst)

@@ -193,6 +193,13 @@ class Remapper:
     def spec(self):
         return (self.strategy, self.lo, self.hi)
 
+    def _why(self, e) -> str:
+        """A RemapError without the value it was about (errors never repeat the data)."""
+        if self.strategy == "randomInteger":
+            return (f"a key value is outside the remapping range [{self.lo}, {self.hi}] of this key domain (the value "
+                    "is not shown): give options.identifierRemapping.range [lo, hi] covering every id")
+        return f"a key value is not a valid {'UUID' if self.strategy == 'uuid' else 'text key'} (the value is not shown)"
+
     def _int_map(self, cached: bool):
         """int -> int for the integer strategy (RemapError outside [lo, hi])."""
         low = self.perm.map if cached else self.perm.map_uncached
@@ -233,7 +240,7 @@ class Remapper:
                     try:
                         x = int(v)
                     except ValueError:
-                        raise MaskingError(f"{where}: key value {v[:40]!r} is not an integer") from None
+                        raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
                     y = imap(x)
                     if y > col_max.get(where, -1):
                         col_max[where] = y
@@ -244,7 +251,7 @@ class Remapper:
                     return perm.map(v)
                 return perm.map(v)
             except RemapError as e:
-                raise MaskingError(f"{where}: {e}") from None
+                raise MaskingError(f"{where}: {self._why(e)}") from None
 
         if strategy == "randomInteger":
             def raw_int(raw: bytes) -> bytes:
@@ -252,9 +259,9 @@ class Remapper:
                 try:
                     y = enc(int(raw))
                 except ValueError:
-                    raise MaskingError(f"{where}: key value {raw[:40]!r} is not an integer") from None
+                    raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
                 except RemapError as e:
-                    raise MaskingError(f"{where}: {e}") from None
+                    raise MaskingError(f"{where}: {self._why(e)}") from None
                 if y > col_max.get(where, -1):
                     col_max[where] = y
                 return b"%d" % y
