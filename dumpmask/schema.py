@@ -444,6 +444,7 @@ def parse_create_domain(raw: bytes) -> tuple[str, str] | None:
     return m.group(1), m.group(2).strip()
 
 
+_PART_OR_INHERITS = re.compile(r"PARTITION\s+BY|INHERITS", re.I)
 _PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
 
 
@@ -494,6 +495,8 @@ def _balanced(text: str, start: int) -> str:
 
 def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:
     """PARTITION BY (its strategy and the table columns its key expression uses) and INHERITS."""
+    if not _PART_OR_INHERITS.search(text):
+        return
     tail = _table_tail(text)
     if tail is None:
         return
