@@ -178,3 +178,32 @@ def test_mysql_partition_keys_stay_and_the_dump_restores(my_server, dm, tmp_path
         assert strict.returncode == 1 and b"partition key" in strict.stderr
     finally:
         my.drop(src_db)
+
+
+def test_pg_quoted_table_names_are_never_half_remapped(pg_server, dm, tmp_path):
+    # the Prisma / EF shape: quoted mixed-case tables; pg_dump writes
+    # ALTER TABLE ONLY public."Post" ADD CONSTRAINT ... : either every key is read and the
+    # restore keeps every join, or the run stops before any output (never User.id remapped
+    # and Post.authorId not)
+    pg = pg_server
+    src_db = pg.createdb("keys_quoted_src")
+    try:
+        pg.psql(src_db, 'CREATE TABLE "User" (id serial PRIMARY KEY, name text);'
+                        'CREATE TABLE "Post" (id serial PRIMARY KEY, "authorId" int REFERENCES "User" (id));'
+                        "INSERT INTO \"User\" (name) SELECT 'u' || i FROM generate_series(1, 20) i;"
+                        'INSERT INTO "Post" ("authorId") SELECT 1 + i % 20 FROM generate_series(1, 50) i;')
+        src = tmp_path / "in.sql"
+        src.write_bytes(pg.dump(src_db))
+        cp = dm("-c", _rules(tmp_path, ON), src)
+        if cp.returncode != 0:
+            assert cp.returncode == 1 and cp.stdout.strip() == POISON.strip(), cp.stderr.decode()
+            return
+        db = pg.createdb("keys_quoted_dst")
+        try:
+            pg.restore(db, cp.stdout)
+            assert pg.scalar(db, 'SELECT count(*) FROM "Post" p JOIN "User" u ON u.id = p."authorId"') == "50"
+            assert not _ids(pg, db, 'SELECT id FROM "User"') & _ids(pg, src_db, 'SELECT id FROM "User"')
+        finally:
+            pg.dropdb(db)
+    finally:
+        pg.dropdb(src_db)

@@ -309,6 +309,15 @@ class KeyRemapping(Extension):
         unknown = sorted((k for k in eng.data_tables if k not in known), key=repr)
         if unknown:
             raise MaskingError(self._unknown_msg(eng, unknown))
+        # keys declared for a table no CREATE TABLE describes: their columns cannot be placed
+        # (an ALTER TABLE whose table name was not read right must never pass as "no key")
+        ghosts = sorted((k for k, ts in eng.tables.items() if ts.schema is not None and not ts.schema.columns
+                         and (ts.schema.primary_key or ts.schema.foreign_keys)), key=repr)
+        if ghosts:
+            raise MaskingError(
+                f"identifier remapping: keys are declared (ALTER TABLE ... ADD CONSTRAINT) for {_names(_qual(k) for k in ghosts)}, "
+                "which no CREATE TABLE of the schema describes: the key columns cannot be told apart, so no id "
+                "could be remapped consistently")
         if not self.node_spec and not self.not_remapped and (eng.data_tables or eng.schema_path):
             names = sorted(_qual(k) for k in (eng.data_tables or known))
             where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
