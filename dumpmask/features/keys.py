@@ -9,11 +9,18 @@ every key column of the same type, linked or not (an implicit copy of an id stil
 Integer range of a column (lo = 0): S = the largest value of the column's storage size read as
 signed (for unsigned types half of the unsigned maximum); hi = S // 2 for signed columns that own
 a sequence / AUTO_INCREMENT (so half of the type's range stays free for new rows), else S.
-A component takes the smallest hi of its columns. The keyed permutation takes the lower half
-of [0, hi] (the original ids) onto the upper half, so a remapped id never equals any original
-id below the midpoint (0 % unchanged, and no accidental join with an unremapped copy); an id in
-the upper half is a clear error naming the range. `range: [lo, hi]` overrides: then a keyed
-bijection of [lo, hi] onto itself.
+A component takes the smallest hi of its columns. The keyed permutation swaps the halves of
+[0, hi]: the lower half (the original ids) goes onto the upper half, so a remapped id never
+equals any original id below the midpoint (0 % unchanged, and no accidental join with an
+unremapped copy), the upper half onto the rest. Everything here is decided by the schema
+alone (types, sequences, constraints), never by the data, so a dump given as a file, on a pipe
+with --schema, or (MySQL) on a pipe gives the same bytes. `range: [lo, hi]` overrides: then a
+keyed bijection of [lo, hi] onto itself.
+
+Also here: remapping refuses to run without knowing the keys (data-only dumps, a --schema of
+another database); loose keys (`<table>_id` columns no FK declares) are reported or, with
+inferKeys, linked; partition-key columns are left alone with their domain; INHERITS children
+share their parent's domains.
 """
 from __future__ import annotations
 
@@ -714,21 +721,6 @@ class KeyRemapping(Extension):
             raise StrictError(msgs[0] + " (--strict)")
         for m in msgs:
             eng.warn(m)
-
-    @staticmethod
-    def _known_max(eng, node, col):
-        """The largest id a column can hold according to the dump: its sequence's setval or its
-        table's AUTO_INCREMENT (known before the data only for MySQL or after a pre-pass)."""
-        if col is None:
-            return None
-        if col.auto_increment:
-            ts = eng.tables.get(node[0])
-            if ts is not None and ts.schema is not None and ts.schema.auto_increment_next:
-                return ts.schema.auto_increment_next - 1
-        if col.has_default_sequence:
-            name = col.has_default_sequence.split(".")[-1].strip('"')
-            return eng.sequence_values.get(name)
-        return None
 
     # ---------------------------------------------------------------- engine hooks
     def wants_table(self, eng, ts) -> bool:
