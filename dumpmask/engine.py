@@ -77,6 +77,7 @@ class Engine:
         self.sequence_values: dict[str, int] = {}   # sequence name -> last value (pg setval seen in a pre-pass)
         self.domain_checks: dict[str, str] = {}     # domain name (lower case) -> its CHECK expressions
         self.extensions = []      # hooks added by later features (remapping, subsetting)
+        self.data_tables: dict = {}   # table key -> line of its first data statement (seen in a pre-pass)
 
     # ------------------------------------------------------------------ helpers
     def warn(self, msg: str) -> None:
@@ -323,6 +324,9 @@ class Engine:
         a["rules"] = {"file": self.rules.path, "sha256": self.rules.sha256}
         a["options"] = {"strict": self.strict, "template": self.template,
                         "identifierRemapping": self.rules.remapping, "transfer": self.transfer or self.rules.transfer}
+        # what identifier remapping did (features.keys fills it in when it runs)
+        a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
+                                    "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
         hin = HashingReader(src)
         reader = io.BufferedReader(hin, buffer_size=1 << 20)
         hout = HashingWriter(dst)
@@ -428,6 +432,10 @@ class Engine:
 
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data
+        for ext in self.extensions:
+            hook = getattr(ext, "finish_audit", None)
+            if hook is not None:
+                hook(self)   # what the run did (also when it failed)
         a["input"]["bytes"] = hin.bytes
         a["input"]["sha256"] = hin.sha.hexdigest()  # of the bytes read (all of them when the run is ok)
         a["output"]["bytes"] = hout.bytes
@@ -508,9 +516,18 @@ class Engine:
             tschema.line = line
             ts.schema = tschema
         else:
-            # seen in a pre-pass: keep the constraints learnt there
-            pass
+            # seen in a pre-pass (or a --schema file): keep the constraints learnt there; an
+            # extension may check that the dump's own CREATE TABLE says the same
+            for ext in self.extensions:
+                hook = getattr(ext, "table_redeclared", None)
+                if hook is not None:
+                    hook(self, ts, tschema, line)
         return ts
+
+    def note_data_table(self, key, line: int | None) -> None:
+        """A schema pass saw data (COPY / INSERT) for this table."""
+        ts = self.table_state(key)
+        self.data_tables.setdefault(ts.key, line)
 
 
 class Progress:

@@ -102,7 +102,7 @@ class RuleSet:
 _TOP_KEYS = {"tables", "options", "$schema", "version", "description"}
 _TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description"}
 _COLUMN_KEYS = {"column", "mutation", "options", "description"}
-_REMAP_KEYS = {"enabled", "strategy", "range"}
+_REMAP_KEYS = {"enabled", "strategy", "range", "inferKeys"}
 _TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity"}
 STRATEGIES = ("randomInteger", "uuid", "text", "auto")
 
@@ -128,6 +128,8 @@ def validate_remapping(v, where: str, path: str | None) -> dict:
         return {"enabled": v, "strategy": "auto"}
     _obj(v, where, path)
     _unknown_keys(v, _REMAP_KEYS, where, path)
+    if "enabled" in v and not isinstance(v["enabled"], bool):
+        raise RulesError("enabled must be true or false", path, f"{where}.enabled")
     out = {"enabled": bool(v.get("enabled", True)), "strategy": v.get("strategy", "auto")}
     if out["strategy"] not in STRATEGIES:
         raise RulesError(f"unknown strategy {out['strategy']!r} (one of {', '.join(STRATEGIES)})", path, f"{where}.strategy")
@@ -135,8 +137,31 @@ def validate_remapping(v, where: str, path: str | None) -> dict:
         r = v["range"]
         if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in r) and r[0] < r[1]):
             raise RulesError("range must be [lo, hi] with integers lo < hi", path, f"{where}.range")
+        if out["strategy"] in ("uuid", "text"):
+            raise RulesError(f"range applies to integer keys only, not with strategy {out['strategy']!r}", path, f"{where}.range")
         out["range"] = r
+    if "inferKeys" in v:
+        if not isinstance(v["inferKeys"], bool):
+            raise RulesError("inferKeys must be true or false", path, f"{where}.inferKeys")
+        out["inferKeys"] = v["inferKeys"]
     return out
+
+
+def validate_table_remapping(v, where: str, path: str | None) -> bool:
+    """A table's own identifierRemapping: true/false or {"enabled": bool}. Strategy, range and
+    inferKeys apply to the whole run (a key domain spans tables), so they are refused here
+    rather than accepted and ignored."""
+    if isinstance(v, bool):
+        return v
+    _obj(v, where, path)
+    for k in v:
+        if k in _REMAP_KEYS and k != "enabled":
+            raise RulesError(f"{k!r} applies to the whole run (key domains span tables): set it in "
+                             "$.options.identifierRemapping; a table takes only \"enabled\"", path, f"{where}.{k}")
+    _unknown_keys(v, {"enabled"}, where, path)
+    if "enabled" in v and not isinstance(v["enabled"], bool):
+        raise RulesError("enabled must be true or false", path, f"{where}.enabled")
+    return bool(v.get("enabled", True))
 
 
 def validate_transfer(v, where: str, path: str | None) -> dict:
@@ -221,7 +246,7 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         tr = TableRule(NamePattern.parse(tn), cols, tw)
         if "identifierRemapping" in t:
             v = t["identifierRemapping"]
-            tr.remapping = v if isinstance(v, bool) else validate_remapping(v, f"{tw}.identifierRemapping", path)["enabled"]
+            tr.remapping = validate_table_remapping(v, f"{tw}.identifierRemapping", path)
         if "transfer" in t:
             tr.transfer = validate_transfer(t["transfer"], f"{tw}.transfer", path)
         rs.tables.append(tr)

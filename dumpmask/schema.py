@@ -55,8 +55,8 @@ class TableSchema:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     partition_of: tuple | None = None  # PostgreSQL partition: the parent table's (schema, name) key
     partition_bound: str | None = None  # its bound as written: "FOR VALUES IN (100)", "DEFAULT"
-    partition_by: tuple | None = None   # a partitioned table: (strategy, key elements), e.g. ("LIST", ("partition_id",));
-                                        # a plain column is its name, an expression its text
+    partition_by: tuple | None = None   # a partitioned table: (strategy, the columns its key uses), e.g.
+                                        # ("LIST", ("partition_id",)); PostgreSQL and MySQL/MariaDB
     inherits: list = field(default_factory=list)  # INHERITS parents: [(schema, name), ...]
     auto_increment_next: int | None = None  # MySQL AUTO_INCREMENT=N table option
     line: int | None = None           # where CREATE TABLE was seen
@@ -174,6 +174,8 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
             t = _create_via_sqlglot(text, dialect, domains or {})
         except Exception:
             t = None
+    if t is not None:
+        _partition_info(text, t, dialect)
     if t is not None and dialect == "mysql":
         mark_json_checks(text, t)
         m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
@@ -1083,3 +1085,101 @@ def domain_enum_values(check: str) -> tuple[str, ...] | None:
             return None
         out.append(sm.group(1).replace("''", "'"))
     return tuple(out) or None
+
+
+_PART_OR_INHERITS = re.compile(r"PARTITION\s+BY|INHERITS", re.I)
+_PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
+
+
+def _table_tail(text: str) -> str | None:
+    """What follows the column list of a CREATE TABLE (table options, INHERITS, PARTITION BY),
+    with string literals blanked."""
+    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMPORARY\s+|TEMP\s+|UNLOGGED\s+|FOREIGN\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?'
+                 r'((?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+))*)\s*\(', text, re.I | re.S)
+    if not m:
+        return None
+    depth, i, in_q = 1, m.end(), None
+    while i < len(text) and depth:
+        ch = text[i]
+        if in_q:
+            if ch == in_q:
+                in_q = None
+            elif ch == "\\" and in_q == "'":
+                i += 1
+        elif ch in "'\"`":
+            in_q = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    return text[i:]
+
+
+def _paren_inner(text: str, start: int) -> str:
+    """The text inside the parentheses opening at text[start] ('(')."""
+    depth, i, in_q = 0, start, None
+    while i < len(text):
+        ch = text[i]
+        if in_q:
+            if ch == in_q:
+                in_q = None
+        elif ch in "'\"`":
+            in_q = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i]
+        i += 1
+    return text[start + 1:]
+
+
+def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:
+    """PARTITION BY (its strategy and the table columns its key expression uses) and INHERITS."""
+    if not _PART_OR_INHERITS.search(text):
+        return
+    tail = _table_tail(text)
+    if tail is None:
+        return
+    fold = dialect == "postgres"
+    if fold:
+        im = re.match(r"\s*INHERITS\s*\(", tail, re.I)
+        if im:
+            inner = _paren_inner(tail, im.end() - 1)
+            ts.inherits = [_split_qual(q, fold) for q in re.findall(_QUAL, inner)]
+    partition_by_from(tail, ts, dialect)
+
+
+def partition_by_from(tail: str, ts: TableSchema, dialect: str) -> None:
+    """ts.partition_by from a PARTITION BY clause in `tail` (text after the column list)."""
+    fold = dialect == "postgres"
+    pm = re.search(r"\bPARTITION\s+BY\s+(?:LINEAR\s+)?(RANGE|LIST|HASH|KEY)\s*(?:COLUMNS\s*)?(?:ALGORITHM\s*=\s*\d+\s*)?\(", tail, re.I)
+    if not pm:
+        return
+    expr = _paren_inner(tail, pm.end() - 1)
+    names = {c.name if fold else c.name.lower(): c.name for c in ts.columns}
+    cols = []
+    for tok in re.finditer(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*', expr):
+        after = expr[tok.end():tok.end() + 2].lstrip()
+        if after.startswith("("):
+            continue  # a function name
+        raw = tok.group(0)
+        if raw.upper() in _PART_KW:
+            continue
+        n = _unq(raw, fold)
+        c = names.get(n if fold else n.lower())
+        if c is not None and c not in cols:
+            cols.append(c)
+    strategy = pm.group(1).upper()
+    if not cols and strategy == "KEY" and not expr.strip():
+        cols = list(ts.primary_key)  # MySQL PARTITION BY KEY (): the primary key
+    ts.partition_by = (strategy, tuple(cols))
+    sm = re.search(r"\bSUBPARTITION\s+BY\s+(?:LINEAR\s+)?(?:HASH|KEY)\s*\(", tail[pm.end():], re.I)
+    if sm:
+        sub = tail[pm.end():]
+        for tok in re.findall(r'`(?:[^`]|``)*`|[A-Za-z_]\w*', _paren_inner(sub, sm.end() - 1)):
+            c = names.get(_unq(tok, fold) if fold else _unq(tok, fold).lower())
+            if c is not None and c not in ts.partition_by[1]:
+                ts.partition_by = (strategy, ts.partition_by[1] + (c,))

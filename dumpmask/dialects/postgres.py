@@ -703,6 +703,8 @@ class PgAdapter:
             ts.rules = None
             ts.plans.clear()
             return ts
+        if ts_schema.inherits:
+            self._inherit_columns(ts_schema)
         return eng.learn_table(ts_schema, st.line)
 
     def _learn_other(self, st: Stmt):
@@ -783,13 +785,32 @@ class PgAdapter:
                     if c is not None:
                         c.has_default_sequence = _idents.qualname_text(seq[0], seq[1])  # SQL text, as in nextval()
 
+    def _inherit_columns(self, child: TableSchema) -> None:
+        """CREATE TABLE ... INHERITS (p, ...) as pg_dump writes it lists only the child's own
+        columns: the inherited ones come first, in the parents' order (as PostgreSQL stores them)."""
+        own = {c.name for c in child.columns}
+        inherited = []
+        for pschema, pname in child.inherits:
+            parent = self.engine.table_state((pschema if pschema is not None else child.schema, pname))
+            for c in (parent.schema.columns if parent.schema is not None else []):
+                if c.name not in own and all(c.name != x.name for x in inherited):
+                    inherited.append(copy.copy(c))
+        child.columns[:0] = inherited
+
     def learn_schema(self, lines: LineReader) -> None:
         """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
         r = PgReader(lines)
         for st in r.statements():
             if st.kind == "copy":
+                parsed = parse_copy(st.raw)
+                if parsed is not None:
+                    self.engine.note_data_table(parsed[0], st.line)
                 for _ in r.copy_chunks():   # skipped in ~1 MB blocks, no per-line work
                     pass
+            elif st.kind == "insert":
+                h = insert_head(st.raw)
+                if h is not None:
+                    self.engine.note_data_table(h[0], st.line)
             elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
                 self.learn(st)
             elif st.kind == "create" and _TYPE_OR_UNIQUE.match(st.raw):

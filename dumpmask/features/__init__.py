@@ -51,7 +51,9 @@ def install(eng) -> None:
         from dumpmask.features.keys import KeyRemapping
     except ImportError:
         KeyRemapping = None
-    if KeyRemapping is not None and (eng.rules.remapping.get("enabled") or eng.template == "hipaa" or _any_key_rule(eng)):
+    from dumpmask.features.keys import remapping_wanted
+
+    if KeyRemapping is not None and (remapping_wanted(eng) or _any_key_rule(eng)):
         eng.extensions.append(KeyRemapping())
     try:
         from dumpmask.features.detection import Detection

@@ -9,18 +9,25 @@ every key column of the same type, linked or not (an implicit copy of an id stil
 Integer range of a column (lo = 0): S = the largest value of the column's storage size read as
 signed (for unsigned types half of the unsigned maximum); hi = S // 2 for signed columns that own
 a sequence / AUTO_INCREMENT (so half of the type's range stays free for new rows), else S.
-A component takes the smallest hi of its columns. The keyed permutation takes the lower half
-of [0, hi] (the original ids) onto the upper half, so a remapped id never equals any original
-id below the midpoint (0 % unchanged, and no accidental join with an unremapped copy); an id in
-the upper half is a clear error naming the range. `range: [lo, hi]` overrides: then a keyed
-bijection of [lo, hi] onto itself.
+A component takes the smallest hi of its columns. The keyed permutation swaps the halves of
+[0, hi]: the lower half (the original ids) goes onto the upper half, so a remapped id never
+equals any original id below the midpoint (0 % unchanged, and no accidental join with an
+unremapped copy), the upper half onto the rest. Everything here is decided by the schema
+alone (types, sequences, constraints), never by the data, so a dump given as a file, on a pipe
+with --schema, or (MySQL) on a pipe gives the same bytes. `range: [lo, hi]` overrides: then a
+keyed bijection of [lo, hi] onto itself.
+
+Also here: remapping refuses to run without knowing the keys (data-only dumps, a --schema of
+another database); loose keys (`<table>_id` columns no FK declares) are reported or, with
+inferKeys, linked; partition-key columns are left alone with their domain; INHERITS children
+share their parent's domains.
 """
 from __future__ import annotations
 
 import re
 
 from dumpmask.audit import ColumnStats
-from dumpmask.errors import MaskingError, RulesError
+from dumpmask.errors import MaskingError, RulesError, StrictError
 from dumpmask.features import Extension
 from dumpmask.remap import IntPermutation, RemapError, TextKeyPermutation, UuidPermutation
 from dumpmask.schema import Column, _split_qual
@@ -32,6 +39,12 @@ _ID_NAME = re.compile(r"(?i)(?:^id$|_id$|Id$|^uuid$|_uuid$|_key$|_ref$|_no$|_num
 
 def _qual(key) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+def _names(names, most: int = 10) -> str:
+    names = list(names)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 class _UF:
@@ -71,17 +84,87 @@ def _strategy_for(col: Column) -> str | None:
     return None
 
 
-def _int_hi(col: Column | None, assume_sequence: bool = False) -> int | None:
-    if col is None:
-        return None
+def template_remaps(template: str | None) -> bool:
+    """Whether a --template covers identifiers (HIPAA-18), and so turns identifier remapping on."""
+    if not template:
+        return False
+    from dumpmask.detect import TEMPLATES
+
+    return CATEGORY in TEMPLATES.get(template, ())
+
+
+def remapping_wanted(eng) -> bool:
+    """Identifier remapping is on: the rules enable it, or the template covers identifiers."""
+    return bool(eng.rules.remapping.get("enabled")) or template_remaps(eng.template)
+
+
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "datum",
+              "criteria": "criterion", "media": "medium", "indices": "index", "matrices": "matrix"}
+
+
+def _singular(name: str) -> str:
+    """English singular of a table name (enough for `<singular>_id` columns)."""
+    if name in _IRREGULAR:
+        return _IRREGULAR[name]
+    head, sep, last = name.rpartition("_")
+    if last in _IRREGULAR:
+        return head + sep + _IRREGULAR[last]
+    if name.endswith("ies") and len(name) > 3:
+        return name[:-3] + "y"
+    if name.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        return name[:-2]
+    if name.endswith("s") and not name.endswith(("ss", "us", "is")):
+        return name[:-1]
+    return name
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _int_s(col: Column):
+    """The type's size as a signed maximum (None for non-integer kinds): columns that can hold the
+    same ids have the same figure (an unsigned type counts as its signed twin)."""
     if col.kind == "numeric":
         return 10 ** ((col.precision or 18) - (col.scale or 0)) - 1
     if col.int_max is None:
         return None
-    unsigned = col.int_min == 0
-    s = col.int_max // 2 if unsigned else col.int_max
+    return col.int_max // 2 if col.int_min == 0 else col.int_max
+
+
+_CAN_TAKE_HELP = {"randomInteger": "it takes integer and numeric(p,0) columns",
+                  "uuid": "it takes uuid, binary(16) and text columns of at least 36 characters",
+                  "text": "it takes text columns (char, varchar, text)"}
+
+
+def _can_take(col: Column, strategy: str) -> bool:
+    """Whether a column's type can hold what `strategy` writes (identifierRemapping.strategy)."""
+    if strategy == "randomInteger":
+        return _strategy_for(col) == "randomInteger"
+    if strategy == "uuid":
+        return col.kind == "uuid" or (col.kind == "binary" and col.length == 16) or \
+            (col.kind == "text" and (col.length is None or col.length >= 36))
+    if strategy == "text":
+        return col.kind == "text"
+    return _strategy_for(col) is not None
+
+
+def _int_hi(col: Column | None, assume_sequence: bool = False) -> int | None:
+    """The top of an integer key's range, from its type alone (never from the data): S = the
+    largest value of its storage size read as signed (an unsigned type counts as its signed
+    twin, so signed and unsigned copies of an id agree); S // 2 for a signed column that owns
+    a sequence, identity or AUTO_INCREMENT, so that half of the type's range stays free for new
+    rows after the restore. A MySQL dump on a pipe does not know yet whether a table declared
+    later owns AUTO_INCREMENT: `assume_sequence` is that guess (checked when the table arrives)."""
+    if col is None:
+        return None
+    if col.kind == "numeric":
+        return 10 ** ((col.precision or 18) - (col.scale or 0)) - 1
+    s = _int_s(col)
+    if s is None:
+        return None
     owns = bool(col.has_default_sequence or col.auto_increment or assume_sequence)
-    return s // 2 if (owns and not unsigned) else s
+    return s // 2 if (owns and col.int_min != 0) else s
 
 
 class Remapper:
@@ -95,12 +178,18 @@ class Remapper:
         self.col_max: dict[str, int] = {}   # "schema.table.column" -> largest value written
         key = eng.key
         self.offset = 0
+        self.upper = None
         if strategy == "randomInteger":
             if split:
-                # inputs [lo, mid] go to outputs [mid+1+lo', hi]: never onto an original id below mid
+                # the two halves swap: inputs [lo, mid] go to outputs [mid+1+d, hi] (never onto an
+                # original id below mid), inputs [mid+1, hi] onto the outputs left, [lo, lo+n2-1]
+                # (d = n2 - n1, 0 or 1). A bijection of [lo, hi] decided by the types alone, so a
+                # file, a pipe with --schema and a MySQL pipe all give the same bytes.
                 mid = lo + (hi - lo + 1) // 2 - 1
                 self.perm = IntPermutation(key, lo, mid, domain="int")
                 self.offset = hi - mid
+                self.mid = mid
+                self.upper = IntPermutation(key, mid + 1, hi, domain="int-upper") if hi > mid else None
             else:
                 self.perm = IntPermutation(key, lo, hi, domain="int")
         elif strategy == "uuid":
@@ -111,12 +200,43 @@ class Remapper:
     def spec(self):
         return (self.strategy, self.lo, self.hi)
 
+    def _why(self, e) -> str:
+        """A RemapError without the value it was about (errors never repeat the data)."""
+        if self.strategy == "randomInteger":
+            return (f"a key value is outside the remapping range [{self.lo}, {self.hi}] of this key domain (the value "
+                    "is not shown): give options.identifierRemapping.range [lo, hi] covering every id")
+        return f"a key value is not a valid {'UUID' if self.strategy == 'uuid' else 'text key'} (the value is not shown)"
+
+    def _int_map(self, cached: bool):
+        """int -> int for the integer strategy (RemapError outside [lo, hi])."""
+        low = self.perm.map if cached else self.perm.map_uncached
+        upper = self.upper
+        if upper is None:
+            if not self.offset:
+                return low
+            off = self.offset
+            return lambda x: low(x) + off
+        up = upper.map if cached else upper.map_uncached
+        mid, off, lo, hi = self.mid, self.offset, self.lo, self.hi
+        base = lo - (mid + 1)
+
+        def m(x):
+            if x < lo:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            if x <= mid:
+                return low(x) + off
+            if x > hi:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            return up(x) + base
+        return m
+
     def for_column(self, col: Column, where: str):
         strategy = self.strategy
         perm = self.perm
         binary = col.kind == "binary"
         col_max = self.col_max
-        offset = self.offset
+        imap = self._int_map(cached=True) if strategy == "randomInteger" else None
+        enc = self._int_map(cached=False) if strategy == "randomInteger" else None
 
         def fn(v):
             if v is None:
@@ -127,8 +247,8 @@ class Remapper:
                     try:
                         x = int(v)
                     except ValueError:
-                        raise MaskingError(f"{where}: key value {v[:40]!r} is not an integer") from None
-                    y = perm.map(x) + offset
+                        raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
+                    y = imap(x)
                     if y > col_max.get(where, -1):
                         col_max[where] = y
                     return str(y)
@@ -138,19 +258,17 @@ class Remapper:
                     return perm.map(v)
                 return perm.map(v)
             except RemapError as e:
-                raise MaskingError(f"{where}: {e}") from None
+                raise MaskingError(f"{where}: {self._why(e)}") from None
 
         if strategy == "randomInteger":
-            enc = perm.map_uncached  # the caller caches raw fields itself
-
             def raw_int(raw: bytes) -> bytes:
                 """The fast path for integer keys written as plain digits: bytes -> bytes."""
                 try:
-                    y = enc(int(raw)) + offset
+                    y = enc(int(raw))
                 except ValueError:
-                    raise MaskingError(f"{where}: key value {raw[:40]!r} is not an integer") from None
+                    raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
                 except RemapError as e:
-                    raise MaskingError(f"{where}: {e}") from None
+                    raise MaskingError(f"{where}: {self._why(e)}") from None
                 if y > col_max.get(where, -1):
                     col_max[where] = y
                 return b"%d" % y
@@ -163,7 +281,10 @@ class KeyRemapping(Extension):
 
     def start(self, eng):
         opts = eng.rules.remapping
-        self.enabled = bool(opts.get("enabled")) or eng.template == "hipaa"
+        self.enabled = remapping_wanted(eng)
+        # a template that covers identifiers fills in the links the way it fills in mutations,
+        # unless the rules say inferKeys: false
+        self.infer = bool(opts["inferKeys"]) if "inferKeys" in opts else template_remaps(eng.template)
         self.strategy = opts.get("strategy", "auto")
         self.range = opts.get("range")
         self.components: dict = {}      # node -> component root
@@ -176,6 +297,84 @@ class KeyRemapping(Extension):
 
     def schema_ready(self, eng):
         self.compute(eng)
+        self.schema_tables = None
+        self.data_seen: dict = {}
+        if not self.enabled:
+            return  # `key` rules alone: those columns are remapped on their own
+        if eng.adapter.name == "postgres" and not eng.schema_complete:
+            # pg_dump writes primary and foreign keys after all the data: on a pipe nothing of it
+            # is known before the rows go out, so no id could be remapped consistently
+            raise MaskingError(
+                "identifier remapping of a PostgreSQL dump on a pipe needs its keys before the data, and pg_dump "
+                "writes them after it: pass --schema FILE with `pg_dump --schema-only` of the same database, or "
+                "give the dump as a file (dumpmask then reads the schema first)")
+        if not eng.schema_complete:
+            return  # a MySQL dump on a pipe: every table is checked when its data arrives (problems at the end)
+        known = {k for k, ts in eng.tables.items() if ts.schema is not None and ts.schema.columns}
+        if eng.schema_path:
+            self.schema_tables = known
+        unknown = sorted((k for k in eng.data_tables if k not in known), key=repr)
+        if unknown:
+            raise MaskingError(self._unknown_msg(eng, unknown))
+        # keys declared for a table no CREATE TABLE describes: their columns cannot be placed
+        # (an ALTER TABLE whose table name was not read right must never pass as "no key")
+        ghosts = sorted((k for k, ts in eng.tables.items() if ts.schema is not None and not ts.schema.columns
+                         and (ts.schema.primary_key or ts.schema.foreign_keys)), key=repr)
+        if ghosts:
+            raise MaskingError(
+                f"identifier remapping: keys are declared (ALTER TABLE ... ADD CONSTRAINT) for {_names(_qual(k) for k in ghosts)}, "
+                "which no CREATE TABLE of the schema describes: the key columns cannot be told apart, so no id "
+                "could be remapped consistently")
+        if not self.node_spec and not self.not_remapped and (eng.data_tables or eng.schema_path):
+            names = sorted(_qual(k) for k in (eng.data_tables or known))
+            where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
+            if not eng.rules.remapping.get("enabled") and not eng.schema_path:
+                # only a template asked: every table is described and none declares a key
+                eng.warn(f"--template {eng.template} turns identifier remapping on, but {where} declares no primary "
+                         f"or foreign key (tables: {_names(names)}): no id is remapped")
+                self.report_problems(eng)
+                return
+            raise MaskingError(
+                f"identifier remapping is on but {where} declares no primary or foreign key that can be remapped "
+                f"(tables: {_names(names)}): with a data-only dump pass --schema FILE with a schema-only dump of the "
+                "same database; undeclared keys need a rule {\"column\": \"...\", \"mutation\": \"key\"}; "
+                "or turn identifierRemapping off")
+        self.report_problems(eng)
+
+    @staticmethod
+    def _unknown_msg(eng, keys, line=None) -> str:
+        names = _names([_qual(k) for k in keys])
+        if eng.schema_path:
+            return (f"identifier remapping: the dump has data for {names}, which the --schema file {eng.schema_path} "
+                    "does not describe: its keys are unknown. Pass a schema-only dump of the same database "
+                    "(pg_dump --schema-only, mariadb-dump --no-data)")
+        return (f"identifier remapping: the dump has data for {names} but no CREATE TABLE, so the keys are "
+                "unknown (a data-only dump: pg_dump --data-only, mariadb-dump --no-create-info): pass --schema FILE "
+                "with a schema-only dump of the same database (pg_dump --schema-only, mariadb-dump --no-data), or "
+                "name its key columns with {\"column\": \"...\", \"mutation\": \"key\"} rules")
+
+    def table_redeclared(self, eng, ts, tschema, line):
+        """The dump's own CREATE TABLE of a table the --schema file described: it must say the same
+        about what remapping depends on (columns and their types; keys where the dump has them)."""
+        if not self.enabled or not eng.schema_path or self.schema_tables is None or ts.key not in self.schema_tables:
+            return
+        old = ts.schema
+
+        def cols(t):
+            return [(c.name, c.type) for c in t.columns]
+        diff = None
+        if cols(old) != cols(tschema):
+            a, b = dict(cols(old)), dict(cols(tschema))
+            names = [n for n in dict.fromkeys(list(a) + list(b)) if a.get(n) != b.get(n)]
+            diff = "columns " + ", ".join(names[:5])
+        elif tschema.primary_key and tuple(tschema.primary_key) != tuple(old.primary_key):
+            diff = "primary key"
+        elif [f for f in tschema.foreign_keys if f not in old.foreign_keys]:
+            diff = "foreign keys"
+        if diff:
+            raise MaskingError(
+                f"{eng.source}:{line}: CREATE TABLE {_qual(ts.key)} differs from the --schema file {eng.schema_path} "
+                f"({diff}): the schema file is not of this dump's database; remapping with it would break joins")
 
     # ---------------------------------------------------------------- components
     def _resolve_table(self, eng, ref: str, child_key):
@@ -228,23 +427,6 @@ class KeyRemapping(Extension):
                         self.optout[na] = f"table {_qual(ts.key)} has identifierRemapping: false"
                     if parent.schema is not None and any(r.remapping is False for r in eng.table_rules(parent)):
                         self.optout[nb] = f"table {_qual(parent.key)} has identifierRemapping: false"
-        # partitions of one table share its keys: a key column in one partition is one in all
-        children: dict = {}
-        for ts in eng.tables.values():
-            if ts.schema is not None and ts.schema.partition_of:
-                parent = eng.table_state(ts.schema.partition_of)
-                children.setdefault(parent.key, []).append(ts)
-        for pkey, kids in children.items():
-            parent = eng.tables[pkey]
-            keycols = {n[1] for k in kids for n in nodes if n[0] == k.key} | {n[1] for n in nodes if n[0] == pkey}
-            for c in keycols:
-                pn = (pkey, c)
-                nodes.setdefault(pn, parent.schema.column(c) if parent.schema else None)
-                for k in kids:
-                    kn = (k.key, c)
-                    if k.schema is not None and k.schema.column(c) is not None:
-                        nodes.setdefault(kn, k.schema.column(c))
-                        uf.union(pn, kn)
         # explicit `key` rules join a domain; explicit `keep` opts out; other explicit rules win
         for n, cr in explicit.items():
             if cr.mutation == "key":
@@ -265,18 +447,50 @@ class KeyRemapping(Extension):
                     uf.find(n)
             elif n in nodes:
                 self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
+        self._link_children(eng, nodes, uf)
+        # loose keys: `<table>_id` columns of the type of that table's key, no constraint declaring them
+        fk_children = {(ts.key, a) for ts in eng.tables.values() if ts.schema is not None
+                       for fk in ts.schema.foreign_keys for a in fk.columns}
+        # (without inferKeys they change nothing here: looked for once, when problems are reported)
+        self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children) if self.enabled and self.infer else None
+        self._graph = (nodes, uf, explicit, fk_children)
+        self.inferred = {}
+        if self.loose:
+            for n, t, ev in self.loose:
+                if n in self.optout or t in self.optout:
+                    continue
+                nodes[n] = eng.tables[n[0]].schema.column(n[1])
+                uf.union(n, t)
+                seeds.add(n)
+                self.inferred[n] = (t, ev)
+        self._link_children(eng, nodes, uf)
+        # a column of a partition key cannot be remapped: the row would no longer fit its partition
+        self.partition_blocked = {}
+        for ts in eng.tables.values():
+            pb = ts.schema.partition_by if ts.schema is not None else None
+            if not pb:
+                continue
+            for c in pb[1]:
+                n = (ts.key, c)
+                if n in nodes and n not in self.optout:
+                    self.optout[n] = (f"in the partition key of {_qual(ts.key)} (PARTITION BY {pb[0]}): a remapped value "
+                                      "would no longer fit its partition")
+                    self.partition_blocked[n] = pb[0]
         # group
-        bounds: dict = {}
         comps: dict = {}
         for n in nodes:
             comps.setdefault(uf.find(n), []).append(n)
         node_spec = {}
         not_remapped = {}
+        partition_comps = []
         for root, members in comps.items():
             if not any(m in seeds for m in members):
                 continue
             blocked = [m for m in members if m in self.optout]
             if blocked:
+                pblocked = [m for m in blocked if m in self.partition_blocked]
+                if pblocked:
+                    partition_comps.append((pblocked[0], sorted(members, key=repr)))
                 for m in members:
                     not_remapped[m] = self.optout.get(m) or f"joined by a foreign key to {_qual(blocked[0][0])}.{blocked[0][1]} ({self.optout[blocked[0]]})"
                 continue
@@ -301,6 +515,22 @@ class KeyRemapping(Extension):
                         if oc is not None and _strategy_for(oc) == "randomInteger":
                             his.append(_int_hi(oc, assume_sequence=True))
                             break
+            if self.strategy != "auto":
+                # the configured strategy, for every member, or a rules error (never ignored)
+                known_cols = [(m, nodes[m]) for m in members if nodes.get(m) is not None]
+                bad = [(m, c) for m, c in known_cols if not _can_take(c, self.strategy)]
+                if bad:
+                    cols = ", ".join(f"{_qual(m[0])}.{m[1]} ({c.type or c.kind})" for m, c in bad[:5])
+                    raise RulesError(
+                        f"strategy {self.strategy!r} cannot remap the key column{'s' if len(bad) > 1 else ''} {cols}"
+                        f"{' and more' if len(bad) > 5 else ''} ({_CAN_TAKE_HELP[self.strategy]}): use \"auto\" (each "
+                        "key column gets the strategy its type calls for), or opt the column out with "
+                        "{\"mutation\": \"keep\"}", eng.rules.path, "$.options.identifierRemapping.strategy")
+                strategies = {self.strategy}
+                if self.strategy == "randomInteger":
+                    his = [_int_hi(c) for _, c in known_cols]
+                    if any(nodes.get(m) is None for m in members) and known_cols:
+                        his.append(_int_hi(known_cols[0][1], assume_sequence=True))
             if None in strategies or len(strategies) != 1:
                 for m in members:
                     not_remapped[m] = f"key columns of different kinds joined ({', '.join(sorted(str(s) for s in strategies))})"
@@ -312,23 +542,17 @@ class KeyRemapping(Extension):
                 else:
                     lo, hi = 0, min(h for h in his if h is not None)
                 spec = (st, lo, hi)
-                known = [b for b in (self._known_max(eng, m, nodes.get(m)) for m in members) if b is not None]
-                if known:
-                    bounds[(lo, hi)] = max([bounds.get((lo, hi), 0)] + known)
             else:
                 spec = (st, None, None)
             for m in members:
                 node_spec[m] = spec
-        # split (lower half onto upper half, so no remapped id equals an original one) where the
-        # dump tells the largest ids (setval, AUTO_INCREMENT) and every one of that range fits the lower half; the same decision for the whole range
-        # keeps "same value, same output" across columns of the same type
+        # the halves of a default range swap (see Remapper): decided by the types alone, never by
+        # the data (setval, AUTO_INCREMENT), so every way the dump can arrive gives the same bytes
         for m, spec in list(node_spec.items()):
             if spec[0] == "randomInteger":
-                lo, hi = spec[1], spec[2]
-                mid = lo + (hi - lo + 1) // 2 - 1
-                b = bounds.get((lo, hi))
-                node_spec[m] = (*spec, not self.range and b is not None and b <= mid)
+                node_spec[m] = (*spec, not self.range)
         self.node_spec = node_spec
+        self.partition_comps = partition_comps
         self.not_remapped = not_remapped
         # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
         # learnt now: rebuild them, except for tables whose data is written (checked just below)
@@ -340,32 +564,175 @@ class KeyRemapping(Extension):
             now = {n: s for n, s in node_spec.items() if n[0] == tkey}
             if now != used:
                 changed = sorted(set(now) ^ set(used) | {n for n in now if n in used and now[n] != used[n]})
-                cols = ", ".join(f"{_qual(n[0])}.{n[1]}" for n in changed)
+                cols = ", ".join(f"{_qual(n[0])}.{n[1]}" for n in changed[:8]) + (" and more" if len(changed) > 8 else "")
+                how = ("becomes a remapped key only now" if any(n not in used for n in changed) else
+                       "gets another key range now (linked to a key of a smaller type)") if not all(n in used and n not in now for n in changed) \
+                    else "cannot be remapped after all (linked to a key of another kind, or opted out)"
+                st = getattr(self, "_statement", None)
+                where = f"{eng.source}:{st.line}: " if st is not None and st.line else ""
                 raise MaskingError(
-                    f"a key constraint on {cols} appears after that table's data was already written "
-                    f"{'unmasked' if not used else 'with another key range'}: give the dump as a file (dumpmask reads the "
-                    "schema first) or pass --schema FILE with a schema-only dump (pg_dump --schema-only, mariadb-dump --no-data)")
+                    f"{where}identifier remapping on a pipe: {cols} {how}, but the data of {_qual(tkey)} was already "
+                    f"written {'with its original ids' if not used else 'with other ids'} (a later table's key or foreign "
+                    "key links it; a dump on a pipe fixes a table's key ranges when its data arrives). This dump needs its "
+                    "schema first: give it as a file (dumpmask reads the schema before the data) or pass --schema FILE with "
+                    "a schema-only dump of the same database (mariadb-dump --no-data, pg_dump --schema-only)")
+
+    def _link_children(self, eng, nodes, uf):
+        """Partitions and inheritance children share their parent's keys: a key column in one is
+        one in all (the same domain)."""
+        children: dict = {}
+        for ts in eng.tables.values():
+            if ts.schema is None:
+                continue
+            parents = ([ts.schema.partition_of] if ts.schema.partition_of else []) + list(ts.schema.inherits or [])
+            for pk in parents:
+                parent = eng.table_state(pk if pk[0] is not None else (ts.key[0], pk[1]))
+                if parent.key != ts.key:
+                    children.setdefault(parent.key, []).append(ts)
+        size = -1
+        while size != len(nodes):  # until stable: a grandchild's column reaches its grandparent through its parent
+            size = len(nodes)
+            for pkey, kids in children.items():
+                parent = eng.tables[pkey]
+                keycols = {n[1] for k in kids for n in nodes if n[0] == k.key} | {n[1] for n in nodes if n[0] == pkey}
+                for c in keycols:
+                    pn = (pkey, c)
+                    if parent.schema is not None and parent.schema.columns and parent.schema.column(c) is None:
+                        continue  # a column of the child's own
+                    nodes.setdefault(pn, parent.schema.column(c) if parent.schema else None)
+                    for k in kids:
+                        kn = (k.key, c)
+                        if k.schema is not None and k.schema.column(c) is not None:
+                            nodes.setdefault(kn, k.schema.column(c))
+                            uf.union(pn, kn)
+                            if pn in self.optout and kn not in self.optout:
+                                self.optout[kn] = self.optout[pn]
+
+    def _loose_keys(self, eng, nodes, uf, explicit, fk_children):
+        """[(column node, key node, evidence)]: columns named `<table>_id` / `<singular>_id` (or
+        ending in `_<table>_id`) of the same type as that table's single-column primary key, that
+        no foreign key declares and no rule names. The key's table is looked for in the column's
+        own schema first; a name that fits several tables equally is left alone (ambiguous)."""
+        targets: dict = {}   # name stem -> [(table key, pk column)]
+        for ts in eng.tables.values():
+            s = ts.schema
+            if s is None or len(s.primary_key) != 1 or s.partition_of:
+                continue
+            pk = s.column(s.primary_key[0])
+            if pk is None or _strategy_for(pk) is None:
+                continue
+            for stem in {s.name.lower(), _singular(s.name.lower())}:
+                targets.setdefault(stem, []).append((ts.key, pk))
+        if not targets:
+            return []
+        out = []
+        for ts in eng.tables.values():
+            s = ts.schema
+            if s is None or s.partition_of or any(r.remapping is False for r in eng.table_rules(ts)):
+                continue
+            for col in s.columns:
+                n = (ts.key, col.name)
+                if n in explicit or n in fk_children or col.generated:
+                    continue
+                st = _strategy_for(col)
+                if st is None:
+                    continue
+                snake = _snake(col.name)
+                if not snake.endswith("_id"):
+                    continue
+                parts = snake[:-3].split("_")
+                best, best_len = [], 0
+                for i in range(len(parts)):
+                    stem = "_".join(parts[i:])
+                    for tkey, pk in targets.get(stem, ()):
+                        if tkey == ts.key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
+                            continue
+                        if len(stem) > best_len:
+                            best, best_len = [(tkey, pk, stem)], len(stem)
+                        elif len(stem) == best_len:
+                            best.append((tkey, pk, stem))
+                if not best:
+                    continue
+                same = [b for b in best if b[0][0] == ts.key[0]]
+                pick = same if same else best
+                if len({b[0] for b in pick}) != 1:
+                    continue  # ambiguous
+                tkey, pk, stem = pick[0]
+                t = (tkey, pk.name)
+                if n in nodes and uf.find(n) == uf.find(t):
+                    continue
+                ev = (f"name {col.name} refers to table {_qual(tkey)}" + (f" (singular {stem})" if stem != tkey[1].lower() else "")
+                      + f"; {col.type or col.kind} like {_qual(tkey)}.{pk.name} ({pk.type or pk.kind}); no foreign key declares it")
+                out.append((n, t, ev))
+        return out
 
     @staticmethod
-    def _known_max(eng, node, col):
-        """The largest id a column can hold according to the dump: its sequence's setval or its
-        table's AUTO_INCREMENT (known before the data only for MySQL or after a pre-pass)."""
-        if col is None:
-            return None
-        if col.auto_increment:
-            ts = eng.tables.get(node[0])
-            if ts is not None and ts.schema is not None and ts.schema.auto_increment_next:
-                return ts.schema.auto_increment_next - 1
-        if col.has_default_sequence:
-            from dumpmask.dialects.postgres import parse_qualname
+    def _link_hint(n, t) -> str:
+        return ('link it with {"column": "%s", "mutation": "key", "options": {"domain": "%s.%s"}} in the rules of '
+                "table %s, or set options.identifierRemapping.inferKeys: true" % (n[1], t[0][1], t[1], _qual(n[0])))
 
-            name = parse_qualname(col.has_default_sequence.encode("utf-8", "surrogateescape"))[1]
-            return eng.sequence_values.get(name)
-        return None
+    def _loose_eval(self, eng) -> None:
+        """self.loose_broken: loose keys whose join breaks (the key is remapped, the column is not,
+        or not in the same way), each also listed in not_remapped."""
+        if not self.enabled:
+            self.loose_broken = []
+            return
+        if self.loose is None:
+            nodes, uf, explicit, fk_children = self._graph
+            self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children)
+        spec = self.node_spec
+        self.loose_broken = [(n, t, ev) for n, t, ev in self.loose if spec.get(t) is not None and spec.get(n) != spec.get(t)]
+        for n, t, ev in self.loose_broken:
+            if n not in spec and n not in self.not_remapped:
+                self.not_remapped[n] = (f"looks like a reference to {_qual(t[0])}.{t[1]} ({ev}) but stays unremapped, "
+                                        f"so its join breaks: {self._link_hint(n, t)}")
+
+    def problems(self, eng) -> list[str]:
+        """What remapping leaves undone that the user must hear about (stderr; --strict fails)."""
+        self._loose_eval(eng)
+        out = []
+        if self.loose_broken:
+            k = len(self.loose_broken)
+            joins = "; ".join(f"{_qual(n[0])}.{n[1]} -> {_qual(t[0])}.{t[1]}" for n, t, _ in self.loose_broken[:10])
+            n, t, _ = self.loose_broken[0]
+            out.append(
+                f"identifier remapping: {k} column{'s' if k > 1 else ''} named like a reference to a remapped key "
+                f"but declared by no foreign key stay{'s' if k == 1 else ''} unremapped, so {'these joins break' if k > 1 else 'this join breaks'} "
+                f"after the restore: {joins}{' and more' if k > 10 else ''}. Link each with a `key` rule, e.g. "
+                f'{{"column": "{n[1]}", "mutation": "key", "options": {{"domain": "{t[0][1]}.{t[1]}"}}}} in the rules of '
+                f"table {_qual(n[0])}, or set options.identifierRemapping.inferKeys: true to link them all; "
+                '{"mutation": "keep"} records that a column is not a reference')
+        for pn, members in self.partition_comps:
+            cols = ", ".join(f"{_qual(m[0])}.{m[1]}" for m in members[:8])
+            out.append(
+                f"identifier remapping: {_qual(pn[0])}.{pn[1]} is in a partition key (PARTITION BY "
+                f"{self.partition_blocked[pn]}): a remapped value would no longer fit its partition, so it and every "
+                f"column linked to it by foreign keys keep their original ids ({len(members)} column"
+                f"{'s' if len(members) > 1 else ''}: {cols}{' and more' if len(members) > 8 else ''}); mark them "
+                '{"mutation": "keep"} to accept that')
+        return out
+
+    def report_problems(self, eng) -> None:
+        if getattr(self, "_reported", False):
+            return
+        self._reported = True
+        msgs = self.problems(eng)
+        if msgs and eng.strict:
+            raise StrictError(msgs[0] + " (--strict)")
+        for m in msgs:
+            eng.warn(m)
 
     # ---------------------------------------------------------------- engine hooks
     def wants_table(self, eng, ts) -> bool:
         self.last_data_table = ts
+        if self.enabled and ts.key not in getattr(self, "data_seen", {}):
+            self.data_seen = getattr(self, "data_seen", {})
+            self.data_seen[ts.key] = True
+            st = getattr(self, "schema_tables", None)
+            if st is not None and ts.key not in st:
+                raise MaskingError(self._unknown_msg(eng, [ts.key]))
+            if ts.schema is None or not ts.schema.columns:
+                raise MaskingError(self._unknown_msg(eng, [ts.key]))
         if ts.key not in self.used:
             self.used[ts.key] = {n: s for n, s in self.node_spec.items() if n[0] == ts.key}
         return any(n[0] == ts.key for n in self.node_spec)
@@ -375,7 +742,7 @@ class KeyRemapping(Extension):
         if r is None:
             st, lo, hi = spec[:3]
             split = bool(spec[3]) if len(spec) > 3 else False
-            dom = {"randomInteger": f"int[{lo},{hi}]{'/split' if split else ''}", "uuid": "uuid", "text": "text"}[st]
+            dom = {"randomInteger": f"int[{lo},{hi}]{'/swap' if split else ''}", "uuid": "uuid", "text": "text"}[st]
             r = self.remappers[spec] = Remapper(eng, st, lo, hi, dom, split=split)
         return r
 
@@ -404,19 +771,21 @@ class KeyRemapping(Extension):
             from dumpmask.engine import ColumnPlan
 
             out.append(ColumnPlan(i, c, fn, stats, r, vfn))
-            eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
-                                                        "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
-                                                        "collision_bound": 0.0, "values": 0}
+            ent = eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
+                                                              "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
+                                                              "collision_bound": 0.0, "values": 0}
+            inf = getattr(self, "inferred", {}).get(node)
+            if inf is not None:
+                ent["inferred"] = {"key": f"{_qual(inf[0][0])}.{inf[0][1]}", "evidence": inf[1]}
             self._stats_refs = getattr(self, "_stats_refs", [])
             self._stats_refs.append((f"{q}.{c}", stats))
         return out
 
     def rewrite_statement(self, eng, st):
-        if st.kind == "alter_table" and not eng.schema_complete:
+        if st.kind in ("alter_table", "create_table") and not eng.schema_complete:
+            self._statement = st
             self.compute(eng)
-            return None
-        if st.kind == "create_table" and not eng.schema_complete:
-            self.compute(eng)
+            self._statement = None
             return None
         if eng.adapter.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
             return self._auto_increment_after(eng, st)
@@ -491,7 +860,37 @@ class KeyRemapping(Extension):
             return st.raw + f"ALTER TABLE {name} AUTO_INCREMENT={nxt};".encode() + eol
         return None
 
+    def finish_audit(self, eng):
+        """The audit says what the run did: options.identifierRemapping.enabled is true only when
+        key columns were remapped; the identifierRemapping block tells how and what was left."""
+        a = eng.audit.data
+        for q, stats in getattr(self, "_stats_refs", []):
+            ent = a["remapped"].get(q)
+            if ent is not None:
+                ent["values"] = stats.changed
+        did = any(e.get("values") for e in a["remapped"].values())
+        configured = dict(eng.rules.remapping)
+        source = ("rules" if configured.get("enabled") else
+                  f"template:{eng.template}" if template_remaps(eng.template) else "key rules")
+        a.setdefault("options", {})["identifierRemapping"] = {**configured, "enabled": did}
+        a["identifierRemapping"] = {
+            "enabled": did,
+            "requested_by": source,
+            "strategy": self.strategy,
+            "inferKeys": self.infer,
+            "columns": sum(1 for e in a["remapped"].values() if e.get("values")),
+            "inferred": [{"column": f"{_qual(n[0])}.{n[1]}", "key": f"{_qual(t[0])}.{t[1]}", "evidence": ev}
+                         for n, (t, ev) in sorted(getattr(self, "inferred", {}).items(), key=lambda x: repr(x[0]))],
+            "unlinked": [{"column": f"{_qual(n[0])}.{n[1]}", "key": f"{_qual(t[0])}.{t[1]}", "evidence": ev}
+                         for n, t, ev in getattr(self, "loose_broken", [])],
+            "partition_keys": [{"column": f"{_qual(pn[0])}.{pn[1]}", "partition_by": self.partition_blocked.get(pn),
+                                "columns": [f"{_qual(m[0])}.{m[1]}" for m in members]}
+                               for pn, members in getattr(self, "partition_comps", [])],
+        }
+
     def finish(self, eng):
+        if self.enabled:
+            self.report_problems(eng)
         for q, stats in getattr(self, "_stats_refs", []):
             ent = eng.audit.data["remapped"].get(q)
             if ent is not None:
