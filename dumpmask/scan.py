@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from dumpmask.detect import (REMAPPING_TEMPLATES, ContentSampler, Finding, combine, detect_by_name, fit_rule,
                              in_template, normalise, suggest_rule)
 from dumpmask.rules import ColumnRule, NamePattern, RuleSet
-from dumpmask.schema import Column, TableSchema, unique_columns
+from dumpmask.schema import Column, TableSchema, _split_qual, unique_columns
 
 DEFAULT_SAMPLE = 100
 
@@ -347,8 +347,8 @@ def partition_key_keeps(tables: dict, rows: list[dict]) -> list[dict]:
         if s is None:
             continue
         for fk in s.foreign_keys:
-            sch, _, name = fk.ref_table.rpartition(".")
-            parent = lookup(sch.strip('"') or k[0], name.strip('"'))
+            sch, name = _split_qual(fk.ref_table, True)
+            parent = lookup(sch or k[0], name)
             if parent is not None:
                 for a, b in zip(fk.columns, fk.ref_columns):
                     refs.setdefault((parent.schema, parent.name, b), []).append((k, a))

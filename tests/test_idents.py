@@ -170,9 +170,9 @@ def test_create_partition_by_list_columns():
     assert t.partition_by == ("LIST", ("Part id", "id"))
 
 
-def test_create_partition_by_expression():
-    t = ct("CREATE TABLE p (d date) PARTITION BY RANGE (date_trunc('day', d));")
-    assert t.partition_by == ("RANGE", ("date_trunc('day', d)",))
+def test_create_partition_by_expression_gives_the_columns_it_uses():
+    t = ct("CREATE TABLE p (d date, \"Day\" int) PARTITION BY RANGE (date_trunc('day', d), (\"Day\" + 1));")
+    assert t.partition_by == ("RANGE", ("d", "Day"))
 
 
 def test_create_inherits_quoted_parents():

@@ -232,10 +232,9 @@ class MyAdapter:
             if st.kind == "create_table" or (st.kind == "other" and _USE_RE.match(st.raw)):
                 self.learn(st)
             elif st.kind == "insert":
-                tm = _INSERT_TABLE.match(st.raw)
-                if tm is not None:
-                    names = [unquote_ident(p) for p in _NAME_PART.findall(tm.group(1))]
-                    self.engine.note_data_table(self.table_key((names[-2] if len(names) > 1 else None, names[-1])), st.line)
+                name = _insert_table(st.raw)
+                if name is not None:
+                    self.engine.note_data_table(self.table_key(name), st.line)
         self.current_db = None
 
     def table_key(self, name: tuple) -> tuple:
