@@ -85,6 +85,9 @@ def main():
 def _open_in(path: str):
     if path == "-":
         return sys.stdin.buffer, "<stdin>", None
+    from dumpmask.inputs import check_path
+
+    check_path(path)
     try:
         return open(path, "rb"), path, path
     except OSError as e:

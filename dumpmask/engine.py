@@ -207,6 +207,9 @@ class Engine:
         self.out = out
         self._in_copy_cols = None
         try:
+            from dumpmask.inputs import checked
+
+            hin._raw = checked(src, self.source)
             head = reader.peek(65536)[:65536]
             name = self.dialect_name or detect_dialect(head)
             if name is None:
@@ -298,12 +301,15 @@ class Engine:
         self.schema_complete = True
 
     def read_schema_file(self, path: str) -> None:
+        from dumpmask.inputs import check_path, checked
+
+        check_path(path, "the --schema file")
         try:
             fh = open(path, "rb")
         except OSError as e:
             raise DumpmaskError(f"cannot read schema file {path}: {e.strerror}") from None
         with fh:
-            self.adapter.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), path))
+            self.adapter.learn_schema(LineReader(io.BufferedReader(checked(fh, path, "the --schema file"), 1 << 20), path))
         self.schema_complete = True
 
     schema_complete = False

@@ -38,13 +38,16 @@ def preview(path: str, rules, key, n: int = 5, dialect: str | None = None, echo=
                  input_path=path if is_file else None)
     install(eng)
     eng.extensions = [e for e in eng.extensions if type(e).__name__ == "KeyRemapping"]
+    from dumpmask.inputs import check_path, checked
+
     if path in ("-", None):
         import sys
 
         fh = sys.stdin.buffer
     else:
+        check_path(path)
         fh = open(path, "rb")
-    reader = io.BufferedReader(fh, 1 << 20) if not isinstance(fh, io.BufferedReader) else fh
+    reader = io.BufferedReader(checked(fh, eng.source), 1 << 20)
     name = dialect or detect_dialect(reader.peek(65536)[:65536])
     if name is None:
         raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, eng.source)
