@@ -64,7 +64,9 @@ def _run_guarded(fn):
     except Exception as e:  # a bug: say so plainly, never a traceback (DUMPMASK_DEBUG=1 shows it)
         if os.environ.get("DUMPMASK_DEBUG"):
             raise
-        _err(f"internal error ({type(e).__name__}: {e}); the output is incomplete and ends with a line that "
+        from dumpmask.errors import describe_internal
+
+        _err(f"internal error ({describe_internal(e)}); the output is incomplete and ends with a line that "
              "makes the restore fail. Please report this with DUMPMASK_DEBUG=1 output.")
         sys.exit(70)
 

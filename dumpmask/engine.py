@@ -236,7 +236,9 @@ class Engine:
         except BaseException as e:
             if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
                 self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
-            self._finish_audit(hin, hout, "failed", f"{type(e).__name__}: {e}")
+            from dumpmask.errors import describe_internal
+
+            self._finish_audit(hin, hout, "failed", describe_internal(e))
             raise
         self._finish_audit(hin, hout, "ok", None)
         return audit.data

@@ -158,7 +158,7 @@ class MyAdapter:
                 cache[raw] = UNCHANGED  # a generated column's placeholder: nothing to mask
                 return UNCHANGED
             else:
-                raise MaskingError(f"column {qual}: cannot mask a value written as an expression: {raw[:40]!r}")
+                raise MaskingError(f"column {qual}: cannot mask a value written as an expression")
             out = t(value)
             if out == value:
                 r = UNCHANGED
@@ -244,6 +244,41 @@ class MyAdapter:
         prog.done()
 
     def do_insert(self, st, out) -> None:
+        try:
+            self._do_insert(st, out)
+        except MaskingError as e:
+            eng = self.engine
+            if str(e).startswith(f"{eng.source}:"):
+                raise
+            raise MaskingError(f"{eng.source}:{self._locate(st, e)}: {e}") from None
+
+    def _locate(self, st, err) -> str:
+        """Where in an INSERT a MaskingError comes from: "line: table row N" (N counted in the
+        table), found by running the masked fields' functions again tuple by tuple."""
+        eng = self.engine
+        raw = st.raw
+        try:
+            tm = _INSERT_TABLE.match(raw)
+            names = [unquote_ident(p) for p in _NAME_PART.findall(tm.group(1))]
+            ts = eng.table_state(self.table_key((names[-2] if len(names) > 1 else None, names[-1])))
+            ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
+            columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
+            plan = eng.build_plan(ts, columns, st.line)
+            before = getattr(self, "_row0", 0)
+            for k, (t0, _t1, spans) in enumerate(ins.tuples):
+                for p in plan:
+                    if p.index < len(spans):
+                        s, e = spans[p.index]
+                        try:
+                            p.fn.miss(raw[s:e])
+                        except MaskingError:
+                            at = st.line + raw.count(b"\n", 0, t0)
+                            return f"{at}: {_qualname(ts.key)} row {before + k + 1}"
+        except Exception:
+            pass
+        return str(st.line)
+
+    def _do_insert(self, st, out) -> None:
         eng = self.engine
         raw = st.raw
         tm = _INSERT_TABLE.match(raw)
@@ -257,6 +292,7 @@ class MyAdapter:
         wanted = [e.wants_table(eng, ts) for e in eng.extensions]
         has_rules = bool(eng.table_rules(ts)) or any(wanted)
         tstats = eng.audit.table(_qualname(ts.key))
+        self._row0 = tstats.rows_read   # rows of this table before this statement (to locate errors)
         if not has_rules:
             out.write(raw)
             eng.audit.count_passthrough("INSERT (unmasked table)")

@@ -755,7 +755,7 @@ def encode_literal(kind: str, value) -> bytes:
         if not isinstance(value, bytes):
             value = str(value).encode("ascii")
         if not is_number(value):
-            raise ValueError(f"not a numeric literal: {value!r}")
+            raise ValueError("not a numeric literal")
         return value
     if kind in ("default", "expr"):
         return value

@@ -840,51 +840,57 @@ class PgAdapter:
             w(b"".join(batch))
             batch.clear()
 
-        if row_filter is not None or samplers or not entries:
-            mask_lines(rows_in)
-        else:
-            # every row is kept: ~1 MB of lines at a time through a loop generated for this
-            # table's shape (the same results and counts as mask_lines)
-            idxs = tuple(e[0] for e in entries)
-            masker = row_masker(ncols, idxs)
-            smasker = span_masker(len(idxs))
-            caches = [e[1] for e in entries]
-            misses = [e[2] for e in entries]
-            cnts = [e[3] for e in entries]
-            for chunk in r.copy_chunks():
-                if b"\r" in chunk or not chunk.endswith(b"\n"):
-                    parts = chunk.split(b"\n")
-                    tail = parts.pop()
-                    mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
-                    continue
-                if c_copy_spans is not None:
-                    # C finds the masked fields; Python runs per masked field only
-                    spans = c_copy_spans(chunk, ncols, idxs)
-                    if type(spans) is int:
-                        rows = chunk.split(b"\n")
-                        bad, done = spans, None
+        cur = [None, 0]   # the chunk being masked and the rows read before it (to locate an error)
+        try:
+            if row_filter is not None or samplers or not entries:
+                mask_lines(rows_in)
+            else:
+                # every row is kept: ~1 MB of lines at a time through a loop generated for this
+                # table's shape (the same results and counts as mask_lines)
+                idxs = tuple(e[0] for e in entries)
+                masker = row_masker(ncols, idxs)
+                smasker = span_masker(len(idxs))
+                caches = [e[1] for e in entries]
+                misses = [e[2] for e in entries]
+                cnts = [e[3] for e in entries]
+                for chunk in r.copy_chunks():
+                    cur[0], cur[1] = chunk, n_read
+                    if b"\r" in chunk or not chunk.endswith(b"\n"):
+                        parts = chunk.split(b"\n")
+                        tail = parts.pop()
+                        mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
+                        continue
+                    if c_copy_spans is not None:
+                        # C finds the masked fields; Python runs per masked field only
+                        spans = c_copy_spans(chunk, ncols, idxs)
+                        if type(spans) is int:
+                            rows = chunk.split(b"\n")
+                            bad, done = spans, None
+                        else:
+                            repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
+                            done = splice(chunk, spans, repl)
+                            bad = -1
+                            nrows = chunk.count(b"\n")
                     else:
-                        repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
-                        done = splice(chunk, spans, repl)
-                        bad = -1
-                        nrows = chunk.count(b"\n")
-                else:
-                    rows = chunk[:-1].split(b"\n")
-                    done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
-                    nrows = len(done)
-                    done.append(b"")
-                    done = b"\n".join(done)
-                if bad >= 0:
-                    nf = rows[bad].count(b"\t") + 1
-                    raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
-                                          first_line + n_read + bad, source, rows[bad][:60])
-                for j, cnt in enumerate(cnts):
-                    cnt[0] += counts[2 * j]
-                    cnt[1] += counts[2 * j + 1]
-                n_read += nrows
-                n_written += nrows
-                w(done)
-                prog.update(lines_bytes(out), name)
+                        rows = chunk[:-1].split(b"\n")
+                        done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
+                        nrows = len(done)
+                        done.append(b"")
+                        done = b"\n".join(done)
+                    if bad >= 0:
+                        nf = rows[bad].count(b"\t") + 1
+                        raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
+                                              first_line + n_read + bad, source, rows[bad][:60])
+                    for j, cnt in enumerate(cnts):
+                        cnt[0] += counts[2 * j]
+                        cnt[1] += counts[2 * j + 1]
+                    n_read += nrows
+                    n_written += nrows
+                    w(done)
+                    prog.update(lines_bytes(out), name)
+        except MaskingError as e:
+            row = n_read if cur[0] is None or n_read > cur[1] else cur[1] + _first_bad_row(cur[0], entries)
+            raise MaskingError(f"{source}:{first_line + row - 1}: {name} row {row}: {e}") from None
         for _, _, _, cnt, stats in entries:
             stats.changed += cnt[0]
             stats.nulls += cnt[1]
@@ -943,14 +949,19 @@ class PgAdapter:
         for (t0, t1, fields) in ins.tuples:
             tstats.rows_read += 1
             if len(fields) != ncols:
-                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}", st.line, eng.source, raw[t0:t0 + 60])
+                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}",
+                                      st.line + raw.count(b"\n", 0, t0), eng.source)
             vals = [raw[s:e] for s, e in fields]
-            if row_filter is not None:
-                vals = row_filter(vals)
-                if vals is None:
-                    continue
-            for p in plan:
-                vals[p.index] = p.fn.sql(vals[p.index])
+            try:
+                if row_filter is not None:
+                    vals = row_filter(vals)
+                    if vals is None:
+                        continue
+                for p in plan:
+                    vals[p.index] = p.fn.sql(vals[p.index])
+            except MaskingError as e:
+                at = st.line + raw.count(b"\n", 0, t0)
+                raise MaskingError(f"{eng.source}:{at}: {_qualname(ts.key)} row {tstats.rows_read}: {e}") from None
             if kept:
                 pieces.append(b",\n\t" if b"),\n\t(" in raw else b", ")
             pieces.append(b"(" + b",".join(vals) + b")")
@@ -960,6 +971,19 @@ class PgAdapter:
             return  # every row was cut: the statement disappears
         pieces.append(raw[ins.tail_start:])
         out.write(b"".join(pieces))
+
+
+def _first_bad_row(chunk: bytes, entries) -> int:
+    """The 1-based row of a chunk of COPY lines whose masked field raises MaskingError."""
+    for k, line in enumerate(chunk.split(b"\n"), 1):
+        fields = line.rstrip(b"\r").split(b"\t")
+        for i, _cache, miss, _cnt, _stats in entries:
+            if i < len(fields):
+                try:
+                    miss(fields[i])
+                except MaskingError:
+                    return k
+    return 1
 
 
 def _qualname(key) -> str:

@@ -127,7 +127,7 @@ class Remapper:
                     try:
                         x = int(v)
                     except ValueError:
-                        raise MaskingError(f"{where}: key value {v[:40]!r} is not an integer") from None
+                        raise MaskingError(f"{where}: a key value is not an integer") from None
                     y = perm.map(x) + offset
                     if y > col_max.get(where, -1):
                         col_max[where] = y
@@ -148,7 +148,7 @@ class Remapper:
                 try:
                     y = enc(int(raw)) + offset
                 except ValueError:
-                    raise MaskingError(f"{where}: key value {raw[:40]!r} is not an integer") from None
+                    raise MaskingError(f"{where}: a key value is not an integer") from None
                 except RemapError as e:
                     raise MaskingError(f"{where}: {e}") from None
                 if y > col_max.get(where, -1):
