@@ -37,10 +37,54 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _on_signal(signum, frame):
+    """SIGTERM / SIGHUP: raise Terminated where the program is, so the engine poisons the
+    output and writes the failed audit on its way out. Later signals are ignored meanwhile."""
+    import signal
+
+    from dumpmask.errors import Terminated
+
+    for s in _SIGNALS:
+        try:
+            signal.signal(s, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+    raise Terminated(signum)
+
+
+_SIGNALS: list = []
+
+
+def _install_signals() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _SIGNALS.clear()
+    for name in ("SIGTERM", "SIGHUP"):
+        s = getattr(signal, name, None)
+        if s is None:
+            continue
+        try:
+            if signal.getsignal(s) is signal.SIG_IGN:
+                continue  # nohup: the user asked for this signal to be ignored
+            signal.signal(s, _on_signal)
+            _SIGNALS.append(s)
+        except (ValueError, OSError):
+            pass
+
+
 def _run_guarded(fn):
     """Turn domain errors into messages and exit codes; never a traceback."""
+    from dumpmask.errors import Terminated
+
+    _install_signals()
     try:
         return fn()
+    except Terminated as e:
+        _err(f"{e}; the output is incomplete and ends with a line that makes the restore fail")
+        sys.exit(128 + e.signum)
     except DumpmaskError as e:
         _err(str(e))
         sys.exit(e.exit_code)

@@ -33,6 +33,22 @@ class DumpSyntaxError(DumpmaskError):
         super().__init__(f"{loc}: {message}")
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (timeout, systemd, CI cancellation): handled like Ctrl-C,
+    the output ends with the poison line, the audit says failed, exit 128 + signal."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        import signal
+
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        self.name = name
+        super().__init__(f"terminated by {name}")
+
+
 def describe_internal(e: BaseException) -> str:
     """An unexpected exception, for users and the audit: its type and where it was raised in
     dumpmask (file:line), never its message, which may hold data (a codec error quotes the
@@ -42,6 +58,8 @@ def describe_internal(e: BaseException) -> str:
 
     if isinstance(e, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(e, Terminated):
+        return str(e)
     where = ""
     try:
         frames = traceback.extract_tb(e.__traceback__)
