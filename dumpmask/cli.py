@@ -230,15 +230,18 @@ def _write_report(audit: dict, report_path: str, audit_path: str | None, key) ->
 @main.command("transformers")
 def transformers_cmd():
     """List every mutation with its help and options."""
-    from dumpmask.transformers import describe_all
+    def run():
+        from dumpmask.transformers import describe_all
 
-    for d in describe_all():
-        click.echo(d["name"] + ("  (distinct inputs stay distinct)" if d.get("unique") else ""))
-        for line in (d.get("help") or "").splitlines():
-            click.echo(f"    {line}")
-        for p in d.get("params", []):
-            click.echo(f"    option {p['name']} ({p.get('type')}, default {p.get('default')!r}): {p.get('help', '')}")
-        click.echo("")
+        for d in describe_all():
+            click.echo(d["name"] + ("  (distinct inputs stay distinct)" if d.get("unique") else ""))
+            for line in (d.get("help") or "").splitlines():
+                click.echo(f"    {line}")
+            for p in d.get("params", []):
+                click.echo(f"    option {p['name']} ({p.get('type')}, default {p.get('default')!r}): {p.get('help', '')}")
+            click.echo("")
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard (exit 141)
+    _run_guarded(run)
 
 
 @main.command("report")
@@ -259,6 +262,12 @@ def report_cmd(audit_path, output):
             raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
         except orjson.JSONDecodeError as e:
             raise DumpmaskError(f"{audit_path}: not a JSON audit ({e.msg})") from None
+        from dumpmask.audit import validate_audit
+
+        try:
+            validate_audit(data)
+        except DumpmaskError as e:
+            raise DumpmaskError(f"{audit_path}: {e}") from None
         render(data, output, audit_sha256=audit_sha256(audit_path))
     _run_guarded(run)
 

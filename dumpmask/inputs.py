@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 
 from dumpmask.errors import DumpmaskError
 
@@ -65,7 +66,12 @@ class Prefixed(io.RawIOBase):
     def __init__(self, head: bytes, raw):
         self._head = memoryview(head)
         self._raw = raw
-        self._readinto = getattr(raw, "readinto", None)
+        # one read at a time (a buffered stream's readinto would wait for a full buffer on a pipe)
+        self._readinto = getattr(raw, "readinto1", None) or getattr(raw, "readinto", None)
+        try:
+            self._regular = stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            self._regular = False
 
     def readable(self):
         return True
@@ -75,8 +81,9 @@ class Prefixed(io.RawIOBase):
             n = min(len(b), len(self._head))
             b[:n] = self._head[:n]
             self._head = self._head[n:]
-            if n < len(b) and self._readinto is not None:
-                # fill the rest as a direct read would (callers peek at the first 64 KB)
+            if n < len(b) and self._readinto is not None and self._regular:
+                # fill the rest as a direct read of a file would (callers peek at the first
+                # 64 KB); never on a pipe, where that read may wait for bytes not yet written
                 m = self._readinto(memoryview(b)[n:])
                 n += m or 0
             return n

@@ -161,6 +161,35 @@ class Block:
     lineno: object
 
 
+def counted_lines(rows, last_line: int):
+    """COPY rows and a lineno() giving the line of the row last yielded (the header ends at
+    `last_line`): (items, lineno)."""
+    cur = [last_line]
+
+    def items():
+        n = last_line
+        for row in rows:
+            n += 1
+            cur[0] = n
+            yield row
+    return items(), lambda: cur[0]
+
+
+def tuple_lines(raw: bytes, tuples, first_line: int):
+    """The tuples of an INSERT that starts on `first_line` and a lineno() giving the line where
+    the tuple last yielded begins (multi-line INSERTs: one tuple a line): (items, lineno)."""
+    cur = [first_line]
+
+    def items():
+        pos, line = 0, first_line
+        for it in tuples:
+            line += raw.count(b"\n", pos, it[0])
+            pos = it[0]
+            cur[0] = line
+            yield it
+    return items(), lambda: cur[0]
+
+
 def rows_of(blocks):
     """Decoded rows from blocks: (table key, columns, values, line)."""
     for b in blocks:

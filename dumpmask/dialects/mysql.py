@@ -405,7 +405,7 @@ class MyAdapter:
 
     def iter_blocks(self, lines: LineReader, want=None):
         """Every INSERT of a dump as a Block (rows undecoded); CREATE TABLE and USE learnt on the way."""
-        from dumpmask.dialects.base import Block
+        from dumpmask.dialects.base import Block, tuple_lines
 
         eng = self.engine
         for st in split_statements(fast_lines(lines.stream), eng.source):
@@ -434,8 +434,9 @@ class MyAdapter:
             except DumpSyntaxError:
                 continue
             raw = st.raw
-            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _decoded,
-                        lambda it, raw=raw: raw[it[0]:it[1]], lambda n=st.line: n)
+            items, lineno = tuple_lines(raw, ins.tuples, st.line)
+            yield Block("insert", ts.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _decoded,
+                        lambda it, raw=raw: raw[it[0]:it[1]], lineno)
 
     def iter_rows(self, lines: LineReader, want=None):
         """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""

@@ -1014,7 +1014,7 @@ def _iter_blocks(self, lines: LineReader, want=None):
     """Every data statement of a dump as a Block (rows undecoded). Schema statements are learnt
     on the way (self.engine.tables), so callers can look at types. `want(table_key) -> bool`
     skips tables nobody asked for, cheaply."""
-    from dumpmask.dialects.base import Block
+    from dumpmask.dialects.base import Block, counted_lines, tuple_lines
 
     eng = self.engine
     r = PgReader(lines)
@@ -1032,8 +1032,8 @@ def _iter_blocks(self, lines: LineReader, want=None):
             except DumpSyntaxError:
                 r.copy_passthrough(lambda b: None)
                 continue
-            yield Block("copy", ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, lambda line: line,
-                        lambda: lines.lineno)
+            items, lineno = counted_lines(r.copy_rows(), lines.lineno)
+            yield Block("copy", ts.key, columns, items, _copy_fields, copy_decode, lambda line: line, lineno)
         elif k == "insert":
             m = _INSERT_HEAD.match(st.raw)
             if not m:
@@ -1048,8 +1048,9 @@ def _iter_blocks(self, lines: LineReader, want=None):
             except DumpSyntaxError:
                 continue
             raw = st.raw
-            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
-                        lambda it: None, lambda n=st.line: n)
+            items, lineno = tuple_lines(raw, ins.tuples, st.line)
+            yield Block("insert", ts.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
+                        lambda it: None, lineno)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
 
