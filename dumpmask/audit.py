@@ -95,14 +95,10 @@ class Audit:
     def write(self, path: str, key=None) -> None:
         """Atomically: a temp file in the same folder, then rename. Signed when a key is given."""
         data = dict(self.data)
-        if key is not None:
-            try:
-                from dumpmask.signing import sign
+        from dumpmask.signing import serialise, sign
 
-                data = sign(data, key)
-            except ImportError:
-                pass
-        from dumpmask.signing import serialise
+        if key is not None:
+            data = sign(data, key)
 
         blob = serialise(data)
         d = os.path.dirname(os.path.abspath(path)) or "."

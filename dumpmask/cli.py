@@ -158,18 +158,13 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     def run():
         from dumpmask.crypto import Key
-        from dumpmask.engine import Engine
+        from dumpmask.engine import build_engine
         from dumpmask.rules import load_rules
 
         if first_n is not None and last_n is not None:
             raise click.UsageError("--first and --last cannot be used together")
         rules = load_rules(rules_path)
         key = Key.from_env_or_file(key_file)
-        transfer = None
-        if first_n is not None:
-            transfer = {"mode": "first", "rows": first_n}
-        elif last_n is not None:
-            transfer = {"mode": "last", "rows": last_n}
         src, source, input_path = _open_in(input)
         if output == "-":
             dst = sys.stdout.buffer
@@ -179,10 +174,9 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
             except OSError as e:
                 raise DumpmaskError(f"cannot open output {output}: {e.strerror}") from None
         progress = not quiet and sys.stderr.isatty()
-        eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress,
-                     warn=_warn_printer(quiet), input_path=input_path, schema_path=schema_path, template=template,
-                     transfer=transfer, output_name=output)
-        _install_features(eng)
+        eng = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
+                           warn=_warn_printer(quiet), input_path=input_path, schema_path=schema_path, template=template,
+                           first=first_n, last=last_n, output_name=output)
         try:
             eng.run(src, dst)
         finally:
@@ -198,22 +192,10 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     _run_guarded(run)
 
 
-def _install_features(eng) -> None:
-    """Features beyond plain masking hook into the engine (identifier remapping, subsets, detection)."""
-    try:
-        from dumpmask.features import install
-    except ImportError:
-        return
-    install(eng)
-
-
 def _write_report(audit: dict, report_path: str, audit_path: str | None, key) -> None:
-    try:
-        from dumpmask.report import render
-        from dumpmask.signing import audit_sha256, sign
-    except ImportError as e:
-        _err(f"report unavailable: {e}")
-        return
+    from dumpmask.report import render
+    from dumpmask.signing import audit_sha256, sign
+
     data = audit
     sha = None
     if audit_path and os.path.exists(audit_path):
@@ -322,10 +304,7 @@ def preview_cmd(rules_path, rows, dialect, key_file, input):
 
 
 def _register_more():
-    try:
-        from dumpmask import commands  # noqa: F401  (scan, verify, preview register themselves)
-    except ImportError:
-        pass
+    from dumpmask import commands  # noqa: F401  (scan, verify register themselves)
 
 
 _register_more()

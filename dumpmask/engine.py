@@ -336,6 +336,37 @@ class Engine:
         return ts
 
 
+def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialect: str | None = None,
+                 source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
+                 input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
+                 first: int | None = None, last: int | None = None, transfer: dict | None = None,
+                 output_name: str = "-") -> Engine:
+    """The one way a run is put together (CLI, preview, library): an Engine with the features
+    its rules and options ask for (identifier remapping, detection / templates, partial
+    transfer) installed, so the same rules and options give the same bytes everywhere.
+
+    first / last: keep only the first / last N rows of each table (the CLI's --first / --last;
+    `transfer` is the same as a dict, {"mode": "first", "rows": N})."""
+    from dumpmask.features import install
+
+    if first is not None and last is not None:
+        raise RulesError("--first and --last cannot be used together")
+    for name, n in (("first", first), ("last", last)):
+        if n is not None:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise RulesError(f"{name} must be a non-negative integer")
+            if transfer is not None:
+                raise RulesError(f"give either {name} or transfer, not both")
+            transfer = {"mode": name, "rows": n}
+    if template is not None and template not in ("hipaa", "pci", "gdpr", "all"):
+        raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
+    eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
+                 input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
+                 output_name=output_name)
+    install(eng)
+    return eng
+
+
 class Progress:
     """A progress line on stderr (only when it is a terminal)."""
 

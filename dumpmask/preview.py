@@ -29,14 +29,14 @@ def _cell(v, width: int) -> str:
 
 def preview(path: str, rules, key, n: int = 5, dialect: str | None = None, echo=print, width: int | None = None) -> dict:
     """Print the preview through `echo`; returns {table: [(before, after) rows]} for tests."""
-    from dumpmask.engine import Engine
-    from dumpmask.features import install
+    from dumpmask.engine import build_engine
 
     width = width or shutil.get_terminal_size((120, 24)).columns
     is_file = path not in ("-", None) and stat.S_ISREG(os.stat(path).st_mode)
-    eng = Engine(rules=rules, key=key, dialect=dialect, source=path if path != "-" else "<stdin>",
-                 input_path=path if is_file else None)
-    install(eng)
+    eng = build_engine(rules, key, dialect=dialect, source=path if path not in ("-", None) else "<stdin>",
+                       input_path=path if is_file else None)
+    # the values shown are those of a run's masking and key remapping (row selection and
+    # detection decide which rows and columns, not their values)
     eng.extensions = [e for e in eng.extensions if type(e).__name__ == "KeyRemapping"]
     from dumpmask.inputs import check_path, checked
 
