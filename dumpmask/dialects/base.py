@@ -43,8 +43,13 @@ class FieldFns:
         self.copy, self.sql, self.cache, self.miss = copy, sql, cache, miss
 
 
+MEMO_MAX_FIELD = 1 << 16   # longer fields are not memoised: a repeat is unlikely, the memory is not
+
+
 def remember(cache: dict, raw: bytes, result, cache_max: int):
     """Store a computed field in a bounded memo (cleared when full) and return it."""
+    if len(raw) > MEMO_MAX_FIELD:
+        return result
     if len(cache) >= cache_max:
         cache.clear()
     cache[raw] = result

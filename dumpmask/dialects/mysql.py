@@ -65,18 +65,33 @@ def fast_lines(stream, block: int = 1 << 20):
     read = getattr(stream, "read1", None) or stream.read
     data = b""
     pos = 0
+    scan = 0          # data[pos:scan] is known to hold no line break
     eof = False
     while True:
-        nl = data.find(b"\n", pos)
+        nl = data.find(b"\n", scan if scan > pos else pos)
         if nl < 0:
             if eof:
                 if pos < len(data):
                     yield data[pos:]
                 return
-            more = read(block)
-            if not more:
-                eof = True
-            data = data[pos:] + more
+            # a line longer than the buffer: gather blocks until its line break arrives and
+            # join them once (linear in the line's length, never data + more per block)
+            pieces = [data[pos:]] if pos < len(data) else []
+            size = len(data) - pos
+            data = b""
+            more = b""
+            while True:
+                more = read(block)
+                if not more:
+                    eof = True
+                    break
+                pieces.append(more)
+                size += len(more)
+                if more.find(b"\n") >= 0:
+                    break
+            scan = size - len(more)
+            data = b"".join(pieces) if len(pieces) != 1 else pieces[0]
+            pieces = more = None
             pos = 0
             continue
         end = nl + 1
@@ -89,18 +104,27 @@ def fast_lines(stream, block: int = 1 << 20):
                     stmt = MergedLines(data[pos:m.end()])
                     stmt.extra = stmt.count(b"\n") - 1
                     stmt.complete = True
-                    yield stmt
                     pos = m.end()
+                    if len(stmt) > (8 << 20):
+                        # a long statement: the buffer is not held beside it meanwhile (nor
+                        # through the match object)
+                        data = data[pos:]
+                        pos = scan = 0
+                        m = None
+                    yield stmt
+                    stmt = None
                     continue
                 need_more = data.find(b"\n", p + 1) < 0   # the line may end past the buffer
             else:
                 need_more = p >= n or data[p] in b"'\"`"  # ran out of buffer, maybe inside a string
             if need_more and not eof and n - pos < MAX_MERGE:
-                more = read(max(block, n - pos))
+                more = read(max(block, n - pos))   # doubling: linear in the statement's length
                 if not more:
                     eof = True
                 data = data[pos:] + more
+                more = None
                 pos = 0
+                scan = 0
                 continue
         yield data[pos:end]
         pos = end
@@ -144,14 +168,16 @@ class MyAdapter:
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(cache, raw, raw_int(raw), cache_max)
-            if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
-                lk, v = "string", raw[1:-1]          # the common case, without the general decoder
+            if raw[:1] == b"'" and b"\\" not in raw and raw.find(b"''", 1, len(raw) - 1) < 0:
+                # the common case, without the general decoder (and without a copy of the body)
+                lk, v = "string", memoryview(raw)[1:-1]
             else:
                 lk, v = decode_literal(raw)
             if lk == "null":
                 value = None
             elif lk in ("string", "binary_string", "hex", "bit"):
-                value = v.decode("utf-8", "surrogateescape")
+                value = str(v, "utf-8", "surrogateescape")
+                v = None
             elif lk == "number":
                 value = v.decode("ascii", "surrogateescape")
             elif lk == "default":

@@ -158,7 +158,9 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
                 if cparts:
                     yield MyStmt(b"".join(cparts), cline, "comment", delim)
                     cparts = []
-                yield MyStmt(bytes(line), lineno, statement_kind(line), delim)
+                # (a long one as it is: bytes() would copy it)
+                yield MyStmt(bytes(line) if len(line) <= (1 << 20) else line, lineno, statement_kind(line), delim)
+                line = None
                 lineno = lineno_after
                 continue
         else:

@@ -285,38 +285,62 @@ class PgReader:
                 yield b"".join(buf)
             if self.copy_end is not None or read is None:
                 return
-        carry = b""
+        # the line not yet complete is kept as a list of pieces and joined once, when its line
+        # break arrives: a line of any length costs linear time (no carry + chunk per block),
+        # and only the new block is searched for the terminator
+        parts: list[bytes] = []
+        plen = 0
         while True:
             chunk = read(1 << 20)
             if not chunk:
-                if carry:
+                if parts:
                     lines.lineno += 1
-                    yield carry
+                    yield b"".join(parts)
                 raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
-            data = carry + chunk if carry else chunk
-            if data.startswith((b"\\.\n", b"\\.\r\n")):
-                idx = 0
+            # a terminator line may begin in the pieces only when they are all of a short line
+            # ("\\", "\\.", "\\.\r"); b"\n" stands for the line break before them
+            if not parts and chunk.startswith((b"\\.\n", b"\\.\r\n")):
+                prev, idx = b"", 0
             else:
-                i1 = data.find(b"\n\\.\n")
-                i2 = data.find(b"\n\\.\r\n")
+                prev = b"\n" + b"".join(parts) if 0 < plen <= 3 else b""
+                window = prev + chunk if prev else chunk
+                i1 = window.find(b"\n\\.\n")
+                i2 = window.find(b"\n\\.\r\n")
                 idx = min(i for i in (i1, i2) if i >= 0) + 1 if (i1 >= 0 or i2 >= 0) else -1
             if idx >= 0:
-                end = data.index(b"\n", idx) + 1
-                self.copy_end = data[idx:end]
-                rest = data[end:]
-                if idx:
-                    body = data[:idx]
+                k = idx - len(prev)          # where the terminator line begins in chunk (< 0: in the pieces)
+                if k >= 0:
+                    body = b"".join(parts + [chunk[:k]]) if parts else chunk[:k]
+                    term_from = k
+                else:
+                    body = b""
+                    term_from = 0
+                end = chunk.index(b"\n", term_from) + 1
+                self.copy_end = (b"".join(parts) if k < 0 else b"") + chunk[term_from:end]
+                rest = chunk[end:]
+                parts = chunk = None   # not held while the caller works on body
+                if body:
                     lines.lineno += body.count(b"\n")
                     yield body
                 lines.lineno += 1
                 lines.unread(rest)
                 return
-            cut = data.rfind(b"\n") + 1
+            cut = chunk.rfind(b"\n") + 1
             if cut:
-                part = data[:cut]
+                if parts:
+                    parts.append(chunk[:cut])
+                    part = b"".join(parts)
+                else:
+                    part = chunk[:cut] if cut < len(chunk) else chunk
+                parts = []
                 lines.lineno += part.count(b"\n")
                 yield part
-            carry = data[cut:]
+                if cut < len(chunk):
+                    parts.append(chunk[cut:])
+                plen = len(chunk) - cut
+            else:
+                parts.append(chunk)
+                plen += len(chunk)
 
 
 # ---------------------------------------------------------------- names
