@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import re
 
-from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember, span_masker
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, LineReader, counting, mask_spans_huge, remember,
+                                    span_masker)
 from dumpmask.dialects.fast import ACCELERATED, body_end, splice, tuple_spans
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
                                          split_statements, unquote_ident)
@@ -49,6 +50,17 @@ NULL_LIT = b"NULL"
 
 class MergedLines(bytes):
     """Several lines of one INSERT handed to the splitter at once (`extra` = lines - 1)."""
+
+
+class LongStatement:
+    """Like MergedLines for a long statement: its bytes in `raw` (no copy of them)."""
+
+    __slots__ = ("raw", "extra", "complete")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self.extra = raw.count(b"\n") - 1
+        self.complete = True
 
 
 _INSERT_START = (b"INSERT ", b"REPLACE ", b"insert ", b"replace ")
@@ -101,11 +113,16 @@ def fast_lines(stream, block: int = 1 << 20):
             if p < n and data[p] == 0x3B:            # ';'
                 m = _EOL_REST.match(data, p + 1)
                 if m is not None:
-                    stmt = MergedLines(data[pos:m.end()])
-                    stmt.extra = stmt.count(b"\n") - 1
-                    stmt.complete = True
+                    if m.end() - pos > (1 << 20):
+                        # a long statement is handed over as it is, not copied into a bytes
+                        # subclass (which copies twice); a whole buffer is not copied at all
+                        stmt = LongStatement(data[pos:m.end()])
+                    else:
+                        stmt = MergedLines(data[pos:m.end()])
+                        stmt.extra = stmt.count(b"\n") - 1
+                        stmt.complete = True
                     pos = m.end()
-                    if len(stmt) > (8 << 20):
+                    if type(stmt) is LongStatement and len(stmt.raw) > (8 << 20):
                         # a long statement: the buffer is not held beside it meanwhile (nor
                         # through the match object)
                         data = data[pos:]
@@ -128,6 +145,21 @@ def fast_lines(stream, block: int = 1 << 20):
                 continue
         yield data[pos:end]
         pos = end
+
+
+def _huge_sql_field(p, data: bytes, s: int, e: int):
+    """A very long plain string literal ('...' without escapes or doubled quotes), decoded from
+    `data` in place: the same result as the column's miss (None: take the usual path)."""
+    if data[s:s + 1] != b"'" or data[e - 1:e] != b"'" or e - s < 2 or data.find(b"\\", s, e) >= 0 \
+            or data.find(b"''", s + 1, e - 1) >= 0:
+        return None
+    v = str(memoryview(data)[s + 1:e - 1], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    if nv is None:
+        return NULL_LIT
+    return encode_string(nv.encode("utf-8", "surrogateescape"))
 
 
 def _qualname(key) -> str:
@@ -409,8 +441,11 @@ class MyAdapter:
         if not plan:
             out.write(raw)
             return
-        repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],
-                                              UNCHANGED, NULL_LIT)
+        if len(raw) > HUGE_FIELD:   # a very long value: decoded in place, not copied
+            repl, counts = mask_spans_huge(raw, spans, plan, _huge_sql_field, NULL_LIT)
+        else:
+            repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],
+                                                  UNCHANGED, NULL_LIT)
         for j, p in enumerate(plan):
             p.stats.changed += counts[2 * j]
             p.stats.nulls += counts[2 * j + 1]

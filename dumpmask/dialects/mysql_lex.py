@@ -151,18 +151,23 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
 
     for line in lines:
         lineno += 1
-        if type(line) is not bytes:   # several lines handed over at once (MergedLines)
+        if type(line) is not bytes:   # several lines handed over at once (MergedLines, LongStatement)
             lineno_after = lineno + line.extra
+            big = getattr(line, "raw", None)   # a LongStatement's bytes (not copied)
             if not in_stmt and delim == b";" and getattr(line, "complete", False):
                 # checked by its producer: one whole statement, ';' at its end, no comment
                 if cparts:
                     yield MyStmt(b"".join(cparts), cline, "comment", delim)
                     cparts = []
-                # (a long one as it is: bytes() would copy it)
-                yield MyStmt(bytes(line) if len(line) <= (1 << 20) else line, lineno, statement_kind(line), delim)
-                line = None
+                raw = big if big is not None else bytes(line)
+                line = big = None
+                yield MyStmt(raw, lineno, statement_kind(raw), delim)
+                raw = None
                 lineno = lineno_after
                 continue
+            if big is not None:
+                line = big
+                big = None
         else:
             lineno_after = None
         n = len(line)

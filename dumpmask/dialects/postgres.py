@@ -11,9 +11,9 @@ import copy
 import itertools
 import re
 
-from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember, row_masker,
-                                    span_masker, statement_kind_words)
-from dumpmask.dialects.fast import c_copy_spans, splice
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting,
+                                    mask_spans_huge, remember, row_masker, span_masker, statement_kind_words)
+from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -453,9 +453,10 @@ _INSERT_HEAD = re.compile(
     rb"\s*INSERT\s+INTO\s+(?P<table>(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+)(?:\s*\.\s*(?:\"(?:[^\"]|\"\")*\"|[^\s(\".]+))?)"
     rb"\s*(?:AS\s+\S+\s*)?(?:\((?P<cols>(?:\"(?:[^\"]|\"\")*\"|[^)\"])*)\))?\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*",
     re.I | re.S)
-# a field: a string (plain or E''), optionally with a ::cast, or a bare token
+# a field: a string (plain or E''), optionally with a ::cast, or a bare token (possessive: a
+# string of any length is matched in linear time, without the regex engine's backtracking stack)
 _PG_FIELD = re.compile(
-    rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
+    rb"\s*(?:[Ee]'(?:[^'\\]++|\\.|'')*+'|'(?:[^']++|'')*+'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
     re.S)
 
 
@@ -544,6 +545,8 @@ def literal_decode(field: bytes) -> Literal:
         body = _E_UNESC_RE.sub(_e_unesc, body.replace(b"''", b"'"))
         return Literal(body.decode("utf-8", "surrogateescape"), True, cast)
     if f[:1] == b"'":
+        if f.find(b"''", 1, len(f) - 1) < 0:   # no doubled quote: decoded in place, no copy
+            return Literal(str(memoryview(f)[1:-1], "utf-8", "surrogateescape"), True, cast)
         return Literal(f[1:-1].replace(b"''", b"'").decode("utf-8", "surrogateescape"), True, cast)
     if f.upper() == b"NULL":
         return Literal(None, False, cast)
@@ -884,7 +887,19 @@ class PgAdapter:
                         tail = parts.pop()
                         mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
                         continue
-                    if c_copy_spans is not None:
+                    if len(chunk) > HUGE_FIELD:
+                        # a very long line: its long fields are decoded in place, not copied
+                        spans = copy_spans(chunk, ncols, idxs)
+                        if type(spans) is int:
+                            rows = chunk.split(b"\n")
+                            bad, done = spans, None
+                        else:
+                            repl, counts = mask_spans_huge(chunk, spans, plan, _huge_copy_field, NULL_FIELD)
+                            done = splice(chunk, spans, repl)
+                            repl = None
+                            bad = -1
+                            nrows = chunk.count(b"\n")
+                    elif c_copy_spans is not None:
                         # C finds the masked fields; Python runs per masked field only
                         spans = c_copy_spans(chunk, ncols, idxs)
                         if type(spans) is int:
@@ -970,19 +985,31 @@ class PgAdapter:
         pieces = [raw[:ins.values_start]]
         ncols = len(columns)
         kept = 0
+        kinds = {}
+        if len(raw) > HUGE_FIELD:
+            for p in plan:
+                col = ts.schema.column(columns[p.index]) if ts.schema is not None else None
+                kinds[p.index] = col.kind if col is not None else "text"
         for (t0, t1, fields) in ins.tuples:
             tstats.rows_read += 1
             if len(fields) != ncols:
                 raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}",
                                       st.line + raw.count(b"\n", 0, t0), eng.source)
-            vals = [raw[s:e] for s, e in fields]
+            # a very long field is not copied out: a view of it (read in place when masked)
+            vals = [raw[s:e] if e - s <= HUGE_FIELD else memoryview(raw)[s:e] for s, e in fields]
             try:
                 if row_filter is not None:
                     vals = row_filter(vals)
                     if vals is None:
                         continue
                 for p in plan:
-                    vals[p.index] = p.fn.sql(vals[p.index])
+                    v = vals[p.index]
+                    if type(v) is memoryview:
+                        s, e = fields[p.index]
+                        r = _huge_insert_field(p, raw, s, e, kinds.get(p.index, "text"))
+                        vals[p.index] = p.fn.sql(bytes(v)) if r is None else r
+                        continue
+                    vals[p.index] = p.fn.sql(v)
             except MaskingError as e:
                 at = st.line + raw.count(b"\n", 0, t0)
                 raise MaskingError(f"{eng.source}:{at}: {_qualname(ts.key)} row {tstats.rows_read}: {e}") from None
@@ -995,6 +1022,40 @@ class PgAdapter:
             return  # every row was cut: the statement disappears
         pieces.append(raw[ins.tail_start:])
         out.write(b"".join(pieces))
+
+
+def _huge_copy_field(p, data: bytes, s: int, e: int):
+    """A very long COPY field without escapes, decoded from `data` in place: the same result as
+    the column's copy miss (None: not that simple case, take the usual path)."""
+    if data.find(b"\\", s, e) >= 0 or data[s:s + 1].isdigit():
+        return None
+    v = str(memoryview(data)[s:e], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    return NULL_FIELD if nv is None else copy_encode(nv)
+
+
+def _huge_insert_field(p, raw: bytes, s: int, e: int, kind: str):
+    """A very long INSERT value written as a plain '...' string (no doubled quote, no cast),
+    decoded from the statement in place, counted into the column's stats: the same bytes as
+    the column's sql function gives (a view of the original when unchanged). None: not that
+    simple case (the caller takes the usual path)."""
+    a, b = s, e
+    while a < b and raw[a:a + 1].isspace():
+        a += 1
+    while b > a and raw[b - 1:b].isspace():
+        b -= 1
+    if b - a < 2 or raw[a:a + 1] != b"'" or raw[b - 1:b] != b"'" or raw.find(b"''", a + 1, b - 1) >= 0:
+        return None
+    v = str(memoryview(raw)[a + 1:b - 1], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return memoryview(raw)[s:e]
+    p.stats.changed += 1
+    if nv is None:
+        p.stats.nulls += 1
+    return raw[s:a] + literal_encode(nv, Literal(v, True, b""), kind) + raw[b:e]
 
 
 def _first_bad_row(chunk: bytes, entries) -> int:
