@@ -41,7 +41,7 @@ def refuse_format(head: bytes, source: str, what: str = "input") -> None:
 def refuse_empty(head: bytes, complete: bool, source: str, what: str = "input") -> None:
     """`complete`: head is the whole input (shorter than what was asked for)."""
     if complete and not head.strip():
-        raise DumpmaskError(f"{source}: {EMPTY}" if what == "input" else f"{source}: empty {what}")
+        raise DumpmaskError(f"{source}: {EMPTY}" if what == "input" else f"{source}: {what} is empty (empty input)")
 
 
 HEAD = 4096

@@ -88,7 +88,7 @@ def fast_lines(stream, block: int = 1 << 20):
                 return
             # a line longer than the buffer: gather blocks until its line break arrives and
             # join them once (linear in the line's length, never data + more per block)
-            pieces = [data[pos:]] if pos < len(data) else []
+            pieces = [memoryview(data)[pos:]] if pos < len(data) else []   # joined below: no copy here
             size = len(data) - pos
             data = b""
             more = b""
@@ -102,7 +102,7 @@ def fast_lines(stream, block: int = 1 << 20):
                 if more.find(b"\n") >= 0:
                     break
             scan = size - len(more)
-            data = b"".join(pieces) if len(pieces) != 1 else pieces[0]
+            data = b"".join(pieces)
             pieces = more = None
             pos = 0
             continue
