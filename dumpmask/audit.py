@@ -161,14 +161,10 @@ class Audit:
     def write(self, path: str, key=None) -> None:
         """Atomically: a temp file in the same folder, then rename. Signed when a key is given."""
         data = dict(self.data)
-        if key is not None:
-            try:
-                from dumpmask.signing import sign
+        from dumpmask.signing import serialise, sign
 
-                data = sign(data, key)
-            except ImportError:
-                pass
-        from dumpmask.signing import serialise
+        if key is not None:
+            data = sign(data, key)
 
         blob = serialise(data)
         d = os.path.dirname(os.path.abspath(path)) or "."
@@ -224,3 +220,70 @@ class HashingWriter(io.RawIOBase):
 
     def flush(self):
         self._raw.flush()
+
+
+# what `dumpmask report` (and anything else that reads an audit back) requires: field -> types
+_REQUIRED = {
+    "tool": (str,), "version": (str,), "status": (str,), "started_at": (str,),
+    "input": (dict,), "output": (dict,), "key": (dict,), "tables": (dict,),
+}
+_OPTIONAL = {
+    "error": (str, type(None)), "finished_at": (str, type(None)), "duration_s": (int, float, type(None)),
+    "dialect": (str, type(None)), "reproducible": (bool, type(None)), "rules": (dict,), "options": (dict,),
+    "remapped": (dict,), "sequences": (list,), "not_remapped": (list,), "unmatched_rules": (list,),
+    "detected_uncovered": (list,), "warnings": (list,), "passthrough": (dict,), "signature": (dict,),
+}
+_STATUSES = ("ok", "failed", "running")
+
+
+def _type_names(types) -> str:
+    names = {str: "a string", dict: "an object", list: "an array", bool: "true/false", int: "a number",
+             float: "a number", type(None): "null"}
+    return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def validate_audit(data) -> None:
+    """Refuse (DumpmaskError, exit 1) anything that is not an audit dumpmask wrote: the tool
+    name, the required fields and the types of every known field, the status, per-table row
+    counts and columns. Says which field is wrong; never repeats values."""
+    from dumpmask.errors import DumpmaskError
+
+    def bad(msg: str):
+        raise DumpmaskError(f"not a dumpmask audit: {msg}")
+
+    if not isinstance(data, dict):
+        bad("the file holds a JSON " + {list: "array", str: "string"}.get(type(data), "value") + ", not an object")
+    if data.get("tool") != "dumpmask":
+        bad('"tool" is not "dumpmask"' if "tool" in data else 'no "tool" field')
+    for k, types in _REQUIRED.items():
+        if k not in data:
+            bad(f'the required field "{k}" is missing')
+        if not isinstance(data[k], types):
+            bad(f'"{k}" must be {_type_names(types)}')
+    for k, types in _OPTIONAL.items():
+        if k in data:
+            v = data[k]
+            if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+                bad(f'"{k}" must be {_type_names(types)}')
+    if data["status"] not in _STATUSES:
+        bad('"status" must be one of ' + ", ".join(_STATUSES))
+    if data["status"] == "failed" and not data.get("error"):
+        bad('a failed run must say why in "error"')
+    for side in ("input", "output"):
+        d = data[side]
+        for f, types in (("bytes", (int,)), ("sha256", (str, type(None))), ("name", (str, type(None)))):
+            if f in d and (not isinstance(d[f], types) or isinstance(d[f], bool)):
+                bad(f'"{side}.{f}" must be {_type_names(types)}')
+        if "bytes" not in d:
+            bad(f'"{side}.bytes" is missing')
+    if "fingerprint" not in data["key"]:
+        bad('"key.fingerprint" is missing')
+    for t, tv in data["tables"].items():
+        if not isinstance(tv, dict):
+            bad(f'table "{t}" must be an object')
+        for f in ("rows_read", "rows_written"):
+            if f in tv and (not isinstance(tv[f], int) or isinstance(tv[f], bool)):
+                bad(f'"tables.{t}.{f}" must be a number')
+        cols = tv.get("columns", {})
+        if not isinstance(cols, dict) or not all(isinstance(c, dict) for c in cols.values()):
+            bad(f'"tables.{t}.columns" must be an object of objects')

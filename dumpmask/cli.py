@@ -37,10 +37,54 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _on_signal(signum, frame):
+    """SIGTERM / SIGHUP: raise Terminated where the program is, so the engine poisons the
+    output and writes the failed audit on its way out. Later signals are ignored meanwhile."""
+    import signal
+
+    from dumpmask.errors import Terminated
+
+    for s in _SIGNALS:
+        try:
+            signal.signal(s, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+    raise Terminated(signum)
+
+
+_SIGNALS: list = []
+
+
+def _install_signals() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _SIGNALS.clear()
+    for name in ("SIGTERM", "SIGHUP"):
+        s = getattr(signal, name, None)
+        if s is None:
+            continue
+        try:
+            if signal.getsignal(s) is signal.SIG_IGN:
+                continue  # nohup: the user asked for this signal to be ignored
+            signal.signal(s, _on_signal)
+            _SIGNALS.append(s)
+        except (ValueError, OSError):
+            pass
+
+
 def _run_guarded(fn):
     """Turn domain errors into messages and exit codes; never a traceback."""
+    from dumpmask.errors import Terminated
+
+    _install_signals()
     try:
         return fn()
+    except Terminated as e:
+        _err(f"{e}; the output is incomplete and ends with a line that makes the restore fail")
+        sys.exit(128 + e.signum)
     except DumpmaskError as e:
         _err(str(e))
         sys.exit(e.exit_code)
@@ -64,7 +108,9 @@ def _run_guarded(fn):
     except Exception as e:  # a bug: say so plainly, never a traceback (DUMPMASK_DEBUG=1 shows it)
         if os.environ.get("DUMPMASK_DEBUG"):
             raise
-        _err(f"internal error ({type(e).__name__}: {e}); the output is incomplete and ends with a line that "
+        from dumpmask.errors import describe_internal
+
+        _err(f"internal error ({describe_internal(e)}); the output is incomplete and ends with a line that "
              "makes the restore fail. Please report this with DUMPMASK_DEBUG=1 output.")
         sys.exit(70)
 
@@ -85,6 +131,9 @@ def main():
 def _open_in(path: str):
     if path == "-":
         return sys.stdin.buffer, "<stdin>", None
+    from dumpmask.inputs import check_path
+
+    check_path(path)
     try:
         return open(path, "rb"), path, path
     except OSError as e:
@@ -109,18 +158,13 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     def run():
         from dumpmask.crypto import Key
-        from dumpmask.engine import Engine
+        from dumpmask.engine import build_engine
         from dumpmask.rules import load_rules
 
         if first_n is not None and last_n is not None:
             raise click.UsageError("--first and --last cannot be used together")
         rules = load_rules(rules_path)
         key = Key.from_env_or_file(key_file)
-        transfer = None
-        if first_n is not None:
-            transfer = {"mode": "first", "rows": first_n}
-        elif last_n is not None:
-            transfer = {"mode": "last", "rows": last_n}
         src, source, input_path = _open_in(input)
         if output == "-":
             dst = sys.stdout.buffer
@@ -130,10 +174,9 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
             except OSError as e:
                 raise DumpmaskError(f"cannot open output {output}: {e.strerror}") from None
         progress = not quiet and sys.stderr.isatty()
-        eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress,
-                     warn=_warn_printer(quiet), input_path=input_path, schema_path=schema_path, template=template,
-                     transfer=transfer, output_name=output)
-        _install_features(eng)
+        eng = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
+                           warn=_warn_printer(quiet), input_path=input_path, schema_path=schema_path, template=template,
+                           first=first_n, last=last_n, output_name=output)
         try:
             eng.run(src, dst)
         finally:
@@ -149,22 +192,10 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     _run_guarded(run)
 
 
-def _install_features(eng) -> None:
-    """Features beyond plain masking hook into the engine (identifier remapping, subsets, detection)."""
-    try:
-        from dumpmask.features import install
-    except ImportError:
-        return
-    install(eng)
-
-
 def _write_report(audit: dict, report_path: str, audit_path: str | None, key) -> None:
-    try:
-        from dumpmask.report import render
-        from dumpmask.signing import audit_sha256, sign
-    except ImportError as e:
-        _err(f"report unavailable: {e}")
-        return
+    from dumpmask.report import render
+    from dumpmask.signing import audit_sha256, sign
+
     data = audit
     sha = None
     if audit_path and os.path.exists(audit_path):
@@ -181,15 +212,18 @@ def _write_report(audit: dict, report_path: str, audit_path: str | None, key) ->
 @main.command("transformers")
 def transformers_cmd():
     """List every mutation with its help and options."""
-    from dumpmask.transformers import describe_all
+    def run():
+        from dumpmask.transformers import describe_all
 
-    for d in describe_all():
-        click.echo(d["name"] + ("  (distinct inputs stay distinct)" if d.get("unique") else ""))
-        for line in (d.get("help") or "").splitlines():
-            click.echo(f"    {line}")
-        for p in d.get("params", []):
-            click.echo(f"    option {p['name']} ({p.get('type')}, default {p.get('default')!r}): {p.get('help', '')}")
-        click.echo("")
+        for d in describe_all():
+            click.echo(d["name"] + ("  (distinct inputs stay distinct)" if d.get("unique") else ""))
+            for line in (d.get("help") or "").splitlines():
+                click.echo(f"    {line}")
+            for p in d.get("params", []):
+                click.echo(f"    option {p['name']} ({p.get('type')}, default {p.get('default')!r}): {p.get('help', '')}")
+            click.echo("")
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard (exit 141)
+    _run_guarded(run)
 
 
 @main.command("report")
@@ -210,6 +244,12 @@ def report_cmd(audit_path, output):
             raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
         except orjson.JSONDecodeError as e:
             raise DumpmaskError(f"{audit_path}: not a JSON audit ({e.msg})") from None
+        from dumpmask.audit import validate_audit
+
+        try:
+            validate_audit(data)
+        except DumpmaskError as e:
+            raise DumpmaskError(f"{audit_path}: {e}") from None
         render(data, output, audit_sha256=audit_sha256(audit_path))
     _run_guarded(run)
 
@@ -264,10 +304,7 @@ def preview_cmd(rules_path, rows, dialect, key_file, input):
 
 
 def _register_more():
-    try:
-        from dumpmask import commands  # noqa: F401  (scan, verify, preview register themselves)
-    except ImportError:
-        pass
+    from dumpmask import commands  # noqa: F401  (scan, verify register themselves)
 
 
 _register_more()

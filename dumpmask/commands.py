@@ -14,6 +14,9 @@ TEMPLATES = click.Choice(["hipaa", "pci", "gdpr", "all"])
 def _input(path: str):
     if path == "-":
         return sys.stdin.buffer
+    from dumpmask.inputs import check_path
+
+    check_path(path)
     try:
         open(path, "rb").close()
     except OSError as e:

@@ -47,8 +47,11 @@ class Key:
                 raise KeyError_(f"key file {key_file} is empty")
             return cls(data)
         val = env.get("DUMPMASK_KEY")
-        if val:
-            return cls(val.encode())
+        if val is not None:
+            if not val.strip():
+                raise KeyError_("DUMPMASK_KEY is set but empty (or only whitespace): set it to the key, or unset it "
+                                "for a random per-run key")
+            return cls(val.encode("utf-8", "surrogateescape"))
         return cls.random()
 
     @property

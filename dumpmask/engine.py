@@ -334,6 +334,9 @@ class Engine:
         self.out = out
         self._in_copy_cols = None
         try:
+            from dumpmask.inputs import checked
+
+            hin._raw = checked(src, self.source)
             head = reader.peek(65536)[:65536]
             name = self.dialect_name or detect_dialect(head)
             if name is None:
@@ -365,7 +368,9 @@ class Engine:
             if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
                 self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
             self._record_evidence_of_failed_run()
-            self._finish_audit(hin, hout, "failed", f"{type(e).__name__}: {e}")
+            from dumpmask.errors import describe_internal
+
+            self._finish_audit(hin, hout, "failed", describe_internal(e))
             raise
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
@@ -490,12 +495,15 @@ class Engine:
         self.schema_complete = True
 
     def read_schema_file(self, path: str) -> None:
+        from dumpmask.inputs import check_path, checked
+
+        check_path(path, "the --schema file")
         try:
             fh = open(path, "rb")
         except OSError as e:
             raise DumpmaskError(f"cannot read schema file {path}: {e.strerror}") from None
         with fh:
-            self.adapter.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), path))
+            self.adapter.learn_schema(LineReader(io.BufferedReader(checked(fh, path, "the --schema file"), 1 << 20), path))
         self.schema_complete = True
 
     schema_complete = False
@@ -528,6 +536,37 @@ class Engine:
         """A schema pass saw data (COPY / INSERT) for this table."""
         ts = self.table_state(key)
         self.data_tables.setdefault(ts.key, line)
+
+
+def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialect: str | None = None,
+                 source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
+                 input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
+                 first: int | None = None, last: int | None = None, transfer: dict | None = None,
+                 output_name: str = "-") -> Engine:
+    """The one way a run is put together (CLI, preview, library): an Engine with the features
+    its rules and options ask for (identifier remapping, detection / templates, partial
+    transfer) installed, so the same rules and options give the same bytes everywhere.
+
+    first / last: keep only the first / last N rows of each table (the CLI's --first / --last;
+    `transfer` is the same as a dict, {"mode": "first", "rows": N})."""
+    from dumpmask.features import install
+
+    if first is not None and last is not None:
+        raise RulesError("--first and --last cannot be used together")
+    for name, n in (("first", first), ("last", last)):
+        if n is not None:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise RulesError(f"{name} must be a non-negative integer")
+            if transfer is not None:
+                raise RulesError(f"give either {name} or transfer, not both")
+            transfer = {"mode": name, "rows": n}
+    if template is not None and template not in ("hipaa", "pci", "gdpr", "all"):
+        raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
+    eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
+                 input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
+                 output_name=output_name)
+    install(eng)
+    return eng
 
 
 class Progress:

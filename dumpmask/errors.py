@@ -23,15 +23,53 @@ class DumpSyntaxError(DumpmaskError):
     """The dump cannot be read: truncated, malformed, or not what it claims to be."""
 
     def __init__(self, message: str, line: int | None = None, source: str = "<stdin>", snippet: bytes | None = None):
+        # `snippet` (the bytes where reading stopped) is accepted and dropped: an error locates
+        # (file:line) but never repeats what the dump holds, on stderr, in the audit or the PDF
         self.line = line
         self.source = source
-        self.snippet = snippet
+        self.snippet = None
         self.message = message
         loc = f"{source}:{line}" if line is not None else source
-        text = f"{loc}: {message}"
-        if snippet:
-            text += f" near {snippet[:60].decode('utf-8', 'replace')!r}"
-        super().__init__(text)
+        super().__init__(f"{loc}: {message}")
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (timeout, systemd, CI cancellation): handled like Ctrl-C,
+    the output ends with the poison line, the audit says failed, exit 128 + signal."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        import signal
+
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        self.name = name
+        super().__init__(f"terminated by {name}")
+
+
+def describe_internal(e: BaseException) -> str:
+    """An unexpected exception, for users and the audit: its type and where it was raised in
+    dumpmask (file:line), never its message, which may hold data (a codec error quotes the
+    bytes it could not decode, a parser the text it could not read)."""
+    import os
+    import traceback
+
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(e, Terminated):
+        return str(e)
+    where = ""
+    try:
+        frames = traceback.extract_tb(e.__traceback__)
+        ours = [f for f in frames if f"{os.sep}dumpmask{os.sep}" in f.filename] or frames
+        if ours:
+            f = ours[-1]
+            where = f" at {os.path.basename(f.filename)}:{f.lineno}"
+    except Exception:
+        pass
+    return f"{type(e).__name__}{where}"
 
 
 class MaskingError(DumpmaskError):

@@ -29,23 +29,26 @@ def _cell(v, width: int) -> str:
 
 def preview(path: str, rules, key, n: int = 5, dialect: str | None = None, echo=print, width: int | None = None) -> dict:
     """Print the preview through `echo`; returns {table: [(before, after) rows]} for tests."""
-    from dumpmask.engine import Engine
-    from dumpmask.features import install
+    from dumpmask.engine import build_engine
 
     width = width or shutil.get_terminal_size((120, 24)).columns
     is_file = path not in ("-", None) and stat.S_ISREG(os.stat(path).st_mode)
-    eng = Engine(rules=rules, key=key, dialect=dialect, source=path if path != "-" else "<stdin>",
-                 input_path=path if is_file else None)
+    eng = build_engine(rules, key, dialect=dialect, source=path if path not in ("-", None) else "<stdin>",
+                       input_path=path if is_file else None)
     eng.prepass_for_constraints = False  # a preview writes no dump: unique constraints cannot break a restore
-    install(eng)
+    # the values shown are those of a run's masking and key remapping (row selection and
+    # detection decide which rows and columns, not their values)
     eng.extensions = [e for e in eng.extensions if type(e).__name__ == "KeyRemapping"]
+    from dumpmask.inputs import check_path, checked
+
     if path in ("-", None):
         import sys
 
         fh = sys.stdin.buffer
     else:
+        check_path(path)
         fh = open(path, "rb")
-    reader = io.BufferedReader(fh, 1 << 20) if not isinstance(fh, io.BufferedReader) else fh
+    reader = io.BufferedReader(checked(fh, eng.source), 1 << 20)
     name = dialect or detect_dialect(reader.peek(65536)[:65536])
     if name is None:
         raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, eng.source)

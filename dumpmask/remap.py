@@ -288,7 +288,7 @@ def default_range(int_min: int, int_max: int, max_input: int | None = None) -> t
     hi = max(1, int_max // 2)
     if max_input is not None:
         if max_input > int_max:
-            raise RemapError(f"key value {max_input} exceeds the column type's maximum {int_max}")
+            raise RemapError(f"a key value exceeds the column type's maximum {int_max}")
         hi = max(hi, max_input)
     return 1, hi
 
@@ -317,10 +317,10 @@ class IntPermutation:
 
     def _check(self, x) -> None:
         if type(x) is not int and not isinstance(x, int) or isinstance(x, bool):
-            raise RemapError(f"key value {x!r} of {self.domain} is not an integer")
+            raise RemapError(f"a key value of {self.domain} is not an integer")
         if x < self.lo or x > self.hi:
             raise RemapError(
-                f"key value {x} outside the remapping range [{self.lo}, {self.hi}] of {self.domain}")
+                f"a key value is outside the remapping range [{self.lo}, {self.hi}] of {self.domain}")
 
     def map(self, x: int) -> int:
         """The remapped value of x (RemapError if x is not an int in [lo, hi]). Cached."""
@@ -425,19 +425,19 @@ class UuidPermutation:
 
     def map_int(self, u: int) -> int:
         if not 0 <= u <= _ALL:
-            raise RemapError(f"UUID value {u} of {self.domain} is not a 128-bit integer")
+            raise RemapError(f"a UUID value of {self.domain} is not a 128-bit integer")
         return self._perm(u)
 
     def inverse_int(self, u: int) -> int:
         if not 0 <= u <= _ALL:
-            raise RemapError(f"UUID value {u} of {self.domain} is not a 128-bit integer")
+            raise RemapError(f"a UUID value of {self.domain} is not a 128-bit integer")
         return self._perm(u, inverse=True)
 
     # -- text
     def _parse(self, s: str) -> int:
         m = _UUID_RE.fullmatch(s) if isinstance(s, str) else None
         if m is None:
-            raise RemapError(f"key value {s!r} of {self.domain} is not a UUID")
+            raise RemapError(f"a key value of {self.domain} is not a UUID")
         return int("".join(m.group(2, 3, 4, 5, 6)), 16)
 
     def map(self, s: str) -> str:
@@ -569,7 +569,7 @@ class TextKeyPermutation:
 
     def _transform(self, s: str, inverse: bool) -> str:
         if not isinstance(s, str):
-            raise RemapError(f"key value {s!r} of {self.domain} is not text")
+            raise RemapError(f"a key value of {self.domain} is not text")
         pos = _positions(s)
         if not pos:
             return s

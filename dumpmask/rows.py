@@ -15,7 +15,10 @@ class DumpRows:
     def __init__(self, path_or_stream, dialect: str | None = None, source: str | None = None):
         from dumpmask.engine import Engine
 
+        from dumpmask.inputs import check_path, checked
+
         if isinstance(path_or_stream, (str, bytes)) and path_or_stream != "-":
+            check_path(path_or_stream)
             self._fh = open(path_or_stream, "rb")
             self.source = source or str(path_or_stream)
         else:
@@ -23,7 +26,7 @@ class DumpRows:
 
             self._fh = sys.stdin.buffer if path_or_stream in ("-", None) else path_or_stream
             self.source = source or "<stdin>"
-        self.reader = io.BufferedReader(self._fh, 1 << 20) if not isinstance(self._fh, io.BufferedReader) else self._fh
+        self.reader = io.BufferedReader(checked(self._fh, self.source), 1 << 20)
         name = dialect or detect_dialect(self.reader.peek(65536)[:65536])
         if name is None:
             raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, self.source)

@@ -43,8 +43,13 @@ class FieldFns:
         self.copy, self.sql, self.cache, self.miss = copy, sql, cache, miss
 
 
+MEMO_MAX_FIELD = 1 << 16   # longer fields are not memoised: a repeat is unlikely, the memory is not
+
+
 def remember(cache: dict, raw: bytes, result, cache_max: int):
     """Store a computed field in a bounded memo (cleared when full) and return it."""
+    if len(raw) > MEMO_MAX_FIELD:
+        return result
     if len(cache) >= cache_max:
         cache.clear()
     cache[raw] = result
@@ -124,6 +129,40 @@ def span_masker(k: int):
     return fn
 
 
+HUGE_FIELD = 1 << 20   # a field this long is decoded in place (no copy of its raw bytes)
+
+
+def mask_spans_huge(data: bytes, spans, plan, huge, null):
+    """span_masker's work for data holding a very long field: the same replacements and
+    counts, but a field longer than HUGE_FIELD goes to huge(plan_entry, data, s, e) (-> the
+    new field, UNCHANGED, or None when it cannot tell: then as usual), which decodes it from
+    `data` without a copy of its bytes. Peak memory: data + the decoded value."""
+    k = len(plan)
+    caches = [p.fn.cache for p in plan]
+    misses = [p.fn.miss for p in plan]
+    counts = [0] * (2 * k)
+    repl = []
+    append = repl.append
+    for n in range(0, len(spans), 2):
+        j = (n >> 1) % k
+        s, e = spans[n], spans[n + 1]
+        r = huge(plan[j], data, s, e) if e - s > HUGE_FIELD else None
+        if r is None:
+            raw = data[s:e]
+            r = caches[j].get(raw)
+            if r is None:
+                r = misses[j](raw)
+            if r is UNCHANGED and raw == null:
+                counts[2 * j + 1] += 1
+            raw = None
+        if r is not UNCHANGED:
+            counts[2 * j] += 1
+            if r is null:
+                counts[2 * j + 1] += 1
+        append(r)
+    return repl, tuple(counts)
+
+
 def counting(cache: dict, miss, null, stats):
     """A raw -> raw field function over a memo: UNCHANGED keeps the original bytes; counts
     changed values and NULLs written into the column's audit stats. `null` is the dialect's
@@ -159,6 +198,35 @@ class Block:
     decode: object
     text: object
     lineno: object
+
+
+def counted_lines(rows, last_line: int):
+    """COPY rows and a lineno() giving the line of the row last yielded (the header ends at
+    `last_line`): (items, lineno)."""
+    cur = [last_line]
+
+    def items():
+        n = last_line
+        for row in rows:
+            n += 1
+            cur[0] = n
+            yield row
+    return items(), lambda: cur[0]
+
+
+def tuple_lines(raw: bytes, tuples, first_line: int):
+    """The tuples of an INSERT that starts on `first_line` and a lineno() giving the line where
+    the tuple last yielded begins (multi-line INSERTs: one tuple a line): (items, lineno)."""
+    cur = [first_line]
+
+    def items():
+        pos, line = 0, first_line
+        for it in tuples:
+            line += raw.count(b"\n", pos, it[0])
+            pos = it[0]
+            cur[0] = line
+            yield it
+    return items(), lambda: cur[0]
 
 
 def rows_of(blocks):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import re
 
-from dumpmask.dialects.base import UNCHANGED, FieldFns, LineReader, counting, remember, span_masker
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, LineReader, counting, mask_spans_huge, remember,
+                                    span_masker)
 from dumpmask.dialects.fast import ACCELERATED, body_end, splice, tuple_spans
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
                                          split_statements, unquote_ident)
@@ -61,6 +62,17 @@ class MergedLines(bytes):
     """Several lines of one INSERT handed to the splitter at once (`extra` = lines - 1)."""
 
 
+class LongStatement:
+    """Like MergedLines for a long statement: its bytes in `raw` (no copy of them)."""
+
+    __slots__ = ("raw", "extra", "complete")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self.extra = raw.count(b"\n") - 1
+        self.complete = True
+
+
 _INSERT_START = (b"INSERT ", b"REPLACE ", b"insert ", b"replace ")
 _EOL_REST = re.compile(rb"[ \t\r]*+\n")
 MAX_MERGE = 1 << 30
@@ -75,18 +87,33 @@ def fast_lines(stream, block: int = 1 << 20):
     read = getattr(stream, "read1", None) or stream.read
     data = b""
     pos = 0
+    scan = 0          # data[pos:scan] is known to hold no line break
     eof = False
     while True:
-        nl = data.find(b"\n", pos)
+        nl = data.find(b"\n", scan if scan > pos else pos)
         if nl < 0:
             if eof:
                 if pos < len(data):
                     yield data[pos:]
                 return
-            more = read(block)
-            if not more:
-                eof = True
-            data = data[pos:] + more
+            # a line longer than the buffer: gather blocks until its line break arrives and
+            # join them once (linear in the line's length, never data + more per block)
+            pieces = [memoryview(data)[pos:]] if pos < len(data) else []   # joined below: no copy here
+            size = len(data) - pos
+            data = b""
+            more = b""
+            while True:
+                more = read(block)
+                if not more:
+                    eof = True
+                    break
+                pieces.append(more)
+                size += len(more)
+                if more.find(b"\n") >= 0:
+                    break
+            scan = size - len(more)
+            data = b"".join(pieces)
+            pieces = more = None
             pos = 0
             continue
         end = nl + 1
@@ -96,24 +123,53 @@ def fast_lines(stream, block: int = 1 << 20):
             if p < n and data[p] == 0x3B:            # ';'
                 m = _EOL_REST.match(data, p + 1)
                 if m is not None:
-                    stmt = MergedLines(data[pos:m.end()])
-                    stmt.extra = stmt.count(b"\n") - 1
-                    stmt.complete = True
-                    yield stmt
+                    if m.end() - pos > (1 << 20):
+                        # a long statement is handed over as it is, not copied into a bytes
+                        # subclass (which copies twice); a whole buffer is not copied at all
+                        stmt = LongStatement(data[pos:m.end()])
+                    else:
+                        stmt = MergedLines(data[pos:m.end()])
+                        stmt.extra = stmt.count(b"\n") - 1
+                        stmt.complete = True
                     pos = m.end()
+                    if type(stmt) is LongStatement and len(stmt.raw) > (8 << 20):
+                        # a long statement: the buffer is not held beside it meanwhile (nor
+                        # through the match object)
+                        data = data[pos:]
+                        pos = scan = 0
+                        m = None
+                    yield stmt
+                    stmt = None
                     continue
                 need_more = data.find(b"\n", p + 1) < 0   # the line may end past the buffer
             else:
                 need_more = p >= n or data[p] in b"'\"`"  # ran out of buffer, maybe inside a string
             if need_more and not eof and n - pos < MAX_MERGE:
-                more = read(max(block, n - pos))
+                more = read(max(block, n - pos))   # doubling: linear in the statement's length
                 if not more:
                     eof = True
                 data = data[pos:] + more
+                more = None
                 pos = 0
+                scan = 0
                 continue
         yield data[pos:end]
         pos = end
+
+
+def _huge_sql_field(p, data: bytes, s: int, e: int):
+    """A very long plain string literal ('...' without escapes or doubled quotes), decoded from
+    `data` in place: the same result as the column's miss (None: take the usual path)."""
+    if data[s:s + 1] != b"'" or data[e - 1:e] != b"'" or e - s < 2 or data.find(b"\\", s, e) >= 0 \
+            or data.find(b"''", s + 1, e - 1) >= 0:
+        return None
+    v = str(memoryview(data)[s + 1:e - 1], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    if nv is None:
+        return NULL_LIT
+    return encode_string(nv.encode("utf-8", "surrogateescape"))
 
 
 def _qualname(key) -> str:
@@ -154,21 +210,23 @@ class MyAdapter:
             """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
             if raw_int is not None and raw.isdigit():
                 return remember(cache, raw, raw_int(raw), cache_max)
-            if raw[:1] == b"'" and b"\\" not in raw and b"''" not in raw[1:-1]:
-                lk, v = "string", raw[1:-1]          # the common case, without the general decoder
+            if raw[:1] == b"'" and b"\\" not in raw and raw.find(b"''", 1, len(raw) - 1) < 0:
+                # the common case, without the general decoder (and without a copy of the body)
+                lk, v = "string", memoryview(raw)[1:-1]
             else:
                 lk, v = decode_literal(raw)
             if lk == "null":
                 value = None
             elif lk in ("string", "binary_string", "hex", "bit"):
-                value = v.decode("utf-8", "surrogateescape")
+                value = str(v, "utf-8", "surrogateescape")
+                v = None
             elif lk == "number":
                 value = v.decode("ascii", "surrogateescape")
             elif lk == "default":
                 cache[raw] = UNCHANGED  # a generated column's placeholder: nothing to mask
                 return UNCHANGED
             else:
-                raise MaskingError(f"column {qual}: cannot mask a value written as an expression: {raw[:40]!r}")
+                raise MaskingError(f"column {qual}: cannot mask a value written as an expression")
             out = t(value)
             if out == value:
                 r = UNCHANGED
@@ -269,6 +327,41 @@ class MyAdapter:
         prog.done()
 
     def do_insert(self, st, out) -> None:
+        try:
+            self._do_insert(st, out)
+        except MaskingError as e:
+            eng = self.engine
+            if str(e).startswith(f"{eng.source}:"):
+                raise
+            raise MaskingError(f"{eng.source}:{self._locate(st, e)}: {e}") from None
+
+    def _locate(self, st, err) -> str:
+        """Where in an INSERT a MaskingError comes from: "line: table row N" (N counted in the
+        table), found by running the masked fields' functions again tuple by tuple."""
+        eng = self.engine
+        raw = st.raw
+        try:
+            tm = _INSERT_TABLE.match(raw)
+            names = [unquote_ident(p) for p in _NAME_PART.findall(tm.group(1))]
+            ts = eng.table_state(self.table_key((names[-2] if len(names) > 1 else None, names[-1])))
+            ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
+            columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
+            plan = eng.build_plan(ts, columns, st.line)
+            before = getattr(self, "_row0", 0)
+            for k, (t0, _t1, spans) in enumerate(ins.tuples):
+                for p in plan:
+                    if p.index < len(spans):
+                        s, e = spans[p.index]
+                        try:
+                            p.fn.miss(raw[s:e])
+                        except MaskingError:
+                            at = st.line + raw.count(b"\n", 0, t0)
+                            return f"{at}: {_qualname(ts.key)} row {before + k + 1}"
+        except Exception:
+            pass
+        return str(st.line)
+
+    def _do_insert(self, st, out) -> None:
         eng = self.engine
         raw = st.raw
         name = _insert_table(raw)
@@ -280,6 +373,7 @@ class MyAdapter:
         wanted = [e.wants_table(eng, ts) for e in eng.extensions]
         has_rules = bool(eng.table_rules(ts)) or any(wanted)
         tstats = eng.audit.table(_qualname(ts.key))
+        self._row0 = tstats.rows_read   # rows of this table before this statement (to locate errors)
         if not has_rules:
             out.write(raw)
             eng.audit.count_passthrough("INSERT (unmasked table)")
@@ -370,8 +464,11 @@ class MyAdapter:
         if not plan:
             out.write(raw)
             return
-        repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],
-                                              UNCHANGED, NULL_LIT)
+        if len(raw) > HUGE_FIELD:   # a very long value: decoded in place, not copied
+            repl, counts = mask_spans_huge(raw, spans, plan, _huge_sql_field, NULL_LIT)
+        else:
+            repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],
+                                                  UNCHANGED, NULL_LIT)
         for j, p in enumerate(plan):
             p.stats.changed += counts[2 * j]
             p.stats.nulls += counts[2 * j + 1]
@@ -392,7 +489,7 @@ class MyAdapter:
 
     def iter_blocks(self, lines: LineReader, want=None):
         """Every INSERT of a dump as a Block (rows undecoded); CREATE TABLE and USE learnt on the way."""
-        from dumpmask.dialects.base import Block
+        from dumpmask.dialects.base import Block, tuple_lines
 
         eng = self.engine
         for st in split_statements(fast_lines(lines.stream), eng.source):
@@ -419,8 +516,9 @@ class MyAdapter:
             except DumpSyntaxError:
                 continue
             raw = st.raw
-            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _decoded,
-                        lambda it, raw=raw: raw[it[0]:it[1]], lambda n=st.line: n)
+            items, lineno = tuple_lines(raw, ins.tuples, st.line)
+            yield Block("insert", ts.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _decoded,
+                        lambda it, raw=raw: raw[it[0]:it[1]], lineno)
 
     def iter_rows(self, lines: LineReader, want=None):
         """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""

@@ -151,16 +151,23 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
 
     for line in lines:
         lineno += 1
-        if type(line) is not bytes:   # several lines handed over at once (MergedLines)
+        if type(line) is not bytes:   # several lines handed over at once (MergedLines, LongStatement)
             lineno_after = lineno + line.extra
+            big = getattr(line, "raw", None)   # a LongStatement's bytes (not copied)
             if not in_stmt and delim == b";" and getattr(line, "complete", False):
                 # checked by its producer: one whole statement, ';' at its end, no comment
                 if cparts:
                     yield MyStmt(b"".join(cparts), cline, "comment", delim)
                     cparts = []
-                yield MyStmt(bytes(line), lineno, statement_kind(line), delim)
+                raw = big if big is not None else bytes(line)
+                line = big = None
+                yield MyStmt(raw, lineno, statement_kind(raw), delim)
+                raw = None
                 lineno = lineno_after
                 continue
+            if big is not None:
+                line = big
+                big = None
         else:
             lineno_after = None
         n = len(line)
@@ -755,7 +762,7 @@ def encode_literal(kind: str, value) -> bytes:
         if not isinstance(value, bytes):
             value = str(value).encode("ascii")
         if not is_number(value):
-            raise ValueError(f"not a numeric literal: {value!r}")
+            raise ValueError("not a numeric literal")
         return value
     if kind in ("default", "expr"):
         return value

@@ -12,9 +12,9 @@ import functools
 import itertools
 import re
 
-from dumpmask.dialects.base import (UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting, remember, row_masker,
-                                    span_masker, statement_kind_words)
-from dumpmask.dialects.fast import c_copy_spans, splice
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting,
+                                    mask_spans_huge, remember, row_masker, span_masker, statement_kind_words)
+from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -283,38 +283,62 @@ class PgReader:
                 yield b"".join(buf)
             if self.copy_end is not None or read is None:
                 return
-        carry = b""
+        # the line not yet complete is kept as a list of pieces and joined once, when its line
+        # break arrives: a line of any length costs linear time (no carry + chunk per block),
+        # and only the new block is searched for the terminator
+        parts: list[bytes] = []
+        plen = 0
         while True:
             chunk = read(1 << 20)
             if not chunk:
-                if carry:
+                if parts:
                     lines.lineno += 1
-                    yield carry
+                    yield b"".join(parts)
                 raise DumpSyntaxError("unterminated COPY block (no \\. before end of input)", lines.lineno, lines.source)
-            data = carry + chunk if carry else chunk
-            if data.startswith((b"\\.\n", b"\\.\r\n")):
-                idx = 0
+            # a terminator line may begin in the pieces only when they are all of a short line
+            # ("\\", "\\.", "\\.\r"); b"\n" stands for the line break before them
+            if not parts and chunk.startswith((b"\\.\n", b"\\.\r\n")):
+                prev, idx = b"", 0
             else:
-                i1 = data.find(b"\n\\.\n")
-                i2 = data.find(b"\n\\.\r\n")
+                prev = b"\n" + b"".join(parts) if 0 < plen <= 3 else b""
+                window = prev + chunk if prev else chunk
+                i1 = window.find(b"\n\\.\n")
+                i2 = window.find(b"\n\\.\r\n")
                 idx = min(i for i in (i1, i2) if i >= 0) + 1 if (i1 >= 0 or i2 >= 0) else -1
             if idx >= 0:
-                end = data.index(b"\n", idx) + 1
-                self.copy_end = data[idx:end]
-                rest = data[end:]
-                if idx:
-                    body = data[:idx]
+                k = idx - len(prev)          # where the terminator line begins in chunk (< 0: in the pieces)
+                if k >= 0:
+                    body = b"".join(parts + [chunk[:k]]) if parts else chunk[:k]
+                    term_from = k
+                else:
+                    body = b""
+                    term_from = 0
+                end = chunk.index(b"\n", term_from) + 1
+                self.copy_end = (b"".join(parts) if k < 0 else b"") + chunk[term_from:end]
+                rest = chunk[end:]
+                parts = chunk = None   # not held while the caller works on body
+                if body:
                     lines.lineno += body.count(b"\n")
                     yield body
                 lines.lineno += 1
                 lines.unread(rest)
                 return
-            cut = data.rfind(b"\n") + 1
+            cut = chunk.rfind(b"\n") + 1
             if cut:
-                part = data[:cut]
+                if parts:
+                    parts.append(chunk[:cut])
+                    part = b"".join(parts)
+                else:
+                    part = chunk[:cut] if cut < len(chunk) else chunk
+                parts = []
                 lines.lineno += part.count(b"\n")
                 yield part
-            carry = data[cut:]
+                if cut < len(chunk):
+                    parts.append(chunk[cut:])
+                plen = len(chunk) - cut
+            else:
+                parts.append(chunk)
+                plen += len(chunk)
 
 
 # ---------------------------------------------------------------- names
@@ -457,9 +481,10 @@ def copy_encode(value: str | None) -> bytes:
 
 
 # ---------------------------------------------------------------- INSERT statements
-# a field: a string (plain or E''), optionally with a ::cast, or a bare token
+# a field: a string (plain or E''), optionally with a ::cast, or a bare token (possessive: a
+# string of any length is matched in linear time, without the regex engine's backtracking stack)
 _PG_FIELD = re.compile(
-    rb"\s*(?:[Ee]'(?:[^'\\]|\\.|'')*'|[BbXx]'[0-9A-Fa-f]*'|'(?:[^']|'')*'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
+    rb"\s*(?:[Ee]'(?:[^'\\]++|\\.|'')*+'|[BbXx]'[0-9A-Fa-f]*+'|'(?:[^']++|'')*+'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
     re.S)
 
 
@@ -547,6 +572,8 @@ def literal_decode(field: bytes) -> Literal:
         body = _E_UNESC_RE.sub(_e_unesc, body.replace(b"''", b"'"))
         return Literal(body.decode("utf-8", "surrogateescape"), True, cast)
     if f[:1] == b"'":
+        if f.find(b"''", 1, len(f) - 1) < 0:   # no doubled quote: decoded in place, no copy
+            return Literal(str(memoryview(f)[1:-1], "utf-8", "surrogateescape"), True, cast)
         return Literal(f[1:-1].replace(b"''", b"'").decode("utf-8", "surrogateescape"), True, cast)
     if f[:2] in (b"B'", b"b'") and f[-1:] == b"'":   # pg_dump --inserts writes bit strings as B'0101'
         return Literal(f[2:-1].decode("ascii", "surrogateescape"), True, cast)
@@ -948,51 +975,69 @@ class PgAdapter:
             w(b"".join(batch))
             batch.clear()
 
-        if row_filter is not None or samplers or not entries:
-            mask_lines(rows_in)
-        else:
-            # every row is kept: ~1 MB of lines at a time through a loop generated for this
-            # table's shape (the same results and counts as mask_lines)
-            idxs = tuple(e[0] for e in entries)
-            masker = row_masker(ncols, idxs)
-            smasker = span_masker(len(idxs))
-            caches = [e[1] for e in entries]
-            misses = [e[2] for e in entries]
-            cnts = [e[3] for e in entries]
-            for chunk in r.copy_chunks():
-                if b"\r" in chunk or not chunk.endswith(b"\n"):
-                    parts = chunk.split(b"\n")
-                    tail = parts.pop()
-                    mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
-                    continue
-                if c_copy_spans is not None:
-                    # C finds the masked fields; Python runs per masked field only
-                    spans = c_copy_spans(chunk, ncols, idxs)
-                    if type(spans) is int:
-                        rows = chunk.split(b"\n")
-                        bad, done = spans, None
+        cur = [None, 0]   # the chunk being masked and the rows read before it (to locate an error)
+        try:
+            if row_filter is not None or samplers or not entries:
+                mask_lines(rows_in)
+            else:
+                # every row is kept: ~1 MB of lines at a time through a loop generated for this
+                # table's shape (the same results and counts as mask_lines)
+                idxs = tuple(e[0] for e in entries)
+                masker = row_masker(ncols, idxs)
+                smasker = span_masker(len(idxs))
+                caches = [e[1] for e in entries]
+                misses = [e[2] for e in entries]
+                cnts = [e[3] for e in entries]
+                for chunk in r.copy_chunks():
+                    cur[0], cur[1] = chunk, n_read
+                    if b"\r" in chunk or not chunk.endswith(b"\n"):
+                        parts = chunk.split(b"\n")
+                        tail = parts.pop()
+                        mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
+                        continue
+                    if len(chunk) > HUGE_FIELD:
+                        # a very long line: its long fields are decoded in place, not copied
+                        spans = copy_spans(chunk, ncols, idxs)
+                        if type(spans) is int:
+                            rows = chunk.split(b"\n")
+                            bad, done = spans, None
+                        else:
+                            repl, counts = mask_spans_huge(chunk, spans, plan, _huge_copy_field, NULL_FIELD)
+                            done = splice(chunk, spans, repl)
+                            repl = None
+                            bad = -1
+                            nrows = chunk.count(b"\n")
+                    elif c_copy_spans is not None:
+                        # C finds the masked fields; Python runs per masked field only
+                        spans = c_copy_spans(chunk, ncols, idxs)
+                        if type(spans) is int:
+                            rows = chunk.split(b"\n")
+                            bad, done = spans, None
+                        else:
+                            repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
+                            done = splice(chunk, spans, repl)
+                            bad = -1
+                            nrows = chunk.count(b"\n")
                     else:
-                        repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
-                        done = splice(chunk, spans, repl)
-                        bad = -1
-                        nrows = chunk.count(b"\n")
-                else:
-                    rows = chunk[:-1].split(b"\n")
-                    done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
-                    nrows = len(done)
-                    done.append(b"")
-                    done = b"\n".join(done)
-                if bad >= 0:
-                    nf = rows[bad].count(b"\t") + 1
-                    raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
-                                          first_line + n_read + bad, source, rows[bad][:60])
-                for j, cnt in enumerate(cnts):
-                    cnt[0] += counts[2 * j]
-                    cnt[1] += counts[2 * j + 1]
-                n_read += nrows
-                n_written += nrows
-                w(done)
-                prog.update(lines_bytes(out), name)
+                        rows = chunk[:-1].split(b"\n")
+                        done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
+                        nrows = len(done)
+                        done.append(b"")
+                        done = b"\n".join(done)
+                    if bad >= 0:
+                        nf = rows[bad].count(b"\t") + 1
+                        raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
+                                              first_line + n_read + bad, source, rows[bad][:60])
+                    for j, cnt in enumerate(cnts):
+                        cnt[0] += counts[2 * j]
+                        cnt[1] += counts[2 * j + 1]
+                    n_read += nrows
+                    n_written += nrows
+                    w(done)
+                    prog.update(lines_bytes(out), name)
+        except MaskingError as e:
+            row = n_read if cur[0] is None or n_read > cur[1] else cur[1] + _first_bad_row(cur[0], entries)
+            raise MaskingError(f"{source}:{first_line + row - 1}: {name} row {row}: {e}") from None
         for _, _, _, cnt, stats in entries:
             stats.changed += cnt[0]
             stats.nulls += cnt[1]
@@ -1048,17 +1093,34 @@ class PgAdapter:
         pieces = [raw[:ins.values_start]]
         ncols = len(columns)
         kept = 0
+        kinds = {}
+        if len(raw) > HUGE_FIELD:
+            for p in plan:
+                col = ts.schema.column(columns[p.index]) if ts.schema is not None else None
+                kinds[p.index] = col.kind if col is not None else "text"
         for (t0, t1, fields) in ins.tuples:
             tstats.rows_read += 1
             if len(fields) != ncols:
-                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}", st.line, eng.source, raw[t0:t0 + 60])
-            vals = [raw[s:e] for s, e in fields]
-            if row_filter is not None:
-                vals = row_filter(vals)
-                if vals is None:
-                    continue
-            for p in plan:
-                vals[p.index] = p.fn.sql(vals[p.index])
+                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}",
+                                      st.line + raw.count(b"\n", 0, t0), eng.source)
+            # a very long field is not copied out: a view of it (read in place when masked)
+            vals = [raw[s:e] if e - s <= HUGE_FIELD else memoryview(raw)[s:e] for s, e in fields]
+            try:
+                if row_filter is not None:
+                    vals = row_filter(vals)
+                    if vals is None:
+                        continue
+                for p in plan:
+                    v = vals[p.index]
+                    if type(v) is memoryview:
+                        s, e = fields[p.index]
+                        r = _huge_insert_field(p, raw, s, e, kinds.get(p.index, "text"))
+                        vals[p.index] = p.fn.sql(bytes(v)) if r is None else r
+                        continue
+                    vals[p.index] = p.fn.sql(v)
+            except MaskingError as e:
+                at = st.line + raw.count(b"\n", 0, t0)
+                raise MaskingError(f"{eng.source}:{at}: {_qualname(ts.key)} row {tstats.rows_read}: {e}") from None
             if kept:
                 pieces.append(b",\n\t" if b"),\n\t(" in raw else b", ")
             pieces.append(b"(" + b",".join(vals) + b")")
@@ -1068,6 +1130,53 @@ class PgAdapter:
             return  # every row was cut: the statement disappears
         pieces.append(raw[ins.tail_start:])
         out.write(b"".join(pieces))
+
+
+def _huge_copy_field(p, data: bytes, s: int, e: int):
+    """A very long COPY field without escapes, decoded from `data` in place: the same result as
+    the column's copy miss (None: not that simple case, take the usual path)."""
+    if data.find(b"\\", s, e) >= 0 or data[s:s + 1].isdigit():
+        return None
+    v = str(memoryview(data)[s:e], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    return NULL_FIELD if nv is None else copy_encode(nv)
+
+
+def _huge_insert_field(p, raw: bytes, s: int, e: int, kind: str):
+    """A very long INSERT value written as a plain '...' string (no doubled quote, no cast),
+    decoded from the statement in place, counted into the column's stats: the same bytes as
+    the column's sql function gives (a view of the original when unchanged). None: not that
+    simple case (the caller takes the usual path)."""
+    a, b = s, e
+    while a < b and raw[a:a + 1].isspace():
+        a += 1
+    while b > a and raw[b - 1:b].isspace():
+        b -= 1
+    if b - a < 2 or raw[a:a + 1] != b"'" or raw[b - 1:b] != b"'" or raw.find(b"''", a + 1, b - 1) >= 0:
+        return None
+    v = str(memoryview(raw)[a + 1:b - 1], "utf-8", "surrogateescape")
+    nv = p.value_fn(v)
+    if nv == v:
+        return memoryview(raw)[s:e]
+    p.stats.changed += 1
+    if nv is None:
+        p.stats.nulls += 1
+    return raw[s:a] + literal_encode(nv, Literal(v, True, b""), kind) + raw[b:e]
+
+
+def _first_bad_row(chunk: bytes, entries) -> int:
+    """The 1-based row of a chunk of COPY lines whose masked field raises MaskingError."""
+    for k, line in enumerate(chunk.split(b"\n"), 1):
+        fields = line.rstrip(b"\r").split(b"\t")
+        for i, _cache, miss, _cnt, _stats in entries:
+            if i < len(fields):
+                try:
+                    miss(fields[i])
+                except MaskingError:
+                    return k
+    return 1
 
 
 def _qualname(key) -> str:
@@ -1112,7 +1221,7 @@ def _iter_blocks(self, lines: LineReader, want=None):
     """Every data statement of a dump as a Block (rows undecoded). Schema statements are learnt
     on the way (self.engine.tables), so callers can look at types. `want(table_key) -> bool`
     skips tables nobody asked for, cheaply."""
-    from dumpmask.dialects.base import Block
+    from dumpmask.dialects.base import Block, counted_lines, tuple_lines
 
     eng = self.engine
     r = PgReader(lines)
@@ -1130,8 +1239,8 @@ def _iter_blocks(self, lines: LineReader, want=None):
             except DumpSyntaxError:
                 r.copy_passthrough(lambda b: None)
                 continue
-            yield Block("copy", ts.key, columns, r.copy_rows(), _copy_fields, copy_decode, lambda line: line,
-                        lambda: lines.lineno)
+            items, lineno = counted_lines(r.copy_rows(), lines.lineno)
+            yield Block("copy", ts.key, columns, items, _copy_fields, copy_decode, lambda line: line, lineno)
         elif k == "insert":
             h = insert_head(st.raw)
             if h is None or h[2] < 0:
@@ -1146,8 +1255,9 @@ def _iter_blocks(self, lines: LineReader, want=None):
             except DumpSyntaxError:
                 continue
             raw = st.raw
-            yield Block("insert", ts.key, columns, ins.tuples, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
-                        lambda it: None, lambda n=st.line: n)
+            items, lineno = tuple_lines(raw, ins.tuples, st.line)
+            yield Block("insert", ts.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
+                        lambda it: None, lineno)
         elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
             self.learn(st)
         elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):

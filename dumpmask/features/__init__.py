@@ -47,26 +47,16 @@ class Extension:
 
 def install(eng) -> None:
     """Add the extensions a run asks for (rules options and CLI flags)."""
-    try:
-        from dumpmask.features.keys import KeyRemapping
-    except ImportError:
-        KeyRemapping = None
-    from dumpmask.features.keys import remapping_wanted
+    from dumpmask.features.detection import Detection
+    from dumpmask.features.keys import KeyRemapping, remapping_wanted
+    from dumpmask.features.subset import Subset
 
-    if KeyRemapping is not None and (remapping_wanted(eng) or _any_key_rule(eng)):
+    if remapping_wanted(eng) or _any_key_rule(eng):
         eng.extensions.append(KeyRemapping())
-    try:
-        from dumpmask.features.detection import Detection
-    except ImportError:
-        Detection = None
-    if Detection is not None and (eng.strict or eng.template):
+    if eng.strict or eng.template:
         eng.extensions.insert(0, Detection())
-    try:
-        from dumpmask.features.subset import Subset
-    except ImportError:
-        Subset = None
     transfer = eng.transfer or eng.rules.transfer
-    if Subset is not None and (transfer.get("mode", "full") != "full" or any(t.transfer for t in eng.rules.tables)):
+    if transfer.get("mode", "full") != "full" or any(t.transfer for t in eng.rules.tables):
         eng.extensions.append(Subset())
 
 

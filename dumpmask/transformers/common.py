@@ -44,6 +44,19 @@ def encode_value(value: str) -> bytes:
     return value.encode("utf-8", "surrogatepass")
 
 
+_FEED_PIECE = 1 << 20
+
+
+def feed(h, value: str) -> None:
+    """h.update(encode_value(value)) without a copy of a long value: encoded 1 M characters at
+    a time (UTF-8 encodes code point by code point, so the bytes are the same)."""
+    if len(value) <= _FEED_PIECE:
+        h.update(value.encode("utf-8", "surrogatepass"))
+        return
+    for i in range(0, len(value), _FEED_PIECE):
+        h.update(value[i:i + _FEED_PIECE].encode("utf-8", "surrogatepass"))
+
+
 #: Crockford's base32 alphabet, lower case (no i, l, o, u); byte -> alphabet[byte % 32]
 B32_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 B32_TABLE = bytes(ord(B32_ALPHABET[b % 32]) for b in range(256))
@@ -162,7 +175,7 @@ class PrfTransformer(Transformer):
         if not value and not self._mask_empty:
             return value
         h = self._h.copy()
-        h.update(value.encode("utf-8", "surrogatepass"))
+        feed(h, value)
         return self.make(h.digest(), value)
 
     def __call__(self, value):
@@ -173,6 +186,8 @@ class PrfTransformer(Transformer):
         cache = self._cache
         r = cache.get(value)
         if r is None:
+            if len(value) > (1 << 16):   # a long value is not memoised (nor held)
+                return self.uncached(value)
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             h = self._h.copy()

@@ -1,0 +1,126 @@
+"""What an input is, from its first bytes: dumpmask reads plain SQL dumps only. Archives
+(pg_dump -Fc / -Ft / -Fd) and compressed files are refused before anything is written, with
+the command that turns them into plain SQL (a later version may read them natively)."""
+from __future__ import annotations
+
+import io
+import os
+import stat
+
+from dumpmask.errors import DumpmaskError
+
+# (magic at offset, what it is, the command that gives plain SQL)
+_MAGICS = (
+    (0, b"PGDMP", "a pg_dump custom-format archive (pg_dump -Fc)", "pg_restore -f - {src} | dumpmask ..."),
+    (0, b"\x1f\x8b", "a gzip-compressed file", "zcat {src} | dumpmask ..."),
+    (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "zstdcat {src} | dumpmask ..."),
+    (0, b"BZh", "a bzip2-compressed file", "bzcat {src} | dumpmask ..."),
+    (0, b"\xfd7zXZ\x00", "an xz-compressed file", "xzcat {src} | dumpmask ..."),
+    (0, b"\x04\x22\x4d\x18", "an lz4-compressed file", "lz4cat {src} | dumpmask ..."),
+    (0, b"PK\x03\x04", "a zip archive", "unzip -p {src} | dumpmask ..."),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x -so {src} | dumpmask ..."),
+    (257, b"ustar", "a tar archive (pg_dump -Ft, or a tarball)",
+     "pg_restore -f - {src} | dumpmask ... (a pg_dump -Ft archive), or tar -xOf {src} | dumpmask ..."),
+)
+
+EMPTY = "empty input (0 bytes, or only whitespace): nothing to mask"
+
+
+def refuse_format(head: bytes, source: str, what: str = "input") -> None:
+    """Raise DumpmaskError (exit 1) when `head` (the first bytes, at least 262 when the input
+    is that long) is an archive or compressed file, or when the whole input is empty."""
+    src = source if source and not source.startswith("<") else "FILE"
+    for off, magic, name, cmd in _MAGICS:
+        if head[off:off + len(magic)] == magic:
+            if magic == b"BZh" and not head[3:4].isdigit():
+                continue
+            raise DumpmaskError(f"{source}: {what} is {name}, not a plain SQL dump; dumpmask reads plain SQL "
+                                f"only: {cmd.format(src=src)}")
+
+
+def refuse_empty(head: bytes, complete: bool, source: str, what: str = "input") -> None:
+    """`complete`: head is the whole input (shorter than what was asked for)."""
+    if complete and not head.strip():
+        raise DumpmaskError(f"{source}: {EMPTY}" if what == "input" else f"{source}: {what} is empty (empty input)")
+
+
+HEAD = 4096
+
+
+def read_head(raw, n: int = HEAD) -> bytes:
+    """Read up to n bytes (fewer only at EOF), looping over short reads of pipes."""
+    parts = []
+    got = 0
+    while got < n:
+        b = raw.read(n - got)
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
+
+
+class Prefixed(io.RawIOBase):
+    """A raw stream serving `head` first, then the rest of `raw`."""
+
+    def __init__(self, head: bytes, raw):
+        self._head = memoryview(head)
+        self._raw = raw
+        # one read at a time (a buffered stream's readinto would wait for a full buffer on a pipe)
+        self._readinto = getattr(raw, "readinto1", None) or getattr(raw, "readinto", None)
+        try:
+            self._regular = stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            self._regular = False
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            if n < len(b) and self._readinto is not None and self._regular:
+                # fill the rest as a direct read of a file would (callers peek at the first
+                # 64 KB); never on a pipe, where that read may wait for bytes not yet written
+                m = self._readinto(memoryview(b)[n:])
+                n += m or 0
+            return n
+        if self._readinto is not None:
+            return self._readinto(b)
+        data = self._raw.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def checked(raw, source: str, what: str = "input"):
+    """Refuse archives, compressed and empty input on binary stream `raw` before anything is
+    read from it by a dialect; returns a raw stream that gives every byte of `raw`."""
+    head = read_head(raw)
+    refuse_format(head, source, what)
+    # only whitespace so far: read on while it stays so (it is cheap to hold), to tell an
+    # input of only whitespace from a dump that begins with blank lines
+    more = HEAD
+    while head and len(head) == more and not head.strip() and more < (64 << 20):
+        head += read_head(raw, more)
+        more *= 2
+    refuse_empty(head, len(head) < more, source, what)
+    return Prefixed(head, raw)
+
+
+def check_path(path: str | None, what: str = "input") -> None:
+    """A directory given as a dump: pg_dump -Fd output (toc.dat) or anything else, refused."""
+    if not path or path == "-":
+        return
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "toc.dat")):
+            raise DumpmaskError(f"{path}: {what} is a pg_dump directory-format archive (pg_dump -Fd), not a plain "
+                                f"SQL dump; dumpmask reads plain SQL only: pg_restore -f - {path} | dumpmask ...")
+        raise DumpmaskError(f"{path}: {what} is a directory, not a SQL dump")
