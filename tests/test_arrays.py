@@ -30,7 +30,7 @@ def shape(x):
 TREES = st.integers(1, 3).flatmap(rect)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(TREES)
 def test_round_trip(tree):
     text = encode_array(tree)
@@ -38,7 +38,7 @@ def test_round_trip(tree):
     assert encode_array(parse_array(text)[1]) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(TREES)
 def test_map_keeps_shape_and_nulls(tree):
     out = map_array(tree, lambda v: "<" + v + ">")
@@ -89,7 +89,7 @@ def test_agrees_with_server(pg_server):
 
     samples = []
 
-    @settings(max_examples=60, deadline=None, database=None)
+    @settings(max_examples=40, deadline=None, database=None)
     @given(TREES)
     def collect(t):
         samples.append(t)
