@@ -23,8 +23,7 @@ RULES = {"options": {"identifierRemapping": {"enabled": True}},
              {"tableName": "staff", "columnMutations": [
                  {"column": "password", "mutation": "hash"}]}]}
 
-CASES = {"pagila": ("pagila", "pg_dump-copy.sql"), "pagila-inserts": ("pagila", "pg_dump-inserts.sql"),
-         "sakila": ("sakila", "mariadb-dump-default.sql")}
+CASES = {"pagila": ("pagila", "pg_dump-copy.sql"), "sakila": ("sakila", "mariadb-dump-default.sql")}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -81,7 +81,8 @@ def test_int_out_of_range_raises():
     p = IntPermutation(KEY, 1, 65535, "orders.id")
     with pytest.raises(RemapError) as ei:
         p.map(70000)
-    assert "70000 outside the remapping range [1, 65535] of orders.id" in str(ei.value)
+    assert "outside the remapping range [1, 65535] of orders.id" in str(ei.value)
+    assert "70000" not in str(ei.value)  # errors never repeat a value of the dump
     assert isinstance(ei.value, DumpmaskError)
     for bad in (0, -1, 65536):
         with pytest.raises(RemapError):
