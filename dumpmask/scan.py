@@ -334,15 +334,65 @@ def rules_snippet(rows: list[dict], dialect: str = "postgres") -> list[dict]:
     return [t for _, t in _snippet_tables(rows, dialect)]
 
 
+def _loose_links(tables: dict, declared: set) -> list:
+    """[(column node, key node)] the way identifier remapping's inferKeys links them (a
+    `<table>_id` / `<singular>_id` column of the type of that table's single-column primary key
+    that no foreign key declares; the same schema first, an ambiguous name left alone)."""
+    from dumpmask.features.keys import _int_s, _singular, _snake, _strategy_for
+
+    targets: dict = {}
+    for k, s in tables.items():
+        if s is None or len(s.primary_key) != 1 or s.partition_of:
+            continue
+        pk = s.column(s.primary_key[0])
+        if pk is None or _strategy_for(pk) is None:
+            continue
+        for stem in {s.name.lower(), _singular(s.name.lower())}:
+            targets.setdefault(stem, []).append((k, pk))
+    out = []
+    for k, s in tables.items():
+        if s is None or s.partition_of:
+            continue
+        for col in s.columns:
+            snake = _snake(col.name)
+            st = _strategy_for(col)
+            if (k, col.name) in declared or col.generated or st is None or not snake.endswith("_id"):
+                continue
+            parts = snake[:-3].split("_")
+            best, best_len = [], 0
+            for i in range(len(parts)):
+                stem = "_".join(parts[i:])
+                for tkey, pk in targets.get(stem, ()):
+                    if tkey == k or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
+                        continue
+                    if len(stem) > best_len:
+                        best, best_len = [(tkey, pk)], len(stem)
+                    elif len(stem) == best_len:
+                        best.append((tkey, pk))
+            same = [b for b in best if b[0][0] == k[0]] or best
+            if len(same) == 1:
+                out.append(((k, col.name), (same[0][0], same[0][1].name)))
+    return out
+
+
 def partition_key_keeps(tables: dict, rows: list[dict]) -> list[dict]:
     """Rows for `keep` rules on the key columns identifier remapping must leave alone: a column
-    in a PARTITION BY key that is a key (in the PRIMARY KEY or a UNIQUE constraint, or referenced
-    by a FOREIGN KEY), and the FK columns referencing it (a remapped value would leave its
-    partition; remapping refuses to, and --strict wants that acknowledged). Columns with
-    findings are left out (they get their own rule)."""
-    detected = {(tuple(r.get("table_key") or ()), r["column"]) for r in rows}
+    in a PARTITION BY key that is a key (in the PRIMARY KEY or a UNIQUE constraint, referenced
+    by a FOREIGN KEY, or itself a FOREIGN KEY column), and every column linked to it by foreign
+    keys, in either direction (remapping keeps a whole key domain together, so it leaves the
+    whole domain alone; --strict wants that acknowledged). A column with a finding keeps its
+    own rule, unless that rule is remapping (which will not happen here): then it gets the keep."""
+    by_node = {}
+    for r in rows:
+        by_node.setdefault((tuple(r.get("table_key") or ()), r["column"]), []).append(r)
     lookup = lookup_in(tables)
-    refs: dict = {}
+    adj: dict = {}
+
+    def link(a, b):
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+
+    fk_cols = set()
     for k, s in tables.items():
         if s is None:
             continue
@@ -351,25 +401,42 @@ def partition_key_keeps(tables: dict, rows: list[dict]) -> list[dict]:
             parent = lookup(sch or k[0], name)
             if parent is not None:
                 for a, b in zip(fk.columns, fk.ref_columns):
-                    refs.setdefault((parent.schema, parent.name, b), []).append((k, a))
-    out, seen = [], set()
+                    link((k, a), ((parent.schema, parent.name), b))
+                    fk_cols.add((k, a))
+    # loose keys: the rules written turn inferKeys on, so remapping links them too
+    for child, key in _loose_links(tables, fk_cols):
+        link(child, key)
+    seeds = []
     for k, s in tables.items():
         pb = getattr(s, "partition_by", None) if s is not None else None
         if not pb or s.partition_of:
             continue
-        keyish = set(unique_columns(s)) | {c for (_, t, c) in refs if t == s.name}
+        keyish = set(unique_columns(s))
         for c in pb[1]:
-            if c not in keyish:
+            if c in keyish or (k, c) in adj:
+                seeds.append(((k, c), pb[0], k))
+    out, seen = [], set()
+    for seed, strategy, pk in seeds:
+        stack = [seed]
+        while stack:
+            node = stack.pop()
+            if node in seen:
                 continue
-            targets = [(k, c)] + refs.get((s.schema, s.name, c), [])
-            for tk, tc in targets:
-                if (tk, tc) in seen or ((tk[0], tk[1]), tc) in detected:
-                    continue
-                seen.add((tk, tc))
-                out.append({"table": qualname(tk), "table_key": [tk[0], tk[1]], "column": tc, "suggested": "keep",
-                            "suggested_options": {}, "covered_by": None, "review": False,
-                            "category": "partition key", "evidence": f"PARTITION BY {pb[0]} of {qualname(k)}",
-                            "note": "kept: a remapped value would no longer fit its partition"})
+            seen.add(node)
+            stack.extend(adj.get(node, ()))
+            tk, tc = node
+            s = tables.get(tk)
+            if s is not None and s.partition_of:
+                continue  # a partition: the keep on its partitioned table covers it
+            found = by_node.get(node)
+            if found and not all(r["suggested"] == "key" and r["covered_by"] is None
+                                 and not (r.get("suggested_options") or {}).get("domain") for r in found):
+                continue
+            out.append({"table": qualname(tk), "table_key": [tk[0], tk[1]], "column": tc, "suggested": "keep",
+                        "suggested_options": {}, "covered_by": None, "review": False,
+                        "category": "partition key", "evidence": f"PARTITION BY {strategy} of {qualname(pk)}",
+                        "note": "kept: in (or linked by foreign keys to) a partition key; a remapped value "
+                                "would no longer fit its partition"})
     return out
 
 

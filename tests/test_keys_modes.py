@@ -256,7 +256,7 @@ def test_strategy_uuid_for_integer_keys_is_exit_2_naming_the_rule(dm, pagila, tm
     r = rules(tmp_path, {"options": {"identifierRemapping": {"enabled": True, "strategy": "uuid"}}})
     cp = dm("-c", r, pagila)
     assert cp.returncode == 2
-    assert b"$.options.identifierRemapping.strategy" in cp.stderr and b"public.customer.customer_id (int)" in cp.stderr
+    assert b"$.options.identifierRemapping.strategy" in cp.stderr and b"public.customer.customer_id (integer)" in cp.stderr
     assert only_poison(cp.stdout)
 
 

@@ -341,9 +341,7 @@ class MyAdapter:
         eng = self.engine
         raw = st.raw
         try:
-            tm = _INSERT_TABLE.match(raw)
-            names = [unquote_ident(p) for p in _NAME_PART.findall(tm.group(1))]
-            ts = eng.table_state(self.table_key((names[-2] if len(names) > 1 else None, names[-1])))
+            ts = eng.table_state(self.table_key(_insert_table(raw)))
             ins = parse_insert(raw, tuples=True, line=st.line, source=eng.source)
             columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
             plan = eng.build_plan(ts, columns, st.line)
