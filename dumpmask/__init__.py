@@ -3,7 +3,7 @@
     from dumpmask import mask
     audit = mask(open("dump.sql", "rb"), sys.stdout.buffer, rules=load_rules("rules.json"))
 """
-__version__ = "0.2.0"
+from dumpmask.version import __version__  # noqa: E402,F401
 
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError  # noqa: E402,F401
 

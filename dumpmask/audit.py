@@ -11,7 +11,7 @@ import time
 
 import orjson
 
-from dumpmask import __version__
+from dumpmask.version import __version__
 
 
 KEY_CATEGORY = "HIPAA-18 unique identifier"  # a primary / foreign key column: identifies its row

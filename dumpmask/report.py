@@ -20,15 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-try:  # the package __init__ may not define it (or may not exist yet)
-    from dumpmask import __version__ as _TOOL_VERSION
-except Exception:  # pragma: no cover - defensive
-    try:
-        from importlib.metadata import version as _v
-
-        _TOOL_VERSION = _v("dumpmask")
-    except Exception:
-        _TOOL_VERSION = "unknown"
+from dumpmask.version import __version__ as _TOOL_VERSION
 
 NA = "n/a"
 COMPLIANCE_TITLE = "COMPLIANCE STATUS - THIS RUN"
@@ -192,7 +184,7 @@ def _related_categories() -> dict[str, set[str]]:
     is HIPAA-3 too, a card number HIPAA-10): for categories an audit records without `also`."""
     global _RELATED
     if _RELATED is None:
-        from dumpmask import detect
+        import dumpmask.detect as detect
 
         rel: dict[str, set[str]] = {}
         for r in detect._RULES.values():

@@ -260,7 +260,7 @@ def _orig_type_text(text: str, item, kind, read) -> str:
 # statement is cut into tokens (names through dumpmask.idents, strings, words, punctuation;
 # comments dropped) and read from those, so a quoted name holding `PRIMARY KEY (`, a comma,
 # a newline or a dot is one name, and a column named like a keyword is a column.
-from dumpmask import idents as _idents
+import dumpmask.idents as _idents
 
 _TOK_SRC = {
     "postgres": (r"(?P<ws>\s+|--[^\n]*)|(?P<bc>/\*)"

@@ -46,7 +46,7 @@ _INSERT_INTO = re.compile(rb"(?is)\s*(?:INSERT|REPLACE)\b.*?\bINTO\s+")
 
 def _insert_table(raw: bytes):
     """The (db or None, table) an INSERT / REPLACE writes into, or None."""
-    from dumpmask import idents
+    import dumpmask.idents as idents
 
     m = _INSERT_INTO.match(raw)
     if m is None:

@@ -342,7 +342,7 @@ class PgReader:
 
 
 # ---------------------------------------------------------------- names
-from dumpmask import idents as _idents  # noqa: E402
+import dumpmask.idents as _idents  # noqa: E402
 
 
 @functools.lru_cache(maxsize=1 << 14)
