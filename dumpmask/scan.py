@@ -335,44 +335,12 @@ def rules_snippet(rows: list[dict], dialect: str = "postgres") -> list[dict]:
 
 
 def _loose_links(tables: dict, declared: set) -> list:
-    """[(column node, key node)] the way identifier remapping's inferKeys links them (a
-    `<table>_id` / `<singular>_id` column of the type of that table's single-column primary key
-    that no foreign key declares; the same schema first, an ambiguous name left alone)."""
-    from dumpmask.features.keys import _int_s, _singular, _snake, _strategy_for
+    """[(column node, key node)] the way identifier remapping's inferKeys links them."""
+    from dumpmask.features.keys import loose_key_candidates
 
-    targets: dict = {}
-    for k, s in tables.items():
-        if s is None or len(s.primary_key) != 1 or s.partition_of:
-            continue
-        pk = s.column(s.primary_key[0])
-        if pk is None or _strategy_for(pk) is None:
-            continue
-        for stem in {s.name.lower(), _singular(s.name.lower())}:
-            targets.setdefault(stem, []).append((k, pk))
-    out = []
-    for k, s in tables.items():
-        if s is None or s.partition_of:
-            continue
-        for col in s.columns:
-            snake = _snake(col.name)
-            st = _strategy_for(col)
-            if (k, col.name) in declared or col.generated or st is None or not snake.endswith("_id"):
-                continue
-            parts = snake[:-3].split("_")
-            best, best_len = [], 0
-            for i in range(len(parts)):
-                stem = "_".join(parts[i:])
-                for tkey, pk in targets.get(stem, ()):
-                    if tkey == k or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
-                        continue
-                    if len(stem) > best_len:
-                        best, best_len = [(tkey, pk)], len(stem)
-                    elif len(stem) == best_len:
-                        best.append((tkey, pk))
-            same = [b for b in best if b[0][0] == k[0]] or best
-            if len(same) == 1:
-                out.append(((k, col.name), (same[0][0], same[0][1].name)))
-    return out
+    schemas = [(k, s) for k, s in tables.items() if s is not None]
+    return [(n, (tkey, pk.name)) for n, tkey, pk, _ in
+            loose_key_candidates(schemas, skip=lambda k, c: (k, c) in declared)]
 
 
 def partition_key_keeps(tables: dict, rows: list[dict]) -> list[dict]:

@@ -919,14 +919,15 @@ def enum_type_text(labels: tuple[str, ...]) -> str:
 
 
 def _balanced(text: str, i: int) -> int:
-    """Index just after the parenthesis that closes the one at text[i] (quotes respected)."""
+    """Index just after the parenthesis that closes the one at text[i] (quotes and quoted
+    identifiers respected), or -1."""
     depth, q = 0, None
     while i < len(text):
         ch = text[i]
         if q:
             if ch == q:
                 q = None
-        elif ch in "'\"":
+        elif ch in "'\"`":
             q = ch
         elif ch == "(":
             depth += 1
@@ -1118,22 +1119,8 @@ def _table_tail(text: str) -> str | None:
 
 def _paren_inner(text: str, start: int) -> str:
     """The text inside the parentheses opening at text[start] ('(')."""
-    depth, i, in_q = 0, start, None
-    while i < len(text):
-        ch = text[i]
-        if in_q:
-            if ch == in_q:
-                in_q = None
-        elif ch in "'\"`":
-            in_q = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i]
-        i += 1
-    return text[start + 1:]
+    end = _balanced(text, start)
+    return text[start + 1:end - 1] if end > 0 else text[start + 1:]
 
 
 def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:

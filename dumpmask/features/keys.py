@@ -276,6 +276,54 @@ class Remapper:
         return fn
 
 
+def loose_key_candidates(schemas, skip=lambda key, column: False) -> list:
+    """Loose keys: [((table key, column), key table, pk Column, stem)] for the columns named
+    `<table>_id` / `<singular>_id` (or ending in `_<table>_id`, camelCase too) of the same type as
+    that table's single-column primary key. `schemas`: [(table key, TableSchema)]; `skip(key,
+    column)` leaves a column out (declared by a foreign key, named by a rule). The key's table is
+    looked for in the column's own schema first; a name that fits several tables equally is left
+    alone (ambiguous). Partitions are neither keys nor loose keys (their parent is)."""
+    targets: dict = {}   # name stem -> [(table key, pk column)]
+    for key, s in schemas:
+        if len(s.primary_key) != 1 or s.partition_of:
+            continue
+        pk = s.column(s.primary_key[0])
+        if pk is None or _strategy_for(pk) is None:
+            continue
+        for stem in {s.name.lower(), _singular(s.name.lower())}:
+            targets.setdefault(stem, []).append((key, pk))
+    out = []
+    if not targets:
+        return out
+    for key, s in schemas:
+        if s.partition_of:
+            continue
+        for col in s.columns:
+            if col.generated or skip(key, col.name):
+                continue
+            st = _strategy_for(col)
+            snake = _snake(col.name)
+            if st is None or not snake.endswith("_id"):
+                continue
+            parts = snake[:-3].split("_")
+            best, best_len = [], 0
+            for i in range(len(parts)):
+                stem = "_".join(parts[i:])
+                for tkey, pk in targets.get(stem, ()):
+                    if tkey == key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
+                        continue
+                    if len(stem) > best_len:
+                        best, best_len = [(tkey, pk, stem)], len(stem)
+                    elif len(stem) == best_len:
+                        best.append((tkey, pk, stem))
+            pick = [b for b in best if b[0][0] == key[0]] or best
+            if not pick or len({b[0] for b in pick}) != 1:
+                continue  # none, or ambiguous
+            tkey, pk, stem = pick[0]
+            out.append(((key, col.name), tkey, pk, stem))
+    return out
+
+
 class KeyRemapping(Extension):
     needs_schema = True
 
@@ -609,61 +657,20 @@ class KeyRemapping(Extension):
                                 self.optout[kn] = self.optout[pn]
 
     def _loose_keys(self, eng, nodes, uf, explicit, fk_children):
-        """[(column node, key node, evidence)]: columns named `<table>_id` / `<singular>_id` (or
-        ending in `_<table>_id`) of the same type as that table's single-column primary key, that
-        no foreign key declares and no rule names. The key's table is looked for in the column's
-        own schema first; a name that fits several tables equally is left alone (ambiguous)."""
-        targets: dict = {}   # name stem -> [(table key, pk column)]
-        for ts in eng.tables.values():
-            s = ts.schema
-            if s is None or len(s.primary_key) != 1 or s.partition_of:
-                continue
-            pk = s.column(s.primary_key[0])
-            if pk is None or _strategy_for(pk) is None:
-                continue
-            for stem in {s.name.lower(), _singular(s.name.lower())}:
-                targets.setdefault(stem, []).append((ts.key, pk))
-        if not targets:
-            return []
+        """[(column node, key node, evidence)]: loose_key_candidates of the dump's tables that no
+        foreign key declares and no rule names (tables with identifierRemapping false left out)."""
+        schemas = [(ts.key, ts.schema) for ts in eng.tables.values() if ts.schema is not None]
+        off = {ts.key for ts in eng.tables.values() if any(r.remapping is False for r in eng.table_rules(ts))}
         out = []
-        for ts in eng.tables.values():
-            s = ts.schema
-            if s is None or s.partition_of or any(r.remapping is False for r in eng.table_rules(ts)):
+        for n, tkey, pk, stem in loose_key_candidates(
+                schemas, skip=lambda k, c: k in off or (k, c) in explicit or (k, c) in fk_children):
+            t = (tkey, pk.name)
+            if n in nodes and uf.find(n) == uf.find(t):
                 continue
-            for col in s.columns:
-                n = (ts.key, col.name)
-                if n in explicit or n in fk_children or col.generated:
-                    continue
-                st = _strategy_for(col)
-                if st is None:
-                    continue
-                snake = _snake(col.name)
-                if not snake.endswith("_id"):
-                    continue
-                parts = snake[:-3].split("_")
-                best, best_len = [], 0
-                for i in range(len(parts)):
-                    stem = "_".join(parts[i:])
-                    for tkey, pk in targets.get(stem, ()):
-                        if tkey == ts.key or _strategy_for(pk) != st or _int_s(pk) != _int_s(col):
-                            continue
-                        if len(stem) > best_len:
-                            best, best_len = [(tkey, pk, stem)], len(stem)
-                        elif len(stem) == best_len:
-                            best.append((tkey, pk, stem))
-                if not best:
-                    continue
-                same = [b for b in best if b[0][0] == ts.key[0]]
-                pick = same if same else best
-                if len({b[0] for b in pick}) != 1:
-                    continue  # ambiguous
-                tkey, pk, stem = pick[0]
-                t = (tkey, pk.name)
-                if n in nodes and uf.find(n) == uf.find(t):
-                    continue
-                ev = (f"name {col.name} refers to table {_qual(tkey)}" + (f" (singular {stem})" if stem != tkey[1].lower() else "")
-                      + f"; {col.type or col.kind} like {_qual(tkey)}.{pk.name} ({pk.type or pk.kind}); no foreign key declares it")
-                out.append((n, t, ev))
+            col = eng.tables[n[0]].schema.column(n[1])
+            ev = (f"name {col.name} refers to table {_qual(tkey)}" + (f" (singular {stem})" if stem != tkey[1].lower() else "")
+                  + f"; {col.type or col.kind} like {_qual(tkey)}.{pk.name} ({pk.type or pk.kind}); no foreign key declares it")
+            out.append((n, t, ev))
         return out
 
     @staticmethod
