@@ -3,6 +3,8 @@ that carry data or schema, and decode/encode one value. Behaviour lives in small
 hooks on the dialect classes, not in `if dialect == ...` branches in the engine."""
 from __future__ import annotations
 
+import operator
+
 import io
 import re
 from dataclasses import dataclass, field
@@ -130,6 +132,13 @@ def span_masker(k: int):
 
 
 HUGE_FIELD = 1 << 20   # a field this long is decoded in place (no copy of its raw bytes)
+
+
+def has_huge_span(spans) -> bool:
+    """True when one of the flat (start, end) pairs is longer than HUGE_FIELD (a statement or
+    block over HUGE_FIELD usually holds many ordinary rows: only a long field needs the slow,
+    copy-free path)."""
+    return any(map(HUGE_FIELD.__lt__, map(operator.sub, spans[1::2], spans[0::2])))
 
 
 def mask_spans_huge(data: bytes, spans, plan, huge, null):

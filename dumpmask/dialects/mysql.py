@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 
-from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, LineReader, counting, mask_spans_huge, remember,
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, LineReader, counting, has_huge_span, mask_spans_huge, remember,
                                     span_masker)
 from dumpmask.dialects.fast import ACCELERATED, body_end, splice, tuple_spans
 from dumpmask.dialects.mysql_lex import (decode_literal, encode_hex, encode_string, is_number, parse_insert,
@@ -462,7 +462,7 @@ class MyAdapter:
         if not plan:
             out.write(raw)
             return
-        if len(raw) > HUGE_FIELD:   # a very long value: decoded in place, not copied
+        if len(raw) > HUGE_FIELD and has_huge_span(spans):   # a very long value: decoded in place, not copied
             repl, counts = mask_spans_huge(raw, spans, plan, _huge_sql_field, NULL_LIT)
         else:
             repl, counts = span_masker(len(plan))(raw, spans, [p.fn.cache for p in plan], [p.fn.miss for p in plan],

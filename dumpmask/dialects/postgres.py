@@ -13,7 +13,7 @@ import itertools
 import re
 
 from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting,
-                                    mask_spans_huge, remember, row_masker, span_masker, statement_kind_words)
+                                    has_huge_span, mask_spans_huge, remember, row_masker, span_masker, statement_kind_words)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice
 from dumpmask.errors import DumpSyntaxError
 
@@ -995,27 +995,22 @@ class PgAdapter:
                         tail = parts.pop()
                         mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
                         continue
-                    if len(chunk) > HUGE_FIELD:
-                        # a very long line: its long fields are decoded in place, not copied
-                        spans = copy_spans(chunk, ncols, idxs)
+                    huge = len(chunk) > HUGE_FIELD
+                    if huge or c_copy_spans is not None:
+                        # C (or, for a very long line, its Python twin) finds the masked fields;
+                        # Python runs per masked field only
+                        spans = (c_copy_spans or copy_spans)(chunk, ncols, idxs)
                         if type(spans) is int:
                             rows = chunk.split(b"\n")
                             bad, done = spans, None
                         else:
-                            repl, counts = mask_spans_huge(chunk, spans, plan, _huge_copy_field, NULL_FIELD)
+                            if huge and has_huge_span(spans):
+                                # a very long field: decoded in place, not copied
+                                repl, counts = mask_spans_huge(chunk, spans, plan, _huge_copy_field, NULL_FIELD)
+                            else:
+                                repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
                             done = splice(chunk, spans, repl)
                             repl = None
-                            bad = -1
-                            nrows = chunk.count(b"\n")
-                    elif c_copy_spans is not None:
-                        # C finds the masked fields; Python runs per masked field only
-                        spans = c_copy_spans(chunk, ncols, idxs)
-                        if type(spans) is int:
-                            rows = chunk.split(b"\n")
-                            bad, done = spans, None
-                        else:
-                            repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
-                            done = splice(chunk, spans, repl)
                             bad = -1
                             nrows = chunk.count(b"\n")
                     else:
