@@ -748,7 +748,6 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
     else:
         return None
     # trailing clauses: INHERITS (...), PARTITION BY ... (PostgreSQL)
-    depth = 0
     while i < len(toks):
         t = toks[i]
         w = _W(t)
@@ -1088,7 +1087,7 @@ def domain_enum_values(check: str) -> tuple[str, ...] | None:
     return tuple(out) or None
 
 
-_PART_OR_INHERITS = re.compile(r"PARTITION\s+BY|INHERITS", re.I)
+_PART_BY = re.compile(r"PARTITION\s+BY", re.I)
 _PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
 
 
@@ -1124,19 +1123,13 @@ def _paren_inner(text: str, start: int) -> str:
 
 
 def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:
-    """PARTITION BY (its strategy and the table columns its key expression uses) and INHERITS."""
-    if not _PART_OR_INHERITS.search(text):
+    """PARTITION BY: its strategy and the table columns its key expression uses (both dialects;
+    INHERITS is read by the token reader)."""
+    if not _PART_BY.search(text):
         return
     tail = _table_tail(text)
-    if tail is None:
-        return
-    fold = dialect == "postgres"
-    if fold:
-        im = re.match(r"\s*INHERITS\s*\(", tail, re.I)
-        if im:
-            inner = _paren_inner(tail, im.end() - 1)
-            ts.inherits = [_split_qual(q, fold) for q in re.findall(_QUAL, inner)]
-    partition_by_from(tail, ts, dialect)
+    if tail is not None:
+        partition_by_from(tail, ts, dialect)
 
 
 def partition_by_from(tail: str, ts: TableSchema, dialect: str) -> None:

@@ -151,18 +151,6 @@ def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bo
     resolve: type text -> Column with the dump's enums and domains (Engine.resolve_type), for
         the elements of array columns; pass the column through Engine.resolve_column first so
         that a domain's CHECK is known."""
-    if table is not None and not unique:
-        from dumpmask.schema import unique_constraint_of
-
-        u = unique_constraint_of(table, column.name)
-        if u:
-            try:
-                cls, _ = parse_mutation(mutation)
-                opts = cls.validate_options(dict(options or {}))
-            except RulesError as e:
-                return str(e)
-            err = type_error(cls, opts, _, column, dialect, resolve)
-            return err or uniqueness_error(cls, column, u, dialect, opts)
     try:
         cls, arg = parse_mutation(mutation)
         opts = cls.validate_options(dict(options or {}))
@@ -171,8 +159,13 @@ def valid_for(mutation: str, options: dict | None, column: Column, *, unique: bo
     err = type_error(cls, opts, arg, column, dialect, resolve)
     if err:
         return err
-    if unique:
-        return uniqueness_error(cls, column, "a unique constraint", dialect, opts)
+    where = "a unique constraint" if unique else None
+    if where is None and table is not None:
+        from dumpmask.schema import unique_constraint_of
+
+        where = unique_constraint_of(table, column.name)
+    if where:
+        return uniqueness_error(cls, column, where, dialect, opts)
     return None
 
 
