@@ -180,3 +180,23 @@ def qualname_text(schema: str | None, name: str, dialect: str = PG) -> str:
     """(schema, name) -> the quoted qualified name as SQL text."""
     q = quote(name, dialect)
     return f"{quote(schema, dialect)}.{q}" if schema else q
+
+
+# --------------------------------------------------------------------------- one place for names
+
+
+def display_name(key) -> str:
+    """A table key (schema or None, name) as messages, the audit and the report show it:
+    `schema.name`, or `name` alone (unquoted, for people; qualname_text gives SQL)."""
+    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+
+
+def column_named(pattern: str, quoted: bool, actual: str, dialect: str = PG) -> bool:
+    """Does a rule's column name `pattern` (`quoted`: written in double quotes in the rules
+    file) name the dump's column `actual`? MySQL compares case-insensitively; PostgreSQL
+    folds an unquoted name to lower case (and also takes it as written), a quoted one is exact."""
+    if _dialect(dialect) != PG:
+        return pattern.lower() == actual.lower()
+    if quoted:
+        return pattern == actual
+    return pattern.lower() == actual or pattern == actual
