@@ -54,6 +54,11 @@ class Key:
             return cls(val.encode("utf-8", "surrogateescape"))
         return cls.random()
 
+    def __reduce__(self):
+        """A key travels to a worker process as its normalised secret (never the text it was
+        made from); the pre-keyed hashers are rebuilt there."""
+        return (_restore_key, (self._secret, self.ephemeral))
+
     @property
     def secret(self) -> bytes:
         return self._secret
@@ -89,3 +94,9 @@ class Key:
         import hmac
 
         return hmac.new(self.subkey("audit-signature"), data, hashlib.sha256).hexdigest()
+
+
+def _restore_key(normalised: bytes, ephemeral: bool) -> Key:
+    key = Key.__new__(Key)
+    key._secret, key.ephemeral, key._base = normalised, ephemeral, {}
+    return key

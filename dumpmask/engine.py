@@ -1,24 +1,31 @@
-"""The loop: split -> learn schema -> mask rows -> write, filling the audit on the way.
+"""The engine owns the loop: bytes -> events -> plans -> masked blocks -> bytes.
 
-Untouched statements and rows are copied as bytes. A masked column is a function raw field
-bytes -> raw field bytes (decode, transform, re-encode for the dialect) with a small cache,
-so a repeated value costs one dict lookup.
+A dialect's lexer turns the input into events (statements, COPY data, INSERTs); the engine
+learns the schema from the DDL among them (learn.py), builds one plan per table and data
+column list (work.TablePlan: rules resolved, with what the stages add), runs the stages
+(features/: detection, key remapping, partial transfer, in their declared order; their row
+filters compose), hands each block of rows to the work unit (work.mask_block) and writes
+the results in input order, filling the audit on the way. Untouched statements and rows are
+copied as bytes.
 """
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import stat
-import sys
-import time
 
 from dumpmask.audit import Audit, ColumnStats, HashingReader, HashingWriter
 from dumpmask.crypto import Key
-from dumpmask.dialects import detect_dialect, get_adapter
-from dumpmask.dialects.base import LineReader
+from dumpmask.dialects import get_dialect, peek_dialect
+from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tuple_lines
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
+from dumpmask.idents import display_name
+from dumpmask.learn import LEARNERS
+from dumpmask.progress import Progress
 from dumpmask.rules import RuleSet
 from dumpmask.schema import Column, TableSchema
+from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan, mask_block
 
 POISON = b"\n-- dumpmask: the input was invalid or masking failed; this line makes the restore fail.\nDUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;\n"
 CACHE_MAX = 200_000
@@ -26,14 +33,77 @@ _NOT_IDENTIFIER_KINDS = frozenset({"date", "timestamp", "time", "bool", "year", 
 
 
 class ColumnPlan:
-    """One masked position of a data column list: fn has .copy/.sql raw-bytes functions (with
-    audit counters), value_fn is the plain str|None -> str|None function behind them."""
+    """One masked position of a data column list, engine side: the work unit's ColumnSpec and
+    the audit's ColumnStats it counts into."""
 
-    __slots__ = ("index", "name", "fn", "stats", "transformer", "value_fn")
+    __slots__ = ("spec", "stats")
 
-    def __init__(self, index, name, fn, stats, transformer, value_fn=None):
-        self.index, self.name, self.fn, self.stats, self.transformer = index, name, fn, stats, transformer
-        self.value_fn = value_fn or transformer
+    def __init__(self, spec: ColumnSpec, stats: ColumnStats):
+        self.spec, self.stats = spec, stats
+
+    @property
+    def index(self) -> int:
+        return self.spec.index
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def transformer(self):
+        return self.spec.factory.build()
+
+    value_fn = transformer     # str | None -> str | None (preview shows what it gives)
+
+
+class PlannedTable:
+    """A table's plan for one data column list (what mask_block needs) and, beside it, what
+    the engine adds its counts into."""
+
+    __slots__ = ("plan", "columns")
+
+    def __init__(self, plan: TablePlan, columns: list[ColumnPlan]):
+        self.plan, self.columns = plan, columns
+
+    def __iter__(self):
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def merge(self, counts) -> None:
+        """A block's counts (work.BlockCounts) into the audit and the stages' state."""
+        for j, entry in enumerate(self.columns):
+            entry.stats.changed += counts.changed[j]
+            entry.stats.nulls += counts.nulls[j]
+            observed = counts.observed[j]
+            if observed is not None:
+                entry.spec.factory.merge(observed)
+
+
+class RowFilters:
+    """The stages' row filters of one data statement, composed in the stages' order: a row
+    goes on while each filter returns it (None drops it). A filter with flush() holds rows
+    back (the last N rows); what it releases at the end goes through the filters after it."""
+
+    def __init__(self, filters: list):
+        self.filters = filters
+        self.holds = any(hasattr(f, "flush") for f in filters)
+
+    def __call__(self, fields):
+        for f in self.filters:
+            fields = f(fields)
+            if fields is None:
+                return None
+        return fields
+
+    def flush(self) -> list:
+        pending: list = []
+        for f in self.filters:
+            pending = [r for r in map(f, pending) if r is not None]
+            if hasattr(f, "flush"):
+                pending += f.flush()
+        return pending
 
 
 class TableState:
@@ -50,8 +120,7 @@ class TableState:
         self.plans_used = False   # a data statement went through build_plan
 
 
-def _qual(key) -> str:
-    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+_qual = display_name
 
 
 class Engine:
@@ -76,7 +145,9 @@ class Engine:
         self.domains: dict[str, str] = {}
         self.sequence_values: dict[str, int] = {}   # sequence name -> last value (pg setval seen in a pre-pass)
         self.domain_checks: dict[str, str] = {}     # domain name (lower case) -> its CHECK expressions
-        self.extensions = []      # hooks added by later features (remapping, subsetting)
+        self.stages = []          # features.Stage objects, in their declared order (features.install)
+        self.dialect = None       # the dialect object (set_dialect), once the input's first bytes are read
+        self.learner = None
         self.data_tables: dict = {}   # table key -> line of its first data statement (seen in a pre-pass)
 
     # ------------------------------------------------------------------ helpers
@@ -87,8 +158,8 @@ class Engine:
         """A passed-through statement as it is written: extensions may replace it (setval,
         AUTO_INCREMENT after remapped ids)."""
         raw = st.raw
-        for ext in self.extensions:
-            hook = getattr(ext, "rewrite_statement", None)
+        for stage in self.stages:
+            hook = getattr(stage, "rewrite_statement", None)
             if hook is not None:
                 new = hook(self, st)
                 if new is not None:
@@ -108,7 +179,7 @@ class Engine:
                 self._by_name_of = (id(self.tables), len(self.tables))
             for k in by.get(key[1], ()):
                 v = self.tables.get(k)
-                if v is not None and (k[0] is None or key[0] is None) and self.adapter.same_name(k[1], key[1]):
+                if v is not None and (k[0] is None or key[0] is None) and self.dialect.same_name(k[1], key[1]):
                     return v
             ts = self.tables[key] = TableState(key)
             by.setdefault(key[1], []).append(key)
@@ -119,7 +190,7 @@ class Engine:
         """The rules of a table, including its partitioned parent's: pg_dump writes a partitioned
         table's data per partition, and a rule naming the parent must reach those rows."""
         if ts.rules is None:
-            rules = self.rules.for_table(ts.key[0], ts.key[1], self.adapter.name)
+            rules = self.rules.for_table(ts.key[0], ts.key[1], self.dialect.name)
             parent = ts.schema.partition_of if ts.schema is not None else None
             if parent and parent != ts.key:
                 rules = rules + [r for r in self.table_rules(self.table_state(parent)) if r not in rules]
@@ -129,33 +200,27 @@ class Engine:
         return ts.rules
 
     # ------------------------------------------------------------------ plans
-    def build_plan(self, ts: TableState, columns: list[str], line: int | None) -> list[ColumnPlan]:
+    def build_plan(self, ts: TableState, columns: list[str], line: int | None) -> PlannedTable:
         """For a column list as the data statement gives it: which positions get which function."""
         cache_key = tuple(columns)
-        plan = ts.plans.get(cache_key)
-        if plan is not None:
+        planned = ts.plans.get(cache_key)
+        if planned is not None:
             ts.plans_used = True
-            return plan
+            return planned
         plan = []
         rules = self.table_rules(ts)
         qual = _qual(ts.key)
         used = set()
+        pg = self.dialect.name == "postgres"
         for tr in rules:
             for cr in tr.columns:
                 idx = None
                 for i, c in enumerate(columns):
-                    if cr.column.name == c if (cr.column.name_quoted and self.adapter.name == "postgres") else self.adapter.col_eq(cr.column.name, c):
+                    if cr.column.name == c if (cr.column.name_quoted and pg) else self.dialect.col_eq(cr.column.name, c):
                         idx = i
                         break
                 if idx is None:
-                    col = ts.schema.column(cr.column.name) if ts.schema else None
-                    why = "a generated column (not in the dump's data)" if col is not None and col.generated else "no such column in the dump"
-                    msg = f"rule {cr.where} ({cr.column.text or cr.column.name}): {qual} has {why}"
-                    if self.strict:
-                        raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
-                    self.warn(msg)
-                    self.audit.data["unmatched_rules"].append({"table": qual, "column": cr.column.name, "where": cr.where, "message": msg})
-                    cr.matched = True  # reported once here, not again at the end
+                    self._rule_without_column(ts, cr, qual)
                     continue
                 cr.matched = True
                 if idx in used:
@@ -163,19 +228,38 @@ class Engine:
                 used.add(idx)
                 col = (ts.schema.column(columns[idx]) if ts.schema else None) or Column(name=columns[idx], kind="other")
                 plan.append(self.make_column_plan(ts, idx, col, cr))
-        for ext in self.extensions:
-            plan = ext.extend_plan(self, ts, columns, plan)
+        for stage in self.stages:
+            plan = stage.extend_plan(self, ts, columns, plan)
         plan.sort(key=lambda p: p.index)
-        ts.plans[cache_key] = plan
+        planned = ts.plans[cache_key] = PlannedTable(
+            TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
         ts.plans_used = True
-        return plan
+        return planned
+
+    @staticmethod
+    def column_plan(spec: ColumnSpec, stats: ColumnStats) -> ColumnPlan:
+        """A stage's masked position (extend_plan): the work unit's spec and the audit's stats."""
+        return ColumnPlan(spec, stats)
+
+    def _rule_without_column(self, ts: TableState, cr, qual: str) -> None:
+        col = ts.schema.column(cr.column.name) if ts.schema else None
+        why = "a generated column (not in the dump's data)" if col is not None and col.generated else "no such column in the dump"
+        msg = f"rule {cr.where} ({cr.column.text or cr.column.name}): {qual} has {why}"
+        if self.strict:
+            raise StrictError(f"{self.rules.path or 'rules'}: {msg} (--strict)")
+        self.warn(msg)
+        self.audit.data["unmatched_rules"].append({"table": qual, "column": cr.column.name, "where": cr.where, "message": msg})
+        cr.matched = True  # reported once here, not again at the end
 
     def make_column_plan(self, ts: TableState, idx: int, col: Column, cr) -> ColumnPlan:
+        """A rule's mutation on column `col` at data position `idx`: the transformer built and
+        checked against the column (its type, the dump's domains and enums, the table's unique
+        constraints: RulesError, exit 2, before any output), its parameters as a ColumnSpec."""
         from dumpmask.schema import unique_constraint_of
         from dumpmask.transformers import target_column, uniqueness_error
         from dumpmask.transformers.arrays import ElementWise, delimiter_for, element_type
 
-        dialect = self.adapter.name
+        dialect = self.dialect.name
         col = self.resolve_column(col)
         tcol = target_column(cr.cls, col, self.resolve_type)
         try:
@@ -191,11 +275,14 @@ class Engine:
             raise RulesError(f"{_qual(ts.key)}.{col.name}: {str(e).split(': ', 1)[-1] if e.where else e}", self.rules.path, cr.where) from None
         for w in warnings:
             self.warn(f"{_qual(ts.key)}.{col.name}: {w}")
+        delimiter = None
+        where = f"{_qual(ts.key)}.{col.name}"
         if tcol is not col:
-            t = ElementWise(t, delimiter_for(element_type(col.type)), where=f"{_qual(ts.key)}.{col.name}")
+            delimiter = delimiter_for(element_type(col.type))
+            t = ElementWise(t, delimiter, where=where)
         stats = self.audit.table(_qual(ts.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
-        fn = self.adapter.make_field_fn(t, col, stats)
-        return ColumnPlan(idx, col.name, fn, stats, t)
+        factory = MutationFactory(cr.cls, self.key, cr.options, tcol, cr.argument, dialect, delimiter, where, built=t)
+        return ColumnPlan(ColumnSpec(idx, col.name, col.kind, cr.mutation, factory), stats)
 
     # ------------------------------------------------------------------ column types
     def resolve_type(self, type_text: str) -> Column:
@@ -248,7 +335,7 @@ class Engine:
         col = ts.schema.column(column) if ts.schema is not None else None
         if col is None:
             col = Column(name=column, kind="other")
-        return valid_for(mutation, options, self.resolve_column(col), dialect=self.adapter.name,
+        return valid_for(mutation, options, self.resolve_column(col), dialect=self.dialect.name,
                          resolve=self.resolve_type, table=ts.schema)
 
     def unique_learned(self, ts: TableState, cols: tuple, line: int | None) -> None:
@@ -263,8 +350,8 @@ class Engine:
             ts.plans.clear()
             return
         seen = set()
-        for plan in ts.plans.values():
-            for p in plan:
+        for planned in ts.plans.values():
+            for p in planned.columns:
                 t = p.transformer
                 inner = getattr(t, "inner", t)
                 cls = type(inner)
@@ -275,11 +362,11 @@ class Engine:
                 where = None
                 for tr in self.table_rules(ts):
                     for cr in tr.columns:
-                        if cr.cls is cls and self.adapter.col_eq(cr.column.name, p.name):
+                        if cr.cls is cls and self.dialect.col_eq(cr.column.name, p.name):
                             where = cr.where
                 col = ts.schema.column(p.name) or Column(name=p.name)
                 err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint",
-                                       self.adapter.name, getattr(inner, "options", None))
+                                       self.dialect.name, getattr(inner, "options", None))
                 head, _, alts = err.rpartition("; use one of ")
                 raise RulesError(f"{_qual(ts.key)}.{p.name}: {head}; the constraint comes after the table's data "
                                  f"({self.source}:{line}), which was already written: give the dump as a file or pass "
@@ -337,26 +424,23 @@ class Engine:
             from dumpmask.inputs import checked
 
             hin._raw = checked(src, self.source)
-            head = reader.peek(65536)[:65536]
-            name = self.dialect_name or detect_dialect(head)
-            if name is None:
-                raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, self.source)
+            name = peek_dialect(reader, self.source, self.dialect_name)
             a["dialect"] = name
-            self.adapter = get_adapter(name)(self)
-            for ext in self.extensions:
-                ext.start(self)
+            self.set_dialect(name)
+            for stage in self.stages:
+                stage.start(self)
             if self.schema_path:
                 self.read_schema_file(self.schema_path)
             elif self.needs_schema_pass():
                 self.schema_prepass()
-            for ext in self.extensions:
-                ext.schema_ready(self)
+            for stage in self.stages:
+                stage.schema_ready(self)
             if self.schema_complete:
                 self.check_all_rules_early()
-            self.adapter.run(LineReader(reader, self.source), out)
+            self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
-            for ext in self.extensions:
-                ext.finish(self)
+            for stage in self.stages:
+                stage.finish(self)
             self.record_evidence()
             out.flush()
         except DumpmaskError as e:
@@ -375,6 +459,271 @@ class Engine:
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
 
+    # ------------------------------------------------------------------ the loop
+    def set_dialect(self, name: str) -> None:
+        self.dialect = get_dialect(name)
+        self.learner = LEARNERS[name](self)
+
+    def learn_schema(self, lines: LineReader) -> None:
+        """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
+        dialect, learner = self.dialect, self.learner
+        for ev in dialect.events(lines):
+            if ev.event == "copy":
+                if ev.table is not None:
+                    self.note_data_table(ev.table, ev.stmt.line)
+            elif ev.event == "insert":
+                if ev.table is not None:
+                    self.note_data_table(ev.table, ev.stmt.line)
+            elif ev.kind == "create_table" or dialect.is_schema_statement(ev):
+                learner.learn(ev)
+            elif ev.kind == "setval":
+                parsed = dialect.parse_setval(ev.raw)
+                if parsed is not None:
+                    self.sequence_values[parsed[0][1]] = parsed[1]
+
+    def write_dump(self, lines: LineReader, out) -> None:
+        """The writing pass: every event of the input, in order, to `out`."""
+        dialect, learner = self.dialect, self.learner
+        progress = Progress(self.progress)
+        write = out.write
+        count = self.audit.count_passthrough
+        insert = self.insert_rebuilt if dialect.insert_style == "rebuild" else self.insert_spliced
+        for ev in dialect.events(lines):
+            kind = ev.event
+            if kind == "copy":
+                self.copy_data(ev, out, progress)
+                continue
+            if kind == "insert":
+                insert(ev, write)
+                progress.update(_bytes_written(out), None)
+                continue
+            if ev.kind == "create_table":
+                state = learner.learn(ev)  # (a pre-pass already knows it: learn_table keeps that)
+                if state is not None:
+                    self.check_table_rules_early(state, ev.line)  # rule errors before this table's data
+            elif not self.schema_complete and dialect.is_schema_statement(ev):
+                learner.learn(ev)   # an enum before its tables; a unique index after the data (on a pipe)
+            write(self.rewritten(ev))
+            label = dialect.label(ev)
+            if label:
+                count(label)
+            progress.update(_bytes_written(out), None)
+        progress.done()
+
+    def table_wanted(self, state: TableState) -> bool:
+        """Does a table's data go through masking: rules for it, or a stage that must see it
+        (every stage is asked about every table: key remapping records what it wrote)."""
+        return any([bool(self.table_rules(state))] + [stage.wants_table(self, state) for stage in self.stages])
+
+    def row_filters(self, state: TableState, columns, line, sql: bool = False) -> RowFilters | None:
+        filters = [f for stage in self.stages if (f := stage.row_filter(self, state, columns, line, sql=sql)) is not None]
+        return RowFilters(filters) if filters else None
+
+    def sample(self, state: TableState, columns, rows) -> None:
+        """The first rows of a table's data, decoded, to the stages that look at content."""
+        for stage in self.stages:
+            if stage.wants_sample(self, state):
+                stage.sample(self, state, columns, rows)
+
+    def copy_data(self, ev, out, progress) -> None:
+        """A COPY block: passed through as bytes when nothing applies to its table; else its
+        chunks (row filters first) through mask_block."""
+        st = ev.stmt
+        write = out.write
+        if not ev.readable:
+            raise DumpSyntaxError("cannot parse COPY statement", st.line, self.source, st.raw[:60])
+        state = self.table_state(ev.table)
+        tstats = self.audit.table(_qual(state.key))
+        if not self.table_wanted(state):
+            write(st.raw)
+            self.audit.count_passthrough("COPY (unmasked table)")
+            n = ev.passthrough(write)
+            write(ev.end)
+            tstats.rows_read += n
+            tstats.rows_written += n
+            return
+        if not ev.text_format:
+            raise MaskingError(f"{self.source}:{st.line}: COPY for masked table {_qual(state.key)} is not in text format")
+        columns = self.data_columns(state, ev.columns, st.line)
+        chunks = ev.chunks()
+        if any(stage.wants_sample(self, state) for stage in self.stages):
+            held, rows = _first_copy_rows(chunks, self.dialect.sample_rows)
+            self.sample(state, columns, [[self.dialect.decode_copy_field(f) for f in ln.rstrip(b"\r\n").split(b"\t")] for ln in rows])
+            chunks = itertools.chain(held, chunks)
+        planned = self.build_plan(state, columns, st.line)
+        filters = self.row_filters(state, columns, st.line)
+        write(st.raw)
+        self._in_copy_cols = len(columns)
+        name = _qual(state.key)
+        row0 = written = 0
+        for chunk in chunks:
+            if filters is None:
+                block = DataBlock("copy", chunk, ev.first_line + row0, row0)
+                nrows = None
+            else:
+                block, nrows = _filtered_copy_block(chunk, filters, len(columns), ev.first_line, row0, name, self.source)
+            data, counts = mask_block(planned.plan, block)
+            planned.merge(counts)
+            write(data)
+            row0 += counts.rows_read if nrows is None else nrows
+            written += counts.rows_written
+            progress.update(_bytes_written(out), name)
+        if filters is not None and filters.holds:
+            held_rows = filters.flush()
+            if held_rows:
+                data, counts = mask_block(planned.plan, DataBlock(
+                    "copy", b"".join(b"\t".join(fields) + b"\n" for fields in held_rows), ev.first_line, row0,
+                    rows=list(range(row0 - len(held_rows), row0))))
+                planned.merge(counts)
+                write(data)
+                written += counts.rows_written
+        write(ev.end)
+        self._in_copy_cols = None
+        tstats.rows_read += row0
+        tstats.rows_written += written
+
+    def _insert_start(self, ev, write, unparsed: bool = False):
+        """What both INSERT paths share: the table, and the statement passed through when
+        nothing applies to it. None when it was written as it is."""
+        st = ev.stmt
+        if ev.table is None:
+            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, self.source)
+        state = self.table_state(ev.table)
+        wanted = self.table_wanted(state)
+        tstats = self.audit.table(_qual(state.key))
+        if not wanted:
+            write(st.raw)
+            self.audit.count_passthrough("INSERT (unmasked table)")
+            n = self.dialect.count_rows_unparsed(st.raw)
+            tstats.rows_read += n
+            tstats.rows_written += n
+            return None
+        return state
+
+    def _insert_block(self, state, raw: bytes, line: int, ins, columns, write) -> None:
+        """An INSERT of a masked table through the row filters and mask_block."""
+        tstats = self.audit.table(_qual(state.key))
+        planned = self.build_plan(state, columns, line)
+        filters = self.row_filters(state, columns, line, sql=True)
+        keep = None
+        if filters is not None:
+            if ins is None:
+                ins = self.dialect.parse_insert(raw, line, self.source)
+            keep = [k for k, (_t0, _t1, fields) in enumerate(ins.tuples)
+                    if len(fields) == len(columns) and filters([raw[s:e] for s, e in fields]) is not None]
+        data, counts = mask_block(planned.plan, DataBlock("insert", raw, line, tstats.rows_read, keep=keep, parsed=ins))
+        planned.merge(counts)
+        tstats.rows_read += counts.rows_read
+        tstats.rows_written += counts.rows_written
+        if data:
+            write(data)   # (every row cut: the statement disappears)
+
+    def insert_rebuilt(self, ev, write) -> None:
+        """PostgreSQL: INSERT ... VALUES rebuilt from its tuples when masked; any other INSERT
+        (... SELECT) only passes when nothing applies to its table."""
+        st = ev.stmt
+        if ev.head is not None and ev.head[2] < 0:
+            state = self.table_state(ev.head[0])
+            if self.table_rules(state) or any(stage.wants_table(self, state) for stage in self.stages):
+                raise MaskingError(f"{self.source}:{st.line}: cannot parse an INSERT into masked table {_qual(state.key)}; refusing to pass it through")
+            write(st.raw)
+            self.audit.count_passthrough("INSERT (unparsed)")
+            return
+        state = self._insert_start(ev, write)
+        if state is None:
+            return
+        ins = self.dialect.parse_insert(st.raw, st.line, self.source)
+        columns = self.dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+        if any(stage.wants_sample(self, state) for stage in self.stages):
+            decode = self.dialect.decode_sql_field
+            self.sample(state, columns, [[decode(st.raw[s:e]) for s, e in f] for _, _, f in ins.tuples[:self.dialect.sample_rows]])
+        self._insert_block(state, st.raw, st.line, ins, columns, write)
+
+    def insert_spliced(self, ev, write) -> None:
+        """MySQL: the masked literals spliced into the statement (errors located in it)."""
+        st = ev.stmt
+        try:
+            state = self._insert_start(ev, write)
+            if state is None:
+                return
+            self._insert_spliced(state, st, write)
+        except MaskingError as e:
+            if str(e).startswith(f"{self.source}:"):
+                raise
+            raise MaskingError(f"{self.source}:{st.line}: {e}") from None
+
+    def _insert_spliced(self, state, st, write) -> None:
+        dialect = self.dialect
+        raw = st.raw
+        head = dialect.parse_insert(raw, st.line, self.source, tuples=False)
+        if head.values_start >= 0 and any(stage.wants_sample(self, state) for stage in self.stages):
+            # content detection on a pipe: the rows of this first INSERT (at most sample_rows),
+            # decoded, before anything of the table's data is written
+            ins = dialect.parse_insert(raw, st.line, self.source)
+            columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+            decode = dialect.decode_sql_field
+            self.sample(state, columns, [[decode(raw[s:e]) for s, e in spans] for _, _, spans in ins.tuples[:dialect.sample_rows]])
+        if head.values_start < 0:
+            raise MaskingError(f"{self.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qual(state.key)} cannot be masked; refusing to pass it through")
+        columns = self.data_columns(state, head.columns, st.line)
+        ins = None
+        if head.columns is None and state.schema is not None and len(state.schema.columns) != len(columns):
+            # generated columns: mariadb-dump writes their values too (dialect.with_generated)
+            ins = dialect.parse_insert(raw, st.line, self.source)
+            columns = dialect.with_generated(state.schema, ins, columns)
+        self._insert_block(state, raw, st.line, ins, columns, write)
+
+    # ------------------------------------------------------------------ reading rows (scan, verify, preview, subsets)
+    def blocks(self, lines: LineReader, want=None, learner=None):
+        """Every data statement of a dump as a Block (rows undecoded). Schema statements are
+        learnt on the way (self.tables), so callers can look at types. `want(table_key) -> bool`
+        skips tables nobody asked for, cheaply."""
+        dialect = self.dialect
+        learner = learner or self.learner
+        source = self.source
+        for ev in dialect.events(lines):
+            kind = ev.event
+            if kind == "copy":
+                if not ev.readable or not ev.text_format or (want is not None and not want(ev.table)):
+                    continue
+                state = self.table_state(ev.table)
+                try:
+                    columns = self.data_columns(state, ev.columns, ev.stmt.line)
+                except DumpSyntaxError:
+                    continue
+                items, lineno = counted_lines(ev.rows(), lines.lineno)
+                yield Block("copy", state.key, columns, items, _copy_fields, dialect.decode_copy_field, lambda line: line, lineno)
+            elif kind == "insert":
+                st = ev.stmt
+                if ev.table is None or (ev.head is not None and ev.head[2] < 0) or (want is not None and not want(ev.table)):
+                    continue
+                ins = dialect.parse_insert(st.raw, st.line, source)
+                if ins.values_start < 0:
+                    continue
+                state = self.table_state(ev.table)
+                try:
+                    columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+                except DumpSyntaxError:
+                    continue
+                raw = st.raw
+                items, lineno = tuple_lines(raw, ins.tuples, st.line)
+                yield Block("insert", state.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]],
+                            dialect.decode_sql_field, (lambda it, raw=raw: raw[it[0]:it[1]]) if dialect.name == "mysql" else (lambda it: None),
+                            lineno)
+            elif ev.kind == "create_table" or dialect.is_schema_statement(ev):
+                learner.learn(ev)  # enum types before the tables; unique indexes (after the data) for scan
+
+    def rows(self, lines: LineReader, want=None, learner=None):
+        """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
+        return rows_of(self.blocks(lines, want, learner))
+
+    def read_rows(self, path: str):
+        """The rows of the input file again (a first pass of partial transfer), with a learner
+        of its own: (table_key, columns, values, line)."""
+        with open(path, "rb") as fh:
+            yield from self.rows(LineReader(io.BufferedReader(fh, 1 << 20), path), learner=LEARNERS[self.dialect.name](self))
+
+
     def record_evidence(self) -> None:
         """What the run did, for the audit and the report (never what was configured): the
         columns of every table whose CREATE TABLE was seen, classified by name (and by content
@@ -382,9 +731,9 @@ class Engine:
         whether key remapping was asked for and what it remapped (audit.record_remapping)."""
         from dumpmask.detect import detect_by_name
 
-        adapter = getattr(self, "adapter", None)
-        pg = adapter is not None and adapter.name == "postgres"
-        det = next((e for e in self.extensions if hasattr(e, "findings") and hasattr(e, "content")), None)
+        dialect = self.dialect
+        pg = dialect is not None and dialect.name == "postgres"
+        det = next((e for e in self.stages if hasattr(e, "findings") and hasattr(e, "content")), None)
         tables, unclassified = [], []
         for key, ts in list(self.tables.items()):
             q = _qual(key)
@@ -399,11 +748,11 @@ class Engine:
             else:
                 found = {c.name: f for c in s.columns if (f := detect_by_name(c.name, c, s.name)) is not None}
             explicit = {}  # column -> mutation of the rules file's rule for it (build_plan's matching)
-            for tr in (self.table_rules(ts) if adapter is not None else ()):
+            for tr in (self.table_rules(ts) if dialect is not None else ()):
                 for cr in tr.columns:
                     for c in cols:
                         if c not in explicit and (cr.column.name == c if (cr.column.name_quoted and pg)
-                                                  else adapter.col_eq(cr.column.name, c)):
+                                                  else dialect.col_eq(cr.column.name, c)):
                             explicit[c] = cr.mutation
                             break
             keys = {c for c in set(s.primary_key) | {c for fk in s.foreign_keys for c in fk.columns}
@@ -412,7 +761,7 @@ class Engine:
         self.audit.record_columns(tables, unclassified)
         # remapping was asked for when its feature runs (features.install: identifierRemapping,
         # a template that turns it on, or a `key` rule); by name: features import the engine
-        self.audit.record_remapping(any(type(e).__name__ == "KeyRemapping" for e in self.extensions))
+        self.audit.record_remapping(any(type(e).__name__ == "KeyRemapping" for e in self.stages))
 
     def _record_evidence_of_failed_run(self) -> None:
         """A failed run's audit still says what was seen; when that cannot be worked out either,
@@ -437,8 +786,8 @@ class Engine:
 
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data
-        for ext in self.extensions:
-            hook = getattr(ext, "finish_audit", None)
+        for stage in self.stages:
+            hook = getattr(stage, "finish_audit", None)
             if hook is not None:
                 hook(self)   # what the run did (also when it failed)
         a["input"]["bytes"] = hin.bytes
@@ -472,26 +821,30 @@ class Engine:
                           "(an empty table, or data under a name that did not resolve to it)")
 
     # ------------------------------------------------------------------ schema
-    def needs_schema_pass(self) -> bool:
+    def input_is_file(self) -> bool:
+        """Can the input be read twice (a regular file)?"""
         if not self.input_path:
             return False
         try:
-            if not stat.S_ISREG(os.stat(self.input_path).st_mode):
-                return False
+            return stat.S_ISREG(os.stat(self.input_path).st_mode)
         except OSError:
             return False
-        return any(ext.needs_schema for ext in self.extensions) or self.strict or self.rules_need_constraints()
+
+    def needs_schema_pass(self) -> bool:
+        if not self.input_is_file():
+            return False
+        return any(stage.needs_schema for stage in self.stages) or self.strict or self.rules_need_constraints()
 
     def rules_need_constraints(self) -> bool:
         """pg_dump writes primary keys, UNIQUE constraints and unique indexes after the data: a
         rule that is not injective on every column (all but keep and key: hash and the unique
         fakes are not in narrow columns) can only be checked against them with a pre-pass."""
-        return self.prepass_for_constraints and getattr(self, "adapter", None) is not None and self.adapter.name == "postgres" and any(
+        return self.prepass_for_constraints and self.dialect is not None and self.dialect.name == "postgres" and any(
             cr.cls.name not in ("keep", "key") for tr in self.rules.tables for cr in tr.columns)
 
     def schema_prepass(self) -> None:
         with open(self.input_path, "rb") as fh:
-            self.adapter.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), self.input_path))
+            self.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), self.input_path))
         self.schema_complete = True
 
     def read_schema_file(self, path: str) -> None:
@@ -503,7 +856,7 @@ class Engine:
         except OSError as e:
             raise DumpmaskError(f"cannot read schema file {path}: {e.strerror}") from None
         with fh:
-            self.adapter.learn_schema(LineReader(io.BufferedReader(checked(fh, path, "the --schema file"), 1 << 20), path))
+            self.learn_schema(LineReader(io.BufferedReader(checked(fh, path, "the --schema file"), 1 << 20), path))
         self.schema_complete = True
 
     schema_complete = False
@@ -513,7 +866,7 @@ class Engine:
         """The table a FOREIGN KEY ... REFERENCES names, relative to the referencing table."""
         from dumpmask.schema import _split_qual
 
-        schema, name = _split_qual(ref, self.adapter.name == "postgres")
+        schema, name = _split_qual(ref, self.dialect.name == "postgres")
         if schema is None:
             schema = child_key[0]
         return self.table_state((schema, name))
@@ -526,8 +879,8 @@ class Engine:
         else:
             # seen in a pre-pass (or a --schema file): keep the constraints learnt there; an
             # extension may check that the dump's own CREATE TABLE says the same
-            for ext in self.extensions:
-                hook = getattr(ext, "table_redeclared", None)
+            for stage in self.stages:
+                hook = getattr(stage, "table_redeclared", None)
                 if hook is not None:
                     hook(self, ts, tschema, line)
         return ts
@@ -569,25 +922,46 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     return eng
 
 
-class Progress:
-    """A progress line on stderr (only when it is a terminal)."""
+def _bytes_written(out) -> int:
+    try:
+        return out.raw.bytes
+    except AttributeError:
+        return 0
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.t0 = time.monotonic()
-        self.last = 0.0
 
-    def update(self, nbytes: int, table: str | None) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.5:
-            return
-        self.last = now
-        el = max(now - self.t0, 1e-6)
-        sys.stderr.write(f"\rdumpmask: {nbytes / 1e6:9.1f} MB  {nbytes / 1e6 / el:6.1f} MB/s  {table or '':<40.40}")
-        sys.stderr.flush()
+def _copy_fields(line: bytes) -> list:
+    return (line.rstrip(b"\r\n") if line.endswith(b"\n") else line).split(b"\t")
 
-    def done(self):
-        if self.enabled and self.last:
-            sys.stderr.write("\n")
+
+def _first_copy_rows(chunks, n: int):
+    """(the chunks read, their first n lines) from a COPY block's chunks (content detection on
+    a pipe: nothing of the table is written before the sample is taken)."""
+    held, rows = [], []
+    for chunk in chunks:
+        held.append(chunk)
+        lines = chunk.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        rows.extend(lines[:n - len(rows)])
+        if len(rows) >= n:
+            break
+    return held, rows
+
+
+def _filtered_copy_block(chunk: bytes, filters, ncols: int, first_line: int, row0: int, name: str, source: str):
+    """A chunk of COPY lines through the row filters: (the block of the kept lines, with each
+    line's row in the statement, and the number of lines read)."""
+    parts = chunk.split(b"\n")
+    tail = parts.pop()
+    lines = [ln + b"\n" for ln in parts] + ([tail] if tail else [])
+    kept, rows = [], []
+    for k, line in enumerate(lines):
+        body = line[:-2] if line.endswith(b"\r\n") else (line[:-1] if line.endswith(b"\n") else line)
+        fields = body.split(b"\t")
+        if len(fields) != ncols:
+            raise DumpSyntaxError(f"COPY row for {name} has {len(fields)} fields, expected {ncols}", first_line + row0 + k,
+                                  source, line[:60])
+        if filters(fields) is not None:
+            kept.append(line)
+            rows.append(row0 + k)
+    return DataBlock("copy", b"".join(kept), first_line, row0, rows=rows), len(lines)

@@ -124,3 +124,29 @@ def check_path(path: str | None, what: str = "input") -> None:
             raise DumpmaskError(f"{path}: {what} is a pg_dump directory-format archive (pg_dump -Fd), not a plain "
                                 f"SQL dump; dumpmask reads plain SQL only: pg_restore -f - {path} | dumpmask ...")
         raise DumpmaskError(f"{path}: {what} is a directory, not a SQL dump")
+
+
+class OpenedDump:
+    """A dump opened for reading (a path, "-" / None for stdin, or a binary stream): the
+    checked, buffered `reader`, its `source` name for messages, and close()."""
+
+    def __init__(self, path_or_stream, source: str | None = None):
+        import sys
+
+        if isinstance(path_or_stream, (str, bytes)) and path_or_stream != "-":
+            check_path(path_or_stream)
+            self._fh = open(path_or_stream, "rb")
+            self._owned = True
+            self.source = source or str(path_or_stream)
+        else:
+            self._fh = sys.stdin.buffer if path_or_stream in ("-", None) else path_or_stream
+            self._owned = path_or_stream not in ("-", None)
+            self.source = source or "<stdin>"
+        self.reader = io.BufferedReader(checked(self._fh, self.source), 1 << 20)
+
+    def close(self) -> None:
+        if self._owned:
+            try:
+                self._fh.close()
+            except OSError:
+                pass

@@ -32,7 +32,7 @@ import re
 from array import array
 
 from dumpmask.crypto import Key
-from dumpmask.errors import DumpmaskError
+from dumpmask.errors import DumpmaskError, MaskingError
 
 __all__ = [
     "RemapError",
@@ -620,3 +620,118 @@ class TextKeyPermutation:
         return self._transform(s, True)
 
     __call__ = map
+
+
+class Remapper:
+    """The permutation of one key domain (a component of linked key columns): for_column()
+    gives a column's value function; col_max keeps the largest value written per column
+    (for setval and AUTO_INCREMENT after the data), merged from what the functions observed."""
+
+    def __init__(self, key, strategy: str, lo: int | None, hi: int | None, domain: str, split: bool = True):
+        self.key, self.split = key, split
+        self.strategy = strategy
+        self.lo, self.hi = lo, hi
+        self.domain = domain
+        self.col_max: dict[str, int] = {}   # "schema.table.column" -> largest value written
+        self.offset = 0
+        self.upper = None
+        if strategy == "randomInteger":
+            if split:
+                # the two halves swap: inputs [lo, mid] go to outputs [mid+1+d, hi] (never onto an
+                # original id below mid), inputs [mid+1, hi] onto the outputs left, [lo, lo+n2-1]
+                # (d = n2 - n1, 0 or 1). A bijection of [lo, hi] decided by the types alone, so a
+                # file, a pipe with --schema and a MySQL pipe all give the same bytes.
+                mid = lo + (hi - lo + 1) // 2 - 1
+                self.perm = IntPermutation(key, lo, mid, domain="int")
+                self.offset = hi - mid
+                self.mid = mid
+                self.upper = IntPermutation(key, mid + 1, hi, domain="int-upper") if hi > mid else None
+            else:
+                self.perm = IntPermutation(key, lo, hi, domain="int")
+        elif strategy == "uuid":
+            self.perm = UuidPermutation(key)
+        else:
+            self.perm = TextKeyPermutation(key)
+
+    def spec(self):
+        return (self.strategy, self.lo, self.hi)
+
+    def _why(self, e) -> str:
+        """A RemapError without the value it was about (errors never repeat the data)."""
+        if self.strategy == "randomInteger":
+            return (f"a key value is outside the remapping range [{self.lo}, {self.hi}] of this key domain (the value "
+                    "is not shown): give options.identifierRemapping.range [lo, hi] covering every id")
+        return f"a key value is not a valid {'UUID' if self.strategy == 'uuid' else 'text key'} (the value is not shown)"
+
+    def _int_map(self, cached: bool):
+        """int -> int for the integer strategy (RemapError outside [lo, hi])."""
+        low = self.perm.map if cached else self.perm.map_uncached
+        upper = self.upper
+        if upper is None:
+            if not self.offset:
+                return low
+            off = self.offset
+            return lambda x: low(x) + off
+        up = upper.map if cached else upper.map_uncached
+        mid, off, lo, hi = self.mid, self.offset, self.lo, self.hi
+        base = lo - (mid + 1)
+
+        def m(x):
+            if x < lo:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            if x <= mid:
+                return low(x) + off
+            if x > hi:
+                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
+            return up(x) + base
+        return m
+
+    def for_column(self, col, where: str):
+        strategy = self.strategy
+        perm = self.perm
+        binary = col.kind == "binary"
+        observed = {"max": -1}   # the largest value written (the engine merges it into col_max, see work.py)
+        imap = self._int_map(cached=True) if strategy == "randomInteger" else None
+        enc = self._int_map(cached=False) if strategy == "randomInteger" else None
+
+        def fn(v):
+            if v is None:
+                return None
+            try:
+                if strategy == "randomInteger":
+                    try:
+                        x = int(v)
+                    except ValueError:
+                        raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
+                    y = imap(x)
+                    if y > observed["max"]:
+                        observed["max"] = y
+                    return str(y)
+                if strategy == "uuid":
+                    if binary:
+                        return perm.map_bytes(v.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+                    return perm.map(v)
+                return perm.map(v)
+            except RemapError as e:
+                raise MaskingError(f"{where}: {self._why(e)}") from None
+
+        if strategy == "randomInteger":
+            def raw_int(raw: bytes) -> bytes:
+                """The fast path for integer keys written as plain digits: bytes -> bytes."""
+                try:
+                    y = enc(int(raw))
+                except ValueError:
+                    raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
+                except RemapError as e:
+                    raise MaskingError(f"{where}: {self._why(e)}") from None
+                if y > observed["max"]:
+                    observed["max"] = y
+                return b"%d" % y
+            fn.raw_int = raw_int
+        fn.observed = observed
+        return fn
+
+    def observe(self, where: str, observed: dict) -> None:
+        """Add what a column's function observed in a block (work.BlockCounts.observed)."""
+        if observed["max"] > self.col_max.get(where, -1):
+            self.col_max[where] = observed["max"]

@@ -2,11 +2,8 @@
 (scan, verify, preview): `for table, columns, values, line in iter_dump(path): ...`."""
 from __future__ import annotations
 
-import io
-
-from dumpmask.dialects import detect_dialect, get_adapter
+from dumpmask.dialects import peek_dialect
 from dumpmask.dialects.base import LineReader
-from dumpmask.errors import DumpSyntaxError
 
 
 class DumpRows:
@@ -14,30 +11,21 @@ class DumpRows:
 
     def __init__(self, path_or_stream, dialect: str | None = None, source: str | None = None):
         from dumpmask.engine import Engine
+        from dumpmask.inputs import OpenedDump
 
-        from dumpmask.inputs import check_path, checked
-
-        if isinstance(path_or_stream, (str, bytes)) and path_or_stream != "-":
-            check_path(path_or_stream)
-            self._fh = open(path_or_stream, "rb")
-            self.source = source or str(path_or_stream)
-        else:
-            import sys
-
-            self._fh = sys.stdin.buffer if path_or_stream in ("-", None) else path_or_stream
-            self.source = source or "<stdin>"
-        self.reader = io.BufferedReader(checked(self._fh, self.source), 1 << 20)
-        name = dialect or detect_dialect(self.reader.peek(65536)[:65536])
-        if name is None:
-            raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, self.source)
-        self.dialect = name
-        self.engine = Engine(dialect=name, source=self.source)
-        self.adapter = get_adapter(name)(self.engine)
-        self.engine.adapter = self.adapter
+        self._opened = OpenedDump(path_or_stream, source)
+        self.reader, self.source = self._opened.reader, self._opened.source
+        self.dialect = peek_dialect(self.reader, self.source, dialect)
+        self.engine = Engine(dialect=self.dialect, source=self.source)
+        self.engine.set_dialect(self.dialect)
 
     def rows(self, want=None):
         """Yields (table_key (schema, name), columns, values, line)."""
-        return self.adapter.iter_rows(LineReader(self.reader, self.source), want)
+        return self.engine.rows(LineReader(self.reader, self.source), want)
+
+    def blocks(self, lines: LineReader | None = None, want=None):
+        """The data statements as blocks of undecoded rows (dialects.base.Block)."""
+        return self.engine.blocks(lines or LineReader(self.reader, self.source), want)
 
     def table(self, key):
         """The TableSchema learnt for a table key (None if no CREATE TABLE was seen)."""
@@ -49,10 +37,7 @@ class DumpRows:
         return {k: v.schema for k, v in self.engine.tables.items()}
 
     def close(self):
-        try:
-            self._fh.close()
-        except Exception:
-            pass
+        self._opened.close()
 
 
 def iter_dump(path_or_stream, dialect: str | None = None, want=None):

@@ -345,7 +345,7 @@ def _blocks(d):
 
     lines = LineReader(d.reader, d.source)
     mysql = d.dialect == "mysql"
-    for b in d.adapter.iter_blocks(lines):
+    for b in d.blocks(lines):
         if mysql:
             rawf = lambda it, text=b.text: _my_raw(text(it))  # noqa: E731
         elif b.kind == "copy":

@@ -424,7 +424,6 @@ def test_pagila_enum_domain_array_restore(pg_server, pagila_db, dm, tmp_path):
 def test_engine_rule_error(typed_dump, unique_dump, tmp_path):
     """Engine.rule_error (for scan --write-rules): the same verdicts as a run."""
     from dumpmask.engine import Engine
-    from dumpmask.dialects.postgres import PgAdapter
 
     for dump, table, good, bad in ((typed_dump, "typed", ("m", "redact"), ("m", "faker.name")),
                                    (typed_dump, "typed", ("y", "hash"), ("z", "faker.postcode")),
@@ -433,7 +432,7 @@ def test_engine_rule_error(typed_dump, unique_dump, tmp_path):
         p = tmp_path / "d.sql"
         p.write_bytes(dump)
         eng = Engine(input_path=str(p))
-        eng.adapter = PgAdapter(eng)
+        eng.set_dialect("postgres")
         eng.schema_prepass()
         ts = eng.table_state(("public", table))
         assert eng.rule_error(ts, good[0], good[1]) is None, good

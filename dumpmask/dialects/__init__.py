@@ -25,13 +25,25 @@ def detect_dialect(head: bytes) -> str | None:
     return None
 
 
-def get_adapter(name: str):
+def peek_dialect(reader, source: str, dialect: str | None = None) -> str:
+    """The dialect of the dump `reader` (a buffered binary stream) holds, from its first bytes
+    (nothing consumed): `dialect` when given; DumpSyntaxError when it cannot tell."""
+    from dumpmask.errors import DumpSyntaxError
+
+    name = dialect or detect_dialect(reader.peek(65536)[:65536])
+    if name is None:
+        raise DumpSyntaxError("cannot tell whether this is a PostgreSQL or a MySQL/MariaDB dump: pass --dialect", 1, source)
+    return name
+
+
+def get_dialect(name: str):
+    """The dialect object (description + lexer) of a name: "postgres" or "mysql"."""
     if name == "postgres":
-        from dumpmask.dialects.postgres import PgAdapter
+        from dumpmask.dialects.postgres import PgDialect
 
-        return PgAdapter
+        return PgDialect()
     if name == "mysql":
-        from dumpmask.dialects.mysql import MyAdapter
+        from dumpmask.dialects.mysql import MyDialect
 
-        return MyAdapter
+        return MyDialect()
     raise ValueError(f"unknown dialect {name!r}")

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Stmt:
-    """One statement (or a run of comments / blank lines) exactly as it was in the input."""
+    """One statement (or a run of comments / blank lines) exactly as it was in the input: the
+    lexer's event for everything that is not table data."""
 
+    event = "statement"     # (a class attribute: data events are "copy" and "insert")
     raw: bytes
     line: int           # 1-based line where it starts
     kind: str           # blank, meta, create_table, alter_table, copy, insert, setval, ..., other

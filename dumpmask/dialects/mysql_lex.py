@@ -46,6 +46,7 @@ class MyStmt(Stmt):
     """
 
     delimiter: bytes = b";"
+    db: str | None = None   # the database a USE made current before it (MyDialect.events follows USE)
 
 
 # one complete single/double-quoted string (backslash escapes, doubled quotes); DOTALL needed

@@ -7,14 +7,11 @@ nested /* */ comments, psql meta-commands (a line starting with a backslash, suc
 """
 from __future__ import annotations
 
-import copy
 import functools
-import itertools
 import re
 
-from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, InsertStmt, LineReader, Stmt, counting,
-                                    has_huge_span, mask_spans_huge, remember, row_masker, span_masker, statement_kind_words)
-from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice
+import dumpmask.idents as _idents
+from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_kind_words
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -342,7 +339,6 @@ class PgReader:
 
 
 # ---------------------------------------------------------------- names
-import dumpmask.idents as _idents  # noqa: E402
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -601,12 +597,9 @@ def literal_encode(value: str | None, like: Literal | None = None, kind: str = "
     return b"'" + b.replace(b"'", b"''") + b"'" + cast
 
 
-# ---------------------------------------------------------------- the engine's PostgreSQL adapter
-from dumpmask.schema import parse_alter_table, parse_create_domain, parse_create_table, parse_owned_by  # noqa: E402
-from dumpmask.schema import (enum_type_text, parse_create_type_enum, parse_create_unique_index,  # noqa: E402
-                             parse_domain_check)
-
+# ---------------------------------------------------------------- the dialect
 _TYPE_OR_UNIQUE = re.compile(rb"\s*CREATE\s+(?:TYPE|UNIQUE\s+INDEX)\b", re.I)
+_SCHEMA_KINDS = frozenset({"alter_table", "create_domain", "alter_sequence"})
 
 _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREATE TABLE", "alter_table": "ALTER TABLE",
                "create_domain": "CREATE DOMAIN", "alter_sequence": "ALTER SEQUENCE", "setval": "SELECT setval",
@@ -616,12 +609,16 @@ _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREA
 NULL_FIELD = b"\\N"
 
 
-class PgAdapter:
+class PgDialect:
+    """PostgreSQL plain dumps: a description (names, values) and a lexer of events. Knows
+    nothing of rules, stages or the audit."""
+
     name = NAME
+    sample_rows = SAMPLE_ROWS
+    insert_style = "rebuild"      # masked INSERTs are rebuilt from their tuples (work._mask_pg_insert)
 
-    def __init__(self, engine):
-        self.engine = engine
-
+    # -- names (unquoted identifiers fold to lower case; a rule's column name matches as
+    # idents.column_named says)
     @staticmethod
     def same_name(a: str, b: str) -> bool:
         return a == b
@@ -630,641 +627,119 @@ class PgAdapter:
     def col_eq(pattern: str, actual: str) -> bool:
         return pattern.lower() == actual or pattern == actual
 
+    quote_ident = staticmethod(quote_ident)
+    parse_qualname = staticmethod(parse_qualname)
+    parse_setval = staticmethod(parse_setval)
+
     # -- values
-    def make_field_fn(self, t, col, stats, cache_max: int = 32_768) -> FieldFns:
-        kind = col.kind
-        fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
-        t = getattr(t, "uncached", t)  # this function caches raw fields itself
-        ccache: dict = {}
-        scache: dict = {}
+    decode_copy_field = staticmethod(copy_decode)
 
-        raw_int = getattr(t, "raw_int", None)
+    @staticmethod
+    def decode_sql_field(field: bytes):
+        return literal_decode(field).value
 
-        def copy_miss(raw: bytes):
-            """raw COPY field -> UNCHANGED, or the new raw field (NULL_FIELD for NULL); cached."""
-            if raw_int is not None and raw.isdigit():
-                return remember(ccache, raw, raw_int(raw), cache_max)
-            if raw == b"\\N":
-                v = None
-            elif b"\\" in raw:
-                v = copy_decode(raw)
-            else:
-                v = raw.decode("utf-8", "surrogateescape")
-            nv = t(v)
-            # an unchanged value keeps its original bytes (escapes as written: keep is byte for byte)
-            r = UNCHANGED if nv == v else (NULL_FIELD if nv is None else copy_encode(nv))
-            return remember(ccache, raw, r, cache_max)
+    @staticmethod
+    def parse_insert(raw: bytes, line: int | None, source: str):
+        return parse_insert(raw, source, line)
 
-        def sql_miss(raw: bytes):
-            s = raw.strip()
-            if s.upper() == b"DEFAULT":
-                # a generated column's placeholder (pg_dump --inserts): nothing to mask
-                return remember(scache, raw, UNCHANGED, cache_max)
-            lit = literal_decode(s)
-            nv = t(lit.value)
-            if nv == lit.value:
-                r = UNCHANGED
-            else:
-                lead = raw[:len(raw) - len(raw.lstrip())]
-                trail = raw[len(raw.rstrip()):]
-                r = lead + literal_encode(nv, lit, kind) + trail
-            return remember(scache, raw, r, cache_max)
+    @staticmethod
+    def with_generated(schema, ins, columns: list[str]) -> list[str]:
+        return _with_generated(schema, ins, columns)
 
-        if fast is not None:
-            general = copy_miss
+    @staticmethod
+    def count_rows_unparsed(raw: bytes) -> int:
+        """Rows of an INSERT passed through without parsing (a statistic only)."""
+        nrows = raw.count(b"),") + 1 if b"),(" in raw or b"),\n" in raw else 1
+        return 1 if nrows == 1 else nrows
 
-            def copy_miss(raw: bytes):
-                """ASCII text without escapes straight through the transformer's bytes path."""
-                if raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
-                    r = fast(raw)
-                    return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
-                return general(raw)
+    # -- statements
+    @staticmethod
+    def is_schema_statement(st: Stmt) -> bool:
+        """Besides CREATE TABLE: the statements the schema is learnt from (domains and enums
+        before their tables; constraints, unique indexes and OWNED BY after the data)."""
+        return st.kind in _SCHEMA_KINDS or (st.kind == "create" and _TYPE_OR_UNIQUE.match(st.raw) is not None)
 
-        # INSERT fields keep the blanks around them: " NULL" is a NULL too
-        count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
-        return FieldFns(counting(ccache, copy_miss, NULL_FIELD, stats), count_sql, ccache, copy_miss)
+    @staticmethod
+    def label(st: Stmt) -> str | None:
+        """What the audit counts a passed-through statement as (None: not counted)."""
+        return _PASS_LABEL.get(st.kind, st.kind.upper())
 
-    # -- schema
-    def learn(self, st: Stmt):
-        """Schema statements -> engine state; returns the TableState of a CREATE TABLE."""
-        eng = self.engine
-        k = st.kind
-        if k == "create_table":
-            seen = self.__dict__.setdefault("_seen_create", {})
-            if eng.schema_complete:
-                # read in the schema pre-pass already: the same statement is the same table
-                ts = seen.get(st.raw)
-                if ts is not None and ts.schema is not None and not ts.schema.partition_of:
-                    return ts
-            ts = self._learn_create(st)
-            if ts is not None and not eng.schema_complete:
-                seen[st.raw] = ts
-            return ts
-        return self._learn_other(st)
-
-    def _learn_create(self, st: Stmt):
-        eng = self.engine
-        ts_schema = parse_create_table(st.raw, NAME, eng.domains)
-        if ts_schema is None:
-            msg = f"{eng.source}:{st.line}: could not read this CREATE TABLE; its data can only pass through unmasked"
-            if eng.strict:
-                raise MaskingError(msg + " (--strict)")
-            eng.warn(msg)
-            return
-        if ts_schema.partition_of:
-            # CREATE TABLE child PARTITION OF parent ...: the parent's columns, its rules apply
-            child = (ts_schema.schema, ts_schema.name)
-            parent = self.table_for(ts_schema.partition_of)
-            ts = eng.table_state(child)
-            cols = [copy.copy(c) for c in parent.schema.columns] if parent.schema is not None else []
-            if ts.schema is None or not ts.schema.columns:
-                ts_schema.columns = cols
-                ts_schema.line = st.line
-                ts.schema = ts_schema
-            ts.schema.partition_of = parent.key
-            ts.schema.partition_bound = ts_schema.partition_bound
-            ts.schema.partition_by = ts_schema.partition_by
-            for fk in ts_schema.foreign_keys:
-                if fk not in ts.schema.foreign_keys:
-                    ts.schema.foreign_keys.append(fk)
-            ts.rules = None
-            ts.plans.clear()
-            return ts
-        if ts_schema.inherits:
-            self._inherit_columns(ts_schema)
-        return eng.learn_table(ts_schema, st.line)
-
-    def _learn_other(self, st: Stmt):
-        eng = self.engine
-        k = st.kind
-        if k == "create_domain":
-            d = parse_create_domain(st.raw)
-            if d:
-                name, base = d
-                eng.domains[name.lower()] = base
-                eng.domains[name.lower().split(".")[-1]] = base
-                chk = parse_domain_check(st.raw)
-                if chk:
-                    eng.domain_checks[name.lower()] = chk
-                    eng.domain_checks[name.lower().split(".")[-1]] = chk
-        elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):
-            en = parse_create_type_enum(st.raw)
-            if en:
-                name, labels = en
-                eng.domains[name.lower()] = enum_type_text(labels)
-                eng.domains[name.lower().split(".")[-1]] = enum_type_text(labels)
-                return
-            ui = parse_create_unique_index(st.raw, NAME)
-            if ui:
-                ts = eng.table_state(ui["table"])
-                if ts.schema is None:
-                    ts.schema = TableSchema(schema=ui["table"][0], name=ui["table"][1])
-                names = {c.name for c in ts.schema.columns}
-                cols = tuple(c for c in ui["columns"] if c in names) if names else ui["columns"]
-                if cols and cols not in ts.schema.unique:
-                    ts.schema.unique.append(cols)
-                    eng.unique_learned(ts, cols, st.line)
-        elif k == "alter_table":
-            a = parse_alter_table(st.raw, NAME)
-            if not a:
-                return
-            ts = eng.table_state(a["table"])
-            if ts.schema is None:
-                ts.schema = TableSchema(schema=a["table"][0], name=a["table"][1])
-            s = ts.schema
-            if a["pk"]:
-                new_pk = a["pk"] != s.primary_key
-                s.primary_key = a["pk"]
-                if new_pk:
-                    eng.unique_learned(ts, a["pk"], st.line)
-            for u in a["unique"]:
-                if u not in s.unique:
-                    s.unique.append(u)
-                    eng.unique_learned(ts, u, st.line)
-            for fk in a["fks"]:
-                if fk not in s.foreign_keys:
-                    s.foreign_keys.append(fk)
-            if a["attach"]:
-                child = eng.table_state(a["attach"])
-                if child.schema is None:
-                    child.schema = TableSchema(schema=a["attach"][0], name=a["attach"][1])
-                child.schema.partition_of = a["table"]
-                child.schema.partition_bound = a["bound"]
-                child.rules = None  # re-resolve with the parent's rules
-                child.plans.clear()
-            if a["inherit"] and a["inherit"] not in s.inherits:
-                s.inherits.append(a["inherit"])
-            if a["seq_default"]:
-                c = s.column(a["seq_default"][0])
-                if c is not None:
-                    c.has_default_sequence = a["seq_default"][1]
-            if a["identity"]:
-                c = s.column(a["identity"][0])
-                if c is not None:
-                    c.has_default_sequence = a["identity"][1]
-        elif k == "alter_sequence":
-            o = parse_owned_by(st.raw)
-            if o:
-                seq, table, col = o
-                ts = eng.table_state(table)
-                if ts.schema is not None:
-                    c = ts.schema.column(col)
-                    if c is not None:
-                        c.has_default_sequence = _idents.qualname_text(seq[0], seq[1])  # SQL text, as in nextval()
-
-    def _inherit_columns(self, child: TableSchema) -> None:
-        """CREATE TABLE ... INHERITS (p, ...) as pg_dump writes it lists only the child's own
-        columns: the inherited ones come first, in the parents' order (as PostgreSQL stores them)."""
-        own = {c.name for c in child.columns}
-        inherited = []
-        for pschema, pname in child.inherits:
-            parent = self.engine.table_state((pschema if pschema is not None else child.schema, pname))
-            for c in (parent.schema.columns if parent.schema is not None else []):
-                if c.name not in own and all(c.name != x.name for x in inherited):
-                    inherited.append(copy.copy(c))
-        child.columns[:0] = inherited
-
-    def learn_schema(self, lines: LineReader) -> None:
-        """A quick pass over a whole dump (or a --schema-only file) that skips table data."""
-        r = PgReader(lines)
-        for st in r.statements():
+    def events(self, lines: LineReader):
+        """The dump as events: Stmt (everything but data), CopyData (a COPY header: its chunks
+        must be consumed, or are skipped, before the next event), InsertData."""
+        reader = PgReader(lines)
+        for st in reader.statements():
             if st.kind == "copy":
                 parsed = parse_copy(st.raw)
-                if parsed is not None:
-                    self.engine.note_data_table(parsed[0], st.line)
-                for _ in r.copy_chunks():   # skipped in ~1 MB blocks, no per-line work
-                    pass
+                ev = CopyData(st, reader, *(parsed or (None, None, False)), readable=parsed is not None)
+                yield ev
+                ev.skip()
             elif st.kind == "insert":
-                h = insert_head(st.raw)
-                if h is not None:
-                    self.engine.note_data_table(h[0], st.line)
-            elif st.kind in ("create_table", "alter_table", "create_domain", "alter_sequence"):
-                self.learn(st)
-            elif st.kind == "create" and _TYPE_OR_UNIQUE.match(st.raw):
-                self.learn(st)
-            elif st.kind == "setval":
-                p = parse_setval(st.raw)
-                if p is not None:
-                    self.engine.sequence_values[p[0][1]] = p[1]
-
-    # -- the loop
-    def run(self, lines: LineReader, out) -> None:
-        eng = self.engine
-        from dumpmask.engine import Progress
-
-        prog = Progress(eng.progress)
-        r = PgReader(lines)
-        w = out.write
-        count = eng.audit.count_passthrough
-        for st in r.statements():
-            k = st.kind
-            if k == "copy":
-                self.do_copy(st, r, out, prog)
-                continue
-            if k == "insert":
-                self.do_insert(st, out)
-                continue
-            if k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
-                if k == "create_table":
-                    ts = self.learn(st)  # (a pre-pass already knows it: learn_table keeps that)
-                    if ts is not None:
-                        eng.check_table_rules_early(ts, st.line)  # rule errors before this table's data
-                elif not eng.schema_complete:
-                    self.learn(st)
-            elif k == "create" and not eng.schema_complete and _TYPE_OR_UNIQUE.match(st.raw):
-                self.learn(st)   # an enum before its tables; a unique index after the data (on a pipe)
-            w(eng.rewritten(st))
-            label = _PASS_LABEL.get(k, k.upper())
-            if label:
-                count(label)
-            prog.update(lines_bytes(out), None)
-        prog.done()
-
-    def table_for(self, key):
-        return self.engine.table_state(key)
-
-    def do_copy(self, st: Stmt, r: PgReader, out, prog) -> None:
-        eng = self.engine
-        parsed = parse_copy(st.raw)
-        w = out.write
-        if parsed is None:
-            raise DumpSyntaxError("cannot parse COPY statement", st.line, eng.source, st.raw[:60])
-        key, cols, text_format = parsed
-        ts = self.table_for(key)
-        has_rules = any([bool(eng.table_rules(ts))] + [e.wants_table(eng, ts) for e in eng.extensions])  # every extension sees every table
-        tstats = eng.audit.table(_qualname(ts.key))
-        if not has_rules:
-            w(st.raw)
-            eng.audit.count_passthrough("COPY (unmasked table)")
-            n = r.copy_passthrough(w)
-            w(r.copy_end)
-            tstats.rows_read += n
-            tstats.rows_written += n
-            return
-        if not text_format:
-            raise MaskingError(f"{eng.source}:{st.line}: COPY for masked table {_qualname(ts.key)} is not in text format")
-        columns = eng.data_columns(ts, cols, st.line)
-        rows_in = r.copy_rows()
-        samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
-        if samplers:
-            # hold back the first rows (nothing of this table is written yet) for content detection
-            held = list(itertools.islice(rows_in, SAMPLE_ROWS))
-            decoded = [[copy_decode(f) for f in ln.rstrip(b"\r\n").split(b"\t")] for ln in held]
-            for e in samplers:
-                e.sample(eng, ts, columns, decoded)
-            rows_in = itertools.chain(held, rows_in)
-        plan = eng.build_plan(ts, columns, st.line)
-        ncols = len(columns)
-        row_filter = None
-        for e in eng.extensions:
-            f = e.row_filter(eng, ts, columns, st.line)
-            if f is not None:
-                row_filter = f
-        w(st.raw)
-        eng._in_copy_cols = ncols
-        fns = [(p.index, p.fn.copy) for p in plan]
-        entries = [(p.index, p.fn.cache, p.fn.miss, [0, 0], p.stats) for p in plan]
-        n_read = 0
-        n_written = 0
-        lines = r.lines
-        first_line = lines.lineno + 1
-        source = eng.source
-        name = _qualname(ts.key)
-        batch = []
-        append = batch.append
-
-        def mask_lines(rows_in) -> None:
-            """Row by row (with a row filter, held-back sample rows, CRLF lines)."""
-            nonlocal n_read, n_written
-            for line in rows_in:
-                n_read += 1
-                if line[-1:] == b"\n":
-                    if line[-2:-1] == b"\r":
-                        body, eol = line[:-2], b"\r\n"
-                    else:
-                        body, eol = line[:-1], b"\n"
-                else:
-                    body, eol = line, b""
-                fields = body.split(b"\t")
-                if len(fields) != ncols:
-                    raise DumpSyntaxError(f"COPY row for {name} has {len(fields)} fields, expected {ncols}",
-                                          first_line + n_read - 1, source, line[:60])
-                if row_filter is not None:
-                    fields = row_filter(fields)
-                    if fields is None:
-                        continue
-                for i, cache, miss, cnt, _ in entries:
-                    raw = fields[i]
-                    v = cache.get(raw)
-                    if v is None:
-                        v = miss(raw)
-                    if v is UNCHANGED:
-                        if raw == NULL_FIELD:
-                            cnt[1] += 1
-                    else:
-                        fields[i] = v
-                        cnt[0] += 1
-                        if v is NULL_FIELD:
-                            cnt[1] += 1
-                append(b"\t".join(fields) + eol)
-                n_written += 1
-                if not n_read & 0xFFF:
-                    w(b"".join(batch))
-                    batch.clear()
-                    prog.update(lines_bytes(out), name)
-            w(b"".join(batch))
-            batch.clear()
-
-        cur = [None, 0]   # the chunk being masked and the rows read before it (to locate an error)
-        try:
-            if row_filter is not None or samplers or not entries:
-                mask_lines(rows_in)
+                yield InsertData(st, insert_head(st.raw))
             else:
-                # every row is kept: ~1 MB of lines at a time through a loop generated for this
-                # table's shape (the same results and counts as mask_lines)
-                idxs = tuple(e[0] for e in entries)
-                masker = row_masker(ncols, idxs)
-                smasker = span_masker(len(idxs))
-                caches = [e[1] for e in entries]
-                misses = [e[2] for e in entries]
-                cnts = [e[3] for e in entries]
-                for chunk in r.copy_chunks():
-                    cur[0], cur[1] = chunk, n_read
-                    if b"\r" in chunk or not chunk.endswith(b"\n"):
-                        parts = chunk.split(b"\n")
-                        tail = parts.pop()
-                        mask_lines([ln + b"\n" for ln in parts] + ([tail] if tail else []))
-                        continue
-                    huge = len(chunk) > HUGE_FIELD
-                    if huge or c_copy_spans is not None:
-                        # C (or, for a very long line, its Python twin) finds the masked fields;
-                        # Python runs per masked field only
-                        spans = (c_copy_spans or copy_spans)(chunk, ncols, idxs)
-                        if type(spans) is int:
-                            rows = chunk.split(b"\n")
-                            bad, done = spans, None
-                        else:
-                            if huge and has_huge_span(spans):
-                                # a very long field: decoded in place, not copied
-                                repl, counts = mask_spans_huge(chunk, spans, plan, _huge_copy_field, NULL_FIELD)
-                            else:
-                                repl, counts = smasker(chunk, spans, caches, misses, UNCHANGED, NULL_FIELD)
-                            done = splice(chunk, spans, repl)
-                            repl = None
-                            bad = -1
-                            nrows = chunk.count(b"\n")
-                    else:
-                        rows = chunk[:-1].split(b"\n")
-                        done, bad, counts = masker(rows, caches, misses, UNCHANGED, NULL_FIELD)
-                        nrows = len(done)
-                        done.append(b"")
-                        done = b"\n".join(done)
-                    if bad >= 0:
-                        nf = rows[bad].count(b"\t") + 1
-                        raise DumpSyntaxError(f"COPY row for {name} has {nf} fields, expected {ncols}",
-                                              first_line + n_read + bad, source, rows[bad][:60])
-                    for j, cnt in enumerate(cnts):
-                        cnt[0] += counts[2 * j]
-                        cnt[1] += counts[2 * j + 1]
-                    n_read += nrows
-                    n_written += nrows
-                    w(done)
-                    prog.update(lines_bytes(out), name)
-        except MaskingError as e:
-            row = n_read if cur[0] is None or n_read > cur[1] else cur[1] + _first_bad_row(cur[0], entries)
-            raise MaskingError(f"{source}:{first_line + row - 1}: {name} row {row}: {e}") from None
-        for _, _, _, cnt, stats in entries:
-            stats.changed += cnt[0]
-            stats.nulls += cnt[1]
-        if row_filter is not None and hasattr(row_filter, "flush"):
-            for fields in row_filter.flush():
-                for i, fn in fns:
-                    fields[i] = fn(fields[i])
-                w(b"\t".join(fields) + b"\n")
-                n_written += 1
-        w(r.copy_end)
-        eng._in_copy_cols = None
-        tstats.rows_read += n_read
-        tstats.rows_written += n_written
-
-    def do_insert(self, st: Stmt, out) -> None:
-        eng = self.engine
-        h = insert_head(st.raw)
-        if h is None:
-            raise DumpSyntaxError("cannot read the table name of this INSERT", st.line, eng.source)
-        if h[2] < 0:
-            # not a plain INSERT ... VALUES (INSERT ... SELECT): only safe when no rule touches it
-            ts = self.table_for(h[0])
-            if eng.table_rules(ts) or any(e.wants_table(eng, ts) for e in eng.extensions):
-                raise MaskingError(f"{eng.source}:{st.line}: cannot parse an INSERT into masked table {_qualname(ts.key)}; refusing to pass it through")
-            out.write(st.raw)
-            eng.audit.count_passthrough("INSERT (unparsed)")
-            return
-        key = h[0]
-        ts = self.table_for(key)
-        has_rules = any([bool(eng.table_rules(ts))] + [e.wants_table(eng, ts) for e in eng.extensions])  # every extension sees every table
-        tstats = eng.audit.table(_qualname(ts.key))
-        if not has_rules:
-            out.write(st.raw)
-            eng.audit.count_passthrough("INSERT (unmasked table)")
-            nrows = st.raw.count(b"),") + 1 if b"),(" in st.raw or b"),\n" in st.raw else 1
-            tstats.rows_read += 1 if nrows == 1 else nrows
-            tstats.rows_written += 1 if nrows == 1 else nrows
-            return
-        ins = parse_insert(st.raw, eng.source, st.line)
-        columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
-        samplers = [e for e in eng.extensions if e.wants_sample(eng, ts)]
-        if samplers:
-            decoded = [[literal_decode(st.raw[s:e]).value for s, e in f] for _, _, f in ins.tuples[:SAMPLE_ROWS]]
-            for e in samplers:
-                e.sample(eng, ts, columns, decoded)
-        plan = eng.build_plan(ts, columns, st.line)
-        row_filter = None
-        for e in eng.extensions:
-            f = e.row_filter(eng, ts, columns, st.line, sql=True)
-            if f is not None:
-                row_filter = f
-        raw = st.raw
-        pieces = [raw[:ins.values_start]]
-        ncols = len(columns)
-        kept = 0
-        kinds = {}
-        if len(raw) > HUGE_FIELD:
-            for p in plan:
-                col = ts.schema.column(columns[p.index]) if ts.schema is not None else None
-                kinds[p.index] = col.kind if col is not None else "text"
-        for (t0, t1, fields) in ins.tuples:
-            tstats.rows_read += 1
-            if len(fields) != ncols:
-                raise DumpSyntaxError(f"INSERT row for {_qualname(ts.key)} has {len(fields)} values, expected {ncols}",
-                                      st.line + raw.count(b"\n", 0, t0), eng.source)
-            # a very long field is not copied out: a view of it (read in place when masked)
-            vals = [raw[s:e] if e - s <= HUGE_FIELD else memoryview(raw)[s:e] for s, e in fields]
-            try:
-                if row_filter is not None:
-                    vals = row_filter(vals)
-                    if vals is None:
-                        continue
-                for p in plan:
-                    v = vals[p.index]
-                    if type(v) is memoryview:
-                        s, e = fields[p.index]
-                        r = _huge_insert_field(p, raw, s, e, kinds.get(p.index, "text"))
-                        vals[p.index] = p.fn.sql(bytes(v)) if r is None else r
-                        continue
-                    vals[p.index] = p.fn.sql(v)
-            except MaskingError as e:
-                at = st.line + raw.count(b"\n", 0, t0)
-                raise MaskingError(f"{eng.source}:{at}: {_qualname(ts.key)} row {tstats.rows_read}: {e}") from None
-            if kept:
-                pieces.append(b",\n\t" if b"),\n\t(" in raw else b", ")
-            pieces.append(b"(" + b",".join(vals) + b")")
-            kept += 1
-        tstats.rows_written += kept
-        if kept == 0:
-            return  # every row was cut: the statement disappears
-        pieces.append(raw[ins.tail_start:])
-        out.write(b"".join(pieces))
+                yield st
 
 
-def _huge_copy_field(p, data: bytes, s: int, e: int):
-    """A very long COPY field without escapes, decoded from `data` in place: the same result as
-    the column's copy miss (None: not that simple case, take the usual path)."""
-    if data.find(b"\\", s, e) >= 0 or data[s:s + 1].isdigit():
-        return None
-    v = str(memoryview(data)[s:e], "utf-8", "surrogateescape")
-    nv = p.value_fn(v)
-    if nv == v:
-        return UNCHANGED
-    return NULL_FIELD if nv is None else copy_encode(nv)
+class CopyData:
+    """A COPY ... FROM stdin header and its data lines (read once: chunks(), rows() or skip()),
+    then `end`, the terminator line as written."""
+
+    __slots__ = ("stmt", "table", "columns", "text_format", "readable", "first_line", "end", "_reader", "_done")
+    event = "copy"
+
+    def __init__(self, stmt: Stmt, reader: PgReader, table, columns, text_format: bool, readable: bool):
+        self.stmt, self.table, self.columns, self.text_format, self.readable = stmt, table, columns, text_format, readable
+        self._reader = reader
+        self.first_line = reader.lines.lineno + 1     # the line of the first data row
+        self.end = None
+        self._done = False
+
+    def chunks(self):
+        """The data as chunks of whole lines (~1 MB)."""
+        self._done = True
+        yield from self._reader.copy_chunks()
+        self.end = self._reader.copy_end
+
+    def rows(self):
+        """The data line by line."""
+        self._done = True
+        yield from self._reader.copy_rows()
+        self.end = self._reader.copy_end
+
+    def passthrough(self, write) -> int:
+        """Copy the data to `write` unchanged; the row count."""
+        self._done = True
+        n = self._reader.copy_passthrough(write)
+        self.end = self._reader.copy_end
+        return n
+
+    def skip(self) -> None:
+        if not self._done:
+            for _ in self.chunks():   # skipped in ~1 MB blocks, no per-line work
+                pass
 
 
-def _huge_insert_field(p, raw: bytes, s: int, e: int, kind: str):
-    """A very long INSERT value written as a plain '...' string (no doubled quote, no cast),
-    decoded from the statement in place, counted into the column's stats: the same bytes as
-    the column's sql function gives (a view of the original when unchanged). None: not that
-    simple case (the caller takes the usual path)."""
-    a, b = s, e
-    while a < b and raw[a:a + 1].isspace():
-        a += 1
-    while b > a and raw[b - 1:b].isspace():
-        b -= 1
-    if b - a < 2 or raw[a:a + 1] != b"'" or raw[b - 1:b] != b"'" or raw.find(b"''", a + 1, b - 1) >= 0:
-        return None
-    v = str(memoryview(raw)[a + 1:b - 1], "utf-8", "surrogateescape")
-    nv = p.value_fn(v)
-    if nv == v:
-        return memoryview(raw)[s:e]
-    p.stats.changed += 1
-    if nv is None:
-        p.stats.nulls += 1
-    return raw[s:a] + literal_encode(nv, Literal(v, True, b""), kind) + raw[b:e]
+class InsertData:
+    """An INSERT statement: `head` = (table, columns or None or False, offset of VALUES' first
+    row or -1) or None when not even the table name can be read."""
+
+    __slots__ = ("stmt", "head", "table")
+    event = "insert"
+
+    def __init__(self, stmt: Stmt, head):
+        self.stmt, self.head = stmt, head
+        self.table = head[0] if head is not None else None
 
 
-def _first_bad_row(chunk: bytes, entries) -> int:
-    """The 1-based row of a chunk of COPY lines whose masked field raises MaskingError."""
-    for k, line in enumerate(chunk.split(b"\n"), 1):
-        fields = line.rstrip(b"\r").split(b"\t")
-        for i, _cache, miss, _cnt, _stats in entries:
-            if i < len(fields):
-                try:
-                    miss(fields[i])
-                except MaskingError:
-                    return k
-    return 1
-
-
-def _qualname(key) -> str:
-    return f"{key[0]}.{key[1]}" if key[0] else key[1]
-
-
-def _with_generated(ts, ins, columns: list[str]) -> list[str]:
+def _with_generated(schema, ins, columns: list[str]) -> list[str]:
     """pg_dump --inserts / --rows-per-insert write DEFAULT for a generated column: without a
     column list, rows as long as ALL the table's columns list them all, generated ones included
     (the DEFAULT passes through as written)."""
-    if ins.columns is None and ts.schema is not None and ins.tuples:
-        allc = [c.name for c in ts.schema.columns]
+    if ins.columns is None and schema is not None and ins.tuples:
+        allc = [c.name for c in schema.columns]
         if len(allc) != len(columns) and all(len(t[2]) == len(allc) for t in ins.tuples):
-            gen = {i for i, c in enumerate(ts.schema.columns) if c.generated}
+            gen = {i for i, c in enumerate(schema.columns) if c.generated}
             raw = ins.raw
             if all(raw[t[2][i][0]:t[2][i][1]].strip().upper() == b"DEFAULT" for t in ins.tuples for i in gen):
                 return allc
     return columns
-
-
-def lines_bytes(out) -> int:
-    try:
-        return out.raw.bytes
-    except AttributeError:
-        return 0
-
-
-from dumpmask.dialects.base import Stmt  # noqa: E402,F811
-from dumpmask.errors import MaskingError  # noqa: E402
-from dumpmask.schema import TableSchema  # noqa: E402
-
-
-def _copy_fields(line: bytes) -> list:
-    return (line.rstrip(b"\r\n") if line.endswith(b"\n") else line).split(b"\t")
-
-
-def _literal_value(field: bytes):
-    return literal_decode(field).value
-
-
-def _iter_blocks(self, lines: LineReader, want=None):
-    """Every data statement of a dump as a Block (rows undecoded). Schema statements are learnt
-    on the way (self.engine.tables), so callers can look at types. `want(table_key) -> bool`
-    skips tables nobody asked for, cheaply."""
-    from dumpmask.dialects.base import Block, counted_lines, tuple_lines
-
-    eng = self.engine
-    r = PgReader(lines)
-    for st in r.statements():
-        k = st.kind
-        if k == "copy":
-            parsed = parse_copy(st.raw)
-            if parsed is None or not parsed[2] or (want is not None and not want(parsed[0])):
-                r.copy_passthrough(lambda b: None)
-                continue
-            key, cols, _ = parsed
-            ts = eng.table_state(key)
-            try:
-                columns = eng.data_columns(ts, cols, st.line)
-            except DumpSyntaxError:
-                r.copy_passthrough(lambda b: None)
-                continue
-            items, lineno = counted_lines(r.copy_rows(), lines.lineno)
-            yield Block("copy", ts.key, columns, items, _copy_fields, copy_decode, lambda line: line, lineno)
-        elif k == "insert":
-            h = insert_head(st.raw)
-            if h is None or h[2] < 0:
-                continue
-            key = h[0]
-            if want is not None and not want(key):
-                continue
-            ins = parse_insert(st.raw, eng.source, st.line)
-            ts = eng.table_state(key)
-            try:
-                columns = _with_generated(ts, ins, eng.data_columns(ts, ins.columns, st.line))
-            except DumpSyntaxError:
-                continue
-            raw = st.raw
-            items, lineno = tuple_lines(raw, ins.tuples, st.line)
-            yield Block("insert", ts.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]], _literal_value,
-                        lambda it: None, lineno)
-        elif k in ("create_table", "alter_table", "create_domain", "alter_sequence"):
-            self.learn(st)
-        elif k == "create" and _TYPE_OR_UNIQUE.match(st.raw):
-            self.learn(st)  # enum types before the tables; unique indexes (after the data) for scan
-
-
-def _iter_rows(self, lines: LineReader, want=None):
-    """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
-    from dumpmask.dialects.base import rows_of
-
-    return rows_of(self.iter_blocks(lines, want))
-
-
-PgAdapter.iter_blocks = _iter_blocks
-PgAdapter.iter_rows = _iter_rows

@@ -1,64 +1,69 @@
-"""Features that hook into the engine's loop beyond plain column masking.
+"""Stages: what the engine runs beside plain column masking, composed in a declared order.
 
-An extension is an object with any of these hooks (all optional; see Extension):
-    needs_schema            True when the whole schema must be known before data (a pre-pass)
-    start(eng)              before reading; eng.adapter is set
-    schema_ready(eng)       after a --schema file or the pre-pass (or at once on a pipe)
-    wants_table(eng, ts)    True when the table's data must be parsed even without column rules
-    extend_plan(eng, ts, columns, plan) -> plan    add/replace ColumnPlans for a data column list
-    row_filter(eng, ts, columns, line, sql=False) -> fn(fields)->fields|None (None drops the row), or None
-    wants_sample(eng, ts) / sample(eng, ts, columns, rows)  the first rows of a table, decoded, before
-                            any of its data is written (content detection on a pipe)
-    rewrite_statement(eng, stmt) -> bytes|None     replace a passed-through statement (setval ...)
-    finish(eng)             after the last statement
+A stage is an object with any of these hooks (all optional; see Stage). The engine calls
+each hook on every stage in STAGE_ORDER's order:
+    needs_schema                 True when the whole schema must be known before data (a pre-pass)
+    start(engine)                before reading; engine.dialect is set
+    schema_ready(engine)         after a --schema file or the pre-pass (or at once on a pipe)
+    wants_table(engine, state)   True when the table's data must be parsed even without column rules
+    extend_plan(engine, state, columns, plan) -> plan   add/replace ColumnPlans of a data column list
+                                 (engine.make_column_plan / engine.column_plan build them)
+    row_filter(engine, state, columns, line, sql=False) -> filter or None; a filter is
+                                 fn(fields) -> fields | None (None drops the row), optionally with
+                                 flush() -> rows it held back; the engine composes the stages'
+                                 filters (engine.RowFilters): a row is kept when every one keeps it
+    wants_sample(engine, state) / sample(engine, state, columns, rows)   the first rows of a table,
+                                 decoded, before any of its data is written (content detection on a pipe)
+    rewrite_statement(engine, stmt) -> bytes | None   replace a passed-through statement (setval ...)
+    finish(engine)               after the last statement
+A stage never reaches into a dialect: the engine's dialect object describes names and values.
 """
 from __future__ import annotations
 
 
-class Extension:
+class Stage:
     needs_schema = False
 
-    def start(self, eng) -> None:
+    def start(self, engine) -> None:
         pass
 
-    def schema_ready(self, eng) -> None:
+    def schema_ready(self, engine) -> None:
         pass
 
-    def wants_table(self, eng, ts) -> bool:
+    def wants_table(self, engine, state) -> bool:
         return False
 
-    def extend_plan(self, eng, ts, columns, plan):
+    def extend_plan(self, engine, state, columns, plan):
         return plan
 
-    def row_filter(self, eng, ts, columns, line, sql=False):
+    def row_filter(self, engine, state, columns, line, sql=False):
         return None
 
-    def wants_sample(self, eng, ts) -> bool:
-        """True when the adapter should hold back the first rows of this table's data and pass
+    def wants_sample(self, engine, state) -> bool:
+        """True when the engine should hold back the first rows of this table's data and pass
         them (decoded) to sample() before anything of that data is written."""
         return False
 
-    def sample(self, eng, ts, columns, rows) -> None:
+    def sample(self, engine, state, columns, rows) -> None:
         pass
 
-    def finish(self, eng) -> None:
+    def finish(self, engine) -> None:
         pass
 
 
-def install(eng) -> None:
-    """Add the extensions a run asks for (rules options and CLI flags)."""
+def stage_order():
+    """The stages in the order the engine runs them: content detection first (its template
+    rules join the plan before keys are added), then key remapping, then partial transfer
+    (its row filter sees rows as the input has them)."""
     from dumpmask.features.detection import Detection
-    from dumpmask.features.keys import KeyRemapping, remapping_wanted
+    from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subset import Subset
 
-    if remapping_wanted(eng) or _any_key_rule(eng):
-        eng.extensions.append(KeyRemapping())
-    if eng.strict or eng.template:
-        eng.extensions.insert(0, Detection())
-    transfer = eng.transfer or eng.rules.transfer
-    if transfer.get("mode", "full") != "full" or any(t.transfer for t in eng.rules.tables):
-        eng.extensions.append(Subset())
+    return (Detection, KeyRemapping, Subset)
 
 
-def _any_key_rule(eng) -> bool:
-    return any(cr.mutation == "key" for t in eng.rules.tables for cr in t.columns)
+def install(engine) -> None:
+    """The stages a run asks for (rules options and CLI flags), in stage_order()."""
+    for stage_class in stage_order():
+        if stage_class.wanted(engine):
+            engine.stages.append(stage_class())

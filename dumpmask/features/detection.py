@@ -28,7 +28,7 @@ import orjson
 
 from dumpmask.detect import in_template
 from dumpmask.errors import StrictError
-from dumpmask.features import Extension
+from dumpmask.features import Stage
 from dumpmask.rules import ColumnRule, NamePattern
 from dumpmask.scan import DEFAULT_SAMPLE, explicit_rules, lookup_in, qualname, rules_snippet, suggestion, table_findings
 
@@ -42,7 +42,12 @@ def _regular_file(path) -> bool:
         return False
 
 
-class Detection(Extension):
+class Detection(Stage):
+    @staticmethod
+    def wanted(engine) -> bool:
+        """--strict and --template look at every column's content."""
+        return bool(engine.strict or engine.template)
+
     def __init__(self, sample: int = DEFAULT_SAMPLE):
         self.sample_size = sample
         self.content: dict = {}       # table key -> {column: Finding} from the content pre-pass
@@ -57,7 +62,7 @@ class Detection(Extension):
             return
         from dumpmask.scan import sample_dump
 
-        smp = sample_dump(eng.input_path, eng.adapter.name, self.sample_size, eng.source)
+        smp = sample_dump(eng.input_path, eng.dialect.name, self.sample_size, eng.source)
         self.prepass = True
         for key in smp.tables:
             self.content[key] = smp.content_findings(key)
@@ -97,7 +102,7 @@ class Detection(Extension):
     def _keys(eng):
         from dumpmask.features.keys import KeyRemapping
 
-        return next((e for e in eng.extensions if isinstance(e, KeyRemapping)), None)
+        return next((e for e in eng.stages if isinstance(e, KeyRemapping)), None)
 
     def _remapped(self, eng, ts, cname: str) -> bool:
         """True when identifier remapping rewrites this column (it is in a remapped component)."""
@@ -105,7 +110,7 @@ class Detection(Extension):
         return km is not None and (ts.key, cname) in getattr(km, "node_spec", {})
 
     def _suggestion(self, eng, ts, col, f) -> dict:
-        return suggestion(f, col, ts.schema, eng.adapter.name)
+        return suggestion(f, col, ts.schema, eng.dialect.name)
 
     def _template_covers(self, eng, ts, col, f) -> bool:
         """The template covers a finding: a key column only through remapping (never a value
@@ -128,7 +133,7 @@ class Detection(Extension):
         found = self.findings(eng, ts, columns)
         if not found:
             return []
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.dialect.name, eng.table_rules(ts))
         out = []
         for cname, (col, f) in found.items():
             if cname not in columns or cname in explicit or self._covered(eng, ts, col, f):
@@ -163,7 +168,7 @@ class Detection(Extension):
                              f"into type {m.get('type')}: decide with an explicit rule (\"keep\" is audited)")
             else:
                 lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
-        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, eng.adapter.name)) + "\n]"
+        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, eng.dialect.name)) + "\n]"
         lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
         lines.append(snippet)
         if not self.prepass:
@@ -202,7 +207,7 @@ class Detection(Extension):
         if not found:
             return plan
         qual = qualname(ts.key)
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.adapter.name, eng.table_rules(ts))
+        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.dialect.name, eng.table_rules(ts))
         by_index = {p.index: p for p in plan}
         if eng.strict:
             missing = self._uncovered(eng, ts, columns)
@@ -275,7 +280,7 @@ class Detection(Extension):
             if not found:
                 continue
             qual = qualname(key)
-            explicit = explicit_rules(eng.rules, key, cols, eng.adapter.name, eng.table_rules(ts))
+            explicit = explicit_rules(eng.rules, key, cols, eng.dialect.name, eng.table_rules(ts))
             for cname, (col, f) in found.items():
                 if (qual, cname) in self.recorded or cname not in cols:
                     continue

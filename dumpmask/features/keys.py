@@ -28,8 +28,9 @@ import re
 
 from dumpmask.audit import ColumnStats
 from dumpmask.errors import MaskingError, RulesError, StrictError
-from dumpmask.features import Extension
-from dumpmask.remap import IntPermutation, RemapError, TextKeyPermutation, UuidPermutation
+from dumpmask.features import Stage
+from dumpmask.remap import Remapper
+from dumpmask.work import ColumnSpec, RemapFactory
 from dumpmask.schema import Column, _split_qual
 
 CATEGORY = "HIPAA-18 unique identifier"
@@ -167,115 +168,6 @@ def _int_hi(col: Column | None, assume_sequence: bool = False) -> int | None:
     return s // 2 if (owns and col.int_min != 0) else s
 
 
-class Remapper:
-    """A callable str -> str for one component, plus the figures the audit and setval need."""
-
-    def __init__(self, eng, strategy: str, lo: int | None, hi: int | None, domain: str, split: bool = True):
-        self.strategy = strategy
-        self.lo, self.hi = lo, hi
-        self.domain = domain
-        self.values = 0
-        self.col_max: dict[str, int] = {}   # "schema.table.column" -> largest value written
-        key = eng.key
-        self.offset = 0
-        self.upper = None
-        if strategy == "randomInteger":
-            if split:
-                # the two halves swap: inputs [lo, mid] go to outputs [mid+1+d, hi] (never onto an
-                # original id below mid), inputs [mid+1, hi] onto the outputs left, [lo, lo+n2-1]
-                # (d = n2 - n1, 0 or 1). A bijection of [lo, hi] decided by the types alone, so a
-                # file, a pipe with --schema and a MySQL pipe all give the same bytes.
-                mid = lo + (hi - lo + 1) // 2 - 1
-                self.perm = IntPermutation(key, lo, mid, domain="int")
-                self.offset = hi - mid
-                self.mid = mid
-                self.upper = IntPermutation(key, mid + 1, hi, domain="int-upper") if hi > mid else None
-            else:
-                self.perm = IntPermutation(key, lo, hi, domain="int")
-        elif strategy == "uuid":
-            self.perm = UuidPermutation(key)
-        else:
-            self.perm = TextKeyPermutation(key)
-
-    def spec(self):
-        return (self.strategy, self.lo, self.hi)
-
-    def _why(self, e) -> str:
-        """A RemapError without the value it was about (errors never repeat the data)."""
-        if self.strategy == "randomInteger":
-            return (f"a key value is outside the remapping range [{self.lo}, {self.hi}] of this key domain (the value "
-                    "is not shown): give options.identifierRemapping.range [lo, hi] covering every id")
-        return f"a key value is not a valid {'UUID' if self.strategy == 'uuid' else 'text key'} (the value is not shown)"
-
-    def _int_map(self, cached: bool):
-        """int -> int for the integer strategy (RemapError outside [lo, hi])."""
-        low = self.perm.map if cached else self.perm.map_uncached
-        upper = self.upper
-        if upper is None:
-            if not self.offset:
-                return low
-            off = self.offset
-            return lambda x: low(x) + off
-        up = upper.map if cached else upper.map_uncached
-        mid, off, lo, hi = self.mid, self.offset, self.lo, self.hi
-        base = lo - (mid + 1)
-
-        def m(x):
-            if x < lo:
-                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
-            if x <= mid:
-                return low(x) + off
-            if x > hi:
-                raise RemapError(f"key value {x} outside the remapping range [{lo}, {hi}] of int")
-            return up(x) + base
-        return m
-
-    def for_column(self, col: Column, where: str):
-        strategy = self.strategy
-        perm = self.perm
-        binary = col.kind == "binary"
-        col_max = self.col_max
-        imap = self._int_map(cached=True) if strategy == "randomInteger" else None
-        enc = self._int_map(cached=False) if strategy == "randomInteger" else None
-
-        def fn(v):
-            if v is None:
-                return None
-            self.values += 1
-            try:
-                if strategy == "randomInteger":
-                    try:
-                        x = int(v)
-                    except ValueError:
-                        raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
-                    y = imap(x)
-                    if y > col_max.get(where, -1):
-                        col_max[where] = y
-                    return str(y)
-                if strategy == "uuid":
-                    if binary:
-                        return perm.map_bytes(v.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
-                    return perm.map(v)
-                return perm.map(v)
-            except RemapError as e:
-                raise MaskingError(f"{where}: {self._why(e)}") from None
-
-        if strategy == "randomInteger":
-            def raw_int(raw: bytes) -> bytes:
-                """The fast path for integer keys written as plain digits: bytes -> bytes."""
-                try:
-                    y = enc(int(raw))
-                except ValueError:
-                    raise MaskingError(f"{where}: a key value is not an integer (the value is not shown)") from None
-                except RemapError as e:
-                    raise MaskingError(f"{where}: {self._why(e)}") from None
-                if y > col_max.get(where, -1):
-                    col_max[where] = y
-                return b"%d" % y
-            fn.raw_int = raw_int
-        return fn
-
-
 def loose_key_candidates(schemas, skip=lambda key, column: False) -> list:
     """Loose keys: [((table key, column), key table, pk Column, stem)] for the columns named
     `<table>_id` / `<singular>_id` (or ending in `_<table>_id`, camelCase too) of the same type as
@@ -324,7 +216,12 @@ def loose_key_candidates(schemas, skip=lambda key, column: False) -> list:
     return out
 
 
-class KeyRemapping(Extension):
+class KeyRemapping(Stage):
+    @staticmethod
+    def wanted(engine) -> bool:
+        """identifierRemapping in the rules, a template that turns it on, or a `key` rule."""
+        return remapping_wanted(engine) or any(cr.mutation == "key" for t in engine.rules.tables for cr in t.columns)
+
     needs_schema = True
 
     def start(self, eng):
@@ -349,7 +246,7 @@ class KeyRemapping(Extension):
         self.data_seen: dict = {}
         if not self.enabled:
             return  # `key` rules alone: those columns are remapped on their own
-        if eng.adapter.name == "postgres" and not eng.schema_complete:
+        if eng.dialect.name == "postgres" and not eng.schema_complete:
             # pg_dump writes primary and foreign keys after all the data: on a pipe nothing of it
             # is known before the rows go out, so no id could be remapped consistently
             raise MaskingError(
@@ -426,11 +323,11 @@ class KeyRemapping(Extension):
 
     # ---------------------------------------------------------------- components
     def _resolve_table(self, eng, ref: str, child_key):
-        fold = eng.adapter.name == "postgres"
+        fold = eng.dialect.name == "postgres"
         schema, name = _split_qual(ref, fold)
-        if schema is None and eng.adapter.name == "postgres":
+        if schema is None and eng.dialect.name == "postgres":
             schema = child_key[0]
-        if eng.adapter.name == "mysql" and schema is None:
+        if eng.dialect.name == "mysql" and schema is None:
             schema = child_key[0]
         return eng.table_state((schema, name))
 
@@ -448,7 +345,7 @@ class KeyRemapping(Extension):
             table_off = any(r.remapping is False for r in rules)
             for r in rules:
                 for cr in r.columns:
-                    col = s.column(cr.column.name) if eng.adapter.name == "postgres" else next((c for c in s.columns if c.name.lower() == cr.column.name.lower()), None)
+                    col = s.column(cr.column.name) if eng.dialect.name == "postgres" else next((c for c in s.columns if c.name.lower() == cr.column.name.lower()), None)
                     if col is not None:
                         explicit[(ts.key, col.name)] = cr
             for c in s.primary_key:
@@ -487,7 +384,7 @@ class KeyRemapping(Extension):
                     if not tname:
                         raise RulesError(f"key domain {dom!r} must be table.column", eng.rules.path, cr.where)
                     target = self._resolve_table(eng, tname, n[0])
-                    tn = (target.key, cname if eng.adapter.name == "mysql" or target.schema is None else (cname if target.schema.column(cname) else cname.lower()))
+                    tn = (target.key, cname if eng.dialect.name == "mysql" or target.schema is None else (cname if target.schema.column(cname) else cname.lower()))
                     nodes.setdefault(tn, target.schema.column(tn[1]) if target.schema else None)
                     uf.union(n, tn)
                     seeds.add(tn)
@@ -750,7 +647,7 @@ class KeyRemapping(Extension):
             st, lo, hi = spec[:3]
             split = bool(spec[3]) if len(spec) > 3 else False
             dom = {"randomInteger": f"int[{lo},{hi}]{'/swap' if split else ''}", "uuid": "uuid", "text": "text"}[st]
-            r = self.remappers[spec] = Remapper(eng, st, lo, hi, dom, split=split)
+            r = self.remappers[spec] = Remapper(eng.key, st, lo, hi, dom, split=split)
         return r
 
     def extend_plan(self, eng, ts, columns, plan):
@@ -764,7 +661,7 @@ class KeyRemapping(Extension):
                 continue
             if i in have:
                 # an explicit `key` rule: replace its placeholder plan
-                out = [p for p in out if p.index != i or p.stats.mutation != "key"]
+                out = [p for p in out if p.index != i or p.spec.mutation != "key"]
                 if any(p.index == i for p in out):
                     continue
             col = ts.schema.column(c) if ts.schema else None
@@ -773,11 +670,8 @@ class KeyRemapping(Extension):
             tstats = eng.audit.table(q)
             stats = ColumnStats("key", CATEGORY, {"strategy": spec[0], "domain": r.domain})
             tstats.columns[c] = stats
-            vfn = r.for_column(col, f"{q}.{c}")
-            fn = eng.adapter.make_field_fn(vfn, col, stats)
-            from dumpmask.engine import ColumnPlan
-
-            out.append(ColumnPlan(i, c, fn, stats, r, vfn))
+            column_spec = ColumnSpec(i, c, col.kind, "key", RemapFactory(r, col, f"{q}.{c}"))
+            out.append(eng.column_plan(column_spec, stats))
             ent = eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
                                                               "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
                                                               "collision_bound": 0.0, "values": 0}
@@ -794,13 +688,12 @@ class KeyRemapping(Extension):
             self.compute(eng)
             self._statement = None
             return None
-        if eng.adapter.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
+        if eng.dialect.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
             return self._auto_increment_after(eng, st)
         if st.kind != "setval":
             return None
-        from dumpmask.dialects.postgres import parse_qualname, parse_setval
-
-        p = parse_setval(st.raw)
+        parse_qualname = eng.dialect.parse_qualname
+        p = eng.dialect.parse_setval(st.raw)
         if p is None:
             return None
         (sschema, sname), _val, m = p
@@ -858,8 +751,7 @@ class KeyRemapping(Extension):
             if found is None or found[1] is None:
                 continue
             where, nxt = found[0], found[1] + 1
-            from dumpmask.dialects.mysql_lex import quote_ident
-
+            quote_ident = eng.dialect.quote_ident
             name = (quote_ident(ts.key[0]) + "." if ts.key[0] else "") + quote_ident(ts.key[1])
             eol = b"\r\n" if st.raw.endswith(b"\r\n") else b"\n"
             eng.audit.data["sequences"].append({"sequence": f"{_qual(ts.key)} AUTO_INCREMENT", "columns": [where],

@@ -12,18 +12,22 @@ be known before children are written, so the run fails unless referentialIntegri
 from __future__ import annotations
 
 import collections
-import io
 
-from dumpmask.dialects.base import LineReader
 from dumpmask.errors import MaskingError
-from dumpmask.features import Extension
+from dumpmask.features import Stage
 
 
 def _qual(key) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
 
 
-class Subset(Extension):
+class Subset(Stage):
+    @staticmethod
+    def wanted(engine) -> bool:
+        """A transfer mode other than full, in the options or on a table rule."""
+        transfer = engine.transfer or engine.rules.transfer
+        return transfer.get("mode", "full") != "full" or any(t.transfer for t in engine.rules.tables)
+
     needs_schema = True
 
     def start(self, eng):
@@ -55,7 +59,7 @@ class Subset(Extension):
         return self.default
 
     def schema_ready(self, eng):
-        if not eng.schema_complete:
+        if not eng.schema_complete or not eng.input_is_file():   # (a --schema file on a pipe: one pass)
             if self.ri:
                 raise MaskingError(
                     "partial transfer keeps foreign keys valid by reading the dump twice: give INPUT as a regular "
@@ -69,8 +73,6 @@ class Subset(Extension):
 
     # ---------------------------------------------------------------- first pass
     def plan_rows(self, eng):
-        from dumpmask.dialects import get_adapter
-
         fks = {}          # child key -> [(child cols, parent TableState, parent cols)]
         needed = collections.defaultdict(set)   # table key -> columns whose values we must remember
         # a partitioned table and its partitions are one logical table: a foreign key declared on
@@ -89,31 +91,29 @@ class Subset(Extension):
         cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
         totals = collections.Counter()
         modes = {}
-        adapter = get_adapter(eng.adapter.name)(eng)
-        with open(eng.input_path, "rb") as fh:
-            for tkey, columns, values, _line in adapter.iter_rows(LineReader(io.BufferedReader(fh, 1 << 20), eng.input_path)):
-                ts = eng.table_state(tkey)
-                root = self.root(eng, ts)
-                lk = root.key
-                if lk not in modes:
-                    modes[lk] = self.mode_for(eng, ts)
-                mode = modes[lk]
-                n = totals[lk]
-                totals[lk] = n + 1
-                keep_cols = needed.get(lk, ())
-                rec = (n, lk, {c: v for c, v in zip(columns, values) if c in keep_cols})
-                m = mode.get("mode", "full")
-                if m == "first":
-                    if n < mode["rows"]:
-                        cand.setdefault(lk, []).append(rec)
-                elif m == "last":
-                    dq = cand.get(lk)
-                    if dq is None:
-                        dq = cand[lk] = collections.deque(maxlen=mode["rows"])
-                    if mode["rows"]:
-                        dq.append(rec)
-                else:
+        for tkey, columns, values, _line in eng.read_rows(eng.input_path):
+            ts = eng.table_state(tkey)
+            root = self.root(eng, ts)
+            lk = root.key
+            if lk not in modes:
+                modes[lk] = self.mode_for(eng, ts)
+            mode = modes[lk]
+            n = totals[lk]
+            totals[lk] = n + 1
+            keep_cols = needed.get(lk, ())
+            rec = (n, lk, {c: v for c, v in zip(columns, values) if c in keep_cols})
+            m = mode.get("mode", "full")
+            if m == "first":
+                if n < mode["rows"]:
                     cand.setdefault(lk, []).append(rec)
+            elif m == "last":
+                dq = cand.get(lk)
+                if dq is None:
+                    dq = cand[lk] = collections.deque(maxlen=mode["rows"])
+                if mode["rows"]:
+                    dq.append(rec)
+            else:
+                cand.setdefault(lk, []).append(rec)
         self.totals = totals
         self.modes = modes
         kept = {lk: {r[0]: r for r in rows} for lk, rows in cand.items()}

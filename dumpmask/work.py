@@ -1,0 +1,667 @@
+"""The work unit: mask one block of a table's rows with that table's plan.
+
+    mask_block(plan, block) -> (bytes, BlockCounts)
+
+It is a pure function of (plan, block): the same bytes and counts in the engine's process, in
+a worker process or on a cluster worker, so the masking of a dump can be split across them
+with no coordination beyond keeping the blocks in input order.
+
+TablePlan (what is sent): plain data that pickles. The dialect's name, the table's name (for
+messages) and the source's name, the data column list of the statement, and per masked
+position a ColumnSpec: the position, the column's name and kind, the mutation's name and
+category (for the audit), and a factory holding the parameters of the value function: a
+rule's mutation (transformer class, key, options, the column it is for, the array element
+delimiter) or a key remapping's permutation (strategy, range, domain, key). `plan.token`
+names the plan; a process that receives one builds its value functions and their memos once
+(`runtime(plan)`, cached by token), the process that built the plan reuses the functions it
+already made (factories keep them, but do not pickle them).
+
+DataBlock (what is masked): undecoded bytes and where they came from. "copy": a chunk of
+whole lines of a COPY block (text format); "insert": one INSERT statement, whose tuples
+`keep` (indexes, or None for all) survived the row filters the engine ran before.
+`first_line` and `row0` (rows of the same statement before this block) locate errors; `rows`
+maps a filtered COPY block's k-th line to its row in the statement (0-based).
+
+BlockCounts (what comes back): rows read and written, per ColumnSpec the values changed and
+the NULLs written, and what a value function observed (a key remapping's largest value
+written and its count of values computed), for the engine to add into the audit.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+
+from dumpmask.dialects import mysql_lex, postgres
+from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, counting, has_huge_span, mask_spans_huge, remember,
+                                    row_masker, span_masker)
+from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
+from dumpmask.errors import DumpSyntaxError, MaskingError
+
+CACHE_MAX = 32_768            # raw field -> masked field memo of one column (cleared when full)
+NULL_COPY = postgres.NULL_FIELD
+NULL_SQL = b"NULL"
+_NUMBER_OUT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+# --------------------------------------------------------------------------- what is sent
+
+class MutationFactory:
+    """A rule's mutation as parameters: build() -> the value function (a transformer)."""
+
+    def __init__(self, cls, key, options, column, argument, dialect: str, delimiter: str | None = None,
+                 where: str | None = None, built=None):
+        self.cls, self.key, self.options, self.column, self.argument = cls, key, options, column, argument
+        self.dialect, self.delimiter, self.where = dialect, delimiter, where
+        self._built = built
+
+    def build(self):
+        if self._built is None:
+            from dumpmask.transformers.arrays import ElementWise
+
+            t = self.cls(self.key, self.options, self.column, self.argument)
+            t.bind_dialect(self.dialect)
+            if self.delimiter is not None:
+                t = ElementWise(t, self.delimiter, where=self.where)
+            self._built = t
+        return self._built
+
+    def merge(self, observed) -> None:
+        pass
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_built"} | {"_built": None}
+
+
+class RemapFactory:
+    """A key remapping of one column as parameters (remap.Remapper's strategy, range, domain
+    and the key): build() -> the value function, with .raw_int and .observed."""
+
+    def __init__(self, remapper, column, where: str):
+        self.key, self.strategy, self.lo, self.hi = remapper.key, remapper.strategy, remapper.lo, remapper.hi
+        self.domain, self.split, self.column, self.where = remapper.domain, remapper.split, column, where
+        self._remapper = remapper     # the engine's, which keeps the largest value written (setval)
+        self._built = None
+
+    def build(self):
+        if self._built is None:
+            from dumpmask.remap import Remapper
+
+            r = self._remapper or Remapper(self.key, self.strategy, self.lo, self.hi, self.domain, split=self.split)
+            self._built = r.for_column(self.column, self.where)
+        return self._built
+
+    def merge(self, observed) -> None:
+        """In the engine's process: what a block's function observed, into the engine's remapper."""
+        if observed is not None and self._remapper is not None:
+            self._remapper.observe(self.where, observed)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_built", "_remapper")} | {"_built": None, "_remapper": None}
+
+
+@dataclass
+class ColumnSpec:
+    """One masked position of a data column list."""
+
+    index: int
+    name: str
+    kind: str                 # the column's kind (schema.Column.kind): how a new value is written
+    mutation: str             # for the audit ("key" for a remapped key)
+    factory: object           # MutationFactory | RemapFactory
+
+    @property
+    def transformer(self):
+        return self.factory.build()
+
+
+_TOKENS = itertools.count(1)
+
+
+@dataclass
+class TablePlan:
+    """How the rows of one table, as one data statement lists its columns, are masked."""
+
+    dialect: str
+    table: str                       # display name, for messages
+    source: str                      # the input's name, for messages
+    columns: tuple                   # the statement's data columns
+    specs: tuple                     # ColumnSpec, by position
+    token: str = field(default_factory=lambda: f"{os.getpid()}-{next(_TOKENS)}")
+
+    @property
+    def ncols(self) -> int:
+        return len(self.columns)
+
+
+@dataclass
+class DataBlock:
+    kind: str                        # "copy" | "insert"
+    data: bytes
+    first_line: int                  # the line of the block's first row (of the statement for "insert")
+    row0: int = 0                    # rows of the same statement (COPY) / table (INSERT) before this block
+    keep: list | None = None         # "insert": indexes of the tuples kept by the row filters (None: all)
+    rows: list | None = None         # "copy" after a row filter: each line's row in the statement (0-based);
+                                     # then first_line is the line of the statement's row 0
+    parsed: object = None            # "insert": the parsed statement (tuples), when the engine parsed it already
+
+
+@dataclass
+class BlockCounts:
+    rows_read: int
+    rows_written: int
+    changed: tuple
+    nulls: tuple
+    observed: tuple                  # per spec: {"max": m} from a key remapping, or None
+
+
+# --------------------------------------------------------------------------- what a process builds
+
+class Tally:
+    """Values changed and NULLs written by one column's field functions (reset per block)."""
+
+    __slots__ = ("changed", "nulls")
+
+    def __init__(self):
+        self.changed = self.nulls = 0
+
+
+class ColumnRuntime:
+    """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
+
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn")
+
+    def __init__(self, spec: ColumnSpec, dialect: str):
+        self.index, self.name, self.kind = spec.index, spec.name, spec.kind
+        self.stats = Tally()
+        t = spec.factory.build()
+        self.value_fn = t
+        self.fn = (pg_field_fns if dialect == "postgres" else my_field_fns)(t, spec.kind, spec.name, self.stats)
+
+
+class Runtime:
+    __slots__ = ("columns", "observers")
+
+    def __init__(self, plan: TablePlan):
+        self.columns = [ColumnRuntime(s, plan.dialect) for s in plan.specs]
+        self.observers = [getattr(c.value_fn, "observed", None) for c in self.columns]
+
+    def reset(self) -> None:
+        for c in self.columns:
+            c.stats.changed = c.stats.nulls = 0
+        for o in self.observers:
+            if o is not None:
+                o["max"] = -1
+
+    def counts(self, rows_read: int, rows_written: int) -> BlockCounts:
+        return BlockCounts(rows_read, rows_written, tuple(c.stats.changed for c in self.columns),
+                           tuple(c.stats.nulls for c in self.columns),
+                           tuple(dict(o) if o is not None else None for o in self.observers))
+
+
+_RUNTIMES: dict[str, Runtime] = {}
+RUNTIMES_MAX = 256
+
+
+def runtime(plan: TablePlan) -> Runtime:
+    """The plan's value functions and memos in this process (built once per plan token)."""
+    rt = _RUNTIMES.get(plan.token)
+    if rt is None:
+        if len(_RUNTIMES) >= RUNTIMES_MAX:
+            _RUNTIMES.pop(next(iter(_RUNTIMES)))
+        rt = _RUNTIMES[plan.token] = Runtime(plan)
+    return rt
+
+
+def forget(plan: TablePlan) -> None:
+    _RUNTIMES.pop(plan.token, None)
+
+
+# --------------------------------------------------------------------------- field functions
+
+def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> FieldFns:
+    """A value function (str|None -> str|None) applied to raw PostgreSQL fields: `copy` for
+    COPY text fields, `sql` for INSERT literals, both memoised and counting into `stats`."""
+    copy_decode, copy_encode = postgres.copy_decode, postgres.copy_encode
+    literal_decode, literal_encode = postgres.literal_decode, postgres.literal_encode
+    fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
+    t = getattr(t, "uncached", t)  # this function caches raw fields itself
+    ccache: dict = {}
+    scache: dict = {}
+    raw_int = getattr(t, "raw_int", None)
+
+    def copy_miss(raw: bytes):
+        """raw COPY field -> UNCHANGED, or the new raw field (NULL_COPY for NULL); cached."""
+        if raw_int is not None and raw.isdigit():
+            return remember(ccache, raw, raw_int(raw), cache_max)
+        if raw == b"\\N":
+            v = None
+        elif b"\\" in raw:
+            v = copy_decode(raw)
+        else:
+            v = raw.decode("utf-8", "surrogateescape")
+        nv = t(v)
+        # an unchanged value keeps its original bytes (escapes as written: keep is byte for byte)
+        r = UNCHANGED if nv == v else (NULL_COPY if nv is None else copy_encode(nv))
+        return remember(ccache, raw, r, cache_max)
+
+    def sql_miss(raw: bytes):
+        s = raw.strip()
+        if s.upper() == b"DEFAULT":
+            # a generated column's placeholder (pg_dump --inserts): nothing to mask
+            return remember(scache, raw, UNCHANGED, cache_max)
+        lit = literal_decode(s)
+        nv = t(lit.value)
+        if nv == lit.value:
+            r = UNCHANGED
+        else:
+            lead = raw[:len(raw) - len(raw.lstrip())]
+            trail = raw[len(raw.rstrip()):]
+            r = lead + literal_encode(nv, lit, kind) + trail
+        return remember(scache, raw, r, cache_max)
+
+    if fast is not None:
+        general = copy_miss
+
+        def copy_miss(raw: bytes):
+            """ASCII text without escapes straight through the transformer's bytes path."""
+            if raw.isascii() and b"\\" not in raw:   # (\N has a backslash)
+                r = fast(raw)
+                return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
+            return general(raw)
+
+    # INSERT fields keep the blanks around them: " NULL" is a NULL too
+    count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
+    return FieldFns(counting(ccache, copy_miss, NULL_COPY, stats), count_sql, ccache, copy_miss)
+
+
+def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> FieldFns:
+    """A value function applied to raw MySQL literals (`sql`), memoised, counting into `stats`;
+    new values are written the way mysqldump writes them."""
+    decode_literal, encode_hex, encode_string = mysql_lex.decode_literal, mysql_lex.encode_hex, mysql_lex.encode_string
+    fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
+    t = getattr(t, "uncached", t)  # this function caches raw fields itself
+    cache: dict = {}
+    raw_int = getattr(t, "raw_int", None)
+
+    def miss(raw: bytes):
+        """raw literal -> UNCHANGED or the new literal bytes (b"NULL" for NULL); cached."""
+        if raw_int is not None and raw.isdigit():
+            return remember(cache, raw, raw_int(raw), cache_max)
+        if raw[:1] == b"'" and b"\\" not in raw and raw.find(b"''", 1, len(raw) - 1) < 0:
+            # the common case, without the general decoder (and without a copy of the body)
+            literal_kind, body = "string", memoryview(raw)[1:-1]
+        else:
+            literal_kind, body = decode_literal(raw)
+        if literal_kind == "null":
+            value = None
+        elif literal_kind in ("string", "binary_string", "hex", "bit"):
+            value = str(body, "utf-8", "surrogateescape")
+            body = None
+        elif literal_kind == "number":
+            value = body.decode("ascii", "surrogateescape")
+        elif literal_kind == "default":
+            cache[raw] = UNCHANGED  # a generated column's placeholder: nothing to mask
+            return UNCHANGED
+        else:
+            raise MaskingError(f"column {name}: cannot mask a value written as an expression")
+        out = t(value)
+        if out == value:
+            r = UNCHANGED
+        elif out is None:
+            r = NULL_SQL
+        elif literal_kind == "hex":
+            r = encode_hex(out.encode("utf-8", "surrogateescape"))
+        elif kind in ("int", "numeric", "float", "year") and _NUMBER_OUT.fullmatch(out) and literal_kind in ("number", "null"):
+            r = out.encode()
+        elif literal_kind == "binary_string":
+            r = b"_binary " + encode_string(out.encode("utf-8", "surrogateescape"))
+        else:
+            r = encode_string(out.encode("utf-8", "surrogateescape"))
+        return remember(cache, raw, r, cache_max)
+
+    if fast is not None:
+        general = miss
+
+        def miss(raw: bytes):
+            """A plain ASCII string literal straight through the transformer's bytes path."""
+            body = raw[1:-1]
+            if raw[:1] == b"'" and raw[-1:] == b"'" and body.isascii() and b"\\" not in body and b"'" not in body:
+                r = fast(body)
+                return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
+            return general(raw)
+
+    return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
+
+
+# --------------------------------------------------------------------------- the work unit
+
+def mask_block(plan: TablePlan, block: DataBlock) -> tuple[bytes, BlockCounts]:
+    """The masked bytes of `block` and what was counted (see the module's docstring)."""
+    rt = runtime(plan)
+    rt.reset()
+    if block.kind == "copy":
+        data, nread, nwritten = _mask_copy(plan, rt.columns, block)
+    elif plan.dialect == "postgres":
+        data, nread, nwritten = _mask_pg_insert(plan, rt.columns, block)
+    else:
+        data, nread, nwritten = _mask_my_insert(plan, rt.columns, block)
+    return data, rt.counts(nread, nwritten)
+
+
+# -- COPY
+
+def _copy_error_row(block: DataBlock, k: int) -> tuple[int, int]:
+    """(line, row in the statement, 1-based) of the block's k-th line (0-based)."""
+    if block.rows is not None:
+        return block.first_line + block.rows[k], block.rows[k] + 1
+    return block.first_line + k, block.row0 + k + 1
+
+
+def _mask_copy(plan: TablePlan, entries, block: DataBlock):
+    """A chunk of COPY lines: ~1 MB at a time through a loop generated for this table's shape
+    (or C, or the copy-free path for a very long field); lines with CR or a chunk without a
+    final line break go line by line. The same bytes and counts either way."""
+    chunk = block.data
+    ncols = plan.ncols
+    if not chunk:
+        return b"", 0, 0
+    try:
+        if not entries or b"\r" in chunk or not chunk.endswith(b"\n"):
+            return _mask_copy_lines(plan, entries, block)
+        idxs = tuple(e.index for e in entries)
+        caches = [e.fn.cache for e in entries]
+        misses = [e.fn.miss for e in entries]
+        huge = len(chunk) > HUGE_FIELD
+        if huge or c_copy_spans is not None:
+            # C (or, for a very long line, its Python twin) finds the masked fields; Python runs
+            # per masked field only
+            spans = (c_copy_spans or copy_spans)(chunk, ncols, idxs)
+            if type(spans) is int:
+                _copy_field_count_error(plan, block, chunk.split(b"\n"), spans)
+            if huge and has_huge_span(spans):
+                # a very long field: decoded in place, not copied
+                repl, counts = mask_spans_huge(chunk, spans, entries, _huge_copy_field, NULL_COPY)
+            else:
+                repl, counts = span_masker(len(idxs))(chunk, spans, caches, misses, UNCHANGED, NULL_COPY)
+            done = splice(chunk, spans, repl)
+            nrows = chunk.count(b"\n")
+        else:
+            rows = chunk[:-1].split(b"\n")
+            out, bad, counts = row_masker(ncols, idxs)(rows, caches, misses, UNCHANGED, NULL_COPY)
+            if bad >= 0:
+                _copy_field_count_error(plan, block, rows, bad)
+            nrows = len(out)
+            out.append(b"")
+            done = b"\n".join(out)
+    except MaskingError as e:
+        k = _first_bad_row(chunk, entries)
+        line, row = _copy_error_row(block, k - 1)
+        raise MaskingError(f"{plan.source}:{line}: {plan.table} row {row}: {e}") from None
+    for j, entry in enumerate(entries):
+        entry.stats.changed += counts[2 * j]
+        entry.stats.nulls += counts[2 * j + 1]
+    return done, nrows, nrows
+
+
+def _copy_field_count_error(plan, block, rows, bad: int):
+    nf = rows[bad].count(b"\t") + 1
+    line, _row = _copy_error_row(block, bad)
+    raise DumpSyntaxError(f"COPY row for {plan.table} has {nf} fields, expected {plan.ncols}", line, plan.source,
+                          rows[bad][:60])
+
+
+def _mask_copy_lines(plan: TablePlan, entries, block: DataBlock):
+    """Row by row (CRLF lines, a last line without a line break, a table without masked columns)."""
+    chunk = block.data
+    parts = chunk.split(b"\n")
+    tail = parts.pop()
+    lines = [ln + b"\n" for ln in parts] + ([tail] if tail else [])
+    ncols = plan.ncols
+    out = []
+    append = out.append
+    for k, line in enumerate(lines):
+        if line[-1:] == b"\n":
+            if line[-2:-1] == b"\r":
+                body, eol = line[:-2], b"\r\n"
+            else:
+                body, eol = line[:-1], b"\n"
+        else:
+            body, eol = line, b""
+        fields = body.split(b"\t")
+        if len(fields) != ncols:
+            where, _row = _copy_error_row(block, k)
+            raise DumpSyntaxError(f"COPY row for {plan.table} has {len(fields)} fields, expected {ncols}",
+                                  where, plan.source, line[:60])
+        for entry in entries:
+            i = entry.index
+            raw = fields[i]
+            v = entry.fn.cache.get(raw)
+            if v is None:
+                try:
+                    v = entry.fn.miss(raw)
+                except MaskingError as e:
+                    where, row = _copy_error_row(block, k)
+                    raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
+            if v is UNCHANGED:
+                if raw == NULL_COPY:
+                    entry.stats.nulls += 1
+            else:
+                fields[i] = v
+                entry.stats.changed += 1
+                if v is NULL_COPY:
+                    entry.stats.nulls += 1
+        append(b"\t".join(fields) + eol)
+    return b"".join(out), len(lines), len(lines)
+
+
+def _huge_copy_field(entry, data: bytes, s: int, e: int):
+    """A very long COPY field without escapes, decoded from `data` in place: the same result as
+    the column's copy miss (None: not that simple case, take the usual path)."""
+    if data.find(b"\\", s, e) >= 0 or data[s:s + 1].isdigit():
+        return None
+    v = str(memoryview(data)[s:e], "utf-8", "surrogateescape")
+    nv = entry.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    return NULL_COPY if nv is None else postgres.copy_encode(nv)
+
+
+def _first_bad_row(chunk: bytes, entries) -> int:
+    """The 1-based row of a chunk of COPY lines whose masked field raises MaskingError."""
+    for k, line in enumerate(chunk.split(b"\n"), 1):
+        fields = line.rstrip(b"\r").split(b"\t")
+        for entry in entries:
+            if entry.index < len(fields):
+                try:
+                    entry.fn.miss(fields[entry.index])
+                except MaskingError:
+                    return k
+    return 1
+
+
+# -- PostgreSQL INSERT
+
+def _mask_pg_insert(plan: TablePlan, entries, block: DataBlock):
+    """An INSERT ... VALUES statement rebuilt from its tuples (kept ones only), each masked
+    field through its column's sql function; a very long field is read in place."""
+    raw = block.data
+    ins = block.parsed if block.parsed is not None else postgres.parse_insert(raw, plan.source, block.first_line)
+    keep = set(block.keep) if block.keep is not None else None
+    pieces = [raw[:ins.values_start]]
+    ncols = plan.ncols
+    kept = 0
+    nread = 0
+    for k, (t0, _t1, fields) in enumerate(ins.tuples):
+        nread += 1
+        if len(fields) != ncols:
+            raise DumpSyntaxError(f"INSERT row for {plan.table} has {len(fields)} values, expected {ncols}",
+                                  block.first_line + raw.count(b"\n", 0, t0), plan.source)
+        if keep is not None and k not in keep:
+            continue
+        # a very long field is not copied out: a view of it (read in place when masked)
+        vals = [raw[s:e] if e - s <= HUGE_FIELD else memoryview(raw)[s:e] for s, e in fields]
+        try:
+            for entry in entries:
+                v = vals[entry.index]
+                if type(v) is memoryview:
+                    s, e = fields[entry.index]
+                    r = _huge_insert_field(entry, raw, s, e, entry.kind)
+                    vals[entry.index] = entry.fn.sql(bytes(v)) if r is None else r
+                    continue
+                vals[entry.index] = entry.fn.sql(v)
+        except MaskingError as e:
+            at = block.first_line + raw.count(b"\n", 0, t0)
+            raise MaskingError(f"{plan.source}:{at}: {plan.table} row {block.row0 + nread}: {e}") from None
+        if kept:
+            pieces.append(b",\n\t" if b"),\n\t(" in raw else b", ")
+        pieces.append(b"(" + b",".join(vals) + b")")
+        kept += 1
+    if kept == 0:
+        return b"", nread, 0  # every row was cut: the statement disappears
+    pieces.append(raw[ins.tail_start:])
+    return b"".join(pieces), nread, kept
+
+
+def _huge_insert_field(entry, raw: bytes, s: int, e: int, kind: str):
+    """A very long INSERT value written as a plain '...' string (no doubled quote, no cast),
+    decoded from the statement in place, counted into the column's tally: the same bytes as
+    the column's sql function gives (a view of the original when unchanged). None: not that
+    simple case (the caller takes the usual path)."""
+    a, b = s, e
+    while a < b and raw[a:a + 1].isspace():
+        a += 1
+    while b > a and raw[b - 1:b].isspace():
+        b -= 1
+    if b - a < 2 or raw[a:a + 1] != b"'" or raw[b - 1:b] != b"'" or raw.find(b"''", a + 1, b - 1) >= 0:
+        return None
+    v = str(memoryview(raw)[a + 1:b - 1], "utf-8", "surrogateescape")
+    nv = entry.value_fn(v)
+    if nv == v:
+        return memoryview(raw)[s:e]
+    entry.stats.changed += 1
+    if nv is None:
+        entry.stats.nulls += 1
+    return raw[s:a] + postgres.literal_encode(nv, postgres.Literal(v, True, b""), kind) + raw[b:e]
+
+
+# -- MySQL INSERT
+
+def _mask_my_insert(plan: TablePlan, entries, block: DataBlock):
+    """A mysqldump INSERT: the new literals spliced into the statement, everything else byte
+    for byte; with a row filter, the kept tuples with the separators that preceded them."""
+    raw = block.data
+    try:
+        return _mask_my_insert_at(plan, entries, block, raw)
+    except MaskingError as e:
+        if str(e).startswith(f"{plan.source}:"):
+            raise
+        raise MaskingError(f"{plan.source}:{_locate_my(plan, entries, block)}: {e}") from None
+
+
+def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
+    ncols = plan.ncols
+    ins = block.parsed
+    if block.keep is None and ins is None and entries:
+        head = mysql_lex.parse_insert(raw, tuples=False, line=block.first_line, source=plan.source)
+        spans = tuple_spans(raw, head.values_start, ncols, tuple(e.index for e in entries))
+        if spans is not None:
+            nrows = len(spans) // (2 * len(entries))
+            return _splice_masked(raw, spans, entries), nrows, nrows
+    if ins is None:
+        ins = mysql_lex.parse_insert(raw, tuples=True, line=block.first_line, source=plan.source)
+    if block.keep is None:
+        # no row is cut: splice the new literals into the statement, everything else as it was
+        masked = []
+        for (t0, _t1, spans) in ins.tuples:
+            if len(spans) != ncols:
+                raise DumpSyntaxError(f"INSERT row for {plan.table} has {len(spans)} values, expected {ncols}",
+                                      block.first_line + raw.count(b"\n", 0, t0), plan.source, raw[t0:t0 + 60])
+            masked.extend([x for entry in entries for x in spans[entry.index]])
+        nrows = len(ins.tuples)
+        return (_splice_masked(raw, masked, entries) if entries else raw), nrows, nrows
+    keep = set(block.keep)
+    pieces = [raw[:ins.values_start]]
+    kept = 0
+    prev_end = ins.values_start
+    for k, (t0, t1, spans) in enumerate(ins.tuples):
+        if len(spans) != ncols:
+            raise DumpSyntaxError(f"INSERT row for {plan.table} has {len(spans)} values, expected {ncols}",
+                                  block.first_line + raw.count(b"\n", 0, t0), plan.source, raw[t0:t0 + 60])
+        sep = raw[prev_end:t0]
+        prev_end = t1
+        if k not in keep:
+            continue
+        vals = {entry.index: entry.fn.sql(raw[spans[entry.index][0]:spans[entry.index][1]]) for entry in entries}
+        tup = _rebuild_tuple(raw, t0, t1, spans, dict(sorted(vals.items())))
+        if kept:
+            pieces.append(sep)
+        pieces.append(tup)
+        kept += 1
+    if kept == 0:
+        return b"", len(ins.tuples), 0  # every row was cut: the statement disappears
+    pieces.append(raw[ins.tail_start:])
+    return b"".join(pieces), len(ins.tuples), kept
+
+
+def _splice_masked(raw: bytes, spans, entries) -> bytes:
+    """The statement with the masked literals replaced; spans = flat (start, end) pairs of the
+    masked fields, row by row in plan order."""
+    if len(raw) > HUGE_FIELD and has_huge_span(spans):   # a very long value: decoded in place, not copied
+        repl, counts = mask_spans_huge(raw, spans, entries, _huge_sql_field, NULL_SQL)
+    else:
+        repl, counts = span_masker(len(entries))(raw, spans, [e.fn.cache for e in entries], [e.fn.miss for e in entries],
+                                                 UNCHANGED, NULL_SQL)
+    for j, entry in enumerate(entries):
+        entry.stats.changed += counts[2 * j]
+        entry.stats.nulls += counts[2 * j + 1]
+    return splice(raw, spans, repl)
+
+
+def _rebuild_tuple(raw, t0, t1, spans, vals) -> bytes:
+    out = []
+    pos = t0
+    for i, v in vals.items():
+        s, e = spans[i]
+        out.append(raw[pos:s])
+        out.append(v)
+        pos = e
+    out.append(raw[pos:t1])
+    return b"".join(out)
+
+
+def _huge_sql_field(entry, data: bytes, s: int, e: int):
+    """A very long plain string literal ('...' without escapes or doubled quotes), decoded from
+    `data` in place: the same result as the column's miss (None: take the usual path)."""
+    if data[s:s + 1] != b"'" or data[e - 1:e] != b"'" or e - s < 2 or data.find(b"\\", s, e) >= 0 \
+            or data.find(b"''", s + 1, e - 1) >= 0:
+        return None
+    v = str(memoryview(data)[s + 1:e - 1], "utf-8", "surrogateescape")
+    nv = entry.value_fn(v)
+    if nv == v:
+        return UNCHANGED
+    if nv is None:
+        return NULL_SQL
+    return mysql_lex.encode_string(nv.encode("utf-8", "surrogateescape"))
+
+
+def _locate_my(plan: TablePlan, entries, block: DataBlock) -> str:
+    """Where in an INSERT a MaskingError comes from: "line: table row N" (N counted in the
+    table), found by running the masked fields' functions again tuple by tuple; the
+    statement's line when the tuples cannot be read."""
+    raw = block.data
+    try:
+        ins = mysql_lex.parse_insert(raw, tuples=True, line=block.first_line, source=plan.source)
+    except DumpSyntaxError:
+        return str(block.first_line)
+    for k, (t0, _t1, spans) in enumerate(ins.tuples):
+        for entry in entries:
+            if entry.index < len(spans):
+                s, e = spans[entry.index]
+                try:
+                    entry.fn.miss(raw[s:e])
+                except MaskingError:
+                    at = block.first_line + raw.count(b"\n", 0, t0)
+                    return f"{at}: {plan.table} row {block.row0 + k + 1}"
+    return str(block.first_line)
