@@ -1,3 +1,3 @@
-from dumpmask.cli import main
+from dumpmask.commands import main
 
 main()

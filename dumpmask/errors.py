@@ -1,4 +1,4 @@
-"""Domain errors. Only cli.py turns them into exit codes and messages."""
+"""Domain errors. Only dumpmask/commands/guard.py turns them into exit codes and messages."""
 
 
 class DumpmaskError(Exception):

@@ -1,0 +1,38 @@
+"""`dumpmask mask` (the default command): mask a dump into a masked dump."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dumpmask.commands.guard import guarded, print_error, warning_printer
+from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, output_option, rules_option,
+                                       template_option)
+
+
+@click.command("mask")
+@rules_option(help="Rules file (JSON).")
+@click.option("--audit", "audit_path", metavar="FILE", help="Write the JSON audit sidecar here (also when the run fails).")
+@click.option("--report", "report_path", metavar="FILE", help="Also render the PDF compliance report here.")
+@dialect_option(help="Dump dialect (detected from the header by default).")
+@key_file_option(help="Read the masking key from FILE (else DUMPMASK_KEY; else a random per-run key).")
+@click.option("--schema", "schema_path", metavar="FILE", help="A schema-only dump, for keys declared after the data in a piped dump.")
+@click.option("--strict", is_flag=True, help="Fail closed: unmatched rules and uncovered personal data are errors.")
+@template_option(help="Derive rules for detected personal data not in RULES.")
+@click.option("--first", "first_n", type=click.IntRange(min=0), metavar="N", help="Keep only the first N rows of each table.")
+@click.option("--last", "last_n", type=click.IntRange(min=0), metavar="N", help="Keep only the last N rows of each table.")
+@output_option(help="Output file (default: stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
+@input_argument()
+@guarded
+def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
+             output, quiet, input):
+    """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
+    from dumpmask.run import mask_files
+
+    if first_n is not None and last_n is not None:
+        raise click.UsageError("--first and --last cannot be used together")
+    mask_files(input, output, rules_path=rules_path, key_file=key_file, audit_path=audit_path,
+               report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
+               first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
+               warn=warning_printer(quiet), error=print_error)

@@ -1,0 +1,28 @@
+"""`dumpmask preview`: the first rows of each ruled table, before and after masking."""
+from __future__ import annotations
+
+import click
+
+from dumpmask.commands.guard import guarded
+from dumpmask.commands.options import dialect_option, input_argument, key_file_option, rules_option
+
+
+@click.command("preview")
+@rules_option(help="Rules file (JSON).", required=True)
+@click.option("-n", "rows", default=5, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
+@dialect_option()
+@key_file_option()
+@input_argument()
+@guarded
+def preview_cmd(rules_path, rows, dialect, key_file, input):
+    """Show the first rows of each ruled table before and after masking, and what no rule covers."""
+    from dumpmask.crypto import Key
+    from dumpmask.preview import preview
+    from dumpmask.rules import load_rules
+
+    rules = load_rules(rules_path)
+    key = Key.from_env_or_file(key_file)
+    if key.ephemeral:
+        click.echo("dumpmask: warning: no key (DUMPMASK_KEY or --key-file): the after values shown are for a random key",
+                   err=True)
+    preview(input, rules, key, n=rows, dialect=dialect, echo=click.echo)

@@ -1,0 +1,22 @@
+"""`dumpmask verify-audit`: check an audit's signature."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dumpmask.commands.guard import guarded
+from dumpmask.commands.options import key_file_option
+
+
+@click.command("verify-audit")
+@click.argument("audit_path", metavar="AUDIT")
+@key_file_option()
+@guarded
+def verify_audit_cmd(audit_path, key_file):
+    """Check an audit's HMAC signature with the run's key: exit 1 if anything changed."""
+    from dumpmask.audit_files import verify_audit_file
+
+    intact, reason = verify_audit_file(audit_path, key_file)
+    click.echo(f"{audit_path}: {'intact' if intact else 'NOT INTACT'}: {reason}")
+    sys.exit(0 if intact else 1)

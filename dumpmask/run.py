@@ -1,0 +1,93 @@
+"""A masking run as the `mask` command makes it: the rules file, the key, the input and the
+output opened by name ("-" is stdin / stdout), the engine built and run, and the audit and
+report written at the end, also when the run fails. `dumpmask.mask()` is the same run on
+streams the caller opened."""
+from __future__ import annotations
+
+import sys
+
+from dumpmask.errors import DumpmaskError
+
+
+def open_input(path: str):
+    """(binary stream, source name for messages, input_path) for INPUT: stdin for "-" (no
+    path: it cannot be read twice), else the checked, opened file."""
+    if path == "-":
+        return sys.stdin.buffer, "<stdin>", None
+    from dumpmask.inputs import check_path
+
+    check_path(path)
+    try:
+        return open(path, "rb"), path, path
+    except OSError as e:
+        raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+
+
+def open_output(path: str):
+    """The binary stream for OUTPUT: stdout for "-", else the file, created or truncated."""
+    if path == "-":
+        return sys.stdout.buffer
+    try:
+        return open(path, "wb")
+    except OSError as e:
+        raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+
+
+def checked_input(path: str):
+    """For the tools that open INPUT themselves (scan, verify): stdin's binary stream for "-",
+    else `path`, once it is known to be a file that opens."""
+    if path == "-":
+        return sys.stdin.buffer
+    from dumpmask.inputs import check_path
+
+    check_path(path)
+    try:
+        open(path, "rb").close()
+    except OSError as e:
+        raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+    return path
+
+
+def _print_error(message: str) -> None:
+    print(f"dumpmask: error: {message}", file=sys.stderr)
+
+
+def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str | None = None,
+               key_file: str | None = None, audit_path: str | None = None, report_path: str | None = None,
+               dialect: str | None = None, schema_path: str | None = None, strict: bool = False,
+               template: str | None = None, first: int | None = None, last: int | None = None,
+               progress: bool = False, warn=None, error=None) -> dict:
+    """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
+    loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
+    opened, the engine built and run. Once it has run, successfully or not, the audit is
+    written to `audit_path` (signed; a failure to write it goes to `error`, a callable taking
+    a message, stderr by default, and does not change the outcome) and the PDF to `report_path`. `warn` takes
+    each warning. Raises the run's DumpmaskError (or Terminated) after that."""
+    from dumpmask.audit_files import render_run_report
+    from dumpmask.crypto import Key
+    from dumpmask.engine import build_engine
+    from dumpmask.rules import load_rules
+
+    error = error or _print_error
+    rules = load_rules(rules_path)
+    key = Key.from_env_or_file(key_file)
+    src, source, input_path = open_input(input_name)
+    dst = open_output(output_name)
+    engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
+                          warn=warn, input_path=input_path, schema_path=schema_path, template=template,
+                          first=first, last=last, output_name=output_name)
+    try:
+        engine.run(src, dst)
+    finally:
+        if audit_path:
+            try:
+                engine.audit.write(audit_path, key)
+            except OSError as e:
+                error(f"cannot write audit {audit_path}: {e.strerror}")
+        if report_path:
+            render_run_report(engine.audit.data, report_path, audit_path, key)
+        if output_name != "-":
+            dst.close()
+        if input_path is not None:
+            src.close()
+    return engine.audit.data
