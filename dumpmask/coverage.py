@@ -84,7 +84,7 @@ def sample_rows(dump_rows, limit: int = DEFAULT_SAMPLE) -> Sample:
             sampler = sample.samplers[key] = ContentSampler(limit=limit)
             sample.columns[key] = list(columns)
         schema = dump_rows.table(key)
-        for column, value in zip(columns, values):
+        for column, value in zip(columns, values, strict=False):
             sampler.add(column, value, schema.column(column) if schema is not None else None)
     sample.tables = dict(dump_rows.tables)
     for key in sample.columns:

@@ -296,7 +296,7 @@ PEOPLE_WORDS = frozenset({
     "profile", "traveler", "traveller", "worker", "instructor", "professor", "practitioner",
     "dentist", "therapist", "caregiver", "relative", "kin", "witness", "father", "mother",
     "director", "writer", "artist", "musician", "speaker", "attendee", "participant", "lead",
-    "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real", "contact",
+    "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real",
     "individual", "citizen", "voter", "pupil", "learner", "agent", "representative", "rep",
 })
 _PEOPLE_TABLE_SKIP = frozenset({"tbl", "table", "t", "data", "info", "details", "list", "v",
@@ -399,7 +399,7 @@ def detect_by_name(column_name: str, column: Column | None = None,
     last = len(tokens) - 1
     table_tokens = set(normalise(table_name)) if table_name else set()
 
-    for _, i, j, kw, rule in _span_matches(tokens):
+    for _, i, j, _keyword, rule in _span_matches(tokens):
         outside = set(tokens[:i] + tokens[j + 1:])
         # address_id, customer_id, city_fk: a key into another table, not the value itself
         if tokens[last] in _ID_WORDS and j != last:

@@ -778,7 +778,7 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
         text, tone = "Full Transfer (no limit)", "ok"
     else:
         text, tone = main, "info"
-    others = [f"{t}: {k}" for k, ts in modes.items() if k != main for t in ts]
+    others = [f"{t}: {k}" for k, table_names in modes.items() if k != main for t in table_names]
     if others:
         text += " (per-table overrides: " + ", ".join(others[:8]) + (" ..." if len(others) > 8 else "") + ")"
     if cut and set(modes) == {"full"}:  # no table was cut, yet rows are missing
@@ -920,7 +920,7 @@ def _compliance_box(pdf: _Report, lines: list[tuple[str, str, str]]) -> None:
     pdf.set_line_width(0.2)
     y = y0 + 3
     colors = {"ok": _GREEN, "warn": _AMBER, "bad": _RED, "info": (0, 0, 0)}
-    for (label, value, tone), h in zip(lines, heights):
+    for (label, value, tone), h in zip(lines, heights, strict=True):
         pdf.set_xy(x0 + 5, y)
         pdf.set_font(pdf.family, "B", 9.5)
         pdf.set_text_color(*_NAVY)

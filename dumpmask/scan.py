@@ -127,7 +127,7 @@ def _key_graph(tables: dict, dialect: str) -> tuple[dict, set]:
             ref_schema, ref_name = ref[0] if ref is not None else (None, "")
             parent = lookup(ref_schema or key[0], ref_name)
             if parent is not None:
-                for column, ref_column in zip(fk.columns, fk.ref_columns):
+                for column, ref_column in zip(fk.columns, fk.ref_columns, strict=False):
                     link((key, column), ((parent.schema, parent.name), ref_column))
                     fk_columns.add((key, column))
     # loose keys: the rules written turn inferKeys on, so remapping links them too
@@ -288,7 +288,7 @@ def format_table(rows: list[dict], with_rules: bool) -> str:
     widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head) - 1)]
     out = []
     for row in [head] + lines:
-        out.append("  ".join(str(v).ljust(w) for v, w in zip(row[:-1], widths)) + "  " + str(row[-1]))
+        out.append("  ".join(str(v).ljust(w) for v, w in zip(row[:-1], widths, strict=True)) + "  " + str(row[-1]))
     n_unc = sum(1 for r in rows if r["covered_by"] is None)
     out.append("")
     out.append(f"{len(rows)} column(s) with personal data" + (f", {n_unc} not covered by the rules" if with_rules else ""))

@@ -645,7 +645,7 @@ class _LeakCheck:
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
     out = []
-    for title, items, fails in (("LEAK", res.leaks, True), ("low risk", res.low_risk, fail_all)):
+    for title, items, _fails in (("LEAK", res.leaks, True), ("low risk", res.low_risk, fail_all)):
         for f in items[:max_lines]:
             where = ", ".join(f["where"]) + (f" (+{f['found'] - len(f['where'])} more)" if f["found"] > len(f["where"]) else "")
             why = f" [{f['low_risk']}]" if f["low_risk"] else ""
