@@ -20,7 +20,8 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from dumpmask.categories import HIPAA_IDENTIFIERS, HIPAA_MANUAL_ITEMS, PCI_ELEMENTS, hipaa_item, pci_element, short_label
+from dumpmask.categories import (HIPAA_IDENTIFIERS, HIPAA_MANUAL_ITEMS, PCI_ELEMENTS, hipaa_item, pci_element,
+                                 short_label)
 from dumpmask.version import __version__ as _TOOL_VERSION
 
 NA = "n/a"
@@ -130,6 +131,7 @@ def _font_covers(path: str, text: str) -> bool:
 # --------------------------------------------------------------------------------------------
 # categories: the vocabulary (dumpmask.categories) holds the HIPAA Safe Harbor identifiers,
 # the PCI DSS elements and which category is which item
+
 
 def infer_categories(column: str, table: str | None = None) -> list[str]:
     """Categories from a column name (used when the audit gives none): dumpmask.detect's name
