@@ -17,7 +17,9 @@ Pure functions, no I/O. Two independent signals:
 
 `combine` merges both into one `Finding`; `suggest_rule` turns a finding into a rules-file
 column mutation that fits the column's type; `TEMPLATES`/`in_template` say which findings a
-compliance template (`hipaa`, `pci`, `gdpr`, `all`) requires to be masked.
+compliance template (`hipaa`, `pci`, `gdpr`, `all`) requires to be masked. The categories,
+their frameworks and checklist items are dumpmask.categories's (the one vocabulary, which the
+report's checklists read too).
 """
 from __future__ import annotations
 
@@ -28,13 +30,14 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
+from dumpmask import categories as vocabulary
 from dumpmask.schema import Column, TableSchema
 
 __all__ = [
     "Finding", "normalise", "detect_by_name", "detect_table", "is_system_timestamp_name",
     "ContentSampler", "combine", "TEMPLATES", "CATEGORIES", "in_template", "suggest_rule",
     "match_value", "fit_rule", "valid_for", "injective_mutations", "is_secret_value", "secret_category",
-    "REMAPPING_TEMPLATES",
+    "REMAPPING_TEMPLATES", "related_categories",
 ]
 
 
@@ -69,16 +72,6 @@ class Finding:
     @property
     def categories(self) -> tuple[str, ...]:
         return (self.category, *self.also)
-
-
-def _framework(category: str) -> str:
-    if category.startswith("HIPAA"):
-        return "hipaa"
-    if category.startswith("PCI"):
-        return "pci"
-    if category.startswith("GDPR"):
-        return "gdpr"
-    return "credential"
 
 
 # --------------------------------------------------------------------------- normalise
@@ -303,7 +296,7 @@ PEOPLE_WORDS = frozenset({
     "profile", "traveler", "traveller", "worker", "instructor", "professor", "practitioner",
     "dentist", "therapist", "caregiver", "relative", "kin", "witness", "father", "mother",
     "director", "writer", "artist", "musician", "speaker", "attendee", "participant", "lead",
-    "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real", "contact",
+    "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real",
     "individual", "citizen", "voter", "pupil", "learner", "agent", "representative", "rep",
 })
 _PEOPLE_TABLE_SKIP = frozenset({"tbl", "table", "t", "data", "info", "details", "list", "v",
@@ -376,7 +369,7 @@ def _finding_from_rule(rule: _Rule, column: Column | None, evidence: str = "name
                        category: str | None = None, suggested: str | None = None,
                        review: bool | None = None) -> Finding:
     cat = category or rule.category
-    f = Finding(category=cat, framework=_framework(cat), evidence=evidence,
+    f = Finding(category=cat, framework=vocabulary.framework(cat), evidence=evidence,
                 suggested=suggested or rule.suggested,
                 suggested_options={"preserveYear": True} if (suggested or rule.suggested) == "faker.date" else {},
                 also=rule.also, review=rule.review if review is None else review)
@@ -406,7 +399,7 @@ def detect_by_name(column_name: str, column: Column | None = None,
     last = len(tokens) - 1
     table_tokens = set(normalise(table_name)) if table_name else set()
 
-    for _, i, j, kw, rule in _span_matches(tokens):
+    for _, i, j, _keyword, rule in _span_matches(tokens):
         outside = set(tokens[:i] + tokens[j + 1:])
         # address_id, customer_id, city_fk: a key into another table, not the value itself
         if tokens[last] in _ID_WORDS and j != last:
@@ -920,7 +913,7 @@ class ContentSampler:
             v6 = sum(1 for v in vals if _ip_version(v.strip()) == 6)
             if v6 * 2 > len(vals):
                 sug = "faker.ipv6"
-        f = Finding(category=cat, framework=_framework(cat), evidence=f"content {_pct(sh)}",
+        f = Finding(category=cat, framework=vocabulary.framework(cat), evidence=f"content {_pct(sh)}",
                     suggested=sug, suggested_options={"preserveYear": True} if sug == "faker.date" else {},
                     also=_CONTENT_ALSO.get(cat, ()), share=sh)
         f.raw_suggested = sug
@@ -967,20 +960,8 @@ def combine(name_finding: Finding | None, content_finding: Finding | None) -> Fi
 
 # --------------------------------------------------------------------------- templates
 
-CATEGORIES: tuple[str, ...] = (
-    "HIPAA-1 name", "HIPAA-2 geographic", "HIPAA-3 date", "HIPAA-4 phone", "HIPAA-5 fax",
-    "HIPAA-6 email", "HIPAA-7 SSN", "HIPAA-8 medical record number",
-    "HIPAA-9 health plan beneficiary number", "HIPAA-10 account number",
-    "HIPAA-11 certificate/license number", "HIPAA-12 vehicle identifier",
-    "HIPAA-13 device identifier", "HIPAA-14 URL", "HIPAA-15 IP address", "HIPAA-16 biometric",
-    "HIPAA-17 photo", "HIPAA-18 unique identifier",
-    "PCI PAN", "PCI CVV", "PCI expiry", "PCI cardholder name", "PCI PIN",
-    "GDPR date of birth", "GDPR gender", "GDPR national id", "GDPR tax id", "GDPR passport",
-    "GDPR IBAN", "GDPR salary", "GDPR geolocation",
-    "credential password", "credential username", "credential token", "credential api key",
-    "credential private key", "credential secret", "credential digest",
-)
-_CREDENTIALS = {c for c in CATEGORIES if c.startswith("credential")}
+#: Every category a finding can carry (dumpmask.categories, in its order).
+CATEGORIES: tuple[str, ...] = vocabulary.NAMES
 
 #: Which categories a template requires to be masked.
 #: * hipaa: the 18 Safe Harbor identifiers (a birth date, a card number, an IBAN, a national id
@@ -992,8 +973,8 @@ _CREDENTIALS = {c for c in CATEGORIES if c.startswith("credential")}
 #: Credentials are in every template: a username or a password (even hashed) identifies a
 #: person and opens their account, whatever the regulation.
 TEMPLATES: dict[str, frozenset[str]] = {
-    "hipaa": frozenset({c for c in CATEGORIES if c.startswith("HIPAA")} | _CREDENTIALS),
-    "pci": frozenset({c for c in CATEGORIES if c.startswith("PCI")} | _CREDENTIALS),
+    "hipaa": vocabulary.names_of("hipaa", "credential"),
+    "pci": vocabulary.names_of("pci", "credential"),
     "gdpr": frozenset(CATEGORIES),
     "all": frozenset(CATEGORIES),
 }
@@ -1003,6 +984,17 @@ TEMPLATES: dict[str, frozenset[str]] = {
 #: from them turns identifier remapping on, so key columns they flag are remapped, never
 #: given a value mutation.
 REMAPPING_TEMPLATES = frozenset({"hipaa", "gdpr", "all"})
+
+
+def related_categories() -> dict[str, frozenset[str]]:
+    """{category: the further categories detection gives the same data} (a date of birth is
+    HIPAA-3 too, a card number HIPAA-10): the `also` of every name rule and content pattern."""
+    related: dict[str, set[str]] = {}
+    for rule in _RULES.values():
+        related.setdefault(rule.category, set()).update(rule.also)
+    for category, also in _CONTENT_ALSO.items():
+        related.setdefault(category, set()).update(also)
+    return {category: frozenset(also) for category, also in related.items()}
 
 
 def in_template(finding: Finding, template: str) -> bool:

@@ -20,6 +20,8 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from dumpmask.categories import (HIPAA_IDENTIFIERS, HIPAA_MANUAL_ITEMS, PCI_ELEMENTS, hipaa_item, pci_element,
+                                 short_label)
 from dumpmask.version import __version__ as _TOOL_VERSION
 
 NA = "n/a"
@@ -127,36 +129,9 @@ def _font_covers(path: str, text: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# categories: HIPAA Safe Harbor identifiers and PCI DSS elements
+# categories: the vocabulary (dumpmask.categories) holds the HIPAA Safe Harbor identifiers,
+# the PCI DSS elements and which category is which item
 
-HIPAA_IDENTIFIERS = [
-    "Names",
-    "Geographic subdivisions smaller than a state",
-    "All elements of dates (except year)",
-    "Telephone numbers",
-    "Fax numbers",
-    "Email addresses",
-    "Social Security numbers",
-    "Medical record numbers",
-    "Health plan beneficiary numbers",
-    "Account numbers",
-    "Certificate / license numbers",
-    "Vehicle identifiers and serial numbers",
-    "Device identifiers and serial numbers",
-    "Web URLs",
-    "IP addresses",
-    "Biometric identifiers",
-    "Full-face photographs and comparable images",
-    "Any other unique identifying number, characteristic or code",
-]
-PCI_ELEMENTS = [
-    ("PAN", "Primary account number (PAN)"),
-    ("CVV", "Card verification code (CVV/CVC)"),
-    ("EXPIRY", "Expiration date"),
-    ("CARDHOLDER", "Cardholder name"),
-    ("PIN", "PIN / PIN block"),
-]
-_MANUAL_ALWAYS = {16, 17}
 
 def infer_categories(column: str, table: str | None = None) -> list[str]:
     """Categories from a column name (used when the audit gives none): dumpmask.detect's name
@@ -179,23 +154,17 @@ def _categories_of(colname: str, col: dict, table: str | None = None) -> list[st
     return cats
 
 
-def _related_categories() -> dict[str, set[str]]:
-    """{category: the further categories dumpmask.detect gives the same data} (a date of birth
-    is HIPAA-3 too, a card number HIPAA-10): for categories an audit records without `also`."""
+_RELATED: dict | None = None
+
+
+def _related_categories() -> dict:
+    """detect.related_categories(), computed once: for categories an audit records without `also`."""
     global _RELATED
     if _RELATED is None:
-        import dumpmask.detect as detect
+        from dumpmask.detect import related_categories
 
-        rel: dict[str, set[str]] = {}
-        for r in detect._RULES.values():
-            rel.setdefault(r.category, set()).update(r.also)
-        for c, also in detect._CONTENT_ALSO.items():
-            rel.setdefault(c, set()).update(also)
-        _RELATED = rel
+        _RELATED = related_categories()
     return _RELATED
-
-
-_RELATED: dict | None = None
 
 
 def _expand(cats) -> list[str]:
@@ -209,48 +178,19 @@ def _expand(cats) -> list[str]:
     return out
 
 
-def _hipaa_number(cat: str) -> int | None:
-    m = re.search(r"HIPAA[-\s#]*(\d{1,2})", cat, re.I)
-    if m and 1 <= int(m.group(1)) <= 18:
-        return int(m.group(1))
-    return None
-
-
-def _pci_element(cat: str) -> str | None:
-    c = cat.upper()
-    if "PCI" not in c:
-        return None
-    if "CVV" in c or "CVC" in c or "VERIFICATION" in c:
-        return "CVV"
-    if "EXP" in c:
-        return "EXPIRY"
-    if "HOLDER" in c or "NAME" in c:
-        return "CARDHOLDER"
-    if re.search(r"\bPIN\b", c):
-        return "PIN"
-    if "PAN" in c or "CARD" in c or "ACCOUNT" in c:
-        return "PAN"
-    return None
-
-
-def _short_category(cat: str) -> str:
-    s = re.sub(r"^\s*(HIPAA[-\s#]*\d{1,2}|PCI|GDPR)\s*", "", cat, flags=re.I).strip()
-    return s or cat
-
-
 # --------------------------------------------------------------------------------------------
 # defensive accessors / formatting
 
 
-def _d(v) -> dict:
+def _dict(v) -> dict:
     return v if isinstance(v, dict) else {}
 
 
-def _l(v) -> list:
+def _list(v) -> list:
     return v if isinstance(v, list) else []
 
 
-def _s(v) -> str:
+def _text(v) -> str:
     if v is None or v == "":
         return NA
     if isinstance(v, bool):
@@ -268,15 +208,16 @@ def _int(v) -> int | None:
     return None
 
 
-def _n(v) -> str:
+def _count(v) -> str:
+    """An integer with thousands separators, anything else as _text gives it."""
     i = _int(v)
-    return f"{i:,}" if i is not None else _s(v)
+    return f"{i:,}" if i is not None else _text(v)
 
 
 def _bytes(v) -> str:
     i = _int(v)
     if i is None:
-        return _s(v)
+        return _text(v)
     units = ["B", "KiB", "MiB", "GiB", "TiB"]
     x, u = float(i), 0
     while x >= 1024 and u < len(units) - 1:
@@ -285,9 +226,10 @@ def _bytes(v) -> str:
     return f"{i:,} bytes" + (f" ({x:.1f} {units[u]})" if u else "")
 
 
-def _ts(v) -> str:
+def _timestamp(v) -> str:
+    """An ISO timestamp in UTC as "YYYY-MM-DD HH:MM:SS UTC"."""
     if not isinstance(v, str) or not v:
-        return _s(v)
+        return _text(v)
     m = re.match(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]00:?00)?$", v)
     if m:
         return f"{m.group(1)} {m.group(2)} UTC"
@@ -296,7 +238,7 @@ def _ts(v) -> str:
 
 def _duration(v) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return _s(v)
+        return _text(v)
     if v < 60:
         return f"{v:.2f} s"
     m, s = divmod(float(v), 60)
@@ -396,7 +338,7 @@ class _Report(FPDF):
 
     def t(self, v) -> str:
         """Text made safe for the fonts: unknown characters become {U+XXXX}."""
-        s = _s(v) if not isinstance(v, str) else (v or NA)
+        s = _text(v) if not isinstance(v, str) else (v or NA)
         out, run = [], []
         for ch in s:
             cp = ord(ch)
@@ -520,7 +462,7 @@ def _sig_status(audit: dict, check) -> tuple[str, tuple]:
     alg = sig.get("alg") or "HMAC-SHA256"
     if sig.get("verifiable") is False:
         return (f"signed ({alg}) with an ephemeral key: cannot be verified", _AMBER)
-    return (f"signed ({alg}, key fingerprint {_s(sig.get('key_fingerprint'))}); "
+    return (f"signed ({alg}, key fingerprint {_text(sig.get('key_fingerprint'))}); "
             "verifiable by the holder of the masking key", (0, 0, 0))
 
 
@@ -532,30 +474,52 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     signature_check: optional (ok, reason) from signing.verify(), printed instead of the
     unverified signature description.
     """
-    audit = _d(audit)
-    inp, outp = _d(audit.get("input")), _d(audit.get("output"))
-    key, rules, opts = _d(audit.get("key")), _d(audit.get("rules")), _d(audit.get("options"))
-    remap_opt = _d(opts.get("identifierRemapping"))
-    transfer = _d(opts.get("transfer"))
-    tables = _d(audit.get("tables"))
-    remapped = _d(audit.get("remapped"))
+    audit = _dict(audit)
+    opts = _dict(audit.get("options"))
+    remap_opt = _dict(opts.get("identifierRemapping"))
+    transfer = _dict(opts.get("transfer"))
+    tables = _dict(audit.get("tables"))
+    remapped = _dict(audit.get("remapped"))
     status = str(audit.get("status") or "").lower()
     failed = status not in ("ok", "")
-    ver = audit.get("version") or NA
-    tool = audit.get("tool") or "dumpmask"
-    sha_short = (audit_sha256 or "")[:16]
 
+    pdf = _new_report(audit, audit_sha256)
+    _title_band(pdf, audit)
+    _status_box(pdf, audit, status, failed)
+    _run_summary(pdf, audit, status, failed, audit_sha256, signature_check)     # 1.
+    _compliance(pdf, audit, tables, remap_opt, transfer, remapped)              # 2. compliance status
+    _checklists(pdf, audit, tables, remap_opt, remapped)                        # 3. checklists
+    _credentials(pdf, audit, tables)                                            # 4. credentials
+    _tables_section(pdf, tables, remapped, audit)                               # 5. per table
+    _warnings(pdf, audit)                                                       # 6. warnings
+    pdf.output(out_path)
+
+
+def _tool_version(audit: dict) -> tuple[str, str]:
+    """(tool, version) of the run the audit records."""
+    return audit.get("tool") or "dumpmask", audit.get("version") or NA
+
+
+def _new_report(audit: dict, audit_sha256: str | None) -> _Report:
+    """The document with its header, footer, metadata and fonts, on its first page."""
+    tool, ver = _tool_version(audit)
+    inp = _dict(audit.get("input"))
+    sha_short = (audit_sha256 or "")[:16]
     footer = f"{tool} {ver} masking audit"
     footer += f"  |  audit sha256 {sha_short}..." if sha_short else "  |  audit sha256 n/a"
-    header = f"{tool} masking audit report  |  {_s(inp.get('name'))}  |  {_ts(audit.get('started_at'))}"
+    header = f"{tool} masking audit report  |  {_text(inp.get('name'))}  |  {_timestamp(audit.get('started_at'))}"
     pdf = _Report(footer, header)
     pdf.set_title(f"{tool} masking audit report")
     pdf.set_author(f"{tool} {ver}")
     pdf.set_creator(f"dumpmask {_TOOL_VERSION} (fpdf2)")
     pdf.add_fallbacks_for(_iter_strings(audit))
     pdf.add_page()
+    return pdf
 
-    # ---- title band
+
+def _title_band(pdf: _Report, audit: dict) -> None:
+    tool, ver = _tool_version(audit)
+    inp = _dict(audit.get("input"))
     pdf.set_fill_color(*_NAVY)
     pdf.rect(0, 0, pdf.w, 30, style="F")
     pdf.set_xy(15, 8)
@@ -563,12 +527,14 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     pdf.set_font(pdf.family, "B", 18)
     pdf.cell(0, 9, "Data masking audit report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.family, "", 9.5)
-    pdf.cell(0, 5, pdf.t(f"{tool} {ver}  -  {_s(audit.get('dialect'))} dump  -  "
-                        f"{_s(inp.get('name'))}  -  {_ts(audit.get('started_at'))}"))
+    pdf.cell(0, 5, pdf.t(f"{tool} {ver}  -  {_text(audit.get('dialect'))} dump  -  "
+                        f"{_text(inp.get('name'))}  -  {_timestamp(audit.get('started_at'))}"))
     pdf.set_text_color(0)
     pdf.set_y(35)
 
-    # ---- status box
+
+def _status_box(pdf: _Report, audit: dict, status: str, failed: bool) -> None:
+    """RUN FAILED (with the error) in red, or the run status."""
     if failed:
         err = audit.get("error") or "no error message recorded"
         pdf.set_font(pdf.family, "", 9)
@@ -606,7 +572,13 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
         pdf.set_text_color(0)
         pdf.set_y(y + 13)
 
-    # ---- 1. run summary
+
+def _run_summary(pdf: _Report, audit: dict, status: str, failed: bool, audit_sha256: str | None,
+                 signature_check) -> None:
+    """Section 1: what ran on what, with which rules and key, and the audit's signature."""
+    tool, ver = _tool_version(audit)
+    inp, outp = _dict(audit.get("input")), _dict(audit.get("output"))
+    key, rules, opts = _dict(audit.get("key")), _dict(audit.get("rules")), _dict(audit.get("options"))
     pdf.section("Run summary", 1)
     sig_text, _sig_color = _sig_status(audit, signature_check)
     ephemeral = key.get("ephemeral")
@@ -620,18 +592,18 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     kv = [
         ("Tool", f"{tool} {ver}"),
         ("Run status", "FAILED" if failed else (status.upper() or NA)),
-        ("Started (UTC)", _ts(audit.get("started_at"))),
-        ("Finished (UTC)", _ts(audit.get("finished_at"))),
+        ("Started (UTC)", _timestamp(audit.get("started_at"))),
+        ("Finished (UTC)", _timestamp(audit.get("finished_at"))),
         ("Duration", _duration(audit.get("duration_s"))),
-        ("Dialect", _s(audit.get("dialect"))),
-        ("Input", f"{_s(inp.get('name'))}  -  {_bytes(inp.get('bytes'))}"),
-        ("Input SHA-256", _s(inp.get("sha256"))),
-        ("Output", f"{_s(outp.get('name'))}  -  {_bytes(outp.get('bytes'))}"),
-        ("Output SHA-256", _s(outp.get("sha256"))),
-        ("Rules", f"{_s(rules.get('file'))}  -  template: {template or 'none'}"
-                  f"  -  strict: {_s(opts.get('strict'))}"),
-        ("Rules SHA-256", _s(rules.get("sha256"))),
-        ("Key fingerprint", _s(key.get("fingerprint"))),
+        ("Dialect", _text(audit.get("dialect"))),
+        ("Input", f"{_text(inp.get('name'))}  -  {_bytes(inp.get('bytes'))}"),
+        ("Input SHA-256", _text(inp.get("sha256"))),
+        ("Output", f"{_text(outp.get('name'))}  -  {_bytes(outp.get('bytes'))}"),
+        ("Output SHA-256", _text(outp.get("sha256"))),
+        ("Rules", f"{_text(rules.get('file'))}  -  template: {template or 'none'}"
+                  f"  -  strict: {_text(opts.get('strict'))}"),
+        ("Rules SHA-256", _text(rules.get("sha256"))),
+        ("Key fingerprint", _text(key.get("fingerprint"))),
         ("Reproducibility", repro),
         ("Audit SHA-256", audit_sha256 or "n/a (audit file hash not supplied)"),
         ("Signature", sig_text),
@@ -648,29 +620,12 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
             styles.append(None)
     pdf.grid(None, kv, (30, 120), size=8, styles=styles, kv=True)
 
-    # ---- 2. compliance status
-    _compliance(pdf, audit, tables, remap_opt, transfer, remapped)
-
-    # ---- 3. checklists
-    _checklists(pdf, audit, tables, remap_opt, remapped)
-
-    # ---- 4. credentials
-    _credentials(pdf, audit, tables)
-
-    # ---- 5. per table
-    _tables_section(pdf, tables, remapped, audit)
-
-    # ---- 6. warnings
-    _warnings(pdf, audit)
-
-    pdf.output(out_path)
-
 
 def _masked_columns(tables: dict):
     """(table, column, coldict) for every masked column."""
     for tname, t in tables.items():
-        for cname, col in _d(_d(t).get("columns")).items():
-            yield str(tname), str(cname), _d(col)
+        for cname, col in _dict(_dict(t).get("columns")).items():
+            yield str(tname), str(cname), _dict(col)
 
 
 # --------------------------------------------------------------------------------------------
@@ -704,13 +659,13 @@ def _column_facts(audit: dict, tables: dict) -> tuple[list[dict], bool, list[str
     items: dict[tuple[str, str], dict] = {}
     if have_inv:
         for t, cols in inv.items():
-            for c, e in _d(cols).items():
-                e = _d(e)
+            for c, e in _dict(cols).items():
+                e = _dict(e)
                 cats = [e["category"]] if isinstance(e.get("category"), str) and e.get("category") else []
-                cats += [str(x) for x in _l(e.get("also")) if x]
+                cats += [str(x) for x in _list(e.get("also")) if x]
                 items[(str(t), str(c))] = {"name": f"{t}.{c}", "cats": _expand(cats),
                                            "status": _norm_status(e.get("status")),
-                                           "detail": _s(e.get("status")), "mutation": e.get("mutation"),
+                                           "detail": _text(e.get("status")), "mutation": e.get("mutation"),
                                            "strategy": e.get("strategy"), "evidence": e.get("evidence")}
     for t, c, col in _masked_columns(tables):
         if (t, c) in items:
@@ -721,8 +676,8 @@ def _column_facts(audit: dict, tables: dict) -> tuple[list[dict], bool, list[str
                          "detail": "kept (rule)" if st == "kept" else st, "mutation": mut,
                          "strategy": col.get("strategy"), "evidence": "rule"}
     if not have_inv:
-        for d in map(_d, _l(audit.get("detected_uncovered"))):
-            t, c = _s(d.get("table")), _s(d.get("column"))
+        for d in map(_dict, _list(audit.get("detected_uncovered"))):
+            t, c = _text(d.get("table")), _text(d.get("column"))
             if (t, c) in items:
                 continue
             cat = d.get("category")
@@ -731,25 +686,25 @@ def _column_facts(audit: dict, tables: dict) -> tuple[list[dict], bool, list[str
             items[(t, c)] = {"name": f"{t}.{c}", "cats": _expand(cats), "status": "kept" if keep else "NOT masked",
                              "detail": "kept (rule)" if keep else "NOT masked", "mutation": "keep" if keep else None,
                              "strategy": None, "evidence": d.get("evidence")}
-    for x in map(_d, _l(audit.get("not_remapped"))):  # identifiers the remapping left in clear
+    for x in map(_dict, _list(audit.get("not_remapped"))):  # identifiers the remapping left in clear
         t, _, c = str(x.get("column") or "").rpartition(".")
         it = items.get((t, c))
         if t and (it is None or it["status"] == "NOT masked"):
             cats = _expand((it["cats"] if it else []) + ["HIPAA-18 unique identifier"])
-            tt = _d(tables.get(t))
+            tt = _dict(tables.get(t))
             empty = tt and not (_int(tt.get("rows_written")) or _int(tt.get("rows")))
             items[(t, c)] = {"name": f"{t}.{c}", "cats": cats, "status": "no rows" if empty else "NOT masked",
                              "detail": "not remapped",
                              "mutation": None, "strategy": None,
                              "evidence": (it or {}).get("evidence") or "key"}
-    uncl = [str(x) for x in _l(audit.get("columns_unclassified"))]
+    uncl = [str(x) for x in _list(audit.get("columns_unclassified"))]
     return list(items.values()), have_inv, uncl
 
 
 def _remap_facts(audit: dict) -> dict:
     """Remapping as it happened: the columns of `remapped`, by the strategy each one used."""
-    cols = {str(k): _d(r) for k, r in _d(audit.get("remapped")).items()}
-    for t, c, col in _masked_columns(_d(audit.get("tables"))):  # the counters of key columns
+    cols = {str(k): _dict(r) for k, r in _dict(audit.get("remapped")).items()}
+    for t, c, col in _masked_columns(_dict(audit.get("tables"))):  # the counters of key columns
         if col.get("mutation") == "key" and f"{t}.{c}" not in cols:
             cols[f"{t}.{c}"] = col
     by: dict[str, int] = {}
@@ -760,9 +715,9 @@ def _remap_facts(audit: dict) -> dict:
         domains.add(str(r.get("domain")))
     remapped = cols
     rec = audit.get("remapping")
-    requested = _d(rec).get("requested") if isinstance(rec, dict) else None
+    requested = _dict(rec).get("requested") if isinstance(rec, dict) else None
     return {"columns": len(remapped), "by_strategy": by, "domains": len(domains), "requested": requested,
-            "recorded": isinstance(rec, dict), "not_remapped": len(_l(audit.get("not_remapped")))}
+            "recorded": isinstance(rec, dict), "not_remapped": len(_list(audit.get("not_remapped")))}
 
 
 def _by_strategy_text(by: dict) -> str:
@@ -800,7 +755,7 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
     modes: dict[str, list[str]] = {}
     cut = []
     for tname, t in tables.items():
-        t = _d(t)
+        t = _dict(t)
         tm = t.get("transfer")
         if isinstance(tm, dict):
             tm = f"{tm.get('mode')} {tm.get('rows') if tm.get('rows') is not None else ''}".strip()
@@ -818,14 +773,14 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
     if n is None and m in ("first", "last") and str(transfer.get("mode") or "").lower() == m:
         n = transfer.get("rows")  # audits of 0.2.0 name the mode per table, the row count once
     if m == "first":
-        text, tone = f"First {_n(n) if n is not None else 'N'} rows per table", "info"
+        text, tone = f"First {_count(n) if n is not None else 'N'} rows per table", "info"
     elif m == "last":
-        text, tone = f"Last {_n(n) if n is not None else 'N'} rows per table", "info"
+        text, tone = f"Last {_count(n) if n is not None else 'N'} rows per table", "info"
     elif m == "full":
         text, tone = "Full Transfer (no limit)", "ok"
     else:
         text, tone = main, "info"
-    others = [f"{t}: {k}" for k, ts in modes.items() if k != main for t in ts]
+    others = [f"{t}: {k}" for k, table_names in modes.items() if k != main for t in table_names]
     if others:
         text += " (per-table overrides: " + ", ".join(others[:8]) + (" ..." if len(others) > 8 else "") + ")"
     if cut and set(modes) == {"full"}:  # no table was cut, yet rows are missing
@@ -839,31 +794,48 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
 
 
 def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> None:
+    """Section 2: one line per measure (label, value, tone), in a box with the legal note."""
     pdf.section(COMPLIANCE_TITLE, 2)
-    status = str(audit.get("status") or "").lower()
-    rf = _remap_facts(audit)
+    remap = _remap_facts(audit)
     items, have_inv, uncl = _column_facts(audit, tables)
     lines: list[tuple[str, str, str]] = []   # (label, value, tone: ok / warn / bad / info)
+    outcome = _outcome_line(audit)
+    if outcome is not None:
+        lines.append(outcome)
+    lines.append(_remapping_line(audit, remap, remap_opt, items))
+    lines.append(_masked_line(items))
+    lines.append(_in_clear_line(items, have_inv, uncl))
+    lines.append(_credentials_line(items, have_inv))
+    lines.append(("Mapping table:", "None created (keyed permutation)" if remap["columns"]
+                  else "None created (keyed pseudonymisation, nothing stored)", "ok"))
+    tone, part = _transfer_fact(audit, tables, transfer)
+    lines.append(("Partial Transfer:", part, tone))
+    _compliance_box(pdf, lines)
 
-    if status != "ok":
-        if status == "failed":
-            lines.append(("Run outcome:", "FAILED - this run did not complete: the measures below cover only the "
-                                          "part of the dump read before the error; the output must not be used", "bad"))
-        else:
-            lines.append(("Run outcome:", f"NOT COMPLETED - the audit records status {_s(audit.get('status'))!s}, "
-                                          "not ok: the output must not be used", "bad"))
 
-    # identifier remapping: active iff columns were remapped
-    n = rf["columns"]
-    requested = rf["requested"]
-    if requested is None and not rf["recorded"]:  # 0.2.0: only the configuration is known
-        requested = bool(remap_opt.get("enabled")) or str(_d(audit.get("options")).get("template")) == "hipaa"
+def _outcome_line(audit) -> tuple[str, str, str] | None:
+    status = str(audit.get("status") or "").lower()
+    if status == "ok":
+        return None
+    if status == "failed":
+        return ("Run outcome:", "FAILED - this run did not complete: the measures below cover only the "
+                                "part of the dump read before the error; the output must not be used", "bad")
+    return ("Run outcome:", f"NOT COMPLETED - the audit records status {_text(audit.get('status'))!s}, "
+                            "not ok: the output must not be used", "bad")
+
+
+def _remapping_line(audit, remap: dict, remap_opt: dict, items: list[dict]) -> tuple[str, str, str]:
+    """Identifier remapping: active iff columns were remapped."""
+    n = remap["columns"]
+    requested = remap["requested"]
+    if requested is None and not remap["recorded"]:  # 0.2.0: only the configuration is known
+        requested = bool(remap_opt.get("enabled")) or str(_dict(audit.get("options")).get("template")) == "hipaa"
     if n:
-        v = (f"Active - {_plural(n, 'column')} remapped in {_plural(rf['domains'], 'key domain')} "
-             f"({_by_strategy_text(rf['by_strategy'])})")
+        v = (f"Active - {_plural(n, 'column')} remapped in {_plural(remap['domains'], 'key domain')} "
+             f"({_by_strategy_text(remap['by_strategy'])})")
         tone = "ok"
-        if rf["not_remapped"]:
-            v += f"; {_plural(rf['not_remapped'], 'identifier column')} NOT remapped (see Warnings)"
+        if remap["not_remapped"]:
+            v += f"; {_plural(remap['not_remapped'], 'identifier column')} NOT remapped (see Warnings)"
             tone = "warn"
     elif requested:
         v, tone = ("NOT ACTIVE - remapping was requested but no column was remapped: identifiers are "
@@ -871,25 +843,29 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     else:
         v, tone = "Inactive - not requested; no column was remapped", "warn"
     keys_clear = [i for i in items if i["status"] == "NOT masked" and i.get("evidence") == "key"]
-    if keys_clear and not (n and rf["not_remapped"]):
+    if keys_clear and not (n and remap["not_remapped"]):
         v += f"; {_plural(len(keys_clear), 'key column')} in clear"
-    lines.append(("Identifier Remapping:", v, tone))
+    return ("Identifier Remapping:", v, tone)
 
+
+def _masked_line(items: list[dict]) -> tuple[str, str, str]:
     masked = [i for i in items if i["status"] == "masked"]
     labels: dict[str, int] = {}
     for i in masked:
-        lab = _short_category(i["cats"][0]) if i["cats"] else i["name"].rsplit(".", 1)[-1]
+        lab = short_label(i["cats"][0]) if i["cats"] else i["name"].rsplit(".", 1)[-1]
         labels[lab] = labels.get(lab, 0) + 1
     top = sorted(labels, key=lambda k: (-labels[k], k))
     shown = ", ".join(top[:6]) + (" ..." if len(top) > 6 else "")
-    lines.append(("PII Fields Masked:", f"{_plural(len(masked), 'field')}" + (f" ({shown})" if shown else ""),
-                  "ok" if masked else "info"))
+    return ("PII Fields Masked:", f"{_plural(len(masked), 'field')}" + (f" ({shown})" if shown else ""),
+            "ok" if masked else "info")
 
+
+def _in_clear_line(items: list[dict], have_inv: bool, uncl: list) -> tuple[str, str, str]:
     clear = [i for i in items if i["status"] == "NOT masked" and i["cats"] and i.get("evidence") != "key"]
     kept = [i for i in items if i["status"] == "kept" and i["cats"] and i.get("evidence") != "key"]
     if clear:
         v = (f"{_plural(len(clear), 'column')} detected and NOT masked: "
-             + _names([f"{i['name']} ({_short_category(i['cats'][0])})" for i in clear]))
+             + _names([f"{i['name']} ({short_label(i['cats'][0])})" for i in clear]))
         tone = "bad"
     elif have_inv:
         v, tone = "none: every column detected as personal data was masked, remapped or kept by a rule", "ok"
@@ -901,32 +877,31 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     if have_inv and uncl:
         v += f"; {_plural(len(uncl), 'table')} NOT classified (no CREATE TABLE seen): " + _names(uncl, 4)
         tone = "bad" if tone == "bad" else "warn"
-    lines.append(("PII Left in Clear:", v, tone))
+    return ("PII Left in Clear:", v, tone)
 
+
+def _credentials_line(items: list[dict], have_inv: bool) -> tuple[str, str, str]:
     creds = [i for i in items if _is_credential(i)]
     in_clear = [i for i in creds if i["status"] in ("NOT masked", "kept")]
     if in_clear:
         v, tone = (f"{len(in_clear)} of {_plural(len(creds), 'credential column')} LEFT IN CLEAR: "
                    + _names([i["name"] for i in in_clear])), "bad"
     elif creds:
-        tr: dict[str, int] = {}
+        treatments: dict[str, int] = {}
         for i in creds:
             k = _treatment(i)
-            tr[k] = tr.get(k, 0) + 1
+            treatments[k] = treatments.get(k, 0) + 1
         v, tone = (f"{_plural(len(creds), 'column')}, none in clear ("
-                   + ", ".join(f"{k}: {c}" for k, c in sorted(tr.items())) + ")"), "ok"
+                   + ", ".join(f"{k}: {c}" for k, c in sorted(treatments.items())) + ")"), "ok"
     elif have_inv:
         v, tone = "none detected", "info"
     else:
         v, tone = "not recorded (this audit has no column inventory: dumpmask 0.2.0)", "warn"
-    lines.append(("Credentials:", v, tone))
+    return ("Credentials:", v, tone)
 
-    lines.append(("Mapping table:", "None created (keyed permutation)" if n
-                  else "None created (keyed pseudonymisation, nothing stored)", "ok"))
-    tone, part = _transfer_fact(audit, tables, transfer)
-    lines.append(("Partial Transfer:", part, tone))
 
-    # boxed block
+def _compliance_box(pdf: _Report, lines: list[tuple[str, str, str]]) -> None:
+    """The compliance lines in a framed box, the legal note under them."""
     x0, w, lw = pdf.l_margin, pdf.epw_, 46
     heights = []
     for _, v, tone in lines:
@@ -947,7 +922,7 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     pdf.set_line_width(0.2)
     y = y0 + 3
     colors = {"ok": _GREEN, "warn": _AMBER, "bad": _RED, "info": (0, 0, 0)}
-    for (label, value, tone), h in zip(lines, heights):
+    for (label, value, tone), h in zip(lines, heights, strict=True):
         pdf.set_xy(x0 + 5, y)
         pdf.set_font(pdf.family, "B", 9.5)
         pdf.set_text_color(*_NAVY)
@@ -973,10 +948,10 @@ def _checklist_groups(audit: dict, tables: dict):
     pci: dict[str, list[dict]] = {k: [] for k, _ in PCI_ELEMENTS}
     for it in items:
         for cat in it["cats"]:
-            n = _hipaa_number(cat)
+            n = hipaa_item(cat)
             if n and it not in hipaa[n]:
                 hipaa[n].append(it)
-            p = _pci_element(cat)
+            p = pci_element(cat)
             if p and it not in pci[p]:
                 pci[p].append(it)
     return hipaa, pci, have_inv, uncl
@@ -1038,7 +1013,7 @@ def _checklists(pdf: _Report, audit, tables, remap_opt, remapped) -> None:
     pdf.ln(1)
     rows, styles = [], []
     for i, label in enumerate(HIPAA_IDENTIFIERS, 1):
-        st, ff = status(hipaa[i], manual=i in _MANUAL_ALWAYS)
+        st, ff = status(hipaa[i], manual=i in HIPAA_MANUAL_ITEMS)
         rows.append((str(i), label, st, cols_text(hipaa[i])))
         styles.append((None, None, ff, cols_style(hipaa[i])))
     pdf.grid(("#", "Identifier", "Status", "Columns"), rows, (6, 64, 42, 68), size=7.2, styles=styles)
@@ -1075,7 +1050,7 @@ def _credentials(pdf: _Report, audit, tables) -> None:
     for i in sorted(creds, key=lambda x: (x["status"] not in ("NOT masked", "kept"), x["name"])):
         cat = next((c for c in i["cats"] if str(c).lower().startswith("credential")), "credential")
         tr = _treatment(i)
-        rows.append((i["name"], cat, tr, _s(i.get("evidence"))))
+        rows.append((i["name"], cat, tr, _text(i.get("evidence"))))
         bad = tr.startswith("LEFT IN CLEAR")
         styles.append((None, None, FontFace(emphasis="BOLD", color=_RED if bad else _GREEN), None))
     pdf.grid(("Column", "Category", "Treatment", "Evidence"), rows, (70, 40, 45, 25), size=7.5, styles=styles)
@@ -1089,15 +1064,15 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
     summary, totals = [], []
     tr = tw = tc = 0
     for tname, t in tables.items():
-        t = _d(t)
-        cols = _d(t.get("columns"))
-        changed = sum(_int(_d(c).get("changed")) or 0 for c in cols.values())
+        t = _dict(t)
+        cols = _dict(t.get("columns"))
+        changed = sum(_int(_dict(c).get("changed")) or 0 for c in cols.values())
         read = t.get("rows_read", t.get("rows"))
         written = t.get("rows_written", t.get("rows"))
         tm = t.get("transfer")
         if isinstance(tm, dict):
             tm = f"{tm.get('mode')} {tm.get('rows') or ''}".strip()
-        summary.append((tname, _s(tm), _n(read), _n(written), str(len(cols)), f"{changed:,}"))
+        summary.append((tname, _text(tm), _count(read), _count(written), str(len(cols)), f"{changed:,}"))
         totals.append((str(tname), changed))
         tr += _int(read) or 0
         tw += _int(written) or 0
@@ -1114,16 +1089,16 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
     pdf.subsection("Masked columns")
     rows = []
     for tname, t in tables.items():
-        cols = _d(_d(t).get("columns"))
+        cols = _dict(_dict(t).get("columns"))
         if not cols:
             rows.append((tname, "(none masked)", "-", "-", "-", "-"))
             continue
         for cname, col in cols.items():
-            col = _d(col)
-            mut = _s(col.get("mutation"))
+            col = _dict(col)
+            mut = _text(col.get("mutation"))
             if col.get("mutation") == "key":
                 mut = f"key ({_strategy(col.get('strategy'))})"
-            ent = _d(_d(_d(audit.get("columns_detected")).get(tname)).get(cname))
+            ent = _dict(_dict(_dict(audit.get("columns_detected")).get(tname)).get(cname))
             if not col.get("category") and ent.get("category"):  # the run's own detection
                 cats = [ent["category"]]
                 cat = ent["category"] + " (detected)"
@@ -1132,7 +1107,7 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
                 cat = ", ".join(cats) if cats else "-"
                 if cats and not col.get("category"):
                     cat += " (inferred)"
-            rows.append((tname, cname, mut, cat, _n(col.get("changed")), _n(col.get("nulls"))))
+            rows.append((tname, cname, mut, cat, _count(col.get("changed")), _count(col.get("nulls"))))
     pdf.grid(("Table", "Column", "Mutation", "Category", "Changed", "Nulls"), rows,
              (42, 32, 34, 42, 16, 14), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"), size=7)
 
@@ -1143,16 +1118,16 @@ def _tables_section(pdf: _Report, tables, remapped, audit) -> None:
         pdf.para("Strategy used, by the columns' types: " + _by_strategy_text(rf["by_strategy"]) + ".", size=7.5)
         rows = []
         for col, r in remapped.items():
-            r = _d(r)
+            r = _dict(r)
             rng = r.get("range")
-            rng = f"{_n(rng[0])} .. {_n(rng[1])}" if isinstance(rng, list) and len(rng) == 2 else _s(rng)
-            rows.append((col, _strategy(r.get("strategy")), _s(r.get("domain")), rng, _n(r.get("values"))))
+            rng = f"{_count(rng[0])} .. {_count(rng[1])}" if isinstance(rng, list) and len(rng) == 2 else _text(rng)
+            rows.append((col, _strategy(r.get("strategy")), _text(r.get("domain")), rng, _count(r.get("values"))))
         pdf.grid(("Remapped column", "Strategy used", "Key domain", "Range", "Values"), rows,
                  (62, 26, 40, 34, 18), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT"), size=7)
-    seqs = _l(audit.get("sequences"))
+    seqs = _list(audit.get("sequences"))
     if seqs:
         pdf.subsection("Sequences reset")
-        rows = [(_s(_d(s).get("sequence")), _s(_d(s).get("column")), _n(_d(s).get("value"))) for s in seqs]
+        rows = [(_text(_dict(s).get("sequence")), _text(_dict(s).get("column")), _count(_dict(s).get("value"))) for s in seqs]
         pdf.grid(("Sequence", "Column", "New value"), rows, (75, 75, 30),
                  align=("LEFT", "LEFT", "RIGHT"), size=7)
 
@@ -1196,45 +1171,45 @@ def _bar_chart(pdf: _Report, data: list[tuple[str, int]]) -> None:
 def _warnings(pdf: _Report, audit) -> None:
     pdf.section("Warnings", 6)
     any_ = False
-    un = _l(audit.get("unmatched_rules"))
+    un = _list(audit.get("unmatched_rules"))
     if un:
         any_ = True
         pdf.subsection(f"Unmatched rules ({len(un)})")
-        rows = [(_s(_d(u).get("table")), _s(_d(u).get("column")) if _d(u).get("column") else "-",
-                 _s(_d(u).get("message"))) for u in un]
+        rows = [(_text(_dict(u).get("table")), _text(_dict(u).get("column")) if _dict(u).get("column") else "-",
+                 _text(_dict(u).get("message"))) for u in un]
         pdf.grid(("Table", "Column", "Message"), rows, (45, 35, 100), size=7.5)
-    det = _l(audit.get("detected_uncovered"))
+    det = _list(audit.get("detected_uncovered"))
     if isinstance(audit.get("columns_detected"), dict):  # the run's inventory: every column in clear
-        det = [{"table": t, "column": c, "category": _d(e).get("category"),
-                "decision": "keep" if _norm_status(_d(e).get("status")) == "kept" else "uncovered"}
-               for t, cols in audit["columns_detected"].items() for c, e in _d(cols).items()
-               if _norm_status(_d(e).get("status")) in ("NOT masked", "kept") and _d(e).get("category")
-               and _d(e).get("evidence") != "key"]  # keys in clear: see "Identifier columns not remapped" / #18
+        det = [{"table": t, "column": c, "category": _dict(e).get("category"),
+                "decision": "keep" if _norm_status(_dict(e).get("status")) == "kept" else "uncovered"}
+               for t, cols in audit["columns_detected"].items() for c, e in _dict(cols).items()
+               if _norm_status(_dict(e).get("status")) in ("NOT masked", "kept") and _dict(e).get("category")
+               and _dict(e).get("evidence") != "key"]  # keys in clear: see "Identifier columns not remapped" / #18
     if det:
         any_ = True
         pdf.subsection(f"Detected personal data NOT masked ({len(det)})")
         rows = []
-        for d in map(_d, det):
+        for d in map(_dict, det):
             cat = d.get("category") or ", ".join(infer_categories(str(d.get("column") or ""), str(d.get("table")))) or NA
-            rows.append((_s(d.get("table")), _s(d.get("column")), cat, _s(d.get("decision"))))
+            rows.append((_text(d.get("table")), _text(d.get("column")), cat, _text(d.get("decision"))))
         pdf.grid(("Table", "Column", "Category", "Decision"), rows, (50, 40, 60, 30), size=7.5,
                  styles=[(None, None, None, FontFace(emphasis="BOLD", color=_AMBER))] * len(rows))
-    nr = _l(audit.get("not_remapped"))
+    nr = _list(audit.get("not_remapped"))
     if nr:
         any_ = True
         pdf.subsection(f"Identifier columns not remapped ({len(nr)})")
-        rows = [(_s(_d(x).get("column")), _s(_d(x).get("reason"))) for x in nr]
+        rows = [(_text(_dict(x).get("column")), _text(_dict(x).get("reason"))) for x in nr]
         pdf.grid(("Column", "Reason"), rows, (65, 115), size=7.5)
-    pt = _d(audit.get("passthrough"))
+    pt = _dict(audit.get("passthrough"))
     if pt:
         any_ = True
         pdf.subsection("Statements passed through unchanged")
-        rows = [(k, _n(v)) for k, v in sorted(pt.items(), key=lambda kv: (-(_int(kv[1]) or 0), str(kv[0])))]
+        rows = [(k, _count(v)) for k, v in sorted(pt.items(), key=lambda kv: (-(_int(kv[1]) or 0), str(kv[0])))]
         pdf.grid(("Statement kind", "Count"), rows, (140, 40), align=("LEFT", "RIGHT"), size=7.5)
-    other = _l(audit.get("warnings"))
+    other = _list(audit.get("warnings"))
     if other:
         any_ = True
         pdf.subsection(f"Other warnings ({len(other)})")
-        pdf.grid(("#", "Warning"), [(str(i), _s(w)) for i, w in enumerate(other, 1)], (8, 172), size=7.5)
+        pdf.grid(("#", "Warning"), [(str(i), _text(w)) for i, w in enumerate(other, 1)], (8, 172), size=7.5)
     if not any_:
         pdf.para("No warnings were recorded for this run.", color=_GREEN)

@@ -42,12 +42,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import xxhash
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
-from dumpmask.scan import column_rule_matches, qualname
+from dumpmask.idents import column_named, display_name
 
 MAX_TOKENS = 8
 MAX_LOCATIONS = 5
@@ -226,7 +227,7 @@ class _MaskedColumns:
                     if cr.mutation == "keep":
                         continue
                     for i, c in enumerate(columns):
-                        if column_rule_matches(cr, c, self.dialect):
+                        if column_named(cr.column.name, cr.column.name_quoted, c, self.dialect):
                             idx.add(i)
                             break
             r = self.cache[ck] = frozenset(idx)
@@ -356,135 +357,195 @@ def _blocks(d):
 
 
 def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None) -> VerifyResult:
-    from itertools import repeat
-
-    from dumpmask.rows import DumpRows
-
+    """The leak check of ORIGINAL against MASKED (see the module's docstring): three passes,
+    each a method of _LeakCheck, then the verdict on every confirmed candidate."""
     if not rules.tables:
         raise DumpmaskError("verify needs a rules file (-c RULES) naming the masked columns")
-    seed = int.from_bytes(os.urandom(8), "little")
-    hsh = xxhash.xxh3_64_intdigest
-
-    # every hash is of UTF-8 bytes: a token run is its tokens joined by one space
-    def h(toks) -> int:
-        return hsh(" ".join(toks).encode("utf-8", "surrogatepass"), seed)
-
-    def hrow(tqb: bytes, ordinal: int, joined: bytes) -> int:
-        return hsh(b"%s\x00%d\x00%s" % (tqb, ordinal, joined), seed)
-
-    # pass 1: keyed hashes of the original values of masked columns (and of value@row), and of
-    # their first tokens (pass 2 builds token runs only from tokens that begin a value)
-    bloom = _HashSet()
-    rowbloom = _HashSet()
-    first = _HashSet()
-    lengths: set[int] = set()
-    n_values = 0
-    orig_rows: dict[str, int] = {}
-    d = DumpRows(original, dialect)
-    try:
-        masked_cols = _MaskedColumns(rules, d.dialect)
-        for key, cols, items, fields, decode, _raw, _lineno in _blocks(d):
-            tq = qualname(key)
-            tqb = tq.encode("utf-8", "surrogatepass")
-            idx = sorted(masked_cols(key, cols))
-            ordinal = orig_rows.get(tq, 0)
-            if not idx:
-                for _ in items:
-                    ordinal += 1
-                orig_rows[tq] = ordinal
-                continue
-            for it in items:
-                ordinal += 1
-                fs = fields(it)
-                for i in idx:
-                    v = decode(fs[i])
-                    if v is None:
-                        continue
-                    toks = _stokens(v)
-                    if not toks:
-                        continue
-                    toks = toks[:MAX_TOKENS]
-                    lengths.add(len(toks))
-                    joined = b" ".join(toks)
-                    bloom.add(hsh(joined, seed))
-                    first.add(hsh(toks[0], seed))
-                    rowbloom.add(hrow(tqb, ordinal, joined))
-                    n_values += 1
-            orig_rows[tq] = ordinal
-    finally:
-        d.close()
+    check = _LeakCheck(rules, dialect)
+    check.learn_original(original)
     if progress:
-        progress(f"pass 1: {n_values} values of masked columns, {bloom.count} distinct, "
-                 f"filters {bloom.nbytes + rowbloom.nbytes + first.nbytes} bytes")
+        progress(f"pass 1: {check.n_values} values of masked columns, {check.values.count} distinct, "
+                 f"filters {check.filter_bytes} bytes")
+    check.search_masked(masked)
+    if progress:
+        progress(f"pass 2: {len(check.candidates)} candidate value(s) found in the masked dump")
+    if check.candidates:
+        check.confirm_in_original(original)
+    return check.result()
 
-    # pass 2: the masked dump, streamed; only hits are kept. A row is looked at only when one of
-    # its tokens begins an original value (its raw bytes are tokenised when they can be); a
-    # value of such a row only when one of its own tokens does.
-    cands: dict[int, Candidate] = {}
-    cand_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
-    lens = sorted(lengths)
-    masked_rows: dict[str, int] = {}
-    n_suspects = 0
-    any_first = first.any_of
-    trans = _TRANS
 
-    def probe_bytes(b: bytes, probe) -> bool:
+class _LeakCheck:
+    """The state of one verify run. Every hash is a keyed 64-bit hash (xxh3_64 with a random
+    per-run seed) of UTF-8 bytes; a token run is its tokens joined by one space."""
+
+    def __init__(self, rules: RuleSet, dialect: str | None):
+        self.rules, self.dialect = rules, dialect
+        self.seed = int.from_bytes(os.urandom(8), "little")
+        # pass 1: the original values of masked columns, value@row, and their first tokens
+        # (pass 2 builds token runs only from tokens that begin a value)
+        self.values = _HashSet()
+        self.row_values = _HashSet()
+        self.first_tokens = _HashSet()
+        self.lengths: set[int] = set()       # token counts of the original values (<= MAX_TOKENS)
+        self.n_values = 0
+        self.original_rows: dict[str, int] = {}
+        # pass 2: hits in the masked dump
+        self.candidates: dict[int, Candidate] = {}
+        self.candidate_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
+        self.masked_rows: dict[str, int] = {}
+        self.n_suspects = 0
+        # pass 3: masked columns giving back their own row's value, and how often
+        self.same_row_count: dict[str, int] = {}
+
+    @property
+    def filter_bytes(self) -> int:
+        return self.values.nbytes + self.row_values.nbytes + self.first_tokens.nbytes
+
+    def hash_tokens(self, toks) -> int:
+        return xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8", "surrogatepass"), self.seed)
+
+    def hash_row(self, table_bytes: bytes, ordinal: int, joined: bytes) -> int:
+        return xxhash.xxh3_64_intdigest(b"%s\x00%d\x00%s" % (table_bytes, ordinal, joined), self.seed)
+
+    def probe_bytes(self, raw: bytes, probe) -> bool:
         """Does one of the tokens of these raw bytes begin a value `probe` knows?"""
-        toks = b.translate(trans).split()
-        if not b.isascii():
+        toks = raw.translate(_TRANS).split()
+        if not raw.isascii():
             toks = _fix_nonascii(toks)
-        return probe(map(hsh, toks, repeat(seed)))
+        return probe(map(xxhash.xxh3_64_intdigest, toks, repeat(self.seed)))
 
-    def probed_rows(d, counts: dict, probe):
-        """The rows of dump `d` one of whose tokens `probe` knows (tokenised from their raw
-        bytes when that is safe, else decoded): yields (tq, cols, idx, ordinal, fields, decode,
-        lineno, it, vals) with vals None when the raw bytes were used. Row ordinals per table
+    def probed_rows(self, dump, counts: dict, probe):
+        """The rows of dump `dump` one of whose tokens `probe` knows (tokenised from their raw
+        bytes when that is safe, else decoded): yields (table, cols, idx, ordinal, fields, decode,
+        lineno, item, vals) with vals None when the raw bytes were used. Row ordinals per table
         go into `counts`."""
-        masked_cols = _MaskedColumns(rules, d.dialect)
-        for key, cols, items, fields, decode, rawf, lineno in _blocks(d):
-            tq = qualname(key)
+        masked_cols = _MaskedColumns(self.rules, dump.dialect)
+        probe_bytes = self.probe_bytes
+        for key, cols, items, fields, decode, rawf, lineno in _blocks(dump):
+            table = display_name(key)
             idx = masked_cols(key, cols)
-            ordinal = counts.get(tq, 0)
-            for it in items:
+            ordinal = counts.get(table, 0)
+            for item in items:
                 ordinal += 1
-                b = rawf(it)
+                raw = rawf(item)
                 vals = None
-                if b is None:
-                    vals = [decode(f) for f in fields(it)]
-                    b = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
-                if probe_bytes(b, probe):
-                    yield tq, cols, idx, ordinal, fields, decode, lineno, it, vals
-            counts[tq] = ordinal
+                if raw is None:
+                    vals = [decode(f) for f in fields(item)]
+                    raw = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
+                if probe_bytes(raw, probe):
+                    yield table, cols, idx, ordinal, fields, decode, lineno, item, vals
+            counts[table] = ordinal
 
-    def scan_value(v, tq, tqb, col, in_masked, ordinal, line):
-        nonlocal n_suspects
-        spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
-        nt = len(spans)
-        toks = [s[2] for s in spans]
-        for n in lens:
-            if n > nt:
-                break
-            for i in range(nt - n + 1):
-                gram = toks[i:i + n]
-                hv = h(gram)
-                if hv not in bloom:
+    # ------------------------------------------------------------------ pass 1
+
+    def learn_original(self, original) -> None:
+        """Pass 1: keyed hashes of the original values of masked columns (and of value@row),
+        and of their first tokens."""
+        from dumpmask.rows import DumpRows
+
+        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
+        values, first_tokens, row_values, lengths = self.values, self.first_tokens, self.row_values, self.lengths
+        dump = DumpRows(original, self.dialect)
+        try:
+            masked_cols = _MaskedColumns(self.rules, dump.dialect)
+            for key, cols, items, fields, decode, _raw, _lineno in _blocks(dump):
+                table = display_name(key)
+                table_bytes = table.encode("utf-8", "surrogatepass")
+                idx = sorted(masked_cols(key, cols))
+                ordinal = self.original_rows.get(table, 0)
+                if not idx:
+                    for _ in items:
+                        ordinal += 1
+                    self.original_rows[table] = ordinal
                     continue
-                c = cands.get(hv)
+                for item in items:
+                    ordinal += 1
+                    row_fields = fields(item)
+                    for i in idx:
+                        v = decode(row_fields[i])
+                        if v is None:
+                            continue
+                        toks = _stokens(v)
+                        if not toks:
+                            continue
+                        toks = toks[:MAX_TOKENS]
+                        lengths.add(len(toks))
+                        joined = b" ".join(toks)
+                        values.add(hsh(joined, seed))
+                        first_tokens.add(hsh(toks[0], seed))
+                        row_values.add(self.hash_row(table_bytes, ordinal, joined))
+                        self.n_values += 1
+                self.original_rows[table] = ordinal
+        finally:
+            dump.close()
+
+    # ------------------------------------------------------------------ pass 2
+
+    def search_masked(self, masked) -> None:
+        """Pass 2: the masked dump, streamed; only hits are kept. A row is looked at only when
+        one of its tokens begins an original value (its raw bytes are tokenised when they can
+        be); a value of such a row only when one of its own tokens does."""
+        from dumpmask.rows import DumpRows
+
+        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
+        any_first = self.first_tokens.any_of
+        probe_bytes, look_in_value = self.probe_bytes, self.look_in_value
+        lengths = sorted(self.lengths)
+        dump = DumpRows(masked, self.dialect)
+        try:
+            for table, cols, idx, ordinal, fields, decode, lineno, item, vals in \
+                    self.probed_rows(dump, self.masked_rows, any_first):
+                table_bytes = table.encode("utf-8", "surrogatepass")
+                line = lineno()
+                if vals is None:
+                    # raw fields tokenise into (a superset of) their values' tokens too
+                    for ci, f in enumerate(fields(item)):
+                        if not probe_bytes(f, any_first):
+                            continue
+                        v = decode(f)
+                        if v is not None:
+                            look_in_value(v, lengths, table, table_bytes, cols[ci], ci in idx, ordinal, line)
+                    continue
+                for ci, v in enumerate(vals):
+                    if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
+                        continue
+                    look_in_value(v, lengths, table, table_bytes, cols[ci], ci in idx, ordinal, line)
+        finally:
+            dump.close()
+
+    def look_in_value(self, v: str, lengths, table, table_bytes, col, in_masked, ordinal, line) -> None:
+        """Every run of 1..MAX_TOKENS tokens of a masked dump's value that is an original value:
+        a candidate, counted, with where it was found (a hit in a masked cell that is not the
+        row's own original value is excused: the mutation wrote it)."""
+        values, candidates = self.values, self.candidates
+        spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
+        n_tokens = len(spans)
+        toks = [span[2] for span in spans]
+        for n in lengths:
+            if n > n_tokens:
+                break
+            for i in range(n_tokens - n + 1):
+                gram = toks[i:i + n]
+                hv = self.hash_tokens(gram)
+                if hv not in values:
+                    continue
+                c = candidates.get(hv)
                 if c is None:
-                    c = cands[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
-                    cand_first.add(h(gram[:1]))
+                    c = candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
+                    self.candidate_first.add(self.hash_tokens(gram[:1]))
                 c.count += 1
-                loc = (f"{tq}.{col}", line)
+                loc = (f"{table}.{col}", line)
                 if in_masked:
-                    if hrow(tqb, ordinal, " ".join(gram).encode("utf-8", "surrogatepass")) not in rowbloom:
+                    if self.hash_row(table_bytes, ordinal, " ".join(gram).encode("utf-8", "surrogatepass")) \
+                            not in self.row_values:
                         # not an original value of this row: the mutation wrote it
-                        c.excused_tables.add(tq)
+                        c.excused_tables.add(table)
                         if len(c.excused_locations) < MAX_LOCATIONS:
                             c.excused_locations.append(loc)
                         continue
-                    if n_suspects < MAX_SUSPECTS:
-                        c.suspects.setdefault((tq, ordinal), set()).add(col)
-                        n_suspects += 1
+                    if self.n_suspects < MAX_SUSPECTS:
+                        c.suspects.setdefault((table, ordinal), set()).add(col)
+                        self.n_suspects += 1
                     else:
                         c.overflow = True
                 else:
@@ -492,47 +553,29 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                 if len(c.locations) < MAX_LOCATIONS:
                     c.locations.append(loc)
 
-    d = DumpRows(masked, dialect)
-    try:
-        for tq, cols, idx, ordinal, fields, decode, lineno, it, vals in probed_rows(d, masked_rows, any_first):
-            tqb = tq.encode("utf-8", "surrogatepass")
-            line = lineno()
-            if vals is None:
-                # raw fields tokenise into (a superset of) their values' tokens too
-                for ci, f in enumerate(fields(it)):
-                    if not probe_bytes(f, any_first):
-                        continue
-                    v = decode(f)
-                    if v is not None:
-                        scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
-                continue
-            for ci, v in enumerate(vals):
-                if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
-                    continue
-                scan_value(v, tq, tqb, cols[ci], ci in idx, ordinal, line)
-    finally:
-        d.close()
-    misaligned = {t for t in set(orig_rows) | set(masked_rows) if orig_rows.get(t, 0) != masked_rows.get(t, 0)}
-    if progress:
-        progress(f"pass 2: {len(cands)} candidate value(s) found in the masked dump")
+    # ------------------------------------------------------------------ pass 3
 
-    # pass 3: exact confirmation against the original, and which also live in unmasked columns;
-    # rows none of whose tokens begins a candidate cannot hold one
-    same_row_count: dict[str, int] = {}
-    if cands:
-        any_cand = cand_first.any_of
-        d = DumpRows(original, dialect)
-        rows3: dict[str, int] = {}
+    def confirm_in_original(self, original) -> None:
+        """Pass 3: exact confirmation against the original, and which candidates also live in
+        unmasked columns; rows none of whose tokens begins a candidate cannot hold one."""
+        from dumpmask.rows import DumpRows
+
+        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
+        candidates = self.candidates
+        any_candidate = self.candidate_first.any_of
+        dump = DumpRows(original, self.dialect)
+        rows_seen: dict[str, int] = {}
         try:
-            for tq, cols, idx, ordinal, fields, decode, _lineno, it, vals in probed_rows(d, rows3, any_cand):
-                fs = None
+            for table, cols, idx, ordinal, fields, decode, _lineno, item, vals in \
+                    self.probed_rows(dump, rows_seen, any_candidate):
+                raw_fields = None
                 if vals is None:
-                    fs = fields(it)
-                    vals = fs
+                    raw_fields = fields(item)
+                    vals = raw_fields
                 for i, v in enumerate(vals):
-                    if fs is not None:
+                    if raw_fields is not None:
                         # a raw field: skipped unless one of its tokens begins a candidate
-                        if not probe_bytes(v, any_cand):
+                        if not self.probe_bytes(v, any_candidate):
                             continue
                         v = decode(v)
                     if v is None:
@@ -541,55 +584,68 @@ def verify(original, masked, rules: RuleSet, dialect: str | None = None, progres
                     if not btoks:
                         continue
                     if i in idx:
-                        c = cands.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
-                        if c is None:
-                            continue
-                        if not c.confirmed:
-                            toks = tokens(v)[:MAX_TOKENS]
-                            c.confirmed = True
-                            joined = "".join(toks)
-                            c.single = len(toks) == 1
-                            c.word = c.single and joined.isalpha()
-                            c.short = len(joined) < 4
-                            c.small_number = joined.isdigit() and len(joined) < 5
-                        hit_cols = c.suspects.pop((tq, ordinal), None)
-                        if hit_cols:
-                            for mc in hit_cols:
-                                full = f"{tq}.{mc}"
-                                if full not in c.same_row:
-                                    c.same_row.add(full)
-                                same_row_count[full] = same_row_count.get(full, 0) + 1
-                        if len(c.sources) < 10:
-                            c.sources.add(f"{tq}.{cols[i]}")
+                        c = candidates.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
+                        if c is not None:
+                            self.confirm(c, v, table, ordinal, cols[i])
                     else:
                         for hv in map(hsh, btoks, repeat(seed)):
-                            c = cands.get(hv)
+                            c = candidates.get(hv)
                             if c is not None and len(c.in_unmasked) < 10:
-                                c.in_unmasked.add(f"{tq}.{cols[i]}")
+                                c.in_unmasked.add(f"{table}.{cols[i]}")
         finally:
-            d.close()
-    systematic = set()
-    for full, n in same_row_count.items():
-        table = full.rsplit(".", 1)[0]
-        if n >= SYSTEMATIC_MIN and n >= SYSTEMATIC_RATE * max(masked_rows.get(table, 0), 1):
-            systematic.add(full)
-    leaks, low = [], []
-    for c in cands.values():
+            dump.close()
+
+    def confirm(self, c: Candidate, v: str, table: str, ordinal: int, column: str) -> None:
+        """Candidate `c` is the original value `v` of masked column `column` of row `ordinal`:
+        what kind of value it is, and whether a masked cell of that same row gave it back."""
         if not c.confirmed:
-            continue  # a Bloom false positive
-        why = c.risk(misaligned, systematic)
-        if not c.locations:
-            c.locations = c.excused_locations
-        (low if why else leaks).append(_finding_dict(c, why))
-    leaks.sort(key=lambda x: -x["found"])
-    low.sort(key=lambda x: -x["found"])
-    return VerifyResult(leaks, low, n_values, bloom.nbytes + rowbloom.nbytes + first.nbytes, len(cands),
-                        sorted(systematic), sorted(misaligned))
+            toks = tokens(v)[:MAX_TOKENS]
+            c.confirmed = True
+            joined = "".join(toks)
+            c.single = len(toks) == 1
+            c.word = c.single and joined.isalpha()
+            c.short = len(joined) < 4
+            c.small_number = joined.isdigit() and len(joined) < 5
+        hit_cols = c.suspects.pop((table, ordinal), None)
+        if hit_cols:
+            for masked_column in hit_cols:
+                full = f"{table}.{masked_column}"
+                if full not in c.same_row:
+                    c.same_row.add(full)
+                self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
+        if len(c.sources) < 10:
+            c.sources.add(f"{table}.{column}")
+
+    # ------------------------------------------------------------------ verdict
+
+    def result(self) -> VerifyResult:
+        """Leaks and low-risk values among the confirmed candidates (a Bloom false positive is
+        never confirmed), most found first."""
+        original_rows, masked_rows = self.original_rows, self.masked_rows
+        misaligned = {t for t in set(original_rows) | set(masked_rows)
+                      if original_rows.get(t, 0) != masked_rows.get(t, 0)}
+        systematic = set()
+        for full, n in self.same_row_count.items():
+            table = full.rsplit(".", 1)[0]
+            if n >= SYSTEMATIC_MIN and n >= SYSTEMATIC_RATE * max(masked_rows.get(table, 0), 1):
+                systematic.add(full)
+        leaks, low = [], []
+        for c in self.candidates.values():
+            if not c.confirmed:
+                continue  # a Bloom false positive
+            why = c.risk(misaligned, systematic)
+            if not c.locations:
+                c.locations = c.excused_locations
+            (low if why else leaks).append(_finding_dict(c, why))
+        leaks.sort(key=lambda x: -x["found"])
+        low.sort(key=lambda x: -x["found"])
+        return VerifyResult(leaks, low, self.n_values, self.filter_bytes, len(self.candidates),
+                            sorted(systematic), sorted(misaligned))
 
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
     out = []
-    for title, items, fails in (("LEAK", res.leaks, True), ("low risk", res.low_risk, fail_all)):
+    for title, items, _fails in (("LEAK", res.leaks, True), ("low risk", res.low_risk, fail_all)):
         for f in items[:max_lines]:
             where = ", ".join(f["where"]) + (f" (+{f['found'] - len(f['where'])} more)" if f["found"] > len(f["where"]) else "")
             why = f" [{f['low_risk']}]" if f["low_risk"] else ""

@@ -317,7 +317,7 @@ def _schema():
 
 
 def test_key_columns_resolve_to_remapping():
-    from dumpmask.scan import lookup_in, suggestion, table_findings
+    from dumpmask.coverage import lookup_in, suggestion, table_findings
 
     tables = _schema()
     lookup = lookup_in(tables)
@@ -360,7 +360,8 @@ def test_write_rules_turns_remapping_on_for_keys_and_identifier_templates():
 
 def test_write_rules_quotes_names_that_need_it():
     from dumpmask.rules import load_rules
-    from dumpmask.scan import build_rules_document, rule_name
+    from dumpmask.coverage import rule_name
+    from dumpmask.scan import build_rules_document
 
     assert rule_name("users") == "users" and rule_name("User") == '"User"' and rule_name('a"b') == '"a""b"'
     assert rule_name("Zażółć Klienci") == '"Zażółć Klienci"' and rule_name("e-mail") == '"e-mail"'

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import REPO, TEST_KEY, unavailable
 
+from dumpmask.categories import hipaa_item
+
 CLINIC_SQL = r"""
 CREATE TABLE patients (
     id serial PRIMARY KEY,
@@ -344,7 +346,7 @@ def test_checklist_items_follow_the_inventory(inv, unclassified):
     assert have_inv
     for n in range(1, 19):
         expect = {f"{t}.{c}" for t, cols in inv.items() for c, e in cols.items()
-                  if any(report._hipaa_number(x) == n for x in report._expand([e["category"], *e["also"]]))}
+                  if any(hipaa_item(x) == n for x in report._expand([e["category"], *e["also"]]))}
         assert {i["name"] for i in hipaa[n]} == expect, n
         text, tone = report._checklist_status(hipaa[n], have_inv, uncl, manual=n in (16, 17))
         clear = [i for i in hipaa[n] if i["status"] == "NOT masked"]

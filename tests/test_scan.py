@@ -106,7 +106,7 @@ def test_scan_missing_input_is_an_error(dm, tmp_path):
 
 
 def test_sample_is_bounded():
-    from dumpmask.scan import sample_dump
+    from dumpmask.features.sampling import sample_dump
 
     smp = sample_dump(str(need(PAGILA)), limit=7)
     assert smp.rows and max(smp.rows.values()) == 7
@@ -169,3 +169,23 @@ def test_write_rules_extends_the_given_rules(dm, tmp_path):
     assert len(address) == 1  # appended to the rules file's own entry
     assert [c["column"] for c in address[0]["columnMutations"]] == ["address", "phone", "postal_code", "address2", "district"]
     assert load_rules(str(out))
+
+
+def test_write_rules_keeps_a_mysql_partition_key_linked_by_a_backquoted_foreign_key():
+    """A MySQL FOREIGN KEY names its table `quoted`: scan --write-rules follows it (with the
+    dump's identifier rules) to keep the whole key domain of a partition key, as it does for
+    PostgreSQL. The column name does not look like a loose key, so only the FK links it."""
+    from dumpmask.scan import build_rules_document
+    from dumpmask.schema import Column, ForeignKey, TableSchema
+
+    def int_col(name):
+        return Column(name=name, type="int", kind="int", int_min=-2**31, int_max=2**31 - 1, nullable=False)
+
+    regions = TableSchema(schema=None, name="regions", columns=[int_col("id")], primary_key=("id",))
+    orders = TableSchema(schema=None, name="orders", columns=[int_col("id"), int_col("area")],
+                         primary_key=("id", "area"), partition_by=("LIST", ("area",)),
+                         foreign_keys=[ForeignKey(columns=("area",), ref_table="`regions`", ref_columns=("id",))])
+    tables = {(None, "regions"): regions, (None, "orders"): orders}
+    doc = build_rules_document([], None, None, "hipaa", "mysql", tables)
+    kept = {(t["tableName"], c["column"]) for t in doc["tables"] for c in t["columnMutations"] if c["mutation"] == "keep"}
+    assert kept == {("orders", "area"), ("regions", "id")}

@@ -30,7 +30,8 @@ from dumpmask.detect import in_template
 from dumpmask.errors import StrictError
 from dumpmask.features import Stage
 from dumpmask.rules import ColumnRule, NamePattern
-from dumpmask.scan import DEFAULT_SAMPLE, explicit_rules, lookup_in, qualname, rules_snippet, suggestion, table_findings
+from dumpmask.coverage import DEFAULT_SAMPLE, explicit_rules, lookup_in, rules_snippet, suggestion, table_findings
+from dumpmask.idents import display_name as qualname
 
 
 def _regular_file(path) -> bool:
@@ -60,7 +61,7 @@ class Detection(Stage):
     def schema_ready(self, eng) -> None:
         if not _regular_file(eng.input_path):
             return
-        from dumpmask.scan import sample_dump
+        from dumpmask.features.sampling import sample_dump
 
         smp = sample_dump(eng.input_path, eng.dialect.name, self.sample_size, eng.source)
         self.prepass = True
