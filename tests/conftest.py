@@ -10,6 +10,11 @@ Real servers (session-scoped, started on first use, stopped at session end):
   pagila_db   "src_pagila" loaded into pg_server (pagila schema + data + jsonb schema)
   sakila_db   "sakila" loaded into my_server (sakila-mv schema + data, /*!50705 -> /*!50100)
   datasets    Path of shared/datasets (env DUMPMASK_DATASETS, else ../shared/datasets)
+  shared_rules  Path of shared/checks/rules, beside the datasets (the rules files the checks use)
+  dataset(relative) / shared_rule(name)  a file of those, or unavailable (CI: a failure)
+
+Every test finds the datasets and the shared rules through these fixtures, never a path of its
+own, so that DUMPMASK_DATASETS moves them all.
 
 Without server binaries the server tests are skipped, except with CI=true where they fail.
 Tests using these fixtures get the ``servers`` marker automatically (``-m "not servers"``).
@@ -73,6 +78,40 @@ def datasets() -> Path:
         unavailable("sample datasets not found (set DUMPMASK_DATASETS or put shared/datasets "
                     "beside the repo)")
     return d
+
+
+@pytest.fixture(scope="session")
+def shared_rules(datasets) -> Path:
+    rules_dir = datasets.parent / "checks" / "rules"
+    if not rules_dir.is_dir():
+        unavailable(f"the shared rules files are not beside the datasets ({rules_dir})")
+    return rules_dir
+
+
+@pytest.fixture(scope="session")
+def dataset(datasets):
+    """dataset("pagila/pg_dump-copy.sql") -> its Path; unavailable when it is missing."""
+
+    def find(relative: str) -> Path:
+        path = datasets / relative
+        if not path.is_file():
+            unavailable(f"dataset file {relative} not found in {datasets}")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def shared_rule(shared_rules):
+    """shared_rule("pagila-pii.json") -> its Path; unavailable when it is missing."""
+
+    def find(name: str) -> Path:
+        path = shared_rules / name
+        if not path.is_file():
+            unavailable(f"shared rules file {name} not found in {shared_rules}")
+        return path
+
+    return find
 
 
 # --------------------------------------------------------------------------- servers
