@@ -20,8 +20,8 @@ SCHEMA_PATH = REPO / "docs" / "rules.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
-REPO_RULES = sorted([*REPO.glob("fixtures/*.json"), *REPO.glob("bench/rules-*.json"),
-                     *REPO.glob("tests/golden/**/*rules*.json")])
+REPO_RULES = sorted({*REPO.glob("fixtures/*.json"), *REPO.glob("bench/rules-*.json"),
+                     *REPO.glob("tests/golden/**/*rules*.json"), *REPO.glob("tests/golden/rules/*.json")})
 
 
 def schema_accepts(doc) -> bool:
