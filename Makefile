@@ -1,11 +1,12 @@
-# dumpmask developer tasks. `make test` is what CI runs (.ci/run).
+# dumpmask developer tasks. `make test` is what CI runs (.ci/run); `make check` is the quick
+# one to run before a commit (ruff and the tests that need no database server, no apt).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: all venv servers test demo bench clean
+.PHONY: all venv servers check test demo bench clean
 
 all: test
 
@@ -21,6 +22,12 @@ $(STAMP): pyproject.toml setup.py dumpmask/_speedups.c
 # PostgreSQL, MariaDB and poppler-utils from apt when missing (quiet, idempotent).
 servers:
 	@scripts/install-servers.sh
+
+# Lint and the tests that start no server and are not marked slow (under two minutes on one
+# core; the markers are set in tests/conftest.py). Needs only the venv: no apt, no servers.
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VPY) -m pytest -q -p no:cacheprovider -m "not servers and not slow" tests
 
 # Server-backed tests start private instances on free ports; with CI=true they must run.
 test: venv servers

@@ -16,7 +16,6 @@ import pytest
 
 from conftest import REPO, TEST_KEY
 
-PII = Path("/work/shared/checks/rules/pagila-pii.json")
 HEADER = b"--\n-- PostgreSQL database dump\n--\n\n"
 ERR_RE = re.compile(r"^dumpmask: error: (?P<src>[^\n:]+):(?P<line>\d+): (?P<what>.+)$", re.M)
 
@@ -44,10 +43,8 @@ def assert_clean_stderr(cp):
 
 
 @pytest.fixture(scope="module")
-def pii_rules() -> Path:
-    if not PII.exists():
-        pytest.fail(f"{PII} missing")
-    return PII
+def pii_rules(shared_rule) -> Path:
+    return shared_rule("pagila-pii.json")
 
 
 # --------------------------------------------------------------------------- rules validation

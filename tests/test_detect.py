@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 from hypothesis import given, settings, strategies as st
 
 from dumpmask.detect import (
@@ -18,7 +17,6 @@ from dumpmask.detect import (
 )
 from dumpmask.schema import Column, TableSchema, classify
 
-DATASETS = Path("/work/shared/datasets")
 
 
 def col(name: str, type_text: str = "text", nullable: bool = True) -> Column:
@@ -560,13 +558,11 @@ SAKILA_FALSE_POSITIVES: set[str] = set()
 
 
 @pytest.mark.parametrize("path, expected, false_positives", [
-    (DATASETS / "pagila" / "pg_dump-schema-only.sql", PAGILA_EXPECTED, PAGILA_FALSE_POSITIVES),
-    (DATASETS / "sakila" / "sakila-mv-schema.sql", SAKILA_EXPECTED, SAKILA_FALSE_POSITIVES),
+    ("pagila/pg_dump-schema-only.sql", PAGILA_EXPECTED, PAGILA_FALSE_POSITIVES),
+    ("sakila/sakila-mv-schema.sql", SAKILA_EXPECTED, SAKILA_FALSE_POSITIVES),
 ])
-def test_real_schemas(path, expected, false_positives):
-    if not path.exists():
-        unavailable(f"{path} not available")
-    cols = schema_columns(path)
+def test_real_schemas(dataset, path, expected, false_positives):
+    cols = schema_columns(dataset(path))
     assert len({t for t, _, _ in cols}) >= 15
     found_by_name = {f"{t}.{c}" for t, c, _ in cols if detect_by_name(c, table_name=t)}
     found_typed = {f"{t}.{c}" for t, c, ty in cols
@@ -580,10 +576,8 @@ def _kind(type_text: str) -> dict:
     return {"type": c.type, "kind": c.kind, "length": c.length}
 
 
-def test_real_schema_categories():
-    path = DATASETS / "sakila" / "sakila-mv-schema.sql"
-    if not path.exists():
-        unavailable("sakila not available")
+def test_real_schema_categories(dataset):
+    path = dataset("sakila/sakila-mv-schema.sql")
     cats = {f"{t}.{c}": detect_by_name(c, table_name=t).category
             for t, c, _ in schema_columns(path) if detect_by_name(c, table_name=t)}
     assert cats["address.district"] == "HIPAA-2 geographic"
@@ -604,11 +598,9 @@ _NAMES = ["email", "phone", "dob", "picture", "cvv", "pin", "password", "usernam
 @pytest.mark.parametrize("type_text", _TYPES)
 def test_suggestions_are_accepted_by_the_transformers(type_text):
     """Every suggestion names a registered transformer whose declared kinds fit the column."""
-    base = pytest.importorskip("dumpmask.transformers.base")
-    pytest.importorskip("dumpmask.transformers")
-    registry = base.REGISTRY
-    if not registry:
-        pytest.skip("no transformers registered")
+    from dumpmask.transformers import REGISTRY as registry
+
+    assert registry, "no transformers registered"
     for nullable in (True, False):
         for name in _NAMES:
             f = detect_by_name(name)
@@ -622,10 +614,10 @@ def test_suggestions_are_accepted_by_the_transformers(type_text):
 
 
 def test_mutation_kinds_mirror_the_registry():
-    base = pytest.importorskip("dumpmask.transformers.base")
-    pytest.importorskip("dumpmask.transformers")
     from dumpmask.detect import _MUTATION_KINDS
+    from dumpmask.transformers import REGISTRY
+
     for name, kinds in _MUTATION_KINDS.items():
-        if name in base.REGISTRY:
-            declared = base.REGISTRY[name].kinds
+        if name in REGISTRY:
+            declared = REGISTRY[name].kinds
             assert declared is None or set(kinds) <= set(declared), name

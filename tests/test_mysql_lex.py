@@ -16,9 +16,8 @@ from dumpmask.dialects.mysql_lex import (
 )
 from dumpmask.errors import DumpSyntaxError
 
-from conftest import datasets_dir, unavailable
+from conftest import unavailable
 
-SAKILA = (datasets_dir() or Path("/nonexistent")) / "sakila"
 DUMPS = ["mariadb-dump-default.sql", "mariadb-dump-hex-blob.sql"]
 
 
@@ -41,35 +40,31 @@ def values(raw: bytes):
     return [[decode_literal(f) for f in row] for row in fields(raw)[1]]
 
 
-def _expected_counts():
+def _expected_counts(sakila: Path):
     counts = {}
-    for line in (SAKILA / "expected-counts.txt").read_text().split("\n"):
+    for line in (sakila / "expected-counts.txt").read_text().split("\n"):
         if line.strip():
             name, n, _ = line.split()
             counts[name.split(".")[1]] = int(n)
     return counts
 
 
-@pytest.fixture
-def sakila_files():
-    if not (SAKILA / DUMPS[0]).exists():
+@pytest.fixture(scope="module")
+def sakila(datasets) -> Path:
+    """The folder of the Sakila dumps (from the conftest `datasets` fixture)."""
+    if not (datasets / "sakila" / DUMPS[0]).exists():
         unavailable("sakila dumps not available (set DUMPMASK_DATASETS)")
-
-
-needs_sakila = pytest.mark.usefixtures("sakila_files")
+    return datasets / "sakila"
 
 
 @pytest.fixture(scope="module", params=DUMPS)
-def sakila_dump(request):
-    if not (SAKILA / request.param).exists():
-        unavailable("sakila dumps not available (set DUMPMASK_DATASETS)")
-    data = (SAKILA / request.param).read_bytes()
+def sakila_dump(request, sakila):
+    data = (sakila / request.param).read_bytes()
     return request.param, data, split(data, request.param)
 
 
 # ------------------------------------------------------------------ splitting real dumps
 
-@needs_sakila
 def test_sakila_split_reproduces_dump_byte_for_byte(sakila_dump):
     _, data, stmts = sakila_dump
     assert b"".join(s.raw for s in stmts) == data
@@ -80,8 +75,7 @@ def test_sakila_split_reproduces_dump_byte_for_byte(sakila_dump):
         line += s.raw.count(b"\n")
 
 
-@needs_sakila
-def test_sakila_insert_statements_and_rows_per_table(sakila_dump):
+def test_sakila_insert_statements_and_rows_per_table(sakila_dump, sakila):
     _, _, stmts = sakila_dump
     per_table = collections.Counter()
     rows = collections.Counter()
@@ -91,13 +85,12 @@ def test_sakila_insert_statements_and_rows_per_table(sakila_dump):
             per_table[st.table[1]] += 1
             rows[st.table[1]] += len(st.tuples)
             assert s.raw[st.tail_start:] == b";\n"
-    expected_stmts = {t: 1 for t in _expected_counts()}
+    expected_stmts = {t: 1 for t in _expected_counts(sakila)}
     expected_stmts["payment"] = expected_stmts["rental"] = 2
     assert dict(per_table) == expected_stmts
-    assert dict(rows) == _expected_counts()
+    assert dict(rows) == _expected_counts(sakila)
 
 
-@needs_sakila
 def test_sakila_kinds_triggers_views_and_sandbox(sakila_dump):
     _, _, stmts = sakila_dump
     c = collections.Counter(s.kind for s in stmts)
@@ -110,9 +103,8 @@ def test_sakila_kinds_triggers_views_and_sandbox(sakila_dump):
     assert len(views) == 2 and views[-1].kind == "other" and views[-1].raw.startswith(b"/*!50001 CREATE ALGORITHM")
 
 
-@needs_sakila
-def test_sakila_crlf_mysql_sample_splits_and_scans_exec_comment_in_tuple():
-    data = (SAKILA / "sakila-mv-data.sql").read_bytes()
+def test_sakila_crlf_mysql_sample_splits_and_scans_exec_comment_in_tuple(sakila):
+    data = (sakila / "sakila-mv-data.sql").read_bytes()
     assert b"\r\n" in data
     stmts = split(data)
     assert b"".join(s.raw for s in stmts) == data
@@ -125,10 +117,9 @@ def test_sakila_crlf_mysql_sample_splits_and_scans_exec_comment_in_tuple():
     assert len(first) == 9
 
 
-@needs_sakila
 @pytest.mark.parametrize("name", DUMPS)
-def test_sakila_every_string_reencodes_to_the_same_bytes(name):
-    data = (SAKILA / name).read_bytes()
+def test_sakila_every_string_reencodes_to_the_same_bytes(name, sakila):
+    data = (sakila / name).read_bytes()
     nstr = 0
     for s in split_statements(io.BytesIO(data)):
         if s.kind != "insert":

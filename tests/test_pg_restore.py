@@ -14,7 +14,6 @@ import pytest
 
 from conftest import REPO, TEST_KEY
 
-PII = Path("/work/shared/checks/rules/pagila-pii.json")
 MASKED = {
     "customer": ["first_name", "last_name", "email"],
     "staff": ["first_name", "last_name", "email", "username", "password"],
@@ -24,6 +23,11 @@ MODES = {"copy": (), "inserts": ("--inserts",), "column_inserts": ("--column-ins
          "rows_per_insert": ("--rows-per-insert=100",)}
 
 pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(scope="module")
+def pii(shared_rule) -> Path:
+    return shared_rule("pagila-pii.json")
 
 
 def run_dm(dump: bytes, *args, key: str | None = TEST_KEY) -> subprocess.CompletedProcess:
@@ -125,9 +129,9 @@ def originals(source) -> set[bytes]:
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_pagila_masked_restore(pg_server, source, dump_of, mode):
+def test_pagila_masked_restore(pg_server, source, dump_of, mode, pii):
     dump = dump_of(mode)
-    cp = run_dm(dump, "-c", PII)
+    cp = run_dm(dump, "-c", pii)
     assert cp.returncode == 0, cp.stderr.decode()
     out = cp.stdout
 
@@ -164,13 +168,13 @@ def test_pagila_masked_restore(pg_server, source, dump_of, mode):
 
 
 @pytest.mark.parametrize("mode", ["copy", "rows_per_insert"])
-def test_two_runs_with_one_key_identical(dump_of, mode):
+def test_two_runs_with_one_key_identical(dump_of, mode, pii):
     dump = dump_of(mode)
-    a = run_dm(dump, "-c", PII)
-    b = run_dm(dump, "-c", PII)
+    a = run_dm(dump, "-c", pii)
+    b = run_dm(dump, "-c", pii)
     assert a.returncode == b.returncode == 0
     assert a.stdout == b.stdout and a.stdout != dump
-    c = run_dm(dump, "-c", PII, key="some other key")
+    c = run_dm(dump, "-c", pii, key="some other key")
     assert c.stdout != a.stdout
 
 
@@ -213,10 +217,10 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("case", list(FAILURES))
-def test_failed_run_makes_single_transaction_restore_roll_back(pg_server, dump_of, case):
+def test_failed_run_makes_single_transaction_restore_roll_back(pg_server, dump_of, case, pii):
     mode, damage, what = FAILURES[case]
     bad = damage(dump_of(mode))
-    cp = run_dm(bad, "-c", PII)
+    cp = run_dm(bad, "-c", pii)
     assert cp.returncode == 1
     err = cp.stderr.decode()
     assert b"Traceback" not in cp.stderr
@@ -235,9 +239,9 @@ def test_failed_run_makes_single_transaction_restore_roll_back(pg_server, dump_o
         pg_server.dropdb(db)
 
 
-def test_row_with_wrong_field_count_reports_its_line(dump_of):
+def test_row_with_wrong_field_count_reports_its_line(dump_of, pii):
     bad = _drop_a_field(dump_of("copy"), b"customer")
-    cp = run_dm(bad, "-c", PII)
+    cp = run_dm(bad, "-c", pii)
     m = re.search(rb"<stdin>:(\d+):", cp.stderr)
     line = int(m.group(1))
     assert bad.split(b"\n")[line - 1].count(b"\t") < bad.split(b"\n")[line].count(b"\t")

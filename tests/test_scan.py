@@ -12,18 +12,17 @@ from conftest import unavailable
 from test_detect import (PAGILA_EXPECTED, PAGILA_FALSE_POSITIVES, SAKILA_EXPECTED,
                          SAKILA_FALSE_POSITIVES)
 
-DATASETS = Path("/work/shared/datasets")
-PAGILA = DATASETS / "pagila" / "pg_dump-copy.sql"
-PAGILA_INSERTS = DATASETS / "pagila" / "pg_dump-inserts.sql"
-SAKILA = DATASETS / "sakila" / "mariadb-dump-default.sql"
-RULES = Path("/work/shared/checks/rules/pagila-pii.json")
 JSON_KEYS = {"table", "column", "type", "category", "evidence", "covered_by", "suggested"}
 
 
-def need(path: Path) -> Path:
-    if not path.exists():
-        unavailable(f"{path} not available")
-    return path
+@pytest.fixture
+def pagila(dataset) -> Path:
+    return dataset("pagila/pg_dump-copy.sql")
+
+
+@pytest.fixture
+def rules(shared_rule) -> Path:
+    return shared_rule("pagila-pii.json")
 
 
 def need_mysql():
@@ -47,55 +46,55 @@ def found(rows) -> set[str]:
     return {f"{r['table'].split('.')[-1]}.{r['column']}" for r in rows}
 
 
-@pytest.mark.parametrize("dump", [PAGILA, PAGILA_INSERTS])
-def test_scan_finds_pagila_personal_columns(dm, dump):
-    rows = scan_json(dm, need(dump))
+@pytest.mark.parametrize("dump", ["pg_dump-copy.sql", "pg_dump-inserts.sql"])
+def test_scan_finds_pagila_personal_columns(dm, dataset, dump):
+    rows = scan_json(dm, dataset(f"pagila/{dump}"))
     assert found(rows) == PAGILA_EXPECTED | PAGILA_FALSE_POSITIVES
     assert all(r["table"].startswith("public.") for r in rows)
 
 
-def test_scan_finds_sakila_personal_columns(dm):
+def test_scan_finds_sakila_personal_columns(dm, dataset):
     need_mysql()
-    rows = scan_json(dm, need(SAKILA))
+    rows = scan_json(dm, dataset("sakila/mariadb-dump-default.sql"))
     assert found(rows) == SAKILA_EXPECTED | SAKILA_FALSE_POSITIVES
 
 
-def test_scan_reports_content_evidence(dm):
-    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, need(PAGILA))}
+def test_scan_reports_content_evidence(dm, pagila):
+    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, pagila)}
     assert rows["public.customer.email"]["evidence"] == "name+content 100%"
     assert rows["public.customer.email"]["category"] == "HIPAA-6 email"
     assert rows["public.staff.picture"]["review"] is True
 
 
-def test_scan_sample_zero_is_name_only(dm):
-    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, need(PAGILA), "--sample", "0")}
+def test_scan_sample_zero_is_name_only(dm, pagila):
+    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, pagila, "--sample", "0")}
     assert rows["public.customer.email"]["evidence"] == "name"
 
 
-def test_scan_with_rules_shows_coverage(dm):
-    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, need(PAGILA), "-c", need(RULES))}
+def test_scan_with_rules_shows_coverage(dm, pagila, rules):
+    rows = {f"{r['table']}.{r['column']}": r for r in scan_json(dm, pagila, "-c", rules)}
     cov = rows["public.customer.email"]["covered_by"]
     assert cov["mutation"] == "faker.email" and cov["where"].startswith("$.tables[0].columnMutations[")
     assert rows["public.address.address2"]["covered_by"] is None
     assert rows["public.address.address2"]["suggested"] == "faker.address"
 
 
-def test_scan_template_filters_categories(dm):
-    rows = scan_json(dm, need(PAGILA), "--template", "pci")
+def test_scan_template_filters_categories(dm, pagila):
+    rows = scan_json(dm, pagila, "--template", "pci")
     # Pagila holds no card data; credentials belong to every template
     assert found(rows) == {"staff.username", "staff.password"}
 
 
-def test_scan_table_output(dm):
-    cp = dm("scan", need(PAGILA), "-c", need(RULES))
+def test_scan_table_output(dm, pagila, rules):
+    cp = dm("scan", pagila, "-c", rules)
     assert cp.returncode == 0
     out = cp.stdout.decode()
     assert "public.address" in out and "address2" in out and "NOT COVERED" in out
     assert "HIPAA-6 email" in out
 
 
-def test_scan_from_stdin(dm):
-    cp = dm("scan", "--json", input=need(PAGILA).read_bytes())
+def test_scan_from_stdin(dm, pagila):
+    cp = dm("scan", "--json", input=pagila.read_bytes())
     assert cp.returncode == 0
     assert found(json.loads(cp.stdout)) == PAGILA_EXPECTED | PAGILA_FALSE_POSITIVES
 
@@ -105,10 +104,10 @@ def test_scan_missing_input_is_an_error(dm, tmp_path):
     assert cp.returncode == 1 and b"cannot open input" in cp.stderr
 
 
-def test_sample_is_bounded():
+def test_sample_is_bounded(pagila):
     from dumpmask.features.sampling import sample_dump
 
-    smp = sample_dump(str(need(PAGILA)), limit=7)
+    smp = sample_dump(str(pagila), limit=7)
     assert smp.rows and max(smp.rows.values()) == 7
     assert all(len(v) <= 7 for s in smp.samplers.values() for v in s.samples.values())
 
@@ -137,11 +136,11 @@ def test_scan_detects_by_content(dm, tmp_path):
     assert [(r["column"], r["category"], r["evidence"]) for r in rows] == [("contact", "HIPAA-6 email", "content 100%")]
 
 
-def test_write_rules_loads_and_masks_pagila(dm, tmp_path):
+def test_write_rules_loads_and_masks_pagila(dm, tmp_path, pagila):
     from dumpmask.rules import load_rules
 
     out = tmp_path / "rules.json"
-    cp = dm("scan", need(PAGILA), "--write-rules", out, "--template", "hipaa")
+    cp = dm("scan", pagila, "--write-rules", out, "--template", "hipaa")
     assert cp.returncode == 0, cp.stderr.decode()
     rs = load_rules(str(out))
     cols = {f"{t.table.name}.{c.column.name}" for t in rs.tables for c in t.columns}
@@ -151,18 +150,18 @@ def test_write_rules_loads_and_masks_pagila(dm, tmp_path):
     assert keeps == {"payment.payment_date"}
     assert cols - keeps == PAGILA_EXPECTED
     assert json.loads(out.read_bytes())["options"]["identifierRemapping"]["enabled"] is True
-    m = dm("-q", "--strict", "-c", out, need(PAGILA))
+    m = dm("-q", "--strict", "-c", out, pagila)
     assert m.returncode == 0, m.stderr.decode()
     assert b"MARY.SMITH@sakilacustomer.org" not in m.stdout
     assert b"PENELOPE" not in m.stdout
     assert m.stdout.count(b"\n") > 40000
 
 
-def test_write_rules_extends_the_given_rules(dm, tmp_path):
+def test_write_rules_extends_the_given_rules(dm, tmp_path, pagila, rules):
     from dumpmask.rules import load_rules
 
     out = tmp_path / "rules.json"
-    cp = dm("scan", need(PAGILA), "-c", need(RULES), "--write-rules", out)
+    cp = dm("scan", pagila, "-c", rules, "--write-rules", out)
     assert cp.returncode == 0, cp.stderr.decode()
     doc = json.loads(out.read_bytes())
     address = [t for t in doc["tables"] if t["tableName"] == "address"]

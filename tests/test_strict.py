@@ -6,25 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 
-DATASETS = Path("/work/shared/datasets")
-PAGILA = DATASETS / "pagila" / "pg_dump-copy.sql"
-RULES = Path("/work/shared/checks/rules/pagila-pii.json")
 UNCOVERED = ["actor.first_name", "actor.last_name", "address.address2", "address.district", "city.city",
              "staff.picture"]
 ACTOR_ROW1 = b"1\tPENELOPE\tGUINESS\t"
 
 
 @pytest.fixture
-def pagila():
-    if not PAGILA.exists() or not RULES.exists():
-        unavailable("pagila dump / rules not available")
-    return PAGILA
+def pagila(dataset) -> Path:
+    return dataset("pagila/pg_dump-copy.sql")
 
 
-def rules_with(tmp_path, extra: dict) -> Path:
-    doc = json.loads(RULES.read_bytes())
+@pytest.fixture
+def pii(shared_rule) -> Path:
+    return shared_rule("pagila-pii.json")
+
+
+def rules_with(pii: Path, tmp_path, extra: dict) -> Path:
+    doc = json.loads(pii.read_bytes())
     for t in doc["tables"]:
         t["columnMutations"] += extra.pop(t["tableName"], [])
     for table, cms in extra.items():
@@ -38,8 +37,8 @@ def keep(*cols):
     return [{"column": c, "mutation": "keep"} for c in cols]
 
 
-def test_strict_fails_before_data_and_lists_every_uncovered_column(dm, pagila):
-    cp = dm("-q", "--strict", "-c", RULES, pagila)
+def test_strict_fails_before_data_and_lists_every_uncovered_column(dm, pagila, pii):
+    cp = dm("-q", "--strict", "-c", pii, pagila)
     assert cp.returncode == 1
     err = cp.stderr.decode()
     for col in UNCOVERED:
@@ -51,8 +50,8 @@ def test_strict_fails_before_data_and_lists_every_uncovered_column(dm, pagila):
     assert b"DUMPMASK_ABORTED" in cp.stdout
 
 
-def test_strict_on_a_pipe_fails_before_the_uncovered_tables_data(dm, pagila):
-    cp = dm("-q", "--strict", "-c", RULES, input=pagila.read_bytes())
+def test_strict_on_a_pipe_fails_before_the_uncovered_tables_data(dm, pagila, pii):
+    cp = dm("-q", "--strict", "-c", pii, input=pagila.read_bytes())
     assert cp.returncode == 1
     err = cp.stderr.decode()
     assert "public.actor.first_name" in err and "public.address.address2" in err
@@ -60,8 +59,8 @@ def test_strict_on_a_pipe_fails_before_the_uncovered_tables_data(dm, pagila):
     assert b"read from a pipe" in cp.stderr  # says what a pipe run could look at
 
 
-def test_strict_passes_with_keep_rules_and_audits_them(dm, pagila, tmp_path):
-    rules = rules_with(tmp_path, {"actor": keep("first_name", "last_name"), "address": keep("address2", "district"),
+def test_strict_passes_with_keep_rules_and_audits_them(dm, pagila, pii, tmp_path):
+    rules = rules_with(pii, tmp_path, {"actor": keep("first_name", "last_name"), "address": keep("address2", "district"),
                                   "city": keep("city"), "staff": keep("picture")})
     audit = tmp_path / "a.json"
     cp = dm("-q", "--strict", "-c", rules, "--audit", audit, pagila)
@@ -75,8 +74,8 @@ def test_strict_passes_with_keep_rules_and_audits_them(dm, pagila, tmp_path):
     assert a["tables"]["public.customer"]["columns"]["email"]["category"] == "HIPAA-6 email"
 
 
-def test_strict_with_one_missing_column_names_only_it(dm, pagila, tmp_path):
-    rules = rules_with(tmp_path, {"actor": keep("first_name", "last_name"), "address": keep("address2", "district"),
+def test_strict_with_one_missing_column_names_only_it(dm, pagila, pii, tmp_path):
+    rules = rules_with(pii, tmp_path, {"actor": keep("first_name", "last_name"), "address": keep("address2", "district"),
                                   "staff": keep("picture")})
     cp = dm("-q", "--strict", "-c", rules, pagila)
     assert cp.returncode == 1
@@ -85,8 +84,8 @@ def test_strict_with_one_missing_column_names_only_it(dm, pagila, tmp_path):
     assert b"\nCOPY public.city " not in cp.stdout
 
 
-def test_template_fills_uncovered_columns_and_explicit_rules_win(dm, pagila, tmp_path):
-    rules = rules_with(tmp_path, {"city": keep("city")})
+def test_template_fills_uncovered_columns_and_explicit_rules_win(dm, pagila, pii, tmp_path):
+    rules = rules_with(pii, tmp_path, {"city": keep("city")})
     audit = tmp_path / "a.json"
     cp = dm("-q", "--strict", "--template", "hipaa", "-c", rules, "--audit", audit, pagila)
     assert cp.returncode == 0, cp.stderr.decode()

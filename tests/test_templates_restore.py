@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-RULES = "/work/shared/checks/rules/pagila-pii.json"
-
 
 @pytest.mark.parametrize("template", ["hipaa", "pci", "gdpr"])
-def test_template_on_pagila_restores(pg_server, datasets, dm, tmp_path, template):
-    src = datasets / "pagila" / "pg_dump-copy.sql"
+def test_template_on_pagila_restores(pg_server, dataset, shared_rule, dm, tmp_path, template):
+    src = dataset("pagila/pg_dump-copy.sql")
+    rules = shared_rule("pagila-pii.json")
     out = tmp_path / "masked.sql"
-    cp = dm("-q", "--strict", "--template", template, "-c", RULES, src, "-o", out)
+    cp = dm("-q", "--strict", "--template", template, "-c", rules, src, "-o", out)
     if template == "pci":
         # PCI covers cards and credentials: names, addresses... stay uncovered -> --strict fails
         assert cp.returncode == 1
         assert b"public.actor.first_name" in cp.stderr
-        cp = dm("-q", "--template", template, "-c", RULES, src, "-o", out)
+        cp = dm("-q", "--template", template, "-c", rules, src, "-o", out)
     assert cp.returncode == 0, cp.stderr.decode()
     db = pg_server.createdb(f"tpl_{template}")
     try:

@@ -9,16 +9,21 @@ import pytest
 
 from dumpmask.verify import ScalableBloom, redact, tokens
 
-DATASETS = Path("/work/shared/datasets")
-PAGILA = DATASETS / "pagila" / "pg_dump-copy.sql"
-RULES = Path("/work/shared/checks/rules/pagila-pii.json")
 FILM1 = b"A Epic Drama of a Feminist And a Mad Scientist who must Battle a Teacher in The Canadian Rockies"
 
 
 @pytest.fixture(scope="module")
-def masked(tmp_path_factory):
-    if not PAGILA.exists() or not RULES.exists():
-        pytest.skip("pagila dump / rules not available")
+def pagila(dataset) -> Path:
+    return dataset("pagila/pg_dump-copy.sql")
+
+
+@pytest.fixture(scope="module")
+def pii(shared_rule) -> Path:
+    return shared_rule("pagila-pii.json")
+
+
+@pytest.fixture(scope="module")
+def masked(tmp_path_factory, pagila, pii):
     import os
     import subprocess
     import sys
@@ -28,7 +33,7 @@ def masked(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify") / "m.sql"
     env = dict(os.environ, DUMPMASK_KEY=TEST_KEY)
     with open(out, "wb") as fh:
-        cp = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", str(RULES), str(PAGILA)],
+        cp = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", str(pii), str(pagila)],
                             stdout=fh, stderr=subprocess.PIPE, env=env, cwd=REPO)
     assert cp.returncode == 0, cp.stderr.decode()
     return out
@@ -41,19 +46,19 @@ def plant(src: Path, dst: Path, new_text: bytes) -> Path:
     return dst
 
 
-def test_verify_passes_a_clean_masking_run(dm, masked):
-    cp = dm("verify", PAGILA, masked, "-c", RULES)
+def test_verify_passes_a_clean_masking_run(dm, masked, pagila, pii):
+    cp = dm("verify", pagila, masked, "-c", pii)
     assert cp.returncode == 0, cp.stdout.decode()[-2000:]
     assert b"0 leaked" in cp.stdout and b"verify: ok" in cp.stdout
 
 
-def test_verify_fails_the_original_itself(dm, masked):
-    cp = dm("verify", PAGILA, PAGILA, "-c", RULES)
+def test_verify_fails_the_original_itself(dm, masked, pagila, pii):
+    cp = dm("verify", pagila, pagila, "-c", pii)
     assert cp.returncode == 1
     out = cp.stdout.decode()
     assert "column public.customer.first_name gives back its own rows' original values" in out
     assert "MARY.SMITH" not in out  # values are shown redacted
-    cp = dm("verify", PAGILA, PAGILA, "-c", RULES, "--json")
+    cp = dm("verify", pagila, pagila, "-c", pii, "--json")
     assert cp.returncode == 1
     res = json.loads(cp.stdout)
     emails = [f for f in res["leaks"] if f["value"] == "MA***@***.org" and f["from"] == ["public.customer.email"]]
@@ -61,9 +66,9 @@ def test_verify_fails_the_original_itself(dm, masked):
     assert "MARY.SMITH" not in cp.stdout.decode()
 
 
-def test_verify_finds_an_email_planted_in_free_text(dm, masked, tmp_path):
+def test_verify_finds_an_email_planted_in_free_text(dm, masked, pagila, pii, tmp_path):
     bad = plant(masked, tmp_path / "bad.sql", b"Call MARY.SMITH@sakilacustomer.org about this film")
-    cp = dm("verify", PAGILA, bad, "-c", RULES)
+    cp = dm("verify", pagila, bad, "-c", pii)
     assert cp.returncode == 1
     out = cp.stdout.decode()
     assert re.search(r"LEAK: MA\*\*\*@\*\*\*\.org \(original public\.customer\.email\) found in public\.film\.description:\d+", out), out
@@ -74,10 +79,10 @@ def test_verify_finds_an_email_planted_in_free_text(dm, masked, tmp_path):
     assert "2 leaked" in out
 
 
-def test_verify_finds_a_multi_word_value_and_a_phone(dm, masked, tmp_path):
+def test_verify_finds_a_multi_word_value_and_a_phone(dm, masked, pagila, pii, tmp_path):
     # address.address "1913 Hanoi Way" and address.phone "28303384290" (address_id 5) in free text
     bad = plant(masked, tmp_path / "bad.sql", b"Meet at 1913 hanoi WAY, phone 28303384290")
-    cp = dm("verify", PAGILA, bad, "-c", RULES, "--json")
+    cp = dm("verify", pagila, bad, "-c", pii, "--json")
     assert cp.returncode == 1
     res = json.loads(cp.stdout)
     leaks = {(tuple(f["from"]), f["where"][0].rsplit(":", 1)[0]) for f in res["leaks"]}
@@ -86,22 +91,22 @@ def test_verify_finds_a_multi_word_value_and_a_phone(dm, masked, tmp_path):
     assert res["ok"] is False
 
 
-def test_low_risk_values_pass_unless_all(dm, masked, tmp_path):
+def test_low_risk_values_pass_unless_all(dm, masked, pagila, pii, tmp_path):
     # MARY: a customer's first name that also names an actor (unmasked): low risk
     bad = plant(masked, tmp_path / "bad.sql", b"Mary and Jon were here")
-    cp = dm("verify", PAGILA, bad, "-c", RULES, "--json")
+    cp = dm("verify", pagila, bad, "-c", pii, "--json")
     assert cp.returncode == 0, cp.stdout.decode()[-2000:]
     res = json.loads(cp.stdout)
     low = [f for f in res["low_risk"] if any(w.startswith("public.film.description:") for w in f["where"])]
     reasons = {f["value"]: f["low_risk"] for f in low}
     assert reasons["M***"].startswith("also in unmasked column public.actor.first_name")
     assert reasons["J***"].startswith("short")
-    cp = dm("verify", PAGILA, bad, "-c", RULES, "--all")
+    cp = dm("verify", pagila, bad, "-c", pii, "--all")
     assert cp.returncode == 1
 
 
-def test_verify_needs_rules(dm, masked):
-    cp = dm("verify", PAGILA, masked)
+def test_verify_needs_rules(dm, masked, pagila):
+    cp = dm("verify", pagila, masked)
     assert cp.returncode == 2  # click usage error: -c is required
 
 

@@ -1,0 +1,181 @@
+"""Write docs/rules.schema.json, the JSON Schema of the rules file, from dumpmask.rules (its keys
+and shapes, written out below) and the mutation registry (names and parameters):
+
+    .venv/bin/python scripts/rules_schema.py > docs/rules.schema.json
+
+tests/test_rules_schema.py fails when the committed file differs from what this prints, and
+holds the schema to the loader (dumpmask.rules.load_rules): the rules files the project ships
+validate and load, and invalid documents are refused by both.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from dumpmask.rules import STRATEGIES
+from dumpmask.transformers import describe_all
+
+#: JSON types of a parameter's declared Python type (transformers.base.Param.type)
+JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "list": "array", "dict": "object"}
+
+#: bounds a mutation's validate_options checks beyond the declared type (transformers/basic.py)
+BOUNDS = {("hash", "length"): {"minimum": 4, "maximum": 128}}
+
+
+def param_schema(mutation: str, param: dict) -> dict:
+    out: dict = {"description": param["help"]}
+    types = [JSON_TYPES[t] for t in param["type"].split("|")]
+    if param["default"] is None:
+        types.append("null")  # "not given": the loader accepts null for a parameter without default
+    out["type"] = types[0] if len(types) == 1 else types
+    if param.get("choices"):
+        out["enum"] = list(param["choices"])
+    if param["default"] is not None:
+        out["default"] = param["default"]
+    out.update(BOUNDS.get((mutation, param["name"]), {}))
+    return out
+
+
+def options_schema(mutation: dict) -> dict:
+    return {
+        "type": ["object", "null"],
+        "properties": {p["name"]: param_schema(mutation["name"], p) for p in mutation["params"]},
+        "additionalProperties": False,
+    }
+
+
+def column_rule(mutations: list[dict]) -> dict:
+    plain = [m["name"] for m in mutations if not m["takes_argument"]]
+    with_argument = [m["name"] for m in mutations if m["takes_argument"]]
+    spelled = [{"enum": plain}] + [
+        {"type": "string", "pattern": f"^{name.replace('.', '[.]')}:", "description": f"{name}:VALUE"}
+        for name in with_argument]
+    options_by_mutation = []
+    for m in mutations:
+        match = ({"pattern": f"^{m['name'].replace('.', '[.]')}:"} if m["takes_argument"] else {"const": m["name"]})
+        options_by_mutation.append({
+            "if": {"properties": {"mutation": match}, "required": ["mutation"]},
+            "then": {"properties": {"options": options_schema(m)}},
+        })
+    return {
+        "type": "object",
+        "description": "One column's rule: the mutation that masks it (`dumpmask transformers` lists them).",
+        "required": ["column", "mutation"],
+        "properties": {
+            "column": {"type": "string", "pattern": r"\S",
+                       "description": "Column name; double-quoted for an exact PostgreSQL name (\"Email\")."},
+            "mutation": {"type": "string", "anyOf": spelled,
+                         "description": "faker.email, hash, redact, static:VALUE, null, keep, key, ..."},
+            "options": {"type": ["object", "null"], "description": "The mutation's parameters."},
+            "description": {"type": "string"},
+        },
+        "additionalProperties": False,
+        "allOf": options_by_mutation,
+    }
+
+
+def transfer() -> dict:
+    return {
+        "type": "object",
+        "description": "Partial transfer: the first or last N rows of each table (mode full: every row).",
+        "properties": {
+            "mode": {"enum": ["first", "last", "full"], "default": "full"},
+            "rows": {"type": "integer", "minimum": 0},
+            "referentialIntegrity": {"type": "boolean", "default": True,
+                                     "description": "Cut child rows whose parent row was cut."},
+        },
+        "additionalProperties": False,
+        "if": {"properties": {"mode": {"enum": ["first", "last"]}}, "required": ["mode"]},
+        "then": {"required": ["rows"]},
+    }
+
+
+def run_remapping() -> dict:
+    return {
+        "description": "Identifier remapping for the whole run: true/false or its settings.",
+        "oneOf": [
+            {"type": "boolean"},
+            {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean", "default": True},
+                    "strategy": {"enum": list(STRATEGIES), "default": "auto"},
+                    "range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2,
+                              "description": "[lo, hi], integers with lo < hi: a keyed bijection of that range "
+                                             "(integer keys only)"},
+                    "inferKeys": {"type": "boolean",
+                                  "description": "Link loose keys (<table>_id columns no foreign key declares)."},
+                },
+                "additionalProperties": False,
+                "if": {"properties": {"strategy": {"enum": ["uuid", "text"]}}, "required": ["strategy"]},
+                "then": {"not": {"required": ["range"]}},
+            },
+        ],
+    }
+
+
+def table_rule() -> dict:
+    return {
+        "type": "object",
+        "required": ["tableName"],
+        "properties": {
+            "tableName": {"type": "string", "pattern": r"\S",
+                          "description": "Bare (any schema) or qualified (public.customer); quoted parts are exact."},
+            "columnMutations": {"type": "array", "items": {"$ref": "#/$defs/columnRule"}},
+            "identifierRemapping": {
+                "description": "This table's override: true/false or {\"enabled\": ...} (strategy, range and "
+                               "inferKeys apply to the whole run).",
+                "oneOf": [{"type": "boolean"},
+                          {"type": "object", "properties": {"enabled": {"type": "boolean", "default": True}},
+                           "additionalProperties": False}],
+            },
+            "transfer": {"$ref": "#/$defs/transfer"},
+            "description": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+
+
+def build() -> dict:
+    mutations = describe_all()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dumpmask rules file",
+        "description": "Generated by scripts/rules_schema.py from dumpmask.rules and the mutation registry; "
+                       "docs/reference.md explains every key.",
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    "$schema": {"type": "string"},
+                    "version": {"description": "Free-form, not read."},
+                    "description": {"type": "string"},
+                    "options": {
+                        "type": "object",
+                        "properties": {"identifierRemapping": {"$ref": "#/$defs/runRemapping"},
+                                       "transfer": {"$ref": "#/$defs/transfer"}},
+                        "additionalProperties": False,
+                    },
+                    "tables": {"$ref": "#/$defs/tables"},
+                },
+                "additionalProperties": False,
+            },
+            {"$ref": "#/$defs/tables"},
+        ],
+        "$defs": {
+            "tables": {"type": "array", "items": {"$ref": "#/$defs/tableRule"}},
+            "tableRule": table_rule(),
+            "columnRule": column_rule(mutations),
+            "transfer": transfer(),
+            "runRemapping": run_remapping(),
+        },
+    }
+
+
+def main() -> None:
+    json.dump(build(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
