@@ -12,7 +12,7 @@ for --template and --strict), so `scan` shows exactly what a masking run would d
 * `suggestion`: the rule a finding gets (detect.fit_rule, injective on a unique column);
 * `rules_snippet`: rules-file table objects for a list of finding rows.
 
-Nothing here reads a file: the dump is opened by the caller (features.sampling.sample_dump).
+Nothing here reads a file: the dump is opened by the caller (rows.sample_dump, engine.sample_input).
 """
 from __future__ import annotations
 

@@ -717,6 +717,17 @@ class Engine:
         """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
         return rows_of(self.blocks(lines, want, learner))
 
+    def sample_input(self, limit: int):
+        """The first `limit` rows of each table of the input file, read once before the
+        writing pass (content detection: coverage.sample_rows)."""
+        from dumpmask.coverage import sample_rows
+
+        dump_rows = DumpRows(self.input_path, self.dialect.name, self.source)
+        try:
+            return sample_rows(dump_rows, limit)
+        finally:
+            dump_rows.close()
+
     def read_rows(self, path: str):
         """The rows of the input file again (a first pass of partial transfer), with a learner
         of its own: (table_key, columns, values, line)."""
@@ -889,6 +900,40 @@ class Engine:
         """A schema pass saw data (COPY / INSERT) for this table."""
         ts = self.table_state(key)
         self.data_tables.setdefault(ts.key, line)
+
+
+class DumpRows:
+    """Holds the engine state (schemas learnt) while rows are iterated."""
+
+    def __init__(self, path_or_stream, dialect: str | None = None, source: str | None = None):
+        from dumpmask.inputs import OpenedDump
+
+        self._opened = OpenedDump(path_or_stream, source)
+        self.reader, self.source = self._opened.reader, self._opened.source
+        self.dialect = peek_dialect(self.reader, self.source, dialect)
+        self.engine = Engine(dialect=self.dialect, source=self.source)
+        self.engine.set_dialect(self.dialect)
+
+    def rows(self, want=None):
+        """Yields (table_key (schema, name), columns, values, line)."""
+        return self.engine.rows(LineReader(self.reader, self.source), want)
+
+    def blocks(self, lines: LineReader | None = None, want=None):
+        """The data statements as blocks of undecoded rows (dialects.base.Block)."""
+        return self.engine.blocks(lines or LineReader(self.reader, self.source), want)
+
+    def table(self, key):
+        """The TableSchema learnt for a table key (None if no CREATE TABLE was seen)."""
+        ts = self.engine.tables.get(key)
+        return ts.schema if ts else None
+
+    @property
+    def tables(self):
+        return {k: v.schema for k, v in self.engine.tables.items()}
+
+    def close(self):
+        self._opened.close()
+
 
 
 def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialect: str | None = None,

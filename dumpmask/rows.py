@@ -2,42 +2,8 @@
 (scan, verify, preview): `for table, columns, values, line in iter_dump(path): ...`."""
 from __future__ import annotations
 
-from dumpmask.dialects import peek_dialect
-from dumpmask.dialects.base import LineReader
-
-
-class DumpRows:
-    """Holds the engine state (schemas learnt) while rows are iterated."""
-
-    def __init__(self, path_or_stream, dialect: str | None = None, source: str | None = None):
-        from dumpmask.engine import Engine
-        from dumpmask.inputs import OpenedDump
-
-        self._opened = OpenedDump(path_or_stream, source)
-        self.reader, self.source = self._opened.reader, self._opened.source
-        self.dialect = peek_dialect(self.reader, self.source, dialect)
-        self.engine = Engine(dialect=self.dialect, source=self.source)
-        self.engine.set_dialect(self.dialect)
-
-    def rows(self, want=None):
-        """Yields (table_key (schema, name), columns, values, line)."""
-        return self.engine.rows(LineReader(self.reader, self.source), want)
-
-    def blocks(self, lines: LineReader | None = None, want=None):
-        """The data statements as blocks of undecoded rows (dialects.base.Block)."""
-        return self.engine.blocks(lines or LineReader(self.reader, self.source), want)
-
-    def table(self, key):
-        """The TableSchema learnt for a table key (None if no CREATE TABLE was seen)."""
-        ts = self.engine.tables.get(key)
-        return ts.schema if ts else None
-
-    @property
-    def tables(self):
-        return {k: v.schema for k, v in self.engine.tables.items()}
-
-    def close(self):
-        self._opened.close()
+from dumpmask.coverage import DEFAULT_SAMPLE, Sample, sample_rows
+from dumpmask.engine import DumpRows  # noqa: F401 (the commands' and tools' way to read rows)
 
 
 def iter_dump(path_or_stream, dialect: str | None = None, want=None):
@@ -46,3 +12,13 @@ def iter_dump(path_or_stream, dialect: str | None = None, want=None):
         yield from d.rows(want)
     finally:
         d.close()
+
+
+def sample_dump(inp, dialect: str | None = None, limit: int = DEFAULT_SAMPLE, source: str | None = None) -> Sample:
+    """Read a dump (path, "-" or a binary stream) once, keeping the first `limit` rows of each
+    table (coverage.sample_rows)."""
+    dump_rows = DumpRows(inp, dialect, source)
+    try:
+        return sample_rows(dump_rows, limit)
+    finally:
+        dump_rows.close()

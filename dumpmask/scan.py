@@ -15,7 +15,7 @@ import copy
 from dumpmask.coverage import (DEFAULT_SAMPLE, Sample, explicit_rules, lookup_in, row_key, snippet_tables,
                                table_findings, unique_column)
 from dumpmask.detect import REMAPPING_TEMPLATES, fit_rule, in_template
-from dumpmask.features.sampling import sample_dump
+from dumpmask.rows import sample_dump
 from dumpmask.idents import display_name, read_table_name
 from dumpmask.rules import _REMAP_KEYS, RuleSet
 from dumpmask.schema import unique_columns

@@ -105,7 +105,7 @@ def test_scan_missing_input_is_an_error(dm, tmp_path):
 
 
 def test_sample_is_bounded(pagila):
-    from dumpmask.features.sampling import sample_dump
+    from dumpmask.rows import sample_dump
 
     smp = sample_dump(str(pagila), limit=7)
     assert smp.rows and max(smp.rows.values()) == 7

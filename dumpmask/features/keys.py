@@ -28,7 +28,7 @@ import re
 
 from dumpmask.audit import ColumnStats
 from dumpmask.errors import MaskingError, RulesError, StrictError
-from dumpmask.features import Stage
+from dumpmask.features.base import Stage
 from dumpmask.remap import Remapper
 from dumpmask.work import ColumnSpec, RemapFactory
 from dumpmask.schema import Column, _split_qual

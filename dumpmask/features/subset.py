@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 
 from dumpmask.errors import MaskingError
-from dumpmask.features import Stage
+from dumpmask.features.base import Stage
 
 
 def _qual(key) -> str:
