@@ -1,6 +1,9 @@
 """What a dump says about its tables: columns (order, type, NOT NULL, generated), primary,
-unique and foreign keys. Parsed from CREATE TABLE / ALTER TABLE with sqlglot, with a tolerant
-line reader as fallback for the DDL sqlglot cannot parse (never a crash, never a silent skip)."""
+unique and foreign keys, partitions. Read from CREATE TABLE / ALTER TABLE / CREATE TYPE /
+ALTER SEQUENCE by a token reader (one pass over each statement's tokens; a statement it cannot
+read gives None, which the caller reports: never a crash, never a silent skip). sqlglot is not
+used: docs/sqlglot.md says why (it misreads statements it accepts), measured by
+bench/sqlglot_compare.py."""
 from __future__ import annotations
 
 import re
@@ -151,108 +154,18 @@ def classify(type_text: str) -> Column:
 
 
 # ---------------------------------------------------------------- parsing DDL
-import logging as _logging
-
-_logging.getLogger("sqlglot").setLevel(_logging.CRITICAL)
-
-
-def _ident(node, fold: bool) -> str:
-    """sqlglot Identifier -> name as the server resolves it (PostgreSQL folds unquoted to lower)."""
-    name = node.name if hasattr(node, "name") else str(node)
-    if fold and not getattr(node, "quoted", False) and not (hasattr(node, "this") and getattr(node.this, "quoted", False)):
-        return name.lower()
-    return name
-
 
 def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) -> TableSchema | None:
-    """CREATE TABLE -> TableSchema, from the statement's tokens (_create_tolerant); sqlglot
-    only for what that reader does not take (a form without a column list it knows)."""
+    """CREATE TABLE -> TableSchema, from the statement's tokens; None for a form the reader does
+    not take (AS SELECT, OF type, LIKE in MySQL) or an unterminated string or name."""
     text = raw.decode("utf-8", "surrogateescape")
     t = _create_tolerant(text, dialect, domains or {})
-    if t is None:
-        try:
-            t = _create_via_sqlglot(text, dialect, domains or {})
-        except Exception:
-            t = None
-    if t is not None:
-        _partition_info(text, t, dialect)
     if t is not None and dialect == "mysql":
         mark_json_checks(text, t)
         m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
         if m:
             t.auto_increment_next = int(m.group(1))
     return t
-
-
-def _create_via_sqlglot(text: str, dialect: str, domains: dict) -> TableSchema | None:
-    import sqlglot
-    from sqlglot import exp
-
-    read = "postgres" if dialect == "postgres" else "mysql"
-    fold = dialect == "postgres"
-    # sqlglot needs no trailing partition/options clauses to get the column list; keep them (it parses most)
-    tree = sqlglot.parse_one(text.strip().rstrip(";"), read=read)
-    if not isinstance(tree, exp.Create):
-        return None
-    schema_node = tree.this
-    if not isinstance(schema_node, exp.Schema):
-        return None
-    tbl = schema_node.this
-    name = _ident(tbl.this, fold)
-    db = _ident(tbl.args["db"], fold) if tbl.args.get("db") else None
-    ts = TableSchema(schema=db, name=name)
-    for item in schema_node.expressions:
-        if isinstance(item, exp.ColumnDef):
-            kind = item.args.get("kind")
-            type_text = _orig_type_text(text, item, kind, read)
-            col = classify(domains.get(type_text.lower(), type_text))
-            col.type = type_text.lower()
-            col.name = _ident(item.this, fold)
-            for c in item.constraints:
-                k = c.args.get("kind")
-                kn = type(k).__name__
-                if kn == "NotNullColumnConstraint":
-                    col.nullable = bool(k.args.get("allow_null"))
-                elif kn == "PrimaryKeyColumnConstraint":
-                    col.nullable = False
-                    ts.primary_key = (col.name,)
-                elif kn == "UniqueColumnConstraint":
-                    ts.unique.append((col.name,))
-                elif kn == "ComputedColumnConstraint":
-                    col.generated = True
-                elif kn == "GeneratedAsIdentityColumnConstraint":
-                    # GENERATED ALWAYS AS IDENTITY: a value in the dump; GENERATED ALWAYS AS (expr): computed
-                    if k.args.get("expression") is not None and k.args.get("this") is not None and not _is_identity(k):
-                        col.generated = True
-                elif kn == "AutoIncrementColumnConstraint":
-                    col.auto_increment = True
-                elif kn == "DefaultColumnConstraint":
-                    m = re.search(r"nextval\((?:CAST\()?'((?:[^']|'')*)'", c.sql(read), re.I)
-                    if m:
-                        col.has_default_sequence = m.group(1)
-            ts.columns.append(col)
-        elif isinstance(item, exp.PrimaryKey):
-            ts.primary_key = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.expressions)
-        elif isinstance(item, (exp.UniqueColumnConstraint,)) or type(item).__name__ in ("UniqueKeyProperty",):
-            cols = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.this.expressions) if isinstance(item.this, exp.Schema) else ()
-            if cols:
-                ts.unique.append(cols)
-        elif isinstance(item, (exp.Constraint, exp.ForeignKey)):
-            pass  # handled by the tolerant pass below for robustness
-    _constraints_from_text(text, ts, dialect)
-    return ts
-
-
-def _is_identity(k) -> bool:
-    s = k.sql()
-    return "IDENTITY" in s.upper()
-
-
-_TYPE_END = re.compile(r"\s+(?:NOT\s+NULL|NULL|DEFAULT|GENERATED|PRIMARY|UNIQUE|CHECK|REFERENCES|COLLATE|CONSTRAINT|AUTO_INCREMENT|COMMENT|CHARACTER\s+SET|CHARSET|ON\s+UPDATE|AS\s*\(|INVISIBLE|VIRTUAL|STORED|PERSISTENT)\b.*$", re.I | re.S)
-
-
-def _orig_type_text(text: str, item, kind, read) -> str:
-    return kind.sql(read) if kind is not None else ""
 
 
 # ---------------------------------------------------------------- the DDL token reader
@@ -276,6 +189,7 @@ _TOK_SRC = {
 }
 _TOK_RE = {d: re.compile(s, re.S | re.M) for d, s in _TOK_SRC.items()}
 _BLOCK_PARTS = re.compile(r"/\*|\*/")
+_MY_CONDITIONAL = re.compile(r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
 
 
 _FAST_SRC = {
@@ -311,8 +225,11 @@ def _tokens_fast(text: str, d: str) -> list:
     return out
 
 
-def _tokens(text: str, dialect: str, fast: bool = True) -> list | None:
-    """The statement's tokens; None when it cannot be read (an unterminated string or name)."""
+def _tokens(text: str, dialect: str, fast: bool = True, conditional: bool = False) -> list | None:
+    """The statement's tokens; None when it cannot be read (an unterminated string or name).
+    With `conditional` (MySQL), the text of /*!NNNNN ... */ comments is read as code, as the
+    server runs it (used for the table options after a column list: mysqldump writes
+    `/*!50100 PARTITION BY ... */` there)."""
     d = "postgres" if dialect == "postgres" else "mysql"
     if fast and "/*" not in text and "$" not in text and "--" not in text and "#" not in text:
         toks = _tokens_fast(text, d)
@@ -322,13 +239,19 @@ def _tokens(text: str, dialect: str, fast: bool = True) -> list | None:
     rx = _TOK_RE[d]
     out = []
     pos, n = 0, len(text)
+    in_conditional = False      # inside a MySQL /*!NNNNN ... */ comment, which the server runs as code
     while pos < n:
+        if in_conditional and text.startswith("*/", pos):
+            in_conditional, pos = False, pos + 2
+            continue
         m = rx.match(text, pos)
         if m is None:
             return None
         k = m.lastgroup
         if k == "ws":
             pos = m.end()
+        elif k == "bc" and conditional and d == "mysql" and not in_conditional and _MY_CONDITIONAL.match(text, m.start()):
+            in_conditional, pos = True, _MY_CONDITIONAL.match(text, m.start()).end()
         elif k == "bc":
             depth, p = 1, m.end()
             while depth:
@@ -689,22 +612,67 @@ def _raw_until(text: str, toks, i: int, stop_words=()) -> tuple[str, int]:
     return text[toks[i][2]:toks[j - 1][3]], j
 
 
-def _partition_by(text: str, toks, i: int, fold: bool):
-    """PARTITION BY strategy (key, ...) at toks[i] -> ((strategy, key elements), next index):
-    a plain column is its name, an expression its text."""
-    strat = _W(_at(toks, i + 2))
-    k = i + 3
-    if not (_at(toks, k) is not None and toks[k][1] == "("):
-        return None, k
-    j = _close(toks, k)
-    elems = []
-    for item in _split_commas(toks, k + 1, j):
-        if len(item) >= 1 and _is_name(item[0]) and (len(item) == 1 or all(t[0] in ("w", "q") for t in item[1:3])) \
-                and not (len(item) > 1 and item[1][0] == "p"):
-            elems.append(_name(item[0], fold))   # a column (maybe with COLLATE / opclass after it)
-        elif item:
-            elems.append(text[item[0][2]:item[-1][3]])
-    return (strat, tuple(elems)), j + 1
+_PART_STRATEGIES = {"RANGE", "LIST", "HASH", "KEY"}
+_PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
+
+
+def _key_columns(toks, open_at: int, ts: TableSchema, dialect: str, cols: list) -> int:
+    """The table's columns named inside the parenthesised key expression at toks[open_at]
+    (function names, strings, keywords, ::type names skipped) appended to `cols` in the table's
+    spelling; returns the index of the closing ')'."""
+    close = _close(toks, open_at)
+    if close < 0:
+        return len(toks)
+    names = {_idents.name_key(c.name, dialect): c.name for c in ts.columns}
+    for k in range(open_at + 1, close):
+        t = toks[k]
+        if not _is_name(t) or (t[0] == "w" and (t[1][:1].isdigit() or t[1].upper() in _PART_KW)):
+            continue
+        nxt, prev = _at(toks, k + 1), _at(toks, k - 1)
+        if t[0] == "w" and nxt is not None and nxt[0] == "p" and nxt[1] == "(":
+            continue                       # a function name
+        if prev is not None and prev[0] == "p" and prev[1] in ("::", "."):
+            continue                       # a cast's type, or a qualified name's later part
+        col = names.get(_idents.name_key(_name(t, dialect == "postgres"), dialect))
+        if col is not None and col not in cols:
+            cols.append(col)
+    return close
+
+
+def _partition_by(toks, i: int, ts: TableSchema, dialect: str) -> int:
+    """PARTITION BY [LINEAR] strategy [COLUMNS] [ALGORITHM=n] (key) [SUBPARTITION BY ... (key)]
+    at toks[i] -> ts.partition_by = (strategy, the table columns the keys use), MySQL
+    PARTITION BY KEY () = the primary key; returns the index after what it read."""
+    k = i + 2
+    if _W(_at(toks, k)) == "LINEAR":
+        k += 1
+    strategy = _W(_at(toks, k))
+    if strategy not in _PART_STRATEGIES:
+        return k
+    k += 1
+    if _W(_at(toks, k)) == "COLUMNS":
+        k += 1
+    if _W(_at(toks, k)) == "ALGORITHM" and _at(toks, k + 1) is not None and toks[k + 1][1] == "=":
+        k += 3
+    if not (_at(toks, k) is not None and toks[k][0] == "p" and toks[k][1] == "("):
+        return k
+    cols: list[str] = []
+    close = _key_columns(toks, k, ts, dialect, cols)
+    if not cols and strategy == "KEY" and close == k + 1:
+        cols = list(ts.primary_key)        # MySQL PARTITION BY KEY (): the primary key
+    k = close + 1
+    while k < len(toks) and not (_W(toks[k]) == "SUBPARTITION" and _W(_at(toks, k + 1)) == "BY"):
+        if toks[k][0] == "p" and toks[k][1] == "(":
+            break                          # the partition definitions: no SUBPARTITION BY after them
+        k += 1
+    if _W(_at(toks, k)) == "SUBPARTITION":
+        k += 2
+        if _W(_at(toks, k)) == "LINEAR":
+            k += 1
+        if _W(_at(toks, k)) in ("HASH", "KEY") and _at(toks, k + 1) is not None and toks[k + 1][1] == "(":
+            k = _key_columns(toks, k + 1, ts, dialect, cols) + 1
+    ts.partition_by = (strategy, tuple(cols))
+    return k
 
 
 def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | None:
@@ -747,7 +715,9 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
         i = j + 1
     else:
         return None
-    # trailing clauses: INHERITS (...), PARTITION BY ... (PostgreSQL)
+    # trailing clauses: INHERITS (...) (PostgreSQL), PARTITION BY ... (both dialects)
+    if dialect != "postgres" and i < len(toks) and "/*" in text[toks[i][2]:]:
+        toks, i = _tokens(text[toks[i][2]:], dialect, conditional=True) or [], 0
     while i < len(toks):
         t = toks[i]
         w = _W(t)
@@ -759,34 +729,11 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
                     ts.inherits.append(_idents.split_qual(p))
             i = j + 1
             continue
-        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and fold:
-            ts.partition_by, i = _partition_by(text, toks, i, fold)
+        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and ts.partition_by is None:
+            i = _partition_by(toks, i, ts, dialect)
             continue
         i += 1
     return ts
-
-
-def _constraints_from_text(text: str, ts: TableSchema, dialect: str, inline: bool = True) -> None:
-    """Table-level PRIMARY KEY / UNIQUE / FOREIGN KEY clauses (and inline REFERENCES) of a
-    CREATE TABLE, read from its tokens."""
-    toks = _tokens(text, dialect)
-    if not toks:
-        return
-    parts, i = _create_head(toks, dialect)
-    if not parts or not (_at(toks, i) is not None and toks[i][1] == "("):
-        return
-    j = _close(toks, i)
-    for el in _split_commas(toks, i + 1, j):
-        if not el:
-            continue
-        if _is_table_constraint(el, dialect):
-            _table_constraint(el, ts, dialect)
-        elif inline and _is_name(el[0]):
-            tmp = TableSchema(schema=ts.schema, name=ts.name)
-            _column(el, text, tmp, dialect, {})
-            for fk in tmp.foreign_keys:
-                if fk not in ts.foreign_keys:
-                    ts.foreign_keys.append(fk)
 
 
 # kept for other readers of this module: a name as SQL text (bare part without dots)
@@ -1061,10 +1008,10 @@ def unique_columns(schema: TableSchema) -> set[str]:
 
 def mark_json_checks(text: str, ts: "TableSchema") -> None:
     """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
-    for m in re.finditer(r"\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)", text, re.I):
-        name = _unq(m.group(1), False)
+    for m in re.finditer(r'\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|"(?:[^"]|"")*"|\w+)\s*\)', text, re.I):
+        key = _idents.name_key(_unq(m.group(1), False), "mysql")   # "..." under ANSI_QUOTES
         for c in ts.columns:
-            if c.name.lower() == name.lower() and c.kind == "text":
+            if _idents.name_key(c.name, "mysql") == key and c.kind == "text":
                 c.kind = "json"
 
 
@@ -1085,81 +1032,3 @@ def domain_enum_values(check: str) -> tuple[str, ...] | None:
             return None
         out.append(sm.group(1).replace("''", "'"))
     return tuple(out) or None
-
-
-_PART_BY = re.compile(r"PARTITION\s+BY", re.I)
-_PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
-
-
-def _table_tail(text: str) -> str | None:
-    """What follows the column list of a CREATE TABLE (table options, INHERITS, PARTITION BY),
-    with string literals blanked."""
-    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMPORARY\s+|TEMP\s+|UNLOGGED\s+|FOREIGN\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?'
-                 r'((?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+))*)\s*\(', text, re.I | re.S)
-    if not m:
-        return None
-    depth, i, in_q = 1, m.end(), None
-    while i < len(text) and depth:
-        ch = text[i]
-        if in_q:
-            if ch == in_q:
-                in_q = None
-            elif ch == "\\" and in_q == "'":
-                i += 1
-        elif ch in "'\"`":
-            in_q = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        i += 1
-    return text[i:]
-
-
-def _paren_inner(text: str, start: int) -> str:
-    """The text inside the parentheses opening at text[start] ('(')."""
-    end = _balanced(text, start)
-    return text[start + 1:end - 1] if end > 0 else text[start + 1:]
-
-
-def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:
-    """PARTITION BY: its strategy and the table columns its key expression uses (both dialects;
-    INHERITS is read by the token reader)."""
-    if not _PART_BY.search(text):
-        return
-    tail = _table_tail(text)
-    if tail is not None:
-        partition_by_from(tail, ts, dialect)
-
-
-def partition_by_from(tail: str, ts: TableSchema, dialect: str) -> None:
-    """ts.partition_by from a PARTITION BY clause in `tail` (text after the column list)."""
-    fold = dialect == "postgres"
-    pm = re.search(r"\bPARTITION\s+BY\s+(?:LINEAR\s+)?(RANGE|LIST|HASH|KEY)\s*(?:COLUMNS\s*)?(?:ALGORITHM\s*=\s*\d+\s*)?\(", tail, re.I)
-    if not pm:
-        return
-    expr = _paren_inner(tail, pm.end() - 1)
-    names = {c.name if fold else c.name.lower(): c.name for c in ts.columns}
-    cols = []
-    for tok in re.finditer(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*', expr):
-        after = expr[tok.end():tok.end() + 2].lstrip()
-        if after.startswith("("):
-            continue  # a function name
-        raw = tok.group(0)
-        if raw.upper() in _PART_KW:
-            continue
-        n = _unq(raw, fold)
-        c = names.get(n if fold else n.lower())
-        if c is not None and c not in cols:
-            cols.append(c)
-    strategy = pm.group(1).upper()
-    if not cols and strategy == "KEY" and not expr.strip():
-        cols = list(ts.primary_key)  # MySQL PARTITION BY KEY (): the primary key
-    ts.partition_by = (strategy, tuple(cols))
-    sm = re.search(r"\bSUBPARTITION\s+BY\s+(?:LINEAR\s+)?(?:HASH|KEY)\s*\(", tail[pm.end():], re.I)
-    if sm:
-        sub = tail[pm.end():]
-        for tok in re.findall(r'`(?:[^`]|``)*`|[A-Za-z_]\w*', _paren_inner(sub, sm.end() - 1)):
-            c = names.get(_unq(tok, fold) if fold else _unq(tok, fold).lower())
-            if c is not None and c not in ts.partition_by[1]:
-                ts.partition_by = (strategy, ts.partition_by[1] + (c,))
