@@ -118,8 +118,12 @@ def read_qualname(text, pos: int = 0, dialect: str = PG):
         end = r[1]
 
 
-def split_qual(parts) -> tuple[str | None, str]:
-    """[schema, name] or [db, schema, name] or [name] -> (schema or None, name)."""
+def split_qual(parts, dialect: str = PG) -> tuple[str | None, str]:
+    """[schema, name] or [db, schema, name] or [name] -> (schema or None, name). A qualified
+    name given as SQL text (`public."a.b"`) is read first with the dialect's identifier reader."""
+    if isinstance(parts, (str, bytes, bytearray)):
+        r = read_qualname(parts, 0, dialect)
+        parts = r[0] if r is not None else None
     if not parts:
         return None, ""
     return (parts[-2] if len(parts) > 1 else None), parts[-1]

@@ -310,9 +310,10 @@ def _is_name(tok) -> bool:
 
 
 def _name(tok, fold: bool) -> str:
+    """A name token as the server stores it (`fold`: PostgreSQL's folding of an unquoted name)."""
     if tok[0] == "q":
         return tok[1]
-    return tok[1].translate(_idents._ASCII_LOWER) if fold else tok[1]
+    return _idents.fold(tok[1], _idents.PG) if fold else tok[1]
 
 
 def _at(toks, i):
@@ -399,15 +400,13 @@ def _unq(name: str, fold: bool) -> str:
         return name[1:-1].replace('""', '"')
     if name.startswith("`") and name.endswith("`"):
         return name[1:-1].replace("``", "`")
-    return name.translate(_idents._ASCII_LOWER) if fold else name
+    return _idents.fold(name, _idents.PG) if fold else name
 
 
 def _split_qual(name: str, fold: bool) -> tuple[str | None, str]:
-    """A qualified name as SQL text -> (schema or None, name)."""
-    r = _idents.read_qualname(name, 0, "postgres" if fold else "mysql")
-    if r is None:
-        return None, ""
-    return _idents.split_qual(r[0])
+    """Kept as an alias for the modules that still import it (features/keys.py, engine.py,
+    scan.py, tests/test_idents.py): new code calls idents.split_qual(text, dialect)."""
+    return _idents.split_qual(name, _idents.PG if fold else _idents.MY)
 
 
 # ---------------------------------------------------------------- table elements

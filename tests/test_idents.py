@@ -457,3 +457,19 @@ def test_create_mysql_ansi_json_column_is_json():
     """mariadb-dump --compatible=ansi: JSON is longtext CHECK (json_valid("c")), a JSON column."""
     t = ct('CREATE TABLE "i" (\n  "id" int(11) NOT NULL,\n  "Secrets" longtext NOT NULL CHECK (json_valid("Secrets"))\n);', MY)
     assert t.column("Secrets").kind == "json"
+
+
+def test_rules_unquoted_table_name_folds_ascii_only():
+    """PostgreSQL folds ASCII letters only: `CREATE TABLE ÜBER` creates Über, and an unquoted
+    rule name ÜBER names that table (it used to be lower-cased fully, to über)."""
+    from dumpmask.rules import NamePattern
+
+    assert NamePattern.parse("ÜBER").matches(None, "Über", PG)
+    assert not NamePattern.parse("ÜBER").matches(None, "über", PG)
+    assert NamePattern.parse("ÜBER").matches(None, "über", MY)
+
+
+def test_split_qual_reads_sql_text():
+    assert idents.split_qual('public."a.b"', PG) == ("public", "a.b")
+    assert idents.split_qual("`d`.`T`", MY) == ("d", "T")
+    assert schema._split_qual('S."x"', True) == ("s", "x")
