@@ -136,8 +136,6 @@ def _date_error(s: str, mysql: bool) -> str | None:
 
 
 def _timestamp_error(s: str, column: Column, mysql: bool) -> str | None:
-    from .common import is_mysql_timestamp
-
     if s.strip().lower() in ("infinity", "-infinity") and not mysql:
         return None
     m = _DATE_RE.match(s)
@@ -403,8 +401,6 @@ def literal_error(value: str, column: Column, dialect: str | None = None) -> str
 def redact_default(column: Column, dialect: str | None = None) -> str | None:
     """The fixed value `redact` writes into `column`, or None when the type has none that
     dumpmask can stand behind (spatial and unknown types: the rule is refused)."""
-    from .basic import redact_value
-
     if is_spatial(column) or is_unknown_type(column):
         return None
     bt = base_type(column)
@@ -414,3 +410,48 @@ def redact_default(column: Column, dialect: str | None = None) -> str | None:
         return {"inet": "0.0.0.0", "cidr": "0.0.0.0/32", "macaddr": "00:00:00:00:00:00",
                 "macaddr8": "00:00:00:00:00:00:00:00", "inet4": "0.0.0.0", "inet6": "::"}[bt]
     return redact_value(column)
+
+
+def is_mysql_timestamp(column: Column) -> bool:
+    """MySQL TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 only (PostgreSQL spells its
+    type 'timestamp with/without time zone')."""
+    t = column.type or ""
+    return column.kind == "timestamp" and t.startswith("timestamp") and "zone" not in t
+
+
+def redact_value(column: Column) -> str:
+    """The fixed value `redact` writes into a column of this type."""
+    k = column.kind
+    if k == "int":
+        return str(column.int_min) if column.int_min is not None else "0"
+    if k in ("numeric", "float"):
+        return "0"
+    if k == "bit":
+        n = bit_length(column)
+        return "0" if base_type(column) in ("bit varying", "varbit") or n is None or "unsigned" in (column.type or "") else "0" * n
+    if k == "date":
+        return "1900-01-01"
+    if k == "timestamp":
+        return "1970-01-01 00:00:01" if is_mysql_timestamp(column) else "1900-01-01 00:00:00"
+    if k in ("time", "interval"):
+        return "00:00:00"
+    if k == "bool":
+        return "false"
+    if k == "uuid":
+        return "00000000-0000-0000-0000-000000000000"
+    if k == "year":
+        return "1901"
+    if k == "json":
+        return "{}"
+    if k == "array":
+        return "{}"
+    if k == "binary":
+        return ""
+    if k == "enum" and (column.type or "").split("(")[0].strip() == "set":
+        return ""   # the empty set
+    if k == "enum" and column.enum_values:
+        return column.enum_values[0]
+    s = "*****"
+    if column.length is not None:
+        s = s[: column.length]
+    return s
