@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import dumpmask.idents as _idents
+
 # kinds a column can be: what a transformer needs to know to produce a value that fits
 KINDS = ("text", "int", "numeric", "float", "bool", "date", "timestamp", "time", "uuid",
          "binary", "json", "array", "enum", "bit", "year", "interval", "other")
@@ -66,7 +68,8 @@ class TableSchema:
 
     @property
     def qualname(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else self.name
+        """`schema.name` or `name`, for messages (idents.display_name)."""
+        return _idents.display_name((self.schema, self.name))
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -173,8 +176,6 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
 # statement is cut into tokens (names through dumpmask.idents, strings, words, punctuation;
 # comments dropped) and read from those, so a quoted name holding `PRIMARY KEY (`, a comma,
 # a newline or a dot is one name, and a column named like a keyword is a column.
-import dumpmask.idents as _idents
-
 _TOK_SRC = {
     "postgres": (r"(?P<ws>\s+|--[^\n]*)|(?P<bc>/\*)"
                  r"|(?P<s>[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|(?P<dt>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$))"
@@ -446,7 +447,7 @@ def _is_table_constraint(el, dialect: str) -> bool:
     return False                # KEY, INDEX, FULLTEXT, SPATIAL in PostgreSQL: column names
 
 
-def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
+def _table_constraint(el, table: TableSchema, dialect: str) -> None:
     """PRIMARY KEY / UNIQUE / FOREIGN KEY of a table element or ALTER TABLE ... ADD."""
     fold = dialect == "postgres"
     i = 0
@@ -470,13 +471,13 @@ def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
         if k >= 0:
             cols, _ = _name_list(el, k, fold)
             if cols:
-                ts.primary_key = tuple(cols)
+                table.primary_key = tuple(cols)
     elif w == "UNIQUE":
         k = first_paren(i + 1)
         if k >= 0:
             cols, _ = _name_list(el, k, fold)
-            if cols and tuple(cols) not in ts.unique:
-                ts.unique.append(tuple(cols))
+            if cols and tuple(cols) not in table.unique:
+                table.unique.append(tuple(cols))
     elif w == "FOREIGN" and _W(_at(el, i + 1)) == "KEY":
         k = first_paren(i + 2)
         if k < 0:
@@ -491,8 +492,8 @@ def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
         if not rcols:
             return
         fk = ForeignKey(columns=tuple(cols), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols), name=cname)
-        if fk not in ts.foreign_keys:
-            ts.foreign_keys.append(fk)
+        if fk not in table.foreign_keys:
+            table.foreign_keys.append(fk)
 
 
 _COL_STOP = {"NOT", "NULL", "DEFAULT", "GENERATED", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES", "COLLATE",
@@ -500,7 +501,7 @@ _COL_STOP = {"NOT", "NULL", "DEFAULT", "GENERATED", "PRIMARY", "UNIQUE", "CHECK"
              "PERSISTENT", "COMPRESSION", "STORAGE", "KEY", "SRID", "COMPRESSED", "ENCRYPTED"}
 
 
-def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_fk: bool = True) -> Column:
+def _column(el, text: str, table: TableSchema, dialect: str, domains: dict, inline_fk: bool = True) -> Column:
     fold = dialect == "postgres"
     cname = _name(el[0], fold)
     j, depth, n = 1, 0, len(el)
@@ -544,10 +545,10 @@ def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_
             col.nullable = False
         elif w == "PRIMARY" and nw == "KEY":
             col.nullable = False
-            ts.primary_key = (cname,)
+            table.primary_key = (cname,)
         elif w == "UNIQUE":
-            if (cname,) not in ts.unique:
-                ts.unique.append((cname,))
+            if (cname,) not in table.unique:
+                table.unique.append((cname,))
         elif w == "AS":
             nt = _at(el, k + 1)
             if nt is not None and nt[0] == "p" and nt[1] == "(":
@@ -565,8 +566,8 @@ def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_
                 rcols, k2 = _name_list(el, k2, fold)
                 if rcols:
                     fk = ForeignKey(columns=(cname,), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols))
-                    if fk not in ts.foreign_keys:
-                        ts.foreign_keys.append(fk)
+                    if fk not in table.foreign_keys:
+                        table.foreign_keys.append(fk)
                     k = k2
                     continue
         k += 1
@@ -615,32 +616,32 @@ _PART_STRATEGIES = {"RANGE", "LIST", "HASH", "KEY"}
 _PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
 
 
-def _key_columns(toks, open_at: int, ts: TableSchema, dialect: str, cols: list) -> int:
+def _key_columns(toks, open_at: int, table: TableSchema, dialect: str, cols: list) -> int:
     """The table's columns named inside the parenthesised key expression at toks[open_at]
     (function names, strings, keywords, ::type names skipped) appended to `cols` in the table's
     spelling; returns the index of the closing ')'."""
     close = _close(toks, open_at)
     if close < 0:
         return len(toks)
-    names = {_idents.name_key(c.name, dialect): c.name for c in ts.columns}
+    names = {_idents.name_key(c.name, dialect): c.name for c in table.columns}
     for k in range(open_at + 1, close):
-        t = toks[k]
-        if not _is_name(t) or (t[0] == "w" and (t[1][:1].isdigit() or t[1].upper() in _PART_KW)):
+        tok = toks[k]
+        if not _is_name(tok) or (tok[0] == "w" and (tok[1][:1].isdigit() or tok[1].upper() in _PART_KW)):
             continue
         nxt, prev = _at(toks, k + 1), _at(toks, k - 1)
-        if t[0] == "w" and nxt is not None and nxt[0] == "p" and nxt[1] == "(":
+        if tok[0] == "w" and nxt is not None and nxt[0] == "p" and nxt[1] == "(":
             continue                       # a function name
         if prev is not None and prev[0] == "p" and prev[1] in ("::", "."):
             continue                       # a cast's type, or a qualified name's later part
-        col = names.get(_idents.name_key(_name(t, dialect == "postgres"), dialect))
+        col = names.get(_idents.name_key(_name(tok, dialect == "postgres"), dialect))
         if col is not None and col not in cols:
             cols.append(col)
     return close
 
 
-def _partition_by(toks, i: int, ts: TableSchema, dialect: str) -> int:
+def _partition_by(toks, i: int, table: TableSchema, dialect: str) -> int:
     """PARTITION BY [LINEAR] strategy [COLUMNS] [ALGORITHM=n] (key) [SUBPARTITION BY ... (key)]
-    at toks[i] -> ts.partition_by = (strategy, the table columns the keys use), MySQL
+    at toks[i] -> table.partition_by = (strategy, the table columns the keys use), MySQL
     PARTITION BY KEY () = the primary key; returns the index after what it read."""
     k = i + 2
     if _W(_at(toks, k)) == "LINEAR":
@@ -656,9 +657,9 @@ def _partition_by(toks, i: int, ts: TableSchema, dialect: str) -> int:
     if not (_at(toks, k) is not None and toks[k][0] == "p" and toks[k][1] == "("):
         return k
     cols: list[str] = []
-    close = _key_columns(toks, k, ts, dialect, cols)
+    close = _key_columns(toks, k, table, dialect, cols)
     if not cols and strategy == "KEY" and close == k + 1:
-        cols = list(ts.primary_key)        # MySQL PARTITION BY KEY (): the primary key
+        cols = list(table.primary_key)        # MySQL PARTITION BY KEY (): the primary key
     k = close + 1
     while k < len(toks) and not (_W(toks[k]) == "SUBPARTITION" and _W(_at(toks, k + 1)) == "BY"):
         if toks[k][0] == "p" and toks[k][1] == "(":
@@ -669,8 +670,8 @@ def _partition_by(toks, i: int, ts: TableSchema, dialect: str) -> int:
         if _W(_at(toks, k)) == "LINEAR":
             k += 1
         if _W(_at(toks, k)) in ("HASH", "KEY") and _at(toks, k + 1) is not None and toks[k + 1][1] == "(":
-            k = _key_columns(toks, k + 1, ts, dialect, cols) + 1
-    ts.partition_by = (strategy, tuple(cols))
+            k = _key_columns(toks, k + 1, table, dialect, cols) + 1
+    table.partition_by = (strategy, tuple(cols))
     return k
 
 
@@ -685,19 +686,19 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
     if not parts:
         return None
     schema, name = _idents.split_qual(parts)
-    ts = TableSchema(schema=schema, name=name)
+    table = TableSchema(schema=schema, name=name)
     if _W(_at(toks, i)) == "PARTITION" and _W(_at(toks, i + 1)) == "OF":
         pparts, i = _qual_at(toks, i + 2, fold)
         if not pparts:
             return None
-        ts.partition_of = _idents.split_qual(pparts)
+        table.partition_of = _idents.split_qual(pparts)
         if _at(toks, i) is not None and toks[i][1] == "(":
             j = _close(toks, i)
             for el in _split_commas(toks, i + 1, j):
                 if el and _is_table_constraint(el, dialect):
-                    _table_constraint(el, ts, dialect)
+                    _table_constraint(el, table, dialect)
             i = j + 1
-        ts.partition_bound, i = _raw_until(text, toks, i, ("PARTITION", "USING", "WITH", "TABLESPACE", "SERVER"))
+        table.partition_bound, i = _raw_until(text, toks, i, ("PARTITION", "USING", "WITH", "TABLESPACE", "SERVER"))
     elif _at(toks, i) is not None and toks[i][0] == "p" and toks[i][1] == "(":
         j = _close(toks, i)
         if j < 0:
@@ -706,11 +707,11 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
             if not el:
                 continue
             if _is_table_constraint(el, dialect):
-                _table_constraint(el, ts, dialect)
+                _table_constraint(el, table, dialect)
                 continue
             if not _is_name(el[0]):
                 continue
-            ts.columns.append(_column(el, text, ts, dialect, domains))
+            table.columns.append(_column(el, text, table, dialect, domains))
         i = j + 1
     else:
         return None
@@ -725,14 +726,14 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
             for item in _split_commas(toks, i + 2, j):
                 p, _ = _qual_at(item, 0, fold)
                 if p:
-                    ts.inherits.append(_idents.split_qual(p))
+                    table.inherits.append(_idents.split_qual(p))
             i = j + 1
             continue
-        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and ts.partition_by is None:
-            i = _partition_by(toks, i, ts, dialect)
+        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and table.partition_by is None:
+            i = _partition_by(toks, i, table, dialect)
             continue
         i += 1
-    return ts
+    return table
 
 
 # kept for other readers of this module: a name as SQL text (bare part without dots)
@@ -945,15 +946,15 @@ def parse_create_unique_index(raw: bytes, dialect: str = "postgres") -> dict | N
     return {"table": table, "columns": tuple(cols), "expression": expression}
 
 
-def unique_constraint_of(ts: "TableSchema", column: str) -> str | None:
-    """How `column` of `ts` is constrained to be unique: 'PRIMARY KEY (a, b)' /
+def unique_constraint_of(table: "TableSchema", column: str) -> str | None:
+    """How `column` of `table` is constrained to be unique: 'PRIMARY KEY (a, b)' /
     'UNIQUE (a)' (constraints and unique indexes), or None. Every column of a composite
     constraint counts (dumpmask does not rely on the other columns to keep rows apart)."""
-    if column in ts.primary_key:
-        return f"PRIMARY KEY ({', '.join(ts.primary_key)}) of {ts.qualname}"
-    for u in ts.unique:
+    if column in table.primary_key:
+        return f"PRIMARY KEY ({', '.join(table.primary_key)}) of {table.qualname}"
+    for u in table.unique:
         if column in u:
-            return f"UNIQUE ({', '.join(u)}) of {ts.qualname}"
+            return f"UNIQUE ({', '.join(u)}) of {table.qualname}"
     return None
 
 
@@ -1005,11 +1006,11 @@ def unique_columns(schema: TableSchema) -> set[str]:
     return out
 
 
-def mark_json_checks(text: str, ts: "TableSchema") -> None:
+def mark_json_checks(text: str, table: "TableSchema") -> None:
     """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
     for m in re.finditer(r'\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|"(?:[^"]|"")*"|\w+)\s*\)', text, re.I):
         key = _idents.name_key(_unq(m.group(1), False), "mysql")   # "..." under ANSI_QUOTES
-        for c in ts.columns:
+        for c in table.columns:
             if _idents.name_key(c.name, "mysql") == key and c.kind == "text":
                 c.kind = "json"
 
