@@ -165,9 +165,6 @@ def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) ->
     t = _create_tolerant(text, dialect, domains or {})
     if t is not None and dialect == "mysql":
         mark_json_checks(text, t)
-        m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
-        if m:
-            t.auto_increment_next = int(m.group(1))
     return t
 
 
@@ -715,7 +712,7 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
         i = j + 1
     else:
         return None
-    # trailing clauses: INHERITS (...) (PostgreSQL), PARTITION BY ... (both dialects)
+    # trailing clauses: INHERITS (...) (PostgreSQL), AUTO_INCREMENT=N (MySQL), PARTITION BY ... (both)
     if dialect != "postgres" and i < len(toks) and "/*" in text[toks[i][2]:]:
         toks, i = _tokens(text[toks[i][2]:], dialect, conditional=True) or [], 0
     while i < len(toks):
@@ -729,6 +726,12 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
                     table.inherits.append(_idents.split_qual(p))
             i = j + 1
             continue
+        if w == "AUTO_INCREMENT" and dialect != "postgres" and table.auto_increment_next is None:
+            k = i + 2 if _at(toks, i + 1) is not None and toks[i + 1][1] == "=" else i + 1
+            if _at(toks, k) is not None and toks[k][0] == "w" and toks[k][1].isdigit():
+                table.auto_increment_next = int(toks[k][1])     # the table option AUTO_INCREMENT=N
+                i = k + 1
+                continue
         if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and table.partition_by is None:
             i = _partition_by(toks, i, table, dialect)
             continue

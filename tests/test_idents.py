@@ -473,3 +473,11 @@ def test_split_qual_reads_sql_text():
     assert idents.split_qual('public."a.b"', PG) == ("public", "a.b")
     assert idents.split_qual("`d`.`T`", MY) == ("d", "T")
     assert schema._split_qual('S."x"', True) == ("s", "x")
+
+
+def test_create_mysql_auto_increment_option_before_partition_by():
+    """AUTO_INCREMENT=N is a table option; a PARTITION BY after it used to hide it (None)."""
+    t = ct("CREATE TABLE `p` (`id` int NOT NULL AUTO_INCREMENT, PRIMARY KEY (`id`)) ENGINE=InnoDB AUTO_INCREMENT=17 "
+           "DEFAULT CHARSET=utf8mb4 PARTITION BY HASH (`id`) PARTITIONS 4;", MY)
+    assert t.auto_increment_next == 17 and t.partition_by == ("HASH", ("id",))
+    assert ct("CREATE TABLE `q` (`id` int NOT NULL, `AUTO_INCREMENT` int) ENGINE=InnoDB;", MY).auto_increment_next is None
