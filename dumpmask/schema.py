@@ -739,13 +739,10 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
     return table
 
 
-# kept for other readers of this module: a name as SQL text (bare part without dots)
+# a name as SQL text (bare part without dots), for the CREATE UNIQUE INDEX reader
 _IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,().\"`]+)'
 _QUAL = rf'{_IDL}(?:\s*\.\s*{_IDL})*'
 
-
-def _idlist(s: str, fold: bool) -> tuple[str, ...]:
-    return tuple(_unq(p, fold) for p in re.findall(_IDL, s) if p.upper() not in ("ASC", "DESC"))
 
 
 def parse_alter_table(raw: bytes, dialect: str) -> dict | None:
@@ -850,16 +847,17 @@ def parse_create_type_enum(raw: bytes) -> tuple[str, tuple[str, ...]] | None:
     """CREATE TYPE name AS ENUM ('a', 'b') -> (name as written, labels); None for other
     CREATE TYPE forms (composite, range, base types)."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = re.match(r"\s*CREATE\s+TYPE\s+(" + _QUAL + r")\s+AS\s+ENUM\s*\(", text, re.I | re.S)
-    if not m:
+    toks = _tokens(text, "postgres")
+    if not toks or _W(toks[0]) != "CREATE" or _W(_at(toks, 1)) != "TYPE":
         return None
-    labels, i = [], m.end()
-    body = text[i:]
-    for lm in re.finditer(r"\s*(?:E)?'((?:[^']|'')*)'\s*(,|\))", body):
-        labels.append(lm.group(1).replace("''", "'"))
-        if lm.group(2) == ")":
-            break
-    return m.group(1), tuple(labels)
+    parts, i = _qual_at(toks, 2, True)
+    if not parts or _W(_at(toks, i)) != "AS" or _W(_at(toks, i + 1)) != "ENUM" or _at(toks, i + 2) is None \
+            or toks[i + 2][1] != "(":
+        return None
+    name = text[toks[2][2]:toks[i - 1][3]]
+    close = _close(toks, i + 2)
+    labels = tuple(_string_value(tok, "postgres") for tok in toks[i + 3:close if close > 0 else len(toks)] if tok[0] == "s")
+    return name, labels
 
 
 def enum_type_text(labels: tuple[str, ...]) -> str:
