@@ -238,7 +238,7 @@ def compare_create(raw: bytes, dialect: str, tally: Counter, diffs: list, where:
         theirs = None
     if theirs is None:
         tally["create_table unparsed"] += 1
-        diffs.append((where, ["unparsed"], text, {}, []))
+        diffs.append((where, ["unparsed"], text, {}))
         return
     found = [f for f in _TABLE_FIELDS if getattr(ours, f) != getattr(theirs, f)]
     if [c.name for c in ours.columns] != [c.name for c in theirs.columns]:
@@ -253,8 +253,7 @@ def compare_create(raw: bytes, dialect: str, tally: Counter, diffs: list, where:
         diffs.append((where, found, text,
                       {**{f: (getattr(ours, f), getattr(theirs, f)) for f in _TABLE_FIELDS if f in found},
                        **({"column names": ([c.name for c in ours.columns], [c.name for c in theirs.columns])}
-                          if "column names" in found else {})},
-                      []))
+                          if "column names" in found else {})}))
     else:
         tally["create_table same"] += 1
 
@@ -270,12 +269,12 @@ def compare_alter(raw: bytes, dialect: str, tally: Counter, diffs: list, where: 
         return          # OWNER TO, SET DEFAULT, ...: nothing of what dumpmask reads here
     if theirs is None:
         tally["alter_table unparsed"] += 1
-        diffs.append((where, ["unparsed"], text, {}, []))
+        diffs.append((where, ["unparsed"], text, {}))
         return
     found = [k for k in ("table", "pk", "unique", "fks", "attach") if ours[k] != theirs[k]]
     if found:
         tally["alter_table DIFFERENT"] += 1
-        diffs.append((where, found, text, {k: (ours[k], theirs[k]) for k in found}, []))
+        diffs.append((where, found, text, {k: (ours[k], theirs[k]) for k in found}))
     else:
         tally["alter_table same"] += 1
 
@@ -292,10 +291,10 @@ def compare_enum(raw: bytes, tally: Counter, diffs: list, where: str) -> None:
     if theirs is None:
         tally["enum unparsed"] += 1
         return
-    ours_key = schema._split_qual(ours[0], True)
+    ours_key = idents.split_qual(ours[0], "postgres")
     if (ours_key, ours[1]) != theirs:
         tally["enum DIFFERENT"] += 1
-        diffs.append((where, ["enum"], text, {"enum": ((ours_key, ours[1]), theirs)}, []))
+        diffs.append((where, ["enum"], text, {"enum": ((ours_key, ours[1]), theirs)}))
     else:
         tally["enum same"] += 1
 
@@ -319,7 +318,7 @@ def run(paths, show: int) -> int:
     wrong = [d for d in diffs if d[1] != ["unparsed"]]
     unparsed = [d for d in diffs if d[1] == ["unparsed"]]
     print(f"\n{len(wrong)} statements read differently (first {show}); {len(unparsed)} not parsed (first {show})")
-    for where, found, text, detail, _ in wrong[:show] + unparsed[:show]:
+    for where, found, text, detail in wrong[:show] + unparsed[:show]:
         print(f"\n--- {where}: {', '.join(found[:6])}\n{text[:400]}")
         for k, (a, b) in detail.items():
             print(f"  {k}: dumpmask {a!r}\n  {' ' * len(k)}  sqlglot  {b!r}")

@@ -744,7 +744,6 @@ _IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,().\"`]+)'
 _QUAL = rf'{_IDL}(?:\s*\.\s*{_IDL})*'
 
 
-
 def parse_alter_table(raw: bytes, dialect: str) -> dict | None:
     """ALTER TABLE -> {"table": (schema, name), "pk", "unique", "fks", "attach", "bound",
     "seq_default", "identity", "inherit"}."""
