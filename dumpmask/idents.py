@@ -39,8 +39,9 @@ def _dialect(d: str) -> str:
     return PG if d in (PG, "pg") else MY
 
 
-def _s(x) -> str:
-    return x.decode("utf-8", "surrogateescape") if isinstance(x, (bytes, bytearray)) else x
+def _as_str(text) -> str:
+    """bytes (a name read from the dump) -> str, undecodable bytes kept as surrogate escapes."""
+    return text.decode("utf-8", "surrogateescape") if isinstance(text, (bytes, bytearray)) else text
 
 
 def _uescape(body: str, esc: str) -> str:
@@ -76,14 +77,14 @@ def read_ident(text, pos: int = 0, dialect: str = PG):
     g = m.groups()
     if g[0] is not None:
         q = '"' if isinstance(text, str) else b'"'
-        return _s(g[0].replace(q + q, q)), m.end()
+        return _as_str(g[0].replace(q + q, q)), m.end()
     if g[1] is not None:
         q = "`" if isinstance(text, str) else b"`"
-        return _s(g[1].replace(q + q, q)), m.end()
+        return _as_str(g[1].replace(q + q, q)), m.end()
     if g[2] is not None:
-        body = _s(g[2]).replace('""', '"')
-        return _uescape(body, _s(g[3]) if g[3] is not None else "\\"), m.end()
-    return fold(_s(g[4]), d), m.end()
+        body = _as_str(g[2]).replace('""', '"')
+        return _uescape(body, _as_str(g[3]) if g[3] is not None else "\\"), m.end()
+    return fold(_as_str(g[4]), d), m.end()
 
 
 def is_quoted_at(text, pos: int = 0) -> bool:
