@@ -39,8 +39,9 @@ def _dialect(d: str) -> str:
     return PG if d in (PG, "pg") else MY
 
 
-def _s(x) -> str:
-    return x.decode("utf-8", "surrogateescape") if isinstance(x, (bytes, bytearray)) else x
+def _as_str(text) -> str:
+    """bytes (a name read from the dump) -> str, undecodable bytes kept as surrogate escapes."""
+    return text.decode("utf-8", "surrogateescape") if isinstance(text, (bytes, bytearray)) else text
 
 
 def _uescape(body: str, esc: str) -> str:
@@ -76,15 +77,14 @@ def read_ident(text, pos: int = 0, dialect: str = PG):
     g = m.groups()
     if g[0] is not None:
         q = '"' if isinstance(text, str) else b'"'
-        return _s(g[0].replace(q + q, q)), m.end()
+        return _as_str(g[0].replace(q + q, q)), m.end()
     if g[1] is not None:
         q = "`" if isinstance(text, str) else b"`"
-        return _s(g[1].replace(q + q, q)), m.end()
+        return _as_str(g[1].replace(q + q, q)), m.end()
     if g[2] is not None:
-        body = _s(g[2]).replace('""', '"')
-        return _uescape(body, _s(g[3]) if g[3] is not None else "\\"), m.end()
-    name = _s(g[4])
-    return (name.translate(_ASCII_LOWER) if d == PG else name), m.end()
+        body = _as_str(g[2]).replace('""', '"')
+        return _uescape(body, _as_str(g[3]) if g[3] is not None else "\\"), m.end()
+    return fold(_as_str(g[4]), d), m.end()
 
 
 def is_quoted_at(text, pos: int = 0) -> bool:
@@ -119,8 +119,12 @@ def read_qualname(text, pos: int = 0, dialect: str = PG):
         end = r[1]
 
 
-def split_qual(parts) -> tuple[str | None, str]:
-    """[schema, name] or [db, schema, name] or [name] -> (schema or None, name)."""
+def split_qual(parts, dialect: str = PG) -> tuple[str | None, str]:
+    """[schema, name] or [db, schema, name] or [name] -> (schema or None, name). A qualified
+    name given as SQL text (`public."a.b"`) is read first with the dialect's identifier reader."""
+    if isinstance(parts, (str, bytes, bytearray)):
+        r = read_qualname(parts, 0, dialect)
+        parts = r[0] if r is not None else None
     if not parts:
         return None, ""
     return (parts[-2] if len(parts) > 1 else None), parts[-1]
@@ -185,6 +189,26 @@ def qualname_text(schema: str | None, name: str, dialect: str = PG) -> str:
 # --------------------------------------------------------------------------- one place for names
 
 
+# How a dialect folds the names it reads (sqlglot's normalize_identifier is the model: the dialect
+# says what happens to an unquoted name; a quoted one is always kept as written).
+#   fold(name, dialect):     an unquoted name as the server stores it (PostgreSQL lower-cases
+#                            ASCII letters only, as it does in a UTF-8 database; MySQL keeps it)
+#   name_key(name, dialect): the key under which two stored names are the same column
+#                            (PostgreSQL compares exactly; MySQL column names case-insensitively)
+_FOLD = {PG: lambda name: name.translate(_ASCII_LOWER), MY: lambda name: name}
+_NAME_KEY = {PG: lambda name: name, MY: str.lower}
+
+
+def fold(name: str, dialect: str = PG) -> str:
+    """An unquoted name as the dialect stores it (PostgreSQL: ASCII letters lower-cased)."""
+    return _FOLD[_dialect(dialect)](name)
+
+
+def name_key(name: str, dialect: str = PG) -> str:
+    """The key two resolved names share when the dialect takes them for the same column."""
+    return _NAME_KEY[_dialect(dialect)](name)
+
+
 def display_name(key) -> str:
     """A table key (schema or None, name) as messages, the audit and the report show it:
     `schema.name`, or `name` alone (unquoted, for people; qualname_text gives SQL)."""
@@ -196,7 +220,7 @@ def column_named(pattern: str, quoted: bool, actual: str, dialect: str = PG) -> 
     file) name the dump's column `actual`? MySQL compares case-insensitively; PostgreSQL
     folds an unquoted name to lower case (and also takes it as written), a quoted one is exact."""
     if _dialect(dialect) != PG:
-        return pattern.lower() == actual.lower()
+        return name_key(pattern, dialect) == name_key(actual, dialect)
     if quoted:
         return pattern == actual
-    return pattern.lower() == actual or pattern == actual
+    return fold(pattern, dialect) == actual or pattern == actual

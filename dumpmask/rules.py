@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from dumpmask import idents
 from dumpmask.errors import RulesError
 
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
@@ -51,11 +52,14 @@ class NamePattern:
 
 
 def _eq(pattern: str, quoted: bool, actual: str, dialect: str) -> bool:
+    """Does a table or schema name of the rules file name the dump's `actual` one? MySQL
+    compares case-insensitively; PostgreSQL folds an unquoted name (ASCII letters), a quoted
+    one is exact."""
     if dialect == "mysql":
-        return pattern.lower() == actual.lower()  # MySQL compares column names case-insensitively
+        return idents.name_key(pattern, dialect) == idents.name_key(actual, dialect)
     if quoted:
         return pattern == actual
-    return pattern.lower() == actual  # PostgreSQL folds unquoted names to lower case
+    return idents.fold(pattern, dialect) == actual
 
 
 @dataclass

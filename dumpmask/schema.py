@@ -1,10 +1,15 @@
 """What a dump says about its tables: columns (order, type, NOT NULL, generated), primary,
-unique and foreign keys. Parsed from CREATE TABLE / ALTER TABLE with sqlglot, with a tolerant
-line reader as fallback for the DDL sqlglot cannot parse (never a crash, never a silent skip)."""
+unique and foreign keys, partitions. Read from CREATE TABLE / ALTER TABLE / CREATE TYPE /
+ALTER SEQUENCE by a token reader (one pass over each statement's tokens; a statement it cannot
+read gives None, which the caller reports: never a crash, never a silent skip). sqlglot is not
+used: docs/sqlglot.md says why (it misreads statements it accepts), measured by
+bench/sqlglot_compare.py."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+import dumpmask.idents as _idents
 
 # kinds a column can be: what a transformer needs to know to produce a value that fits
 KINDS = ("text", "int", "numeric", "float", "bool", "date", "timestamp", "time", "uuid",
@@ -63,7 +68,8 @@ class TableSchema:
 
     @property
     def qualname(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else self.name
+        """`schema.name` or `name`, for messages (idents.display_name)."""
+        return _idents.display_name((self.schema, self.name))
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -151,108 +157,15 @@ def classify(type_text: str) -> Column:
 
 
 # ---------------------------------------------------------------- parsing DDL
-import logging as _logging
-
-_logging.getLogger("sqlglot").setLevel(_logging.CRITICAL)
-
-
-def _ident(node, fold: bool) -> str:
-    """sqlglot Identifier -> name as the server resolves it (PostgreSQL folds unquoted to lower)."""
-    name = node.name if hasattr(node, "name") else str(node)
-    if fold and not getattr(node, "quoted", False) and not (hasattr(node, "this") and getattr(node.this, "quoted", False)):
-        return name.lower()
-    return name
-
 
 def parse_create_table(raw: bytes, dialect: str, domains: dict | None = None) -> TableSchema | None:
-    """CREATE TABLE -> TableSchema, from the statement's tokens (_create_tolerant); sqlglot
-    only for what that reader does not take (a form without a column list it knows)."""
+    """CREATE TABLE -> TableSchema, from the statement's tokens; None for a form the reader does
+    not take (AS SELECT, OF type, LIKE in MySQL) or an unterminated string or name."""
     text = raw.decode("utf-8", "surrogateescape")
     t = _create_tolerant(text, dialect, domains or {})
-    if t is None:
-        try:
-            t = _create_via_sqlglot(text, dialect, domains or {})
-        except Exception:
-            t = None
-    if t is not None:
-        _partition_info(text, t, dialect)
     if t is not None and dialect == "mysql":
         mark_json_checks(text, t)
-        m = re.search(r"\)\s*(?:ENGINE|TYPE)?[^()]*?\bAUTO_INCREMENT\s*=\s*(\d+)", text[text.rfind(")") - 1:] if ")" in text else text, re.I)
-        if m:
-            t.auto_increment_next = int(m.group(1))
     return t
-
-
-def _create_via_sqlglot(text: str, dialect: str, domains: dict) -> TableSchema | None:
-    import sqlglot
-    from sqlglot import exp
-
-    read = "postgres" if dialect == "postgres" else "mysql"
-    fold = dialect == "postgres"
-    # sqlglot needs no trailing partition/options clauses to get the column list; keep them (it parses most)
-    tree = sqlglot.parse_one(text.strip().rstrip(";"), read=read)
-    if not isinstance(tree, exp.Create):
-        return None
-    schema_node = tree.this
-    if not isinstance(schema_node, exp.Schema):
-        return None
-    tbl = schema_node.this
-    name = _ident(tbl.this, fold)
-    db = _ident(tbl.args["db"], fold) if tbl.args.get("db") else None
-    ts = TableSchema(schema=db, name=name)
-    for item in schema_node.expressions:
-        if isinstance(item, exp.ColumnDef):
-            kind = item.args.get("kind")
-            type_text = _orig_type_text(text, item, kind, read)
-            col = classify(domains.get(type_text.lower(), type_text))
-            col.type = type_text.lower()
-            col.name = _ident(item.this, fold)
-            for c in item.constraints:
-                k = c.args.get("kind")
-                kn = type(k).__name__
-                if kn == "NotNullColumnConstraint":
-                    col.nullable = bool(k.args.get("allow_null"))
-                elif kn == "PrimaryKeyColumnConstraint":
-                    col.nullable = False
-                    ts.primary_key = (col.name,)
-                elif kn == "UniqueColumnConstraint":
-                    ts.unique.append((col.name,))
-                elif kn == "ComputedColumnConstraint":
-                    col.generated = True
-                elif kn == "GeneratedAsIdentityColumnConstraint":
-                    # GENERATED ALWAYS AS IDENTITY: a value in the dump; GENERATED ALWAYS AS (expr): computed
-                    if k.args.get("expression") is not None and k.args.get("this") is not None and not _is_identity(k):
-                        col.generated = True
-                elif kn == "AutoIncrementColumnConstraint":
-                    col.auto_increment = True
-                elif kn == "DefaultColumnConstraint":
-                    m = re.search(r"nextval\((?:CAST\()?'((?:[^']|'')*)'", c.sql(read), re.I)
-                    if m:
-                        col.has_default_sequence = m.group(1)
-            ts.columns.append(col)
-        elif isinstance(item, exp.PrimaryKey):
-            ts.primary_key = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.expressions)
-        elif isinstance(item, (exp.UniqueColumnConstraint,)) or type(item).__name__ in ("UniqueKeyProperty",):
-            cols = tuple(_ident(e.this if isinstance(e, exp.Ordered) else e, fold) for e in item.this.expressions) if isinstance(item.this, exp.Schema) else ()
-            if cols:
-                ts.unique.append(cols)
-        elif isinstance(item, (exp.Constraint, exp.ForeignKey)):
-            pass  # handled by the tolerant pass below for robustness
-    _constraints_from_text(text, ts, dialect)
-    return ts
-
-
-def _is_identity(k) -> bool:
-    s = k.sql()
-    return "IDENTITY" in s.upper()
-
-
-_TYPE_END = re.compile(r"\s+(?:NOT\s+NULL|NULL|DEFAULT|GENERATED|PRIMARY|UNIQUE|CHECK|REFERENCES|COLLATE|CONSTRAINT|AUTO_INCREMENT|COMMENT|CHARACTER\s+SET|CHARSET|ON\s+UPDATE|AS\s*\(|INVISIBLE|VIRTUAL|STORED|PERSISTENT)\b.*$", re.I | re.S)
-
-
-def _orig_type_text(text: str, item, kind, read) -> str:
-    return kind.sql(read) if kind is not None else ""
 
 
 # ---------------------------------------------------------------- the DDL token reader
@@ -260,8 +173,6 @@ def _orig_type_text(text: str, item, kind, read) -> str:
 # statement is cut into tokens (names through dumpmask.idents, strings, words, punctuation;
 # comments dropped) and read from those, so a quoted name holding `PRIMARY KEY (`, a comma,
 # a newline or a dot is one name, and a column named like a keyword is a column.
-import dumpmask.idents as _idents
-
 _TOK_SRC = {
     "postgres": (r"(?P<ws>\s+|--[^\n]*)|(?P<bc>/\*)"
                  r"|(?P<s>[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|(?P<dt>\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$))"
@@ -276,6 +187,7 @@ _TOK_SRC = {
 }
 _TOK_RE = {d: re.compile(s, re.S | re.M) for d, s in _TOK_SRC.items()}
 _BLOCK_PARTS = re.compile(r"/\*|\*/")
+_MY_CONDITIONAL = re.compile(r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
 
 
 _FAST_SRC = {
@@ -311,8 +223,11 @@ def _tokens_fast(text: str, d: str) -> list:
     return out
 
 
-def _tokens(text: str, dialect: str, fast: bool = True) -> list | None:
-    """The statement's tokens; None when it cannot be read (an unterminated string or name)."""
+def _tokens(text: str, dialect: str, fast: bool = True, conditional: bool = False) -> list | None:
+    """The statement's tokens; None when it cannot be read (an unterminated string or name).
+    With `conditional` (MySQL), the text of /*!NNNNN ... */ comments is read as code, as the
+    server runs it (used for the table options after a column list: mysqldump writes
+    `/*!50100 PARTITION BY ... */` there)."""
     d = "postgres" if dialect == "postgres" else "mysql"
     if fast and "/*" not in text and "$" not in text and "--" not in text and "#" not in text:
         toks = _tokens_fast(text, d)
@@ -322,13 +237,19 @@ def _tokens(text: str, dialect: str, fast: bool = True) -> list | None:
     rx = _TOK_RE[d]
     out = []
     pos, n = 0, len(text)
+    in_conditional = False      # inside a MySQL /*!NNNNN ... */ comment, which the server runs as code
     while pos < n:
+        if in_conditional and text.startswith("*/", pos):
+            in_conditional, pos = False, pos + 2
+            continue
         m = rx.match(text, pos)
         if m is None:
             return None
         k = m.lastgroup
         if k == "ws":
             pos = m.end()
+        elif k == "bc" and conditional and d == "mysql" and not in_conditional and _MY_CONDITIONAL.match(text, m.start()):
+            in_conditional, pos = True, _MY_CONDITIONAL.match(text, m.start()).end()
         elif k == "bc":
             depth, p = 1, m.end()
             while depth:
@@ -387,9 +308,10 @@ def _is_name(tok) -> bool:
 
 
 def _name(tok, fold: bool) -> str:
+    """A name token as the server stores it (`fold`: PostgreSQL's folding of an unquoted name)."""
     if tok[0] == "q":
         return tok[1]
-    return tok[1].translate(_idents._ASCII_LOWER) if fold else tok[1]
+    return _idents.fold(tok[1], _idents.PG) if fold else tok[1]
 
 
 def _at(toks, i):
@@ -476,15 +398,13 @@ def _unq(name: str, fold: bool) -> str:
         return name[1:-1].replace('""', '"')
     if name.startswith("`") and name.endswith("`"):
         return name[1:-1].replace("``", "`")
-    return name.translate(_idents._ASCII_LOWER) if fold else name
+    return _idents.fold(name, _idents.PG) if fold else name
 
 
 def _split_qual(name: str, fold: bool) -> tuple[str | None, str]:
-    """A qualified name as SQL text -> (schema or None, name)."""
-    r = _idents.read_qualname(name, 0, "postgres" if fold else "mysql")
-    if r is None:
-        return None, ""
-    return _idents.split_qual(r[0])
+    """Kept as an alias for the modules that still import it (features/keys.py, engine.py,
+    scan.py, tests/test_idents.py): new code calls idents.split_qual(text, dialect)."""
+    return _idents.split_qual(name, _idents.PG if fold else _idents.MY)
 
 
 # ---------------------------------------------------------------- table elements
@@ -524,7 +444,7 @@ def _is_table_constraint(el, dialect: str) -> bool:
     return False                # KEY, INDEX, FULLTEXT, SPATIAL in PostgreSQL: column names
 
 
-def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
+def _table_constraint(el, table: TableSchema, dialect: str) -> None:
     """PRIMARY KEY / UNIQUE / FOREIGN KEY of a table element or ALTER TABLE ... ADD."""
     fold = dialect == "postgres"
     i = 0
@@ -548,13 +468,13 @@ def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
         if k >= 0:
             cols, _ = _name_list(el, k, fold)
             if cols:
-                ts.primary_key = tuple(cols)
+                table.primary_key = tuple(cols)
     elif w == "UNIQUE":
         k = first_paren(i + 1)
         if k >= 0:
             cols, _ = _name_list(el, k, fold)
-            if cols and tuple(cols) not in ts.unique:
-                ts.unique.append(tuple(cols))
+            if cols and tuple(cols) not in table.unique:
+                table.unique.append(tuple(cols))
     elif w == "FOREIGN" and _W(_at(el, i + 1)) == "KEY":
         k = first_paren(i + 2)
         if k < 0:
@@ -569,8 +489,8 @@ def _table_constraint(el, ts: TableSchema, dialect: str) -> None:
         if not rcols:
             return
         fk = ForeignKey(columns=tuple(cols), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols), name=cname)
-        if fk not in ts.foreign_keys:
-            ts.foreign_keys.append(fk)
+        if fk not in table.foreign_keys:
+            table.foreign_keys.append(fk)
 
 
 _COL_STOP = {"NOT", "NULL", "DEFAULT", "GENERATED", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES", "COLLATE",
@@ -578,7 +498,7 @@ _COL_STOP = {"NOT", "NULL", "DEFAULT", "GENERATED", "PRIMARY", "UNIQUE", "CHECK"
              "PERSISTENT", "COMPRESSION", "STORAGE", "KEY", "SRID", "COMPRESSED", "ENCRYPTED"}
 
 
-def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_fk: bool = True) -> Column:
+def _column(el, text: str, table: TableSchema, dialect: str, domains: dict, inline_fk: bool = True) -> Column:
     fold = dialect == "postgres"
     cname = _name(el[0], fold)
     j, depth, n = 1, 0, len(el)
@@ -622,10 +542,10 @@ def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_
             col.nullable = False
         elif w == "PRIMARY" and nw == "KEY":
             col.nullable = False
-            ts.primary_key = (cname,)
+            table.primary_key = (cname,)
         elif w == "UNIQUE":
-            if (cname,) not in ts.unique:
-                ts.unique.append((cname,))
+            if (cname,) not in table.unique:
+                table.unique.append((cname,))
         elif w == "AS":
             nt = _at(el, k + 1)
             if nt is not None and nt[0] == "p" and nt[1] == "(":
@@ -643,8 +563,8 @@ def _column(el, text: str, ts: TableSchema, dialect: str, domains: dict, inline_
                 rcols, k2 = _name_list(el, k2, fold)
                 if rcols:
                     fk = ForeignKey(columns=(cname,), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols))
-                    if fk not in ts.foreign_keys:
-                        ts.foreign_keys.append(fk)
+                    if fk not in table.foreign_keys:
+                        table.foreign_keys.append(fk)
                     k = k2
                     continue
         k += 1
@@ -689,22 +609,67 @@ def _raw_until(text: str, toks, i: int, stop_words=()) -> tuple[str, int]:
     return text[toks[i][2]:toks[j - 1][3]], j
 
 
-def _partition_by(text: str, toks, i: int, fold: bool):
-    """PARTITION BY strategy (key, ...) at toks[i] -> ((strategy, key elements), next index):
-    a plain column is its name, an expression its text."""
-    strat = _W(_at(toks, i + 2))
-    k = i + 3
-    if not (_at(toks, k) is not None and toks[k][1] == "("):
-        return None, k
-    j = _close(toks, k)
-    elems = []
-    for item in _split_commas(toks, k + 1, j):
-        if len(item) >= 1 and _is_name(item[0]) and (len(item) == 1 or all(t[0] in ("w", "q") for t in item[1:3])) \
-                and not (len(item) > 1 and item[1][0] == "p"):
-            elems.append(_name(item[0], fold))   # a column (maybe with COLLATE / opclass after it)
-        elif item:
-            elems.append(text[item[0][2]:item[-1][3]])
-    return (strat, tuple(elems)), j + 1
+_PART_STRATEGIES = {"RANGE", "LIST", "HASH", "KEY"}
+_PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
+
+
+def _key_columns(toks, open_at: int, table: TableSchema, dialect: str, cols: list) -> int:
+    """The table's columns named inside the parenthesised key expression at toks[open_at]
+    (function names, strings, keywords, ::type names skipped) appended to `cols` in the table's
+    spelling; returns the index of the closing ')'."""
+    close = _close(toks, open_at)
+    if close < 0:
+        return len(toks)
+    names = {_idents.name_key(c.name, dialect): c.name for c in table.columns}
+    for k in range(open_at + 1, close):
+        tok = toks[k]
+        if not _is_name(tok) or (tok[0] == "w" and (tok[1][:1].isdigit() or tok[1].upper() in _PART_KW)):
+            continue
+        nxt, prev = _at(toks, k + 1), _at(toks, k - 1)
+        if tok[0] == "w" and nxt is not None and nxt[0] == "p" and nxt[1] == "(":
+            continue                       # a function name
+        if prev is not None and prev[0] == "p" and prev[1] in ("::", "."):
+            continue                       # a cast's type, or a qualified name's later part
+        col = names.get(_idents.name_key(_name(tok, dialect == "postgres"), dialect))
+        if col is not None and col not in cols:
+            cols.append(col)
+    return close
+
+
+def _partition_by(toks, i: int, table: TableSchema, dialect: str) -> int:
+    """PARTITION BY [LINEAR] strategy [COLUMNS] [ALGORITHM=n] (key) [SUBPARTITION BY ... (key)]
+    at toks[i] -> table.partition_by = (strategy, the table columns the keys use), MySQL
+    PARTITION BY KEY () = the primary key; returns the index after what it read."""
+    k = i + 2
+    if _W(_at(toks, k)) == "LINEAR":
+        k += 1
+    strategy = _W(_at(toks, k))
+    if strategy not in _PART_STRATEGIES:
+        return k
+    k += 1
+    if _W(_at(toks, k)) == "COLUMNS":
+        k += 1
+    if _W(_at(toks, k)) == "ALGORITHM" and _at(toks, k + 1) is not None and toks[k + 1][1] == "=":
+        k += 3
+    if not (_at(toks, k) is not None and toks[k][0] == "p" and toks[k][1] == "("):
+        return k
+    cols: list[str] = []
+    close = _key_columns(toks, k, table, dialect, cols)
+    if not cols and strategy == "KEY" and close == k + 1:
+        cols = list(table.primary_key)        # MySQL PARTITION BY KEY (): the primary key
+    k = close + 1
+    while k < len(toks) and not (_W(toks[k]) == "SUBPARTITION" and _W(_at(toks, k + 1)) == "BY"):
+        if toks[k][0] == "p" and toks[k][1] == "(":
+            break                          # the partition definitions: no SUBPARTITION BY after them
+        k += 1
+    if _W(_at(toks, k)) == "SUBPARTITION":
+        k += 2
+        if _W(_at(toks, k)) == "LINEAR":
+            k += 1
+        if _W(_at(toks, k)) in ("HASH", "KEY") and _at(toks, k + 1) is not None and toks[k + 1][1] == "(":
+            k = _key_columns(toks, k + 1, table, dialect, cols) + 1
+    table.partition_by = (strategy, tuple(cols))
+    return k
 
 
 def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | None:
@@ -718,19 +683,19 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
     if not parts:
         return None
     schema, name = _idents.split_qual(parts)
-    ts = TableSchema(schema=schema, name=name)
+    table = TableSchema(schema=schema, name=name)
     if _W(_at(toks, i)) == "PARTITION" and _W(_at(toks, i + 1)) == "OF":
         pparts, i = _qual_at(toks, i + 2, fold)
         if not pparts:
             return None
-        ts.partition_of = _idents.split_qual(pparts)
+        table.partition_of = _idents.split_qual(pparts)
         if _at(toks, i) is not None and toks[i][1] == "(":
             j = _close(toks, i)
             for el in _split_commas(toks, i + 1, j):
                 if el and _is_table_constraint(el, dialect):
-                    _table_constraint(el, ts, dialect)
+                    _table_constraint(el, table, dialect)
             i = j + 1
-        ts.partition_bound, i = _raw_until(text, toks, i, ("PARTITION", "USING", "WITH", "TABLESPACE", "SERVER"))
+        table.partition_bound, i = _raw_until(text, toks, i, ("PARTITION", "USING", "WITH", "TABLESPACE", "SERVER"))
     elif _at(toks, i) is not None and toks[i][0] == "p" and toks[i][1] == "(":
         j = _close(toks, i)
         if j < 0:
@@ -739,15 +704,17 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
             if not el:
                 continue
             if _is_table_constraint(el, dialect):
-                _table_constraint(el, ts, dialect)
+                _table_constraint(el, table, dialect)
                 continue
             if not _is_name(el[0]):
                 continue
-            ts.columns.append(_column(el, text, ts, dialect, domains))
+            table.columns.append(_column(el, text, table, dialect, domains))
         i = j + 1
     else:
         return None
-    # trailing clauses: INHERITS (...), PARTITION BY ... (PostgreSQL)
+    # trailing clauses: INHERITS (...) (PostgreSQL), AUTO_INCREMENT=N (MySQL), PARTITION BY ... (both)
+    if dialect != "postgres" and i < len(toks) and "/*" in text[toks[i][2]:]:
+        toks, i = _tokens(text[toks[i][2]:], dialect, conditional=True) or [], 0
     while i < len(toks):
         t = toks[i]
         w = _W(t)
@@ -756,46 +723,25 @@ def _create_tolerant(text: str, dialect: str, domains: dict) -> TableSchema | No
             for item in _split_commas(toks, i + 2, j):
                 p, _ = _qual_at(item, 0, fold)
                 if p:
-                    ts.inherits.append(_idents.split_qual(p))
+                    table.inherits.append(_idents.split_qual(p))
             i = j + 1
             continue
-        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and fold:
-            ts.partition_by, i = _partition_by(text, toks, i, fold)
+        if w == "AUTO_INCREMENT" and dialect != "postgres" and table.auto_increment_next is None:
+            k = i + 2 if _at(toks, i + 1) is not None and toks[i + 1][1] == "=" else i + 1
+            if _at(toks, k) is not None and toks[k][0] == "w" and toks[k][1].isdigit():
+                table.auto_increment_next = int(toks[k][1])     # the table option AUTO_INCREMENT=N
+                i = k + 1
+                continue
+        if w == "PARTITION" and _W(_at(toks, i + 1)) == "BY" and table.partition_by is None:
+            i = _partition_by(toks, i, table, dialect)
             continue
         i += 1
-    return ts
+    return table
 
 
-def _constraints_from_text(text: str, ts: TableSchema, dialect: str, inline: bool = True) -> None:
-    """Table-level PRIMARY KEY / UNIQUE / FOREIGN KEY clauses (and inline REFERENCES) of a
-    CREATE TABLE, read from its tokens."""
-    toks = _tokens(text, dialect)
-    if not toks:
-        return
-    parts, i = _create_head(toks, dialect)
-    if not parts or not (_at(toks, i) is not None and toks[i][1] == "("):
-        return
-    j = _close(toks, i)
-    for el in _split_commas(toks, i + 1, j):
-        if not el:
-            continue
-        if _is_table_constraint(el, dialect):
-            _table_constraint(el, ts, dialect)
-        elif inline and _is_name(el[0]):
-            tmp = TableSchema(schema=ts.schema, name=ts.name)
-            _column(el, text, tmp, dialect, {})
-            for fk in tmp.foreign_keys:
-                if fk not in ts.foreign_keys:
-                    ts.foreign_keys.append(fk)
-
-
-# kept for other readers of this module: a name as SQL text (bare part without dots)
+# a name as SQL text (bare part without dots), for the CREATE UNIQUE INDEX reader
 _IDL = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s,().\"`]+)'
 _QUAL = rf'{_IDL}(?:\s*\.\s*{_IDL})*'
-
-
-def _idlist(s: str, fold: bool) -> tuple[str, ...]:
-    return tuple(_unq(p, fold) for p in re.findall(_IDL, s) if p.upper() not in ("ASC", "DESC"))
 
 
 def parse_alter_table(raw: bytes, dialect: str) -> dict | None:
@@ -900,16 +846,17 @@ def parse_create_type_enum(raw: bytes) -> tuple[str, tuple[str, ...]] | None:
     """CREATE TYPE name AS ENUM ('a', 'b') -> (name as written, labels); None for other
     CREATE TYPE forms (composite, range, base types)."""
     text = raw.decode("utf-8", "surrogateescape")
-    m = re.match(r"\s*CREATE\s+TYPE\s+(" + _QUAL + r")\s+AS\s+ENUM\s*\(", text, re.I | re.S)
-    if not m:
+    toks = _tokens(text, "postgres")
+    if not toks or _W(toks[0]) != "CREATE" or _W(_at(toks, 1)) != "TYPE":
         return None
-    labels, i = [], m.end()
-    body = text[i:]
-    for lm in re.finditer(r"\s*(?:E)?'((?:[^']|'')*)'\s*(,|\))", body):
-        labels.append(lm.group(1).replace("''", "'"))
-        if lm.group(2) == ")":
-            break
-    return m.group(1), tuple(labels)
+    parts, i = _qual_at(toks, 2, True)
+    if not parts or _W(_at(toks, i)) != "AS" or _W(_at(toks, i + 1)) != "ENUM" or _at(toks, i + 2) is None \
+            or toks[i + 2][1] != "(":
+        return None
+    name = text[toks[2][2]:toks[i - 1][3]]
+    close = _close(toks, i + 2)
+    labels = tuple(_string_value(tok, "postgres") for tok in toks[i + 3:close if close > 0 else len(toks)] if tok[0] == "s")
+    return name, labels
 
 
 def enum_type_text(labels: tuple[str, ...]) -> str:
@@ -999,15 +946,15 @@ def parse_create_unique_index(raw: bytes, dialect: str = "postgres") -> dict | N
     return {"table": table, "columns": tuple(cols), "expression": expression}
 
 
-def unique_constraint_of(ts: "TableSchema", column: str) -> str | None:
-    """How `column` of `ts` is constrained to be unique: 'PRIMARY KEY (a, b)' /
+def unique_constraint_of(table: "TableSchema", column: str) -> str | None:
+    """How `column` of `table` is constrained to be unique: 'PRIMARY KEY (a, b)' /
     'UNIQUE (a)' (constraints and unique indexes), or None. Every column of a composite
     constraint counts (dumpmask does not rely on the other columns to keep rows apart)."""
-    if column in ts.primary_key:
-        return f"PRIMARY KEY ({', '.join(ts.primary_key)}) of {ts.qualname}"
-    for u in ts.unique:
+    if column in table.primary_key:
+        return f"PRIMARY KEY ({', '.join(table.primary_key)}) of {table.qualname}"
+    for u in table.unique:
         if column in u:
-            return f"UNIQUE ({', '.join(u)}) of {ts.qualname}"
+            return f"UNIQUE ({', '.join(u)}) of {table.qualname}"
     return None
 
 
@@ -1059,12 +1006,12 @@ def unique_columns(schema: TableSchema) -> set[str]:
     return out
 
 
-def mark_json_checks(text: str, ts: "TableSchema") -> None:
+def mark_json_checks(text: str, table: "TableSchema") -> None:
     """MariaDB's JSON is longtext with CHECK (json_valid(`col`)): such a column takes only JSON."""
-    for m in re.finditer(r"\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|\w+)\s*\)", text, re.I):
-        name = _unq(m.group(1), False)
-        for c in ts.columns:
-            if c.name.lower() == name.lower() and c.kind == "text":
+    for m in re.finditer(r'\bjson_valid\s*\(\s*(`(?:[^`]|``)*`|"(?:[^"]|"")*"|\w+)\s*\)', text, re.I):
+        key = _idents.name_key(_unq(m.group(1), False), "mysql")   # "..." under ANSI_QUOTES
+        for c in table.columns:
+            if _idents.name_key(c.name, "mysql") == key and c.kind == "text":
                 c.kind = "json"
 
 
@@ -1085,81 +1032,3 @@ def domain_enum_values(check: str) -> tuple[str, ...] | None:
             return None
         out.append(sm.group(1).replace("''", "'"))
     return tuple(out) or None
-
-
-_PART_BY = re.compile(r"PARTITION\s+BY", re.I)
-_PART_KW = {"COLLATE", "ASC", "DESC", "NULLS", "FIRST", "LAST", "USING", "COLUMNS", "LINEAR", "ALGORITHM"}
-
-
-def _table_tail(text: str) -> str | None:
-    """What follows the column list of a CREATE TABLE (table options, INHERITS, PARTITION BY),
-    with string literals blanked."""
-    m = re.match(r'\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMPORARY\s+|TEMP\s+|UNLOGGED\s+|FOREIGN\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?'
-                 r'((?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+)(?:\s*\.\s*(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|[^\s(."`]+))*)\s*\(', text, re.I | re.S)
-    if not m:
-        return None
-    depth, i, in_q = 1, m.end(), None
-    while i < len(text) and depth:
-        ch = text[i]
-        if in_q:
-            if ch == in_q:
-                in_q = None
-            elif ch == "\\" and in_q == "'":
-                i += 1
-        elif ch in "'\"`":
-            in_q = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        i += 1
-    return text[i:]
-
-
-def _paren_inner(text: str, start: int) -> str:
-    """The text inside the parentheses opening at text[start] ('(')."""
-    end = _balanced(text, start)
-    return text[start + 1:end - 1] if end > 0 else text[start + 1:]
-
-
-def _partition_info(text: str, ts: TableSchema, dialect: str) -> None:
-    """PARTITION BY: its strategy and the table columns its key expression uses (both dialects;
-    INHERITS is read by the token reader)."""
-    if not _PART_BY.search(text):
-        return
-    tail = _table_tail(text)
-    if tail is not None:
-        partition_by_from(tail, ts, dialect)
-
-
-def partition_by_from(tail: str, ts: TableSchema, dialect: str) -> None:
-    """ts.partition_by from a PARTITION BY clause in `tail` (text after the column list)."""
-    fold = dialect == "postgres"
-    pm = re.search(r"\bPARTITION\s+BY\s+(?:LINEAR\s+)?(RANGE|LIST|HASH|KEY)\s*(?:COLUMNS\s*)?(?:ALGORITHM\s*=\s*\d+\s*)?\(", tail, re.I)
-    if not pm:
-        return
-    expr = _paren_inner(tail, pm.end() - 1)
-    names = {c.name if fold else c.name.lower(): c.name for c in ts.columns}
-    cols = []
-    for tok in re.finditer(r'"(?:[^"]|"")*"|`(?:[^`]|``)*`|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*', expr):
-        after = expr[tok.end():tok.end() + 2].lstrip()
-        if after.startswith("("):
-            continue  # a function name
-        raw = tok.group(0)
-        if raw.upper() in _PART_KW:
-            continue
-        n = _unq(raw, fold)
-        c = names.get(n if fold else n.lower())
-        if c is not None and c not in cols:
-            cols.append(c)
-    strategy = pm.group(1).upper()
-    if not cols and strategy == "KEY" and not expr.strip():
-        cols = list(ts.primary_key)  # MySQL PARTITION BY KEY (): the primary key
-    ts.partition_by = (strategy, tuple(cols))
-    sm = re.search(r"\bSUBPARTITION\s+BY\s+(?:LINEAR\s+)?(?:HASH|KEY)\s*\(", tail[pm.end():], re.I)
-    if sm:
-        sub = tail[pm.end():]
-        for tok in re.findall(r'`(?:[^`]|``)*`|[A-Za-z_]\w*', _paren_inner(sub, sm.end() - 1)):
-            c = names.get(_unq(tok, fold) if fold else _unq(tok, fold).lower())
-            if c is not None and c not in ts.partition_by[1]:
-                ts.partition_by = (strategy, ts.partition_by[1] + (c,))

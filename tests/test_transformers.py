@@ -15,7 +15,7 @@ from dumpmask.schema import Column, classify
 from dumpmask.transformers import REGISTRY, describe_all, get, parse_mutation
 from dumpmask.transformers import common
 from dumpmask.transformers.base import Transformer, register
-from dumpmask.transformers.generated import iban_valid, luhn_check_digit, luhn_valid
+from dumpmask.transformers.computed import iban_valid, luhn_check_digit, luhn_valid
 
 SECRET = b"test secret for transformers"
 KEY = Key(SECRET)

@@ -14,6 +14,8 @@ from dumpmask.crypto import Key
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
+from .validity import NETWORK, base_type, domain_check_error, is_spatial, is_unknown_type
+
 
 @dataclass(frozen=True)
 class Param:
@@ -99,8 +101,6 @@ class Transformer:
                    dialect: str | None = None) -> str | None:
         """Why this mutation (with these validated options) cannot write a valid value into
         `column`, or None. A class method: no key, no pools (scan uses it through valid_for)."""
-        from .validity import NETWORK, base_type, domain_check_error, is_spatial, is_unknown_type
-
         what = f"column {column.name!r} of type {column.type or column.kind}"
         err = domain_check_error(cls.name, column)
         if err:

@@ -7,7 +7,8 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
-from .common import PrfTransformer, is_mysql_timestamp
+from .common import PrfTransformer
+from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
@@ -194,46 +195,6 @@ class Hash(PrfTransformer):
         h[8] = (h[8] & 0x3F) | 0x80
         x = h.hex()
         return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def redact_value(column: Column) -> str:
-    """The fixed value `redact` writes into a column of this type."""
-    k = column.kind
-    if k == "int":
-        return str(column.int_min) if column.int_min is not None else "0"
-    if k in ("numeric", "float"):
-        return "0"
-    if k == "bit":
-        from .validity import base_type, bit_length
-
-        n = bit_length(column)
-        return "0" if base_type(column) in ("bit varying", "varbit") or n is None or "unsigned" in (column.type or "") else "0" * n
-    if k == "date":
-        return "1900-01-01"
-    if k == "timestamp":
-        return "1970-01-01 00:00:01" if is_mysql_timestamp(column) else "1900-01-01 00:00:00"
-    if k in ("time", "interval"):
-        return "00:00:00"
-    if k == "bool":
-        return "false"
-    if k == "uuid":
-        return "00000000-0000-0000-0000-000000000000"
-    if k == "year":
-        return "1901"
-    if k == "json":
-        return "{}"
-    if k == "array":
-        return "{}"
-    if k == "binary":
-        return ""
-    if k == "enum" and (column.type or "").split("(")[0].strip() == "set":
-        return ""   # the empty set
-    if k == "enum" and column.enum_values:
-        return column.enum_values[0]
-    s = "*****"
-    if column.length is not None:
-        s = s[: column.length]
-    return s
 
 
 @register

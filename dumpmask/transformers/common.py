@@ -17,6 +17,7 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Transformer
+from .validity import is_mysql_timestamp  # noqa: F401  (re-exported: its home was here)
 
 #: per-instance memo of original -> masked; cleared when it grows past this
 CACHE_LIMIT = 32_768
@@ -230,10 +231,3 @@ def fixed_width_warning(name: str, column: Column, natural: int) -> list[str]:
     if column.length is not None and column.length < natural and column.kind in ("text", "other"):
         return [f"{name}: output needs {natural} characters, column {column.name!r} has {column.length}: truncated"]
     return []
-
-
-def is_mysql_timestamp(column: Column) -> bool:
-    """MySQL TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 only (PostgreSQL spells its
-    type 'timestamp with/without time zone')."""
-    t = column.type or ""
-    return column.kind == "timestamp" and t.startswith("timestamp") and "zone" not in t

@@ -136,8 +136,6 @@ def _date_error(s: str, mysql: bool) -> str | None:
 
 
 def _timestamp_error(s: str, column: Column, mysql: bool) -> str | None:
-    from .common import is_mysql_timestamp
-
     if s.strip().lower() in ("infinity", "-infinity") and not mysql:
         return None
     m = _DATE_RE.match(s)
@@ -270,141 +268,164 @@ def domain_check_error(name: str, column: Column) -> str | None:
     return None
 
 
+def _array_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    from dumpmask.schema import classify
+
+    from .arrays import element_type, map_array, parse_array
+
+    try:
+        _, tree = parse_array(s)
+    except ValueError as e:
+        return f"is not an array literal ({e}): write it like {{}} or {{a,b}}"
+    elem = classify(element_type(column.type or ""))
+    elem.name = column.name
+    errors: list[str] = []
+    map_array(tree, lambda v: errors.append(literal_error(v, elem, dialect) or ""))
+    bad = next((e for e in errors if e), None)
+    return f"has an element that {bad}" if bad else None
+
+
+def _int_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if not _INT_RE.match(s):
+        return "is not an integer"
+    v = int(s)
+    if (column.int_min is not None and v < column.int_min) or (column.int_max is not None and v > column.int_max):
+        return f"is out of range ({column.int_min} .. {column.int_max})"
+    return None
+
+
+def _numeric_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if bt == "money":
+        return None if (_MONEY_RE.match(s) and s.count("-") <= 1) else "is not an amount of money (like 12.34 or $1,000.00)"
+    if not mysql and s.strip().lower() == "nan":
+        return None
+    if not _NUM_RE.match(s):
+        return "is not a number"
+    if column.precision is not None:
+        intpart = s.strip().lstrip("+-").split(".")[0].split("e")[0].split("E")[0].lstrip("0")
+        if "e" in s.lower():
+            try:
+                from decimal import Decimal
+
+                intpart = str(abs(int(Decimal(s.strip())))).lstrip("0")
+            except Exception:
+                return "is not a number"
+        room = column.precision - (column.scale or 0)
+        if len(intpart) > room:
+            return f"does not fit numeric({column.precision},{column.scale or 0}) ({room} digits before the point)"
+    return None
+
+
+def _float_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if not mysql and s.strip().lower() in ("nan", "infinity", "-infinity", "inf", "-inf", "+infinity"):
+        return None
+    if not _NUM_RE.match(s):
+        return "is not a number"
+    f = abs(float(s))
+    from decimal import Decimal
+
+    if f == 0 and Decimal(s.strip()) != 0:
+        return "is out of the type's range"
+    single = bt in ("real", "float4") or (mysql and bt == "float")
+    hi, lo = (3.4028234e38, 1.1754944e-38) if single else (1.7976931348623157e308, 2.2250738585072014e-308)
+    if f > hi or (f != 0 and f < lo):
+        return "is out of the type's range"
+    return None
+
+
+def _interval_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if _interval_ok(s):
+        return None
+    return "is not an interval (e.g. '00:00:00', '1 day', 'P1D')"
+
+
+def _year_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if not re.fullmatch(r"\s*\d{1,4}\s*", s):
+        return "is not a year"
+    y = int(s)
+    return None if y == 0 or 1901 <= y <= 2155 else "is outside YEAR's range 1901 .. 2155 (or 0)"
+
+
+def _json_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    def _no_constant(c):
+        raise ValueError(c)
+    try:
+        json.loads(s, parse_constant=_no_constant)
+    except ValueError:
+        return "is not valid JSON (write a JSON literal such as {} or \"text\" or null)"
+    if bt == "jsonb" and "\\u0000" in s:
+        return "holds \\u0000, which jsonb does not accept"
+    return None
+
+
+def _enum_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if bt == "set" or (column.type or "").startswith("set"):
+        members = _set_members(column)
+        if s == "":
+            return None
+        low = {m.lower() for m in members}
+        bad = [p for p in s.split(",") if p.lower() not in low]
+        return None if not bad or not members else f"is not a set of the members {', '.join(repr(m) for m in members)}"
+    if column.enum_values and s not in column.enum_values:
+        if mysql and s.lower() in {v.lower() for v in column.enum_values}:
+            return None
+        return f"is not one of the enum's labels {', '.join(repr(v) for v in column.enum_values)}"
+    return None
+
+
+def _binary_error(s: str, column: Column, bt: str, mysql: bool, dialect: str | None) -> str | None:
+    if not mysql and bt == "bytea":
+        return _bytea_error(s)
+    if column.length is not None and len(s.encode("utf-8", "surrogateescape")) > column.length:
+        return f"is {len(s.encode('utf-8', 'surrogateescape'))} bytes, the column holds {column.length}"
+    return None
+
+
+# the literal check of each column kind: (literal, column, base type, mysql?, dialect) -> error or None
+_KIND_CHECKS = {
+    "array": _array_error,
+    "int": _int_error,
+    "numeric": _numeric_error,
+    "float": _float_error,
+    "bool": lambda s, column, bt, mysql, dialect: None if s.strip().lower() in _PG_BOOL else "is not a boolean (true or false)",
+    "date": lambda s, column, bt, mysql, dialect: _date_error(s, mysql),
+    "timestamp": lambda s, column, bt, mysql, dialect: _timestamp_error(s, column, mysql),
+    "time": lambda s, column, bt, mysql, dialect: _time_error(s, mysql),
+    "interval": _interval_error,
+    "year": _year_error,
+    "uuid": lambda s, column, bt, mysql, dialect: None if _UUID_RE.match(s) else "is not a UUID (8-4-4-4-12 hex digits)",
+    "json": _json_error,
+    "enum": _enum_error,
+    "bit": lambda s, column, bt, mysql, dialect: _bit_error(s, column, mysql),
+    "binary": _binary_error,
+}
+
+
 def literal_error(value: str, column: Column, dialect: str | None = None) -> str | None:
     """Why `value` (a literal of a rule: static's, redact's) cannot be written into `column`,
     or None when it is valid (or the type is one dumpmask cannot judge: then the caller
     decides). `dialect` is 'postgres', 'mysql' or None (unknown: PostgreSQL rules are used
     where the two differ, except for types only MySQL has)."""
-    k = column.kind
     mysql = dialect == "mysql"
-    s = value
     bt = base_type(column)
     if is_spatial(column):
         return f"no literal is checked for a {bt} column"
-    if k == "array":
-        from dumpmask.schema import classify
-
-        from .arrays import element_type, map_array, parse_array
-
-        try:
-            _, tree = parse_array(s)
-        except ValueError as e:
-            return f"is not an array literal ({e}): write it like {{}} or {{a,b}}"
-        elem = classify(element_type(column.type or ""))
-        elem.name = column.name
-        errors: list[str] = []
-        map_array(tree, lambda v: errors.append(literal_error(v, elem, dialect) or ""))
-        bad = next((e for e in errors if e), None)
-        return f"has an element that {bad}" if bad else None
-    if k == "int":
-        if not _INT_RE.match(s):
-            return "is not an integer"
-        v = int(s)
-        if (column.int_min is not None and v < column.int_min) or (column.int_max is not None and v > column.int_max):
-            return f"is out of range ({column.int_min} .. {column.int_max})"
-        return None
-    if k == "numeric":
-        if bt == "money":
-            return None if (_MONEY_RE.match(s) and s.count("-") <= 1) else "is not an amount of money (like 12.34 or $1,000.00)"
-        if not mysql and s.strip().lower() == "nan":
-            return None
-        if not _NUM_RE.match(s):
-            return "is not a number"
-        if column.precision is not None:
-            intpart = s.strip().lstrip("+-").split(".")[0].split("e")[0].split("E")[0].lstrip("0")
-            if "e" in s.lower():
-                try:
-                    from decimal import Decimal
-
-                    intpart = str(abs(int(Decimal(s.strip())))).lstrip("0")
-                except Exception:
-                    return "is not a number"
-            room = column.precision - (column.scale or 0)
-            if len(intpart) > room:
-                return f"does not fit numeric({column.precision},{column.scale or 0}) ({room} digits before the point)"
-        return None
-    if k == "float":
-        if not mysql and s.strip().lower() in ("nan", "infinity", "-infinity", "inf", "-inf", "+infinity"):
-            return None
-        if not _NUM_RE.match(s):
-            return "is not a number"
-        f = abs(float(s))
-        from decimal import Decimal
-
-        if f == 0 and Decimal(s.strip()) != 0:
-            return "is out of the type's range"
-        single = bt in ("real", "float4") or (mysql and bt == "float")
-        hi, lo = (3.4028234e38, 1.1754944e-38) if single else (1.7976931348623157e308, 2.2250738585072014e-308)
-        if f > hi or (f != 0 and f < lo):
-            return "is out of the type's range"
-        return None
-    if k == "bool":
-        return None if s.strip().lower() in _PG_BOOL else "is not a boolean (true or false)"
-    if k == "date":
-        e = _date_error(s, mysql)
-        return e
-    if k == "timestamp":
-        return _timestamp_error(s, column, mysql)
-    if k == "time":
-        return _time_error(s, mysql)
-    if k == "interval":
-        if _interval_ok(s):
-            return None
-        return "is not an interval (e.g. '00:00:00', '1 day', 'P1D')"
-    if k == "year":
-        if not re.fullmatch(r"\s*\d{1,4}\s*", s):
-            return "is not a year"
-        y = int(s)
-        return None if y == 0 or 1901 <= y <= 2155 else "is outside YEAR's range 1901 .. 2155 (or 0)"
-    if k == "uuid":
-        return None if _UUID_RE.match(s) else "is not a UUID (8-4-4-4-12 hex digits)"
-    if k == "json":
-        def _no_constant(c):
-            raise ValueError(c)
-        try:
-            json.loads(s, parse_constant=_no_constant)
-        except ValueError:
-            return "is not valid JSON (write a JSON literal such as {} or \"text\" or null)"
-        if bt == "jsonb" and "\\u0000" in s:
-            return "holds \\u0000, which jsonb does not accept"
-        return None
-    if k == "enum":
-        if bt == "set" or (column.type or "").startswith("set"):
-            members = _set_members(column)
-            if s == "":
-                return None
-            low = {m.lower() for m in members}
-            bad = [p for p in s.split(",") if p.lower() not in low]
-            return None if not bad or not members else f"is not a set of the members {', '.join(repr(m) for m in members)}"
-        if column.enum_values and s not in column.enum_values:
-            if mysql and s.lower() in {v.lower() for v in column.enum_values}:
-                return None
-            return f"is not one of the enum's labels {', '.join(repr(v) for v in column.enum_values)}"
-        return None
-    if k == "bit":
-        return _bit_error(s, column, mysql)
-    if k == "binary":
-        if not mysql and bt == "bytea":
-            return _bytea_error(s)
-        if column.length is not None and len(s.encode("utf-8", "surrogateescape")) > column.length:
-            return f"is {len(s.encode('utf-8', 'surrogateescape'))} bytes, the column holds {column.length}"
-        return None
+    check = _KIND_CHECKS.get(column.kind)
+    if check is not None:
+        return check(value, column, bt, mysql, dialect)
     if bt in NETWORK:
-        return _inet_error(s, column)
-    if k == "text":
-        if column.length is not None and len(s) > column.length:
-            return f"is {len(s)} characters, the column holds {column.length}"
-        if "\x00" in s and not mysql:
+        return _inet_error(value, column)
+    if column.kind == "text":
+        if column.length is not None and len(value) > column.length:
+            return f"is {len(value)} characters, the column holds {column.length}"
+        if "\x00" in value and not mysql:
             return "holds a NUL character, which PostgreSQL text does not accept"
-        return None
     return None
 
 
 def redact_default(column: Column, dialect: str | None = None) -> str | None:
     """The fixed value `redact` writes into `column`, or None when the type has none that
     dumpmask can stand behind (spatial and unknown types: the rule is refused)."""
-    from .basic import redact_value
-
     if is_spatial(column) or is_unknown_type(column):
         return None
     bt = base_type(column)
@@ -414,3 +435,48 @@ def redact_default(column: Column, dialect: str | None = None) -> str | None:
         return {"inet": "0.0.0.0", "cidr": "0.0.0.0/32", "macaddr": "00:00:00:00:00:00",
                 "macaddr8": "00:00:00:00:00:00:00:00", "inet4": "0.0.0.0", "inet6": "::"}[bt]
     return redact_value(column)
+
+
+def is_mysql_timestamp(column: Column) -> bool:
+    """MySQL TIMESTAMP holds 1970-01-01 00:00:01 .. 2038-01-19 only (PostgreSQL spells its
+    type 'timestamp with/without time zone')."""
+    t = column.type or ""
+    return column.kind == "timestamp" and t.startswith("timestamp") and "zone" not in t
+
+
+def redact_value(column: Column) -> str:
+    """The fixed value `redact` writes into a column of this type."""
+    k = column.kind
+    if k == "int":
+        return str(column.int_min) if column.int_min is not None else "0"
+    if k in ("numeric", "float"):
+        return "0"
+    if k == "bit":
+        n = bit_length(column)
+        return "0" if base_type(column) in ("bit varying", "varbit") or n is None or "unsigned" in (column.type or "") else "0" * n
+    if k == "date":
+        return "1900-01-01"
+    if k == "timestamp":
+        return "1970-01-01 00:00:01" if is_mysql_timestamp(column) else "1900-01-01 00:00:00"
+    if k in ("time", "interval"):
+        return "00:00:00"
+    if k == "bool":
+        return "false"
+    if k == "uuid":
+        return "00000000-0000-0000-0000-000000000000"
+    if k == "year":
+        return "1901"
+    if k == "json":
+        return "{}"
+    if k == "array":
+        return "{}"
+    if k == "binary":
+        return ""
+    if k == "enum" and (column.type or "").split("(")[0].strip() == "set":
+        return ""   # the empty set
+    if k == "enum" and column.enum_values:
+        return column.enum_values[0]
+    s = "*****"
+    if column.length is not None:
+        s = s[: column.length]
+    return s

@@ -1,5 +1,5 @@
-"""Fake values computed directly from PRF bits (no pool): dates, identifiers with check digits,
-IP addresses."""
+"""Fake values computed from keyed PRF bits (no Faker pool): dates and timestamps, identifiers
+with check digits (SSN, credit card numbers, IBANs), IPv4 / IPv6 addresses. (Was generated.py.)"""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,8 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Param, register
-from .common import PrfTransformer, fixed_width_warning, is_mysql_timestamp
+from .common import PrfTransformer, fixed_width_warning
+from .validity import is_mysql_timestamp
 
 _YEAR_RE = re.compile(r"\s*(\d{4})")
 _ORD_1970 = date(1970, 1, 2).toordinal()

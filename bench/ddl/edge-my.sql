@@ -1,0 +1,14 @@
+CREATE TABLE `nets` (`id` int(11) NOT NULL, `ip` INET6 DEFAULT NULL, `ip4` INET4 DEFAULT NULL, `u` uuid DEFAULT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB;
+CREATE TABLE `versioned` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 WITH SYSTEM VERSIONING;
+CREATE TABLE `p_after_opts` (`id` int(11) NOT NULL, `k` int(11) NOT NULL, PRIMARY KEY (`id`,`k`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 PARTITION BY HASH (`k`) PARTITIONS 4;
+CREATE TABLE `p_key` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB PARTITION BY KEY () PARTITIONS 2;
+CREATE TABLE `p_range` (`id` int(11) NOT NULL, `d` date NOT NULL, PRIMARY KEY (`id`,`d`)) PARTITION BY RANGE (year(`d`)) (PARTITION p0 VALUES LESS THAN (2000) ENGINE = InnoDB, PARTITION p1 VALUES LESS THAN MAXVALUE ENGINE = InnoDB);
+CREATE TABLE "ansi" ("id" int(11) NOT NULL, "a\b" int(11) DEFAULT NULL, "c\\d" text, "q""t" int(11), PRIMARY KEY ("id"), KEY "k" ("a\b"));
+CREATE TABLE "ansi_fk" ("id" int(11) NOT NULL, "p" int(11) NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "f" FOREIGN KEY ("p") REFERENCES "ansi" ("id"));
+CREATE TABLE `types` (`a` int(10) unsigned zerofill NOT NULL, `b` tinyint(1) DEFAULT NULL, `c` year(4) DEFAULT NULL, `d` bit(1) DEFAULT NULL, `e` set('x','y') DEFAULT NULL, `f` enum('a','it''s','b\\c') DEFAULT NULL, `g` datetime(6) DEFAULT NULL, `h` timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp(), `i` mediumint(8) unsigned DEFAULT NULL, `j` decimal(10,2) NOT NULL, `k` double unsigned DEFAULT NULL, `l` varbinary(16) DEFAULT NULL, `m` char(3) COMMENT 'x', `n` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`n`)), `o` point DEFAULT NULL, `p` geometry NOT NULL, `q` tinytext, `r` bigint(20) unsigned NOT NULL, `s` float(7,3) DEFAULT NULL, `t` time(3) DEFAULT NULL);
+CREATE TABLE `gen` (`id` int(11) NOT NULL AUTO_INCREMENT, `g1` int(11) GENERATED ALWAYS AS (`id` * 2) VIRTUAL, `g2` int(11) AS (`id` + 1) PERSISTENT, `g3` int(11) GENERATED ALWAYS AS (`id`) STORED, PRIMARY KEY (`id`)) ENGINE=InnoDB AUTO_INCREMENT=7;
+CREATE TABLE `keys` (`id` int(11) NOT NULL, `email` varchar(255) NOT NULL, `a` int, `b` int, PRIMARY KEY (`id`), UNIQUE KEY `uk` (`email`(10)), UNIQUE KEY `ab` (`a`,`b`), KEY `kb` (`b`), FULLTEXT KEY `ft` (`email`));
+CREATE TABLE `Mixed Case Ünï` (`Id` int(11) NOT NULL, `用户` varchar(10), `b``t` int(11), PRIMARY KEY (`Id`), CONSTRAINT `fk 1` FOREIGN KEY (`b``t`) REFERENCES `other db`.`Parent.T` (`Id`));
+CREATE TABLE `cond` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB /*!50100 PARTITION BY HASH (`id`) PARTITIONS 2 */;
+CREATE TABLE `pinv` (`id` int(11) NOT NULL, `secret` varchar(10) INVISIBLE DEFAULT NULL, PRIMARY KEY (`id`));
+CREATE TABLE `keyword_cols` (`key` int(11) NOT NULL, `primary` int(11), `index` int, `check` int, PRIMARY KEY (`key`));

@@ -1,0 +1,48 @@
+/*M!999999\- enable the sandbox mode */ 
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;
+/*!40103 SET TIME_ZONE='+00:00' */;
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
+/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO,ANSI' */;
+/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
+DROP TABLE IF EXISTS "p";
+/*!40101 SET @saved_cs_client     = @@character_set_client */;
+/*!40101 SET character_set_client = utf8mb4 */;
+CREATE TABLE "p" (
+  "x\y" int(11) NOT NULL,
+  "v" int(11) DEFAULT NULL,
+  PRIMARY KEY ("x\y")
+)
+ PARTITION BY HASH ("x\y")
+PARTITIONS 2;
+/*!40101 SET character_set_client = @saved_cs_client */;
+
+LOCK TABLES "p" WRITE;
+/*!40000 ALTER TABLE "p" DISABLE KEYS */;
+/*!40000 ALTER TABLE "p" ENABLE KEYS */;
+UNLOCK TABLES;
+DROP TABLE IF EXISTS "t";
+/*!40101 SET @saved_cs_client     = @@character_set_client */;
+/*!40101 SET character_set_client = utf8mb4 */;
+CREATE TABLE "t" (
+  "id" int(11) NOT NULL,
+  "a\b" int(11) DEFAULT NULL,
+  "c\\d" int(11) DEFAULT NULL,
+  "q""t" int(11) DEFAULT NULL,
+  PRIMARY KEY ("id")
+);
+/*!40101 SET character_set_client = @saved_cs_client */;
+
+LOCK TABLES "t" WRITE;
+/*!40000 ALTER TABLE "t" DISABLE KEYS */;
+INSERT INTO "t" VALUES
+(1,2,3,4);
+/*!40000 ALTER TABLE "t" ENABLE KEYS */;
+UNLOCK TABLES;
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
+/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;
+/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;
+/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;
+
