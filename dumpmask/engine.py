@@ -167,8 +167,8 @@ class Engine:
         return raw
 
     def table_state(self, key) -> TableState:
-        ts = self.tables.get(key)
-        if ts is None:
+        state = self.tables.get(key)
+        if state is None:
             # a table first seen unqualified may later be seen qualified (and vice versa); the
             # keys by bare name, so that a schema of thousands of tables stays linear
             by = self.__dict__.get("_by_name")
@@ -181,35 +181,35 @@ class Engine:
                 v = self.tables.get(k)
                 if v is not None and (k[0] is None or key[0] is None) and self.dialect.same_name(k[1], key[1]):
                     return v
-            ts = self.tables[key] = TableState(key)
+            state = self.tables[key] = TableState(key)
             by.setdefault(key[1], []).append(key)
             self._by_name_of = (id(self.tables), len(self.tables))
-        return ts
+        return state
 
-    def table_rules(self, ts: TableState):
+    def table_rules(self, state: TableState):
         """The rules of a table, including its partitioned parent's: pg_dump writes a partitioned
         table's data per partition, and a rule naming the parent must reach those rows."""
-        if ts.rules is None:
-            rules = self.rules.for_table(ts.key[0], ts.key[1], self.dialect.name)
-            parent = ts.schema.partition_of if ts.schema is not None else None
-            if parent and parent != ts.key:
+        if state.rules is None:
+            rules = self.rules.for_table(state.key[0], state.key[1], self.dialect.name)
+            parent = state.schema.partition_of if state.schema is not None else None
+            if parent and parent != state.key:
                 rules = rules + [r for r in self.table_rules(self.table_state(parent)) if r not in rules]
-            ts.rules = rules
+            state.rules = rules
             for r in rules:
                 r.matched = True
-        return ts.rules
+        return state.rules
 
     # ------------------------------------------------------------------ plans
-    def build_plan(self, ts: TableState, columns: list[str], line: int | None) -> PlannedTable:
+    def build_plan(self, state: TableState, columns: list[str], line: int | None) -> PlannedTable:
         """For a column list as the data statement gives it: which positions get which function."""
         cache_key = tuple(columns)
-        planned = ts.plans.get(cache_key)
+        planned = state.plans.get(cache_key)
         if planned is not None:
-            ts.plans_used = True
+            state.plans_used = True
             return planned
         plan = []
-        rules = self.table_rules(ts)
-        qual = _qual(ts.key)
+        rules = self.table_rules(state)
+        qual = _qual(state.key)
         used = set()
         pg = self.dialect.name == "postgres"
         for tr in rules:
@@ -220,20 +220,20 @@ class Engine:
                         idx = i
                         break
                 if idx is None:
-                    self._rule_without_column(ts, cr, qual)
+                    self._rule_without_column(state, cr, qual)
                     continue
                 cr.matched = True
                 if idx in used:
                     raise RulesError(f"two rules for column {columns[idx]!r} of {qual}", self.rules.path, cr.where)
                 used.add(idx)
-                col = (ts.schema.column(columns[idx]) if ts.schema else None) or Column(name=columns[idx], kind="other")
-                plan.append(self.make_column_plan(ts, idx, col, cr))
+                col = (state.schema.column(columns[idx]) if state.schema else None) or Column(name=columns[idx], kind="other")
+                plan.append(self.make_column_plan(state, idx, col, cr))
         for stage in self.stages:
-            plan = stage.extend_plan(self, ts, columns, plan)
+            plan = stage.extend_plan(self, state, columns, plan)
         plan.sort(key=lambda p: p.index)
-        planned = ts.plans[cache_key] = PlannedTable(
+        planned = state.plans[cache_key] = PlannedTable(
             TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
-        ts.plans_used = True
+        state.plans_used = True
         return planned
 
     @staticmethod
@@ -241,8 +241,8 @@ class Engine:
         """A stage's masked position (extend_plan): the work unit's spec and the audit's stats."""
         return ColumnPlan(spec, stats)
 
-    def _rule_without_column(self, ts: TableState, cr, qual: str) -> None:
-        col = ts.schema.column(cr.column.name) if ts.schema else None
+    def _rule_without_column(self, state: TableState, cr, qual: str) -> None:
+        col = state.schema.column(cr.column.name) if state.schema else None
         why = "a generated column (not in the dump's data)" if col is not None and col.generated else "no such column in the dump"
         msg = f"rule {cr.where} ({cr.column.text or cr.column.name}): {qual} has {why}"
         if self.strict:
@@ -251,7 +251,7 @@ class Engine:
         self.audit.data["unmatched_rules"].append({"table": qual, "column": cr.column.name, "where": cr.where, "message": msg})
         cr.matched = True  # reported once here, not again at the end
 
-    def make_column_plan(self, ts: TableState, idx: int, col: Column, cr) -> ColumnPlan:
+    def make_column_plan(self, state: TableState, idx: int, col: Column, cr) -> ColumnPlan:
         """A rule's mutation on column `col` at data position `idx`: the transformer built and
         checked against the column (its type, the dump's domains and enums, the table's unique
         constraints: RulesError, exit 2, before any output), its parameters as a ColumnSpec."""
@@ -266,21 +266,21 @@ class Engine:
             t = cr.cls(self.key, cr.options, tcol, cr.argument)
             t.bind_dialect(dialect)
             warnings = t.check(tcol) or []
-            u = unique_constraint_of(ts.schema, col.name) if ts.schema is not None else None
+            u = unique_constraint_of(state.schema, col.name) if state.schema is not None else None
             if u:
                 err = uniqueness_error(cr.cls, col, u, dialect, cr.options)
                 if err:
                     raise RulesError(err)
         except RulesError as e:
-            raise RulesError(f"{_qual(ts.key)}.{col.name}: {str(e).split(': ', 1)[-1] if e.where else e}", self.rules.path, cr.where) from None
+            raise RulesError(f"{_qual(state.key)}.{col.name}: {str(e).split(': ', 1)[-1] if e.where else e}", self.rules.path, cr.where) from None
         for w in warnings:
-            self.warn(f"{_qual(ts.key)}.{col.name}: {w}")
+            self.warn(f"{_qual(state.key)}.{col.name}: {w}")
         delimiter = None
-        where = f"{_qual(ts.key)}.{col.name}"
+        where = f"{_qual(state.key)}.{col.name}"
         if tcol is not col:
             delimiter = delimiter_for(element_type(col.type))
             t = ElementWise(t, delimiter, where=where)
-        stats = self.audit.table(_qual(ts.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
+        stats = self.audit.table(_qual(state.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
         factory = MutationFactory(cr.cls, self.key, cr.options, tcol, cr.argument, dialect, delimiter, where, built=t)
         return ColumnPlan(ColumnSpec(idx, col.name, col.kind, cr.mutation, factory), stats)
 
@@ -325,20 +325,20 @@ class Engine:
             c.kind, c.enum_values = r.kind, r.enum_values
         return c
 
-    def rule_error(self, ts: TableState, column: str, mutation: str, options: dict | None = None) -> str | None:
-        """The error a rule {"column", "mutation", "options"} on `column` of `ts` would stop the
+    def rule_error(self, state: TableState, column: str, mutation: str, options: dict | None = None) -> str | None:
+        """The error a rule {"column", "mutation", "options"} on `column` of `state` would stop the
         run with (exit 2), or None when its values restore: the dump's enums and domains, array
         elements, and the table's PRIMARY KEY / UNIQUE constraints / unique indexes taken into
         account (the same checks as make_column_plan). For scan --write-rules and templates."""
         from dumpmask.transformers import valid_for
 
-        col = ts.schema.column(column) if ts.schema is not None else None
+        col = state.schema.column(column) if state.schema is not None else None
         if col is None:
             col = Column(name=column, kind="other")
         return valid_for(mutation, options, self.resolve_column(col), dialect=self.dialect.name,
-                         resolve=self.resolve_type, table=ts.schema)
+                         resolve=self.resolve_type, table=state.schema)
 
-    def unique_learned(self, ts: TableState, cols: tuple, line: int | None) -> None:
+    def unique_learned(self, state: TableState, cols: tuple, line: int | None) -> None:
         """A PRIMARY KEY / UNIQUE constraint / unique index on `cols` was just read. Before the
         table's data: plans are rebuilt (and checked) when the data comes. After it (a dump on
         a pipe, without --schema: pg_dump writes these after the data): a non-injective rule
@@ -346,11 +346,11 @@ class Engine:
         from dumpmask.schema import unique_constraint_of
         from dumpmask.transformers import uniqueness_error
 
-        if not ts.plans_used:
-            ts.plans.clear()
+        if not state.plans_used:
+            state.plans.clear()
             return
         seen = set()
-        for planned in ts.plans.values():
+        for planned in state.plans.values():
             for p in planned.columns:
                 t = p.transformer
                 inner = getattr(t, "inner", t)
@@ -360,15 +360,15 @@ class Engine:
                     continue
                 seen.add(p.name)
                 where = None
-                for tr in self.table_rules(ts):
+                for tr in self.table_rules(state):
                     for cr in tr.columns:
                         if cr.cls is cls and self.dialect.col_eq(cr.column.name, p.name):
                             where = cr.where
-                col = ts.schema.column(p.name) or Column(name=p.name)
-                err = uniqueness_error(cls, col, unique_constraint_of(ts.schema, p.name) or "a unique constraint",
+                col = state.schema.column(p.name) or Column(name=p.name)
+                err = uniqueness_error(cls, col, unique_constraint_of(state.schema, p.name) or "a unique constraint",
                                        self.dialect.name, getattr(inner, "options", None))
                 head, _, alts = err.rpartition("; use one of ")
-                raise RulesError(f"{_qual(ts.key)}.{p.name}: {head}; the constraint comes after the table's data "
+                raise RulesError(f"{_qual(state.key)}.{p.name}: {head}; the constraint comes after the table's data "
                                  f"({self.source}:{line}), which was already written: give the dump as a file or pass "
                                  "--schema FILE (pg_dump --schema-only) so that this is known before any output; "
                                  f"use one of {alts}", self.rules.path, where)
@@ -376,27 +376,27 @@ class Engine:
     def check_all_rules_early(self) -> None:
         """With the whole schema known before the data (a file's pre-pass, --schema), every
         table's rules are checked before the first byte of output."""
-        for ts in list(self.tables.values()):
-            if ts.schema is not None and ts.schema.columns:
-                self.check_table_rules_early(ts, ts.schema.line)
+        for state in list(self.tables.values()):
+            if state.schema is not None and state.schema.columns:
+                self.check_table_rules_early(state, state.schema.line)
 
-    def data_columns(self, ts: TableState, stmt_cols, line) -> list[str]:
+    def data_columns(self, state: TableState, stmt_cols, line) -> list[str]:
         if stmt_cols is not None:
             return stmt_cols
-        if ts.schema is None:
-            raise DumpSyntaxError(f"data for {_qual(ts.key)} has no column list and no CREATE TABLE was seen before it: "
+        if state.schema is None:
+            raise DumpSyntaxError(f"data for {_qual(state.key)} has no column list and no CREATE TABLE was seen before it: "
                                   "cannot tell which value is which column (a data-only dump: pass --schema FILE with "
                                   "a schema-only dump, or dump with column lists: pg_dump --column-inserts, "
                                   "mysqldump --complete-insert)", line, self.source)
-        return ts.schema.data_columns()
+        return state.schema.data_columns()
 
-    def check_table_rules_early(self, ts: TableState, line: int | None) -> None:
+    def check_table_rules_early(self, state: TableState, line: int | None) -> None:
         """Validate the rules of a table as soon as its CREATE TABLE is seen (before its data)."""
-        if ts.schema is None or not self.table_rules(ts):
+        if state.schema is None or not self.table_rules(state):
             return
-        used = ts.plans_used
-        self.build_plan(ts, ts.schema.data_columns(), line)
-        ts.plans_used = used  # a check, not data
+        used = state.plans_used
+        self.build_plan(state, state.schema.data_columns(), line)
+        state.plans_used = used  # a check, not data
 
     # ------------------------------------------------------------------ run
     def run(self, src, dst) -> dict:
@@ -746,20 +746,20 @@ class Engine:
         pg = dialect is not None and dialect.name == "postgres"
         det = next((e for e in self.stages if hasattr(e, "findings") and hasattr(e, "content")), None)
         tables, unclassified = [], []
-        for key, ts in list(self.tables.items()):
+        for key, state in list(self.tables.items()):
             q = _qual(key)
-            s = ts.schema
+            s = state.schema
             if s is None or not s.columns:
                 if q in self.audit.tables:
                     unclassified.append(q)  # its data came through, its columns are unknown
                 continue
             cols = s.data_columns()
             if det is not None:  # detection ran: name and sampled content, as it judged them
-                found = {c: f for c, (_col, f) in det.findings(self, ts, cols).items()}
+                found = {c: f for c, (_col, f) in det.findings(self, state, cols).items()}
             else:
                 found = {c.name: f for c in s.columns if (f := detect_by_name(c.name, c, s.name)) is not None}
             explicit = {}  # column -> mutation of the rules file's rule for it (build_plan's matching)
-            for tr in (self.table_rules(ts) if dialect is not None else ()):
+            for tr in (self.table_rules(state) if dialect is not None else ()):
                 for cr in tr.columns:
                     for c in cols:
                         if c not in explicit and (cr.column.name == c if (cr.column.name_quoted and pg)
@@ -825,10 +825,10 @@ class Engine:
                         self.warn(msg)
         # a ruled table that was declared but whose data never came through its rules: empty, or
         # its data is in the dump under a name that did not resolve to it (then it passed as is)
-        for ts in self.tables.values():
-            rules = ts.rules or []
-            if rules and any(tr.columns for tr in rules) and ts.schema is not None and not ts.plans_used:
-                self.warn(f"{_qual(ts.key)}: rules apply to this table but no data of it was masked "
+        for state in self.tables.values():
+            rules = state.rules or []
+            if rules and any(tr.columns for tr in rules) and state.schema is not None and not state.plans_used:
+                self.warn(f"{_qual(state.key)}: rules apply to this table but no data of it was masked "
                           "(an empty table, or data under a name that did not resolve to it)")
 
     # ------------------------------------------------------------------ schema
@@ -883,23 +883,23 @@ class Engine:
         return self.table_state((schema, name))
 
     def learn_table(self, tschema: TableSchema, line: int | None) -> TableState:
-        ts = self.table_state((tschema.schema, tschema.name))
-        if ts.schema is None or not ts.schema.columns:
+        state = self.table_state((tschema.schema, tschema.name))
+        if state.schema is None or not state.schema.columns:
             tschema.line = line
-            ts.schema = tschema
+            state.schema = tschema
         else:
             # seen in a pre-pass (or a --schema file): keep the constraints learnt there; an
             # extension may check that the dump's own CREATE TABLE says the same
             for stage in self.stages:
                 hook = getattr(stage, "table_redeclared", None)
                 if hook is not None:
-                    hook(self, ts, tschema, line)
-        return ts
+                    hook(self, state, tschema, line)
+        return state
 
     def note_data_table(self, key, line: int | None) -> None:
         """A schema pass saw data (COPY / INSERT) for this table."""
-        ts = self.table_state(key)
-        self.data_tables.setdefault(ts.key, line)
+        state = self.table_state(key)
+        self.data_tables.setdefault(state.key, line)
 
 
 class DumpRows:
@@ -924,8 +924,8 @@ class DumpRows:
 
     def table(self, key):
         """The TableSchema learnt for a table key (None if no CREATE TABLE was seen)."""
-        ts = self.engine.tables.get(key)
-        return ts.schema if ts else None
+        state = self.engine.tables.get(key)
+        return state.schema if state else None
 
     @property
     def tables(self):
@@ -960,11 +960,11 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
             transfer = {"mode": name, "rows": n}
     if template is not None and template not in ("hipaa", "pci", "gdpr", "all"):
         raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
-    eng = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
+    engine = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
                  input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
                  output_name=output_name)
-    install(eng)
-    return eng
+    install(engine)
+    return engine
 
 
 def _bytes_written(out) -> int:

@@ -24,7 +24,9 @@ maps a filtered COPY block's k-th line to its row in the statement (0-based).
 
 BlockCounts (what comes back): rows read and written, per ColumnSpec the values changed and
 the NULLs written, and what a value function observed (a key remapping's largest value
-written and its count of values computed), for the engine to add into the audit.
+written), for the engine to add into the audit and the stages. The first three are the same
+wherever a block runs; what is observed depends on the process's memo (a repeated value is
+not computed again), but its merge over all of a plan's blocks (the maximum) does not.
 """
 from __future__ import annotations
 

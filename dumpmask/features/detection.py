@@ -58,101 +58,101 @@ class Detection(Stage):
         self.sampled: set = set()     # tables sampled on a pipe
 
     # ------------------------------------------------------------------ evidence
-    def schema_ready(self, eng) -> None:
-        if not _regular_file(eng.input_path):
+    def schema_ready(self, engine) -> None:
+        if not _regular_file(engine.input_path):
             return
-        smp = eng.sample_input(self.sample_size)
+        smp = engine.sample_input(self.sample_size)
         self.prepass = True
         for key in smp.tables:
             self.content[key] = smp.content_findings(key)
             if smp.tables[key] is not None:
-                ts = eng.table_state(key)
-                if ts.schema is None or not ts.schema.columns:
-                    ts.schema = smp.tables[key]
-        km = self._keys(eng)
+                state = engine.table_state(key)
+                if state.schema is None or not state.schema.columns:
+                    state.schema = smp.tables[key]
+        km = self._keys(engine)
         if km is not None:
-            km.compute(eng)  # the keys of the whole schema, before deciding what remapping covers
-        if eng.strict:
-            missing = self._uncovered_everywhere(eng)
+            km.compute(engine)  # the keys of the whole schema, before deciding what remapping covers
+        if engine.strict:
+            missing = self._uncovered_everywhere(engine)
             if missing:
-                raise StrictError(self._message(eng, missing))
+                raise StrictError(self._message(engine, missing))
 
-    def _content_for(self, ts) -> dict:
-        c = self.content.get(ts.key)
+    def _content_for(self, state) -> dict:
+        c = self.content.get(state.key)
         if c is None:
             for k, v in self.content.items():
-                if k[1] == ts.key[1] and (k[0] is None or ts.key[0] is None):
+                if k[1] == state.key[1] and (k[0] is None or state.key[0] is None):
                     return v
         return c or {}
 
-    def findings(self, eng, ts, columns=None) -> dict:
+    def findings(self, engine, state, columns=None) -> dict:
         """{column: (Column, Finding)} for a table (name + content)."""
-        ck = (ts.key, tuple(columns) if columns is not None else None, ts.schema is not None)
+        ck = (state.key, tuple(columns) if columns is not None else None, state.schema is not None)
         f = self._cache.get(ck)
         if f is None:
-            lookup = lookup_in({k: t.schema for k, t in eng.tables.items()})
-            f = self._cache[ck] = table_findings(ts.key, ts.schema, self._content_for(ts), columns, lookup)
+            lookup = lookup_in({k: t.schema for k, t in engine.tables.items()})
+            f = self._cache[ck] = table_findings(state.key, state.schema, self._content_for(state), columns, lookup)
         return f
 
-    def _templated(self, eng, f) -> bool:
-        return bool(eng.template) and in_template(f, eng.template)
+    def _templated(self, engine, f) -> bool:
+        return bool(engine.template) and in_template(f, engine.template)
 
     @staticmethod
-    def _keys(eng):
+    def _keys(engine):
         from dumpmask.features.keys import KeyRemapping
 
-        return next((e for e in eng.stages if isinstance(e, KeyRemapping)), None)
+        return next((e for e in engine.stages if isinstance(e, KeyRemapping)), None)
 
-    def _remapped(self, eng, ts, cname: str) -> bool:
+    def _remapped(self, engine, state, cname: str) -> bool:
         """True when identifier remapping rewrites this column (it is in a remapped component)."""
-        km = self._keys(eng)
-        return km is not None and (ts.key, cname) in getattr(km, "node_spec", {})
+        km = self._keys(engine)
+        return km is not None and (state.key, cname) in getattr(km, "node_spec", {})
 
-    def _suggestion(self, eng, ts, col, f) -> dict:
-        return suggestion(f, col, ts.schema, eng.dialect.name)
+    def _suggestion(self, engine, state, col, f) -> dict:
+        return suggestion(f, col, state.schema, engine.dialect.name)
 
-    def _template_covers(self, eng, ts, col, f) -> bool:
+    def _template_covers(self, engine, state, col, f) -> bool:
         """The template covers a finding: a key column only through remapping (never a value
         mutation); any other column when a mutation restores into its type."""
-        if not self._templated(eng, f):
+        if not self._templated(engine, f):
             return False
         if f.key:
-            return self._remapped(eng, ts, col.name)
-        sug = self._suggestion(eng, ts, col, f)
+            return self._remapped(engine, state, col.name)
+        sug = self._suggestion(engine, state, col, f)
         if sug["mutation"] == "key":
             return False  # a unique small integer: only a `key` rule (a permutation) keeps it unique
         return not (sug["mutation"] == "keep" and sug.get("review"))
 
-    def _covered(self, eng, ts, col, f) -> bool:
-        return (bool(f.key) and self._remapped(eng, ts, col.name)) or self._template_covers(eng, ts, col, f)
+    def _covered(self, engine, state, col, f) -> bool:
+        return (bool(f.key) and self._remapped(engine, state, col.name)) or self._template_covers(engine, state, col, f)
 
-    def _uncovered(self, eng, ts, columns) -> list[dict]:
+    def _uncovered(self, engine, state, columns) -> list[dict]:
         """Detected columns of a table (among `columns`, the data columns) that neither an
         explicit rule nor the template covers."""
-        found = self.findings(eng, ts, columns)
+        found = self.findings(engine, state, columns)
         if not found:
             return []
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.dialect.name, eng.table_rules(ts))
+        explicit = explicit_rules(engine.rules, state.key, list(columns), engine.dialect.name, engine.table_rules(state))
         out = []
         for cname, (col, f) in found.items():
-            if cname not in columns or cname in explicit or self._covered(eng, ts, col, f):
+            if cname not in columns or cname in explicit or self._covered(engine, state, col, f):
                 continue
-            sug = self._suggestion(eng, ts, col, f)
-            out.append({"table": qualname(ts.key), "table_key": [ts.key[0], ts.key[1]], "column": cname, "category": f.category, "evidence": f.evidence,
+            sug = self._suggestion(engine, state, col, f)
+            out.append({"table": qualname(state.key), "table_key": [state.key[0], state.key[1]], "column": cname, "category": f.category, "evidence": f.evidence,
                         "suggested": sug["mutation"], "suggested_options": sug.get("options", {}),
                         "review": f.review, "key": f.key, "type": col.type or col.kind,
                         "no_fit": sug["mutation"] == "keep" and bool(sug.get("review"))})
         return out
 
-    def _uncovered_everywhere(self, eng) -> list[dict]:
+    def _uncovered_everywhere(self, engine) -> list[dict]:
         out = []
-        for key, ts in sorted(eng.tables.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
-            if ts.schema is None or not ts.schema.columns:
+        for key, state in sorted(engine.tables.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+            if state.schema is None or not state.schema.columns:
                 continue
-            out.extend(self._uncovered(eng, ts, ts.schema.data_columns()))
+            out.extend(self._uncovered(engine, state, state.schema.data_columns()))
         return out
 
-    def _message(self, eng, missing: list[dict]) -> str:
+    def _message(self, engine, missing: list[dict]) -> str:
         lines = [f"--strict: {len(missing)} column(s) hold personal data that no rule covers "
                  f"(add a rule; \"keep\" lets one through on purpose, audited):"]
         for m in missing:
@@ -167,8 +167,8 @@ class Detection(Stage):
                              f"into type {m.get('type')}: decide with an explicit rule (\"keep\" is audited)")
             else:
                 lines.append(f"  {m['table']}.{m['column']}: {m['category']} ({m['evidence']}), suggested {m['suggested']}")
-        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, eng.dialect.name)) + "\n]"
-        lines.append("rules to paste into the \"tables\" list of " + (eng.rules.path or "your rules file") + ":")
+        snippet = "[\n  " + ",\n  ".join(orjson.dumps(t).decode() for t in rules_snippet(missing, engine.dialect.name)) + "\n]"
+        lines.append("rules to paste into the \"tables\" list of " + (engine.rules.path or "your rules file") + ":")
         lines.append(snippet)
         if not self.prepass:
             lines.append("(read from a pipe: columns detected in the tables seen so far, by name and by the "
@@ -176,43 +176,43 @@ class Detection(Stage):
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ hooks
-    def wants_sample(self, eng, ts) -> bool:
-        return not self.prepass and ts.key not in self.sampled
+    def wants_sample(self, engine, state) -> bool:
+        return not self.prepass and state.key not in self.sampled
 
-    def sample(self, eng, ts, columns, rows) -> None:
+    def sample(self, engine, state, columns, rows) -> None:
         from dumpmask.detect import ContentSampler
 
-        self.sampled.add(ts.key)
+        self.sampled.add(state.key)
         s = ContentSampler(limit=self.sample_size)
         for row in rows[: self.sample_size]:
             for c, v in zip(columns, row):
-                s.add(c, v, ts.schema.column(c) if ts.schema is not None else None)
-        self.content[ts.key] = s.findings()
-        self._cache = {k: v for k, v in self._cache.items() if k[0] != ts.key}
+                s.add(c, v, state.schema.column(c) if state.schema is not None else None)
+        self.content[state.key] = s.findings()
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != state.key}
 
-    def wants_table(self, eng, ts) -> bool:
-        if self.wants_sample(eng, ts):
+    def wants_table(self, engine, state) -> bool:
+        if self.wants_sample(engine, state):
             return True  # its first rows must be looked at before anything of it is written
-        cols = ts.schema.data_columns() if ts.schema is not None else None
-        found = self.findings(eng, ts, cols)
+        cols = state.schema.data_columns() if state.schema is not None else None
+        found = self.findings(engine, state, cols)
         if not found:
             return False
-        if eng.strict:
+        if engine.strict:
             return True
-        return any(self._templated(eng, f) for _, f in found.values())
+        return any(self._templated(engine, f) for _, f in found.values())
 
-    def extend_plan(self, eng, ts, columns, plan):
-        found = self.findings(eng, ts, columns)
+    def extend_plan(self, engine, state, columns, plan):
+        found = self.findings(engine, state, columns)
         if not found:
             return plan
-        qual = qualname(ts.key)
-        explicit = explicit_rules(eng.rules, ts.key, list(columns), eng.dialect.name, eng.table_rules(ts))
+        qual = qualname(state.key)
+        explicit = explicit_rules(engine.rules, state.key, list(columns), engine.dialect.name, engine.table_rules(state))
         by_index = {p.index: p for p in plan}
-        if eng.strict:
-            missing = self._uncovered(eng, ts, columns)
+        if engine.strict:
+            missing = self._uncovered(engine, state, columns)
             if missing:
-                others = [m for m in self._uncovered_everywhere(eng) if m["table"] != qual]
-                raise StrictError(self._message(eng, missing + others))
+                others = [m for m in self._uncovered_everywhere(engine) if m["table"] != qual]
+                raise StrictError(self._message(engine, missing + others))
         for cname, (col, f) in found.items():
             try:
                 idx = columns.index(cname)
@@ -224,35 +224,35 @@ class Detection(Stage):
                 if p is not None and getattr(p.stats, "category", None) is None:
                     p.stats.category = f.category
                 if cr.mutation == "keep":
-                    self._record(eng, qual, cname, f, "keep", cr.where)
+                    self._record(engine, qual, cname, f, "keep", cr.where)
                 continue
             if f.key:
                 # a key: identifier remapping rewrites it (its own plan), never a value mutation
-                if not self._remapped(eng, ts, cname):
-                    self._record(eng, qual, cname, f, "uncovered", None)
+                if not self._remapped(engine, state, cname):
+                    self._record(engine, qual, cname, f, "uncovered", None)
                 continue
-            if self._template_covers(eng, ts, col, f):
-                sug = self._suggestion(eng, ts, col, f)
-                cr = self._template_rule(eng, cname, sug)
+            if self._template_covers(engine, state, col, f):
+                sug = self._suggestion(engine, state, col, f)
+                cr = self._template_rule(engine, cname, sug)
                 cr.category = f.category
-                p = eng.make_column_plan(ts, idx, col, cr)
+                p = engine.make_column_plan(state, idx, col, cr)
                 plan.append(p)
                 if sug["mutation"] == "keep":
-                    self._record(eng, qual, cname, f, "keep", cr.where)
+                    self._record(engine, qual, cname, f, "keep", cr.where)
                 continue
-            self._record(eng, qual, cname, f, "uncovered", None)
+            self._record(engine, qual, cname, f, "uncovered", None)
         return plan
 
-    def _template_rule(self, eng, cname: str, sug: dict) -> ColumnRule:
+    def _template_rule(self, engine, cname: str, sug: dict) -> ColumnRule:
         from dumpmask.transformers import parse_mutation
 
-        where = f"template:{eng.template}"
+        where = f"template:{engine.template}"
         cls, arg = parse_mutation(sug["mutation"], where)
         options = cls.validate_options(sug.get("options") or {}, where=where)
         return ColumnRule(NamePattern(None, cname, text=cname), sug["mutation"], cls, arg, options, where,
                           source=where, matched=True)
 
-    def _record(self, eng, table: str, column: str, f, decision: str, where) -> None:
+    def _record(self, engine, table: str, column: str, f, decision: str, where) -> None:
         k = (table, column)
         if k in self.recorded:
             return
@@ -260,34 +260,34 @@ class Detection(Stage):
         entry = {"table": table, "column": column, "category": f.category, "evidence": f.evidence, "decision": decision}
         if where:
             entry["rule"] = where
-        eng.audit.data["detected_uncovered"].append(entry)
+        engine.audit.data["detected_uncovered"].append(entry)
         if decision == "uncovered":
             if f.key:
-                eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected on a {f.key}, not remapped: written "
+                engine.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected on a {f.key}, not remapped: written "
                          "unmasked (turn options.identifierRemapping on, or add a \"key\" rule)")
             else:
-                eng.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected, not covered by any rule: written unmasked")
+                engine.warn(f"{table}.{column}: {f.category} ({f.evidence}) detected, not covered by any rule: written unmasked")
 
-    def finish(self, eng) -> None:
+    def finish(self, engine) -> None:
         # tables whose data never went through a plan (no data, or no template category):
         # their detected, uncovered columns still belong in the audit
-        for key, ts in list(eng.tables.items()):
-            if ts.schema is None or not ts.schema.columns:
+        for key, state in list(engine.tables.items()):
+            if state.schema is None or not state.schema.columns:
                 continue
-            cols = ts.schema.data_columns()
-            found = self.findings(eng, ts, cols)
+            cols = state.schema.data_columns()
+            found = self.findings(engine, state, cols)
             if not found:
                 continue
             qual = qualname(key)
-            explicit = explicit_rules(eng.rules, key, cols, eng.dialect.name, eng.table_rules(ts))
+            explicit = explicit_rules(engine.rules, key, cols, engine.dialect.name, engine.table_rules(state))
             for cname, (col, f) in found.items():
                 if (qual, cname) in self.recorded or cname not in cols:
                     continue
                 cr = explicit.get(cname)
                 if cr is not None:
                     if cr.mutation == "keep":
-                        self._record(eng, qual, cname, f, "keep", cr.where)
+                        self._record(engine, qual, cname, f, "keep", cr.where)
                     continue
-                if self._covered(eng, ts, col, f):
+                if self._covered(engine, state, col, f):
                     continue  # the template or remapping covers it (a table without data)
-                self._record(eng, qual, cname, f, "uncovered", None)
+                self._record(engine, qual, cname, f, "uncovered", None)

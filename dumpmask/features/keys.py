@@ -94,9 +94,9 @@ def template_remaps(template: str | None) -> bool:
     return CATEGORY in TEMPLATES.get(template, ())
 
 
-def remapping_wanted(eng) -> bool:
+def remapping_wanted(engine) -> bool:
     """Identifier remapping is on: the rules enable it, or the template covers identifiers."""
-    return bool(eng.rules.remapping.get("enabled")) or template_remaps(eng.template)
+    return bool(engine.rules.remapping.get("enabled")) or template_remaps(engine.template)
 
 
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "datum",
@@ -224,12 +224,12 @@ class KeyRemapping(Stage):
 
     needs_schema = True
 
-    def start(self, eng):
-        opts = eng.rules.remapping
-        self.enabled = remapping_wanted(eng)
+    def start(self, engine):
+        opts = engine.rules.remapping
+        self.enabled = remapping_wanted(engine)
         # a template that covers identifiers fills in the links the way it fills in mutations,
         # unless the rules say inferKeys: false
-        self.infer = bool(opts["inferKeys"]) if "inferKeys" in opts else template_remaps(eng.template)
+        self.infer = bool(opts["inferKeys"]) if "inferKeys" in opts else template_remaps(engine.template)
         self.strategy = opts.get("strategy", "auto")
         self.range = opts.get("range")
         self.components: dict = {}      # node -> component root
@@ -238,59 +238,59 @@ class KeyRemapping(Stage):
         self.used: dict = {}            # table key -> {node: spec} at the time its data was written
         self.not_remapped: dict = {}
         self.optout: dict = {}          # node -> reason
-        self.compute(eng)
+        self.compute(engine)
 
-    def schema_ready(self, eng):
-        self.compute(eng)
+    def schema_ready(self, engine):
+        self.compute(engine)
         self.schema_tables = None
         self.data_seen: dict = {}
         if not self.enabled:
             return  # `key` rules alone: those columns are remapped on their own
-        if eng.dialect.name == "postgres" and not eng.schema_complete:
+        if engine.dialect.name == "postgres" and not engine.schema_complete:
             # pg_dump writes primary and foreign keys after all the data: on a pipe nothing of it
             # is known before the rows go out, so no id could be remapped consistently
             raise MaskingError(
                 "identifier remapping of a PostgreSQL dump on a pipe needs its keys before the data, and pg_dump "
                 "writes them after it: pass --schema FILE with `pg_dump --schema-only` of the same database, or "
                 "give the dump as a file (dumpmask then reads the schema first)")
-        if not eng.schema_complete:
+        if not engine.schema_complete:
             return  # a MySQL dump on a pipe: every table is checked when its data arrives (problems at the end)
-        known = {k for k, ts in eng.tables.items() if ts.schema is not None and ts.schema.columns}
-        if eng.schema_path:
+        known = {k for k, state in engine.tables.items() if state.schema is not None and state.schema.columns}
+        if engine.schema_path:
             self.schema_tables = known
-        unknown = sorted((k for k in eng.data_tables if k not in known), key=repr)
+        unknown = sorted((k for k in engine.data_tables if k not in known), key=repr)
         if unknown:
-            raise MaskingError(self._unknown_msg(eng, unknown))
+            raise MaskingError(self._unknown_msg(engine, unknown))
         # keys declared for a table no CREATE TABLE describes: their columns cannot be placed
         # (an ALTER TABLE whose table name was not read right must never pass as "no key")
-        ghosts = sorted((k for k, ts in eng.tables.items() if ts.schema is not None and not ts.schema.columns
-                         and (ts.schema.primary_key or ts.schema.foreign_keys)), key=repr)
+        ghosts = sorted((k for k, state in engine.tables.items() if state.schema is not None and not state.schema.columns
+                         and (state.schema.primary_key or state.schema.foreign_keys)), key=repr)
         if ghosts:
             raise MaskingError(
                 f"identifier remapping: keys are declared (ALTER TABLE ... ADD CONSTRAINT) for {_names(_qual(k) for k in ghosts)}, "
                 "which no CREATE TABLE of the schema describes: the key columns cannot be told apart, so no id "
                 "could be remapped consistently")
-        if not self.node_spec and not self.not_remapped and (eng.data_tables or eng.schema_path):
-            names = sorted(_qual(k) for k in (eng.data_tables or known))
-            where = f"the --schema file {eng.schema_path}" if eng.schema_path else "the dump"
-            if not eng.rules.remapping.get("enabled") and not eng.schema_path:
+        if not self.node_spec and not self.not_remapped and (engine.data_tables or engine.schema_path):
+            names = sorted(_qual(k) for k in (engine.data_tables or known))
+            where = f"the --schema file {engine.schema_path}" if engine.schema_path else "the dump"
+            if not engine.rules.remapping.get("enabled") and not engine.schema_path:
                 # only a template asked: every table is described and none declares a key
-                eng.warn(f"--template {eng.template} turns identifier remapping on, but {where} declares no primary "
+                engine.warn(f"--template {engine.template} turns identifier remapping on, but {where} declares no primary "
                          f"or foreign key (tables: {_names(names)}): no id is remapped")
-                self.report_problems(eng)
+                self.report_problems(engine)
                 return
             raise MaskingError(
                 f"identifier remapping is on but {where} declares no primary or foreign key that can be remapped "
                 f"(tables: {_names(names)}): with a data-only dump pass --schema FILE with a schema-only dump of the "
                 "same database; undeclared keys need a rule {\"column\": \"...\", \"mutation\": \"key\"}; "
                 "or turn identifierRemapping off")
-        self.report_problems(eng)
+        self.report_problems(engine)
 
     @staticmethod
-    def _unknown_msg(eng, keys, line=None) -> str:
+    def _unknown_msg(engine, keys, line=None) -> str:
         names = _names([_qual(k) for k in keys])
-        if eng.schema_path:
-            return (f"identifier remapping: the dump has data for {names}, which the --schema file {eng.schema_path} "
+        if engine.schema_path:
+            return (f"identifier remapping: the dump has data for {names}, which the --schema file {engine.schema_path} "
                     "does not describe: its keys are unknown. Pass a schema-only dump of the same database "
                     "(pg_dump --schema-only, mariadb-dump --no-data)")
         return (f"identifier remapping: the dump has data for {names} but no CREATE TABLE, so the keys are "
@@ -298,12 +298,12 @@ class KeyRemapping(Stage):
                 "with a schema-only dump of the same database (pg_dump --schema-only, mariadb-dump --no-data), or "
                 "name its key columns with {\"column\": \"...\", \"mutation\": \"key\"} rules")
 
-    def table_redeclared(self, eng, ts, tschema, line):
+    def table_redeclared(self, engine, state, tschema, line):
         """The dump's own CREATE TABLE of a table the --schema file described: it must say the same
         about what remapping depends on (columns and their types; keys where the dump has them)."""
-        if not self.enabled or not eng.schema_path or self.schema_tables is None or ts.key not in self.schema_tables:
+        if not self.enabled or not engine.schema_path or self.schema_tables is None or state.key not in self.schema_tables:
             return
-        old = ts.schema
+        old = state.schema
 
         def cols(t):
             return [(c.name, c.type) for c in t.columns]
@@ -318,117 +318,52 @@ class KeyRemapping(Stage):
             diff = "foreign keys"
         if diff:
             raise MaskingError(
-                f"{eng.source}:{line}: CREATE TABLE {_qual(ts.key)} differs from the --schema file {eng.schema_path} "
+                f"{engine.source}:{line}: CREATE TABLE {_qual(state.key)} differs from the --schema file {engine.schema_path} "
                 f"({diff}): the schema file is not of this dump's database; remapping with it would break joins")
 
     # ---------------------------------------------------------------- components
-    def _resolve_table(self, eng, ref: str, child_key):
-        fold = eng.dialect.name == "postgres"
+    def _resolve_table(self, engine, ref: str, child_key):
+        fold = engine.dialect.name == "postgres"
         schema, name = _split_qual(ref, fold)
-        if schema is None and eng.dialect.name == "postgres":
+        if schema is None and engine.dialect.name == "postgres":
             schema = child_key[0]
-        if eng.dialect.name == "mysql" and schema is None:
+        if engine.dialect.name == "mysql" and schema is None:
             schema = child_key[0]
-        return eng.table_state((schema, name))
+        return engine.table_state((schema, name))
 
-    def compute(self, eng):
+    def compute(self, engine):
+        """The key domains: the columns PRIMARY KEYs, FOREIGN KEYs, `key` rules (and loose keys
+        with inferKeys) link, grouped into components (union-find), each remapped with one
+        permutation (node_spec) or, with the reason, not at all (not_remapped)."""
         uf = _UF()
-        nodes: dict = {}          # node -> Column or None (unknown)
-        seeds = set()             # nodes that make their component remapped
-        explicit = {}             # node -> ColumnRule for columns that have an explicit rule
         self.optout = {}
-        for ts in list(eng.tables.values()):
-            s = ts.schema
-            if s is None:
-                continue
-            rules = eng.table_rules(ts)
-            table_off = any(r.remapping is False for r in rules)
-            for r in rules:
-                for cr in r.columns:
-                    col = s.column(cr.column.name) if eng.dialect.name == "postgres" else next((c for c in s.columns if c.name.lower() == cr.column.name.lower()), None)
-                    if col is not None:
-                        explicit[(ts.key, col.name)] = cr
-            for c in s.primary_key:
-                col = s.column(c)
-                n = (ts.key, c)
-                nodes[n] = col
-                uf.find(n)
-                if self.enabled and col is not None and _strategy_for(col) and col.kind not in ("timestamp", "date"):
-                    seeds.add(n)
-                if table_off:
-                    self.optout[n] = f"table {_qual(ts.key)} has identifierRemapping: false"
-            for fk in s.foreign_keys:
-                parent = self._resolve_table(eng, fk.ref_table, ts.key)
-                for a, b in zip(fk.columns, fk.ref_columns):
-                    na, nb = (ts.key, a), (parent.key, b)
-                    nodes.setdefault(na, s.column(a))
-                    pcol = parent.schema.column(b) if parent.schema is not None else None
-                    if nb not in nodes or nodes[nb] is None:
-                        nodes[nb] = pcol
-                    uf.union(na, nb)
-                    if self.enabled:
-                        seeds.add(na)
-                    if table_off:
-                        self.optout[na] = f"table {_qual(ts.key)} has identifierRemapping: false"
-                    if parent.schema is not None and any(r.remapping is False for r in eng.table_rules(parent)):
-                        self.optout[nb] = f"table {_qual(parent.key)} has identifierRemapping: false"
-        # explicit `key` rules join a domain; explicit `keep` opts out; other explicit rules win
-        for n, cr in explicit.items():
-            if cr.mutation == "key":
-                ts = eng.tables[n[0]]
-                nodes[n] = ts.schema.column(n[1])
-                seeds.add(n)
-                dom = cr.options.get("domain")
-                if dom:
-                    tname, _, cname = dom.rpartition(".")
-                    if not tname:
-                        raise RulesError(f"key domain {dom!r} must be table.column", eng.rules.path, cr.where)
-                    target = self._resolve_table(eng, tname, n[0])
-                    tn = (target.key, cname if eng.dialect.name == "mysql" or target.schema is None else (cname if target.schema.column(cname) else cname.lower()))
-                    nodes.setdefault(tn, target.schema.column(tn[1]) if target.schema else None)
-                    uf.union(n, tn)
-                    seeds.add(tn)
-                else:
-                    uf.find(n)
-            elif n in nodes:
-                self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
-        self._link_children(eng, nodes, uf)
+        nodes, seeds, explicit = self._declared_keys(engine, uf)
+        self._explicit_rules(engine, nodes, seeds, explicit, uf)
+        self._link_children(engine, nodes, uf)
         # loose keys: `<table>_id` columns of the type of that table's key, no constraint declaring them
-        fk_children = {(ts.key, a) for ts in eng.tables.values() if ts.schema is not None
-                       for fk in ts.schema.foreign_keys for a in fk.columns}
+        fk_children = {(state.key, a) for state in engine.tables.values() if state.schema is not None
+                       for fk in state.schema.foreign_keys for a in fk.columns}
         # (without inferKeys they change nothing here: looked for once, when problems are reported)
-        self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children) if self.enabled and self.infer else None
+        self.loose = self._loose_keys(engine, nodes, uf, explicit, fk_children) if self.enabled and self.infer else None
         self._graph = (nodes, uf, explicit, fk_children)
         self.inferred = {}
         if self.loose:
             for n, t, ev in self.loose:
                 if n in self.optout or t in self.optout:
                     continue
-                nodes[n] = eng.tables[n[0]].schema.column(n[1])
+                nodes[n] = engine.tables[n[0]].schema.column(n[1])
                 uf.union(n, t)
                 seeds.add(n)
                 self.inferred[n] = (t, ev)
-        self._link_children(eng, nodes, uf)
-        # a column of a partition key cannot be remapped: the row would no longer fit its partition
-        self.partition_blocked = {}
-        for ts in eng.tables.values():
-            pb = ts.schema.partition_by if ts.schema is not None else None
-            if not pb:
-                continue
-            for c in pb[1]:
-                n = (ts.key, c)
-                if n in nodes and n not in self.optout:
-                    self.optout[n] = (f"in the partition key of {_qual(ts.key)} (PARTITION BY {pb[0]}): a remapped value "
-                                      "would no longer fit its partition")
-                    self.partition_blocked[n] = pb[0]
-        # group
+        self._link_children(engine, nodes, uf)
+        self._block_partition_keys(engine, nodes)
         comps: dict = {}
         for n in nodes:
             comps.setdefault(uf.find(n), []).append(n)
         node_spec = {}
         not_remapped = {}
         partition_comps = []
-        for root, members in comps.items():
+        for members in comps.values():
             if not any(m in seeds for m in members):
                 continue
             blocked = [m for m in members if m in self.optout]
@@ -439,72 +374,155 @@ class KeyRemapping(Stage):
                 for m in members:
                     not_remapped[m] = self.optout.get(m) or f"joined by a foreign key to {_qual(blocked[0][0])}.{blocked[0][1]} ({self.optout[blocked[0]]})"
                 continue
-            strategies = set()
-            his = []
+            spec, why = self._component_spec(engine, members, nodes)
             for m in members:
-                col = nodes.get(m)
-                if col is None:
-                    continue
-                st = _strategy_for(col)
-                if st is None:
-                    strategies.add(None)
-                    continue
-                strategies.add(st)
-                if st == "randomInteger":
-                    his.append(_int_hi(col))
-            # members whose table is not known yet (a MySQL dump on a pipe): assume same type with a sequence
-            for m in members:
-                if nodes.get(m) is None:
-                    for other in members:
-                        oc = nodes.get(other)
-                        if oc is not None and _strategy_for(oc) == "randomInteger":
-                            his.append(_int_hi(oc, assume_sequence=True))
-                            break
-            if self.strategy != "auto":
-                # the configured strategy, for every member, or a rules error (never ignored)
-                known_cols = [(m, nodes[m]) for m in members if nodes.get(m) is not None]
-                bad = [(m, c) for m, c in known_cols if not _can_take(c, self.strategy)]
-                if bad:
-                    cols = ", ".join(f"{_qual(m[0])}.{m[1]} ({c.type or c.kind})" for m, c in bad[:5])
-                    raise RulesError(
-                        f"strategy {self.strategy!r} cannot remap the key column{'s' if len(bad) > 1 else ''} {cols}"
-                        f"{' and more' if len(bad) > 5 else ''} ({_CAN_TAKE_HELP[self.strategy]}): use \"auto\" (each "
-                        "key column gets the strategy its type calls for), or opt the column out with "
-                        "{\"mutation\": \"keep\"}", eng.rules.path, "$.options.identifierRemapping.strategy")
-                strategies = {self.strategy}
-                if self.strategy == "randomInteger":
-                    his = [_int_hi(c) for _, c in known_cols]
-                    if any(nodes.get(m) is None for m in members) and known_cols:
-                        his.append(_int_hi(known_cols[0][1], assume_sequence=True))
-            if None in strategies or len(strategies) != 1:
-                for m in members:
-                    not_remapped[m] = f"key columns of different kinds joined ({', '.join(sorted(str(s) for s in strategies))})"
-                continue
-            st = strategies.pop()
-            if st == "randomInteger":
-                if self.range:
-                    lo, hi = self.range
+                if spec is not None:
+                    node_spec[m] = spec
                 else:
-                    lo, hi = 0, min(h for h in his if h is not None)
-                spec = (st, lo, hi)
-            else:
-                spec = (st, None, None)
-            for m in members:
-                node_spec[m] = spec
-        # the halves of a default range swap (see Remapper): decided by the types alone, never by
-        # the data (setval, AUTO_INCREMENT), so every way the dump can arrive gives the same bytes
-        for m, spec in list(node_spec.items()):
-            if spec[0] == "randomInteger":
-                node_spec[m] = (*spec, not self.range)
+                    not_remapped[m] = why
         self.node_spec = node_spec
         self.partition_comps = partition_comps
         self.not_remapped = not_remapped
         # plans built before this (a CREATE TABLE's early rule check on a pipe) may predate the keys
         # learnt now: rebuild them, except for tables whose data is written (checked just below)
-        for ts in eng.tables.values():
-            if ts.key not in self.used:
-                ts.plans.clear()
-        # columns of a table whose data is already written must not change (a pipe without --schema)
+        for state in engine.tables.values():
+            if state.key not in self.used:
+                state.plans.clear()
+        self._check_written_tables(engine, node_spec)
+
+    def _declared_keys(self, engine, uf):
+        """(nodes: (table key, column) -> Column or None, seeds: the nodes that make their
+        component remapped, explicit: node -> the rules file's rule for it) from every table's
+        PRIMARY KEY and FOREIGN KEYs; tables with identifierRemapping: false opt out."""
+        nodes: dict = {}
+        seeds = set()
+        explicit = {}
+        for state in list(engine.tables.values()):
+            s = state.schema
+            if s is None:
+                continue
+            rules = engine.table_rules(state)
+            table_off = any(r.remapping is False for r in rules)
+            for r in rules:
+                for cr in r.columns:
+                    col = s.column(cr.column.name) if engine.dialect.name == "postgres" else next((c for c in s.columns if c.name.lower() == cr.column.name.lower()), None)
+                    if col is not None:
+                        explicit[(state.key, col.name)] = cr
+            for c in s.primary_key:
+                col = s.column(c)
+                n = (state.key, c)
+                nodes[n] = col
+                uf.find(n)
+                if self.enabled and col is not None and _strategy_for(col) and col.kind not in ("timestamp", "date"):
+                    seeds.add(n)
+                if table_off:
+                    self.optout[n] = f"table {_qual(state.key)} has identifierRemapping: false"
+            for fk in s.foreign_keys:
+                parent = self._resolve_table(engine, fk.ref_table, state.key)
+                for a, b in zip(fk.columns, fk.ref_columns):
+                    na, nb = (state.key, a), (parent.key, b)
+                    nodes.setdefault(na, s.column(a))
+                    pcol = parent.schema.column(b) if parent.schema is not None else None
+                    if nb not in nodes or nodes[nb] is None:
+                        nodes[nb] = pcol
+                    uf.union(na, nb)
+                    if self.enabled:
+                        seeds.add(na)
+                    if table_off:
+                        self.optout[na] = f"table {_qual(state.key)} has identifierRemapping: false"
+                    if parent.schema is not None and any(r.remapping is False for r in engine.table_rules(parent)):
+                        self.optout[nb] = f"table {_qual(parent.key)} has identifierRemapping: false"
+        return nodes, seeds, explicit
+
+    def _explicit_rules(self, engine, nodes, seeds, explicit, uf) -> None:
+        """Explicit `key` rules join a domain; explicit `keep` opts out; other explicit rules win."""
+        for n, cr in explicit.items():
+            if cr.mutation == "key":
+                state = engine.tables[n[0]]
+                nodes[n] = state.schema.column(n[1])
+                seeds.add(n)
+                dom = cr.options.get("domain")
+                if dom:
+                    tname, _, cname = dom.rpartition(".")
+                    if not tname:
+                        raise RulesError(f"key domain {dom!r} must be table.column", engine.rules.path, cr.where)
+                    target = self._resolve_table(engine, tname, n[0])
+                    tn = (target.key, cname if engine.dialect.name == "mysql" or target.schema is None else (cname if target.schema.column(cname) else cname.lower()))
+                    nodes.setdefault(tn, target.schema.column(tn[1]) if target.schema else None)
+                    uf.union(n, tn)
+                    seeds.add(tn)
+                else:
+                    uf.find(n)
+            elif n in nodes:
+                self.optout[n] = "explicit keep rule" if cr.mutation == "keep" else f"explicit rule {cr.mutation}"
+
+    def _block_partition_keys(self, engine, nodes) -> None:
+        """A column of a partition key cannot be remapped: the row would no longer fit its partition."""
+        self.partition_blocked = {}
+        for state in engine.tables.values():
+            pb = state.schema.partition_by if state.schema is not None else None
+            if not pb:
+                continue
+            for c in pb[1]:
+                n = (state.key, c)
+                if n in nodes and n not in self.optout:
+                    self.optout[n] = (f"in the partition key of {_qual(state.key)} (PARTITION BY {pb[0]}): a remapped value "
+                                      "would no longer fit its partition")
+                    self.partition_blocked[n] = pb[0]
+
+    def _component_spec(self, engine, members, nodes):
+        """(spec, None) for a component of linked key columns: (strategy, lo, hi[, split]) of the
+        one permutation they all get; or (None, why not)."""
+        strategies = set()
+        his = []
+        for m in members:
+            col = nodes.get(m)
+            if col is None:
+                continue
+            strategy = _strategy_for(col)
+            strategies.add(strategy)
+            if strategy == "randomInteger":
+                his.append(_int_hi(col))
+        # members whose table is not known yet (a MySQL dump on a pipe): assume same type with a sequence
+        for m in members:
+            if nodes.get(m) is None:
+                for other in members:
+                    oc = nodes.get(other)
+                    if oc is not None and _strategy_for(oc) == "randomInteger":
+                        his.append(_int_hi(oc, assume_sequence=True))
+                        break
+        if self.strategy != "auto":
+            strategies, his = self._configured_strategy(engine, members, nodes)
+        if None in strategies or len(strategies) != 1:
+            return None, f"key columns of different kinds joined ({', '.join(sorted(str(s) for s in strategies))})"
+        strategy = strategies.pop()
+        if strategy != "randomInteger":
+            return (strategy, None, None), None
+        lo, hi = self.range if self.range else (0, min(h for h in his if h is not None))
+        # the halves of a default range swap (see Remapper): decided by the types alone, never by
+        # the data (setval, AUTO_INCREMENT), so every way the dump can arrive gives the same bytes
+        return (strategy, lo, hi, not self.range), None
+
+    def _configured_strategy(self, engine, members, nodes):
+        """The configured strategy, for every member, or a rules error (never ignored)."""
+        known_cols = [(m, nodes[m]) for m in members if nodes.get(m) is not None]
+        bad = [(m, c) for m, c in known_cols if not _can_take(c, self.strategy)]
+        if bad:
+            cols = ", ".join(f"{_qual(m[0])}.{m[1]} ({c.type or c.kind})" for m, c in bad[:5])
+            raise RulesError(
+                f"strategy {self.strategy!r} cannot remap the key column{'s' if len(bad) > 1 else ''} {cols}"
+                f"{' and more' if len(bad) > 5 else ''} ({_CAN_TAKE_HELP[self.strategy]}): use \"auto\" (each "
+                "key column gets the strategy its type calls for), or opt the column out with "
+                "{\"mutation\": \"keep\"}", engine.rules.path, "$.options.identifierRemapping.strategy")
+        his = []
+        if self.strategy == "randomInteger":
+            his = [_int_hi(c) for _, c in known_cols]
+            if any(nodes.get(m) is None for m in members) and known_cols:
+                his.append(_int_hi(known_cols[0][1], assume_sequence=True))
+        return {self.strategy}, his
+
+    def _check_written_tables(self, engine, node_spec) -> None:
+        """Columns of a table whose data is already written must not change (a pipe without --schema)."""
         for tkey, used in self.used.items():
             now = {n: s for n, s in node_spec.items() if n[0] == tkey}
             if now != used:
@@ -514,7 +532,7 @@ class KeyRemapping(Stage):
                        "gets another key range now (linked to a key of a smaller type)") if not all(n in used and n not in now for n in changed) \
                     else "cannot be remapped after all (linked to a key of another kind, or opted out)"
                 st = getattr(self, "_statement", None)
-                where = f"{eng.source}:{st.line}: " if st is not None and st.line else ""
+                where = f"{engine.source}:{st.line}: " if st is not None and st.line else ""
                 raise MaskingError(
                     f"{where}identifier remapping on a pipe: {cols} {how}, but the data of {_qual(tkey)} was already "
                     f"written {'with its original ids' if not used else 'with other ids'} (a later table's key or foreign "
@@ -522,23 +540,23 @@ class KeyRemapping(Stage):
                     "schema first: give it as a file (dumpmask reads the schema before the data) or pass --schema FILE with "
                     "a schema-only dump of the same database (mariadb-dump --no-data, pg_dump --schema-only)")
 
-    def _link_children(self, eng, nodes, uf):
+    def _link_children(self, engine, nodes, uf):
         """Partitions and inheritance children share their parent's keys: a key column in one is
         one in all (the same domain)."""
         children: dict = {}
-        for ts in eng.tables.values():
-            if ts.schema is None:
+        for state in engine.tables.values():
+            if state.schema is None:
                 continue
-            parents = ([ts.schema.partition_of] if ts.schema.partition_of else []) + list(ts.schema.inherits or [])
+            parents = ([state.schema.partition_of] if state.schema.partition_of else []) + list(state.schema.inherits or [])
             for pk in parents:
-                parent = eng.table_state(pk if pk[0] is not None else (ts.key[0], pk[1]))
-                if parent.key != ts.key:
-                    children.setdefault(parent.key, []).append(ts)
+                parent = engine.table_state(pk if pk[0] is not None else (state.key[0], pk[1]))
+                if parent.key != state.key:
+                    children.setdefault(parent.key, []).append(state)
         size = -1
         while size != len(nodes):  # until stable: a grandchild's column reaches its grandparent through its parent
             size = len(nodes)
             for pkey, kids in children.items():
-                parent = eng.tables[pkey]
+                parent = engine.tables[pkey]
                 keycols = {n[1] for k in kids for n in nodes if n[0] == k.key} | {n[1] for n in nodes if n[0] == pkey}
                 for c in keycols:
                     pn = (pkey, c)
@@ -553,18 +571,18 @@ class KeyRemapping(Stage):
                             if pn in self.optout and kn not in self.optout:
                                 self.optout[kn] = self.optout[pn]
 
-    def _loose_keys(self, eng, nodes, uf, explicit, fk_children):
+    def _loose_keys(self, engine, nodes, uf, explicit, fk_children):
         """[(column node, key node, evidence)]: loose_key_candidates of the dump's tables that no
         foreign key declares and no rule names (tables with identifierRemapping false left out)."""
-        schemas = [(ts.key, ts.schema) for ts in eng.tables.values() if ts.schema is not None]
-        off = {ts.key for ts in eng.tables.values() if any(r.remapping is False for r in eng.table_rules(ts))}
+        schemas = [(state.key, state.schema) for state in engine.tables.values() if state.schema is not None]
+        off = {state.key for state in engine.tables.values() if any(r.remapping is False for r in engine.table_rules(state))}
         out = []
         for n, tkey, pk, stem in loose_key_candidates(
                 schemas, skip=lambda k, c: k in off or (k, c) in explicit or (k, c) in fk_children):
             t = (tkey, pk.name)
             if n in nodes and uf.find(n) == uf.find(t):
                 continue
-            col = eng.tables[n[0]].schema.column(n[1])
+            col = engine.tables[n[0]].schema.column(n[1])
             ev = (f"name {col.name} refers to table {_qual(tkey)}" + (f" (singular {stem})" if stem != tkey[1].lower() else "")
                   + f"; {col.type or col.kind} like {_qual(tkey)}.{pk.name} ({pk.type or pk.kind}); no foreign key declares it")
             out.append((n, t, ev))
@@ -575,7 +593,7 @@ class KeyRemapping(Stage):
         return ('link it with {"column": "%s", "mutation": "key", "options": {"domain": "%s.%s"}} in the rules of '
                 "table %s, or set options.identifierRemapping.inferKeys: true" % (n[1], t[0][1], t[1], _qual(n[0])))
 
-    def _loose_eval(self, eng) -> None:
+    def _loose_eval(self, engine) -> None:
         """self.loose_broken: loose keys whose join breaks (the key is remapped, the column is not,
         or not in the same way), each also listed in not_remapped."""
         if not self.enabled:
@@ -583,7 +601,7 @@ class KeyRemapping(Stage):
             return
         if self.loose is None:
             nodes, uf, explicit, fk_children = self._graph
-            self.loose = self._loose_keys(eng, nodes, uf, explicit, fk_children)
+            self.loose = self._loose_keys(engine, nodes, uf, explicit, fk_children)
         spec = self.node_spec
         self.loose_broken = [(n, t, ev) for n, t, ev in self.loose if spec.get(t) is not None and spec.get(n) != spec.get(t)]
         for n, t, ev in self.loose_broken:
@@ -591,9 +609,9 @@ class KeyRemapping(Stage):
                 self.not_remapped[n] = (f"looks like a reference to {_qual(t[0])}.{t[1]} ({ev}) but stays unremapped, "
                                         f"so its join breaks: {self._link_hint(n, t)}")
 
-    def problems(self, eng) -> list[str]:
+    def problems(self, engine) -> list[str]:
         """What remapping leaves undone that the user must hear about (stderr; --strict fails)."""
-        self._loose_eval(eng)
+        self._loose_eval(engine)
         out = []
         if self.loose_broken:
             k = len(self.loose_broken)
@@ -616,46 +634,46 @@ class KeyRemapping(Stage):
                 '{"mutation": "keep"} to accept that')
         return out
 
-    def report_problems(self, eng) -> None:
+    def report_problems(self, engine) -> None:
         if getattr(self, "_reported", False):
             return
         self._reported = True
-        msgs = self.problems(eng)
-        if msgs and eng.strict:
+        msgs = self.problems(engine)
+        if msgs and engine.strict:
             raise StrictError(msgs[0] + " (--strict)")
         for m in msgs:
-            eng.warn(m)
+            engine.warn(m)
 
     # ---------------------------------------------------------------- engine hooks
-    def wants_table(self, eng, ts) -> bool:
-        self.last_data_table = ts
-        if self.enabled and ts.key not in getattr(self, "data_seen", {}):
+    def wants_table(self, engine, state) -> bool:
+        self.last_data_table = state
+        if self.enabled and state.key not in getattr(self, "data_seen", {}):
             self.data_seen = getattr(self, "data_seen", {})
-            self.data_seen[ts.key] = True
+            self.data_seen[state.key] = True
             st = getattr(self, "schema_tables", None)
-            if st is not None and ts.key not in st:
-                raise MaskingError(self._unknown_msg(eng, [ts.key]))
-            if ts.schema is None or not ts.schema.columns:
-                raise MaskingError(self._unknown_msg(eng, [ts.key]))
-        if ts.key not in self.used:
-            self.used[ts.key] = {n: s for n, s in self.node_spec.items() if n[0] == ts.key}
-        return any(n[0] == ts.key for n in self.node_spec)
+            if st is not None and state.key not in st:
+                raise MaskingError(self._unknown_msg(engine, [state.key]))
+            if state.schema is None or not state.schema.columns:
+                raise MaskingError(self._unknown_msg(engine, [state.key]))
+        if state.key not in self.used:
+            self.used[state.key] = {n: s for n, s in self.node_spec.items() if n[0] == state.key}
+        return any(n[0] == state.key for n in self.node_spec)
 
-    def remapper(self, eng, spec) -> Remapper:
+    def remapper(self, engine, spec) -> Remapper:
         r = self.remappers.get(spec)
         if r is None:
             st, lo, hi = spec[:3]
             split = bool(spec[3]) if len(spec) > 3 else False
             dom = {"randomInteger": f"int[{lo},{hi}]{'/swap' if split else ''}", "uuid": "uuid", "text": "text"}[st]
-            r = self.remappers[spec] = Remapper(eng.key, st, lo, hi, dom, split=split)
+            r = self.remappers[spec] = Remapper(engine.key, st, lo, hi, dom, split=split)
         return r
 
-    def extend_plan(self, eng, ts, columns, plan):
+    def extend_plan(self, engine, state, columns, plan):
         have = {p.index for p in plan}
         out = list(plan)
-        q = _qual(ts.key)
+        q = _qual(state.key)
         for i, c in enumerate(columns):
-            node = (ts.key, c)
+            node = (state.key, c)
             spec = self.node_spec.get(node)
             if spec is None:
                 continue
@@ -664,15 +682,15 @@ class KeyRemapping(Stage):
                 out = [p for p in out if p.index != i or p.spec.mutation != "key"]
                 if any(p.index == i for p in out):
                     continue
-            col = ts.schema.column(c) if ts.schema else None
+            col = state.schema.column(c) if state.schema else None
             col = col or Column(name=c, kind="int" if spec[0] == "randomInteger" else "text")
-            r = self.remapper(eng, spec)
-            tstats = eng.audit.table(q)
+            r = self.remapper(engine, spec)
+            tstats = engine.audit.table(q)
             stats = ColumnStats("key", CATEGORY, {"strategy": spec[0], "domain": r.domain})
             tstats.columns[c] = stats
             column_spec = ColumnSpec(i, c, col.kind, "key", RemapFactory(r, col, f"{q}.{c}"))
-            out.append(eng.column_plan(column_spec, stats))
-            ent = eng.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
+            out.append(engine.column_plan(column_spec, stats))
+            ent = engine.audit.data["remapped"][f"{q}.{c}"] = {"strategy": spec[0], "domain": r.domain,
                                                               "range": [spec[1], spec[2]] if spec[0] == "randomInteger" else None,
                                                               "collision_bound": 0.0, "values": 0}
             inf = getattr(self, "inferred", {}).get(node)
@@ -682,33 +700,33 @@ class KeyRemapping(Stage):
             self._stats_refs.append((f"{q}.{c}", stats))
         return out
 
-    def rewrite_statement(self, eng, st):
-        if st.kind in ("alter_table", "create_table") and not eng.schema_complete:
+    def rewrite_statement(self, engine, st):
+        if st.kind in ("alter_table", "create_table") and not engine.schema_complete:
             self._statement = st
-            self.compute(eng)
+            self.compute(engine)
             self._statement = None
             return None
-        if eng.dialect.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
-            return self._auto_increment_after(eng, st)
+        if engine.dialect.name == "mysql" and st.kind == "other" and _UNLOCK.match(st.raw):
+            return self._auto_increment_after(engine, st)
         if st.kind != "setval":
             return None
-        parse_qualname = eng.dialect.parse_qualname
-        p = eng.dialect.parse_setval(st.raw)
+        parse_qualname = engine.dialect.parse_qualname
+        p = engine.dialect.parse_setval(st.raw)
         if p is None:
             return None
         (sschema, sname), _val, m = p
         best = None
         cols = []
-        for ts in eng.tables.values():
-            if ts.schema is None:
+        for state in engine.tables.values():
+            if state.schema is None:
                 continue
-            for c in ts.schema.columns:
+            for c in state.schema.columns:
                 if not c.has_default_sequence:
                     continue
                 qs, qn = parse_qualname(c.has_default_sequence.encode())
                 if qn != sname or (qs and sschema and qs != sschema):
                     continue
-                found = self._integer_max(ts, c)
+                found = self._integer_max(state, c)
                 if found is None:
                     continue
                 where, top = found
@@ -722,55 +740,55 @@ class KeyRemapping(Stage):
         new = raw[:m.start("val")] + str(best).encode() + raw[m.end("val"):]
         if m.group("called") and m.group("called").lower() == b"false":
             new = new[:m.start("called") + (len(new) - len(raw))] + b"true" + new[m.end("called") + (len(new) - len(raw)):]
-        eng.audit.data["sequences"].append({"sequence": f"{sschema + '.' if sschema else ''}{sname}", "columns": cols,
+        engine.audit.data["sequences"].append({"sequence": f"{sschema + '.' if sschema else ''}{sname}", "columns": cols,
                                             "original": _val, "value": best})
         return new
 
-    def _integer_max(self, ts, c):
+    def _integer_max(self, state, c):
         """(table.column, the largest remapped value written in it or None) for a column remapped
         by the integer permutation; None for any other column."""
-        spec = self.node_spec.get((ts.key, c.name))
+        spec = self.node_spec.get((state.key, c.name))
         if spec is None or spec[0] != "randomInteger":
             return None
         r = self.remappers.get(spec)
-        where = f"{_qual(ts.key)}.{c.name}"
+        where = f"{_qual(state.key)}.{c.name}"
         return where, (r.col_max.get(where) if r is not None else None)
 
-    def _auto_increment_after(self, eng, st):
+    def _auto_increment_after(self, engine, st):
         """MySQL: after a table's data (at its UNLOCK TABLES), set AUTO_INCREMENT past the
         largest remapped id written (the servers would also move it past the largest id
         inserted; saying it explicitly keeps the guarantee for every engine)."""
-        ts = getattr(self, "last_data_table", None)
+        state = getattr(self, "last_data_table", None)
         self.last_data_table = None
-        if ts is None or ts.schema is None:
+        if state is None or state.schema is None:
             return None
-        for c in ts.schema.columns:
+        for c in state.schema.columns:
             if not c.auto_increment:
                 continue
-            found = self._integer_max(ts, c)
+            found = self._integer_max(state, c)
             if found is None or found[1] is None:
                 continue
             where, nxt = found[0], found[1] + 1
-            quote_ident = eng.dialect.quote_ident
-            name = (quote_ident(ts.key[0]) + "." if ts.key[0] else "") + quote_ident(ts.key[1])
+            quote_ident = engine.dialect.quote_ident
+            name = (quote_ident(state.key[0]) + "." if state.key[0] else "") + quote_ident(state.key[1])
             eol = b"\r\n" if st.raw.endswith(b"\r\n") else b"\n"
-            eng.audit.data["sequences"].append({"sequence": f"{_qual(ts.key)} AUTO_INCREMENT", "columns": [where],
-                                                "original": ts.schema.auto_increment_next, "value": nxt})
+            engine.audit.data["sequences"].append({"sequence": f"{_qual(state.key)} AUTO_INCREMENT", "columns": [where],
+                                                "original": state.schema.auto_increment_next, "value": nxt})
             return st.raw + f"ALTER TABLE {name} AUTO_INCREMENT={nxt};".encode() + eol
         return None
 
-    def finish_audit(self, eng):
+    def finish_audit(self, engine):
         """The audit says what the run did: options.identifierRemapping.enabled is true only when
         key columns were remapped; the identifierRemapping block tells how and what was left."""
-        a = eng.audit.data
+        a = engine.audit.data
         for q, stats in getattr(self, "_stats_refs", []):
             ent = a["remapped"].get(q)
             if ent is not None:
                 ent["values"] = stats.changed
         did = any(e.get("values") for e in a["remapped"].values())
-        configured = dict(eng.rules.remapping)
+        configured = dict(engine.rules.remapping)
         source = ("rules" if configured.get("enabled") else
-                  f"template:{eng.template}" if template_remaps(eng.template) else "key rules")
+                  f"template:{engine.template}" if template_remaps(engine.template) else "key rules")
         a.setdefault("options", {})["identifierRemapping"] = {**configured, "enabled": did}
         a["identifierRemapping"] = {
             "enabled": did,
@@ -787,27 +805,27 @@ class KeyRemapping(Stage):
                                for pn, members in getattr(self, "partition_comps", [])],
         }
 
-    def finish(self, eng):
+    def finish(self, engine):
         if self.enabled:
-            self.report_problems(eng)
+            self.report_problems(engine)
         for q, stats in getattr(self, "_stats_refs", []):
-            ent = eng.audit.data["remapped"].get(q)
+            ent = engine.audit.data["remapped"].get(q)
             if ent is not None:
                 ent["values"] = stats.changed
         nr = []
         for (tkey, c), why in sorted(self.not_remapped.items(), key=lambda x: repr(x[0])):
             nr.append({"column": f"{_qual(tkey)}.{c}", "reason": why})
         # columns that look like identifiers but are in no key domain
-        parents = {ts.schema.partition_of for ts in eng.tables.values() if ts.schema is not None and ts.schema.partition_of}
-        for ts in eng.tables.values():
-            if ts.schema is None or ts.key in parents:
+        parents = {state.schema.partition_of for state in engine.tables.values() if state.schema is not None and state.schema.partition_of}
+        for state in engine.tables.values():
+            if state.schema is None or state.key in parents:
                 continue
-            for c in ts.schema.columns:
-                n = (ts.key, c.name)
+            for c in state.schema.columns:
+                n = (state.key, c.name)
                 if n in self.node_spec or n in self.not_remapped:
                     continue
                 if _ID_NAME.search(c.name) and c.kind in ("int", "uuid", "text"):
-                    nr.append({"column": f"{_qual(ts.key)}.{c.name}",
+                    nr.append({"column": f"{_qual(state.key)}.{c.name}",
                                "reason": "looks like an identifier but no key constraint declares it: add a rule "
                                          "{\"mutation\": \"key\", \"options\": {\"domain\": \"table.column\"}} to remap it"})
-        eng.audit.data["not_remapped"] = nr
+        engine.audit.data["not_remapped"] = nr

@@ -30,59 +30,59 @@ class Subset(Stage):
 
     needs_schema = True
 
-    def start(self, eng):
-        self.default = dict(eng.transfer or eng.rules.transfer)
-        if eng.transfer and "referentialIntegrity" in (eng.rules.transfer or {}):
-            self.default["referentialIntegrity"] = eng.rules.transfer["referentialIntegrity"]
+    def start(self, engine):
+        self.default = dict(engine.transfer or engine.rules.transfer)
+        if engine.transfer and "referentialIntegrity" in (engine.rules.transfer or {}):
+            self.default["referentialIntegrity"] = engine.rules.transfer["referentialIntegrity"]
         self.ri = self.default.get("referentialIntegrity", True)
         self.kept: dict | None = None       # logical table key -> set of kept row ordinals
         self.counters: dict = {}
-        eng.audit.data["options"]["transfer"] = {**self.default, "referentialIntegrity": self.ri}
+        engine.audit.data["options"]["transfer"] = {**self.default, "referentialIntegrity": self.ri}
 
     # ---------------------------------------------------------------- configuration
-    def root(self, eng, ts):
+    def root(self, engine, state):
         seen = set()
-        while ts.schema is not None and ts.schema.partition_of and ts.key not in seen:
-            seen.add(ts.key)
-            ts = eng.table_state(ts.schema.partition_of)
-        return ts
+        while state.schema is not None and state.schema.partition_of and state.key not in seen:
+            seen.add(state.key)
+            state = engine.table_state(state.schema.partition_of)
+        return state
 
-    def mode_for(self, eng, ts) -> dict:
-        for tr in eng.table_rules(ts):
+    def mode_for(self, engine, state) -> dict:
+        for tr in engine.table_rules(state):
             if tr.transfer:
                 return tr.transfer
-        root = self.root(eng, ts)
-        if root is not ts:
-            for tr in eng.table_rules(root):
+        root = self.root(engine, state)
+        if root is not state:
+            for tr in engine.table_rules(root):
                 if tr.transfer:
                     return tr.transfer
         return self.default
 
-    def schema_ready(self, eng):
-        if not eng.schema_complete or not eng.input_is_file():   # (a --schema file on a pipe: one pass)
+    def schema_ready(self, engine):
+        if not engine.schema_complete or not engine.input_is_file():   # (a --schema file on a pipe: one pass)
             if self.ri:
                 raise MaskingError(
                     "partial transfer keeps foreign keys valid by reading the dump twice: give INPUT as a regular "
                     "file (not a pipe), or set \"referentialIntegrity\": false in the rules' transfer options "
                     "(then the result may not restore)")
-            eng.warn("partial transfer on a pipe without referential integrity: child rows whose parent rows were cut "
+            engine.warn("partial transfer on a pipe without referential integrity: child rows whose parent rows were cut "
                      "are kept, so the result may not restore with its foreign keys")
-            eng.audit.data["options"]["transfer"]["may_not_restore"] = True
+            engine.audit.data["options"]["transfer"]["may_not_restore"] = True
             return
-        self.plan_rows(eng)
+        self.plan_rows(engine)
 
     # ---------------------------------------------------------------- first pass
-    def plan_rows(self, eng):
+    def plan_rows(self, engine):
         fks = {}          # child key -> [(child cols, parent TableState, parent cols)]
         needed = collections.defaultdict(set)   # table key -> columns whose values we must remember
         # a partitioned table and its partitions are one logical table: a foreign key declared on
         # the parent or on any partition applies to the rows of all of them, on both sides
-        for ts in list(eng.tables.values()):
-            if ts.schema is None:
+        for state in list(engine.tables.values()):
+            if state.schema is None:
                 continue
-            lk = self.root(eng, ts).key
-            for fk in ts.schema.foreign_keys:
-                parent = self.root(eng, eng.resolve_ref(fk.ref_table, ts.key))
+            lk = self.root(engine, state).key
+            for fk in state.schema.foreign_keys:
+                parent = self.root(engine, engine.resolve_ref(fk.ref_table, state.key))
                 rel = (fk.columns, parent, fk.ref_columns)
                 if rel not in fks.setdefault(lk, []):
                     fks[lk].append(rel)
@@ -91,12 +91,12 @@ class Subset(Stage):
         cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
         totals = collections.Counter()
         modes = {}
-        for tkey, columns, values, _line in eng.read_rows(eng.input_path):
-            ts = eng.table_state(tkey)
-            root = self.root(eng, ts)
+        for tkey, columns, values, _line in engine.read_rows(engine.input_path):
+            state = engine.table_state(tkey)
+            root = self.root(engine, state)
             lk = root.key
             if lk not in modes:
-                modes[lk] = self.mode_for(eng, ts)
+                modes[lk] = self.mode_for(engine, state)
             mode = modes[lk]
             n = totals[lk]
             totals[lk] = n + 1
@@ -149,14 +149,14 @@ class Subset(Stage):
         self.kept = {lk: set(rows) for lk, rows in kept.items()}
 
     # ---------------------------------------------------------------- writing pass
-    def wants_table(self, eng, ts) -> bool:
+    def wants_table(self, engine, state) -> bool:
         return True
 
-    def row_filter(self, eng, ts, columns, line, sql=False):
-        root = self.root(eng, ts)
+    def row_filter(self, engine, state, columns, line, sql=False):
+        root = self.root(engine, state)
         lk = root.key
-        stats = eng.audit.table(_qual(ts.key))
-        mode = self.mode_for(eng, ts)
+        stats = engine.audit.table(_qual(state.key))
+        mode = self.mode_for(engine, state)
         m = mode.get("mode", "full")
         stats.transfer = m if m == "full" else f"{m} {mode['rows']}"
         counters = self.counters
@@ -179,7 +179,7 @@ class Subset(Stage):
             return first
         if m == "last":
             if sql:
-                raise MaskingError(f"{eng.source}:{line}: --last on a pipe works for COPY data only (rows of INSERT statements "
+                raise MaskingError(f"{engine.source}:{line}: --last on a pipe works for COPY data only (rows of INSERT statements "
                                    "cannot be held back across statements): give INPUT as a regular file")
             return _LastFilter(mode["rows"])
         return None
