@@ -664,7 +664,8 @@ class Engine:
             decode = dialect.decode_sql_field
             self.sample(state, columns, [[decode(raw[s:e]) for s, e in spans] for _, _, spans in ins.tuples[:dialect.sample_rows]])
         if head.values_start < 0:
-            raise MaskingError(f"{self.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qual(state.key)} cannot be masked; refusing to pass it through")
+            raise MaskingError(f"{self.source}:{st.line}: INSERT ... SET/SELECT into masked table {_qual(state.key)} "
+                               "cannot be masked; refusing to pass it through")
         columns = self.data_columns(state, head.columns, st.line)
         ins = None
         if head.columns is None and state.schema is not None and len(state.schema.columns) != len(columns):
@@ -771,7 +772,7 @@ class Engine:
             tables.append((q, [(c, found.get(c), explicit.get(c), c in keys) for c in cols]))
         self.audit.record_columns(tables, unclassified)
         # remapping was asked for when its feature runs (features.install: identifierRemapping,
-        # a template that turns it on, or a `key` rule); by name: features import the engine
+        # a template that turns it on, or a `key` rule); by name: the engine names no stage class
         self.audit.record_remapping(any(type(e).__name__ == "KeyRemapping" for e in self.stages))
 
     def _record_evidence_of_failed_run(self) -> None:
@@ -779,10 +780,13 @@ class Engine:
         the fields stay absent (the report then says "not recorded") and a warning says why."""
         try:
             self.record_evidence()
-        except Exception as e:  # the run's own error is the one reported
+        except Exception as e:  # noqa: BLE001 - the run's own error is the one reported
+            from dumpmask.errors import describe_internal
+
             self.audit.data.pop("columns_detected", None)
             self.audit.data.pop("columns_unclassified", None)
-            self.audit.data["warnings"].append(f"column inventory not recorded: {type(e).__name__}: {e}")
+            why = str(e) if isinstance(e, DumpmaskError) else describe_internal(e)   # (a bug's text may hold data)
+            self.audit.data["warnings"].append(f"column inventory not recorded: {type(e).__name__}: {why}")
 
     def _poison(self, out) -> None:
         """End the output so that psql (ON_ERROR_STOP) or mysql fails and a single-transaction

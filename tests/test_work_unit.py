@@ -71,7 +71,7 @@ def test_every_block_masks_the_same_in_a_spawned_worker(datasets, tmp_path, monk
         results = pool.map(_remask, [sent for sent, _, _ in calls], chunksize=8)
     here: dict = {}
     there: dict = {}
-    for (sent, data, counts), got in zip(calls, results):
+    for (sent, data, counts), got in zip(calls, results, strict=True):
         got_data, got_counts = pickle.loads(got)
         assert bytes(got_data) == data
         assert (got_counts.rows_read, got_counts.rows_written, got_counts.changed, got_counts.nulls) == \
@@ -79,7 +79,7 @@ def test_every_block_masks_the_same_in_a_spawned_worker(datasets, tmp_path, monk
         # what a function observes depends on its memo (a repeat is not recomputed), so only the
         # merge over all of a plan's blocks is the same wherever they ran: the largest key written
         token = pickle.loads(sent)[0].token
-        for j, (mine, theirs) in enumerate(zip(counts.observed, got_counts.observed)):
+        for j, (mine, theirs) in enumerate(zip(counts.observed, got_counts.observed, strict=True)):
             if mine is not None:
                 here[token, j] = max(here.get((token, j), -1), mine["max"])
                 there[token, j] = max(there.get((token, j), -1), theirs["max"])

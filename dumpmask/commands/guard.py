@@ -46,10 +46,7 @@ def run_guarded(run):
         print_error(str(e))
         sys.exit(e.exit_code)
     except BrokenPipeError:
-        try:
-            sys.stdout = None  # silence the flush at exit
-        except Exception:
-            pass
+        sys.stdout = None  # silence the flush at exit
         os._exit(EXIT_PIPE)
     except KeyboardInterrupt:
         print_error("interrupted")

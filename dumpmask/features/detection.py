@@ -138,7 +138,8 @@ class Detection(Stage):
             if cname not in columns or cname in explicit or self._covered(engine, state, col, f):
                 continue
             sug = self._suggestion(engine, state, col, f)
-            out.append({"table": qualname(state.key), "table_key": [state.key[0], state.key[1]], "column": cname, "category": f.category, "evidence": f.evidence,
+            out.append({"table": qualname(state.key), "table_key": [state.key[0], state.key[1]], "column": cname,
+                        "category": f.category, "evidence": f.evidence,
                         "suggested": sug["mutation"], "suggested_options": sug.get("options", {}),
                         "review": f.review, "key": f.key, "type": col.type or col.kind,
                         "no_fit": sug["mutation"] == "keep" and bool(sug.get("review"))})

@@ -6,7 +6,6 @@ import re
 from datetime import date
 from functools import lru_cache
 
-from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Param, register
