@@ -8,7 +8,7 @@ Public API
 ----------
 split_statements(lines, source)      -> Iterator[MyStmt]     (raw, line, kind, delimiter)
 parse_insert(raw, ...)               -> MyInsertStmt         (header + optional tuple spans)
-iter_tuples(raw, start, ...)         -> TupleIter            (yields (ts, te, spans); .end)
+iter_tuples(raw, start, ...)         -> TupleIter            (yields (tuple_start, tuple_end, spans); .end)
 scan_tuples(raw, start, ...)         -> (list_of_tuples, end)
 decode_literal(field)                -> (kind, value)
 encode_string / encode_hex / encode_bit / encode_literal / is_number
@@ -351,7 +351,7 @@ def parse_insert(raw: bytes, *, tuples: bool = False, line: int | None = None,
     """Parse the header of an INSERT/REPLACE statement (`raw` as produced by split_statements).
 
     values_start is the offset of the first "(" of the VALUES list (-1 when form == "other").
-    With tuples=True the tuple list is scanned too: .tuples = [(ts, te, spans)], .tail_start.
+    With tuples=True the tuple list is scanned too: .tuples = [(tuple_start, tuple_end, spans)], .tail_start.
     `line` (the statement's first line) only serves error messages.
     Raises DumpSyntaxError when the header cannot be understood.
     """
@@ -507,25 +507,25 @@ class TupleIter:
                         return
                     continue
             # ---- slow path: one tuple, token by token
-            ts, te, spans, xdepth = self._slow_tuple(pos, xdepth)
+            tuple_start, tuple_end, spans, xdepth = self._slow_tuple(pos, xdepth)
             if nfields < 0:
                 nfields = len(spans)
                 if nfields <= 2000:
                     fast = _fast_tuple_re(nfields)
             elif len(spans) != nfields:
-                self._err(f"tuple has {len(spans)} values, expected {nfields}", ts)
+                self._err(f"tuple has {len(spans)} values, expected {nfields}", tuple_start)
             count += 1
             self.count = count
-            yield ts, te, tuple(spans)
-            pos, xdepth, more = self._after_tuple(te, xdepth)
+            yield tuple_start, tuple_end, tuple(spans)
+            pos, xdepth, more = self._after_tuple(tuple_end, xdepth)
             if not more:
-                self.end = te
+                self.end = tuple_end
                 return
 
-    def _after_tuple(self, te: int, xdepth: int) -> tuple[int, int, bool]:
-        """After a tuple's ")": (pos of next "(", xdepth, True) or (te, xdepth, False)."""
+    def _after_tuple(self, tuple_end: int, xdepth: int) -> tuple[int, int, bool]:
+        """After a tuple's ")": (pos of next "(", xdepth, True) or (tuple_end, xdepth, False)."""
         raw = self.raw
-        p, xd = _skip_junk(raw, te, xdepth)
+        p, xd = _skip_junk(raw, tuple_end, xdepth)
         if p < len(raw) and raw[p] == 0x2C:
             p, xd = _skip_junk(raw, p + 1, xd)
             if p >= len(raw) or raw[p] != 0x28:
@@ -533,7 +533,7 @@ class TupleIter:
             return p, xd, True
         if p < len(raw) and raw[p] == 0x28:
             self._err("missing ',' between VALUES tuples", p)
-        return te, xdepth, False
+        return tuple_end, xdepth, False
 
     def _slow_tuple(self, pos: int, xdepth: int):
         raw = self.raw
@@ -541,7 +541,7 @@ class TupleIter:
         pos, xdepth = _skip_junk(raw, pos, xdepth)
         if pos >= n or raw[pos] != 0x28:
             self._err("expected '(' (start of a VALUES tuple)", pos)
-        ts = pos
+        tuple_start = pos
         pos += 1
         spans: list[tuple[int, int]] = []
         fs = fe = -1
@@ -549,7 +549,7 @@ class TupleIter:
         tok = _TOK.match
         while True:
             if pos >= n:
-                self._err("unterminated VALUES tuple", ts)
+                self._err("unterminated VALUES tuple", tuple_start)
             m = tok(raw, pos)
             if m is None:
                 self._err("unexpected character in VALUES tuple", pos)
@@ -590,7 +590,7 @@ class TupleIter:
                     spans.append((fs, fe))
                 elif spans:
                     self._err("empty value in VALUES tuple", s)
-                return ts, e, spans, xdepth
+                return tuple_start, e, spans, xdepth
             # string / identifier / bare token
             if fs < 0:
                 fs = s

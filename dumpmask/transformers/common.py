@@ -213,10 +213,10 @@ class PoolTransformer(PrfTransformer):
         builder = self.build
         self.pool = get_pool(self.key, self.pool_name or self.name, lambda fk: clean_text(builder(fk)), locale)
         self._fitted, self._truncated = fit_pool(self.pool, self.column.length)
-        self._n = len(self._fitted)
+        self._pool_size = len(self._fitted)
 
     def make(self, d: bytes, value: str) -> str:
-        return self._fitted[int.from_bytes(d[:8], "big") % self._n]
+        return self._fitted[int.from_bytes(d[:8], "big") % self._pool_size]
 
     def check(self, column: Column) -> list[str]:
         warnings = super().check(column)

@@ -44,7 +44,7 @@ class Email(PrfTransformer):
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "email_local", _email_local, "en_US")
-        self._n = len(self.pool)
+        self._pool_size = len(self.pool)
         L = self.column.length
         self.limit = L
         self.human_max = None if L is None else L - self.OVERHEAD
@@ -65,7 +65,7 @@ class Email(PrfTransformer):
         return w
 
     def make(self, d: bytes, value: str) -> str:
-        local = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        local = self.pool[int.from_bytes(d[14:22], "big") % self._pool_size]
         dom = RESERVED_DOMAINS[d[22] % 3]
         sfx = suffix14(d)
         hm = self.human_max
@@ -85,7 +85,7 @@ class Email(PrfTransformer):
         fitted = (x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "") for x in self.pool)
         fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
         doms = tuple(b"@" + d for d in RESERVED_DOMAINS_B)
-        hcopy, n, tr, make, frm = self._h.copy, self._n, B32_TABLE, self.make, int.from_bytes
+        hcopy, n, tr, make, frm = self._h.copy, self._pool_size, B32_TABLE, self.make, int.from_bytes
         keep_empty = not self._mask_empty
 
         def ascii_fast(raw: bytes) -> bytes:
@@ -113,7 +113,7 @@ class UserName(PrfTransformer):
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "username", _username, "en_US")
-        self._n = len(self.pool)
+        self._pool_size = len(self.pool)
         L = self.column.length
         self.limit = L
         self.human_max = hm = None if L is None else L - SUFFIX_LEN - 1
@@ -135,7 +135,7 @@ class UserName(PrfTransformer):
         return w
 
     def make(self, d: bytes, value: str) -> str:
-        human = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        human = self.pool[int.from_bytes(d[14:22], "big") % self._pool_size]
         sfx = suffix14(d)
         hm = self.human_max
         if hm is None:
@@ -152,7 +152,7 @@ class UserName(PrfTransformer):
         h = self._h.copy()
         h.update(raw)
         d = h.digest()
-        human = self._fit_b[int.from_bytes(d[14:22], "big") % self._n]
+        human = self._fit_b[int.from_bytes(d[14:22], "big") % self._pool_size]
         if human:
             return b"%s_%s" % (human, d[:14].translate(B32_TABLE))
         return self.make(d, "").encode("ascii")
@@ -267,7 +267,7 @@ class Phone(PoolTransformer):
                 digits = digits[-k:].lstrip("0") or "0"
                 out.append(digits)
             self._fitted = tuple(out)
-            self._n = len(out)
+            self._pool_size = len(out)
 
 
 @register
@@ -280,7 +280,7 @@ class Url(PrfTransformer):
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "url_path", lambda fk: "-".join(ascii_slug(w, "a-z0-9") for w in fk.words(3)), "en_US")
-        self._n = len(self.pool)
+        self._pool_size = len(self.pool)
         self.limit = self.column.length
 
     def check(self, column: Column) -> list[str]:
@@ -291,7 +291,7 @@ class Url(PrfTransformer):
 
     def make(self, d: bytes, value: str) -> str:
         host = ("www.", "")[d[23] & 1] + RESERVED_DOMAINS[d[22] % 3]
-        path = self.pool[int.from_bytes(d[14:22], "big") % self._n]
+        path = self.pool[int.from_bytes(d[14:22], "big") % self._pool_size]
         s = f"https://{host}/{path}/{suffix14(d)[:8]}"
         return s if self.limit is None else s[: self.limit]
 
@@ -307,7 +307,7 @@ class Text(PrfTransformer):
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "lorem", lambda fk: fk.sentence(), "en_US")
-        self._n = len(self.pool)
+        self._pool_size = len(self.pool)
         self.limit = self.column.length
 
     def make(self, d: bytes, value: str) -> str:
@@ -316,7 +316,7 @@ class Text(PrfTransformer):
             target = min(target, self.limit)
         if target <= 0:
             return ""
-        pool, n = self.pool, self._n
+        pool, n = self.pool, self._pool_size
         i = int.from_bytes(d[:8], "big") % n
         step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
         parts = []
