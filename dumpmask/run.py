@@ -76,18 +76,26 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name)
+    masked = False
+    audit_failure = None
     try:
         engine.run(src, dst)
+        masked = True
     finally:
         if audit_path:
             try:
                 engine.audit.write(audit_path, key)
             except OSError as e:
-                error(f"cannot write audit {audit_path}: {e.strerror}")
+                audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
+                if not masked:
+                    error(audit_failure)   # the run's own error is the one raised
         if report_path:
             render_run_report(engine.audit.data, report_path, audit_path, key)
         if output_name != "-":
             dst.close()
         if input_path is not None:
             src.close()
+    if audit_failure is not None:
+        # the evidence asked for is missing: the run did not do all its work (exit 1)
+        raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
     return engine.audit.data

@@ -346,6 +346,19 @@ def test_audit_key_fingerprint_is_not_the_key_and_differs_between_keys(dm, tmp_p
     assert fps[0] == fps[1] != fps[2]
 
 
+def test_audit_that_cannot_be_written_fails_the_run(dm, tmp_path):
+    """--audit asked for evidence: a masked run without it is not complete (exit 1, one line
+    naming the file and the error), whatever the dump."""
+    dump = b"-- PostgreSQL database dump\nCREATE TABLE public.t (\n    email text\n);\nCOPY public.t (email) FROM stdin;\na@x.org\n\\.\n"
+    rules = rules_file(tmp_path, {"tables": [{"tableName": "t", "columnMutations": [
+        {"column": "email", "mutation": "faker.email"}]}]})
+    cp = dm("-c", rules, "--audit", tmp_path / "no" / "such" / "dir" / "run.json", input=dump)
+    assert cp.returncode == 1, cp.stderr
+    err = cp.stderr.decode()
+    assert "cannot write audit" in err and "run.json" in err and "Traceback" not in err
+    assert b"a@x.org" not in cp.stdout and b"COPY public.t" in cp.stdout
+
+
 def test_audit_written_when_the_run_fails(dm, tmp_path):
     dump, lines, _ = TRUNCATED["unterminated_copy_at_eof"]
     audit = tmp_path / "fail.json"
