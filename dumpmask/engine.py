@@ -582,7 +582,7 @@ class Engine:
         tstats.rows_read += row0
         tstats.rows_written += written
 
-    def _insert_start(self, ev, write, unparsed: bool = False):
+    def _insert_start(self, ev, write):
         """What both INSERT paths share: the table, and the statement passed through when
         nothing applies to it. None when it was written as it is."""
         st = ev.stmt
