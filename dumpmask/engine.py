@@ -22,10 +22,11 @@ from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tu
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
 from dumpmask.idents import display_name
 from dumpmask.learn import LEARNERS
+from dumpmask.parallel import Output, ParallelOutput
 from dumpmask.progress import Progress
 from dumpmask.rules import RuleSet
 from dumpmask.schema import Column, TableSchema
-from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan, mask_block
+from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan
 
 POISON = b"\n-- dumpmask: the input was invalid or masking failed; this line makes the restore fail.\nDUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;\n"
 CACHE_MAX = 200_000
@@ -127,8 +128,10 @@ class Engine:
     def __init__(self, rules: RuleSet | None = None, key: Key | None = None, dialect: str | None = None,
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
-                 transfer: dict | None = None, output_name: str = "-"):
+                 transfer: dict | None = None, output_name: str = "-", jobs: int = 1):
         self.rules = rules or RuleSet()
+        self.jobs = jobs          # worker processes for the data blocks (parallel.jobs_count)
+        self.output = None        # parallel.Output: where blocks are masked and results written, in order
         self.key = key or Key.random()
         self.dialect_name = dialect
         self.source = source
@@ -437,6 +440,9 @@ class Engine:
                 stage.schema_ready(self)
             if self.schema_complete:
                 self.check_all_rules_early()
+            self.output = ParallelOutput(out.write, self.jobs) if self.jobs > 1 else Output(out.write)
+            if self.jobs > 1:
+                a["options"]["workers"] = self.jobs
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:
@@ -444,11 +450,13 @@ class Engine:
             self.record_evidence()
             out.flush()
         except DumpmaskError as e:
+            self._close_output()
             self._poison(out)
             self._record_evidence_of_failed_run()
             self._finish_audit(hin, hout, "failed", str(e))
             raise
         except BaseException as e:
+            self._close_output()
             if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
                 self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
             self._record_evidence_of_failed_run()
@@ -456,8 +464,17 @@ class Engine:
 
             self._finish_audit(hin, hout, "failed", describe_internal(e))
             raise
+        self._close_output()
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
+
+    def _close_output(self) -> None:
+        """Stop the worker processes (a failed run: what they still hold is dropped)."""
+        if self.output is not None:
+            try:
+                self.output.close()
+            finally:
+                self.output = None
 
     # ------------------------------------------------------------------ the loop
     def set_dialect(self, name: str) -> None:
@@ -488,14 +505,18 @@ class Engine:
         write = out.write
         count = self.audit.count_passthrough
         insert = self.insert_rebuilt if dialect.insert_style == "rebuild" else self.insert_spliced
+        output = self.output
         for ev in dialect.events(lines):
             kind = ev.event
+            if kind == "insert":
+                insert(ev, output.emit)   # INSERTs in a row go to the workers side by side
+                progress.update(_bytes_written(out), None)
+                continue
+            # the barrier: what follows may depend on what the blocks did (a setval rewritten
+            # from the largest key written, AUTO_INCREMENT at UNLOCK TABLES)
+            output.drain()
             if kind == "copy":
                 self.copy_data(ev, out, progress)
-                continue
-            if kind == "insert":
-                insert(ev, write)
-                progress.update(_bytes_written(out), None)
                 continue
             if ev.kind == "create_table":
                 state = learner.learn(ev)  # (a pre-pass already knows it: learn_table keeps that)
@@ -508,6 +529,7 @@ class Engine:
             if label:
                 count(label)
             progress.update(_bytes_written(out), None)
+        output.drain()
         progress.done()
 
     def table_wanted(self, state: TableState) -> bool:
@@ -555,32 +577,34 @@ class Engine:
         write(st.raw)
         self._in_copy_cols = len(columns)
         name = _qual(state.key)
-        row0 = written = 0
+        row0 = 0
+        written = [0]
+
+        def done(counts) -> None:
+            written[0] += counts.rows_written
+
+        output = self.output
         for chunk in chunks:
             if filters is None:
                 block = DataBlock("copy", chunk, ev.first_line + row0, row0)
-                nrows = None
+                nrows = chunk.count(b"\n") + (1 if chunk and not chunk.endswith(b"\n") else 0)   # (as mask_block counts)
             else:
                 block, nrows = _filtered_copy_block(chunk, filters, len(columns), ev.first_line, row0, name, self.source)
-            data, counts = mask_block(planned.plan, block)
-            planned.merge(counts)
-            write(data)
-            row0 += counts.rows_read if nrows is None else nrows
-            written += counts.rows_written
+            output.submit(planned, block, done)
+            row0 += nrows
             progress.update(_bytes_written(out), name)
+        output.drain()
         if filters is not None and filters.holds:
             held_rows = filters.flush()
             if held_rows:
-                data, counts = mask_block(planned.plan, DataBlock(
+                output.submit(planned, DataBlock(
                     "copy", b"".join(b"\t".join(fields) + b"\n" for fields in held_rows), ev.first_line, row0,
-                    rows=list(range(row0 - len(held_rows), row0))))
-                planned.merge(counts)
-                write(data)
-                written += counts.rows_written
+                    rows=list(range(row0 - len(held_rows), row0))), done)
+                output.drain()
         write(ev.end)
         self._in_copy_cols = None
         tstats.rows_read += row0
-        tstats.rows_written += written
+        tstats.rows_written += written[0]
 
     def _insert_start(self, ev, write):
         """What both INSERT paths share: the table, and the statement passed through when
@@ -611,12 +635,12 @@ class Engine:
                 ins = self.dialect.parse_insert(raw, line, self.source)
             keep = [k for k, (_t0, _t1, fields) in enumerate(ins.tuples)
                     if len(fields) == len(columns) and filters([raw[s:e] for s, e in fields]) is not None]
-        data, counts = mask_block(planned.plan, DataBlock("insert", raw, line, tstats.rows_read, keep=keep, parsed=ins))
-        planned.merge(counts)
-        tstats.rows_read += counts.rows_read
-        tstats.rows_written += counts.rows_written
-        if data:
-            write(data)   # (every row cut: the statement disappears)
+        def done(counts) -> None:
+            tstats.rows_read += counts.rows_read
+            tstats.rows_written += counts.rows_written
+
+        self.output.submit(planned, DataBlock("insert", raw, line, tstats.rows_read, keep=keep, parsed=ins), done,
+                           exact_row0=lambda: tstats.rows_read)
 
     def insert_rebuilt(self, ev, write) -> None:
         """PostgreSQL: INSERT ... VALUES rebuilt from its tuples when masked; any other INSERT
@@ -944,14 +968,17 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
-                 output_name: str = "-") -> Engine:
+                 output_name: str = "-", jobs: int | None = 1) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
 
     first / last: keep only the first / last N rows of each table (the CLI's --first / --last;
-    `transfer` is the same as a dict, {"mode": "first", "rows": N})."""
+    `transfer` is the same as a dict, {"mode": "first", "rows": N}).
+    jobs: worker processes for the data blocks (1: none; 0: one per core; parallel.py); the
+    output is the same bytes for every value."""
     from dumpmask.features import install
+    from dumpmask.parallel import jobs_count
 
     if first is not None and last is not None:
         raise RulesError("--first and --last cannot be used together")
@@ -964,9 +991,11 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
             transfer = {"mode": name, "rows": n}
     if template is not None and template not in ("hipaa", "pci", "gdpr", "all"):
         raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
+        raise RulesError("jobs must be a non-negative integer (0: one worker per core)")
     engine = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
-                 input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
-                 output_name=output_name)
+                    input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
+                    output_name=output_name, jobs=jobs_count(jobs))
     install(engine)
     return engine
 

@@ -73,5 +73,9 @@ CLOCK_FIELDS = ("started_at", "finished_at", "duration_s", "signature", "version
 
 def normalise_audit(audit: dict) -> dict:
     """An audit without what changes from run to run or release to release (clock, signature
-    over them, the tool's version)."""
-    return {k: v for k, v in audit.items() if k not in CLOCK_FIELDS}
+    over them, the tool's version) or with the number of worker processes (-j N gives the same
+    bytes and counts as -j 1; the audit says how many workers ran: options.workers)."""
+    out = {k: v for k, v in audit.items() if k not in CLOCK_FIELDS}
+    if isinstance(out.get("options"), dict) and "workers" in out["options"]:
+        out["options"] = {k: v for k, v in out["options"].items() if k != "workers"}
+    return out

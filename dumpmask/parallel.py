@@ -1,0 +1,137 @@
+"""Where the work unit runs: in the engine's process, or in N worker processes (-j N).
+
+The engine hands every data block to an Output: `submit(planned, block, on_done)` and
+`emit(bytes)` keep the input order. In-process (one job) a block is masked at once and
+written. With workers, a block of at least MIN_PARALLEL bytes goes to a worker process as
+its pickled (plan, block) and its result is written when every result before it is; a
+smaller block (a one-row INSERT) is masked in-process, in order, because shipping it costs
+more than masking it. At most 2 x N blocks are in flight (memory stays bounded; the reader
+waits for the writer). `drain()` is the barrier the engine calls before anything that
+depends on what the blocks did (a statement a stage rewrites from the largest key written,
+the end of a COPY block, the end of the run).
+
+A worker's error is not trusted for its message: the block is masked again in the engine's
+process with the exact row count before it (known once every earlier block is merged), so
+an error reads the same with -j N as with -j 1.
+"""
+from __future__ import annotations
+
+import collections
+import os
+
+from dumpmask.work import mask_block
+
+MIN_PARALLEL = 64 << 10      # bytes: smaller blocks are masked in-process
+IN_FLIGHT_PER_WORKER = 2
+
+
+def jobs_count(jobs: int | None) -> int:
+    """-j N as a number of worker processes: 0 = every core; 1 = none (in-process)."""
+    if jobs is None:
+        return 1
+    if jobs == 0:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return jobs
+
+
+class Output:
+    """In-process: each block masked when submitted, results written in order."""
+
+    workers = 1
+
+    def __init__(self, write):
+        self.write = write
+
+    def submit(self, planned, block, on_done, exact_row0=None) -> None:
+        """Mask `block` with `planned`'s plan; on_done(counts) once its counts are merged.
+        exact_row0() gives the block's row0 as it stands when every block before it is done
+        (INSERT blocks: the table's rows so far), for an exact error message."""
+        data, counts = mask_block(planned.plan, block)
+        planned.merge(counts)
+        on_done(counts)
+        if data:
+            self.write(data)
+
+    def emit(self, data: bytes) -> None:
+        self.write(data)
+
+    def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _work(payload):
+    """In a worker process: (plan, block) -> (bytes, counts), or the exception's type name
+    (the engine's process masks the block again to report it exactly)."""
+    plan, block = payload
+    try:
+        return True, mask_block(plan, block)
+    except Exception as e:  # noqa: BLE001 - reported by the engine's own re-run of the block
+        return False, type(e).__name__
+
+
+class ParallelOutput(Output):
+    """N worker processes; results written in input order."""
+
+    def __init__(self, write, workers: int):
+        import concurrent.futures
+        import multiprocessing
+
+        super().__init__(write)
+        self.workers = workers
+        # fork: a worker starts with the modules and the value functions already built here
+        self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self.pending: collections.deque = collections.deque()   # (future | None, planned, block, on_done, bytes)
+        self.limit = IN_FLIGHT_PER_WORKER * workers
+
+    def submit(self, planned, block, on_done, exact_row0=None) -> None:
+        if len(block.data) < MIN_PARALLEL:
+            if not self.pending:
+                return Output.submit(self, planned, block, on_done)
+            self.pending.append((None, planned, block, on_done, exact_row0))
+            return None
+        future = self.pool.submit(_work, (planned.plan, block))
+        self.pending.append((future, planned, block, on_done, exact_row0))
+        while len(self.pending) > self.limit:
+            self._complete_one()
+        return None
+
+    def emit(self, data: bytes) -> None:
+        if self.pending:
+            self.pending.append((None, None, None, None, data))   # (written in its turn)
+        else:
+            self.write(data)
+
+    def _complete_one(self) -> None:
+        future, planned, block, on_done, exact_row0 = self.pending.popleft()
+        if planned is None:          # bytes emitted between blocks
+            self.write(exact_row0)
+            return
+        if exact_row0 is not None:
+            block.row0 = exact_row0()
+        if future is None:           # a small block: masked here, in its turn
+            data, counts = mask_block(planned.plan, block)
+        else:
+            ok, result = future.result()
+            if ok:
+                data, counts = result
+            else:
+                # masked again here, where the rows before it are known: the exact error
+                data, counts = mask_block(planned.plan, block)
+        planned.merge(counts)
+        on_done(counts)
+        if data:
+            self.write(data)
+
+    def drain(self) -> None:
+        while self.pending:
+            self._complete_one()
+
+    def close(self) -> None:
+        for item in self.pending:
+            if item[0] is not None:
+                item[0].cancel()
+        self.pending.clear()
+        self.pool.shutdown(wait=True, cancel_futures=True)
