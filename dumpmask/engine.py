@@ -26,7 +26,7 @@ from dumpmask.parallel import Output, ParallelOutput
 from dumpmask.progress import Progress
 from dumpmask.rules import RuleSet
 from dumpmask.schema import Column, TableSchema
-from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan
+from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan, keep_built
 
 POISON = b"\n-- dumpmask: the input was invalid or masking failed; this line makes the restore fail.\nDUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;\n"
 CACHE_MAX = 200_000
@@ -236,6 +236,7 @@ class Engine:
         plan.sort(key=lambda p: p.index)
         planned = state.plans[cache_key] = PlannedTable(
             TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
+        keep_built(planned.plan)
         state.plans_used = True
         return planned
 
