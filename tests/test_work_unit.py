@@ -11,7 +11,7 @@ import pickle
 
 import pytest
 
-import dumpmask.engine as engine_module
+import dumpmask.parallel as parallel_module
 from dumpmask.crypto import Key
 from dumpmask.engine import build_engine
 from dumpmask.rules import load_rules
@@ -31,7 +31,7 @@ def _recorded_run(monkeypatch, dump: bytes, rules: dict, **options):
     """Run the engine over `dump`; every (plan, block) -> (bytes, counts) that went through
     the work unit, pickled as it was sent."""
     calls = []
-    real = engine_module.mask_block
+    real = parallel_module.mask_block
 
     def recording(plan, block):
         sent = pickle.dumps((plan, block))
@@ -39,7 +39,7 @@ def _recorded_run(monkeypatch, dump: bytes, rules: dict, **options):
         calls.append((sent, bytes(data), counts))
         return data, counts
 
-    monkeypatch.setattr(engine_module, "mask_block", recording)
+    monkeypatch.setattr(parallel_module, "mask_block", recording)
     run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, **options)
     out = io.BytesIO()
     run.run(io.BytesIO(dump), out)
