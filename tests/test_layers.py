@@ -31,6 +31,7 @@ LAYER_OF_HEAD = {
     "cli": "commands", "commands": "commands", "__main__": "commands",
     "scan": "tools", "verify": "tools", "preview": "tools",
     "engine": "engine", "rows": "engine", "run": "engine", "pipeline": "engine",
+    "parallel": "engine",   # where the engine runs the work unit (in-process or in workers)
     "features": "features", "stages": "features",
     "work": "work",
     "dialects": "dialects",
