@@ -746,13 +746,7 @@ class Engine:
     def sample_input(self, limit: int):
         """The first `limit` rows of each table of the input file, read once before the
         writing pass (content detection: coverage.sample_rows)."""
-        from dumpmask.coverage import sample_rows
-
-        dump_rows = DumpRows(self.input_path, self.dialect.name, self.source)
-        try:
-            return sample_rows(dump_rows, limit)
-        finally:
-            dump_rows.close()
+        return sample_dump(self.input_path, self.dialect.name, limit, self.source)
 
     def read_rows(self, path: str):
         """The rows of the input file again (a first pass of partial transfer), with a learner
@@ -963,6 +957,18 @@ class DumpRows:
     def close(self):
         self._opened.close()
 
+
+
+def sample_dump(inp, dialect: str | None = None, limit: int | None = None, source: str | None = None):
+    """Read a dump (path, "-" or a binary stream) once, keeping the first `limit` rows of each
+    table (coverage.sample_rows; scan and the detection stage)."""
+    from dumpmask.coverage import DEFAULT_SAMPLE, sample_rows
+
+    dump_rows = DumpRows(inp, dialect, source)
+    try:
+        return sample_rows(dump_rows, DEFAULT_SAMPLE if limit is None else limit)
+    finally:
+        dump_rows.close()
 
 
 def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialect: str | None = None,

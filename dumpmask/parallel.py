@@ -46,7 +46,10 @@ class Output:
         """Mask `block` with `planned`'s plan; on_done(counts) once its counts are merged.
         exact_row0() gives the block's row0 as it stands when every block before it is done
         (INSERT blocks: the table's rows so far), for an exact error message."""
-        data, counts = mask_block(planned.plan, block)
+        self._finish(planned, on_done, *mask_block(planned.plan, block))
+
+    def _finish(self, planned, on_done, data: bytes, counts) -> None:
+        """A block's result, in its turn: counts merged, then its bytes written."""
         planned.merge(counts)
         on_done(counts)
         if data:
@@ -72,6 +75,15 @@ def _work(payload):
         return False, type(e).__name__
 
 
+class _Pending:
+    """A block waiting for its turn: its worker's future (None: masked here when its turn comes)."""
+
+    __slots__ = ("future", "planned", "block", "on_done", "exact_row0")
+
+    def __init__(self, future, planned, block, on_done, exact_row0):
+        self.future, self.planned, self.block, self.on_done, self.exact_row0 = future, planned, block, on_done, exact_row0
+
+
 class ParallelOutput(Output):
     """N worker processes; results written in input order."""
 
@@ -83,47 +95,39 @@ class ParallelOutput(Output):
         self.workers = workers
         # fork: a worker starts with the modules and the value functions already built here
         self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        self.pending: collections.deque = collections.deque()   # (future | None, planned, block, on_done, bytes)
+        self.pending: collections.deque = collections.deque()   # _Pending, or bytes emitted between blocks
         self.limit = IN_FLIGHT_PER_WORKER * workers
 
     def submit(self, planned, block, on_done, exact_row0=None) -> None:
         if len(block.data) < MIN_PARALLEL:
             if not self.pending:
                 return Output.submit(self, planned, block, on_done)
-            self.pending.append((None, planned, block, on_done, exact_row0))
+            self.pending.append(_Pending(None, planned, block, on_done, exact_row0))
             return None
-        future = self.pool.submit(_work, (planned.plan, block))
-        self.pending.append((future, planned, block, on_done, exact_row0))
+        self.pending.append(_Pending(self.pool.submit(_work, (planned.plan, block)), planned, block, on_done, exact_row0))
         while len(self.pending) > self.limit:
             self._complete_one()
         return None
 
     def emit(self, data: bytes) -> None:
         if self.pending:
-            self.pending.append((None, None, None, None, data))   # (written in its turn)
+            self.pending.append(data)   # written in its turn
         else:
             self.write(data)
 
     def _complete_one(self) -> None:
-        future, planned, block, on_done, exact_row0 = self.pending.popleft()
-        if planned is None:          # bytes emitted between blocks
-            self.write(exact_row0)
+        item = self.pending.popleft()
+        if isinstance(item, bytes):
+            self.write(item)
             return
-        if exact_row0 is not None:
-            block.row0 = exact_row0()
-        if future is None:           # a small block: masked here, in its turn
-            data, counts = mask_block(planned.plan, block)
-        else:
-            ok, result = future.result()
-            if ok:
-                data, counts = result
-            else:
-                # masked again here, where the rows before it are known: the exact error
-                data, counts = mask_block(planned.plan, block)
-        planned.merge(counts)
-        on_done(counts)
-        if data:
-            self.write(data)
+        ok, result = item.future.result() if item.future is not None else (False, None)
+        if not ok:
+            # a small block, or one whose worker failed: masked here, where the rows before it
+            # are known (an exact error message)
+            if item.exact_row0 is not None:
+                item.block.row0 = item.exact_row0()
+            result = mask_block(item.planned.plan, item.block)
+        self._finish(item.planned, item.on_done, *result)
 
     def drain(self) -> None:
         while self.pending:
@@ -131,7 +135,7 @@ class ParallelOutput(Output):
 
     def close(self) -> None:
         for item in self.pending:
-            if item[0] is not None:
-                item[0].cancel()
+            if not isinstance(item, bytes) and item.future is not None:
+                item.future.cancel()
         self.pending.clear()
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -152,10 +152,6 @@ def fast_lines(stream, block: int = 1 << 20):
         pos = end
 
 
-def _qualname(key) -> str:
-    return f"{key[0]}.{key[1]}" if key[0] else key[1]
-
-
 def _count_tuples(raw: bytes) -> int:
     """Rows in an INSERT we pass through untouched (a statistic only: not parsed)."""
     return raw.count(b"),") + 1

@@ -29,6 +29,7 @@ import re
 from dumpmask.audit import ColumnStats
 from dumpmask.errors import MaskingError, RulesError, StrictError
 from dumpmask.features.base import Stage
+from dumpmask.idents import display_name
 from dumpmask.remap import Remapper
 from dumpmask.work import ColumnSpec, RemapFactory
 from dumpmask.schema import Column, _split_qual
@@ -38,8 +39,7 @@ _UNLOCK = re.compile(rb"\s*UNLOCK\s+TABLES\s*;", re.I)
 _ID_NAME = re.compile(r"(?i)(?:^id$|_id$|Id$|^uuid$|_uuid$|_key$|_ref$|_no$|_number$)")
 
 
-def _qual(key) -> str:
-    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+_qual = display_name   # (schema.name for messages and the audit)
 
 
 def _names(names, most: int = 10) -> str:

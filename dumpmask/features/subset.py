@@ -15,10 +15,10 @@ import collections
 
 from dumpmask.errors import MaskingError
 from dumpmask.features.base import Stage
+from dumpmask.idents import display_name
 
 
-def _qual(key) -> str:
-    return f"{key[0]}.{key[1]}" if key[0] else key[1]
+_qual = display_name   # (schema.name for messages and the audit)
 
 
 class Subset(Stage):
