@@ -71,27 +71,31 @@ class FileResult:
 
 
 def _copy_blocks(pieces, what: str):
-    """COPY text in pieces -> (blocks of whole data lines, ~CHUNK bytes each), then the bytes
-    from the end-of-data line on (yielded last, as ("tail", bytes)). ArchiveError when the
-    data ends without its end-of-data line (a truncated entry)."""
+    """COPY text in pieces -> ("rows", whole data lines, about CHUNK bytes at a time), then
+    ("tail", the bytes from the end-of-data line on). ArchiveError when the data ends without
+    its end-of-data line (a truncated entry)."""
     buf = b""
+    held: list = []            # pieces with no line break yet (one long value: joined once, not again and again)
+    pieces = iter(pieces)
     for piece in pieces:
-        buf += piece
-        if len(buf) < CHUNK:
+        if b"\n" not in piece:
+            held.append(piece)
             continue
-        cut = buf.rfind(b"\n") + 1
-        if not cut:
-            continue
-        lines, buf = buf[:cut], buf[cut:]
-        end = _end_at(lines)
-        if end >= 0:
-            if end:
-                yield "rows", lines[:end]
-            tail = [lines[end:], buf]
-            tail += list(pieces)
-            yield "tail", b"".join(tail)
-            return
-        yield "rows", lines
+        buf = b"".join([buf, *held, piece])
+        held = []
+        while len(buf) >= CHUNK:
+            cut = buf.rfind(b"\n", 0, CHUNK) + 1 or buf.find(b"\n", CHUNK) + 1   # (or one long line)
+            if not cut:
+                break
+            lines, buf = buf[:cut], buf[cut:]
+            end = _end_at(lines)
+            if end >= 0:
+                if end:
+                    yield "rows", lines[:end]
+                yield "tail", b"".join([lines[end:], buf, *pieces])
+                return
+            yield "rows", lines
+    buf = b"".join([buf, *held])
     end = _end_at(buf)
     if end < 0:
         raise ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
