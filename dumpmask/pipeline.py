@@ -33,7 +33,7 @@ from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
 from dumpmask.dialects.base import LineReader
 from dumpmask.dialects.postgres import parse_copy
-from dumpmask.errors import DumpmaskError, RulesError
+from dumpmask.errors import DumpmaskError, RulesError, StrictError
 from dumpmask.idents import display_name
 from dumpmask.work import DataBlock, mask_block
 
@@ -416,6 +416,9 @@ class ArchiveJob:
         self.current = None
 
     def blobs(self, engine, e) -> None:
+        if engine.strict:
+            raise StrictError(f"{self.path}: {e.label}: large objects cannot be masked and would be copied as they "
+                              "are (--strict): dump without them (pg_dump -B / --no-blobs) or run without --strict")
         if not self.warned_blobs:
             engine.warn(f"{self.path}: large objects ({e.label}) are copied as they are, not masked")
             self.warned_blobs = True

@@ -43,7 +43,7 @@ RULES = {"options": {"identifierRemapping": {"enabled": True}},
                         {"column": '"E-Mail"', "mutation": "faker.email"},
                         {"column": "name", "mutation": "faker.lastName"}]},
                     {"tableName": "positionen", "columnMutations": [{"column": "bemerkung", "mutation": "null"}]}]}
-FORMATS = {"custom": ("-Fc",), "custom_z0": ("-Fc", "-Z0"), "directory": ("-Fd",)}
+FORMATS = {"custom": ("-Fc",), "custom_z0": ("-Fc", "-Z0"), "directory": ("-Fd", "-j", "2")}
 
 
 def run_dm(*args, input: bytes = b"") -> subprocess.CompletedProcess:
@@ -304,3 +304,7 @@ def test_archive_output_is_checked_before_the_run(src):
     cp = run_dm("--first", "5", "-c", src["rules"], src["dumps"]["custom"], "-o", src["base"] / "first.dump")
     assert cp.returncode == 2 and b"partial transfer" in cp.stderr
     assert not (src["base"] / "first.dump").exists()
+    # large objects cannot be masked: --strict refuses to copy them
+    cp = run_dm("--strict", "-c", src["rules"], src["dumps"]["custom"], "-o", src["base"] / "strict.dump")
+    assert cp.returncode == 1 and b"large objects" in cp.stderr and b"--no-blobs" in cp.stderr
+    assert not (src["base"] / "strict.dump").exists()
