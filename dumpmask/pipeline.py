@@ -297,7 +297,6 @@ class ArchiveJob:
         for e in self.entries:
             engine.output.drain()
             if e.had_dumper and e.kind == "TABLE DATA":
-                self._finish_files(engine)
                 self.table_data(engine, e)
             elif e.had_dumper and e.kind in ("BLOBS", "BLOB COMMENTS"):
                 self.blobs(engine, e)
@@ -331,10 +330,13 @@ class ArchiveJob:
         return b"".join(news)
 
     def _table_of(self, engine, e):
-        parsed = parse_copy(e.copy_stmt or b"")
+        """(TableState, columns, text format) from the entry's copyStmt; None when it has none
+        (pg_dump --inserts: the data is INSERT statements)."""
+        if not e.copy_stmt:
+            return None
+        parsed = parse_copy(e.copy_stmt)
         if parsed is None:
-            raise ArchiveError(f"{self.path}: {e.label}: its COPY statement cannot be read (data written with "
-                               "pg_dump --inserts is not supported in archives: give the plain dump)")
+            raise ArchiveError(f"{self.path}: {e.label}: its COPY statement cannot be read")
         table, columns, text_format = parsed
         state = engine.table_state(table)
         return state, columns, text_format
@@ -371,15 +373,18 @@ class ArchiveJob:
             yield tail
 
     def table_data(self, engine, e) -> None:
-        state, columns, text_format = self._table_of(engine, e)
+        table = self._table_of(engine, e)
         if self.kind == "directory":
-            return self._table_file(engine, e, state, columns, text_format)
+            if table is None:
+                return self._engine_file(engine, e)
+            return self._table_file(engine, e, *table)
         if e.data_state == fmt.OFFSET_NO_DATA:
             return
         self._next_block(e)
         e.data_state, e.data_pos = fmt.OFFSET_SET, self._spool.tell()
         bw = fmt.BlockWriter(self._spool.write, self.header, self.codec, e.dump_id)
-        if not self._wanted(engine, state):
+        if table is not None and not self._wanted(engine, table[0]):
+            state = table[0]
             def kept():
                 for chunk in fmt.raw_chunks(self.stream):
                     bw.raw_chunk(chunk)     # copied as stored, not recompressed
@@ -408,7 +413,7 @@ class ArchiveJob:
     def _engine_copy(self, engine, e, pieces, write) -> None:
         """The entry's copyStmt and data through Engine.write_dump (its COPY path, the stages,
         the audit), everything but the copyStmt to `write`."""
-        prefix = e.copy_stmt
+        prefix = e.copy_stmt or b""    # (INSERT data: no prefix)
         sink = _Prefix(prefix, write)
         self.current = sink.write
         stream = io.BufferedReader(_Chain(prefix, pieces), 1 << 20)
@@ -423,6 +428,7 @@ class ArchiveJob:
             engine.warn(f"{self.path}: large objects ({e.label}) are copied as they are, not masked")
             self.warned_blobs = True
         if self.kind == "directory":
+            self._finish_files(engine)     # (the manifest lists files in TOC order)
             return self._blob_files(e)
         if e.data_state == fmt.OFFSET_NO_DATA:
             return
@@ -447,18 +453,7 @@ class ArchiveJob:
         if not self._wanted(engine, state):
             return self._submit(engine, (None, in_path, out_path, self.codec, what), lambda r: self._passthrough_counts(engine, state, r.rows))
         if not text_format or any(stage.wants_sample(engine, state) for stage in engine.stages):
-            # the engine's path: content detection samples the first rows as they come
-            reader = fmt.FileReader(in_path, self.codec, what)
-            writer = fmt.FileWriter(out_path, self.codec)
-            try:
-                self._engine_copy(engine, e, iter(reader), writer.write)
-            finally:
-                writer.close()
-            self.manifest_in.append((reader.sha.hexdigest(), os.path.basename(in_path)))
-            self.manifest_out.append((writer.sha.hexdigest(), os.path.basename(out_path)))
-            self.hin.bytes += reader.bytes
-            self.hout.bytes += writer.bytes
-            return
+            return self._engine_file(engine, e)   # content detection samples the first rows as they come
         columns = engine.data_columns(state, columns, None)
         planned = engine.build_plan(state, columns, None)
 
@@ -469,6 +464,22 @@ class ArchiveJob:
             tstats.rows_read += r.rows
 
         self._submit(engine, (planned.plan, in_path, out_path, self.codec, what), merge)
+
+    def _engine_file(self, engine, e) -> None:
+        """A table file through the engine's path, in-process (in TOC order)."""
+        self._finish_files(engine)
+        in_path = self._in_file(e)
+        out_path = self._out_file(in_path)
+        reader = fmt.FileReader(in_path, self.codec, f"{self.path}: {e.label}")
+        writer = fmt.FileWriter(out_path, self.codec)
+        try:
+            self._engine_copy(engine, e, iter(reader), writer.write)
+        finally:
+            writer.close()
+        self.manifest_in.append((reader.sha.hexdigest(), os.path.basename(in_path)))
+        self.manifest_out.append((writer.sha.hexdigest(), os.path.basename(out_path)))
+        self.hin.bytes += reader.bytes
+        self.hout.bytes += writer.bytes
 
     def _submit(self, engine, args, on_done) -> None:
         """A table file as a work unit: in-process with -j 1, else in the pool (results taken

@@ -308,3 +308,23 @@ def test_archive_output_is_checked_before_the_run(src):
     cp = run_dm("--strict", "-c", src["rules"], src["dumps"]["custom"], "-o", src["base"] / "strict.dump")
     assert cp.returncode == 1 and b"large objects" in cp.stderr and b"--no-blobs" in cp.stderr
     assert not (src["base"] / "strict.dump").exists()
+
+
+def test_archive_of_inserts_is_masked_as_the_plain_inserts_dump(pg_server, src):
+    """pg_dump --inserts into an archive: its TABLE DATA entries hold INSERT statements (no
+    copyStmt); they go through the engine's INSERT path, as the plain --inserts dump does."""
+    plain = src["base"] / "inserts.sql"
+    plain.write_bytes(pg_server.dump(src["db"], "--inserts"))
+    cp = run_dm("-c", src["rules"], plain)
+    assert cp.returncode == 0, cp.stderr.decode()
+    expected = [ln for ln in cp.stdout.splitlines() if ln.startswith(b"INSERT ") or b"setval(" in ln]
+    assert len(expected) > 800
+    for args in (("-Fc",), ("-Fd",)):
+        path = src["base"] / ("ins" + args[0])
+        subprocess.run([pg_server.bin("pg_dump"), *args, "--inserts", "-f", str(path), "-d", src["db"]],
+                       env=pg_server.env, check=True)
+        out = src["base"] / ("masked-ins" + args[0])
+        cp = run_dm("-c", src["rules"], path, "-o", out)
+        assert cp.returncode == 0, cp.stderr.decode()
+        text = subprocess.run([pg_server.bin("pg_restore"), "-f", "-", str(out)], capture_output=True, check=True).stdout
+        assert [ln for ln in text.splitlines() if ln.startswith(b"INSERT ") or b"setval(" in ln] == expected, args
