@@ -659,15 +659,21 @@ class _Chain(io.RawIOBase):
         return True
 
     def readinto(self, b):
-        while not self._buf:
-            nxt = next(self._pieces, None)
-            if nxt is None:
-                return 0
-            self._buf = memoryview(nxt)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
+        """Fills `b` as a file's read would (the COPY reader's blocks are as big as its buffer's
+        reads: a decompressed piece of a custom archive is only ~10-40 KB)."""
+        got = 0
+        while got < len(b):
+            if not self._buf:
+                nxt = next(self._pieces, None)
+                if nxt is None:
+                    break
+                self._buf = memoryview(nxt)
+                continue
+            n = min(len(b) - got, len(self._buf))
+            b[got:got + n] = self._buf[:n]
+            self._buf = self._buf[n:]
+            got += n
+        return got
 
 
 def mask_archive(job: ArchiveJob, engine) -> dict:

@@ -435,17 +435,24 @@ class BlockWriter:
             self.pending.append(out)
             self.size += len(out)
             if self.size >= CHUNK:
-                self._flush()
+                self._flush(whole=True)
 
     def raw_chunk(self, chunk: bytes) -> None:
         """A chunk as stored in the input (an unmasked table: copied, not recompressed)."""
         self._write(pack_int(len(chunk), self.n) + chunk)
 
-    def _flush(self) -> None:
-        if self.size:
-            data = b"".join(self.pending)
-            self._write(pack_int(len(data), self.n) + data)
-            self.pending, self.size = [], 0
+    def _flush(self, whole: bool = False) -> None:
+        """Chunks of exactly CHUNK bytes (whole: the rest waits), so that the framing depends
+        only on the compressed bytes, not on how they were handed over."""
+        if not self.size:
+            return
+        data = b"".join(self.pending)
+        end = len(data) - len(data) % CHUNK if whole else len(data)
+        for i in range(0, end, CHUNK):
+            part = data[i:min(i + CHUNK, end)]
+            self._write(pack_int(len(part), self.n) + part)
+        rest = data[end:]
+        self.pending, self.size = ([rest], len(rest)) if rest else ([], 0)
 
     def close(self) -> None:
         tail = self.z.end()
