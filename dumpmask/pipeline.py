@@ -197,9 +197,6 @@ class _Prefix:
         if data:
             self._write(data)
 
-    def flush(self) -> None:
-        pass
-
 
 class ArchiveJob:
     """One archive masked into another: what Engine.run_archive drives (see the module's
@@ -341,9 +338,6 @@ class ArchiveJob:
         state = engine.table_state(table)
         return state, columns, text_format
 
-    def _wanted(self, engine, state) -> bool:
-        return engine.table_wanted(state)
-
     # -- custom format
     def _next_block(self, e) -> None:
         s = self.stream
@@ -383,7 +377,7 @@ class ArchiveJob:
         self._next_block(e)
         e.data_state, e.data_pos = fmt.OFFSET_SET, self._spool.tell()
         bw = fmt.BlockWriter(self._spool.write, self.header, self.codec, e.dump_id)
-        if table is not None and not self._wanted(engine, table[0]):
+        if table is not None and not engine.table_wanted(table[0]):
             state = table[0]
             def kept():
                 for chunk in fmt.raw_chunks(self.stream):
@@ -450,7 +444,7 @@ class ArchiveJob:
         out_path = self._out_file(in_path)
         what = f"{self.path}: {e.label}"
         tstats = engine.audit.table(display_name(state.key))   # (the audit lists tables in TOC order)
-        if not self._wanted(engine, state):
+        if not engine.table_wanted(state):
             return self._submit(engine, (None, in_path, out_path, self.codec, what), lambda r: self._passthrough_counts(engine, state, r.rows))
         if not text_format or any(stage.wants_sample(engine, state) for stage in engine.stages):
             return self._engine_file(engine, e)   # content detection samples the first rows as they come
@@ -572,7 +566,8 @@ class ArchiveJob:
             if e.data_state == fmt.OFFSET_SET:
                 e.data_pos += base
         toc = fmt.pack_toc(self.entries, self.header)
-        assert len(toc) == toc_len
+        if len(toc) != toc_len:       # (offsets are fixed-width: this cannot change)
+            raise DumpmaskError("internal error: the table of contents changed size with its offsets")
         out = sys.stdout.buffer if self.output == "-" else open(self._tmp, "wb")
         try:
             for data in (head, toc):
@@ -596,7 +591,6 @@ class ArchiveJob:
             os.chmod(self._tmp, 0o666 & ~umask)     # (mkstemp made it 0600; a file pg_dump writes follows the umask)
             os.replace(self._tmp, self.output)
             self._tmp = None
-        self.stream.raw.close()
 
     def _finish_directory(self) -> None:
         toc = self.header.pack() + fmt.pack_toc(self.entries, self.header)
@@ -640,6 +634,8 @@ class ArchiveJob:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self.kind == "custom":
+            self.stream.raw.close()
 
 
 def _manifest_sha(manifest) -> "hashlib._Hash":
