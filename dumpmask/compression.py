@@ -123,9 +123,9 @@ class Decompressing(io.RawIOBase):
 
     def _fail(self, what: str, start: int) -> DumpmaskError:
         name = NAMES[self.fmt]
-        return DumpmaskError(f"{self.source}: {what} in the {name} that starts at byte {start} of the file "
-                             f"({self.members} {name}(s) begun, {self.sql_bytes} bytes of SQL read before it stopped): "
-                             "the compressed input is truncated or corrupt")
+        return DumpmaskError(f"{self.source}: {what}: {name} {self.members}, which starts at byte {start} of the "
+                             f"file, failed with {self.compressed_bytes} bytes of the file read and {self.sql_bytes} "
+                             "bytes of SQL decompressed: the compressed input is truncated or corrupt")
 
     def _decode(self):
         """Yields the decompressed pieces of every member in turn (each at most MAX_OUT bytes)."""
@@ -151,7 +151,7 @@ class Decompressing(io.RawIOBase):
             except errors as e:
                 raise self._fail(f"corrupt {self.fmt} data ({type(e).__name__}: {e})", start) from None
             except EOFError:
-                raise self._fail("the data ends early", start) from None
+                raise self._fail(f"{self.fmt} input ends early", start) from None
 
     def _member(self, decoder, buf: bytes, pos: int, start: int):
         """One member from buf (read on as needed); returns (the bytes after it, their offset)."""
@@ -160,7 +160,7 @@ class Decompressing(io.RawIOBase):
             if not buf:
                 buf = self._read()
                 if not buf:
-                    raise self._fail("the file ends before the member does", start)
+                    raise self._fail(f"{self.fmt} input ends early", start)
             if fmt == "gzip":
                 out = decoder.decompress(buf, MAX_OUT)
                 rest = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
@@ -182,7 +182,7 @@ class Decompressing(io.RawIOBase):
                     yield out
                     out = decoder.decompress(b"", MAX_OUT)
                 if decoder.eof:
-                    buf = decoder.unused_data
+                    buf = decoder.unused_data or b""   # lz4 says None for nothing
                     pos -= len(buf)
             if out:
                 self.sql_bytes += len(out)

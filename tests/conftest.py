@@ -80,7 +80,7 @@ SLOW_TESTS = {
         "test_ascii_fast_is_make_on_bytes",
     },
     "test_io_inputs.py": {
-        "test_compressed_input_refused",
+        "test_zip_and_7z_input_refused",
         "test_empty_input",
     },
     "test_io_misc.py": {
