@@ -105,11 +105,13 @@ def test_cli_reads_compressed_file_and_stdin(dm, plain, fmt):
     packed = COMPRESS[fmt](sql.read_bytes())
     f = d / f"cli.{fmt}"
     f.write_bytes(packed)
-    audit = d / f"{fmt}.json"
-    by_file = dm("-c", rules, f, "--audit", audit)
+    audit, report = d / f"{fmt}.json", d / f"{fmt}.pdf"
+    by_file = dm("-c", rules, f, "--audit", audit, "--report", report)
     assert by_file.returncode == 0, by_file.stderr
     assert by_file.stdout == expected
     assert json.loads(audit.read_text())["input"]["compression"]["format"] == fmt.split("-")[0]
+    assert report.read_bytes()[:5] == b"%PDF-"
+    assert dm("verify-audit", audit).returncode == 0
     by_pipe = dm("-c", rules, input=packed)
     assert by_pipe.returncode == 0, by_pipe.stderr
     assert by_pipe.stdout == expected
