@@ -167,11 +167,17 @@ class Decompressing(io.RawIOBase):
                 pos += len(buf) - len(rest)
                 buf = rest
             elif fmt == "zstd":
-                piece, buf = buf[:ZSTD_FEED], buf[ZSTD_FEED:]
-                out = decoder.decompress(piece)
-                if decoder.eof:
-                    buf = decoder.unused_data + buf
-                pos += len(piece) - (len(decoder.unused_data) if decoder.eof else 0)
+                i = 0
+                while i < len(buf) and not decoder.eof:
+                    out = decoder.decompress(buf[i:i + ZSTD_FEED])
+                    i += ZSTD_FEED
+                    if out:
+                        self.sql_bytes += len(out)
+                        yield out
+                rest = (decoder.unused_data if decoder.eof else b"") + buf[i:]
+                pos += len(buf) - len(rest)
+                buf = rest
+                continue
             else:
                 # bz2 / lzma / lz4: the input is taken in whole, the output comes in MAX_OUT pieces
                 out = decoder.decompress(buf, MAX_OUT)
