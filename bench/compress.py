@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,10 +26,14 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
 
-def run(cmd: list[str], env: dict) -> float:
+def run(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the command and its worker processes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def codecs(sql: bytes) -> list[str]:
@@ -104,18 +109,21 @@ def main() -> int:
         cases = [("plain", [str(src)]), ("gzin", [str(t / "in.sql.gz")]), ("zstin", [str(t / "in.sql.zst")]),
                  ("gzout", [str(src), "-o", str(t / "out.sql.gz")]), ("zstout", [str(src), "-o", str(t / "out.sql.zst")])]
         best: dict[tuple[str, int], float] = {}
+        cpu: dict[tuple[str, int], float] = {}
         for _ in range(args.runs):
             for jobs in (1, 2):
                 for name, case in cases:   # back to back: each ratio from runs next to each other
-                    wall = run([*dm, "-c", rules, "-q", "-j", str(jobs), *case], env)
+                    wall, used = run([*dm, "-c", rules, "-q", "-j", str(jobs), *case], env)
                     key = (name, jobs)
                     best[key] = min(best.get(key, wall), wall)
+                    cpu[key] = min(cpu.get(key, used), used)
         print(f"{args.size} {args.dialect} dump ({mb:.0f} MB of SQL), rules-3faker.json, best of {args.runs}\n")
-        print("| case | -j | wall s | MB/s | ratio to plain |\n|---|---|---|---|---|")
+        print("| case | -j | wall s | MB/s | wall / plain | CPU s | CPU / plain |\n|---|---|---|---|---|---|---|")
         for jobs in (1, 2):
             for name, _case in cases:
-                wall = best[(name, jobs)]
-                print(f"| {name} | {jobs} | {wall:.2f} | {mb / wall:.1f} | {wall / best[('plain', jobs)]:.2f} |")
+                wall, used = best[(name, jobs)], cpu[(name, jobs)]
+                print(f"| {name} | {jobs} | {wall:.2f} | {mb / wall:.1f} | {wall / best[('plain', jobs)]:.2f} "
+                      f"| {used:.2f} | {used / cpu[('plain', jobs)]:.2f} |")
         sizes = {p.name: p.stat().st_size for p in t.iterdir()}
         print("\nsizes: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())))
         print()
