@@ -96,6 +96,7 @@ class Hash(PrfTransformer):
     unique = True
     kinds = ("text", "int", "numeric", "float", "uuid", "other")
     params = {"length": Param(int, "number of hex characters (4..128)", 32)}
+    make_uses_value = False
 
     @classmethod
     def validate_options(cls, options: dict, where: str = "options") -> dict:
@@ -134,6 +135,7 @@ class Hash(PrfTransformer):
             if self.digest_size < 16:
                 self.digest_size = 16
                 self._h = self.key.hasher(self.domain + "|uuid", 16)
+                self._prf_domain = self.domain + "|uuid"
 
     @staticmethod
     def output_bits(column: Column, hex_len: int) -> int | None:

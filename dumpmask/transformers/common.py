@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from functools import partial
 from typing import Callable
 
 from dumpmask.crypto import Key
@@ -17,6 +18,7 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Transformer
+from .fastprf import Prf
 from .validity import is_mysql_timestamp  # noqa: F401  (re-exported: its home was here)
 
 #: per-instance memo of original -> masked; cleared when it grows past this
@@ -155,13 +157,19 @@ class PrfTransformer(Transformer):
 
     digest_size = 16
     keeps_empty = True
+    #: make(d, value) reads `value` (False: the fast field path passes "" and skips decoding)
+    make_uses_value = True
 
     def setup(self) -> None:
         self._mask_empty = self.options.get("empty") == "mask"
         self.domain = domain_for(self.name, self.options)
+        self._prf_domain = self.domain
         self._h = self.key.hasher(self.domain, self.digest_size)
         self._cache: dict[str, str] = {}
         self.prepare()
+        # the same digests as self._h (prepare may have changed its domain or size)
+        self._prf = Prf(self.key, self._prf_domain, self.digest_size)
+        self._digest = self._prf.digest
 
     def prepare(self) -> None:
         """Per-instance preparation (pools, column fitting)."""
@@ -175,9 +183,31 @@ class PrfTransformer(Transformer):
             return None
         if not value and not self._mask_empty:
             return value
-        h = self._h.copy()
-        feed(h, value)
-        return self.make(h.digest(), value)
+        if len(value) > _FEED_PIECE:
+            h = self._h.copy()
+            feed(h, value)
+            return self.make(h.digest(), value)
+        return self.make(self._digest(value.encode("utf-8", "surrogatepass")), value)
+
+    def field_fast(self, mode: int, encode: Callable[[str], bytes]) -> Callable[[bytes], bytes | None]:
+        """raw -> the new raw field, or None when `raw` is not plain (see fastprf: the caller then
+        decodes it); `raw` itself when the value stays. mode 0: COPY text fields, 1: MySQL '...'
+        literals; encode(str) -> the field as the dialect writes it (work.py's field functions
+        give it: the transformers know no dialect). The same bytes as decode, __call__, encode."""
+        field, make, uses_value = self._prf.field, self.make, self.make_uses_value
+        empty = b"" if mode == 0 else b"''"
+        keep_empty = not self._mask_empty
+
+        def fast(raw: bytes):
+            if raw == empty and keep_empty:
+                return raw
+            d = field(mode, raw)
+            if d is None:
+                return None
+            if not uses_value:
+                return encode(make(d, ""))
+            return encode(make(d, (raw if mode == 0 else raw[1:-1]).decode()))
+        return fast
 
     def __call__(self, value):
         if value is None:
@@ -191,9 +221,7 @@ class PrfTransformer(Transformer):
                 return self.uncached(value)
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
-            h = self._h.copy()
-            h.update(value.encode("utf-8", "surrogatepass"))
-            r = cache[value] = self.make(h.digest(), value)
+            r = cache[value] = self.make(self._digest(value.encode("utf-8", "surrogatepass")), value)
         return r
 
 
@@ -203,6 +231,7 @@ class PoolTransformer(PrfTransformer):
     kinds = ("text",)
     pool_name: str = ""
     localized = True
+    make_uses_value = False
 
     @staticmethod
     def build(fk) -> str:
@@ -217,6 +246,10 @@ class PoolTransformer(PrfTransformer):
 
     def make(self, d: bytes, value: str) -> str:
         return self._fitted[int.from_bytes(d[:8], "big") % self._pool_size]
+
+    def field_fast(self, mode: int, encode: Callable[[str], bytes]) -> Callable[[bytes], bytes | None]:
+        """make() as one C call: the pool already written as the dialect writes it."""
+        return partial(self._prf.pick, mode, tuple(encode(v) for v in self._fitted), 0, 8, not self._mask_empty)
 
     def check(self, column: Column) -> list[str]:
         warnings = super().check(column)

@@ -45,6 +45,7 @@ class _DateBase(PrfTransformer):
     def prepare(self) -> None:
         col = self.column
         self.preserve = bool(self.options["preserveYear"])
+        self.make_uses_value = self.preserve
         lo, hi = self.LO.toordinal(), self.HI.toordinal()
         if is_mysql_timestamp(col):
             lo, hi = max(lo, _ORD_1970), min(hi, _ORD_2037)
@@ -119,6 +120,7 @@ class Ssn(PrfTransformer):
 
     name = "faker.ssn"
     kinds = ("text",)
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.limit = self.column.length
@@ -156,6 +158,7 @@ class CreditCard(PrfTransformer):
 
     name = "faker.creditCard"
     kinds = ("text", "int", "numeric")
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.limit = self.column.length if self.column.kind in ("text", "other") else None
@@ -216,6 +219,7 @@ class Iban(PrfTransformer):
 
     name = "faker.iban"
     kinds = ("text",)
+    make_uses_value = False
     params = {"country": Param(str, "country code of the IBAN", "DE", choices=tuple(IBAN_FORMATS))}
 
     def prepare(self) -> None:
@@ -264,6 +268,7 @@ class Ipv4(PrfTransformer):
 
     name = "faker.ipv4"
     kinds = ("text",)
+    make_uses_value = False
 
     @classmethod
     def network_ok(cls, column) -> bool:
@@ -291,6 +296,7 @@ class Ipv6(PrfTransformer):
 
     name = "faker.ipv6"
     kinds = ("text",)
+    make_uses_value = False
 
     @classmethod
     def network_ok(cls, column) -> bool:

@@ -40,6 +40,7 @@ class Email(PrfTransformer):
     unique = True
     kinds = ("text",)
     digest_size = 24
+    make_uses_value = False
     OVERHEAD = 1 + SUFFIX_LEN + 1 + 11  # ".", suffix, "@", domain
 
     def prepare(self) -> None:
@@ -100,6 +101,30 @@ class Email(PrfTransformer):
             return make(d, "").encode("ascii")
         return ascii_fast
 
+    def field_fast(self, mode: int, encode):
+        """PrfTransformer.field_fast with the address assembled from bytes (as ascii_fast)."""
+        hm = self.human_max
+        fitted = (x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "") for x in self.pool)
+        fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
+        q = b"" if mode == 0 else b"'"
+        opened = tuple(q + x for x in fit)
+        doms = tuple(b"@" + d + q for d in RESERVED_DOMAINS_B)
+        field, n, tr, make, frm = self._prf.field, self._pool_size, B32_TABLE, self.make, int.from_bytes
+        empty = b"" if mode == 0 else b"''"
+        keep_empty = not self._mask_empty
+
+        def fast(raw: bytes):
+            if raw == empty and keep_empty:
+                return raw
+            d = field(mode, raw)
+            if d is None:
+                return None
+            i = frm(d[14:22], "big") % n
+            if fit[i]:
+                return opened[i] + d[:14].translate(tr) + doms[d[22] % 3]
+            return encode(make(d, ""))
+        return fast
+
 
 @register
 class UserName(PrfTransformer):
@@ -110,6 +135,7 @@ class UserName(PrfTransformer):
     unique = True
     kinds = ("text",)
     digest_size = 24
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "username", _username, "en_US")
@@ -156,6 +182,26 @@ class UserName(PrfTransformer):
         if human:
             return b"%s_%s" % (human, d[:14].translate(B32_TABLE))
         return self.make(d, "").encode("ascii")
+
+    def field_fast(self, mode: int, encode):
+        """PrfTransformer.field_fast with the name assembled from bytes (as ascii_fast)."""
+        q = b"" if mode == 0 else b"'"
+        fit, opened = self._fit_b, tuple(q + x + b"_" for x in self._fit_b)
+        field, n, tr, make, frm = self._prf.field, self._pool_size, B32_TABLE, self.make, int.from_bytes
+        empty = b"" if mode == 0 else b"''"
+        keep_empty = not self._mask_empty
+
+        def fast(raw: bytes):
+            if raw == empty and keep_empty:
+                return raw
+            d = field(mode, raw)
+            if d is None:
+                return None
+            i = frm(d[14:22], "big") % n
+            if fit[i]:
+                return opened[i] + d[:14].translate(tr) + q
+            return encode(make(d, ""))
+        return fast
 
 
 @register
@@ -277,6 +323,7 @@ class Url(PrfTransformer):
     name = "faker.url"
     kinds = ("text",)
     digest_size = 24
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "url_path", lambda fk: "-".join(ascii_slug(w, "a-z0-9") for w in fk.words(3)), "en_US")
