@@ -163,9 +163,11 @@ def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size
     if pool is None:
         fk = _faker(locale)
         fk.seed_instance(int.from_bytes(key.subkey(f"pool:{name}:{locale}")[:8], "big"))
+        # one locale: the Faker proxy hands every call to its one Generator; call that directly
+        gen = fk.factories[0] if len(fk.factories) == 1 else fk
         seen: dict[str, None] = {}
         for _ in range(size):
-            v = builder(fk)
+            v = builder(gen)
             if v and v not in seen:
                 seen[v] = None
         if not seen:
