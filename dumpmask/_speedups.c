@@ -876,18 +876,107 @@ speedups_prf_digest(PyObject *self, PyObject *args)
     return PyBytes_FromStringAndSize((const char *)out, s.outlen);
 }
 
-/* The plain part of a raw field: mode 0 a COPY text field (all of it), mode 1 a MySQL '...'
- * literal (between the quotes; no quote inside). 0 when the field is not plain. */
+/* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts), nothing else checked. */
 static int
-plain_field(const uchar *p, Py_ssize_t n, int mode, const uchar **body, Py_ssize_t *blen)
+utf8_valid(const uchar *p, Py_ssize_t n)
 {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uchar c = p[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80
+                || (p[i + 3] & 0xC0) != 0x80)
+                return 0;
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#define FIELD_BUF 1024
+
+/* The value's bytes of a *plain* raw field: mode 0 a COPY text field, mode 1 a MySQL '...'
+ * literal (between the quotes). Plain: every byte is an ordinary byte of its mode or a
+ * backslash escape that the dialect's encoder writes itself (mode 0, copy_encode: \\ \b \f
+ * \n \r \t \v; ordinary: not below 0x20, not a backslash. Mode 1, encode_string: \0 \n \r
+ * \\ \' \" \Z; ordinary: not NUL, LF, CR, ^Z, quote, double quote, backslash), and the value
+ * is strict UTF-8. Then the value written back by the dialect's encoder is the raw field
+ * again, byte for byte. Escaped values longer than FIELD_BUF are not plain (the caller's
+ * general path). *body points into the field or into buf. 0 when not plain. */
+static int
+plain_field(const uchar *p, Py_ssize_t n, int mode, uchar *buf, const uchar **body, Py_ssize_t *blen)
+{
+    Py_ssize_t i, o = 0;
+    int escaped = 0;
     if (mode == 1) {
         if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
             return 0;
         p++;
         n -= 2;
     }
-    if (!plain_utf8(p, n, mode == 1))
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        if (c == '\\') {
+            uchar e, v;
+            if (i + 1 >= n || n > FIELD_BUF)
+                return 0;
+            if (!escaped) {
+                memcpy(buf, p, (size_t)i);
+                o = i;
+                escaped = 1;
+            }
+            e = p[++i];
+            if (mode == 0) {
+                switch (e) {
+                case '\\': v = '\\'; break;
+                case 'b': v = 0x08; break;
+                case 'f': v = 0x0c; break;
+                case 'n': v = 0x0a; break;
+                case 'r': v = 0x0d; break;
+                case 't': v = 0x09; break;
+                case 'v': v = 0x0b; break;
+                default: return 0;
+                }
+            } else {
+                switch (e) {
+                case '0': v = 0x00; break;
+                case 'n': v = 0x0a; break;
+                case 'r': v = 0x0d; break;
+                case '\\': v = '\\'; break;
+                case '\'': v = '\''; break;
+                case '"': v = '"'; break;
+                case 'Z': v = 0x1a; break;
+                default: return 0;
+                }
+            }
+            buf[o++] = v;
+            continue;
+        }
+        if (mode == 0 ? c < 0x20
+                      : (c == 0x00 || c == 0x0a || c == 0x0d || c == 0x1a || c == '\'' || c == '"'))
+            return 0;
+        if (escaped)
+            buf[o++] = c;
+    }
+    if (escaped) {
+        p = buf;
+        n = o;
+    }
+    if (!utf8_valid(p, n))
         return 0;
     *body = p;
     *blen = n;
@@ -897,12 +986,12 @@ plain_field(const uchar *p, Py_ssize_t n, int mode, const uchar **body, Py_ssize
 PyDoc_STRVAR(prf_field_doc,
 "prf_field(state, mode, raw) -> bytes | None\n\n"
 "prf_digest(state, value) when the raw field is plain (mode 0: a COPY text field; 1: a MySQL\n"
-"'...' literal): strict UTF-8, no byte below 0x20, no backslash (mode 1: no quote); else None\n"
-"(also for a raw that is not bytes).");
+"'...' literal; see plain_field in _speedups.c); else None (also for a raw that is not bytes).");
 
 static PyObject *
 speedups_prf_field(PyObject *self, PyObject *args)
 {
+    uchar fbuf[FIELD_BUF];
     PyObject *st, *rawobj;
     int mode;
     b2_state s;
@@ -914,7 +1003,7 @@ speedups_prf_field(PyObject *self, PyObject *args)
     if (get_state(st, &s) < 0)
         return NULL;
     if (!PyBytes_CheckExact(rawobj)
-        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, &body, &blen))
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
         Py_RETURN_NONE;
     b2_update(&s, body, blen);
     b2_final(&s, out);
@@ -929,6 +1018,7 @@ PyDoc_STRVAR(pick_field_doc,
 static PyObject *
 speedups_pick_field(PyObject *self, PyObject *args)
 {
+    uchar fbuf[FIELD_BUF];
     PyObject *st, *pool, *rawobj;
     int mode, start, end, keep_empty;
     b2_state s;
@@ -948,7 +1038,7 @@ speedups_pick_field(PyObject *self, PyObject *args)
         return NULL;
     }
     if (!PyBytes_CheckExact(rawobj)
-        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, &body, &blen))
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
         Py_RETURN_NONE;
     if (blen == 0 && keep_empty) {
         Py_INCREF(rawobj);
@@ -961,6 +1051,73 @@ speedups_pick_field(PyObject *self, PyObject *args)
     PyObject *r = PyTuple_GET_ITEM(pool, (Py_ssize_t)(x % (uint64_t)n));
     Py_INCREF(r);
     return r;
+}
+
+PyDoc_STRVAR(assemble_field_doc,
+"assemble_field(state, mode, keep_empty, heads, start, end, tails, tail_at, sfx_len, table, raw)\n"
+"    -> bytes | None\n\n"
+"For a plain raw field (see prf_field), with d its digest: heads[i] + the first sfx_len bytes\n"
+"of d mapped through the 256-byte table + tails[d[tail_at] % len(tails)], where i =\n"
+"int.from_bytes(d[start:end], 'big') % len(heads). raw itself for an empty value when\n"
+"keep_empty; None when the field is not plain or heads[i] is empty (the caller's general path).");
+
+static PyObject *
+speedups_assemble_field(PyObject *self, PyObject *args)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *st, *heads, *tails, *table, *rawobj, *head, *tail, *out;
+    int mode, keep_empty, start, end, tail_at, sfx_len, i;
+    b2_state s;
+    uchar d[64];
+    const uchar *body;
+    Py_ssize_t blen, nh, nt, hl, tl;
+    uint64_t x = 0;
+    if (!PyArg_ParseTuple(args, "OipO!iiO!iiSO", &st, &mode, &keep_empty, &PyTuple_Type, &heads, &start, &end,
+                          &PyTuple_Type, &tails, &tail_at, &sfx_len, &table, &rawobj))
+        return NULL;
+    if (get_state(st, &s) < 0)
+        return NULL;
+    nh = PyTuple_GET_SIZE(heads);
+    nt = PyTuple_GET_SIZE(tails);
+    if (nh < 1 || nt < 1 || start < 0 || end <= start || end - start > 8 || (uint32_t)end > s.outlen
+        || tail_at < 0 || (uint32_t)tail_at >= s.outlen || sfx_len < 0 || (uint32_t)sfx_len > s.outlen
+        || PyBytes_GET_SIZE(table) != 256) {
+        PyErr_SetString(PyExc_ValueError, "assemble_field: bad pools, digest ranges or table");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    b2_update(&s, body, blen);
+    b2_final(&s, d);
+    for (i = start; i < end; i++)
+        x = (x << 8) | d[i];
+    head = PyTuple_GET_ITEM(heads, (Py_ssize_t)(x % (uint64_t)nh));
+    tail = PyTuple_GET_ITEM(tails, (Py_ssize_t)(d[tail_at] % (uint64_t)nt));
+    if (!PyBytes_Check(head) || !PyBytes_Check(tail)) {
+        PyErr_SetString(PyExc_TypeError, "assemble_field: heads and tails must be bytes");
+        return NULL;
+    }
+    hl = PyBytes_GET_SIZE(head);
+    if (hl == 0)
+        Py_RETURN_NONE;
+    tl = PyBytes_GET_SIZE(tail);
+    out = PyBytes_FromStringAndSize(NULL, hl + sfx_len + tl);
+    if (out == NULL)
+        return NULL;
+    {
+        uchar *o = (uchar *)PyBytes_AS_STRING(out);
+        const uchar *tb = (const uchar *)PyBytes_AS_STRING(table);
+        memcpy(o, PyBytes_AS_STRING(head), (size_t)hl);
+        for (i = 0; i < sfx_len; i++)
+            o[hl + i] = tb[d[i]];
+        memcpy(o + hl + sfx_len, PyBytes_AS_STRING(tail), (size_t)tl);
+    }
+    return out;
 }
 
 PyDoc_STRVAR(plain_utf8_doc,
@@ -995,6 +1152,7 @@ static PyMethodDef speedups_methods[] = {
     {"prf_digest", speedups_prf_digest, METH_VARARGS, prf_digest_doc},
     {"prf_field", speedups_prf_field, METH_VARARGS, prf_field_doc},
     {"pick_field", speedups_pick_field, METH_VARARGS, pick_field_doc},
+    {"assemble_field", speedups_assemble_field, METH_VARARGS, assemble_field_doc},
     {"plain_utf8", speedups_plain_utf8, METH_VARARGS, plain_utf8_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -36,8 +36,8 @@ import re
 from dataclasses import dataclass, field
 
 from dumpmask.dialects import mysql_lex, postgres
-from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, counting, has_huge_span, mask_spans_huge, remember,
-                                    row_masker, span_masker)
+from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, FieldFns, counting, has_huge_span,
+                                    mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
 from dumpmask.errors import DumpSyntaxError, MaskingError
 
@@ -293,7 +293,13 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             r = plain_copy(raw)
             if r is None:
                 return slow_copy(raw)
-            return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
+            if r == raw:
+                r = UNCHANGED
+            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
+                if len(ccache) >= cache_max:
+                    ccache.clear()
+                ccache[raw] = r
+            return r
 
     # INSERT fields keep the blanks around them: " NULL" is a NULL too
     count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
@@ -366,7 +372,13 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             r = plain_literal(raw)
             if r is None:
                 return slow(raw)
-            return remember(cache, raw, UNCHANGED if r == raw else r, cache_max)
+            if r == raw:
+                r = UNCHANGED
+            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
+                if len(cache) >= cache_max:
+                    cache.clear()
+                cache[raw] = r
+            return r
 
     return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
 

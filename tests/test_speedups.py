@@ -775,8 +775,13 @@ def test_plain_utf8_c_is_pure(c, raw, quotes):
     assert c.plain_utf8(raw, quotes) is fastprf.py_plain_utf8(raw, quotes)
 
 
+ESCAPED = st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).map(postgres.copy_encode),
+                    st.binary(max_size=30).map(lambda b: mysql_lex.encode_string(b)[1:-1]),
+                    st.integers(1020, 1030).map(lambda n: b"\\n" + b"x" * n))   # around FIELD_BUF
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(raw=UTF8ISH, mode=st.sampled_from([0, 1]), quote=st.booleans(), keep=st.booleans())
+@given(raw=st.one_of(UTF8ISH, ESCAPED), mode=st.sampled_from([0, 1]), quote=st.booleans(), keep=st.booleans())
 def test_prf_field_and_pick_c_are_pure(c, raw, mode, quote, keep):
     if quote:
         raw = b"'" + raw + b"'"
@@ -786,6 +791,12 @@ def test_prf_field_and_pick_c_are_pure(c, raw, mode, quote, keep):
     pool = tuple(f"v{i}" for i in range(7))
     assert c.pick_field(st_c, mode, pool, 0, 8, keep, raw) == fastprf.py_pick_field(st_py, mode, pool, 0, 8, keep, raw)
     assert c.prf_field(st_c, mode, memoryview(raw)) is None   # not bytes: the caller's general path
+    heads, tails = (b"", b"h1.", b"'h2_", b"h3"), (b"@a", b"'", b"")
+    table = bytes(range(255, -1, -1))
+    st24_c, st24_py = c.prf_state(FAKES_KEY.secret, fastprf.domain_prefix("d"), 24), FAKES_KEY.hasher("d", 24)
+    for args in ((heads, 14, 22, tails, 3, 14, table), (heads[1:], 0, 8, tails[:1], 0, 0, table)):
+        assert (c.assemble_field(st24_c, mode, keep, *args, raw)
+                == fastprf.py_assemble_field(st24_py, mode, keep, *args, raw))
 
 
 def _purify(t):
@@ -807,6 +818,7 @@ class _General:
 
 FAKE_COLUMNS = [Column(name="c", type="text", kind="text"),
                 Column(name="c", type="character varying(30)", kind="text", length=30),
+                Column(name="c", type="character varying(26)", kind="text", length=26),
                 Column(name="d", type="date", kind="date"),
                 Column(name="i", type="bigint", kind="int", int_min=-(1 << 63), int_max=(1 << 63) - 1)]
 

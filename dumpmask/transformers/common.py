@@ -258,6 +258,8 @@ class PrfTransformer(Transformer):
                 return None
             if not uses_value:
                 return encode(make(d, ""))
+            if b"\\" in raw:     # an escaped value: decoded by the general path
+                return None
             return encode(make(d, (raw if mode == 0 else raw[1:-1]).decode()))
         return fast
 

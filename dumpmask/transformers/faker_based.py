@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from dumpmask.schema import Column
 
@@ -102,28 +103,15 @@ class Email(PrfTransformer):
         return ascii_fast
 
     def field_fast(self, mode: int, encode):
-        """PrfTransformer.field_fast with the address assembled from bytes (as ascii_fast)."""
+        """PrfTransformer.field_fast with the address assembled in one call (as ascii_fast; a
+        local part shortened to nothing takes the general path)."""
         hm = self.human_max
         fitted = (x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "") for x in self.pool)
-        fit = tuple(x.encode("ascii") + b"." if x else b"" for x in fitted)
         q = b"" if mode == 0 else b"'"
-        opened = tuple(q + x for x in fit)
+        heads = tuple(q + x.encode("ascii") + b"." if x else b"" for x in fitted)
         doms = tuple(b"@" + d + q for d in RESERVED_DOMAINS_B)
-        field, n, tr, make, frm = self._prf.field, self._pool_size, B32_TABLE, self.make, int.from_bytes
-        empty = b"" if mode == 0 else b"''"
-        keep_empty = not self._mask_empty
-
-        def fast(raw: bytes):
-            if raw == empty and keep_empty:
-                return raw
-            d = field(mode, raw)
-            if d is None:
-                return None
-            i = frm(d[14:22], "big") % n
-            if fit[i]:
-                return opened[i] + d[:14].translate(tr) + doms[d[22] % 3]
-            return encode(make(d, ""))
-        return fast
+        return partial(self._prf.assemble, mode, not self._mask_empty, heads, 14, 22, doms, 22, SUFFIX_LEN,
+                       B32_TABLE)
 
 
 @register
@@ -184,24 +172,12 @@ class UserName(PrfTransformer):
         return self.make(d, "").encode("ascii")
 
     def field_fast(self, mode: int, encode):
-        """PrfTransformer.field_fast with the name assembled from bytes (as ascii_fast)."""
+        """PrfTransformer.field_fast with the name assembled in one call (as ascii_fast; a name
+        shortened to nothing takes the general path)."""
         q = b"" if mode == 0 else b"'"
-        fit, opened = self._fit_b, tuple(q + x + b"_" for x in self._fit_b)
-        field, n, tr, make, frm = self._prf.field, self._pool_size, B32_TABLE, self.make, int.from_bytes
-        empty = b"" if mode == 0 else b"''"
-        keep_empty = not self._mask_empty
-
-        def fast(raw: bytes):
-            if raw == empty and keep_empty:
-                return raw
-            d = field(mode, raw)
-            if d is None:
-                return None
-            i = frm(d[14:22], "big") % n
-            if fit[i]:
-                return opened[i] + d[:14].translate(tr) + q
-            return encode(make(d, ""))
-        return fast
+        heads = tuple(q + x + b"_" if x else b"" for x in self._fit_b)
+        return partial(self._prf.assemble, mode, not self._mask_empty, heads, 14, 22, (q,), 0, SUFFIX_LEN,
+                       B32_TABLE)
 
 
 @register
@@ -365,15 +341,17 @@ class Text(PrfTransformer):
             return ""
         pool, n = self.pool, self._pool_size
         i = int.from_bytes(d[:8], "big") % n
-        step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
-        parts = []
-        total = -1
-        while total < target:
-            s = pool[i]
-            parts.append(s)
-            total += len(s) + 1
-            i = (i + step) % n
-        s = " ".join(parts)
+        s = pool[i]
+        if len(s) < target:      # more sentences, every `step`-th of the pool
+            step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
+            parts = [s]
+            total = len(s)
+            while total < target:
+                i = (i + step) % n
+                s = pool[i]
+                parts.append(s)
+                total += len(s) + 1
+            s = " ".join(parts)
         if len(s) > target:
             cut = s[:target]
             if s[target] != " ":
