@@ -95,6 +95,7 @@ class Hash(PrfTransformer):
     name = "hash"
     unique = True
     kinds = ("text", "int", "numeric", "float", "uuid", "other")
+    ascii_output = True
     params = {"length": Param(int, "number of hex characters (4..128)", 32)}
     make_uses_value = False
 

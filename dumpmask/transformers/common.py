@@ -211,6 +211,9 @@ class PrfTransformer(Transformer):
     keeps_empty = True
     #: make(d, value) reads `value` (False: the fast field path passes "" and skips decoding)
     make_uses_value = True
+    #: make() writes only [0-9A-Za-z .:/@_-]: nothing any dialect escapes (the fast field path
+    #: writes it as it is, quoted for MySQL)
+    ascii_output = False
 
     def setup(self) -> None:
         self._mask_empty = self.options.get("empty") == "mask"
@@ -249,6 +252,17 @@ class PrfTransformer(Transformer):
         field, make, uses_value = self._prf.field, self.make, self.make_uses_value
         empty = b"" if mode == 0 else b"''"
         keep_empty = not self._mask_empty
+        if self.ascii_output and not uses_value:
+            q = b"" if mode == 0 else b"'"
+
+            def fast_ascii(raw: bytes):
+                if raw == empty and keep_empty:
+                    return raw
+                d = field(mode, raw)
+                if d is None:
+                    return None
+                return q + make(d, "").encode("ascii") + q
+            return fast_ascii
 
         def fast(raw: bytes):
             if raw == empty and keep_empty:

@@ -37,6 +37,7 @@ def parse_year(value: str) -> int | None:
 
 class _DateBase(PrfTransformer):
     kinds = ("date", "timestamp", "text")
+    ascii_output = True
     params = {"preserveYear": Param(bool, "keep the year of the original value", False)}
     LO = date(1950, 1, 1)
     HI = date(2010, 12, 31)
@@ -120,6 +121,7 @@ class Ssn(PrfTransformer):
 
     name = "faker.ssn"
     kinds = ("text",)
+    ascii_output = True
     make_uses_value = False
 
     def prepare(self) -> None:
@@ -158,6 +160,7 @@ class CreditCard(PrfTransformer):
 
     name = "faker.creditCard"
     kinds = ("text", "int", "numeric")
+    ascii_output = True
     make_uses_value = False
 
     def prepare(self) -> None:
@@ -219,6 +222,7 @@ class Iban(PrfTransformer):
 
     name = "faker.iban"
     kinds = ("text",)
+    ascii_output = True
     make_uses_value = False
     params = {"country": Param(str, "country code of the IBAN", "DE", choices=tuple(IBAN_FORMATS))}
 
@@ -268,6 +272,7 @@ class Ipv4(PrfTransformer):
 
     name = "faker.ipv4"
     kinds = ("text",)
+    ascii_output = True
     make_uses_value = False
 
     @classmethod
@@ -296,6 +301,7 @@ class Ipv6(PrfTransformer):
 
     name = "faker.ipv6"
     kinds = ("text",)
+    ascii_output = True
     make_uses_value = False
 
     @classmethod

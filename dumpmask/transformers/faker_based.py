@@ -298,6 +298,7 @@ class Url(PrfTransformer):
 
     name = "faker.url"
     kinds = ("text",)
+    ascii_output = True
     digest_size = 24
     make_uses_value = False
 
