@@ -8,6 +8,7 @@ from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PrfTransformer
+from .fastprf import constant_field
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
@@ -48,6 +49,10 @@ class Static(Transformer):
 
     def __call__(self, value):
         return self.argument
+
+    def field_fast(self, mode: int, encode):
+        """Every plain raw field (see fastprf) -> the argument as the dialect writes it."""
+        return constant_field(self.key, mode, encode(self.argument), False)
 
 
 @register
@@ -260,3 +265,8 @@ class Redact(Transformer):
         if not value and not self._mask_empty:
             return value
         return self.replacement
+
+    def field_fast(self, mode: int, encode):
+        """Every plain raw field (see fastprf) -> the replacement as the dialect writes it ('' kept
+        unless the rule says "empty": "mask")."""
+        return constant_field(self.key, mode, encode(self.replacement), not self._mask_empty)

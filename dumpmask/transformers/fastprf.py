@@ -149,3 +149,9 @@ class Prf:
             self.state = key.hasher(domain, size)
             fns = (py_prf_digest, py_prf_field, py_pick_field, py_assemble_field)
         self.digest, self.field, self.pick, self.assemble = (partial(f, self.state) for f in fns)
+
+
+def constant_field(key, mode: int, out: bytes, keep_empty: bool):
+    """raw -> `out` for every plain raw field (None when not plain; raw itself for an empty value
+    when keep_empty): pick over a one-entry pool, whose digest decides nothing."""
+    return partial(Prf(key, "constant-field", 8).pick, mode, (out,), 0, 1, keep_empty)
