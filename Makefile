@@ -38,6 +38,7 @@ demo: venv
 
 bench: venv
 	$(VPY) bench/run.py
+	$$(command -v taskset >/dev/null && echo taskset -c 0) $(VPY) bench/mutations.py
 
 clean:
 	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so $(STAMP)

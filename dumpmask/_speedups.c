@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -657,6 +658,486 @@ done:
     return out;
 }
 
+/* ==========================================================================================
+ * FAKES (the speed area): the keyed PRF of dumpmask.crypto.Key.hasher (BLAKE2b, RFC 7693)
+ * and the test that lets a raw field skip its decoding. Twins: dumpmask/transformers/fastprf.py
+ * (py_prf_state, py_prf_digest, py_prf_field, py_pick_field, py_plain_utf8).
+ * ======================================================================================== */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uchar B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+/* The state after the key block and a prefix: what Key.hasher() holds, as a bytes object. */
+typedef struct {
+    uint64_t h[8];
+    uint64_t t;          /* bytes compressed so far (inputs stay far below 2^64) */
+    uint32_t buflen;
+    uint32_t outlen;
+    uchar buf[128];
+} b2_state;
+
+static inline uint64_t b2_rotr(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t b2_load64(const uchar *p)
+{
+    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) | ((uint64_t)p[3] << 24)
+        | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40) | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
+}
+
+#define B2_G(a, b, c, d, x, y) do { \
+    a = a + b + (x); d = b2_rotr(d ^ a, 32); c = c + d; b = b2_rotr(b ^ c, 24); \
+    a = a + b + (y); d = b2_rotr(d ^ a, 16); c = c + d; b = b2_rotr(b ^ c, 63); } while (0)
+
+static void
+b2_compress(b2_state *s, const uchar *block, int last)
+{
+    uint64_t m[16], v[16];
+    int i, r;
+    for (i = 0; i < 16; i++)
+        m[i] = b2_load64(block + 8 * i);
+    for (i = 0; i < 8; i++) {
+        v[i] = s->h[i];
+        v[i + 8] = B2_IV[i];
+    }
+    v[12] ^= s->t;          /* the counter's high word stays 0 */
+    if (last)
+        v[14] = ~v[14];
+    for (r = 0; r < 12; r++) {
+        const uchar *sg = B2_SIGMA[r];
+        B2_G(v[0], v[4], v[8], v[12], m[sg[0]], m[sg[1]]);
+        B2_G(v[1], v[5], v[9], v[13], m[sg[2]], m[sg[3]]);
+        B2_G(v[2], v[6], v[10], v[14], m[sg[4]], m[sg[5]]);
+        B2_G(v[3], v[7], v[11], v[15], m[sg[6]], m[sg[7]]);
+        B2_G(v[0], v[5], v[10], v[15], m[sg[8]], m[sg[9]]);
+        B2_G(v[1], v[6], v[11], v[12], m[sg[10]], m[sg[11]]);
+        B2_G(v[2], v[7], v[8], v[13], m[sg[12]], m[sg[13]]);
+        B2_G(v[3], v[4], v[9], v[14], m[sg[14]], m[sg[15]]);
+    }
+    for (i = 0; i < 8; i++)
+        s->h[i] ^= v[i] ^ v[i + 8];
+}
+
+/* Appends data; a full buffer is compressed only when more data follows (the last block is
+ * compressed by b2_final with the last-block flag). */
+static void
+b2_update(b2_state *s, const uchar *p, Py_ssize_t n)
+{
+    while (n > 0) {
+        if (s->buflen == 128) {
+            s->t += 128;
+            b2_compress(s, s->buf, 0);
+            s->buflen = 0;
+        }
+        Py_ssize_t k = 128 - s->buflen;
+        if (k > n)
+            k = n;
+        memcpy(s->buf + s->buflen, p, (size_t)k);
+        s->buflen += (uint32_t)k;
+        p += k;
+        n -= k;
+    }
+}
+
+static void
+b2_final(b2_state *s, uchar *out)
+{
+    uchar full[64];
+    int i, j;
+    s->t += s->buflen;
+    memset(s->buf + s->buflen, 0, 128 - s->buflen);
+    b2_compress(s, s->buf, 1);
+    for (i = 0; i < 8; i++)
+        for (j = 0; j < 8; j++)
+            full[8 * i + j] = (uchar)(s->h[i] >> (8 * j));
+    memcpy(out, full, s->outlen);
+}
+
+/* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts) with no byte below 0x20 and no
+ * backslash (and, when `quotes`, no ' or "): a field that needs no unescaping, whose bytes are
+ * the value's UTF-8 and are written back as they are. */
+static int
+plain_utf8(const uchar *p, Py_ssize_t n, int quotes)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uchar c = p[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == '\\' || (quotes && (c == '\'' || c == '"')))
+                return 0;
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80
+                || (p[i + 3] & 0xC0) != 0x80)
+                return 0;
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+get_state(PyObject *obj, b2_state *s)
+{
+    if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) != (Py_ssize_t)sizeof(b2_state)) {
+        PyErr_SetString(PyExc_TypeError, "not a PRF state (from prf_state)");
+        return -1;
+    }
+    memcpy(s, PyBytes_AS_STRING(obj), sizeof(b2_state));
+    if (s->outlen < 1 || s->outlen > 64 || s->buflen > 128) {
+        PyErr_SetString(PyExc_ValueError, "corrupt PRF state");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(prf_state_doc,
+"prf_state(key, prefix, digest_size) -> bytes\n\n"
+"The state of hashlib.blake2b(key=key, digest_size=digest_size) after update(prefix).");
+
+static PyObject *
+speedups_prf_state(PyObject *self, PyObject *args)
+{
+    Py_buffer key, prefix;
+    int size;
+    b2_state s;
+    uchar block[128];
+    if (!PyArg_ParseTuple(args, "y*y*i", &key, &prefix, &size))
+        return NULL;
+    if (key.len < 1 || key.len > 64 || size < 1 || size > 64) {
+        PyBuffer_Release(&key);
+        PyBuffer_Release(&prefix);
+        PyErr_SetString(PyExc_ValueError, "key must be 1-64 bytes and digest_size 1-64");
+        return NULL;
+    }
+    memset(&s, 0, sizeof s);
+    memcpy(s.h, B2_IV, sizeof s.h);
+    s.h[0] ^= 0x01010000ULL ^ ((uint64_t)key.len << 8) ^ (uint64_t)size;
+    s.outlen = (uint32_t)size;
+    memset(block, 0, sizeof block);
+    memcpy(block, key.buf, (size_t)key.len);
+    b2_update(&s, block, 128);
+    b2_update(&s, prefix.buf, prefix.len);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&prefix);
+    return PyBytes_FromStringAndSize((const char *)&s, sizeof s);
+}
+
+PyDoc_STRVAR(prf_digest_doc,
+"prf_digest(state, data) -> bytes\n\n"
+"The digest of the state (prf_state) updated with data: Key.prf's bytes.");
+
+static PyObject *
+speedups_prf_digest(PyObject *self, PyObject *args)
+{
+    PyObject *st;
+    Py_buffer data;
+    b2_state s;
+    uchar out[64];
+    if (!PyArg_ParseTuple(args, "Oy*", &st, &data))
+        return NULL;
+    if (get_state(st, &s) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    b2_update(&s, data.buf, data.len);
+    PyBuffer_Release(&data);
+    b2_final(&s, out);
+    return PyBytes_FromStringAndSize((const char *)out, s.outlen);
+}
+
+/* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts), nothing else checked. */
+static int
+utf8_valid(const uchar *p, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uchar c = p[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80
+                || (p[i + 3] & 0xC0) != 0x80)
+                return 0;
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#define FIELD_BUF 1024
+
+/* The value's bytes of a *plain* raw field: mode 0 a COPY text field, mode 1 a MySQL '...'
+ * literal (between the quotes). Plain: every byte is an ordinary byte of its mode or a
+ * backslash escape that the dialect's encoder writes itself (mode 0, copy_encode: \\ \b \f
+ * \n \r \t \v; ordinary: not below 0x20, not a backslash. Mode 1, encode_string: \0 \n \r
+ * \\ \' \" \Z; ordinary: not NUL, LF, CR, ^Z, quote, double quote, backslash), and the value
+ * is strict UTF-8. Then the value written back by the dialect's encoder is the raw field
+ * again, byte for byte. Escaped values longer than FIELD_BUF are not plain (the caller's
+ * general path). *body points into the field or into buf. 0 when not plain. */
+static int
+plain_field(const uchar *p, Py_ssize_t n, int mode, uchar *buf, const uchar **body, Py_ssize_t *blen)
+{
+    Py_ssize_t i, o = 0;
+    int escaped = 0;
+    if (mode == 1) {
+        if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
+            return 0;
+        p++;
+        n -= 2;
+    }
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        if (c == '\\') {
+            uchar e, v;
+            if (i + 1 >= n || n > FIELD_BUF)
+                return 0;
+            if (!escaped) {
+                memcpy(buf, p, (size_t)i);
+                o = i;
+                escaped = 1;
+            }
+            e = p[++i];
+            if (mode == 0) {
+                switch (e) {
+                case '\\': v = '\\'; break;
+                case 'b': v = 0x08; break;
+                case 'f': v = 0x0c; break;
+                case 'n': v = 0x0a; break;
+                case 'r': v = 0x0d; break;
+                case 't': v = 0x09; break;
+                case 'v': v = 0x0b; break;
+                default: return 0;
+                }
+            } else {
+                switch (e) {
+                case '0': v = 0x00; break;
+                case 'n': v = 0x0a; break;
+                case 'r': v = 0x0d; break;
+                case '\\': v = '\\'; break;
+                case '\'': v = '\''; break;
+                case '"': v = '"'; break;
+                case 'Z': v = 0x1a; break;
+                default: return 0;
+                }
+            }
+            buf[o++] = v;
+            continue;
+        }
+        if (mode == 0 ? c < 0x20
+                      : (c == 0x00 || c == 0x0a || c == 0x0d || c == 0x1a || c == '\'' || c == '"'))
+            return 0;
+        if (escaped)
+            buf[o++] = c;
+    }
+    if (escaped) {
+        p = buf;
+        n = o;
+    }
+    if (!utf8_valid(p, n))
+        return 0;
+    *body = p;
+    *blen = n;
+    return 1;
+}
+
+PyDoc_STRVAR(prf_field_doc,
+"prf_field(state, mode, raw) -> bytes | None\n\n"
+"prf_digest(state, value) when the raw field is plain (mode 0: a COPY text field; 1: a MySQL\n"
+"'...' literal; see plain_field in _speedups.c); else None (also for a raw that is not bytes).");
+
+static PyObject *
+speedups_prf_field(PyObject *self, PyObject *args)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *st, *rawobj;
+    int mode;
+    b2_state s;
+    uchar out[64];
+    const uchar *body;
+    Py_ssize_t blen;
+    if (!PyArg_ParseTuple(args, "OiO", &st, &mode, &rawobj))
+        return NULL;
+    if (get_state(st, &s) < 0)
+        return NULL;
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    b2_update(&s, body, blen);
+    b2_final(&s, out);
+    return PyBytes_FromStringAndSize((const char *)out, s.outlen);
+}
+
+PyDoc_STRVAR(pick_field_doc,
+"pick_field(state, mode, pool, start, end, keep_empty, raw) -> object | None\n\n"
+"pool[int.from_bytes(d[start:end], 'big') % len(pool)] with d = prf_field(state, raw, mode);\n"
+"None when the field is not plain; raw itself for an empty value when keep_empty.");
+
+static PyObject *
+speedups_pick_field(PyObject *self, PyObject *args)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *st, *pool, *rawobj;
+    int mode, start, end, keep_empty;
+    b2_state s;
+    uchar out[64];
+    const uchar *body;
+    Py_ssize_t blen, n;
+    uint64_t x = 0;
+    int i;
+    if (!PyArg_ParseTuple(args, "OiO!iipO", &st, &mode, &PyTuple_Type, &pool, &start, &end, &keep_empty,
+                          &rawobj))
+        return NULL;
+    if (get_state(st, &s) < 0)
+        return NULL;
+    n = PyTuple_GET_SIZE(pool);
+    if (n < 1 || start < 0 || end <= start || end - start > 8 || (uint32_t)end > s.outlen) {
+        PyErr_SetString(PyExc_ValueError, "pick_field: empty pool or bad digest range");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    b2_update(&s, body, blen);
+    b2_final(&s, out);
+    for (i = start; i < end; i++)
+        x = (x << 8) | out[i];
+    PyObject *r = PyTuple_GET_ITEM(pool, (Py_ssize_t)(x % (uint64_t)n));
+    Py_INCREF(r);
+    return r;
+}
+
+PyDoc_STRVAR(assemble_field_doc,
+"assemble_field(state, mode, keep_empty, heads, start, end, tails, tail_at, sfx_len, table, raw)\n"
+"    -> bytes | None\n\n"
+"For a plain raw field (see prf_field), with d its digest: heads[i] + the first sfx_len bytes\n"
+"of d mapped through the 256-byte table + tails[d[tail_at] % len(tails)], where i =\n"
+"int.from_bytes(d[start:end], 'big') % len(heads). raw itself for an empty value when\n"
+"keep_empty; None when the field is not plain or heads[i] is empty (the caller's general path).");
+
+static PyObject *
+speedups_assemble_field(PyObject *self, PyObject *args)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *st, *heads, *tails, *table, *rawobj, *head, *tail, *out;
+    int mode, keep_empty, start, end, tail_at, sfx_len, i;
+    b2_state s;
+    uchar d[64];
+    const uchar *body;
+    Py_ssize_t blen, nh, nt, hl, tl;
+    uint64_t x = 0;
+    if (!PyArg_ParseTuple(args, "OipO!iiO!iiSO", &st, &mode, &keep_empty, &PyTuple_Type, &heads, &start, &end,
+                          &PyTuple_Type, &tails, &tail_at, &sfx_len, &table, &rawobj))
+        return NULL;
+    if (get_state(st, &s) < 0)
+        return NULL;
+    nh = PyTuple_GET_SIZE(heads);
+    nt = PyTuple_GET_SIZE(tails);
+    if (nh < 1 || nt < 1 || start < 0 || end <= start || end - start > 8 || (uint32_t)end > s.outlen
+        || tail_at < 0 || (uint32_t)tail_at >= s.outlen || sfx_len < 0 || (uint32_t)sfx_len > s.outlen
+        || PyBytes_GET_SIZE(table) != 256) {
+        PyErr_SetString(PyExc_ValueError, "assemble_field: bad pools, digest ranges or table");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    b2_update(&s, body, blen);
+    b2_final(&s, d);
+    for (i = start; i < end; i++)
+        x = (x << 8) | d[i];
+    head = PyTuple_GET_ITEM(heads, (Py_ssize_t)(x % (uint64_t)nh));
+    tail = PyTuple_GET_ITEM(tails, (Py_ssize_t)(d[tail_at] % (uint64_t)nt));
+    if (!PyBytes_Check(head) || !PyBytes_Check(tail)) {
+        PyErr_SetString(PyExc_TypeError, "assemble_field: heads and tails must be bytes");
+        return NULL;
+    }
+    hl = PyBytes_GET_SIZE(head);
+    if (hl == 0)
+        Py_RETURN_NONE;
+    tl = PyBytes_GET_SIZE(tail);
+    out = PyBytes_FromStringAndSize(NULL, hl + sfx_len + tl);
+    if (out == NULL)
+        return NULL;
+    {
+        uchar *o = (uchar *)PyBytes_AS_STRING(out);
+        const uchar *tb = (const uchar *)PyBytes_AS_STRING(table);
+        memcpy(o, PyBytes_AS_STRING(head), (size_t)hl);
+        for (i = 0; i < sfx_len; i++)
+            o[hl + i] = tb[d[i]];
+        memcpy(o + hl + sfx_len, PyBytes_AS_STRING(tail), (size_t)tl);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(plain_utf8_doc,
+"plain_utf8(raw, quotes) -> bool\n\n"
+"Strict UTF-8 with no byte below 0x20 and no backslash (and no ' or \" when quotes).");
+
+static PyObject *
+speedups_plain_utf8(PyObject *self, PyObject *args)
+{
+    Py_buffer raw;
+    int quotes, ok;
+    if (!PyArg_ParseTuple(args, "y*p", &raw, &quotes))
+        return NULL;
+    ok = plain_utf8(raw.buf, raw.len, quotes);
+    PyBuffer_Release(&raw);
+    return PyBool_FromLong(ok);
+}
+
+/* ======================================================================== end of FAKES */
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -666,6 +1147,13 @@ static PyMethodDef speedups_methods[] = {
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
     {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
+    /* fakes */
+    {"prf_state", speedups_prf_state, METH_VARARGS, prf_state_doc},
+    {"prf_digest", speedups_prf_digest, METH_VARARGS, prf_digest_doc},
+    {"prf_field", speedups_prf_field, METH_VARARGS, prf_field_doc},
+    {"pick_field", speedups_pick_field, METH_VARARGS, pick_field_doc},
+    {"assemble_field", speedups_assemble_field, METH_VARARGS, assemble_field_doc},
+    {"plain_utf8", speedups_plain_utf8, METH_VARARGS, plain_utf8_doc},
     {NULL, NULL, 0, NULL},
 };
 

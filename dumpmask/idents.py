@@ -22,11 +22,15 @@ MY = "mysql"
 
 # one pattern per (dialect, text type): group 1 = "..." body, 2 = `...` body, 3 = U&"..." body
 # (+ 4 = its UESCAPE char), 5 = bare name
+# (a name's letters: [A-Za-z_\x80-\U0010ffff] written as the complement of the other ASCII
+# characters, the same set, compiled in ~1 ms instead of ~50 ms with re.I: start-up time)
+_NAME_START = r"[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f]"               # A-Z a-z _ and non-ASCII
+_NAME_PART = r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"  # ... and 0-9 $
 _SRC = {
     PG: (r'\s*(?:"((?:[^"]|"")*)"|(?!)(.)|[Uu]&"((?:[^"]|"")*)"(?:\s*UESCAPE\s*\'([^\'])\')?'
-         r'|([A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*))'),
+         r'|(' + _NAME_START + _NAME_PART + r'*))'),
     MY: (r'\s*(?:"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|(?!)(.)(.)'
-         r'|([A-Za-z0-9_$\x80-\U0010ffff]+))'),
+         r'|(' + _NAME_PART + r'+))'),
 }
 _STR_RE = {d: re.compile(s, re.S | re.I) for d, s in _SRC.items()}
 _BYTES_RE = {d: re.compile(s.replace(r"\U0010ffff", r"\xff").encode("latin-1"), re.S | re.I) for d, s in _SRC.items()}

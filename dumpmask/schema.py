@@ -185,7 +185,20 @@ _TOK_SRC = {
               r"|(?P<w>[A-Za-z0-9_$\x80-\U0010ffff]+)"
               r"|(?P<p>.)"),
 }
-_TOK_RE = {d: re.compile(s, re.S | re.M) for d, s in _TOK_SRC.items()}
+# the name classes as complements of the other ASCII characters: the same sets, compiled in
+# ~1 ms instead of ~25 ms each (start-up time)
+_CHEAP_CLASSES = {r"[A-Za-z_\x80-\U0010ffff]": r"[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f]",
+                  r"[A-Za-z0-9_\x80-\U0010ffff]": r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]",
+                  r"[A-Za-z0-9_$\x80-\U0010ffff]": r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"}
+
+
+def _cheap(src: str) -> str:
+    for cls, same in _CHEAP_CLASSES.items():
+        src = src.replace(cls, same)
+    return src
+
+
+_TOK_RE = {d: re.compile(_cheap(s), re.S | re.M) for d, s in _TOK_SRC.items()}
 _BLOCK_PARTS = re.compile(r"/\*|\*/")
 _MY_CONDITIONAL = re.compile(r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
 
@@ -201,7 +214,7 @@ _FAST_SRC = {
               r"|(?P<w>[A-Za-z0-9_$\x80-\U0010ffff]+)"
               r"|(?P<p>\S))"),
 }
-_FAST_RE = {d: re.compile(s, re.S) for d, s in _FAST_SRC.items()}
+_FAST_RE = {d: re.compile(_cheap(s), re.S) for d, s in _FAST_SRC.items()}
 
 
 def _tokens_fast(text: str, d: str) -> list:

@@ -36,8 +36,8 @@ import re
 from dataclasses import dataclass, field
 
 from dumpmask.dialects import mysql_lex, postgres
-from dumpmask.dialects.base import (HUGE_FIELD, UNCHANGED, FieldFns, counting, has_huge_span, mask_spans_huge, remember,
-                                    row_masker, span_masker)
+from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, FieldFns, counting, has_huge_span,
+                                    mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
 from dumpmask.errors import DumpSyntaxError, MaskingError
 
@@ -238,6 +238,7 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
     copy_decode, copy_encode = postgres.copy_decode, postgres.copy_encode
     literal_decode, literal_encode = postgres.literal_decode, postgres.literal_encode
     fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
+    field_fast = getattr(t, "field_fast", None)   # a plain raw field -> the new field (transformers.fastprf)
     t = getattr(t, "uncached", t)  # this function caches raw fields itself
     ccache: dict = {}
     scache: dict = {}
@@ -283,6 +284,23 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
                 return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
             return general(raw)
 
+    if field_fast is not None:
+        plain_copy = field_fast(0, copy_encode)
+        slow_copy = copy_miss
+
+        def copy_miss(raw: bytes):
+            """A field that needs no unescaping (most of them) straight to its new bytes."""
+            r = plain_copy(raw)
+            if r is None:
+                return slow_copy(raw)
+            if r == raw:
+                r = UNCHANGED
+            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
+                if len(ccache) >= cache_max:
+                    ccache.clear()
+                ccache[raw] = r
+            return r
+
     # INSERT fields keep the blanks around them: " NULL" is a NULL too
     count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
     return FieldFns(counting(ccache, copy_miss, NULL_COPY, stats), count_sql, ccache, copy_miss)
@@ -293,6 +311,7 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
     new values are written the way mysqldump writes them."""
     decode_literal, encode_hex, encode_string = mysql_lex.decode_literal, mysql_lex.encode_hex, mysql_lex.encode_string
     fast = getattr(t, "ascii_fast", None)   # bytes -> bytes for ASCII text, no escaping needed
+    field_fast = getattr(t, "field_fast", None)   # a plain '...' literal -> the new literal (transformers.fastprf)
     t = getattr(t, "uncached", t)  # this function caches raw fields itself
     cache: dict = {}
     raw_int = getattr(t, "raw_int", None)
@@ -343,6 +362,23 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
                 r = fast(body)
                 return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
             return general(raw)
+
+    if field_fast is not None:
+        plain_literal = field_fast(1, lambda s: encode_string(s.encode("utf-8", "surrogateescape")))
+        slow = miss
+
+        def miss(raw: bytes):
+            """A '...' literal that needs no unescaping (most of them) straight to its new bytes."""
+            r = plain_literal(raw)
+            if r is None:
+                return slow(raw)
+            if r == raw:
+                r = UNCHANGED
+            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
+                if len(cache) >= cache_max:
+                    cache.clear()
+                cache[raw] = r
+            return r
 
     return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
 

@@ -727,3 +727,148 @@ def test_copy_spans_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
     data = data[:max(0, len(data) - cut)]
     v = guarded.view(data)
     assert c.copy_spans(v, ncols, idxs) == ref_copy_spans(data, ncols, idxs)
+
+
+# --------------------------------------------------------------------------------------------
+# FAKES: the keyed PRF and the plain-field path of the transformers (transformers/fastprf.py)
+# --------------------------------------------------------------------------------------------
+
+import hashlib  # noqa: E402
+
+from dumpmask.crypto import Key  # noqa: E402
+from dumpmask.dialects import mysql_lex, postgres  # noqa: E402
+from dumpmask.schema import Column  # noqa: E402
+from dumpmask.transformers import REGISTRY, fastprf  # noqa: E402
+from dumpmask.work import Tally, my_field_fns, pg_field_fns  # noqa: E402
+
+FAKES_KEY = Key(b"speedups fakes test key")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.binary(min_size=1, max_size=64), prefix=st.binary(max_size=300),
+       size=st.integers(1, 64), data=st.binary(max_size=400))
+def test_prf_digest_is_blake2b(c, key, prefix, size, data):
+    h = hashlib.blake2b(key=key, digest_size=size)
+    h.update(prefix)
+    h.update(data)
+    assert c.prf_digest(c.prf_state(key, prefix, size), data) == h.digest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(domain=st.text(max_size=40), size=st.sampled_from([8, 16, 24, 32]), data=st.binary(max_size=200))
+def test_prf_is_key_prf(domain, size, data):
+    """Prf (C or pure) gives Key.prf's bytes: the digests every transformer had before."""
+    for pure in (False, True):
+        assert fastprf.Prf(FAKES_KEY, domain, size, pure=pure).digest(data) == FAKES_KEY.prf(domain, data, size)
+
+
+UTF8ISH = st.one_of(st.binary(max_size=40),
+                    st.text(max_size=30).map(lambda s: s.encode("utf-8", "surrogatepass")),
+                    st.text(alphabet=st.characters(min_codepoint=0x20, blacklist_characters="\\'\"",
+                                                  blacklist_categories=("Cs",)),
+                            max_size=30).map(str.encode))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=UTF8ISH, quotes=st.booleans())
+def test_plain_utf8_c_is_pure(c, raw, quotes):
+    assert c.plain_utf8(raw, quotes) is fastprf.py_plain_utf8(raw, quotes)
+
+
+ESCAPED = st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).map(postgres.copy_encode),
+                    st.binary(max_size=30).map(lambda b: mysql_lex.encode_string(b)[1:-1]),
+                    st.integers(1020, 1030).map(lambda n: b"\\n" + b"x" * n))   # around FIELD_BUF
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(UTF8ISH, ESCAPED), mode=st.sampled_from([0, 1]), quote=st.booleans(), keep=st.booleans())
+def test_prf_field_and_pick_c_are_pure(c, raw, mode, quote, keep):
+    if quote:
+        raw = b"'" + raw + b"'"
+    st_c = c.prf_state(FAKES_KEY.secret, fastprf.domain_prefix("d"), 16)
+    st_py = FAKES_KEY.hasher("d", 16)
+    assert c.prf_field(st_c, mode, raw) == fastprf.py_prf_field(st_py, mode, raw)
+    pool = tuple(f"v{i}" for i in range(7))
+    assert c.pick_field(st_c, mode, pool, 0, 8, keep, raw) == fastprf.py_pick_field(st_py, mode, pool, 0, 8, keep, raw)
+    assert c.prf_field(st_c, mode, memoryview(raw)) is None   # not bytes: the caller's general path
+    heads, tails = (b"", b"h1.", b"'h2_", b"h3"), (b"@a", b"'", b"")
+    table = bytes(range(255, -1, -1))
+    st24_c, st24_py = c.prf_state(FAKES_KEY.secret, fastprf.domain_prefix("d"), 24), FAKES_KEY.hasher("d", 24)
+    for args in ((heads, 14, 22, tails, 3, 14, table), (heads[1:], 0, 8, tails[:1], 0, 0, table)):
+        assert (c.assemble_field(st24_c, mode, keep, *args, raw)
+                == fastprf.py_assemble_field(st24_py, mode, keep, *args, raw))
+
+
+def _purify(t):
+    """The same transformer on the pure twins."""
+    t._prf = fastprf.Prf(t.key, t._prf_domain, t.digest_size, pure=True)
+    t._digest = t._prf.digest
+    return t
+
+
+class _General:
+    """A value function without the fast hooks: work.py's general (decode, call, encode) path."""
+
+    def __init__(self, t):
+        self.uncached = getattr(t, "uncached", t)
+
+    def __call__(self, v):
+        return self.uncached(v)
+
+
+FAKE_COLUMNS = [Column(name="c", type="text", kind="text"),
+                Column(name="c", type="character varying(30)", kind="text", length=30),
+                Column(name="c", type="character varying(26)", kind="text", length=26),
+                Column(name="d", type="date", kind="date"),
+                Column(name="i", type="bigint", kind="int", int_min=-(1 << 63), int_max=(1 << 63) - 1)]
+
+
+def _fns_for(name):
+    """[(label, [miss functions that must agree])] for every column the mutation accepts."""
+    cls = REGISTRY[name]
+    out = []
+    for col in FAKE_COLUMNS:
+        for options in ({}, {"empty": "mask"}) if cls.keeps_empty else ({},):
+            if cls.type_error(col, options, "x" if cls.takes_argument else None) is not None:
+                continue
+            made = []
+            for variant in ("c", "pure", "general"):
+                t = cls(FAKES_KEY, dict(options), col, "x" if cls.takes_argument else None)
+                if variant == "pure" and hasattr(t, "_prf"):
+                    _purify(t)
+                vf = _General(t) if variant == "general" else t
+                made.append(vf)
+            out.append((f"{name} {col.type} {options}", col, made))
+    return out
+
+
+MUTATIONS = sorted(n for n in REGISTRY if n != "key")   # key: the remapping's (tests/test_remap.py)
+_BUILT = {}
+
+
+def _built(name):
+    if name not in _BUILT:
+        _BUILT[name] = _fns_for(name)
+    return _BUILT[name]
+
+
+COPY_RAW = st.one_of(UTF8ISH.filter(lambda b: b"\t" not in b and b"\n" not in b),
+                     st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).map(postgres.copy_encode), st.just(b""), st.just(b"\\N"))
+MY_RAW = st.one_of(st.binary(max_size=30).map(mysql_lex.encode_string),
+                   st.text(max_size=30).map(lambda s: mysql_lex.encode_string(s.encode("utf-8", "surrogatepass"))),
+                   UTF8ISH.filter(lambda b: b"'" not in b and b"\\" not in b).map(lambda b: b"'" + b + b"'"),
+                   st.just(b"''"), st.just(b"NULL"))
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=st.lists(st.tuples(COPY_RAW, MY_RAW), min_size=1, max_size=6))
+def test_every_mutation_c_pure_and_general_give_the_same_bytes(name, raws):
+    """For every mutation and column: the field functions on C, on the pure twins and on the
+    general decode/call/encode path give identical bytes, on arbitrary unicode and bytes."""
+    for label, col, made in _built(name):
+        pg = [pg_field_fns(t, col.kind, col.name, Tally()).miss for t in made]
+        my = [my_field_fns(t, col.kind, col.name, Tally()).miss for t in made]
+        for copy_raw, my_raw in raws:
+            assert len({repr(outcome(f, copy_raw)) for f in pg}) == 1, (label, copy_raw)
+            assert len({repr(outcome(f, my_raw)) for f in my}) == 1, (label, my_raw)

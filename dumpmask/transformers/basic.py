@@ -8,6 +8,7 @@ from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PrfTransformer
+from .fastprf import constant_field
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
@@ -48,6 +49,10 @@ class Static(Transformer):
 
     def __call__(self, value):
         return self.argument
+
+    def field_fast(self, mode: int, encode):
+        """Every plain raw field (see fastprf) -> the argument as the dialect writes it."""
+        return constant_field(self.key, mode, encode(self.argument), False)
 
 
 @register
@@ -95,7 +100,9 @@ class Hash(PrfTransformer):
     name = "hash"
     unique = True
     kinds = ("text", "int", "numeric", "float", "uuid", "other")
+    ascii_output = True
     params = {"length": Param(int, "number of hex characters (4..128)", 32)}
+    make_uses_value = False
 
     @classmethod
     def validate_options(cls, options: dict, where: str = "options") -> dict:
@@ -134,6 +141,7 @@ class Hash(PrfTransformer):
             if self.digest_size < 16:
                 self.digest_size = 16
                 self._h = self.key.hasher(self.domain + "|uuid", 16)
+                self._prf_domain = self.domain + "|uuid"
 
     @staticmethod
     def output_bits(column: Column, hex_len: int) -> int | None:
@@ -257,3 +265,8 @@ class Redact(Transformer):
         if not value and not self._mask_empty:
             return value
         return self.replacement
+
+    def field_fast(self, mode: int, encode):
+        """Every plain raw field (see fastprf) -> the replacement as the dialect writes it ('' kept
+        unless the rule says "empty": "mask")."""
+        return constant_field(self.key, mode, encode(self.replacement), not self._mask_empty)

@@ -8,8 +8,12 @@ the same original gives the same masked value wherever it appears.
 from __future__ import annotations
 
 import json
+import random
 import re
+from collections import OrderedDict
+from itertools import accumulate
 import unicodedata
+from functools import partial
 from typing import Callable
 
 from dumpmask.crypto import Key
@@ -17,6 +21,7 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Transformer
+from .fastprf import Prf
 from .validity import is_mysql_timestamp  # noqa: F401  (re-exported: its home was here)
 
 #: per-instance memo of original -> masked; cleared when it grows past this
@@ -92,12 +97,59 @@ _FAKERS: dict[str, object] = {}
 
 
 def _faker(locale: str):
+    """One Faker per locale and process, made once (~0.1 s each): every pool seeds it anew
+    (seed_instance), and its providers keep no state between draws."""
+    fk = _FAKERS.get(locale)
+    if fk is not None:
+        return fk
     from faker import Faker  # imported lazily: slow to import, not needed by every run
 
     try:
-        return Faker(locale)
+        fk = Faker(locale)
     except Exception as e:  # AttributeError for unknown locales
         raise RulesError(f"unknown Faker locale {locale!r}: {e}") from None
+    _fast_draws(fk)
+    _FAKERS[locale] = fk
+    return fk
+
+
+class _Weights(OrderedDict):
+    """A provider's weighted elements with values() as one tuple: Faker copies values() into a
+    tuple on every draw (tuple() of a tuple is the tuple itself, no copy)."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self._values = tuple(super().values())
+
+    def values(self):
+        return self._values
+
+
+class _CumulativeRandom(random.Random):
+    """random.Random whose choices(population, weights) reuses the cumulative weights of a
+    weights tuple it saw: random.choices computes them with accumulate and then draws
+    bisect(cum_weights, random() * total): the same draws from the same state."""
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):
+        if weights is not None and cum_weights is None and type(weights) is tuple:
+            seen = self.__dict__.setdefault("_cum", {})
+            hit = seen.get(id(weights))
+            if hit is None or hit[0] is not weights:
+                hit = seen[id(weights)] = (weights, list(accumulate(weights)))
+            return super().choices(population, cum_weights=hit[1], k=k)
+        return super().choices(population, weights, cum_weights=cum_weights, k=k)
+
+
+def _fast_draws(fk) -> None:
+    """Faker's draws for a pool made cheaper, every value the same: the providers' weighted
+    tables (OrderedDicts) as _Weights on the instance, the generator's random a
+    _CumulativeRandom (seed_instance seeds it like the Random it replaces)."""
+    for gen in fk.factories:
+        gen.random = _CumulativeRandom()    # seeded by seed_instance before every pool
+        for provider in gen.providers:
+            for attr, v in list(vars(type(provider)).items()) + list(vars(provider).items()):
+                if type(v) is OrderedDict and v:
+                    setattr(provider, attr, _Weights(v.items()))
 
 
 def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size: int = POOL_SIZE) -> tuple[str, ...]:
@@ -111,9 +163,11 @@ def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size
     if pool is None:
         fk = _faker(locale)
         fk.seed_instance(int.from_bytes(key.subkey(f"pool:{name}:{locale}")[:8], "big"))
+        # one locale: the Faker proxy hands every call to its one Generator; call that directly
+        gen = fk.factories[0] if len(fk.factories) == 1 else fk
         seen: dict[str, None] = {}
         for _ in range(size):
-            v = builder(fk)
+            v = builder(gen)
             if v and v not in seen:
                 seen[v] = None
         if not seen:
@@ -155,13 +209,22 @@ class PrfTransformer(Transformer):
 
     digest_size = 16
     keeps_empty = True
+    #: make(d, value) reads `value` (False: the fast field path passes "" and skips decoding)
+    make_uses_value = True
+    #: make() writes only [0-9A-Za-z .:/@_-]: nothing any dialect escapes (the fast field path
+    #: writes it as it is, quoted for MySQL)
+    ascii_output = False
 
     def setup(self) -> None:
         self._mask_empty = self.options.get("empty") == "mask"
         self.domain = domain_for(self.name, self.options)
+        self._prf_domain = self.domain
         self._h = self.key.hasher(self.domain, self.digest_size)
         self._cache: dict[str, str] = {}
         self.prepare()
+        # the same digests as self._h (prepare may have changed its domain or size)
+        self._prf = Prf(self.key, self._prf_domain, self.digest_size)
+        self._digest = self._prf.digest
 
     def prepare(self) -> None:
         """Per-instance preparation (pools, column fitting)."""
@@ -175,9 +238,44 @@ class PrfTransformer(Transformer):
             return None
         if not value and not self._mask_empty:
             return value
-        h = self._h.copy()
-        feed(h, value)
-        return self.make(h.digest(), value)
+        if len(value) > _FEED_PIECE:
+            h = self._h.copy()
+            feed(h, value)
+            return self.make(h.digest(), value)
+        return self.make(self._digest(value.encode("utf-8", "surrogatepass")), value)
+
+    def field_fast(self, mode: int, encode: Callable[[str], bytes]) -> Callable[[bytes], bytes | None]:
+        """raw -> the new raw field, or None when `raw` is not plain (see fastprf: the caller then
+        decodes it); `raw` itself when the value stays. mode 0: COPY text fields, 1: MySQL '...'
+        literals; encode(str) -> the field as the dialect writes it (work.py's field functions
+        give it: the transformers know no dialect). The same bytes as decode, __call__, encode."""
+        field, make, uses_value = self._prf.field, self.make, self.make_uses_value
+        empty = b"" if mode == 0 else b"''"
+        keep_empty = not self._mask_empty
+        if self.ascii_output and not uses_value:
+            q = b"" if mode == 0 else b"'"
+
+            def fast_ascii(raw: bytes):
+                if raw == empty and keep_empty:
+                    return raw
+                d = field(mode, raw)
+                if d is None:
+                    return None
+                return q + make(d, "").encode("ascii") + q
+            return fast_ascii
+
+        def fast(raw: bytes):
+            if raw == empty and keep_empty:
+                return raw
+            d = field(mode, raw)
+            if d is None:
+                return None
+            if not uses_value:
+                return encode(make(d, ""))
+            if b"\\" in raw:     # an escaped value: decoded by the general path
+                return None
+            return encode(make(d, (raw if mode == 0 else raw[1:-1]).decode()))
+        return fast
 
     def __call__(self, value):
         if value is None:
@@ -191,9 +289,7 @@ class PrfTransformer(Transformer):
                 return self.uncached(value)
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
-            h = self._h.copy()
-            h.update(value.encode("utf-8", "surrogatepass"))
-            r = cache[value] = self.make(h.digest(), value)
+            r = cache[value] = self.make(self._digest(value.encode("utf-8", "surrogatepass")), value)
         return r
 
 
@@ -203,6 +299,7 @@ class PoolTransformer(PrfTransformer):
     kinds = ("text",)
     pool_name: str = ""
     localized = True
+    make_uses_value = False
 
     @staticmethod
     def build(fk) -> str:
@@ -217,6 +314,10 @@ class PoolTransformer(PrfTransformer):
 
     def make(self, d: bytes, value: str) -> str:
         return self._fitted[int.from_bytes(d[:8], "big") % self._pool_size]
+
+    def field_fast(self, mode: int, encode: Callable[[str], bytes]) -> Callable[[bytes], bytes | None]:
+        """make() as one C call: the pool already written as the dialect writes it."""
+        return partial(self._prf.pick, mode, tuple(encode(v) for v in self._fitted), 0, 8, not self._mask_empty)
 
     def check(self, column: Column) -> list[str]:
         warnings = super().check(column)

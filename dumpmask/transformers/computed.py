@@ -37,6 +37,7 @@ def parse_year(value: str) -> int | None:
 
 class _DateBase(PrfTransformer):
     kinds = ("date", "timestamp", "text")
+    ascii_output = True
     params = {"preserveYear": Param(bool, "keep the year of the original value", False)}
     LO = date(1950, 1, 1)
     HI = date(2010, 12, 31)
@@ -45,6 +46,7 @@ class _DateBase(PrfTransformer):
     def prepare(self) -> None:
         col = self.column
         self.preserve = bool(self.options["preserveYear"])
+        self.make_uses_value = self.preserve
         lo, hi = self.LO.toordinal(), self.HI.toordinal()
         if is_mysql_timestamp(col):
             lo, hi = max(lo, _ORD_1970), min(hi, _ORD_2037)
@@ -119,6 +121,8 @@ class Ssn(PrfTransformer):
 
     name = "faker.ssn"
     kinds = ("text",)
+    ascii_output = True
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.limit = self.column.length
@@ -156,6 +160,8 @@ class CreditCard(PrfTransformer):
 
     name = "faker.creditCard"
     kinds = ("text", "int", "numeric")
+    ascii_output = True
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.limit = self.column.length if self.column.kind in ("text", "other") else None
@@ -216,6 +222,8 @@ class Iban(PrfTransformer):
 
     name = "faker.iban"
     kinds = ("text",)
+    ascii_output = True
+    make_uses_value = False
     params = {"country": Param(str, "country code of the IBAN", "DE", choices=tuple(IBAN_FORMATS))}
 
     def prepare(self) -> None:
@@ -264,6 +272,8 @@ class Ipv4(PrfTransformer):
 
     name = "faker.ipv4"
     kinds = ("text",)
+    ascii_output = True
+    make_uses_value = False
 
     @classmethod
     def network_ok(cls, column) -> bool:
@@ -291,6 +301,8 @@ class Ipv6(PrfTransformer):
 
     name = "faker.ipv6"
     kinds = ("text",)
+    ascii_output = True
+    make_uses_value = False
 
     @classmethod
     def network_ok(cls, column) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from dumpmask.schema import Column
 
@@ -40,6 +41,7 @@ class Email(PrfTransformer):
     unique = True
     kinds = ("text",)
     digest_size = 24
+    make_uses_value = False
     OVERHEAD = 1 + SUFFIX_LEN + 1 + 11  # ".", suffix, "@", domain
 
     def prepare(self) -> None:
@@ -100,6 +102,17 @@ class Email(PrfTransformer):
             return make(d, "").encode("ascii")
         return ascii_fast
 
+    def field_fast(self, mode: int, encode):
+        """PrfTransformer.field_fast with the address assembled in one call (as ascii_fast; a
+        local part shortened to nothing takes the general path)."""
+        hm = self.human_max
+        fitted = (x if hm is None else (x[:hm].rstrip(".") if hm > 0 else "") for x in self.pool)
+        q = b"" if mode == 0 else b"'"
+        heads = tuple(q + x.encode("ascii") + b"." if x else b"" for x in fitted)
+        doms = tuple(b"@" + d + q for d in RESERVED_DOMAINS_B)
+        return partial(self._prf.assemble, mode, not self._mask_empty, heads, 14, 22, doms, 22, SUFFIX_LEN,
+                       B32_TABLE)
+
 
 @register
 class UserName(PrfTransformer):
@@ -110,6 +123,7 @@ class UserName(PrfTransformer):
     unique = True
     kinds = ("text",)
     digest_size = 24
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "username", _username, "en_US")
@@ -156,6 +170,14 @@ class UserName(PrfTransformer):
         if human:
             return b"%s_%s" % (human, d[:14].translate(B32_TABLE))
         return self.make(d, "").encode("ascii")
+
+    def field_fast(self, mode: int, encode):
+        """PrfTransformer.field_fast with the name assembled in one call (as ascii_fast; a name
+        shortened to nothing takes the general path)."""
+        q = b"" if mode == 0 else b"'"
+        heads = tuple(q + x + b"_" if x else b"" for x in self._fit_b)
+        return partial(self._prf.assemble, mode, not self._mask_empty, heads, 14, 22, (q,), 0, SUFFIX_LEN,
+                       B32_TABLE)
 
 
 @register
@@ -276,7 +298,9 @@ class Url(PrfTransformer):
 
     name = "faker.url"
     kinds = ("text",)
+    ascii_output = True
     digest_size = 24
+    make_uses_value = False
 
     def prepare(self) -> None:
         self.pool = get_pool(self.key, "url_path", lambda fk: "-".join(ascii_slug(w, "a-z0-9") for w in fk.words(3)), "en_US")
@@ -318,15 +342,17 @@ class Text(PrfTransformer):
             return ""
         pool, n = self.pool, self._pool_size
         i = int.from_bytes(d[:8], "big") % n
-        step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
-        parts = []
-        total = -1
-        while total < target:
-            s = pool[i]
-            parts.append(s)
-            total += len(s) + 1
-            i = (i + step) % n
-        s = " ".join(parts)
+        s = pool[i]
+        if len(s) < target:      # more sentences, every `step`-th of the pool
+            step = int.from_bytes(d[8:16], "big") % max(n - 1, 1) + 1
+            parts = [s]
+            total = len(s)
+            while total < target:
+                i = (i + step) % n
+                s = pool[i]
+                parts.append(s)
+                total += len(s) + 1
+            s = " ".join(parts)
         if len(s) > target:
             cut = s[:target]
             if s[target] != " ":

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""The cost of every built-in mutation per DISTINCT value, on one core.
+
+    .venv/bin/python bench/mutations.py            # 20,000 values a cell, best of 3
+    .venv/bin/python bench/mutations.py --quick    # 2,000 values a cell
+    taskset -c 0 .venv/bin/python bench/mutations.py --only faker.email,faker.phone
+
+Each value goes through the function the engine runs on a memo miss (work.py's field
+functions: pg_field_fns' COPY miss, my_field_fns' literal miss): the raw field as the dump
+holds it (COPY text escapes / a quoted MySQL literal) -> decoded -> the mutation -> encoded
+for the dump. Only distinct values, so neither the field memo nor a transformer's memo
+hides anything; the COPY/INSERT parsing is not included (bench/run.py measures it). Pools are
+built before the clock starts. Inputs per column: ASCII, accented Latin, Greek, CJK, and
+mixed text with escapes (newline, tab, backslash, quote); date and timestamp columns get dates.
+The table goes to stdout and bench/mutations.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from dumpmask import transformers  # noqa: E402
+from dumpmask.crypto import Key  # noqa: E402
+from dumpmask.dialects import mysql_lex, postgres  # noqa: E402
+from dumpmask.schema import Column  # noqa: E402
+from dumpmask.work import Tally, my_field_fns, pg_field_fns  # noqa: E402
+
+SCRIPTS = ("ascii", "accented", "greek", "cjk", "escaped")
+WORDS = {
+    "ascii": ("mary", "smith", "john", "oak", "street", "main", "jones"),
+    "accented": ("josé", "müller", "françois", "søren", "łukasz", "gómez", "zoë"),
+    "greek": ("μαρία", "παπαδοπούλου", "γιώργος", "οδός", "ερμού", "αθήνα", "ελένη"),
+    "cjk": ("王伟", "李娜", "佐藤", "花子", "東京都", "丸の内", "김민준"),
+    "escaped": ("line\none", "tab\there", "back\\slash", "it's", 'say "hi"', "Grüße\n", "東京\t"),
+}
+# the column each mutation is measured on (its usual one), and the input kind
+TEXT = Column(name="c", type="text", kind="text")
+COLUMNS = {
+    "faker.date": Column(name="d", type="date", kind="date"),
+    "faker.dateTime": Column(name="t", type="timestamp without time zone", kind="timestamp"),
+}
+ARGUMENT = {"static": "masked"}
+
+
+def values(script: str, n: int, salt: int) -> list[str]:
+    """n distinct values of one script, 8-40 characters (a counter makes them distinct)."""
+    w = WORDS[script]
+    k = len(w)
+    out = []
+    for i in range(salt * n, salt * n + n):
+        a, b, c = w[i % k], w[(i // k) % k], w[(i // (k * k)) % k]
+        out.append(f"{a}.{b} {c}{i}" if i % 3 else f"{a} {b}{i}@{c}.example")
+    return out
+
+
+def dates(n: int, salt: int) -> list[str]:
+    base = 631_152_000 + salt * n * 86_400   # 1990-01-01
+    return [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(base + i * 86_399)) for i in range(n)]
+
+
+def pg_raw(v: str) -> bytes:
+    return postgres.copy_encode(v)
+
+
+def my_raw(v: str) -> bytes:
+    return mysql_lex.encode_string(v.encode("utf-8", "surrogateescape"))
+
+
+def build(name: str, key: Key, column: Column, dialect: str):
+    """The value function the engine builds for one rule (a transformer, or the remapper's
+    function for `key`)."""
+    if name == "key":
+        from dumpmask.remap import Remapper
+
+        return Remapper(key, "text", None, None, "bench").for_column(column, "bench.c")
+    t = transformers.get(name)(key, {}, column, ARGUMENT.get(name))
+    t.bind_dialect(dialect)
+    t.check(column)
+    return t
+
+
+def cost(name: str, key: Key, dialect: str, script: str, n: int, repeats: int) -> float:
+    """Microseconds per distinct value: best of `repeats`, each on values not seen before."""
+    column = COLUMNS.get(name, TEXT)
+    dialect_name = "postgres" if dialect == "pg" else "mysql"
+    fns = (pg_field_fns if dialect == "pg" else my_field_fns)(
+        build(name, key, column, dialect_name), column.kind, column.name, Tally())
+    miss, enc = fns.miss, (pg_raw if dialect == "pg" else my_raw)
+    best = float("inf")
+    for rep in range(repeats):
+        vals = dates(n, rep) if column.kind in ("date", "timestamp") else values(script, n, rep)
+        raws = [enc(v) for v in vals]
+        fns.cache.clear()
+        t0 = time.perf_counter()
+        for r in raws:
+            miss(r)
+        best = min(best, time.perf_counter() - t0)
+    return best / n * 1e6
+
+
+def machine_line() -> str:
+    import platform
+    import subprocess
+
+    commit = subprocess.run(["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(BENCH.parent), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    from dumpmask.dialects import fast
+
+    return (f"commit {commit or '?'}{' (+ uncommitted changes)' if dirty else ''}, Python "
+            f"{platform.python_version()}, C extension {'in use' if fast.ACCELERATED else 'not in use'}"
+            f"{', DUMPMASK_PURE=1' if os.environ.get('DUMPMASK_PURE') else ''}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 values a cell instead of 20,000")
+    ap.add_argument("-n", type=int, default=0, help="values a cell")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated mutation names")
+    ap.add_argument("--dialects", default="pg,mysql")
+    ap.add_argument("--results", default=str(BENCH / "mutations.md"), help="'-' for none")
+    a = ap.parse_args(argv)
+    n = a.n or (2_000 if a.quick else 20_000)
+    names = [s for s in a.only.split(",") if s] or sorted(transformers.REGISTRY)
+    dialects = [d for d in a.dialects.split(",") if d]
+    key = Key(b"dumpmask-benchmark-key")
+    cols = [f"{d} {s}" for d in dialects for s in SCRIPTS]
+    head = ("| mutation | " + " | ".join(cols) + " | worst |\n|---|" + "---:|" * (len(cols) + 1))
+    print(head, flush=True)
+    lines = []
+    for name in names:
+        cells = []
+        for d in dialects:
+            for s in SCRIPTS:
+                if name in COLUMNS and s != "ascii":
+                    cells.append(None)     # a date column holds dates: one input kind
+                    continue
+                cells.append(cost(name, key, d, s, n, a.repeats))
+        worst = max(c for c in cells if c is not None)
+        line = (f"| {name} | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells)
+                + f" | {'**' if worst > 1.5 else ''}{worst:.2f}{'**' if worst > 1.5 else ''} |")
+        lines.append(line)
+        print(line, flush=True)
+    info = machine_line()
+    if a.results != "-":
+        Path(a.results).write_text(
+            "# Cost per distinct value of every built-in mutation (microseconds, one core)\n\n"
+            f"{info}; {n:,} distinct values a cell, best of {a.repeats}.\n\n{head}\n"
+            + "\n".join(lines) + "\n\n"
+            "Each cell: one raw field as the dump holds it (pg: COPY text; mysql: a quoted literal) "
+            "through the engine's memo-miss function (work.py pg_field_fns / my_field_fns): decode, "
+            "the mutation, encode. Distinct values only. Date columns (faker.date: date, "
+            "faker.dateTime: timestamp) get dates, the others text: ASCII, accented Latin, Greek, "
+            "CJK, and mixed text with newlines, tabs, backslashes and quotes (escaped). `key` is "
+            "the identifier remapping's text strategy. Bold: over the 1.5 us target. Made by "
+            "`bench/mutations.py" + (" --quick" if a.quick else "") + "` (`make bench`).\n")
+        print(f"\n{info}\nwritten to {a.results}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
