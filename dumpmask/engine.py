@@ -128,9 +128,12 @@ class Engine:
     def __init__(self, rules: RuleSet | None = None, key: Key | None = None, dialect: str | None = None,
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
-                 transfer: dict | None = None, output_name: str = "-", jobs: int = 1):
+                 transfer: dict | None = None, output_name: str = "-", jobs: int = 1, cluster: str | None = None,
+                 cluster_timeout: float | None = None):
         self.rules = rules or RuleSet()
         self.jobs = jobs          # worker processes for the data blocks (parallel.jobs_count)
+        self.cluster = cluster    # a Dask scheduler's address: the data blocks go to its workers (cluster.py)
+        self.cluster_timeout = cluster_timeout
         self.output = None        # parallel.Output: where blocks are masked and results written, in order
         self.key = key or Key.random()
         self.dialect_name = dialect
@@ -444,6 +447,11 @@ class Engine:
             self.output = ParallelOutput(out.write, self.jobs) if self.jobs > 1 else Output(out.write)
             if self.jobs > 1:
                 a["options"]["workers"] = self.jobs
+            if self.cluster is not None:
+                from dumpmask.cluster import ClusterOutput
+
+                self.output = ClusterOutput(out.write, self.cluster, self.cluster_timeout)
+                a["options"]["cluster"] = self.output.info   # filled in as the workers return blocks
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:
@@ -975,7 +983,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
-                 output_name: str = "-", jobs: int | None = 1) -> Engine:
+                 output_name: str = "-", jobs: int | None = 1, cluster: str | None = None,
+                 cluster_timeout: float | None = None) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -983,7 +992,10 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     first / last: keep only the first / last N rows of each table (the CLI's --first / --last;
     `transfer` is the same as a dict, {"mode": "first", "rows": N}).
     jobs: worker processes for the data blocks (1: none; 0: one per core; parallel.py); the
-    output is the same bytes for every value."""
+    output is the same bytes for every value.
+    cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
+    data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
+    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1000,9 +1012,19 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
         raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
         raise RulesError("jobs must be a non-negative integer (0: one worker per core)")
+    if cluster is not None:
+        from dumpmask.cluster import check_address
+
+        if jobs not in (None, 1):
+            raise RulesError("--cluster masks the data blocks on the cluster's workers: -j/--jobs does not apply "
+                             "(leave it at 1)")
+        cluster = check_address(cluster)
+        if cluster_timeout is not None and (isinstance(cluster_timeout, bool) or not isinstance(cluster_timeout, (int, float))
+                                            or not cluster_timeout > 0):
+            raise RulesError("cluster_timeout must be a positive number of seconds")
     engine = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
                     input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
-                    output_name=output_name, jobs=jobs_count(jobs))
+                    output_name=output_name, jobs=jobs_count(jobs), cluster=cluster, cluster_timeout=cluster_timeout)
     install(engine)
     return engine
 

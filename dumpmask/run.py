@@ -56,7 +56,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                key_file: str | None = None, audit_path: str | None = None, report_path: str | None = None,
                dialect: str | None = None, schema_path: str | None = None, strict: bool = False,
                template: str | None = None, first: int | None = None, last: int | None = None,
-               progress: bool = False, warn=None, error=None, jobs: int | None = 1) -> dict:
+               progress: bool = False, warn=None, error=None, jobs: int | None = 1, cluster: str | None = None,
+               cluster_timeout: float | None = None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -75,7 +76,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
-                          first=first, last=last, output_name=output_name, jobs=jobs)
+                          first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
+                          cluster_timeout=cluster_timeout)
     masked = False
     audit_failure = None
     try:

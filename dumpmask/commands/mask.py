@@ -24,11 +24,16 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @output_option(help="Output file (default: stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
               help="Mask data blocks in N worker processes (0: one per core); the output is the same bytes.")
+@click.option("--cluster", "cluster", metavar="ADDRESS",
+              help="Mask data blocks on the workers of the Dask scheduler at ADDRESS (tcp://host:port; "
+                   "needs dumpmask[cluster]); the output is the same bytes.")
+@click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="With --cluster: how long to wait for the scheduler, a first worker, any one block (default 60).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             output, jobs, quiet, input):
+             output, jobs, cluster, cluster_timeout, quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
 
@@ -37,4 +42,5 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     mask_files(input, output, rules_path=rules_path, key_file=key_file, audit_path=audit_path,
                report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
-               warn=warning_printer(quiet), error=print_error, jobs=jobs)
+               warn=warning_printer(quiet), error=print_error, jobs=jobs, cluster=cluster,
+               cluster_timeout=cluster_timeout)
