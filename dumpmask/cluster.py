@@ -141,8 +141,9 @@ def _mask_on_worker(shipped, kind: str, data: bytes, first_line: int, row0: int,
     return "ok", (result, _worker_address())
 
 
-def _forget_on_worker(tokens) -> int:
-    """On every worker at the end of a run: drop the value functions of the run's plans."""
+async def _forget_on_worker(tokens) -> int:
+    """On every worker at the end of a run: drop the value functions of the run's plans (a
+    coroutine: Client.run(wait=False) takes only those)."""
     from types import SimpleNamespace
 
     from dumpmask.work import forget
@@ -299,8 +300,9 @@ class ClusterOutput(ParallelOutput):
         except TimeoutError:
             raise self._fail(f"no result from the Dask cluster at {self.where} for {self.timeout:g} s "
                              "(no worker left? --cluster-timeout)") from None
-        except CancelledError:
-            raise self._fail(f"lost the connection to the Dask scheduler at {self.where}") from None
+        except (CancelledError, OSError) as e:   # futures cancelled, CommClosedError
+            raise self._fail(f"lost the connection to the Dask scheduler at {self.where} "
+                             f"({type(e).__name__}) in the middle of the run") from None
         except KilledWorker:
             raise self._fail(f"a block was lost with the Dask workers that ran it, several times (KilledWorker, "
                              f"scheduler {self.where})") from None

@@ -1013,11 +1013,11 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
         raise RulesError("jobs must be a non-negative integer (0: one worker per core)")
     if cluster is not None:
-        from dumpmask.cluster import check_address
-
         if jobs not in (None, 1):
             raise RulesError("--cluster masks the data blocks on the cluster's workers: -j/--jobs does not apply "
                              "(leave it at 1)")
+        from dumpmask.cluster import check_address
+
         cluster = check_address(cluster)
         if cluster_timeout is not None and (isinstance(cluster_timeout, bool) or not isinstance(cluster_timeout, (int, float))
                                             or not cluster_timeout > 0):
