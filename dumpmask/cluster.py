@@ -106,7 +106,7 @@ def code_fingerprint() -> str:
     for path in sorted(package.rglob("*.py")):
         h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(b"faker " + version("faker").encode())
-    from dumpmask import __version__
+    from dumpmask.version import __version__
 
     return f"{__version__}+{h.hexdigest()[:16]}"
 
