@@ -390,6 +390,53 @@ def _address_count(size: int) -> int:
     return max(50, min(ADDRESS_MAX, size // 4000))
 
 
+def _my_table_head(w: Callable[[bytes], None], name: str, columns: str) -> None:
+    """A mariadb-dump table: DROP, CREATE TABLE, LOCK TABLES and DISABLE KEYS."""
+    w(f"\n--\n-- Table structure for table `{name}`\n--\n\n"
+      f"DROP TABLE IF EXISTS `{name}`;\n"
+      f"/*!40101 SET @saved_cs_client     = @@character_set_client */;\n"
+      f"/*!40101 SET character_set_client = utf8mb4 */;\n"
+      f"CREATE TABLE `{name}` (\n{columns}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+      f"COLLATE=utf8mb4_unicode_ci;\n"
+      f"/*!40101 SET character_set_client = @saved_cs_client */;\n\n"
+      f"--\n-- Dumping data for table `{name}`\n--\n\n"
+      f"LOCK TABLES `{name}` WRITE;\n"
+      f"/*!40000 ALTER TABLE `{name}` DISABLE KEYS */;\n".encode())
+
+
+def _my_inserts(w: Callable[[bytes], None], name: str, make, limit: int | None,
+                share: int | None, step: int) -> int:
+    """Extended INSERTs of ~MYSQL_STMT_BYTES, one tuple per line, until `limit` rows or
+    `share` bytes; returns the row count."""
+    head = f"INSERT INTO `{name}` VALUES\n".encode()
+    n = done = 0
+    pending: list[str] = []
+    ends: list[int] = []       # cumulative UTF-8 sizes of pending rows (+2 for ",\n")
+
+    def flush(k: int) -> None:
+        nonlocal pending, ends, done
+        data = head + ",\n".join(pending[:k]).encode() + b";\n"
+        w(data)
+        done += len(data)
+        cut = ends[k - 1]
+        pending, ends = pending[k:], [e - cut for e in ends[k:]]
+
+    for rows in _row_chunks(make, limit, step):
+        n += len(rows)
+        base = ends[-1] if ends else 0
+        pending += rows
+        # bytes, not chars: the dump holds multi-byte UTF-8
+        ends += list(accumulate(map((2).__add__, map(len, map(str.encode, rows))),
+                               initial=base))[1:]
+        while ends and ends[-1] >= MYSQL_STMT_BYTES:
+            flush(bisect_left(ends, MYSQL_STMT_BYTES) + 1)
+        if share is not None and done + (ends[-1] if ends else 0) >= share:
+            break
+    if pending:
+        flush(len(pending))
+    return n
+
+
 def generate(dialect: str, size: int, out, seed: int = 42) -> dict[str, int]:
     """Write a dump of about `size` bytes to the binary file `out`; returns rows per table."""
     if dialect not in ("pg", "mysql"):
@@ -449,42 +496,8 @@ def generate(dialect: str, size: int, out, seed: int = 42) -> dict[str, int]:
     w(MY_HEAD.encode())
 
     def table(name: str, make, limit=None, share=None) -> int:
-        w(f"\n--\n-- Table structure for table `{name}`\n--\n\n"
-          f"DROP TABLE IF EXISTS `{name}`;\n"
-          f"/*!40101 SET @saved_cs_client     = @@character_set_client */;\n"
-          f"/*!40101 SET character_set_client = utf8mb4 */;\n"
-          f"CREATE TABLE `{name}` (\n{MY_TABLES[name]}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
-          f"COLLATE=utf8mb4_unicode_ci;\n"
-          f"/*!40101 SET character_set_client = @saved_cs_client */;\n\n"
-          f"--\n-- Dumping data for table `{name}`\n--\n\n"
-          f"LOCK TABLES `{name}` WRITE;\n"
-          f"/*!40000 ALTER TABLE `{name}` DISABLE KEYS */;\n".encode())
-        head = f"INSERT INTO `{name}` VALUES\n".encode()
-        n = done = 0
-        pending: list[str] = []
-        ends: list[int] = []       # cumulative UTF-8 sizes of pending rows (+2 for ",\n")
-
-        def flush(k: int) -> None:
-            nonlocal pending, ends, done
-            data = head + ",\n".join(pending[:k]).encode() + b";\n"
-            w(data)
-            done += len(data)
-            cut = ends[k - 1]
-            pending, ends = pending[k:], [e - cut for e in ends[k:]]
-
-        for rows in _row_chunks(make, limit, step):
-            n += len(rows)
-            base = ends[-1] if ends else 0
-            pending += rows
-            # bytes, not chars: the dump holds multi-byte UTF-8
-            ends += list(accumulate(map((2).__add__, map(len, map(str.encode, rows))),
-                                   initial=base))[1:]
-            while ends and ends[-1] >= MYSQL_STMT_BYTES:
-                flush(bisect_left(ends, MYSQL_STMT_BYTES) + 1)
-            if share is not None and done + (ends[-1] if ends else 0) >= share:
-                break
-        if pending:
-            flush(len(pending))
+        _my_table_head(w, name, MY_TABLES[name])
+        n = _my_inserts(w, name, make, limit, share, step)
         w(f"/*!40000 ALTER TABLE `{name}` ENABLE KEYS */;\nUNLOCK TABLES;\n".encode())
         return n
 
@@ -497,6 +510,178 @@ def generate(dialect: str, size: int, out, seed: int = 42) -> dict[str, int]:
                              share=max(1, size - written - 2500))
     w(MY_TAIL.encode())
     return counts
+
+
+# ---------------------------------------------------------------------------- intl3
+# International customers (scenario "intl3"): one table of ~130-byte rows, every e-mail and
+# phone distinct, ~10% NULLs, names and addresses in ASCII, accented Latin, Greek and CJK.
+INTL_NAMES = {   # script: (first names, last names, share of the rows)
+    "ascii": (["John", "Mary", "James", "Patricia", "Robert", "Linda", "Michael", "Susan",
+               "William", "Karen", "David", "Nancy", "Richard", "Betty", "Thomas", "Helen",
+               "Mary Ann", "Jo-Ann", "D'Arcy"],
+              ["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson",
+               "Anderson", "Taylor", "Moore", "Jackson", "O'Brien", "White", "Harris",
+               "Clark", "Lewis", "Walker", "Young"], 0.40),
+    "accented": (["José", "François", "Zoë", "Łukasz", "Søren", "Renée", "Çağla", "João",
+                  "Björn", "Ólafur", "Anaïs", "Mónica", "Jürgen", "Dvořák", "Ewa", "Ängel"],
+                 ["García", "Müller", "Dupont", "Wójcik", "Ødegård", "Lefèvre", "Öztürk",
+                  "Gonçalves", "Nguyễn", "Ångström", "Šimůnek", "Żółć", "Pérez", "Straße",
+                  "Jørgensen"], 0.25),
+    "greek": (["Μαρία", "Γιώργος", "Ελένη", "Δημήτρης", "Νίκος", "Αικατερίνη", "Σοφία",
+               "Ιωάννης", "Αναστασία", "Κωνσταντίνος", "Βασιλική", "Παναγιώτης"],
+              ["Παπαδόπουλος", "Παπαδοπούλου", "Οικονόμου", "Γεωργίου", "Νικολάου",
+               "Καραγιάννης", "Βασιλείου", "Αλεξίου", "Δημητρίου", "Ιωάννου"], 0.20),
+    "cjk": (["伟", "娜", "敏", "洋", "静", "磊", "花子", "一郎", "さくら", "太郎", "민준", "서연"],
+            ["王", "李", "张", "刘", "陈", "杨", "佐藤", "鈴木", "高橋", "田中", "김", "박"], 0.15),
+}
+INTL_DOMAINS = ["example.com", "example.org", "mail.test", "corp.example", "post.example.net",
+                "παράδειγμα.δοκιμή", "例子.测试", "bücher.example", "xn--bcher-kva.example"]
+INTL_PHONE = ["+30 69", "+30 210 ", "+81 90-", "+86 138 ", "+1 (555) ", "+33 6 ", "+49 151 ",
+              "+82 10-", "+44 7700 ", "+351 91", "+48 512 "]
+INTL_ADDRESS = [
+    "12 Main St", "Apt 4B\n221 Baker Street", "PO Box 7\tDock 3", "C:\\mail\\drop 9",
+    "Rue de l'Église 5\nParis", "Hauptstraße 7\r\nBerlin", "Calle Mayor 3, 2º izq.",
+    "Οδός Ερμού 12\nΑθήνα 105 63", "Λεωφόρος Κηφισίας 44\t3ος όροφος",
+    "東京都千代田区丸の内1-1\n3F", "北京市朝阳区建国路88号\t1201室", "서울특별시 강남구 테헤란로 152",
+    'Flat "B", 3 Quay Rd', "Back\\slash Lane 1\\2", "Nørrebrogade 10, 2200 København",
+    "ul. Żółkiewskiego 4/7\nKraków", "via Roma 1 — scala A 😀",
+]
+INTL_NULLS = 0.10
+I1, I2, I3, I4, I5 = 8191, 4099, 2053, 1031, 16381   # pool sizes (primes)
+
+PG_INTL_COLS = """\
+    id integer NOT NULL,
+    email character varying(120),
+    name character varying(80),
+    phone character varying(32),
+    address text,
+    created_at timestamp without time zone NOT NULL"""
+MY_INTL_COLS = """\
+  `id` int(10) unsigned NOT NULL AUTO_INCREMENT,
+  `email` varchar(120) DEFAULT NULL,
+  `name` varchar(80) DEFAULT NULL,
+  `phone` varchar(32) DEFAULT NULL,
+  `address` text DEFAULT NULL,
+  `created_at` datetime NOT NULL,
+  PRIMARY KEY (`id`)"""
+
+
+def _intl_local(first: str, last: str, script: str) -> str:
+    """An e-mail local part from a name: lower-case, in the name's own script, never ending
+    in a digit (so local + str(row) is distinct for distinct rows)."""
+    keep = lambda s: "".join(c for c in s.lower() if c.isalnum())  # noqa: E731
+    if script == "cjk":
+        return keep(last) + keep(first)
+    return f"{keep(first)}.{keep(last)}"
+
+
+class IntlPools:
+    """The intl3 values, drawn once from a seeded RNG and pre-escaped for one dialect;
+    rows pick from them by row number (pools of prime sizes) and add the row number to the
+    e-mail and the phone, which makes both distinct."""
+
+    def __init__(self, dialect: str, seed: int):
+        rng = random.Random(seed)
+        esc = _pg_escape if dialect == "pg" else _my_escape
+        q = (lambda s: s) if dialect == "pg" else (lambda s: f"'{s}'")
+        self.null = null = "\\N" if dialect == "pg" else "NULL"
+        scripts = list(INTL_NAMES)
+        weights = [INTL_NAMES[s][2] for s in scripts]
+        self.name, self.local = [], []
+        for _ in range(I1):
+            script = rng.choices(scripts, weights)[0]
+            first, last = rng.choice(INTL_NAMES[script][0]), rng.choice(INTL_NAMES[script][1])
+            full = last + first if script == "cjk" and not first.isascii() and len(first) < 3 \
+                else f"{first} {last}"
+            self.name.append(q(esc(full)) if rng.random() >= INTL_NULLS else null)
+            self.local.append(esc(_intl_local(first, last, script)))
+        self.quote = "'" if dialect == "mysql" else ""   # around the e-mail and the phone
+        # an e-mail's NULL: a pool of its own, so names and e-mails are NULL on different rows
+        self.email_null = [rng.random() < INTL_NULLS for _ in range(I2)]
+        self.domain = [esc(rng.choice(INTL_DOMAINS)) for _ in range(I4)]
+        self.phone = [rng.choice(INTL_PHONE) if rng.random() >= INTL_NULLS else None
+                      for _ in range(I3)]
+        self.address = [q(esc(f"{rng.choice(INTL_ADDRESS)}")) if rng.random() >= INTL_NULLS
+                        else null for _ in range(I2)]
+        frac = dialect == "pg"
+
+        def ts() -> str:
+            t = time.strftime("%Y-%m-%d %H:%M:%S",
+                              time.gmtime(1_104_537_600 + rng.randrange(600_000_000)))
+            return f"{t}.{rng.randrange(1_000_000):06d}" if frac and rng.random() < 0.7 else t
+
+        self.ts = [q(ts()) for _ in range(I5)]
+
+
+def _intl_rows(p: IntlPools, a: int, b: int, sep: str, wrap: tuple[str, str]) -> list[str]:
+    """Rows [a, b) as COPY lines (sep "\\t", wrap ("", "\\n")) or tuples (",", ("(", ")"))."""
+    NM, LO, EN, DM, PH, AD, TS, N, Q = (p.name, p.local, p.email_null, p.domain, p.phone,
+                                        p.address, p.ts, p.null, p.quote)
+    lo, hi = wrap
+    rows = []
+    for i in range(a, b):
+        n = (i * 2654435761) % 100_000_000          # a bijection on row numbers < 10^8
+        ph = PH[i % I3]
+        rows.append(
+            f"{lo}{i}{sep}"
+            f"{N if EN[(i * 7) % I2] else Q + LO[i % I1] + str(i) + '@' + DM[(i * 3) % I4] + Q}"
+            f"{sep}"
+            f"{NM[i % I1]}{sep}"
+            f"{N if ph is None else f'{Q}{ph}{n // 10000:04d} {n % 10000:04d}{Q}'}{sep}"
+            f"{AD[(i * 5) % I2]}{sep}{TS[(i * 11) % I5]}{hi}")
+    return rows
+
+
+def generate_intl3(dialect: str, size: int, out, seed: int = 42) -> dict[str, int]:
+    """The intl3 dump of about `size` bytes (table ``intl_customer``); returns its row count.
+    pg: a pg_dump 15 plain dump (COPY, then setval and the PRIMARY KEY); mysql: a
+    mariadb-dump 10.11 dump with extended INSERTs."""
+    if dialect not in ("pg", "mysql"):
+        raise ValueError(f"dialect must be pg or mysql, not {dialect!r}")
+    p = IntlPools(dialect, seed)
+    written = 0
+
+    def w(data: bytes) -> None:
+        nonlocal written
+        written += len(data)
+        out.write(data)
+
+    step = max(64, min(CHUNK_ROWS, size // 20_000))
+    name = "intl_customer"
+    if dialect == "pg":
+        w(PG_HEAD.encode())
+        w(_pg_table(name, PG_INTL_COLS.replace(
+            "id integer NOT NULL",
+            f"id integer DEFAULT nextval('public.{name}_id_seq'::regclass) NOT NULL"), "id")
+          .encode())
+        w(f"--\n-- Data for Name: {name}; Type: TABLE DATA; Schema: public; Owner: postgres"
+          f"\n--\n\nCOPY public.{name} (id, email, name, phone, address, created_at) "
+          f"FROM stdin;\n".encode())
+        share = max(1, size - written - 700)
+        n = done = 0
+        for rows in _row_chunks(lambda a, b: _intl_rows(p, a, b, "\t", ("", "\n")), None, step):
+            data = "".join(rows).encode()
+            w(data)
+            n += len(rows)
+            done += len(data)
+            if done >= share:
+                break
+        w(b"\\.\n\n\n")
+        w(f"--\n-- Name: {name}_id_seq; Type: SEQUENCE SET; Schema: public; Owner: postgres"
+          f"\n--\n\nSELECT pg_catalog.setval('public.{name}_id_seq', {n}, true);\n\n\n"
+          f"--\n-- Name: {name} {name}_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres"
+          f"\n--\n\nALTER TABLE ONLY public.{name}\n    ADD CONSTRAINT {name}_pkey PRIMARY KEY "
+          f"(id);\n\n\n".encode())
+        w(b"--\n-- PostgreSQL database dump complete\n--\n\n"
+          b"\\unrestrict dUmPmAsKbEnChGeNeRaToR0000000000000000000000000000000000000000\n\n")
+        return {name: n}
+    w(MY_HEAD.encode())
+    _my_table_head(w, name, MY_INTL_COLS)
+    n = _my_inserts(w, name, lambda a, b: _intl_rows(p, a, b, ",", ("(", ")")), None,
+                    max(1, size - written - 800), step)
+    w(f"/*!40000 ALTER TABLE `{name}` ENABLE KEYS */;\nUNLOCK TABLES;\n".encode())
+    w(MY_TAIL.encode())
+    return {name: n}
 
 
 # ---------------------------------------------------------------------------- many tables
@@ -606,6 +791,9 @@ def generate_schema(dialect: str, ntables: int, out, rows: int = 3) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dialect", choices=("pg", "mysql"), required=True)
+    ap.add_argument("--scenario", choices=("sakila", "intl3"), default="sakila",
+                    help="sakila: address/customer/rental (default); intl3: one table of "
+                         "international customers (distinct e-mails and phones)")
     ap.add_argument("--size", type=parse_size, default=parse_size("100MB"),
                     help="approximate output size: 100MB, 1GB, 500kB (decimal units)")
     ap.add_argument("--seed", type=int, default=42)
@@ -614,6 +802,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", type=int, default=0,
                     help="instead of --size: a many-table dump of N tables (FKs, partitions, quoted names)")
     a = ap.parse_args(argv)
+    make = generate_intl3 if a.scenario == "intl3" else generate
     t0 = time.perf_counter()
     if a.tables:
         with (open(a.output, "wb", buffering=1 << 20) if a.output != "-" else sys.stdout.buffer) as f:
@@ -622,11 +811,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gen.py: {a.dialect} {len(counts)} tables in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
         return 0
     if a.output == "-":
-        counts = generate(a.dialect, a.size, sys.stdout.buffer, a.seed)
+        counts = make(a.dialect, a.size, sys.stdout.buffer, a.seed)
         nbytes = None
     else:
         with open(a.output, "wb", buffering=1 << 20) as f:
-            counts = generate(a.dialect, a.size, f, a.seed)
+            counts = make(a.dialect, a.size, f, a.seed)
             nbytes = f.tell()
     dt = time.perf_counter() - t0
     if not a.quiet:

@@ -97,12 +97,14 @@ def gen_hash() -> str:
     return hashlib.sha256((BENCH / "gen.py").read_bytes()).hexdigest()[:16]
 
 
-def ensure_input(dialect: str, size_mb: int) -> tuple[Path, dict]:
-    """The cached generated dump and its row counts (regenerated when gen.py changed)."""
+def ensure_input(dialect: str, size_mb: int, kind: str = "sakila") -> tuple[Path, dict]:
+    """The cached generated dump and its row counts (regenerated when gen.py changed);
+    `kind` is gen.py's scenario: sakila (address/customer/rental) or intl3."""
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"{dialect}-{size_mb}MB.sql"
+    path = OUT / (f"{dialect}-{size_mb}MB.sql" if kind == "sakila"
+                  else f"{dialect}-{kind}-{size_mb}MB.sql")
     meta_path = path.with_suffix(".json")
-    want = {"gen": gen_hash(), "dialect": dialect, "size_mb": size_mb}
+    want = {"gen": gen_hash(), "dialect": dialect, "size_mb": size_mb, "kind": kind}
     if path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if all(meta.get(k) == v for k, v in want.items()) and path.stat().st_size == meta["bytes"]:
@@ -113,7 +115,8 @@ def ensure_input(dialect: str, size_mb: int) -> tuple[Path, dict]:
 
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb", buffering=1 << 20) as f:
-        counts = gen.generate(dialect, size_mb * 1_000_000, f)
+        make = gen.generate_intl3 if kind == "intl3" else gen.generate
+        counts = make(dialect, size_mb * 1_000_000, f)
     tmp.replace(path)
     meta = {**want, "bytes": path.stat().st_size, "rows": sum(counts.values()), "counts": counts}
     meta_path.write_text(json.dumps(meta, indent=1))
@@ -174,6 +177,13 @@ def scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[st
     ]
 
 
+def intl3_scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[str], str]]:
+    """On the intl3 input (gen.py --scenario intl3): e-mail, name and phone masked."""
+    d = ["--dialect", DIALECT_NAME[dialect]]
+    return [("intl3", [*dm, "-c", str(BENCH / "rules-intl3.json"), *d, "-q", str(src)],
+             os.devnull)]
+
+
 def measure(cmd: list[str], stdout: str, timeout: float, env: dict) -> dict:
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     wrapper = [*pin, sys.executable, "-c", WRAPPER, json.dumps(cmd), stdout, str(timeout)]
@@ -212,7 +222,10 @@ bench/rules-empty.json -q FILE > /dev/null` (parse + copy, nothing masked); `3fa
 first_name/last_name/email of `customer` through faker.firstName/lastName/email (output kept
 for `verify`); `keys` = the same three columns plus `options.identifierRemapping` (the PK
 customer.customer_id and the FKs into it and into address are remapped); `verify` =
-`dumpmask verify ORIGINAL MASKED -c bench/rules-3faker.json`. MB/s and rows/s are over the
+`dumpmask verify ORIGINAL MASKED -c bench/rules-3faker.json`; `intl3` = another input
+(gen.py --scenario intl3: one table of international customers, ASCII/accented/Greek/CJK,
+every e-mail and phone distinct) with e-mail, name and phone masked (bench/rules-intl3.json).
+MB/s and rows/s are over the
 input file (all tables' rows)."""
 
 
@@ -220,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000", help="input sizes in MB (default 100,1000)")
     ap.add_argument("--dialects", default="pg,mysql")
-    ap.add_argument("--scenarios", default="cat,empty,3faker,keysbase,keys,last1000,verify")
+    ap.add_argument("--scenarios", default="cat,empty,3faker,keysbase,keys,last1000,verify,intl3")
     ap.add_argument("--timeout", type=float, default=3600, help="per scenario, seconds")
     ap.add_argument("--results", default=str(BENCH / "results.md"))
     ap.add_argument("--keep-masked", action="store_true", help="keep the masked outputs")
@@ -249,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = []
     for size_mb in sizes:
         for dialect in dialects:
-            src, meta = ensure_input(dialect, size_mb)
             masked = None
-            for name, cmd, stdout in scenarios(dm, src, dialect):
+            sakila = [sc for sc in scenarios(dm, OUT / "x.sql", dialect) if sc[0] in wanted]
+            if sakila:
+                src, meta = ensure_input(dialect, size_mb)
+            for name, cmd, stdout in scenarios(dm, src, dialect) if sakila else []:
                 if name not in wanted:
                     continue
                 if name == "verify" and not (masked and masked.exists()
@@ -266,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(line, flush=True)
             if masked and not a.keep_masked:
                 masked.unlink(missing_ok=True)
+            if "intl3" in wanted:
+                src, meta = ensure_input(dialect, size_mb, "intl3")
+                for name, cmd, stdout in intl3_scenarios(dm, src, dialect):
+                    line = fmt_row(dialect, size_mb, name, meta, measure(cmd, stdout, a.timeout, env))
+                    lines.append(line)
+                    print(line, flush=True)
 
     machine_md = "\n".join(f"- {k}: {v}" for k, v in info.items())
     doc = (f"# dumpmask benchmark results\n\n{machine_md}\n\n{HEADER}\n" + "\n".join(lines)

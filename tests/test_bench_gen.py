@@ -193,3 +193,86 @@ def test_schema_dump_restores_and_passes_through(dialect, request, dm, tmp_path)
     remapped = json.loads(audit.read_text())["remapped"]
     fk_cols = {c for c in remapped if c.endswith((".parent_id", ".other_id"))}
     assert len(fk_cols) == data.count(b"FOREIGN KEY"), sorted(remapped)[:20]
+
+
+# ---------------------------------------------------------------- intl3 (--scenario intl3)
+
+INTL_SIZE = 300_000
+
+
+def make_intl3(dialect, size=INTL_SIZE, seed=42):
+    buf = io.BytesIO()
+    counts = gen.generate_intl3(dialect, size, buf, seed)
+    return buf.getvalue(), counts
+
+
+def intl3_fields(data: bytes, dialect: str) -> list[list[bytes]]:
+    """The rows of intl_customer, split into fields (still escaped; NULL as None)."""
+    if dialect == "pg":
+        cols, rows = copy_blocks(data)["intl_customer"]
+        assert cols == [b"id", b"email", b"name", b"phone", b"address", b"created_at"]
+        return [[None if f == b"\\N" else f for f in r.split(b"\t")] for r in rows]
+    out = []
+    for m in re.finditer(rb"INSERT INTO `intl_customer` VALUES\n(.*?);\n(?=/\*!40000|INSERT)",
+                         data, re.S):
+        for t in m.group(1).split(b",\n"):
+            assert TUPLE.fullmatch(t), t[:200]
+            out.append([None if f == b"NULL" else f for f in re.findall(FIELD, t[1:-1])])
+    return out
+
+
+@pytest.mark.parametrize("dialect", ["pg", "mysql"])
+def test_intl3_is_deterministic_distinct_and_international(dialect):
+    data, counts = make_intl3(dialect)
+    assert make_intl3(dialect)[0] == data and make_intl3(dialect, seed=7)[0] != data
+    assert abs(len(data) - INTL_SIZE) < 0.05 * INTL_SIZE
+    rows = intl3_fields(data, dialect)
+    assert len(rows) == counts["intl_customer"] > 1000
+    assert all(len(r) == 6 for r in rows)
+    assert 110 < len(data) / len(rows) < 150            # ~130-byte rows
+    for col in (1, 3):                                  # e-mail and phone: distinct
+        vals = [r[col] for r in rows if r[col] is not None]
+        assert len(set(vals)) == len(vals)
+    nulls = sum(f is None for r in rows for f in r[1:5]) / (4 * len(rows))
+    assert 0.07 < nulls < 0.13, nulls
+    text = b"".join(f for r in rows for f in r if f).decode()
+    for script in ("Μαρία", "王", "さくら", "José", "John"):   # Greek, CJK, accented, ASCII
+        assert script in text, script
+    assert "@παράδειγμα.δοκιμή" in text and "\\n" in text and "\\\\" in text
+    assert ("\\t" in text) if dialect == "pg" else ("\t" in text and "\\'" in text)
+    # the sakila scenario is untouched by the intl3 one
+    assert b"intl_customer" not in make(dialect, 100_000)[0]
+
+
+@pytest.mark.servers
+def test_intl3_restores_into_postgres(pg_server):
+    data, counts = make_intl3("pg")
+    db = pg_server.createdb("bench_intl3_pg")
+    try:
+        pg_server.restore(db, data)
+        assert pg_server.count(db, "intl_customer") == counts["intl_customer"]
+        assert pg_server.scalar(db, "SELECT count(DISTINCT email) = count(email) AND "
+                                    "count(DISTINCT phone) = count(phone) FROM intl_customer") == "t"
+        assert pg_server.scalar(db, "SELECT count(*) FROM intl_customer WHERE address LIKE "
+                                    "E'%\\n%' OR address LIKE E'%\\t%'") != "0"
+        assert pg_server.scalar(db, "SELECT count(*) FROM intl_customer WHERE name = "
+                                    "'Μαρία Παπαδοπούλου' OR name LIKE '%さくら%'") != "0"
+    finally:
+        pg_server.dropdb(db)
+
+
+@pytest.mark.servers
+def test_intl3_restores_into_mariadb(my_server):
+    data, counts = make_intl3("mysql")
+    db = my_server.create("bench_intl3_my")
+    try:
+        my_server.restore(db, data)
+        assert my_server.count(db, "intl_customer") == counts["intl_customer"]
+        assert my_server.scalar(db, "SELECT count(DISTINCT email) = count(email) AND "
+                                    "count(DISTINCT phone) = count(phone) FROM intl_customer") == "1"
+        assert my_server.scalar(db, "SELECT count(*) FROM intl_customer WHERE address LIKE "
+                                    "'%\\\\\\\\%'") != "0"
+        assert my_server.scalar(db, "SELECT count(*) FROM intl_customer WHERE name LIKE "
+                                    "'%さくら%'") != "0"
+    finally:
+        my_server.drop(db)

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dumpmask import mask
 from dumpmask.crypto import Key
@@ -446,3 +448,12 @@ def test_golden_case(case):
     out = io.BytesIO()
     mask(io.BytesIO((d / "input.sql").read_bytes()), out, rules=load_rules(str(d / "rules.json")), key=KEY)
     assert out.getvalue() == (d / "expected.sql").read_bytes()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"\\", b".", b"\r", b"a", b"\\."])).map(b"".join))
+def test_copy_terminator_search_finds_the_first_terminator_line(window):
+    from dumpmask.dialects.postgres import _find_terminator
+
+    starts = [i + 1 for i in range(len(window)) if window.startswith((b"\n\\.\n", b"\n\\.\r\n"), i)]
+    assert _find_terminator(window) == (starts[0] if starts else -1)

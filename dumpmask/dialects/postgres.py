@@ -300,9 +300,7 @@ class PgReader:
             else:
                 prev = b"\n" + b"".join(parts) if 0 < plen <= 3 else b""
                 window = prev + chunk if prev else chunk
-                i1 = window.find(b"\n\\.\n")
-                i2 = window.find(b"\n\\.\r\n")
-                idx = min(i for i in (i1, i2) if i >= 0) + 1 if (i1 >= 0 or i2 >= 0) else -1
+                idx = _find_terminator(window)
             if idx >= 0:
                 k = idx - len(prev)          # where the terminator line begins in chunk (< 0: in the pieces)
                 if k >= 0:
@@ -337,6 +335,19 @@ class PgReader:
             else:
                 parts.append(chunk)
                 plen += len(chunk)
+
+
+def _find_terminator(window: bytes) -> int:
+    """Where the first terminator line (backslash, dot, line break) begins in `window` after a
+    newline (the index of its backslash), or -1. One search for newline-backslash-dot (a data
+    line cannot begin with those two: COPY escapes a backslash as two), then the line break."""
+    i = window.find(b"\n\\.")
+    while i >= 0:
+        after = window[i + 3:i + 5]
+        if after[:1] == b"\n" or after == b"\r\n":
+            return i + 1
+        i = window.find(b"\n\\.", i + 1)
+    return -1
 
 
 # ---------------------------------------------------------------- names
