@@ -206,7 +206,8 @@ class _QuietDistributed:
 class ClusterOutput(ParallelOutput):
     """Blocks masked on a Dask cluster's workers; results written in input order.
     `info` is the audit's options.cluster: the scheduler address, the workers that masked at
-    least one block, and how many blocks they masked."""
+    least one block, how many blocks they masked, the block bytes sent and the masked bytes
+    received."""
 
     def __init__(self, write, address: str, timeout: float | None = None):
         Output.__init__(self, write)
@@ -214,7 +215,7 @@ class ClusterOutput(ParallelOutput):
         self.address = address
         self.where = public_address(address)
         self.timeout = float(timeout if timeout is not None else DEFAULT_TIMEOUT)
-        self.info = {"scheduler": self.where, "workers": 0, "blocks": 0}
+        self.info = {"scheduler": self.where, "workers": 0, "blocks": 0, "bytes_sent": 0, "bytes_received": 0}
         self.pending: collections.deque = collections.deque()
         self._used: set = set()
         self._plans: dict = {}        # plan token -> future of the scattered (fingerprint, plan)
@@ -239,7 +240,9 @@ class ClusterOutput(ParallelOutput):
 
         _probe(self.address, self.timeout)
         try:
-            client = Client(self.address, timeout=self.timeout, set_as_default=False)
+            # results come straight from the workers (not relayed by the scheduler); a block
+            # goes with its task, through the scheduler, which can run it again if its worker dies
+            client = Client(self.address, timeout=self.timeout, set_as_default=False, direct_to_workers=True)
         except (OSError, TimeoutError) as e:
             raise self._fail(f"cannot connect to the Dask scheduler at {self.where} in {self.timeout:g} s "
                              f"({type(e).__name__}; --cluster-timeout)") from None
@@ -284,11 +287,13 @@ class ClusterOutput(ParallelOutput):
     def _dispatch(self, planned, block):
         shipped = self._shipped(planned.plan)
         try:
-            return self.client.submit(_mask_on_worker, shipped, block.kind, block.data, block.first_line, block.row0,
-                                      block.keep, block.rows, pure=False)
+            future = self.client.submit(_mask_on_worker, shipped, block.kind, block.data, block.first_line, block.row0,
+                                        block.keep, block.rows, pure=False)
         except Exception as e:  # noqa: BLE001 - a closed client: the scheduler went away
             raise self._fail(f"cannot send a block of {planned.plan.table} to the Dask cluster at {self.where} "
                              f"({type(e).__name__})") from None
+        self.info["bytes_sent"] += len(block.data)
+        return future
 
     def _result(self, future):
         from concurrent.futures import CancelledError
@@ -318,6 +323,7 @@ class ClusterOutput(ParallelOutput):
         self._used.add(worker)
         self.info["workers"] = len(self._used)
         self.info["blocks"] += 1
+        self.info["bytes_received"] += len(result[0])
         return True, result
 
     def close(self) -> None:
