@@ -203,19 +203,24 @@ class _QuietDistributed:
         self.saved = {}
 
 
+def audit_info(address: str) -> dict:
+    """The audit's options.cluster before anything was masked (ClusterOutput fills it in)."""
+    return {"scheduler": public_address(address), "workers": 0, "blocks": 0, "bytes_sent": 0, "bytes_received": 0}
+
+
 class ClusterOutput(ParallelOutput):
     """Blocks masked on a Dask cluster's workers; results written in input order.
     `info` is the audit's options.cluster: the scheduler address, the workers that masked at
     least one block, how many blocks they masked, the block bytes sent and the masked bytes
     received."""
 
-    def __init__(self, write, address: str, timeout: float | None = None):
+    def __init__(self, write, address: str, timeout: float | None = None, info: dict | None = None):
         Output.__init__(self, write)
         address = check_address(address)
         self.address = address
         self.where = public_address(address)
         self.timeout = float(timeout if timeout is not None else DEFAULT_TIMEOUT)
-        self.info = {"scheduler": self.where, "workers": 0, "blocks": 0, "bytes_sent": 0, "bytes_received": 0}
+        self.info = info if info is not None else audit_info(address)
         self.pending: collections.deque = collections.deque()
         self._used: set = set()
         self._plans: dict = {}        # plan token -> future of the scattered (fingerprint, plan)

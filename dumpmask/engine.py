@@ -448,10 +448,10 @@ class Engine:
             if self.jobs > 1:
                 a["options"]["workers"] = self.jobs
             if self.cluster is not None:
-                from dumpmask.cluster import ClusterOutput
+                from dumpmask.cluster import ClusterOutput, audit_info
 
-                self.output = ClusterOutput(out.write, self.cluster, self.cluster_timeout)
-                a["options"]["cluster"] = self.output.info   # filled in as the workers return blocks
+                a["options"]["cluster"] = info = audit_info(self.cluster)   # (also when it cannot connect)
+                self.output = ClusterOutput(out.write, self.cluster, self.cluster_timeout, info=info)
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:

@@ -127,6 +127,7 @@ def test_pagila_keys_strict_detection_are_the_same_on_the_cluster(dask_cluster, 
                       "--template", "all", dataset("pagila/pg_dump-copy.sql"))
     assert audit["status"] == "ok" and audit["identifierRemapping"]["enabled"]
     assert audit["options"]["cluster"]["blocks"] > 0 and audit["options"]["cluster"]["workers"] >= 1
+    assert audit["options"]["cluster"]["bytes_sent"] > 0 and audit["options"]["cluster"]["bytes_received"] > 0
 
 
 def test_sakila_keys_detection_last_rows_are_the_same_on_the_cluster(dask_cluster, dataset, shared_rule, tmp_path):
@@ -228,8 +229,12 @@ def test_nothing_listening_fails_at_once_with_a_clear_message(tmp_path):
     # a long --cluster-timeout: the probe answers without waiting for it (the subprocess's
     # own timeout would end a run that waited)
     cp = _dm("-q", "-c", rules, "--cluster", f"tcp://127.0.0.1:{port}", "--cluster-timeout", "600",
-             input=_copy_dump(10, None), timeout=60)
+             "--audit", tmp_path / "a.json", input=_copy_dump(10, None), timeout=60)
     _failed_cleanly(cp, f"cannot connect to the Dask scheduler at tcp://127.0.0.1:{port}: connection refused".encode())
+    audit = json.loads((tmp_path / "a.json").read_text())
+    assert audit["status"] == "failed" and "connection refused" in audit["error"]
+    assert audit["options"]["cluster"] == {"scheduler": f"tcp://127.0.0.1:{port}", "workers": 0, "blocks": 0,
+                                           "bytes_sent": 0, "bytes_received": 0}
 
 
 def test_a_scheduler_without_workers_fails_after_the_timeout(generated):
