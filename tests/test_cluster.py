@@ -31,6 +31,9 @@ _spec = importlib.util.spec_from_file_location("bench_gen", GEN_PATH)
 gen = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gen)
 
+# every test here starts or uses a Dask cluster and dumpmask runs (seconds each): not in `make check`
+pytestmark = pytest.mark.slow
+
 LOCAL = dict(processes=True, host="127.0.0.1", threads_per_worker=1, dashboard_address=None)
 
 
