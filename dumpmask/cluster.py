@@ -311,8 +311,12 @@ class ClusterOutput(ParallelOutput):
             raise self._fail(f"no result from the Dask cluster at {self.where} for {self.timeout:g} s "
                              "(no worker left? --cluster-timeout)") from None
         except (CancelledError, OSError) as e:   # futures cancelled, CommClosedError
-            raise self._fail(f"lost the connection to the Dask scheduler at {self.where} "
-                             f"({type(e).__name__}) in the middle of the run") from None
+            reason = getattr(e, "reason", None)
+            if reason is None or "connection" in reason:
+                raise self._fail(f"lost the connection to the Dask scheduler at {self.where} "
+                                 f"({type(e).__name__}) in the middle of the run") from None
+            raise self._fail(f"the Dask scheduler at {self.where} cancelled a block ({reason}): were its workers "
+                             "lost with the plan they held?") from None
         except KilledWorker:
             raise self._fail(f"a block was lost with the Dask workers that ran it, several times (KilledWorker, "
                              f"scheduler {self.where})") from None
