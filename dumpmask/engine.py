@@ -477,6 +477,65 @@ class Engine:
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
 
+    def run_archive(self, job) -> dict:
+        """A pg_dump archive (pipeline.ArchiveJob) through the same run as a plain dump: the
+        definitions of its TOC are learnt first (job.schema_text(): the whole schema, keys and
+        constraints included, is known before any data, as with a file's pre-pass), then
+        job.write_entries(self) masks each data entry through this engine's COPY path (or the
+        work unit per table file) and rewrites its statements as write_dump does. A failed run
+        calls job.abort(), which leaves no output (nothing that could restore as if complete)."""
+        a = self.audit.data
+        self._start_audit()
+        a["input"].update(job.input_description())
+        try:
+            a["dialect"] = "postgres"
+            self.set_dialect("postgres")
+            for stage in self.stages:
+                stage.start(self)
+            if self.schema_path:
+                self.read_schema_file(self.schema_path)
+            self.learn_schema(LineReader(io.BytesIO(job.schema_text(self)), job.source))
+            self.schema_complete = True
+            for stage in self.stages:
+                stage.schema_ready(self)
+            self.check_all_rules_early()
+            self.output = job.make_output(self)
+            if self.jobs > 1:
+                a["options"]["workers"] = self.jobs
+            job.write_entries(self)
+            self.finish_checks()
+            for stage in self.stages:
+                stage.finish(self)
+            self.record_evidence()
+            job.finish()
+        except BaseException as e:
+            self._close_output()
+            job.abort()
+            self._record_evidence_of_failed_run()
+            from dumpmask.errors import describe_internal
+
+            self._finish_audit(job.hin, job.hout, "failed", str(e) if isinstance(e, DumpmaskError) else describe_internal(e))
+            raise
+        self._close_output()
+        self._finish_audit(job.hin, job.hout, "ok", None)
+        a["output"].update(job.output_description())
+        return a
+
+    def _start_audit(self) -> None:
+        """What a run's audit says before anything is read (run_archive; run() says the same)."""
+        a = self.audit.data
+        a["input"]["name"] = self.source
+        a["output"]["name"] = self.output_name
+        a["key"] = {"fingerprint": self.key.fingerprint(), "ephemeral": self.key.ephemeral}
+        a["reproducible"] = not self.key.ephemeral
+        if self.key.ephemeral:
+            self.warn("no key given (DUMPMASK_KEY or --key-file): a random per-run key was used; this run is not reproducible")
+        a["rules"] = {"file": self.rules.path, "sha256": self.rules.sha256}
+        a["options"] = {"strict": self.strict, "template": self.template,
+                        "identifierRemapping": self.rules.remapping, "transfer": self.transfer or self.rules.transfer}
+        a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
+                                    "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
+
     def _close_output(self) -> None:
         """Stop the worker processes (a failed run: what they still hold is dropped)."""
         if self.output is not None:

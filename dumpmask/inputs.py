@@ -1,6 +1,8 @@
-"""What an input is, from its first bytes: dumpmask reads plain SQL dumps only. Archives
-(pg_dump -Fc / -Ft / -Fd) and compressed files are refused before anything is written, with
-the command that turns them into plain SQL (a later version may read them natively)."""
+"""What an input is, from its first bytes: the tools read plain SQL dumps. pg_dump custom and
+directory archives given as a path are read by `dumpmask mask` itself (pipeline.py routes them
+before anything here looks at them); anywhere else they, tar archives (pg_dump -Ft) and
+compressed files are refused before anything is written, with the command that turns them
+into plain SQL."""
 from __future__ import annotations
 
 import io
@@ -11,7 +13,9 @@ from dumpmask.errors import DumpmaskError
 
 # (magic at offset, what it is, the command that gives plain SQL)
 _MAGICS = (
-    (0, b"PGDMP", "a pg_dump custom-format archive (pg_dump -Fc)", "pg_restore -f - {src} | dumpmask ..."),
+    (0, b"PGDMP", "a pg_dump custom-format archive (pg_dump -Fc)",
+     "`dumpmask mask` reads it given as a file, not on standard input (dumpmask -c RULES ARCHIVE.dump -o "
+     "MASKED.dump); or give the plain SQL: pg_restore -f - {src} | dumpmask ..."),
     (0, b"\x1f\x8b", "a gzip-compressed file", "zcat {src} | dumpmask ..."),
     (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "zstdcat {src} | dumpmask ..."),
     (0, b"BZh", "a bzip2-compressed file", "bzcat {src} | dumpmask ..."),
@@ -20,7 +24,9 @@ _MAGICS = (
     (0, b"PK\x03\x04", "a zip archive", "unzip -p {src} | dumpmask ..."),
     (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x -so {src} | dumpmask ..."),
     (257, b"ustar", "a tar archive (pg_dump -Ft, or a tarball)",
-     "pg_restore -f - {src} | dumpmask ... (a pg_dump -Ft archive), or tar -xOf {src} | dumpmask ..."),
+     "a pg_dump -Ft archive is not read: give its plain SQL (pg_restore -f - {src} | dumpmask ...) or dump the "
+     "database again as a custom or directory archive (pg_dump -Fc / -Fd), which dumpmask reads and writes; "
+     "a tarball: tar -xOf {src} | dumpmask ..."),
 )
 
 EMPTY = "empty input (0 bytes, or only whitespace): nothing to mask"
@@ -122,7 +128,8 @@ def check_path(path: str | None, what: str = "input") -> None:
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "toc.dat")):
             raise DumpmaskError(f"{path}: {what} is a pg_dump directory-format archive (pg_dump -Fd), not a plain "
-                                f"SQL dump; dumpmask reads plain SQL only: pg_restore -f - {path} | dumpmask ...")
+                                f"SQL dump; only `dumpmask mask` reads archives (dumpmask -c RULES {path} -o "
+                                f"MASKED.dir); here give the plain SQL: pg_restore -f - {path} | dumpmask ...")
         raise DumpmaskError(f"{path}: {what} is a directory, not a SQL dump")
 
 

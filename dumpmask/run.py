@@ -72,6 +72,14 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     error = error or _print_error
     rules = load_rules(rules_path)
     key = Key.from_env_or_file(key_file)
+    from dumpmask.pipeline import archive_kind
+
+    kind = archive_kind(input_name)
+    if kind is not None:
+        # a pg_dump -Fc / -Fd archive: the same format out (pipeline.py)
+        return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
+                             dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
+                             last=last, progress=progress, warn=warn, error=error, jobs=jobs)
     src, source, input_path = open_input(input_name)
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
@@ -99,5 +107,39 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
             src.close()
     if audit_failure is not None:
         # the evidence asked for is missing: the run did not do all its work (exit 1)
+        raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
+    return engine.audit.data
+
+
+def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
+                  schema_path, strict, template, first, last, progress, warn, error, jobs) -> dict:
+    """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
+    format (a file or "-" for custom, a new directory for directory)."""
+    from dumpmask.audit_files import render_run_report
+    from dumpmask.engine import build_engine
+    from dumpmask.pipeline import ArchiveJob, mask_archive
+
+    if dialect not in (None, "postgres"):
+        raise DumpmaskError(f"{input_name}: a pg_dump archive is PostgreSQL, not --dialect {dialect}")
+    engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
+                          warn=warn, input_path=None, schema_path=schema_path, template=template,
+                          first=first, last=last, output_name=output_name, jobs=jobs)
+    job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
+    masked = False
+    audit_failure = None
+    try:
+        mask_archive(job, engine)
+        masked = True
+    finally:
+        if audit_path:
+            try:
+                engine.audit.write(audit_path, key)
+            except OSError as e:
+                audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
+                if not masked:
+                    error(audit_failure)
+        if report_path:
+            render_run_report(engine.audit.data, report_path, audit_path, key)
+    if audit_failure is not None:
         raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
     return engine.audit.data

@@ -71,7 +71,11 @@ def test_compressed_input_refused(tmp_path, dm, via):
             _check_refused(dm("-c", rp, "--schema", f, input=SQL), hint, name)
 
 
-def test_pg_dump_archives_refused(tmp_path, dm, pg_server):
+def test_pg_dump_archives_refused_where_not_read(tmp_path, dm, pg_server):
+    """-Fc and -Fd archives given as a path are read by mask (tests/test_archive.py); a -Fc
+    archive on stdin, a -Ft archive anywhere, and any archive given to scan / preview / --schema
+    are refused with the command that converts them (for -Ft: pg_restore -f -, or dump again
+    with -Fc / -Fd)."""
     db = pg_server.createdb("io_archives")
     pg_server.psql(db, "CREATE TABLE p (id int PRIMARY KEY, email text);"
                        "INSERT INTO p VALUES (1, 'secret.person@example.org');")
@@ -81,19 +85,22 @@ def test_pg_dump_archives_refused(tmp_path, dm, pg_server):
         data = pg_server.dump(db, f"-F{fmt}")
         f = tmp_path / f"dump.{fmt}"
         f.write_bytes(data)
-        for args, inp in (([f], b""), ([], data)):
+        runs = [([], data)] + ([([f], b"")] if fmt == "t" else [])
+        for args, inp in runs:
             cp = dm("-c", rp, *args, input=inp)
             _check_refused(cp, "pg_restore -f -", fmt)
             assert (b"-Fc" if fmt == "c" else b"-Ft") in cp.stderr
+            if fmt == "t":
+                assert b"pg_dump -Fc / -Fd" in cp.stderr     # the other way: dump it again
+            else:
+                assert b"given as a file" in cp.stderr
         _check_refused(dm("scan", f), "pg_restore -f -", fmt)
         _check_refused(dm("-c", rp, "--schema", f, input=SQL), "pg_restore -f -", fmt)
     d = tmp_path / "dir"
     subprocess.run([pg_server.bin("pg_dump"), "-Fd", "-f", str(d), "-d", db], env=pg_server.env, check=True)
-    cp = dm("-c", rp, d)
-    _check_refused(cp, f"pg_restore -f - {d}", "dir")
-    assert b"-Fd" in cp.stderr
-    _check_refused(dm("scan", d), "pg_restore -f -", "dir")
+    _check_refused(dm("scan", d), f"pg_restore -f - {d}", "dir")
     _check_refused(dm("preview", "-c", rp, d), "pg_restore -f -", "dir")
+    _check_refused(dm("-c", rp, "--schema", d, input=SQL), "pg_restore -f -", "dir")
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b"  \n\t\r\n", b"\n" * 70000])

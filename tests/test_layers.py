@@ -3,7 +3,7 @@ cycle and no import from a lower layer to a higher one (docs/architecture.md, "L
 
     commands   cli, commands/, __main__     click wrappers; nothing below imports them
     tools      scan, verify, preview        library entry points beside the engine
-    engine     engine, rows, run, pipeline  owns the loop
+    engine     engine, rows, run, pipeline  owns the loop (pipeline: pg_dump archives through it)
     features   features/, stages/           stages the engine composes
     work       work                         mask_block(plan, block): the work unit
     dialects   dialects/                    description + lexer: events, codecs
@@ -37,6 +37,7 @@ LAYER_OF_HEAD = {
     "work": "work",
     "dialects": "dialects",
     "transformers": "transformers",
+    "archive": "libraries",  # the pg_dump archive format, pure; pipeline (engine) runs the engine over it
 }
 
 #: layer -> the layers it must not import

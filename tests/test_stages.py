@@ -91,3 +91,19 @@ def test_stages_are_installed_in_the_declared_order():
              "tables": [{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]}
     run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True)
     assert [type(s) for s in run.stages] == list(stage_order())
+
+
+def test_a_run_that_fails_before_the_stages_start_still_finishes_its_audit():
+    """A 3-byte input with remapping rules: the dialect cannot be told, so no stage starts; the
+    audit is still written ("nothing remapped"), the error is the input's (was: AttributeError
+    in the key stage's finish_audit, exit 70)."""
+    import pytest
+
+    from dumpmask.errors import DumpmaskError
+
+    rules = {"options": {"identifierRemapping": {"enabled": True}}, "tables": []}
+    run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY)
+    with pytest.raises(DumpmaskError, match="cannot tell whether"):
+        run.run(io.BytesIO(b"PGD"), io.BytesIO())
+    assert run.audit.data["status"] == "failed"
+    assert run.audit.data["identifierRemapping"]["enabled"] is False

@@ -780,6 +780,8 @@ class KeyRemapping(Stage):
     def finish_audit(self, engine):
         """The audit says what the run did: options.identifierRemapping.enabled is true only when
         key columns were remapped; the identifierRemapping block tells how and what was left."""
+        if not hasattr(self, "strategy"):
+            return   # the run failed before the stage started: the engine's "nothing remapped" block stays
         a = engine.audit.data
         for q, stats in getattr(self, "_stats_refs", []):
             ent = a["remapped"].get(q)
