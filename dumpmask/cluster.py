@@ -39,7 +39,7 @@ from pathlib import Path
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.parallel import IN_FLIGHT_PER_WORKER, Output, ParallelOutput
-from dumpmask.work import DataBlock, mask_block
+from dumpmask.work import DataBlock, TablePlan, mask_block
 
 DEFAULT_TIMEOUT = 60.0        # seconds: connect, first worker, any one block's result
 PROBE_TIMEOUT = 10.0          # seconds: the TCP probe of a tcp:// scheduler address
@@ -141,6 +141,25 @@ def _mask_on_worker(shipped, kind: str, data: bytes, first_line: int, row0: int,
     return "ok", (result, _worker_address())
 
 
+def _file_on_worker(fingerprint: str, fn, args):
+    """On a Dask worker: a per-file work unit fn(args) -> (ok, result) (pipeline._file_work:
+    the worker reads and writes the table file itself), as ("ok" | "error", result, worker)."""
+    mine = code_fingerprint()
+    if mine != fingerprint:
+        return "mismatch", (_worker_address(), mine), None
+    with _ONE_AT_A_TIME:
+        ok, result = fn(args)
+    return ("ok" if ok else "error"), result, _worker_address()
+
+
+def _paths_on_worker(readable, writable) -> list:
+    """On every worker before per-file work: the paths it cannot read or write."""
+    import os
+
+    return ([p for p in readable if not os.access(p, os.R_OK)]
+            + [p for p in writable if not (os.path.isdir(p) and os.access(p, os.W_OK | os.X_OK))])
+
+
 async def _forget_on_worker(tokens) -> int:
     """On every worker at the end of a run: drop the value functions of the run's plans (a
     coroutine: Client.run(wait=False) takes only those)."""
@@ -205,7 +224,8 @@ class _QuietDistributed:
 
 def audit_info(address: str) -> dict:
     """The audit's options.cluster before anything was masked (ClusterOutput fills it in)."""
-    return {"scheduler": public_address(address), "workers": 0, "blocks": 0, "bytes_sent": 0, "bytes_received": 0}
+    return {"scheduler": public_address(address), "workers": 0, "blocks": 0, "bytes_sent": 0, "bytes_received": 0,
+            "files": 0}
 
 
 class ClusterOutput(ParallelOutput):
@@ -274,6 +294,44 @@ class ClusterOutput(ParallelOutput):
                              "its output would differ; install the same dumpmask on every worker")
         return max(1, len(theirs))
 
+    # -- per-file work (a directory archive on storage every worker sees)
+
+    def file_pool(self, readable, writable) -> _FilePool:
+        """A pool-like front (submit(fn, args) -> future with result() -> (ok, result); cancel;
+        shutdown) for per-file work units on the workers, once every worker can read
+        `readable` and write into `writable` (absolute paths)."""
+        try:
+            missing = self.client.run(_paths_on_worker, list(readable), list(writable))
+        except Exception as e:  # noqa: BLE001 - whatever a worker raised: it cannot do the file work
+            raise self._fail(f"cannot check the archive's paths on the Dask workers of {self.where} "
+                             f"({type(e).__name__})") from None
+        for worker, paths in sorted(missing.items()):
+            if paths:
+                raise self._fail(f"Dask worker {worker} cannot {'read' if paths[0] in readable else 'write'} "
+                                 f"{paths[0]}: with --cluster a directory archive and its output must be on storage "
+                                 "every worker sees at the same path")
+        return _FilePool(self)
+
+    def _submit_file(self, fn, args):
+        args = tuple(dataclasses.replace(a, token=f"{self._run}-{a.token}") if isinstance(a, TablePlan) else a
+                     for a in args)
+        try:
+            return self.client.submit(_file_on_worker, code_fingerprint(), fn, args, pure=False)
+        except Exception as e:  # noqa: BLE001 - a closed client: the scheduler went away
+            raise self._fail(f"cannot send a table file to the Dask cluster at {self.where} ({type(e).__name__})") from None
+
+    def _file_result(self, future):
+        status, result, worker = self._result_of(future)
+        if status == "mismatch":
+            raise self._fail(f"Dask worker {result[0]} runs other dumpmask code ({result[1]}, here {code_fingerprint()}): "
+                             "its output would differ; install the same dumpmask on every worker")
+        if status != "ok":
+            return False, result
+        self._used.add(worker)
+        self.info["workers"] = len(self._used)
+        self.info["files"] += 1
+        return True, result
+
     # -- sending and receiving
 
     def _shipped(self, plan):
@@ -301,12 +359,28 @@ class ClusterOutput(ParallelOutput):
         return future
 
     def _result(self, future):
+        status, payload = self._result_of(future)
+        if status == "mismatch":
+            worker, code = payload
+            raise self._fail(f"Dask worker {worker} runs other dumpmask code ({code}, here {code_fingerprint()}): "
+                             "its output would differ; install the same dumpmask on every worker")
+        if status != "ok":
+            return False, payload
+        result, worker = payload
+        self._used.add(worker)
+        self.info["workers"] = len(self._used)
+        self.info["blocks"] += 1
+        self.info["bytes_received"] += len(result[0])
+        return True, result
+
+    def _result_of(self, future):
+        """A future's value, or ClusterError for what the cluster did to it."""
         from concurrent.futures import CancelledError
 
         from distributed import KilledWorker
 
         try:
-            status, payload = future.result(timeout=self.timeout)
+            return future.result(timeout=self.timeout)
         except TimeoutError:
             raise self._fail(f"no result from the Dask cluster at {self.where} for {self.timeout:g} s "
                              "(no worker left? --cluster-timeout)") from None
@@ -322,18 +396,6 @@ class ClusterOutput(ParallelOutput):
                              f"scheduler {self.where})") from None
         except Exception as e:  # noqa: BLE001 - raised by Dask, not by the work unit (that one returns "error")
             raise self._fail(f"the Dask cluster at {self.where} failed a block ({type(e).__name__})") from None
-        if status == "mismatch":
-            worker, code = payload
-            raise self._fail(f"Dask worker {worker} runs other dumpmask code ({code}, here {code_fingerprint()}): "
-                             "its output would differ; install the same dumpmask on every worker")
-        if status != "ok":
-            return False, payload
-        result, worker = payload
-        self._used.add(worker)
-        self.info["workers"] = len(self._used)
-        self.info["blocks"] += 1
-        self.info["bytes_received"] += len(result[0])
-        return True, result
 
     def close(self) -> None:
         client, self.client = self.client, None
@@ -358,3 +420,34 @@ class ClusterOutput(ParallelOutput):
                     pass
         finally:
             self._quiet.restore()
+
+
+class _FilePool:
+    """ClusterOutput's per-file work as the pipeline's pool takes it (submit / result / cancel
+    / shutdown); the client is the ClusterOutput's, closed with it."""
+
+    def __init__(self, output: ClusterOutput):
+        self.output = output
+        self.workers = output.workers
+
+    def submit(self, fn, args) -> _FileFuture:
+        return _FileFuture(self.output, self.output._submit_file(fn, args))
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+class _FileFuture:
+    __slots__ = ("output", "future")
+
+    def __init__(self, output: ClusterOutput, future):
+        self.output, self.future = output, future
+
+    def result(self):
+        return self.output._file_result(self.future)
+
+    def cancel(self) -> None:
+        try:
+            self.future.cancel()
+        except Exception:  # noqa: BLE001, S110 - a failed run's tidy-up on a cluster that may be gone
+            pass

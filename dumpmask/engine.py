@@ -448,10 +448,7 @@ class Engine:
             if self.jobs > 1:
                 a["options"]["workers"] = self.jobs
             if self.cluster is not None:
-                from dumpmask.cluster import ClusterOutput, audit_info
-
-                a["options"]["cluster"] = info = audit_info(self.cluster)   # (also when it cannot connect)
-                self.output = ClusterOutput(out.write, self.cluster, self.cluster_timeout, info=info)
+                self.output = self.cluster_output(out.write)
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:
@@ -476,6 +473,14 @@ class Engine:
         self._close_output()
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
+
+    def cluster_output(self, write):
+        """--cluster: the Output that masks blocks on the Dask workers (cluster.py), connected;
+        the audit's options.cluster says where, also when it cannot connect."""
+        from dumpmask.cluster import ClusterOutput, audit_info
+
+        self.audit.data["options"]["cluster"] = info = audit_info(self.cluster)
+        return ClusterOutput(write, self.cluster, self.cluster_timeout, info=info)
 
     def run_archive(self, job) -> dict:
         """A pg_dump archive (pipeline.ArchiveJob) through the same run as a plain dump: the

@@ -79,7 +79,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         # a pg_dump -Fc / -Fd archive: the same format out (pipeline.py)
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
-                             last=last, progress=progress, warn=warn, error=error, jobs=jobs)
+                             last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
+                             cluster_timeout=cluster_timeout)
     src, source, input_path = open_input(input_name)
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
@@ -112,7 +113,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
 
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
-                  schema_path, strict, template, first, last, progress, warn, error, jobs) -> dict:
+                  schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
+                  cluster_timeout=None) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory)."""
     from dumpmask.audit_files import render_run_report
@@ -123,7 +125,8 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
         raise DumpmaskError(f"{input_name}: a pg_dump archive is PostgreSQL, not --dialect {dialect}")
     engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
-                          first=first, last=last, output_name=output_name, jobs=jobs)
+                          first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
+                          cluster_timeout=cluster_timeout)
     job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
     masked = False
     audit_failure = None

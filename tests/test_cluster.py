@@ -237,7 +237,7 @@ def test_nothing_listening_fails_at_once_with_a_clear_message(tmp_path):
     audit = json.loads((tmp_path / "a.json").read_text())
     assert audit["status"] == "failed" and "connection refused" in audit["error"]
     assert audit["options"]["cluster"] == {"scheduler": f"tcp://127.0.0.1:{port}", "workers": 0, "blocks": 0,
-                                           "bytes_sent": 0, "bytes_received": 0}
+                                           "bytes_sent": 0, "bytes_received": 0, "files": 0}
 
 
 def test_a_scheduler_without_workers_fails_after_the_timeout(generated):
@@ -293,3 +293,65 @@ def test_a_worker_running_other_code_refuses_the_block():
 
     status, (worker, code) = _mask_on_worker(("0.0.0+other", None), "copy", b"1\n", 1, 0, None, None)
     assert status == "mismatch" and code == code_fingerprint() != "0.0.0+other"
+
+
+# --------------------------------------------------------------------------- pg_dump archives
+
+ARCHIVE_SCHEMA = r"""
+CREATE SCHEMA "Sch ö";
+CREATE TABLE "Sch ö"."Kunden ü" (id serial PRIMARY KEY, "E-Mail" text, name text, note text);
+CREATE TABLE public."Bestellung" (id bigserial PRIMARY KEY, kunde_id int NOT NULL REFERENCES "Sch ö"."Kunden ü"(id),
+                                  memo text);
+CREATE TABLE public.plain_log (at text, msg text);
+INSERT INTO "Sch ö"."Kunden ü" ("E-Mail", name, note)
+  SELECT 'kunde' || g || '@example.org', 'Náme ' || g,
+         CASE WHEN g % 7 = 0 THEN NULL ELSE E'tab\there\nnl\\bs ü 日本 ' || g END
+  FROM generate_series(1, 60000) g;
+INSERT INTO public."Bestellung" (kunde_id, memo) SELECT 1 + g % 60000, E'm\t' || g FROM generate_series(1, 30000) g;
+INSERT INTO public.plain_log SELECT 'at ' || g, E'line\n' || g FROM generate_series(1, 2000) g;
+"""
+ARCHIVE_RULES = {"options": {"identifierRemapping": {"enabled": True}},
+                 "tables": [{"tableName": '"Sch ö"."Kunden ü"', "columnMutations": [
+                     {"column": '"E-Mail"', "mutation": "faker.email"}, {"column": "name", "mutation": "faker.lastName"}]}]}
+
+
+@pytest.fixture(scope="module")
+def archives(pg_server, tmp_path_factory):
+    base = tmp_path_factory.mktemp("cluster-archive")
+    db = pg_server.createdb("cluster_archive_src")
+    pg_server.psql(db, ARCHIVE_SCHEMA)
+    paths = {}
+    for name, args in (("directory", ("-Fd", "-j", "2")), ("custom", ("-Fc",))):
+        paths[name] = base / ("src.dir" if name == "directory" else "src.dump")
+        subprocess.run([pg_server.bin("pg_dump"), *args, "-f", str(paths[name]), "-d", db], env=pg_server.env, check=True)
+    rules = base / "rules.json"
+    rules.write_text(json.dumps(ARCHIVE_RULES))
+    return {"paths": paths, "rules": rules, "base": base}
+
+
+def _tree(path: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())} if path.is_dir() else {"": path.read_bytes()}
+
+
+@pytest.mark.parametrize("kind", ["directory", "custom"])
+def test_an_archive_masked_on_the_cluster_is_the_same_archive(dask_cluster, archives, kind):
+    """A directory archive (on storage the workers see: here the same machine): the workers
+    read and write its table files themselves; a custom archive's blocks are shipped. Either
+    way the archive is the same bytes as with -j 1."""
+    src = archives["paths"][kind]
+    outs, audits = {}, {}
+    for name, extra in (("one", ["-j", "1"]), ("cluster", ["--cluster", dask_cluster.scheduler_address])):
+        out = archives["base"] / f"{kind}-{name}.out"
+        audit = archives["base"] / f"{kind}-{name}.json"
+        cp = _dm("-q", "-c", archives["rules"], src, "-o", out, "--audit", audit, *extra)
+        assert cp.returncode == 0, cp.stderr
+        outs[name], audits[name] = _tree(out), json.loads(audit.read_text())
+    assert outs["cluster"] == outs["one"]
+    a1, a2 = audits["one"], audits["cluster"]
+    assert {k: v for k, v in a2.items() if k not in _VARYING} == {k: v for k, v in a1.items() if k not in _VARYING}
+    assert a2["output"]["sha256"] == a1["output"]["sha256"]
+    cluster = a2["options"]["cluster"]
+    if kind == "directory":
+        assert cluster["files"] >= 3 and cluster["blocks"] == 0 and cluster["bytes_sent"] == 0   # no block shipped
+    else:
+        assert cluster["blocks"] >= 1 and cluster["files"] == 0
