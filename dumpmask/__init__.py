@@ -14,7 +14,9 @@ def mask(src, dst, rules=None, key=None, **options):
     src: a binary stream or a path. rules: a RuleSet (`dumpmask.rules.load_rules(path)`), a
     rules file's path, or None. key: a `dumpmask.crypto.Key`, the key as str/bytes, or None
     for a random per-run key. options as the CLI's: dialect, strict, template, first, last,
-    schema_path, warn (a callable taking each warning), source, input_path. The run is built
+    schema_path, warn (a callable taking each warning), source, input_path, jobs, compress
+    ("gzip" / "zstd": the output compressed, dumpmask.compression) and compress_level. A
+    compressed src (gzip, zstd, bzip2, xz, lz4) is read by its first bytes. The run is built
     like the CLI's (`dumpmask.engine.build_engine`): the same rules and key give the same
     bytes. A regular file given as src (or as an open file) is read twice when the rules need
     the schema first, as the CLI does with an INPUT file. Raises DumpmaskError subclasses."""

@@ -423,7 +423,8 @@ class Engine:
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
         hin = HashingReader(src)
         reader = io.BufferedReader(hin, buffer_size=1 << 20)
-        hout = HashingWriter(dst)
+        compressing = self._compressing = self._compressed_output(dst)
+        hout = HashingWriter(compressing or dst)
         out = io.BufferedWriter(hout, buffer_size=1 << 20)
         self.out = out
         self._in_copy_cols = None
@@ -431,6 +432,7 @@ class Engine:
             from dumpmask.inputs import checked
 
             hin._raw = checked(src, self.source)
+            self._decompressing = hin._raw.compression   # a compressed input: what it was (the audit)
             name = peek_dialect(reader, self.source, self.dialect_name)
             a["dialect"] = name
             self.set_dialect(name)
@@ -447,6 +449,8 @@ class Engine:
             self.output = ParallelOutput(out.write, self.jobs) if self.jobs > 1 else Output(out.write)
             if self.jobs > 1:
                 a["options"]["workers"] = self.jobs
+                if compressing is not None:
+                    compressing.use_pool(self.output.pool, self.jobs)   # chunks compressed in the workers
             if self.cluster is not None:
                 self.output = self.cluster_output(out.write)
             self.write_dump(LineReader(reader, self.source), out)
@@ -455,16 +459,22 @@ class Engine:
                 stage.finish(self)
             self.record_evidence()
             out.flush()
+            if compressing is not None:
+                compressing.finish()
         except DumpmaskError as e:
+            self._stop_compressing_in_workers()
             self._close_output()
             self._poison(out)
+            self._finish_compressed_output()
             self._record_evidence_of_failed_run()
             self._finish_audit(hin, hout, "failed", str(e))
             raise
         except BaseException as e:
+            self._stop_compressing_in_workers()
             self._close_output()
             if not isinstance(e, (BrokenPipeError, ConnectionResetError)):
                 self._poison(out)  # a bug or an interrupt: the output must not restore as if complete
+                self._finish_compressed_output()
             self._record_evidence_of_failed_run()
             from dumpmask.errors import describe_internal
 
@@ -540,6 +550,33 @@ class Engine:
                         "identifierRemapping": self.rules.remapping, "transfer": self.transfer or self.rules.transfer}
         a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
+
+    _compressing = None     # compression.Compressing: the output, compressed (-o x.sql.gz, --compress)
+    _decompressing = None   # compression.Decompressing: the input, when it was compressed
+    output_compression = None   # compression.OutputCompression (build_engine), or None: plain output
+
+    def _compressed_output(self, dst):
+        if self.output_compression is None:
+            return None
+        from dumpmask.compression import Compressing
+
+        return Compressing(dst, self.output_compression)
+
+    def _stop_compressing_in_workers(self) -> None:
+        """A failed run: the chunks the workers compress are written before they stop."""
+        if self._compressing is not None:
+            try:
+                self._compressing.detach_pool()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+    def _finish_compressed_output(self) -> None:
+        """A failed run: its last chunk (with the poison line) ends the compressed file."""
+        if self._compressing is not None:
+            try:
+                self._compressing.finish()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
 
     def _close_output(self) -> None:
         """Stop the worker processes (a failed run: what they still hold is dropped)."""
@@ -900,6 +937,12 @@ class Engine:
         a["input"]["sha256"] = hin.sha.hexdigest()  # of the bytes read (all of them when the run is ok)
         a["output"]["bytes"] = hout.bytes
         a["output"]["sha256"] = hout.sha.hexdigest()
+        # compressed: bytes and sha256 are the file's (what sha256sum says), the SQL's beside them
+        for side, stream, hashed in (("input", self._decompressing, hin), ("output", self._compressing, hout)):
+            if stream is not None:
+                a[side]["compression"] = dict(stream.describe(), sql_bytes=hashed.bytes, sql_sha256=hashed.sha.hexdigest())
+                a[side]["bytes"] = stream.compressed_bytes if side == "input" else stream.bytes
+                a[side]["sha256"] = (stream.compressed_sha if side == "input" else stream.sha).hexdigest()
         self.audit.finish(status, error)
 
     def finish_checks(self) -> None:
@@ -949,8 +992,11 @@ class Engine:
             cr.cls.name not in ("keep", "key") for tr in self.rules.tables for cr in tr.columns)
 
     def schema_prepass(self) -> None:
+        from dumpmask.inputs import checked
+
         with open(self.input_path, "rb") as fh:
-            self.learn_schema(LineReader(io.BufferedReader(fh, 1 << 20), self.input_path))
+            # checked: a compressed file is read through its decompressor again
+            self.learn_schema(LineReader(io.BufferedReader(checked(fh, self.input_path), 1 << 20), self.input_path))
         self.schema_complete = True
 
     def read_schema_file(self, path: str) -> None:
@@ -1047,7 +1093,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
-                 output_name: str = "-", jobs: int | None = 1, cluster: str | None = None,
+                 output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
+                 compress_level: int | None = None, cluster: str | None = None,
                  cluster_timeout: float | None = None) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
@@ -1057,6 +1104,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     `transfer` is the same as a dict, {"mode": "first", "rows": N}).
     jobs: worker processes for the data blocks (1: none; 0: one per core; parallel.py); the
     output is the same bytes for every value.
+    compress / compress_level: the output compressed with gzip or zstd ("none": plain), else
+    as output_name says (x.sql.gz, x.sql.zst); compression.output_compression.
     cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
     data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
     cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1."""
@@ -1089,6 +1138,9 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     engine = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
                     input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
                     output_name=output_name, jobs=jobs_count(jobs), cluster=cluster, cluster_timeout=cluster_timeout)
+    from dumpmask.compression import output_compression
+
+    engine.output_compression = output_compression(output_name, compress, compress_level)
     install(engine)
     return engine
 

@@ -1,14 +1,16 @@
-"""What an input is, from its first bytes: the tools read plain SQL dumps. pg_dump custom and
-directory archives given as a path are read by `dumpmask mask` itself (pipeline.py routes them
-before anything here looks at them); anywhere else they, tar archives (pg_dump -Ft) and
-compressed files are refused before anything is written, with the command that turns them
-into plain SQL."""
+"""What an input is, from its first bytes: the tools read plain SQL dumps, also compressed with
+gzip, zstd, bzip2, xz or lz4 (dumpmask.compression decompresses them as they are read). pg_dump
+custom and directory archives given as a path are read by `dumpmask mask` itself (pipeline.py
+routes them before anything here looks at them); anywhere else they, tar archives (pg_dump
+-Ft), zip and 7z are refused before anything is written, with the command that turns them into
+plain SQL."""
 from __future__ import annotations
 
 import io
 import os
 import stat
 
+from dumpmask import compression
 from dumpmask.errors import DumpmaskError
 
 # (magic at offset, what it is, the command that gives plain SQL)
@@ -16,11 +18,6 @@ _MAGICS = (
     (0, b"PGDMP", "a pg_dump custom-format archive (pg_dump -Fc)",
      "`dumpmask mask` reads it given as a file, not on standard input (dumpmask -c RULES ARCHIVE.dump -o "
      "MASKED.dump); or give the plain SQL: pg_restore -f - {src} | dumpmask ..."),
-    (0, b"\x1f\x8b", "a gzip-compressed file", "zcat {src} | dumpmask ..."),
-    (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "zstdcat {src} | dumpmask ..."),
-    (0, b"BZh", "a bzip2-compressed file", "bzcat {src} | dumpmask ..."),
-    (0, b"\xfd7zXZ\x00", "an xz-compressed file", "xzcat {src} | dumpmask ..."),
-    (0, b"\x04\x22\x4d\x18", "an lz4-compressed file", "lz4cat {src} | dumpmask ..."),
     (0, b"PK\x03\x04", "a zip archive", "unzip -p {src} | dumpmask ..."),
     (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x -so {src} | dumpmask ..."),
     (257, b"ustar", "a tar archive (pg_dump -Ft, or a tarball)",
@@ -32,16 +29,20 @@ _MAGICS = (
 EMPTY = "empty input (0 bytes, or only whitespace): nothing to mask"
 
 
-def refuse_format(head: bytes, source: str, what: str = "input") -> None:
+def refuse_format(head: bytes, source: str, what: str = "input", inside: str | None = None) -> None:
     """Raise DumpmaskError (exit 1) when `head` (the first bytes, at least 262 when the input
-    is that long) is an archive or compressed file, or when the whole input is empty."""
+    is that long) is an archive. `inside`: the compression `head` was read through."""
     src = source if source and not source.startswith("<") else "FILE"
     for off, magic, name, cmd in _MAGICS:
         if head[off:off + len(magic)] == magic:
-            if magic == b"BZh" and not head[3:4].isdigit():
-                continue
-            raise DumpmaskError(f"{source}: {what} is {name}, not a plain SQL dump; dumpmask reads plain SQL "
+            within = f" inside its {inside} compression" if inside else ""
+            raise DumpmaskError(f"{source}: {what} is {name}{within}, not a plain SQL dump; dumpmask reads plain SQL "
                                 f"only: {cmd.format(src=src)}")
+    if inside:
+        nested = compression.sniff(head)
+        if nested is not None:
+            raise DumpmaskError(f"{source}: {what} is {nested} data inside {inside} compression (compressed twice): "
+                                "decompress it once first")
 
 
 def refuse_empty(head: bytes, complete: bool, source: str, what: str = "input") -> None:
@@ -107,10 +108,18 @@ class Prefixed(io.RawIOBase):
 
 
 def checked(raw, source: str, what: str = "input"):
-    """Refuse archives, compressed and empty input on binary stream `raw` before anything is
-    read from it by a dialect; returns a raw stream that gives every byte of `raw`."""
+    """Refuse archives and empty input on binary stream `raw` before anything is read from it
+    by a dialect; returns a raw stream that gives every byte of `raw`, decompressed when its
+    first bytes say it is compressed (its `compression` is then the compression.Decompressing
+    stream, for the audit; else None)."""
     head = read_head(raw)
-    refuse_format(head, source, what)
+    fmt = compression.sniff(head)
+    decompressing = None
+    if fmt is not None:
+        decompressing = compression.Decompressing(Prefixed(head, raw), fmt, source)
+        raw = decompressing
+        head = read_head(raw)
+    refuse_format(head, source, what, fmt)
     # only whitespace so far: read on while it stays so (it is cheap to hold), to tell an
     # input of only whitespace from a dump that begins with blank lines
     more = HEAD
@@ -118,7 +127,9 @@ def checked(raw, source: str, what: str = "input"):
         head += read_head(raw, more)
         more *= 2
     refuse_empty(head, len(head) < more, source, what)
-    return Prefixed(head, raw)
+    stream = Prefixed(head, raw)
+    stream.compression = decompressing
+    return stream
 
 
 def check_path(path: str | None, what: str = "input") -> None:

@@ -254,11 +254,18 @@ class ArchiveJob:
             raise RulesError(f"{out}: is a directory; a custom-format archive is written to a file")
 
     def input_description(self) -> dict:
-        return {"format": self.kind, "compression": self.header.compression,
+        return {"format": self.kind, "compression": self._compression(),
                 "archive_version": ".".join(map(str, self.header.version))}
 
     def output_description(self) -> dict:
-        return {"format": self.kind, "compression": self.header.compression}
+        return {"format": self.kind, "compression": self._compression()}
+
+    def _compression(self) -> dict:
+        """The audit's compression object, the shape a compressed plain dump's has (format;
+        level: the header's, None for pg_dump's default), for the archive's data entries."""
+        level = self.header.level
+        return {"format": self.header.algorithm, "level": None if level is None or level < 0 else level,
+                "of": "archive data"}
 
     # ------------------------------------------------------------------ the schema, before any data
     def schema_text(self, engine) -> bytes:

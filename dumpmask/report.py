@@ -573,6 +573,16 @@ def _status_box(pdf: _Report, audit: dict, status: str, failed: bool) -> None:
         pdf.set_y(y + 13)
 
 
+def _compressed(side: dict) -> str:
+    """"  -  gzip, 1.2 MB of SQL" for a compressed input / output (audit's compression), else ""."""
+    comp = side.get("compression")
+    if not isinstance(comp, dict):
+        return ""
+    if comp.get("of") == "archive data":   # a pg_dump archive's own compression (no SQL size)
+        return f"  -  {_text(comp.get('format'))}-compressed archive data"
+    return f"  -  {_text(comp.get('format'))}, {_bytes(comp.get('sql_bytes'))} of SQL"
+
+
 def _run_summary(pdf: _Report, audit: dict, status: str, failed: bool, audit_sha256: str | None,
                  signature_check) -> None:
     """Section 1: what ran on what, with which rules and key, and the audit's signature."""
@@ -596,9 +606,9 @@ def _run_summary(pdf: _Report, audit: dict, status: str, failed: bool, audit_sha
         ("Finished (UTC)", _timestamp(audit.get("finished_at"))),
         ("Duration", _duration(audit.get("duration_s"))),
         ("Dialect", _text(audit.get("dialect"))),
-        ("Input", f"{_text(inp.get('name'))}  -  {_bytes(inp.get('bytes'))}"),
+        ("Input", f"{_text(inp.get('name'))}  -  {_bytes(inp.get('bytes'))}{_compressed(inp)}"),
         ("Input SHA-256", _text(inp.get("sha256"))),
-        ("Output", f"{_text(outp.get('name'))}  -  {_bytes(outp.get('bytes'))}"),
+        ("Output", f"{_text(outp.get('name'))}  -  {_bytes(outp.get('bytes'))}{_compressed(outp)}"),
         ("Output SHA-256", _text(outp.get("sha256"))),
         ("Rules", f"{_text(rules.get('file'))}  -  template: {template or 'none'}"
                   f"  -  strict: {_text(opts.get('strict'))}"),

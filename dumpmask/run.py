@@ -56,7 +56,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                key_file: str | None = None, audit_path: str | None = None, report_path: str | None = None,
                dialect: str | None = None, schema_path: str | None = None, strict: bool = False,
                template: str | None = None, first: int | None = None, last: int | None = None,
-               progress: bool = False, warn=None, error=None, jobs: int | None = 1, cluster: str | None = None,
+               progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
+               compress_level: int | None = None, cluster: str | None = None,
                cluster_timeout: float | None = None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
@@ -72,10 +73,18 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     error = error or _print_error
     rules = load_rules(rules_path)
     key = Key.from_env_or_file(key_file)
+    from dumpmask.compression import output_compression
+
+    compressed_output = output_compression(output_name, compress, compress_level)   # a bad level: refused before OUTPUT is opened
     from dumpmask.pipeline import archive_kind
 
     kind = archive_kind(input_name)
     if kind is not None:
+        if compressed_output is not None:
+            from dumpmask.errors import RulesError
+
+            raise RulesError(f"{input_name}: a pg_dump archive is written back with its own compression "
+                             "(pg_dump -Z); --compress and a .gz / .zst OUTPUT name are for plain dumps")
         # a pg_dump -Fc / -Fd archive: the same format out (pipeline.py)
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
@@ -85,8 +94,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
-                          first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
-                          cluster_timeout=cluster_timeout)
+                          first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
+                          compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
     masked = False
     audit_failure = None
     try:

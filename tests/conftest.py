@@ -74,13 +74,21 @@ SLOW_TESTS = {
         "test_truncated_input_error_line_exit_1_and_poisoned_stdout",
         "test_unmatched_rule_with_strict_exits_1",
     },
+    "test_compression.py": {
+        "test_cli_reads_compressed_file_and_stdin",
+        "test_failed_run_with_compressed_output_ends_in_the_poison_line",
+        "test_output_by_name_and_forced_decompress_to_the_plain_run",
+        "test_scan_preview_verify_and_schema_read_compressed_dumps",
+        "test_truncated_input_exits_1_with_a_message_and_no_data",
+        "test_two_jobs_write_the_same_compressed_bytes_as_one",
+    },
     "test_fastpaths.py": {
         "test_accelerated_and_pure_python_agree_on_the_sample_databases",
         "test_accelerated_and_pure_python_runs_write_the_same_bytes",
         "test_ascii_fast_is_make_on_bytes",
     },
     "test_io_inputs.py": {
-        "test_compressed_input_refused",
+        "test_zip_and_7z_input_refused",
         "test_empty_input",
     },
     "test_io_misc.py": {

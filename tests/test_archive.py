@@ -128,7 +128,9 @@ def test_masked_archive_restores(pg_server, src, masked, name):
     audit = json.loads(open(str(masked[name]) + ".audit.json").read())
     assert audit["status"] == "ok"
     assert audit["input"]["format"] == audit["output"]["format"] == name.split("_")[0]
-    assert audit["input"]["compression"] == ("none" if name == "custom_z0" else "gzip (default level)")
+    want = ({"format": "none", "level": 0, "of": "archive data"} if name == "custom_z0"
+            else {"format": "gzip", "level": None, "of": "archive data"})
+    assert audit["input"]["compression"] == audit["output"]["compression"] == want
     assert any("large objects" in w for w in audit["warnings"])
 
 
@@ -304,6 +306,11 @@ def test_archive_output_is_checked_before_the_run(src):
     cp = run_dm("--first", "5", "-c", src["rules"], src["dumps"]["custom"], "-o", src["base"] / "first.dump")
     assert cp.returncode == 2 and b"partial transfer" in cp.stderr
     assert not (src["base"] / "first.dump").exists()
+    # an archive keeps its own compression: --compress / a .gz name are for plain dumps
+    for extra in (("-o", src["base"] / "c.dump.gz"), ("--compress", "zstd", "-o", src["base"] / "c.dump")):
+        cp = run_dm("-c", src["rules"], src["dumps"]["custom"], *extra)
+        assert cp.returncode == 2 and b"its own compression" in cp.stderr
+    assert not (src["base"] / "c.dump.gz").exists() and not (src["base"] / "c.dump").exists()
     # large objects cannot be masked: --strict refuses to copy them
     cp = run_dm("--strict", "-c", src["rules"], src["dumps"]["custom"], "-o", src["base"] / "strict.dump")
     assert cp.returncode == 1 and b"large objects" in cp.stderr and b"--no-blobs" in cp.stderr

@@ -24,6 +24,10 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @output_option(help="Output file (default: stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
               help="Mask data blocks in N worker processes (0: one per core); the output is the same bytes.")
+@click.option("--compress", type=click.Choice(["gzip", "zstd", "none"]),
+              help="Compress the output (default: as OUTPUT's name says: .gz gzip, .zst zstd; else none).")
+@click.option("--compress-level", type=click.IntRange(1, 19), metavar="N",
+              help="Compression level: gzip 1-9 (default 2), zstd 1-19 (default 3).")
 @click.option("--cluster", "cluster", metavar="ADDRESS",
               help="Mask data blocks on the workers of the Dask scheduler at ADDRESS (tcp://host:port; "
                    "needs dumpmask[cluster]); the output is the same bytes.")
@@ -33,7 +37,7 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             output, jobs, cluster, cluster_timeout, quiet, input):
+             output, jobs, compress, compress_level, cluster, cluster_timeout, quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
 
@@ -42,5 +46,5 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
     mask_files(input, output, rules_path=rules_path, key_file=key_file, audit_path=audit_path,
                report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
-               warn=warning_printer(quiet), error=print_error, jobs=jobs, cluster=cluster,
-               cluster_timeout=cluster_timeout)
+               warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
+               compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
