@@ -146,6 +146,16 @@ def test_generated_pg_with_keys_and_first_rows_is_the_same_on_the_cluster(dask_c
     assert audit["options"]["cluster"]["workers"] == 2 and audit["options"]["cluster"]["blocks"] >= 3
 
 
+def test_a_gzip_dump_on_a_pipe_compressed_out_is_the_same_on_the_cluster(dask_cluster, generated, tmp_path):
+    import gzip
+
+    packed = tmp_path / "pg.sql.gz"
+    packed.write_bytes(gzip.compress(generated["pg"].read_bytes(), 1))
+    audit = _same_run(tmp_path, dask_cluster.scheduler_address, "-c", REPO / "bench" / "rules-3faker.json",
+                      "--compress", "gzip", "-", stdin=packed)
+    assert audit["options"]["cluster"]["blocks"] >= 3
+
+
 def test_generated_mysql_with_keys_and_last_rows_is_the_same_on_the_cluster(dask_cluster, generated, tmp_path):
     audit = _same_run(tmp_path, dask_cluster.scheduler_address, "-c", REPO / "bench" / "rules-keys.json",
                       "--last", "9000", generated["mysql"])
