@@ -128,9 +128,12 @@ class Engine:
     def __init__(self, rules: RuleSet | None = None, key: Key | None = None, dialect: str | None = None,
                  source: str = "<stdin>", strict: bool = False, progress: bool = False, warn=None,
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
-                 transfer: dict | None = None, output_name: str = "-", jobs: int = 1):
+                 transfer: dict | None = None, output_name: str = "-", jobs: int = 1, cluster: str | None = None,
+                 cluster_timeout: float | None = None):
         self.rules = rules or RuleSet()
         self.jobs = jobs          # worker processes for the data blocks (parallel.jobs_count)
+        self.cluster = cluster    # a Dask scheduler's address: the data blocks go to its workers (cluster.py)
+        self.cluster_timeout = cluster_timeout
         self.output = None        # parallel.Output: where blocks are masked and results written, in order
         self.key = key or Key.random()
         self.dialect_name = dialect
@@ -448,6 +451,8 @@ class Engine:
                 a["options"]["workers"] = self.jobs
                 if compressing is not None:
                     compressing.use_pool(self.output.pool, self.jobs)   # chunks compressed in the workers
+            if self.cluster is not None:
+                self.output = self.cluster_output(out.write)
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:
@@ -478,6 +483,14 @@ class Engine:
         self._close_output()
         self._finish_audit(hin, hout, "ok", None)
         return audit.data
+
+    def cluster_output(self, write):
+        """--cluster: the Output that masks blocks on the Dask workers (cluster.py), connected;
+        the audit's options.cluster says where, also when it cannot connect."""
+        from dumpmask.cluster import ClusterOutput, audit_info
+
+        self.audit.data["options"]["cluster"] = info = audit_info(self.cluster)
+        return ClusterOutput(write, self.cluster, self.cluster_timeout, info=info)
 
     def run_archive(self, job) -> dict:
         """A pg_dump archive (pipeline.ArchiveJob) through the same run as a plain dump: the
@@ -1081,7 +1094,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  input_path: str | None = None, schema_path: str | None = None, template: str | None = None,
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
-                 compress_level: int | None = None) -> Engine:
+                 compress_level: int | None = None, cluster: str | None = None,
+                 cluster_timeout: float | None = None) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1091,7 +1105,10 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     jobs: worker processes for the data blocks (1: none; 0: one per core; parallel.py); the
     output is the same bytes for every value.
     compress / compress_level: the output compressed with gzip or zstd ("none": plain), else
-    as output_name says (x.sql.gz, x.sql.zst); compression.output_compression."""
+    as output_name says (x.sql.gz, x.sql.zst); compression.output_compression.
+    cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
+    data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
+    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1108,9 +1125,19 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
         raise RulesError(f"unknown template {template!r} (hipaa, pci, gdpr or all)")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
         raise RulesError("jobs must be a non-negative integer (0: one worker per core)")
+    if cluster is not None:
+        if jobs not in (None, 1):
+            raise RulesError("--cluster masks the data blocks on the cluster's workers: -j/--jobs does not apply "
+                             "(leave it at 1)")
+        from dumpmask.cluster import check_address
+
+        cluster = check_address(cluster)
+        if cluster_timeout is not None and (isinstance(cluster_timeout, bool) or not isinstance(cluster_timeout, (int, float))
+                                            or not cluster_timeout > 0):
+            raise RulesError("cluster_timeout must be a positive number of seconds")
     engine = Engine(rules=rules, key=key, dialect=dialect, source=source, strict=strict, progress=progress, warn=warn,
                     input_path=input_path, schema_path=schema_path, template=template, transfer=transfer,
-                    output_name=output_name, jobs=jobs_count(jobs))
+                    output_name=output_name, jobs=jobs_count(jobs), cluster=cluster, cluster_timeout=cluster_timeout)
     from dumpmask.compression import output_compression
 
     engine.output_compression = output_compression(output_name, compress, compress_level)

@@ -104,10 +104,18 @@ class ParallelOutput(Output):
                 return Output.submit(self, planned, block, on_done)
             self.pending.append(_Pending(None, planned, block, on_done, exact_row0))
             return None
-        self.pending.append(_Pending(self.pool.submit(_work, (planned.plan, block)), planned, block, on_done, exact_row0))
+        self.pending.append(_Pending(self._dispatch(planned, block), planned, block, on_done, exact_row0))
         while len(self.pending) > self.limit:
             self._complete_one()
         return None
+
+    def _dispatch(self, planned, block):
+        """Send a block to a worker: a future whose _result() is _work's (ok, result).
+        (cluster.ClusterOutput sends it to a Dask cluster instead.)"""
+        return self.pool.submit(_work, (planned.plan, block))
+
+    def _result(self, future):
+        return future.result()
 
     def emit(self, data: bytes) -> None:
         if self.pending:
@@ -120,7 +128,7 @@ class ParallelOutput(Output):
         if isinstance(item, bytes):
             self.write(item)
             return
-        ok, result = item.future.result() if item.future is not None else (False, None)
+        ok, result = self._result(item.future) if item.future is not None else (False, None)
         if not ok:
             # a small block, or one whose worker failed: masked here, where the rows before it
             # are known (an exact error message)

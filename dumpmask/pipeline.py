@@ -211,6 +211,7 @@ class ArchiveJob:
         self._tmp = None               # the output under its temporary name
         self._spool = None
         self._pool = None
+        self.cluster = None            # --cluster: the engine's cluster.ClusterOutput (make_output)
         self._check_output()
         if kind == "custom":
             try:
@@ -288,6 +289,11 @@ class ArchiveJob:
 
         # a directory archive's parallelism is one table file per worker (write_entries);
         # a custom archive's is the engine's, block by block
+        if engine.cluster is not None:
+            # --cluster: a custom archive's blocks go to the Dask workers; a directory archive's
+            # table files are read and written by the workers themselves (_submit)
+            self.cluster = engine.cluster_output(self.write)
+            return self.cluster
         if self.kind == "custom" and self.jobs > 1:
             return ParallelOutput(self.write, self.jobs)
         return Output(self.write)
@@ -485,6 +491,8 @@ class ArchiveJob:
     def _submit(self, engine, args, on_done) -> None:
         """A table file as a work unit: in-process with -j 1, else in the pool (results taken
         in TOC order, at most 2 per worker in flight)."""
+        if self.cluster is not None:
+            return self._submit_cluster(args, on_done)
         if self.jobs <= 1:
             return self._done(args, mask_table_file(*args), on_done)
         if self._pool is None:
@@ -495,6 +503,18 @@ class ArchiveJob:
             self._pending = []
         self._pending.append((self._pool.submit(_file_work, args), args, on_done))
         while len(self._pending) > 2 * self.jobs:
+            self._complete_one()
+
+    def _submit_cluster(self, args, on_done) -> None:
+        """--cluster: the table file's work unit on a Dask worker, which reads the input file
+        and writes the output file itself (both must be at the same paths on every worker: a
+        shared filesystem); results taken in TOC order, at most 2 per worker in flight."""
+        if self._pool is None:
+            self._pool = self.cluster.file_pool([os.path.abspath(self.path)], [os.path.abspath(self._tmp)])
+            self._pending = []
+        args = (args[0], os.path.abspath(args[1]), os.path.abspath(args[2]), *args[3:])
+        self._pending.append((self._pool.submit(_file_work, args), args, on_done))
+        while len(self._pending) > 2 * self._pool.workers:
             self._complete_one()
 
     def _complete_one(self) -> None:

@@ -57,7 +57,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                dialect: str | None = None, schema_path: str | None = None, strict: bool = False,
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
-               compress_level: int | None = None) -> dict:
+               compress_level: int | None = None, cluster: str | None = None,
+               cluster_timeout: float | None = None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -87,13 +88,14 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         # a pg_dump -Fc / -Fd archive: the same format out (pipeline.py)
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
-                             last=last, progress=progress, warn=warn, error=error, jobs=jobs)
+                             last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
+                             cluster_timeout=cluster_timeout)
     src, source, input_path = open_input(input_name)
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
-                          compress_level=compress_level)
+                          compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
     masked = False
     audit_failure = None
     try:
@@ -120,7 +122,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
 
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
-                  schema_path, strict, template, first, last, progress, warn, error, jobs) -> dict:
+                  schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
+                  cluster_timeout=None) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory)."""
     from dumpmask.audit_files import render_run_report
@@ -131,7 +134,8 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
         raise DumpmaskError(f"{input_name}: a pg_dump archive is PostgreSQL, not --dialect {dialect}")
     engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
-                          first=first, last=last, output_name=output_name, jobs=jobs)
+                          first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
+                          cluster_timeout=cluster_timeout)
     job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
     masked = False
     audit_failure = None

@@ -32,6 +32,7 @@ LAYER_OF_HEAD = {
     "scan": "tools", "verify": "tools", "preview": "tools",
     "engine": "engine", "rows": "engine", "run": "engine", "pipeline": "engine",
     "parallel": "engine",   # where the engine runs the work unit (in-process or in workers)
+    "cluster": "engine",    # where the engine runs the work unit past one machine (Dask workers)
     "features": "features", "stages": "features",
     "work": "work",
     "dialects": "dialects",

@@ -28,11 +28,16 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
               help="Compress the output (default: as OUTPUT's name says: .gz gzip, .zst zstd; else none).")
 @click.option("--compress-level", type=click.IntRange(1, 19), metavar="N",
               help="Compression level: gzip 1-9 (default 2), zstd 1-19 (default 3).")
+@click.option("--cluster", "cluster", metavar="ADDRESS",
+              help="Mask data blocks on the workers of the Dask scheduler at ADDRESS (tcp://host:port; "
+                   "needs dumpmask[cluster]); the output is the same bytes.")
+@click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="With --cluster: how long to wait for the scheduler, a first worker, any one block (default 60).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             output, jobs, compress, compress_level, quiet, input):
+             output, jobs, compress, compress_level, cluster, cluster_timeout, quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
 
@@ -42,4 +47,4 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
-               compress_level=compress_level)
+               compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
