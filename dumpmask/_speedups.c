@@ -657,6 +657,278 @@ done:
     return out;
 }
 
+/* ==========================================================================================
+ * Key columns (area: passes): integer key fields of a block remapped (or kept) in C.
+ * The pure-Python twin is dumpmask/keyspans.py py_key_spans; tests/test_speedups.py holds
+ * them to the same results.
+ * ========================================================================================== */
+
+/* one segment of a key domain: x in [a, b] -> enc(x - a) + a + add, where enc is the keyed
+ * Feistel permutation of [0, b - a] (8 rounds of table look-ups, cycle-walking), the identity
+ * when the domain has one value; unusable segments send their values to the Python miss */
+typedef struct {
+    long long a, b, add;
+    int usable, identity, wb, ntabs;
+    unsigned long long mask_b, n;
+    Py_buffer tabs[8];
+    Py_ssize_t tablen[8];
+} key_segment;
+
+static void
+key_segments_release(key_segment *g, Py_ssize_t ng)
+{
+    Py_ssize_t i;
+    int t;
+    for (i = 0; i < ng; i++)
+        for (t = 0; t < g[i].ntabs; t++)
+            PyBuffer_Release(&g[i].tabs[t]);
+}
+
+/* segments: a sequence of (a, b, add, wb, tables): tables None (not usable: Python), () (the
+ * identity), or 8 buffers of C int (array('i')) holding the round values */
+static int
+key_segments_load(PyObject *segs, key_segment **out, Py_ssize_t *nout)
+{
+    PyObject *fast = PySequence_Fast(segs, "key_spans: segments must be a sequence");
+    Py_ssize_t ng, i;
+    key_segment *g;
+    if (fast == NULL)
+        return -1;
+    ng = PySequence_Fast_GET_SIZE(fast);
+    g = (key_segment *)PyMem_Calloc(ng ? (size_t)ng : 1, sizeof(key_segment));
+    if (g == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < ng; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(fast, i), *tabs;
+        key_segment *s = &g[i];
+        int ov1 = 0, ov2 = 0, ov3 = 0, k;
+        long wb;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 5) {
+            PyErr_SetString(PyExc_TypeError, "key_spans: a segment is (a, b, add, wb, tables)");
+            goto fail;
+        }
+        s->a = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 0), &ov1);
+        if (s->a == -1 && PyErr_Occurred())
+            goto fail;
+        s->b = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &ov2);
+        if (s->b == -1 && PyErr_Occurred())
+            goto fail;
+        s->add = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 2), &ov3);
+        if (s->add == -1 && PyErr_Occurred())
+            goto fail;
+        wb = PyLong_AsLong(PyTuple_GET_ITEM(t, 3));
+        if (wb == -1 && PyErr_Occurred())
+            goto fail;
+        tabs = PyTuple_GET_ITEM(t, 4);
+        /* only ranges whose outputs fit in 62 bits are taken here; anything wider goes to Python */
+        if (ov1 || ov2 || ov3 || s->a < 0 || s->b < s->a || s->b > (1LL << 62)
+                || s->add > (1LL << 62) || s->add < -(1LL << 62) || tabs == Py_None)
+            continue;
+        s->n = (unsigned long long)(s->b - s->a) + 1;
+        if (PyTuple_Check(tabs) && PyTuple_GET_SIZE(tabs) == 0) {
+            s->identity = s->n == 1;
+            s->usable = s->identity;
+            continue;
+        }
+        if (!PyTuple_Check(tabs) || PyTuple_GET_SIZE(tabs) != 8 || wb < 1 || wb > 31) {
+            PyErr_SetString(PyExc_TypeError, "key_spans: tables must be None, () or 8 int arrays");
+            goto fail;
+        }
+        for (k = 0; k < 8; k++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(tabs, k), &s->tabs[k], PyBUF_FORMAT) < 0)
+                goto fail;
+            s->ntabs = k + 1;
+            if (s->tabs[k].itemsize != (Py_ssize_t)sizeof(int) || s->tabs[k].format == NULL
+                    || strcmp(s->tabs[k].format, "i") != 0) {
+                PyErr_SetString(PyExc_TypeError, "key_spans: round tables must be array('i')");
+                goto fail;
+            }
+            s->tablen[k] = s->tabs[k].len / (Py_ssize_t)sizeof(int);
+        }
+        s->wb = (int)wb;
+        s->mask_b = (1ULL << wb) - 1;
+        s->usable = 1;
+    }
+    Py_DECREF(fast);
+    *out = g;
+    *nout = ng;
+    return 0;
+fail:
+    key_segments_release(g, ng);
+    PyMem_Free(g);
+    Py_DECREF(fast);
+    return -1;
+}
+
+/* one Feistel pass; -1 (as unsigned) when a table entry is missing or out of range */
+static unsigned long long
+key_feistel(const key_segment *s, unsigned long long x)
+{
+    unsigned long long a = x >> s->wb, b = x & s->mask_b, t;
+    int r;
+    for (r = 0; r < 8; r++) {
+        int f;
+        if (b >= (unsigned long long)s->tablen[r])
+            return (unsigned long long)-1;
+        f = ((const int *)s->tabs[r].buf)[b];
+        if (f < 0)
+            return (unsigned long long)-1;
+        t = b;
+        b = a ^ (unsigned long long)f;
+        a = t;
+    }
+    return (a << s->wb) | b;
+}
+
+/* the remapped value of x, or -1 when C cannot tell (the Python miss decides) */
+static long long
+key_map(const key_segment *g, Py_ssize_t ng, long long x)
+{
+    Py_ssize_t i;
+    for (i = 0; i < ng; i++) {
+        const key_segment *s = &g[i];
+        unsigned long long y;
+        int walks = 0;
+        if (x < s->a || x > s->b)
+            continue;
+        if (!s->usable)
+            return -1;
+        if (s->identity)
+            return x + s->add;
+        y = key_feistel(s, (unsigned long long)(x - s->a));
+        while (y != (unsigned long long)-1 && y >= s->n) {
+            if (++walks > 1000000)
+                return -1;
+            y = key_feistel(s, y);
+        }
+        if (y == (unsigned long long)-1)
+            return -1;
+        return (long long)y + s->a + s->add;
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(key_spans_doc,
+"key_spans(data, spans, k, j, repl, segments, cache, miss, unchanged, null) -> (changed, nulls, max)\n\n"
+"Field j of every k fields of the flat spans: plain ASCII digits (1-18) in a usable segment are\n"
+"remapped (segments None: kept, repl UNCHANGED); any other field goes through cache/miss like\n"
+"the generated span loop. repl[n*k+j] is set for every row n; max is the largest value C wrote\n"
+"(-1 if none).");
+
+static PyObject *
+speedups_key_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *spans, *repl, *segs, *cache, *miss, *unchanged, *null_obj, *sfast = NULL, *res = NULL;
+    Py_ssize_t k, j, nspans, row, nrows, ng = 0, changed = 0, nulls = 0;
+    long long maxv = -1;
+    key_segment *g = NULL;
+    int keep_only;
+    const uchar *d;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*OnnO!OOOOO:key_spans", &buf, &spans, &k, &j, &PyList_Type, &repl,
+                          &segs, &cache, &miss, &unchanged, &null_obj))
+        return NULL;
+    if (!PyDict_Check(cache) || !PyBytes_Check(null_obj)) {
+        PyErr_SetString(PyExc_TypeError, "key_spans: cache must be a dict and null bytes");
+        goto done;
+    }
+    keep_only = segs == Py_None;
+    if (!keep_only && key_segments_load(segs, &g, &ng) < 0)
+        goto done;
+    sfast = PySequence_Fast(spans, "key_spans: spans must be a sequence");
+    if (sfast == NULL)
+        goto done;
+    nspans = PySequence_Fast_GET_SIZE(sfast);
+    if (k < 1 || j < 0 || j >= k || nspans % (2 * k) != 0 || PyList_GET_SIZE(repl) != nspans / 2) {
+        PyErr_SetString(PyExc_ValueError, "key_spans: spans, k, j and repl do not agree");
+        goto done;
+    }
+    d = (const uchar *)buf.buf;
+    nrows = nspans / (2 * k);
+    for (row = 0; row < nrows; row++) {
+        Py_ssize_t at = row * k + j, s, e, p;
+        PyObject *r = NULL;
+        s = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(sfast, 2 * at));
+        if (s == -1 && PyErr_Occurred())
+            goto done;
+        e = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(sfast, 2 * at + 1));
+        if (e == -1 && PyErr_Occurred())
+            goto done;
+        if (s < 0 || e < s || e > buf.len) {
+            PyErr_SetString(PyExc_ValueError, "key_spans: a span is outside the data");
+            goto done;
+        }
+        if (e - s >= 1 && e - s <= 18) {
+            long long x = 0;
+            for (p = s; p < e && d[p] >= '0' && d[p] <= '9'; p++)
+                x = x * 10 + (d[p] - '0');
+            if (p == e) {
+                if (keep_only) {
+                    Py_INCREF(unchanged);
+                    r = unchanged;
+                } else {
+                    long long y = key_map(g, ng, x);
+                    if (y >= 0) {
+                        char tmp[32];
+                        int len = snprintf(tmp, sizeof tmp, "%lld", y);
+                        r = PyBytes_FromStringAndSize(tmp, len);
+                        if (r == NULL)
+                            goto done;
+                        changed++;
+                        if (y > maxv)
+                            maxv = y;
+                    }
+                }
+            }
+        }
+        if (r == NULL) {
+            /* the generated loop's way: memo, else miss; count changed values and NULLs */
+            PyObject *raw = PyBytes_FromStringAndSize((const char *)d + s, e - s);
+            if (raw == NULL)
+                goto done;
+            r = PyDict_GetItemWithError(cache, raw);
+            if (r != NULL) {
+                Py_INCREF(r);
+            } else if (PyErr_Occurred()) {
+                Py_DECREF(raw);
+                goto done;
+            } else {
+                r = PyObject_CallOneArg(miss, raw);
+                if (r == NULL) {
+                    Py_DECREF(raw);
+                    goto done;
+                }
+            }
+            if (r == unchanged) {
+                if (PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(null_obj)
+                        && memcmp(PyBytes_AS_STRING(raw), PyBytes_AS_STRING(null_obj), (size_t)PyBytes_GET_SIZE(raw)) == 0)
+                    nulls++;
+            } else {
+                changed++;
+                if (r == null_obj)
+                    nulls++;
+            }
+            Py_DECREF(raw);
+        }
+        if (PyList_SetItem(repl, at, r) < 0)   /* steals r */
+            goto done;
+    }
+    res = Py_BuildValue("nnL", changed, nulls, maxv);
+done:
+    Py_XDECREF(sfast);
+    if (g != NULL) {
+        key_segments_release(g, ng);
+        PyMem_Free(g);
+    }
+    PyBuffer_Release(&buf);
+    return res;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -666,6 +938,7 @@ static PyMethodDef speedups_methods[] = {
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
     {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
+    {"key_spans", speedups_key_spans, METH_VARARGS, key_spans_doc},   /* passes */
     {NULL, NULL, 0, NULL},
 };
 

@@ -727,3 +727,88 @@ def test_copy_spans_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
     data = data[:max(0, len(data) - cut)]
     v = guarded.view(data)
     assert c.copy_spans(v, ncols, idxs) == ref_copy_spans(data, ncols, idxs)
+
+
+# ------------------------------------------------------------------ key_spans (dumpmask.keyspans)
+
+import functools  # noqa: E402
+
+from dumpmask.keyspans import py_key_spans  # noqa: E402
+from dumpmask.remap import Remapper  # noqa: E402
+from dumpmask.crypto import Key  # noqa: E402
+
+_UNCH = object()
+_NULL = b"\\N"
+
+
+@functools.lru_cache(maxsize=None)
+def _key_remapper(lo, hi, split, fill):
+    r = Remapper(Key(b"k" * 32), "randomInteger", lo, hi, "int[t]", split=split)
+    perms = [r.perm] + ([r.upper] if r.upper is not None else [])
+    for i, p in enumerate(perms):
+        if p._f is not None and p._f._use_tables and (fill or i == 0):
+            p._f._fill_all()
+    return r
+
+
+def _key_run(fn, data, spans, k, j, segs, miss_of):
+    """(result, repl, misses seen) of one key_spans implementation, or the exception type."""
+    seen = []
+    cache = {b"7": b"CACHED"}
+
+    def miss(raw):
+        seen.append(raw)
+        r = miss_of(raw)
+        if isinstance(r, Exception):
+            raise r
+        return r
+    repl = ["old"] * (len(spans) // 2)
+    try:
+        res = fn(data, spans, k, j, repl, segs, cache, miss, _UNCH, _NULL)
+    except Exception as e:  # noqa: BLE001 - both must raise the same
+        return type(e).__name__, repl, seen
+    return res, repl, seen
+
+
+_KEY_FIELDS = st.one_of(st.integers(0, 10**6).map(lambda v: b"%d" % v), st.integers(0, 10**20).map(lambda v: b"%d" % v),
+                        st.sampled_from([b"\\N", b"", b"-5", b"+3", b" 4", b"007", b"7", b"'12'", b"NULL", b"x"]),
+                        st.binary(max_size=4))
+
+
+@DIFF
+@given(fields=st.lists(st.lists(_KEY_FIELDS, min_size=2, max_size=2), max_size=40),
+       j=st.integers(0, 1), lo=st.sampled_from([0, 1, 7]), width=st.sampled_from([1, 2, 9, 300, 5000, 70000]), split=st.booleans(),
+       fill=st.booleans(), keep=st.booleans())
+def test_key_spans_random(c, fields, j, lo, width, split, fill, keep):
+    """C key_spans and the pure twin agree (results, replacements, the misses called), and every
+    value remapped equals the Remapper's own raw_int result."""
+    data, spans = b"", []
+    for row in fields:
+        for f in row:
+            data += b"<"
+            spans += [len(data), len(data) + len(f)]
+            data += f
+    hi = lo + width
+    r = _key_remapper(lo, hi, split, fill)
+    segs = None if keep else r.key_segments()
+
+    def miss_of(raw):
+        return ValueError("bad") if raw == b"x" else b"M" + raw
+    a = _key_run(c.key_spans, data, spans, 2, j, segs, miss_of)
+    b = _key_run(py_key_spans, data, spans, 2, j, segs, miss_of)
+    assert a == b
+    if keep or isinstance(a[0], str):
+        return
+    fn = r.for_column(type("C", (), {"kind": "int"})(), "t.c")
+    for n, v in enumerate(a[1][j::2]):
+        raw = data[spans[4 * n + 2 * j]:spans[4 * n + 2 * j + 1]]
+        if v is not _UNCH and not v.startswith((b"M", b"C")):
+            assert v == fn.raw_int(raw)
+
+
+def test_key_spans_refuses_bad_shapes(c):
+    for fn in (c.key_spans, py_key_spans):
+        with pytest.raises(ValueError):
+            fn(b"12", [0, 2], 2, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
+        with pytest.raises(ValueError):
+            fn(b"12", [0, 5], 1, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
