@@ -625,6 +625,12 @@ def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
         if spans is not None:
             nrows = len(spans) // (2 * len(entries))
             return _splice_masked(raw, spans, entries), nrows, nrows
+    if block.keep is not None and not block.keep and ins is None and ncols:
+        # every row cut (partial transfer): counted by the C tuple scanner when it reads the statement
+        head = mysql_lex.parse_insert(raw, tuples=False, line=block.first_line, source=plan.source)
+        spans = tuple_spans(raw, head.values_start, ncols, (0,)) if head.values_start >= 0 else None
+        if spans is not None:
+            return b"", len(spans) // 2, 0
     if ins is None:
         ins = mysql_lex.parse_insert(raw, tuples=True, line=block.first_line, source=plan.source)
     if block.keep is None:
