@@ -929,6 +929,243 @@ done:
     return res;
 }
 
+/* ==========================================================================================
+ * verify (area: passes): a keyed 64-bit hash, a blocked Bloom filter in a bytearray, and the
+ * token probe of a row's raw bytes. Pure-Python twins: dumpmask/verifyfast.py.
+ * ========================================================================================== */
+
+#define VH_P1 0x9E3779B185EBCA87ULL
+#define VH_P2 0xC2B2AE3D27D4EB4FULL
+#define VH_P3 0x165667B19E3779F9ULL
+
+static unsigned long long
+vh_rotl(unsigned long long x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* h = seed ^ (len * P1); per 8-byte little-endian word w (the last one zero-padded):
+ * h = rotl((h ^ (w * P3)) * P2, 29); then the murmur3 finaliser */
+static unsigned long long
+vhash_impl(const uchar *d, Py_ssize_t n, unsigned long long seed)
+{
+    unsigned long long h = seed ^ ((unsigned long long)n * VH_P1);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned long long w = 0;
+        int b;
+        for (b = 0; b < 8 && i + b < n; b++)
+            w |= (unsigned long long)d[i + b] << (8 * b);
+        h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
+        i += 8;
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+PyDoc_STRVAR(vhash_doc, "vhash(data, seed) -> int: the keyed 64-bit hash of verify (see verifyfast.py).");
+
+static PyObject *
+speedups_vhash(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    unsigned long long seed, h;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*K:vhash", &buf, &seed))
+        return NULL;
+    h = vhash_impl((const uchar *)buf.buf, buf.len, seed);
+    PyBuffer_Release(&buf);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+/* blocked Bloom filter: 64-byte blocks; block (h >> 32) % nblocks, 6 bits in it at
+ * (lo + i * (((h >> 16) & 0xffffffff) | 1)) & 511, lo = h & 0xffffffff */
+static int
+bloom_op(uchar *bits, Py_ssize_t nbytes, unsigned long long h, int add)
+{
+    unsigned long long nblocks = (unsigned long long)(nbytes / 64);
+    uchar *blk = bits + 64 * ((h >> 32) % nblocks);
+    unsigned long long lo = h & 0xFFFFFFFFULL, step = ((h >> 16) & 0xFFFFFFFFULL) | 1;
+    int i, present = 1;
+    for (i = 0; i < 6; i++) {
+        unsigned p = (unsigned)((lo + (unsigned long long)i * step) & 511);
+        uchar m = (uchar)(1u << (p & 7));
+        if (!(blk[p >> 3] & m)) {
+            present = 0;
+            if (add)
+                blk[p >> 3] |= m;
+            else
+                return 0;
+        }
+    }
+    return present;
+}
+
+static int
+bloom_buffer(PyObject *obj, Py_buffer *view, int writable)
+{
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len < 64 || view->len % 64) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "bloom: the filter must be a multiple of 64 bytes (at least 64)");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(bloom_add_doc, "bloom_add(bits, h) -> bool: set h's bits; True when one was not set (new).");
+
+static PyObject *
+speedups_bloom_add(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    unsigned long long h;
+    Py_buffer view;
+    int present;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OK:bloom_add", &obj, &h))
+        return NULL;
+    if (bloom_buffer(obj, &view, 1) < 0)
+        return NULL;
+    present = bloom_op((uchar *)view.buf, view.len, h, 1);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(!present);
+}
+
+PyDoc_STRVAR(bloom_has_doc, "bloom_has(bits, h) -> bool: h may be in the filter.");
+
+static PyObject *
+speedups_bloom_has(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    unsigned long long h;
+    Py_buffer view;
+    int present;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OK:bloom_has", &obj, &h))
+        return NULL;
+    if (bloom_buffer(obj, &view, 0) < 0)
+        return NULL;
+    present = bloom_op((uchar *)view.buf, view.len, h, 0);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(present);
+}
+
+static int
+is_alnum_ascii(uchar c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+PyDoc_STRVAR(probe_tokens_doc,
+"probe_tokens(raw, seed, target) -> True | False | list[bytes]\n\n"
+"raw split into chunks (maximal runs of ASCII letters, digits and bytes >= 0x80; ASCII upper\n"
+"case folded): True when an all-ASCII chunk hashes (vhash) into target (a set of ints, or a\n"
+"Bloom filter bytearray); else the chunks holding bytes >= 0x80, for the caller to tokenise\n"
+"(False when there are none).");
+
+static PyObject *
+speedups_probe_tokens(PyObject *self, PyObject *args)
+{
+    Py_buffer buf, view;
+    unsigned long long seed;
+    PyObject *target, *res = NULL, *rest = NULL;
+    int is_set, have_view = 0, found = 0;
+    const uchar *d;
+    Py_ssize_t n, i, j;
+    uchar tok[256];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*KO:probe_tokens", &buf, &seed, &target))
+        return NULL;
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    is_set = PyAnySet_Check(target);
+    if (!is_set) {
+        if (bloom_buffer(target, &view, 0) < 0)
+            goto done;
+        have_view = 1;
+    }
+    i = 0;
+    while (i < n && !found) {
+        uchar *t, *heap = NULL;
+        Py_ssize_t len, q;
+        int ascii = 1;
+        while (i < n && !(is_alnum_ascii(d[i]) || d[i] >= 0x80))
+            i++;
+        if (i >= n)
+            break;
+        j = i;
+        while (j < n && (is_alnum_ascii(d[j]) || d[j] >= 0x80)) {
+            if (d[j] >= 0x80)
+                ascii = 0;
+            j++;
+        }
+        len = j - i;
+        t = tok;
+        if (len > (Py_ssize_t)sizeof tok) {
+            heap = (uchar *)PyMem_Malloc((size_t)len);
+            if (heap == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            t = heap;
+        }
+        for (q = 0; q < len; q++) {
+            uchar c = d[i + q];
+            t[q] = (c >= 'A' && c <= 'Z') ? (uchar)(c + 32) : c;
+        }
+        if (!ascii) {
+            PyObject *o = PyBytes_FromStringAndSize((const char *)t, len);
+            PyMem_Free(heap);
+            if (o == NULL)
+                goto done;
+            if (rest == NULL && (rest = PyList_New(0)) == NULL) {
+                Py_DECREF(o);
+                goto done;
+            }
+            if (PyList_Append(rest, o) < 0) {
+                Py_DECREF(o);
+                goto done;
+            }
+            Py_DECREF(o);
+        } else {
+            unsigned long long h = vhash_impl(t, len, seed);
+            PyMem_Free(heap);
+            if (is_set) {
+                PyObject *o = PyLong_FromUnsignedLongLong(h);
+                int r;
+                if (o == NULL)
+                    goto done;
+                r = PySet_Contains(target, o);
+                Py_DECREF(o);
+                if (r < 0)
+                    goto done;
+                found = r;
+            } else {
+                found = bloom_op((uchar *)view.buf, view.len, h, 0);
+            }
+        }
+        i = j;
+    }
+    if (found || rest == NULL) {
+        res = PyBool_FromLong(found);
+    } else {
+        res = rest;
+        rest = NULL;
+    }
+done:
+    Py_XDECREF(rest);
+    if (have_view)
+        PyBuffer_Release(&view);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -939,6 +1176,10 @@ static PyMethodDef speedups_methods[] = {
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
     {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
     {"key_spans", speedups_key_spans, METH_VARARGS, key_spans_doc},   /* passes */
+    {"vhash", speedups_vhash, METH_VARARGS, vhash_doc},               /* passes: verify */
+    {"bloom_add", speedups_bloom_add, METH_VARARGS, bloom_add_doc},
+    {"bloom_has", speedups_bloom_has, METH_VARARGS, bloom_has_doc},
+    {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -812,3 +812,50 @@ def test_key_spans_refuses_bad_shapes(c):
             fn(b"12", [0, 2], 2, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
         with pytest.raises(ValueError):
             fn(b"12", [0, 5], 1, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
+
+
+# ------------------------------------------------------------------ verify's hash, filter and probe (dumpmask.verifyfast)
+
+from dumpmask.verifyfast import py_bloom_add, py_bloom_has, py_probe_tokens, py_vhash  # noqa: E402
+
+_TOKEN_BYTES = st.lists(st.sampled_from([b"a", b"Z", b"9", b" ", b"-", b"\t", b"_", b"\xc3\xa9", b"\xe4\xb8\xad", b"\xff",
+                                         b"Mary", b"SMITH", b"@", b"x" * 300]), max_size=30).map(b"".join)
+
+
+@DIFF
+@given(data=st.binary(max_size=40), seed=st.integers(0, 2**64 - 1))
+def test_vhash_random(c, data, seed):
+    assert c.vhash(data, seed) == py_vhash(data, seed)
+
+
+@DIFF
+@given(hashes=st.lists(st.integers(0, 2**64 - 1), max_size=60), blocks=st.integers(1, 4))
+def test_bloom_random(c, hashes, blocks):
+    a, b = bytearray(64 * blocks), bytearray(64 * blocks)
+    for h in hashes:
+        assert c.bloom_add(a, h) == py_bloom_add(b, h)
+        assert a == b
+    for h in hashes:
+        assert c.bloom_has(a, h) and py_bloom_has(b, h)
+    for h in (0, 1, 2**63, 12345):
+        assert c.bloom_has(a, h) == py_bloom_has(b, h)
+    with pytest.raises(ValueError):
+        c.bloom_add(bytearray(65), 1)
+    with pytest.raises(ValueError):
+        py_bloom_add(bytearray(65), 1)
+
+
+@DIFF
+@given(raw=_TOKEN_BYTES, known=st.lists(_TOKEN_BYTES, max_size=4), seed=st.integers(0, 2**64 - 1), bloom=st.booleans())
+def test_probe_tokens_random(c, raw, known, seed, bloom):
+    """The C probe and its twin agree, on a set and on a Bloom filter of the same hashes."""
+    from dumpmask.verify import btokens
+
+    hashes = {py_vhash(t, seed) for k in known for t in btokens(k)}
+    if bloom:
+        target = bytearray(64 * 8)
+        for h in hashes:
+            py_bloom_add(target, h)
+    else:
+        target = hashes
+    assert c.probe_tokens(raw, seed, target) == py_probe_tokens(raw, seed, target)
