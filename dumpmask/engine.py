@@ -752,16 +752,22 @@ class Engine:
                 st = ev.stmt
                 if ev.table is None or (ev.head is not None and ev.head[2] < 0) or (want is not None and not want(ev.table)):
                     continue
-                ins = dialect.parse_insert(st.raw, st.line, source)
-                if ins.values_start < 0:
-                    continue
+                tuples = self._plain_tuples(ev) if dialect.name == "mysql" else None
+                if tuples is not None:
+                    columns, tuples = tuples
+                else:
+                    ins = dialect.parse_insert(st.raw, st.line, source)
+                    if ins.values_start < 0:
+                        continue
+                    state = self.table_state(ev.table)
+                    try:
+                        columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+                    except DumpSyntaxError:
+                        continue
+                    tuples = ins.tuples
                 state = self.table_state(ev.table)
-                try:
-                    columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
-                except DumpSyntaxError:
-                    continue
                 raw = st.raw
-                items, lineno = tuple_lines(raw, ins.tuples, st.line)
+                items, lineno = tuple_lines(raw, tuples, st.line)
                 yield Block("insert", state.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]],
                             dialect.decode_sql_field, (lambda it, raw=raw: raw[it[0]:it[1]]) if dialect.name == "mysql" else (lambda it: None),
                             lineno)
@@ -782,6 +788,33 @@ class Engine:
         of its own: (table_key, columns, values, line)."""
         with open(path, "rb") as fh:
             yield from self.rows(LineReader(io.BufferedReader(fh, 1 << 20), path), learner=LEARNERS[self.dialect.name](self))
+
+    def _plain_tuples(self, ev):
+        """(columns, tuples as parse_insert gives them) of a MySQL INSERT in mysqldump's plain
+        shape, read by the C tuple scanner (a tuple is its fields between "(" and ")"); None
+        when it is not in that shape, or generated columns may count (then parsed)."""
+        st = ev.stmt
+        raw = st.raw
+        head = self.dialect.parse_insert(raw, st.line, self.source, tuples=False)
+        if head.values_start < 0:
+            return None
+        state = self.table_state(ev.table)
+        try:
+            columns = self.data_columns(state, head.columns, st.line)
+        except DumpSyntaxError:
+            return None
+        n = len(columns)
+        if not n or head.columns is None and state.schema is not None and len(state.schema.columns) != n:
+            return None
+        spans = tuple_spans(raw, head.values_start, n, tuple(range(n)))
+        if not spans:
+            return None
+        k = 2 * n
+        tuples = []
+        for i in range(0, len(spans), k):
+            fields = list(zip(spans[i:i + k:2], spans[i + 1:i + k:2], strict=True))
+            tuples.append((fields[0][0] - 1, fields[-1][1] + 1, fields))
+        return columns, tuples
 
     def key_blocks(self, path: str, needed_of):
         """The first pass of partial transfer, cheaper than read_rows: the same data statements
