@@ -1138,6 +1138,515 @@ speedups_plain_utf8(PyObject *self, PyObject *args)
 
 /* ======================================================================== end of FAKES */
 
+/* ==========================================================================================
+ * Key columns (area: passes): integer key fields of a block remapped (or kept) in C.
+ * The pure-Python twin is dumpmask/keyspans.py py_key_spans; tests/test_speedups.py holds
+ * them to the same results.
+ * ========================================================================================== */
+
+/* one segment of a key domain: x in [a, b] -> enc(x - a) + a + add, where enc is the keyed
+ * Feistel permutation of [0, b - a] (8 rounds of table look-ups, cycle-walking), the identity
+ * when the domain has one value; unusable segments send their values to the Python miss */
+typedef struct {
+    long long a, b, add;
+    int usable, identity, wb, ntabs;
+    unsigned long long mask_b, n;
+    Py_buffer tabs[8];
+    Py_ssize_t tablen[8];
+} key_segment;
+
+static void
+key_segments_release(key_segment *g, Py_ssize_t ng)
+{
+    Py_ssize_t i;
+    int t;
+    for (i = 0; i < ng; i++)
+        for (t = 0; t < g[i].ntabs; t++)
+            PyBuffer_Release(&g[i].tabs[t]);
+}
+
+/* segments: a sequence of (a, b, add, wb, tables): tables None (not usable: Python), () (the
+ * identity), or 8 buffers of C int (array('i')) holding the round values */
+static int
+key_segments_load(PyObject *segs, key_segment **out, Py_ssize_t *nout)
+{
+    PyObject *fast = PySequence_Fast(segs, "key_spans: segments must be a sequence");
+    Py_ssize_t ng, i;
+    key_segment *g;
+    if (fast == NULL)
+        return -1;
+    ng = PySequence_Fast_GET_SIZE(fast);
+    g = (key_segment *)PyMem_Calloc(ng ? (size_t)ng : 1, sizeof(key_segment));
+    if (g == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < ng; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(fast, i), *tabs;
+        key_segment *s = &g[i];
+        int ov1 = 0, ov2 = 0, ov3 = 0, k;
+        long wb;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 5) {
+            PyErr_SetString(PyExc_TypeError, "key_spans: a segment is (a, b, add, wb, tables)");
+            goto fail;
+        }
+        s->a = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 0), &ov1);
+        if (s->a == -1 && PyErr_Occurred())
+            goto fail;
+        s->b = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 1), &ov2);
+        if (s->b == -1 && PyErr_Occurred())
+            goto fail;
+        s->add = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(t, 2), &ov3);
+        if (s->add == -1 && PyErr_Occurred())
+            goto fail;
+        wb = PyLong_AsLong(PyTuple_GET_ITEM(t, 3));
+        if (wb == -1 && PyErr_Occurred())
+            goto fail;
+        tabs = PyTuple_GET_ITEM(t, 4);
+        /* only ranges whose outputs fit in 62 bits are taken here; anything wider goes to Python */
+        if (ov1 || ov2 || ov3 || s->a < 0 || s->b < s->a || s->b > (1LL << 62)
+                || s->add > (1LL << 62) || s->add < -(1LL << 62) || tabs == Py_None)
+            continue;
+        s->n = (unsigned long long)(s->b - s->a) + 1;
+        if (PyTuple_Check(tabs) && PyTuple_GET_SIZE(tabs) == 0) {
+            s->identity = s->n == 1;
+            s->usable = s->identity;
+            continue;
+        }
+        if (!PyTuple_Check(tabs) || PyTuple_GET_SIZE(tabs) != 8 || wb < 1 || wb > 31) {
+            PyErr_SetString(PyExc_TypeError, "key_spans: tables must be None, () or 8 int arrays");
+            goto fail;
+        }
+        for (k = 0; k < 8; k++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(tabs, k), &s->tabs[k], PyBUF_FORMAT) < 0)
+                goto fail;
+            s->ntabs = k + 1;
+            if (s->tabs[k].itemsize != (Py_ssize_t)sizeof(int) || s->tabs[k].format == NULL
+                    || strcmp(s->tabs[k].format, "i") != 0) {
+                PyErr_SetString(PyExc_TypeError, "key_spans: round tables must be array('i')");
+                goto fail;
+            }
+            s->tablen[k] = s->tabs[k].len / (Py_ssize_t)sizeof(int);
+        }
+        s->wb = (int)wb;
+        s->mask_b = (1ULL << wb) - 1;
+        s->usable = 1;
+    }
+    Py_DECREF(fast);
+    *out = g;
+    *nout = ng;
+    return 0;
+fail:
+    key_segments_release(g, ng);
+    PyMem_Free(g);
+    Py_DECREF(fast);
+    return -1;
+}
+
+/* one Feistel pass; -1 (as unsigned) when a table entry is missing or out of range */
+static unsigned long long
+key_feistel(const key_segment *s, unsigned long long x)
+{
+    unsigned long long a = x >> s->wb, b = x & s->mask_b, t;
+    int r;
+    for (r = 0; r < 8; r++) {
+        int f;
+        if (b >= (unsigned long long)s->tablen[r])
+            return (unsigned long long)-1;
+        f = ((const int *)s->tabs[r].buf)[b];
+        if (f < 0)
+            return (unsigned long long)-1;
+        t = b;
+        b = a ^ (unsigned long long)f;
+        a = t;
+    }
+    return (a << s->wb) | b;
+}
+
+/* the remapped value of x, or -1 when C cannot tell (the Python miss decides) */
+static long long
+key_map(const key_segment *g, Py_ssize_t ng, long long x)
+{
+    Py_ssize_t i;
+    for (i = 0; i < ng; i++) {
+        const key_segment *s = &g[i];
+        unsigned long long y;
+        int walks = 0;
+        if (x < s->a || x > s->b)
+            continue;
+        if (!s->usable)
+            return -1;
+        if (s->identity)
+            return x + s->add;
+        y = key_feistel(s, (unsigned long long)(x - s->a));
+        while (y != (unsigned long long)-1 && y >= s->n) {
+            if (++walks > 1000000)
+                return -1;
+            y = key_feistel(s, y);
+        }
+        if (y == (unsigned long long)-1)
+            return -1;
+        return (long long)y + s->a + s->add;
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(key_spans_doc,
+"key_spans(data, spans, k, j, repl, segments, cache, miss, unchanged, null) -> (changed, nulls, max)\n\n"
+"Field j of every k fields of the flat spans: plain ASCII digits (1-18) in a usable segment are\n"
+"remapped (segments None: kept, repl UNCHANGED); any other field goes through cache/miss like\n"
+"the generated span loop. repl[n*k+j] is set for every row n; max is the largest value C wrote\n"
+"(-1 if none).");
+
+static PyObject *
+speedups_key_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *spans, *repl, *segs, *cache, *miss, *unchanged, *null_obj, *sfast = NULL, *res = NULL;
+    Py_ssize_t k, j, nspans, row, nrows, ng = 0, changed = 0, nulls = 0;
+    long long maxv = -1;
+    key_segment *g = NULL;
+    int keep_only;
+    const uchar *d;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*OnnO!OOOOO:key_spans", &buf, &spans, &k, &j, &PyList_Type, &repl,
+                          &segs, &cache, &miss, &unchanged, &null_obj))
+        return NULL;
+    if (!PyDict_Check(cache) || !PyBytes_Check(null_obj)) {
+        PyErr_SetString(PyExc_TypeError, "key_spans: cache must be a dict and null bytes");
+        goto done;
+    }
+    keep_only = segs == Py_None;
+    if (!keep_only && key_segments_load(segs, &g, &ng) < 0)
+        goto done;
+    sfast = PySequence_Fast(spans, "key_spans: spans must be a sequence");
+    if (sfast == NULL)
+        goto done;
+    nspans = PySequence_Fast_GET_SIZE(sfast);
+    if (k < 1 || j < 0 || j >= k || nspans % (2 * k) != 0 || PyList_GET_SIZE(repl) != nspans / 2) {
+        PyErr_SetString(PyExc_ValueError, "key_spans: spans, k, j and repl do not agree");
+        goto done;
+    }
+    d = (const uchar *)buf.buf;
+    nrows = nspans / (2 * k);
+    for (row = 0; row < nrows; row++) {
+        Py_ssize_t at = row * k + j, s, e, p;
+        PyObject *r = NULL;
+        s = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(sfast, 2 * at));
+        if (s == -1 && PyErr_Occurred())
+            goto done;
+        e = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(sfast, 2 * at + 1));
+        if (e == -1 && PyErr_Occurred())
+            goto done;
+        if (s < 0 || e < s || e > buf.len) {
+            PyErr_SetString(PyExc_ValueError, "key_spans: a span is outside the data");
+            goto done;
+        }
+        if (e - s >= 1 && e - s <= 18) {
+            long long x = 0;
+            for (p = s; p < e && d[p] >= '0' && d[p] <= '9'; p++)
+                x = x * 10 + (d[p] - '0');
+            if (p == e) {
+                if (keep_only) {
+                    Py_INCREF(unchanged);
+                    r = unchanged;
+                } else {
+                    long long y = key_map(g, ng, x);
+                    if (y >= 0) {
+                        char tmp[32];
+                        int len = snprintf(tmp, sizeof tmp, "%lld", y);
+                        r = PyBytes_FromStringAndSize(tmp, len);
+                        if (r == NULL)
+                            goto done;
+                        changed++;
+                        if (y > maxv)
+                            maxv = y;
+                    }
+                }
+            }
+        }
+        if (r == NULL) {
+            /* the generated loop's way: memo, else miss; count changed values and NULLs */
+            PyObject *raw = PyBytes_FromStringAndSize((const char *)d + s, e - s);
+            if (raw == NULL)
+                goto done;
+            r = PyDict_GetItemWithError(cache, raw);
+            if (r != NULL) {
+                Py_INCREF(r);
+            } else if (PyErr_Occurred()) {
+                Py_DECREF(raw);
+                goto done;
+            } else {
+                r = PyObject_CallOneArg(miss, raw);
+                if (r == NULL) {
+                    Py_DECREF(raw);
+                    goto done;
+                }
+            }
+            if (r == unchanged) {
+                if (PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(null_obj)
+                        && memcmp(PyBytes_AS_STRING(raw), PyBytes_AS_STRING(null_obj), (size_t)PyBytes_GET_SIZE(raw)) == 0)
+                    nulls++;
+            } else {
+                changed++;
+                if (r == null_obj)
+                    nulls++;
+            }
+            Py_DECREF(raw);
+        }
+        if (PyList_SetItem(repl, at, r) < 0)   /* steals r */
+            goto done;
+    }
+    res = Py_BuildValue("nnL", changed, nulls, maxv);
+done:
+    Py_XDECREF(sfast);
+    if (g != NULL) {
+        key_segments_release(g, ng);
+        PyMem_Free(g);
+    }
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+/* ==========================================================================================
+ * verify (area: passes): a keyed 64-bit hash, a blocked Bloom filter in a bytearray, and the
+ * token probe of a row's raw bytes. Pure-Python twins: dumpmask/verifyfast.py.
+ * ========================================================================================== */
+
+#define VH_P1 0x9E3779B185EBCA87ULL
+#define VH_P2 0xC2B2AE3D27D4EB4FULL
+#define VH_P3 0x165667B19E3779F9ULL
+
+static unsigned long long
+vh_rotl(unsigned long long x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* h = seed ^ (len * P1); per 8-byte little-endian word w (the last one zero-padded):
+ * h = rotl((h ^ (w * P3)) * P2, 29); then the murmur3 finaliser */
+static unsigned long long
+vhash_impl(const uchar *d, Py_ssize_t n, unsigned long long seed)
+{
+    unsigned long long h = seed ^ ((unsigned long long)n * VH_P1);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned long long w = 0;
+        int b;
+        for (b = 0; b < 8 && i + b < n; b++)
+            w |= (unsigned long long)d[i + b] << (8 * b);
+        h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
+        i += 8;
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+PyDoc_STRVAR(vhash_doc, "vhash(data, seed) -> int: the keyed 64-bit hash of verify (see verifyfast.py).");
+
+static PyObject *
+speedups_vhash(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    unsigned long long seed, h;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*K:vhash", &buf, &seed))
+        return NULL;
+    h = vhash_impl((const uchar *)buf.buf, buf.len, seed);
+    PyBuffer_Release(&buf);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+/* blocked Bloom filter: 64-byte blocks; block (h >> 32) % nblocks, 6 bits in it at
+ * (lo + i * (((h >> 16) & 0xffffffff) | 1)) & 511, lo = h & 0xffffffff */
+static int
+bloom_op(uchar *bits, Py_ssize_t nbytes, unsigned long long h, int add)
+{
+    unsigned long long nblocks = (unsigned long long)(nbytes / 64);
+    uchar *blk = bits + 64 * ((h >> 32) % nblocks);
+    unsigned long long lo = h & 0xFFFFFFFFULL, step = ((h >> 16) & 0xFFFFFFFFULL) | 1;
+    int i, present = 1;
+    for (i = 0; i < 6; i++) {
+        unsigned p = (unsigned)((lo + (unsigned long long)i * step) & 511);
+        uchar m = (uchar)(1u << (p & 7));
+        if (!(blk[p >> 3] & m)) {
+            present = 0;
+            if (add)
+                blk[p >> 3] |= m;
+            else
+                return 0;
+        }
+    }
+    return present;
+}
+
+static int
+bloom_buffer(PyObject *obj, Py_buffer *view, int writable)
+{
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len < 64 || view->len % 64) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "bloom: the filter must be a multiple of 64 bytes (at least 64)");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(bloom_add_doc, "bloom_add(bits, h) -> bool: set h's bits; True when one was not set (new).");
+
+static PyObject *
+speedups_bloom_add(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    unsigned long long h;
+    Py_buffer view;
+    int present;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OK:bloom_add", &obj, &h))
+        return NULL;
+    if (bloom_buffer(obj, &view, 1) < 0)
+        return NULL;
+    present = bloom_op((uchar *)view.buf, view.len, h, 1);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(!present);
+}
+
+PyDoc_STRVAR(bloom_has_doc, "bloom_has(bits, h) -> bool: h may be in the filter.");
+
+static PyObject *
+speedups_bloom_has(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    unsigned long long h;
+    Py_buffer view;
+    int present;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OK:bloom_has", &obj, &h))
+        return NULL;
+    if (bloom_buffer(obj, &view, 0) < 0)
+        return NULL;
+    present = bloom_op((uchar *)view.buf, view.len, h, 0);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(present);
+}
+
+static int
+is_alnum_ascii(uchar c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+PyDoc_STRVAR(probe_tokens_doc,
+"probe_tokens(raw, seed, target) -> True | False | list[bytes]\n\n"
+"raw split into chunks (maximal runs of ASCII letters, digits and bytes >= 0x80; ASCII upper\n"
+"case folded): True when an all-ASCII chunk hashes (vhash) into target (a set of ints, or a\n"
+"Bloom filter bytearray); else the chunks holding bytes >= 0x80, for the caller to tokenise\n"
+"(False when there are none).");
+
+static PyObject *
+speedups_probe_tokens(PyObject *self, PyObject *args)
+{
+    Py_buffer buf, view;
+    unsigned long long seed;
+    PyObject *target, *res = NULL, *rest = NULL;
+    int is_set, have_view = 0, found = 0;
+    const uchar *d;
+    Py_ssize_t n, i, j;
+    uchar tok[256];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*KO:probe_tokens", &buf, &seed, &target))
+        return NULL;
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    is_set = PyAnySet_Check(target);
+    if (!is_set) {
+        if (bloom_buffer(target, &view, 0) < 0)
+            goto done;
+        have_view = 1;
+    }
+    i = 0;
+    while (i < n && !found) {
+        uchar *t, *heap = NULL;
+        Py_ssize_t len, q;
+        int ascii = 1;
+        while (i < n && !(is_alnum_ascii(d[i]) || d[i] >= 0x80))
+            i++;
+        if (i >= n)
+            break;
+        j = i;
+        while (j < n && (is_alnum_ascii(d[j]) || d[j] >= 0x80)) {
+            if (d[j] >= 0x80)
+                ascii = 0;
+            j++;
+        }
+        len = j - i;
+        t = tok;
+        if (len > (Py_ssize_t)sizeof tok) {
+            heap = (uchar *)PyMem_Malloc((size_t)len);
+            if (heap == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            t = heap;
+        }
+        for (q = 0; q < len; q++) {
+            uchar c = d[i + q];
+            t[q] = (c >= 'A' && c <= 'Z') ? (uchar)(c + 32) : c;
+        }
+        if (!ascii) {
+            PyObject *o = PyBytes_FromStringAndSize((const char *)t, len);
+            PyMem_Free(heap);
+            if (o == NULL)
+                goto done;
+            if (rest == NULL && (rest = PyList_New(0)) == NULL) {
+                Py_DECREF(o);
+                goto done;
+            }
+            if (PyList_Append(rest, o) < 0) {
+                Py_DECREF(o);
+                goto done;
+            }
+            Py_DECREF(o);
+        } else {
+            unsigned long long h = vhash_impl(t, len, seed);
+            PyMem_Free(heap);
+            if (is_set) {
+                PyObject *o = PyLong_FromUnsignedLongLong(h);
+                int r;
+                if (o == NULL)
+                    goto done;
+                r = PySet_Contains(target, o);
+                Py_DECREF(o);
+                if (r < 0)
+                    goto done;
+                found = r;
+            } else {
+                found = bloom_op((uchar *)view.buf, view.len, h, 0);
+            }
+        }
+        i = j;
+    }
+    if (found || rest == NULL) {
+        res = PyBool_FromLong(found);
+    } else {
+        res = rest;
+        rest = NULL;
+    }
+done:
+    Py_XDECREF(rest);
+    if (have_view)
+        PyBuffer_Release(&view);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -1154,6 +1663,11 @@ static PyMethodDef speedups_methods[] = {
     {"pick_field", speedups_pick_field, METH_VARARGS, pick_field_doc},
     {"assemble_field", speedups_assemble_field, METH_VARARGS, assemble_field_doc},
     {"plain_utf8", speedups_plain_utf8, METH_VARARGS, plain_utf8_doc},
+    {"key_spans", speedups_key_spans, METH_VARARGS, key_spans_doc},   /* passes */
+    {"vhash", speedups_vhash, METH_VARARGS, vhash_doc},               /* passes: verify */
+    {"bloom_add", speedups_bloom_add, METH_VARARGS, bloom_add_doc},
+    {"bloom_has", speedups_bloom_has, METH_VARARGS, bloom_has_doc},
+    {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,6 +19,7 @@ from dumpmask.audit import Audit, ColumnStats, HashingReader, HashingWriter
 from dumpmask.crypto import Key
 from dumpmask.dialects import get_dialect, peek_dialect
 from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tuple_lines
+from dumpmask.dialects.fast import copy_spans, tuple_spans
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
 from dumpmask.idents import display_name
 from dumpmask.learn import LEARNERS
@@ -97,6 +98,12 @@ class RowFilters:
             if fields is None:
                 return None
         return fields
+
+    @property
+    def take(self):
+        """take(nrows) -> the offsets kept among the next nrows rows, when the only filter keeps
+        rows by their position (partial transfer from a file): no fields needed. Else None."""
+        return getattr(self.filters[0], "take", None) if len(self.filters) == 1 else None
 
     def flush(self) -> list:
         pending: list = []
@@ -698,6 +705,16 @@ class Engine:
             if filters is None:
                 block = DataBlock("copy", chunk, ev.first_line + row0, row0)
                 nrows = chunk.count(b"\n") + (1 if chunk and not chunk.endswith(b"\n") else 0)   # (as mask_block counts)
+            elif filters.take is not None and chunk.endswith(b"\n") and type(copy_spans(chunk, len(columns), ())) is list:
+                # rows kept by their position: counted, not split (a bad line takes the path below: its error)
+                nrows = chunk.count(b"\n")
+                kept = filters.take(nrows)
+                if not kept:
+                    row0 += nrows
+                    continue
+                lines = chunk.split(b"\n")
+                block = DataBlock("copy", b"".join(lines[k] + b"\n" for k in kept), ev.first_line, row0,
+                                  rows=[row0 + k for k in kept])
             else:
                 block, nrows = _filtered_copy_block(chunk, filters, len(columns), ev.first_line, row0, name, self.source)
             output.submit(planned, block, done)
@@ -740,7 +757,10 @@ class Engine:
         planned = self.build_plan(state, columns, line)
         filters = self.row_filters(state, columns, line, sql=True)
         keep = None
-        if filters is not None:
+        nrows = self._plain_tuple_count(raw, line, ins, len(columns)) if filters is not None and filters.take else None
+        if nrows is not None:
+            keep = filters.take(nrows)   # rows kept by their position: counted by the C scanner, not parsed
+        elif filters is not None:
             if ins is None:
                 ins = self.dialect.parse_insert(raw, line, self.source)
             keep = [k for k, (_t0, _t1, fields) in enumerate(ins.tuples)
@@ -751,6 +771,15 @@ class Engine:
 
         self.output.submit(planned, DataBlock("insert", raw, line, tstats.rows_read, keep=keep, parsed=ins), done,
                            exact_row0=lambda: tstats.rows_read)
+
+    def _plain_tuple_count(self, raw: bytes, line: int, ins, ncols: int):
+        """The tuples of a MySQL INSERT in mysqldump's plain shape with ncols fields each (the C
+        tuple scanner), or None (PostgreSQL, another shape: parsed as before)."""
+        if self.dialect.name != "mysql" or ins is not None or ncols < 1:
+            return None
+        head = self.dialect.parse_insert(raw, line, self.source, tuples=False)
+        spans = tuple_spans(raw, head.values_start, ncols, (0,)) if head.values_start >= 0 else None
+        return None if spans is None else len(spans) // 2
 
     def insert_rebuilt(self, ev, write) -> None:
         """PostgreSQL: INSERT ... VALUES rebuilt from its tuples when masked; any other INSERT
@@ -832,16 +861,22 @@ class Engine:
                 st = ev.stmt
                 if ev.table is None or (ev.head is not None and ev.head[2] < 0) or (want is not None and not want(ev.table)):
                     continue
-                ins = dialect.parse_insert(st.raw, st.line, source)
-                if ins.values_start < 0:
-                    continue
+                tuples = self._plain_tuples(ev) if dialect.name == "mysql" else None
+                if tuples is not None:
+                    columns, tuples = tuples
+                else:
+                    ins = dialect.parse_insert(st.raw, st.line, source)
+                    if ins.values_start < 0:
+                        continue
+                    state = self.table_state(ev.table)
+                    try:
+                        columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+                    except DumpSyntaxError:
+                        continue
+                    tuples = ins.tuples
                 state = self.table_state(ev.table)
-                try:
-                    columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
-                except DumpSyntaxError:
-                    continue
                 raw = st.raw
-                items, lineno = tuple_lines(raw, ins.tuples, st.line)
+                items, lineno = tuple_lines(raw, tuples, st.line)
                 yield Block("insert", state.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]],
                             dialect.decode_sql_field, (lambda it, raw=raw: raw[it[0]:it[1]]) if dialect.name == "mysql" else (lambda it: None),
                             lineno)
@@ -863,6 +898,123 @@ class Engine:
         with open(path, "rb") as fh:
             yield from self.rows(LineReader(io.BufferedReader(fh, 1 << 20), path), learner=LEARNERS[self.dialect.name](self))
 
+    def _plain_tuples(self, ev):
+        """(columns, tuples as parse_insert gives them) of a MySQL INSERT in mysqldump's plain
+        shape, read by the C tuple scanner (a tuple is its fields between "(" and ")"); None
+        when it is not in that shape, or generated columns may count (then parsed)."""
+        st = ev.stmt
+        raw = st.raw
+        head = self.dialect.parse_insert(raw, st.line, self.source, tuples=False)
+        if head.values_start < 0:
+            return None
+        state = self.table_state(ev.table)
+        try:
+            columns = self.data_columns(state, head.columns, st.line)
+        except DumpSyntaxError:
+            return None
+        n = len(columns)
+        if not n or head.columns is None and state.schema is not None and len(state.schema.columns) != n:
+            return None
+        spans = tuple_spans(raw, head.values_start, n, tuple(range(n)))
+        if not spans:
+            return None
+        k = 2 * n
+        tuples = []
+        for i in range(0, len(spans), k):
+            fields = list(zip(spans[i:i + k:2], spans[i + 1:i + k:2], strict=True))
+            tuples.append((fields[0][0] - 1, fields[-1][1] + 1, fields))
+        return columns, tuples
+
+    def key_blocks(self, path: str, needed_of):
+        """The first pass of partial transfer, cheaper than read_rows: the same data statements
+        (with a learner of its own), without decoding the rows. `needed_of(table key, columns)`
+        -> the column indexes whose values are wanted; yields (table key, columns, nrows,
+        raw(r) -> the raw fields at those indexes of the piece's row r, decode(raw field) ->
+        str | None) per piece (a COPY chunk, an INSERT). A MySQL INSERT is counted and read by
+        the C tuple scanner where it has mysqldump's plain shape, else parsed as read_rows does."""
+        mysql = self.dialect.name == "mysql"
+        dialect = self.dialect
+        with open(path, "rb") as fh:
+            lines = LineReader(io.BufferedReader(fh, 1 << 20), path)
+            learner = LEARNERS[dialect.name](self)
+            for ev in dialect.events(lines):
+                if ev.event == "insert" and mysql:
+                    got = self._key_insert(ev, needed_of, tuple_spans)
+                    if got is not None:
+                        yield got
+                        continue
+                    yield from self._key_pieces_parsed(ev, needed_of)
+                elif ev.event == "copy":
+                    if not ev.readable or not ev.text_format:
+                        continue
+                    state = self.table_state(ev.table)
+                    try:
+                        columns = self.data_columns(state, ev.columns, ev.stmt.line)
+                    except DumpSyntaxError:
+                        continue
+                    idxs = needed_of(state.key, columns)
+                    for chunk in ev.chunks():
+                        if not chunk:
+                            continue
+                        yield (state.key, columns, chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1),
+                               _copy_chunk_fields(chunk, idxs), dialect.decode_copy_field)
+                elif ev.event == "insert":
+                    yield from self._key_pieces_parsed(ev, needed_of)
+                elif ev.kind == "create_table" or dialect.is_schema_statement(ev):
+                    learner.learn(ev)
+
+    def _key_insert(self, ev, needed_of, tuple_spans):
+        """key_blocks' piece of a MySQL INSERT from the C tuple scanner, or None when it is
+        not in the plain shape (or has no column list where generated columns could count)."""
+        st = ev.stmt
+        if ev.table is None or (ev.head is not None and ev.head[2] < 0):
+            return None
+        raw = st.raw
+        head = self.dialect.parse_insert(raw, st.line, self.source, tuples=False)
+        if head.values_start < 0:
+            return None
+        state = self.table_state(ev.table)
+        try:
+            columns = self.data_columns(state, head.columns, st.line)
+        except DumpSyntaxError:
+            return None
+        if head.columns is None and state.schema is not None and len(state.schema.columns) != len(columns):
+            return None   # (with_generated looks at the first tuple)
+        idxs = list(needed_of(state.key, columns))
+        if not columns:
+            return None
+        spans = tuple_spans(raw, head.values_start, len(columns), tuple(idxs) or (0,))
+        if spans is None:
+            return None
+        k = max(1, len(idxs))
+        nrows = len(spans) // (2 * k)
+        n = len(idxs)
+
+        def fields(r):
+            base = 2 * k * r
+            return [raw[spans[base + 2 * j]:spans[base + 2 * j + 1]] for j in range(n)]
+        return state.key, columns, nrows, fields, self.dialect.decode_sql_field
+
+    def _key_pieces_parsed(self, ev, needed_of):
+        """key_blocks' piece of an INSERT parsed as blocks() parses it."""
+        st = ev.stmt
+        if ev.table is None or (ev.head is not None and ev.head[2] < 0):
+            return
+        ins = self.dialect.parse_insert(st.raw, st.line, self.source)
+        if ins.values_start < 0:
+            return
+        state = self.table_state(ev.table)
+        try:
+            columns = self.dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+        except DumpSyntaxError:
+            return
+        idxs = needed_of(state.key, columns)
+        raw, tuples = st.raw, ins.tuples
+
+        def fields(r):
+            spans = tuples[r][2]
+            return [raw[spans[i][0]:spans[i][1]] if i < len(spans) else None for i in idxs]
+        yield state.key, columns, len(tuples), fields, self.dialect.decode_sql_field
 
     def record_evidence(self) -> None:
         """What the run did, for the audit and the report (never what was configured): the
@@ -1150,6 +1302,22 @@ def _bytes_written(out) -> int:
         return out.raw.bytes
     except AttributeError:
         return 0
+
+
+def _copy_chunk_fields(chunk: bytes, idxs):
+    """raw(r) -> the fields at idxs of line r of a chunk of COPY lines (split once, when first
+    asked); a missing field is None."""
+    lines = []
+
+    def fields(r):
+        if not lines:
+            lines.extend(chunk.split(b"\n"))
+        line = lines[r]
+        if r < len(lines) - 1:
+            line = line.rstrip(b"\r")   # (a line that ended in a line break: _copy_fields)
+        f = line.split(b"\t")
+        return [f[i] if i < len(f) else None for i in idxs]
+    return fields
 
 
 def _copy_fields(line: bytes) -> list:

@@ -686,6 +686,23 @@ class Remapper:
             return up(x) + base
         return m
 
+    def key_segments(self) -> list:
+        """This domain's integer map as keyspans segments [(a, b, add, wb, tables)]: the lower
+        (and upper) permutation with its filled round tables, () for a one-value range, None
+        while the tables are not filled yet (those values then take the Python path, which
+        fills them after _Feistel.FILL_AFTER values)."""
+        def seg(perm: IntPermutation, add: int):
+            f = perm._f
+            if f is None:
+                return (perm.lo, perm.hi, add, 0, ())
+            if not f._full:
+                return (perm.lo, perm.hi, add, f.wb, None)
+            return (perm.lo, perm.hi, add, f.wb, tuple(f._tables))
+        segs = [seg(self.perm, self.offset)]
+        if self.upper is not None:
+            segs.append(seg(self.upper, self.lo - (self.mid + 1)))
+        return segs
+
     def for_column(self, col, where: str):
         strategy = self.strategy
         perm = self.perm
@@ -728,6 +745,7 @@ class Remapper:
                     observed["max"] = y
                 return b"%d" % y
             fn.raw_int = raw_int
+            fn.key_segments = self.key_segments   # (keyspans: the same values, in C)
         fn.observed = observed
         return fn
 

@@ -26,16 +26,20 @@ Everything else found is a leak, exit 1: e-mails, phone numbers, addresses, user
 password hashes, numbers of 5 digits or more, multi-word values, and any value of a masked
 column found in a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
 
-Memory: pass 1 puts keyed 64-bit hashes (xxh3_64 with a random per-run seed: no value is kept
-in clear) of the original values, of value@row and of each value's first token into exact sets
-while they are small (up to SET_MAX hashes each) and into scalable Bloom filters beyond; pass 2
+Memory: pass 1 puts keyed 64-bit hashes (verifyfast.HASH with a random per-run seed: no value
+is kept in clear) of the original values, of value@row and of each value's first token into
+exact sets while they are small (up to SET_MAX hashes each) and into blocked Bloom filters of a
+fixed BLOOM_BYTES beyond (memory flat; more values only raise the false-positive rate, which
+costs time and never hides a finding: a value@row false positive makes a generated hit a
+suspect, counted toward MAX_SUSPECTS, past which verify fails closed); pass 2
 reads the MASKED dump as a stream and keeps only hits (candidates: hash, counts, a few redacted
 locations). Pass 2 tokenises a row's raw bytes (no decoding, when its escapes cannot glue
-letters) and looks further only at rows, then fields, holding a token that begins an original
-value; pass 3 re-reads ORIGINAL to confirm candidates exactly (64-bit keyed hash equality) and
+letters; the ASCII tokens in C, verifyfast.probe_tokens) and looks further only at rows, then
+fields, holding a token that begins an original value; pass 3 re-reads ORIGINAL to confirm
+candidates exactly (64-bit keyed hash equality) and
 to learn which ones also occur in unmasked columns, skipping rows without a token that begins
-a candidate. Memory grows with the number of distinct original values of the masked columns
-and with the hits, never with the size of the masked dump.
+a candidate. Memory grows with the hits (bounded by MAX_SUSPECTS rows), never with the
+number of original values past SET_MAX nor with the size of the masked dump.
 """
 from __future__ import annotations
 
@@ -44,77 +48,14 @@ import re
 from dataclasses import dataclass, field
 from itertools import repeat
 
-import xxhash
-
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
 from dumpmask.idents import column_named, display_name
+from dumpmask.verifyfast import HASH, bloom_add, bloom_has, probe_tokens
 
 MAX_TOKENS = 8
 MAX_LOCATIONS = 5
 _TOKEN_RE = re.compile(r"[^\W_]+")
-
-
-# --------------------------------------------------------------------------- Bloom filter
-
-
-class _Bloom:
-    __slots__ = ("m", "k", "bits", "capacity", "count")
-
-    def __init__(self, capacity: int, bits_per_item: int = 16, k: int = 6):
-        self.capacity = capacity
-        self.m = max(1 << 13, capacity * bits_per_item)
-        self.k = k
-        self.bits = bytearray((self.m + 7) // 8)
-        self.count = 0
-
-    def add(self, h: int) -> None:
-        m, bits = self.m, self.bits
-        h1 = h & 0xFFFFFFFF
-        h2 = (h >> 32) | 1
-        for i in range(self.k):
-            p = (h1 + i * h2) % m
-            bits[p >> 3] |= 1 << (p & 7)
-        self.count += 1
-
-    def __contains__(self, h: int) -> bool:
-        m, bits = self.m, self.bits
-        h1 = h & 0xFFFFFFFF
-        h2 = (h >> 32) | 1
-        for i in range(self.k):
-            p = (h1 + i * h2) % m
-            if not bits[p >> 3] & (1 << (p & 7)):
-                return False
-        return True
-
-
-class ScalableBloom:
-    """A Bloom filter that grows with its content (a new filter of twice the capacity when the
-    current one is full), about 16 bits and 6 probes per item: ~0.1% false positives each."""
-
-    def __init__(self, initial: int = 1 << 18):
-        self.filters = [_Bloom(initial)]
-        self.count = 0
-
-    def add(self, h: int) -> None:
-        if h in self:
-            return
-        f = self.filters[-1]
-        if f.count >= f.capacity:
-            f = _Bloom(f.capacity * 2)
-            self.filters.append(f)
-        f.add(h)
-        self.count += 1
-
-    def __contains__(self, h: int) -> bool:
-        for f in self.filters:
-            if h in f:
-                return True
-        return False
-
-    @property
-    def nbytes(self) -> int:
-        return sum(len(f.bits) for f in self.filters)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -254,34 +195,41 @@ def _finding_dict(c: Candidate, why: str | None) -> dict:
 
 
 SET_MAX = 1 << 19   # hashes kept in an exact set up to this many (~40 MB), a Bloom filter beyond
+BLOOM_BYTES = 1 << 24   # the Bloom filter a set becomes: 16 MiB, whatever the input's size
 
 
 class _HashSet:
-    """Keyed 64-bit hashes: an exact set while small (fast, C-level probes), converted into a
-    ScalableBloom once it holds more than `limit` hashes (memory stays ~2 bytes per hash)."""
+    """Keyed 64-bit hashes: an exact set while small (fast, C-level probes), then a blocked
+    Bloom filter of a fixed BLOOM_BYTES (verifyfast: 6 bits in one 64-byte block per hash), so
+    memory stays flat. Its false-positive rate grows with the hashes it holds: about 2e-6 at
+    1 million, 1e-3 at 8 million, 2% at 16 million; a false positive costs time (a row looked
+    at, a candidate that pass 3 does not confirm), never a finding."""
 
-    __slots__ = ("set", "bloom", "limit")
+    __slots__ = ("set", "bloom", "limit", "n")
 
     def __init__(self, limit: int = SET_MAX):
         self.set: set | None = set()
-        self.bloom: ScalableBloom | None = None
+        self.bloom: bytearray | None = None
         self.limit = limit
+        self.n = 0
 
     def add(self, h: int) -> None:
         s = self.set
         if s is None:
-            self.bloom.add(h)
+            if bloom_add(self.bloom, h):
+                self.n += 1
             return
         s.add(h)
         if len(s) > self.limit:
-            b = self.bloom = ScalableBloom(initial=max(1 << 18, 2 * self.limit))
+            b = self.bloom = bytearray(BLOOM_BYTES)
             for x in s:
-                b.add(x)
+                bloom_add(b, x)
+            self.n = len(s)
             self.set = None
 
     def __contains__(self, h: int) -> bool:
         s = self.set
-        return h in s if s is not None else h in self.bloom
+        return h in s if s is not None else bloom_has(self.bloom, h)
 
     def any_of(self, hashes) -> bool:
         """True when one of the hashes (an iterable) may be in."""
@@ -290,13 +238,19 @@ class _HashSet:
             return not s.isdisjoint(hashes)
         b = self.bloom
         for h in hashes:
-            if h in b:
+            if bloom_has(b, h):
                 return True
         return False
 
     @property
+    def target(self):
+        """What verifyfast.probe_tokens looks hashes up in: the set or the filter."""
+        return self.set if self.set is not None else self.bloom
+
+    @property
     def count(self) -> int:
-        return len(self.set) if self.set is not None else self.bloom.count
+        """Hashes held (past the exact set: those that set a new bit, a lower bound)."""
+        return len(self.set) if self.set is not None else self.n
 
     @property
     def nbytes(self) -> int:
@@ -304,7 +258,7 @@ class _HashSet:
 
         if self.set is not None:
             return sys.getsizeof(self.set) + 36 * len(self.set)
-        return self.bloom.nbytes
+        return len(self.bloom)
 
 
 # --------------------------------------------------------------------------- raw rows
@@ -402,20 +356,25 @@ class _LeakCheck:
         return self.values.nbytes + self.row_values.nbytes + self.first_tokens.nbytes
 
     def hash_tokens(self, toks) -> int:
-        return xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8", "surrogatepass"), self.seed)
+        return HASH(" ".join(toks).encode("utf-8", "surrogatepass"), self.seed)
 
     def hash_row(self, table_bytes: bytes, ordinal: int, joined: bytes) -> int:
-        return xxhash.xxh3_64_intdigest(b"%s\x00%d\x00%s" % (table_bytes, ordinal, joined), self.seed)
+        return HASH(b"%s\x00%d\x00%s" % (table_bytes, ordinal, joined), self.seed)
 
-    def probe_bytes(self, raw: bytes, probe) -> bool:
-        """Does one of the tokens of these raw bytes begin a value `probe` knows?"""
+    def probe_bytes(self, raw: bytes, hashes: _HashSet) -> bool:
+        """Does one of the tokens of these raw bytes hash into `hashes` (begin a value it knows)?"""
+        if probe_tokens is not None:
+            found = probe_tokens(raw, self.seed, hashes.target)
+            if found is True or found is False:
+                return found
+            return hashes.any_of(map(HASH, _fix_nonascii(found), repeat(self.seed)))
         toks = raw.translate(_TRANS).split()
         if not raw.isascii():
             toks = _fix_nonascii(toks)
-        return probe(map(xxhash.xxh3_64_intdigest, toks, repeat(self.seed)))
+        return hashes.any_of(map(HASH, toks, repeat(self.seed)))
 
-    def probed_rows(self, dump, counts: dict, probe):
-        """The rows of dump `dump` one of whose tokens `probe` knows (tokenised from their raw
+    def probed_rows(self, dump, counts: dict, probe: _HashSet):
+        """The rows of dump `dump` one of whose tokens hashes into `probe` (tokenised from their raw
         bytes when that is safe, else decoded): yields (table, cols, idx, ordinal, fields, decode,
         lineno, item, vals) with vals None when the raw bytes were used. Row ordinals per table
         go into `counts`."""
@@ -443,7 +402,7 @@ class _LeakCheck:
         and of their first tokens."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
+        hsh, seed = HASH, self.seed
         values, first_tokens, row_values, lengths = self.values, self.first_tokens, self.row_values, self.lengths
         dump = DumpRows(original, self.dialect)
         try:
@@ -487,20 +446,21 @@ class _LeakCheck:
         be); a value of such a row only when one of its own tokens does."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
-        any_first = self.first_tokens.any_of
+        hsh, seed = HASH, self.seed
+        first_tokens = self.first_tokens
+        any_first = first_tokens.any_of
         probe_bytes, look_in_value = self.probe_bytes, self.look_in_value
         lengths = sorted(self.lengths)
         dump = DumpRows(masked, self.dialect)
         try:
             for table, cols, idx, ordinal, fields, decode, lineno, item, vals in \
-                    self.probed_rows(dump, self.masked_rows, any_first):
+                    self.probed_rows(dump, self.masked_rows, first_tokens):
                 table_bytes = table.encode("utf-8", "surrogatepass")
                 line = lineno()
                 if vals is None:
                     # raw fields tokenise into (a superset of) their values' tokens too
                     for ci, f in enumerate(fields(item)):
-                        if not probe_bytes(f, any_first):
+                        if not probe_bytes(f, first_tokens):
                             continue
                         v = decode(f)
                         if v is not None:
@@ -560,14 +520,14 @@ class _LeakCheck:
         unmasked columns; rows none of whose tokens begins a candidate cannot hold one."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = xxhash.xxh3_64_intdigest, self.seed
+        hsh, seed = HASH, self.seed
         candidates = self.candidates
-        any_candidate = self.candidate_first.any_of
+        candidate_first = self.candidate_first
         dump = DumpRows(original, self.dialect)
         rows_seen: dict[str, int] = {}
         try:
             for table, cols, idx, ordinal, fields, decode, _lineno, item, vals in \
-                    self.probed_rows(dump, rows_seen, any_candidate):
+                    self.probed_rows(dump, rows_seen, candidate_first):
                 raw_fields = None
                 if vals is None:
                     raw_fields = fields(item)
@@ -575,7 +535,7 @@ class _LeakCheck:
                 for i, v in enumerate(vals):
                     if raw_fields is not None:
                         # a raw field: skipped unless one of its tokens begins a candidate
-                        if not self.probe_bytes(v, any_candidate):
+                        if not self.probe_bytes(v, candidate_first):
                             continue
                         v = decode(v)
                     if v is None:

@@ -40,6 +40,8 @@ from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, Field
                                     mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
 from dumpmask.errors import DumpSyntaxError, MaskingError
+from dumpmask.keyspans import c_key_spans
+from dumpmask.transformers.basic import Keep
 
 CACHE_MAX = 32_768            # raw field -> masked field memo of one column (cleared when full)
 NULL_COPY = postgres.NULL_FIELD
@@ -172,7 +174,7 @@ class Tally:
 class ColumnRuntime:
     """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
 
-    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn")
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast")
 
     def __init__(self, spec: ColumnSpec, dialect: str):
         self.index, self.name, self.kind = spec.index, spec.name, spec.kind
@@ -180,6 +182,13 @@ class ColumnRuntime:
         t = spec.factory.build()
         self.value_fn = t
         self.fn = (pg_field_fns if dialect == "postgres" else my_field_fns)(t, spec.kind, spec.name, self.stats)
+        # plain-digit fields in C (keyspans): a remapped integer key (its segments), a kept column
+        self.key_fast = None
+        if c_key_spans is not None:
+            if hasattr(t, "key_segments"):
+                self.key_fast = t.key_segments
+            elif type(t) is Keep:
+                self.key_fast = _KEEP
 
 
 class Runtime:
@@ -383,6 +392,41 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
     return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
 
 
+# --------------------------------------------------------------------------- the span loop
+
+def _KEEP():
+    return None   # keyspans: segments None = the column is kept
+
+
+def _mask_spans(data: bytes, spans, entries, null):
+    """span_masker's (replacements, counts) for `entries`, with the plain-digit fields of key
+    columns (remapped integer keys, kept columns) done in C by keyspans.key_spans: the same
+    replacements and counts. A MaskingError re-runs the plain loop, which raises it as before
+    (the same error for the same first bad field)."""
+    k = len(entries)
+    caches = [e.fn.cache for e in entries]
+    misses = [e.fn.miss for e in entries]
+    fast = [(j, e) for j, e in enumerate(entries) if e.key_fast is not None]
+    if not fast:
+        return span_masker(k)(data, spans, caches, misses, UNCHANGED, null)
+    try:
+        if len(fast) == k:
+            repl, counts = [UNCHANGED] * (len(spans) // 2), [0] * (2 * k)
+        else:
+            repl, counts = span_masker(k, frozenset(j for j, _e in fast))(data, spans, caches, misses, UNCHANGED, null)
+            counts = list(counts)
+        for j, e in fast:
+            changed, nulls, top = c_key_spans(data, spans, k, j, repl, e.key_fast(), caches[j], misses[j], UNCHANGED, null)
+            counts[2 * j] += changed
+            counts[2 * j + 1] += nulls
+            observed = getattr(e.value_fn, "observed", None)
+            if observed is not None and top > observed["max"]:
+                observed["max"] = top
+    except MaskingError:
+        return span_masker(k)(data, spans, caches, misses, UNCHANGED, null)
+    return repl, tuple(counts)
+
+
 # --------------------------------------------------------------------------- the work unit
 
 def mask_block(plan: TablePlan, block: DataBlock) -> tuple[bytes, BlockCounts]:
@@ -432,7 +476,7 @@ def _mask_copy(plan: TablePlan, entries, block: DataBlock):
                 # a very long field: decoded in place, not copied
                 repl, counts = mask_spans_huge(chunk, spans, entries, _huge_copy_field, NULL_COPY)
             else:
-                repl, counts = span_masker(len(idxs))(chunk, spans, caches, misses, UNCHANGED, NULL_COPY)
+                repl, counts = _mask_spans(chunk, spans, entries, NULL_COPY)
             done = splice(chunk, spans, repl)
             nrows = chunk.count(b"\n")
         else:
@@ -617,6 +661,12 @@ def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
         if spans is not None:
             nrows = len(spans) // (2 * len(entries))
             return _splice_masked(raw, spans, entries), nrows, nrows
+    if block.keep is not None and not block.keep and ins is None and ncols:
+        # every row cut (partial transfer): counted by the C tuple scanner when it reads the statement
+        head = mysql_lex.parse_insert(raw, tuples=False, line=block.first_line, source=plan.source)
+        spans = tuple_spans(raw, head.values_start, ncols, (0,)) if head.values_start >= 0 else None
+        if spans is not None:
+            return b"", len(spans) // 2, 0
     if ins is None:
         ins = mysql_lex.parse_insert(raw, tuples=True, line=block.first_line, source=plan.source)
     if block.keep is None:
@@ -659,8 +709,7 @@ def _splice_masked(raw: bytes, spans, entries) -> bytes:
     if len(raw) > HUGE_FIELD and has_huge_span(spans):   # a very long value: decoded in place, not copied
         repl, counts = mask_spans_huge(raw, spans, entries, _huge_sql_field, NULL_SQL)
     else:
-        repl, counts = span_masker(len(entries))(raw, spans, [e.fn.cache for e in entries], [e.fn.miss for e in entries],
-                                                 UNCHANGED, NULL_SQL)
+        repl, counts = _mask_spans(raw, spans, entries, NULL_SQL)
     for j, entry in enumerate(entries):
         entry.stats.changed += counts[2 * j]
         entry.stats.nulls += counts[2 * j + 1]

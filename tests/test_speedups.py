@@ -872,3 +872,133 @@ def test_every_mutation_c_pure_and_general_give_the_same_bytes(name, raws):
         for copy_raw, my_raw in raws:
             assert len({repr(outcome(f, copy_raw)) for f in pg}) == 1, (label, copy_raw)
             assert len({repr(outcome(f, my_raw)) for f in my}) == 1, (label, my_raw)
+# ------------------------------------------------------------------ key_spans (dumpmask.keyspans)
+
+import functools  # noqa: E402
+
+from dumpmask.keyspans import py_key_spans  # noqa: E402
+from dumpmask.remap import Remapper  # noqa: E402
+from dumpmask.crypto import Key  # noqa: E402
+
+_UNCH = object()
+_NULL = b"\\N"
+
+
+@functools.lru_cache(maxsize=None)
+def _key_remapper(lo, hi, split, fill):
+    r = Remapper(Key(b"k" * 32), "randomInteger", lo, hi, "int[t]", split=split)
+    perms = [r.perm] + ([r.upper] if r.upper is not None else [])
+    for i, p in enumerate(perms):
+        if p._f is not None and p._f._use_tables and (fill or i == 0):
+            p._f._fill_all()
+    return r
+
+
+def _key_run(fn, data, spans, k, j, segs, miss_of):
+    """(result, repl, misses seen) of one key_spans implementation, or the exception type."""
+    seen = []
+    cache = {b"7": b"CACHED"}
+
+    def miss(raw):
+        seen.append(raw)
+        r = miss_of(raw)
+        if isinstance(r, Exception):
+            raise r
+        return r
+    repl = ["old"] * (len(spans) // 2)
+    try:
+        res = fn(data, spans, k, j, repl, segs, cache, miss, _UNCH, _NULL)
+    except Exception as e:  # noqa: BLE001 - both must raise the same
+        return type(e).__name__, repl, seen
+    return res, repl, seen
+
+
+_KEY_FIELDS = st.one_of(st.integers(0, 10**6).map(lambda v: b"%d" % v), st.integers(0, 10**20).map(lambda v: b"%d" % v),
+                        st.sampled_from([b"\\N", b"", b"-5", b"+3", b" 4", b"007", b"7", b"'12'", b"NULL", b"x"]),
+                        st.binary(max_size=4))
+
+
+@DIFF
+@given(fields=st.lists(st.lists(_KEY_FIELDS, min_size=2, max_size=2), max_size=40),
+       j=st.integers(0, 1), lo=st.sampled_from([0, 1, 7]), width=st.sampled_from([1, 2, 9, 300, 5000, 70000]), split=st.booleans(),
+       fill=st.booleans(), keep=st.booleans())
+def test_key_spans_random(c, fields, j, lo, width, split, fill, keep):
+    """C key_spans and the pure twin agree (results, replacements, the misses called), and every
+    value remapped equals the Remapper's own raw_int result."""
+    data, spans = b"", []
+    for row in fields:
+        for f in row:
+            data += b"<"
+            spans += [len(data), len(data) + len(f)]
+            data += f
+    hi = lo + width
+    r = _key_remapper(lo, hi, split, fill)
+    segs = None if keep else r.key_segments()
+
+    def miss_of(raw):
+        return ValueError("bad") if raw == b"x" else b"M" + raw
+    a = _key_run(c.key_spans, data, spans, 2, j, segs, miss_of)
+    b = _key_run(py_key_spans, data, spans, 2, j, segs, miss_of)
+    assert a == b
+    if keep or isinstance(a[0], str):
+        return
+    fn = r.for_column(type("C", (), {"kind": "int"})(), "t.c")
+    for n, v in enumerate(a[1][j::2]):
+        raw = data[spans[4 * n + 2 * j]:spans[4 * n + 2 * j + 1]]
+        if v is not _UNCH and not v.startswith((b"M", b"C")):
+            assert v == fn.raw_int(raw)
+
+
+def test_key_spans_refuses_bad_shapes(c):
+    for fn in (c.key_spans, py_key_spans):
+        with pytest.raises(ValueError):
+            fn(b"12", [0, 2], 2, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
+        with pytest.raises(ValueError):
+            fn(b"12", [0, 5], 1, 0, [None], None, {}, lambda r: r, _UNCH, _NULL)
+
+
+# ------------------------------------------------------------------ verify's hash, filter and probe (dumpmask.verifyfast)
+
+from dumpmask.verifyfast import py_bloom_add, py_bloom_has, py_probe_tokens, py_vhash  # noqa: E402
+
+_TOKEN_BYTES = st.lists(st.sampled_from([b"a", b"Z", b"9", b" ", b"-", b"\t", b"_", b"\xc3\xa9", b"\xe4\xb8\xad", b"\xff",
+                                         b"Mary", b"SMITH", b"@", b"x" * 300]), max_size=30).map(b"".join)
+
+
+@DIFF
+@given(data=st.binary(max_size=40), seed=st.integers(0, 2**64 - 1))
+def test_vhash_random(c, data, seed):
+    assert c.vhash(data, seed) == py_vhash(data, seed)
+
+
+@DIFF
+@given(hashes=st.lists(st.integers(0, 2**64 - 1), max_size=60), blocks=st.integers(1, 4))
+def test_bloom_random(c, hashes, blocks):
+    a, b = bytearray(64 * blocks), bytearray(64 * blocks)
+    for h in hashes:
+        assert c.bloom_add(a, h) == py_bloom_add(b, h)
+        assert a == b
+    for h in hashes:
+        assert c.bloom_has(a, h) and py_bloom_has(b, h)
+    for h in (0, 1, 2**63, 12345):
+        assert c.bloom_has(a, h) == py_bloom_has(b, h)
+    with pytest.raises(ValueError):
+        c.bloom_add(bytearray(65), 1)
+    with pytest.raises(ValueError):
+        py_bloom_add(bytearray(65), 1)
+
+
+@DIFF
+@given(raw=_TOKEN_BYTES, known=st.lists(_TOKEN_BYTES, max_size=4), seed=st.integers(0, 2**64 - 1), bloom=st.booleans())
+def test_probe_tokens_random(c, raw, known, seed, bloom):
+    """The C probe and its twin agree, on a set and on a Bloom filter of the same hashes."""
+    from dumpmask.verify import btokens
+
+    hashes = {py_vhash(t, seed) for k in known for t in btokens(k)}
+    if bloom:
+        target = bytearray(64 * 8)
+        for h in hashes:
+            py_bloom_add(target, h)
+    else:
+        target = hashes
+    assert c.probe_tokens(raw, seed, target) == py_probe_tokens(raw, seed, target)

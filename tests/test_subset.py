@@ -557,3 +557,38 @@ def test_my_remapping_with_first(dm, myfile, tmp_path):
     assert len(kept) == 3
     # (AUTO_INCREMENT needs no care: InnoDB moves it past the largest id inserted)
     assert {r[1] for r in flat["t_b"] if r[1] is not None} <= set(kept)
+
+
+# ------------------------------------------------------------------ rows cut without being read (issue 13)
+
+def test_pg_last_bad_row_among_cut_rows_still_fails(dm, tmp_path):
+    """--last keeps rows by position without splitting the others: a COPY line with a wrong
+    field count among the cut rows still stops the run, located."""
+    p = tmp_path / "bad.sql"
+    data = pg_dump()
+    assert b"\n10\ta10\n" in data
+    p.write_bytes(data.replace(b"\n10\ta10\n", b"\n10\ta10\textra\n", 1))
+    r = dm("-q", "--last", "2", p)
+    assert r.returncode != 0
+    assert b"has 3 fields, expected 2" in r.stderr
+
+
+def test_my_last_bad_tuple_among_cut_rows_still_fails(dm, tmp_path):
+    p = tmp_path / "bad.sql"
+    data = my_dump()
+    assert b"(10,'a10')" in data
+    p.write_bytes(data.replace(b"(10,'a10')", b"(10,'a10',3)", 1))
+    r = dm("-q", "--last", "2", p)
+    assert r.returncode != 0
+    assert b"values, expected" in r.stderr
+
+
+def test_my_last_counts_rows_of_cut_statements(dm, tmp_path):
+    """The audit counts every row read, also those of INSERTs cut whole (counted, not parsed)."""
+    p = tmp_path / "one.sql"
+    p.write_bytes(my_dump(per_insert=1))
+    audit = tmp_path / "audit.json"
+    run_ok(dm, "-q", "--last", "2", "--audit", audit, p)
+    tables = json.loads(audit.read_text())["tables"]
+    assert {t: (v["rows_read"], v["rows_written"]) for t, v in tables.items() if t.endswith("t_a")} \
+        in ({"t_a": (5, 2)}, {"test.t_a": (5, 2)}, {"db.t_a": (5, 2)})

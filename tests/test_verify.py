@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dumpmask.verify import ScalableBloom, redact, tokens
+from dumpmask.verify import _HashSet, redact, tokens
 
 FILM1 = b"A Epic Drama of a Feminist And a Mad Scientist who must Battle a Teacher in The Canadian Rockies"
 
@@ -111,15 +111,22 @@ def test_verify_needs_rules(dm, masked, pagila):
 
 
 def test_bloom_has_no_false_negatives_and_few_false_positives():
+    """Past its limit a _HashSet is a fixed-size Bloom filter (memory flat): no false
+    negatives, few false positives, and its size does not grow with what it holds."""
     import random
 
     rnd = random.Random(1)
-    b = ScalableBloom(initial=1000)
+    b = _HashSet(limit=1000)
     items = [rnd.getrandbits(64) for _ in range(20000)]
-    for h in items:
+    for h in items[:5000]:
         b.add(h)
-    assert len(b.filters) > 1  # grew with its content
+    assert b.set is None  # became the filter
+    size = b.nbytes
+    for h in items[5000:]:
+        b.add(h)
+    assert b.nbytes == size
     assert all(h in b for h in items)
+    assert b.any_of(items[-3:]) and b.count >= 19000
     fp = sum(1 for _ in range(20000) if rnd.getrandbits(64) in b)
     assert fp < 20000 * 0.01
 

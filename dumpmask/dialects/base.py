@@ -115,20 +115,23 @@ def row_masker(ncols: int, idxs: tuple):
 _SPAN_MASKERS: dict = {}
 
 
-def span_masker(k: int):
+def span_masker(k: int, skip: frozenset = frozenset()):
     """Like row_masker, for fields found by their offsets in a statement (MySQL INSERT tuples):
 
         mask(raw, spans, caches, misses, UNCHANGED, NULL) -> (replacements, counts)
 
     spans = flat (start, end) pairs, k fields per row; replacements[i] is the new literal of
-    field i or UNCHANGED (splice() keeps those bytes)."""
-    fn = _SPAN_MASKERS.get(k)
+    field i or UNCHANGED (splice() keeps those bytes). Fields j in `skip` are left UNCHANGED
+    and not counted (the caller fills them in: work.py's key columns)."""
+    fn = _SPAN_MASKERS.get((k, skip))
     if fn is None:
         k = int(k)
+        skip = frozenset(int(j) for j in skip)
         names = ", ".join(f"s{j}, e{j}" for j in range(k))
         loop = ["    it = iter(spans)", f"    for {names} in zip(" + ", ".join(["it"] * (2 * k)) + "):"]
-        body = [x for j in range(k) for x in _field_lines(j, f"raw[s{j}:e{j}]", "append(v)")]
-        fn = _SPAN_MASKERS[k] = _compile_masker("def mask(raw, spans, caches, misses, UNCHANGED, NULL):", k,
+        body = [x for j in range(k)
+                for x in (["        append(UNCHANGED)"] if j in skip else _field_lines(j, f"raw[s{j}:e{j}]", "append(v)"))]
+        fn = _SPAN_MASKERS[(k, skip)] = _compile_masker("def mask(raw, spans, caches, misses, UNCHANGED, NULL):", k,
                                                 loop, body, "out, {counts}")
     return fn
 

@@ -11,6 +11,7 @@ be known before children are written, so the run fails unless referentialIntegri
 """
 from __future__ import annotations
 
+import bisect
 import collections
 
 from dumpmask.errors import MaskingError
@@ -91,29 +92,42 @@ class Subset(Stage):
         cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
         totals = collections.Counter()
         modes = {}
-        for tkey, columns, values, _line in engine.read_rows(engine.input_path):
+
+        def needed_of(tkey, columns):
+            """The positions of the columns whose values the fixed point needs."""
+            keep_cols = needed.get(self.root(engine, engine.table_state(tkey)).key, ())
+            return [i for i, c in enumerate(columns) if c in keep_cols]
+
+        # candidates hold the raw fields of their key columns, decoded once the pass is over
+        for tkey, columns, nrows, raw_fields, decode in engine.key_blocks(engine.input_path, needed_of):
+            if not nrows:
+                continue
             state = engine.table_state(tkey)
-            root = self.root(engine, state)
-            lk = root.key
+            lk = self.root(engine, state).key
             if lk not in modes:
                 modes[lk] = self.mode_for(engine, state)
             mode = modes[lk]
-            n = totals[lk]
-            totals[lk] = n + 1
-            keep_cols = needed.get(lk, ())
-            rec = (n, lk, {c: v for c, v in zip(columns, values) if c in keep_cols})
+            n0 = totals[lk]
+            totals[lk] = n0 + nrows
+            names = [columns[i] for i in needed_of(tkey, columns)]
             m = mode.get("mode", "full")
             if m == "first":
-                if n < mode["rows"]:
-                    cand.setdefault(lk, []).append(rec)
+                rows = range(min(nrows, max(0, mode["rows"] - n0)))
+                bucket = cand.setdefault(lk, []) if rows else None
             elif m == "last":
                 dq = cand.get(lk)
                 if dq is None:
                     dq = cand[lk] = collections.deque(maxlen=mode["rows"])
-                if mode["rows"]:
-                    dq.append(rec)
+                rows = range(max(0, nrows - mode["rows"]), nrows) if mode["rows"] else range(0)
+                bucket = dq
             else:
-                cand.setdefault(lk, []).append(rec)
+                rows = range(nrows)
+                bucket = cand.setdefault(lk, [])
+            for r in rows:
+                bucket.append((n0 + r, lk, (names, raw_fields(r), decode)))
+        for rows in cand.values():
+            for k, (o, lk, (names, raws, decode)) in enumerate(rows):
+                rows[k] = (o, lk, {c: (None if f is None else decode(f)) for c, f in zip(names, raws)})
         self.totals = totals
         self.modes = modes
         kept = {lk: {r[0]: r for r in rows} for lk, rows in cand.items()}
@@ -167,6 +181,14 @@ class Subset(Stage):
                 n = counters.get(lk, 0)
                 counters[lk] = n + 1
                 return fields if n in kept else None
+            ordered = sorted(kept)
+
+            def take(nrows: int) -> list:
+                """keep() over the next nrows rows at once, without their fields: the offsets kept."""
+                n = counters.get(lk, 0)
+                counters[lk] = n + nrows
+                return [o - n for o in ordered[bisect.bisect_left(ordered, n):bisect.bisect_left(ordered, n + nrows)]]
+            keep.take = take
             return keep
         # a pipe without referential integrity
         if m == "first":
