@@ -11,7 +11,8 @@ does not land on one of them; the table shows the lowest wall time and, beside i
 the lowest -j 1 time. Memory is sampled every 20 ms over the process and all its descendants:
 `peak PSS` is the largest sum of their proportional set sizes (pages shared after the fork are
 divided among the processes that share them, so the sum is what the run costs the machine),
-`peak RSS` the largest single process. The output goes to a file and its sha256 is compared
+`peak RSS` the largest single process. CPU seconds (utime + stime, sampled with the memory,
+so up to 20 ms short) of the main process (reader and writer) and of all processes. The output goes to a file and its sha256 is compared
 across configurations: a ratio is only reported for runs whose output is the same bytes.
 """
 from __future__ import annotations
@@ -62,13 +63,29 @@ def _mem_kb(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
+def _cpu_s(pid: int) -> float | None:
+    """utime + stime of one process so far, in seconds (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_once(cmd: list[str], out_path: str, env: dict) -> dict:
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
         peak_pss = peak_rss = 0
+        cpu: dict[int, float] = {}     # pid -> its CPU seconds when last seen (sampled)
         while proc.poll() is None:
-            mems = [_mem_kb(p) for p in _tree(proc.pid)]
+            pids = _tree(proc.pid)
+            for p in pids:
+                c = _cpu_s(p)
+                if c is not None:
+                    cpu[p] = c
+            mems = [_mem_kb(p) for p in pids]
             peak_pss = max(peak_pss, sum(m[0] for m in mems))
             peak_rss = max([peak_rss] + [m[1] for m in mems])
             time.sleep(0.02)
@@ -79,6 +96,7 @@ def run_once(cmd: list[str], out_path: str, env: dict) -> dict:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
     return {"rc": proc.returncode, "wall": wall, "pss_mb": peak_pss / 1024, "rss_mb": peak_rss / 1024,
+            "main_cpu": cpu.get(proc.pid, 0.0), "all_cpu": sum(cpu.values()),
             "sha256": sha.hexdigest(), "stderr": err[-2000:]}
 
 
@@ -112,16 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     size = os.path.getsize(a.input)
     shas = {r["sha256"] for rs in results.values() for r in rs if r["rc"] == 0}
     base = min((r["wall"] for r in results[configs[0][0]] if r["rc"] == 0), default=None)
-    lines = ["| run | lowest wall s (of %d) | MB/s | ratio to %s | peak PSS MB (all processes) | peak RSS MB (largest) |"
-             % (a.runs, configs[0][0]), "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | lowest wall s (of %d) | MB/s | ratio to %s | CPU s: main process / all | peak PSS MB (all processes) "
+             "| peak RSS MB (largest) |" % (a.runs, configs[0][0]), "|---|---:|---:|---:|---:|---:|---:|"]
     for name, rs in results.items():
         ok = [r for r in rs if r["rc"] == 0]
         if not ok:
-            lines.append(f"| {name} | failed | | | | |")
+            lines.append(f"| {name} | failed | | | | | |")
             continue
         best = min(ok, key=lambda r: r["wall"])
         ratio = f"{best['wall'] / base:.2f}" if base else ""
         lines.append(f"| {name} | {best['wall']:.2f} | {size / best['wall'] / 1e6:.1f} | {ratio} | "
+                     f"{best['main_cpu']:.1f} / {best['all_cpu']:.1f} | "
                      f"{max(r['pss_mb'] for r in ok):.0f} | {max(r['rss_mb'] for r in ok):.0f} |")
     same = "the same bytes in every run" if len(shas) == 1 else f"DIFFERENT outputs ({len(shas)} distinct sha256)"
     doc = (f"# -j scaling\n\nInput {a.input} ({size / 1e6:.0f} MB), rules {a.rules}, {os.cpu_count()} cores, "
