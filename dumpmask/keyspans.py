@@ -20,8 +20,7 @@ this pure-Python twin give the same results (tests/test_speedups.py).
 """
 from __future__ import annotations
 
-import importlib
-import os
+from dumpmask import speedups
 
 _LIMIT = 1 << 62
 
@@ -90,11 +89,5 @@ def py_key_spans(data: bytes, spans, k: int, j: int, repl: list, segments, cache
     return changed, nulls, top
 
 
-c_key_spans = None
-if os.environ.get("DUMPMASK_PURE", "").strip().lower() not in ("1", "true", "yes", "on"):
-    try:
-        # found by name (importlib): the C extension is optional, not an import of the package
-        c_key_spans = getattr(importlib.import_module("dumpmask._speedups"), "key_spans", None)
-    except ImportError:
-        c_key_spans = None
+c_key_spans = speedups.function("key_spans")
 key_spans = c_key_spans or py_key_spans

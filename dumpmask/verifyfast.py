@@ -22,10 +22,9 @@ xxh3_64 (fast without C too; a run never mixes the two, so what verify finds is 
 """
 from __future__ import annotations
 
-import importlib
-import os
 
 import xxhash
+from dumpmask import speedups
 
 _M = (1 << 64) - 1
 P1, P2, P3 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
@@ -95,14 +94,9 @@ def py_probe_tokens(raw: bytes, seed: int, target):
 
 
 c_vhash = c_bloom_add = c_bloom_has = c_probe_tokens = None
-if os.environ.get("DUMPMASK_PURE", "").strip().lower() not in ("1", "true", "yes", "on"):
-    try:
-        # found by name (importlib): the C extension is optional, not an import of the package
-        _c = importlib.import_module("dumpmask._speedups")
-    except ImportError:
-        _c = None
-    if _c is not None and hasattr(_c, "probe_tokens"):
-        c_vhash, c_bloom_add, c_bloom_has, c_probe_tokens = _c.vhash, _c.bloom_add, _c.bloom_has, _c.probe_tokens
+if speedups.function("probe_tokens") is not None:   # (an extension built before the verify section: the twins)
+    c_vhash, c_bloom_add, c_bloom_has, c_probe_tokens = (speedups.function(name) for name in
+                                                         ("vhash", "bloom_add", "bloom_has", "probe_tokens"))
 
 HASH = c_vhash or xxhash.xxh3_64_intdigest
 bloom_add = c_bloom_add or py_bloom_add

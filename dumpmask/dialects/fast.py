@@ -28,8 +28,6 @@ imported). py_* are always the pure-Python versions; c_* are the C ones or None.
 """
 from __future__ import annotations
 
-import importlib
-import os
 import re
 from functools import lru_cache
 from itertools import chain
@@ -37,6 +35,7 @@ from operator import attrgetter, itemgetter
 from operator import index as _index
 
 from dumpmask.dialects.mysql_lex import _BT, _DQ
+from dumpmask import speedups
 
 __all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice", "copy_spans",
            "py_body_end", "py_tuple_spans", "py_splice", "py_copy_spans",
@@ -182,20 +181,12 @@ def py_copy_spans(data, ncols, idxs) -> list[int] | int:
 # C versions (optional)
 # --------------------------------------------------------------------------------------------
 
-PURE = os.environ.get("DUMPMASK_PURE", "").strip().lower() in ("1", "true", "yes", "on")
+PURE = speedups.PURE
 
-c_body_end = c_tuple_spans = c_splice = c_copy_spans = None
-if not PURE:
-    try:
-        # found by name (importlib): the C extension is an optional part, not an import of the package
-        _speedups = importlib.import_module("dumpmask._speedups")
-    except ImportError:  # _speedups not built: the pure-Python twins below
-        _speedups = None
-    else:
-        c_body_end = _speedups.body_end
-        c_tuple_spans = _speedups.tuple_spans
-        c_splice = _speedups.splice
-        c_copy_spans = getattr(_speedups, "copy_spans", None)
+c_body_end = speedups.function("body_end")
+c_tuple_spans = speedups.function("tuple_spans")
+c_splice = speedups.function("splice")
+c_copy_spans = speedups.function("copy_spans")
 
 ACCELERATED: bool = c_body_end is not None
 

@@ -22,22 +22,14 @@ gives:
 from __future__ import annotations
 
 import hashlib
-import importlib
-import os
 import re
 from functools import partial
+from dumpmask import speedups
 
-PURE = os.environ.get("DUMPMASK_PURE", "").strip().lower() in ("1", "true", "yes", "on")
+PURE = speedups.PURE
 
-_C = None
-if not PURE:
-    try:
-        # found by name: the C extension is optional (its pure twins are below)
-        _C = importlib.import_module("dumpmask._speedups")
-    except ImportError:
-        _C = None
-    if _C is not None and not hasattr(_C, "prf_state"):
-        _C = None          # an extension built before the FAKES section: the twins
+# an extension built before the FAKES section has no prf_state: the twins then
+_C = speedups.C if speedups.function("prf_state") is not None else None
 
 ACCELERATED = _C is not None
 
