@@ -65,7 +65,6 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     written to `audit_path` (signed; a failure to write it goes to `error`, a callable taking
     a message, stderr by default, and does not change the outcome) and the PDF to `report_path`. `warn` takes
     each warning. Raises the run's DumpmaskError (or Terminated) after that."""
-    from dumpmask.audit_files import render_run_report
     from dumpmask.crypto import Key
     from dumpmask.engine import build_engine
     from dumpmask.rules import load_rules
@@ -97,28 +96,42 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
     masked = False
-    audit_failure = None
     try:
         engine.run(src, dst)
         masked = True
     finally:
-        if audit_path:
-            try:
-                engine.audit.write(audit_path, key)
-            except OSError as e:
-                audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
-                if not masked:
-                    error(audit_failure)   # the run's own error is the one raised
-        if report_path:
-            render_run_report(engine.audit.data, report_path, audit_path, key)
+        audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
         if output_name != "-":
             dst.close()
         if input_path is not None:
             src.close()
-    if audit_failure is not None:
-        # the evidence asked for is missing: the run did not do all its work (exit 1)
-        raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
+    _fail_without_audit(audit_failure)
     return engine.audit.data
+
+
+def _write_evidence(engine, key, audit_path, report_path, masked: bool, error) -> str | None:
+    """Once a run has ended, successfully or not: the signed audit to `audit_path` and the PDF
+    to `report_path`. Returns the message when the audit could not be written (after a failed
+    run it goes to `error` at once: the run's own error is the one raised)."""
+    from dumpmask.audit_files import render_run_report
+
+    audit_failure = None
+    if audit_path:
+        try:
+            engine.audit.write(audit_path, key)
+        except OSError as e:
+            audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
+            if not masked:
+                error(audit_failure)
+    if report_path:
+        render_run_report(engine.audit.data, report_path, audit_path, key)
+    return audit_failure
+
+
+def _fail_without_audit(audit_failure: str | None) -> None:
+    """The evidence asked for is missing: the run did not do all its work (exit 1)."""
+    if audit_failure is not None:
+        raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
 
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
@@ -126,7 +139,6 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
                   cluster_timeout=None) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory)."""
-    from dumpmask.audit_files import render_run_report
     from dumpmask.engine import build_engine
     from dumpmask.pipeline import ArchiveJob, mask_archive
 
@@ -138,20 +150,10 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
                           cluster_timeout=cluster_timeout)
     job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
     masked = False
-    audit_failure = None
     try:
         mask_archive(job, engine)
         masked = True
     finally:
-        if audit_path:
-            try:
-                engine.audit.write(audit_path, key)
-            except OSError as e:
-                audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
-                if not masked:
-                    error(audit_failure)
-        if report_path:
-            render_run_report(engine.audit.data, report_path, audit_path, key)
-    if audit_failure is not None:
-        raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
+        audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
+    _fail_without_audit(audit_failure)
     return engine.audit.data
