@@ -241,6 +241,23 @@ def forget(plan: TablePlan) -> None:
 
 # --------------------------------------------------------------------------- field functions
 
+def _plain_first(plain, slow, cache: dict, cache_max: int):
+    """A memo miss that tries the transformer's plain-field path first (`plain(raw)`: the new
+    bytes of a field that needs no unescaping, most of them; None: `slow`, the general path)."""
+    def miss(raw: bytes):
+        r = plain(raw)
+        if r is None:
+            return slow(raw)
+        if r == raw:
+            r = UNCHANGED
+        if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
+            if len(cache) >= cache_max:
+                cache.clear()
+            cache[raw] = r
+        return r
+    return miss
+
+
 def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> FieldFns:
     """A value function (str|None -> str|None) applied to raw PostgreSQL fields: `copy` for
     COPY text fields, `sql` for INSERT literals, both memoised and counting into `stats`."""
@@ -294,21 +311,7 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             return general(raw)
 
     if field_fast is not None:
-        plain_copy = field_fast(0, copy_encode)
-        slow_copy = copy_miss
-
-        def copy_miss(raw: bytes):
-            """A field that needs no unescaping (most of them) straight to its new bytes."""
-            r = plain_copy(raw)
-            if r is None:
-                return slow_copy(raw)
-            if r == raw:
-                r = UNCHANGED
-            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
-                if len(ccache) >= cache_max:
-                    ccache.clear()
-                ccache[raw] = r
-            return r
+        copy_miss = _plain_first(field_fast(0, copy_encode), copy_miss, ccache, cache_max)
 
     # INSERT fields keep the blanks around them: " NULL" is a NULL too
     count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
@@ -373,21 +376,8 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             return general(raw)
 
     if field_fast is not None:
-        plain_literal = field_fast(1, lambda s: encode_string(s.encode("utf-8", "surrogateescape")))
-        slow = miss
-
-        def miss(raw: bytes):
-            """A '...' literal that needs no unescaping (most of them) straight to its new bytes."""
-            r = plain_literal(raw)
-            if r is None:
-                return slow(raw)
-            if r == raw:
-                r = UNCHANGED
-            if len(raw) <= MEMO_MAX_FIELD:   # remember(), inline: this runs per distinct value
-                if len(cache) >= cache_max:
-                    cache.clear()
-                cache[raw] = r
-            return r
+        miss = _plain_first(field_fast(1, lambda s: encode_string(s.encode("utf-8", "surrogateescape"))),
+                            miss, cache, cache_max)
 
     return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
 
