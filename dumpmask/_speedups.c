@@ -772,6 +772,26 @@ b2_final(b2_state *s, uchar *out)
 /* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts) with no byte below 0x20 and no
  * backslash (and, when `quotes`, no ' or "): a field that needs no unescaping, whose bytes are
  * the value's UTF-8 and are written back as they are. */
+/* The length of the strictly valid UTF-8 sequence of 2-4 bytes at p[i] (lead byte >= 0x80),
+ * or 0: overlong forms, surrogates and code points past U+10FFFF are not valid. */
+static inline Py_ssize_t
+utf8_multi(const uchar *p, Py_ssize_t i, Py_ssize_t n)
+{
+    uchar c = p[i];
+    if (c >= 0xC2 && c <= 0xDF)
+        return i + 1 < n && (p[i + 1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return i + 2 < n && p[i + 1] >= lo && p[i + 1] <= hi && (p[i + 2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return i + 3 < n && p[i + 1] >= lo && p[i + 1] <= hi && (p[i + 2] & 0xC0) == 0x80
+            && (p[i + 3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
 static int
 plain_utf8(const uchar *p, Py_ssize_t n, int quotes)
 {
@@ -784,24 +804,10 @@ plain_utf8(const uchar *p, Py_ssize_t n, int quotes)
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
-                return 0;
-            i += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80
-                || (p[i + 3] & 0xC0) != 0x80)
-                return 0;
-            i += 4;
-        } else {
+        Py_ssize_t len = utf8_multi(p, i, n);
+        if (!len)
             return 0;
-        }
+        i += len;
     }
     return 1;
 }
@@ -882,27 +888,14 @@ utf8_valid(const uchar *p, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
     while (i < n) {
-        uchar c = p[i];
-        if (c < 0x80) {
+        if (p[i] < 0x80) {
             i++;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            uchar lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
-                return 0;
-            i += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            uchar lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80
-                || (p[i + 3] & 0xC0) != 0x80)
-                return 0;
-            i += 4;
-        } else {
-            return 0;
+            continue;
         }
+        Py_ssize_t len = utf8_multi(p, i, n);
+        if (!len)
+            return 0;
+        i += len;
     }
     return 1;
 }
