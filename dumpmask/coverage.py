@@ -134,6 +134,8 @@ def key_role(key, schema: TableSchema | None, col: Column, lookup=None) -> tuple
         return None
     for fk in schema.foreign_keys:
         if col.name in fk.columns:
+            if not fk.ref_columns:
+                return f"foreign key to {fk.ref_table} (its primary key)", None
             return f"foreign key to {fk.ref_table}({', '.join(fk.ref_columns)})", None
     if col.name in schema.primary_key:
         return "primary key", None

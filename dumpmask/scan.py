@@ -127,7 +127,7 @@ def _key_graph(tables: dict, dialect: str) -> tuple[dict, set]:
             ref_schema, ref_name = ref[0] if ref is not None else (None, "")
             parent = lookup(ref_schema or key[0], ref_name)
             if parent is not None:
-                for column, ref_column in zip(fk.columns, fk.ref_columns, strict=False):
+                for column, ref_column in zip(fk.columns, fk.ref_columns or parent.primary_key, strict=False):
                     link((key, column), ((parent.schema, parent.name), ref_column))
                     fk_columns.add((key, column))
     # loose keys: the rules written turn inferKeys on, so remapping links them too

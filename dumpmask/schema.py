@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 import dumpmask.idents as _idents
+from dumpmask.errors import DumpmaskError
 
 # kinds a column can be: what a transformer needs to know to produce a value that fits
 KINDS = ("text", "int", "numeric", "float", "bool", "date", "timestamp", "time", "uuid",
@@ -46,8 +47,23 @@ class Column:
 class ForeignKey:
     columns: tuple[str, ...]
     ref_table: str               # as written: maybe schema-qualified, normalised by the dialect
-    ref_columns: tuple[str, ...]
+    ref_columns: tuple[str, ...]  # () when written without a list: the referenced table's primary key
     name: str | None = None
+
+    def ref_columns_of(self, parent: "TableSchema | None", where: str = "") -> tuple[str, ...]:
+        """The referenced columns: as written, or, for `REFERENCES t` without a column list, t's
+        primary key. Fails closed when that key is unknown or does not match the columns, so a
+        foreign key is never silently left out of remapping or subsetting."""
+        if self.ref_columns:
+            return self.ref_columns
+        pk = parent.primary_key if parent is not None else ()
+        if not pk or len(pk) != len(self.columns):
+            what = f"foreign key ({', '.join(self.columns)}) REFERENCES {self.ref_table}"
+            raise DumpmaskError(f"{where + ': ' if where else ''}{what} names no columns, and "
+                                + (f"{self.ref_table} has no primary key in the schema read" if not pk
+                                   else f"{self.ref_table}'s primary key has {len(pk)} columns")
+                                + "; write the referenced columns (REFERENCES t(col))")
+        return pk
 
 
 @dataclass
@@ -498,9 +514,9 @@ def _table_constraint(el, table: TableSchema, dialect: str) -> None:
         parts, k = _qual_at(el, k + 1, fold)
         if not parts:
             return
-        rcols, _ = _name_list(el, k, fold)
-        if not rcols:
-            return
+        nt = _at(el, k)
+        rcols = _name_list(el, k, fold)[0] if nt is not None and nt[0] == "p" and nt[1] == "(" else []
+        # no list: the referenced table's primary key (ForeignKey.ref_columns_of)
         fk = ForeignKey(columns=tuple(cols), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols), name=cname)
         if fk not in table.foreign_keys:
             table.foreign_keys.append(fk)
@@ -573,13 +589,16 @@ def _column(el, text: str, table: TableSchema, dialect: str, domains: dict, inli
         elif w == "REFERENCES" and inline_fk:
             parts, k2 = _qual_at(el, k + 1, fold)
             if parts:
-                rcols, k2 = _name_list(el, k2, fold)
-                if rcols:
-                    fk = ForeignKey(columns=(cname,), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols))
-                    if fk not in table.foreign_keys:
-                        table.foreign_keys.append(fk)
-                    k = k2
-                    continue
+                nt = _at(el, k2)
+                rcols = []
+                if nt is not None and nt[0] == "p" and nt[1] == "(":
+                    rcols, k2 = _name_list(el, k2, fold)
+                # no list: the referenced table's primary key (ForeignKey.ref_columns_of)
+                fk = ForeignKey(columns=(cname,), ref_table=_qual_text(parts, dialect), ref_columns=tuple(rcols))
+                if fk not in table.foreign_keys:
+                    table.foreign_keys.append(fk)
+                k = k2
+                continue
         k += 1
     return col
 

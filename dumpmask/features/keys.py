@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 
 from dumpmask.audit import ColumnStats
-from dumpmask.errors import MaskingError, RulesError, StrictError
+from dumpmask.errors import DumpmaskError, MaskingError, RulesError, StrictError
 from dumpmask.features.base import Stage
 from dumpmask.idents import display_name
 from dumpmask.remap import Remapper
@@ -397,6 +397,7 @@ class KeyRemapping(Stage):
         nodes: dict = {}
         seeds = set()
         explicit = {}
+        unresolved: list = []
         for state in list(engine.tables.values()):
             s = state.schema
             if s is None:
@@ -419,7 +420,12 @@ class KeyRemapping(Stage):
                     self.optout[n] = f"table {_qual(state.key)} has identifierRemapping: false"
             for fk in s.foreign_keys:
                 parent = self._resolve_table(engine, fk.ref_table, state.key)
-                for a, b in zip(fk.columns, fk.ref_columns):
+                try:
+                    ref_columns = fk.ref_columns_of(parent.schema, f"table {_qual(state.key)}")
+                except DumpmaskError as e:   # REFERENCES t, t's key unknown: only an error if keys move
+                    unresolved.append(e)
+                    continue
+                for a, b in zip(fk.columns, ref_columns):
                     na, nb = (state.key, a), (parent.key, b)
                     nodes.setdefault(na, s.column(a))
                     pcol = parent.schema.column(b) if parent.schema is not None else None
@@ -432,6 +438,8 @@ class KeyRemapping(Stage):
                         self.optout[na] = f"table {_qual(state.key)} has identifierRemapping: false"
                     if parent.schema is not None and any(r.remapping is False for r in engine.table_rules(parent)):
                         self.optout[nb] = f"table {_qual(parent.key)} has identifierRemapping: false"
+        if unresolved and (self.enabled or any(cr.mutation == "key" for cr in explicit.values())):
+            raise unresolved[0]
         return nodes, seeds, explicit
 
     def _explicit_rules(self, engine, nodes, seeds, explicit, uf) -> None:

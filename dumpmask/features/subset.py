@@ -84,11 +84,12 @@ class Subset(Stage):
             lk = self.root(engine, state).key
             for fk in state.schema.foreign_keys:
                 parent = self.root(engine, engine.resolve_ref(fk.ref_table, state.key))
-                rel = (fk.columns, parent, fk.ref_columns)
+                ref_columns = fk.ref_columns_of(parent.schema, f"table {_qual(state.key)}")
+                rel = (fk.columns, parent, ref_columns)
                 if rel not in fks.setdefault(lk, []):
                     fks[lk].append(rel)
                 needed[lk].update(fk.columns)
-                needed[parent.key].update(fk.ref_columns)
+                needed[parent.key].update(ref_columns)
         cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
         totals = collections.Counter()
         modes = {}
