@@ -140,11 +140,11 @@ class PgSchemaLearner(SchemaLearner):
             return
         name, base = parsed
         cat.domains[name.lower()] = base
-        cat.domains[name.lower().split(".")[-1]] = base
+        cat.domains[_last_part(name.lower())] = base
         check = parse_domain_check(st.raw)
         if check:
             cat.domain_checks[name.lower()] = check
-            cat.domain_checks[name.lower().split(".")[-1]] = check
+            cat.domain_checks[_last_part(name.lower())] = check
 
     def _learn_type_or_index(self, st) -> None:
         """CREATE TYPE ... AS ENUM (before its tables) or CREATE UNIQUE INDEX (after the data)."""
@@ -153,7 +153,7 @@ class PgSchemaLearner(SchemaLearner):
         if enum:
             name, labels = enum
             cat.domains[name.lower()] = enum_type_text(labels)
-            cat.domains[name.lower().split(".")[-1]] = enum_type_text(labels)
+            cat.domains[_last_part(name.lower())] = enum_type_text(labels)
             return
         index = parse_create_unique_index(st.raw, self.dialect)
         if index:
@@ -216,3 +216,16 @@ class PgSchemaLearner(SchemaLearner):
 
 
 LEARNERS = {"postgres": PgSchemaLearner, "mysql": MySchemaLearner}
+
+
+def _last_part(name: str) -> str:
+    """The unqualified part of a type name as written: `public."Mail.Addr"` -> `"Mail.Addr"` (the
+    last dot outside double quotes), so a column that names the type without its schema finds it."""
+    quoted = False
+    for i in range(len(name) - 1, -1, -1):
+        c = name[i]
+        if c == '"':
+            quoted = not quoted
+        elif c == "." and not quoted:
+            return name[i + 1:]
+    return name

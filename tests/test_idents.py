@@ -474,3 +474,12 @@ def test_create_mysql_auto_increment_option_before_partition_by():
            "DEFAULT CHARSET=utf8mb4 PARTITION BY HASH (`id`) PARTITIONS 4;", MY)
     assert t.auto_increment_next == 17 and t.partition_by == ("HASH", ("id",))
     assert ct("CREATE TABLE `q` (`id` int NOT NULL, `AUTO_INCREMENT` int) ENGINE=InnoDB;", MY).auto_increment_next is None
+
+
+def test_domain_with_a_dot_in_its_quoted_name_found_unqualified():
+    """A column that names a schema-qualified domain without its schema (`"Mail.Addr"`) gets the
+    domain's base type: the alias is the part after the last dot outside quotes."""
+    from dumpmask.learn import _last_part
+    assert _last_part('public."mail.addr"') == '"mail.addr"'
+    assert _last_part('"a.b"."c.d"') == '"c.d"'
+    assert _last_part("public.email") == "email" and _last_part("email") == "email"
