@@ -15,6 +15,7 @@ class RulesError(DumpmaskError):
     def __init__(self, message: str, path: str | None = None, where: str | None = None):
         self.path = path  # the rules file
         self.where = where  # JSON path inside it, e.g. $.tables[0].columnMutations[2].mutation
+        self.message = message  # without the location
         loc = ":".join(x for x in (path, where) if x)
         super().__init__(f"{loc}: {message}" if loc else message)
 

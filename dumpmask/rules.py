@@ -185,6 +185,77 @@ def validate_transfer(v, where: str, path: str | None) -> dict:
     return out
 
 
+UNLISTED = ("keep", "fail", "mask")
+
+
+def validate_unlisted(opts: dict, rs: RuleSet, path: str | None) -> None:
+    """options.unlisted (what happens to a column the rules do not name: keep, fail, mask) and
+    options.typeDefaults ({SQL type or kind: mutation}: the mutation "mask" gives such a column),
+    each default parsed and its options validated here, so a bad one stops the run (exit 2)
+    before any output."""
+    from dumpmask.transformers import parse_mutation
+
+    policy = opts.get("unlisted", "keep")
+    if policy not in UNLISTED:
+        raise RulesError(f"unlisted must be one of {', '.join(UNLISTED)}", path, "$.options.unlisted")
+    rs.options["unlisted"] = policy
+    if "typeDefaults" not in opts:
+        return
+    defaults = _obj(opts["typeDefaults"], "$.options.typeDefaults", path)
+    if policy != "mask":
+        raise RulesError('typeDefaults are the mutations of unlisted columns: they apply only with "unlisted": "mask"',
+                         path, "$.options.typeDefaults")
+    out = {}
+    for type_name, v in defaults.items():
+        w = f"$.options.typeDefaults[\"{type_name}\"]"
+        if not type_name.strip():
+            raise RulesError("a type name must not be empty", path, w)
+        if isinstance(v, str):
+            spec, options = v, {}
+        elif isinstance(v, dict):
+            _unknown_keys(v, {"mutation", "options"}, w, path)
+            spec, options = v.get("mutation"), v.get("options") or {}
+            if not isinstance(spec, str):
+                raise RulesError("mutation must be a string such as \"redact\"", path, f"{w}.mutation")
+        else:
+            raise RulesError("expected a mutation (\"redact\") or {\"mutation\": ..., \"options\": {...}}", path, w)
+        if spec == "key":
+            raise RulesError("key is not a default: key columns follow identifier remapping", path, w)
+        try:
+            cls, arg = parse_mutation(spec)
+            options = cls.validate_options(options, where=f"{w}.options")
+        except RulesError as e:
+            raise RulesError(str(e).split(": ", 1)[-1] if e.where else str(e), path, e.where or w) from None
+        out[normal_type(type_name)] = (spec, cls, arg, options, w)
+    rs.options["typeDefaults"] = out
+
+
+_TYPE_SYNONYMS = {
+    "int": "integer", "int4": "integer", "int2": "smallint", "int8": "bigint", "serial": "integer",
+    "bigserial": "bigint", "smallserial": "smallint", "varchar": "character varying", "char": "character",
+    "bpchar": "character", "float8": "double precision", "float4": "real", "decimal": "numeric",
+    "bool": "boolean", "timestamptz": "timestamp with time zone", "timestamp without time zone": "timestamp",
+    "timetz": "time with time zone", "time without time zone": "time", "varbinary": "binary varying",
+}
+
+
+def normal_type(type_text: str) -> str:
+    """A type name compared case-blind, without its length/precision and with common synonyms
+    folded: `VARCHAR(40)` and `character varying` are one name, `int(11)` and `INTEGER` too."""
+    t = " ".join(type_text.lower().split())
+    base = t.split("(", 1)[0].strip()
+    rest = t.split(")", 1)[1].strip() if "(" in t and ")" in t else ""
+    if rest.startswith("["):
+        base += "[]"                 # varchar(20)[] -> character varying[]
+    elif rest:
+        base = f"{base} {rest}"      # timestamp(3) with time zone -> timestamp with time zone
+    for word in (" unsigned", " zerofill"):
+        base = base.replace(word, "")
+    arr = "[]" if base.endswith("[]") else ""
+    base = base.removesuffix("[]").strip()
+    return _TYPE_SYNONYMS.get(base, base) + arr
+
+
 def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
     """Read and validate a rules file. Errors name the file and the JSON path (exit 2)."""
     import hashlib
@@ -211,11 +282,12 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         _unknown_keys(doc, _TOP_KEYS, "$", path)
         tables, where0 = doc.get("tables", []), "$.tables"
         opts = _obj(doc.get("options", {}), "$.options", path)
-        _unknown_keys(opts, {"identifierRemapping", "transfer"}, "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults"}, "$.options", path)
         if "identifierRemapping" in opts:
             rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
         if "transfer" in opts:
             rs.options["transfer"] = validate_transfer(opts["transfer"], "$.options.transfer", path)
+        validate_unlisted(opts, rs, path)
     else:
         raise RulesError("expected an object with \"tables\" or a list of table objects", path, "$")
     if not isinstance(tables, list):

@@ -136,6 +136,24 @@ def table_rule() -> dict:
     }
 
 
+def type_defaults(mutations: list[dict]) -> dict:
+    """{SQL type or kind: mutation} for options.unlisted "mask"; key is not a default."""
+    rule = column_rule([m for m in mutations if m["name"] != "key"])
+    spelled = rule["properties"]["mutation"]
+    return {
+        "type": "object",
+        "description": "The mutation an unlisted column gets, by SQL type (length and precision ignored, "
+                       "synonyms folded: varchar = character varying) or kind (text, integer, numeric, "
+                       "date, timestamp, json, ...). Only with \"unlisted\": \"mask\".",
+        "additionalProperties": {"anyOf": [
+            spelled,
+            {"type": "object", "required": ["mutation"], "additionalProperties": False,
+             "properties": {"mutation": spelled, "options": {"type": ["object", "null"]}},
+             "allOf": rule["allOf"]},
+        ]},
+    }
+
+
 def build() -> dict:
     mutations = describe_all()
     return {
@@ -153,7 +171,11 @@ def build() -> dict:
                     "options": {
                         "type": "object",
                         "properties": {"identifierRemapping": {"$ref": "#/$defs/runRemapping"},
-                                       "transfer": {"$ref": "#/$defs/transfer"}},
+                                       "transfer": {"$ref": "#/$defs/transfer"},
+                                       "unlisted": {"enum": ["keep", "fail", "mask"],
+                                                    "description": "A column the rules do not name: keep it, "
+                                                                   "fail the run, or mask it with typeDefaults."},
+                                       "typeDefaults": {"$ref": "#/$defs/typeDefaults"}},
                         "additionalProperties": False,
                     },
                     "tables": {"$ref": "#/$defs/tables"},
@@ -168,6 +190,7 @@ def build() -> dict:
             "columnRule": column_rule(mutations),
             "transfer": transfer(),
             "runRemapping": run_remapping(),
+            "typeDefaults": type_defaults(mutations),
         },
     }
 

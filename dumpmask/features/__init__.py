@@ -26,12 +26,14 @@ from dumpmask.features.base import Stage  # noqa: F401 (the hooks' defaults)
 def stage_order():
     """The stages in the order the engine runs them: content detection first (its template
     rules join the plan before keys are added), then key remapping, then partial transfer
-    (its row filter sees rows as the input has them)."""
+    (its row filter sees rows as the input has them), then the complete-schema policy (it sees
+    every column the others left unnamed)."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subset import Subset
+    from dumpmask.features.unlisted import Unlisted
 
-    return (Detection, KeyRemapping, Subset)
+    return (Detection, KeyRemapping, Subset, Unlisted)
 
 
 def install(engine) -> None:
