@@ -276,6 +276,9 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         line = data[:e.pos].count(b"\n") + 1 if e.pos is not None else None
         raise RulesError(f"malformed JSON: {e.msg}", path, f"line {line}" if line else None) from None
     rs = RuleSet(path=path, sha256=hashlib.sha256(data).hexdigest())
+    single = isinstance(doc, dict) and "tableName" in doc and "tables" not in doc
+    if single:
+        doc = [doc]   # the seed format's single table object: one table's rules
     if isinstance(doc, list):
         tables, where0 = doc, "$"
     elif isinstance(doc, dict):
@@ -293,7 +296,7 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
     if not isinstance(tables, list):
         raise RulesError("expected a list of table objects", path, where0)
     for i, t in enumerate(tables):
-        tw = f"{where0}[{i}]"
+        tw = "$" if single else f"{where0}[{i}]"
         _obj(t, tw, path)
         _unknown_keys(t, _TABLE_KEYS, tw, path)
         tn = t.get("tableName")

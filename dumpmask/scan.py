@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 
-from dumpmask.coverage import (DEFAULT_SAMPLE, Sample, explicit_rules, lookup_in, row_key, snippet_tables,
+from dumpmask.coverage import (DEFAULT_SAMPLE, Sample, explicit_rules, lookup_in, row_key, rule_name, snippet_tables,
                                table_findings, unique_column)
 from dumpmask.detect import REMAPPING_TEMPLATES, fit_rule, in_template
+from dumpmask.features.keys import _strategy_for
 from dumpmask.rows import sample_dump
 from dumpmask.idents import display_name, read_table_name
 from dumpmask.rules import _REMAP_KEYS, RuleSet
@@ -293,3 +294,103 @@ def format_table(rows: list[dict], with_rules: bool) -> str:
     out.append("")
     out.append(f"{len(rows)} column(s) with personal data" + (f", {n_unc} not covered by the rules" if with_rules else ""))
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- rules init / diff
+# `dumpmask rules init`: every table with a CREATE TABLE in the dump and every one of its data
+# columns, each named: detected personal data with the rule scan suggests (one that restores),
+# declared keys through identifier remapping, everything else `keep`; and "unlisted": "fail", so
+# a column added later stops the run instead of flowing in clear. `dumpmask rules diff`: the
+# columns of the dump no rule names (added since the rules were written; exit 1 when there are
+# any) and the rules that name a table or column the dump does not have (removed).
+
+def _data_columns(sampled) -> list[tuple[tuple, object, list[str]]]:
+    """[(table key, TableSchema, its data columns)] of every non-partition table with a schema,
+    in the order scan reports them (partitions are masked by their partitioned table's rules)."""
+    tables = sampled.tables
+    out = []
+    for key in sorted(tables, key=lambda k: (k[0] or "", k[1])):
+        schema = tables[key]
+        if schema is None or not schema.columns or _partition_root(tables, key) != key:
+            continue
+        out.append((key, schema, schema.data_columns()))
+    return out
+
+
+def rules_init_document(inp, dialect: str | None = None, sample: int = 100, source: str | None = None) -> tuple[dict, dict]:
+    """(rules document, summary) for `rules init`: summary counts tables, columns, detected,
+    keys and kept columns."""
+    findings, sampled = scan(inp, dialect, sample, None, None, source)
+    found = {(tuple(r["table_key"]), r["column"]) for r in findings}
+    rows = list(findings)
+    kept = 0
+    order = {}
+    # with keys among the findings the file turns identifier remapping on: a `keep` on a key
+    # column would opt its whole domain out, so remappable key columns get no rule (remapping
+    # names them); without it, they are kept like any other column
+    remapping = any(r["suggested"] == "key" for r in findings)
+    links, _ = _key_graph(sampled.tables, sampled.dialect)
+    for key, schema, columns in _data_columns(sampled):
+        keys = set(schema.primary_key) | {c for fk in schema.foreign_keys for c in fk.columns} | {
+            c for c in columns if (key, c) in links}
+        for c in columns:
+            order[(key, c)] = len(order)
+            if (key, c) in found:
+                continue
+            col = schema.column(c)
+            if remapping and c in keys and col is not None and _strategy_for(col) and col.kind not in ("timestamp", "date"):
+                continue
+            kept += 1
+            row = {"table": display_name(key), "table_key": [key[0], key[1]], "column": c,
+                   "type": schema.column(c).type if schema.column(c) else None, "suggested": "keep",
+                   "category": "no personal data detected", "evidence": "name and sampled content",
+                   "covered_by": None}
+            if c in keys:
+                row["note"] = ("a key: kept; to remap keys instead, set options.identifierRemapping.enabled "
+                               "and delete this rule")
+            rows.append(row)
+    # the rules in the order of the tables and their columns
+    rows.sort(key=lambda r: order.get((tuple(r["table_key"]), r["column"]), len(order)))
+    doc = build_rules_document(rows, None, None, None, sampled.dialect, sampled.tables)
+    doc.setdefault("options", {})["unlisted"] = "fail"
+    doc = {"description": "Written by dumpmask rules init: every column of every table is named. "
+                          "Review each rule; columns added later fail the run (options.unlisted).", **doc}
+    summary = {"tables": len(_data_columns(sampled)), "detected": len(findings),
+               "keys": sum(1 for r in findings if r["suggested"] == "key"), "kept": kept,
+               "dialect": sampled.dialect}
+    return doc, summary
+
+
+def rules_diff(rules: RuleSet, inp, dialect: str | None = None, source: str | None = None) -> dict:
+    """{"added": [{table, column, type}], "removed": [{table, column, rule}], "dialect"}:
+    columns of the dump no rule names (a key column counts as named when the rules turn
+    identifier remapping on), and rules whose table or column the dump does not have."""
+    _, sampled = scan(inp, dialect, 0, rules, None, source)
+    d = sampled.dialect
+    remapping = bool(rules.remapping.get("enabled"))
+    links, fk_columns = _key_graph(sampled.tables, d)
+    if rules.remapping.get("inferKeys"):
+        linked = set(links)      # loose keys (<table>_id columns) are remapped too
+    else:
+        linked = set(fk_columns) | {p for n in fk_columns for p in links.get(n, ())}
+    added, matched = [], set()
+    tables = _data_columns(sampled)
+    for key, schema, columns in tables:
+        explicit = explicit_rules(rules, key, columns, d)
+        matched.update(id(cr) for cr in explicit.values())
+        keys = set(schema.primary_key) | {c for c in columns if (key, c) in linked}
+        for c in columns:
+            if c in explicit or (remapping and c in keys):
+                continue
+            col = schema.column(c)
+            added.append({"table": display_name(key), "column": c, "type": col.type if col else None})
+    removed = []
+    for tr in rules.tables:
+        if not any(tr.table.matches(k[0], k[1], d) for k, _, _ in tables):
+            removed.append({"table": tr.table.text or tr.table.name, "column": None, "rule": tr.where})
+            continue
+        for cr in tr.columns:
+            if id(cr) not in matched:
+                removed.append({"table": tr.table.text or tr.table.name,
+                                "column": cr.column.text or rule_name(cr.column.name, d), "rule": cr.where})
+    return {"dialect": d, "added": added, "removed": removed}

@@ -183,6 +183,7 @@ def build() -> dict:
                 "additionalProperties": False,
             },
             {"$ref": "#/$defs/tables"},
+            {"$ref": "#/$defs/tableRule"},
         ],
         "$defs": {
             "tables": {"type": "array", "items": {"$ref": "#/$defs/tableRule"}},

@@ -72,9 +72,11 @@ def test_no_library_module_imports_a_command():
 
 def test_every_command_module_is_on_the_group_and_guarded():
     assert sorted(main.commands) == sorted(command.name for command in COMMANDS)
-    assert sorted(main.commands) == ["mask", "preview", "report", "scan", "transformers", "verify", "verify-audit"]
+    assert sorted(main.commands) == ["mask", "preview", "report", "rules", "scan", "transformers", "verify",
+                                     "verify-audit"]
     for command in COMMANDS:
-        assert command.callback.__wrapped__, f"{command.name} does not run in the guard"
+        for leaf in getattr(command, "commands", {}).values() or [command]:   # a group: its subcommands
+            assert leaf.callback.__wrapped__, f"{leaf.name} does not run in the guard"
 
 
 def test_the_0_3_0_entry_point_is_the_same_group():

@@ -38,10 +38,15 @@ def table_rows(text: str) -> list[tuple[str, str]]:
     return rows
 
 
+def all_params(cmd: click.Command) -> list:
+    """A command's parameters; for a group (`rules init|diff`), those of its subcommands too."""
+    return list(cmd.params) + [p for sub in getattr(cmd, "commands", {}).values() for p in sub.params]
+
+
 def documented_options(cmd: click.Command):
     ctx = click.Context(cmd, info_name=cmd.name)
     help_option = cmd.get_help_option(ctx)
-    for param in cmd.params:
+    for param in all_params(cmd):
         if isinstance(param, click.Option) and not param.hidden and param is not help_option:
             yield param
 
@@ -74,7 +79,7 @@ def test_every_option_of_every_command_is_in_its_section(name):
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_argument_of_every_command_is_in_its_section(name):
     section = command_section(name)
-    for param in main.commands[name].params:
+    for param in all_params(main.commands[name]):
         if isinstance(param, click.Argument):
             assert f"`{param.human_readable_name}" in section, (name, param.human_readable_name)
 
@@ -86,7 +91,7 @@ def test_help_and_version_are_documented():
 def test_documented_options_exist():
     """No option stays documented after it is removed."""
     for name in COMMANDS:
-        real = {flag for option in main.commands[name].params for flag in getattr(option, "opts", [])}
+        real = {flag for option in all_params(main.commands[name]) for flag in getattr(option, "opts", [])}
         for first, _ in table_rows(command_section(name)):
             for flag in re.findall(r"(?<![\w-])-{1,2}[a-z][\w-]*", first):
                 assert flag in real, f"docs/reference.md documents dumpmask {name} {flag}, which does not exist"

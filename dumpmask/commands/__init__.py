@@ -14,12 +14,13 @@ from dumpmask import __version__
 from dumpmask.commands.mask import mask_cmd
 from dumpmask.commands.preview import preview_cmd
 from dumpmask.commands.report import report_cmd
+from dumpmask.commands.rules import rules_cmd
 from dumpmask.commands.scan import scan_cmd
 from dumpmask.commands.transformers import transformers_cmd
 from dumpmask.commands.verify import verify_cmd
 from dumpmask.commands.verify_audit import verify_audit_cmd
 
-COMMANDS = (mask_cmd, transformers_cmd, report_cmd, verify_audit_cmd, preview_cmd, scan_cmd, verify_cmd)
+COMMANDS = (mask_cmd, transformers_cmd, report_cmd, verify_audit_cmd, preview_cmd, scan_cmd, verify_cmd, rules_cmd)
 
 
 class DefaultGroup(click.Group):
