@@ -67,6 +67,7 @@ def column_rule(mutations: list[dict]) -> dict:
             "mutation": {"type": "string", "anyOf": spelled,
                          "description": "faker.email, hash, redact, static:VALUE, null, keep, key, ..."},
             "options": {"type": ["object", "null"], "description": "The mutation's parameters."},
+            "where": {"$ref": "#/$defs/condition"},
             "description": {"type": "string"},
         },
         "additionalProperties": False,
@@ -130,9 +131,39 @@ def table_rule() -> dict:
                            "additionalProperties": False}],
             },
             "transfer": {"$ref": "#/$defs/transfer"},
+            "where": {"$ref": "#/$defs/condition"},
+            "action": {"enum": ["mask", "drop"],
+                       "description": "mask (default): the column rules apply where `where` holds; drop: remove those rows."},
             "description": {"type": "string"},
         },
         "additionalProperties": False,
+    }
+
+
+def condition() -> dict:
+    """A row condition (dumpmask/conditions.py): columns with a value or operators; or/and/not."""
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    operators = {
+        **{op: {"type": ["string", "number", "boolean"]} for op in ("=", "!=", "<", "<=", ">", ">=")},
+        "in": {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+        "not in": {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+        "is null": {"type": "boolean"},
+        "like": {"type": "string"}, "not like": {"type": "string"}, "regex": {"type": "string"},
+    }
+    return {
+        "type": "object",
+        "description": "A predicate over the row's original values: {column: value} (equality), "
+                       "{column: {operator: value}}, or/and/not; several keys: and.",
+        "minProperties": 1,
+        "properties": {
+            "or": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
+            "and": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
+            "not": {"$ref": "#/$defs/condition"},
+        },
+        "additionalProperties": {"anyOf": [
+            scalar,
+            {"type": "object", "minProperties": 1, "properties": operators, "additionalProperties": False},
+        ]},
     }
 
 
@@ -192,6 +223,7 @@ def build() -> dict:
             "transfer": transfer(),
             "runRemapping": run_remapping(),
             "typeDefaults": type_defaults(mutations),
+            "condition": condition(),
         },
     }
 

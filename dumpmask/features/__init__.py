@@ -41,3 +41,9 @@ def install(engine) -> None:
     for stage_class in stage_order():
         if stage_class.wanted(engine):
             engine.stages.append(stage_class())
+    for tr in engine.rules.tables:
+        if tr.action == "drop" and not any(getattr(s, "drops_rows", False) for s in engine.stages):
+            from dumpmask.errors import RulesError
+
+            raise RulesError('"action": "drop" is not supported by this version: remove the rule (nothing '
+                             "would be dropped)", engine.rules.path, f"{tr.where}.action")
