@@ -1269,7 +1269,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
-                 cluster_timeout: float | None = None) -> Engine:
+                 cluster_timeout: float | None = None, k_report_only: bool = False) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1315,6 +1315,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     from dumpmask.compression import output_compression
 
     engine.output_compression = output_compression(output_name, compress, compress_level)
+    engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
     install(engine)
     return engine
 

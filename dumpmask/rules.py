@@ -213,6 +213,28 @@ def validate_condition(spec, where: str, path: str | None) -> None:
     validate(spec, where, path)
 
 
+def validate_kanon(v, path: str | None) -> dict:
+    """options.kAnonymity: {"quasiIdentifiers": {table: [columns]}, "k": int >= 2, "action"}."""
+    w = "$.options.kAnonymity"
+    _obj(v, w, path)
+    _unknown_keys(v, {"quasiIdentifiers", "k", "action"}, w, path)
+    qi = v.get("quasiIdentifiers")
+    if not isinstance(qi, dict) or not qi:
+        raise RulesError("quasiIdentifiers must be an object {table: [columns]}", path, f"{w}.quasiIdentifiers")
+    for t, cols in qi.items():
+        if not t.strip() or not isinstance(cols, list) or not cols or not all(isinstance(c, str) and c.strip() for c in cols):
+            raise RulesError("each table takes a non-empty list of column names", path, f"{w}.quasiIdentifiers[{t!r}]")
+        if len(set(cols)) != len(cols):
+            raise RulesError("a column is listed twice", path, f"{w}.quasiIdentifiers[{t!r}]")
+    k = v.get("k")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise RulesError("k must be an integer >= 2", path, f"{w}.k")
+    action = v.get("action", "fail")
+    if action not in ("fail", "suppress", "report"):
+        raise RulesError("action must be fail, suppress or report", path, f"{w}.action")
+    return {"quasiIdentifiers": qi, "k": k, "action": action}
+
+
 UNLISTED = ("keep", "fail", "mask")
 
 
@@ -313,12 +335,14 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         _unknown_keys(doc, _TOP_KEYS, "$", path)
         tables, where0 = doc.get("tables", []), "$.tables"
         opts = _obj(doc.get("options", {}), "$.options", path)
-        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults"}, "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "kAnonymity"}, "$.options", path)
         if "identifierRemapping" in opts:
             rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
         if "transfer" in opts:
             rs.options["transfer"] = validate_transfer(opts["transfer"], "$.options.transfer", path)
         validate_unlisted(opts, rs, path)
+        if "kAnonymity" in opts:
+            rs.options["kAnonymity"] = validate_kanon(opts["kAnonymity"], path)
     else:
         raise RulesError("expected an object with \"tables\" or a list of table objects", path, "$")
     if not isinstance(tables, list):

@@ -115,6 +115,7 @@ class ColumnSpec:
     mutation: str             # for the audit ("key" for a remapped key)
     factory: object           # MutationFactory | RemapFactory
     condition: object = None  # conditions.Condition: the rows it applies to (None: every row)
+    suppress: object = None   # features.kanon.SmallClass: rows whose field is written as NULL instead
 
     @property
     def transformer(self):
@@ -176,11 +177,12 @@ class Tally:
 class ColumnRuntime:
     """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
 
-    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition")
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress")
 
     def __init__(self, spec: ColumnSpec, dialect: str):
         self.index, self.name, self.kind = spec.index, spec.name, spec.kind
         self.condition = spec.condition
+        self.suppress = getattr(spec, "suppress", None)
         self.stats = Tally()
         t = spec.factory.build()
         self.value_fn = t
@@ -200,7 +202,7 @@ class Runtime:
     def __init__(self, plan: TablePlan):
         self.columns = [ColumnRuntime(s, plan.dialect) for s in plan.specs]
         self.observers = [getattr(c.value_fn, "observed", None) for c in self.columns]
-        self.conditional = any(c.condition is not None for c in self.columns)
+        self.conditional = any(c.condition is not None or c.suppress is not None for c in self.columns)
 
     def reset(self) -> None:
         for c in self.columns:
@@ -765,7 +767,8 @@ def _locate_my(plan: TablePlan, entries, block: DataBlock) -> str:
 
 def _condition_reader(plan: TablePlan, entries):
     """values(fields) -> {column: decoded text or None} of the columns the conditions read."""
-    need = sorted({plan.columns.index(c) for e in entries if e.condition is not None for c in e.condition.columns})
+    need = sorted({plan.columns.index(c) for e in entries for cond in (e.condition, e.suppress) if cond is not None
+                   for c in cond.columns})
     names = [(i, plan.columns[i]) for i in need]
     if plan.dialect == "postgres":
         def value(raw: bytes):
@@ -780,6 +783,13 @@ def _condition_reader(plan: TablePlan, entries):
                 return None
             return v.decode("utf-8", "surrogateescape") if isinstance(v, (bytes, bytearray)) else str(v)
     return names, value
+
+
+def _suppress(entry, was_null: bool) -> None:
+    """A field written as NULL because its row's class is below k (k-anonymity's suppress)."""
+    entry.stats.nulls += 1
+    if not was_null:
+        entry.stats.changed += 1
 
 
 def _holds(entry, values) -> bool:
@@ -822,6 +832,10 @@ def _mask_copy_conditional(plan: TablePlan, entries, block: DataBlock):
                                   where, plan.source, line[:60])
         values = {name: decode(fields[i]) for i, name in names}
         for entry in entries:
+            if entry.suppress is not None and entry.suppress(values):
+                _suppress(entry, fields[entry.index] == NULL_COPY)
+                fields[entry.index] = NULL_COPY
+                continue
             if not _holds(entry, values):
                 continue
             raw = fields[entry.index]
@@ -865,7 +879,14 @@ def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
             continue
         values = {name: value(raw[spans[i][0]:spans[i][1]]) for i, name in names}
         try:
-            vals = {e.index: e.fn.sql(raw[spans[e.index][0]:spans[e.index][1]]) for e in entries if _holds(e, values)}
+            vals = {}
+            for e in entries:
+                field = raw[spans[e.index][0]:spans[e.index][1]]
+                if e.suppress is not None and e.suppress(values):
+                    _suppress(e, field.strip().upper() == NULL_SQL)
+                    vals[e.index] = NULL_SQL
+                elif _holds(e, values):
+                    vals[e.index] = e.fn.sql(field)
         except MaskingError as e:
             raise MaskingError(f"{plan.source}:{at}: {plan.table} row {block.row0 + k + 1}: {e}") from None
         if kept:

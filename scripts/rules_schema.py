@@ -16,7 +16,7 @@ from dumpmask.rules import STRATEGIES
 from dumpmask.transformers import describe_all
 
 #: JSON types of a parameter's declared Python type (transformers.base.Param.type)
-JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "list": "array", "dict": "object"}
+JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "array", "dict": "object"}
 
 #: bounds a mutation's validate_options checks beyond the declared type (transformers/basic.py)
 BOUNDS = {("hash", "length"): {"minimum": 4, "maximum": 128}}
@@ -206,7 +206,8 @@ def build() -> dict:
                                        "unlisted": {"enum": ["keep", "fail", "mask"],
                                                     "description": "A column the rules do not name: keep it, "
                                                                    "fail the run, or mask it with typeDefaults."},
-                                       "typeDefaults": {"$ref": "#/$defs/typeDefaults"}},
+                                       "typeDefaults": {"$ref": "#/$defs/typeDefaults"},
+                                       "kAnonymity": {"$ref": "#/$defs/kAnonymity"}},
                         "additionalProperties": False,
                     },
                     "tables": {"$ref": "#/$defs/tables"},
@@ -224,6 +225,21 @@ def build() -> dict:
             "runRemapping": run_remapping(),
             "typeDefaults": type_defaults(mutations),
             "condition": condition(),
+            "kAnonymity": {
+                "type": "object",
+                "description": "After masking, every combination of a table's quasi-identifier values occurs at "
+                               "least k times: fail (exit 1 before any output), suppress (NULL the "
+                               "quasi-identifiers of smaller classes) or report (the audit says the achieved k).",
+                "required": ["quasiIdentifiers", "k"],
+                "properties": {
+                    "quasiIdentifiers": {"type": "object", "minProperties": 1, "additionalProperties": {
+                        "type": "array", "minItems": 1, "uniqueItems": True,
+                        "items": {"type": "string", "pattern": r"\S"}}},
+                    "k": {"type": "integer", "minimum": 2},
+                    "action": {"enum": ["fail", "suppress", "report"]},
+                },
+                "additionalProperties": False,
+            },
         },
     }
 

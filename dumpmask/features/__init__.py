@@ -27,13 +27,15 @@ def stage_order():
     """The stages in the order the engine runs them: content detection first (its template
     rules join the plan before keys are added), then key remapping, then partial transfer
     (its row filter sees rows as the input has them), then the complete-schema policy (it sees
-    every column the others left unnamed)."""
+    every column the others left unnamed), then k-anonymity (it counts the values as the final
+    plan writes them)."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subset import Subset
+    from dumpmask.features.kanon import KAnonymity
     from dumpmask.features.unlisted import Unlisted
 
-    return (Detection, KeyRemapping, Subset, Unlisted)
+    return (Detection, KeyRemapping, Subset, Unlisted, KAnonymity)
 
 
 def install(engine) -> None:
