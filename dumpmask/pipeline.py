@@ -38,6 +38,9 @@ from dumpmask.idents import display_name
 from dumpmask.work import DataBlock, mask_block
 
 CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block
+# TOC entries whose "definition" is not SQL: pg_dump 17's BLOB METADATA lists large-object oids,
+# one a line, which pg_restore turns into lo_create calls (kept as they are)
+NOT_SQL = frozenset({"BLOB METADATA"})
 END = b"\\."                  # the end-of-data line of COPY text
 
 
@@ -322,7 +325,7 @@ class ArchiveJob:
                 parsed = parse_copy(e.copy_stmt)
                 if parsed is not None:
                     engine.note_data_table(parsed[0], None)
-            elif e.defn:
+            elif e.defn and e.kind not in NOT_SQL:
                 parts.append(e.defn if e.defn.endswith(b"\n") else e.defn + b"\n")
         return b"".join(parts)
 
@@ -365,6 +368,8 @@ class ArchiveJob:
     def statement(self, engine, e) -> bytes:
         """An entry's definition as write_dump writes a statement: the stages may rewrite it
         (a setval after remapped keys); every statement is counted in the audit."""
+        if e.kind in NOT_SQL:
+            return e.defn
         lines = LineReader(io.BytesIO(e.defn), f"{self.path} {e.label}")
         raws, news = [], []
         for ev in engine.dialect.events(lines):

@@ -88,9 +88,10 @@ def pg_bindir() -> Path | None:
     return Path(initdb).resolve().parent if initdb else None
 
 
-def pg_missing() -> list[str]:
-    """What is missing to run a private PostgreSQL (empty when all is there)."""
-    b = pg_bindir()
+def pg_missing(bindir: Path | None = None) -> list[str]:
+    """What is missing to run a private PostgreSQL (empty when all is there); `bindir`:
+    another PostgreSQL's binaries (pg17_bindir()) than Debian's."""
+    b = bindir or pg_bindir()
     if b is None:
         return ["postgresql (initdb not found under /usr/lib/postgresql/*/bin)"]
     missing = [n for n in ("initdb", "pg_ctl", "postgres", "psql", "pg_dump") if not (b / n).exists()]
