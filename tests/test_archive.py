@@ -398,3 +398,31 @@ def test_custom_archive_on_stdin_cut_short_fails_without_output(pg_server, src):
         assert cp.stdout == b""
     cp = _pipe_dm(pg_server, src["db"], "--first", "3", "-c", src["rules"], "-o", out)
     assert cp.returncode == 2 and b"partial transfer" in cp.stderr and not out.exists()
+
+
+def test_library_mask_routes_archives_as_the_cli_does(src, masked, tmp_path):
+    """dumpmask.mask(): a custom archive given as a path or as an open stream into a stream, a
+    directory archive into a new directory: the CLI's bytes; what cannot be is refused."""
+    import io
+
+    import dumpmask
+    from dumpmask.errors import RulesError
+
+    rules = str(src["rules"])
+    for given in (src["dumps"]["custom"], open(src["dumps"]["custom"], "rb")):
+        out = io.BytesIO()
+        audit = dumpmask.mask(given, out, rules=rules, key=TEST_KEY, warn=lambda m: None)
+        assert out.getvalue() == masked["custom"].read_bytes()
+        assert audit["status"] == "ok" and audit["input"]["format"] == "custom"
+    piped = io.BufferedReader(io.BytesIO(src["dumps"]["custom"].read_bytes()))   # (a stream, no name)
+    out = io.BytesIO()
+    assert dumpmask.mask(piped, out, rules=rules, key=TEST_KEY, warn=lambda m: None)["input"]["name"] == "<stream>"
+    assert out.getvalue() == masked["custom"].read_bytes()
+    d = tmp_path / "lib.dir"
+    dumpmask.mask(src["dumps"]["directory"], d, rules=rules, key=TEST_KEY, warn=lambda m: None, jobs=2)
+    one = masked["directory"]
+    assert {f: (d / f).read_bytes() for f in os.listdir(d)} == {f: (one / f).read_bytes() for f in os.listdir(one)}
+    with pytest.raises(RulesError, match="written to a directory"):
+        dumpmask.mask(src["dumps"]["directory"], io.BytesIO(), rules=rules, key=TEST_KEY)
+    with pytest.raises(RulesError, match="its own compression"):
+        dumpmask.mask(src["dumps"]["custom"], io.BytesIO(), rules=rules, key=TEST_KEY, compress="zstd")
