@@ -347,9 +347,22 @@ class ArchiveJob:
         self.current(data)
 
     # ------------------------------------------------------------------ the entries
+    def _show(self, e=None, force: bool = False) -> None:
+        """The progress line: the archive's bytes read so far, the entry's table (force: now)."""
+        if self.progress is None or not self.progress.enabled:
+            return
+        done = self.stream.pos if self.kind == "custom" else self.hin.bytes
+        if e is not None:
+            self._showing = None if e.kind != "TABLE DATA" else (
+                (e.namespace or b"").decode("utf-8", "replace") + "." + (e.tag or b"").decode("utf-8", "replace"))
+        self.progress.update(done, self._showing, force)
+
+    _showing = None
+
     def write_entries(self, engine) -> None:
         self._open_output()
         for e in self.entries:
+            self._show(e)
             engine.output.drain()
             if e.had_dumper and e.kind == "TABLE DATA":
                 self.table_data(engine, e)
@@ -364,6 +377,8 @@ class ArchiveJob:
                 e.defn = self.statement(engine, e)
         self._finish_files(engine)
         engine.output.drain()
+        self._showing = None
+        self._show(force=True)     # (the last figures: every byte of the archive read)
 
     def statement(self, engine, e) -> bytes:
         """An entry's definition as write_dump writes a statement: the stages may rewrite it
@@ -419,6 +434,7 @@ class ArchiveJob:
     def _custom_pieces(self, e):
         z = self.codec.decompressor(False, f"{self.path}: {e.label}")
         for chunk in fmt.raw_chunks(self.stream):
+            self._show(e)
             out = z.feed(chunk)
             if out:
                 yield out
@@ -441,6 +457,7 @@ class ArchiveJob:
             state = table[0]
             def kept():
                 for chunk in fmt.raw_chunks(self.stream):
+                    self._show(e)
                     bw.raw_chunk(chunk)     # copied as stored, not recompressed
                     yield chunk
             z = self.codec.decompressor(False, f"{self.path}: {e.label}")
@@ -479,6 +496,8 @@ class ArchiveJob:
             raise StrictError(f"{self.path}: {e.label}: large objects cannot be masked and would be copied as they "
                               "are (--strict): dump without them (pg_dump -B / --no-blobs) or run without --strict")
         if not self.warned_blobs:
+            if self.progress is not None:
+                self.progress.break_line()
             engine.warn(f"{self.path}: large objects ({e.label}) are copied as they are, not masked")
             self.warned_blobs = True
         if self.kind == "directory":
@@ -581,6 +600,7 @@ class ArchiveJob:
         self.hin.bytes += r.in_bytes
         self.hout.bytes += r.out_bytes
         on_done(r)
+        self._show()
 
     def _blob_files(self, e) -> None:
         toc = self._in_file(e)
@@ -763,9 +783,15 @@ class _Chain(io.RawIOBase):
 
 
 def mask_archive(job: ArchiveJob, engine) -> dict:
-    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict."""
-    engine.progress = False      # (no progress line over archive entries yet)
+    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict. The
+    progress line (engine.progress: the CLI's, stderr a terminal and no -q) is the job's: the
+    archive's bytes read and the table being masked (the engine's own would count one entry)."""
+    from dumpmask.progress import Progress
+
+    job.progress = Progress(engine.progress)
+    engine.progress = False
     try:
         return engine.run_archive(job)
     finally:
+        job.progress.done()
         job.close()

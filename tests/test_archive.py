@@ -426,3 +426,44 @@ def test_library_mask_routes_archives_as_the_cli_does(src, masked, tmp_path):
         dumpmask.mask(src["dumps"]["directory"], io.BytesIO(), rules=rules, key=TEST_KEY)
     with pytest.raises(RulesError, match="its own compression"):
         dumpmask.mask(src["dumps"]["custom"], io.BytesIO(), rules=rules, key=TEST_KEY, compress="zstd")
+
+
+def _on_a_terminal(*args) -> tuple[bytes, int]:
+    """dumpmask ARGS with stderr a terminal (a pty), as a user at a shell runs it: (stderr, exit)."""
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), DUMPMASK_KEY=TEST_KEY)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "dumpmask", *map(str, args)], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            b = os.read(master, 1 << 16)
+        except OSError:      # (EIO: the other side is closed)
+            break
+        if not b:
+            break
+        got += b
+    os.close(master)
+    return got, p.wait(timeout=300)
+
+
+@pytest.mark.parametrize("name", ["custom", "directory"])
+def test_archive_run_shows_a_progress_line_on_a_terminal(src, name):
+    """As for a plain dump: on a terminal, a progress line on stderr (the archive's MB read, the
+    table), ended by a line break; with -q none; stdout untouched."""
+    out = src["base"] / ("progress-" + src["dumps"][name].name)
+    err, rc = _on_a_terminal("-c", src["rules"], src["dumps"][name], "-o", out)
+    assert rc == 0, err
+    assert re.search(rb"\rdumpmask: +[0-9.]+ MB +[0-9.]+ MB/s ", err), err
+    assert err.endswith(b"\r\n") and b"Traceback" not in err
+    size = sum(f.stat().st_size for f in src["dumps"][name].iterdir()) if name == "directory" else \
+        src["dumps"][name].stat().st_size
+    last = err.rstrip().rsplit(b"\r", 1)[-1]      # the last figures shown: the whole archive read
+    assert re.match(rb"dumpmask: +%.1f MB" % (size / 1e6), last), (last, size)
+    assert re.search(rb"warning: .*large objects", err) and not re.search(rb"MB/s +dumpmask: warning", err)
+    out2 = src["base"] / ("quiet-" + src["dumps"][name].name)
+    err, rc = _on_a_terminal("-q", "-c", src["rules"], src["dumps"][name], "-o", out2)
+    assert rc == 0 and b"MB/s" not in err
