@@ -29,6 +29,7 @@ CLI:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import MyServer, PgServer, my_missing, pg17_bindir, pg_missing  # noqa: E402
+from servers import (MyServer, PgServer, my_missing, pg17_bindir, pg_missing,  # noqa: E402
+                     readable_by_service_user)
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KEY = "dumpmask-test-key-0123456789"
@@ -293,11 +295,16 @@ def pg17_server():
     missing = pg_missing(pg17_bindir())
     if missing:
         unavailable("cannot run PostgreSQL 17: missing " + ", ".join(missing))
-    server = PgServer(bindir=pg17_bindir()).start()
+    bindir, copy = readable_by_service_user(pg17_bindir())
     try:
-        yield server
+        server = PgServer(bindir=bindir).start()
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -116,6 +116,23 @@ def pg17_bindir() -> Path | None:
     return b if all((b / n).exists() for n in ("initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore")) else None
 
 
+def readable_by_service_user(bindir: Path) -> tuple[Path, Path | None]:
+    """(bindir, None) when the service user (postgres, under root) can run the binaries in
+    `bindir` where they are; else (a copy's bindir, the copy's temp dir to remove): a venv in a
+    directory only root can enter (a clone under /root) holds the test extra's PostgreSQL 17."""
+    probe = ["test", "-x", str(bindir / "postgres"), "-a", "-r", str(bindir.parent / "share" / "postgres.bki")]
+    if not _is_root() or subprocess.run(["runuser", "-u", "postgres", "--", *probe]).returncode == 0:
+        return bindir, None
+    base = _make_base_dir("dumpmask-pg-bin-")
+    shutil.copytree(bindir.parent, base / "pg", symlinks=True)
+    for root, dirs, files in os.walk(base):
+        for name in dirs + files:
+            p = os.path.join(root, name)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.path.isdir(p) or os.stat(p).st_mode & 0o100 else 0))
+    return base / "pg" / bindir.name, base
+
+
 class PgServer:
     """A private PostgreSQL cluster: trust auth, superuser ``postgres``, 127.0.0.1:port."""
 
