@@ -60,14 +60,19 @@ def archive_kind(path: str | None) -> str | None:
 
 def stream_kind(raw):
     """(kind, stream) for an open binary stream (stdin, a pipe, the caller's stream): kind
-    "custom" when it starts with PGDMP, else None; `stream` gives every byte of `raw` from its
-    start (the same object when its first bytes could be peeked without reading them: a
-    buffered stream's peek, or a seekable one; else the five bytes read and put back in front)."""
+    "custom" when it starts with PGDMP (or with fewer bytes of it that are all there is: a
+    truncated archive, which its reader then reports), else None; `stream` gives every byte of
+    `raw` from its start (the same object when its first bytes could be looked at without
+    reading them: a buffered stream's peek, or a seekable one; else the five bytes read and put
+    back in front)."""
+    def kind(head: bytes):
+        return "custom" if head and fmt.MAGIC.startswith(head) else None
+
     peek = getattr(raw, "peek", None)
     if peek is not None:
         head = peek(5)[:5]
-        if len(head) == 5 or not head or not fmt.MAGIC.startswith(head):
-            return ("custom" if head == fmt.MAGIC else None), raw
+        if len(head) == 5 or not kind(head):
+            return kind(head), raw
     else:
         try:
             at = raw.tell() if raw.seekable() else None
@@ -76,12 +81,11 @@ def stream_kind(raw):
         if at is not None:
             head = raw.read(5)
             raw.seek(at)
-            return ("custom" if head == fmt.MAGIC else None), raw
+            return kind(head), raw
     from dumpmask.inputs import Prefixed, read_head
 
     head = read_head(raw, 5)       # (a pipe that gave fewer bytes than the magic in its first read)
-    kind = "custom" if head and fmt.MAGIC.startswith(head) else None   # (fewer at its end: a truncated archive)
-    return kind, io.BufferedReader(Prefixed(head, raw), 1 << 20)
+    return kind(head), io.BufferedReader(Prefixed(head, raw), 1 << 20)
 
 
 # --------------------------------------------------------------------------- the per-table work unit

@@ -418,6 +418,9 @@ def test_library_mask_routes_archives_as_the_cli_does(src, masked, tmp_path):
     out = io.BytesIO()
     assert dumpmask.mask(piped, out, rules=rules, key=TEST_KEY, warn=lambda m: None)["input"]["name"] == "<stream>"
     assert out.getvalue() == masked["custom"].read_bytes()
+    into = tmp_path / "lib.dump"
+    dumpmask.mask(src["dumps"]["custom"], into, rules=rules, key=TEST_KEY, warn=lambda m: None)
+    assert into.read_bytes() == masked["custom"].read_bytes()
     d = tmp_path / "lib.dir"
     dumpmask.mask(src["dumps"]["directory"], d, rules=rules, key=TEST_KEY, warn=lambda m: None, jobs=2)
     one = masked["directory"]

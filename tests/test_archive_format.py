@@ -207,3 +207,32 @@ def test_table_file_work_unit_runs_in_a_spawned_process(tmp_path):
         there = pool.submit(pipeline.mask_table_file, plan, str(src), str(tmp_path / "b.dat"), codec).result()
     assert (tmp_path / "a.dat").read_bytes() == (tmp_path / "b.dat").read_bytes()
     assert (there.rows, there.out_sha, there.counts) == (here.rows, here.out_sha, here.counts)
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that gives one byte a read (a slow producer)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if not self.data:
+            return 0
+        b[0] = self.data[0]
+        self.data = self.data[1:]
+        return 1
+
+
+@pytest.mark.parametrize("data,kind", [(HEADER.pack() + b"rest", "custom"), (b"-- PostgreSQL database dump\n", None),
+                                       (b"PGD", "custom"), (b"", None), (b"PGDMX", None)])
+def test_stream_kind_reads_the_magic_however_the_stream_gives_it(data, kind):
+    """stdin / a caller's stream: PGDMP found by peeking (a buffered stream), reading and seeking
+    back (a seekable one), or reading five bytes and putting them back (a pipe whose first read
+    gave fewer); every byte is there to read after. Fewer bytes than the magic that begin it: a
+    truncated archive (its reader says so)."""
+    for stream in (io.BufferedReader(io.BytesIO(data)), io.BytesIO(data), io.BufferedReader(_Trickle(data))):
+        got, rest = pipeline.stream_kind(stream)
+        assert got == kind and rest.read() == data, type(stream)
