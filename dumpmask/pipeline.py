@@ -42,6 +42,7 @@ CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mas
 # one a line, which pg_restore turns into lo_create calls (kept as they are)
 NOT_SQL = frozenset({"BLOB METADATA"})
 END = b"\\."                  # the end-of-data line of COPY text
+PIECE = 256 << 10             # decompressed bytes of a custom archive's block handed on at a time
 
 
 def archive_kind(path: str | None) -> str | None:
@@ -436,15 +437,24 @@ class ArchiveJob:
     _last = "the table of contents"
 
     def _custom_pieces(self, e):
+        """The entry's data decompressed, in pieces of about PIECE bytes (pg_dump -Z0 writes a
+        chunk per row: joined here, not handed on one by one)."""
         z = self.codec.decompressor(False, f"{self.path}: {e.label}")
+        held, size = [], 0
         for chunk in fmt.raw_chunks(self.stream):
-            self._show(e)
             out = z.feed(chunk)
             if out:
-                yield out
+                held.append(out)
+                size += len(out)
+                if size >= PIECE:
+                    self._show(e)
+                    yield b"".join(held)
+                    held, size = [], 0
         tail = z.end()
         if tail:
-            yield tail
+            held.append(tail)
+        if held:
+            yield b"".join(held)
 
     def table_data(self, engine, e) -> None:
         table = self._table_of(engine, e)
@@ -460,8 +470,9 @@ class ArchiveJob:
         if table is not None and not engine.table_wanted(table[0]):
             state = table[0]
             def kept():
-                for chunk in fmt.raw_chunks(self.stream):
-                    self._show(e)
+                for i, chunk in enumerate(fmt.raw_chunks(self.stream)):
+                    if not i % 256:
+                        self._show(e)
                     bw.raw_chunk(chunk)     # copied as stored, not recompressed
                     yield chunk
             z = self.codec.decompressor(False, f"{self.path}: {e.label}")

@@ -77,7 +77,12 @@ class Stream:
         if self.back:                 # (the byte at_eof() read ahead, given back by unread(): counted once)
             first, self.back = self.back, b""
             return first + self.read(n - 1) if n > 1 else first
-        parts, got = [], 0
+        data = self.raw.read(n)
+        if len(data) == n:            # (the usual case: one read; a pipe may give less)
+            self.pos += n
+            self.sha.update(data)
+            return data
+        parts, got = [data], len(data)
         while got < n:
             b = self.raw.read(n - got)
             if not b:
@@ -113,9 +118,12 @@ class Stream:
         raw = self.read(1 + self.int_size)
         v = int.from_bytes(raw[1:], "little")
         if raw[0] not in (0, 1):
-            raise ArchiveError(f"{self.source}: corrupt archive in {self.where} (at byte {self.pos - len(raw)}: "
-                               "an integer's sign byte is neither 0 nor 1)")
+            self.int_error(raw)
         return -v if raw[0] else v
+
+    def int_error(self, raw: bytes):
+        raise ArchiveError(f"{self.source}: corrupt archive in {self.where} (at byte {self.pos - len(raw)}: "
+                           "an integer's sign byte is neither 0 nor 1)")
 
     def str(self) -> bytes | None:
         n = self.int()
@@ -496,8 +504,12 @@ def read_block_header(s: Stream) -> tuple[int, int] | None:
 
 def raw_chunks(s: Stream):
     """A data block's chunks as stored (compressed or not), up to its zero length."""
+    size = 1 + s.int_size
     while True:
-        n = s.int()
+        raw = s.read(size)            # (s.int(), inline: pg_dump -Z0 writes a chunk per row)
+        n = int.from_bytes(raw[1:], "little")
+        if raw[0]:
+            n = -n if raw[0] == 1 else s.int_error(raw)
         if n == 0:
             return
         if n < 0 or n > (1 << 31):
