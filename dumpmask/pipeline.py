@@ -308,7 +308,12 @@ class ArchiveJob:
                 "archive_version": ".".join(map(str, self.header.version))}
 
     def output_description(self) -> dict:
-        return {"format": self.kind, "compression": self._compression()}
+        """As the input's, and the level the masked data was compressed at (`written_level`:
+        the header's, or pg_dump's default for the algorithm where the header records none)."""
+        compression = self._compression()
+        if self.codec.algorithm != "none":
+            compression["written_level"] = fmt.effective_level(self.codec)
+        return {"format": self.kind, "compression": compression}
 
     def _compression(self) -> dict:
         """The audit's compression object, the shape a compressed plain dump's has (format;

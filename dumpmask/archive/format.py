@@ -454,6 +454,11 @@ class _ZstdCompress:
 DEFAULT_LEVELS = {"gzip": -1, "lz4": 0, "zstd": 3}
 
 
+def effective_level(codec: "Codec") -> int:
+    """The level data is compressed at (zlib's -1 is its default, 6)."""
+    return 6 if codec.algorithm == "gzip" and codec.level < 0 else codec.level
+
+
 @dataclass
 class Codec:
     """An archive's compression: `algorithm` and `level` (-1: the algorithm's default, as
