@@ -52,6 +52,8 @@ V1_14, V1_15, V1_16 = (1, 14, 0), (1, 15, 0), (1, 16, 0)
 OLDEST = (1, 12, 0)     # pg_dump 9.0 and later
 NEWEST = (1, 16, 255)
 CHUNK = 64 << 10        # compressed (or plain) bytes per data chunk written
+COMPRESSED_READ = 128 << 10   # compressed bytes of a data file decompressed at a time (what one piece may
+                              # expand to: zstd and lz4 reach 1000x and more on repetitive rows)
 
 
 class ArchiveError(DumpmaskError):
@@ -609,6 +611,8 @@ class FileReader:
     `bytes` are those of the file as stored."""
 
     def __init__(self, path: str, codec: Codec, what: str, size: int = 1 << 20):
+        if codec.algorithm != "none":
+            size = min(size, COMPRESSED_READ)
         self.path, self.what, self.size = path, what, size
         self.z = codec.decompressor(in_file=True, what=what)
         self.sha = hashlib.sha256()
