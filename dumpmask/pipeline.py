@@ -38,7 +38,11 @@ from dumpmask.idents import display_name
 from dumpmask.work import DataBlock, mask_block
 
 CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block
+# TOC entries whose "definition" is not SQL: pg_dump 17's BLOB METADATA lists large-object oids,
+# one a line, which pg_restore turns into lo_create calls (kept as they are)
+NOT_SQL = frozenset({"BLOB METADATA"})
 END = b"\\."                  # the end-of-data line of COPY text
+PIECE = 256 << 10             # decompressed bytes of a custom archive's block handed on at a time
 
 
 def archive_kind(path: str | None) -> str | None:
@@ -53,6 +57,36 @@ def archive_kind(path: str | None) -> str | None:
             return "custom" if fh.read(5) == fmt.MAGIC else None
     except OSError:
         return None
+
+
+def stream_kind(raw):
+    """(kind, stream) for an open binary stream (stdin, a pipe, the caller's stream): kind
+    "custom" when it starts with PGDMP (or with fewer bytes of it that are all there is: a
+    truncated archive, which its reader then reports), else None; `stream` gives every byte of
+    `raw` from its start (the same object when its first bytes could be looked at without
+    reading them: a buffered stream's peek, or a seekable one; else the five bytes read and put
+    back in front)."""
+    def kind(head: bytes):
+        return "custom" if head and fmt.MAGIC.startswith(head) else None
+
+    peek = getattr(raw, "peek", None)
+    if peek is not None:
+        head = peek(5)[:5]
+        if len(head) == 5 or not kind(head):
+            return kind(head), raw
+    else:
+        try:
+            at = raw.tell() if raw.seekable() else None
+        except (OSError, ValueError):
+            at = None
+        if at is not None:
+            head = raw.read(5)
+            raw.seek(at)
+            return kind(head), raw
+    from dumpmask.inputs import Prefixed, read_head
+
+    head = read_head(raw, 5)       # (a pipe that gave fewer bytes than the magic in its first read)
+    return kind(head), io.BufferedReader(Prefixed(head, raw), 1 << 20)
 
 
 # --------------------------------------------------------------------------- the per-table work unit
@@ -200,11 +234,23 @@ class _Prefix:
 
 class ArchiveJob:
     """One archive masked into another: what Engine.run_archive drives (see the module's
-    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout, custom only)."""
+    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout; custom only: an
+    open binary stream). `stream`: a custom archive read from this open binary stream (stdin, a
+    pipe: read sequentially, the blocks in TOC order) rather than from the file `path`, which
+    then only names it in messages ("<stdin>")."""
 
-    def __init__(self, path: str, kind: str, output: str, jobs: int = 1):
-        self.path, self.kind, self.output, self.jobs = path, kind, output, jobs
+    def __init__(self, path: str, kind: str, output, jobs: int = 1, stream=None):
+        if isinstance(output, os.PathLike):
+            output = os.fspath(output)
+        self.path, self.kind, self.output, self.jobs = os.fspath(path), kind, output, jobs
         self.source = path
+        self.from_stream = stream is not None
+        self._to = None                # custom: the open stream the archive is written to (stdout, the caller's)
+        if not isinstance(output, str):
+            self._to = output
+        elif output == "-":
+            self._to = sys.stdout.buffer
+        self.progress = None           # a progress.Progress (mask_archive)
         self.hin, self.hout = _Digest(), _Digest()
         self.current = None            # where the engine's Output writes: the entry being written
         self.warned_blobs = False
@@ -214,14 +260,18 @@ class ArchiveJob:
         self.cluster = None            # --cluster: the engine's cluster.ClusterOutput (make_output)
         self._check_output()
         if kind == "custom":
-            try:
-                raw = open(path, "rb")
-            except OSError as e:
-                raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+            if stream is not None:
+                raw = stream
+            else:
+                try:
+                    raw = open(path, "rb")
+                except OSError as e:
+                    raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
             self.stream = fmt.Stream(raw, path)
             self.header = fmt.read_header(self.stream, "custom")
             self.codec = fmt.Codec.of(self.header, path)
             self.entries = fmt.read_toc(self.stream, self.header)
+            self._toc_read = fmt.toc_digest(self.entries, self.header)   # (a second copy after the data: _finish_custom)
         else:
             self.toc_path = os.path.join(path, "toc.dat")
             with open(self.toc_path, "rb") as fh:
@@ -239,13 +289,13 @@ class ArchiveJob:
     # ------------------------------------------------------------------ checks before the run
     def _check_output(self) -> None:
         out = self.output
-        if out == "-":
+        if self._to is not None:
             if self.kind == "directory":
                 raise RulesError("a directory archive (pg_dump -Fd) is written to a directory: give -o DIR")
-            if sys.stdout.isatty():
+            if out == "-" and sys.stdout.isatty():
                 raise RulesError("a custom-format archive is binary: give -o FILE (or redirect standard output)")
             return
-        if os.path.abspath(out) == os.path.abspath(self.path):
+        if not self.from_stream and os.path.abspath(out) == os.path.abspath(self.path):
             raise RulesError(f"{out}: the output would overwrite the input archive")
         if self.kind == "directory":
             if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
@@ -258,7 +308,12 @@ class ArchiveJob:
                 "archive_version": ".".join(map(str, self.header.version))}
 
     def output_description(self) -> dict:
-        return {"format": self.kind, "compression": self._compression()}
+        """As the input's, and the level the masked data was compressed at (`written_level`:
+        the header's, or pg_dump's default for the algorithm where the header records none)."""
+        compression = self._compression()
+        if self.codec.algorithm != "none":
+            compression["written_level"] = fmt.effective_level(self.codec)
+        return {"format": self.kind, "compression": compression}
 
     def _compression(self) -> dict:
         """The audit's compression object, the shape a compressed plain dump's has (format;
@@ -280,7 +335,7 @@ class ArchiveJob:
                 parsed = parse_copy(e.copy_stmt)
                 if parsed is not None:
                     engine.note_data_table(parsed[0], None)
-            elif e.defn:
+            elif e.defn and e.kind not in NOT_SQL:
                 parts.append(e.defn if e.defn.endswith(b"\n") else e.defn + b"\n")
         return b"".join(parts)
 
@@ -302,9 +357,22 @@ class ArchiveJob:
         self.current(data)
 
     # ------------------------------------------------------------------ the entries
+    def _show(self, e=None, force: bool = False) -> None:
+        """The progress line: the archive's bytes read so far, the entry's table (force: now)."""
+        if self.progress is None or not self.progress.enabled:
+            return
+        done = self.stream.pos if self.kind == "custom" else self.hin.bytes
+        if e is not None:
+            self._showing = None if e.kind != "TABLE DATA" else (
+                (e.namespace or b"").decode("utf-8", "replace") + "." + (e.tag or b"").decode("utf-8", "replace"))
+        self.progress.update(done, self._showing, force)
+
+    _showing = None
+
     def write_entries(self, engine) -> None:
         self._open_output()
         for e in self.entries:
+            self._show(e)
             engine.output.drain()
             if e.had_dumper and e.kind == "TABLE DATA":
                 self.table_data(engine, e)
@@ -319,10 +387,14 @@ class ArchiveJob:
                 e.defn = self.statement(engine, e)
         self._finish_files(engine)
         engine.output.drain()
+        self._showing = None
+        self._show(force=True)     # (the last figures: every byte of the archive read)
 
     def statement(self, engine, e) -> bytes:
         """An entry's definition as write_dump writes a statement: the stages may rewrite it
         (a setval after remapped keys); every statement is counted in the audit."""
+        if e.kind in NOT_SQL:
+            return e.defn
         lines = LineReader(io.BytesIO(e.defn), f"{self.path} {e.label}")
         raws, news = [], []
         for ev in engine.dialect.events(lines):
@@ -370,14 +442,24 @@ class ArchiveJob:
     _last = "the table of contents"
 
     def _custom_pieces(self, e):
+        """The entry's data decompressed, in pieces of about PIECE bytes (pg_dump -Z0 writes a
+        chunk per row: joined here, not handed on one by one)."""
         z = self.codec.decompressor(False, f"{self.path}: {e.label}")
+        held, size = [], 0
         for chunk in fmt.raw_chunks(self.stream):
             out = z.feed(chunk)
             if out:
-                yield out
+                held.append(out)
+                size += len(out)
+                if size >= PIECE:
+                    self._show(e)
+                    yield b"".join(held)
+                    held, size = [], 0
         tail = z.end()
         if tail:
-            yield tail
+            held.append(tail)
+        if held:
+            yield b"".join(held)
 
     def table_data(self, engine, e) -> None:
         table = self._table_of(engine, e)
@@ -393,7 +475,9 @@ class ArchiveJob:
         if table is not None and not engine.table_wanted(table[0]):
             state = table[0]
             def kept():
-                for chunk in fmt.raw_chunks(self.stream):
+                for i, chunk in enumerate(fmt.raw_chunks(self.stream)):
+                    if not i % 256:
+                        self._show(e)
                     bw.raw_chunk(chunk)     # copied as stored, not recompressed
                     yield chunk
             z = self.codec.decompressor(False, f"{self.path}: {e.label}")
@@ -432,6 +516,8 @@ class ArchiveJob:
             raise StrictError(f"{self.path}: {e.label}: large objects cannot be masked and would be copied as they "
                               "are (--strict): dump without them (pg_dump -B / --no-blobs) or run without --strict")
         if not self.warned_blobs:
+            if self.progress is not None:
+                self.progress.break_line()
             engine.warn(f"{self.path}: large objects ({e.label}) are copied as they are, not masked")
             self.warned_blobs = True
         if self.kind == "directory":
@@ -534,6 +620,7 @@ class ArchiveJob:
         self.hin.bytes += r.in_bytes
         self.hout.bytes += r.out_bytes
         on_done(r)
+        self._show()
 
     def _blob_files(self, e) -> None:
         toc = self._in_file(e)
@@ -564,9 +651,9 @@ class ArchiveJob:
     # ------------------------------------------------------------------ output
     def _open_output(self) -> None:
         if self.kind == "custom":
-            where = os.path.dirname(os.path.abspath(self.output)) if self.output != "-" else None
+            where = os.path.dirname(os.path.abspath(self.output)) if self._to is None else None
             self._spool = tempfile.TemporaryFile(dir=where, prefix=".dumpmask-")
-            if self.output != "-":
+            if self._to is None:
                 fd, self._tmp = tempfile.mkstemp(dir=where, prefix=f".{os.path.basename(self.output)}.dumpmask-")
                 os.close(fd)
         else:
@@ -584,7 +671,7 @@ class ArchiveJob:
         s = self.stream
         s.where = "the end of the archive"
         if not s.at_eof():
-            raise ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block")
+            self._toc_again(s)
         self.hin.bytes, self.hin.sha = s.pos, s.sha
         head = self.header.pack()
         toc_len = len(fmt.pack_toc(self.entries, self.header))
@@ -595,7 +682,7 @@ class ArchiveJob:
         toc = fmt.pack_toc(self.entries, self.header)
         if len(toc) != toc_len:       # (offsets are fixed-width: this cannot change)
             raise DumpmaskError("internal error: the table of contents changed size with its offsets")
-        out = sys.stdout.buffer if self.output == "-" else open(self._tmp, "wb")
+        out = self._to if self._to is not None else open(self._tmp, "wb")
         try:
             for data in (head, toc):
                 out.write(data)
@@ -609,15 +696,31 @@ class ArchiveJob:
                 self.hout.update(b)
             out.flush()
         finally:
-            if out is not sys.stdout.buffer:
+            if out is not self._to:
                 out.close()
         self._spool.close()
-        if self.output != "-":
+        if self._to is None:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(self._tmp, 0o666 & ~umask)     # (mkstemp made it 0600; a file pg_dump writes follows the umask)
             os.replace(self._tmp, self.output)
             self._tmp = None
+
+    def _toc_again(self, s) -> None:
+        """Bytes after the last data block: pg_dump 17 writing to an output it cannot seek back
+        in (stdout in append mode) writes the TOC again there, with the offsets then known. That
+        copy (the same entries) is read and dropped: the output's own TOC has every offset set.
+        Anything else there is a corrupt archive."""
+        s.unread()
+        s.where = "the table of contents repeated after the data"
+        bad = ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block (not a copy of its table "
+                           "of contents)")
+        try:
+            again = fmt.read_toc(s, self.header)
+        except ArchiveError:
+            raise bad from None
+        if fmt.toc_digest(again, self.header) != self._toc_read or not s.at_eof():
+            raise bad
 
     def _finish_directory(self) -> None:
         toc = self.header.pack() + fmt.pack_toc(self.entries, self.header)
@@ -661,7 +764,7 @@ class ArchiveJob:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self.kind == "custom":
+        if self.kind == "custom" and not self.from_stream:
             self.stream.raw.close()
 
 
@@ -700,9 +803,15 @@ class _Chain(io.RawIOBase):
 
 
 def mask_archive(job: ArchiveJob, engine) -> dict:
-    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict."""
-    engine.progress = False      # (no progress line over archive entries yet)
+    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict. The
+    progress line (engine.progress: the CLI's, stderr a terminal and no -q) is the job's: the
+    archive's bytes read and the table being masked (the engine's own would count one entry)."""
+    from dumpmask.progress import Progress
+
+    job.progress = Progress(engine.progress)
+    engine.progress = False
     try:
         return engine.run_archive(job)
     finally:
+        job.progress.done()
         job.close()

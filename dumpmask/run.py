@@ -78,6 +78,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     from dumpmask.pipeline import archive_kind
 
     kind = archive_kind(input_name)
+    stdin = None
+    if input_name == "-":
+        from dumpmask.pipeline import stream_kind
+
+        kind, stdin = stream_kind(sys.stdin.buffer)   # a pg_dump -Fc on a pipe: read as it comes
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError
@@ -88,8 +93,10 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
-                             cluster_timeout=cluster_timeout, k_report_only=k_report_only)
+                             cluster_timeout=cluster_timeout, stream=stdin, k_report_only=k_report_only)
     src, source, input_path = open_input(input_name)
+    if stdin is not None:
+        src = stdin
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
@@ -137,19 +144,21 @@ def _fail_without_audit(audit_failure: str | None) -> None:
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None, k_report_only=False) -> dict:
+                  cluster_timeout=None, stream=None, k_report_only=False) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
-    format (a file or "-" for custom, a new directory for directory)."""
+    format (a file or "-" for custom, a new directory for directory). `stream`: the custom
+    archive is read from it (stdin) rather than from the file INPUT."""
     from dumpmask.engine import build_engine
     from dumpmask.pipeline import ArchiveJob, mask_archive
 
     if dialect not in (None, "postgres"):
         raise DumpmaskError(f"{input_name}: a pg_dump archive is PostgreSQL, not --dialect {dialect}")
-    engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
+    source = "<stdin>" if stream is not None else input_name
+    engine = build_engine(rules, key, dialect="postgres", source=source, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
                           cluster_timeout=cluster_timeout, k_report_only=k_report_only)
-    job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
+    job = ArchiveJob(source, kind, output_name, jobs=engine.jobs, stream=stream)
     masked = False
     try:
         mask_archive(job, engine)
