@@ -36,6 +36,8 @@ from dumpmask.version import __version__
 ENV = "DUMPMASK_POOL_CACHE"
 _MAGIC = b"dumpmask pool cache v1\n"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
+#: a larger file is not a pool this code wrote (2,000 values of a few dozen characters: < 1 MB)
+_MAX_FILE = 16 << 20
 
 #: "hit", "drawn" (no usable file), "rejected" (a file there but not used), "stored", "not stored"
 STATS: collections.Counter = collections.Counter()
@@ -131,7 +133,7 @@ def load(key, name: str, locale: str, size: int) -> tuple[str, ...] | None:
         return None
     try:
         with open(_path(folder, key, ident), "rb") as fh:
-            data = fh.read()
+            data = fh.read(_MAX_FILE + 1)
     except FileNotFoundError:
         STATS["drawn"] += 1
         return None
@@ -147,7 +149,7 @@ def _verified(key, ident: bytes, size: int, data: bytes) -> tuple[str, ...] | No
     """The pool in a cache file's bytes, or None when they are not exactly what store() wrote for
     this identity under this key."""
     signed, sep, mac = data[:-1].rpartition(b"\n")
-    if not sep or not data.endswith(b"\n") or not hmac.compare_digest(mac, _mac(key, signed + sep)):
+    if len(data) > _MAX_FILE or not sep or not data.endswith(b"\n") or not hmac.compare_digest(mac, _mac(key, signed + sep)):
         return None
     head = _MAGIC + ident + b"\n"
     if not signed.startswith(head):

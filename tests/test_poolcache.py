@@ -229,6 +229,7 @@ def _corruptions():
         "valid mac, empty": resigned(b"[]"),
         "valid mac, more than size": resigned(b"[" + b",".join(b'"v%d"' % i for i in range(2001)) + b"]"),
         "valid mac, not json": resigned(b'["Ann"'),
+        "valid mac, too large": resigned(b'["' + b"A" * poolcache._MAX_FILE + b'"]'),
     }
 
 
