@@ -19,6 +19,10 @@ again and the file rewritten:
 The directory is $DUMPMASK_POOL_CACHE (`off` turns the cache off), else
 $XDG_CACHE_HOME/dumpmask/pools, else ~/.cache/dumpmask/pools. A cache that cannot be read or
 written costs only time: the pool is drawn (STATS counts what happened, for tests).
+
+A cache, not pools shipped as package data: a pool is drawn by Faker seeded from the run's key
+(get_pool), so no pool exists before the key does. A pool's name stands for its builder, as
+in get_pool's in-process memo.
 """
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ if "DUMPMASK_POOL_CACHE" not in os.environ:
 
     os.environ["DUMPMASK_POOL_CACHE"] = tempfile.mkdtemp(prefix="dumpmask-test-pools-")
     atexit.register(shutil.rmtree, os.environ["DUMPMASK_POOL_CACHE"], True)
+
 SERVER_FIXTURES = {"pg_server", "my_server", "pagila_db", "sakila_db"}
 
 
