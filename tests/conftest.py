@@ -42,6 +42,17 @@ from servers import (MyServer, PgServer, my_missing, pg17_bindir, pg_missing,  #
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KEY = "dumpmask-test-key-0123456789"
+
+# The pool cache (dumpmask/poolcache.py) of every run of the tests (the CLI's subprocesses
+# inherit it): one per session, never the user's ~/.cache; removed when the session ends.
+if "DUMPMASK_POOL_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["DUMPMASK_POOL_CACHE"] = tempfile.mkdtemp(prefix="dumpmask-test-pools-")
+    atexit.register(shutil.rmtree, os.environ["DUMPMASK_POOL_CACHE"], True)
+
 SERVER_FIXTURES = {"pg_server", "pg17_server", "my_server", "pagila_db", "sakila_db"}
 
 
