@@ -493,7 +493,9 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     _tables_section(pdf, tables, remapped, audit)                               # 5. per table
     _row_rules(pdf, audit, tables)                                              # 6. rules that follow the data
     _warnings(pdf, audit)                                                       # 7. warnings
-    pdf.output(out_path)
+    from dumpmask.atomic import write_atomically
+
+    write_atomically(out_path, bytes(pdf.output()))   # under its name only when complete
 
 
 def _tool_version(audit: dict) -> tuple[str, str]:

@@ -24,13 +24,13 @@ def open_input(path: str):
 
 
 def open_output(path: str):
-    """The binary stream for OUTPUT: stdout for "-", else the file, created or truncated."""
+    """The binary stream for OUTPUT: stdout for "-", else an atomic.AtomicFile: written under a
+    temporary name beside it, renamed to `path` only when the run succeeded (commit)."""
+    from dumpmask.atomic import AtomicFile, NamedOutput
+
     if path == "-":
-        return sys.stdout.buffer
-    try:
-        return open(path, "wb")
-    except OSError as e:
-        raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+        return NamedOutput(sys.stdout.buffer, "stdout")
+    return AtomicFile(path)
 
 
 def checked_input(path: str):
@@ -104,16 +104,21 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                           k_report_only=k_report_only)
     masked = False
+    audit_failure = None
     try:
         engine.run(src, dst)
         masked = True
     finally:
-        audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
-        if output_name != "-":
-            dst.close()
-        if input_path is not None:
-            src.close()
-    _fail_without_audit(audit_failure)
+        try:
+            audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
+            if output_name != "-" and masked and audit_failure is None:
+                dst.commit()     # the output appears under its name only now
+        finally:
+            if output_name != "-":
+                dst.close()      # not committed: the temporary file is removed
+            if input_path is not None:
+                src.close()
+    _fail_without_audit(audit_failure, kept=output_name == "-")
     return engine.audit.data
 
 
@@ -136,9 +141,12 @@ def _write_evidence(engine, key, audit_path, report_path, masked: bool, error) -
     return audit_failure
 
 
-def _fail_without_audit(audit_failure: str | None) -> None:
+def _fail_without_audit(audit_failure: str | None, kept: bool = True) -> None:
     """The evidence asked for is missing: the run did not do all its work (exit 1)."""
     if audit_failure is not None:
+        if not kept:
+            raise DumpmaskError(f"{audit_failure}: the run is not complete without its audit, so the masked output "
+                                "was not kept")
         raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
 
 
