@@ -78,6 +78,10 @@ def unavailable(reason: str):
 #          tests/test_plumbing.py fails when an entry names no test of its module.
 
 SLOW_TESTS = {
+    "test_fuzz.py": {
+        "test_mutated_real_dump_never_an_internal_error",
+        "test_a_cut_inside_copy_data_never_succeeds",
+    },
     "test_cli.py": {
         "test_audit_has_every_field_with_the_right_type",
         "test_closed_downstream_pipe_exits_nonzero_without_traceback",
