@@ -153,11 +153,13 @@ def _file_on_worker(fingerprint: str, fn, args):
 
 
 def _paths_on_worker(readable, writable) -> list:
-    """On every worker before per-file work: the paths it cannot read or write."""
-    import os
+    """On every worker before per-file work: (path, why) for each path (a local path or an
+    fsspec URL: storage.py) it cannot read or write."""
+    from dumpmask.storage import problem_on_this_machine
 
-    return ([p for p in readable if not os.access(p, os.R_OK)]
-            + [p for p in writable if not (os.path.isdir(p) and os.access(p, os.W_OK | os.X_OK))])
+    found = [(p, problem_on_this_machine(p, write=False)) for p in readable]
+    found += [(p, problem_on_this_machine(p, write=True)) for p in writable]
+    return [(p, why) for p, why in found if why]
 
 
 async def _forget_on_worker(tokens) -> int:
@@ -305,11 +307,16 @@ class ClusterOutput(ParallelOutput):
         except Exception as e:  # noqa: BLE001 - whatever a worker raised: it cannot do the file work
             raise self._fail(f"cannot check the archive's paths on the Dask workers of {self.where} "
                              f"({type(e).__name__})") from None
+        from dumpmask.storage import is_url, public
+
         for worker, paths in sorted(missing.items()):
             if paths:
-                raise self._fail(f"Dask worker {worker} cannot {'read' if paths[0] in readable else 'write'} "
-                                 f"{paths[0]}: with --cluster a directory archive and its output must be on storage "
-                                 "every worker sees at the same path")
+                path, why = paths[0]
+                if is_url(path):
+                    raise self._fail(f"Dask worker {worker}: {why} (with --cluster every worker opens the archive's "
+                                     "URLs itself: it needs fsspec, the protocol's package and the credentials)")
+                raise self._fail(f"Dask worker {worker} {why} {public(path)}: with --cluster a directory archive and "
+                                 "its output must be on storage every worker sees at the same path")
         return _FilePool(self)
 
     def _submit_file(self, fn, args):

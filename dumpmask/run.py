@@ -27,6 +27,13 @@ def open_output(path: str):
     """The binary stream for OUTPUT: stdout for "-", else the file, created or truncated."""
     if path == "-":
         return sys.stdout.buffer
+    from dumpmask.storage import is_url, public
+
+    if is_url(path):
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{public(path)}: dumpmask writes URLs only for directory archives (pg_dump -Fd): write a "
+                         "plain dump to standard output (dumpmask ... | aws s3 cp - URL)")
     try:
         return open(path, "wb")
     except OSError as e:
