@@ -320,12 +320,22 @@ class ClusterOutput(ParallelOutput):
         return _FilePool(self)
 
     def _submit_file(self, fn, args):
+        """fn(args) on a worker; args with the plan's token made the run's, and the SQL of a
+        part of a split table file (split.py: bytes) scattered to the workers first (a task's
+        own arguments travel through the scheduler)."""
         args = tuple(dataclasses.replace(a, token=f"{self._run}-{a.token}") if isinstance(a, TablePlan) else a
                      for a in args)
         try:
+            if any(isinstance(a, bytes) for a in args):
+                args = tuple(self._scattered(a) if isinstance(a, bytes) else a for a in args)
             return self.client.submit(_file_on_worker, code_fingerprint(), fn, args, pure=False)
         except Exception as e:  # noqa: BLE001 - a closed client: the scheduler went away
             raise self._fail(f"cannot send a table file to the Dask cluster at {self.where} ({type(e).__name__})") from None
+
+    def _scattered(self, data: bytes):
+        [future] = self.client.scatter([data], hash=False, timeout=self.timeout)
+        self.info["bytes_sent"] += len(data)
+        return future
 
     def _file_result(self, future):
         status, result, worker = self._result_of(future)
@@ -337,6 +347,7 @@ class ClusterOutput(ParallelOutput):
         self._used.add(worker)
         self.info["workers"] = len(self._used)
         self.info["files"] += 1
+        self.info["bytes_received"] += len(getattr(result, "stored", b""))   # (a part of a split file: split.py)
         return True, result
 
     # -- sending and receiving

@@ -29,7 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from dumpmask import storage
+from dumpmask import split, storage
 from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
 from dumpmask.dialects.base import LineReader
@@ -221,8 +221,10 @@ class ArchiveJob:
     """One archive masked into another: what Engine.run_archive drives (see the module's
     docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout, custom only)."""
 
-    def __init__(self, path: str, kind: str, output: str, jobs: int = 1):
+    def __init__(self, path: str, kind: str, output: str, jobs: int = 1, split_size: int = split.DEFAULT_SIZE):
         self.path, self.kind, self.output, self.jobs = path, kind, output, jobs
+        self.split_size = split_size   # a table file with more SQL than this: parts masked in parallel (split.py)
+        self._splitting = None         # the split.SplitFile being written
         self.source = path
         self.hin, self.hout = _Digest(), _Digest()
         self.current = None            # where the engine's Output writes: the entry being written
@@ -502,7 +504,25 @@ class ArchiveJob:
                 tstats.rows_written += c.rows_written
             tstats.rows_read += r.rows
 
+        if split.should_split(in_path, self.codec, self.split_size):
+            return self._split_file(engine, planned.plan, in_path, out_path, what, merge)
         self._submit(engine, (planned.plan, in_path, out_path, self.codec, what), merge)
+
+    def _split_file(self, engine, plan, in_path: str, out_path: str, what: str, on_done) -> None:
+        """A table file larger than --split-size: its parts are work units of their own, in
+        order (split.py); the file is recorded when its last part is written."""
+        in_path, out_path = storage.absolute(in_path), storage.absolute(out_path)
+
+        def done(r) -> None:
+            self._splitting = None
+            self._done((None, in_path, out_path), r, on_done)
+
+        info = engine.audit.data["options"].setdefault("split", {"size": self.split_size, "files": 0, "parts": 0})
+        info["files"] += 1
+        self._splitting = job = split.SplitFile(plan, in_path, out_path, self.codec, what, self.split_size, done)
+        for part in job.parts():
+            info["parts"] += 1
+            self._submit(engine, part, job.take, work=split.part_work)
 
     def _engine_file(self, engine, e) -> None:
         """A table file through the engine's path, in-process (in TOC order)."""
@@ -520,12 +540,15 @@ class ArchiveJob:
         self.hin.bytes += reader.bytes
         self.hout.bytes += writer.bytes
 
-    def _submit(self, engine, args, on_done) -> None:
+    def _submit(self, engine, args, on_done, work=None) -> None:
         """A table file as a work unit: in-process with -j 1, else in the pool (results taken
-        in TOC order, at most 2 per worker in flight)."""
+        in TOC order, at most 2 per worker in flight). `work`: split.part_work for a part of a
+        split file (args a split.Part, on_done its SplitFile.take; at most workers + 1 in flight)."""
         if self.cluster is not None:
-            return self._submit_cluster(args, on_done)
+            return self._submit_cluster(args, on_done, work)
         if self.jobs <= 1:
+            if work is not None:
+                return on_done(args, *work(args))
             return self._done(args, mask_table_file(*args), on_done)
         if self._pool is None:
             import concurrent.futures
@@ -533,25 +556,28 @@ class ArchiveJob:
 
             self._pool = concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
             self._pending = []
-        self._pending.append((self._pool.submit(_file_work, args), args, on_done))
-        while len(self._pending) > 2 * self.jobs:
+        self._pending.append((self._pool.submit(work or _file_work, args), args, on_done))
+        while len(self._pending) > (self.jobs + 1 if work else 2 * self.jobs):
             self._complete_one()
 
-    def _submit_cluster(self, args, on_done) -> None:
+    def _submit_cluster(self, args, on_done, work=None) -> None:
         """--cluster: the table file's work unit on a Dask worker, which reads the input file
         and writes the output file itself (both must be at the same paths on every worker: a
         shared filesystem); results taken in TOC order, at most 2 per worker in flight."""
         if self._pool is None:
             self._pool = self.cluster.file_pool([storage.absolute(self.path)], [storage.absolute(self._tmp)])
             self._pending = []
-        args = (args[0], storage.absolute(args[1]), storage.absolute(args[2]), *args[3:])
-        self._pending.append((self._pool.submit(_file_work, args), args, on_done))
-        while len(self._pending) > 2 * self._pool.workers:
+        if work is None:
+            args = (args[0], storage.absolute(args[1]), storage.absolute(args[2]), *args[3:])
+        self._pending.append((self._pool.submit(work or _file_work, args), args, on_done))
+        while len(self._pending) > (self._pool.workers + 1 if work else 2 * self._pool.workers):
             self._complete_one()
 
     def _complete_one(self) -> None:
         future, args, on_done = self._pending.pop(0)
         ok, result = future.result()
+        if isinstance(args, split.Part):
+            return on_done(args, ok, result)      # (SplitFile.take runs a failed part again itself)
         if not ok:
             result = mask_table_file(*args)   # the error again, here, with its exact message
         self._done(args, result, on_done)
@@ -689,6 +715,8 @@ class ArchiveJob:
                 future.cancel()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._splitting is not None:
+            self._splitting.close()
         if self._spool is not None:
             self._spool.close()
         if self._in_place is not None:

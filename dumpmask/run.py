@@ -65,7 +65,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
-               cluster_timeout: float | None = None) -> dict:
+               cluster_timeout: float | None = None, split_size: int | None = None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -95,7 +95,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
-                             cluster_timeout=cluster_timeout)
+                             cluster_timeout=cluster_timeout, split_size=split_size)
     src, source, input_path = open_input(input_name)
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
@@ -143,7 +143,7 @@ def _fail_without_audit(audit_failure: str | None) -> None:
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None) -> dict:
+                  cluster_timeout=None, split_size=None) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory)."""
     from dumpmask.engine import build_engine
@@ -155,7 +155,10 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
                           cluster_timeout=cluster_timeout)
-    job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
+    from dumpmask.split import DEFAULT_SIZE
+
+    job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs,
+                     split_size=DEFAULT_SIZE if split_size is None else split_size)
     masked = False
     try:
         mask_archive(job, engine)

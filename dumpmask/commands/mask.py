@@ -33,13 +33,17 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
                    "needs dumpmask[cluster]); the output is the same bytes.")
 @click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="With --cluster: how long to wait for the scheduler, a first worker, any one block (default 60).")
+@click.option("--split-size", "split_size", metavar="SIZE",
+              help="A directory archive's table file with more SQL than SIZE is cut into parts masked in parallel "
+                   "(default 64MB; 0: never).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             output, jobs, compress, compress_level, cluster, cluster_timeout, quiet, input):
+             output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
+    from dumpmask.split import parse_size
 
     if first_n is not None and last_n is not None:
         raise click.UsageError("--first and --last cannot be used together")
@@ -47,4 +51,5 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
-               compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
+               compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
+               split_size=None if split_size is None else parse_size(split_size))
