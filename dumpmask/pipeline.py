@@ -513,9 +513,9 @@ class ArchiveJob:
         order (split.py); the file is recorded when its last part is written."""
         in_path, out_path = storage.absolute(in_path), storage.absolute(out_path)
 
-        def done(r) -> None:
+        def done(*fields) -> None:
             self._splitting = None
-            self._done((None, in_path, out_path), r, on_done)
+            self._done((None, in_path, out_path), FileResult(*fields), on_done)
 
         info = engine.audit.data["options"].setdefault("split", {"size": self.split_size, "files": 0, "parts": 0})
         info["files"] += 1

@@ -85,6 +85,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     from dumpmask.pipeline import archive_kind
 
     kind = archive_kind(input_name)
+    if kind is None and split_size is not None:
+        from dumpmask.errors import RulesError
+
+        raise RulesError("--split-size is for pg_dump archives (a directory archive's table files); a plain dump "
+                         "is already masked in blocks of about 1 MB with -j N")
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError

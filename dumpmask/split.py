@@ -42,6 +42,8 @@ from dumpmask.work import DataBlock, mask_block
 DEFAULT_SIZE = 64 << 20       # bytes of SQL per part
 SPLITTABLE = ("none", "gzip")  # the compressions whose files may be parts concatenated
 READ = 1 << 20
+CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block (as pipeline.CHUNK)
+END = b"\\."                  # the end-of-data line of COPY text
 
 
 def parse_size(text: str) -> int:
@@ -55,13 +57,17 @@ def parse_size(text: str) -> int:
 def data_size(path: str, codec: fmt.Codec) -> int:
     """How much SQL a table file holds, as far as it can be told without reading it: the size
     of an uncompressed file; for gzip the larger of the file's size and the size its gzip
-    trailer records (which is modulo 4 GiB)."""
-    stored = storage.size(path)
-    if codec.algorithm == "none" or stored < 18:
-        return stored
-    with storage.open_file(path, "rb") as fh:
-        fh.seek(stored - 4)
-        return max(stored, int.from_bytes(fh.read(4), "little"))
+    trailer records (which is modulo 4 GiB). 0 for a file that cannot be read (the unsplit
+    work unit reports it, naming the entry)."""
+    try:
+        stored = storage.size(path)
+        if codec.algorithm == "none" or stored < 18:
+            return stored
+        with storage.open_file(path, "rb") as fh:
+            fh.seek(stored - 4)
+            return max(stored, int.from_bytes(fh.read(4), "little"))
+    except (OSError, storage.StorageError):
+        return 0
 
 
 def should_split(path: str, codec: fmt.Codec, size: int) -> bool:
@@ -89,28 +95,51 @@ class PartResult:
 def mask_part(plan, source, codec: fmt.Codec, what: str, row0: int | None, last: bool) -> PartResult:
     """Mask one part of a table file: whole rows (the last part: then the end-of-data line and
     what follows it, kept as it is), compressed on its own. Pure but for reading its range."""
-    from dumpmask.pipeline import END, _copy_blocks
-
     data = source if isinstance(source, bytes) else _read_range(*source, what)
     row0 = row0 or 0
     z = codec.compressor(in_file=True)
     out, counts, rows = [], [], 0
-    # a part but the last has no end-of-data line of its own: one is added to cut it with the
-    # same reader, and must be the only one found
-    pieces = [data] if last else [data, END + b"\n"]
-    for kind, chunk in _copy_blocks(iter(pieces), what):
-        if kind == "tail":
-            if not last and chunk != END + b"\n":
-                raise ArchiveError(f"{what}: an end-of-data line (\\.) before the end of its data")
-            if last:
-                out.append(z.feed(chunk))
-            break
+    lines, tail = _rows_and_tail(data, last, what)
+    for chunk in _blocks(lines):
         masked, c = mask_block(plan, DataBlock("copy", chunk, row0 + rows + 2, row0 + rows))
         rows += c.rows_read
         counts.append(c)
         out.append(z.feed(masked))
+    out.append(z.feed(tail))
     out.append(z.end())
     return PartResult(b"".join(out), counts, rows)
+
+
+def _rows_and_tail(data: bytes, last: bool, what: str) -> tuple[bytes, bytes]:
+    """A part's whole data lines, and (the last part) its end-of-data line and what follows,
+    found as pipeline._copy_blocks finds them in an unsplit file."""
+    end = _end_at(data)
+    if last:
+        if end < 0:
+            raise ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
+        return data[:end], data[end:]
+    if end >= 0:
+        raise ArchiveError(f"{what}: an end-of-data line (\\.) before the end of its data")
+    return data, b""
+
+
+def _end_at(lines: bytes) -> int:
+    """Where the end-of-data line (a line that is only \\.) starts in `lines`, or -1."""
+    if lines.startswith(END + b"\n") or lines == END:
+        return 0
+    i = lines.find(b"\n" + END + b"\n")
+    if i < 0 and lines.endswith(b"\n" + END):
+        i = len(lines) - len(END) - 1
+    return i + 1 if i >= 0 else -1
+
+
+def _blocks(lines: bytes):
+    """Whole lines, about CHUNK bytes at a time (one longer line: alone)."""
+    i = 0
+    while i < len(lines):
+        j = lines.rfind(b"\n", i, i + CHUNK) + 1 or lines.find(b"\n", i + CHUNK) + 1 or len(lines)
+        yield lines[i:j]
+        i = j
 
 
 def part_work(args):
@@ -138,7 +167,8 @@ def _read_range(path: str, start: int, stop: int, what: str) -> bytes:
 class SplitFile:
     """The engine's side of one split table file: parts() cuts it (as the work units to
     submit, in order), take() is given each part's result in order and writes the output
-    file; after the last, `done` gets the pipeline.FileResult of the whole file."""
+    file; after the last, done(counts, rows, in_sha, in_bytes, out_sha, out_bytes) of the whole
+    file (pipeline.FileResult's fields)."""
 
     def __init__(self, plan, in_path: str, out_path: str, codec: fmt.Codec, what: str, size: int, done):
         self.plan, self.in_path, self.out_path, self.codec, self.what = plan, in_path, out_path, codec, what
@@ -223,10 +253,7 @@ class SplitFile:
         if part.last:
             self.out.close()
             self.out = None
-            from dumpmask.pipeline import FileResult
-
-            self.done(FileResult(self.counts, self.rows, self.in_sha, self.in_bytes, self.out_sha.hexdigest(),
-                                 self.out_bytes))
+            self.done(self.counts, self.rows, self.in_sha, self.in_bytes, self.out_sha.hexdigest(), self.out_bytes)
 
     def close(self) -> None:
         """A failed run: the output file is closed (the run removes the output)."""

@@ -29,6 +29,20 @@ class StorageError(DumpmaskError):
     """A URL's file could not be read or written (exit 1)."""
 
 
+class StorageNotFound(StorageError, FileNotFoundError):
+    """A URL's file that is not there: also a FileNotFoundError, as a missing local file is
+    (callers that name what they were reading catch OSError)."""
+
+    def __init__(self, message: str):
+        import errno
+
+        FileNotFoundError.__init__(self, errno.ENOENT, "No such file or directory")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class StorageUsageError(DumpmaskError):
     """A URL dumpmask cannot open at all (exit 2): fsspec or the protocol's package missing."""
 
@@ -87,7 +101,7 @@ def _call(url: str, what: str, fn, *args, **kwargs):
     except DumpmaskError:
         raise
     except FileNotFoundError:
-        raise StorageError(f"{public(url)}: cannot {what}: no such file or directory") from None
+        raise StorageNotFound(f"{public(url)}: cannot {what}: no such file or directory") from None
     except Exception as e:  # noqa: BLE001 - whatever the protocol raised (botocore, ftplib, aiohttp ...)
         raise StorageError(f"{public(url)}: cannot {what} ({_kind(e)})") from None
 

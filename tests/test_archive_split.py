@@ -186,6 +186,8 @@ def test_split_size_is_checked(src):
     cp = run_dm("-c", src["rules"], src["dumps"]["z0"], "-o", src["base"] / "never", "--split-size", "lots")
     assert cp.returncode == 2 and b"--split-size" in cp.stderr
     assert not (src["base"] / "never").exists()
+    cp = run_dm("-c", src["rules"], "-", "--split-size", "1M")      # (a plain dump on stdin)
+    assert cp.returncode == 2 and b"--split-size is for pg_dump archives" in cp.stderr and cp.stdout == b""
 
 
 @pytest.fixture(scope="module")

@@ -57,8 +57,8 @@ def src(pg_server, tmp_path_factory):
     db = pg_server.createdb("archive_urls_src")
     pg_server.psql(db, SCHEMA)
     dumps = {}
-    for name, args in (("directory", ("-Fd", "-j", "2")), ("custom", ("-Fc",))):
-        dumps[name] = base / ("src.dir" if name == "directory" else "src.dump")
+    for name, args in (("directory", ("-Fd", "-j", "2")), ("custom", ("-Fc",)), ("z0", ("-Fd", "-Z0"))):
+        dumps[name] = base / ("src.dump" if name == "custom" else f"src-{name}.dir")
         subprocess.run([pg_server.bin("pg_dump"), *args, "-f", str(dumps[name]), "-d", db], env=pg_server.env,
                        check=True)
     rules = base / "rules.json"
@@ -140,6 +140,24 @@ def test_a_failed_run_leaves_no_toc_at_the_output_url(src, ftp_root):
         assert b"TOC entry " + biggest.split(".")[0].encode() in cp.stderr
         assert not (root / f"bad-out-{jobs}.dir" / "toc.dat").exists()
         assert not (root / f"bad-out-{jobs}.dir").exists()      # (what was written is removed too)
+    (bad / biggest).unlink()
+    cp = run_dm("-c", src["rules"], f"{url}/bad.dir", "-o", f"{url}/bad-out.dir")
+    assert cp.returncode == 1 and b"TOC entry " + biggest.split(".")[0].encode() in cp.stderr, cp.stderr
+    assert b"No such file" in cp.stderr and not (root / "bad-out.dir").exists()
+
+
+@pytest.mark.parametrize("name", ["directory", "z0"])
+def test_split_table_files_at_ftp_urls_are_the_local_split_archive(src, ftp_root, name):
+    """--split-size with URLs: -Z0 parts are byte ranges the worker processes read from the FTP
+    server themselves; gzip parts are inflated here. The same bytes as the local split run."""
+    url, root = ftp_root
+    shutil.copytree(src["dumps"][name], root / f"split-{name}.dir")
+    local = src["base"] / f"split-local-{name}.dir"
+    for path, out in ((src["dumps"][name], local), (f"{url}/split-{name}.dir", f"{url}/split-out-{name}.dir")):
+        cp = run_dm("-j", "2", "--split-size", "2K", "-c", src["rules"], path, "-o", out, "--audit", f"{local}.json")
+        assert cp.returncode == 0, cp.stderr.decode()
+        assert json.loads(open(f"{local}.json").read())["options"]["split"]["parts"] >= 3
+    assert tree(root / f"split-out-{name}.dir") == tree(local)
 
 
 def test_what_cannot_work_at_a_url_is_refused_before_any_output(src, ftp_root):
