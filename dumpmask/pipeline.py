@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 
 from dumpmask import split, storage
+from dumpmask.split import end_at as _end_at   # (where the end-of-data line starts: split.py reads parts with it)
 from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
 from dumpmask.dialects.base import LineReader
@@ -39,7 +40,6 @@ from dumpmask.idents import display_name
 from dumpmask.work import DataBlock, mask_block
 
 CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block
-END = b"\\."                  # the end-of-data line of COPY text
 
 
 def archive_kind(path: str | None) -> str | None:
@@ -121,16 +121,6 @@ def _copy_blocks(pieces, what: str):
     if end:
         yield "rows", buf[:end]
     yield "tail", buf[end:]
-
-
-def _end_at(lines: bytes) -> int:
-    """Where the end-of-data line starts in `lines` (whole lines), or -1."""
-    if lines.startswith(END + b"\n") or lines == END:
-        return 0
-    i = lines.find(b"\n" + END + b"\n")
-    if i < 0 and lines.endswith(b"\n" + END):
-        i = len(lines) - len(END) - 1
-    return i + 1 if i >= 0 else -1
 
 
 def mask_table_file(plan, in_path: str, out_path: str, codec: fmt.Codec, what: str = "") -> FileResult:

@@ -112,8 +112,8 @@ def mask_part(plan, source, codec: fmt.Codec, what: str, row0: int | None, last:
 
 def _rows_and_tail(data: bytes, last: bool, what: str) -> tuple[bytes, bytes]:
     """A part's whole data lines, and (the last part) its end-of-data line and what follows,
-    found as pipeline._copy_blocks finds them in an unsplit file."""
-    end = _end_at(data)
+    found as pipeline._copy_blocks finds them in an unsplit file (end_at)."""
+    end = end_at(data)
     if last:
         if end < 0:
             raise ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
@@ -123,8 +123,9 @@ def _rows_and_tail(data: bytes, last: bool, what: str) -> tuple[bytes, bytes]:
     return data, b""
 
 
-def _end_at(lines: bytes) -> int:
-    """Where the end-of-data line (a line that is only \\.) starts in `lines`, or -1."""
+def end_at(lines: bytes) -> int:
+    """Where the end-of-data line (a line that is only \\.) starts in `lines` (whole lines), or
+    -1 (pipeline._copy_blocks reads an unsplit file with it too)."""
     if lines.startswith(END + b"\n") or lines == END:
         return 0
     i = lines.find(b"\n" + END + b"\n")
