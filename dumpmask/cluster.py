@@ -338,7 +338,7 @@ class ClusterOutput(ParallelOutput):
         return future
 
     def _file_result(self, future):
-        status, result, worker = self._result_of(future)
+        status, result, worker = self._result_of(future, patient=True)
         if status == "mismatch":
             raise self._fail(f"Dask worker {result[0]} runs other dumpmask code ({result[1]}, here {code_fingerprint()}): "
                              "its output would differ; install the same dumpmask on every worker")
@@ -391,14 +391,21 @@ class ClusterOutput(ParallelOutput):
         self.info["bytes_received"] += len(result[0])
         return True, result
 
-    def _result_of(self, future):
-        """A future's value, or ClusterError for what the cluster did to it."""
+    def _result_of(self, future, patient: bool = False):
+        """A future's value, or ClusterError for what the cluster did to it. `patient`: a table
+        file or a part of one (minutes of work, not a ~1 MB block): past the timeout it is
+        waited for as long as the scheduler still has workers."""
         from concurrent.futures import CancelledError
 
         from distributed import KilledWorker
 
         try:
-            return future.result(timeout=self.timeout)
+            while True:
+                try:
+                    return future.result(timeout=self.timeout)
+                except TimeoutError:
+                    if not (patient and self._has_workers()):
+                        raise
         except TimeoutError:
             raise self._fail(f"no result from the Dask cluster at {self.where} for {self.timeout:g} s "
                              "(no worker left? --cluster-timeout)") from None
@@ -414,6 +421,12 @@ class ClusterOutput(ParallelOutput):
                              f"scheduler {self.where})") from None
         except Exception as e:  # noqa: BLE001 - raised by Dask, not by the work unit (that one returns "error")
             raise self._fail(f"the Dask cluster at {self.where} failed a block ({type(e).__name__})") from None
+
+    def _has_workers(self) -> bool:
+        try:
+            return bool(self.client.nthreads())
+        except Exception:  # noqa: BLE001 - the scheduler cannot answer: no result will come
+            return False
 
     def close(self) -> None:
         client, self.client = self.client, None

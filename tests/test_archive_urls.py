@@ -174,13 +174,16 @@ def test_what_cannot_work_at_a_url_is_refused_before_any_output(src, ftp_root):
         ((d, "-o", f"{url}/refuse.dir"), b"overwrite the input"),
         ((d, "-o", f"{url}"), b"not empty"),
     ]
-    for args, phrase in cases:
-        cp = run_dm("-c", src["rules"], *args)
-        assert cp.returncode == 2 and b"Traceback" not in cp.stderr, (args, cp.stderr)
-        assert phrase in cp.stderr, (args, cp.stderr)
-        assert b"hunter2" not in cp.stderr
-    cp = run_dm("-c", src["rules"], "-", "-o", f"{url}/plain-out.sql", env={})
-    assert cp.returncode == 2 and b"only for directory archives" in cp.stderr
+    from click.testing import CliRunner
+
+    from dumpmask.cli import main
+
+    for args, phrase in cases + [(("-", "-o", f"{url}/plain-out.sql"), b"only for directory archives")]:
+        res = CliRunner().invoke(main, ["-q", "-c", str(src["rules"]), *map(str, args)], input=b"",
+                                 env={"DUMPMASK_KEY": TEST_KEY}, catch_exceptions=False)     # (in-process: quicker)
+        assert res.exit_code == 2 and "Traceback" not in res.stderr, (args, res.stderr)
+        assert phrase.decode() in res.stderr, (args, res.stderr)
+        assert "hunter2" not in res.stderr and res.stdout_bytes == b"", args
     assert not (root / "plain-out.sql").exists() and not (root / "x.dump").exists()
     assert sorted(os.listdir(root / "refuse.dir")) == sorted(os.listdir(src["dumps"]["directory"]))
 
@@ -209,3 +212,41 @@ def test_a_directory_archive_at_ftp_urls_on_the_cluster_is_the_local_archive(pg_
     assert cluster["files"] >= 3 and cluster["blocks"] == 0 and cluster["bytes_sent"] == 0
     db = restore(pg_server, root / "cl-out.dir", "archive_urls_cluster")
     check_masked_restore(pg_server, src["db"], db)
+    # split table files (split.py): -Z0 parts are byte ranges each worker reads from the FTP
+    # server itself (nothing shipped); gzip parts are inflated here and scattered
+    for name in ("z0", "directory"):
+        shutil.copytree(src["dumps"][name], root / f"cl-split-{name}.dir")
+        local = src["base"] / f"cl-split-local-{name}.dir"
+        for path, out in ((src["dumps"][name], local), (f"{url}/cl-split-{name}.dir", f"{url}/cl-split-out-{name}.dir")):
+            extra = ["--cluster", dask_cluster.scheduler_address] if str(out).startswith("ftp") else ["-j", "1"]
+            cp = run_dm(*extra, "--split-size", "2K", "-c", src["rules"], path, "-o", out, "--audit", f"{local}.json")
+            assert cp.returncode == 0 and cp.stderr == b"", cp.stderr.decode()
+        assert tree(root / f"cl-split-out-{name}.dir") == tree(local)
+        a = json.loads(open(f"{local}.json").read())
+        assert a["options"]["split"]["parts"] >= 3 and a["options"]["cluster"]["files"] >= 3
+        assert (a["options"]["cluster"]["bytes_sent"] == 0) == (name == "z0")
+
+
+def _sleep_then(seconds: float, value):
+    import time
+
+    time.sleep(seconds)
+    return value
+
+
+@pytest.mark.slow
+def test_a_table_file_may_take_longer_than_the_cluster_timeout(dask_cluster):
+    """A block's result is awaited at most --cluster-timeout; a table file's (or a part's:
+    minutes of work) as long as the scheduler still has workers."""
+    from dumpmask.cluster import ClusterError, ClusterOutput
+
+    out = ClusterOutput(lambda data: None, dask_cluster.scheduler_address, timeout=30)
+    try:
+        out.timeout = 0.5
+        slow = out.client.submit(_sleep_then, 3, ("ok", "done", "w"), pure=False)
+        with pytest.raises(ClusterError, match="no result from the Dask cluster"):
+            out._result_of(slow)
+        assert out._result_of(slow, patient=True) == ("ok", "done", "w")
+        out._broken = False
+    finally:
+        out.close()
