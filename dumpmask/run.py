@@ -30,6 +30,13 @@ def open_output(path: str):
 
     if path == "-":
         return NamedOutput(sys.stdout.buffer, "stdout")
+    from dumpmask.storage import is_url, public
+
+    if is_url(path):
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{public(path)}: dumpmask writes URLs only for directory archives (pg_dump -Fd): write a "
+                         "plain dump to standard output (dumpmask ... | aws s3 cp - URL)")
     return AtomicFile(path)
 
 
@@ -58,7 +65,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
-               cluster_timeout: float | None = None, k_report_only: bool = False) -> dict:
+               cluster_timeout: float | None = None, split_size: int | None = None,
+               k_report_only: bool = False) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -83,6 +91,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         from dumpmask.pipeline import stream_kind
 
         kind, stdin = stream_kind(sys.stdin.buffer)   # a pg_dump -Fc on a pipe: read as it comes
+    if kind is None and split_size is not None:
+        from dumpmask.errors import RulesError
+
+        raise RulesError("--split-size is for pg_dump archives (a directory archive's table files); a plain dump "
+                         "is already masked in blocks of about 1 MB with -j N")
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError
@@ -93,7 +106,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
-                             cluster_timeout=cluster_timeout, stream=stdin, k_report_only=k_report_only)
+                             cluster_timeout=cluster_timeout, stream=stdin, split_size=split_size,
+                             k_report_only=k_report_only)
     src, source, input_path = open_input(input_name)
     if stdin is not None:
         src = stdin
@@ -152,7 +166,7 @@ def _fail_without_audit(audit_failure: str | None, kept: bool = True) -> None:
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None, stream=None, k_report_only=False) -> dict:
+                  cluster_timeout=None, stream=None, split_size=None, k_report_only=False) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory). `stream`: the custom
     archive is read from it (stdin) rather than from the file INPUT."""
@@ -166,7 +180,10 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
                           cluster_timeout=cluster_timeout, k_report_only=k_report_only)
-    job = ArchiveJob(source, kind, output_name, jobs=engine.jobs, stream=stream)
+    from dumpmask.split import DEFAULT_SIZE
+
+    job = ArchiveJob(source, kind, output_name, jobs=engine.jobs, stream=stream,
+                     split_size=DEFAULT_SIZE if split_size is None else split_size)
     masked = False
     try:
         mask_archive(job, engine)

@@ -35,10 +35,10 @@ Errors are DumpmaskError (exit 1) naming the file and the entry; they never hold
 from __future__ import annotations
 
 import hashlib
-import os
 import zlib
 from dataclasses import dataclass, field
 
+from dumpmask import storage
 from dumpmask.errors import DumpmaskError
 
 MAGIC = b"PGDMP"
@@ -348,11 +348,17 @@ class _Plain:
 class _Inflate:
     def __init__(self, wbits: int, what: str):
         self.z = zlib.decompressobj(wbits)
-        self.what = what
+        self.wbits, self.what = wbits, what
 
     def feed(self, data: bytes) -> bytes:
         try:
-            return self.z.decompress(data)
+            out = self.z.decompress(data)
+            while self.wbits == 31 and self.z.eof and self.z.unused_data:
+                # a gzip file of several members (a table file split into parts, split.py):
+                # read on, as gzread (pg_restore) does
+                rest, self.z = self.z.unused_data, zlib.decompressobj(31)
+                out += self.z.decompress(rest)
+            return out
         except zlib.error:
             raise ArchiveError(f"{self.what}: corrupt compressed data") from None
 
@@ -600,8 +606,8 @@ def data_file(directory: str, entry: Entry, codec: Codec) -> str:
     name = (entry.filename or b"").decode("utf-8", "surrogateescape")
     if not name or "/" in name or name.startswith("."):
         raise ArchiveError(f"{directory}: {entry.label} names no valid data file")
-    path = os.path.join(directory, name)
-    if codec.algorithm != "none" and not os.path.exists(path):
+    path = storage.join(directory, name)      # (a local path or a URL: storage.py)
+    if codec.algorithm != "none" and not storage.exists(path):
         path += codec.suffix
     return path
 
@@ -620,7 +626,7 @@ class FileReader:
 
     def __iter__(self):
         try:
-            fh = open(self.path, "rb")
+            fh = storage.open_file(self.path, "rb")
         except OSError as e:
             raise ArchiveError(f"{self.what}: cannot read its data file {self.path}: {e.strerror}") from None
         with fh:
@@ -644,7 +650,7 @@ class FileWriter:
 
     def __init__(self, path: str, codec: Codec):
         self.path = path
-        self.fh = open(path, "wb")
+        self.fh = storage.open_file(path, "wb")
         self.z = codec.compressor(in_file=True)
         self.sha = hashlib.sha256()
         self.bytes = 0
@@ -667,7 +673,7 @@ def copy_file(src: str, dst: str) -> tuple[str, int, str, int]:
     """A file copied as it is: (sha256, bytes) of what was read and of what was written."""
     sha = hashlib.sha256()
     n = 0
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
+    with storage.open_file(src, "rb") as fi, storage.open_file(dst, "wb") as fo:
         while True:
             b = fi.read(1 << 20)
             if not b:
