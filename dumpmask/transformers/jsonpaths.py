@@ -114,7 +114,7 @@ class JsonPaths(Transformer):
             raise RulesError("$ cannot be deleted (use null)", where="options.paths")
 
     def _leaf(self, path: tuple, text: str, spec, where: str) -> _Leaf:
-        from . import parse_mutation
+        from .names import parse_mutation
 
         if isinstance(spec, dict):
             unknown = set(spec) - {"mutation", "options"}

@@ -16,7 +16,7 @@ def _inner(owner, spec, where: str):
     """A mutation spec ("faker.phone" or {"mutation", "options"}) built for a text value."""
     from dumpmask.schema import Column
 
-    from . import parse_mutation
+    from .names import parse_mutation
 
     if isinstance(spec, dict):
         if set(spec) - {"mutation", "options"} or not isinstance(spec.get("mutation"), str):
