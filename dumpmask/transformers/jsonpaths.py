@@ -22,6 +22,7 @@ from dumpmask.schema import Column, classify
 from .base import Param, Transformer, register
 
 WILD = object()       # the `[*]` segment
+HAS_DELETE = object()  # a trie node's marker: a path deletes some of its members
 DELETE = "delete"
 _WS = re.compile(r"[ \t\n\r]*")
 _BLANKS = " \t\n\r"
@@ -204,6 +205,8 @@ def _trie(leaves) -> dict:
         for seg in leaf.path[:-1]:
             node = node.setdefault(seg, {})
         node[leaf.path[-1]] = leaf
+        if leaf.action == DELETE:
+            node[HAS_DELETE] = True    # this container keeps its members' spans
     return root
 
 
@@ -230,7 +233,7 @@ def _leaves(node):
     for v in node.values():
         if isinstance(v, _Leaf):
             yield v
-        else:
+        elif isinstance(v, dict):
             yield from _leaves(v)
 
 
@@ -253,15 +256,16 @@ def _walk(s: str, i: int, node: dict, edits: list, owner) -> int:
 def _members(s: str, i: int, node: dict, edits: list, owner, is_object: bool) -> int:
     """An object or array at s[i]: each member/element the trie names walked or applied,
     the others skipped by the C scanner; deletions remove a member with one separator.
-    (Written for speed: blanks are skipped only where there are some.)"""
+    (Written for speed, it runs per member: names bound locally, blanks skipped only where
+    there are some, member spans kept only where a path deletes.)"""
     close = "}" if is_object else "]"
     get = node.get
     wild = get(WILD)
-    spans = []          # per member: (start, end, deleted)
-    deleted_any = False
+    spans = [] if HAS_DELETE in node else None   # per member: (start, end, deleted)
+    scan, string, ws, blanks = _scan, scanstring, _WS.match, _BLANKS
     j = i + 1
-    if s[j] in _BLANKS:
-        j = _WS.match(s, j).end()
+    if s[j] in blanks:
+        j = ws(s, j).end()
     if s[j] == close:
         return j + 1
     k = 0
@@ -270,46 +274,50 @@ def _members(s: str, i: int, node: dict, edits: list, owner, is_object: bool) ->
         if is_object:
             if s[j] != '"':
                 raise ValueError(j)
-            key, j = scanstring(s, j + 1)
+            key, j = string(s, j + 1)
             if s[j] != ":":
-                j = _WS.match(s, j).end()
+                j = ws(s, j).end()
                 if s[j] != ":":
                     raise ValueError(j)
             j += 1
             if s[j] == " ":
                 j += 1
-            if s[j] in _BLANKS:
-                j = _WS.match(s, j).end()
+            if s[j] in blanks:
+                j = ws(s, j).end()
             child = get(key, wild)
         else:
             child = get(k, wild)
-        deleted = False
+            k += 1
         if child is None:
-            j = _scan(s, j)[1]
+            j = scan(s, j)[1]
+            if spans is not None:
+                spans.append((start, j, False))
         elif type(child) is _Leaf:
             if child.action == DELETE:
-                j = _scan(s, j)[1]
-                deleted = deleted_any = True
+                j = scan(s, j)[1]
+                spans.append((start, j, True))
             else:
                 j = _apply(s, j, child, edits, owner)
+                if spans is not None:
+                    spans.append((start, j, False))
         else:
             j = _walk(s, j, child, edits, owner)
-        spans.append((start, j, deleted))
-        k += 1
+            if spans is not None:
+                spans.append((start, j, False))
         c = s[j]
-        if c in _BLANKS:
-            j = _WS.match(s, j).end()
+        if c in blanks:
+            j = ws(s, j).end()
             c = s[j]
         if c == ",":
             j += 1
             if s[j] == " ":
                 j += 1
-            if s[j] in _BLANKS:
-                j = _WS.match(s, j).end()
+            if s[j] in blanks:
+                j = ws(s, j).end()
             continue
         if c != close:
             raise ValueError(j)
-        if deleted_any:
+        if spans is not None and any(d for _s, _e, d in spans):
             _deletions(spans, i, j, edits)
         return j + 1
 
