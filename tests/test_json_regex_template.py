@@ -330,3 +330,18 @@ def test_invalid_json_in_a_row_names_the_row_not_the_value(tmp_path, dm):
     r = dm("-c", tmp_path / "r.json", input=dump.encode())
     err = r.stderr.decode()
     assert r.returncode == 1 and "row 2" in err and ":4" in err and "very secret" not in err
+
+
+def test_a_template_on_a_unique_column_needs_unique(tmp_path, dm):
+    dump = ("CREATE TABLE public.p (id integer, name text, email text UNIQUE);\n"
+            "COPY public.p (id, name, email) FROM stdin;\n1\tAnna\ta@b.org\n2\tAnna\tb@b.org\n\\.\n")
+    rule = {"column": "email", "mutation": "template", "options": {"template": "{name}@example.com"}}
+    (tmp_path / "r.json").write_text(json.dumps({"tables": [{"tableName": "p", "columnMutations": [rule]}]}))
+    r = dm("-c", tmp_path / "r.json", input=dump.encode())
+    assert r.returncode == 2 and 'add "unique": true' in r.stderr.decode()
+    rule["options"]["unique"] = True
+    (tmp_path / "r.json").write_text(json.dumps({"tables": [{"tableName": "p", "columnMutations": [rule]}]}))
+    r = dm("-c", tmp_path / "r.json", input=dump.encode())
+    assert r.returncode == 0, r.stderr.decode()
+    emails = [ln.split(b"\t")[2] for ln in r.stdout.split(b"\n") if ln[:2] in (b"1\t", b"2\t")]
+    assert len(set(emails)) == 2 and all(e.startswith(b"Anna.") and e.endswith(b"@example.com") for e in emails)

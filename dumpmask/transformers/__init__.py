@@ -89,7 +89,7 @@ def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, di
         return None
     alts = injective_mutations(column, dialect)
     if not cls.unique:
-        why = "is not injective (two different values can get the same output)"
+        why = getattr(cls, "not_injective", None) or "is not injective (two different values can get the same output)"
     else:
         why = f"is not injective here: {why}"
     return (f"{cls.name} {why} but column {column.name!r} is in {constraint}: the restore would fail on "

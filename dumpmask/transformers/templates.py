@@ -72,6 +72,8 @@ class Template(Transformer):
         self.parts = parts
         self.reads = tuple(dict.fromkeys(c for _l, c in parts if c is not None and c != UNIQUE))
 
+    not_injective = 'is not injective (two rows can build the same value: add "unique": true)'
+
     @classmethod
     def injective_for(cls, column, options=None) -> str | None:
         if (options or {}).get("unique"):
