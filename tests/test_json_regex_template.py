@@ -345,3 +345,14 @@ def test_a_template_on_a_unique_column_needs_unique(tmp_path, dm):
     assert r.returncode == 0, r.stderr.decode()
     emails = [ln.split(b"\t")[2] for ln in r.stdout.split(b"\n") if ln[:2] in (b"1\t", b"2\t")]
     assert len(set(emails)) == 2 and all(e.startswith(b"Anna.") and e.endswith(b"@example.com") for e in emails)
+
+
+def test_preview_shows_templates_from_the_rows_new_values(tmp_path, dm):
+    dump = ("CREATE TABLE public.p (id integer, name text, email text);\n"
+            "COPY public.p (id, name, email) FROM stdin;\n1\tAnna\ta@b.org\n\\.\n")
+    (tmp_path / "r.json").write_text(json.dumps({"tables": [{"tableName": "p", "columnMutations": [
+        {"column": "name", "mutation": "static:Zed"},
+        {"column": "email", "mutation": "template", "options": {"template": "{name}@example.com"}}]}]}))
+    r = dm("preview", "-c", tmp_path / "r.json", input=dump.encode())
+    assert r.returncode == 0, r.stderr.decode()
+    assert "Zed@example.com" in r.stdout.decode()
