@@ -118,3 +118,10 @@ def test_a_broken_entry_point_stops_the_run_naming_it(tmp_path, dm):
     (tmp_path / "ok.json").write_text(json.dumps({"tables": [{"tableName": "p", "columnMutations": [
         {"column": "name", "mutation": "redact"}]}]}))
     assert dm("-c", tmp_path / "ok.json", input=DUMP, env={"PYTHONPATH": site}).returncode == 0
+
+
+def test_preview_takes_plugin_too(tmp_path, dm):
+    path = _files(tmp_path)
+    r = dm("preview", "--plugin", path, "-c", tmp_path / "r.json", input=DUMP)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "A_M_S_" in r.stdout.decode()
