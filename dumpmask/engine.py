@@ -251,6 +251,7 @@ class Engine:
         for stage in self.stages:
             plan = stage.extend_plan(self, state, columns, plan)
         plan.sort(key=lambda p: p.index)
+        self.template_reads(state, columns, plan)
         planned = state.plans[cache_key] = PlannedTable(
             TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
         keep_built(planned.plan)
@@ -271,6 +272,44 @@ class Engine:
             raise RulesError(f"{_qual(state.key)}: the condition reads {', '.join(absent)}, which the dump's data does "
                              "not hold (a generated column)", self.rules.path, where)
         return cond
+
+    def template_reads(self, state: TableState, columns, plan) -> None:
+        """Each `template` rule's columns resolved to data positions (spec.template: ((name as
+        written, index), ...)); an unknown column or a cycle of templates reading each other is
+        a RulesError (exit 2, before the table's data). The work unit evaluates them in
+        dependency order (work.template_order)."""
+        from dumpmask.transformers.templates import Template
+
+        qual = _qual(state.key)
+        templates = {}
+        for p in plan:
+            t = p.transformer
+            if type(t) is not Template:
+                continue
+            reads = []
+            for name in t.reads:
+                idx = next((i for i, c in enumerate(columns) if self.dialect.col_eq(name, c)), None)
+                if idx is None:
+                    raise RulesError(f"{qual}.{p.name}: the template reads {name!r}, which the table's data does not "
+                                     "have", self.rules.path, self._rule_where(state, p.name))
+                reads.append((name, idx))
+            p.spec.template = tuple(reads)
+            templates[p.index] = p
+        from dumpmask.work import template_order
+
+        try:
+            template_order([p.spec for p in templates.values()])
+        except ValueError as e:
+            cycle = " -> ".join(columns[i] for i in e.args[0])
+            raise RulesError(f"{qual}: templates read each other in a cycle ({cycle})", self.rules.path,
+                             self._rule_where(state, columns[e.args[0][0]])) from None
+
+    def _rule_where(self, state: TableState, column: str) -> str | None:
+        for tr in self.table_rules(state):
+            for cr in tr.columns:
+                if self.dialect.col_eq(cr.column.name, column):
+                    return cr.where
+        return None
 
     @staticmethod
     def column_plan(spec: ColumnSpec, stats: ColumnStats) -> ColumnPlan:

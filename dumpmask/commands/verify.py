@@ -6,7 +6,7 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, json_option, rules_option
+from dumpmask.commands.options import dialect_option, json_option, plugin_option, rules_option
 
 
 @click.command("verify")
@@ -16,8 +16,9 @@ from dumpmask.commands.options import dialect_option, json_option, rules_option
 @click.option("--all", "fail_all", is_flag=True, help="Low-risk values fail the run too.")
 @json_option(help="Print the findings as JSON.")
 @dialect_option()
+@plugin_option()
 @guarded
-def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
+def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins):
     """Leak check: look for every original value of a masked column in the whole MASKED dump.
 
     \b
@@ -50,6 +51,9 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
     from dumpmask.run import checked_input
     from dumpmask.verify import format_result, verify
 
+    from dumpmask.transformers.plugins import load_plugins
+
+    load_plugins(plugins)
     rules = load_rules(rules_path)
     result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None)
     if as_json:
