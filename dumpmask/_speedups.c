@@ -1530,6 +1530,39 @@ speedups_bloom_has(PyObject *self, PyObject *args)
     return PyBool_FromLong(present);
 }
 
+PyDoc_STRVAR(bloom_add_all_doc,
+"bloom_add_all(bits, hashes) -> int: bloom_add of every native uint64 of hashes (an array('Q'));\n"
+"how many were new.");
+
+static PyObject *
+speedups_bloom_add_all(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    Py_buffer view, hb;
+    Py_ssize_t i, added = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*:bloom_add_all", &obj, &hb))
+        return NULL;
+    if (hb.len % 8) {
+        PyBuffer_Release(&hb);
+        PyErr_SetString(PyExc_ValueError, "bloom_add_all: hashes must be 8-byte integers");
+        return NULL;
+    }
+    if (bloom_buffer(obj, &view, 1) < 0) {
+        PyBuffer_Release(&hb);
+        return NULL;
+    }
+    for (i = 0; i < hb.len; i += 8) {
+        uint64_t h;
+        memcpy(&h, (const uchar *)hb.buf + i, 8);
+        if (!bloom_op((uchar *)view.buf, view.len, h, 1))
+            added++;
+    }
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&hb);
+    return PyLong_FromSsize_t(added);
+}
+
 /* ------------------------------------------------------------------------------------------
  * verify passes 1-3 over one piece of a dump, row by row, without a Python object per row:
  * learn_piece (pass 1), search_piece (pass 2), confirm_piece (pass 3). Twins:
@@ -2595,6 +2628,7 @@ static PyMethodDef speedups_methods[] = {
     {"vhash", speedups_vhash, METH_VARARGS, vhash_doc},               /* passes: verify */
     {"bloom_add", speedups_bloom_add, METH_VARARGS, bloom_add_doc},
     {"bloom_has", speedups_bloom_has, METH_VARARGS, bloom_has_doc},
+    {"bloom_add_all", speedups_bloom_add_all, METH_VARARGS, bloom_add_all_doc},
     {"vtokens", speedups_vtokens, METH_VARARGS, vtokens_doc},
     {"learn_piece", speedups_learn_piece, METH_VARARGS, learn_piece_doc},
     {"search_piece", speedups_search_piece, METH_VARARGS, search_piece_doc},

@@ -7,7 +7,7 @@ vhash(data, seed) -> int
     h = rotl64((h ^ (w * P3)) * P2, 29); then the murmur3 64-bit finaliser. Not cryptographic:
     a per-run random seed keeps values from being recognised across runs; nothing hashed
     leaves the process.
-bloom_add(bits, h) -> bool (True: h was new) / bloom_has(bits, h) -> bool
+bloom_add(bits, h) -> bool (True: h was new) / bloom_has(bits, h) -> bool / bloom_add_all(bits, hashes)
     `bits` is a bytearray of 64-byte blocks; h sets 6 bits of block (h >> 32) % nblocks, at
     (lo + i * (((h >> 16) & 0xffffffff) | 1)) & 511 (lo = h & 0xffffffff, i = 0..5): one
     cache line per probe.
@@ -75,6 +75,12 @@ def py_bloom_add(bits: bytearray, h: int) -> bool:
             bits[at] |= m
             new = True
     return new
+
+
+def py_bloom_add_all(bits: bytearray, hashes) -> int:
+    if memoryview(hashes).nbytes % 8:
+        raise ValueError("bloom_add_all: hashes must be 8-byte integers")
+    return sum(py_bloom_add(bits, h) for h in memoryview(hashes).cast("B").cast("Q"))
 
 
 def py_bloom_has(bits, h: int) -> bool:
@@ -149,7 +155,7 @@ def _piece_rows(layout: int, data, start: int, ncols: int, line0: int):
         paren = spans[r] - 1
         line += data.count(b"\n", counted, paren)
         counted = paren
-        rows.append((line, [(data[s:e], s, e) for s, e in zip(spans[r:r + 2 * ncols:2], spans[r + 1:r + 2 * ncols:2])]))
+        rows.append((line, [(data[s:e], s, e) for s, e in zip(spans[r:r + 2 * ncols:2], spans[r + 1:r + 2 * ncols:2], strict=True)]))
     return rows
 
 
@@ -251,6 +257,7 @@ if speedups.function("probe_tokens") is not None:   # (an extension built before
 HASH = c_vhash or xxhash.xxh3_64_intdigest
 bloom_add = c_bloom_add or py_bloom_add
 bloom_has = c_bloom_has or py_bloom_has
+bloom_add_all = speedups.function("bloom_add_all") or py_bloom_add_all
 probe_tokens = c_probe_tokens   # None: verify tokenises in Python (with HASH = xxh3_64)
 
 # the passes: C, or the twins with HASH (xxh3_64 when pure: the same findings, faster than py_vhash)

@@ -139,10 +139,7 @@ def test_tokens_and_redaction():
 
 
 def test_bytes_tokens_match_the_regex_tokens():
-    from dumpmask.verify import _copy_raw, btokens
+    from dumpmask.verifyfast import vtokens
 
     for s in ["MARY.SMITH@sakilacustomer.org", "São-Paulo_2", "Smith 😀x", "Straße İz", "a\tb\nc", "", "--"]:
-        assert btokens(s.encode()) == [t.encode() for t in tokens(s)], s
-    assert _copy_raw(b"1\tMARY\t\\N\n") is not None     # a NULL field adds a harmless token
-    assert _copy_raw(b"1\tline\\nMARY\n") is None       # \n glues letters: decoded first
-    assert _copy_raw(b"1\tsay \\\\ hi\n") is not None   # an escaped backslash is a separator
+        assert vtokens(s.encode()) == [t.casefold().encode() for t in tokens(s)], s
