@@ -871,16 +871,16 @@ class Engine:
                 head = self._plain_head(ev) if pieces and dialect.name == "mysql" else None
                 if head is not None:
                     yield Block("values", self.table_state(ev.table).key, head[0], (st.raw, head[1]),
-                                lambda ev=ev: self._insert_block(ev, plain=False), dialect.decode_sql_field, None,
+                                lambda ev=ev: self._insert_rows_block(ev, plain=False), dialect.decode_sql_field, None,
                                 lambda line=st.line: line)
                     continue
-                block = self._insert_block(ev, plain=dialect.name == "mysql")
+                block = self._insert_rows_block(ev, plain=dialect.name == "mysql")
                 if block is not None:
                     yield block
             elif ev.kind == "create_table" or dialect.is_schema_statement(ev):
                 learner.learn(ev)  # enum types before the tables; unique indexes (after the data) for scan
 
-    def _insert_block(self, ev, plain: bool):
+    def _insert_rows_block(self, ev, plain: bool):
         """The Block of an INSERT's tuples (read by the C tuple scanner when `plain` and in that
         shape, else parsed), or None when it is not read (no VALUES, columns not known)."""
         dialect = self.dialect
