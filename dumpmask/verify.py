@@ -47,6 +47,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from array import array
+from bisect import bisect_left
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
@@ -79,23 +80,76 @@ def redact(text: str) -> str:
 
 SYSTEMATIC_RATE = 0.05
 SYSTEMATIC_MIN = 2
-MAX_SUSPECTS = 2_000_000
+MAX_SUSPECTS = 2_000_000     # suspect hits kept (21 bytes each: at most ~42 MB)
+MAX_CANDIDATES = 200_000     # distinct values found that are examined one by one (~0.5 KB each)
 
 
-@dataclass
+class _Suspects:
+    """The suspect hits of pass 2 (a candidate found inside a masked cell of MASKED that is the
+    row's own original value, by value@row): per table, in the order read (row ordinals
+    ascending), as arrays: ordinal, candidate hash, column; at most `limit` in all, past it only
+    counted. Pass 3 takes a row's hits of a candidate once."""
+
+    __slots__ = ("tables", "columns", "column_ids", "n", "dropped", "limit")
+
+    def __init__(self, limit: int | None = None):
+        self.tables: dict = {}
+        self.columns: list = []
+        self.column_ids: dict = {}
+        self.n = self.dropped = 0
+        self.limit = MAX_SUSPECTS if limit is None else limit
+
+    def add(self, table: str, ordinal: int, hv: int, column: str) -> bool:
+        """False (counted, not kept) past the limit."""
+        if self.n >= self.limit:
+            self.dropped += 1
+            return False
+        t = self.tables.get(table)
+        if t is None:
+            t = self.tables[table] = (array("Q"), array("Q"), array("I"), bytearray())
+        cid = self.column_ids.get(column)
+        if cid is None:
+            cid = self.column_ids[column] = len(self.columns)
+            self.columns.append(column)
+        t[0].append(ordinal)
+        t[1].append(hv)
+        t[2].append(cid)
+        t[3].append(0)
+        self.n += 1
+        return True
+
+    def take(self, table: str, ordinal: int, hv: int) -> list:
+        """The columns of row `ordinal` of `table` where candidate hv was a suspect (each once)."""
+        t = self.tables.get(table)
+        if t is None:
+            return []
+        ordinals, hashes, cols, used = t
+        j = bisect_left(ordinals, ordinal)
+        out = []
+        while j < len(ordinals) and ordinals[j] == ordinal:
+            if hashes[j] == hv and not used[j]:
+                used[j] = 1
+                if self.columns[cols[j]] not in out:
+                    out.append(self.columns[cols[j]])
+            j += 1
+        return out
+
+
+@dataclass(slots=True)
 class Candidate:
+    """A value found in MASKED whose hash is an original value's. Small (slots; the sets are
+    shared empty frozensets until something is added), so MAX_CANDIDATES of them stay bounded."""
     count: int = 0                                   # every occurrence in MASKED
     hard: int = 0                                    # occurrences in unmasked columns of MASKED
-    locations: list = field(default_factory=list)    # (table.column, line) of hard/suspect hits
-    excused_locations: list = field(default_factory=list)
+    locations: tuple = ()                            # (table.column, line) of hard/suspect hits
+    excused_locations: tuple = ()
     sample: str = ""                                 # redacted text as found in MASKED
-    suspects: dict = field(default_factory=dict)     # (table, row ordinal) -> {column}: masked-cell hits
-    overflow: bool = False
-    excused_tables: set = field(default_factory=set)  # tables with hits inside rewritten masked cells
-    same_row: set = field(default_factory=set)       # confirmed: columns giving back their row's value
+    overflow: bool = False                           # a suspect hit past MAX_SUSPECTS (not kept)
+    excused_tables: frozenset = frozenset()          # tables with hits inside rewritten masked cells
+    same_row: frozenset = frozenset()                # confirmed: columns giving back their row's value
     confirmed: bool = False
-    sources: set = field(default_factory=set)        # original masked columns holding it
-    in_unmasked: set = field(default_factory=set)    # original unmasked columns holding it (one token)
+    sources: frozenset = frozenset()                 # original masked columns holding it
+    in_unmasked: frozenset = frozenset()             # original unmasked columns holding it (one token)
     short: bool = False
     small_number: bool = False
     single: bool = False
@@ -152,9 +206,12 @@ class VerifyResult:
     candidates: int
     unmasked_columns: list = field(default_factory=list)  # masked columns giving back their rows' values
     misaligned: list = field(default_factory=list)         # tables whose row counts differ
+    not_examined: int = 0        # distinct values found past MAX_CANDIDATES (a lower bound past SET_MAX)
+    not_examined_found: int = 0  # their occurrences
+    suspects_not_kept: int = 0   # suspect hits past MAX_SUSPECTS (their values are leaks: fail closed)
 
     def failed(self, fail_all: bool) -> bool:
-        return bool(self.leaks or (fail_all and self.low_risk))
+        return bool(self.leaks or self.not_examined or (fail_all and self.low_risk))
 
 
 def _finding_dict(c: Candidate, why: str | None) -> dict:
@@ -326,7 +383,9 @@ class _LeakCheck:
         self.candidates: dict[int, Candidate] = {}
         self.candidate_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
         self.masked_rows: dict[str, int] = {}
-        self.n_suspects = 0
+        self.suspects = _Suspects()
+        self.not_examined = _HashSet()     # distinct values found past MAX_CANDIDATES
+        self.not_examined_found = 0
         # pass 3: masked columns giving back their own row's value, and how often
         self.same_row_count: dict[str, int] = {}
 
@@ -411,6 +470,10 @@ class _LeakCheck:
         wrote it)."""
         c = self.candidates.get(hv)
         if c is None:
+            if len(self.candidates) >= MAX_CANDIDATES:
+                self.not_examined.add(hv)
+                self.not_examined_found += 1
+                return
             v, i, n = found()
             spans = [m.span() for m in _TOKEN_RE.finditer(v)]
             c = self.candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
@@ -420,19 +483,17 @@ class _LeakCheck:
         if in_masked:
             if not own:
                 # not an original value of this row: the mutation wrote it
-                c.excused_tables.add(table)
+                if table not in c.excused_tables:
+                    c.excused_tables |= {table}
                 if len(c.excused_locations) < MAX_LOCATIONS:
-                    c.excused_locations.append(loc)
+                    c.excused_locations += (loc,)
                 return
-            if self.n_suspects < MAX_SUSPECTS:
-                c.suspects.setdefault((table, ordinal), set()).add(col)
-                self.n_suspects += 1
-            else:
+            if not self.suspects.add(table, ordinal, hv, col):
                 c.overflow = True
         else:
             c.hard += 1
         if len(c.locations) < MAX_LOCATIONS:
-            c.locations.append(loc)
+            c.locations += (loc,)
 
     # ------------------------------------------------------------------ pass 3
 
@@ -463,9 +524,9 @@ class _LeakCheck:
                     continue
                 if in_masked:
                     v = None if c.confirmed else decode(_raw_field(layout, data, k, f, fs, fe))
-                    self.confirm(c, v, table, ordinal + k + 1, _column(cols, f))
+                    self.confirm(c, h, v, table, ordinal + k + 1, _column(cols, f))
                 elif len(c.in_unmasked) < 10:
-                    c.in_unmasked.add(f"{table}.{_column(cols, f)}")
+                    c.in_unmasked |= {f"{table}.{_column(cols, f)}"}
             rows_seen[table] = ordinal + nrows
             return nrows
 
@@ -474,7 +535,7 @@ class _LeakCheck:
         finally:
             dump.close()
 
-    def confirm(self, c: Candidate, v: str, table: str, ordinal: int, column: str) -> None:
+    def confirm(self, c: Candidate, hv: int, v: str | None, table: str, ordinal: int, column: str) -> None:
         """Candidate `c` is the original value `v` of masked column `column` of row `ordinal`:
         what kind of value it is, and whether a masked cell of that same row gave it back."""
         if not c.confirmed:
@@ -485,15 +546,13 @@ class _LeakCheck:
             c.word = c.single and joined.isalpha()
             c.short = len(joined) < 4
             c.small_number = joined.isdigit() and len(joined) < 5
-        hit_cols = c.suspects.pop((table, ordinal), None)
-        if hit_cols:
-            for masked_column in hit_cols:
-                full = f"{table}.{masked_column}"
-                if full not in c.same_row:
-                    c.same_row.add(full)
-                self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
-        if len(c.sources) < 10:
-            c.sources.add(f"{table}.{column}")
+        for masked_column in self.suspects.take(table, ordinal, hv):
+            full = f"{table}.{masked_column}"
+            if full not in c.same_row:
+                c.same_row |= {full}
+            self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
+        if len(c.sources) < 10 and f"{table}.{column}" not in c.sources:
+            c.sources |= {f"{table}.{column}"}
 
     # ------------------------------------------------------------------ verdict
 
@@ -519,7 +578,8 @@ class _LeakCheck:
         leaks.sort(key=lambda x: -x["found"])
         low.sort(key=lambda x: -x["found"])
         return VerifyResult(leaks, low, self.n_values, self.filter_bytes, len(self.candidates),
-                            sorted(systematic), sorted(misaligned))
+                            sorted(systematic), sorted(misaligned), self.not_examined.count, self.not_examined_found,
+                            self.suspects.dropped)
 
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
@@ -533,6 +593,12 @@ def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str
             out.append(f"{title}: ... and {len(items) - max_lines} more")
     for col in res.unmasked_columns:
         out.append(f"LEAK: column {col} gives back its own rows' original values (was it masked?)")
+    if res.not_examined:
+        out.append(f"LEAK: {res.not_examined} more value(s) of masked columns found ({res.not_examined_found} time(s)) past "
+                   f"the {MAX_CANDIDATES:,} distinct values verify examines one by one: not classified, so verify fails")
+    if res.suspects_not_kept:
+        out.append(f"note: {res.suspects_not_kept} find(s) of a row's own value in its masked cell past the "
+                   f"{MAX_SUSPECTS:,} kept: the values found there are counted as leaks")
     if res.misaligned:
         out.append("note: row counts differ for " + ", ".join(res.misaligned[:5]) + (" ..." if len(res.misaligned) > 5 else "")
                    + ": values found in their masked cells are not excused")

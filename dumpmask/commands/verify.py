@@ -53,10 +53,13 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
     rules = load_rules(rules_path)
     result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None)
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps({
-            "ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
-            "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes,
-        }, option=orjson.OPT_INDENT_2) + b"\n")
+        doc = {"ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
+               "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes}
+        if result.not_examined:   # past verify's bounds (verify.MAX_CANDIDATES, MAX_SUSPECTS): said, never dropped silently
+            doc["not_examined"] = {"values": result.not_examined, "found": result.not_examined_found}
+        if result.suspects_not_kept:
+            doc["suspects_not_kept"] = result.suspects_not_kept
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
     else:
         click.echo(format_result(result, fail_all))
