@@ -1425,13 +1425,19 @@ vhash_impl(const uchar *d, Py_ssize_t n, unsigned long long seed)
 {
     unsigned long long h = seed ^ ((unsigned long long)n * VH_P1);
     Py_ssize_t i = 0;
-    while (i < n) {
+    for (; i + 8 <= n; i += 8) {   /* whole words: 8 bytes, little-endian */
         unsigned long long w = 0;
         int b;
-        for (b = 0; b < 8 && i + b < n; b++)
+        for (b = 0; b < 8; b++)
             w |= (unsigned long long)d[i + b] << (8 * b);
         h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
-        i += 8;
+    }
+    if (i < n) {                   /* the last word, zero-padded */
+        unsigned long long w = 0;
+        int b;
+        for (b = 0; i + b < n; b++)
+            w |= (unsigned long long)d[i + b] << (8 * b);
+        h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
     }
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDULL;
@@ -1665,6 +1671,16 @@ vt_put_cp(vbuf *b, Py_UCS4 cp)
     return vbuf_put(b, u, k);
 }
 
+static inline int
+vt_push2(offsets *o, Py_ssize_t a, Py_ssize_t b)
+{
+    if (o->cap - o->len < 2)
+        return offsets_push2(o, a, b);
+    o->v[o->len++] = a;
+    o->v[o->len++] = b;
+    return 0;
+}
+
 /* the tokens of UTF-8 text p[0:n] into tb (joined by one space) and tok (start, end pairs in
  * tb); both are reset first */
 static int vt_ready;
@@ -1688,15 +1704,17 @@ vt_tokenise(const uchar *p, Py_ssize_t n, vbuf *tb, offsets *tok)
         if (c < 0x80) {
             low = VT_LOWER[c];
             if (low) {
+                /* (room for 2 bytes: a space and this one) */
+                if (tb->cap - tb->len < 2 && vbuf_reserve(tb, 2) < 0)
+                    return -1;
                 if (start < 0) {
-                    if (tok->len && vbuf_put(tb, (const uchar *)" ", 1) < 0)
-                        return -1;
+                    if (tok->len)
+                        tb->v[tb->len++] = ' ';
                     start = tb->len;
                 }
-                if (vbuf_put(tb, &low, 1) < 0)
-                    return -1;
+                tb->v[tb->len++] = low;
             } else if (start >= 0) {
-                if (offsets_push2(tok, start, tb->len) < 0)
+                if (vt_push2(tok, start, tb->len) < 0)
                     return -1;
                 start = -1;
             }
@@ -1728,13 +1746,13 @@ vt_tokenise(const uchar *p, Py_ssize_t n, vbuf *tb, offsets *tok)
                 if (vt_put_cp(tb, folded[k]) < 0)
                     return -1;
         } else if (start >= 0) {
-            if (offsets_push2(tok, start, tb->len) < 0)
+            if (vt_push2(tok, start, tb->len) < 0)
                 return -1;
             start = -1;
         }
         i += len;
     }
-    if (start >= 0 && offsets_push2(tok, start, tb->len) < 0)
+    if (start >= 0 && vt_push2(tok, start, tb->len) < 0)
         return -1;
     return 0;
 }
@@ -1851,14 +1869,14 @@ vt_rows(int layout, const uchar *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t n
             for (;;) {
                 const uchar *tab = memchr(d + p, '\t', (size_t)(e - p));
                 Py_ssize_t fe = tab ? tab - d : e;
-                if (offsets_push2(spans, p, fe) < 0)
+                if (vt_push2(spans, p, fe) < 0)
                     return -1;
                 nf++;
                 if (!tab)
                     break;
                 p = fe + 1;
             }
-            if (offsets_push2(rows, first, nf) < 0 || offsets_push2(lines, line0 + ++row, 0) < 0)
+            if (vt_push2(rows, first, nf) < 0 || vt_push2(lines, line0 + ++row, 0) < 0)
                 return -1;
             pos = nl ? end + 1 : n;
         }
@@ -1885,7 +1903,7 @@ vt_rows(int layout, const uchar *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t n
                 Py_ssize_t e = field_end(d, n, p);
                 if (e < 0)
                     return 0;
-                if (offsets_push2(spans, p, e) < 0)
+                if (vt_push2(spans, p, e) < 0)
                     return -1;
                 p = e;
                 if (f + 1 < ncols) {
@@ -1896,7 +1914,7 @@ vt_rows(int layout, const uchar *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t n
             }
             if (p >= n || d[p] != ')')
                 return 0;
-            if (offsets_push2(rows, first, ncols) < 0 || offsets_push2(lines, line, 0) < 0)
+            if (vt_push2(rows, first, ncols) < 0 || vt_push2(lines, line, 0) < 0)
                 return -1;
             pos = p + 1;
             if (pos < n && d[pos] == ',') {

@@ -452,9 +452,16 @@ class _LeakCheck:
             if got is None:
                 return None
             nrows, hits = got
+            columns = [_column(cols, f) for f in range(max((hit[1] for hit in hits), default=-1) + 1)]
+            names = [f"{table}.{col}" for col in columns]
+            get = self.candidates.get
             for k, f, line, fs, fe, i, n, h, own in hits:
-                self.hit(h, table, _column(cols, f), f in idx, own, ordinal + k + 1, line,
-                         lambda k=k, f=f, fs=fs, fe=fe, i=i, n=n: (decode(_raw_field(layout, data, k, f, fs, fe)), i, n))
+                c = get(h)
+                if c is None:
+                    c = self.new_candidate(h, decode(_raw_field(layout, data, k, f, fs, fe)), i, n)
+                    if c is None:
+                        continue
+                self.hit(c, h, table, columns[f], names[f], f in idx, own, ordinal + k + 1, line)
             self.masked_rows[table] = ordinal + nrows
             return nrows
 
@@ -463,23 +470,25 @@ class _LeakCheck:
         finally:
             dump.close()
 
-    def hit(self, hv: int, table: str, col: str, in_masked: bool, own: bool, ordinal: int, line: int, found) -> None:
-        """A run of tokens of MASKED (found() -> (the decoded value, first token, token count))
-        whose hash is an original value's: a candidate, counted, with where it was found (a hit
-        in a masked cell that is not the row's own original value is excused: the mutation
-        wrote it)."""
-        c = self.candidates.get(hv)
-        if c is None:
-            if len(self.candidates) >= MAX_CANDIDATES:
-                self.not_examined.add(hv)
-                self.not_examined_found += 1
-                return
-            v, i, n = found()
-            spans = [m.span() for m in _TOKEN_RE.finditer(v)]
-            c = self.candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
-            self.candidate_first.add(HASH(tokens_of(v)[i], self.seed))
+    def new_candidate(self, hv: int, v: str, i: int, n: int) -> Candidate | None:
+        """The candidate for hash hv, first found as tokens i..i+n-1 of the masked dump's value v
+        (None past MAX_CANDIDATES: counted, not kept)."""
+        if len(self.candidates) >= MAX_CANDIDATES:
+            self.not_examined.add(hv)
+            self.not_examined_found += 1
+            return None
+        spans = [m.span() for m in _TOKEN_RE.finditer(v)]
+        c = self.candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
+        self.candidate_first.add(HASH(tokens_of(v)[i], self.seed))
+        return c
+
+    def hit(self, c: Candidate, hv: int, table: str, col: str, name: str, in_masked: bool, own: bool, ordinal: int,
+            line: int) -> None:
+        """Candidate c found in column `name` (table.col) of MASKED: counted, with where it was
+        found (a hit in a masked cell that is not the row's own original value is excused: the
+        mutation wrote it)."""
         c.count += 1
-        loc = (f"{table}.{col}", line)
+        loc = (name, line)
         if in_masked:
             if not own:
                 # not an original value of this row: the mutation wrote it
