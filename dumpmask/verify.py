@@ -31,15 +31,15 @@ is kept in clear) of the original values, of value@row and of each value's first
 exact sets while they are small (up to SET_MAX hashes each) and into blocked Bloom filters of a
 fixed BLOOM_BYTES beyond (memory flat; more values only raise the false-positive rate, which
 costs time and never hides a finding: a value@row false positive makes a generated hit a
-suspect, counted toward MAX_SUSPECTS, past which verify fails closed); pass 2
-reads the MASKED dump as a stream and keeps only hits (candidates: hash, counts, a few redacted
-locations). Pass 2 tokenises a row's raw bytes (no decoding, when its escapes cannot glue
-letters; the ASCII tokens in C, verifyfast.probe_tokens) and looks further only at rows, then
-fields, holding a token that begins an original value; pass 3 re-reads ORIGINAL to confirm
-candidates exactly (64-bit keyed hash equality) and
-to learn which ones also occur in unmasked columns, skipping rows without a token that begins
-a candidate. Memory grows with the hits (bounded by MAX_SUSPECTS rows), never with the
-number of original values past SET_MAX nor with the size of the masked dump.
+suspect); pass 2 reads the MASKED dump as a stream and keeps only hits (candidates: hash,
+counts, a few redacted locations; suspect rows in compact arrays); pass 3 re-reads ORIGINAL to
+confirm candidates exactly (64-bit keyed hash equality) and to learn which ones also occur in
+unmasked columns. Each pass reads a piece at a time (a COPY chunk, a MySQL INSERT) in C
+(verifyfast.learn_piece, search_piece, confirm_piece: decoding, tokenising and hashing without
+a Python object per row; pure-Python twins). What is found is bounded as well: at most
+MAX_CANDIDATES distinct values are examined and MAX_SUSPECTS suspect rows kept; past either,
+the rest is counted, the report says how many, and verify fails closed. Memory never grows
+with the number of original values past SET_MAX nor with the size of the masked dump.
 """
 from __future__ import annotations
 

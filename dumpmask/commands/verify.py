@@ -41,8 +41,10 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
     numbers of 5 digits or more, multi-word values, and any value of a masked column found in
     a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
     \b
-    Memory is bounded by the original's masked values (keyed 64-bit hashes in a Bloom filter,
-    never values in clear), not by the size of MASKED.
+    Memory is bounded: the original's masked values are keyed 64-bit hashes (exact sets, then
+    fixed-size Bloom filters; never values in clear), and what is found is bounded too (past
+    200,000 distinct values found or 2,000,000 suspect rows, verify counts the rest, says so
+    and fails closed).
     """
     import orjson
 
