@@ -2265,11 +2265,13 @@ vt_index_map(PyObject *idx, uchar **map, Py_ssize_t *ncap)
 
 PyDoc_STRVAR(learn_piece_doc,
 "learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0)\n"
-"  -> None | (nrows, hashes, lengths, nvalues)\n\n"
+"  -> None | (nrows, runs, firsts, rows, lengths, nvalues)\n\n"
 "Pass 1 of verify over one piece (see the VERIFY part of _speedups.c): for every non-NULL\n"
 "value with tokens of the fields at idx of row k (ordinal ordinal0 + k + 1), its first 8\n"
-"tokens joined: 3 native uint64 in `hashes` (bytes): vhash(run), vhash(first token),\n"
-"vhash(table \\0 ordinal \\0 run); `lengths` has bit t set for a run of t tokens.");
+"tokens joined (a run): native uint64 (bytes) vhash(run) in `runs`, vhash(first token) in\n"
+"`firsts` (each left out when the same hash is in its slot h % 1024 of a cache of the last\n"
+"ones written), vhash(table \\0 ordinal \\0 run) in `rows`; `lengths` has bit t set for a run\n"
+"of t tokens.");
 
 static PyObject *
 speedups_learn_piece(PyObject *self, PyObject *args)
@@ -2282,7 +2284,8 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     Py_buffer table;
     uchar *map = NULL;
     vt_piece pc;
-    vbuf out = {NULL, 0, 0}, scratch = {NULL, 0, 0};
+    vbuf out[3] = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}}, scratch = {NULL, 0, 0};
+    unsigned long long *seen = NULL;   /* [2][1024]: the last run / first-token hash of each slot */
     int opened;
     (void)self;
     if (!PyArg_ParseTuple(args, "iOnnnOOKy*L:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
@@ -2296,12 +2299,16 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     }
     if (vt_index_map(idx, &map, &ncap) < 0)
         goto done;
+    if ((seen = PyMem_Calloc(2 * 1024, sizeof *seen)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (r = 0; r < pc.nrows; r++) {
         Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
         for (f = 0; f < nf && f < ncap; f++) {
             Py_ssize_t ntok, end;
             unsigned long long h[3];
-            int got, err = 0;
+            int got, j, err = 0;
             if (!map[f])
                 continue;
             got = vt_field_tokens(&pc, r, f, &fs, &fe);
@@ -2317,16 +2324,31 @@ speedups_learn_piece(PyObject *self, PyObject *args)
             h[0] = vhash_impl(pc.tb.v, end, seed);
             h[1] = vhash_impl(pc.tb.v, pc.tok.v[1], seed);
             h[2] = vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal0 + r + 1, pc.tb.v, end, seed, &err);
-            if (err || vbuf_put(&out, (const uchar *)h, sizeof h) < 0)
+            if (err)
                 goto done;
+            for (j = 0; j < 3; j++) {
+                unsigned long long *slot = j < 2 ? &seen[j * 1024 + (h[j] % 1024)] : NULL;
+                /* (a fresh cache holds 0: a hash of 0 is always written) */
+                if (slot != NULL && *slot == h[j] && h[j] != 0)
+                    continue;
+                if (slot != NULL)
+                    *slot = h[j];
+                if (vbuf_put(&out[j], (const uchar *)&h[j], 8) < 0)
+                    goto done;
+            }
             nvalues++;
         }
     }
-    res = Py_BuildValue("(ny#Kn)", pc.nrows, (const char *)(out.v ? out.v : (uchar *)""), out.len, lengths, nvalues);
+    res = Py_BuildValue("(ny#y#y#Kn)", pc.nrows, (const char *)(out[0].v ? out[0].v : (uchar *)""), out[0].len,
+                        (const char *)(out[1].v ? out[1].v : (uchar *)""), out[1].len,
+                        (const char *)(out[2].v ? out[2].v : (uchar *)""), out[2].len, lengths, nvalues);
 done:
     vt_piece_close(&pc);
     PyMem_Free(map);
-    PyMem_Free(out.v);
+    PyMem_Free(seen);
+    PyMem_Free(out[0].v);
+    PyMem_Free(out[1].v);
+    PyMem_Free(out[2].v);
     PyMem_Free(scratch.v);
     PyBuffer_Release(&table);
     return res;

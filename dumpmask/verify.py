@@ -412,13 +412,12 @@ class _LeakCheck:
                               table.encode("utf-8", "surrogatepass"), ordinal)
             if got is None:
                 return None
-            nrows, packed, lengths, nvalues = got
+            nrows, runs, firsts, rows, lengths, nvalues = got
             if nvalues:
-                del hashes[:]
-                hashes.frombytes(packed)
-                self.values.update(hashes[0::3])
-                self.first_tokens.update(hashes[1::3])
-                self.row_values.update(hashes[2::3])
+                for packed, into in ((runs, self.values), (firsts, self.first_tokens), (rows, self.row_values)):
+                    del hashes[:]
+                    hashes.frombytes(packed)
+                    into.update(hashes)
                 self.lengths.update(n for n in range(1, MAX_TOKENS + 1) if lengths >> n & 1)
                 self.n_values += nvalues
             self.original_rows[table] = ordinal + nrows

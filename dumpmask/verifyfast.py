@@ -176,7 +176,7 @@ def py_learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, 
     if rows is None:
         return None
     at = {i for i in idx if 0 <= i < 65536}
-    out, lengths, nvalues = array("Q"), 0, 0
+    out, seen, lengths, nvalues = (array("Q"), array("Q"), array("Q")), ([0] * 1024, [0] * 1024), 0, 0
     for k, (_line, fields) in enumerate(rows):
         for f, (raw, _fs, _fe) in enumerate(fields):
             if f not in at:
@@ -187,9 +187,13 @@ def py_learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, 
                 continue
             lengths |= 1 << len(toks)
             run = b" ".join(toks)
-            out.extend((hsh(run, seed), hsh(toks[0], seed), _row_hash(hsh, table, ordinal0 + k + 1, run, seed)))
+            for j, h in enumerate((hsh(run, seed), hsh(toks[0], seed))):
+                if seen[j][h % 1024] != h or h == 0:   # (a run of the same hash in its slot: written once)
+                    seen[j][h % 1024] = h
+                    out[j].append(h)
+            out[2].append(_row_hash(hsh, table, ordinal0 + k + 1, run, seed))
             nvalues += 1
-    return len(rows), out.tobytes(), lengths, nvalues
+    return (len(rows), *(a.tobytes() for a in out), lengths, nvalues)
 
 
 def py_search_piece(layout, data, start, ncols, line0, decode, seed, first, values, lengths, row_values, idx, table,
