@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PrfTransformer
-from .fastprf import constant_field
+from .fastprf import constant_field, field_as
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
@@ -71,6 +72,12 @@ class Null(Transformer):
     def __call__(self, value):
         return None
 
+    def field_fast(self, mode: int, encode):
+        """A raw field -> the dialect's NULL field (encode(None): the object the engine counts),
+        the field itself when it is NULL already; without decoding it (see fastprf.field_as).
+        None (the general path) for what is not a plain COPY field or '...' literal."""
+        return partial(field_as, mode, encode(None), True)
+
 
 @register
 class Keep(Transformer):
@@ -86,6 +93,11 @@ class Keep(Transformer):
 
     def __call__(self, value):
         return value
+
+    def field_fast(self, mode: int, encode):
+        """Every COPY field and every '...' literal stays as it is, byte for byte: nothing to
+        decode (see fastprf.field_as)."""
+        return partial(field_as, mode, None, False)
 
 
 @register

@@ -121,6 +121,24 @@ def py_assemble_field(state, mode: int, keep_empty: bool, heads: tuple, start: i
     return head + d[:sfx_len].translate(table) + tails[d[tail_at] % len(tails)]
 
 
+# one '...' literal as mysql_lex's _SQ spans it (decode_literal: a "string")
+_MY_STRING = re.compile(rb"'[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'", re.S)
+
+
+def field_as(mode: int, null: bytes | None, nulls: bool, raw: bytes):
+    """keep and null without decoding: a field whose value is known to be a string (mode 0:
+    every COPY text field but \\N; mode 1: one '...' literal) -> `raw` itself (keep, nulls
+    False) or `null` (null, nulls True); `raw` itself for a COPY \\N; None for anything else
+    (the caller's general path decides: numbers, hex, expressions, a MySQL NULL)."""
+    if mode == 0:
+        if raw == b"\\N" or not nulls:
+            return raw
+        return null
+    if _MY_STRING.fullmatch(raw) is None:
+        return None
+    return null if nulls else raw
+
+
 def domain_prefix(domain: str) -> bytes:
     """What Key.hasher puts in the first block after the key: the domain's 32-byte hash."""
     return hashlib.blake2b(domain.encode(), digest_size=32).digest()
