@@ -119,3 +119,92 @@ def test_keep_and_null_do_not_decode_an_escaped_field():
             b"a\\tb\\\\" if name == "keep" else NULL_COPY)
         assert t.field_fast(1, lambda s: NULL_SQL)(b"'a\\nb\\'c'") == (b"'a\\nb\\'c'" if name == "keep" else NULL_SQL)
         assert t.field_fast(1, lambda s: NULL_SQL)(b"NOW()") is None   # the general path refuses it
+
+
+# --------------------------------------------------------------------------- C against make()
+
+import importlib  # noqa: E402
+
+from conftest import unavailable  # noqa: E402
+
+try:   # the C module itself (also under DUMPMASK_PURE=1, like tests/test_speedups.py)
+    _C = importlib.import_module("dumpmask._speedups")
+except ImportError:
+    _C = None
+
+
+@pytest.fixture
+def c():
+    if _C is None or not hasattr(_C, "fake_format"):
+        unavailable("dumpmask._speedups is not built with its MUTATIONS section")
+    return _C
+
+
+FAKE_COLUMNS = list(COLUMNS.values()) + [
+    Column(name="c", type="character varying(5)", kind="text", length=5),
+    Column(name="c", type="character varying(40)", kind="text", length=40),
+    Column(name="t", type="timestamp", kind="timestamp"),            # MySQL TIMESTAMP: 1970-2037
+    Column(name="n", type="numeric(20,0)", kind="numeric", precision=20, scale=0),
+]
+FAKE_OPTIONS = {"faker.iban": [{"country": c} for c in ("DE", "GB", "NL", "AT", "BE", "CH")],
+                "faker.ipv4": [{}, {"private": True}], "faker.date": [{}, {"preserveYear": True}],
+                "faker.dateTime": [{}, {"preserveYear": True}]}
+
+
+def _fake_transformers():
+    out = []
+    for name in ("faker.ssn", "faker.creditCard", "faker.iban", "faker.ipv4", "faker.ipv6", "faker.date",
+                 "faker.dateTime", "faker.url", "faker.text"):
+        cls = REGISTRY[name]
+        for col in FAKE_COLUMNS:
+            for opts in FAKE_OPTIONS.get(name, [{}]):
+                if cls.type_error(col, cls.validate_options(dict(opts))) is None:
+                    out.append(cls(KEY, dict(opts), col))
+    return out
+
+
+FAKES = _fake_transformers()
+
+
+def test_every_computed_fake_is_made_in_c(c):
+    """Only preserveYear (make() reads the original's year) stays in Python."""
+    left = [(t.name, t.options) for t in FAKES if t.fake_spec() is None]
+    assert left and all(o.get("preserveYear") for _n, o in left), left
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(d=st.binary(min_size=24, max_size=24), nchars=st.one_of(st.integers(0, 80), st.integers(0, 4100)))
+def test_fake_format_is_make(c, d, nchars):
+    for t in FAKES:
+        spec = t.fake_spec()
+        if spec is None:
+            continue
+        kind, limit, params = spec
+        dg = d[:t.digest_size]
+        want = t.make(dg, "x" * nchars).encode("ascii")
+        assert c.fake_format(kind, -1 if limit is None else limit, params, dg, nchars) == want, (t.name, t.column)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(COPY_RAW, MY_RAW), mode=st.sampled_from([0, 1]), keep=st.booleans())
+def test_fake_field_is_the_python_field_path(c, raw, mode, keep):
+    """fake_field against PrfTransformer.field_fast without C (its Python fast path)."""
+    for t in FAKES[::3]:
+        spec = t.fake_spec()
+        if spec is None:
+            continue
+        t._mask_empty = not keep
+        kind, limit, params = spec
+        fn = _C.fake_field
+        got = fn(t._prf.state, mode, keep, kind, -1 if limit is None else limit, params, raw)
+        t.fake_spec = lambda: None
+        try:
+            want = type(t).field_fast(t, mode, lambda s: postgres.copy_encode(s) if mode == 0 else
+                                      mysql_lex.encode_string(s.encode()))(raw)
+        finally:
+            del t.fake_spec
+        if want is None and got is not None:   # the Python fast path leaves escaped text to the general one
+            miss = (pg_field_fns if mode == 0 else my_field_fns)(General(t), t.column.kind, "c", Tally()).miss
+            want = miss(raw)
+            want = raw if want is UNCHANGED else want
+        assert got == want, (t.name, t.column, raw)
