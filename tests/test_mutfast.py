@@ -208,3 +208,59 @@ def test_fake_field_is_the_python_field_path(c, raw, mode, keep):
             want = miss(raw)
             want = raw if want is UNCHANGED else want
         assert got == want, (t.name, t.column, raw)
+
+
+# --------------------------------------------------------------------------- text keys
+
+from dumpmask.remap import Remapper, TextKeyPermutation, py_text_key_field  # noqa: E402
+
+KEY_TEXT = st.one_of(
+    st.text(alphabet="AZaz09-_ ./\\\n\t\r\b\f\v'\"é東\x00\x1a", max_size=40),
+    st.text(alphabet="0123456789", min_size=30, max_size=120),          # several 2**128 chunks
+    st.text(alphabet="abcXYZ019", min_size=25, max_size=60),
+    TEXT,
+)
+KEY_COPY_RAW = st.one_of(KEY_TEXT.map(postgres.copy_encode), COPY_RAW, st.just(b"x" * 1100), st.just(b"7" * 1024))
+KEY_MY_RAW = st.one_of(KEY_TEXT.map(lambda s: mysql_lex.encode_string(s.encode("utf-8", "surrogatepass"))), MY_RAW)
+_TEXT_PERM = TextKeyPermutation(KEY)
+_TEXT_STATE = None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(KEY_COPY_RAW, KEY_MY_RAW), mode=st.sampled_from([0, 1]))
+def test_text_key_field_c_is_pure(c, raw, mode):
+    from dumpmask.transformers.fastprf import domain_prefix
+
+    state = c.prf_state(KEY.secret, domain_prefix("remap:text:text"), 8)
+    assert c.text_key_field(state, mode, raw) == py_text_key_field(_TEXT_PERM, mode, raw), raw
+
+
+def _key_fns():
+    col = COLUMNS["text"]
+    fn = Remapper(KEY, "text", None, None, "t").for_column(col, "t.c")
+    general = Remapper(KEY, "text", None, None, "t").for_column(col, "t.c")
+    general.__dict__.pop("field_fast", None)
+    return [(pg_field_fns(f, "text", "c", Tally()).miss, my_field_fns(f, "text", "c", Tally()).miss)
+            for f in (fn, general)]
+
+
+_KEY_FNS = []
+
+
+@settings(max_examples=300, deadline=None)
+@given(copy_raw=KEY_COPY_RAW, my_raw=KEY_MY_RAW)
+def test_text_key_fast_field_path_is_the_general_path(copy_raw, my_raw):
+    if not _KEY_FNS:
+        _KEY_FNS.extend(_key_fns())
+    (fast_pg, fast_my), (gen_pg, gen_my) = _KEY_FNS
+    assert outcome(fast_pg, copy_raw, NULL_COPY) == outcome(gen_pg, copy_raw, NULL_COPY), copy_raw
+    assert outcome(fast_my, my_raw, NULL_SQL) == outcome(gen_my, my_raw, NULL_SQL), my_raw
+
+
+def test_text_key_field_is_used_with_c():
+    from dumpmask import speedups
+
+    fn = Remapper(KEY, "text", None, None, "t").for_column(COLUMNS["text"], "t.c")
+    assert hasattr(fn, "field_fast") == (speedups.function("text_key_field") is not None)
+    if hasattr(fn, "field_fast"):
+        assert fn.field_fast(0, None)(b"ORD-2024-0001") == postgres.copy_encode(_TEXT_PERM.map("ORD-2024-0001"))
