@@ -1642,7 +1642,7 @@ done:
 
 /* ==========================================================================================
  * MUTATIONS (area: mutfast): the computed fakes assembled from the PRF digest of a plain raw
- * field (ssn, creditCard, iban, ipv4, ipv6, date, dateTime, url, text: fake_field), and the
+ * field (ssn, creditCard, iban, ipv4, ipv6, date, dateTime, url, text, hash: fake_field), and the
  * text key permutation of remap.TextKeyPermutation on a plain raw field (text_key_field).
  * Twins: the transformers' make() (transformers/computed.py, faker_based.py: the bytes of the
  * fast path of PrfTransformer.field_fast) and remap.py_text_key_field; tests/test_mutfast.py
@@ -1656,7 +1656,7 @@ typedef unsigned __int128 u128;
 #define MUT_OUT 4200          /* room for a made value: text's 4000 characters, quotes */
 #define MUT_TEXT_CAP 4000     /* Text.MAX */
 
-enum { FK_SSN = 1, FK_CARD = 2, FK_IBAN = 3, FK_IPV4 = 4, FK_IPV6 = 5, FK_DATE = 6, FK_URL = 7, FK_TEXT = 8 };
+enum { FK_SSN = 1, FK_CARD = 2, FK_IBAN = 3, FK_IPV4 = 4, FK_IPV6 = 5, FK_DATE = 6, FK_URL = 7, FK_TEXT = 8, FK_HASH = 9 };
 
 static const char B32_CHARS[] = "0123456789abcdefghjkmnpqrstvwxyz";   /* common.B32_ALPHABET */
 static const char HEX_CHARS[] = "0123456789abcdef";
@@ -1730,9 +1730,9 @@ static Py_ssize_t
 fake_make(int kind, PyObject *params, const uchar *d, Py_ssize_t dlen, Py_ssize_t nchars, Py_ssize_t limit,
           uchar *out)
 {
-    static const int need[] = {0, 8, 8, 1, 7, 12, 12, 24, 16};
+    static const int need[] = {0, 8, 8, 1, 7, 12, 12, 24, 16, 1};
     Py_ssize_t np = PyTuple_GET_SIZE(params), o = 0;
-    if (kind < FK_SSN || kind > FK_TEXT || dlen < need[kind])
+    if (kind < FK_SSN || kind > FK_HASH || dlen < need[kind])
         goto bad;
     switch (kind) {
     case FK_SSN: {   /* computed.Ssn: NNN-NN-NNNN, area never 000, 666 or 9xx */
@@ -1900,6 +1900,47 @@ fake_make(int kind, PyObject *params, const uchar *d, Py_ssize_t dlen, Py_ssize_
             out[o++] = (uchar)B32_CHARS[d[i] & 31];
         return o;
     }
+    case FK_HASH: {  /* basic.Hash: (0 hex, 1 an integer lo + d mod span, 2 a version-4 UUID; lo; span) */
+        long long hmode, lo;
+        unsigned long long span;
+        int i;
+        if (np != 3 || mut_long(params, 0, &hmode) < 0 || mut_long(params, 1, &lo) < 0 || lo < 0
+            || !PyLong_Check(PyTuple_GET_ITEM(params, 2)))
+            goto bad;
+        span = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(params, 2));
+        if (span == (unsigned long long)-1 && PyErr_Occurred())
+            return -1;
+        if (span < 1)
+            goto bad;
+        if (hmode == 0) {
+            for (i = 0; i < dlen; i++) {
+                out[o++] = (uchar)HEX_CHARS[d[i] >> 4];
+                out[o++] = (uchar)HEX_CHARS[d[i] & 15];
+            }
+            return o;
+        }
+        if (hmode == 1) {
+            u128 r = 0;
+            for (i = 0; i < dlen; i++)
+                r = (r * 256 + d[i]) % (u128)span;
+            return mut_dec(out, (u128)lo + r, 1);
+        }
+        if (hmode == 2 && dlen >= 16) {
+            for (i = 0; i < 16; i++) {
+                uchar b = d[i];
+                if (i == 6)
+                    b = (uchar)((b & 0x0F) | 0x40);
+                if (i == 8)
+                    b = (uchar)((b & 0x3F) | 0x80);
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                    out[o++] = '-';
+                out[o++] = (uchar)HEX_CHARS[b >> 4];
+                out[o++] = (uchar)HEX_CHARS[b & 15];
+            }
+            return o;
+        }
+        goto bad;
+    }
     case FK_TEXT: {  /* faker_based.Text: (sentence pool,), limit: the column's; ASCII sentences */
         PyObject *pool, *s;
         Py_ssize_t n, target = nchars < MUT_TEXT_CAP ? nchars : MUT_TEXT_CAP, total, i, want;
@@ -1993,21 +2034,53 @@ PyDoc_STRVAR(fake_field_doc,
 "quoted). raw itself for an empty value when keep_empty; None when the field is not plain\n"
 "(or C does not make it): the caller's general path.");
 
+/* an int argument of a METH_FASTCALL function (-1 with an exception set when it is not one) */
+static int
+mut_int_arg(PyObject *o, long lo, long hi, long *out)
+{
+    long v = PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (!PyLong_Check(o) || v < lo || v > hi) {
+        PyErr_SetString(PyExc_TypeError, "fake_field / text_key_field: an argument is not an int in its range");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* METH_FASTCALL (no argument tuple is parsed: it runs once per distinct value) */
 static PyObject *
-speedups_fake_field(PyObject *self, PyObject *args)
+speedups_fake_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     uchar fbuf[FIELD_BUF], d[64], out[MUT_OUT + 2];
     PyObject *st, *params, *rawobj;
-    int mode, keep_empty, kind;
+    long mode, kind, limit_l;
+    int keep_empty;
     Py_ssize_t limit, blen, r, k, nchars = 0;
     const uchar *body;
     b2_state s;
-    if (!PyArg_ParseTuple(args, "OipinO!O", &st, &mode, &keep_empty, &kind, &limit, &PyTuple_Type, &params, &rawobj))
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "fake_field takes 7 arguments");
         return NULL;
+    }
+    st = args[0];
+    params = args[5];
+    rawobj = args[6];
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0 || mut_int_arg(args[3], 0, 1000, &kind) < 0
+        || mut_int_arg(args[4], -1, PY_SSIZE_T_MAX > LONG_MAX ? LONG_MAX : (long)PY_SSIZE_T_MAX, &limit_l) < 0)
+        return NULL;
+    if ((keep_empty = PyObject_IsTrue(args[2])) < 0)
+        return NULL;
+    if (!PyTuple_Check(params)) {
+        PyErr_SetString(PyExc_TypeError, "fake_field: params must be a tuple");
+        return NULL;
+    }
+    limit = (Py_ssize_t)limit_l;
     if (get_state(st, &s) < 0)
         return NULL;
     if (!PyBytes_CheckExact(rawobj)
-        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), (int)mode, fbuf, &body, &blen))
         Py_RETURN_NONE;
     if (blen == 0 && keep_empty) {
         Py_INCREF(rawobj);
@@ -2018,7 +2091,7 @@ speedups_fake_field(PyObject *self, PyObject *args)
             nchars += (body[k] & 0xC0) != 0x80;
     b2_update(&s, body, blen);
     b2_final(&s, d);
-    r = fake_make(kind, params, d, s.outlen, nchars, limit, out + 1);
+    r = fake_make((int)kind, params, d, s.outlen, nchars, limit, out + 1);
     if (r == -1)
         return NULL;
     if (r == -2)
@@ -2087,7 +2160,7 @@ PyDoc_STRVAR(text_key_field_doc,
 "ASCII letter; None when the field is not plain or longer: the caller's general path.");
 
 static PyObject *
-speedups_text_key_field(PyObject *self, PyObject *args)
+speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     uchar fbuf[FIELD_BUF], val[FIELD_BUF], shape[FIELD_BUF], enc[2 * FIELD_BUF + 2];
     short pos[FIELD_BUF];
@@ -2095,12 +2168,18 @@ speedups_text_key_field(PyObject *self, PyObject *args)
     Py_ssize_t cstart[TK_CHUNKS];
     u128 csize[TK_CHUNKS], vals[TK_CHUNKS];
     PyObject *st, *rawobj;
-    int mode;
+    long mode;
     Py_ssize_t blen, np = 0, nc = 0, i, j, o = 0;
     const uchar *body;
     b2_state base, head;
     uchar be[16];
-    if (!PyArg_ParseTuple(args, "OiO", &st, &mode, &rawobj))
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "text_key_field takes 3 arguments");
+        return NULL;
+    }
+    st = args[0];
+    rawobj = args[2];
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0)
         return NULL;
     if (get_state(st, &base) < 0)
         return NULL;
@@ -2109,7 +2188,7 @@ speedups_text_key_field(PyObject *self, PyObject *args)
         return NULL;
     }
     if (!PyBytes_CheckExact(rawobj)
-        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), (int)mode, fbuf, &body, &blen)
         || blen > FIELD_BUF)
         Py_RETURN_NONE;
     memcpy(val, body, (size_t)blen);
@@ -2252,8 +2331,8 @@ static PyMethodDef speedups_methods[] = {
     {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
 #ifdef MUTATIONS_C
     {"fake_format", speedups_fake_format, METH_VARARGS, fake_format_doc},        /* mutations */
-    {"fake_field", speedups_fake_field, METH_VARARGS, fake_field_doc},
-    {"text_key_field", speedups_text_key_field, METH_VARARGS, text_key_field_doc},
+    {"fake_field", (PyCFunction)(void (*)(void))speedups_fake_field, METH_FASTCALL, fake_field_doc},
+    {"text_key_field", (PyCFunction)(void (*)(void))speedups_text_key_field, METH_FASTCALL, text_key_field_doc},
 #endif
     {NULL, NULL, 0, NULL},
 };

@@ -9,6 +9,7 @@ from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PrfTransformer
+from . import fastprf
 from .fastprf import constant_field, field_as
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
@@ -197,6 +198,15 @@ class Hash(PrfTransformer):
             warnings.append(f"hash into {column.name!r} ({column.type or column.kind}) has only ~{bits} bits: "
                             "distinct values may collide (uniqueness weakened)")
         return warnings
+
+    def fake_spec(self):
+        if self.mode == "hex":
+            return (fastprf.FAKE_HASH, self.out_len, (0, 0, 1))
+        if self.mode == "uuid":
+            return (fastprf.FAKE_HASH, None, (2, 0, 1))
+        if self.mode == "int" and 0 <= self.lo < (1 << 63) and 1 <= self.span < (1 << 64):
+            return (fastprf.FAKE_HASH, None, (1, self.lo, self.span))
+        return None   # numeric(p, s), or a range C does not hold: make()
 
     def make(self, d: bytes, value: str) -> str:
         mode = self.mode

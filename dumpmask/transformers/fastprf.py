@@ -140,7 +140,7 @@ def field_as(mode: int, null: bytes | None, nulls: bool, raw: bytes):
 
 
 # the computed fakes C assembles (dumpmask._speedups, the MUTATIONS section): fake_field's kinds
-FAKE_SSN, FAKE_CARD, FAKE_IBAN, FAKE_IPV4, FAKE_IPV6, FAKE_DATE, FAKE_URL, FAKE_TEXT = range(1, 9)
+FAKE_SSN, FAKE_CARD, FAKE_IBAN, FAKE_IPV4, FAKE_IPV6, FAKE_DATE, FAKE_URL, FAKE_TEXT, FAKE_HASH = range(1, 10)
 _FAKE_FIELD = speedups.function("fake_field")
 #: bytes any dialect writes as they are (no escape in COPY text or a MySQL '...' literal)
 _UNESCAPED = re.compile(rb"[ !#-&(-\[\]-~]*")
