@@ -12,7 +12,8 @@ for the dump. Only distinct values, so neither the field memo nor a transformer'
 hides anything; the COPY/INSERT parsing is not included (bench/run.py measures it). Pools are
 built before the clock starts. Inputs per column: ASCII, accented Latin, Greek, CJK, and
 mixed text with escapes (newline, tab, backslash, quote); date and timestamp columns get dates.
-The table goes to stdout and bench/mutations.md.
+The table goes to stdout and bench/mutations.md. Each cell is CPU time (time.process_time), not
+wall time: on a shared machine a wall clock counts the other processes' time slices too.
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def build(name: str, key: Key, column: Column, dialect: str):
 
 
 def cost(name: str, key: Key, dialect: str, script: str, n: int, repeats: int) -> float:
-    """Microseconds per distinct value: best of `repeats`, each on values not seen before."""
+    """CPU microseconds per distinct value: best of `repeats`, each on values not seen before."""
     column = COLUMNS.get(name, TEXT)
     dialect_name = "postgres" if dialect == "pg" else "mysql"
     fns = (pg_field_fns if dialect == "pg" else my_field_fns)(
@@ -97,10 +98,10 @@ def cost(name: str, key: Key, dialect: str, script: str, n: int, repeats: int) -
         vals = dates(n, rep) if column.kind in ("date", "timestamp") else values(script, n, rep)
         raws = [enc(v) for v in vals]
         fns.cache.clear()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for r in raws:
             miss(r)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best / n * 1e6
 
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             "# Cost per distinct value of every built-in mutation (microseconds, one core)\n\n"
             f"{info}; {n:,} distinct values a cell, best of {a.repeats}.\n\n{head}\n"
             + "\n".join(lines) + "\n\n"
-            "Each cell: one raw field as the dump holds it (pg: COPY text; mysql: a quoted literal) "
+            "Each cell (CPU time of this process, the best of the repeats): one raw field as the dump holds it (pg: COPY text; mysql: a quoted literal) "
             "through the engine's memo-miss function (work.py pg_field_fns / my_field_fns): decode, "
             "the mutation, encode. Distinct values only. Date columns (faker.date: date, "
             "faker.dateTime: timestamp) get dates, the others text: ASCII, accented Latin, Greek, "

@@ -2648,6 +2648,674 @@ done:
     return res;
 }
 
+/* ==========================================================================================
+ * MUTATIONS (area: mutfast): the computed fakes assembled from the PRF digest of a plain raw
+ * field (ssn, creditCard, iban, ipv4, ipv6, date, dateTime, url, text, hash: fake_field), and the
+ * text key permutation of remap.TextKeyPermutation on a plain raw field (text_key_field).
+ * Twins: the transformers' make() (transformers/computed.py, faker_based.py: the bytes of the
+ * fast path of PrfTransformer.field_fast) and remap.py_text_key_field; tests/test_mutfast.py
+ * holds them to the same bytes. Needs a 128-bit integer type (GCC, Clang): without one the
+ * section is left out and the transformers keep their Python paths.
+ * ======================================================================================== */
+#if defined(__SIZEOF_INT128__)
+#define MUTATIONS_C 1
+typedef unsigned __int128 u128;
+
+#define MUT_OUT 4200          /* room for a made value: text's 4000 characters, quotes */
+#define MUT_TEXT_CAP 4000     /* Text.MAX */
+
+enum { FK_SSN = 1, FK_CARD = 2, FK_IBAN = 3, FK_IPV4 = 4, FK_IPV6 = 5, FK_DATE = 6, FK_URL = 7, FK_TEXT = 8, FK_HASH = 9 };
+
+static const char B32_CHARS[] = "0123456789abcdefghjkmnpqrstvwxyz";   /* common.B32_ALPHABET */
+static const char HEX_CHARS[] = "0123456789abcdef";
+
+static inline uint64_t
+mut_be(const uchar *p, int n)
+{
+    uint64_t x = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        x = (x << 8) | p[i];
+    return x;
+}
+
+/* v in decimal, zero-padded to `width` digits (more when v needs them); the count written */
+static int
+mut_dec(uchar *o, u128 v, int width)
+{
+    uchar t[40];
+    int n = 0, i;
+    do {
+        t[n++] = (uchar)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (n < width)
+        t[n++] = '0';
+    for (i = 0; i < n; i++)
+        o[i] = t[n - 1 - i];
+    return n;
+}
+
+/* date.fromordinal(o).isoformat() (proleptic Gregorian, 1 = 0001-01-01): 10 bytes */
+static int
+mut_iso_date(uchar *o, long long ordinal)
+{
+    long long z = ordinal - 719163 + 719468;   /* days since 0000-03-01 */
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = yoe + era * 400;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1;
+    long long m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (y < 1 || y > 9999)
+        return -1;
+    mut_dec(o, (u128)y, 4);
+    o[4] = '-';
+    mut_dec(o + 5, (u128)m, 2);
+    o[7] = '-';
+    mut_dec(o + 8, (u128)d, 2);
+    return 10;
+}
+
+static int
+mut_long(PyObject *params, Py_ssize_t i, long long *out)
+{
+    PyObject *o = PyTuple_GET_ITEM(params, i);
+    if (!PyLong_Check(o))
+        return -1;
+    *out = PyLong_AsLongLong(o);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* make() of fake `kind` from digest d (dlen bytes): the value's ASCII bytes into out (MUT_OUT
+ * bytes), before the column's limit. nchars: the original value's length in characters (text).
+ * The length; -2 when C does not make this one (the caller's Python path); -1 with an
+ * exception set for bad parameters. */
+static Py_ssize_t
+fake_make(int kind, PyObject *params, const uchar *d, Py_ssize_t dlen, Py_ssize_t nchars, Py_ssize_t limit,
+          uchar *out)
+{
+    static const int need[] = {0, 8, 8, 1, 7, 12, 12, 24, 16, 1};
+    Py_ssize_t np = PyTuple_GET_SIZE(params), o = 0;
+    if (kind < FK_SSN || kind > FK_HASH || dlen < need[kind])
+        goto bad;
+    switch (kind) {
+    case FK_SSN: {   /* computed.Ssn: NNN-NN-NNNN, area never 000, 666 or 9xx */
+        uint64_t n = mut_be(d, 8), a = n % 898, g;
+        n /= 898;
+        g = n % 99;
+        n /= 99;
+        o += mut_dec(out + o, (u128)(a < 665 ? a + 1 : a + 2), 3);
+        out[o++] = '-';
+        o += mut_dec(out + o, (u128)(g + 1), 2);
+        out[o++] = '-';
+        o += mut_dec(out + o, (u128)(n % 9999 + 1), 4);
+        return o;
+    }
+    case FK_CARD: {  /* computed.CreditCard: 4 + 14 digits + the Luhn digit */
+        int i, total = 0;
+        out[0] = '4';
+        mut_dec(out + 1, (u128)(mut_be(d, 8) % 100000000000000ULL), 14);
+        for (i = 14; i >= 0; i -= 2) {          /* payload[::-2]: doubled */
+            int x = 2 * (out[i] - '0');
+            total += x > 9 ? x - 9 : x;
+        }
+        for (i = 13; i >= 0; i -= 2)            /* payload[-2::-2] */
+            total += out[i] - '0';
+        out[15] = (uchar)('0' + (10 - total % 10) % 10);
+        return 16;
+    }
+    case FK_IBAN: {  /* computed.Iban: (country bytes, layout bytes: pairs kind 'n'/'a', count) */
+        PyObject *country, *layout;
+        const uchar *lp, *cc;
+        Py_ssize_t ll, k;
+        u128 n = 0;
+        unsigned acc = 0;
+        int i;
+        uchar bban[64];
+        Py_ssize_t bl = 0;
+        if (np != 2 || dlen > 16)
+            goto bad;
+        country = PyTuple_GET_ITEM(params, 0);
+        layout = PyTuple_GET_ITEM(params, 1);
+        if (!PyBytes_Check(country) || PyBytes_GET_SIZE(country) != 2 || !PyBytes_Check(layout)
+            || PyBytes_GET_SIZE(layout) % 2 || PyBytes_GET_SIZE(layout) == 0)
+            goto bad;
+        cc = (const uchar *)PyBytes_AS_STRING(country);
+        if (cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+            goto bad;
+        lp = (const uchar *)PyBytes_AS_STRING(layout);
+        ll = PyBytes_GET_SIZE(layout);
+        for (i = 0; i < dlen; i++)
+            n = (n << 8) | d[i];
+        for (k = 0; k < ll; k += 2) {
+            int count = lp[k + 1];
+            if (count < 1 || count > 18 || bl + count > (Py_ssize_t)sizeof bban)
+                goto bad;
+            if (lp[k] == 'n') {
+                u128 p10 = 1;
+                for (i = 0; i < count; i++)
+                    p10 *= 10;
+                bl += mut_dec(bban + bl, n % p10, count);
+                n /= p10;
+            } else if (lp[k] == 'a') {
+                for (i = 0; i < count; i++) {
+                    bban[bl++] = (uchar)('A' + (int)(n % 26));
+                    n /= 26;
+                }
+            } else {
+                goto bad;
+            }
+        }
+        /* (bban + country) with letters as 10..35, then "00", mod 97 */
+        for (k = 0; k < bl; k++) {
+            uchar c = bban[k];
+            acc = c <= '9' ? (acc * 10 + (unsigned)(c - '0')) % 97 : (acc * 100 + (unsigned)(c - 'A' + 10)) % 97;
+        }
+        for (k = 0; k < 2; k++)
+            acc = (acc * 100 + (unsigned)(cc[k] - 'A' + 10)) % 97;
+        acc = (acc * 100) % 97;
+        out[o++] = cc[0];
+        out[o++] = cc[1];
+        o += mut_dec(out + o, (u128)(98 - acc), 2);
+        memcpy(out + o, bban, (size_t)bl);
+        return o + bl;
+    }
+    case FK_IPV4: {  /* computed.Ipv4: (private,) */
+        long long priv;
+        uint64_t first;
+        if (np != 1 || mut_long(params, 0, &priv) < 0)
+            goto bad;
+        first = mut_be(d + 3, 4) % 221 + 1;    /* _V4_FIRST: 1..223 without 10 and 127 */
+        if (first >= 10)
+            first++;
+        if (first >= 127)
+            first++;
+        if (priv)
+            first = 10;
+        o += mut_dec(out + o, (u128)first, 1);
+        for (int i = 0; i < 3; i++) {
+            out[o++] = '.';
+            o += mut_dec(out + o, (u128)d[i], 1);
+        }
+        return o;
+    }
+    case FK_IPV6: {  /* computed.Ipv6: 2001:db8: and 6 groups of the digest's hex */
+        memcpy(out, "2001:db8", 8);
+        o = 8;
+        for (int i = 0; i < 12; i++) {
+            if (i % 2 == 0)
+                out[o++] = ':';
+            out[o++] = (uchar)HEX_CHARS[d[i] >> 4];
+            out[o++] = (uchar)HEX_CHARS[d[i] & 15];
+        }
+        return o;
+    }
+    case FK_DATE: {  /* computed._DateBase without preserveYear: (lo, span, ts, with_time) */
+        long long lo, span, ts, with_time;
+        int r;
+        if (np != 4 || mut_long(params, 0, &lo) < 0 || mut_long(params, 1, &span) < 0
+            || mut_long(params, 2, &ts) < 0 || mut_long(params, 3, &with_time) < 0 || span < 1 || lo < 1)
+            goto bad;
+        r = mut_iso_date(out, lo + (long long)(mut_be(d, 8) % (uint64_t)span));
+        if (r < 0)
+            return -2;
+        o = r;
+        if (ts) {
+            unsigned t = with_time ? (unsigned)(mut_be(d + 8, 4) % 86400) : 0;
+            out[o++] = ' ';
+            o += mut_dec(out + o, (u128)(t / 3600), 2);
+            out[o++] = ':';
+            o += mut_dec(out + o, (u128)(t / 60 % 60), 2);
+            out[o++] = ':';
+            o += mut_dec(out + o, (u128)(t % 60), 2);
+        }
+        return o;
+    }
+    case FK_URL: {   /* faker_based.Url: (path pool, the three domains), all ASCII bytes */
+        PyObject *pool, *doms, *path, *dom;
+        Py_ssize_t pl, dl;
+        if (np != 2)
+            goto bad;
+        pool = PyTuple_GET_ITEM(params, 0);
+        doms = PyTuple_GET_ITEM(params, 1);
+        if (!PyTuple_Check(pool) || PyTuple_GET_SIZE(pool) < 1 || !PyTuple_Check(doms) || PyTuple_GET_SIZE(doms) != 3)
+            goto bad;
+        path = PyTuple_GET_ITEM(pool, (Py_ssize_t)(mut_be(d + 14, 8) % (uint64_t)PyTuple_GET_SIZE(pool)));
+        dom = PyTuple_GET_ITEM(doms, d[22] % 3);
+        if (!PyBytes_Check(path) || !PyBytes_Check(dom))
+            goto bad;
+        pl = PyBytes_GET_SIZE(path);
+        dl = PyBytes_GET_SIZE(dom);
+        if (8 + 4 + dl + 1 + pl + 1 + 8 > MUT_OUT)
+            return -2;
+        memcpy(out, "https://", 8);
+        o = 8;
+        if (!(d[23] & 1)) {
+            memcpy(out + o, "www.", 4);
+            o += 4;
+        }
+        memcpy(out + o, PyBytes_AS_STRING(dom), (size_t)dl);
+        o += dl;
+        out[o++] = '/';
+        memcpy(out + o, PyBytes_AS_STRING(path), (size_t)pl);
+        o += pl;
+        out[o++] = '/';
+        for (int i = 0; i < 8; i++)
+            out[o++] = (uchar)B32_CHARS[d[i] & 31];
+        return o;
+    }
+    case FK_HASH: {  /* basic.Hash: (0 hex, 1 an integer lo + d mod span, 2 a version-4 UUID; lo; span) */
+        long long hmode, lo;
+        unsigned long long span;
+        int i;
+        if (np != 3 || mut_long(params, 0, &hmode) < 0 || mut_long(params, 1, &lo) < 0 || lo < 0
+            || !PyLong_Check(PyTuple_GET_ITEM(params, 2)))
+            goto bad;
+        span = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(params, 2));
+        if (span == (unsigned long long)-1 && PyErr_Occurred())
+            return -1;
+        if (span < 1)
+            goto bad;
+        if (hmode == 0) {
+            for (i = 0; i < dlen; i++) {
+                out[o++] = (uchar)HEX_CHARS[d[i] >> 4];
+                out[o++] = (uchar)HEX_CHARS[d[i] & 15];
+            }
+            return o;
+        }
+        if (hmode == 1) {
+            u128 r = 0;
+            for (i = 0; i < dlen; i++)
+                r = (r * 256 + d[i]) % (u128)span;
+            return mut_dec(out, (u128)lo + r, 1);
+        }
+        if (hmode == 2 && dlen >= 16) {
+            for (i = 0; i < 16; i++) {
+                uchar b = d[i];
+                if (i == 6)
+                    b = (uchar)((b & 0x0F) | 0x40);
+                if (i == 8)
+                    b = (uchar)((b & 0x3F) | 0x80);
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                    out[o++] = '-';
+                out[o++] = (uchar)HEX_CHARS[b >> 4];
+                out[o++] = (uchar)HEX_CHARS[b & 15];
+            }
+            return o;
+        }
+        goto bad;
+    }
+    case FK_TEXT: {  /* faker_based.Text: (sentence pool,), limit: the column's; ASCII sentences */
+        PyObject *pool, *s;
+        Py_ssize_t n, target = nchars < MUT_TEXT_CAP ? nchars : MUT_TEXT_CAP, total, i, want;
+        if (np != 1)
+            goto bad;
+        pool = PyTuple_GET_ITEM(params, 0);
+        if (!PyTuple_Check(pool) || (n = PyTuple_GET_SIZE(pool)) < 1)
+            goto bad;
+        if (limit >= 0 && limit < target)
+            target = limit;
+        if (target <= 0)
+            return 0;
+        want = target + 1;              /* s[:target] and s[target] decide the result */
+        i = (Py_ssize_t)(mut_be(d, 8) % (uint64_t)n);
+        s = PyTuple_GET_ITEM(pool, i);
+        if (!PyBytes_Check(s))
+            goto bad;
+        total = PyBytes_GET_SIZE(s);
+        memcpy(out, PyBytes_AS_STRING(s), (size_t)(total < want ? total : want));
+        if (total < target) {           /* more sentences, every step-th of the pool */
+            Py_ssize_t step = (Py_ssize_t)(mut_be(d + 8, 8) % (uint64_t)(n - 1 > 1 ? n - 1 : 1)) + 1;
+            while (total < target) {
+                Py_ssize_t l;
+                i = (i + step) % n;
+                s = PyTuple_GET_ITEM(pool, i);
+                if (!PyBytes_Check(s))
+                    goto bad;
+                l = PyBytes_GET_SIZE(s);
+                if (total < want)
+                    out[total] = ' ';
+                if (total + 1 < want)
+                    memcpy(out + total + 1, PyBytes_AS_STRING(s), (size_t)(total + 1 + l < want ? l : want - total - 1));
+                total += l + 1;
+            }
+        }
+        if (total > target) {
+            Py_ssize_t cut = target, k;
+            if (out[target] != ' ') {
+                Py_ssize_t sp = -1;
+                for (k = target - 1; k >= 0; k--)
+                    if (out[k] == ' ') {
+                        sp = k;
+                        break;
+                    }
+                if (sp >= target / 3)
+                    cut = sp;
+            }
+            k = cut;
+            while (k > 0 && out[k - 1] == ' ')   /* rstrip (the pool holds no other blank) */
+                k--;
+            return k ? k : cut;
+        }
+        return total;
+    }
+    }
+bad:
+    PyErr_SetString(PyExc_ValueError, "fake_field: bad kind, parameters or digest size");
+    return -1;
+}
+
+PyDoc_STRVAR(fake_format_doc,
+"fake_format(kind, limit, params, digest, nchars) -> bytes | None\n\n"
+"make(digest, value) of a computed fake as ASCII bytes (limit: the column's, -1 for none;\n"
+"nchars: the value's length in characters, for text); None when C does not make it.");
+
+static PyObject *
+speedups_fake_format(PyObject *self, PyObject *args)
+{
+    int kind;
+    Py_ssize_t limit, nchars, r;
+    PyObject *params;
+    Py_buffer d;
+    uchar out[MUT_OUT];
+    if (!PyArg_ParseTuple(args, "inO!y*n", &kind, &limit, &PyTuple_Type, &params, &d, &nchars))
+        return NULL;
+    r = fake_make(kind, params, d.buf, d.len, nchars, limit, out);
+    PyBuffer_Release(&d);
+    if (r == -1)
+        return NULL;
+    if (r == -2)
+        Py_RETURN_NONE;
+    if (limit >= 0 && r > limit)
+        r = limit;
+    return PyBytes_FromStringAndSize((const char *)out, r);
+}
+
+PyDoc_STRVAR(fake_field_doc,
+"fake_field(state, mode, keep_empty, kind, limit, params, raw) -> bytes | None\n\n"
+"For a plain raw field (see prf_field), with d its digest: the field of fake_format(kind,\n"
+"limit, params, d, the value's length in characters) as the dialect writes it (mode 1:\n"
+"quoted). raw itself for an empty value when keep_empty; None when the field is not plain\n"
+"(or C does not make it): the caller's general path.");
+
+/* an int argument of a METH_FASTCALL function (-1 with an exception set when it is not one) */
+static int
+mut_int_arg(PyObject *o, long lo, long hi, long *out)
+{
+    long v = PyLong_Check(o) ? PyLong_AsLong(o) : -1;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (!PyLong_Check(o) || v < lo || v > hi) {
+        PyErr_SetString(PyExc_TypeError, "fake_field / text_key_field: an argument is not an int in its range");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* METH_FASTCALL (no argument tuple is parsed: it runs once per distinct value) */
+static PyObject *
+speedups_fake_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF], d[64], out[MUT_OUT + 2];
+    PyObject *st, *params, *rawobj;
+    long mode, kind, limit_l;
+    int keep_empty;
+    Py_ssize_t limit, blen, r, k, nchars = 0;
+    const uchar *body;
+    b2_state s;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "fake_field takes 7 arguments");
+        return NULL;
+    }
+    st = args[0];
+    params = args[5];
+    rawobj = args[6];
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0 || mut_int_arg(args[3], 0, 1000, &kind) < 0
+        || mut_int_arg(args[4], -1, PY_SSIZE_T_MAX > LONG_MAX ? LONG_MAX : (long)PY_SSIZE_T_MAX, &limit_l) < 0)
+        return NULL;
+    if ((keep_empty = PyObject_IsTrue(args[2])) < 0)
+        return NULL;
+    if (!PyTuple_Check(params)) {
+        PyErr_SetString(PyExc_TypeError, "fake_field: params must be a tuple");
+        return NULL;
+    }
+    limit = (Py_ssize_t)limit_l;
+    if (get_state(st, &s) < 0)
+        return NULL;
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), (int)mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    if (kind == FK_TEXT)
+        for (k = 0; k < blen; k++)
+            nchars += (body[k] & 0xC0) != 0x80;
+    b2_update(&s, body, blen);
+    b2_final(&s, d);
+    r = fake_make((int)kind, params, d, s.outlen, nchars, limit, out + 1);
+    if (r == -1)
+        return NULL;
+    if (r == -2)
+        Py_RETURN_NONE;
+    if (limit >= 0 && r > limit)
+        r = limit;
+    if (mode == 0)
+        return PyBytes_FromStringAndSize((const char *)out + 1, r);
+    out[0] = out[r + 1] = '\'';
+    return PyBytes_FromStringAndSize((const char *)out, r + 2);
+}
+
+/* --- text keys: remap.TextKeyPermutation._transform (forward), on a plain field's value --- */
+
+#define TK_CHUNKS (FIELD_BUF + 1)
+
+static int
+u128_bits(u128 v)
+{
+    int n = 0;
+    while (v) {
+        n++;
+        v >>= 1;
+    }
+    return n;
+}
+
+/* remap._TweakedFeistel(n).run(base, x): 8 rounds on `bits` bits, cycle-walking below n */
+static u128
+tk_feistel(const b2_state *base, u128 n, u128 x)
+{
+    int bits = u128_bits(n - 1), wa, wb, i;
+    if (bits < 2)
+        bits = 2;
+    wa = bits / 2;
+    wb = bits - wa;
+    do {
+        uint64_t a = (uint64_t)(x >> wb), b = (uint64_t)(x & ((((u128)1) << wb) - 1));
+        for (i = 0; i < 8; i++) {
+            int w_in = i % 2 == 0 ? wb : wa, w_out = i % 2 == 0 ? wa : wb, nin = (w_in + 7) / 8, j;
+            uint64_t mout = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1, f;
+            uchar msg[9], dg[64];
+            b2_state s = *base;
+            msg[0] = (uchar)i;
+            for (j = 0; j < nin; j++)
+                msg[1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
+            b2_update(&s, msg, 1 + nin);
+            b2_final(&s, dg);
+            f = mut_be(dg, 8) & mout;
+            {
+                uint64_t t = a ^ f;
+                a = b;
+                b = t;
+            }
+        }
+        x = ((u128)a << wb) | b;
+    } while (x >= n);
+    return x;
+}
+
+PyDoc_STRVAR(text_key_field_doc,
+"text_key_field(state, mode, raw) -> bytes | None\n\n"
+"The text key permutation (remap.TextKeyPermutation.map, state: its base hasher's) of a plain\n"
+"raw field's value (see prf_field; at most 1024 bytes), written back as the dialect writes it\n"
+"(mode 0: COPY text, 1: a MySQL '...' literal). raw itself when the value has no digit or\n"
+"ASCII letter; None when the field is not plain or longer: the caller's general path.");
+
+static PyObject *
+speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF], val[FIELD_BUF], shape[FIELD_BUF], enc[2 * FIELD_BUF + 2];
+    short pos[FIELD_BUF];
+    uchar radix[FIELD_BUF];
+    Py_ssize_t cstart[TK_CHUNKS];
+    u128 csize[TK_CHUNKS], vals[TK_CHUNKS];
+    PyObject *st, *rawobj;
+    long mode;
+    Py_ssize_t blen, np = 0, nc = 0, i, j, o = 0;
+    const uchar *body;
+    b2_state base, head;
+    uchar be[16];
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "text_key_field takes 3 arguments");
+        return NULL;
+    }
+    st = args[0];
+    rawobj = args[2];
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0)
+        return NULL;
+    if (get_state(st, &base) < 0)
+        return NULL;
+    if (base.outlen != 8) {
+        PyErr_SetString(PyExc_ValueError, "text_key_field: the state's digest size must be 8");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), (int)mode, fbuf, &body, &blen)
+        || blen > FIELD_BUF)
+        Py_RETURN_NONE;
+    memcpy(val, body, (size_t)blen);
+    for (i = 0; i < blen; i++) {   /* remap._positions and text_shape, on the UTF-8 bytes */
+        uchar c = val[i];
+        shape[i] = c;
+        if (c >= '0' && c <= '9') {
+            shape[i] = '9';
+            radix[np] = 10;
+        } else if (c >= 'a' && c <= 'z') {
+            shape[i] = 'a';
+            radix[np] = 26;
+        } else if (c >= 'A' && c <= 'Z') {
+            shape[i] = 'A';
+            radix[np] = 26;
+        } else {
+            continue;
+        }
+        pos[np++] = (short)i;
+    }
+    if (np == 0) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
+        u128 size = 1, lim = ~(u128)0;
+        for (i = 0; i < np; i++) {
+            if (i > 0 && size > lim / radix[i]) {
+                csize[nc++] = size;
+                size = 1;
+                cstart[nc] = i;
+            }
+            if (i == 0)
+                cstart[0] = 0;
+            size *= radix[i];
+        }
+        csize[nc++] = size;
+        cstart[nc] = np;
+    }
+    for (j = 0; j < nc; j++) {   /* each chunk's value, mixed radix, first position most significant */
+        u128 v = 0;
+        for (i = cstart[j]; i < cstart[j + 1]; i++) {
+            uchar c = val[pos[i]];
+            v = v * radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
+        }
+        vals[j] = v;
+    }
+    head = base;
+    for (i = 0; i < 8; i++)
+        be[i] = (uchar)((uint64_t)blen >> (8 * (7 - i)));
+    b2_update(&head, be, 8);
+    b2_update(&head, shape, blen);
+    for (j = 0; j < nc; j++) {
+        b2_state bj;
+        if (csize[j] == 1)
+            continue;
+        bj = head;
+        for (i = 0; i < 4; i++)
+            be[i] = (uchar)((uint64_t)j >> (8 * (3 - i)));
+        b2_update(&bj, be, 4);
+        if (nc > 1)
+            for (Py_ssize_t k = 0; k < nc; k++) {
+                if (k == j)
+                    continue;
+                for (i = 0; i < 16; i++)
+                    be[i] = (uchar)(vals[k] >> (8 * (15 - i)));
+                b2_update(&bj, be, 16);
+            }
+        vals[j] = tk_feistel(&bj, csize[j], vals[j]);
+    }
+    for (j = 0; j < nc; j++) {   /* written back with the same radices */
+        u128 v = vals[j];
+        for (i = cstart[j + 1] - 1; i >= cstart[j]; i--) {
+            int dgt = (int)(v % radix[i]);
+            uchar c = val[pos[i]];
+            v /= radix[i];
+            val[pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
+        }
+    }
+    if (mode == 1)   /* the dialect's encoder: copy_encode / mysql_lex.encode_string */
+        enc[o++] = '\'';
+    for (i = 0; i < blen; i++) {
+        uchar c = val[i], e = 0;
+        if (mode == 0) {
+            switch (c) {
+            case '\\': e = '\\'; break;
+            case 0x08: e = 'b'; break;
+            case 0x0c: e = 'f'; break;
+            case 0x0a: e = 'n'; break;
+            case 0x0d: e = 'r'; break;
+            case 0x09: e = 't'; break;
+            case 0x0b: e = 'v'; break;
+            }
+        } else {
+            switch (c) {
+            case 0x00: e = '0'; break;
+            case 0x0a: e = 'n'; break;
+            case 0x0d: e = 'r'; break;
+            case '\\': e = '\\'; break;
+            case '\'': e = '\''; break;
+            case '"': e = '"'; break;
+            case 0x1a: e = 'Z'; break;
+            }
+        }
+        if (e) {
+            enc[o++] = '\\';
+            enc[o++] = e;
+        } else {
+            enc[o++] = c;
+        }
+    }
+    if (mode == 1)
+        enc[o++] = '\'';
+    return PyBytes_FromStringAndSize((const char *)enc, o);
+}
+#endif   /* __SIZEOF_INT128__ */
+
+/* ===================================================================== end of MUTATIONS */
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -2674,6 +3342,11 @@ static PyMethodDef speedups_methods[] = {
     {"search_piece", speedups_search_piece, METH_VARARGS, search_piece_doc},
     {"confirm_piece", speedups_confirm_piece, METH_VARARGS, confirm_piece_doc},
     {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
+#ifdef MUTATIONS_C
+    {"fake_format", speedups_fake_format, METH_VARARGS, fake_format_doc},        /* mutations */
+    {"fake_field", (PyCFunction)(void (*)(void))speedups_fake_field, METH_FASTCALL, fake_field_doc},
+    {"text_key_field", (PyCFunction)(void (*)(void))speedups_text_key_field, METH_FASTCALL, text_key_field_doc},
+#endif
     {NULL, NULL, 0, NULL},
 };
 

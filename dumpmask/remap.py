@@ -28,9 +28,12 @@ Feistel round function (at most 2 MiB per permutation). Neither changes any resu
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from array import array
+from functools import partial
 
+from dumpmask import speedups
 from dumpmask.crypto import Key
 from dumpmask.errors import DumpmaskError, MaskingError
 
@@ -622,6 +625,32 @@ class TextKeyPermutation:
     __call__ = map
 
 
+_TEXT_KEY_FIELD = speedups.function("text_key_field")
+_KEY_FIELD_MAX = 1024   # longer values take the general path (keys are short)
+_COPY_ESCAPES = {0x5C: b"\\\\", 0x08: b"\\b", 0x0C: b"\\f", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v"}
+_MY_ESCAPES = {0x00: b"\\0", 0x0A: b"\\n", 0x0D: b"\\r", 0x5C: b"\\\\", 0x27: b"\\'", 0x22: b'\\"', 0x1A: b"\\Z"}
+_FIELD_ESCAPES = (_COPY_ESCAPES, _MY_ESCAPES)   # copy_encode, mysql_lex.encode_string
+
+
+def py_text_key_field(perm: TextKeyPermutation, mode: int, raw: bytes) -> bytes | None:
+    """The twin of text_key_field in _speedups.c: perm.map of a plain raw field's value (mode 0
+    a COPY text field, 1 a MySQL '...' literal: see transformers.fastprf), written back the way
+    the dialect's encoder writes it; raw itself when the value has no digit or ASCII letter;
+    None when the field is not plain or longer than 1024 bytes (the general path)."""
+    from dumpmask.transformers.fastprf import py_plain_body
+
+    body = py_plain_body(raw, mode) if type(raw) is bytes else None
+    if body is None or len(body) > _KEY_FIELD_MAX:
+        return None
+    value = body.decode("utf-8")
+    if not _positions(value):
+        return raw
+    out = perm._transform(value, False).encode("utf-8")
+    esc = _FIELD_ESCAPES[mode]
+    out = b"".join(esc.get(c) or bytes((c,)) for c in out)
+    return out if mode == 0 else b"'" + out + b"'"
+
+
 class Remapper:
     """The permutation of one key domain (a component of linked key columns): for_column()
     gives a column's value function; col_max keeps the largest value written per column
@@ -746,6 +775,11 @@ class Remapper:
                 return b"%d" % y
             fn.raw_int = raw_int
             fn.key_segments = self.key_segments   # (keyspans: the same values, in C)
+        elif strategy != "uuid" and _TEXT_KEY_FIELD is not None and not binary:
+            # a plain raw field permuted in C without decoding (py_text_key_field: the same bytes)
+            state = speedups.C.prf_state(self.key.secret, hashlib.blake2b(f"remap:text:{perm.domain}".encode(),
+                                                                          digest_size=32).digest(), 8)
+            fn.field_fast = lambda mode, encode: partial(_TEXT_KEY_FIELD, state, mode)
         fn.observed = observed
         return fn
 

@@ -322,7 +322,9 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             return general(raw)
 
     if field_fast is not None:
-        copy_miss = _plain_first(field_fast(0, copy_encode), copy_miss, ccache, cache_max)
+        # encode(None) is NULL_COPY itself (the loops count NULLs written by identity)
+        copy_miss = _plain_first(field_fast(0, lambda s: NULL_COPY if s is None else copy_encode(s)), copy_miss,
+                                 ccache, cache_max)
 
     # INSERT fields keep the blanks around them: " NULL" is a NULL too
     count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
@@ -387,7 +389,7 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
             return general(raw)
 
     if field_fast is not None:
-        miss = _plain_first(field_fast(1, lambda s: encode_string(s.encode("utf-8", "surrogateescape"))),
+        miss = _plain_first(field_fast(1, lambda s: NULL_SQL if s is None else encode_string(s.encode("utf-8", "surrogateescape"))),
                             miss, cache, cache_max)
 
     return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)

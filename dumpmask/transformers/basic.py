@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PrfTransformer
-from .fastprf import constant_field
+from . import fastprf
+from .fastprf import constant_field, field_as
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
@@ -71,6 +73,12 @@ class Null(Transformer):
     def __call__(self, value):
         return None
 
+    def field_fast(self, mode: int, encode):
+        """A raw field -> the dialect's NULL field (encode(None): the object the engine counts),
+        the field itself when it is NULL already; without decoding it (see fastprf.field_as).
+        None (the general path) for what is not a plain COPY field or '...' literal."""
+        return partial(field_as, mode, encode(None), True)
+
 
 @register
 class Keep(Transformer):
@@ -86,6 +94,11 @@ class Keep(Transformer):
 
     def __call__(self, value):
         return value
+
+    def field_fast(self, mode: int, encode):
+        """Every COPY field and every '...' literal stays as it is, byte for byte: nothing to
+        decode (see fastprf.field_as)."""
+        return partial(field_as, mode, None, False)
 
 
 @register
@@ -185,6 +198,15 @@ class Hash(PrfTransformer):
             warnings.append(f"hash into {column.name!r} ({column.type or column.kind}) has only ~{bits} bits: "
                             "distinct values may collide (uniqueness weakened)")
         return warnings
+
+    def fake_spec(self):
+        if self.mode == "hex":
+            return (fastprf.FAKE_HASH, self.out_len, (0, 0, 1))
+        if self.mode == "uuid":
+            return (fastprf.FAKE_HASH, None, (2, 0, 1))
+        if self.mode == "int" and 0 <= self.lo < (1 << 63) and 1 <= self.span < (1 << 64):
+            return (fastprf.FAKE_HASH, None, (1, self.lo, self.span))
+        return None   # numeric(p, s), or a range C does not hold: make()
 
     def make(self, d: bytes, value: str) -> str:
         mode = self.mode

@@ -22,7 +22,7 @@ from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
 from .base import Transformer
-from .fastprf import Prf
+from .fastprf import Prf, fake_field
 from .validity import is_mysql_timestamp  # noqa: F401  (re-exported: its home was here)
 
 #: per-instance memo of original -> masked; cleared when it grows past this
@@ -257,6 +257,11 @@ class PrfTransformer(Transformer):
         decodes it); `raw` itself when the value stays. mode 0: COPY text fields, 1: MySQL '...'
         literals; encode(str) -> the field as the dialect writes it (work.py's field functions
         give it: the transformers know no dialect). The same bytes as decode, __call__, encode."""
+        spec = self.fake_spec()
+        if spec is not None:   # make() in C (fastprf.fake_field), when it is there
+            made = fake_field(self._prf, mode, not self._mask_empty, *spec)
+            if made is not None:
+                return made
         field, make, uses_value = self._prf.field, self.make, self.make_uses_value
         empty = b"" if mode == 0 else b"''"
         keep_empty = not self._mask_empty
@@ -284,6 +289,11 @@ class PrfTransformer(Transformer):
                 return None
             return encode(make(d, (raw if mode == 0 else raw[1:-1]).decode()))
         return fast
+
+    def fake_spec(self) -> tuple | None:
+        """(kind, limit, params) of fastprf.fake_field when C can make this make() (the same
+        bytes: tests/test_mutfast.py), else None."""
+        return None
 
     def __call__(self, value):
         if value is None:

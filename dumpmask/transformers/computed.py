@@ -9,6 +9,7 @@ from functools import lru_cache
 from dumpmask.schema import Column
 
 from .base import Param, register
+from . import fastprf
 from .common import PrfTransformer, fixed_width_warning
 from .validity import is_mysql_timestamp
 
@@ -66,6 +67,11 @@ class _DateBase(PrfTransformer):
         w = super().check(column)
         natural = 19 if (column.kind not in ("date",) and self.with_time) else 10
         return w + fixed_width_warning(self.name, column, natural)
+
+    def fake_spec(self):
+        if self.preserve:
+            return None   # make() reads the value's year
+        return (fastprf.FAKE_DATE, self.limit, (self.lo, self.span, int(self.mode == "ts"), int(self.with_time)))
 
     def make(self, d: bytes, value: str) -> str:
         n = int.from_bytes(d[:8], "big")
@@ -130,6 +136,9 @@ class Ssn(PrfTransformer):
     def check(self, column: Column) -> list[str]:
         return super().check(column) + fixed_width_warning(self.name, column, 11)
 
+    def fake_spec(self):
+        return (fastprf.FAKE_SSN, self.limit, ())
+
     def make(self, d: bytes, value: str) -> str:
         n = int.from_bytes(d[:8], "big")
         n, a = divmod(n, len(_SSN_AREAS))
@@ -180,6 +189,9 @@ class CreditCard(PrfTransformer):
     def check(self, column: Column) -> list[str]:
         w = super().check(column)
         return w + fixed_width_warning(self.name, column, 16)
+
+    def fake_spec(self):
+        return (fastprf.FAKE_CARD, self.limit, ())
 
     def make(self, d: bytes, value: str) -> str:
         payload = f"4{int.from_bytes(d[:8], 'big') % 10**14:014d}"
@@ -237,6 +249,10 @@ class Iban(PrfTransformer):
     def check(self, column: Column) -> list[str]:
         return super().check(column) + fixed_width_warning(self.name, column, self.natural)
 
+    def fake_spec(self):
+        layout = b"".join(kind.encode("ascii") + bytes((count,)) for kind, count in self.layout)
+        return (fastprf.FAKE_IBAN, self.limit, (self.country.encode("ascii"), layout))
+
     def make(self, d: bytes, value: str) -> str:
         layout = self.layout
         if len(layout) == 1 and layout[0][0] == "n":
@@ -288,6 +304,9 @@ class Ipv4(PrfTransformer):
     def check(self, column: Column) -> list[str]:
         return super().check(column) + fixed_width_warning(self.name, column, 15)
 
+    def fake_spec(self):
+        return (fastprf.FAKE_IPV4, self.column.length, (int(bool(self.private)),))
+
     def make(self, d: bytes, value: str) -> str:
         first = 10 if self.private else _V4_FIRST[int.from_bytes(d[3:7], "big") % len(_V4_FIRST)]
         s = f"{first}.{d[0]}.{d[1]}.{d[2]}"
@@ -312,6 +331,9 @@ class Ipv6(PrfTransformer):
 
     def check(self, column: Column) -> list[str]:
         return super().check(column) + fixed_width_warning(self.name, column, 39)
+
+    def fake_spec(self):
+        return (fastprf.FAKE_IPV6, self.column.length, ())
 
     def make(self, d: bytes, value: str) -> str:
         h = d[:12].hex()

@@ -6,6 +6,7 @@ from functools import partial
 
 from dumpmask.schema import Column
 
+from . import fastprf
 from .base import Param, register
 from .common import (B32_TABLE, SUFFIX_BITS, SUFFIX_LEN, PoolTransformer, PrfTransformer, ascii_slug,
                      clean_text, get_pool, suffix14)
@@ -313,6 +314,10 @@ class Url(PrfTransformer):
             w.append(f"{self.name}: column {column.name!r} holds {column.length} characters: URLs may be truncated")
         return w
 
+    def fake_spec(self):
+        pool = fastprf.unescaped_ascii(self.pool)
+        return None if pool is None else (fastprf.FAKE_URL, self.limit, (pool, RESERVED_DOMAINS_B))
+
     def make(self, d: bytes, value: str) -> str:
         host = ("www.", "")[d[23] & 1] + RESERVED_DOMAINS[d[22] % 3]
         path = self.pool[int.from_bytes(d[14:22], "big") % self._pool_size]
@@ -333,6 +338,12 @@ class Text(PrfTransformer):
         self.pool = get_pool(self.key, "lorem", lambda fk: fk.sentence(), "en_US")
         self._pool_size = len(self.pool)
         self.limit = self.column.length
+
+    def fake_spec(self):
+        pool = fastprf.unescaped_ascii(self.pool)   # (clean_text then changes nothing: no line break)
+        if pool is None or self.MAX != 4000:
+            return None
+        return (fastprf.FAKE_TEXT, self.limit, (pool,))
 
     def make(self, d: bytes, value: str) -> str:
         target = min(len(value), self.MAX)

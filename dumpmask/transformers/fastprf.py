@@ -121,6 +121,50 @@ def py_assemble_field(state, mode: int, keep_empty: bool, heads: tuple, start: i
     return head + d[:sfx_len].translate(table) + tails[d[tail_at] % len(tails)]
 
 
+# one '...' literal as mysql_lex's _SQ spans it (decode_literal: a "string")
+_MY_STRING = re.compile(rb"'[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'", re.S)
+
+
+def field_as(mode: int, null: bytes | None, nulls: bool, raw: bytes):
+    """keep and null without decoding: a field whose value is known to be a string (mode 0:
+    every COPY text field but \\N; mode 1: one '...' literal) -> `raw` itself (keep, nulls
+    False) or `null` (null, nulls True); `raw` itself for a COPY \\N; None for anything else
+    (the caller's general path decides: numbers, hex, expressions, a MySQL NULL)."""
+    if mode == 0:
+        if raw == b"\\N" or not nulls:
+            return raw
+        return null
+    if _MY_STRING.fullmatch(raw) is None:
+        return None
+    return null if nulls else raw
+
+
+# the computed fakes C assembles (dumpmask._speedups, the MUTATIONS section): fake_field's kinds
+FAKE_SSN, FAKE_CARD, FAKE_IBAN, FAKE_IPV4, FAKE_IPV6, FAKE_DATE, FAKE_URL, FAKE_TEXT, FAKE_HASH = range(1, 10)
+_FAKE_FIELD = speedups.function("fake_field")
+#: bytes any dialect writes as they are (no escape in COPY text or a MySQL '...' literal)
+_UNESCAPED = re.compile(rb"[ !#-&(-\[\]-~]*")
+
+
+def unescaped_ascii(values) -> tuple[bytes, ...] | None:
+    """The values as ASCII bytes when every one is printable ASCII that no dialect escapes
+    (no backslash, no quotes), else None."""
+    out = tuple(v.encode("ascii", "replace") for v in values)
+    if all(v.isascii() for v in values) and all(_UNESCAPED.fullmatch(b) for b in out):
+        return out
+    return None
+
+
+def fake_field(prf: Prf, mode: int, keep_empty: bool, kind: int, limit: int | None, params: tuple):
+    """raw -> the field of a computed fake made in C (see fake_field in _speedups.c: make() of
+    the transformer on the digest of a plain raw field, written for mode 0 / 1), or None when
+    the C function is not there (not built, DUMPMASK_PURE=1, a pure Prf): then the transformer's
+    Python path, the same bytes."""
+    if _FAKE_FIELD is None or type(prf.state) is not bytes:
+        return None
+    return partial(_FAKE_FIELD, prf.state, mode, keep_empty, kind, -1 if limit is None else limit, params)
+
+
 def domain_prefix(domain: str) -> bytes:
     """What Key.hasher puts in the first block after the key: the domain's 32-byte hash."""
     return hashlib.blake2b(domain.encode(), digest_size=32).digest()
