@@ -1247,7 +1247,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
-                 cluster_timeout: float | None = None) -> Engine:
+                 cluster_timeout: float | None = None, erase=None, only=None) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1260,7 +1260,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     as output_name says (x.sql.gz, x.sql.zst); compression.output_compression.
     cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
     data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
-    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1."""
+    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1.
+    erase / only: lists of "TABLE:KEY[,KEY...]" (the CLI's --erase / --only; features/subjects.py)."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1293,6 +1294,14 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     from dumpmask.compression import output_compression
 
     engine.output_compression = output_compression(output_name, compress, compress_level)
+    if erase or only:
+        from dumpmask.features.subjects import subjects_of
+
+        engine.subjects = {"erase": list(erase or ()), "only": list(only or ())}
+        subjects_of(engine)   # a malformed TABLE:KEY: exit 2 before anything is read
+        if not engine.input_is_file():
+            raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
+                             "before writing any): give INPUT as a regular file, not a pipe")
     install(engine)
     return engine
 

@@ -168,6 +168,23 @@ def validate_table_remapping(v, where: str, path: str | None) -> bool:
     return bool(v.get("enabled", True))
 
 
+def validate_subjects(v, where: str, path: str | None) -> dict:
+    """options.subjects: {"erase": ["TABLE:KEY[,KEY...]", ...], "only": [...]} (features/subjects.py)."""
+    from dumpmask.features.subjects import parse_subject
+
+    _obj(v, where, path)
+    _unknown_keys(v, {"erase", "only"}, where, path)
+    for mode, items in v.items():
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise RulesError("expected a list of \"TABLE:KEY[,KEY...]\" strings", path, f"{where}.{mode}")
+        for i, text in enumerate(items):
+            try:
+                parse_subject(text, f"{mode}")
+            except RulesError as e:
+                raise RulesError(e.message, path, f"{where}.{mode}[{i}]") from None
+    return dict(v)
+
+
 def validate_transfer(v, where: str, path: str | None) -> dict:
     _obj(v, where, path)
     _unknown_keys(v, _TRANSFER_KEYS, where, path)
@@ -285,12 +302,14 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         _unknown_keys(doc, _TOP_KEYS, "$", path)
         tables, where0 = doc.get("tables", []), "$.tables"
         opts = _obj(doc.get("options", {}), "$.options", path)
-        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults"}, "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "subjects"}, "$.options", path)
         if "identifierRemapping" in opts:
             rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
         if "transfer" in opts:
             rs.options["transfer"] = validate_transfer(opts["transfer"], "$.options.transfer", path)
         validate_unlisted(opts, rs, path)
+        if "subjects" in opts:
+            rs.options["subjects"] = validate_subjects(opts["subjects"], "$.options.subjects", path)
     else:
         raise RulesError("expected an object with \"tables\" or a list of table objects", path, "$")
     if not isinstance(tables, list):

@@ -58,7 +58,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
-               cluster_timeout: float | None = None) -> dict:
+               cluster_timeout: float | None = None, erase=None, only=None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -78,6 +78,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     from dumpmask.pipeline import archive_kind
 
     kind = archive_kind(input_name)
+    if kind is not None and (erase or only):
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{input_name}: --erase and --only work on a plain dump file (pg_dump -Fp, mysqldump), "
+                         "not on a pg_dump archive")
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError
@@ -94,7 +99,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
-                          compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout)
+                          compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
+                          erase=erase, only=only)
     masked = False
     try:
         engine.run(src, dst)

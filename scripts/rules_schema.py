@@ -90,6 +90,18 @@ def transfer() -> dict:
     }
 
 
+def subjects() -> dict:
+    key = {"type": "string", "pattern": "^.+:.+$",
+           "description": "TABLE:KEY[,KEY...], KEY the primary key's value; a composite key as (a,b)."}
+    return {
+        "type": "object",
+        "description": "Data subjects: erase removes each one's row and every row referencing it, transitively; "
+                       "only keeps just them, their descendants and the parents those need. Needs INPUT as a file.",
+        "properties": {"erase": {"type": "array", "items": key}, "only": {"type": "array", "items": key}},
+        "additionalProperties": False,
+    }
+
+
 def run_remapping() -> dict:
     return {
         "description": "Identifier remapping for the whole run: true/false or its settings.",
@@ -175,7 +187,8 @@ def build() -> dict:
                                        "unlisted": {"enum": ["keep", "fail", "mask"],
                                                     "description": "A column the rules do not name: keep it, "
                                                                    "fail the run, or mask it with typeDefaults."},
-                                       "typeDefaults": {"$ref": "#/$defs/typeDefaults"}},
+                                       "typeDefaults": {"$ref": "#/$defs/typeDefaults"},
+                                       "subjects": subjects()},
                         "additionalProperties": False,
                     },
                     "tables": {"$ref": "#/$defs/tables"},

@@ -253,3 +253,34 @@ class PositionFilter:
             for k in got:
                 self.tally(n + k)
         return got
+
+
+def cut_orphans(graph: Graph, kept: dict, totals, whole) -> collections.Counter:
+    """Rows that reference a row the dump does not hold (the parent table's data is in the
+    dump, the value is not: a dangling reference, a NOT VALID constraint) are cut from `kept`
+    (lk -> {ordinal: [kind, values]}), and the rows that need them, until nothing changes. A
+    table in `whole` is not looked into: all of it is kept. Returns lk -> rows cut."""
+    cut: collections.Counter = collections.Counter()
+    changed = True
+    while changed:
+        changed = False
+        keysets: dict = {}
+        for lk, rels in graph.up.items():
+            rows = kept.get(lk)
+            if not rows:
+                continue
+            for ccols, pl, pcols in rels:
+                if pl not in totals or pl in whole:
+                    continue
+                ks = keysets.get((pl, pcols))
+                if ks is None:
+                    ks = keysets[(pl, pcols)] = {tuple(r[1].get(c) for c in pcols) for r in kept.get(pl, {}).values()}
+                drop = [o for o, r in rows.items()
+                        if None not in (val := tuple(r[1].get(c) for c in ccols)) and val not in ks]
+                if drop:
+                    changed = True
+                    cut[lk] += len(drop)
+                    for o in drop:
+                        del rows[o]
+                    keysets.clear()
+    return cut

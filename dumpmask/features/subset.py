@@ -137,9 +137,7 @@ class Subset(Stage):
         marks.run(engine, engine.input_path, first_pass=first_pass, after_first=after_first)
         self.passes = marks.passes
         kept = {lk: dict(marks.rows.get(lk, {})) for lk in marks.totals}
-        self.orphans = collections.Counter()
-        if self.ri:
-            self.cut_orphans(graph, kept, marks.totals, whole)
+        self.orphans = closure.cut_orphans(graph, kept, marks.totals, whole) if self.ri else {}
         self.whole = whole
         self.kept = {lk: set(rows) for lk, rows in kept.items() if lk not in whole}
         self.dropped = {lk: set(marks.rows.get(lk, {})) - set(kept[lk]) for lk in whole if lk in kept}
@@ -149,34 +147,6 @@ class Subset(Stage):
                 self.dropped[lk] = self.dropped.get(lk, set()) | set(gone)
             elif lk in self.kept:
                 self.kept[lk] -= set(gone)
-
-    def cut_orphans(self, graph, kept, totals, whole) -> None:
-        """Rows that reference a row the dump does not hold (the parent table's data is in the
-        dump, the value is not: a dangling reference, a NOT VALID constraint) are cut, and the
-        rows that need them, until nothing changes. A whole table is not looked into: every row
-        of it is kept."""
-        changed = True
-        while changed:
-            changed = False
-            keysets: dict = {}
-            for lk, rels in graph.up.items():
-                rows = kept.get(lk)
-                if not rows:
-                    continue
-                for ccols, pl, pcols in rels:
-                    if pl not in totals or pl in whole:
-                        continue
-                    ks = keysets.get((pl, pcols))
-                    if ks is None:
-                        ks = keysets[(pl, pcols)] = {tuple(r[1].get(c) for c in pcols) for r in kept[pl].values()}
-                    drop = [o for o, r in rows.items()
-                            if None not in (val := tuple(r[1].get(c) for c in ccols)) and val not in ks]
-                    if drop:
-                        changed = True
-                        self.orphans[lk] += len(drop)
-                        for o in drop:
-                            del rows[o]
-                        keysets.clear()
 
     # ---------------------------------------------------------------- writing pass
     def wants_table(self, engine, state) -> bool:
