@@ -600,3 +600,39 @@ def test_my_last_counts_rows_of_cut_statements(dm, tmp_path):
     tables = json.loads(audit.read_text())["tables"]
     assert {t: (v["rows_read"], v["rows_written"]) for t, v in tables.items() if t.endswith("t_a")} \
         in ({"t_a": (5, 4)}, {"test.t_a": (5, 4)}, {"db.t_a": (5, 4)})
+
+
+# ------------------------------------------------------------------ rows whose parent the dump does not hold (issue 14)
+
+def test_dangling_reference_is_cut_and_an_emptied_table_warned(dm, tmp_path):
+    """b 1 references a 40, which the dump does not hold (a NOT VALID constraint, a dangling
+    row): it cannot be kept with its parent, so it is cut, and c 101 that needs it; a table left
+    with no row is a warning and in the audit."""
+    rows = rows_of()
+    rows["t_a"] = [r for r in T_A if r[0] != 40]
+    rows["node"] = [(3, 9), (4, 3)]           # node 9 is not in the dump: both rows cut, node emptied
+    p = tmp_path / "dangling.sql"
+    p.write_bytes(pg_dump(rows))
+    audit = tmp_path / "a.json"
+    cp = run_ok(dm, "--first", "3", "--audit", audit, p)
+    got = pg_copy_rows(cp.stdout)
+    assert ids(got["t_b"]) == [2, 3]
+    assert ids(got["t_c"]) == [100, 102]
+    assert ids(got.get("node", [])) == []
+    a = json.loads(audit.read_text())
+    assert a["tables"]["public.t_b"]["rows_orphaned"] == 1 and a["tables"]["public.t_c"]["rows_orphaned"] == 1
+    assert a["tables"]["public.node"]["rows_orphaned"] == 2
+    assert a["transfer_empty_tables"] == ["public.node"]
+    assert b"table public.node had rows and has none" in cp.stderr
+    assert any("public.node had rows" in w for w in a["warnings"])
+
+
+def test_parents_found_in_several_passes(dm, pgfile, tmp_path):
+    """--last: the cut is known at the end of the first pass only, so the parents come from a
+    second (t_c's data comes first: c 103 -> b 4 -> a 20 are found in one more pass, the
+    tables being read in that order); the audit says how many passes were read."""
+    audit = tmp_path / "a.json"
+    got = pg_copy_rows(run_ok(dm, "-q", "--last", "1", "--audit", audit, pgfile).stdout)
+    # last 1: t_c 103 -> b 4 -> a 20; t_b 5 -> a 30; t_a 50
+    assert ids(got["t_c"]) == [103] and ids(got["t_b"]) == [4, 5] and ids(got["t_a"]) == [20, 30, 50]
+    assert json.loads(audit.read_text())["options"]["transfer"]["passes"] == 2

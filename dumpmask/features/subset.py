@@ -193,8 +193,8 @@ class Subset(Stage):
         """Per table: rows_selected (by the cut) and rows_added_as_parents (kept because a kept
         row references them); rows_orphaned (cut: a row they need is not in the dump); and the
         tables that had rows and were left with none (a warning too, once the run is over)."""
-        if self.kept is None:
-            return
+        if getattr(self, "kept", None) is None:
+            return   # (also: a run that failed before this stage started)
         for key, tally in self.tallies.items():
             stats = engine.audit.table(_qual(key))
             stats.selection["rows_selected"] = tally["selected"]
