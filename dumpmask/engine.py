@@ -81,6 +81,8 @@ class PlannedTable:
             observed = counts.observed[j]
             if observed is not None:
                 entry.spec.factory.merge(observed)
+            if counts.matched and entry.spec.condition is not None:
+                entry.stats.extra["rows_matched"] += counts.matched[j]
 
 
 class RowFilters:
@@ -240,7 +242,12 @@ class Engine:
                     raise RulesError(f"two rules for column {columns[idx]!r} of {qual}", self.rules.path, cr.where)
                 used.add(idx)
                 col = (state.schema.column(columns[idx]) if state.schema else None) or Column(name=columns[idx], kind="other")
-                plan.append(self.make_column_plan(state, idx, col, cr))
+                p = self.make_column_plan(state, idx, col, cr)
+                if cr.condition is not None:
+                    p.spec.condition = self.row_condition(state, cr, columns)
+                    p.stats.extra.setdefault("where", p.spec.condition.text)
+                    p.stats.extra.setdefault("rows_matched", 0)
+                plan.append(p)
         for stage in self.stages:
             plan = stage.extend_plan(self, state, columns, plan)
         plan.sort(key=lambda p: p.index)
@@ -249,6 +256,21 @@ class Engine:
         keep_built(planned.plan)
         state.plans_used = True
         return planned
+
+    def row_condition(self, state: TableState, cr, columns):
+        """A rule's row condition compiled for this table (conditions.py): its columns resolved
+        against the data columns and its literals checked against their types (RulesError,
+        exit 2, before the table's data)."""
+        from dumpmask.conditions import compile_condition
+
+        where = f"{cr.where}.where"
+        cond = compile_condition(cr.condition, state.schema if state.schema is not None and state.schema.columns else None,
+                                 self.dialect.name, where, self.rules.path, columns=columns)
+        absent = [c for c in cond.columns if c not in columns]
+        if absent:
+            raise RulesError(f"{_qual(state.key)}: the condition reads {', '.join(absent)}, which the dump's data does "
+                             "not hold (a generated column)", self.rules.path, where)
+        return cond
 
     @staticmethod
     def column_plan(spec: ColumnSpec, stats: ColumnStats) -> ColumnPlan:
@@ -1247,7 +1269,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
-                 cluster_timeout: float | None = None, erase=None, only=None) -> Engine:
+                 cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1302,6 +1324,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
         if not engine.input_is_file():
             raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
                              "before writing any): give INPUT as a regular file, not a pipe")
+    engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
     install(engine)
     return engine
 

@@ -72,6 +72,8 @@ class ColumnRule:
     where: str              # JSON path in the rules file
     source: str = "rules"   # "rules" or "template:hipaa"
     matched: bool = False
+    condition: dict | None = None   # the row condition it applies under (its own `where` and
+                                    # its table rule's, combined), or None: every row
 
 
 @dataclass
@@ -82,6 +84,8 @@ class TableRule:
     remapping: bool | None = None     # table-level identifierRemapping override
     transfer: dict | None = None
     matched: bool = False
+    where_spec: dict | None = None    # `where`: the row condition of the table rule (conditions.py)
+    action: str = "mask"              # "mask" (its column rules apply where it holds) or "drop"
 
 
 @dataclass
@@ -104,8 +108,8 @@ class RuleSet:
 
 
 _TOP_KEYS = {"tables", "options", "$schema", "version", "description"}
-_TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description"}
-_COLUMN_KEYS = {"column", "mutation", "options", "description"}
+_TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description", "where", "action"}
+_COLUMN_KEYS = {"column", "mutation", "options", "description", "where"}
 _REMAP_KEYS = {"enabled", "strategy", "range", "inferKeys"}
 _TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity"}
 STRATEGIES = ("randomInteger", "uuid", "text", "auto")
@@ -200,6 +204,52 @@ def validate_transfer(v, where: str, path: str | None) -> dict:
             raise RulesError("referentialIntegrity must be true or false", path, f"{where}.referentialIntegrity")
         out["referentialIntegrity"] = v["referentialIntegrity"]
     return out
+
+
+def _table_condition(t: dict, tr: "TableRule", tw: str, path: str | None) -> None:
+    """A table rule's `where` and `action`: with "mask" (the default) each of its column rules
+    applies where the condition holds (and its own `where`, if any); "drop" removes the rows."""
+    action = t.get("action", "mask")
+    if action not in ("mask", "drop"):
+        raise RulesError('action must be "mask" or "drop"', path, f"{tw}.action")
+    if action == "drop" and "where" not in t:
+        raise RulesError('"action": "drop" needs a "where" (the rows to remove)', path, f"{tw}.action")
+    tr.action = action
+    if "where" not in t:
+        return
+    validate_condition(t["where"], f"{tw}.where", path)
+    tr.where_spec = t["where"]
+    if action == "mask":
+        for cr in tr.columns:
+            cr.condition = t["where"] if cr.condition is None else {"and": [t["where"], cr.condition]}
+
+
+def validate_condition(spec, where: str, path: str | None) -> None:
+    from dumpmask.conditions import validate
+
+    validate(spec, where, path)
+
+
+def validate_kanon(v, path: str | None) -> dict:
+    """options.kAnonymity: {"quasiIdentifiers": {table: [columns]}, "k": int >= 2, "action"}."""
+    w = "$.options.kAnonymity"
+    _obj(v, w, path)
+    _unknown_keys(v, {"quasiIdentifiers", "k", "action"}, w, path)
+    qi = v.get("quasiIdentifiers")
+    if not isinstance(qi, dict) or not qi:
+        raise RulesError("quasiIdentifiers must be an object {table: [columns]}", path, f"{w}.quasiIdentifiers")
+    for t, cols in qi.items():
+        if not t.strip() or not isinstance(cols, list) or not cols or not all(isinstance(c, str) and c.strip() for c in cols):
+            raise RulesError("each table takes a non-empty list of column names", path, f"{w}.quasiIdentifiers[{t!r}]")
+        if len(set(cols)) != len(cols):
+            raise RulesError("a column is listed twice", path, f"{w}.quasiIdentifiers[{t!r}]")
+    k = v.get("k")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise RulesError("k must be an integer >= 2", path, f"{w}.k")
+    action = v.get("action", "fail")
+    if action not in ("fail", "suppress", "report"):
+        raise RulesError("action must be fail, suppress or report", path, f"{w}.action")
+    return {"quasiIdentifiers": qi, "k": k, "action": action}
 
 
 UNLISTED = ("keep", "fail", "mask")
@@ -302,7 +352,8 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         _unknown_keys(doc, _TOP_KEYS, "$", path)
         tables, where0 = doc.get("tables", []), "$.tables"
         opts = _obj(doc.get("options", {}), "$.options", path)
-        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "subjects"}, "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "subjects", "kAnonymity"},
+                      "$.options", path)
         if "identifierRemapping" in opts:
             rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
         if "transfer" in opts:
@@ -310,6 +361,8 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         validate_unlisted(opts, rs, path)
         if "subjects" in opts:
             rs.options["subjects"] = validate_subjects(opts["subjects"], "$.options.subjects", path)
+        if "kAnonymity" in opts:
+            rs.options["kAnonymity"] = validate_kanon(opts["kAnonymity"], path)
     else:
         raise RulesError("expected an object with \"tables\" or a list of table objects", path, "$")
     if not isinstance(tables, list):
@@ -340,8 +393,13 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
                 options = cls.validate_options(cm.get("options") or {}, where=f"{cw}.options")
             except RulesError as e:
                 raise RulesError(str(e).split(": ", 1)[-1] if e.where else str(e), path, e.where or f"{cw}.mutation") from None
-            cols.append(ColumnRule(NamePattern.parse(col, qualified=False), spec, cls, arg, options, cw))
+            cr = ColumnRule(NamePattern.parse(col, qualified=False), spec, cls, arg, options, cw)
+            if "where" in cm:
+                validate_condition(cm["where"], f"{cw}.where", path)
+                cr.condition = cm["where"]
+            cols.append(cr)
         tr = TableRule(NamePattern.parse(tn), cols, tw)
+        _table_condition(t, tr, tw, path)
         if "identifierRemapping" in t:
             v = t["identifierRemapping"]
             tr.remapping = validate_table_remapping(v, f"{tw}.identifierRemapping", path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from dumpmask.errors import DumpmaskError
+from dumpmask.errors import DumpmaskError, RulesError
 
 
 def open_input(path: str):
@@ -58,7 +58,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
-               cluster_timeout: float | None = None, erase=None, only=None) -> dict:
+               cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -93,14 +93,14 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
-                             cluster_timeout=cluster_timeout)
+                             cluster_timeout=cluster_timeout, k_report_only=k_report_only)
     src, source, input_path = open_input(input_name)
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-                          erase=erase, only=only)
+                          erase=erase, only=only, k_report_only=k_report_only)
     masked = False
     try:
         engine.run(src, dst)
@@ -142,7 +142,7 @@ def _fail_without_audit(audit_failure: str | None) -> None:
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None) -> dict:
+                  cluster_timeout=None, k_report_only=False) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory)."""
     from dumpmask.engine import build_engine
@@ -153,7 +153,7 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
     engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
-                          cluster_timeout=cluster_timeout)
+                          cluster_timeout=cluster_timeout, k_report_only=k_report_only)
     job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
     masked = False
     try:
@@ -163,3 +163,37 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
         audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
     _fail_without_audit(audit_failure)
     return engine.audit.data
+
+
+class _Discard:
+    """A binary sink: the masked dump of a counting run is not kept."""
+
+    def write(self, data) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def kanon_report(input_name: str = "-", *, rules_path: str, key_file: str | None = None,
+                 dialect: str | None = None, warn=None) -> dict:
+    """`dumpmask kanon`: the audit's kAnonymity section of a run that masks INPUT with RULES,
+    counted as the rows are written (nothing is written anywhere): per table the achieved k,
+    the classes below k and the quasi-identifier to generalize next."""
+    from dumpmask.crypto import Key
+    from dumpmask.engine import build_engine
+    from dumpmask.rules import load_rules
+
+    rules = load_rules(rules_path)
+    if not rules.options.get("kAnonymity"):
+        raise RulesError("the rules have no options.kAnonymity (quasiIdentifiers and k) to check", rules_path)
+    key = Key.from_env_or_file(key_file)
+    src, source, input_path = open_input(input_name)
+    engine = build_engine(rules, key, dialect=dialect, source=source, warn=warn or (lambda m: None),
+                          input_path=input_path, k_report_only=True)
+    try:
+        engine.run(src, _Discard())
+    finally:
+        if input_path is not None:
+            src.close()
+    return engine.audit.data["kAnonymity"]

@@ -114,6 +114,8 @@ class ColumnSpec:
     kind: str                 # the column's kind (schema.Column.kind): how a new value is written
     mutation: str             # for the audit ("key" for a remapped key)
     factory: object           # MutationFactory | RemapFactory
+    condition: object = None  # conditions.Condition: the rows it applies to (None: every row)
+    suppress: object = None   # features.kanon.SmallClass: rows whose field is written as NULL instead
 
     @property
     def transformer(self):
@@ -158,6 +160,7 @@ class BlockCounts:
     changed: tuple
     nulls: tuple
     observed: tuple                  # per spec: {"max": m} from a key remapping, or None
+    matched: tuple = ()              # per spec with a row condition: the rows it held for (else 0)
 
 
 # --------------------------------------------------------------------------- what a process builds
@@ -165,19 +168,21 @@ class BlockCounts:
 class Tally:
     """Values changed and NULLs written by one column's field functions (reset per block)."""
 
-    __slots__ = ("changed", "nulls")
+    __slots__ = ("changed", "nulls", "matched")
 
     def __init__(self):
-        self.changed = self.nulls = 0
+        self.changed = self.nulls = self.matched = 0
 
 
 class ColumnRuntime:
     """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
 
-    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast")
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress")
 
     def __init__(self, spec: ColumnSpec, dialect: str):
         self.index, self.name, self.kind = spec.index, spec.name, spec.kind
+        self.condition = spec.condition
+        self.suppress = getattr(spec, "suppress", None)
         self.stats = Tally()
         t = spec.factory.build()
         self.value_fn = t
@@ -192,15 +197,16 @@ class ColumnRuntime:
 
 
 class Runtime:
-    __slots__ = ("columns", "observers")
+    __slots__ = ("columns", "observers", "conditional")
 
     def __init__(self, plan: TablePlan):
         self.columns = [ColumnRuntime(s, plan.dialect) for s in plan.specs]
         self.observers = [getattr(c.value_fn, "observed", None) for c in self.columns]
+        self.conditional = any(c.condition is not None or c.suppress is not None for c in self.columns)
 
     def reset(self) -> None:
         for c in self.columns:
-            c.stats.changed = c.stats.nulls = 0
+            c.stats.changed = c.stats.nulls = c.stats.matched = 0
         for o in self.observers:
             if o is not None:
                 o["max"] = -1
@@ -208,7 +214,8 @@ class Runtime:
     def counts(self, rows_read: int, rows_written: int) -> BlockCounts:
         return BlockCounts(rows_read, rows_written, tuple(c.stats.changed for c in self.columns),
                            tuple(c.stats.nulls for c in self.columns),
-                           tuple(dict(o) if o is not None else None for o in self.observers))
+                           tuple(dict(o) if o is not None else None for o in self.observers),
+                           tuple(c.stats.matched for c in self.columns) if self.conditional else ())
 
 
 _RUNTIMES: dict[str, Runtime] = {}
@@ -423,7 +430,9 @@ def mask_block(plan: TablePlan, block: DataBlock) -> tuple[bytes, BlockCounts]:
     """The masked bytes of `block` and what was counted (see the module's docstring)."""
     rt = runtime(plan)
     rt.reset()
-    if block.kind == "copy":
+    if rt.conditional:
+        data, nread, nwritten = _mask_conditional(plan, rt.columns, block)
+    elif block.kind == "copy":
         data, nread, nwritten = _mask_copy(plan, rt.columns, block)
     elif plan.dialect == "postgres":
         data, nread, nwritten = _mask_pg_insert(plan, rt.columns, block)
@@ -752,3 +761,139 @@ def _locate_my(plan: TablePlan, entries, block: DataBlock) -> str:
                     at = block.first_line + raw.count(b"\n", 0, t0)
                     return f"{at}: {plan.table} row {block.row0 + k + 1}"
     return str(block.first_line)
+
+
+# -- row conditions (`where`): row by row, each masked field only in the rows its rule holds for
+
+def _condition_reader(plan: TablePlan, entries):
+    """values(fields) -> {column: decoded text or None} of the columns the conditions read."""
+    need = sorted({plan.columns.index(c) for e in entries for cond in (e.condition, e.suppress) if cond is not None
+                   for c in cond.columns})
+    names = [(i, plan.columns[i]) for i in need]
+    if plan.dialect == "postgres":
+        def value(raw: bytes):
+            s = raw.strip()
+            if s.upper() == b"DEFAULT":
+                return None
+            return postgres.literal_decode(s).value
+    else:
+        def value(raw: bytes):
+            kind, v = mysql_lex.decode_literal(raw)
+            if kind in ("null", "default"):
+                return None
+            return v.decode("utf-8", "surrogateescape") if isinstance(v, (bytes, bytearray)) else str(v)
+    return names, value
+
+
+def _suppress(entry, was_null: bool) -> None:
+    """A field written as NULL because its row's class is below k (k-anonymity's suppress)."""
+    entry.stats.nulls += 1
+    if not was_null:
+        entry.stats.changed += 1
+
+
+def _holds(entry, values) -> bool:
+    """Does the entry's rule apply to this row (counted when it does)?"""
+    if entry.condition is None:
+        return True
+    if entry.condition(values):
+        entry.stats.matched += 1
+        return True
+    return False
+
+
+def _mask_conditional(plan: TablePlan, entries, block: DataBlock):
+    if block.kind == "copy":
+        return _mask_copy_conditional(plan, entries, block)
+    if plan.dialect == "postgres":
+        return _mask_insert_conditional(plan, entries, block, postgres.parse_insert(
+            block.data, plan.source, block.first_line) if block.parsed is None else block.parsed)
+    ins = block.parsed if block.parsed is not None else mysql_lex.parse_insert(
+        block.data, tuples=True, line=block.first_line, source=plan.source)
+    return _mask_insert_conditional(plan, entries, block, ins)
+
+
+def _mask_copy_conditional(plan: TablePlan, entries, block: DataBlock):
+    chunk = block.data
+    parts = chunk.split(b"\n")
+    tail = parts.pop()
+    lines = [ln + b"\n" for ln in parts] + ([tail] if tail else [])
+    ncols = plan.ncols
+    names, _ = _condition_reader(plan, entries)
+    decode = postgres.copy_decode
+    out = []
+    for k, line in enumerate(lines):
+        body, eol = (line[:-2], b"\r\n") if line.endswith(b"\r\n") else (line[:-1], b"\n") if line.endswith(b"\n") \
+            else (line, b"")
+        fields = body.split(b"\t")
+        if len(fields) != ncols:
+            where, _row = _copy_error_row(block, k)
+            raise DumpSyntaxError(f"COPY row for {plan.table} has {len(fields)} fields, expected {ncols}",
+                                  where, plan.source, line[:60])
+        values = {name: decode(fields[i]) for i, name in names}
+        for entry in entries:
+            if entry.suppress is not None and entry.suppress(values):
+                _suppress(entry, fields[entry.index] == NULL_COPY)
+                fields[entry.index] = NULL_COPY
+                continue
+            if not _holds(entry, values):
+                continue
+            raw = fields[entry.index]
+            v = entry.fn.cache.get(raw)
+            if v is None:
+                try:
+                    v = entry.fn.miss(raw)
+                except MaskingError as e:
+                    where, row = _copy_error_row(block, k)
+                    raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
+            if v is UNCHANGED:
+                if raw == NULL_COPY:
+                    entry.stats.nulls += 1
+            else:
+                fields[entry.index] = v
+                entry.stats.changed += 1
+                if v is NULL_COPY:
+                    entry.stats.nulls += 1
+        out.append(b"\t".join(fields) + eol)
+    return b"".join(out), len(lines), len(lines)
+
+
+def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
+    """An INSERT rebuilt tuple by tuple (the kept ones, with the separators that preceded
+    them), each masked field replaced only in the rows its rule's condition holds for."""
+    raw = block.data
+    ncols = plan.ncols
+    names, value = _condition_reader(plan, entries)
+    keep = set(block.keep) if block.keep is not None else None
+    pieces = [raw[:ins.values_start]]
+    kept = 0
+    prev_end = ins.values_start
+    for k, (t0, t1, spans) in enumerate(ins.tuples):
+        at = block.first_line + raw.count(b"\n", 0, t0)
+        if len(spans) != ncols:
+            raise DumpSyntaxError(f"INSERT row for {plan.table} has {len(spans)} values, expected {ncols}",
+                                  at, plan.source)
+        sep = raw[prev_end:t0]
+        prev_end = t1
+        if keep is not None and k not in keep:
+            continue
+        values = {name: value(raw[spans[i][0]:spans[i][1]]) for i, name in names}
+        try:
+            vals = {}
+            for e in entries:
+                field = raw[spans[e.index][0]:spans[e.index][1]]
+                if e.suppress is not None and e.suppress(values):
+                    _suppress(e, field.strip().upper() == NULL_SQL)
+                    vals[e.index] = NULL_SQL
+                elif _holds(e, values):
+                    vals[e.index] = e.fn.sql(field)
+        except MaskingError as e:
+            raise MaskingError(f"{plan.source}:{at}: {plan.table} row {block.row0 + k + 1}: {e}") from None
+        if kept:
+            pieces.append(sep)
+        pieces.append(_rebuild_tuple(raw, t0, t1, spans, dict(sorted(vals.items()))))
+        kept += 1
+    if kept == 0:
+        return b"", len(ins.tuples), 0
+    pieces.append(raw[ins.tail_start:])
+    return b"".join(pieces), len(ins.tuples), kept

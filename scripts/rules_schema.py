@@ -16,7 +16,7 @@ from dumpmask.rules import STRATEGIES
 from dumpmask.transformers import describe_all
 
 #: JSON types of a parameter's declared Python type (transformers.base.Param.type)
-JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "list": "array", "dict": "object"}
+JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "array", "dict": "object"}
 
 #: bounds a mutation's validate_options checks beyond the declared type (transformers/basic.py)
 BOUNDS = {("hash", "length"): {"minimum": 4, "maximum": 128}}
@@ -67,6 +67,7 @@ def column_rule(mutations: list[dict]) -> dict:
             "mutation": {"type": "string", "anyOf": spelled,
                          "description": "faker.email, hash, redact, static:VALUE, null, keep, key, ..."},
             "options": {"type": ["object", "null"], "description": "The mutation's parameters."},
+            "where": {"$ref": "#/$defs/condition"},
             "description": {"type": "string"},
         },
         "additionalProperties": False,
@@ -142,9 +143,39 @@ def table_rule() -> dict:
                            "additionalProperties": False}],
             },
             "transfer": {"$ref": "#/$defs/transfer"},
+            "where": {"$ref": "#/$defs/condition"},
+            "action": {"enum": ["mask", "drop"],
+                       "description": "mask (default): the column rules apply where `where` holds; drop: remove those rows."},
             "description": {"type": "string"},
         },
         "additionalProperties": False,
+    }
+
+
+def condition() -> dict:
+    """A row condition (dumpmask/conditions.py): columns with a value or operators; or/and/not."""
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    operators = {
+        **{op: {"type": ["string", "number", "boolean"]} for op in ("=", "!=", "<", "<=", ">", ">=")},
+        "in": {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+        "not in": {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+        "is null": {"type": "boolean"},
+        "like": {"type": "string"}, "not like": {"type": "string"}, "regex": {"type": "string"},
+    }
+    return {
+        "type": "object",
+        "description": "A predicate over the row's original values: {column: value} (equality), "
+                       "{column: {operator: value}}, or/and/not; several keys: and.",
+        "minProperties": 1,
+        "properties": {
+            "or": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
+            "and": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}},
+            "not": {"$ref": "#/$defs/condition"},
+        },
+        "additionalProperties": {"anyOf": [
+            scalar,
+            {"type": "object", "minProperties": 1, "properties": operators, "additionalProperties": False},
+        ]},
     }
 
 
@@ -188,7 +219,8 @@ def build() -> dict:
                                                     "description": "A column the rules do not name: keep it, "
                                                                    "fail the run, or mask it with typeDefaults."},
                                        "typeDefaults": {"$ref": "#/$defs/typeDefaults"},
-                                       "subjects": subjects()},
+                                       "subjects": subjects(),
+                                       "kAnonymity": {"$ref": "#/$defs/kAnonymity"}},
                         "additionalProperties": False,
                     },
                     "tables": {"$ref": "#/$defs/tables"},
@@ -205,6 +237,22 @@ def build() -> dict:
             "transfer": transfer(),
             "runRemapping": run_remapping(),
             "typeDefaults": type_defaults(mutations),
+            "condition": condition(),
+            "kAnonymity": {
+                "type": "object",
+                "description": "After masking, every combination of a table's quasi-identifier values occurs at "
+                               "least k times: fail (exit 1 before any output), suppress (NULL the "
+                               "quasi-identifiers of smaller classes) or report (the audit says the achieved k).",
+                "required": ["quasiIdentifiers", "k"],
+                "properties": {
+                    "quasiIdentifiers": {"type": "object", "minProperties": 1, "additionalProperties": {
+                        "type": "array", "minItems": 1, "uniqueItems": True,
+                        "items": {"type": "string", "pattern": r"\S"}}},
+                    "k": {"type": "integer", "minimum": 2},
+                    "action": {"enum": ["fail", "suppress", "report"]},
+                },
+                "additionalProperties": False,
+            },
         },
     }
 

@@ -72,7 +72,7 @@ def test_no_library_module_imports_a_command():
 
 def test_every_command_module_is_on_the_group_and_guarded():
     assert sorted(main.commands) == sorted(command.name for command in COMMANDS)
-    assert sorted(main.commands) == ["mask", "preview", "report", "rules", "scan", "transformers", "verify",
+    assert sorted(main.commands) == ["kanon", "mask", "preview", "report", "rules", "scan", "transformers", "verify",
                                      "verify-audit"]
     for command in COMMANDS:
         for leaf in getattr(command, "commands", {}).values() or [command]:   # a group: its subcommands

@@ -113,6 +113,12 @@ VALID = {
     "redact value": table(rule("redact", options={"value": "x"})),
     "iban country": table(rule("faker.iban", options={"country": "GB"})),
     "column description": table(rule("null", description="not needed")),
+    "single table object": {"tableName": "customer", "columnMutations": [rule("faker.email")]},
+    "unlisted fail": {"options": {"unlisted": "fail"}},
+    "unlisted mask with defaults": {"options": {"unlisted": "mask", "typeDefaults": {
+        "text": "redact", "date": {"mutation": "faker.date", "options": {"preserveYear": True}}}}},
+    "column where": table(rule("redact", where={"status": {"in": ["a", "b"]}, "n": {">=": 1}})),
+    "table where and drop": table(where={"or": [{"a": None}, {"not": {"b": {"like": "x%"}}}]}, action="drop"),
     "quoted names": {"tables": [{"tableName": 'public."Audit Log"', "columnMutations": [{"column": '"E-mail"', "mutation": "hash"}]}]},
 }
 
@@ -163,6 +169,12 @@ INVALID = {
     "options on keep": table(rule("keep", options={"domain": "a.b"})),
     "options on static": table(rule("static:x", options={"empty": "mask"})),
     "bool option as string": table(rule("faker.date", options={"preserveYear": "yes"})),
+    "unknown unlisted policy": {"options": {"unlisted": "drop"}},
+    "typeDefaults unknown mutation": {"options": {"unlisted": "mask", "typeDefaults": {"text": "faker.emial"}}},
+    "unknown condition operator": table(rule("redact", where={"a": {"between": [1, 2]}})),
+    "empty condition": table(rule("redact", where={})),
+    "in without a list": table(rule("redact", where={"a": {"in": 3}})),
+    "unknown action": table(where={"a": 1}, action="erase"),
 }
 
 

@@ -88,7 +88,8 @@ def test_a_stage_filter_and_partial_transfer_both_apply_in_a_run():
 
 def test_stages_are_installed_in_the_declared_order(tmp_path):
     rules = {"options": {"identifierRemapping": {"enabled": True}, "transfer": {"mode": "first", "rows": 3},
-                         "unlisted": "mask", "subjects": {"erase": ["t:1"]}},
+                         "unlisted": "mask", "subjects": {"erase": ["t:1"]},
+                         "kAnonymity": {"quasiIdentifiers": {"t": ["email"]}, "k": 2, "action": "report"}},
              "tables": [{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]}
     (tmp_path / "d.sql").write_bytes(DUMP)
     run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True, input_path=str(tmp_path / "d.sql"))

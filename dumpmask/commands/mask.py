@@ -37,11 +37,14 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
                    "needs dumpmask[cluster]); the output is the same bytes.")
 @click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="With --cluster: how long to wait for the scheduler, a first worker, any one block (default 60).")
+@click.option("--k-report-only", "k_report_only", is_flag=True,
+              help="k-anonymity (options.kAnonymity): count and record the achieved k, do not fail or suppress "
+                   "(works on a pipe).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, quiet, input):
+             erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, k_report_only, quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
 
@@ -52,4 +55,4 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-               erase=list(erase), only=list(only))
+               erase=list(erase), only=list(only), k_report_only=k_report_only)

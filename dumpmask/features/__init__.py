@@ -28,14 +28,16 @@ def stage_order():
     rules join the plan before keys are added), then key remapping, then subject erasure /
     extraction (the rows it removes are settled before partial transfer picks its first / last
     N among the others), then partial transfer (its row filter sees rows as the input has
-    them), then the complete-schema policy (it sees every column the others left unnamed)."""
+    them), then the complete-schema policy (it sees every column the others left unnamed),
+    then k-anonymity (it counts the values as the final plan writes them)."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subjects import Subjects
     from dumpmask.features.subset import Subset
+    from dumpmask.features.kanon import KAnonymity
     from dumpmask.features.unlisted import Unlisted
 
-    return (Detection, KeyRemapping, Subjects, Subset, Unlisted)
+    return (Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity)
 
 
 def install(engine) -> None:
@@ -43,3 +45,9 @@ def install(engine) -> None:
     for stage_class in stage_order():
         if stage_class.wanted(engine):
             engine.stages.append(stage_class())
+    for tr in engine.rules.tables:
+        if tr.action == "drop" and not any(getattr(s, "drops_rows", False) for s in engine.stages):
+            from dumpmask.errors import RulesError
+
+            raise RulesError('"action": "drop" is not supported by this version: remove the rule (nothing '
+                             "would be dropped)", engine.rules.path, f"{tr.where}.action")

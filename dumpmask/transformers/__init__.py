@@ -7,7 +7,7 @@ import difflib
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
-from . import basic, faker_based, computed, key  # noqa: F401  (register on import, in this order)
+from . import basic, faker_based, computed, key, generalize  # noqa: F401  (register on import, in this order)
 from .base import REGISTRY, Param, Transformer, register
 
 __all__ = ["REGISTRY", "Param", "Transformer", "register", "get", "parse_mutation", "describe_all", "suggest",

@@ -1,0 +1,148 @@
+"""Generalizing mutations: coarser values of the same type, for quasi-identifiers (k-anonymity).
+
+Unlike the fakes, these keep part of the original on purpose (a ZIP3, an age band, a birth
+year), so that statistics over the copy stay useful while each row hides among others; the
+audit classes them as generalized, not as removed.
+"""
+from __future__ import annotations
+
+import re
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from dumpmask.errors import MaskingError, RulesError
+from dumpmask.schema import Column
+
+from .base import Param, Transformer, register
+
+_DATE = re.compile(r"(-?\d{4,})-(\d\d)-(\d\d)")
+
+
+@register
+class Prefix(Transformer):
+    """Keep the first `length` characters (default 3: ZIP3 from a ZIP code); `fill` pads
+    the rest to the original length with that character ("021**"). Text columns."""
+
+    name = "generalize.prefix"
+    kinds = ("text",)
+    elementwise = False
+    params = {"length": Param(int, "characters kept from the start", 3),
+              "fill": Param(str, "a character written in place of each dropped one (default: none)", "")}
+
+    def setup(self) -> None:
+        if self.options["length"] < 0:
+            raise RulesError("length must be >= 0", where="options.length")
+        if len(self.options["fill"]) > 1:
+            raise RulesError("fill is one character (or empty)", where="options.fill")
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        n, fill = self.options["length"], self.options["fill"]
+        return value[:n] + fill * max(0, len(value) - n)
+
+
+def _number(value: str, where: str) -> Decimal:
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:
+        raise MaskingError(f"{where}: the value is not a number") from None
+
+
+def _format(d: Decimal, like: str, column: Column) -> str:
+    """`d` written with as many decimals as the original had (an integer column: none)."""
+    if column.kind == "int":
+        return str(int(d))
+    frac = like.strip().split(".", 1)[1] if "." in like and "e" not in like.lower() else ""
+    q = Decimal(1).scaleb(-len(frac)) if frac else Decimal(1)
+    return str(d.quantize(q))
+
+
+@register
+class Bucket(Transformer):
+    """Numbers to the lower bound of their band of `width` (default 10, age bands: 37 is written
+    30, -3 is -10), with the original's decimals; within the type's range (an integer
+    column's minimum caps the lowest band). Integer, numeric and float columns."""
+
+    name = "generalize.bucket"
+    kinds = ("int", "numeric", "float")
+    elementwise = False
+    params = {"width": Param((int, float), "the width of a band", 10)}
+
+    def setup(self) -> None:
+        w = self.options["width"]
+        if isinstance(w, bool) or not w > 0:
+            raise RulesError("width must be a number > 0", where="options.width")
+        self.width = Decimal(str(w))
+        if self.column.kind == "int" and self.width != self.width.to_integral_value():
+            raise RulesError(f"width {w} is not an integer: column {self.column.name!r} is {self.column.type}",
+                             where="options.width")
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        v = _number(value, self.column.name)
+        if not v.is_finite():
+            return value            # NaN / Infinity: nothing to band
+        low = (v / self.width).to_integral_value(rounding=ROUND_FLOOR) * self.width
+        if self.column.int_min is not None and low < self.column.int_min:
+            low = Decimal(self.column.int_min)
+        return _format(low, value, self.column)
+
+
+@register
+class TopCode(Transformer):
+    """Cap values above `max` at `max` (top-coding: incomes, ages over 89 for HIPAA Safe
+    Harbor: {"max": 90}), with the original's decimals; values at or below it are kept.
+    Integer, numeric and float columns."""
+
+    name = "generalize.topcode"
+    kinds = ("int", "numeric", "float")
+    elementwise = False
+    params = {"max": Param((int, float), "the largest value written", required=True)}
+
+    def setup(self) -> None:
+        m = self.options["max"]
+        if isinstance(m, bool):
+            raise RulesError("max must be a number", where="options.max")
+        self.top = Decimal(str(m))
+        c = self.column
+        if c.kind == "int" and (self.top != self.top.to_integral_value()
+                                or (c.int_max is not None and self.top > c.int_max)
+                                or (c.int_min is not None and self.top < c.int_min)):
+            raise RulesError(f"max {m} is not a value of column {c.name!r} ({c.type})", where="options.max")
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        v = _number(value, self.column.name)
+        if v.is_nan() or v <= self.top:
+            return value
+        return _format(self.top, value, self.column)
+
+
+@register
+class TruncateDate(Transformer):
+    """Dates and timestamps truncated to the start of their year or month ({"to": "year"}:
+    1987-06-15 -> 1987-01-01; a timestamp also gets 00:00:00, its time zone kept as written);
+    infinity stays. Date and timestamp columns."""
+
+    name = "generalize.date"
+    kinds = ("date", "timestamp")
+    elementwise = False
+    params = {"to": Param(str, "year or month", "year", choices=("year", "month"))}
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        m = _DATE.match(value.strip())
+        if m is None:
+            if value.strip().lower() in ("infinity", "-infinity"):
+                return value
+            raise MaskingError(f"{self.column.name}: the value is not a date (YYYY-MM-DD...)")
+        y, mo = m.group(1), m.group(2)
+        day = f"{y}-01-01" if self.options["to"] == "year" else f"{y}-{mo}-01"
+        rest = value.strip()[m.end():]
+        if self.column.kind == "date" or not rest:
+            return day + (" BC" if rest.strip().upper() == "BC" else "")
+        tz = re.search(r"([+-]\d\d(?::?\d\d)?|Z| [A-Z]{3,5})$", rest)
+        return f"{day} 00:00:00" + (tz.group(1) if tz else "")
