@@ -143,3 +143,78 @@ def test_quoted_key_values(dm, tmp_path):
     p = write(tmp_path, dump)
     out = run_ok(dm, "-q", "--erase", 'tx:"a,1:""0"', p).stdout
     assert b"COPY public.tx (name) FROM stdin;\nzz\n\\." in out
+
+
+# ------------------------------------------------------------------ "action": "drop" (row conditions)
+
+DROP_A = {"tables": [{"tableName": "t_a", "action": "drop", "where": {"name": {"in": ["a10", "a40"]}}}]}
+
+
+def rules_file(tmp_path, doc):
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(doc))
+    return p
+
+
+def test_drop_removes_matching_rows_and_their_children(dm, tmp_path):
+    p = write(tmp_path, pg_dump())
+    audit = tmp_path / "a.json"
+    rows = pg_rows(dm, p, "-c", rules_file(tmp_path, DROP_A), "--audit", audit)
+    assert ids(rows["t_a"]) == [20, 30, 50]
+    assert ids(rows["t_b"]) == [3, 4, 5]          # b 1 -> a 40, b 2 -> a 10
+    assert ids(rows["t_c"]) == [102, 103]         # c 100 -> b 2, c 101 -> b 1
+    s = json.loads(audit.read_text())["subjects"]
+    assert s["mode"] == "drop"
+    assert s["drop_rules"] == [{"rule": "$.tables[0]", "table": "t_a", "where": '{"name":{"in":["a10","a40"]}}',
+                                "rows_matched": 2}]
+    assert s["tables"] == {"public.t_a": {"removed": 2}, "public.t_b": {"removed": 2}, "public.t_c": {"removed": 2}}
+    # with --first 2: the first 2 of the rows left, and their parents
+    rows = pg_rows(dm, p, "-c", rules_file(tmp_path, DROP_A), "--first", "2")
+    assert ids(rows["t_a"]) == [20, 30] and ids(rows["t_b"]) == [3, 4] and ids(rows["t_c"]) == [102, 103]
+
+
+def test_drop_mysql_file(dm, tmp_path):
+    p = write(tmp_path, my_dump())
+    flat = {t: [r for s in v for r in s] for t, v in
+            insert_rows(run_ok(dm, "-q", "-c", rules_file(tmp_path, DROP_A), p).stdout).items()}
+    assert ids(flat["t_a"]) == [20, 30, 50] and ids(flat["t_b"]) == [3, 4, 5] and ids(flat["t_c"]) == [102, 103]
+
+
+def test_drop_on_a_pipe(dm, tmp_path):
+    from test_closure_property import my_text, pg_text, rows_out
+
+    rules = rules_file(tmp_path, {"tables": [{"tableName": "p", "action": "drop", "where": {"id": {">=": 2}}}]})
+    tables = [{"name": "p", "fks": [], "rows": [(1,), (2,), (3,)]},
+              {"name": "c", "fks": [0], "rows": [(1, 1), (2, 2), (3, None), (4, 3)]},
+              {"name": "g", "fks": [1], "rows": [(1, 2), (2, 3), (3, 4)]}]
+    # children after their parents: the rows referencing a dropped row are dropped as they come
+    cp = run_ok(dm, "-q", "-c", rules, "-", input=my_text(tables, [0, 1, 2]))
+    got = rows_out(cp.stdout, tables, "mysql")
+    assert got == {"p": [(1,)], "c": [(1, 1), (3, None)], "g": [(2, 3)]}
+    # a child before its parent: it was written before the parent's rows were tested
+    cp = dm("-q", "-c", rules, "-", input=my_text(tables, [1, 0, 2]))
+    assert cp.returncode == 1 and b"came before it" in cp.stderr
+    assert b"DUMPMASK_ABORTED" in cp.stdout
+    # PostgreSQL on a pipe: the foreign keys come after the data
+    cp = dm("-q", "-c", rules, "-", input=pg_text(tables, [0, 1, 2]))
+    assert cp.returncode == 2 and b"--schema" in cp.stderr and b"COPY" not in cp.stdout
+    # ... known in time with --schema
+    schema = write(tmp_path, pg_text([dict(t, rows=[]) for t in tables], []), "schema.sql")
+    cp = run_ok(dm, "-q", "-c", rules, "--schema", schema, "-", input=pg_text(tables, [0, 1, 2]))
+    assert rows_out(cp.stdout, tables, "postgres") == {"p": [(1,)], "c": [(1, 1), (3, None)], "g": [(2, 3)]}
+    # without referential integrity: the matching rows only, and a warning
+    rules_file(tmp_path, {"options": {"transfer": {"mode": "full", "referentialIntegrity": False}},
+                          "tables": [{"tableName": "p", "action": "drop", "where": {"id": {">=": 2}}}]})
+    cp = run_ok(dm, "-c", rules, "-", input=pg_text(tables, [2, 1, 0]))
+    assert b"may not restore" in cp.stderr
+    got = rows_out(cp.stdout, tables, "postgres")
+    assert got["p"] == [(1,)] and len(got["c"]) == 4 and len(got["g"]) == 3
+
+
+def test_drop_on_a_pipe_self_reference_refused(dm, tmp_path):
+    rules = rules_file(tmp_path, {"tables": [{"tableName": "node", "action": "drop", "where": {"id": 9}}]})
+    cp = dm("-q", "-c", rules, "-", input=my_dump())
+    assert cp.returncode == 1 and b"references itself" in cp.stderr
+    p = write(tmp_path, my_dump())
+    flat = {t: [r for s in v for r in s] for t, v in insert_rows(run_ok(dm, "-q", "-c", rules, p).stdout).items()}
+    assert ids(flat["node"]) == [1, 2]            # 9 and, through 3, 4

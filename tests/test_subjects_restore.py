@@ -126,3 +126,53 @@ def test_sakila_erase_and_only_restore(my_server, sakila_db, datasets, dm, tmp_p
             sakila_db, "SELECT rental_date FROM rental WHERE customer_id = 5 ORDER BY 1")
     finally:
         my.drop(db)
+
+
+INACTIVE = "select customer_id from customer where active = 0"
+
+
+def drop_rules(tmp_path):
+    p = tmp_path / "drop.json"
+    p.write_text(json.dumps({"tables": [{"tableName": "customer", "action": "drop", "where": {"active": 0}}]}))
+    return p
+
+
+def test_pagila_drop_rule_restores(pg_server, pagila_db, datasets, dm, tmp_path):
+    pg = pg_server
+    audit = tmp_path / "a.json"
+    cp = dm("-q", "-c", drop_rules(tmp_path), "--audit", audit, datasets / "pagila" / "pg_dump-copy.sql")
+    assert cp.returncode == 0, cp.stderr.decode()[-3000:]
+    db = pg.createdb("drop_pagila")
+    try:
+        pg.restore(db, cp.stdout)
+        assert pg_orphans(pg, db) == {}
+        inactive = pg.psql(pagila_db, INACTIVE).split()
+        assert inactive and pg.scalar(db, "select count(*) from customer where active = 0") == "0"
+        ids = ", ".join(inactive)
+        for table, gone in (("customer", str(len(inactive))), ("rental", GONE_RENTALS.format(ids=ids)),
+                            ("payment", GONE_PAYMENTS.format(ids=ids))):
+            gone = int(gone if gone.isdigit() else pg.scalar(pagila_db, gone))
+            assert pg.count(db, table) == pg.count(pagila_db, table) - gone, table
+        s = json.loads(audit.read_text())["subjects"]
+        assert s["drop_rules"][0]["rows_matched"] == len(inactive)
+    finally:
+        pg.dropdb(db)
+
+
+def test_sakila_drop_rule_restores(my_server, sakila_db, datasets, dm, tmp_path):
+    my = my_server
+    cp = dm("-q", "-c", drop_rules(tmp_path), datasets / "sakila" / "mariadb-dump-default.sql")
+    assert cp.returncode == 0, cp.stderr.decode()[-3000:]
+    db = my.create("drop_sakila")
+    try:
+        my.restore(db, cp.stdout)
+        assert my_orphans(my, db) == {}
+        inactive = my.sql(sakila_db, INACTIVE).split()
+        assert inactive and my.scalar(db, "SELECT count(*) FROM customer WHERE active = 0") == "0"
+        ids = ", ".join(inactive)
+        for table, gone in (("customer", str(len(inactive))), ("rental", GONE_RENTALS.format(ids=ids)),
+                            ("payment", GONE_PAYMENTS.format(ids=ids))):
+            gone = int(gone if gone.isdigit() else my.scalar(sakila_db, gone))
+            assert my.count(db, table) == my.count(sakila_db, table) - gone, table
+    finally:
+        my.drop(db)

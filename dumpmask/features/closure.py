@@ -144,10 +144,10 @@ class Marks:
     def run(self, engine, path: str, *, first_pass=None, after_first=None, columns_of=None) -> None:
         """Read `path` until no need is pending. first_pass(lk, tkey, columns, n0, nrows, raw,
         decode, names) is called for every piece of the first pass (before its needs are
-        looked for); after_first() once that pass is over. columns_of(lk) -> more columns whose
-        values the first pass must read (a row condition's)."""
+        looked for); after_first() once that pass is over. columns_of(table key, columns) -> more
+        columns whose values the passes read (a row condition's)."""
         g = self.graph
-        extra = columns_of or (lambda lk: ())
+        extra = columns_of or (lambda tkey, columns: ())
         idx_cache: dict = {}
 
         def needed_of(tkey, columns):
@@ -155,7 +155,7 @@ class Marks:
             got = idx_cache.get(key)
             if got is None:
                 lk = g.lk(tkey)
-                want = g.columns.get(lk, set()) | set(extra(lk))
+                want = g.columns.get(lk, set()) | set(extra(tkey, columns))
                 got = idx_cache[key] = [i for i, c in enumerate(columns) if c in want]
             return got
 
