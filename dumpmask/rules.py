@@ -111,7 +111,7 @@ _TOP_KEYS = {"tables", "options", "$schema", "version", "description"}
 _TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description", "where", "action"}
 _COLUMN_KEYS = {"column", "mutation", "options", "description", "where"}
 _REMAP_KEYS = {"enabled", "strategy", "range", "inferKeys"}
-_TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity"}
+_TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity", "where"}
 STRATEGIES = ("randomInteger", "uuid", "text", "auto")
 
 
@@ -192,6 +192,18 @@ def validate_subjects(v, where: str, path: str | None) -> dict:
 def validate_transfer(v, where: str, path: str | None) -> dict:
     _obj(v, where, path)
     _unknown_keys(v, _TRANSFER_KEYS, where, path)
+    if "where" in v:   # a row condition selects the rows (features/subset.py), a table's own transfer only
+        if v.get("mode", "where") != "where" or "rows" in v:
+            raise RulesError('a transfer with "where" selects its rows by the condition: give no mode (or "where") '
+                             "and no rows", path, where)
+        if where == "$.options.transfer":
+            raise RulesError('"where" selects rows of one table: put the transfer on a table rule', path, f"{where}.where")
+        validate_condition(v["where"], f"{where}.where", path)
+        out = {"mode": "where", "rows": None, "where": v["where"]}
+        if "referentialIntegrity" in v:
+            raise RulesError("referentialIntegrity is a run's setting: give it in options.transfer", path,
+                             f"{where}.referentialIntegrity")
+        return out
     mode = v.get("mode", "full")
     if mode not in ("first", "last", "full"):
         raise RulesError("mode must be first, last or full", path, f"{where}.mode")

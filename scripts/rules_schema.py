@@ -78,12 +78,15 @@ def column_rule(mutations: list[dict]) -> dict:
 def transfer() -> dict:
     return {
         "type": "object",
-        "description": "Partial transfer: the first or last N rows of each table (mode full: every row).",
+        "description": "Partial transfer: the first or last N rows of each table (mode full: every row), or on a "
+                       "table rule the rows a condition selects (where); with referential integrity every row they "
+                       "reference is kept too.",
         "properties": {
-            "mode": {"enum": ["first", "last", "full"], "default": "full"},
+            "mode": {"enum": ["first", "last", "full", "where"], "default": "full"},
             "rows": {"type": "integer", "minimum": 0},
+            "where": {"$ref": "#/$defs/condition"},
             "referentialIntegrity": {"type": "boolean", "default": True,
-                                     "description": "Cut child rows whose parent row was cut."},
+                                     "description": "Keep every row a kept row references (needs INPUT as a file)."},
         },
         "additionalProperties": False,
         "if": {"properties": {"mode": {"enum": ["first", "last"]}}, "required": ["mode"]},

@@ -636,3 +636,34 @@ def test_parents_found_in_several_passes(dm, pgfile, tmp_path):
     # last 1: t_c 103 -> b 4 -> a 20; t_b 5 -> a 30; t_a 50
     assert ids(got["t_c"]) == [103] and ids(got["t_b"]) == [4, 5] and ids(got["t_a"]) == [20, 30, 50]
     assert json.loads(audit.read_text())["options"]["transfer"]["passes"] == 2
+
+
+# ------------------------------------------------------------------ transfer.where (issue 14)
+
+def test_transfer_where_selects_rows_and_adds_parents(dm, pgfile, myfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"tables": [{"tableName": "t_c", "transfer": {"where": {"id": {">=": 102}}}},
+                                            {"tableName": "node", "transfer": {"where": {"parent_id": {"is null": False}}}}]}))
+    audit = tmp_path / "a.json"
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, "--audit", audit, pgfile).stdout)
+    assert ids(rows["t_c"]) == [102, 103]
+    assert ids(rows["t_b"]) == [1, 2, 3, 4, 5] and ids(rows["t_a"]) == [10, 20, 30, 40, 50]   # full: whole
+    assert ids(rows["node"]) == [1, 3, 4, 2, 9]       # 3, 4, 2 selected; 9 and 1 their parents
+    t = json.loads(audit.read_text())["tables"]
+    assert t["public.node"]["transfer"] == "where"
+    assert (t["public.node"]["rows_selected"], t["public.node"]["rows_added_as_parents"]) == (3, 2)
+    flat = {k: [r for s in v for r in s] for k, v in insert_rows(run_ok(dm, "-q", "-c", rules, myfile).stdout).items()}
+    assert ids(flat["t_c"]) == [102, 103] and ids(flat["node"]) == [1, 3, 4, 2, 9]
+    # with --first 1 for the others: t_c's selected rows bring b 3, b 4 and a 20
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, "--first", "1", pgfile).stdout)
+    assert ids(rows["t_c"]) == [102, 103] and ids(rows["t_b"]) == [1, 3, 4] and ids(rows["t_a"]) == [10, 20, 40]
+
+
+def test_transfer_where_errors(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    for doc, where in (({"options": {"transfer": {"where": {"id": 1}}}, "tables": []}, b"$.options.transfer.where"),
+                       ({"tables": [{"tableName": "t_c", "transfer": {"where": {"id": 1}, "rows": 2}}]}, b"$.tables[0].transfer"),
+                       ({"tables": [{"tableName": "t_c", "transfer": {"where": {"nope": 1}}}]}, b"$.tables[0].transfer.where.nope")):
+        rules.write_text(json.dumps(doc))
+        cp = dm("-q", "-c", rules, pgfile)
+        assert cp.returncode == 2 and where in cp.stderr, (doc, cp.stderr)

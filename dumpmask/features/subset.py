@@ -38,6 +38,7 @@ class Subset(Stage):
         self.ri = self.default.get("referentialIntegrity", True)
         self.kept: dict | None = None       # logical table key -> set of kept row ordinals
         self.counters: dict = {}
+        self._conditions: dict = {}         # (table key, columns) -> transfer.where compiled
         self.tallies: dict = {}             # table key -> Counter(selected=, parents=) of the rows written
         self.whole: set = set()
         self.logical: dict = {}             # table key -> its logical table (a partition's partitioned table)
@@ -114,6 +115,16 @@ class Subset(Stage):
                 return
             if m == "full" and lk not in marked_whole:
                 return
+            if m == "where":
+                cond = self.condition(engine, engine.table_state(tkey), columns)
+                for r in range(nrows):
+                    if n0 + r in gone:
+                        continue
+                    values = {c: (None if f is None else decode(f)) for c, f in zip(names, raw_fields(r), strict=False)}
+                    if cond(values):
+                        selected[lk].add(n0 + r)
+                        marks.mark(lk, n0 + r, values, closure.UP)
+                return
             for r in range(nrows):
                 if m == "first" and counted[lk] >= mode["rows"]:
                     return
@@ -133,8 +144,14 @@ class Subset(Stage):
             rings.clear()
             marks.whole = frozenset(whole)
 
+        def columns_of(tkey, columns):
+            state = engine.table_state(tkey)
+            if self.mode_for(engine, state).get("mode") != "where":
+                return ()
+            return self.condition(engine, state, columns).columns
+
         marks.whole = frozenset(whole)
-        marks.run(engine, engine.input_path, first_pass=first_pass, after_first=after_first)
+        marks.run(engine, engine.input_path, first_pass=first_pass, after_first=after_first, columns_of=columns_of)
         self.passes = marks.passes
         kept = {lk: dict(marks.rows.get(lk, {})) for lk in marks.totals}
         self.orphans = closure.cut_orphans(graph, kept, marks.totals, whole) if self.ri else {}
@@ -148,6 +165,23 @@ class Subset(Stage):
             elif lk in self.kept:
                 self.kept[lk] -= set(gone)
 
+    def condition(self, engine, state, columns):
+        """The compiled `transfer.where` of a table's rule, for its data columns."""
+        key = (state.key, tuple(columns))
+        got = self._conditions.get(key)
+        if got is None:
+            from dumpmask.conditions import compile_condition
+
+            mode, where = self.mode_for(engine, state), None
+            for tr in engine.table_rules(state) + (engine.table_rules(self.root(engine, state)) if self.root(engine, state) is not state else []):
+                if tr.transfer is mode:
+                    where = f"{tr.where}.transfer.where"
+                    break
+            got = self._conditions[key] = compile_condition(mode["where"], state.schema, engine.dialect.name,
+                                                            where or "$.transfer.where", engine.rules.path,
+                                                            columns=list(columns))
+        return got
+
     # ---------------------------------------------------------------- writing pass
     def wants_table(self, engine, state) -> bool:
         return True
@@ -158,7 +192,7 @@ class Subset(Stage):
         stats = engine.audit.table(_qual(state.key))
         mode = self.mode_for(engine, state)
         m = mode.get("mode", "full")
-        stats.transfer = m if m == "full" else f"{m} {mode['rows']}"
+        stats.transfer = m if m in ("full", "where") else f"{m} {mode['rows']}"
         counters = self.counters
         self.logical[state.key] = lk
         if self.kept is not None:
@@ -173,6 +207,14 @@ class Subset(Stage):
                 tally["selected" if o in selected else "parents"] += 1
             return closure.PositionFilter(counters, lk, kept, tally=count)
         # a pipe without referential integrity
+        if m == "where":
+            cond = self.condition(engine, state, columns)
+            idx = [(i, c) for i, c in enumerate(columns) if c in cond.columns]
+            decode = engine.dialect.decode_sql_field if sql else engine.dialect.decode_copy_field
+
+            def matching(fields):
+                return fields if cond({c: (None if fields[i] is None else decode(fields[i])) for i, c in idx}) else None
+            return matching
         if m == "first":
             limit = mode["rows"]
 
