@@ -947,19 +947,22 @@ class Engine:
             tuples.append((fields[0][0] - 1, fields[-1][1] + 1, fields))
         return columns, tuples
 
-    def key_blocks(self, path: str, needed_of):
+    def key_blocks(self, path: str, needed_of, skip=None):
         """The first pass of partial transfer, cheaper than read_rows: the same data statements
         (with a learner of its own), without decoding the rows. `needed_of(table key, columns)`
         -> the column indexes whose values are wanted; yields (table key, columns, nrows,
         raw(r) -> the raw fields at those indexes of the piece's row r, decode(raw field) ->
         str | None) per piece (a COPY chunk, an INSERT). A MySQL INSERT is counted and read by
-        the C tuple scanner where it has mysqldump's plain shape, else parsed as read_rows does."""
+        the C tuple scanner where it has mysqldump's plain shape, else parsed as read_rows does.
+        skip(table key) -> True: that data statement is passed over unread (not yielded)."""
         mysql = self.dialect.name == "mysql"
         dialect = self.dialect
         with open(path, "rb") as fh:
             lines = LineReader(io.BufferedReader(fh, 1 << 20), path)
             learner = LEARNERS[dialect.name](self)
             for ev in dialect.events(lines):
+                if skip is not None and ev.event in ("insert", "copy") and ev.table is not None and skip(ev.table):
+                    continue
                 if ev.event == "insert" and mysql:
                     got = self._key_insert(ev, needed_of, tuple_spans)
                     if got is not None:

@@ -161,11 +161,28 @@ class Marks:
 
         first = True
         totals: dict = collections.Counter()
+
+        def skip(tkey) -> bool:
+            """A later pass reads only the tables something is looked for in (a table passed
+            over counts as begun: what is asked of it afterwards waits for the next pass)."""
+            lk = g.lk(tkey)
+            if lk in skipped:
+                return True    # (all of a table's statements, or none: its rows are counted from its first)
+            if lk in self.started:
+                return False
+            looking = self.looking.get(lk)
+            if looking and any(looking.values()):
+                return False
+            self.started.add(lk)
+            skipped.add(lk)
+            return True
+
         while True:
             self.passes += 1
             self.started = set()
+            skipped: set = set()
             offsets: dict = collections.Counter()
-            for tkey, columns, nrows, raw_fields, decode in engine.key_blocks(path, needed_of):
+            for tkey, columns, nrows, raw_fields, decode in engine.key_blocks(path, needed_of, None if first else skip):
                 if not nrows:
                     continue
                 lk = g.lk(tkey)
@@ -199,8 +216,17 @@ class Marks:
                 break
 
     def _look(self, lk, looking, n0, nrows, raw_fields, decode, names) -> None:
+        """Mark the rows of a piece that a need asks for. A one-column need compares a field of
+        ASCII digits as it is (such a field decodes to itself in both dialects: a number
+        literal, a COPY field), others decoded."""
         excluded = self.excluded.get(lk, ())
-        wanted = [(cols, [names.index(c) for c in cols], vals) for cols, vals in looking.items() if vals]
+        wanted = []
+        for cols, vals in looking.items():
+            if vals:
+                pos = [names.index(c) for c in cols]
+                digits = {v[0].encode(): k for v, k in vals.items()
+                          if len(v) == 1 and v[0] is not None and v[0].isascii() and v[0].isdigit()}
+                wanted.append((pos, vals, digits if len(pos) == 1 else None))
         if not wanted:
             return
         for r in range(nrows):
@@ -209,9 +235,14 @@ class Marks:
                 continue
             raws = raw_fields(r)
             values = None
-            for _cols, pos, vals in wanted:
-                key = tuple(None if raws[p] is None else decode(raws[p]) for p in pos)
-                kind = vals.get(key)
+            for pos, vals, digits in wanted:
+                if digits is not None:
+                    f = raws[pos[0]]
+                    if f is None:
+                        continue
+                    kind = digits.get(f) if f.isdigit() else vals.get((decode(f),))
+                else:
+                    kind = vals.get(tuple(None if raws[p] is None else decode(raws[p]) for p in pos))
                 if kind:
                     if values is None:
                         values = {c: (None if f is None else decode(f)) for c, f in zip(names, raws, strict=False)}
