@@ -297,9 +297,15 @@ class Subjects(Stage):
 
     # ---------------------------------------------------------------- writing pass
     def wants_table(self, engine, state) -> bool:
+        """A table's data is parsed when rows of it may go: on a pipe (drop rules) every table;
+        with --only every table (those with no row kept are emptied); else the tables that
+        lose rows (the others pass through as bytes)."""
         if self.pipe is not None:
             self.pipe.data_starts(engine, state)
-        return True
+            return True
+        if self.kept is not None or self.removed is None:
+            return True
+        return bool(self.removed.get(self.graph.root(state).key))
 
     # ---------------------------------------------------------------- drop rules on a pipe
     def _pipe_ready(self, engine) -> None:
