@@ -218,3 +218,17 @@ def test_drop_on_a_pipe_self_reference_refused(dm, tmp_path):
     p = write(tmp_path, my_dump())
     flat = {t: [r for s in v for r in s] for t, v in insert_rows(run_ok(dm, "-q", "-c", rules, p).stdout).items()}
     assert ids(flat["node"]) == [1, 2]            # 9 and, through 3, 4
+
+
+def test_report_does_not_call_erased_rows_missing(dm, tmp_path):
+    """The PDF's Partial Transfer line: rows --erase removed are not "rows NOT all written"."""
+    from dumpmask.report import _transfer_fact
+
+    p = write(tmp_path, pg_dump())
+    audit = tmp_path / "a.json"
+    run_ok(dm, "-q", "--erase", "t_a:10", "--audit", audit, p)
+    a = json.loads(audit.read_text())
+    assert _transfer_fact(a, a["tables"], a["options"].get("transfer") or {}) == ("ok", "Full Transfer (no limit)")
+    a["tables"]["public.t_b"]["rows_written"] -= 1     # a row missing that nobody asked to remove
+    tone, text = _transfer_fact(a, a["tables"], a["options"].get("transfer") or {})
+    assert tone == "bad" and "public.t_b: 3 of 5" in text
