@@ -33,6 +33,10 @@ check: venv
 test: venv servers
 	$(VPY) -m pytest -q -p no:cacheprovider tests
 
+# The long fuzzing profile (tests/test_fuzz.py): a million examples per property; hours.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(VPY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
 demo: venv
 	@scripts/demo.sh
 

@@ -174,6 +174,10 @@ def scenarios(dm: list[str], src: Path, dialect: str) -> list[tuple[str, list[st
         ("keys", [*dm, "-c", rules("keys"), *d, "-q", str(src)], os.devnull),
         ("last1000", [*dm, "-c", rules("keys"), *d, "-q", "--last", "1000", str(src)], os.devnull),
         ("verify", [*dm, "verify", str(src), str(masked), "-c", rules("3faker")], os.devnull),
+        # issue #14: 3faker with a `where` on two of its three columns; 3faker plus a k-anonymity
+        # check (a counting pass over the file, then the same masking)
+        ("where", [*dm, "-c", rules("where"), *d, "-q", str(src)], os.devnull),
+        ("kanon", [*dm, "-c", rules("kanon"), *d, "-q", str(src)], os.devnull),
     ]
 
 
@@ -224,8 +228,10 @@ for `verify`); `keys` = the same three columns plus `options.identifierRemapping
 customer.customer_id and the FKs into it and into address are remapped); `verify` =
 `dumpmask verify ORIGINAL MASKED -c bench/rules-3faker.json`; `intl3` = another input
 (gen.py --scenario intl3: one table of international customers, ASCII/accented/Greek/CJK,
-every e-mail and phone distinct) with e-mail, name and phone masked (bench/rules-intl3.json).
-MB/s and rows/s are over the
+every e-mail and phone distinct) with e-mail, name and phone masked (bench/rules-intl3.json);
+`where` = 3faker with row conditions on last_name and email (bench/rules-where.json: the table
+is masked row by row); `kanon` = 3faker plus a k-anonymity check on customer (store_id,
+active), k = 2, action fail (a counting pass over the file first). MB/s and rows/s are over the
 input file (all tables' rows)."""
 
 
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000", help="input sizes in MB (default 100,1000)")
     ap.add_argument("--dialects", default="pg,mysql")
-    ap.add_argument("--scenarios", default="cat,empty,3faker,keysbase,keys,last1000,verify,intl3")
+    ap.add_argument("--scenarios", default="cat,empty,3faker,keysbase,keys,last1000,verify,intl3,where,kanon")
     ap.add_argument("--timeout", type=float, default=3600, help="per scenario, seconds")
     ap.add_argument("--results", default=str(BENCH / "results.md"))
     ap.add_argument("--keep-masked", action="store_true", help="keep the masked outputs")

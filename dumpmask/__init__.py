@@ -19,7 +19,12 @@ def mask(src, dst, rules=None, key=None, **options):
     compressed src (gzip, zstd, bzip2, xz, lz4) is read by its first bytes. The run is built
     like the CLI's (`dumpmask.engine.build_engine`): the same rules and key give the same
     bytes. A regular file given as src (or as an open file) is read twice when the rules need
-    the schema first, as the CLI does with an INPUT file. Raises DumpmaskError subclasses."""
+    the schema first, as the CLI does with an INPUT file. Raises DumpmaskError subclasses.
+
+    pg_dump archives are masked into the same format, as the CLI does: src a custom archive
+    (-Fc: a path, or a binary stream that begins with PGDMP, read as it comes) and dst a binary
+    stream or a path; src a directory archive (-Fd: the directory's path) and dst the path of
+    a new directory. The archive keeps its own compression (`compress` is refused)."""
     import os
     import stat
 
@@ -38,12 +43,22 @@ def mask(src, dst, rules=None, key=None, **options):
             raise KeyError_("empty key")
         key = Key(key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key)
     own = None
+    from dumpmask.pipeline import archive_kind, stream_kind
+
     if isinstance(src, (str, os.PathLike)):
         from dumpmask.inputs import check_path
 
         path = os.fspath(src)
+        kind = archive_kind(path)
+        if kind is not None:
+            return _mask_archive(path, kind, None, dst, rules, key, options)
         check_path(path)
         own = src = open(path, "rb")
+    else:
+        kind, src = stream_kind(src)
+        if kind is not None:
+            name = getattr(src, "name", None)
+            return _mask_archive(name if isinstance(name, str) else "<stream>", kind, src, dst, rules, key, options)
     name = getattr(src, "name", None)
     if isinstance(name, str) and "input_path" not in options:
         try:
@@ -57,3 +72,25 @@ def mask(src, dst, rules=None, key=None, **options):
     finally:
         if own is not None:
             own.close()
+
+
+def _mask_archive(name, kind, stream, dst, rules, key, options):
+    """mask() for a pg_dump archive: the CLI's run (run._mask_archive) on what the caller gave."""
+    import os
+
+    from dumpmask.engine import build_engine
+    from dumpmask.pipeline import ArchiveJob, mask_archive
+
+    if options.get("compress") not in (None, "none") or options.get("compress_level") is not None:
+        raise RulesError(f"{name}: a pg_dump archive is written back with its own compression (pg_dump -Z); "
+                         "compress / compress_level are for plain dumps")
+    if options.get("dialect") not in (None, "postgres"):
+        raise DumpmaskError(f"{name}: a pg_dump archive is PostgreSQL, not dialect {options['dialect']}")
+    opts = {k: v for k, v in options.items() if k not in ("compress", "compress_level", "input_path")}
+    opts["dialect"] = "postgres"
+    opts.setdefault("source", name)
+    if isinstance(dst, (str, os.PathLike)):
+        opts.setdefault("output_name", os.fspath(dst))
+    engine = build_engine(rules, key, **opts)
+    job = ArchiveJob(opts["source"], kind, dst, jobs=engine.jobs, stream=stream)
+    return mask_archive(job, engine)

@@ -173,6 +173,8 @@ class Audit:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())   # on disk before it takes the name
             os.replace(tmp, path)
         except BaseException:
             try:

@@ -153,11 +153,13 @@ def _file_on_worker(fingerprint: str, fn, args):
 
 
 def _paths_on_worker(readable, writable) -> list:
-    """On every worker before per-file work: the paths it cannot read or write."""
-    import os
+    """On every worker before per-file work: (path, why) for each path (a local path or an
+    fsspec URL: storage.py) it cannot read or write."""
+    from dumpmask.storage import problem_on_this_machine
 
-    return ([p for p in readable if not os.access(p, os.R_OK)]
-            + [p for p in writable if not (os.path.isdir(p) and os.access(p, os.W_OK | os.X_OK))])
+    found = [(p, problem_on_this_machine(p, write=False)) for p in readable]
+    found += [(p, problem_on_this_machine(p, write=True)) for p in writable]
+    return [(p, why) for p, why in found if why]
 
 
 async def _forget_on_worker(tokens) -> int:
@@ -305,23 +307,38 @@ class ClusterOutput(ParallelOutput):
         except Exception as e:  # noqa: BLE001 - whatever a worker raised: it cannot do the file work
             raise self._fail(f"cannot check the archive's paths on the Dask workers of {self.where} "
                              f"({type(e).__name__})") from None
+        from dumpmask.storage import is_url, public
+
         for worker, paths in sorted(missing.items()):
             if paths:
-                raise self._fail(f"Dask worker {worker} cannot {'read' if paths[0] in readable else 'write'} "
-                                 f"{paths[0]}: with --cluster a directory archive and its output must be on storage "
-                                 "every worker sees at the same path")
+                path, why = paths[0]
+                if is_url(path):
+                    raise self._fail(f"Dask worker {worker}: {why} (with --cluster every worker opens the archive's "
+                                     "URLs itself: it needs fsspec, the protocol's package and the credentials)")
+                raise self._fail(f"Dask worker {worker} {why} {public(path)}: with --cluster a directory archive and "
+                                 "its output must be on storage every worker sees at the same path")
         return _FilePool(self)
 
     def _submit_file(self, fn, args):
+        """fn(args) on a worker; args with the plan's token made the run's, and the SQL of a
+        part of a split table file (split.py: bytes) scattered to the workers first (a task's
+        own arguments travel through the scheduler)."""
         args = tuple(dataclasses.replace(a, token=f"{self._run}-{a.token}") if isinstance(a, TablePlan) else a
                      for a in args)
         try:
+            if any(isinstance(a, bytes) for a in args):
+                args = tuple(self._scattered(a) if isinstance(a, bytes) else a for a in args)
             return self.client.submit(_file_on_worker, code_fingerprint(), fn, args, pure=False)
         except Exception as e:  # noqa: BLE001 - a closed client: the scheduler went away
             raise self._fail(f"cannot send a table file to the Dask cluster at {self.where} ({type(e).__name__})") from None
 
+    def _scattered(self, data: bytes):
+        [future] = self.client.scatter([data], hash=False, timeout=self.timeout)
+        self.info["bytes_sent"] += len(data)
+        return future
+
     def _file_result(self, future):
-        status, result, worker = self._result_of(future)
+        status, result, worker = self._result_of(future, patient=True)
         if status == "mismatch":
             raise self._fail(f"Dask worker {result[0]} runs other dumpmask code ({result[1]}, here {code_fingerprint()}): "
                              "its output would differ; install the same dumpmask on every worker")
@@ -330,6 +347,7 @@ class ClusterOutput(ParallelOutput):
         self._used.add(worker)
         self.info["workers"] = len(self._used)
         self.info["files"] += 1
+        self.info["bytes_received"] += len(getattr(result, "stored", b""))   # (a part of a split file: split.py)
         return True, result
 
     # -- sending and receiving
@@ -373,14 +391,21 @@ class ClusterOutput(ParallelOutput):
         self.info["bytes_received"] += len(result[0])
         return True, result
 
-    def _result_of(self, future):
-        """A future's value, or ClusterError for what the cluster did to it."""
+    def _result_of(self, future, patient: bool = False):
+        """A future's value, or ClusterError for what the cluster did to it. `patient`: a table
+        file or a part of one (minutes of work, not a ~1 MB block): past the timeout it is
+        waited for as long as the scheduler still has workers."""
         from concurrent.futures import CancelledError
 
         from distributed import KilledWorker
 
         try:
-            return future.result(timeout=self.timeout)
+            while True:
+                try:
+                    return future.result(timeout=self.timeout)
+                except TimeoutError:
+                    if not (patient and self._has_workers()):
+                        raise
         except TimeoutError:
             raise self._fail(f"no result from the Dask cluster at {self.where} for {self.timeout:g} s "
                              "(no worker left? --cluster-timeout)") from None
@@ -396,6 +421,12 @@ class ClusterOutput(ParallelOutput):
                              f"scheduler {self.where})") from None
         except Exception as e:  # noqa: BLE001 - raised by Dask, not by the work unit (that one returns "error")
             raise self._fail(f"the Dask cluster at {self.where} failed a block ({type(e).__name__})") from None
+
+    def _has_workers(self) -> bool:
+        try:
+            return bool(self.client.nthreads())
+        except Exception:  # noqa: BLE001 - the scheduler cannot answer: no result will come
+            return False
 
     def close(self) -> None:
         client, self.client = self.client, None

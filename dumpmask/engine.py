@@ -1101,8 +1101,8 @@ class Engine:
                 out.write(b"\t" * (self._in_copy_cols + 1) + b"dumpmask: aborted\n\\.\n")
             out.write(POISON)
             out.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
+        except (BrokenPipeError, OSError, ValueError, DumpmaskError):
+            pass   # (an output that cannot be written: its run fails anyway, and a file is not kept)
 
     def _finish_audit(self, hin, hout, status, error):
         a = self.audit.data

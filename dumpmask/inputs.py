@@ -1,7 +1,8 @@
 """What an input is, from its first bytes: the tools read plain SQL dumps, also compressed with
 gzip, zstd, bzip2, xz or lz4 (dumpmask.compression decompresses them as they are read). pg_dump
-custom and directory archives given as a path are read by `dumpmask mask` itself (pipeline.py
-routes them before anything here looks at them); anywhere else they, tar archives (pg_dump
+custom and directory archives given as a path, and custom archives on standard input, are read by
+`dumpmask mask` itself (pipeline.py routes them before anything here looks at them); anywhere
+else they (and a custom archive inside gzip or zstd), tar archives (pg_dump
 -Ft), zip and 7z are refused before anything is written, with the command that turns them into
 plain SQL."""
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dumpmask.errors import DumpmaskError
 # (magic at offset, what it is, the command that gives plain SQL)
 _MAGICS = (
     (0, b"PGDMP", "a pg_dump custom-format archive (pg_dump -Fc)",
-     "`dumpmask mask` reads it given as a file, not on standard input (dumpmask -c RULES ARCHIVE.dump -o "
-     "MASKED.dump); or give the plain SQL: pg_restore -f - {src} | dumpmask ..."),
+     "`dumpmask mask` reads it as pg_dump wrote it, from a file or standard input, not compressed again "
+     "(dumpmask -c RULES ARCHIVE.dump -o MASKED.dump); or give the plain SQL: pg_restore -f - {src} | dumpmask ..."),
     (0, b"PK\x03\x04", "a zip archive", "unzip -p {src} | dumpmask ..."),
     (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x -so {src} | dumpmask ..."),
     (257, b"ustar", "a tar archive (pg_dump -Ft, or a tarball)",

@@ -29,6 +29,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
+from dumpmask import split, storage
+from dumpmask.split import end_at as _end_at   # (where the end-of-data line starts: split.py reads parts with it)
 from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
 from dumpmask.dialects.base import LineReader
@@ -38,7 +40,11 @@ from dumpmask.idents import display_name
 from dumpmask.work import DataBlock, mask_block
 
 CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block
+# TOC entries whose "definition" is not SQL: pg_dump 17's BLOB METADATA lists large-object oids,
+# one a line, which pg_restore turns into lo_create calls (kept as they are)
+NOT_SQL = frozenset({"BLOB METADATA"})
 END = b"\\."                  # the end-of-data line of COPY text
+PIECE = 256 << 10             # decompressed bytes of a custom archive's block handed on at a time
 
 
 def archive_kind(path: str | None) -> str | None:
@@ -46,6 +52,8 @@ def archive_kind(path: str | None) -> str | None:
     else None (a plain dump, stdin, or something inputs.py refuses)."""
     if not path or path == "-":
         return None
+    if storage.is_url(path):
+        return _url_kind(path)
     if os.path.isdir(path):
         return "directory" if os.path.isfile(os.path.join(path, "toc.dat")) else None
     try:
@@ -53,6 +61,52 @@ def archive_kind(path: str | None) -> str | None:
             return "custom" if fh.read(5) == fmt.MAGIC else None
     except OSError:
         return None
+
+
+def stream_kind(raw):
+    """(kind, stream) for an open binary stream (stdin, a pipe, the caller's stream): kind
+    "custom" when it starts with PGDMP (or with fewer bytes of it that are all there is: a
+    truncated archive, which its reader then reports), else None; `stream` gives every byte of
+    `raw` from its start (the same object when its first bytes could be looked at without
+    reading them: a buffered stream's peek, or a seekable one; else the five bytes read and put
+    back in front)."""
+    def kind(head: bytes):
+        return "custom" if head and fmt.MAGIC.startswith(head) else None
+
+    peek = getattr(raw, "peek", None)
+    if peek is not None:
+        head = peek(5)[:5]
+        if len(head) == 5 or not kind(head):
+            return kind(head), raw
+    else:
+        try:
+            at = raw.tell() if raw.seekable() else None
+        except (OSError, ValueError):
+            at = None
+        if at is not None:
+            head = raw.read(5)
+            raw.seek(at)
+            return kind(head), raw
+    from dumpmask.inputs import Prefixed, read_head
+
+    head = read_head(raw, 5)       # (a pipe that gave fewer bytes than the magic in its first read)
+    return kind(head), io.BufferedReader(Prefixed(head, raw), 1 << 20)
+
+
+def _url_kind(url: str) -> str:
+    """archive_kind for a URL (storage.py, fsspec): "directory" or "custom"; anything else
+    is refused, since only archives are read from URLs."""
+    if storage.isdir(url):
+        if storage.isfile(storage.join(url, "toc.dat")):
+            return "directory"
+    elif storage.isfile(url):
+        with storage.open_file(url, "rb") as fh:
+            if fh.read(5) == fmt.MAGIC:
+                return "custom"
+    elif not storage.exists(url):
+        raise DumpmaskError(f"{storage.public(url)}: no such file or directory archive")
+    raise RulesError(f"{storage.public(url)}: dumpmask reads URLs only for pg_dump archives (-Fd, -Fc): give a plain "
+                     "dump on standard input (e.g. aws s3 cp URL - | dumpmask ...)")
 
 
 # --------------------------------------------------------------------------- the per-table work unit
@@ -102,16 +156,6 @@ def _copy_blocks(pieces, what: str):
     if end:
         yield "rows", buf[:end]
     yield "tail", buf[end:]
-
-
-def _end_at(lines: bytes) -> int:
-    """Where the end-of-data line starts in `lines` (whole lines), or -1."""
-    if lines.startswith(END + b"\n") or lines == END:
-        return 0
-    i = lines.find(b"\n" + END + b"\n")
-    if i < 0 and lines.endswith(b"\n" + END):
-        i = len(lines) - len(END) - 1
-    return i + 1 if i >= 0 else -1
 
 
 def mask_table_file(plan, in_path: str, out_path: str, codec: fmt.Codec, what: str = "") -> FileResult:
@@ -200,31 +244,50 @@ class _Prefix:
 
 class ArchiveJob:
     """One archive masked into another: what Engine.run_archive drives (see the module's
-    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout, custom only)."""
+    docstring). `kind` is "custom" or "directory"; `output` a path ("-": stdout; custom only: an
+    open binary stream). `stream`: a custom archive read from this open binary stream (stdin, a
+    pipe: read sequentially, the blocks in TOC order) rather than from the file `path`, which
+    then only names it in messages ("<stdin>")."""
 
-    def __init__(self, path: str, kind: str, output: str, jobs: int = 1):
-        self.path, self.kind, self.output, self.jobs = path, kind, output, jobs
+    def __init__(self, path: str, kind: str, output, jobs: int = 1, stream=None, split_size: int = split.DEFAULT_SIZE):
+        if isinstance(output, os.PathLike):
+            output = os.fspath(output)
+        self.path, self.kind, self.output, self.jobs = os.fspath(path), kind, output, jobs
+        self.split_size = split_size   # a table file with more SQL than this: parts masked in parallel (split.py)
+        self._splitting = None         # the split.SplitFile being written
         self.source = path
+        self.from_stream = stream is not None
+        self._to = None                # custom: the open stream the archive is written to (stdout, the caller's)
+        if not isinstance(output, str):
+            self._to = output
+        elif output == "-":
+            self._to = sys.stdout.buffer
+        self.progress = None           # a progress.Progress (mask_archive)
         self.hin, self.hout = _Digest(), _Digest()
         self.current = None            # where the engine's Output writes: the entry being written
         self.warned_blobs = False
         self._tmp = None               # the output under its temporary name
+        self._in_place = None          # -o URL: the output directory, written in place (no rename)
         self._spool = None
         self._pool = None
         self.cluster = None            # --cluster: the engine's cluster.ClusterOutput (make_output)
         self._check_output()
         if kind == "custom":
-            try:
-                raw = open(path, "rb")
-            except OSError as e:
-                raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
+            if stream is not None:
+                raw = stream
+            else:
+                try:
+                    raw = storage.open_file(path, "rb")
+                except OSError as e:
+                    raise DumpmaskError(f"cannot open input {path}: {e.strerror}") from None
             self.stream = fmt.Stream(raw, path)
             self.header = fmt.read_header(self.stream, "custom")
             self.codec = fmt.Codec.of(self.header, path)
             self.entries = fmt.read_toc(self.stream, self.header)
+            self._toc_read = fmt.toc_digest(self.entries, self.header)   # (a second copy after the data: _finish_custom)
         else:
-            self.toc_path = os.path.join(path, "toc.dat")
-            with open(self.toc_path, "rb") as fh:
+            self.toc_path = storage.join(path, "toc.dat")
+            with storage.open_file(self.toc_path, "rb") as fh:
                 s = fmt.Stream(fh, self.toc_path)
                 self.header = fmt.read_header(s, "directory")
                 self.codec = fmt.Codec.of(self.header, path)
@@ -239,26 +302,43 @@ class ArchiveJob:
     # ------------------------------------------------------------------ checks before the run
     def _check_output(self) -> None:
         out = self.output
-        if out == "-":
+        if self._to is not None:
             if self.kind == "directory":
                 raise RulesError("a directory archive (pg_dump -Fd) is written to a directory: give -o DIR")
-            if sys.stdout.isatty():
+            if out == "-" and sys.stdout.isatty():
                 raise RulesError("a custom-format archive is binary: give -o FILE (or redirect standard output)")
             return
-        if os.path.abspath(out) == os.path.abspath(self.path):
-            raise RulesError(f"{out}: the output would overwrite the input archive")
+        if not self.from_stream and storage.absolute(out) == storage.absolute(self.path):
+            raise RulesError(f"{storage.public(out)}: the output would overwrite the input archive")
+        if storage.is_url(out):
+            return self._check_url_output(out)
         if self.kind == "directory":
             if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
                 raise RulesError(f"{out}: the output directory exists and is not empty (pg_dump -Fd writes a new one)")
         elif os.path.isdir(out):
             raise RulesError(f"{out}: is a directory; a custom-format archive is written to a file")
 
+    def _check_url_output(self, out: str) -> None:
+        """-o URL (storage.py): a directory archive's new directory, written in place (an object
+        store has no rename of directories): table files first, toc.dat last."""
+        if self.kind != "directory":
+            raise RulesError(f"{storage.public(out)}: a custom-format archive is written to a local file or standard "
+                             "output, not a URL (-o - | aws s3 cp - URL)")
+        if storage.exists(out) and (not storage.isdir(out) or storage.listdir(out)):
+            raise RulesError(f"{storage.public(out)}: the output directory exists and is not empty (pg_dump -Fd writes "
+                             "a new one)")
+
     def input_description(self) -> dict:
         return {"format": self.kind, "compression": self._compression(),
                 "archive_version": ".".join(map(str, self.header.version))}
 
     def output_description(self) -> dict:
-        return {"format": self.kind, "compression": self._compression()}
+        """As the input's, and the level the masked data was compressed at (`written_level`:
+        the header's, or pg_dump's default for the algorithm where the header records none)."""
+        compression = self._compression()
+        if self.codec.algorithm != "none":
+            compression["written_level"] = fmt.effective_level(self.codec)
+        return {"format": self.kind, "compression": compression}
 
     def _compression(self) -> dict:
         """The audit's compression object, the shape a compressed plain dump's has (format;
@@ -280,7 +360,7 @@ class ArchiveJob:
                 parsed = parse_copy(e.copy_stmt)
                 if parsed is not None:
                     engine.note_data_table(parsed[0], None)
-            elif e.defn:
+            elif e.defn and e.kind not in NOT_SQL:
                 parts.append(e.defn if e.defn.endswith(b"\n") else e.defn + b"\n")
         return b"".join(parts)
 
@@ -302,9 +382,22 @@ class ArchiveJob:
         self.current(data)
 
     # ------------------------------------------------------------------ the entries
+    def _show(self, e=None, force: bool = False) -> None:
+        """The progress line: the archive's bytes read so far, the entry's table (force: now)."""
+        if self.progress is None or not self.progress.enabled:
+            return
+        done = self.stream.pos if self.kind == "custom" else self.hin.bytes
+        if e is not None:
+            self._showing = None if e.kind != "TABLE DATA" else (
+                (e.namespace or b"").decode("utf-8", "replace") + "." + (e.tag or b"").decode("utf-8", "replace"))
+        self.progress.update(done, self._showing, force)
+
+    _showing = None
+
     def write_entries(self, engine) -> None:
         self._open_output()
         for e in self.entries:
+            self._show(e)
             engine.output.drain()
             if e.had_dumper and e.kind == "TABLE DATA":
                 self.table_data(engine, e)
@@ -319,10 +412,14 @@ class ArchiveJob:
                 e.defn = self.statement(engine, e)
         self._finish_files(engine)
         engine.output.drain()
+        self._showing = None
+        self._show(force=True)     # (the last figures: every byte of the archive read)
 
     def statement(self, engine, e) -> bytes:
         """An entry's definition as write_dump writes a statement: the stages may rewrite it
         (a setval after remapped keys); every statement is counted in the audit."""
+        if e.kind in NOT_SQL:
+            return e.defn
         lines = LineReader(io.BytesIO(e.defn), f"{self.path} {e.label}")
         raws, news = [], []
         for ev in engine.dialect.events(lines):
@@ -370,14 +467,24 @@ class ArchiveJob:
     _last = "the table of contents"
 
     def _custom_pieces(self, e):
+        """The entry's data decompressed, in pieces of about PIECE bytes (pg_dump -Z0 writes a
+        chunk per row: joined here, not handed on one by one)."""
         z = self.codec.decompressor(False, f"{self.path}: {e.label}")
+        held, size = [], 0
         for chunk in fmt.raw_chunks(self.stream):
             out = z.feed(chunk)
             if out:
-                yield out
+                held.append(out)
+                size += len(out)
+                if size >= PIECE:
+                    self._show(e)
+                    yield b"".join(held)
+                    held, size = [], 0
         tail = z.end()
         if tail:
-            yield tail
+            held.append(tail)
+        if held:
+            yield b"".join(held)
 
     def table_data(self, engine, e) -> None:
         table = self._table_of(engine, e)
@@ -393,7 +500,9 @@ class ArchiveJob:
         if table is not None and not engine.table_wanted(table[0]):
             state = table[0]
             def kept():
-                for chunk in fmt.raw_chunks(self.stream):
+                for i, chunk in enumerate(fmt.raw_chunks(self.stream)):
+                    if not i % 256:
+                        self._show(e)
                     bw.raw_chunk(chunk)     # copied as stored, not recompressed
                     yield chunk
             z = self.codec.decompressor(False, f"{self.path}: {e.label}")
@@ -432,6 +541,8 @@ class ArchiveJob:
             raise StrictError(f"{self.path}: {e.label}: large objects cannot be masked and would be copied as they "
                               "are (--strict): dump without them (pg_dump -B / --no-blobs) or run without --strict")
         if not self.warned_blobs:
+            if self.progress is not None:
+                self.progress.break_line()
             engine.warn(f"{self.path}: large objects ({e.label}) are copied as they are, not masked")
             self.warned_blobs = True
         if self.kind == "directory":
@@ -450,7 +561,7 @@ class ArchiveJob:
         return fmt.data_file(self.path, e, self.codec)
 
     def _out_file(self, in_path: str) -> str:
-        return os.path.join(self._tmp, os.path.basename(in_path))
+        return storage.join(self._tmp, storage.basename(in_path))
 
     def _table_file(self, engine, e, state, columns, text_format) -> None:
         in_path = self._in_file(e)
@@ -470,7 +581,25 @@ class ArchiveJob:
                 tstats.rows_written += c.rows_written
             tstats.rows_read += r.rows
 
+        if split.should_split(in_path, self.codec, self.split_size):
+            return self._split_file(engine, planned.plan, in_path, out_path, what, merge)
         self._submit(engine, (planned.plan, in_path, out_path, self.codec, what), merge)
+
+    def _split_file(self, engine, plan, in_path: str, out_path: str, what: str, on_done) -> None:
+        """A table file larger than --split-size: its parts are work units of their own, in
+        order (split.py); the file is recorded when its last part is written."""
+        in_path, out_path = storage.absolute(in_path), storage.absolute(out_path)
+
+        def done(*fields) -> None:
+            self._splitting = None
+            self._done((None, in_path, out_path), FileResult(*fields), on_done)
+
+        info = engine.audit.data["options"].setdefault("split", {"size": self.split_size, "files": 0, "parts": 0})
+        info["files"] += 1
+        self._splitting = job = split.SplitFile(plan, in_path, out_path, self.codec, what, self.split_size, done)
+        for part in job.parts():
+            info["parts"] += 1
+            self._submit(engine, part, job.take, work=split.part_work)
 
     def _engine_file(self, engine, e) -> None:
         """A table file through the engine's path, in-process (in TOC order)."""
@@ -483,17 +612,20 @@ class ArchiveJob:
             self._engine_copy(engine, e, iter(reader), writer.write)
         finally:
             writer.close()
-        self.manifest_in.append((reader.sha.hexdigest(), os.path.basename(in_path)))
-        self.manifest_out.append((writer.sha.hexdigest(), os.path.basename(out_path)))
+        self.manifest_in.append((reader.sha.hexdigest(), storage.basename(in_path)))
+        self.manifest_out.append((writer.sha.hexdigest(), storage.basename(out_path)))
         self.hin.bytes += reader.bytes
         self.hout.bytes += writer.bytes
 
-    def _submit(self, engine, args, on_done) -> None:
+    def _submit(self, engine, args, on_done, work=None) -> None:
         """A table file as a work unit: in-process with -j 1, else in the pool (results taken
-        in TOC order, at most 2 per worker in flight)."""
+        in TOC order, at most 2 per worker in flight). `work`: split.part_work for a part of a
+        split file (args a split.Part, on_done its SplitFile.take; at most workers + 1 in flight)."""
         if self.cluster is not None:
-            return self._submit_cluster(args, on_done)
+            return self._submit_cluster(args, on_done, work)
         if self.jobs <= 1:
+            if work is not None:
+                return on_done(args, *work(args))
             return self._done(args, mask_table_file(*args), on_done)
         if self._pool is None:
             import concurrent.futures
@@ -501,25 +633,28 @@ class ArchiveJob:
 
             self._pool = concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
             self._pending = []
-        self._pending.append((self._pool.submit(_file_work, args), args, on_done))
-        while len(self._pending) > 2 * self.jobs:
+        self._pending.append((self._pool.submit(work or _file_work, args), args, on_done))
+        while len(self._pending) > (self.jobs + 1 if work else 2 * self.jobs):
             self._complete_one()
 
-    def _submit_cluster(self, args, on_done) -> None:
+    def _submit_cluster(self, args, on_done, work=None) -> None:
         """--cluster: the table file's work unit on a Dask worker, which reads the input file
         and writes the output file itself (both must be at the same paths on every worker: a
         shared filesystem); results taken in TOC order, at most 2 per worker in flight."""
         if self._pool is None:
-            self._pool = self.cluster.file_pool([os.path.abspath(self.path)], [os.path.abspath(self._tmp)])
+            self._pool = self.cluster.file_pool([storage.absolute(self.path)], [storage.absolute(self._tmp)])
             self._pending = []
-        args = (args[0], os.path.abspath(args[1]), os.path.abspath(args[2]), *args[3:])
-        self._pending.append((self._pool.submit(_file_work, args), args, on_done))
-        while len(self._pending) > 2 * self._pool.workers:
+        if work is None:
+            args = (args[0], storage.absolute(args[1]), storage.absolute(args[2]), *args[3:])
+        self._pending.append((self._pool.submit(work or _file_work, args), args, on_done))
+        while len(self._pending) > (self._pool.workers + 1 if work else 2 * self._pool.workers):
             self._complete_one()
 
     def _complete_one(self) -> None:
         future, args, on_done = self._pending.pop(0)
         ok, result = future.result()
+        if isinstance(args, split.Part):
+            return on_done(args, ok, result)      # (SplitFile.take runs a failed part again itself)
         if not ok:
             result = mask_table_file(*args)   # the error again, here, with its exact message
         self._done(args, result, on_done)
@@ -529,17 +664,18 @@ class ArchiveJob:
             self._complete_one()
 
     def _done(self, args, r: FileResult, on_done) -> None:
-        self.manifest_in.append((r.in_sha, os.path.basename(args[1])))
-        self.manifest_out.append((r.out_sha, os.path.basename(args[2])))
+        self.manifest_in.append((r.in_sha, storage.basename(args[1])))
+        self.manifest_out.append((r.out_sha, storage.basename(args[2])))
         self.hin.bytes += r.in_bytes
         self.hout.bytes += r.out_bytes
         on_done(r)
+        self._show()
 
     def _blob_files(self, e) -> None:
         toc = self._in_file(e)
-        names = [os.path.basename(toc)]
+        names = [storage.basename(toc)]
         try:
-            with open(toc, "rb") as fh:
+            with storage.open_file(toc, "rb") as fh:
                 listed = fh.read()
         except OSError as ex:
             raise ArchiveError(f"{self.path}: {e.label}: cannot read {toc}: {ex.strerror}") from None
@@ -548,14 +684,14 @@ class ArchiveJob:
             if len(parts) != 2 or not parts[0].isdigit() or b"/" in parts[1]:
                 raise ArchiveError(f"{self.path}: {e.label}: {toc} is corrupt")
             name = parts[1].decode("utf-8", "surrogateescape")
-            if not os.path.exists(os.path.join(self.path, name)) and self.codec.algorithm != "none":
+            if not storage.exists(storage.join(self.path, name)) and self.codec.algorithm != "none":
                 name += self.codec.suffix
             names.append(name)
         for name in names:
-            src = os.path.join(self.path, name)
-            if not os.path.isfile(src):
+            src = storage.join(self.path, name)
+            if not storage.isfile(src):
                 raise ArchiveError(f"{self.path}: {e.label}: the large-object file {name} is missing")
-            h, n, _, _ = fmt.copy_file(src, os.path.join(self._tmp, name))
+            h, n, _, _ = fmt.copy_file(src, storage.join(self._tmp, name))
             self.manifest_in.append((h, name))
             self.manifest_out.append((h, name))
             self.hin.bytes += n
@@ -564,11 +700,14 @@ class ArchiveJob:
     # ------------------------------------------------------------------ output
     def _open_output(self) -> None:
         if self.kind == "custom":
-            where = os.path.dirname(os.path.abspath(self.output)) if self.output != "-" else None
+            where = os.path.dirname(os.path.abspath(self.output)) if self._to is None else None
             self._spool = tempfile.TemporaryFile(dir=where, prefix=".dumpmask-")
-            if self.output != "-":
+            if self._to is None:
                 fd, self._tmp = tempfile.mkstemp(dir=where, prefix=f".{os.path.basename(self.output)}.dumpmask-")
                 os.close(fd)
+        elif storage.is_url(self.output):
+            storage.makedirs(self.output)    # (written in place: toc.dat, written last, makes it an archive)
+            self._tmp = self._in_place = self.output
         else:
             parent = os.path.dirname(os.path.abspath(self.output.rstrip("/")))
             self._tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(self.output.rstrip('/'))}.dumpmask-")
@@ -584,7 +723,7 @@ class ArchiveJob:
         s = self.stream
         s.where = "the end of the archive"
         if not s.at_eof():
-            raise ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block")
+            self._toc_again(s)
         self.hin.bytes, self.hin.sha = s.pos, s.sha
         head = self.header.pack()
         toc_len = len(fmt.pack_toc(self.entries, self.header))
@@ -595,7 +734,7 @@ class ArchiveJob:
         toc = fmt.pack_toc(self.entries, self.header)
         if len(toc) != toc_len:       # (offsets are fixed-width: this cannot change)
             raise DumpmaskError("internal error: the table of contents changed size with its offsets")
-        out = sys.stdout.buffer if self.output == "-" else open(self._tmp, "wb")
+        out = self._to if self._to is not None else open(self._tmp, "wb")
         try:
             for data in (head, toc):
                 out.write(data)
@@ -609,29 +748,59 @@ class ArchiveJob:
                 self.hout.update(b)
             out.flush()
         finally:
-            if out is not sys.stdout.buffer:
+            if out is not self._to:
                 out.close()
         self._spool.close()
-        if self.output != "-":
+        if self._to is None:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(self._tmp, 0o666 & ~umask)     # (mkstemp made it 0600; a file pg_dump writes follows the umask)
             os.replace(self._tmp, self.output)
             self._tmp = None
 
+    def _toc_again(self, s) -> None:
+        """Bytes after the last data block: pg_dump 17 writing to an output it cannot seek back
+        in (stdout in append mode) writes the TOC again there, with the offsets then known. That
+        copy (the same entries) is read and dropped: the output's own TOC has every offset set.
+        Anything else there is a corrupt archive."""
+        s.unread()
+        s.where = "the table of contents repeated after the data"
+        bad = ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block (not a copy of its table "
+                           "of contents)")
+        try:
+            again = fmt.read_toc(s, self.header)
+        except ArchiveError:
+            raise bad from None
+        if fmt.toc_digest(again, self.header) != self._toc_read or not s.at_eof():
+            raise bad
+
     def _finish_directory(self) -> None:
         toc = self.header.pack() + fmt.pack_toc(self.entries, self.header)
-        with open(os.path.join(self._tmp, "toc.dat"), "wb") as fh:
-            fh.write(toc)
+        if self._in_place is None:
+            with open(os.path.join(self._tmp, "toc.dat"), "wb") as fh:
+                fh.write(toc)
         self.manifest_out.insert(0, (hashlib.sha256(toc).hexdigest(), "toc.dat"))
         self.hout.bytes += len(toc)
         self.hin.sha = _manifest_sha(self.manifest_in)
         self.hout.sha = _manifest_sha(self.manifest_out)
+        if self._in_place is not None:
+            return self._finish_in_place(toc)
         os.chmod(self._tmp, 0o700)
         if os.path.isdir(self.output):
             os.rmdir(self.output)        # (checked empty before the run)
         os.rename(self._tmp, self.output)
         self._tmp = None
+
+    def _finish_in_place(self, toc: bytes) -> None:
+        """-o URL: toc.dat last, under a temporary name first, then renamed (a store without
+        rename copies it whole): no toc.dat unless every table file is written."""
+        import uuid
+
+        staged = storage.join(self.output, f".toc.dat.dumpmask-{uuid.uuid4().hex}")
+        with storage.open_file(staged, "wb") as fh:
+            fh.write(toc)
+        storage.move(staged, storage.join(self.output, "toc.dat"))
+        self._tmp = self._in_place = None
 
     def abort(self) -> None:
         """The run failed: nothing of the output stays (no archive that restores as if complete)."""
@@ -640,8 +809,13 @@ class ArchiveJob:
                 future.cancel()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._splitting is not None:
+            self._splitting.close()
         if self._spool is not None:
             self._spool.close()
+        if self._in_place is not None:
+            storage.remove_tree(self._in_place)     # (checked empty or absent before the run)
+            self._tmp = self._in_place = None
         if self._tmp is not None:
             if os.path.isdir(self._tmp):
                 shutil.rmtree(self._tmp, ignore_errors=True)
@@ -661,7 +835,7 @@ class ArchiveJob:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self.kind == "custom":
+        if self.kind == "custom" and not self.from_stream:
             self.stream.raw.close()
 
 
@@ -700,9 +874,15 @@ class _Chain(io.RawIOBase):
 
 
 def mask_archive(job: ArchiveJob, engine) -> dict:
-    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict."""
-    engine.progress = False      # (no progress line over archive entries yet)
+    """Run `engine` (engine.build_engine) over the archive `job`; returns the audit dict. The
+    progress line (engine.progress: the CLI's, stderr a terminal and no -q) is the job's: the
+    archive's bytes read and the table being masked (the engine's own would count one entry)."""
+    from dumpmask.progress import Progress
+
+    job.progress = Progress(engine.progress)
+    engine.progress = False
     try:
         return engine.run_archive(job)
     finally:
+        job.progress.done()
         job.close()

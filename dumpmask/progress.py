@@ -13,11 +13,12 @@ class Progress:
         self.t0 = time.monotonic()
         self.last = 0.0
 
-    def update(self, nbytes: int, table: str | None) -> None:
+    def update(self, nbytes: int, table: str | None, force: bool = False) -> None:
+        """force: shown now (the last figures of a run), not at most twice a second."""
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.last < 0.5:
+        if now - self.last < 0.5 and not force:
             return
         self.last = now
         el = max(now - self.t0, 1e-6)
@@ -27,3 +28,8 @@ class Progress:
     def done(self):
         if self.enabled and self.last:
             sys.stderr.write("\n")
+
+    def break_line(self):
+        """End the line shown (a warning is printed next); the next update starts a new one."""
+        self.done()
+        self.last = 0.0

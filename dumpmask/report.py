@@ -491,8 +491,11 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     _checklists(pdf, audit, tables, remap_opt, remapped)                        # 3. checklists
     _credentials(pdf, audit, tables)                                            # 4. credentials
     _tables_section(pdf, tables, remapped, audit)                               # 5. per table
-    _warnings(pdf, audit)                                                       # 6. warnings
-    pdf.output(out_path)
+    _row_rules(pdf, audit, tables)                                              # 6. rules that follow the data
+    _warnings(pdf, audit)                                                       # 7. warnings
+    from dumpmask.atomic import write_atomically
+
+    write_atomically(out_path, bytes(pdf.output()))   # under its name only when complete
 
 
 def _tool_version(audit: dict) -> tuple[str, str]:
@@ -1182,8 +1185,65 @@ def _bar_chart(pdf: _Report, data: list[tuple[str, int]]) -> None:
     pdf.ln(2)
 
 
+def _row_rules(pdf: _Report, audit, tables) -> None:
+    """The complete-schema policy, row conditions and k-anonymity: what each did in this run."""
+    pdf.section("Rules that follow the data", 6)
+    any_ = False
+    unlisted = _dict(audit.get("unlisted"))
+    if unlisted:
+        any_ = True
+        cols = [_dict(c) for c in _list(unlisted.get("columns"))]
+        pdf.subsection(f"Columns the rules do not name: policy {_text(unlisted.get('policy'))}")
+        if unlisted.get("policy") == "fail":
+            pdf.para("Every column of every table with data had to be named in the rules (or remapped as a "
+                     "key); a run with an unnamed column stops before that table's data.", size=7.5)
+        if cols:
+            pdf.grid(("Table", "Column", "Type", "Default applied", "Why"),
+                     [(_text(c.get("table")), _text(c.get("column")), _text(c.get("type")), _text(c.get("mutation")),
+                       _text(c.get("why"))) for c in cols], (40, 30, 30, 30, 50), size=7.5)
+        elif unlisted.get("policy") == "mask":
+            pdf.para("Every column was named in the rules: no default was applied.", size=7.5, color=_GREY)
+    conditional = [(t, c, _dict(e)) for t, tv in sorted(tables.items())
+                   for c, e in sorted(_dict(_dict(tv).get("columns")).items()) if _dict(e).get("where")]
+    if conditional:
+        any_ = True
+        pdf.subsection(f"Row conditions ({len(conditional)})")
+        pdf.para("These rules applied only to the rows their condition held for (the original values); the "
+                 "other rows of the column were written unchanged.", size=7.5)
+        pdf.grid(("Table", "Column", "Mutation", "Condition", "Rows matched", "Changed"),
+                 [(t, c, _text(e.get("mutation")), _text(e.get("where")), _count(e.get("rows_matched")),
+                   _count(e.get("changed"))) for t, c, e in conditional],
+                 (35, 25, 25, 60, 18, 17), align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"), size=7.5)
+    kanon = _dict(audit.get("kAnonymity"))
+    if kanon:
+        any_ = True
+        k = _int(kanon.get("k"))
+        pdf.subsection(f"k-anonymity (k = {_text(kanon.get('k'))}, action {_text(kanon.get('action'))})")
+        rows, styles = [], []
+        for t, e in sorted(_dict(kanon.get("tables")).items()):
+            e = _dict(e)
+            achieved = _int(e.get("achieved_k"))
+            after = "suppressed" if kanon.get("action") == "suppress" and _int(e.get("rows_below_k")) else ""
+            rows.append((t, ", ".join(map(str, _list(e.get("quasiIdentifiers")))), _count(e.get("rows")),
+                         _count(e.get("classes")), _text(achieved), _count(e.get("rows_below_k")) + (f" ({after})" if after else ""),
+                         _text(e.get("generalize_next"))))
+            ok = achieved is not None and k is not None and (achieved >= k or after)
+            styles.append((None, None, None, None, FontFace(emphasis="BOLD", color=_GREEN if ok else _RED), None, None))
+        if rows:
+            pdf.grid(("Table", "Quasi-identifiers", "Rows", "Classes", "Achieved k", "Rows below k", "Next"),
+                     rows, (35, 45, 18, 18, 18, 28, 18), size=7.5, styles=styles)
+        else:
+            pdf.para("No quasi-identifier table had data.", color=_GREY)
+        if kanon.get("action") == "report" and kanon.get("requested_action") != "report":
+            pdf.para(f"Reported only (--k-report-only): the rules ask for {_text(kanon.get('requested_action'))}, "
+                     "which this run did not enforce.", size=7.5, color=_AMBER)
+    if not any_:
+        pdf.para("No complete-schema policy, row condition or k-anonymity requirement was set for this run.",
+                 color=_GREY)
+
+
 def _warnings(pdf: _Report, audit) -> None:
-    pdf.section("Warnings", 6)
+    pdf.section("Warnings", 7)
     any_ = False
     un = _list(audit.get("unmatched_rules"))
     if un:

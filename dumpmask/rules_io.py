@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import orjson
 
-from dumpmask.errors import DumpmaskError
-
 
 def read_rules_document(path: str) -> dict:
     """The rules file's JSON document as written (to extend it), not the loaded RuleSet."""
@@ -19,8 +17,6 @@ def write_rules_document(path: str, document: dict) -> None:
 
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
     load_rules(path, data)
-    try:
-        with open(path, "wb") as fh:
-            fh.write(data)
-    except OSError as e:
-        raise DumpmaskError(f"cannot write rules file {path}: {e.strerror}") from None
+    from dumpmask.atomic import write_atomically
+
+    write_atomically(path, data)

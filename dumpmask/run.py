@@ -24,13 +24,20 @@ def open_input(path: str):
 
 
 def open_output(path: str):
-    """The binary stream for OUTPUT: stdout for "-", else the file, created or truncated."""
+    """The binary stream for OUTPUT: stdout for "-", else an atomic.AtomicFile: written under a
+    temporary name beside it, renamed to `path` only when the run succeeded (commit)."""
+    from dumpmask.atomic import AtomicFile, NamedOutput
+
     if path == "-":
-        return sys.stdout.buffer
-    try:
-        return open(path, "wb")
-    except OSError as e:
-        raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+        return NamedOutput(sys.stdout.buffer, "stdout")
+    from dumpmask.storage import is_url, public
+
+    if is_url(path):
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{public(path)}: dumpmask writes URLs only for directory archives (pg_dump -Fd): write a "
+                         "plain dump to standard output (dumpmask ... | aws s3 cp - URL)")
+    return AtomicFile(path)
 
 
 def checked_input(path: str):
@@ -58,7 +65,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                template: str | None = None, first: int | None = None, last: int | None = None,
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
-               cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False) -> dict:
+               cluster_timeout: float | None = None, split_size: int | None = None,
+               k_report_only: bool = False, erase=None, only=None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -78,6 +86,16 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
     from dumpmask.pipeline import archive_kind
 
     kind = archive_kind(input_name)
+    stdin = None
+    if input_name == "-":
+        from dumpmask.pipeline import stream_kind
+
+        kind, stdin = stream_kind(sys.stdin.buffer)   # a pg_dump -Fc on a pipe: read as it comes
+    if kind is None and split_size is not None:
+        from dumpmask.errors import RulesError
+
+        raise RulesError("--split-size is for pg_dump archives (a directory archive's table files); a plain dump "
+                         "is already masked in blocks of about 1 MB with -j N")
     if kind is not None and (erase or only):
         from dumpmask.errors import RulesError
 
@@ -93,8 +111,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
         return _mask_archive(input_name, kind, output_name, rules, key, audit_path=audit_path, report_path=report_path,
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
-                             cluster_timeout=cluster_timeout, k_report_only=k_report_only)
+                             cluster_timeout=cluster_timeout, stream=stdin, split_size=split_size,
+                             k_report_only=k_report_only)
     src, source, input_path = open_input(input_name)
+    if stdin is not None:
+        src = stdin
     dst = open_output(output_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, strict=strict, progress=progress,
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
@@ -102,16 +123,21 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                           erase=erase, only=only, k_report_only=k_report_only)
     masked = False
+    audit_failure = None
     try:
         engine.run(src, dst)
         masked = True
     finally:
-        audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
-        if output_name != "-":
-            dst.close()
-        if input_path is not None:
-            src.close()
-    _fail_without_audit(audit_failure)
+        try:
+            audit_failure = _write_evidence(engine, key, audit_path, report_path, masked, error)
+            if output_name != "-" and masked and audit_failure is None:
+                dst.commit()     # the output appears under its name only now
+        finally:
+            if output_name != "-":
+                dst.close()      # not committed: the temporary file is removed
+            if input_path is not None:
+                src.close()
+    _fail_without_audit(audit_failure, kept=output_name == "-")
     return engine.audit.data
 
 
@@ -134,27 +160,35 @@ def _write_evidence(engine, key, audit_path, report_path, masked: bool, error) -
     return audit_failure
 
 
-def _fail_without_audit(audit_failure: str | None) -> None:
+def _fail_without_audit(audit_failure: str | None, kept: bool = True) -> None:
     """The evidence asked for is missing: the run did not do all its work (exit 1)."""
     if audit_failure is not None:
+        if not kept:
+            raise DumpmaskError(f"{audit_failure}: the run is not complete without its audit, so the masked output "
+                                "was not kept")
         raise DumpmaskError(f"{audit_failure}: the masked output was written, but the run is not complete without its audit")
 
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None, k_report_only=False) -> dict:
+                  cluster_timeout=None, stream=None, split_size=None, k_report_only=False) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
-    format (a file or "-" for custom, a new directory for directory)."""
+    format (a file or "-" for custom, a new directory for directory). `stream`: the custom
+    archive is read from it (stdin) rather than from the file INPUT."""
     from dumpmask.engine import build_engine
     from dumpmask.pipeline import ArchiveJob, mask_archive
 
     if dialect not in (None, "postgres"):
         raise DumpmaskError(f"{input_name}: a pg_dump archive is PostgreSQL, not --dialect {dialect}")
-    engine = build_engine(rules, key, dialect="postgres", source=input_name, strict=strict, progress=progress,
+    source = "<stdin>" if stream is not None else input_name
+    engine = build_engine(rules, key, dialect="postgres", source=source, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
                           cluster_timeout=cluster_timeout, k_report_only=k_report_only)
-    job = ArchiveJob(input_name, kind, output_name, jobs=engine.jobs)
+    from dumpmask.split import DEFAULT_SIZE
+
+    job = ArchiveJob(source, kind, output_name, jobs=engine.jobs, stream=stream,
+                     split_size=DEFAULT_SIZE if split_size is None else split_size)
     masked = False
     try:
         mask_archive(job, engine)

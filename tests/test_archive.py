@@ -130,7 +130,8 @@ def test_masked_archive_restores(pg_server, src, masked, name):
     assert audit["input"]["format"] == audit["output"]["format"] == name.split("_")[0]
     want = ({"format": "none", "level": 0, "of": "archive data"} if name == "custom_z0"
             else {"format": "gzip", "level": None, "of": "archive data"})
-    assert audit["input"]["compression"] == audit["output"]["compression"] == want
+    assert audit["input"]["compression"] == want
+    assert audit["output"]["compression"] == (want if name == "custom_z0" else dict(want, written_level=6))
     assert any("large objects" in w for w in audit["warnings"])
 
 
@@ -335,3 +336,138 @@ def test_archive_of_inserts_is_masked_as_the_plain_inserts_dump(pg_server, src):
         assert cp.returncode == 0, cp.stderr.decode()
         text = subprocess.run([pg_server.bin("pg_restore"), "-f", "-", str(out)], capture_output=True, check=True).stdout
         assert [ln for ln in text.splitlines() if ln.startswith(b"INSERT ") or b"setval(" in ln] == expected, args
+
+
+def _pipe_dm(pg, db: str, *args, head: int | None = None) -> subprocess.CompletedProcess:
+    """pg_dump -Fc DB | dumpmask ARGS (optionally cut to `head` bytes on the way, as a pipe
+    that breaks would): the real pg_dump writing to a pipe, so its data offsets are unset."""
+    env = dict(pg.env, PYTHONPATH=str(REPO), DUMPMASK_KEY=TEST_KEY)
+    cut = f" | head -c {head}" if head is not None else ""
+    cmd = (f"{pg.bin('pg_dump')} -Fc -d {db}{cut} | {sys.executable} -m dumpmask -q "
+           + " ".join(f"'{a}'" for a in map(str, args)))
+    return subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, timeout=300)
+
+
+def test_custom_archive_on_stdin_is_masked_as_the_same_file_is(pg_server, src):
+    """pg_dump -Fc | dumpmask -o FILE and | dumpmask > FILE (-j 1 and -j 2): pg_dump on a pipe
+    leaves every data offset unset and writes the blocks in TOC order; read as they come, the
+    result is the same bytes as masking that archive from a file, has every offset set, and
+    restores with pg_restore -d and -j 2."""
+    base = src["base"]
+    teed = base / "teed.dump"
+    outs = {"file": base / "stdin-out.dump", "stdout": base / "stdin-stdout.dump", "j2": base / "stdin-j2.dump"}
+    cp = _pipe_dm(pg_server, src["db"], "-c", src["rules"], "-o", outs["file"], "--audit", base / "stdin.audit.json")
+    assert cp.returncode == 0, cp.stderr.decode()
+    # the same pg_dump output, kept: tee it this time (a second dump of the same database)
+    env = dict(pg_server.env, PYTHONPATH=str(REPO), DUMPMASK_KEY=TEST_KEY)
+    cmd = (f"{pg_server.bin('pg_dump')} -Fc -d {src['db']} | tee {teed} | {sys.executable} -m dumpmask -q -c "
+           f"{src['rules']} > {outs['stdout']}")
+    cp = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, timeout=300)
+    assert cp.returncode == 0, cp.stderr.decode()
+    states = {state for state, _b, _i in data_offsets(teed.read_bytes()).values()}
+    assert states == {1}, "pg_dump on a pipe leaves the data offsets unset"
+    cp = subprocess.run(["bash", "-c", f"{sys.executable} -m dumpmask -q -j 2 -c {src['rules']} -o {outs['j2']} - "
+                         f"< {teed}"], env=env, capture_output=True, timeout=300)
+    assert cp.returncode == 0, cp.stderr.decode()
+    from_file = base / "teed-masked.dump"
+    cp = run_dm("-c", src["rules"], teed, "-o", from_file)
+    assert cp.returncode == 0, cp.stderr.decode()
+    assert outs["stdout"].read_bytes() == from_file.read_bytes() == outs["j2"].read_bytes()
+    for name, path in outs.items():
+        offsets = data_offsets(path.read_bytes())
+        assert len(offsets) == 5 and all(s == 2 and i == d for d, (s, _b, i) in offsets.items()), name
+    for j in ("1", "2"):
+        db = restore(pg_server, outs["file"], f"archive_stdin_{j}", "-j", j)
+        check_masked_restore(pg_server, src["db"], db)
+    audit = json.loads((base / "stdin.audit.json").read_text())
+    assert audit["status"] == "ok" and audit["input"]["name"] == "<stdin>"
+    assert audit["input"]["format"] == audit["output"]["format"] == "custom"
+
+
+def test_custom_archive_on_stdin_cut_short_fails_without_output(pg_server, src):
+    """A pipe that ends part-way (pg_dump killed, a network copy broken): exit 1 naming where,
+    nothing on stdout and no output file (the archive is written only once it is complete);
+    what archives cannot do on stdin either is refused as for a file."""
+    size = src["dumps"]["custom"].stat().st_size
+    out = src["base"] / "stdin-cut.dump"
+    for cut in (3, 200, size // 2, size - 12):
+        cp = _pipe_dm(pg_server, src["db"], "-c", src["rules"], "-o", out, head=cut)
+        _refused(cp, b"<stdin>", b"truncated")
+        assert not out.exists()
+        cp = _pipe_dm(pg_server, src["db"], "-c", src["rules"], head=cut)
+        _refused(cp, b"truncated")
+        assert cp.stdout == b""
+    cp = _pipe_dm(pg_server, src["db"], "--first", "3", "-c", src["rules"], "-o", out)
+    assert cp.returncode == 2 and b"partial transfer" in cp.stderr and not out.exists()
+
+
+def test_library_mask_routes_archives_as_the_cli_does(src, masked, tmp_path):
+    """dumpmask.mask(): a custom archive given as a path or as an open stream into a stream, a
+    directory archive into a new directory: the CLI's bytes; what cannot be is refused."""
+    import io
+
+    import dumpmask
+    from dumpmask.errors import RulesError
+
+    rules = str(src["rules"])
+    for given in (src["dumps"]["custom"], open(src["dumps"]["custom"], "rb")):
+        out = io.BytesIO()
+        audit = dumpmask.mask(given, out, rules=rules, key=TEST_KEY, warn=lambda m: None)
+        assert out.getvalue() == masked["custom"].read_bytes()
+        assert audit["status"] == "ok" and audit["input"]["format"] == "custom"
+    piped = io.BufferedReader(io.BytesIO(src["dumps"]["custom"].read_bytes()))   # (a stream, no name)
+    out = io.BytesIO()
+    assert dumpmask.mask(piped, out, rules=rules, key=TEST_KEY, warn=lambda m: None)["input"]["name"] == "<stream>"
+    assert out.getvalue() == masked["custom"].read_bytes()
+    into = tmp_path / "lib.dump"
+    dumpmask.mask(src["dumps"]["custom"], into, rules=rules, key=TEST_KEY, warn=lambda m: None)
+    assert into.read_bytes() == masked["custom"].read_bytes()
+    d = tmp_path / "lib.dir"
+    dumpmask.mask(src["dumps"]["directory"], d, rules=rules, key=TEST_KEY, warn=lambda m: None, jobs=2)
+    one = masked["directory"]
+    assert {f: (d / f).read_bytes() for f in os.listdir(d)} == {f: (one / f).read_bytes() for f in os.listdir(one)}
+    with pytest.raises(RulesError, match="written to a directory"):
+        dumpmask.mask(src["dumps"]["directory"], io.BytesIO(), rules=rules, key=TEST_KEY)
+    with pytest.raises(RulesError, match="its own compression"):
+        dumpmask.mask(src["dumps"]["custom"], io.BytesIO(), rules=rules, key=TEST_KEY, compress="zstd")
+
+
+def _on_a_terminal(*args) -> tuple[bytes, int]:
+    """dumpmask ARGS with stderr a terminal (a pty), as a user at a shell runs it: (stderr, exit)."""
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), DUMPMASK_KEY=TEST_KEY)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "dumpmask", *map(str, args)], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            b = os.read(master, 1 << 16)
+        except OSError:      # (EIO: the other side is closed)
+            break
+        if not b:
+            break
+        got += b
+    os.close(master)
+    return got, p.wait(timeout=300)
+
+
+@pytest.mark.parametrize("name", ["custom", "directory"])
+def test_archive_run_shows_a_progress_line_on_a_terminal(src, name):
+    """As for a plain dump: on a terminal, a progress line on stderr (the archive's MB read, the
+    table), ended by a line break; with -q none; stdout untouched."""
+    out = src["base"] / ("progress-" + src["dumps"][name].name)
+    err, rc = _on_a_terminal("-c", src["rules"], src["dumps"][name], "-o", out)
+    assert rc == 0, err
+    assert re.search(rb"\rdumpmask: +[0-9.]+ MB +[0-9.]+ MB/s ", err), err
+    assert err.endswith(b"\r\n") and b"Traceback" not in err
+    size = sum(f.stat().st_size for f in src["dumps"][name].iterdir()) if name == "directory" else \
+        src["dumps"][name].stat().st_size
+    last = err.rstrip().rsplit(b"\r", 1)[-1]      # the last figures shown: the whole archive read
+    assert re.match(rb"dumpmask: +%.1f MB" % (size / 1e6), last), (last, size)
+    assert re.search(rb"warning: .*large objects", err) and not re.search(rb"MB/s +dumpmask: warning", err)
+    out2 = src["base"] / ("quiet-" + src["dumps"][name].name)
+    err, rc = _on_a_terminal("-q", "-c", src["rules"], src["dumps"][name], "-o", out2)
+    assert rc == 0 and b"MB/s" not in err

@@ -6,6 +6,7 @@ documented fails here. The README stays short: what dumpmask is, the two command
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -144,7 +145,8 @@ def demo_audit(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("audit")
     cp = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", "fixtures/demo-rules.json",
                          "--audit", str(out / "run.json"), "-o", str(out / "masked.sql"), "fixtures/demo.sql"],
-                        cwd=REPO, env={"DUMPMASK_KEY": TEST_KEY, "PATH": "/usr/bin:/bin"}, capture_output=True)
+                        cwd=REPO, env={"DUMPMASK_KEY": TEST_KEY, "PATH": "/usr/bin:/bin",
+                             "DUMPMASK_POOL_CACHE": os.environ["DUMPMASK_POOL_CACHE"]}, capture_output=True)
     assert cp.returncode == 0, cp.stderr.decode()
     return json.loads((out / "run.json").read_bytes())
 

@@ -73,10 +73,12 @@ def test_zip_and_7z_input_refused(tmp_path, dm, via):
 
 
 def test_pg_dump_archives_refused_where_not_read(tmp_path, dm, pg_server):
-    """-Fc and -Fd archives given as a path are read by mask (tests/test_archive.py); a -Fc
-    archive on stdin, a -Ft archive anywhere, and any archive given to scan / preview / --schema
-    are refused with the command that converts them (for -Ft: pg_restore -f -, or dump again
-    with -Fc / -Fd)."""
+    """-Fc and -Fd archives given as a path, and -Fc on stdin, are read by mask
+    (tests/test_archive.py); a -Fc archive gzipped on stdin, a -Ft archive anywhere, and any
+    archive given to scan / preview / --schema are refused with the command that converts them
+    (for -Ft: pg_restore -f -, or dump again with -Fc / -Fd)."""
+    import gzip
+
     db = pg_server.createdb("io_archives")
     pg_server.psql(db, "CREATE TABLE p (id int PRIMARY KEY, email text);"
                        "INSERT INTO p VALUES (1, 'secret.person@example.org');")
@@ -86,7 +88,7 @@ def test_pg_dump_archives_refused_where_not_read(tmp_path, dm, pg_server):
         data = pg_server.dump(db, f"-F{fmt}")
         f = tmp_path / f"dump.{fmt}"
         f.write_bytes(data)
-        runs = [([], data)] + ([([f], b"")] if fmt == "t" else [])
+        runs = [([], data if fmt == "t" else gzip.compress(data))] + ([([f], b"")] if fmt == "t" else [])
         for args, inp in runs:
             cp = dm("-c", rp, *args, input=inp)
             _check_refused(cp, "pg_restore -f -", fmt)
@@ -94,7 +96,7 @@ def test_pg_dump_archives_refused_where_not_read(tmp_path, dm, pg_server):
             if fmt == "t":
                 assert b"pg_dump -Fc / -Fd" in cp.stderr     # the other way: dump it again
             else:
-                assert b"given as a file" in cp.stderr
+                assert b"inside its gzip compression" in cp.stderr and b"from a file or standard input" in cp.stderr
         _check_refused(dm("scan", f), "pg_restore -f -", fmt)
         _check_refused(dm("-c", rp, "--schema", f, input=SQL), "pg_restore -f -", fmt)
     d = tmp_path / "dir"

@@ -33,6 +33,7 @@ LAYER_OF_HEAD = {
     "engine": "engine", "rows": "engine", "run": "engine", "pipeline": "engine",
     "parallel": "engine",   # where the engine runs the work unit (in-process or in workers)
     "cluster": "engine",    # where the engine runs the work unit past one machine (Dask workers)
+    "split": "engine",      # a big table file of an archive as several work units (pipeline runs them)
     "features": "features", "stages": "features",
     "work": "work",
     "dialects": "dialects",

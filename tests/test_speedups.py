@@ -823,12 +823,18 @@ FAKE_COLUMNS = [Column(name="c", type="text", kind="text"),
                 Column(name="i", type="bigint", kind="int", int_min=-(1 << 63), int_max=(1 << 63) - 1)]
 
 
+#: options of the mutations whose parameters have no default (and noise, which needs one of its three)
+REQUIRED_OPTIONS = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a", "b"]}, "faker": {"provider": "job"},
+                    "list": {"mutation": "faker.email"}, "noise": {"absolute": 3}}
+
+
 def _fns_for(name):
     """[(label, [miss functions that must agree])] for every column the mutation accepts."""
     cls = REGISTRY[name]
     out = []
+    base = REQUIRED_OPTIONS.get(name, {})
     for col in FAKE_COLUMNS:
-        for options in ({}, {"empty": "mask"}) if cls.keeps_empty else ({},):
+        for options in ({**base}, {**base, "empty": "mask"}) if cls.keeps_empty else ({**base},):
             if cls.type_error(col, options, "x" if cls.takes_argument else None) is not None:
                 continue
             made = []

@@ -1,8 +1,9 @@
 """The pg_dump archive format (custom -Fc and directory -Fd), read and written; pure.
 
-Read from PostgreSQL's pg_backup_archiver.c / pg_backup_custom.c / pg_backup_directory.c and
-from archives pg_dump 15 writes (version 1.14); 1.15 (pg 16: the compression algorithm in the
-header) and 1.16 (pg 17: relkind in TOC entries) are read and written back as they are.
+Read from PostgreSQL's pg_backup_archiver.c / pg_backup_custom.c / pg_backup_directory.c /
+compress_{gzip,lz4,zstd}.c and from archives pg_dump 15 (version 1.14) and 17 (1.16) write;
+1.15 (pg 16: the compression algorithm in the header instead of the zlib level) and 1.16 (pg 17:
+relkind in TOC entries) are read and written back as they are.
 
 Primitives: an int is a sign byte then `int_size` bytes, little-endian, of its absolute value;
 a string is an int length (-1: NULL) then its bytes; an offset is a flag byte (1 not set, 2 set,
@@ -20,19 +21,24 @@ a string is an int length (-1: NULL) then its bytes; an offset is a flag byte (1
     custom  after the TOC, data blocks: a type byte (1 data, 3 large objects), the dump id,
             then length-prefixed chunks ended by a zero length (large objects: per object its
             oid, then its chunks; an oid of 0 ends the block). Compressed data is one zlib
-            stream per block (per object) cut into chunks.
-    dir     toc.dat (header and TOC), one file per data entry (NNNN.dat, NNNN.dat.gz when
-            compressed: a gzip file), blobs.toc with blob_OID.dat files for large objects.
+            stream per block (per object) cut into chunks; lz4 and zstd (1.15+), one lz4 / zstd
+            frame per block (per object) cut into chunks the same way.
+    dir     toc.dat (header and TOC), one file per data entry (NNNN.dat; compressed NNNN.dat.gz,
+            a gzip file, NNNN.dat.lz4 an lz4 frame, NNNN.dat.zst a zstd frame), blobs.toc with
+            blob_OID.dat[.gz|.lz4|.zst] files for large objects.
+    pipe    pg_dump writing to a pipe leaves every data offset "not set" and writes the blocks in
+            TOC order (read sequentially, as here); pg_dump 17 whose output cannot seek back may
+            write the TOC a second time after the last block (with the offsets then known).
 
 Errors are DumpmaskError (exit 1) naming the file and the entry; they never hold data.
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import zlib
 from dataclasses import dataclass, field
 
+from dumpmask import storage
 from dumpmask.errors import DumpmaskError
 
 MAGIC = b"PGDMP"
@@ -46,6 +52,8 @@ V1_14, V1_15, V1_16 = (1, 14, 0), (1, 15, 0), (1, 16, 0)
 OLDEST = (1, 12, 0)     # pg_dump 9.0 and later
 NEWEST = (1, 16, 255)
 CHUNK = 64 << 10        # compressed (or plain) bytes per data chunk written
+COMPRESSED_READ = 128 << 10   # compressed bytes of a data file decompressed at a time (what one piece may
+                              # expand to: zstd and lz4 reach 1000x and more on repetitive rows)
 
 
 class ArchiveError(DumpmaskError):
@@ -65,9 +73,18 @@ class Stream:
         self.sha = hashlib.sha256()
         self.int_size = 4
         self.off_size = 8
+        self.back = b""
 
     def read(self, n: int) -> bytes:
-        parts, got = [], 0
+        if self.back:                 # (the byte at_eof() read ahead, given back by unread(): counted once)
+            first, self.back = self.back, b""
+            return first + self.read(n - 1) if n > 1 else first
+        data = self.raw.read(n)
+        if len(data) == n:            # (the usual case: one read; a pipe may give less)
+            self.pos += n
+            self.sha.update(data)
+            return data
+        parts, got = [data], len(data)
         while got < n:
             b = self.raw.read(n - got)
             if not b:
@@ -81,6 +98,9 @@ class Stream:
 
     def at_eof(self) -> bool:
         """True at the end of the stream (reads one byte ahead otherwise: `peeked`)."""
+        if self.back:
+            self.peeked, self.back = self.back, b""
+            return False
         b = self.raw.read(1)
         if not b:
             return True
@@ -89,6 +109,10 @@ class Stream:
         self.peeked = b
         return False
 
+    def unread(self) -> None:
+        """The byte at_eof() read ahead is read again by the next read (it stays counted and hashed once)."""
+        self.back = self.peeked
+
     def byte(self) -> int:
         return self.read(1)[0]
 
@@ -96,9 +120,12 @@ class Stream:
         raw = self.read(1 + self.int_size)
         v = int.from_bytes(raw[1:], "little")
         if raw[0] not in (0, 1):
-            raise ArchiveError(f"{self.source}: corrupt archive in {self.where} (at byte {self.pos - len(raw)}: "
-                               "an integer's sign byte is neither 0 nor 1)")
+            self.int_error(raw)
         return -v if raw[0] else v
+
+    def int_error(self, raw: bytes):
+        raise ArchiveError(f"{self.source}: corrupt archive in {self.where} (at byte {self.pos - len(raw)}: "
+                           "an integer's sign byte is neither 0 nor 1)")
 
     def str(self) -> bytes | None:
         n = self.int()
@@ -295,6 +322,15 @@ def read_toc(s: Stream, header: Header) -> list[Entry]:
     return entries
 
 
+def toc_digest(entries: list[Entry], header: Header) -> str:
+    """sha256 of a TOC as written but for its data offsets (to tell pg_dump's second copy of
+    a TOC, whose offsets are set, from the first)."""
+    from dataclasses import replace
+
+    blank = [replace(e, data_state=0, data_pos=0) for e in entries]
+    return hashlib.sha256(pack_toc(blank, header)).hexdigest()
+
+
 def pack_toc(entries: list[Entry], header: Header) -> bytes:
     return pack_int(len(entries), header.int_size) + b"".join(e.pack(header) for e in entries)
 
@@ -312,11 +348,17 @@ class _Plain:
 class _Inflate:
     def __init__(self, wbits: int, what: str):
         self.z = zlib.decompressobj(wbits)
-        self.what = what
+        self.wbits, self.what = wbits, what
 
     def feed(self, data: bytes) -> bytes:
         try:
-            return self.z.decompress(data)
+            out = self.z.decompress(data)
+            while self.wbits == 31 and self.z.eof and self.z.unused_data:
+                # a gzip file of several members (a table file split into parts, split.py):
+                # read on, as gzread (pg_restore) does
+                rest, self.z = self.z.unused_data, zlib.decompressobj(31)
+                out += self.z.decompress(rest)
+            return out
         except zlib.error:
             raise ArchiveError(f"{self.what}: corrupt compressed data") from None
 
@@ -341,21 +383,105 @@ class _Deflate:
         return self.z.flush()
 
 
+def _frame_decoder(algorithm: str):
+    """A decompressor of one lz4 or zstd frame, and the exceptions it raises on bad data."""
+    if algorithm == "lz4":
+        import lz4.frame
+
+        return lz4.frame.LZ4FrameDecompressor(), (RuntimeError, ValueError)
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj(), (zstandard.ZstdError,)
+
+
+class _Frames:
+    """lz4 or zstd data: the frames one after another (pg_dump 16+ writes one frame per data
+    block and per data file; more, concatenated, are read as their command-line tools do)."""
+
+    def __init__(self, algorithm: str, what: str):
+        self.algorithm, self.what = algorithm, what
+        self.d = None           # the frame being read (None: between frames)
+        self.frames = 0         # frames read to their end
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self.d is None:
+                self.d, self.errors = _frame_decoder(self.algorithm)
+            try:
+                out.append(self.d.decompress(data))
+            except self.errors:
+                raise ArchiveError(f"{self.what}: corrupt {self.algorithm} data") from None
+            if not self.d.eof:
+                break
+            data = self.d.unused_data
+            self.d = None
+            self.frames += 1
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        if self.d is not None or not self.frames:
+            raise ArchiveError(f"{self.what}: the {self.algorithm} data is truncated (its frame does not end)")
+        return b""
+
+
+class _LZ4Compress:
+    def __init__(self, level: int):
+        import lz4.frame
+
+        # pg_dump's preferences: all defaults (64 KB linked blocks, no checksums) but the level
+        self.z = lz4.frame.LZ4FrameCompressor(compression_level=level)
+        self.head = self.z.begin()
+
+    def feed(self, data: bytes) -> bytes:
+        out = self.z.compress(data)
+        if self.head:
+            out, self.head = self.head + out, b""
+        return out
+
+    def end(self) -> bytes:
+        out, self.head = self.head + self.z.flush(), b""
+        return out
+
+
+class _ZstdCompress:
+    def __init__(self, level: int):
+        import zstandard
+
+        self.z = zstandard.ZstdCompressor(level=level).compressobj()
+
+    def feed(self, data: bytes) -> bytes:
+        return self.z.compress(data)
+
+    def end(self) -> bytes:
+        return self.z.flush()
+
+
+# the level written when the archive does not say (a 1.15+ header records only the algorithm):
+# pg_dump's own default for each (zlib's default 6, lz4's fast mode 0, zstd's 3)
+DEFAULT_LEVELS = {"gzip": -1, "lz4": 0, "zstd": 3}
+
+
+def effective_level(codec: "Codec") -> int:
+    """The level data is compressed at (zlib's -1 is its default, 6)."""
+    return 6 if codec.algorithm == "gzip" and codec.level < 0 else codec.level
+
+
 @dataclass
 class Codec:
-    """An archive's compression: `algorithm` and zlib `level` (-1 default)."""
+    """An archive's compression: `algorithm` and `level` (-1: the algorithm's default, as
+    DEFAULT_LEVELS writes it). Data blocks of a custom archive and data files of a directory
+    archive hold the same lz4 / zstd frames; gzip is a zlib stream in a block, a gzip file in a
+    directory."""
 
     algorithm: str
     level: int = -1
 
     @classmethod
     def of(cls, header: Header, source: str) -> "Codec":
-        if header.algorithm in ("lz4", "zstd"):
-            raise ArchiveError(f"{source}: the archive is compressed with {header.algorithm} (pg_dump 16 or later), "
-                               "which this version of dumpmask does not read: re-dump it with -Z gzip or -Z 0, or "
-                               f"give its plain SQL: pg_restore -f - {source} | dumpmask ...")
-        level = header.level if header.level is not None and header.level > 0 else -1
-        return cls(header.algorithm, level)
+        if header.level is not None and header.level > 0:
+            return cls(header.algorithm, header.level)
+        return cls(header.algorithm, DEFAULT_LEVELS.get(header.algorithm, -1))
 
     @property
     def suffix(self) -> str:
@@ -365,11 +491,17 @@ class Codec:
         """in_file: a directory archive's data file (gzip) rather than a custom block (zlib)."""
         if self.algorithm == "none":
             return _Plain()
+        if self.algorithm in ("lz4", "zstd"):
+            return _Frames(self.algorithm, what)
         return _Inflate(31 if in_file else 15, what)
 
     def compressor(self, in_file: bool):
         if self.algorithm == "none":
             return _Plain()
+        if self.algorithm == "lz4":
+            return _LZ4Compress(self.level)
+        if self.algorithm == "zstd":
+            return _ZstdCompress(self.level)
         return _Deflate(self.level, 31 if in_file else 15)
 
 
@@ -385,8 +517,12 @@ def read_block_header(s: Stream) -> tuple[int, int] | None:
 
 def raw_chunks(s: Stream):
     """A data block's chunks as stored (compressed or not), up to its zero length."""
+    size = 1 + s.int_size
     while True:
-        n = s.int()
+        raw = s.read(size)            # (s.int(), inline: pg_dump -Z0 writes a chunk per row)
+        n = int.from_bytes(raw[1:], "little")
+        if raw[0]:
+            n = -n if raw[0] == 1 else s.int_error(raw)
         if n == 0:
             return
         if n < 0 or n > (1 << 31):
@@ -470,8 +606,8 @@ def data_file(directory: str, entry: Entry, codec: Codec) -> str:
     name = (entry.filename or b"").decode("utf-8", "surrogateescape")
     if not name or "/" in name or name.startswith("."):
         raise ArchiveError(f"{directory}: {entry.label} names no valid data file")
-    path = os.path.join(directory, name)
-    if codec.algorithm != "none" and not os.path.exists(path):
+    path = storage.join(directory, name)      # (a local path or a URL: storage.py)
+    if codec.algorithm != "none" and not storage.exists(path):
         path += codec.suffix
     return path
 
@@ -481,6 +617,8 @@ class FileReader:
     `bytes` are those of the file as stored."""
 
     def __init__(self, path: str, codec: Codec, what: str, size: int = 1 << 20):
+        if codec.algorithm != "none":
+            size = min(size, COMPRESSED_READ)
         self.path, self.what, self.size = path, what, size
         self.z = codec.decompressor(in_file=True, what=what)
         self.sha = hashlib.sha256()
@@ -488,7 +626,7 @@ class FileReader:
 
     def __iter__(self):
         try:
-            fh = open(self.path, "rb")
+            fh = storage.open_file(self.path, "rb")
         except OSError as e:
             raise ArchiveError(f"{self.what}: cannot read its data file {self.path}: {e.strerror}") from None
         with fh:
@@ -512,7 +650,7 @@ class FileWriter:
 
     def __init__(self, path: str, codec: Codec):
         self.path = path
-        self.fh = open(path, "wb")
+        self.fh = storage.open_file(path, "wb")
         self.z = codec.compressor(in_file=True)
         self.sha = hashlib.sha256()
         self.bytes = 0
@@ -535,7 +673,7 @@ def copy_file(src: str, dst: str) -> tuple[str, int, str, int]:
     """A file copied as it is: (sha256, bytes) of what was read and of what was written."""
     sha = hashlib.sha256()
     n = 0
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
+    with storage.open_file(src, "rb") as fi, storage.open_file(dst, "wb") as fo:
         while True:
             b = fi.read(1 << 20)
             if not b:

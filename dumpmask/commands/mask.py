@@ -40,13 +40,18 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @click.option("--k-report-only", "k_report_only", is_flag=True,
               help="k-anonymity (options.kAnonymity): count and record the achieved k, do not fail or suppress "
                    "(works on a pipe).")
+@click.option("--split-size", "split_size", metavar="SIZE",
+              help="A directory archive's table file with more SQL than SIZE is cut into parts masked in parallel "
+                   "(default 64MB; 0: never).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, k_report_only, quiet, input):
+             erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
+             quiet, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
+    from dumpmask.split import parse_size
 
     if first_n is not None and last_n is not None:
         raise click.UsageError("--first and --last cannot be used together")
@@ -55,4 +60,5 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-               erase=list(erase), only=list(only), k_report_only=k_report_only)
+               split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
+               erase=list(erase), only=list(only))

@@ -223,7 +223,7 @@ class KAnonymity(Stage):
                 "smallest_classes": sizes[:5],
                 "distinct_values": dict(zip(qi, distinct, strict=True)),
                 "generalize_next": qi[max(range(len(qi)), key=lambda i: distinct[i])] if qi else None,
-                "counted": "before writing (file)" if self.counted_first else "while writing (pipe)",
+                "counted": "before writing" if self.counted_first else "while writing",
             }
             if self.action == "suppress":
                 entry["rows_suppressed"] = sum(below)

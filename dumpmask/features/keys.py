@@ -25,14 +25,17 @@ share their parent's domains.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from dumpmask.audit import ColumnStats
 from dumpmask.errors import DumpmaskError, MaskingError, RulesError, StrictError
 from dumpmask.features.base import Stage
 from dumpmask.idents import display_name
-from dumpmask.remap import Remapper
 from dumpmask.work import ColumnSpec, RemapFactory
 from dumpmask.schema import Column, _split_qual
+
+if TYPE_CHECKING:
+    from dumpmask.remap import Remapper
 
 CATEGORY = "HIPAA-18 unique identifier"
 _UNLOCK = re.compile(rb"\s*UNLOCK\s+TABLES\s*;", re.I)
@@ -670,6 +673,8 @@ class KeyRemapping(Stage):
     def remapper(self, engine, spec) -> Remapper:
         r = self.remappers.get(spec)
         if r is None:
+            from dumpmask.remap import Remapper   # imported when a run remaps (start-up of the others)
+
             st, lo, hi = spec[:3]
             split = bool(spec[3]) if len(spec) > 3 else False
             dom = {"randomInteger": f"int[{lo},{hi}]{'/swap' if split else ''}", "uuid": "uuid", "text": "text"}[st]

@@ -8,7 +8,8 @@
             that table's data
     "mask"  every unnamed column gets a default mutation for its type: `options.typeDefaults`
             ({SQL type or kind: mutation}) first, else "hash" on a column with a UNIQUE or
-            PRIMARY KEY constraint (it keeps distinct values distinct), else "redact" (a fixed,
+            PRIMARY KEY constraint (or the first mutation that keeps distinct values of its type
+            distinct; none: the run stops, exit 2), else "redact" (a fixed,
             type-aware value). A type with no default that restores (json, bytea, arrays...)
             stops the run (exit 2) naming the column. Key columns (PRIMARY KEY, FOREIGN KEY and
             the columns foreign keys reference) are never given a value default: identifier
@@ -101,7 +102,21 @@ class Unlisted(Stage):
             spec, cls, arg, options, where = chosen
         else:
             unique = state.schema is not None and unique_constraint_of(state.schema, cname)
-            spec, options, where = ("hash" if unique else "redact"), {}, "$.options.unlisted"
+            spec = "redact"
+            if unique:
+                from dumpmask.transformers import injective_mutations
+
+                # hash or a unique fake (a `key` rule, a keyed permutation, is identifier remapping's:
+                # the rules must name it)
+                fits = [m for m in injective_mutations(rcol, engine.dialect.name, engine.resolve_type)
+                        if m not in ("key", "keep")]
+                if not fits:
+                    raise RulesError(f"{qual}.{cname} is in {unique} and no mutation keeps distinct values of type "
+                                     f"{col.type} distinct: name the column in the rules (\"key\": remapped with a keyed "
+                                     "permutation, or \"keep\")",
+                                     engine.rules.path, "$.options.unlisted")
+                spec = fits[0]
+            options, where = {}, "$.options.unlisted"
             cls, arg = parse_mutation(spec)
         cr = ColumnRule(NamePattern(None, cname, text=cname), spec, cls, arg, options, where,
                         source="unlisted", matched=True)
@@ -126,22 +141,48 @@ class Unlisted(Stage):
         return None
 
     def _is_key(self, engine, state, cname: str) -> bool:
-        s = state.schema
-        if cname in s.primary_key or any(cname in fk.columns for fk in s.foreign_keys):
-            return True
         if self.referenced is None:
-            self.referenced = set()
-            for other in list(engine.tables.values()):
-                if other.schema is None:
-                    continue
-                for fk in other.schema.foreign_keys:
-                    parent = engine.resolve_ref(fk.ref_table, other.key)
-                    try:
-                        cols = fk.ref_columns_of(parent.schema)
-                    except DumpmaskError:
-                        continue
-                    self.referenced.update((parent.key, c) for c in cols)
+            self.referenced = self._key_nodes(engine)
         return (state.key, cname) in self.referenced
+
+    @staticmethod
+    def _key_nodes(engine) -> set:
+        """Every (table key, column) that holds keys: primary keys, foreign-key columns, the
+        columns foreign keys reference, loose keys (`<table>_id` of that table's key type);
+        a partition's column counts when it is a key in its partitioned table or in any other
+        partition of it (pg_dump may declare the foreign keys on some partitions only)."""
+        from dumpmask.features.keys import loose_key_candidates
+
+        states = [st for st in list(engine.tables.values()) if st.schema is not None]
+        nodes = set()
+        for st in states:
+            s = st.schema
+            nodes.update((st.key, c) for c in s.primary_key)
+            for fk in s.foreign_keys:
+                nodes.update((st.key, c) for c in fk.columns)
+                parent = engine.resolve_ref(fk.ref_table, st.key)
+                try:
+                    nodes.update((parent.key, c) for c in fk.ref_columns_of(parent.schema))
+                except DumpmaskError:
+                    pass
+        for node, table_key, pk, _ in loose_key_candidates([(st.key, st.schema) for st in states]):
+            nodes.add(node)
+            nodes.add((table_key, pk.name))
+
+        def root(st):
+            seen = set()
+            while st.schema is not None and st.schema.partition_of and st.key not in seen:
+                seen.add(st.key)
+                st = engine.table_state(st.schema.partition_of)
+            return st.key
+        family: dict = {}
+        roots = {st.key: root(st) for st in states}
+        for (tkey, c) in nodes:
+            if tkey in roots:
+                family.setdefault(roots[tkey], set()).add(c)
+        for st in states:
+            nodes.update((st.key, c) for c in family.get(roots[st.key], ()))
+        return nodes
 
     def _note(self, table: str, column: str, type_text, mutation: str, why: str) -> None:
         k = (table, column)

@@ -16,6 +16,7 @@ import unicodedata
 from functools import partial
 from typing import Callable
 
+from dumpmask import poolcache
 from dumpmask.crypto import Key
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
@@ -157,9 +158,15 @@ def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size
 
     Faker is seeded from key.subkey('pool:'+name+':'+locale), so the pool is identical on every
     machine with the same key and the same Faker version; no Faker call happens per value.
+    A pool drawn by an earlier run, the same in everything that decides it, comes from the
+    pool cache (dumpmask/poolcache.py) without importing Faker.
     """
     ck = (key.fingerprint(), name, locale)
     pool = _POOLS.get(ck)
+    if pool is None:
+        pool = poolcache.load(key, name, locale, size)
+        if pool is not None:
+            _POOLS[ck] = pool
     if pool is None:
         fk = _faker(locale)
         fk.seed_instance(int.from_bytes(key.subkey(f"pool:{name}:{locale}")[:8], "big"))
@@ -173,6 +180,7 @@ def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size
         if not seen:
             raise RulesError(f"Faker produced no values for {name} in locale {locale!r}")
         pool = _POOLS[ck] = tuple(seen)
+        poolcache.store(key, name, locale, size, pool)
     return pool
 
 

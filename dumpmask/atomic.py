@@ -1,0 +1,138 @@
+"""Files that appear under their name only when complete: a temporary file in the same folder,
+flushed and fsynced, renamed over the final name when the run succeeded, removed when it did
+not. A failed or killed run never leaves a plausible file under the final name, and a previous
+good file there stays as it was. Write errors (a full disk, EIO, a quota) name the file.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+
+from dumpmask.errors import DumpmaskError
+
+
+def write_error(path: str, e: OSError) -> DumpmaskError:
+    """The message for a failed write: the file and the system's reason, never the data."""
+    why = e.strerror or os.strerror(e.errno or errno.EIO)
+    return DumpmaskError(f"cannot write {path}: {why}" + (" (the disk or quota is full)" if e.errno in (
+        errno.ENOSPC, errno.EDQUOT) else ""))
+
+
+class AtomicFile:
+    """A binary file written as `path`.tmp-name and renamed to `path` by commit(); discard()
+    (or close() without commit) removes it. Every OSError of a write becomes a DumpmaskError
+    naming `path`."""
+
+    def __init__(self, path: str, mode: int = 0o666):
+        self.path = path
+        folder = os.path.dirname(os.path.abspath(path)) or "."
+        base = os.path.basename(path)
+        self.tmp = os.path.join(folder, f".{base}.dumpmask-{secrets.token_hex(4)}.tmp")
+        self._dir = folder
+        try:
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+        except OSError as e:
+            raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+        self._fh = os.fdopen(fd, "wb", buffering=1 << 16)
+        self.done = False
+
+    # the file-object surface the engine, the compressors and HashingWriter use
+    def write(self, data) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as e:
+            raise write_error(self.path, e) from None
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as e:
+            raise write_error(self.path, e) from None
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def commit(self) -> None:
+        """Flush, fsync, rename over `path`, fsync the folder."""
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.discard()
+            raise write_error(self.path, e) from None
+        self.done = True
+        _fsync_dir(self._dir)
+
+    def discard(self) -> None:
+        try:
+            self._fh.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if not self.done:
+            self.discard()
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """`data` as the whole of `path`, atomically (an audit, a rules file)."""
+    f = AtomicFile(path)
+    try:
+        f.write(data)
+        f.commit()
+    finally:
+        f.close()
+
+
+class NamedOutput:
+    """A stream (stdout) whose write errors name it; a closed downstream pipe (BrokenPipeError)
+    passes through as it is (the CLI ends quietly)."""
+
+    def __init__(self, raw, name: str):
+        self._raw, self.name = raw, name
+
+    def write(self, data) -> int:
+        try:
+            return self._raw.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise write_error(self.name, e) from None
+
+    def flush(self) -> None:
+        try:
+            self._raw.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise write_error(self.name, e) from None
+
+    def __getattr__(self, attr):
+        return getattr(self._raw, attr)
