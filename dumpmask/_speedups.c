@@ -1425,13 +1425,19 @@ vhash_impl(const uchar *d, Py_ssize_t n, unsigned long long seed)
 {
     unsigned long long h = seed ^ ((unsigned long long)n * VH_P1);
     Py_ssize_t i = 0;
-    while (i < n) {
+    for (; i + 8 <= n; i += 8) {   /* whole words: 8 bytes, little-endian */
         unsigned long long w = 0;
         int b;
-        for (b = 0; b < 8 && i + b < n; b++)
+        for (b = 0; b < 8; b++)
             w |= (unsigned long long)d[i + b] << (8 * b);
         h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
-        i += 8;
+    }
+    if (i < n) {                   /* the last word, zero-padded */
+        unsigned long long w = 0;
+        int b;
+        for (b = 0; i + b < n; b++)
+            w |= (unsigned long long)d[i + b] << (8 * b);
+        h = vh_rotl((h ^ (w * VH_P3)) * VH_P2, 29);
     }
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDULL;
@@ -1528,6 +1534,1008 @@ speedups_bloom_has(PyObject *self, PyObject *args)
     present = bloom_op((uchar *)view.buf, view.len, h, 0);
     PyBuffer_Release(&view);
     return PyBool_FromLong(present);
+}
+
+PyDoc_STRVAR(bloom_add_all_doc,
+"bloom_add_all(bits, hashes) -> int: bloom_add of every native uint64 of hashes (an array('Q'));\n"
+"how many were new.");
+
+static PyObject *
+speedups_bloom_add_all(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    Py_buffer view, hb;
+    Py_ssize_t i, added = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*:bloom_add_all", &obj, &hb))
+        return NULL;
+    if (hb.len % 8) {
+        PyBuffer_Release(&hb);
+        PyErr_SetString(PyExc_ValueError, "bloom_add_all: hashes must be 8-byte integers");
+        return NULL;
+    }
+    if (bloom_buffer(obj, &view, 1) < 0) {
+        PyBuffer_Release(&hb);
+        return NULL;
+    }
+    for (i = 0; i < hb.len; i += 8) {
+        uint64_t h;
+        memcpy(&h, (const uchar *)hb.buf + i, 8);
+        if (!bloom_op((uchar *)view.buf, view.len, h, 1))
+            added++;
+    }
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&hb);
+    return PyLong_FromSsize_t(added);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * verify passes 1-3 over one piece of a dump, row by row, without a Python object per row:
+ * learn_piece (pass 1), search_piece (pass 2), confirm_piece (pass 3). Twins:
+ * verifyfast.py_learn_piece / py_search_piece / py_confirm_piece, and vtokens (the tokens of
+ * one decoded value) / py_vtokens.
+ *
+ * A piece is (layout, data, start, ncols, line0, decode):
+ *   layout 0: data = a COPY chunk (whole lines); a row is a line, its fields split on \t
+ *             after trailing \r are stripped from a line that ended in \n; decoded as COPY text.
+ *   layout 1: data = a MySQL INSERT, its VALUES list at `start`, ncols fields a tuple
+ *             (mysqldump's plain shape, as tuple_spans reads it; else the result is None);
+ *             'strings' without concatenation, digits and NULL decoded here, any other
+ *             literal by decode(bytes).
+ *   layout 2: data = a list of (line, [raw field bytes]) rows; every field decoded by decode.
+ * A row's line: line0 + its index + 1 (layout 0), line0 + the line breaks before its "("
+ * (layout 1), its own (layout 2). A value's tokens: the runs of characters that are letters or
+ * digits (str.isalnum) of its UTF-8 (invalid bytes separate), case-folded, joined by one space;
+ * a token run is hashed (vhash) as those bytes.
+ * ---------------------------------------------------------------------------------------- */
+
+#define VT_MAX_TOKENS 8
+
+typedef struct {
+    uchar *v;
+    Py_ssize_t len, cap;
+} vbuf;
+
+static int
+vbuf_reserve(vbuf *b, Py_ssize_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return 0;
+    {
+        Py_ssize_t cap = b->cap ? b->cap : 256;
+        uchar *nv;
+        while (cap - b->len < extra) {
+            if (cap > PY_SSIZE_T_MAX / 4) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            cap *= 2;
+        }
+        nv = PyMem_Realloc(b->v, (size_t)cap);
+        if (nv == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->v = nv;
+        b->cap = cap;
+    }
+    return 0;
+}
+
+static int
+vbuf_put(vbuf *b, const uchar *p, Py_ssize_t n)
+{
+    if (vbuf_reserve(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->v + b->len, p, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static uchar VT_LOWER[256];   /* an ASCII letter or digit, lower-cased; 0: a separator */
+
+static void
+vt_init(void)
+{
+    int c;
+    for (c = 0; c < 256; c++)
+        VT_LOWER[c] = (uchar)(((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) ? c
+                              : (c >= 'A' && c <= 'Z') ? c + 32 : 0);
+}
+
+static int
+vt_put_cp(vbuf *b, Py_UCS4 cp)
+{
+    uchar u[4];
+    Py_ssize_t k;
+    if (cp < 0x80) {
+        u[0] = (uchar)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        u[0] = (uchar)(0xC0 | (cp >> 6));
+        u[1] = (uchar)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (uchar)(0xE0 | (cp >> 12));
+        u[1] = (uchar)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (uchar)(0x80 | (cp & 0x3F));
+        k = 3;
+    } else {
+        u[0] = (uchar)(0xF0 | (cp >> 18));
+        u[1] = (uchar)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (uchar)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (uchar)(0x80 | (cp & 0x3F));
+        k = 4;
+    }
+    return vbuf_put(b, u, k);
+}
+
+static inline int
+vt_push2(offsets *o, Py_ssize_t a, Py_ssize_t b)
+{
+    if (o->cap - o->len < 2)
+        return offsets_push2(o, a, b);
+    o->v[o->len++] = a;
+    o->v[o->len++] = b;
+    return 0;
+}
+
+/* the tokens of UTF-8 text p[0:n] into tb (joined by one space) and tok (start, end pairs in
+ * tb); both are reset first */
+static int vt_ready;
+
+static int
+vt_tokenise(const uchar *p, Py_ssize_t n, vbuf *tb, offsets *tok)
+{
+    Py_ssize_t i = 0, start = -1;
+    if (!vt_ready) {
+        vt_init();
+        vt_ready = 1;
+    }
+    tb->len = 0;
+    tok->len = 0;
+    if (vbuf_reserve(tb, n + 1) < 0)
+        return -1;
+    while (i < n) {
+        uchar c = p[i], low;
+        Py_ssize_t len;
+        Py_UCS4 cp;
+        if (c < 0x80) {
+            low = VT_LOWER[c];
+            if (low) {
+                /* (room for 2 bytes: a space and this one) */
+                if (tb->cap - tb->len < 2 && vbuf_reserve(tb, 2) < 0)
+                    return -1;
+                if (start < 0) {
+                    if (tok->len)
+                        tb->v[tb->len++] = ' ';
+                    start = tb->len;
+                }
+                tb->v[tb->len++] = low;
+            } else if (start >= 0) {
+                if (vt_push2(tok, start, tb->len) < 0)
+                    return -1;
+                start = -1;
+            }
+            i++;
+            continue;
+        }
+        len = utf8_multi(p, i, n);
+        if (!len) {
+            cp = 0;   /* an invalid byte (surrogateescape: not a letter): a separator */
+            len = 1;
+        } else if (len == 2) {
+            cp = ((Py_UCS4)(c & 0x1F) << 6) | (p[i + 1] & 0x3F);
+        } else if (len == 3) {
+            cp = ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+        } else {
+            cp = ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(p[i + 1] & 0x3F) << 12)
+                 | ((Py_UCS4)(p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
+        }
+        if (cp && Py_UNICODE_ISALNUM(cp)) {
+            Py_UCS4 folded[3];
+            int k, nf;
+            if (start < 0) {
+                if (tok->len && vbuf_put(tb, (const uchar *)" ", 1) < 0)
+                    return -1;
+                start = tb->len;
+            }
+            nf = _PyUnicode_ToFoldedFull(cp, folded);
+            for (k = 0; k < nf; k++)
+                if (vt_put_cp(tb, folded[k]) < 0)
+                    return -1;
+        } else if (start >= 0) {
+            if (vt_push2(tok, start, tb->len) < 0)
+                return -1;
+            start = -1;
+        }
+        i += len;
+    }
+    if (start >= 0 && vt_push2(tok, start, tb->len) < 0)
+        return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(vtokens_doc,
+"vtokens(data) -> list[bytes]: the tokens of UTF-8 text data (invalid bytes separate): the runs\n"
+"of letters and digits (str.isalnum), case-folded, as UTF-8 (verifyfast.py_vtokens).");
+
+static PyObject *
+speedups_vtokens(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    vbuf tb = {NULL, 0, 0};
+    offsets tok = {NULL, 0, 0};
+    PyObject *out = NULL;
+    Py_ssize_t i;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*:vtokens", &buf))
+        return NULL;
+    if (vt_tokenise((const uchar *)buf.buf, buf.len, &tb, &tok) < 0)
+        goto done;
+    out = PyList_New(tok.len / 2);
+    if (out == NULL)
+        goto done;
+    for (i = 0; i < tok.len / 2; i++) {
+        PyObject *o = PyBytes_FromStringAndSize((const char *)tb.v + tok.v[2 * i], tok.v[2 * i + 1] - tok.v[2 * i]);
+        if (o == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, o);
+    }
+done:
+    PyMem_Free(tb.v);
+    PyMem_Free(tok.v);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
+/* a hash target: a Bloom filter (bytearray) and/or an exact set of ints; a hash is in when it
+ * passes the filter (if any) and is in the set (if any) */
+typedef struct {
+    Py_buffer view;
+    int has_bloom;
+    PyObject *set;
+} vt_target;
+
+static int
+vt_target_open(PyObject *pair, vt_target *t)
+{
+    PyObject *bloom, *set;
+    t->has_bloom = 0;
+    t->set = NULL;
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a hash target is a (bloom or None, set or None) pair");
+        return -1;
+    }
+    bloom = PyTuple_GET_ITEM(pair, 0);
+    set = PyTuple_GET_ITEM(pair, 1);
+    if (set != Py_None) {
+        if (!PyAnySet_Check(set)) {
+            PyErr_SetString(PyExc_TypeError, "a hash target's set must be a set");
+            return -1;
+        }
+        t->set = set;
+    }
+    if (bloom != Py_None) {
+        if (bloom_buffer(bloom, &t->view, 0) < 0)
+            return -1;
+        t->has_bloom = 1;
+    }
+    return 0;
+}
+
+static void
+vt_target_close(vt_target *t)
+{
+    if (t->has_bloom)
+        PyBuffer_Release(&t->view);
+    t->has_bloom = 0;
+}
+
+static int
+vt_target_has(vt_target *t, unsigned long long h)
+{
+    PyObject *o;
+    int r;
+    if (t->has_bloom && !bloom_op((uchar *)t->view.buf, t->view.len, h, 0))
+        return 0;
+    if (t->set == NULL)
+        return 1;
+    o = PyLong_FromUnsignedLongLong(h);
+    if (o == NULL)
+        return -1;
+    r = PySet_Contains(t->set, o);
+    Py_DECREF(o);
+    return r;
+}
+
+/* the rows of a layout 0/1 piece: rows = (first span index, field count) pairs, lines =
+ * (line, 0) pairs, spans = (start, end) pairs; 1, 0 (layout 1 not in the plain shape) or -1 */
+static int
+vt_rows(int layout, const uchar *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t ncols, Py_ssize_t line0,
+        offsets *rows, offsets *lines, offsets *spans)
+{
+    if (layout == 0) {
+        Py_ssize_t pos = 0, row = 0;
+        while (pos < n) {
+            const uchar *nl = memchr(d + pos, '\n', (size_t)(n - pos));
+            Py_ssize_t end = nl ? nl - d : n, e = end, p = pos, first = spans->len / 2, nf = 0;
+            if (nl)
+                while (e > pos && (d[e - 1] == '\r'))
+                    e--;
+            for (;;) {
+                const uchar *tab = memchr(d + p, '\t', (size_t)(e - p));
+                Py_ssize_t fe = tab ? tab - d : e;
+                if (vt_push2(spans, p, fe) < 0)
+                    return -1;
+                nf++;
+                if (!tab)
+                    break;
+                p = fe + 1;
+            }
+            if (vt_push2(rows, first, nf) < 0 || vt_push2(lines, line0 + ++row, 0) < 0)
+                return -1;
+            pos = nl ? end + 1 : n;
+        }
+        return 1;
+    } else {
+        Py_ssize_t pos = start < 0 ? 0 : (start > n ? n : start), counted = 0, line = line0, lim;
+        if (ncols < 1)
+            return 0;
+        for (;;) {
+            Py_ssize_t p, f, first = spans->len / 2;
+            if (pos >= n || d[pos] != '(')
+                return 0;
+            while (counted < pos) {
+                const uchar *nl = memchr(d + counted, '\n', (size_t)(pos - counted));
+                if (nl == NULL) {
+                    counted = pos;
+                    break;
+                }
+                line++;
+                counted = nl - d + 1;
+            }
+            p = pos + 1;
+            for (f = 0; f < ncols; f++) {
+                Py_ssize_t e = field_end(d, n, p);
+                if (e < 0)
+                    return 0;
+                if (vt_push2(spans, p, e) < 0)
+                    return -1;
+                p = e;
+                if (f + 1 < ncols) {
+                    if (p >= n || d[p] != ',')
+                        return 0;
+                    p++;
+                }
+            }
+            if (p >= n || d[p] != ')')
+                return 0;
+            if (vt_push2(rows, first, ncols) < 0 || vt_push2(lines, line, 0) < 0)
+                return -1;
+            pos = p + 1;
+            if (pos < n && d[pos] == ',') {
+                pos++;
+                while (pos < n && (d[pos] == ' ' || d[pos] == '\t' || d[pos] == '\r' || d[pos] == '\n'))
+                    pos++;
+                continue;
+            }
+            break;
+        }
+        lim = (n - pos > 64) ? pos + 64 : n;
+        while (pos < lim && IS_SPACE[d[pos]])
+            pos++;
+        if (pos < lim && d[pos] == ';')
+            return 1;
+        if (lim - pos >= 2 && (d[pos] | 0x20) == 'o' && (d[pos + 1] | 0x20) == 'n')
+            return 1;
+        return 0;
+    }
+}
+
+/* MySQL unescaping (mysql_lex._UNESC): the byte(s) a backslash and c stand for */
+static Py_ssize_t
+vt_my_unesc(uchar c, uchar *out)
+{
+    switch (c) {
+    case '0': out[0] = 0; return 1;
+    case 'b': out[0] = 8; return 1;
+    case 'n': out[0] = '\n'; return 1;
+    case 'r': out[0] = '\r'; return 1;
+    case 't': out[0] = '\t'; return 1;
+    case 'Z': out[0] = 0x1A; return 1;
+    case '%': case '_': out[0] = '\\'; out[1] = c; return 2;
+    default: out[0] = c; return 1;
+    }
+}
+
+static int
+vt_octal(uchar c)
+{
+    return c >= '0' && c <= '7';
+}
+
+static int
+vt_hexval(uchar c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* the decoded value of one field as UTF-8 (surrogates as surrogatepass writes them) in *out /
+ * *outlen (pointing into f or into dec): 1, 0 (NULL) or -1 */
+static int
+vt_decode(int layout, const uchar *f, Py_ssize_t len, PyObject *fobj, PyObject *decode, vbuf *dec,
+          const uchar **out, Py_ssize_t *outlen)
+{
+    PyObject *arg, *res, *enc;
+    if (layout == 0) {
+        Py_ssize_t i;
+        if (len == 2 && f[0] == '\\' && f[1] == 'N')
+            return 0;
+        if (memchr(f, '\\', (size_t)len) == NULL) {
+            *out = f;
+            *outlen = len;
+            return 1;
+        }
+        dec->len = 0;
+        if (vbuf_reserve(dec, len) < 0)
+            return -1;
+        for (i = 0; i < len;) {
+            uchar c = f[i];
+            if (c != '\\' || i + 1 >= len) {
+                dec->v[dec->len++] = c;
+                i++;
+                continue;
+            }
+            c = f[i + 1];
+            if (vt_octal(c)) {
+                int v = c - '0', k = 1;
+                while (k < 3 && i + 1 + k < len && vt_octal(f[i + 1 + k])) {
+                    v = v * 8 + (f[i + 1 + k] - '0');
+                    k++;
+                }
+                dec->v[dec->len++] = (uchar)(v & 0xFF);
+                i += 1 + k;
+            } else if (c == 'x' && i + 2 < len && vt_hexval(f[i + 2]) >= 0) {
+                int v = vt_hexval(f[i + 2]), k = 1;
+                if (i + 3 < len && vt_hexval(f[i + 3]) >= 0) {
+                    v = v * 16 + vt_hexval(f[i + 3]);
+                    k = 2;
+                }
+                dec->v[dec->len++] = (uchar)v;
+                i += 2 + k;
+            } else {
+                dec->v[dec->len++] = c == 'b' ? 8 : c == 'f' ? 12 : c == 'n' ? 10 : c == 'r' ? 13
+                                     : c == 't' ? 9 : c == 'v' ? 11 : c;
+                i += 2;
+            }
+        }
+        *out = dec->v;
+        *outlen = dec->len;
+        return 1;
+    }
+    if (layout == 1) {
+        Py_ssize_t i;
+        if (len == 4 && memcmp(f, "NULL", 4) == 0)
+            return 0;
+        if (len > 0 && f[0] >= '0' && f[0] <= '9') {
+            for (i = 1; i < len && f[i] >= '0' && f[i] <= '9'; i++)
+                ;
+            if (i == len) {
+                *out = f;
+                *outlen = len;
+                return 1;
+            }
+        } else if (len >= 2 && f[0] == '\'') {
+            dec->len = 0;
+            if (vbuf_reserve(dec, 2 * len) < 0)
+                return -1;
+            for (i = 1; i < len;) {
+                uchar c = f[i];
+                if (c == '\\') {
+                    if (i + 1 >= len)
+                        break;
+                    dec->len += vt_my_unesc(f[i + 1], dec->v + dec->len);
+                    i += 2;
+                } else if (c == '\'') {
+                    if (i + 1 < len && f[i + 1] == '\'') {
+                        dec->v[dec->len++] = '\'';
+                        i += 2;
+                        continue;
+                    }
+                    if (i == len - 1) {   /* the closing quote, last: one plain string */
+                        *out = dec->v;
+                        *outlen = dec->len;
+                        return 1;
+                    }
+                    break;
+                } else {
+                    dec->v[dec->len++] = c;
+                    i++;
+                }
+            }
+        }
+        /* anything else: the dialect's decoder */
+    }
+    if (fobj != NULL) {
+        arg = fobj;
+        Py_INCREF(arg);
+    } else if ((arg = PyBytes_FromStringAndSize((const char *)f, len)) == NULL) {
+        return -1;
+    }
+    res = PyObject_CallOneArg(decode, arg);
+    Py_DECREF(arg);
+    if (res == NULL)
+        return -1;
+    if (res == Py_None) {
+        Py_DECREF(res);
+        return 0;
+    }
+    if (!PyUnicode_Check(res)) {
+        Py_DECREF(res);
+        PyErr_SetString(PyExc_TypeError, "decode must return str or None");
+        return -1;
+    }
+    enc = PyUnicode_AsEncodedString(res, "utf-8", "surrogatepass");
+    Py_DECREF(res);
+    if (enc == NULL)
+        return -1;
+    dec->len = 0;
+    if (vbuf_put(dec, (const uchar *)PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc)) < 0) {
+        Py_DECREF(enc);
+        return -1;
+    }
+    Py_DECREF(enc);
+    *out = dec->v;
+    *outlen = dec->len;
+    return 1;
+}
+
+/* one piece being read: its rows, and the current field's decoded tokens */
+typedef struct {
+    int layout;
+    PyObject *data, *decode;
+    Py_buffer buf;
+    int have_buf;
+    const uchar *d;
+    Py_ssize_t n, nrows;
+    offsets rows, lines, spans;
+    vbuf dec, tb;
+    offsets tok;
+} vt_piece;
+
+/* 1 (rows read), 0 (layout 1 not in the plain shape) or -1 */
+static int
+vt_piece_open(vt_piece *pc, int layout, PyObject *data, Py_ssize_t start, Py_ssize_t ncols, Py_ssize_t line0,
+              PyObject *decode)
+{
+    memset(pc, 0, sizeof *pc);
+    pc->layout = layout;
+    pc->data = data;
+    pc->decode = decode;
+    if (layout < 0 || layout > 2) {
+        PyErr_SetString(PyExc_ValueError, "layout must be 0 (COPY), 1 (MySQL VALUES) or 2 (rows)");
+        return -1;
+    }
+    if (!PyCallable_Check(decode)) {
+        PyErr_SetString(PyExc_TypeError, "decode must be callable");
+        return -1;
+    }
+    if (layout == 2) {
+        Py_ssize_t i;
+        if (!PyList_Check(data)) {
+            PyErr_SetString(PyExc_TypeError, "layout 2: data must be a list of (line, [fields]) rows");
+            return -1;
+        }
+        pc->nrows = PyList_GET_SIZE(data);
+        for (i = 0; i < pc->nrows; i++) {
+            PyObject *row = PyList_GET_ITEM(data, i);
+            Py_ssize_t k;
+            if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 2 || !PyLong_Check(PyTuple_GET_ITEM(row, 0))
+                    || !PyList_Check(PyTuple_GET_ITEM(row, 1))) {
+                PyErr_SetString(PyExc_TypeError, "layout 2: a row must be (line, [fields])");
+                return -1;
+            }
+            for (k = 0; k < PyList_GET_SIZE(PyTuple_GET_ITEM(row, 1)); k++)
+                if (!PyBytes_Check(PyList_GET_ITEM(PyTuple_GET_ITEM(row, 1), k))) {
+                    PyErr_SetString(PyExc_TypeError, "layout 2: a field must be bytes");
+                    return -1;
+                }
+        }
+        return 1;
+    }
+    if (PyObject_GetBuffer(data, &pc->buf, PyBUF_SIMPLE) < 0)
+        return -1;
+    pc->have_buf = 1;
+    pc->d = (const uchar *)pc->buf.buf;
+    pc->n = pc->buf.len;
+    {
+        int r = vt_rows(layout, pc->d, pc->n, start, ncols, line0, &pc->rows, &pc->lines, &pc->spans);
+        if (r <= 0)
+            return r;
+    }
+    pc->nrows = pc->rows.len / 2;
+    return 1;
+}
+
+static void
+vt_piece_close(vt_piece *pc)
+{
+    if (pc->have_buf)
+        PyBuffer_Release(&pc->buf);
+    PyMem_Free(pc->rows.v);
+    PyMem_Free(pc->lines.v);
+    PyMem_Free(pc->spans.v);
+    PyMem_Free(pc->dec.v);
+    PyMem_Free(pc->tb.v);
+    PyMem_Free(pc->tok.v);
+}
+
+static Py_ssize_t
+vt_nfields(vt_piece *pc, Py_ssize_t r)
+{
+    if (pc->layout == 2)
+        return PyList_GET_SIZE(PyTuple_GET_ITEM(PyList_GET_ITEM(pc->data, r), 1));
+    return pc->rows.v[2 * r + 1];
+}
+
+static Py_ssize_t
+vt_line(vt_piece *pc, Py_ssize_t r)
+{
+    if (pc->layout == 2)
+        return PyLong_AsSsize_t(PyTuple_GET_ITEM(PyList_GET_ITEM(pc->data, r), 0));
+    return pc->lines.v[2 * r];
+}
+
+/* field f of row r: its span in data (-1, -1 for layout 2), decoded and tokenised into
+ * pc->tb / pc->tok: 1, 0 (NULL) or -1 */
+static int
+vt_field_tokens(vt_piece *pc, Py_ssize_t r, Py_ssize_t f, Py_ssize_t *fs, Py_ssize_t *fe)
+{
+    const uchar *p, *v;
+    Py_ssize_t len, vlen;
+    PyObject *fobj = NULL;
+    int got;
+    if (pc->layout == 2) {
+        fobj = PyList_GET_ITEM(PyTuple_GET_ITEM(PyList_GET_ITEM(pc->data, r), 1), f);
+        p = (const uchar *)PyBytes_AS_STRING(fobj);
+        len = PyBytes_GET_SIZE(fobj);
+        *fs = *fe = -1;
+    } else {
+        Py_ssize_t k = pc->rows.v[2 * r] + f;
+        *fs = pc->spans.v[2 * k];
+        *fe = pc->spans.v[2 * k + 1];
+        p = pc->d + *fs;
+        len = *fe - *fs;
+    }
+    got = vt_decode(pc->layout, p, len, fobj, pc->decode, &pc->dec, &v, &vlen);
+    if (got <= 0)
+        return got;
+    if (vt_tokenise(v, vlen, &pc->tb, &pc->tok) < 0)
+        return -1;
+    return 1;
+}
+
+/* the hash of table \0 ordinal \0 run (verify's value@row) */
+static unsigned long long
+vt_row_hash(vbuf *scratch, const uchar *table, Py_ssize_t tlen, long long ordinal, const uchar *run,
+            Py_ssize_t rlen, unsigned long long seed, int *err)
+{
+    char num[32];
+    int k = snprintf(num, sizeof num, "%lld", ordinal);
+    scratch->len = 0;
+    if (vbuf_put(scratch, table, tlen) < 0 || vbuf_put(scratch, (const uchar *)"", 1) < 0
+            || vbuf_put(scratch, (const uchar *)num, k) < 0 || vbuf_put(scratch, (const uchar *)"", 1) < 0
+            || vbuf_put(scratch, run, rlen) < 0) {
+        *err = 1;
+        return 0;
+    }
+    return vhash_impl(scratch->v, scratch->len, seed);
+}
+
+/* the column indexes of a tuple of ints, as a 0/1 map of ncap entries (indexes past it: none) */
+static int
+vt_index_map(PyObject *idx, uchar **map, Py_ssize_t *ncap)
+{
+    Py_ssize_t *cols = NULL, nc = 0, i, top = 0;
+    if (column_set(idx, 1 << 16, &cols, &nc) < 0)
+        return -1;
+    for (i = 0; i < nc; i++)
+        if (cols[i] + 1 > top)
+            top = cols[i] + 1;
+    *map = PyMem_Calloc((size_t)(top > 0 ? top : 1), 1);
+    if (*map == NULL) {
+        PyMem_Free(cols);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < nc; i++)
+        (*map)[cols[i]] = 1;
+    *ncap = top;
+    PyMem_Free(cols);
+    return 0;
+}
+
+PyDoc_STRVAR(learn_piece_doc,
+"learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0)\n"
+"  -> None | (nrows, runs, firsts, rows, lengths, nvalues)\n\n"
+"Pass 1 of verify over one piece (see the VERIFY part of _speedups.c): for every non-NULL\n"
+"value with tokens of the fields at idx of row k (ordinal ordinal0 + k + 1), its first 8\n"
+"tokens joined (a run): native uint64 (bytes) vhash(run) in `runs`, vhash(first token) in\n"
+"`firsts` (each left out when the same hash is in its slot h % 1024 of a cache of the last\n"
+"ones written), vhash(table \\0 ordinal \\0 run) in `rows`; `lengths` has bit t set for a run\n"
+"of t tokens.");
+
+static PyObject *
+speedups_learn_piece(PyObject *self, PyObject *args)
+{
+    int layout;
+    PyObject *data, *decode, *idx, *res = NULL;
+    Py_ssize_t start, ncols, line0, ncap = 0, r, nvalues = 0;
+    unsigned long long seed, lengths = 0;
+    long long ordinal0;
+    Py_buffer table;
+    uchar *map = NULL;
+    vt_piece pc;
+    vbuf out[3] = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}}, scratch = {NULL, 0, 0};
+    unsigned long long *seen = NULL;   /* [2][1024]: the last run / first-token hash of each slot */
+    int opened;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iOnnnOOKy*L:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
+                          &idx, &seed, &table, &ordinal0))
+        return NULL;
+    opened = vt_piece_open(&pc, layout, data, start, ncols, line0, decode);
+    if (opened <= 0) {
+        if (opened == 0)
+            { Py_INCREF(Py_None); res = Py_None; }
+        goto done;
+    }
+    if (vt_index_map(idx, &map, &ncap) < 0)
+        goto done;
+    if ((seen = PyMem_Calloc(2 * 1024, sizeof *seen)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (r = 0; r < pc.nrows; r++) {
+        Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
+        for (f = 0; f < nf && f < ncap; f++) {
+            Py_ssize_t ntok, end;
+            unsigned long long h[3];
+            int got, j, err = 0;
+            if (!map[f])
+                continue;
+            got = vt_field_tokens(&pc, r, f, &fs, &fe);
+            if (got < 0)
+                goto done;
+            ntok = pc.tok.len / 2;
+            if (!got || !ntok)
+                continue;
+            if (ntok > VT_MAX_TOKENS)
+                ntok = VT_MAX_TOKENS;
+            lengths |= 1ULL << ntok;
+            end = pc.tok.v[2 * ntok - 1];
+            h[0] = vhash_impl(pc.tb.v, end, seed);
+            h[1] = vhash_impl(pc.tb.v, pc.tok.v[1], seed);
+            h[2] = vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal0 + r + 1, pc.tb.v, end, seed, &err);
+            if (err)
+                goto done;
+            for (j = 0; j < 3; j++) {
+                unsigned long long *slot = j < 2 ? &seen[j * 1024 + (h[j] % 1024)] : NULL;
+                /* (a fresh cache holds 0: a hash of 0 is always written) */
+                if (slot != NULL && *slot == h[j] && h[j] != 0)
+                    continue;
+                if (slot != NULL)
+                    *slot = h[j];
+                if (vbuf_put(&out[j], (const uchar *)&h[j], 8) < 0)
+                    goto done;
+            }
+            nvalues++;
+        }
+    }
+    res = Py_BuildValue("(ny#y#y#Kn)", pc.nrows, (const char *)(out[0].v ? out[0].v : (uchar *)""), out[0].len,
+                        (const char *)(out[1].v ? out[1].v : (uchar *)""), out[1].len,
+                        (const char *)(out[2].v ? out[2].v : (uchar *)""), out[2].len, lengths, nvalues);
+done:
+    vt_piece_close(&pc);
+    PyMem_Free(map);
+    PyMem_Free(seen);
+    PyMem_Free(out[0].v);
+    PyMem_Free(out[1].v);
+    PyMem_Free(out[2].v);
+    PyMem_Free(scratch.v);
+    PyBuffer_Release(&table);
+    return res;
+}
+
+PyDoc_STRVAR(search_piece_doc,
+"search_piece(layout, data, start, ncols, line0, decode, seed, first, values, lengths, row_values,\n"
+"             idx, table, ordinal0) -> None | (nrows, hits)\n\n"
+"Pass 2 of verify over one piece: for every token i of every value of row k whose hash is in\n"
+"`first`, every run of n tokens from it (n in `lengths`, ascending) whose hash h is in\n"
+"`values`: a hit (k, field, line, field start, field end, i, n, h, own), own = 1 when the field\n"
+"is at idx and vhash(table \\0 ordinal \\0 run) is in row_values. Targets are (bloom, set) pairs.");
+
+static PyObject *
+speedups_search_piece(PyObject *self, PyObject *args)
+{
+    int layout;
+    PyObject *data, *decode, *firstp, *valuesp, *lengthsp, *rowp, *idx, *res = NULL, *hits = NULL, *lens = NULL;
+    Py_ssize_t start, ncols, line0, ncap = 0, r, nlen = 0, li;
+    Py_ssize_t lenv[VT_MAX_TOKENS + 1];
+    unsigned long long seed;
+    long long ordinal0;
+    Py_buffer table;
+    uchar *map = NULL;
+    vt_piece pc;
+    vt_target first = {0}, values = {0}, rowv = {0};
+    vbuf scratch = {NULL, 0, 0};
+    int opened;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iOnnnOKOOOOOy*L:search_piece", &layout, &data, &start, &ncols, &line0, &decode,
+                          &seed, &firstp, &valuesp, &lengthsp, &rowp, &idx, &table, &ordinal0))
+        return NULL;
+    memset(&pc, 0, sizeof pc);
+    if (vt_target_open(firstp, &first) < 0 || vt_target_open(valuesp, &values) < 0 || vt_target_open(rowp, &rowv) < 0)
+        goto done;
+    lens = PySequence_Tuple(lengthsp);
+    if (lens == NULL)
+        goto done;
+    for (li = 0; li < PyTuple_GET_SIZE(lens); li++) {
+        Py_ssize_t v = PyLong_AsSsize_t(PyTuple_GET_ITEM(lens, li));
+        if (v == -1 && PyErr_Occurred())
+            goto done;
+        if (v < 1 || v > VT_MAX_TOKENS || (nlen && v <= lenv[nlen - 1])) {
+            PyErr_SetString(PyExc_ValueError, "lengths must ascend within 1..8");
+            goto done;
+        }
+        lenv[nlen++] = v;
+    }
+    if (vt_index_map(idx, &map, &ncap) < 0)
+        goto done;
+    opened = vt_piece_open(&pc, layout, data, start, ncols, line0, decode);
+    if (opened <= 0) {
+        if (opened == 0)
+            { Py_INCREF(Py_None); res = Py_None; }
+        goto done;
+    }
+    if ((hits = PyList_New(0)) == NULL)
+        goto done;
+    for (r = 0; r < pc.nrows; r++) {
+        Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
+        for (f = 0; f < nf; f++) {
+            Py_ssize_t ntok, i;
+            int got = vt_field_tokens(&pc, r, f, &fs, &fe);
+            if (got < 0)
+                goto done;
+            ntok = pc.tok.len / 2;
+            if (!got)
+                continue;
+            for (i = 0; i < ntok; i++) {
+                Py_ssize_t s = pc.tok.v[2 * i];
+                int in = vt_target_has(&first, vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed));
+                if (in < 0)
+                    goto done;
+                if (!in)
+                    continue;
+                for (li = 0; li < nlen && i + lenv[li] <= ntok; li++) {
+                    Py_ssize_t e = pc.tok.v[2 * (i + lenv[li]) - 1];
+                    unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                    int own = 0;
+                    PyObject *hit;
+                    in = vt_target_has(&values, h);
+                    if (in < 0)
+                        goto done;
+                    if (!in)
+                        continue;
+                    if (f < ncap && map[f]) {
+                        int err = 0;
+                        unsigned long long hr = vt_row_hash(&scratch, (const uchar *)table.buf, table.len,
+                                                            ordinal0 + r + 1, pc.tb.v + s, e - s, seed, &err);
+                        if (err || (own = vt_target_has(&rowv, hr)) < 0)
+                            goto done;
+                    }
+                    hit = Py_BuildValue("(nnnnnnnKi)", r, f, vt_line(&pc, r), fs, fe, i, lenv[li], h, own);
+                    if (hit == NULL || PyList_Append(hits, hit) < 0) {
+                        Py_XDECREF(hit);
+                        goto done;
+                    }
+                    Py_DECREF(hit);
+                }
+            }
+        }
+    }
+    res = Py_BuildValue("(nO)", pc.nrows, hits);
+done:
+    vt_piece_close(&pc);
+    vt_target_close(&first);
+    vt_target_close(&values);
+    vt_target_close(&rowv);
+    Py_XDECREF(hits);
+    Py_XDECREF(lens);
+    PyMem_Free(map);
+    PyMem_Free(scratch.v);
+    PyBuffer_Release(&table);
+    return res;
+}
+
+PyDoc_STRVAR(confirm_piece_doc,
+"confirm_piece(layout, data, start, ncols, line0, decode, seed, candidates, idx)\n"
+"  -> None | (nrows, hits)\n\n"
+"Pass 3 of verify over one piece: a hit (k, field, field start, field end, h, 1) for a field at\n"
+"idx of row k whose first 8 tokens joined hash (h) into `candidates`; (k, field, start, end, h,\n"
+"0) for every token of another field that does (a (bloom, set) target).");
+
+static PyObject *
+speedups_confirm_piece(PyObject *self, PyObject *args)
+{
+    int layout;
+    PyObject *data, *decode, *candp, *idx, *res = NULL, *hits = NULL;
+    Py_ssize_t start, ncols, line0, ncap = 0, r;
+    unsigned long long seed;
+    uchar *map = NULL;
+    vt_piece pc;
+    vt_target cand = {0};
+    int opened;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iOnnnOKOO:confirm_piece", &layout, &data, &start, &ncols, &line0, &decode,
+                          &seed, &candp, &idx))
+        return NULL;
+    memset(&pc, 0, sizeof pc);
+    if (vt_target_open(candp, &cand) < 0 || vt_index_map(idx, &map, &ncap) < 0)
+        goto done;
+    opened = vt_piece_open(&pc, layout, data, start, ncols, line0, decode);
+    if (opened <= 0) {
+        if (opened == 0)
+            { Py_INCREF(Py_None); res = Py_None; }
+        goto done;
+    }
+    if ((hits = PyList_New(0)) == NULL)
+        goto done;
+    for (r = 0; r < pc.nrows; r++) {
+        Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
+        for (f = 0; f < nf; f++) {
+            Py_ssize_t ntok, i, ntest;
+            int masked = f < ncap && map[f];
+            int got = vt_field_tokens(&pc, r, f, &fs, &fe);
+            if (got < 0)
+                goto done;
+            ntok = pc.tok.len / 2;
+            if (!got || !ntok)
+                continue;
+            ntest = masked ? 1 : ntok;
+            for (i = 0; i < ntest; i++) {
+                Py_ssize_t s = masked ? 0 : pc.tok.v[2 * i];
+                Py_ssize_t e = masked ? pc.tok.v[2 * (ntok > VT_MAX_TOKENS ? VT_MAX_TOKENS : ntok) - 1] : pc.tok.v[2 * i + 1];
+                unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                int in = vt_target_has(&cand, h);
+                PyObject *hit;
+                if (in < 0)
+                    goto done;
+                if (!in)
+                    continue;
+                hit = Py_BuildValue("(nnnnKi)", r, f, fs, fe, h, masked);
+                if (hit == NULL || PyList_Append(hits, hit) < 0) {
+                    Py_XDECREF(hit);
+                    goto done;
+                }
+                Py_DECREF(hit);
+            }
+        }
+    }
+    res = Py_BuildValue("(nO)", pc.nrows, hits);
+done:
+    vt_piece_close(&pc);
+    vt_target_close(&cand);
+    Py_XDECREF(hits);
+    PyMem_Free(map);
+    return res;
 }
 
 static int
@@ -1660,6 +2668,11 @@ static PyMethodDef speedups_methods[] = {
     {"vhash", speedups_vhash, METH_VARARGS, vhash_doc},               /* passes: verify */
     {"bloom_add", speedups_bloom_add, METH_VARARGS, bloom_add_doc},
     {"bloom_has", speedups_bloom_has, METH_VARARGS, bloom_has_doc},
+    {"bloom_add_all", speedups_bloom_add_all, METH_VARARGS, bloom_add_all_doc},
+    {"vtokens", speedups_vtokens, METH_VARARGS, vtokens_doc},
+    {"learn_piece", speedups_learn_piece, METH_VARARGS, learn_piece_doc},
+    {"search_piece", speedups_search_piece, METH_VARARGS, search_piece_doc},
+    {"confirm_piece", speedups_confirm_piece, METH_VARARGS, confirm_piece_doc},
     {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -251,6 +251,7 @@ class Engine:
         for stage in self.stages:
             plan = stage.extend_plan(self, state, columns, plan)
         plan.sort(key=lambda p: p.index)
+        self.template_reads(state, columns, plan)
         planned = state.plans[cache_key] = PlannedTable(
             TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
         keep_built(planned.plan)
@@ -271,6 +272,44 @@ class Engine:
             raise RulesError(f"{_qual(state.key)}: the condition reads {', '.join(absent)}, which the dump's data does "
                              "not hold (a generated column)", self.rules.path, where)
         return cond
+
+    def template_reads(self, state: TableState, columns, plan) -> None:
+        """Each `template` rule's columns resolved to data positions (spec.template: ((name as
+        written, index), ...)); an unknown column or a cycle of templates reading each other is
+        a RulesError (exit 2, before the table's data). The work unit evaluates them in
+        dependency order (work.template_order)."""
+        from dumpmask.transformers.templates import Template
+
+        qual = _qual(state.key)
+        templates = {}
+        for p in plan:
+            t = p.transformer
+            if type(t) is not Template:
+                continue
+            reads = []
+            for name in t.reads:
+                idx = next((i for i, c in enumerate(columns) if self.dialect.col_eq(name, c)), None)
+                if idx is None:
+                    raise RulesError(f"{qual}.{p.name}: the template reads {name!r}, which the table's data does not "
+                                     "have", self.rules.path, self._rule_where(state, p.name))
+                reads.append((name, idx))
+            p.spec.template = tuple(reads)
+            templates[p.index] = p
+        from dumpmask.work import template_order
+
+        try:
+            template_order([p.spec for p in templates.values()])
+        except ValueError as e:
+            cycle = " -> ".join(columns[i] for i in e.args[0])
+            raise RulesError(f"{qual}: templates read each other in a cycle ({cycle})", self.rules.path,
+                             self._rule_where(state, columns[e.args[0][0]])) from None
+
+    def _rule_where(self, state: TableState, column: str) -> str | None:
+        for tr in self.table_rules(state):
+            for cr in tr.columns:
+                if self.dialect.col_eq(cr.column.name, column):
+                    return cr.where
+        return None
 
     @staticmethod
     def column_plan(spec: ColumnSpec, stats: ColumnStats) -> ColumnPlan:
@@ -860,13 +899,16 @@ class Engine:
         self._insert_block(state, raw, st.line, ins, columns, write)
 
     # ------------------------------------------------------------------ reading rows (scan, verify, preview, subsets)
-    def blocks(self, lines: LineReader, want=None, learner=None):
+    def blocks(self, lines: LineReader, want=None, learner=None, pieces: bool = False):
         """Every data statement of a dump as a Block (rows undecoded). Schema statements are
         learnt on the way (self.tables), so callers can look at types. `want(table_key) -> bool`
-        skips tables nobody asked for, cheaply."""
+        skips tables nobody asked for, cheaply. pieces (verify's C passes): a COPY block comes as
+        Block("copy_chunks", items = its ~1 MB chunks of whole lines, lineno() = the header's
+        line), a MySQL INSERT in mysqldump's plain shape as Block("values", items = (statement,
+        offset of its first tuple), fields() = the Block parsed, or None, for when the tuples
+        are not in that shape after all, lineno() = its first line)."""
         dialect = self.dialect
         learner = learner or self.learner
-        source = self.source
         for ev in dialect.events(lines):
             kind = ev.event
             if kind == "copy":
@@ -877,33 +919,52 @@ class Engine:
                     columns = self.data_columns(state, ev.columns, ev.stmt.line)
                 except DumpSyntaxError:
                     continue
+                if pieces:
+                    yield Block("copy_chunks", state.key, columns, ev.chunks(), _copy_fields, dialect.decode_copy_field,
+                                None, lambda line=lines.lineno: line)
+                    continue
                 items, lineno = counted_lines(ev.rows(), lines.lineno)
                 yield Block("copy", state.key, columns, items, _copy_fields, dialect.decode_copy_field, lambda line: line, lineno)
             elif kind == "insert":
                 st = ev.stmt
                 if ev.table is None or (ev.head is not None and ev.head[2] < 0) or (want is not None and not want(ev.table)):
                     continue
-                tuples = self._plain_tuples(ev) if dialect.name == "mysql" else None
-                if tuples is not None:
-                    columns, tuples = tuples
-                else:
-                    ins = dialect.parse_insert(st.raw, st.line, source)
-                    if ins.values_start < 0:
-                        continue
-                    state = self.table_state(ev.table)
-                    try:
-                        columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
-                    except DumpSyntaxError:
-                        continue
-                    tuples = ins.tuples
-                state = self.table_state(ev.table)
-                raw = st.raw
-                items, lineno = tuple_lines(raw, tuples, st.line)
-                yield Block("insert", state.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]],
-                            dialect.decode_sql_field, (lambda it, raw=raw: raw[it[0]:it[1]]) if dialect.name == "mysql" else (lambda it: None),
-                            lineno)
+                head = self._plain_head(ev) if pieces and dialect.name == "mysql" else None
+                if head is not None:
+                    yield Block("values", self.table_state(ev.table).key, head[0], (st.raw, head[1]),
+                                lambda ev=ev: self._insert_rows_block(ev, plain=False), dialect.decode_sql_field, None,
+                                lambda line=st.line: line)
+                    continue
+                block = self._insert_rows_block(ev, plain=dialect.name == "mysql")
+                if block is not None:
+                    yield block
             elif ev.kind == "create_table" or dialect.is_schema_statement(ev):
                 learner.learn(ev)  # enum types before the tables; unique indexes (after the data) for scan
+
+    def _insert_rows_block(self, ev, plain: bool):
+        """The Block of an INSERT's tuples (read by the C tuple scanner when `plain` and in that
+        shape, else parsed), or None when it is not read (no VALUES, columns not known)."""
+        dialect = self.dialect
+        st = ev.stmt
+        tuples = self._plain_tuples(ev) if plain else None
+        if tuples is not None:
+            columns, tuples = tuples
+        else:
+            ins = dialect.parse_insert(st.raw, st.line, self.source)
+            if ins.values_start < 0:
+                return None
+            state = self.table_state(ev.table)
+            try:
+                columns = dialect.with_generated(state.schema, ins, self.data_columns(state, ins.columns, st.line))
+            except DumpSyntaxError:
+                return None
+            tuples = ins.tuples
+        state = self.table_state(ev.table)
+        raw = st.raw
+        items, lineno = tuple_lines(raw, tuples, st.line)
+        return Block("insert", state.key, columns, items, lambda it, raw=raw: [raw[s:e] for s, e in it[2]],
+                     dialect.decode_sql_field, (lambda it, raw=raw: raw[it[0]:it[1]]) if dialect.name == "mysql" else (lambda it: None),
+                     lineno)
 
     def rows(self, lines: LineReader, want=None, learner=None):
         """Every data row of a dump, decoded: yields (table_key, columns, values, line)."""
@@ -924,9 +985,28 @@ class Engine:
         """(columns, tuples as parse_insert gives them) of a MySQL INSERT in mysqldump's plain
         shape, read by the C tuple scanner (a tuple is its fields between "(" and ")"); None
         when it is not in that shape, or generated columns may count (then parsed)."""
+        head = self._plain_head(ev)
+        if head is None:
+            return None
+        columns, values_start = head
+        n = len(columns)
+        raw = ev.stmt.raw
+        spans = tuple_spans(raw, values_start, n, tuple(range(n)))
+        if not spans:
+            return None
+        k = 2 * n
+        tuples = []
+        for i in range(0, len(spans), k):
+            fields = list(zip(spans[i:i + k:2], spans[i + 1:i + k:2], strict=True))
+            tuples.append((fields[0][0] - 1, fields[-1][1] + 1, fields))
+        return columns, tuples
+
+    def _plain_head(self, ev):
+        """(columns, offset of the first tuple) of a MySQL INSERT whose tuples may be in
+        mysqldump's plain shape, or None (no VALUES, columns not known, or generated columns
+        may count: then parsed)."""
         st = ev.stmt
-        raw = st.raw
-        head = self.dialect.parse_insert(raw, st.line, self.source, tuples=False)
+        head = self.dialect.parse_insert(st.raw, st.line, self.source, tuples=False)
         if head.values_start < 0:
             return None
         state = self.table_state(ev.table)
@@ -937,15 +1017,7 @@ class Engine:
         n = len(columns)
         if not n or head.columns is None and state.schema is not None and len(state.schema.columns) != n:
             return None
-        spans = tuple_spans(raw, head.values_start, n, tuple(range(n)))
-        if not spans:
-            return None
-        k = 2 * n
-        tuples = []
-        for i in range(0, len(spans), k):
-            fields = list(zip(spans[i:i + k:2], spans[i + 1:i + k:2], strict=True))
-            tuples.append((fields[0][0] - 1, fields[-1][1] + 1, fields))
-        return columns, tuples
+        return columns, head.values_start
 
     def key_blocks(self, path: str, needed_of, skip=None):
         """The first pass of partial transfer, cheaper than read_rows: the same data statements
@@ -1236,9 +1308,10 @@ class DumpRows:
         """Yields (table_key (schema, name), columns, values, line)."""
         return self.engine.rows(LineReader(self.reader, self.source), want)
 
-    def blocks(self, lines: LineReader | None = None, want=None):
-        """The data statements as blocks of undecoded rows (dialects.base.Block)."""
-        return self.engine.blocks(lines or LineReader(self.reader, self.source), want)
+    def blocks(self, lines: LineReader | None = None, want=None, pieces: bool = False):
+        """The data statements as blocks of undecoded rows (dialects.base.Block; `pieces`: see
+        Engine.blocks)."""
+        return self.engine.blocks(lines or LineReader(self.reader, self.source), want, pieces=pieces)
 
     def table(self, key):
         """The TableSchema learnt for a table key (None if no CREATE TABLE was seen)."""

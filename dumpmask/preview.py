@@ -85,11 +85,23 @@ def _first_rows(engine, lines, n: int, pending_rules):
         if not plan:
             continue
         before = [(columns[p.index], values[p.index]) for p in plan]
-        after = [(columns[p.index], p.value_fn(values[p.index])) for p in plan]
+        after = _masked_row(plan, columns, values)
         rows.append((before, after))
         if len(rows) >= n and _all_done(engine, shown, n, pending_rules):
             break
     return shown, plans
+
+
+def _masked_row(plan, columns, values) -> list:
+    """[(column, new value)] of a row: each masked column's value function, then the
+    templates (which read the row's new values) in their order (work.template_order)."""
+    from dumpmask.work import template_order
+
+    new = {p.index: p.value_fn(values[p.index]) for p in plan if getattr(p.spec, "template", None) is None}
+    for spec in template_order([p.spec for p in plan]):
+        row = {name: new[i] if i in new else values[i] for name, i in spec.template}
+        new[spec.index] = spec.factory.build().render(values[spec.index], row)
+    return [(columns[p.index], new[p.index]) for p in plan]
 
 
 def _print_table(tkey, rows, width: int, echo) -> None:

@@ -31,27 +31,29 @@ is kept in clear) of the original values, of value@row and of each value's first
 exact sets while they are small (up to SET_MAX hashes each) and into blocked Bloom filters of a
 fixed BLOOM_BYTES beyond (memory flat; more values only raise the false-positive rate, which
 costs time and never hides a finding: a value@row false positive makes a generated hit a
-suspect, counted toward MAX_SUSPECTS, past which verify fails closed); pass 2
-reads the MASKED dump as a stream and keeps only hits (candidates: hash, counts, a few redacted
-locations). Pass 2 tokenises a row's raw bytes (no decoding, when its escapes cannot glue
-letters; the ASCII tokens in C, verifyfast.probe_tokens) and looks further only at rows, then
-fields, holding a token that begins an original value; pass 3 re-reads ORIGINAL to confirm
-candidates exactly (64-bit keyed hash equality) and
-to learn which ones also occur in unmasked columns, skipping rows without a token that begins
-a candidate. Memory grows with the hits (bounded by MAX_SUSPECTS rows), never with the
-number of original values past SET_MAX nor with the size of the masked dump.
+suspect); pass 2 reads the MASKED dump as a stream and keeps only hits (candidates: hash,
+counts, a few redacted locations; suspect rows in compact arrays); pass 3 re-reads ORIGINAL to
+confirm candidates exactly (64-bit keyed hash equality) and to learn which ones also occur in
+unmasked columns. Each pass reads a piece at a time (a COPY chunk, a MySQL INSERT) in C
+(verifyfast.learn_piece, search_piece, confirm_piece: decoding, tokenising and hashing without
+a Python object per row; pure-Python twins). What is found is bounded as well: at most
+MAX_CANDIDATES distinct values are examined and MAX_SUSPECTS suspect rows kept; past either,
+the rest is counted, the report says how many, and verify fails closed. Memory never grows
+with the number of original values past SET_MAX nor with the size of the masked dump.
 """
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass, field
-from itertools import repeat
+from array import array
+from bisect import bisect_left
 
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import RuleSet
 from dumpmask.idents import column_named, display_name
-from dumpmask.verifyfast import HASH, bloom_add, bloom_has, probe_tokens
+from dumpmask.verifyfast import (HASH, bloom_add, bloom_add_all, bloom_has, confirm_piece, learn_piece, search_piece,
+                                 tokens_of)
 
 MAX_TOKENS = 8
 MAX_LOCATIONS = 5
@@ -76,58 +78,78 @@ def redact(text: str) -> str:
     return t[:keep] + "***"
 
 
-# --------------------------------------------------------------------------- fast tokenising
-
-# bytes -> tokens: ASCII letters and digits are kept (upper case folded), every other ASCII byte
-# is a separator; bytes >= 0x80 stay inside their chunk, which is split exactly as `tokens` does
-# (a UTF-8 sequence never contains an ASCII byte, so chunks start and end on characters)
-_TRANS = bytes((c + 32 if 65 <= c <= 90 else c) if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128)
-               else 32 for c in range(256))
-
-
-def _fix_nonascii(chunks: list) -> list:
-    out = []
-    for t in chunks:
-        if t.isascii():
-            out.append(t)
-        else:
-            out.extend(x.casefold().encode("utf-8", "surrogatepass")
-                       for x in _TOKEN_RE.findall(t.decode("utf-8", "surrogateescape")))
-    return out
-
-
-def btokens(b: bytes) -> list:
-    """The tokens of UTF-8 text, as UTF-8 bytes: [t.encode() for t in tokens(b.decode())]."""
-    toks = b.translate(_TRANS).split()
-    return toks if b.isascii() else _fix_nonascii(toks)
-
-
-def _stokens(v: str) -> list:
-    """tokens(v) as UTF-8 bytes."""
-    if v.isascii():
-        return v.encode("ascii").translate(_TRANS).split()
-    return [t.casefold().encode("utf-8", "surrogatepass") for t in _TOKEN_RE.findall(v)]
-
-
 SYSTEMATIC_RATE = 0.05
 SYSTEMATIC_MIN = 2
-MAX_SUSPECTS = 2_000_000
+MAX_SUSPECTS = 2_000_000     # suspect hits kept (21 bytes each: at most ~42 MB)
+MAX_CANDIDATES = 200_000     # distinct values found that are examined one by one (~0.5 KB each)
 
 
-@dataclass
+class _Suspects:
+    """The suspect hits of pass 2 (a candidate found inside a masked cell of MASKED that is the
+    row's own original value, by value@row): per table, in the order read (row ordinals
+    ascending), as arrays: ordinal, candidate hash, column; at most `limit` in all, past it only
+    counted. Pass 3 takes a row's hits of a candidate once."""
+
+    __slots__ = ("tables", "columns", "column_ids", "n", "dropped", "limit")
+
+    def __init__(self, limit: int | None = None):
+        self.tables: dict = {}
+        self.columns: list = []
+        self.column_ids: dict = {}
+        self.n = self.dropped = 0
+        self.limit = MAX_SUSPECTS if limit is None else limit
+
+    def add(self, table: str, ordinal: int, hv: int, column: str) -> bool:
+        """False (counted, not kept) past the limit."""
+        if self.n >= self.limit:
+            self.dropped += 1
+            return False
+        t = self.tables.get(table)
+        if t is None:
+            t = self.tables[table] = (array("Q"), array("Q"), array("I"), bytearray())
+        cid = self.column_ids.get(column)
+        if cid is None:
+            cid = self.column_ids[column] = len(self.columns)
+            self.columns.append(column)
+        t[0].append(ordinal)
+        t[1].append(hv)
+        t[2].append(cid)
+        t[3].append(0)
+        self.n += 1
+        return True
+
+    def take(self, table: str, ordinal: int, hv: int) -> list:
+        """The columns of row `ordinal` of `table` where candidate hv was a suspect (each once)."""
+        t = self.tables.get(table)
+        if t is None:
+            return []
+        ordinals, hashes, cols, used = t
+        j = bisect_left(ordinals, ordinal)
+        out = []
+        while j < len(ordinals) and ordinals[j] == ordinal:
+            if hashes[j] == hv and not used[j]:
+                used[j] = 1
+                if self.columns[cols[j]] not in out:
+                    out.append(self.columns[cols[j]])
+            j += 1
+        return out
+
+
+@dataclass(slots=True)
 class Candidate:
+    """A value found in MASKED whose hash is an original value's. Small (slots; the sets are
+    shared empty frozensets until something is added), so MAX_CANDIDATES of them stay bounded."""
     count: int = 0                                   # every occurrence in MASKED
     hard: int = 0                                    # occurrences in unmasked columns of MASKED
-    locations: list = field(default_factory=list)    # (table.column, line) of hard/suspect hits
-    excused_locations: list = field(default_factory=list)
+    locations: tuple = ()                            # (table.column, line) of hard/suspect hits
+    excused_locations: tuple = ()
     sample: str = ""                                 # redacted text as found in MASKED
-    suspects: dict = field(default_factory=dict)     # (table, row ordinal) -> {column}: masked-cell hits
-    overflow: bool = False
-    excused_tables: set = field(default_factory=set)  # tables with hits inside rewritten masked cells
-    same_row: set = field(default_factory=set)       # confirmed: columns giving back their row's value
+    overflow: bool = False                           # a suspect hit past MAX_SUSPECTS (not kept)
+    excused_tables: frozenset = frozenset()          # tables with hits inside rewritten masked cells
+    same_row: frozenset = frozenset()                # confirmed: columns giving back their row's value
     confirmed: bool = False
-    sources: set = field(default_factory=set)        # original masked columns holding it
-    in_unmasked: set = field(default_factory=set)    # original unmasked columns holding it (one token)
+    sources: frozenset = frozenset()                 # original masked columns holding it
+    in_unmasked: frozenset = frozenset()             # original unmasked columns holding it (one token)
     short: bool = False
     small_number: bool = False
     single: bool = False
@@ -184,9 +206,12 @@ class VerifyResult:
     candidates: int
     unmasked_columns: list = field(default_factory=list)  # masked columns giving back their rows' values
     misaligned: list = field(default_factory=list)         # tables whose row counts differ
+    not_examined: int = 0        # distinct values found past MAX_CANDIDATES (a lower bound past SET_MAX)
+    not_examined_found: int = 0  # their occurrences
+    suspects_not_kept: int = 0   # suspect hits past MAX_SUSPECTS (their values are leaks: fail closed)
 
     def failed(self, fail_all: bool) -> bool:
-        return bool(self.leaks or (fail_all and self.low_risk))
+        return bool(self.leaks or self.not_examined or (fail_all and self.low_risk))
 
 
 def _finding_dict(c: Candidate, why: str | None) -> dict:
@@ -205,11 +230,12 @@ class _HashSet:
     1 million, 1e-3 at 8 million, 2% at 16 million; a false positive costs time (a row looked
     at, a candidate that pass 3 does not confirm), never a finding."""
 
-    __slots__ = ("set", "bloom", "limit", "n")
+    __slots__ = ("set", "bloom", "limit", "n", "pre")
 
     def __init__(self, limit: int = SET_MAX):
         self.set: set | None = set()
         self.bloom: bytearray | None = None
+        self.pre: bytearray | None = None
         self.limit = limit
         self.n = 0
 
@@ -220,12 +246,41 @@ class _HashSet:
                 self.n += 1
             return
         s.add(h)
+        self.pre = None
         if len(s) > self.limit:
-            b = self.bloom = bytearray(BLOOM_BYTES)
-            for x in s:
-                bloom_add(b, x)
-            self.n = len(s)
-            self.set = None
+            self._to_bloom()
+
+    def update(self, hashes: array) -> None:
+        """Adds an array('Q') of hashes."""
+        s = self.set
+        if s is None:
+            self.n += bloom_add_all(self.bloom, hashes)
+            return
+        s.update(hashes)
+        self.pre = None
+        if len(s) > self.limit:
+            self._to_bloom()
+
+    def _to_bloom(self) -> None:
+        b = self.bloom = bytearray(BLOOM_BYTES)
+        bloom_add_all(b, array("Q", self.set))
+        self.n = len(self.set)
+        self.set = None
+
+    @property
+    def probe(self) -> tuple:
+        """What the C passes look hashes up in: (Bloom filter, exact set or None). An exact set
+        gets a small filter in front (8 bytes a hash: about 5e-7 false positives), built once."""
+        if self.set is None:
+            return (self.bloom, None)
+        if self.pre is None:
+            blocks = 1
+            while blocks * 8 < len(self.set) and blocks * 64 < BLOOM_BYTES:
+                blocks *= 2
+            pre = bytearray(64 * blocks)
+            bloom_add_all(pre, array("Q", self.set))
+            self.pre = pre
+        return (self.pre, self.set)
 
     def __contains__(self, h: int) -> bool:
         s = self.set
@@ -243,11 +298,6 @@ class _HashSet:
         return False
 
     @property
-    def target(self):
-        """What verifyfast.probe_tokens looks hashes up in: the set or the filter."""
-        return self.set if self.set is not None else self.bloom
-
-    @property
     def count(self) -> int:
         """Hashes held (past the exact set: those that set a new bit, a lower bound)."""
         return len(self.set) if self.set is not None else self.n
@@ -257,57 +307,43 @@ class _HashSet:
         import sys
 
         if self.set is not None:
-            return sys.getsizeof(self.set) + 36 * len(self.set)
+            return sys.getsizeof(self.set) + 36 * len(self.set) + (len(self.pre) if self.pre is not None else 0)
         return len(self.bloom)
 
 
-# --------------------------------------------------------------------------- raw rows
-
-# a MySQL tuple whose raw text may not tokenise like its decoded values (escapes, hex and bit
-# literals, adjacent string literals that concatenate): decoded first
-_MY_UNSAFE = re.compile(rb"\\[0-9A-Za-z\x80-\xff]|0[xXbB]|[xXbB]'|['\"]\s+['\"]")
+# --------------------------------------------------------------------------- pieces
 
 
-# a backslash escape that may glue or drop letters or digits (\n, \t, \101, \x41, \é); any
-# other escaped character decodes to a separator (\\, \', \", \%), as the raw bytes do
-_ESC_GLUES = re.compile(rb"\\[0-9A-Za-z\x80-\xff]")
+def _each_piece(dump, run) -> None:
+    """Calls run(table key, columns, layout, data, start, line0, decode) -> rows read, or None
+    (not in the plain shape), for every piece of the dump's data in order (verifyfast's
+    layouts: 0 a COPY chunk, 1 a MySQL VALUES list, 2 a list of (line, raw fields) rows); a
+    VALUES list the C scanner finds not in mysqldump's plain shape comes again as its parsed
+    rows."""
+    for b in dump.blocks(pieces=True):
+        if b.kind == "copy_chunks":
+            line = b.lineno()
+            for chunk in b.items:
+                line += run(b.key, b.columns, 0, chunk, 0, line, b.decode)
+            continue
+        if b.kind == "values":
+            raw, start = b.items
+            if run(b.key, b.columns, 1, raw, start, b.lineno(), b.decode) is not None:
+                continue
+            b = b.fields()   # not in the plain shape after all: parsed
+            if b is None:
+                continue
+        fields, lineno = b.fields, b.lineno
+        run(b.key, b.columns, 2, [(lineno(), fields(it)) for it in b.items], 0, 0, b.decode)
 
 
-def _copy_raw(line: bytes):
-    """The bytes of a COPY line if they tokenise into (a superset of) its decoded values' tokens:
-    no escape that glues letters (a whole-field \\N, NULL, only adds a harmless token "n"); else
-    None."""
-    if b"\\" not in line:
-        return line
-    s = b"\t" + (line.rstrip(b"\r\n") if line.endswith(b"\n") else line) + b"\t"
-    while b"\t\\N\t" in s:
-        s = s.replace(b"\t\\N\t", b"\t\t")
-    return None if _ESC_GLUES.search(s) else s
+def _raw_field(layout: int, data, k: int, f: int, fs: int, fe: int) -> bytes:
+    """The raw bytes of field f of row k of a piece (a hit's fs:fe span, or the row list's)."""
+    return data[k][1][f] if layout == 2 else data[fs:fe]
 
 
-def _my_raw(text: bytes):
-    """A MySQL tuple as written, when its bytes tokenise like its decoded values (no escape,
-    hex/bit literal or string concatenation that would glue or split tokens); else None."""
-    return None if _MY_UNSAFE.search(text) else text
-
-
-def _blocks(d):
-    """The data of a dump as blocks of rows without decoding them (the dialect adapters' own
-    readers): yields (table key, columns, items, fields(item) -> raw fields, decode(raw field)
-    -> str | None, raw(item) -> bytes whose tokens include the decoded row's tokens, or None,
-    lineno() -> the line `DumpRows.rows` reports)."""
-    from dumpmask.dialects.base import LineReader
-
-    lines = LineReader(d.reader, d.source)
-    mysql = d.dialect == "mysql"
-    for b in d.blocks(lines):
-        if mysql:
-            rawf = lambda it, text=b.text: _my_raw(text(it))  # noqa: E731
-        elif b.kind == "copy":
-            rawf = _copy_raw
-        else:
-            rawf = lambda it: None  # noqa: E731  PostgreSQL INSERT rows: decode them
-        yield b.key, b.columns, b.items, b.fields, b.decode, rawf, b.lineno
+def _column(cols, f: int) -> str:
+    return cols[f] if f < len(cols) else f"(field {f + 1})"
 
 
 def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None) -> VerifyResult:
@@ -347,7 +383,9 @@ class _LeakCheck:
         self.candidates: dict[int, Candidate] = {}
         self.candidate_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
         self.masked_rows: dict[str, int] = {}
-        self.n_suspects = 0
+        self.suspects = _Suspects()
+        self.not_examined = _HashSet()     # distinct values found past MAX_CANDIDATES
+        self.not_examined_found = 0
         # pass 3: masked columns giving back their own row's value, and how often
         self.same_row_count: dict[str, int] = {}
 
@@ -355,207 +393,157 @@ class _LeakCheck:
     def filter_bytes(self) -> int:
         return self.values.nbytes + self.row_values.nbytes + self.first_tokens.nbytes
 
-    def hash_tokens(self, toks) -> int:
-        return HASH(" ".join(toks).encode("utf-8", "surrogatepass"), self.seed)
-
-    def hash_row(self, table_bytes: bytes, ordinal: int, joined: bytes) -> int:
-        return HASH(b"%s\x00%d\x00%s" % (table_bytes, ordinal, joined), self.seed)
-
-    def probe_bytes(self, raw: bytes, hashes: _HashSet) -> bool:
-        """Does one of the tokens of these raw bytes hash into `hashes` (begin a value it knows)?"""
-        if probe_tokens is not None:
-            found = probe_tokens(raw, self.seed, hashes.target)
-            if found is True or found is False:
-                return found
-            return hashes.any_of(map(HASH, _fix_nonascii(found), repeat(self.seed)))
-        toks = raw.translate(_TRANS).split()
-        if not raw.isascii():
-            toks = _fix_nonascii(toks)
-        return hashes.any_of(map(HASH, toks, repeat(self.seed)))
-
-    def probed_rows(self, dump, counts: dict, probe: _HashSet):
-        """The rows of dump `dump` one of whose tokens hashes into `probe` (tokenised from their raw
-        bytes when that is safe, else decoded): yields (table, cols, idx, ordinal, fields, decode,
-        lineno, item, vals) with vals None when the raw bytes were used. Row ordinals per table
-        go into `counts`."""
-        masked_cols = _MaskedColumns(self.rules, dump.dialect)
-        probe_bytes = self.probe_bytes
-        for key, cols, items, fields, decode, rawf, lineno in _blocks(dump):
-            table = display_name(key)
-            idx = masked_cols(key, cols)
-            ordinal = counts.get(table, 0)
-            for item in items:
-                ordinal += 1
-                raw = rawf(item)
-                vals = None
-                if raw is None:
-                    vals = [decode(f) for f in fields(item)]
-                    raw = "\t".join([v for v in vals if v is not None]).encode("utf-8", "surrogateescape")
-                if probe_bytes(raw, probe):
-                    yield table, cols, idx, ordinal, fields, decode, lineno, item, vals
-            counts[table] = ordinal
-
     # ------------------------------------------------------------------ pass 1
 
     def learn_original(self, original) -> None:
         """Pass 1: keyed hashes of the original values of masked columns (and of value@row),
-        and of their first tokens."""
+        and of their first tokens (verifyfast.learn_piece, a piece at a time)."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = HASH, self.seed
-        values, first_tokens, row_values, lengths = self.values, self.first_tokens, self.row_values, self.lengths
+        seed = self.seed
         dump = DumpRows(original, self.dialect)
+        masked_cols = _MaskedColumns(self.rules, dump.dialect)
+        hashes = array("Q")
+
+        def run(key, cols, layout, data, start, line0, decode):
+            table = display_name(key)
+            ordinal = self.original_rows.get(table, 0)
+            got = learn_piece(layout, data, start, len(cols), line0, decode, tuple(sorted(masked_cols(key, cols))), seed,
+                              table.encode("utf-8", "surrogatepass"), ordinal)
+            if got is None:
+                return None
+            nrows, runs, firsts, rows, lengths, nvalues = got
+            if nvalues:
+                for packed, into in ((runs, self.values), (firsts, self.first_tokens), (rows, self.row_values)):
+                    del hashes[:]
+                    hashes.frombytes(packed)
+                    into.update(hashes)
+                self.lengths.update(n for n in range(1, MAX_TOKENS + 1) if lengths >> n & 1)
+                self.n_values += nvalues
+            self.original_rows[table] = ordinal + nrows
+            return nrows
+
         try:
-            masked_cols = _MaskedColumns(self.rules, dump.dialect)
-            for key, cols, items, fields, decode, _raw, _lineno in _blocks(dump):
-                table = display_name(key)
-                table_bytes = table.encode("utf-8", "surrogatepass")
-                idx = sorted(masked_cols(key, cols))
-                ordinal = self.original_rows.get(table, 0)
-                if not idx:
-                    for _ in items:
-                        ordinal += 1
-                    self.original_rows[table] = ordinal
-                    continue
-                for item in items:
-                    ordinal += 1
-                    row_fields = fields(item)
-                    for i in idx:
-                        v = decode(row_fields[i])
-                        if v is None:
-                            continue
-                        toks = _stokens(v)
-                        if not toks:
-                            continue
-                        toks = toks[:MAX_TOKENS]
-                        lengths.add(len(toks))
-                        joined = b" ".join(toks)
-                        values.add(hsh(joined, seed))
-                        first_tokens.add(hsh(toks[0], seed))
-                        row_values.add(self.hash_row(table_bytes, ordinal, joined))
-                        self.n_values += 1
-                self.original_rows[table] = ordinal
+            _each_piece(dump, run)
         finally:
             dump.close()
 
     # ------------------------------------------------------------------ pass 2
 
     def search_masked(self, masked) -> None:
-        """Pass 2: the masked dump, streamed; only hits are kept. A row is looked at only when
-        one of its tokens begins an original value (its raw bytes are tokenised when they can
-        be); a value of such a row only when one of its own tokens does."""
+        """Pass 2: the masked dump, streamed (verifyfast.search_piece, a piece at a time); only
+        hits are kept: every run of 1..MAX_TOKENS tokens of a value that is an original value,
+        looked for only from tokens that begin one."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = HASH, self.seed
-        first_tokens = self.first_tokens
-        any_first = first_tokens.any_of
-        probe_bytes, look_in_value = self.probe_bytes, self.look_in_value
-        lengths = sorted(self.lengths)
+        seed = self.seed
+        first, values, row_values = self.first_tokens.probe, self.values.probe, self.row_values.probe
+        lengths = tuple(sorted(self.lengths)) or (1,)
         dump = DumpRows(masked, self.dialect)
-        try:
-            for table, cols, idx, ordinal, fields, decode, lineno, item, vals in \
-                    self.probed_rows(dump, self.masked_rows, first_tokens):
-                table_bytes = table.encode("utf-8", "surrogatepass")
-                line = lineno()
-                if vals is None:
-                    # raw fields tokenise into (a superset of) their values' tokens too
-                    for ci, f in enumerate(fields(item)):
-                        if not probe_bytes(f, first_tokens):
-                            continue
-                        v = decode(f)
-                        if v is not None:
-                            look_in_value(v, lengths, table, table_bytes, cols[ci], ci in idx, ordinal, line)
-                    continue
-                for ci, v in enumerate(vals):
-                    if v is None or not any_first(map(hsh, _stokens(v), repeat(seed))):
+        masked_cols = _MaskedColumns(self.rules, dump.dialect)
+
+        def run(key, cols, layout, data, start, line0, decode):
+            table = display_name(key)
+            ordinal = self.masked_rows.get(table, 0)
+            idx = masked_cols(key, cols)
+            got = search_piece(layout, data, start, len(cols), line0, decode, seed, first, values, lengths, row_values,
+                               tuple(idx), table.encode("utf-8", "surrogatepass"), ordinal)
+            if got is None:
+                return None
+            nrows, hits = got
+            columns = [_column(cols, f) for f in range(max((hit[1] for hit in hits), default=-1) + 1)]
+            names = [f"{table}.{col}" for col in columns]
+            get = self.candidates.get
+            for k, f, line, fs, fe, i, n, h, own in hits:
+                c = get(h)
+                if c is None:
+                    c = self.new_candidate(h, decode(_raw_field(layout, data, k, f, fs, fe)), i, n)
+                    if c is None:
                         continue
-                    look_in_value(v, lengths, table, table_bytes, cols[ci], ci in idx, ordinal, line)
+                self.hit(c, h, table, columns[f], names[f], f in idx, own, ordinal + k + 1, line)
+            self.masked_rows[table] = ordinal + nrows
+            return nrows
+
+        try:
+            _each_piece(dump, run)
         finally:
             dump.close()
 
-    def look_in_value(self, v: str, lengths, table, table_bytes, col, in_masked, ordinal, line) -> None:
-        """Every run of 1..MAX_TOKENS tokens of a masked dump's value that is an original value:
-        a candidate, counted, with where it was found (a hit in a masked cell that is not the
-        row's own original value is excused: the mutation wrote it)."""
-        values, candidates = self.values, self.candidates
-        spans = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN_RE.finditer(v)]
-        n_tokens = len(spans)
-        toks = [span[2] for span in spans]
-        for n in lengths:
-            if n > n_tokens:
-                break
-            for i in range(n_tokens - n + 1):
-                gram = toks[i:i + n]
-                hv = self.hash_tokens(gram)
-                if hv not in values:
-                    continue
-                c = candidates.get(hv)
-                if c is None:
-                    c = candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
-                    self.candidate_first.add(self.hash_tokens(gram[:1]))
-                c.count += 1
-                loc = (f"{table}.{col}", line)
-                if in_masked:
-                    if self.hash_row(table_bytes, ordinal, " ".join(gram).encode("utf-8", "surrogatepass")) \
-                            not in self.row_values:
-                        # not an original value of this row: the mutation wrote it
-                        c.excused_tables.add(table)
-                        if len(c.excused_locations) < MAX_LOCATIONS:
-                            c.excused_locations.append(loc)
-                        continue
-                    if self.n_suspects < MAX_SUSPECTS:
-                        c.suspects.setdefault((table, ordinal), set()).add(col)
-                        self.n_suspects += 1
-                    else:
-                        c.overflow = True
-                else:
-                    c.hard += 1
-                if len(c.locations) < MAX_LOCATIONS:
-                    c.locations.append(loc)
+    def new_candidate(self, hv: int, v: str, i: int, n: int) -> Candidate | None:
+        """The candidate for hash hv, first found as tokens i..i+n-1 of the masked dump's value v
+        (None past MAX_CANDIDATES: counted, not kept)."""
+        if len(self.candidates) >= MAX_CANDIDATES:
+            self.not_examined.add(hv)
+            self.not_examined_found += 1
+            return None
+        spans = [m.span() for m in _TOKEN_RE.finditer(v)]
+        c = self.candidates[hv] = Candidate(sample=redact(v[spans[i][0]:spans[i + n - 1][1]]))
+        self.candidate_first.add(HASH(tokens_of(v)[i], self.seed))
+        return c
+
+    def hit(self, c: Candidate, hv: int, table: str, col: str, name: str, in_masked: bool, own: bool, ordinal: int,
+            line: int) -> None:
+        """Candidate c found in column `name` (table.col) of MASKED: counted, with where it was
+        found (a hit in a masked cell that is not the row's own original value is excused: the
+        mutation wrote it)."""
+        c.count += 1
+        loc = (name, line)
+        if in_masked:
+            if not own:
+                # not an original value of this row: the mutation wrote it
+                if table not in c.excused_tables:
+                    c.excused_tables |= {table}
+                if len(c.excused_locations) < MAX_LOCATIONS:
+                    c.excused_locations += (loc,)
+                return
+            if not self.suspects.add(table, ordinal, hv, col):
+                c.overflow = True
+        else:
+            c.hard += 1
+        if len(c.locations) < MAX_LOCATIONS:
+            c.locations += (loc,)
 
     # ------------------------------------------------------------------ pass 3
 
     def confirm_in_original(self, original) -> None:
-        """Pass 3: exact confirmation against the original, and which candidates also live in
-        unmasked columns; rows none of whose tokens begins a candidate cannot hold one."""
+        """Pass 3: exact confirmation against the original (verifyfast.confirm_piece, a piece at
+        a time), and which candidates also live in unmasked columns."""
         from dumpmask.rows import DumpRows
 
-        hsh, seed = HASH, self.seed
+        seed = self.seed
         candidates = self.candidates
-        candidate_first = self.candidate_first
+        exact = _HashSet(limit=len(candidates) + 1)
+        exact.update(array("Q", candidates))
+        target = exact.probe
         dump = DumpRows(original, self.dialect)
+        masked_cols = _MaskedColumns(self.rules, dump.dialect)
         rows_seen: dict[str, int] = {}
+
+        def run(key, cols, layout, data, start, line0, decode):
+            table = display_name(key)
+            ordinal = rows_seen.get(table, 0)
+            got = confirm_piece(layout, data, start, len(cols), line0, decode, seed, target, tuple(masked_cols(key, cols)))
+            if got is None:
+                return None
+            nrows, hits = got
+            for k, f, fs, fe, h, in_masked in hits:
+                c = candidates.get(h)
+                if c is None:
+                    continue
+                if in_masked:
+                    v = None if c.confirmed else decode(_raw_field(layout, data, k, f, fs, fe))
+                    self.confirm(c, h, v, table, ordinal + k + 1, _column(cols, f))
+                elif len(c.in_unmasked) < 10:
+                    c.in_unmasked |= {f"{table}.{_column(cols, f)}"}
+            rows_seen[table] = ordinal + nrows
+            return nrows
+
         try:
-            for table, cols, idx, ordinal, fields, decode, _lineno, item, vals in \
-                    self.probed_rows(dump, rows_seen, candidate_first):
-                raw_fields = None
-                if vals is None:
-                    raw_fields = fields(item)
-                    vals = raw_fields
-                for i, v in enumerate(vals):
-                    if raw_fields is not None:
-                        # a raw field: skipped unless one of its tokens begins a candidate
-                        if not self.probe_bytes(v, candidate_first):
-                            continue
-                        v = decode(v)
-                    if v is None:
-                        continue
-                    btoks = _stokens(v)
-                    if not btoks:
-                        continue
-                    if i in idx:
-                        c = candidates.get(hsh(b" ".join(btoks[:MAX_TOKENS]), seed))
-                        if c is not None:
-                            self.confirm(c, v, table, ordinal, cols[i])
-                    else:
-                        for hv in map(hsh, btoks, repeat(seed)):
-                            c = candidates.get(hv)
-                            if c is not None and len(c.in_unmasked) < 10:
-                                c.in_unmasked.add(f"{table}.{cols[i]}")
+            _each_piece(dump, run)
         finally:
             dump.close()
 
-    def confirm(self, c: Candidate, v: str, table: str, ordinal: int, column: str) -> None:
+    def confirm(self, c: Candidate, hv: int, v: str | None, table: str, ordinal: int, column: str) -> None:
         """Candidate `c` is the original value `v` of masked column `column` of row `ordinal`:
         what kind of value it is, and whether a masked cell of that same row gave it back."""
         if not c.confirmed:
@@ -566,15 +554,13 @@ class _LeakCheck:
             c.word = c.single and joined.isalpha()
             c.short = len(joined) < 4
             c.small_number = joined.isdigit() and len(joined) < 5
-        hit_cols = c.suspects.pop((table, ordinal), None)
-        if hit_cols:
-            for masked_column in hit_cols:
-                full = f"{table}.{masked_column}"
-                if full not in c.same_row:
-                    c.same_row.add(full)
-                self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
-        if len(c.sources) < 10:
-            c.sources.add(f"{table}.{column}")
+        for masked_column in self.suspects.take(table, ordinal, hv):
+            full = f"{table}.{masked_column}"
+            if full not in c.same_row:
+                c.same_row |= {full}
+            self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
+        if len(c.sources) < 10 and f"{table}.{column}" not in c.sources:
+            c.sources |= {f"{table}.{column}"}
 
     # ------------------------------------------------------------------ verdict
 
@@ -600,7 +586,8 @@ class _LeakCheck:
         leaks.sort(key=lambda x: -x["found"])
         low.sort(key=lambda x: -x["found"])
         return VerifyResult(leaks, low, self.n_values, self.filter_bytes, len(self.candidates),
-                            sorted(systematic), sorted(misaligned))
+                            sorted(systematic), sorted(misaligned), self.not_examined.count, self.not_examined_found,
+                            self.suspects.dropped)
 
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:
@@ -614,6 +601,12 @@ def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str
             out.append(f"{title}: ... and {len(items) - max_lines} more")
     for col in res.unmasked_columns:
         out.append(f"LEAK: column {col} gives back its own rows' original values (was it masked?)")
+    if res.not_examined:
+        out.append(f"LEAK: {res.not_examined} more value(s) of masked columns found ({res.not_examined_found} time(s)) past "
+                   f"the {MAX_CANDIDATES:,} distinct values verify examines one by one: not classified, so verify fails")
+    if res.suspects_not_kept:
+        out.append(f"note: {res.suspects_not_kept} find(s) of a row's own value in its masked cell past the "
+                   f"{MAX_SUSPECTS:,} kept: the values found there are counted as leaks")
     if res.misaligned:
         out.append("note: row counts differ for " + ", ".join(res.misaligned[:5]) + (" ..." if len(res.misaligned) > 5 else "")
                    + ": values found in their masked cells are not excused")

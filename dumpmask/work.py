@@ -116,6 +116,8 @@ class ColumnSpec:
     factory: object           # MutationFactory | RemapFactory
     condition: object = None  # conditions.Condition: the rows it applies to (None: every row)
     suppress: object = None   # features.kanon.SmallClass: rows whose field is written as NULL instead
+    template: tuple | None = None   # a `template` rule: ((name, index), ...) of the columns it reads
+                                    # (their new values), evaluated after the row's other columns
 
     @property
     def transformer(self):
@@ -177,12 +179,13 @@ class Tally:
 class ColumnRuntime:
     """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
 
-    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress")
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress", "template")
 
     def __init__(self, spec: ColumnSpec, dialect: str):
         self.index, self.name, self.kind = spec.index, spec.name, spec.kind
         self.condition = spec.condition
         self.suppress = getattr(spec, "suppress", None)
+        self.template = getattr(spec, "template", None)
         self.stats = Tally()
         t = spec.factory.build()
         self.value_fn = t
@@ -202,7 +205,8 @@ class Runtime:
     def __init__(self, plan: TablePlan):
         self.columns = [ColumnRuntime(s, plan.dialect) for s in plan.specs]
         self.observers = [getattr(c.value_fn, "observed", None) for c in self.columns]
-        self.conditional = any(c.condition is not None or c.suppress is not None for c in self.columns)
+        self.conditional = any(c.condition is not None or c.suppress is not None or c.template is not None
+                               for c in self.columns)
 
     def reset(self) -> None:
         for c in self.columns:
@@ -802,6 +806,44 @@ def _holds(entry, values) -> bool:
     return False
 
 
+def template_order(items) -> list:
+    """The `template` entries (ColumnSpec or ColumnRuntime with .template) in an order where
+    each comes after the templates it reads; ValueError((index, ...)) naming a cycle."""
+    by_index = {t.index: t for t in items if t.template is not None}
+    done, out = set(), []
+
+    def visit(t, path):
+        if t.index in done:
+            return
+        if t.index in path:
+            raise ValueError(tuple(path[path.index(t.index):]) + (t.index,))
+        path.append(t.index)
+        for _name, i in t.template:
+            if i in by_index:
+                visit(by_index[i], path)
+        path.pop()
+        done.add(t.index)
+        out.append(t)
+
+    for i in sorted(by_index):
+        visit(by_index[i], [])
+    return out
+
+
+def _row_templates(plan: TablePlan, entries):
+    """(the entries masked first, the templates in evaluation order, the decoder of a raw
+    field of this dialect's INSERT literals)."""
+    templates = template_order(entries)
+    if not templates:
+        return entries, (), None
+    return [e for e in entries if e.template is None], templates, _condition_reader(plan, ())[1]
+
+
+def _template_value(e, orig, new_value):
+    """The template's new value for a field whose original value is `orig`."""
+    return e.value_fn.render(orig, {name: new_value(i) for name, i in e.template})
+
+
 def _mask_conditional(plan: TablePlan, entries, block: DataBlock):
     if block.kind == "copy":
         return _mask_copy_conditional(plan, entries, block)
@@ -821,6 +863,7 @@ def _mask_copy_conditional(plan: TablePlan, entries, block: DataBlock):
     ncols = plan.ncols
     names, _ = _condition_reader(plan, entries)
     decode = postgres.copy_decode
+    entries, templates, _ = _row_templates(plan, entries)
     out = []
     for k, line in enumerate(lines):
         body, eol = (line[:-2], b"\r\n") if line.endswith(b"\r\n") else (line[:-1], b"\n") if line.endswith(b"\n") \
@@ -854,8 +897,61 @@ def _mask_copy_conditional(plan: TablePlan, entries, block: DataBlock):
                 entry.stats.changed += 1
                 if v is NULL_COPY:
                     entry.stats.nulls += 1
+        if templates:
+            try:
+                _copy_templates(templates, fields, values, decode)
+            except MaskingError as e:
+                where, row = _copy_error_row(block, k)
+                raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
         out.append(b"\t".join(fields) + eol)
     return b"".join(out), len(lines), len(lines)
+
+
+def _copy_templates(templates, fields, values, decode) -> None:
+    """A COPY row's template fields, from its fields' new values (`fields`, masked so far)."""
+    for e in templates:
+        raw = fields[e.index]
+        if e.suppress is not None and e.suppress(values):
+            _suppress(e, raw == NULL_COPY)
+            fields[e.index] = NULL_COPY
+            continue
+        if not _holds(e, values):
+            continue
+        orig = None if raw == NULL_COPY else decode(raw)
+        nv = _template_value(e, orig, lambda i: None if fields[i] == NULL_COPY else decode(fields[i]))
+        if nv == orig:
+            if orig is None:
+                e.stats.nulls += 1
+            continue
+        fields[e.index] = NULL_COPY if nv is None else postgres.copy_encode(nv)
+        e.stats.changed += 1
+        if nv is None:
+            e.stats.nulls += 1
+
+
+def _new_literal(raw: bytes, spans, vals: dict, decode):
+    """i -> the decoded new value of an INSERT row's i-th field (`vals`: the new literals)."""
+    return lambda i: decode(vals[i] if i in vals else raw[spans[i][0]:spans[i][1]])
+
+
+def _insert_template(plan: TablePlan, e, field: bytes, new_value, decode):
+    """An INSERT field of a template: the new literal (the field itself when unchanged)."""
+    orig = decode(field)
+    nv = _template_value(e, orig, new_value)
+    if nv == orig:
+        if orig is None:
+            e.stats.nulls += 1
+        return field
+    e.stats.changed += 1
+    if nv is None:
+        e.stats.nulls += 1
+        return NULL_SQL
+    lead = field[:len(field) - len(field.lstrip())]
+    trail = field[len(field.rstrip()):]
+    if plan.dialect == "postgres":
+        lit = postgres.literal_decode(field.strip()) if orig is not None else postgres.Literal("", True, b"")
+        return lead + postgres.literal_encode(nv, lit, e.kind) + trail
+    return lead + mysql_lex.encode_string(nv.encode("utf-8", "surrogateescape")) + trail
 
 
 def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
@@ -864,6 +960,7 @@ def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
     raw = block.data
     ncols = plan.ncols
     names, value = _condition_reader(plan, entries)
+    entries, templates, decode = _row_templates(plan, entries)
     keep = set(block.keep) if block.keep is not None else None
     pieces = [raw[:ins.values_start]]
     kept = 0
@@ -887,6 +984,13 @@ def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
                     vals[e.index] = NULL_SQL
                 elif _holds(e, values):
                     vals[e.index] = e.fn.sql(field)
+            for e in templates:
+                field = raw[spans[e.index][0]:spans[e.index][1]]
+                if e.suppress is not None and e.suppress(values):
+                    _suppress(e, field.strip().upper() == NULL_SQL)
+                    vals[e.index] = NULL_SQL
+                elif _holds(e, values):
+                    vals[e.index] = _insert_template(plan, e, field, _new_literal(raw, spans, vals, decode), decode)
         except MaskingError as e:
             raise MaskingError(f"{plan.source}:{at}: {plan.table} row {block.row0 + k + 1}: {e}") from None
         if kept:

@@ -2,6 +2,9 @@
 and shapes, written out below) and the mutation registry (names and parameters):
 
     .venv/bin/python scripts/rules_schema.py > docs/rules.schema.json
+    .venv/bin/python scripts/rules_schema.py --plugin my_mutations > rules.schema.json   # with plugins
+
+Installed plugins (entry point group dumpmask.transformers) are in it too when installed.
 
 tests/test_rules_schema.py fails when the committed file differs from what this prints, and
 holds the schema to the loader (dumpmask.rules.load_rules): the rules files the project ships
@@ -260,7 +263,15 @@ def build() -> dict:
     }
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
+    from dumpmask.transformers.plugins import load_plugins
+
+    parser = argparse.ArgumentParser(description="Print the rules file's JSON Schema.")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="also the mutations of MODULE (a module name or a .py file)")
+    load_plugins(parser.parse_args(argv).plugin)
     json.dump(build(), sys.stdout, indent=2)
     sys.stdout.write("\n")
 

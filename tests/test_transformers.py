@@ -306,7 +306,9 @@ def test_text_transformer_on_non_text_column_raises_kind_mismatch(name, type_tex
 @pytest.mark.parametrize("name", sorted(n for n in REGISTRY if n != "static"))
 def test_null_stays_null(name):
     required = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a"]}, "faker": {"provider": "job"},
-                "list": {"mutation": "redact"}, "noise": {"absolute": 1}}   # parameters without a default
+                "list": {"mutation": "redact"}, "noise": {"absolute": 1},
+                "json": {"paths": {"$.a": "redact"}}, "regex": {"pattern": "a", "replace": "b"},
+                "template": {"template": "{x}"}}   # parameters without a default
     column = col("integer") if name in ("generalize.topcode", "generalize.bucket", "noise") else TEXT
     assert make(name, options=required.get(name), column=column)(None) is None
 

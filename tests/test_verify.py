@@ -139,10 +139,53 @@ def test_tokens_and_redaction():
 
 
 def test_bytes_tokens_match_the_regex_tokens():
-    from dumpmask.verify import _copy_raw, btokens
+    from dumpmask.verifyfast import vtokens
 
     for s in ["MARY.SMITH@sakilacustomer.org", "São-Paulo_2", "Smith 😀x", "Straße İz", "a\tb\nc", "", "--"]:
-        assert btokens(s.encode()) == [t.encode() for t in tokens(s)], s
-    assert _copy_raw(b"1\tMARY\t\\N\n") is not None     # a NULL field adds a harmless token
-    assert _copy_raw(b"1\tline\\nMARY\n") is None       # \n glues letters: decoded first
-    assert _copy_raw(b"1\tsay \\\\ hi\n") is not None   # an escaped backslash is a separator
+        assert vtokens(s.encode()) == [t.casefold().encode() for t in tokens(s)], s
+
+
+def _verify_in_process(original, masked_path, rules_path):
+    from dumpmask.rules import load_rules
+    from dumpmask.verify import verify
+
+    return verify(str(original), str(masked_path), load_rules(str(rules_path)))
+
+
+def test_verify_bounds_the_values_it_examines_and_says_so(monkeypatch, masked, pagila, pii):
+    """Past MAX_CANDIDATES distinct values found, verify keeps no more of them: it counts them,
+    says so, and fails (fail closed)."""
+    import dumpmask.verify as v
+
+    full = _verify_in_process(pagila, pagila, pii)
+    assert full.failed(False) and not full.not_examined and full.candidates > 50
+    monkeypatch.setattr(v, "MAX_CANDIDATES", 50)
+    capped = _verify_in_process(pagila, pagila, pii)
+    assert capped.candidates == 50 and capped.not_examined > 0 and capped.not_examined_found >= capped.not_examined
+    assert capped.failed(False)
+    out = v.format_result(capped, False)
+    assert f"LEAK: {capped.not_examined} more value(s) of masked columns found" in out and "verify: FAILED" in out
+
+
+def test_verify_bounds_the_suspect_rows_it_keeps_and_says_so(monkeypatch, pagila, pii):
+    """Suspect rows (a row's own value found in its masked cell) past MAX_SUSPECTS are counted,
+    not kept; the values found there are leaks, and the report says how many were not kept."""
+    import dumpmask.verify as v
+
+    full = _verify_in_process(pagila, pagila, pii)
+    assert not full.suspects_not_kept
+    monkeypatch.setattr(v, "MAX_SUSPECTS", 10)
+    capped = _verify_in_process(pagila, pagila, pii)
+    assert capped.suspects_not_kept > 0 and capped.failed(False)
+    assert len(capped.leaks) >= len(full.leaks)
+    assert f"note: {capped.suspects_not_kept} find(s) of a row's own value" in v.format_result(capped, False)
+
+
+def test_suspects_store_takes_a_rows_hits_once():
+    from dumpmask.verify import _Suspects
+
+    s = _Suspects(limit=4)
+    assert s.add("t", 3, 7, "a") and s.add("t", 3, 7, "a") and s.add("t", 3, 8, "b") and s.add("t", 9, 7, "b")
+    assert not s.add("t", 10, 7, "a") and s.dropped == 1
+    assert s.take("t", 3, 7) == ["a"] and s.take("t", 3, 7) == []
+    assert s.take("t", 3, 8) == ["b"] and s.take("t", 9, 7) == ["b"] and s.take("u", 3, 7) == []

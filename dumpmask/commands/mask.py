@@ -6,8 +6,8 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded, print_error, warning_printer
-from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, output_option, rules_option,
-                                       template_option)
+from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, output_option, plugin_option,
+                                       rules_option, template_option)
 
 
 @click.command("mask")
@@ -44,17 +44,22 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
               help="A directory archive's table file with more SQL than SIZE is cut into parts masked in parallel "
                    "(default 64MB; 0: never).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
+@plugin_option()
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
              erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
-             quiet, input):
+             quiet, plugins, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
     from dumpmask.split import parse_size
 
     if first_n is not None and last_n is not None:
         raise click.UsageError("--first and --last cannot be used together")
+    if plugins:
+        from dumpmask.transformers.plugins import load_plugins
+
+        load_plugins(plugins)   # before the rules are read: they may name the plugins' mutations
     mask_files(input, output, rules_path=rules_path, key_file=key_file, audit_path=audit_path,
                report_path=report_path, dialect=dialect, schema_path=schema_path, strict=strict, template=template,
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),

@@ -40,3 +40,9 @@ def output_option(help: str, metavar: str = "OUTPUT", required: bool = False):
     if required:
         return click.option("-o", "--output", required=True, metavar=metavar, help=help)
     return click.option("-o", "--output", default="-", metavar=metavar, help=help)
+
+
+def plugin_option():
+    """--plugin MODULE (repeatable): a module name or a .py file registering mutations."""
+    return click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+                        help="Load third-party mutations from MODULE (a module name or a .py file); repeatable.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, input_argument, key_file_option, rules_option
+from dumpmask.commands.options import dialect_option, input_argument, key_file_option, plugin_option, rules_option
 
 
 @click.command("preview")
@@ -12,14 +12,18 @@ from dumpmask.commands.options import dialect_option, input_argument, key_file_o
 @click.option("-n", "rows", default=5, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
 @dialect_option()
 @key_file_option()
+@plugin_option()
 @input_argument()
 @guarded
-def preview_cmd(rules_path, rows, dialect, key_file, input):
+def preview_cmd(rules_path, rows, dialect, key_file, plugins, input):
     """Show the first rows of each ruled table before and after masking, and what no rule covers."""
     from dumpmask.crypto import Key
     from dumpmask.preview import preview
     from dumpmask.rules import load_rules
 
+    from dumpmask.transformers.plugins import load_plugins
+
+    load_plugins(plugins)
     rules = load_rules(rules_path)
     key = Key.from_env_or_file(key_file)
     if key.ephemeral:

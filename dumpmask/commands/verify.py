@@ -6,7 +6,7 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, json_option, rules_option
+from dumpmask.commands.options import dialect_option, json_option, plugin_option, rules_option
 
 
 @click.command("verify")
@@ -16,8 +16,9 @@ from dumpmask.commands.options import dialect_option, json_option, rules_option
 @click.option("--all", "fail_all", is_flag=True, help="Low-risk values fail the run too.")
 @json_option(help="Print the findings as JSON.")
 @dialect_option()
+@plugin_option()
 @guarded
-def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
+def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins):
     """Leak check: look for every original value of a masked column in the whole MASKED dump.
 
     \b
@@ -41,8 +42,10 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
     numbers of 5 digits or more, multi-word values, and any value of a masked column found in
     a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
     \b
-    Memory is bounded by the original's masked values (keyed 64-bit hashes in a Bloom filter,
-    never values in clear), not by the size of MASKED.
+    Memory is bounded: the original's masked values are keyed 64-bit hashes (exact sets, then
+    fixed-size Bloom filters; never values in clear), and what is found is bounded too (past
+    200,000 distinct values found or 2,000,000 suspect rows, verify counts the rest, says so
+    and fails closed).
     """
     import orjson
 
@@ -50,13 +53,19 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect):
     from dumpmask.run import checked_input
     from dumpmask.verify import format_result, verify
 
+    from dumpmask.transformers.plugins import load_plugins
+
+    load_plugins(plugins)
     rules = load_rules(rules_path)
     result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None)
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps({
-            "ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
-            "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes,
-        }, option=orjson.OPT_INDENT_2) + b"\n")
+        doc = {"ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
+               "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes}
+        if result.not_examined:   # past verify's bounds (verify.MAX_CANDIDATES, MAX_SUSPECTS): said, never dropped silently
+            doc["not_examined"] = {"values": result.not_examined, "found": result.not_examined_found}
+        if result.suspects_not_kept:
+            doc["suspects_not_kept"] = result.suspects_not_kept
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
     else:
         click.echo(format_result(result, fail_all))

@@ -6,8 +6,9 @@ import copy
 from dumpmask.errors import RulesError
 from dumpmask.schema import Column
 
-from . import basic, faker_based, computed, key, generalize, shapes  # noqa: F401  (register on import, in this order)
-from .base import REGISTRY, Param, Transformer, _unknown, get, parse_mutation, register, suggest  # noqa: F401
+from . import basic, faker_based, computed, key, generalize, shapes, jsonpaths, patterns, templates  # noqa: F401  (register on import, in this order)
+from .base import REGISTRY, Param, Transformer, register
+from .names import get, parse_mutation, suggest
 
 __all__ = ["REGISTRY", "Param", "Transformer", "register", "get", "parse_mutation", "describe_all", "suggest",
            "valid_for", "injective_mutations", "type_error", "uniqueness_error", "element_column", "target_column"]
@@ -20,7 +21,11 @@ def _type_name(t) -> str:
 
 
 def describe_all() -> list[dict]:
-    """One dict per transformer, sorted by name: name, help, params, unique, kinds."""
+    """One dict per transformer, sorted by name: name, help, params, unique, kinds, and the
+    plugin that registered it (installed plugins' entry points are read first)."""
+    from .plugins import ORIGIN, load_entry_points
+
+    load_entry_points()
     out = []
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
@@ -33,6 +38,7 @@ def describe_all() -> list[dict]:
             "unique": cls.unique,
             "kinds": list(cls.kinds) if cls.kinds is not None else None,
             "takes_argument": cls.takes_argument,
+            **({"plugin": ORIGIN[name]} if name in ORIGIN else {}),
         })
     return out
 
@@ -83,7 +89,7 @@ def uniqueness_error(cls: type[Transformer], column: Column, constraint: str, di
         return None
     alts = injective_mutations(column, dialect)
     if not cls.unique:
-        why = "is not injective (two different values can get the same output)"
+        why = getattr(cls, "not_injective", None) or "is not injective (two different values can get the same output)"
     else:
         why = f"is not injective here: {why}"
     return (f"{cls.name} {why} but column {column.name!r} is in {constraint}: the restore would fail on "

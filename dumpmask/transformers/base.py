@@ -7,7 +7,6 @@ dialect re-encodes. A transformer never sees escaped dump text.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -152,55 +151,3 @@ class Transformer:
         import inspect
 
         return inspect.cleandoc(cls.__doc__ or "")
-
-
-# --------------------------------------------------------------------------- names
-# (here, not in the package's __init__, so that a transformer module may parse a nested
-# mutation without importing the package: list, json)
-
-def suggest(name: str) -> str | None:
-    """The registered name closest to `name`, for did-you-mean messages."""
-    names = list(REGISTRY)
-    lower = {n.lower(): n for n in names}
-    if name.lower() in lower:
-        return lower[name.lower()]
-    m = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if not m:
-        m = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
-        m = [lower[m[0]]] if m else []
-    if not m and "." not in name:
-        m = difflib.get_close_matches("faker." + name, names, n=1, cutoff=0.6)
-    return m[0] if m else None
-
-
-def _unknown(spec: str, name: str, where: str | None) -> RulesError:
-    s = suggest(name)
-    hint = f" (did you mean {s!r}?)" if s else ""
-    return RulesError(f"unknown mutation {spec!r}{hint}", where=where)
-
-
-def get(name: str) -> type[Transformer]:
-    """The transformer class registered under `name`; RulesError with a suggestion otherwise."""
-    cls = REGISTRY.get(name)
-    if cls is None:
-        raise _unknown(name, name, None)
-    return cls
-
-
-def parse_mutation(spec: str, where: str | None = None) -> tuple[type[Transformer], str | None]:
-    """'faker.email' -> (cls, None); 'static:VALUE' -> (cls, 'VALUE') (the text after the first
-    colon, possibly empty). RulesError for unknown names (with a did-you-mean suggestion), a
-    missing `static` value, or an argument given to a mutation that takes none."""
-    if not isinstance(spec, str) or not spec:
-        raise RulesError("mutation must be a non-empty string", where=where)
-    name, sep, arg = spec.partition(":")
-    cls = REGISTRY.get(name)
-    if cls is None:
-        raise _unknown(spec, name, where)
-    if cls.takes_argument:
-        if not sep:
-            raise RulesError(f"{name} needs a value: {name}:VALUE", where=where)
-        return cls, arg
-    if sep:
-        raise RulesError(f"{name} takes no ':' argument (got {spec!r}); use options", where=where)
-    return cls, None

@@ -275,7 +275,7 @@ class ListOf(Transformer):
               "options": Param(dict, "the element mutation's options", None)}
 
     def setup(self) -> None:
-        from .base import parse_mutation
+        from .names import parse_mutation
 
         if not self.options["separator"]:
             raise RulesError("separator must not be empty", where="options.separator")
