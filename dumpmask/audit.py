@@ -38,17 +38,18 @@ class ColumnStats:
 
 
 class TableStats:
-    __slots__ = ("rows_read", "rows_written", "columns", "transfer")
+    __slots__ = ("rows_read", "rows_written", "columns", "transfer", "selection")
 
     def __init__(self):
         self.rows_read = 0
         self.rows_written = 0
         self.columns: dict[str, ColumnStats] = {}
         self.transfer = "full"
+        self.selection: dict = {}   # which rows were kept and why (features/subset.py, features/subjects.py)
 
     def to_json(self) -> dict:
         return {"rows": self.rows_written, "rows_read": self.rows_read, "rows_written": self.rows_written,
-                "transfer": self.transfer, "columns": {k: v.to_json() for k, v in self.columns.items()}}
+                "transfer": self.transfer, **self.selection, "columns": {k: v.to_json() for k, v in self.columns.items()}}
 
 
 class Audit:

@@ -1019,19 +1019,22 @@ class Engine:
             return None
         return columns, head.values_start
 
-    def key_blocks(self, path: str, needed_of):
+    def key_blocks(self, path: str, needed_of, skip=None):
         """The first pass of partial transfer, cheaper than read_rows: the same data statements
         (with a learner of its own), without decoding the rows. `needed_of(table key, columns)`
         -> the column indexes whose values are wanted; yields (table key, columns, nrows,
         raw(r) -> the raw fields at those indexes of the piece's row r, decode(raw field) ->
         str | None) per piece (a COPY chunk, an INSERT). A MySQL INSERT is counted and read by
-        the C tuple scanner where it has mysqldump's plain shape, else parsed as read_rows does."""
+        the C tuple scanner where it has mysqldump's plain shape, else parsed as read_rows does.
+        skip(table key) -> True: that data statement is passed over unread (not yielded)."""
         mysql = self.dialect.name == "mysql"
         dialect = self.dialect
         with open(path, "rb") as fh:
             lines = LineReader(io.BufferedReader(fh, 1 << 20), path)
             learner = LEARNERS[dialect.name](self)
             for ev in dialect.events(lines):
+                if skip is not None and ev.event in ("insert", "copy") and ev.table is not None and skip(ev.table):
+                    continue
                 if ev.event == "insert" and mysql:
                     got = self._key_insert(ev, needed_of, tuple_spans)
                     if got is not None:
@@ -1342,7 +1345,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
-                 cluster_timeout: float | None = None, k_report_only: bool = False) -> Engine:
+                 cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1355,7 +1358,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     as output_name says (x.sql.gz, x.sql.zst); compression.output_compression.
     cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
     data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
-    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1."""
+    cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1.
+    erase / only: lists of "TABLE:KEY[,KEY...]" (the CLI's --erase / --only; features/subjects.py)."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1388,6 +1392,14 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     from dumpmask.compression import output_compression
 
     engine.output_compression = output_compression(output_name, compress, compress_level)
+    if erase or only:
+        from dumpmask.features.subjects import subjects_of
+
+        engine.subjects = {"erase": list(erase or ()), "only": list(only or ())}
+        subjects_of(engine)   # a malformed TABLE:KEY: exit 2 before anything is read
+        if not engine.input_is_file():
+            raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
+                             "before writing any): give INPUT as a regular file, not a pipe")
     engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
     install(engine)
     return engine

@@ -775,6 +775,10 @@ def _transfer_fact(audit: dict, tables: dict, transfer: dict) -> tuple[str, str]
         tm = str(tm or "full")
         modes.setdefault(tm, []).append(str(tname))
         r, w = _int(t.get("rows_read")), _int(t.get("rows_written"))
+        chosen = _dict(_dict(_dict(audit.get("subjects")).get("tables")).get(tname))   # --erase, --only, drop rules
+        if chosen and r is not None and w is not None and (r - w == _int(chosen.get("removed"))
+                                                          or w == _int(chosen.get("kept"))):
+            continue   # rows the run was asked to remove (the subjects section lists them)
         if tm == "full" and r is not None and w is not None and w < r:
             cut.append(f"{tname}: {w:,} of {r:,}")
     if not modes:

@@ -111,7 +111,7 @@ _TOP_KEYS = {"tables", "options", "$schema", "version", "description"}
 _TABLE_KEYS = {"tableName", "columnMutations", "identifierRemapping", "transfer", "description", "where", "action"}
 _COLUMN_KEYS = {"column", "mutation", "options", "description", "where"}
 _REMAP_KEYS = {"enabled", "strategy", "range", "inferKeys"}
-_TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity"}
+_TRANSFER_KEYS = {"mode", "rows", "referentialIntegrity", "where"}
 STRATEGIES = ("randomInteger", "uuid", "text", "auto")
 
 
@@ -172,9 +172,38 @@ def validate_table_remapping(v, where: str, path: str | None) -> bool:
     return bool(v.get("enabled", True))
 
 
+def validate_subjects(v, where: str, path: str | None) -> dict:
+    """options.subjects: {"erase": ["TABLE:KEY[,KEY...]", ...], "only": [...]} (features/subjects.py)."""
+    from dumpmask.features.subjects import parse_subject
+
+    _obj(v, where, path)
+    _unknown_keys(v, {"erase", "only"}, where, path)
+    for mode, items in v.items():
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise RulesError("expected a list of \"TABLE:KEY[,KEY...]\" strings", path, f"{where}.{mode}")
+        for i, text in enumerate(items):
+            try:
+                parse_subject(text, f"{mode}")
+            except RulesError as e:
+                raise RulesError(e.message, path, f"{where}.{mode}[{i}]") from None
+    return dict(v)
+
+
 def validate_transfer(v, where: str, path: str | None) -> dict:
     _obj(v, where, path)
     _unknown_keys(v, _TRANSFER_KEYS, where, path)
+    if "where" in v:   # a row condition selects the rows (features/subset.py), a table's own transfer only
+        if v.get("mode", "where") != "where" or "rows" in v:
+            raise RulesError('a transfer with "where" selects its rows by the condition: give no mode (or "where") '
+                             "and no rows", path, where)
+        if where == "$.options.transfer":
+            raise RulesError('"where" selects rows of one table: put the transfer on a table rule', path, f"{where}.where")
+        validate_condition(v["where"], f"{where}.where", path)
+        out = {"mode": "where", "rows": None, "where": v["where"]}
+        if "referentialIntegrity" in v:
+            raise RulesError("referentialIntegrity is a run's setting: give it in options.transfer", path,
+                             f"{where}.referentialIntegrity")
+        return out
     mode = v.get("mode", "full")
     if mode not in ("first", "last", "full"):
         raise RulesError("mode must be first, last or full", path, f"{where}.mode")
@@ -335,12 +364,15 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
         _unknown_keys(doc, _TOP_KEYS, "$", path)
         tables, where0 = doc.get("tables", []), "$.tables"
         opts = _obj(doc.get("options", {}), "$.options", path)
-        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "kAnonymity"}, "$.options", path)
+        _unknown_keys(opts, {"identifierRemapping", "transfer", "unlisted", "typeDefaults", "subjects", "kAnonymity"},
+                      "$.options", path)
         if "identifierRemapping" in opts:
             rs.options["identifierRemapping"] = validate_remapping(opts["identifierRemapping"], "$.options.identifierRemapping", path)
         if "transfer" in opts:
             rs.options["transfer"] = validate_transfer(opts["transfer"], "$.options.transfer", path)
         validate_unlisted(opts, rs, path)
+        if "subjects" in opts:
+            rs.options["subjects"] = validate_subjects(opts["subjects"], "$.options.subjects", path)
         if "kAnonymity" in opts:
             rs.options["kAnonymity"] = validate_kanon(opts["kAnonymity"], path)
     else:

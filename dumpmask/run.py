@@ -66,7 +66,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
                cluster_timeout: float | None = None, split_size: int | None = None,
-               k_report_only: bool = False) -> dict:
+               k_report_only: bool = False, erase=None, only=None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -96,6 +96,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
 
         raise RulesError("--split-size is for pg_dump archives (a directory archive's table files); a plain dump "
                          "is already masked in blocks of about 1 MB with -j N")
+    if kind is not None and (erase or only):
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{input_name}: --erase and --only work on a plain dump file (pg_dump -Fp, mysqldump), "
+                         "not on a pg_dump archive")
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError
@@ -116,7 +121,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-                          k_report_only=k_report_only)
+                          erase=erase, only=only, k_report_only=k_report_only)
     masked = False
     audit_failure = None
     try:

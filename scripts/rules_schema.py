@@ -81,16 +81,31 @@ def column_rule(mutations: list[dict]) -> dict:
 def transfer() -> dict:
     return {
         "type": "object",
-        "description": "Partial transfer: the first or last N rows of each table (mode full: every row).",
+        "description": "Partial transfer: the first or last N rows of each table (mode full: every row), or on a "
+                       "table rule the rows a condition selects (where); with referential integrity every row they "
+                       "reference is kept too.",
         "properties": {
-            "mode": {"enum": ["first", "last", "full"], "default": "full"},
+            "mode": {"enum": ["first", "last", "full", "where"], "default": "full"},
             "rows": {"type": "integer", "minimum": 0},
+            "where": {"$ref": "#/$defs/condition"},
             "referentialIntegrity": {"type": "boolean", "default": True,
-                                     "description": "Cut child rows whose parent row was cut."},
+                                     "description": "Keep every row a kept row references (needs INPUT as a file)."},
         },
         "additionalProperties": False,
         "if": {"properties": {"mode": {"enum": ["first", "last"]}}, "required": ["mode"]},
         "then": {"required": ["rows"]},
+    }
+
+
+def subjects() -> dict:
+    key = {"type": "string", "pattern": "^.+:.+$",
+           "description": "TABLE:KEY[,KEY...], KEY the primary key's value; a composite key as (a,b)."}
+    return {
+        "type": "object",
+        "description": "Data subjects: erase removes each one's row and every row referencing it, transitively; "
+                       "only keeps just them, their descendants and the parents those need. Needs INPUT as a file.",
+        "properties": {"erase": {"type": "array", "items": key}, "only": {"type": "array", "items": key}},
+        "additionalProperties": False,
     }
 
 
@@ -210,6 +225,7 @@ def build() -> dict:
                                                     "description": "A column the rules do not name: keep it, "
                                                                    "fail the run, or mask it with typeDefaults."},
                                        "typeDefaults": {"$ref": "#/$defs/typeDefaults"},
+                                       "subjects": subjects(),
                                        "kAnonymity": {"$ref": "#/$defs/kAnonymity"}},
                         "additionalProperties": False,
                     },

@@ -86,12 +86,13 @@ def test_a_stage_filter_and_partial_transfer_both_apply_in_a_run():
     assert run.audit.data["tables"]["public.t"]["rows_written"] == 3
 
 
-def test_stages_are_installed_in_the_declared_order():
+def test_stages_are_installed_in_the_declared_order(tmp_path):
     rules = {"options": {"identifierRemapping": {"enabled": True}, "transfer": {"mode": "first", "rows": 3},
-                         "unlisted": "mask", "kAnonymity": {"quasiIdentifiers": {"t": ["email"]}, "k": 2,
-                                                           "action": "report"}},
+                         "unlisted": "mask", "subjects": {"erase": ["t:1"]},
+                         "kAnonymity": {"quasiIdentifiers": {"t": ["email"]}, "k": 2, "action": "report"}},
              "tables": [{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]}
-    run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True)
+    (tmp_path / "d.sql").write_bytes(DUMP)
+    run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True, input_path=str(tmp_path / "d.sql"))
     assert [type(s) for s in run.stages] == list(stage_order())
 
 

@@ -1,8 +1,11 @@
-"""Partial transfer (issue 7) on small hand-made pg_dump and mysqldump files.
+"""Partial transfer (issue 7; parents kept since issue 14) on small hand-made pg_dump and
+mysqldump files.
 
 The data set is written in the test, with the data of children BEFORE their parents (as
 pg_dump's name order often does), so that referential integrity has to be settled before
-anything is written. Expected rows are spelled out by hand below:
+anything is written: the first / last N rows of every table are kept, and every row they
+reference, transitively (a table may then hold more than N rows). Expected rows are spelled
+out by hand below:
 
   t_a  (id)                      <- t_b.a_id <- t_c.b_id      chain A <- B <- C
   node (id, parent_id -> node)                                 self reference
@@ -22,14 +25,14 @@ import pytest
 # ------------------------------------------------------------------ the data set
 
 T_A = [(10, "a10"), (20, "a20"), (30, "a30"), (40, "a40"), (50, "a50")]
-# first 3 = 1 (parent 40 cut -> cut), 2 (parent 10), 3 (NULL parent: never cut)
+# first 3 = 1 (parent a 40 is not among a's first 3: added to t_a), 2 (parent 10), 3 (NULL parent)
 T_B = [(1, 40), (2, 10), (3, None), (4, 20), (5, 30)]
-# first 3 = 100 (b 2 kept), 101 (b 1 cut because a 40 was cut: transitive), 102 (b 3 kept)
+# first 3 = 100 (b 2), 101 (b 1), 102 (b 3): all among b's first 3
 T_C = [(100, 2), (101, 1), (102, 3), (103, 4)]
-# first 3 = 1 (root), 3 (parent 9 cut), 4 (parent 3, itself cut: transitive within the table)
+# first 3 = 1 (root), 3 (parent 9: added), 4 (parent 3, among the first)
 NODE = [(1, None), (3, 9), (4, 3), (2, 1), (9, None)]
 ITEM = [(1, 1, 5), (1, 2, 6), (2, 1, 7), (2, 2, 8), (3, 1, 9)]
-# first 3 = 7 ((1,2) kept), 8 ((2,2) cut although order 2 and line 2 both exist), 9 (NULL part: not cut)
+# first 3 = 7 ((1,2) kept), 8 ((2,2): added to item), 9 (NULL part: needs nothing)
 SHIP = [(7, 1, 2), (8, 2, 2), (9, 2, None), (10, 1, 1)]
 MEAS_2020 = [(1, 2020, 10), (2, 2020, 20), (3, 2020, 30)]
 MEAS_2021 = [(4, 2021, 40), (5, 2021, 50), (6, 2021, 60)]
@@ -42,8 +45,13 @@ PKS = {"t_a": ["id"], "t_b": ["id"], "t_c": ["id"], "node": ["id"], "item": ["or
 FKS = [("t_b", ["a_id"], "t_a", ["id"]), ("t_c", ["b_id"], "t_b", ["id"]), ("node", ["parent_id"], "node", ["id"]),
        ("ship", ["order_id", "line_no"], "item", ["order_id", "line_no"])]
 
-FIRST3 = {"t_a": [10, 20, 30], "t_b": [2, 3], "t_c": [100, 102], "node": [1], "item": [(1, 1), (1, 2), (2, 1)],
-          "ship": [7, 9], "meas": [1, 2, 3]}
+FIRST3 = {"t_a": [10, 20, 30, 40], "t_b": [1, 2, 3], "t_c": [100, 101, 102], "node": [1, 3, 4, 9],
+          "item": [(1, 1), (1, 2), (2, 1), (2, 2)], "ship": [7, 8, 9], "meas": [1, 2, 3]}
+# last 2: t_b 4, 5 add a 20, 30; t_c 102 adds b 3; node 2 adds node 1; ship 10 adds item (1,1)
+LAST2 = {"t_a": [20, 30, 40, 50], "t_b": [3, 4, 5], "t_c": [102, 103], "node": [1, 2, 9],
+         "item": [(1, 1), (2, 2), (3, 1)], "ship": [9, 10]}
+# the rows added as parents (beyond the first 3) of each table
+ADDED3 = {"t_a": 1, "t_b": 0, "t_c": 0, "node": 1, "item": 1, "ship": 0}
 
 
 def rows_of():
@@ -249,15 +257,15 @@ def myfile(tmp_path):
 
 # ------------------------------------------------------------------ --first / --last on pg
 
-def test_pg_first_keeps_first_rows_and_cuts_orphans_transitively(dm, pgfile):
+def test_pg_first_keeps_first_rows_and_adds_their_parents(dm, pgfile):
     out = run_ok(dm, "-q", "--first", "3", pgfile).stdout
     rows = pg_copy_rows(out)
-    assert ids(rows["t_a"]) == FIRST3["t_a"]
-    assert ids(rows["t_b"]) == FIRST3["t_b"]          # 1 cut: its parent a 40 is not among a's first 3
-    assert ids(rows["t_c"]) == FIRST3["t_c"]          # 101 cut: its parent b 1 was cut (transitively)
-    assert ids(rows["node"]) == FIRST3["node"]        # 3 cut (parent 9 not kept), 4 cut (parent 3 cut)
-    assert ids(rows["item"], 2) == FIRST3["item"]
-    assert ids(rows["ship"]) == FIRST3["ship"]        # 8 -> (2,2) not kept; 9 -> (2,NULL) MATCH SIMPLE
+    assert ids(rows["t_a"]) == FIRST3["t_a"]          # 40 added: b 1 (among b's first 3) references it
+    assert ids(rows["t_b"]) == FIRST3["t_b"]
+    assert ids(rows["t_c"]) == FIRST3["t_c"]
+    assert ids(rows["node"]) == FIRST3["node"]        # 9 added: node 3 references it (a self reference)
+    assert ids(rows["item"], 2) == FIRST3["item"]     # (2,2) added: ship 8 references it (composite key)
+    assert ids(rows["ship"]) == FIRST3["ship"]        # 9 -> (2,NULL) MATCH SIMPLE: needs nothing
     # other columns of kept rows are untouched
     assert rows["t_a"] == [r for r in T_A if r[0] in FIRST3["t_a"]]
     assert rows["ship"] == [r for r in SHIP if r[0] in FIRST3["ship"]]
@@ -272,16 +280,12 @@ def test_pg_partitioned_table_counts_as_one_table(dm, pgfile):
 
 def test_pg_last_keeps_last_rows(dm, pgfile):
     rows = pg_copy_rows(run_ok(dm, "-q", "--last", "2", pgfile).stdout)
-    assert ids(rows["t_a"]) == [40, 50]
-    # last 2 of t_b: (4, 20) (5, 30): parents 20, 30 are not among a's last 2 -> both cut
-    assert ids(rows.get("t_b", [])) == []
-    # last 2 of t_c: 102 (b 3, cut) 103 (b 4, cut) -> none
-    assert ids(rows.get("t_c", [])) == []
-    # last 2 of node: (2, 1) parent 1 cut -> cut; (9, NULL) kept
-    assert ids(rows["node"]) == [9]
-    assert ids(rows["item"], 2) == [(2, 2), (3, 1)]
-    # last 2 of ship: (9, 2, NULL) kept; (10, 1, 1) -> (1,1) cut
-    assert ids(rows["ship"]) == [9]
+    assert ids(rows["t_a"]) == LAST2["t_a"]
+    assert ids(rows["t_b"]) == LAST2["t_b"]
+    assert ids(rows["t_c"]) == LAST2["t_c"]
+    assert ids(rows["node"]) == LAST2["node"]
+    assert ids(rows["item"], 2) == LAST2["item"]
+    assert ids(rows["ship"]) == LAST2["ship"]
 
 
 def test_pg_zero_rows(dm, pgfile):
@@ -299,9 +303,9 @@ def test_pg_fk_on_partitioned_parent_is_enforced(dm, tmp_path):
     rows = pg_copy_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
     kept_a = set(ids(rows["t_a"]))
     meas = rows.get("meas_2020", []) + rows.get("meas_2021", [])
-    # meas_2020 rows: id 1 -> a 10, id 2 -> a 40 (not among a's first 3), id 3 -> a 10
+    # meas_2020 rows: id 1 -> a 10, id 2 -> a 40 (not among a's first 3: added), id 3 -> a 10
     assert [r[3] for r in meas if r[3] not in kept_a] == []
-    assert ids(meas) == [1, 3]
+    assert ids(meas) == [1, 2, 3] and 40 in kept_a
 
 
 def with_child_of_partitioned(dump: bytes) -> bytes:
@@ -325,12 +329,13 @@ def test_pg_child_of_partitioned_table_keeps_rows_with_kept_parent(dm, tmp_path)
     assert ids(rows["reading"]) == [1, 2, 3]  # every parent row is kept
 
 
-def test_pg_child_of_partitioned_table_cut_when_parent_cut(dm, tmp_path):
+def test_pg_child_of_partitioned_table_adds_parent_in_another_partition(dm, tmp_path):
     p = tmp_path / "child.sql"
     p.write_bytes(with_child_of_partitioned(pg_dump()))
     rows = pg_copy_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
-    # meas keeps (1,2020) (2,2020) (3,2020): reading 2 -> (5,2021) must go
-    assert 2 not in ids(rows["reading"])
+    # meas's first 3 are (1,2020) (2,2020) (3,2020): reading 2 -> (5,2021) adds that row of meas_2021
+    assert ids(rows["reading"]) == [1, 2, 3]
+    assert ids(rows["meas_2020"]) == [1, 2, 3] and ids(rows["meas_2021"]) == [5]
 
 
 def test_pg_multirow_inserts(dm, tmp_path):
@@ -344,11 +349,11 @@ def test_pg_multirow_inserts(dm, tmp_path):
     assert ids(flat["t_c"]) == FIRST3["t_c"]
     assert ids(flat["node"]) == FIRST3["node"]
     assert ids(flat["ship"]) == FIRST3["ship"]
-    # no statement is left without a row: t_a had 3 INSERTs of 2 rows: rows 1-2, 3(-4), 5 -> 2 kept
+    # no statement is left without a row: t_a had 3 INSERTs of 2 rows: rows 1-2, 3-4, 5 -> 2 kept
     assert all(stmts and all(stmts) for stmts in ins.values())
     assert len(ins["t_a"]) == 2
-    # node: statements (1,3) (4,2) (9): only the first keeps a row
-    assert len(ins["node"]) == 1
+    # node: statements (1,3) (4,2) (9): each keeps a row
+    assert len(ins["node"]) == 3
 
 
 # ------------------------------------------------------------------ mysql
@@ -365,8 +370,8 @@ def test_my_first_extended_inserts(dm, myfile):
     assert ids(flat["ship"]) == FIRST3["ship"]
     assert flat["t_a"] == [r for r in T_A if r[0] in FIRST3["t_a"]]
     # an INSERT left with no row disappears; the others stay complete statements
-    assert len(ins["t_a"]) == 2          # (10,20) (30,-) ; the third INSERT (50) is gone
-    assert len(ins["node"]) == 1
+    assert len(ins["t_a"]) == 2          # (10,20) (30,40) ; the third INSERT (50) is gone
+    assert len(ins["node"]) == 3
     assert all(all(stmt) for stmts in ins.values() for stmt in stmts)
     # the rest of the dump is still there
     text = out.decode()
@@ -376,20 +381,20 @@ def test_my_first_extended_inserts(dm, myfile):
 
 def test_my_last(dm, myfile):
     flat = {t: [r for s in v for r in s] for t, v in insert_rows(run_ok(dm, "-q", "--last", "2", myfile).stdout).items()}
-    assert ids(flat["t_a"]) == [40, 50]
-    assert ids(flat.get("t_b", [])) == []
-    assert ids(flat.get("t_c", [])) == []
-    assert ids(flat["node"]) == [9]
-    assert ids(flat["item"], 2) == [(2, 2), (3, 1)]
-    assert ids(flat["ship"]) == [9]
+    assert ids(flat["t_a"]) == LAST2["t_a"]
+    assert ids(flat["t_b"]) == LAST2["t_b"]
+    assert ids(flat["t_c"]) == LAST2["t_c"]
+    assert ids(flat["node"]) == LAST2["node"]
+    assert ids(flat["item"], 2) == LAST2["item"]
+    assert ids(flat["ship"]) == LAST2["ship"]
 
 
 def test_my_one_row_per_insert(dm, tmp_path):
     p = tmp_path / "one.sql"
     p.write_bytes(my_dump(per_insert=1))
     ins = insert_rows(run_ok(dm, "-q", "--first", "3", p).stdout)
-    assert [ids(s) for s in ins["t_b"]] == [[2], [3]]
-    assert [ids(s) for s in ins["t_c"]] == [[100], [102]]
+    assert [ids(s) for s in ins["t_b"]] == [[1], [2], [3]]
+    assert [ids(s) for s in ins["t_c"]] == [[100], [101], [102]]
 
 
 # ------------------------------------------------------------------ configuration
@@ -401,9 +406,9 @@ def test_rules_transfer_option_works_like_first(dm, pgfile, tmp_path):
     b = run_ok(dm, "-q", "--first", "2", pgfile).stdout
     assert a == b
     rows = pg_copy_rows(a)
-    assert ids(rows["t_a"]) == [10, 20]
-    assert ids(rows["t_b"]) == [2]  # (1, 40) cut
-    assert ids(rows.get("t_c", [])) == [100]
+    assert ids(rows["t_a"]) == [10, 20, 40]  # 40: b 1 references it
+    assert ids(rows["t_b"]) == [1, 2]
+    assert ids(rows.get("t_c", [])) == [100, 101]
 
 
 def test_table_level_transfer_overrides_global(dm, pgfile, tmp_path):
@@ -413,7 +418,7 @@ def test_table_level_transfer_overrides_global(dm, pgfile, tmp_path):
                                             {"tableName": "node", "transfer": {"mode": "last", "rows": 1}}]}))
     rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, pgfile).stdout)
     assert ids(rows["t_a"]) == [10, 20, 30, 40, 50]
-    assert ids(rows["t_b"]) == [1, 2, 3]      # a 40 is kept now, so b 1 is too
+    assert ids(rows["t_b"]) == [1, 2, 3]
     assert ids(rows["t_c"]) == [100, 101, 102]
     assert ids(rows["node"]) == [9]
     assert ids(rows["item"], 2) == FIRST3["item"]
@@ -502,11 +507,14 @@ def test_audit_records_rows_and_mode(dm, pgfile, tmp_path):
     assert a["status"] == "ok"
     assert a["options"]["transfer"]["mode"] == "first" and a["options"]["transfer"]["rows"] == 3
     t = a["tables"]
-    expect = {"public.t_a": (5, 3), "public.t_b": (5, 2), "public.t_c": (4, 2), "public.node": (5, 1),
-              "public.item": (5, 3), "public.ship": (4, 2)}
+    expect = {"public.t_a": (5, 4), "public.t_b": (5, 3), "public.t_c": (4, 3), "public.node": (5, 4),
+              "public.item": (5, 4), "public.ship": (4, 3)}
     for name, (read, written) in expect.items():
         assert (t[name]["rows_read"], t[name]["rows_written"]) == (read, written), name
         assert t[name]["transfer"] == "first 3", (name, t[name]["transfer"])
+        added = ADDED3[name.split(".")[1]]
+        assert (t[name]["rows_selected"], t[name]["rows_added_as_parents"]) == (3, added), name
+    assert a["transfer_empty_tables"] == []
     # partitions: 3 + 3 read, 3 + 0 written
     assert t["public.meas_2020"]["rows_read"] + t["public.meas_2021"]["rows_read"] == 6
     assert t["public.meas_2020"]["rows_written"] + t["public.meas_2021"]["rows_written"] == 3
@@ -541,7 +549,7 @@ def test_setval_with_remapping(dm, pgfile, tmp_path):
         out = run_ok(dm, "-q", "-c", rules, mode, "3", pgfile).stdout
         rows = pg_copy_rows(out)
         kept = ids(rows["t_a"])
-        assert len(kept) == 3
+        assert len(kept) == 4   # 3 and one parent of t_b's rows
         assert setval_of(out, "t_a_id_seq") >= max(kept)
         # remapped children still point at kept parents
         assert {r[1] for r in rows.get("t_b", []) if r[1] is not None} <= set(kept)
@@ -554,7 +562,7 @@ def test_my_remapping_with_first(dm, myfile, tmp_path):
     out = run_ok(dm, "-q", "-c", rules, "--first", "3", myfile).stdout
     flat = {t: [r for s in v for r in s] for t, v in insert_rows(out).items()}
     kept = ids(flat["t_a"])
-    assert len(kept) == 3
+    assert len(kept) == 4
     # (AUTO_INCREMENT needs no care: InnoDB moves it past the largest id inserted)
     assert {r[1] for r in flat["t_b"] if r[1] is not None} <= set(kept)
 
@@ -591,4 +599,71 @@ def test_my_last_counts_rows_of_cut_statements(dm, tmp_path):
     run_ok(dm, "-q", "--last", "2", "--audit", audit, p)
     tables = json.loads(audit.read_text())["tables"]
     assert {t: (v["rows_read"], v["rows_written"]) for t, v in tables.items() if t.endswith("t_a")} \
-        in ({"t_a": (5, 2)}, {"test.t_a": (5, 2)}, {"db.t_a": (5, 2)})
+        in ({"t_a": (5, 4)}, {"test.t_a": (5, 4)}, {"db.t_a": (5, 4)})
+
+
+# ------------------------------------------------------------------ rows whose parent the dump does not hold (issue 14)
+
+def test_dangling_reference_is_cut_and_an_emptied_table_warned(dm, tmp_path):
+    """b 1 references a 40, which the dump does not hold (a NOT VALID constraint, a dangling
+    row): it cannot be kept with its parent, so it is cut, and c 101 that needs it; a table left
+    with no row is a warning and in the audit."""
+    rows = rows_of()
+    rows["t_a"] = [r for r in T_A if r[0] != 40]
+    rows["node"] = [(3, 9), (4, 3)]           # node 9 is not in the dump: both rows cut, node emptied
+    p = tmp_path / "dangling.sql"
+    p.write_bytes(pg_dump(rows))
+    audit = tmp_path / "a.json"
+    cp = run_ok(dm, "--first", "3", "--audit", audit, p)
+    got = pg_copy_rows(cp.stdout)
+    assert ids(got["t_b"]) == [2, 3]
+    assert ids(got["t_c"]) == [100, 102]
+    assert ids(got.get("node", [])) == []
+    a = json.loads(audit.read_text())
+    assert a["tables"]["public.t_b"]["rows_orphaned"] == 1 and a["tables"]["public.t_c"]["rows_orphaned"] == 1
+    assert a["tables"]["public.node"]["rows_orphaned"] == 2
+    assert a["transfer_empty_tables"] == ["public.node"]
+    assert b"table public.node had rows and has none" in cp.stderr
+    assert any("public.node had rows" in w for w in a["warnings"])
+
+
+def test_parents_found_in_several_passes(dm, pgfile, tmp_path):
+    """--last: the cut is known at the end of the first pass only, so the parents come from a
+    second (t_c's data comes first: c 103 -> b 4 -> a 20 are found in one more pass, the
+    tables being read in that order); the audit says how many passes were read."""
+    audit = tmp_path / "a.json"
+    got = pg_copy_rows(run_ok(dm, "-q", "--last", "1", "--audit", audit, pgfile).stdout)
+    # last 1: t_c 103 -> b 4 -> a 20; t_b 5 -> a 30; t_a 50
+    assert ids(got["t_c"]) == [103] and ids(got["t_b"]) == [4, 5] and ids(got["t_a"]) == [20, 30, 50]
+    assert json.loads(audit.read_text())["options"]["transfer"]["passes"] == 2
+
+
+# ------------------------------------------------------------------ transfer.where (issue 14)
+
+def test_transfer_where_selects_rows_and_adds_parents(dm, pgfile, myfile, tmp_path):
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"tables": [{"tableName": "t_c", "transfer": {"where": {"id": {">=": 102}}}},
+                                            {"tableName": "node", "transfer": {"where": {"parent_id": {"is null": False}}}}]}))
+    audit = tmp_path / "a.json"
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, "--audit", audit, pgfile).stdout)
+    assert ids(rows["t_c"]) == [102, 103]
+    assert ids(rows["t_b"]) == [1, 2, 3, 4, 5] and ids(rows["t_a"]) == [10, 20, 30, 40, 50]   # full: whole
+    assert ids(rows["node"]) == [1, 3, 4, 2, 9]       # 3, 4, 2 selected; 9 and 1 their parents
+    t = json.loads(audit.read_text())["tables"]
+    assert t["public.node"]["transfer"] == "where"
+    assert (t["public.node"]["rows_selected"], t["public.node"]["rows_added_as_parents"]) == (3, 2)
+    flat = {k: [r for s in v for r in s] for k, v in insert_rows(run_ok(dm, "-q", "-c", rules, myfile).stdout).items()}
+    assert ids(flat["t_c"]) == [102, 103] and ids(flat["node"]) == [1, 3, 4, 2, 9]
+    # with --first 1 for the others: t_c's selected rows bring b 3, b 4 and a 20
+    rows = pg_copy_rows(run_ok(dm, "-q", "-c", rules, "--first", "1", pgfile).stdout)
+    assert ids(rows["t_c"]) == [102, 103] and ids(rows["t_b"]) == [1, 3, 4] and ids(rows["t_a"]) == [10, 20, 40]
+
+
+def test_transfer_where_errors(dm, pgfile, tmp_path):
+    rules = tmp_path / "r.json"
+    for doc, where in (({"options": {"transfer": {"where": {"id": 1}}}, "tables": []}, b"$.options.transfer.where"),
+                       ({"tables": [{"tableName": "t_c", "transfer": {"where": {"id": 1}, "rows": 2}}]}, b"$.tables[0].transfer"),
+                       ({"tables": [{"tableName": "t_c", "transfer": {"where": {"nope": 1}}}]}, b"$.tables[0].transfer.where.nope")):
+        rules.write_text(json.dumps(doc))
+        cp = dm("-q", "-c", rules, pgfile)
+        assert cp.returncode == 2 and where in cp.stderr, (doc, cp.stderr)

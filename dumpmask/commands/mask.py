@@ -21,6 +21,10 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @template_option(help="Derive rules for detected personal data not in RULES.")
 @click.option("--first", "first_n", type=click.IntRange(min=0), metavar="N", help="Keep only the first N rows of each table.")
 @click.option("--last", "last_n", type=click.IntRange(min=0), metavar="N", help="Keep only the last N rows of each table.")
+@click.option("--erase", "erase", multiple=True, metavar="TABLE:KEY[,KEY...]",
+              help="Remove these rows (by primary key) and every row referencing them, transitively; needs INPUT as a file.")
+@click.option("--only", "only", multiple=True, metavar="TABLE:KEY[,KEY...]",
+              help="Keep only these rows, the rows referencing them (transitively) and the parents they need; needs a file.")
 @output_option(help="Output file (default: stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
               help="Mask data blocks in N worker processes (0: one per core); the output is the same bytes.")
@@ -44,8 +48,8 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
-             output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only, quiet,
-             plugins, input):
+             erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
+             quiet, plugins, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
     from dumpmask.split import parse_size
@@ -61,4 +65,5 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                first=first_n, last=last_n, progress=not quiet and sys.stderr.isatty(),
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-               split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only)
+               split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
+               erase=list(erase), only=list(only))

@@ -25,17 +25,19 @@ from dumpmask.features.base import Stage  # noqa: F401 (the hooks' defaults)
 
 def stage_order():
     """The stages in the order the engine runs them: content detection first (its template
-    rules join the plan before keys are added), then key remapping, then partial transfer
-    (its row filter sees rows as the input has them), then the complete-schema policy (it sees
-    every column the others left unnamed), then k-anonymity (it counts the values as the final
-    plan writes them)."""
+    rules join the plan before keys are added), then key remapping, then subject erasure /
+    extraction (the rows it removes are settled before partial transfer picks its first / last
+    N among the others), then partial transfer (its row filter sees rows as the input has
+    them), then the complete-schema policy (it sees every column the others left unnamed),
+    then k-anonymity (it counts the values as the final plan writes them)."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
+    from dumpmask.features.subjects import Subjects
     from dumpmask.features.subset import Subset
     from dumpmask.features.kanon import KAnonymity
     from dumpmask.features.unlisted import Unlisted
 
-    return (Detection, KeyRemapping, Subset, Unlisted, KAnonymity)
+    return (Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity)
 
 
 def install(engine) -> None:

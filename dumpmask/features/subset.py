@@ -11,10 +11,10 @@ be known before children are written, so the run fails unless referentialIntegri
 """
 from __future__ import annotations
 
-import bisect
 import collections
 
 from dumpmask.errors import MaskingError
+from dumpmask.features import closure
 from dumpmask.features.base import Stage
 from dumpmask.idents import display_name
 
@@ -38,6 +38,10 @@ class Subset(Stage):
         self.ri = self.default.get("referentialIntegrity", True)
         self.kept: dict | None = None       # logical table key -> set of kept row ordinals
         self.counters: dict = {}
+        self._conditions: dict = {}         # (table key, columns) -> transfer.where compiled
+        self.tallies: dict = {}             # table key -> Counter(selected=, parents=) of the rows written
+        self.whole: set = set()
+        self.logical: dict = {}             # table key -> its logical table (a partition's partitioned table)
         engine.audit.data["options"]["transfer"] = {**self.default, "referentialIntegrity": self.ri}
 
     # ---------------------------------------------------------------- configuration
@@ -74,94 +78,109 @@ class Subset(Stage):
 
     # ---------------------------------------------------------------- first pass
     def plan_rows(self, engine):
-        fks = {}          # child key -> [(child cols, parent TableState, parent cols)]
-        needed = collections.defaultdict(set)   # table key -> columns whose values we must remember
-        # a partitioned table and its partitions are one logical table: a foreign key declared on
-        # the parent or on any partition applies to the rows of all of them, on both sides
-        for state in list(engine.tables.values()):
-            if state.schema is None:
-                continue
-            lk = self.root(engine, state).key
-            for fk in state.schema.foreign_keys:
-                parent = self.root(engine, engine.resolve_ref(fk.ref_table, state.key))
-                ref_columns = fk.ref_columns_of(parent.schema, f"table {_qual(state.key)}")
-                rel = (fk.columns, parent, ref_columns)
-                if rel not in fks.setdefault(lk, []):
-                    fks[lk].append(rel)
-                needed[lk].update(fk.columns)
-                needed[parent.key].update(ref_columns)
-        cand: dict = {}      # logical key -> list/deque of (ordinal, {col: value})
-        totals = collections.Counter()
-        modes = {}
-
-        def needed_of(tkey, columns):
-            """The positions of the columns whose values the fixed point needs."""
-            keep_cols = needed.get(self.root(engine, engine.table_state(tkey)).key, ())
-            return [i for i, c in enumerate(columns) if c in keep_cols]
-
-        # candidates hold the raw fields of their key columns, decoded once the pass is over
-        for tkey, columns, nrows, raw_fields, decode in engine.key_blocks(engine.input_path, needed_of):
-            if not nrows:
-                continue
-            state = engine.table_state(tkey)
-            lk = self.root(engine, state).key
+        """The rows each logical table keeps (by ordinal): the first / last N rows (the cut),
+        then, with referential integrity, every row they reference, transitively (closure.Marks:
+        one more pass over the file per step of a chain that goes back in the dump), then, where
+        a referenced row is not in the dump at all, the rows that need it are cut (a fixed point).
+        Memory: the ordinals and key-column values of the kept rows (and of every row of a table
+        kept whole that references a cut table), and the last N rows' key columns per table."""
+        graph = closure.Graph(engine)
+        removed = getattr(engine, "rows_removed", None) or {}   # rows a stage before this one removes (subjects.py)
+        marks = closure.Marks(graph, up=self.ri, down=False, excluded=removed)
+        modes: dict = {}
+        for key in list(engine.data_tables) + list(engine.tables):
+            state = engine.table_state(key)
+            lk = graph.root(state).key
             if lk not in modes:
                 modes[lk] = self.mode_for(engine, state)
-            mode = modes[lk]
-            n0 = totals[lk]
-            totals[lk] = n0 + nrows
-            names = [columns[i] for i in needed_of(tkey, columns)]
+        whole = {lk for lk, mode in modes.items() if mode.get("mode", "full") == "full"}
+        # a whole table's rows are marked when a parent of it is cut: they need their parents too
+        marked_whole = {lk for lk in whole if self.ri and any(p not in whole for _c, p, _pc in graph.up.get(lk, ()))}
+        counted: dict = collections.Counter()   # lk -> rows the cut has taken (removed rows do not count)
+        rings: dict = {}                         # lk -> the last N (ordinal, names, raw fields, decode)
+        selected = collections.defaultdict(set)  # lk -> ordinals chosen by the cut
+
+        def first_pass(lk, tkey, columns, n0, nrows, raw_fields, decode, names):
+            mode = modes.get(lk) or modes.setdefault(lk, self.mode_for(engine, engine.table_state(tkey)))
             m = mode.get("mode", "full")
-            if m == "first":
-                rows = range(min(nrows, max(0, mode["rows"] - n0)))
-                bucket = cand.setdefault(lk, []) if rows else None
-            elif m == "last":
-                dq = cand.get(lk)
-                if dq is None:
-                    dq = cand[lk] = collections.deque(maxlen=mode["rows"])
-                rows = range(max(0, nrows - mode["rows"]), nrows) if mode["rows"] else range(0)
-                bucket = dq
-            else:
-                rows = range(nrows)
-                bucket = cand.setdefault(lk, [])
-            for r in rows:
-                bucket.append((n0 + r, lk, (names, raw_fields(r), decode)))
-        for rows in cand.values():
-            for k, (o, lk, (names, raws, decode)) in enumerate(rows):
-                rows[k] = (o, lk, {c: (None if f is None else decode(f)) for c, f in zip(names, raws)})
-        self.totals = totals
-        self.modes = modes
-        kept = {lk: {r[0]: r for r in rows} for lk, rows in cand.items()}
-        for lk in totals:
-            kept.setdefault(lk, {})
-        if self.ri:
-            # fixed point: drop rows whose parent row is not kept, until nothing changes
-            changed = True
-            while changed:
-                changed = False
-                keysets = {}
-                for lk, rels in fks.items():
-                    for ccols, parent, pcols in rels:
-                        pl = parent.key
-                        if pl not in totals:
-                            continue  # the parent's data is not in this dump: nothing to check against
-                        ks = keysets.get((pl, pcols))
-                        if ks is None:
-                            ks = keysets[(pl, pcols)] = {tuple(r[2].get(c) for c in pcols) for r in kept[pl].values()}
-                        rows = kept.get(lk, {})
-                        drop = []
-                        for o, r in rows.items():
-                            val = tuple(r[2].get(c) for c in ccols)
-                            if any(v is None for v in val):
-                                continue
-                            if val not in ks:
-                                drop.append(o)
-                        if drop:
-                            changed = True
-                            for o in drop:
-                                del rows[o]
-                            keysets.clear()
-        self.kept = {lk: set(rows) for lk, rows in kept.items()}
+            gone = removed.get(lk, ())
+            if m == "last":
+                ring = rings.get(lk)
+                if ring is None:
+                    ring = rings[lk] = collections.deque(maxlen=mode["rows"])
+                if mode["rows"]:
+                    for r in range(0 if gone else max(0, nrows - mode["rows"]), nrows):
+                        if n0 + r not in gone:
+                            ring.append((n0 + r, names, raw_fields(r), decode))
+                return
+            if m == "full" and lk not in marked_whole:
+                return
+            if m == "where":
+                cond = self.condition(engine, engine.table_state(tkey), columns)
+                for r in range(nrows):
+                    if n0 + r in gone:
+                        continue
+                    values = {c: (None if f is None else decode(f)) for c, f in zip(names, raw_fields(r), strict=False)}
+                    if cond(values):
+                        selected[lk].add(n0 + r)
+                        marks.mark(lk, n0 + r, values, closure.UP)
+                return
+            for r in range(nrows):
+                if m == "first" and counted[lk] >= mode["rows"]:
+                    return
+                if n0 + r in gone:
+                    continue
+                counted[lk] += 1
+                if m == "first":
+                    selected[lk].add(n0 + r)
+                marks.mark(lk, n0 + r, {c: (None if f is None else decode(f)) for c, f in zip(names, raw_fields(r))},
+                           closure.UP)
+
+        def after_first():
+            for lk, ring in rings.items():
+                for o, names, raws, decode in ring:
+                    selected[lk].add(o)
+                    marks.mark(lk, o, {c: (None if f is None else decode(f)) for c, f in zip(names, raws)}, closure.UP)
+            rings.clear()
+            marks.whole = frozenset(whole)
+
+        def columns_of(tkey, columns):
+            state = engine.table_state(tkey)
+            if self.mode_for(engine, state).get("mode") != "where":
+                return ()
+            return self.condition(engine, state, columns).columns
+
+        marks.whole = frozenset(whole)
+        marks.run(engine, engine.input_path, first_pass=first_pass, after_first=after_first, columns_of=columns_of)
+        self.passes = marks.passes
+        kept = {lk: dict(marks.rows.get(lk, {})) for lk in marks.totals}
+        self.orphans = closure.cut_orphans(graph, kept, marks.totals, whole) if self.ri else {}
+        self.whole = whole
+        self.kept = {lk: set(rows) for lk, rows in kept.items() if lk not in whole}
+        self.dropped = {lk: set(marks.rows.get(lk, {})) - set(kept[lk]) for lk in whole if lk in kept}
+        self.selected = selected
+        for lk, gone in removed.items():   # rows removed before: not kept, whatever else asked for them
+            if lk in whole:
+                self.dropped[lk] = self.dropped.get(lk, set()) | set(gone)
+            elif lk in self.kept:
+                self.kept[lk] -= set(gone)
+
+    def condition(self, engine, state, columns):
+        """The compiled `transfer.where` of a table's rule, for its data columns."""
+        key = (state.key, tuple(columns))
+        got = self._conditions.get(key)
+        if got is None:
+            from dumpmask.conditions import compile_condition
+
+            mode, where = self.mode_for(engine, state), None
+            for tr in engine.table_rules(state) + (engine.table_rules(self.root(engine, state)) if self.root(engine, state) is not state else []):
+                if tr.transfer is mode:
+                    where = f"{tr.where}.transfer.where"
+                    break
+            got = self._conditions[key] = compile_condition(mode["where"], state.schema, engine.dialect.name,
+                                                            where or "$.transfer.where", engine.rules.path,
+                                                            columns=list(columns))
+        return got
 
     # ---------------------------------------------------------------- writing pass
     def wants_table(self, engine, state) -> bool:
@@ -173,25 +192,29 @@ class Subset(Stage):
         stats = engine.audit.table(_qual(state.key))
         mode = self.mode_for(engine, state)
         m = mode.get("mode", "full")
-        stats.transfer = m if m == "full" else f"{m} {mode['rows']}"
+        stats.transfer = m if m in ("full", "where") else f"{m} {mode['rows']}"
         counters = self.counters
+        self.logical[state.key] = lk
         if self.kept is not None:
+            if lk in self.whole:
+                gone = self.dropped.get(lk)
+                return closure.PositionFilter(counters, lk, gone, complement=True) if gone else None
             kept = self.kept.get(lk, set())
+            selected = self.selected.get(lk, set())
+            tally = self.tallies.setdefault(state.key, collections.Counter())
 
-            def keep(fields):
-                n = counters.get(lk, 0)
-                counters[lk] = n + 1
-                return fields if n in kept else None
-            ordered = sorted(kept)
-
-            def take(nrows: int) -> list:
-                """keep() over the next nrows rows at once, without their fields: the offsets kept."""
-                n = counters.get(lk, 0)
-                counters[lk] = n + nrows
-                return [o - n for o in ordered[bisect.bisect_left(ordered, n):bisect.bisect_left(ordered, n + nrows)]]
-            keep.take = take
-            return keep
+            def count(o):
+                tally["selected" if o in selected else "parents"] += 1
+            return closure.PositionFilter(counters, lk, kept, tally=count)
         # a pipe without referential integrity
+        if m == "where":
+            cond = self.condition(engine, state, columns)
+            idx = [(i, c) for i, c in enumerate(columns) if c in cond.columns]
+            decode = engine.dialect.decode_sql_field if sql else engine.dialect.decode_copy_field
+
+            def matching(fields):
+                return fields if cond({c: (None if fields[i] is None else decode(fields[i])) for i, c in idx}) else None
+            return matching
         if m == "first":
             limit = mode["rows"]
 
@@ -206,6 +229,37 @@ class Subset(Stage):
                                    "cannot be held back across statements): give INPUT as a regular file")
             return _LastFilter(mode["rows"])
         return None
+
+    # ---------------------------------------------------------------- the audit
+    def finish_audit(self, engine) -> None:
+        """Per table: rows_selected (by the cut) and rows_added_as_parents (kept because a kept
+        row references them); rows_orphaned (cut: a row they need is not in the dump); and the
+        tables that had rows and were left with none (a warning too, once the run is over)."""
+        if getattr(self, "kept", None) is None:
+            return   # (also: a run that failed before this stage started)
+        for key, tally in self.tallies.items():
+            stats = engine.audit.table(_qual(key))
+            stats.selection["rows_selected"] = tally["selected"]
+            stats.selection["rows_added_as_parents"] = tally["parents"]
+        for key, n in self.orphans.items():
+            engine.audit.table(_qual(key)).selection["rows_orphaned"] = n
+
+    def finish(self, engine) -> None:
+        if self.kept is None:
+            return
+        read, written, zero = collections.Counter(), collections.Counter(), set()
+        for key, lk in self.logical.items():
+            stats = engine.audit.table(_qual(key))
+            read[lk] += stats.rows_read
+            written[lk] += stats.rows_written
+            if stats.transfer.endswith(" 0"):
+                zero.add(lk)   # (asked for no rows)
+        empty = [_qual(lk) for lk in read if read[lk] and not written[lk] and lk not in zero]
+        engine.audit.data["options"]["transfer"]["passes"] = self.passes
+        engine.audit.data["transfer_empty_tables"] = empty
+        for name in empty:
+            engine.warn(f"partial transfer: table {name} had rows and has none in the output "
+                        "(every row it kept needed a row the dump does not hold, or it was removed)")
 
 
 class _LastFilter:
