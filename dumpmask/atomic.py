@@ -103,7 +103,7 @@ def _fsync_dir(folder: str) -> None:
 
 def write_atomically(path: str, data: bytes) -> None:
     """`data` as the whole of `path`, atomically (an audit, a rules file)."""
-    f = AtomicFile(path)
+    f = open_atomic(path)
     try:
         f.write(data)
         f.commit()
@@ -136,3 +136,40 @@ class NamedOutput:
 
     def __getattr__(self, attr):
         return getattr(self._raw, attr)
+
+
+class DirectFile(NamedOutput):
+    """An output that is not a regular file (/dev/null, a FIFO, a terminal, a character
+    device): written in place, since renaming a file over it would replace the device."""
+
+    def __init__(self, path: str):
+        try:
+            raw = open(path, "wb")
+        except OSError as e:
+            raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+        super().__init__(raw, path)
+
+    def commit(self) -> None:
+        self.flush()
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        except OSError:
+            pass
+
+
+def open_atomic(path: str):
+    """AtomicFile for a regular file (or a new one; through a symlink, the file it names),
+    DirectFile for anything else that exists (/dev/null, a FIFO)."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return AtomicFile(path)
+    except OSError as e:
+        raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        return DirectFile(path)
+    return AtomicFile(os.path.realpath(path)) if os.path.islink(path) else AtomicFile(path)

@@ -6,7 +6,6 @@ import datetime as _dt
 import hashlib
 import io
 import os
-import tempfile
 import time
 
 import orjson
@@ -168,20 +167,9 @@ class Audit:
             data = sign(data, key)
 
         blob = serialise(data)
-        d = os.path.dirname(os.path.abspath(path)) or "."
-        fd, tmp = tempfile.mkstemp(prefix=".dumpmask-audit-", dir=d)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())   # on disk before it takes the name
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from dumpmask.atomic import write_atomically
+
+        write_atomically(path, blob)   # fsynced, renamed into place; /dev/null and FIFOs written in place
 
 
 class HashingReader(io.RawIOBase):

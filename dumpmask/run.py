@@ -26,7 +26,7 @@ def open_input(path: str):
 def open_output(path: str):
     """The binary stream for OUTPUT: stdout for "-", else an atomic.AtomicFile: written under a
     temporary name beside it, renamed to `path` only when the run succeeded (commit)."""
-    from dumpmask.atomic import AtomicFile, NamedOutput
+    from dumpmask.atomic import NamedOutput, open_atomic
 
     if path == "-":
         return NamedOutput(sys.stdout.buffer, "stdout")
@@ -37,7 +37,7 @@ def open_output(path: str):
 
         raise RulesError(f"{public(path)}: dumpmask writes URLs only for directory archives (pg_dump -Fd): write a "
                          "plain dump to standard output (dumpmask ... | aws s3 cp - URL)")
-    return AtomicFile(path)
+    return open_atomic(path)
 
 
 def checked_input(path: str):
@@ -153,6 +153,8 @@ def _write_evidence(engine, key, audit_path, report_path, masked: bool, error) -
             engine.audit.write(audit_path, key)
         except OSError as e:
             audit_failure = f"cannot write audit {audit_path}: {e.strerror}"
+        except DumpmaskError as e:      # (atomic.py: the file and the system's reason)
+            audit_failure = str(e).replace("cannot write ", "cannot write audit ", 1)
             if not masked:
                 error(audit_failure)
     if report_path:

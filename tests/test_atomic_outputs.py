@@ -149,3 +149,23 @@ def _umask() -> int:
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_dev_null_a_fifo_and_a_symlink_stay_what_they_are(tmp_path, dump):
+    """Renaming a temporary file over /dev/null (as root) would replace the device: an output
+    that is not a regular file is written in place; a symlink keeps pointing at its file."""
+    r = run(tmp_path, dump, "-o", "/dev/null", "--audit", "/dev/null")
+    assert r.returncode == 0, r.stderr.decode()
+    assert Path("/dev/null").is_char_device()
+    target = tmp_path / "target.sql"
+    target.write_bytes(b"old\n")
+    link = tmp_path / "link.sql"
+    link.symlink_to(target)
+    r = run(tmp_path, dump, "-o", link)
+    assert r.returncode == 0 and link.is_symlink() and target.read_bytes().endswith(b"\\.\n")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    r = run(tmp_path, dump, "-o", fifo)
+    data = reader.communicate(timeout=60)[0]
+    assert r.returncode == 0 and data.endswith(b"\\.\n") and fifo.is_fifo()
