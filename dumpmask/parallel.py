@@ -136,7 +136,10 @@ class ParallelOutput(Output):
             # a small block, or one whose worker failed: masked here, where the rows before it
             # are known (an exact error message)
             if item.exact_row0 is not None:
-                item.block.row0 = item.exact_row0()
+                block, row0 = item.block, item.exact_row0()
+                if block.kind == "copy" and block.rows is None:
+                    block.first_line += row0 - block.row0     # (the line of the block's first row)
+                block.row0 = row0
             result = mask_block(item.planned.plan, item.block)
         self._finish(item.planned, item.on_done, *result)
 
