@@ -294,10 +294,13 @@ class WorkerPool:
     def _pick(self) -> _Worker:
         """The worker with the fewest outstanding calls (results already there are taken
         first); in turn among equals."""
-        busy = [w.result_fd for w in self.workers if w.calls]
+        busy = [w for w in self.workers if w.calls]
         if busy:
-            ready, _, _ = select.select(busy, [], [], 0)
-            for w in self.workers:
+            poller = select.poll()      # (not select(): a descriptor may be above FD_SETSIZE)
+            for w in busy:
+                poller.register(w.result_fd, select.POLLIN)
+            ready = {fd for fd, _ in poller.poll(0)}
+            for w in busy:
                 if w.result_fd in ready:
                     self._receive(w)
         while True:
