@@ -757,16 +757,23 @@ class Engine:
         name = _qual(state.key)
         row0 = 0
         written = [0]
+        merged = [0]      # rows read by the blocks merged so far
 
         def done(counts) -> None:
             written[0] += counts.rows_written
+            merged[0] += counts.rows_read
 
         output = self.output
         for chunk in chunks:
             if filters is None:
-                block = DataBlock("copy", chunk, ev.first_line + row0, row0)
-                nrows = chunk.count(b"\n") + (1 if chunk and not chunk.endswith(b"\n") else 0)   # (as mask_block counts)
-            elif filters.take is not None and chunk.endswith(b"\n") and type(copy_spans(chunk, len(columns), ())) is list:
+                # not counted here (mask_block counts them): the rows before the block are those
+                # merged so far, exact in-process; with workers only an error message needs them,
+                # and a block that fails is masked again in its turn, with exact_row0
+                block = DataBlock("copy", chunk, ev.first_line + merged[0], merged[0])
+                output.submit(planned, block, done, exact_row0=lambda: merged[0])
+                progress.update(_bytes_written(out), name)
+                continue
+            if filters.take is not None and chunk.endswith(b"\n") and type(copy_spans(chunk, len(columns), ())) is list:
                 # rows kept by their position: counted, not split (a bad line takes the path below: its error)
                 nrows = chunk.count(b"\n")
                 kept = filters.take(nrows)
@@ -782,6 +789,8 @@ class Engine:
             row0 += nrows
             progress.update(_bytes_written(out), name)
         output.drain()
+        if filters is None:
+            row0 = merged[0]
         if filters is not None and filters.holds:
             held_rows = filters.flush()
             if held_rows:

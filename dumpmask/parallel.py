@@ -19,7 +19,7 @@ from __future__ import annotations
 import collections
 import os
 
-from dumpmask.work import mask_block
+from dumpmask.work import DataBlock, mask_block
 
 MIN_PARALLEL = 64 << 10      # bytes: smaller blocks are masked in-process
 IN_FLIGHT_PER_WORKER = 2
@@ -65,14 +65,14 @@ class Output:
         pass
 
 
-def _work(payload):
-    """In a worker process: (plan, block) -> (bytes, counts), or the exception's type name
-    (the engine's process masks the block again to report it exactly)."""
-    plan, block = payload
+def _work(plan, kind, first_line, row0, keep, rows, parsed, data):
+    """In a worker process: a block's masked bytes and (True, counts), or b"" and (False, the
+    exception's type name): the engine's process masks the block again to report it exactly."""
     try:
-        return True, mask_block(plan, block)
+        out, counts = mask_block(plan, DataBlock(kind, data, first_line, row0, keep=keep, rows=rows, parsed=parsed))
     except Exception as e:  # noqa: BLE001 - reported by the engine's own re-run of the block
-        return False, type(e).__name__
+        return b"", (False, type(e).__name__)
+    return out, (True, counts)
 
 
 class _Pending:
@@ -88,13 +88,13 @@ class ParallelOutput(Output):
     """N worker processes; results written in input order."""
 
     def __init__(self, write, workers: int):
-        import concurrent.futures
-        import multiprocessing
+        from dumpmask.workerpool import WorkerPool
 
         super().__init__(write)
         self.workers = workers
-        # fork: a worker starts with the modules and the value functions already built here
-        self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        # forked: a worker starts with the modules and the value functions already built here;
+        # blocks and results go through shared memory (workerpool.py)
+        self.pool = WorkerPool(workers)
         self.pending: collections.deque = collections.deque()   # _Pending, or bytes emitted between blocks
         self.limit = IN_FLIGHT_PER_WORKER * workers
 
@@ -112,10 +112,13 @@ class ParallelOutput(Output):
     def _dispatch(self, planned, block):
         """Send a block to a worker: a future whose _result() is _work's (ok, result).
         (cluster.ClusterOutput sends it to a Dask cluster instead.)"""
-        return self.pool.submit(_work, (planned.plan, block))
+        plan = planned.plan
+        return self.pool.submit(_work, block.kind, block.first_line, block.row0, block.keep, block.rows, block.parsed,
+                                block.data, shared=(plan.token, plan))
 
     def _result(self, future):
-        return future.result()
+        data, (ok, result) = future.result()
+        return (True, (data, result)) if ok else (False, result)
 
     def emit(self, data: bytes) -> None:
         if self.pending:
@@ -133,7 +136,10 @@ class ParallelOutput(Output):
             # a small block, or one whose worker failed: masked here, where the rows before it
             # are known (an exact error message)
             if item.exact_row0 is not None:
-                item.block.row0 = item.exact_row0()
+                block, row0 = item.block, item.exact_row0()
+                if block.kind == "copy" and block.rows is None:
+                    block.first_line += row0 - block.row0     # (the line of the block's first row)
+                block.row0 = row0
             result = mask_block(item.planned.plan, item.block)
         self._finish(item.planned, item.on_done, *result)
 
@@ -142,8 +148,6 @@ class ParallelOutput(Output):
             self._complete_one()
 
     def close(self) -> None:
-        for item in self.pending:
-            if not isinstance(item, bytes) and item.future is not None:
-                item.future.cancel()
+        stopping = bool(self.pending)     # a failed run: the workers are stopped, not waited for
         self.pending.clear()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=stopping)

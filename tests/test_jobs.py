@@ -61,3 +61,60 @@ def test_an_error_in_a_worker_reads_as_with_one_job(dm, tmp_path):
 def test_jobs_must_be_a_count(dm, tmp_path):
     cp = dm("-j", "-1", "-")
     assert cp.returncode == 2 and b"Traceback" not in cp.stderr
+
+
+def _worker_pids(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the worker processes through /proc (Linux)")
+def test_a_worker_killed_in_the_middle_fails_the_run_closed(tmp_path):
+    """SIGKILL to a worker (the OOM killer, an operator) while a dump streams in on a pipe:
+    exit 1, a message that says so (no traceback), an output that cannot restore, a failed
+    audit."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import REPO, TEST_KEY
+    from dumpmask.engine import POISON
+
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"tables": [{"tableName": "person", "columnMutations": [
+        {"column": "email", "mutation": "faker.email"}]}]}))
+    dump = _copy_dump(300_000, bad_at=None)                  # ~10 MB: many blocks
+    head, rest = dump[:3_000_000], dump[3_000_000:]
+    env = dict(os.environ, DUMPMASK_KEY=TEST_KEY, PYTHONPATH=str(REPO))
+    audit, output = tmp_path / "a.json", tmp_path / "out.sql"
+    with open(output, "wb") as out:    # a file: the output does not wait for this test to read it
+        proc = subprocess.Popen([sys.executable, "-m", "dumpmask", "-c", str(rules), "-j", "2", "--audit", str(audit),
+                                 "-"], stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    try:
+        proc.stdin.write(head)
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(_worker_pids(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _worker_pids(proc.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        try:
+            proc.stdin.write(rest)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass                                             # it stopped reading: already failed
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert b"worker process" in err and b"SIGKILL" in err and b"Traceback" not in err
+    assert output.read_bytes().endswith(POISON)
+    assert json.loads(audit.read_text())["status"] == "failed"
+    assert _worker_pids(proc.pid) == []
