@@ -22,6 +22,10 @@ typedef unsigned char uchar;
 /* BLOCK (at the end of the file): declared here for the method table */
 static PyObject *speedups_block_copy(PyObject *self, PyObject *args);
 static PyObject *speedups_block_tuples(PyObject *self, PyObject *args);
+static PyObject *speedups_block_memo(PyObject *self, PyObject *noargs);
+PyDoc_STRVAR(block_memo_doc,
+"block_memo() -> bytearray\n\n"
+"A new, empty memo of digests for one column of block_copy / block_tuples (a speed-up only).");
 PyDoc_STRVAR(block_copy_doc,
 "block_copy(data, ncols, idxs, cols, unchanged, null) -> (bytes, rows, counts) | int | None\n\n"
 "COPY text data (lines as copy_spans reads them) with the fields at idxs (ascending) masked:\n"
@@ -1680,6 +1684,7 @@ static PyMethodDef speedups_methods[] = {
     {"probe_tokens", speedups_probe_tokens, METH_VARARGS, probe_tokens_doc},
     {"block_copy", speedups_block_copy, METH_VARARGS, block_copy_doc},         /* cloop: BLOCK */
     {"block_tuples", speedups_block_tuples, METH_VARARGS, block_tuples_doc},
+    {"block_memo", speedups_block_memo, METH_NOARGS, block_memo_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1719,14 +1724,39 @@ PyInit__speedups(void)
 
 enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2 };
 
+/* A column's memo of digests for the C path (a bytearray from block_memo(), kept by the
+ * caller across blocks): a raw field seen before skips plain_field and the PRF. Direct-mapped,
+ * keyed by the raw bytes (compared in full); only plain fields are stored, with the digest's
+ * first `need` bytes. A column whose values rarely repeat (fewer than 1 in 4 of its first
+ * BLK_MEMO_TRIAL lookups) stops using it. Only a speed-up: a hit gives the digest the PRF gives. */
+#define BLK_MEMO_SLOTS 4096
+#define BLK_MEMO_RAW 44
+#define BLK_MEMO_DG 32
+#define BLK_MEMO_TRIAL 8192
+
+typedef struct {
+    uint64_t h;
+    uint32_t len, used;
+    uchar raw[BLK_MEMO_RAW];
+    uchar dg[BLK_MEMO_DG];
+} blk_memo_slot;
+
+typedef struct {
+    uint64_t lookups, hits, off;
+    uint64_t pad;
+    blk_memo_slot slot[BLK_MEMO_SLOTS];
+} blk_memo;
+
 typedef struct {
     PyObject *cache, *miss;          /* borrowed from the cols tuple */
-    int kind, mode, keep_empty, start, end, tail_at, sfx_len;
+    int kind, mode, keep_empty, start, end, tail_at, sfx_len, need;
     b2_state st;
     PyObject *pool, *tails;          /* pick: pool; assemble: heads (in pool) and tails */
     const uchar *table;
     Py_ssize_t npool, ntails;
     Py_ssize_t changed, nulls;
+    Py_buffer memobuf;               /* held while the call runs (the bytearray cannot resize) */
+    blk_memo *memo;                  /* NULL: none */
 } blk_col;
 
 /* a growable output buffer */
@@ -1807,6 +1837,7 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
             || (uint32_t)c->end > c->st.outlen)
             return;
         c->kind = BLK_PICK;
+        c->need = c->end;
     } else if (kind == BLK_ASSEMBLE && n == 11) {
         PyObject *st, *table;
         if (!PyArg_ParseTuple(spec, "iOipO!iiO!iiS", &kind, &st, &c->mode, &c->keep_empty, &PyTuple_Type, &c->pool,
@@ -1827,10 +1858,28 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
             return;
         c->table = (const uchar *)PyBytes_AS_STRING(table);
         c->kind = BLK_ASSEMBLE;
+        c->need = c->end;
+        if (c->tail_at + 1 > c->need)
+            c->need = c->tail_at + 1;
+        if (c->sfx_len > c->need)
+            c->need = c->sfx_len;
     }
 }
 
-/* cols: a sequence of (cache, miss, spec) per masked column; -1 with an exception set */
+static void
+blk_cols_free(blk_col *c, Py_ssize_t k)
+{
+    Py_ssize_t i;
+    if (c == NULL)
+        return;
+    for (i = 0; i < k; i++)
+        if (c[i].memo != NULL)
+            PyBuffer_Release(&c[i].memobuf);
+    PyMem_Free(c);
+}
+
+/* cols: a sequence of (cache, miss, spec, memo) per masked column (memo: a bytearray from
+ * block_memo(), or None); -1 with an exception set */
 static int
 blk_cols_load(PyObject *cols, int mode, PyObject **fast_out, blk_col **out, Py_ssize_t *nout)
 {
@@ -1848,16 +1897,29 @@ blk_cols_load(PyObject *cols, int mode, PyObject **fast_out, blk_col **out, Py_s
     }
     for (i = 0; i < k; i++) {
         PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
-        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyDict_Check(PyTuple_GET_ITEM(t, 0))
+        PyObject *memo;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 4 || !PyDict_Check(PyTuple_GET_ITEM(t, 0))
             || !PyCallable_Check(PyTuple_GET_ITEM(t, 1))) {
-            PyErr_SetString(PyExc_TypeError, "block: a column is (cache dict, miss, spec)");
-            PyMem_Free(c);
+            PyErr_SetString(PyExc_TypeError, "block: a column is (cache dict, miss, spec, memo)");
+            blk_cols_free(c, i);
             Py_DECREF(fast);
             return -1;
         }
         c[i].cache = PyTuple_GET_ITEM(t, 0);
         c[i].miss = PyTuple_GET_ITEM(t, 1);
         blk_col_fast(&c[i], PyTuple_GET_ITEM(t, 2), mode);
+        memo = PyTuple_GET_ITEM(t, 3);
+        if (c[i].kind != BLK_PY && c[i].need <= BLK_MEMO_DG && PyByteArray_CheckExact(memo)) {
+            if (PyObject_GetBuffer(memo, &c[i].memobuf, PyBUF_WRITABLE) < 0) {
+                blk_cols_free(c, i);
+                Py_DECREF(fast);
+                return -1;
+            }
+            if (c[i].memobuf.len == (Py_ssize_t)sizeof(blk_memo))
+                c[i].memo = (blk_memo *)c[i].memobuf.buf;
+            else
+                PyBuffer_Release(&c[i].memobuf);
+        }
     }
     *fast_out = fast;
     *out = c;
@@ -1873,17 +1935,52 @@ blk_same(const uchar *a, Py_ssize_t na, const uchar *b, Py_ssize_t nb)
 
 /* The C path of one plain field: 1 when its new bytes are written (counted), 0 when the field
  * is not for C (the caller's Python path), -1 on error. */
+static inline uint64_t
+blk_hash(const uchar *p, Py_ssize_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, (size_t)(n - i));
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+    }
+    h ^= h >> 32;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+}
+
 static int
 blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObject *null)
 {
     uchar fbuf[FIELD_BUF];
-    uchar dg[64];
-    const uchar *body, *w;
+    uchar dbuf[64];
+    const uchar *body, *w, *dg = dbuf;
     Py_ssize_t blen, at, wl;
-    uint64_t x = 0;
+    uint64_t x = 0, h = 0;
     b2_state s;
     PyObject *item;
+    blk_memo_slot *slot = NULL;
     int i;
+    blk_memo *memo = c->memo;
+    if (memo != NULL && !memo->off && rlen <= BLK_MEMO_RAW) {
+        h = blk_hash(raw, rlen);
+        slot = &memo->slot[h & (BLK_MEMO_SLOTS - 1)];
+        memo->lookups++;
+        if (slot->used && slot->h == h && slot->len == (uint32_t)rlen && memcmp(slot->raw, raw, (size_t)rlen) == 0) {
+            memo->hits++;
+            dg = slot->dg;      /* stored only for a plain field with a value to mask */
+            goto have_digest;
+        }
+        if (memo->lookups >= BLK_MEMO_TRIAL && memo->hits * 4 < memo->lookups)
+            memo->off = 1;      /* rarely a repeat: not worth it for this column */
+    }
     if (!plain_field(raw, rlen, c->mode, fbuf, &body, &blen))
         return 0;
     if (blen == 0 && c->keep_empty) {
@@ -1896,7 +1993,15 @@ blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObje
     }
     s = c->st;
     b2_update(&s, body, blen);
-    b2_final(&s, dg);
+    b2_final(&s, dbuf);
+    if (slot != NULL) {
+        slot->h = h;
+        slot->len = (uint32_t)rlen;
+        slot->used = 1;
+        memcpy(slot->raw, raw, (size_t)rlen);
+        memcpy(slot->dg, dbuf, (size_t)c->need);
+    }
+have_digest:
     for (i = c->start; i < c->end; i++)
         x = (x << 8) | dg[i];
     item = PyTuple_GET_ITEM(c->pool, (Py_ssize_t)(x % (uint64_t)c->npool));
@@ -2137,7 +2242,7 @@ bad_line:
 done:
     PyMem_Free(offs.v);
     PyMem_Free(masked);
-    PyMem_Free(c);
+    blk_cols_free(c, k);
     Py_XDECREF(cfast);
     PyBuffer_Release(&buf);
     return res;
@@ -2220,10 +2325,21 @@ plain_python:
 done:
     PyMem_Free(offs.v);
     PyMem_Free(masked);
-    PyMem_Free(c);
+    blk_cols_free(c, k);
     Py_XDECREF(cfast);
     PyBuffer_Release(&buf);
     return res;
+}
+
+static PyObject *
+speedups_block_memo(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    PyObject *memo = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)sizeof(blk_memo));
+    if (memo != NULL)
+        memset(PyByteArray_AS_STRING(memo), 0, sizeof(blk_memo));
+    return memo;
 }
 
 /* ======================================================================== end of BLOCK */

@@ -192,7 +192,8 @@ class ColumnRuntime:
             elif type(t) is Keep:
                 self.key_fast = _KEEP
         # for the C block functions: memo, miss and the C path of a plain field (or None)
-        self.block = (self.fn.cache, self.fn.miss, c_fake_spec(self.fn.plain))
+        spec = c_fake_spec(self.fn.plain)
+        self.block = (self.fn.cache, self.fn.miss, spec, c_block_memo() if spec is not None else None)
 
 
 class Runtime:
@@ -394,6 +395,7 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
 # Python loops below (the pure twin: the same bytes and counts, tests/test_block.py)
 c_block_copy = speedups.function("block_copy")
 c_block_tuples = speedups.function("block_tuples")
+c_block_memo = speedups.function("block_memo")
 _C_PICK = speedups.function("pick_field")
 _C_ASSEMBLE = speedups.function("assemble_field")
 _PICK, _ASSEMBLE = 1, 2          # the kinds of a C path (blk_col_fast in _speedups.c)
