@@ -1741,10 +1741,19 @@ typedef struct {
     uchar dg[BLK_MEMO_DG];
 } blk_memo_slot;
 
+/* The memo also holds the column's pool (pick) or heads (assembly) packed: entry i at
+ * packed[i * stride], its length then its bytes, for one cache line read per pick instead of
+ * the tuple's pointer and the bytes object (the picks are random). Packed once per memo, when
+ * every entry is bytes (not the NULL object itself) of at most 63 bytes; else the tuple. */
+#define BLK_PACK_MAX (4096 * 64)
+
 typedef struct {
     uint64_t lookups, hits, off;
+    uint64_t pool_id;                /* the pool packed (0: not yet tried) */
+    uint32_t stride, npacked;        /* stride 0: not packable */
     uint64_t pad;
     blk_memo_slot slot[BLK_MEMO_SLOTS];
+    uchar packed[BLK_PACK_MAX];
 } blk_memo;
 
 typedef struct {
@@ -1757,6 +1766,8 @@ typedef struct {
     Py_ssize_t changed, nulls;
     Py_buffer memobuf;               /* held while the call runs (the bytearray cannot resize) */
     blk_memo *memo;                  /* NULL: none */
+    const uchar *packed;             /* the pool in the memo (NULL: use the tuple) */
+    Py_ssize_t stride;
 } blk_col;
 
 /* plain_field in one pass for a field without a backslash (most of them): a byte class table per
@@ -1919,6 +1930,43 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
     }
 }
 
+/* c->pool packed into the memo (once per memo), when it can be */
+static void
+blk_pack(blk_col *c, PyObject *null)
+{
+    blk_memo *m = c->memo;
+    Py_ssize_t i, maxlen = 0, stride;
+    if (m == NULL)
+        return;
+    if (m->pool_id != (uint64_t)(uintptr_t)c->pool) {
+        m->pool_id = (uint64_t)(uintptr_t)c->pool;
+        m->stride = 0;
+        m->npacked = 0;
+        for (i = 0; i < c->npool; i++) {
+            PyObject *it = PyTuple_GET_ITEM(c->pool, i);
+            if (!PyBytes_CheckExact(it) || it == null || PyBytes_GET_SIZE(it) > 63)
+                return;
+            if (PyBytes_GET_SIZE(it) > maxlen)
+                maxlen = PyBytes_GET_SIZE(it);
+        }
+        stride = (maxlen + 1 + 15) & ~(Py_ssize_t)15;
+        if (c->npool > BLK_PACK_MAX / stride)
+            return;
+        for (i = 0; i < c->npool; i++) {
+            PyObject *it = PyTuple_GET_ITEM(c->pool, i);
+            uchar *e = m->packed + i * stride;
+            e[0] = (uchar)PyBytes_GET_SIZE(it);
+            memcpy(e + 1, PyBytes_AS_STRING(it), (size_t)PyBytes_GET_SIZE(it));
+        }
+        m->stride = (uint32_t)stride;
+        m->npacked = (uint32_t)c->npool;
+    }
+    if (m->stride && m->npacked == (uint32_t)c->npool) {
+        c->packed = m->packed;
+        c->stride = m->stride;
+    }
+}
+
 static void
 blk_cols_free(blk_col *c, Py_ssize_t k)
 {
@@ -1934,7 +1982,7 @@ blk_cols_free(blk_col *c, Py_ssize_t k)
 /* cols: a sequence of (cache, miss, spec, memo) per masked column (memo: a bytearray from
  * block_memo(), or None); -1 with an exception set */
 static int
-blk_cols_load(PyObject *cols, int mode, PyObject **fast_out, blk_col **out, Py_ssize_t *nout)
+blk_cols_load(PyObject *cols, int mode, PyObject *null, PyObject **fast_out, blk_col **out, Py_ssize_t *nout)
 {
     PyObject *fast = PySequence_Fast(cols, "block: cols must be a sequence");
     Py_ssize_t k, i;
@@ -1969,10 +2017,12 @@ blk_cols_load(PyObject *cols, int mode, PyObject **fast_out, blk_col **out, Py_s
                 Py_DECREF(fast);
                 return -1;
             }
-            if (c[i].memobuf.len == (Py_ssize_t)sizeof(blk_memo))
+            if (c[i].memobuf.len == (Py_ssize_t)sizeof(blk_memo)) {
                 c[i].memo = (blk_memo *)c[i].memobuf.buf;
-            else
+                blk_pack(&c[i], null);
+            } else {
                 PyBuffer_Release(&c[i].memobuf);
+            }
         }
     }
     *fast_out = fast;
@@ -2015,8 +2065,8 @@ blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObje
 {
     uchar fbuf[FIELD_BUF];
     uchar dbuf[64];
-    const uchar *body, *w, *dg = dbuf;
-    Py_ssize_t blen, at, wl;
+    const uchar *body, *w, *dg = dbuf, *ibytes;
+    Py_ssize_t blen, at, wl, ilen;
     uint64_t x = 0, h = 0;
     b2_state s;
     PyObject *item;
@@ -2058,16 +2108,26 @@ blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObje
 have_digest:
     for (i = c->start; i < c->end; i++)
         x = (x << 8) | dg[i];
-    item = PyTuple_GET_ITEM(c->pool, (Py_ssize_t)(x % (uint64_t)c->npool));
-    if (!PyBytes_CheckExact(item))
-        return 0;
+    x %= (uint64_t)c->npool;
+    if (c->packed != NULL) {
+        const uchar *e = c->packed + (Py_ssize_t)x * c->stride;
+        item = NULL;                /* never the NULL object (see blk_pack) */
+        ibytes = e + 1;
+        ilen = e[0];
+    } else {
+        item = PyTuple_GET_ITEM(c->pool, (Py_ssize_t)x);
+        if (!PyBytes_CheckExact(item))
+            return 0;
+        ibytes = (const uchar *)PyBytes_AS_STRING(item);
+        ilen = PyBytes_GET_SIZE(item);
+    }
     at = o->len;
     if (c->kind == BLK_PICK) {
-        if (blk_write(o, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item)) < 0)
+        if (blk_write(o, ibytes, ilen) < 0)
             return -1;
     } else {
         PyObject *tail = PyTuple_GET_ITEM(c->tails, (Py_ssize_t)(dg[c->tail_at] % (uint64_t)c->ntails));
-        Py_ssize_t hl = PyBytes_GET_SIZE(item), tl;
+        Py_ssize_t hl = ilen, tl;
         uchar *p;
         if (hl == 0 || !PyBytes_CheckExact(tail))
             return 0;
@@ -2075,7 +2135,7 @@ have_digest:
         if (blk_reserve(o, hl + c->sfx_len + tl) < 0)
             return -1;
         p = o->v + o->len;
-        memcpy(p, PyBytes_AS_STRING(item), (size_t)hl);
+        memcpy(p, ibytes, (size_t)hl);
         for (i = 0; i < c->sfx_len; i++)
             p[hl + i] = c->table[dg[i]];
         memcpy(p + hl + c->sfx_len, PyBytes_AS_STRING(tail), (size_t)tl);
@@ -2253,7 +2313,7 @@ speedups_block_copy(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "block_copy: ncols must be >= 1");
         goto done;
     }
-    if (blk_cols_load(cols, 0, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
+    if (blk_cols_load(cols, 0, null, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
         goto done;
     d = (const uchar *)buf.buf;
     n = buf.len;
@@ -2320,7 +2380,7 @@ speedups_block_tuples(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "block_tuples: ncols must be >= 1");
         goto done;
     }
-    if (blk_cols_load(cols, 1, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
+    if (blk_cols_load(cols, 1, null, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
         goto done;
     d = (const uchar *)buf.buf;
     n = buf.len;
