@@ -730,7 +730,7 @@ static void
 b2_compress(b2_state *s, const uchar *block, int last)
 {
     uint64_t m[16], v[16];
-    int i, r;
+    int i;
     for (i = 0; i < 16; i++)
         m[i] = b2_load64(block + 8 * i);
     for (i = 0; i < 8; i++) {
@@ -740,17 +740,20 @@ b2_compress(b2_state *s, const uchar *block, int last)
     v[12] ^= s->t;          /* the counter's high word stays 0 */
     if (last)
         v[14] = ~v[14];
-    for (r = 0; r < 12; r++) {
-        const uchar *sg = B2_SIGMA[r];
-        B2_G(v[0], v[4], v[8], v[12], m[sg[0]], m[sg[1]]);
-        B2_G(v[1], v[5], v[9], v[13], m[sg[2]], m[sg[3]]);
-        B2_G(v[2], v[6], v[10], v[14], m[sg[4]], m[sg[5]]);
-        B2_G(v[3], v[7], v[11], v[15], m[sg[6]], m[sg[7]]);
-        B2_G(v[0], v[5], v[10], v[15], m[sg[8]], m[sg[9]]);
-        B2_G(v[1], v[6], v[11], v[12], m[sg[10]], m[sg[11]]);
-        B2_G(v[2], v[7], v[8], v[13], m[sg[12]], m[sg[13]]);
-        B2_G(v[3], v[4], v[9], v[14], m[sg[14]], m[sg[15]]);
-    }
+    /* the twelve rounds written out: the message schedule's indexes are constants, and v stays
+     * in registers (a loop over B2_SIGMA[r] costs about half as much again) */
+#define B2_ROUND(r) do { \
+        B2_G(v[0], v[4], v[8], v[12], m[B2_SIGMA[r][0]], m[B2_SIGMA[r][1]]); \
+        B2_G(v[1], v[5], v[9], v[13], m[B2_SIGMA[r][2]], m[B2_SIGMA[r][3]]); \
+        B2_G(v[2], v[6], v[10], v[14], m[B2_SIGMA[r][4]], m[B2_SIGMA[r][5]]); \
+        B2_G(v[3], v[7], v[11], v[15], m[B2_SIGMA[r][6]], m[B2_SIGMA[r][7]]); \
+        B2_G(v[0], v[5], v[10], v[15], m[B2_SIGMA[r][8]], m[B2_SIGMA[r][9]]); \
+        B2_G(v[1], v[6], v[11], v[12], m[B2_SIGMA[r][10]], m[B2_SIGMA[r][11]]); \
+        B2_G(v[2], v[7], v[8], v[13], m[B2_SIGMA[r][12]], m[B2_SIGMA[r][13]]); \
+        B2_G(v[3], v[4], v[9], v[14], m[B2_SIGMA[r][14]], m[B2_SIGMA[r][15]]); } while (0)
+    B2_ROUND(0); B2_ROUND(1); B2_ROUND(2); B2_ROUND(3); B2_ROUND(4); B2_ROUND(5);
+    B2_ROUND(6); B2_ROUND(7); B2_ROUND(8); B2_ROUND(9); B2_ROUND(10); B2_ROUND(11);
+#undef B2_ROUND
     for (i = 0; i < 8; i++)
         s->h[i] ^= v[i] ^ v[i + 8];
 }
@@ -784,10 +787,15 @@ b2_final(b2_state *s, uchar *out)
     s->t += s->buflen;
     memset(s->buf + s->buflen, 0, 128 - s->buflen);
     b2_compress(s, s->buf, 1);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)full, (void)i, (void)j;
+    memcpy(out, s->h, s->outlen);     /* h's bytes in memory are the digest's (little-endian) */
+#else
     for (i = 0; i < 8; i++)
         for (j = 0; j < 8; j++)
             full[8 * i + j] = (uchar)(s->h[i] >> (8 * j));
     memcpy(out, full, s->outlen);
+#endif
 }
 
 /* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts) with no byte below 0x20 and no
@@ -1725,20 +1733,20 @@ PyInit__speedups(void)
 enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2 };
 
 /* A column's memo of digests for the C path (a bytearray from block_memo(), kept by the
- * caller across blocks): a raw field seen before skips plain_field and the PRF. Direct-mapped,
- * keyed by the raw bytes (compared in full); only plain fields are stored, with the digest's
- * first `need` bytes. A column whose values rarely repeat (fewer than 1 in 4 of its first
- * BLK_MEMO_TRIAL lookups) stops using it. Only a speed-up: a hit gives the digest the PRF gives. */
-#define BLK_MEMO_SLOTS 4096
-#define BLK_MEMO_RAW 44
+ * caller across blocks): a raw field seen before skips plain_field and the PRF. Two-way set
+ * associative, one cache line a slot, keyed by the raw bytes (compared in full); only plain
+ * fields are stored, each with the digest's first `need` bytes after it (raw + need <= 54). A
+ * column whose values rarely repeat (fewer than 1 in 4 of its first BLK_MEMO_TRIAL lookups)
+ * stops using it. Only a speed-up: a hit gives the digest the PRF gives. */
+#define BLK_MEMO_SETS 2048
+#define BLK_MEMO_DATA 54
 #define BLK_MEMO_DG 32
 #define BLK_MEMO_TRIAL 8192
 
 typedef struct {
     uint64_t h;
-    uint32_t len, used;
-    uchar raw[BLK_MEMO_RAW];
-    uchar dg[BLK_MEMO_DG];
+    uint16_t len1;                   /* the raw field's length + 1 (0: empty slot) */
+    uchar data[BLK_MEMO_DATA];       /* the raw field, then the digest's first bytes */
 } blk_memo_slot;
 
 /* The memo also holds the column's pool (pick) or heads (assembly) packed: entry i at
@@ -1751,10 +1759,15 @@ typedef struct {
     uint64_t lookups, hits, off;
     uint64_t pool_id;                /* the pool packed (0: not yet tried) */
     uint32_t stride, npacked;        /* stride 0: not packable */
-    uint64_t pad;
-    blk_memo_slot slot[BLK_MEMO_SLOTS];
+    uint64_t pad[3];                 /* the slots start on a cache line */
+    blk_memo_slot slot[2 * BLK_MEMO_SETS];
     uchar packed[BLK_PACK_MAX];
 } blk_memo;
+
+typedef char blk_memo_slot_is_a_cache_line[sizeof(blk_memo_slot) == 64 ? 1 : -1];
+
+/* the memo inside its bytearray: aligned to 64 bytes (the bytearray is 63 bytes longer) */
+#define BLK_MEMO_BYTES ((Py_ssize_t)sizeof(blk_memo) + 63)
 
 typedef struct {
     PyObject *cache, *miss;          /* borrowed from the cols tuple */
@@ -1823,8 +1836,9 @@ blk_plain(const uchar *raw, Py_ssize_t rn, int mode, uchar *buf, const uchar **b
     return 1;
 }
 
-/* a growable output buffer */
+/* a growable output buffer: the bytes object returned (resized to its length at the end) */
 typedef struct {
+    PyObject *obj;
     uchar *v;
     Py_ssize_t len, cap;
 } blk_out;
@@ -1833,7 +1847,6 @@ static int
 blk_reserve(blk_out *o, Py_ssize_t more)
 {
     Py_ssize_t cap;
-    uchar *nv;
     if (o->cap - o->len >= more)
         return 0;
     cap = o->cap ? o->cap : 4096;
@@ -1844,12 +1857,13 @@ blk_reserve(blk_out *o, Py_ssize_t more)
         }
         cap *= 2;
     }
-    nv = (uchar *)PyMem_Realloc(o->v, (size_t)cap);
-    if (nv == NULL) {
-        PyErr_NoMemory();
+    if (o->obj == NULL)
+        o->obj = PyBytes_FromStringAndSize(NULL, cap);
+    else if (_PyBytes_Resize(&o->obj, cap) < 0)
+        o->obj = NULL;       /* freed by _PyBytes_Resize */
+    if (o->obj == NULL)
         return -1;
-    }
-    o->v = nv;
+    o->v = (uchar *)PyBytes_AS_STRING(o->obj);
     o->cap = cap;
     return 0;
 }
@@ -2017,8 +2031,8 @@ blk_cols_load(PyObject *cols, int mode, PyObject *null, PyObject **fast_out, blk
                 Py_DECREF(fast);
                 return -1;
             }
-            if (c[i].memobuf.len == (Py_ssize_t)sizeof(blk_memo)) {
-                c[i].memo = (blk_memo *)c[i].memobuf.buf;
+            if (c[i].memobuf.len == BLK_MEMO_BYTES) {
+                c[i].memo = (blk_memo *)(((uintptr_t)c[i].memobuf.buf + 63) & ~(uintptr_t)63);
                 blk_pack(&c[i], null);
             } else {
                 PyBuffer_Release(&c[i].memobuf);
@@ -2070,18 +2084,20 @@ blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObje
     uint64_t x = 0, h = 0;
     b2_state s;
     PyObject *item;
-    blk_memo_slot *slot = NULL;
-    int i;
+    blk_memo_slot *set = NULL;
+    int i, way;
     blk_memo *memo = c->memo;
-    if (memo != NULL && !memo->off && rlen <= BLK_MEMO_RAW) {
+    if (memo != NULL && !memo->off && rlen + c->need <= BLK_MEMO_DATA) {
         h = blk_hash(raw, rlen);
-        slot = &memo->slot[h & (BLK_MEMO_SLOTS - 1)];
+        set = &memo->slot[2 * (h & (BLK_MEMO_SETS - 1))];
         memo->lookups++;
-        if (slot->used && slot->h == h && slot->len == (uint32_t)rlen && memcmp(slot->raw, raw, (size_t)rlen) == 0) {
-            memo->hits++;
-            dg = slot->dg;      /* stored only for a plain field with a value to mask */
-            goto have_digest;
-        }
+        for (way = 0; way < 2; way++)
+            if (set[way].len1 == (uint16_t)(rlen + 1) && set[way].h == h
+                && memcmp(set[way].data, raw, (size_t)rlen) == 0) {
+                memo->hits++;
+                dg = set[way].data + rlen;   /* stored only for a plain field with a value to mask */
+                goto have_digest;
+            }
         if (memo->lookups >= BLK_MEMO_TRIAL && memo->hits * 4 < memo->lookups)
             memo->off = 1;      /* rarely a repeat: not worth it for this column */
     }
@@ -2098,12 +2114,13 @@ blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObje
     s = c->st;
     b2_update(&s, body, blen);
     b2_final(&s, dbuf);
-    if (slot != NULL) {
-        slot->h = h;
-        slot->len = (uint32_t)rlen;
-        slot->used = 1;
-        memcpy(slot->raw, raw, (size_t)rlen);
-        memcpy(slot->dg, dbuf, (size_t)c->need);
+    if (set != NULL) {
+        /* the newest in way 0, the one it displaces in way 1 */
+        set[1] = set[0];
+        set[0].h = h;
+        set[0].len1 = (uint16_t)(rlen + 1);
+        memcpy(set[0].data, raw, (size_t)rlen);
+        memcpy(set[0].data + rlen, dbuf, (size_t)c->need);
     }
 have_digest:
     for (i = c->start; i < c->end; i++)
@@ -2223,8 +2240,13 @@ blk_result(blk_out *o, Py_ssize_t rows, blk_col *c, Py_ssize_t k)
         PyTuple_SET_ITEM(counts, 2 * i, a);
         PyTuple_SET_ITEM(counts, 2 * i + 1, b);
     }
-    data = PyBytes_FromStringAndSize((const char *)o->v, o->len);
-    if (data == NULL) {
+    if (o->obj == NULL && blk_reserve(o, 1) < 0) {
+        Py_DECREF(counts);
+        return NULL;
+    }
+    data = o->obj;          /* taken from o */
+    o->obj = NULL;
+    if (_PyBytes_Resize(&data, o->len) < 0) {
         Py_DECREF(counts);
         return NULL;
     }
@@ -2238,7 +2260,7 @@ static PyObject *
 blk_mask(const uchar *d, Py_ssize_t n, const offsets *offs, blk_col *c, Py_ssize_t k, Py_ssize_t rows,
          PyObject *unchanged, PyObject *null)
 {
-    blk_out o = {NULL, 0, 0};
+    blk_out o = {NULL, NULL, 0, 0};
     Py_ssize_t i, prev = 0;
     PyObject *res = NULL;
     if (blk_reserve(&o, n + n / 4 + 64) < 0)
@@ -2255,7 +2277,7 @@ blk_mask(const uchar *d, Py_ssize_t n, const offsets *offs, blk_col *c, Py_ssize
         goto done;
     res = blk_result(&o, rows, c, k);
 done:
-    PyMem_Free(o.v);
+    Py_XDECREF(o.obj);
     return res;
 }
 
@@ -2450,9 +2472,9 @@ speedups_block_memo(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    PyObject *memo = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)sizeof(blk_memo));
+    PyObject *memo = PyByteArray_FromStringAndSize(NULL, BLK_MEMO_BYTES);
     if (memo != NULL)
-        memset(PyByteArray_AS_STRING(memo), 0, sizeof(blk_memo));
+        memset(PyByteArray_AS_STRING(memo), 0, (size_t)BLK_MEMO_BYTES);
     return memo;
 }
 
