@@ -1738,7 +1738,7 @@ enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2 };
  * fields are stored, each with the digest's first `need` bytes after it (raw + need <= 54). A
  * column whose values rarely repeat (fewer than 1 in 4 of its first BLK_MEMO_TRIAL lookups)
  * stops using it. Only a speed-up: a hit gives the digest the PRF gives. */
-#define BLK_MEMO_SETS 2048
+#define BLK_MEMO_SETS 1024
 #define BLK_MEMO_DATA 54
 #define BLK_MEMO_DG 32
 #define BLK_MEMO_TRIAL 8192
@@ -1752,8 +1752,9 @@ typedef struct {
 /* The memo also holds the column's pool (pick) or heads (assembly) packed: entry i at
  * packed[i * stride], its length then its bytes, for one cache line read per pick instead of
  * the tuple's pointer and the bytes object (the picks are random). Packed once per memo, when
- * every entry is bytes (not the NULL object itself) of at most 63 bytes; else the tuple. */
-#define BLK_PACK_MAX (4096 * 64)
+ * every entry is bytes (not the NULL object itself) of at most 63 bytes and they fit in
+ * BLK_PACK_MAX; else the tuple. A memo is about 230 KB. */
+#define BLK_PACK_MAX (2048 * 48)
 
 typedef struct {
     uint64_t lookups, hits, off;

@@ -193,7 +193,7 @@ class ColumnRuntime:
                 self.key_fast = _KEEP
         # for the C block functions: memo, miss and the C path of a plain field (or None)
         spec = c_fake_spec(self.fn.plain)
-        self.block = (self.fn.cache, self.fn.miss, spec, c_block_memo() if spec is not None else None)
+        self.block = (self.fn.cache, self.fn.miss, spec, _new_memo() if spec is not None else None)
 
 
 class Runtime:
@@ -399,6 +399,16 @@ c_block_memo = speedups.function("block_memo")
 _C_PICK = speedups.function("pick_field")
 _C_ASSEMBLE = speedups.function("assemble_field")
 _PICK, _ASSEMBLE = 1, 2          # the kinds of a C path (blk_col_fast in _speedups.c)
+
+
+MEMOS_MAX = 64                   # C memos (~230 KB each) a process makes; later columns run without
+_memos_made = itertools.count()
+
+
+def _new_memo():
+    """A C memo for one more column (None past MEMOS_MAX: its fields are computed every time,
+    the same bytes; a dump with hundreds of masked columns does not hold hundreds of memos)."""
+    return c_block_memo() if next(_memos_made) < MEMOS_MAX else None
 
 
 def c_fake_spec(plain):

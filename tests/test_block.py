@@ -197,10 +197,14 @@ def _many(n_distinct: int, n_rows: int, seed: int):
             for _ in range(n_rows)]
 
 
+@pytest.mark.parametrize("memos", [64, 0])
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
-def test_many_values_through_the_c_memo(monkeypatch, dialect):
+def test_many_values_through_the_c_memo(monkeypatch, dialect, memos):
     """More distinct values than the C memo holds (slots overwritten), a column that repeats
-    (name: hits) and columns that do not (the memo turns itself off): the same as Python's."""
+    (name: hits) and columns that do not (the memo turns itself off): the same as Python's;
+    and without memos (past work.MEMOS_MAX: computed every time, the pool read from its tuple)."""
+    monkeypatch.setattr(work, "MEMOS_MAX", memos)
+    monkeypatch.setattr(work, "_memos_made", iter(range(10 ** 9)))
     rows = _many(9000, 30000, 1)
     if dialect == "mysql":
         rows = [tuple(b"NULL" if f == b"\\N" else mysql_lex.encode_string(f.replace(b"\\x", b"x")) for f in r)
