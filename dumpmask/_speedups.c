@@ -19,6 +19,27 @@
 
 typedef unsigned char uchar;
 
+/* BLOCK (at the end of the file): declared here for the method table */
+static PyObject *speedups_block_copy(PyObject *self, PyObject *args);
+static PyObject *speedups_block_tuples(PyObject *self, PyObject *args);
+static PyObject *speedups_block_memo(PyObject *self, PyObject *noargs);
+PyDoc_STRVAR(block_memo_doc,
+"block_memo() -> bytearray\n\n"
+"A new, empty memo of digests for one column of block_copy / block_tuples (a speed-up only).");
+PyDoc_STRVAR(block_copy_doc,
+"block_copy(data, ncols, idxs, cols, unchanged, null) -> (bytes, rows, counts) | int | None\n\n"
+"COPY text data (lines as copy_spans reads them) with the fields at idxs (ascending) masked:\n"
+"cols[j] = (cache, miss, spec) for idxs[j] (spec: None, or a FAKES pick/assembly, see\n"
+"blk_col_fast). counts = (changed, nulls) per column, flat. The 0-based index of the first\n"
+"line without ncols fields (nothing masked), or None when a masked field is longer than 1 MiB.");
+
+PyDoc_STRVAR(block_tuples_doc,
+"block_tuples(data, start, ncols, idxs, cols, unchanged, null) -> (bytes, rows, counts) | None\n\n"
+"A mysqldump INSERT whose VALUES list starts at data[start] (read as tuple_spans reads it) with\n"
+"the fields at idxs masked, as block_copy. None when tuple_spans would give None (not the plain\n"
+"shape) or a masked field is longer than 1 MiB: nothing is masked then.");
+
+
 /* ------------------------------------------------------------------------------------------
  * Byte classes (filled once at module init)
  * ---------------------------------------------------------------------------------------- */
@@ -709,7 +730,7 @@ static void
 b2_compress(b2_state *s, const uchar *block, int last)
 {
     uint64_t m[16], v[16];
-    int i, r;
+    int i;
     for (i = 0; i < 16; i++)
         m[i] = b2_load64(block + 8 * i);
     for (i = 0; i < 8; i++) {
@@ -719,17 +740,20 @@ b2_compress(b2_state *s, const uchar *block, int last)
     v[12] ^= s->t;          /* the counter's high word stays 0 */
     if (last)
         v[14] = ~v[14];
-    for (r = 0; r < 12; r++) {
-        const uchar *sg = B2_SIGMA[r];
-        B2_G(v[0], v[4], v[8], v[12], m[sg[0]], m[sg[1]]);
-        B2_G(v[1], v[5], v[9], v[13], m[sg[2]], m[sg[3]]);
-        B2_G(v[2], v[6], v[10], v[14], m[sg[4]], m[sg[5]]);
-        B2_G(v[3], v[7], v[11], v[15], m[sg[6]], m[sg[7]]);
-        B2_G(v[0], v[5], v[10], v[15], m[sg[8]], m[sg[9]]);
-        B2_G(v[1], v[6], v[11], v[12], m[sg[10]], m[sg[11]]);
-        B2_G(v[2], v[7], v[8], v[13], m[sg[12]], m[sg[13]]);
-        B2_G(v[3], v[4], v[9], v[14], m[sg[14]], m[sg[15]]);
-    }
+    /* the twelve rounds written out: the message schedule's indexes are constants, and v stays
+     * in registers (a loop over B2_SIGMA[r] costs about half as much again) */
+#define B2_ROUND(r) do { \
+        B2_G(v[0], v[4], v[8], v[12], m[B2_SIGMA[r][0]], m[B2_SIGMA[r][1]]); \
+        B2_G(v[1], v[5], v[9], v[13], m[B2_SIGMA[r][2]], m[B2_SIGMA[r][3]]); \
+        B2_G(v[2], v[6], v[10], v[14], m[B2_SIGMA[r][4]], m[B2_SIGMA[r][5]]); \
+        B2_G(v[3], v[7], v[11], v[15], m[B2_SIGMA[r][6]], m[B2_SIGMA[r][7]]); \
+        B2_G(v[0], v[5], v[10], v[15], m[B2_SIGMA[r][8]], m[B2_SIGMA[r][9]]); \
+        B2_G(v[1], v[6], v[11], v[12], m[B2_SIGMA[r][10]], m[B2_SIGMA[r][11]]); \
+        B2_G(v[2], v[7], v[8], v[13], m[B2_SIGMA[r][12]], m[B2_SIGMA[r][13]]); \
+        B2_G(v[3], v[4], v[9], v[14], m[B2_SIGMA[r][14]], m[B2_SIGMA[r][15]]); } while (0)
+    B2_ROUND(0); B2_ROUND(1); B2_ROUND(2); B2_ROUND(3); B2_ROUND(4); B2_ROUND(5);
+    B2_ROUND(6); B2_ROUND(7); B2_ROUND(8); B2_ROUND(9); B2_ROUND(10); B2_ROUND(11);
+#undef B2_ROUND
     for (i = 0; i < 8; i++)
         s->h[i] ^= v[i] ^ v[i + 8];
 }
@@ -763,10 +787,15 @@ b2_final(b2_state *s, uchar *out)
     s->t += s->buflen;
     memset(s->buf + s->buflen, 0, 128 - s->buflen);
     b2_compress(s, s->buf, 1);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)full, (void)i, (void)j;
+    memcpy(out, s->h, s->outlen);     /* h's bytes in memory are the digest's (little-endian) */
+#else
     for (i = 0; i < 8; i++)
         for (j = 0; j < 8; j++)
             full[8 * i + j] = (uchar)(s->h[i] >> (8 * j));
     memcpy(out, full, s->outlen);
+#endif
 }
 
 /* Strictly valid UTF-8 (what bytes.decode("utf-8") accepts) with no byte below 0x20 and no
@@ -3347,6 +3376,9 @@ static PyMethodDef speedups_methods[] = {
     {"fake_field", (PyCFunction)(void (*)(void))speedups_fake_field, METH_FASTCALL, fake_field_doc},
     {"text_key_field", (PyCFunction)(void (*)(void))speedups_text_key_field, METH_FASTCALL, text_key_field_doc},
 #endif
+    {"block_copy", speedups_block_copy, METH_VARARGS, block_copy_doc},         /* cloop: BLOCK */
+    {"block_tuples", speedups_block_tuples, METH_VARARGS, block_tuples_doc},
+    {"block_memo", speedups_block_memo, METH_NOARGS, block_memo_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3366,3 +3398,771 @@ PyInit__speedups(void)
     init_tables();
     return PyModule_Create(&speedups_module);
 }
+
+/* ==========================================================================================
+ * BLOCK (area: cloop): the masked fields of a whole block in one call: the lines of a COPY
+ * block (block_copy) or the tuples of a mysqldump INSERT (block_tuples) are walked in C, each
+ * masked field is found, and its new bytes are written into the output. A column whose value
+ * function is a C pick or assembly of the FAKES section (pick_field / assemble_field bound to
+ * its arguments: the transformer's field_fast) has a *plain* field (plain_field) computed here
+ * without a Python object; every other field (not plain, an empty head, a column without a C
+ * path) goes the generated span loop's way: the column's memo, else its miss function (Python).
+ * The pure twin is the path of dumpmask/work.py without these functions (copy_spans /
+ * tuple_spans, span_masker, splice): the same bytes and counts (tests/test_block.py).
+ * Fail closed: a field longer than BLK_HUGE (work.py's HUGE_FIELD: decoded in place there)
+ * or an INSERT not in mysqldump's plain shape returns None before anything is written, and the
+ * caller takes its usual path.
+ * ========================================================================================== */
+
+#define BLK_HUGE ((Py_ssize_t)1 << 20)
+
+enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2 };
+
+/* A column's memo of digests for the C path (a bytearray from block_memo(), kept by the
+ * caller across blocks): a raw field seen before skips plain_field and the PRF. Two-way set
+ * associative, one cache line a slot, keyed by the raw bytes (compared in full); only plain
+ * fields are stored, each with the digest's first `need` bytes after it (raw + need <= 54). A
+ * column whose values rarely repeat (fewer than 1 in 4 of its first BLK_MEMO_TRIAL lookups)
+ * stops using it. Only a speed-up: a hit gives the digest the PRF gives. */
+#define BLK_MEMO_SETS 1024
+#define BLK_MEMO_DATA 54
+#define BLK_MEMO_DG 32
+#define BLK_MEMO_TRIAL 8192
+
+typedef struct {
+    uint64_t h;
+    uint16_t len1;                   /* the raw field's length + 1 (0: empty slot) */
+    uchar data[BLK_MEMO_DATA];       /* the raw field, then the digest's first bytes */
+} blk_memo_slot;
+
+/* The memo also holds the column's pool (pick) or heads (assembly) packed: entry i at
+ * packed[i * stride], its length then its bytes, for one cache line read per pick instead of
+ * the tuple's pointer and the bytes object (the picks are random). Packed once per memo, when
+ * every entry is bytes (not the NULL object itself) of at most 63 bytes and they fit in
+ * BLK_PACK_MAX; else the tuple. A memo is about 230 KB. */
+#define BLK_PACK_MAX (2048 * 48)
+
+typedef struct {
+    uint64_t lookups, hits, off;
+    uint64_t pool_id;                /* the pool packed (0: not yet tried) */
+    uint32_t stride, npacked;        /* stride 0: not packable */
+    uint64_t pad[3];                 /* the slots start on a cache line */
+    blk_memo_slot slot[2 * BLK_MEMO_SETS];
+    uchar packed[BLK_PACK_MAX];
+} blk_memo;
+
+typedef char blk_memo_slot_is_a_cache_line[sizeof(blk_memo_slot) == 64 ? 1 : -1];
+
+/* the memo inside its bytearray: aligned to 64 bytes (the bytearray is 63 bytes longer) */
+#define BLK_MEMO_BYTES ((Py_ssize_t)sizeof(blk_memo) + 63)
+
+typedef struct {
+    PyObject *cache, *miss;          /* borrowed from the cols tuple */
+    int kind, mode, keep_empty, start, end, tail_at, sfx_len, need;
+    b2_state st;
+    PyObject *pool, *tails;          /* pick: pool; assemble: heads (in pool) and tails */
+    const uchar *table;
+    Py_ssize_t npool, ntails;
+    Py_ssize_t changed, nulls;
+    Py_buffer memobuf;               /* held while the call runs (the bytearray cannot resize) */
+    blk_memo *memo;                  /* NULL: none */
+    const uchar *packed;             /* the pool in the memo (NULL: use the tuple) */
+    Py_ssize_t stride;
+} blk_col;
+
+/* plain_field in one pass for a field without a backslash (most of them): a byte class table per
+ * mode (0 ordinary ASCII, 1 backslash, 2 never in a plain field, 3 the lead of UTF-8), the
+ * UTF-8 checked as it goes; a backslash hands the field to plain_field itself (escapes). */
+static uchar BLK_CLASS[2][256];
+static int blk_class_ready;
+
+static void
+blk_class_init(void)
+{
+    int c, m;
+    if (blk_class_ready)
+        return;
+    for (m = 0; m < 2; m++)
+        for (c = 0; c < 256; c++)
+            BLK_CLASS[m][c] = c >= 0x80 ? 3 : c == '\\' ? 1
+                : (m == 0 ? c < 0x20 : (c == 0x00 || c == 0x0a || c == 0x0d || c == 0x1a || c == '\'' || c == '"')) ? 2
+                : 0;
+    blk_class_ready = 1;
+}
+
+static int
+blk_plain(const uchar *raw, Py_ssize_t rn, int mode, uchar *buf, const uchar **body, Py_ssize_t *blen)
+{
+    const uchar *p = raw, *cls = BLK_CLASS[mode];
+    Py_ssize_t n = rn, i = 0;
+    if (mode == 1) {
+        if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
+            return 0;
+        p++;
+        n -= 2;
+    }
+    while (i < n) {
+        uchar k = cls[p[i]];
+        if (k == 0) {
+            i++;
+            continue;
+        }
+        if (k == 3) {
+            Py_ssize_t len = utf8_multi(p, i, n);
+            if (!len)
+                return 0;
+            i += len;
+            continue;
+        }
+        if (k == 2)
+            return 0;
+        return plain_field(raw, rn, mode, buf, body, blen);   /* an escape */
+    }
+    *body = p;
+    *blen = n;
+    return 1;
+}
+
+/* a growable output buffer: the bytes object returned (resized to its length at the end) */
+typedef struct {
+    PyObject *obj;
+    uchar *v;
+    Py_ssize_t len, cap;
+} blk_out;
+
+static int
+blk_reserve(blk_out *o, Py_ssize_t more)
+{
+    Py_ssize_t cap;
+    if (o->cap - o->len >= more)
+        return 0;
+    cap = o->cap ? o->cap : 4096;
+    while (cap - o->len < more) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    if (o->obj == NULL)
+        o->obj = PyBytes_FromStringAndSize(NULL, cap);
+    else if (_PyBytes_Resize(&o->obj, cap) < 0)
+        o->obj = NULL;       /* freed by _PyBytes_Resize */
+    if (o->obj == NULL)
+        return -1;
+    o->v = (uchar *)PyBytes_AS_STRING(o->obj);
+    o->cap = cap;
+    return 0;
+}
+
+static int
+blk_write(blk_out *o, const void *p, Py_ssize_t n)
+{
+    if (n <= 0)
+        return 0;
+    if (blk_reserve(o, n) < 0)
+        return -1;
+    memcpy(o->v + o->len, p, (size_t)n);
+    o->len += n;
+    return 0;
+}
+
+/* the C path of a column from its spec: None (Python only), or (1, state, mode, pool, start,
+ * end, keep_empty) = pick_field's arguments, or (2, state, mode, keep_empty, heads, start,
+ * end, tails, tail_at, sfx_len, table) = assemble_field's. Arguments pick_field/assemble_field
+ * would refuse, or another mode than the block's, leave the column to Python (whose call of the
+ * same function then raises as before). */
+static void
+blk_col_fast(blk_col *c, PyObject *spec, int mode)
+{
+    Py_ssize_t n;
+    int kind;
+    c->kind = BLK_PY;
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1 || !PyLong_Check(PyTuple_GET_ITEM(spec, 0)))
+        return;
+    kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    if (kind == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return;
+    }
+    n = PyTuple_GET_SIZE(spec);
+    if (kind == BLK_PICK && n == 7) {
+        PyObject *st;
+        if (!PyArg_ParseTuple(spec, "iOiO!iip", &kind, &st, &c->mode, &PyTuple_Type, &c->pool, &c->start,
+                              &c->end, &c->keep_empty)) {
+            PyErr_Clear();
+            return;
+        }
+        if (get_state(st, &c->st) < 0) {
+            PyErr_Clear();
+            return;
+        }
+        c->npool = PyTuple_GET_SIZE(c->pool);
+        if (c->mode != mode || c->npool < 1 || c->start < 0 || c->end <= c->start || c->end - c->start > 8
+            || (uint32_t)c->end > c->st.outlen)
+            return;
+        c->kind = BLK_PICK;
+        c->need = c->end;
+    } else if (kind == BLK_ASSEMBLE && n == 11) {
+        PyObject *st, *table;
+        if (!PyArg_ParseTuple(spec, "iOipO!iiO!iiS", &kind, &st, &c->mode, &c->keep_empty, &PyTuple_Type, &c->pool,
+                              &c->start, &c->end, &PyTuple_Type, &c->tails, &c->tail_at, &c->sfx_len, &table)) {
+            PyErr_Clear();
+            return;
+        }
+        if (get_state(st, &c->st) < 0) {
+            PyErr_Clear();
+            return;
+        }
+        c->npool = PyTuple_GET_SIZE(c->pool);
+        c->ntails = PyTuple_GET_SIZE(c->tails);
+        if (c->mode != mode || c->npool < 1 || c->ntails < 1 || c->start < 0 || c->end <= c->start
+            || c->end - c->start > 8 || (uint32_t)c->end > c->st.outlen || c->tail_at < 0
+            || (uint32_t)c->tail_at >= c->st.outlen || c->sfx_len < 0 || (uint32_t)c->sfx_len > c->st.outlen
+            || PyBytes_GET_SIZE(table) != 256)
+            return;
+        c->table = (const uchar *)PyBytes_AS_STRING(table);
+        c->kind = BLK_ASSEMBLE;
+        c->need = c->end;
+        if (c->tail_at + 1 > c->need)
+            c->need = c->tail_at + 1;
+        if (c->sfx_len > c->need)
+            c->need = c->sfx_len;
+    }
+}
+
+/* c->pool packed into the memo (once per memo), when it can be */
+static void
+blk_pack(blk_col *c, PyObject *null)
+{
+    blk_memo *m = c->memo;
+    Py_ssize_t i, maxlen = 0, stride;
+    if (m == NULL)
+        return;
+    if (m->pool_id != (uint64_t)(uintptr_t)c->pool) {
+        m->pool_id = (uint64_t)(uintptr_t)c->pool;
+        m->stride = 0;
+        m->npacked = 0;
+        for (i = 0; i < c->npool; i++) {
+            PyObject *it = PyTuple_GET_ITEM(c->pool, i);
+            if (!PyBytes_CheckExact(it) || it == null || PyBytes_GET_SIZE(it) > 63)
+                return;
+            if (PyBytes_GET_SIZE(it) > maxlen)
+                maxlen = PyBytes_GET_SIZE(it);
+        }
+        stride = (maxlen + 1 + 15) & ~(Py_ssize_t)15;
+        if (c->npool > BLK_PACK_MAX / stride)
+            return;
+        for (i = 0; i < c->npool; i++) {
+            PyObject *it = PyTuple_GET_ITEM(c->pool, i);
+            uchar *e = m->packed + i * stride;
+            e[0] = (uchar)PyBytes_GET_SIZE(it);
+            memcpy(e + 1, PyBytes_AS_STRING(it), (size_t)PyBytes_GET_SIZE(it));
+        }
+        m->stride = (uint32_t)stride;
+        m->npacked = (uint32_t)c->npool;
+    }
+    if (m->stride && m->npacked == (uint32_t)c->npool) {
+        c->packed = m->packed;
+        c->stride = m->stride;
+    }
+}
+
+static void
+blk_cols_free(blk_col *c, Py_ssize_t k)
+{
+    Py_ssize_t i;
+    if (c == NULL)
+        return;
+    for (i = 0; i < k; i++)
+        if (c[i].memo != NULL)
+            PyBuffer_Release(&c[i].memobuf);
+    PyMem_Free(c);
+}
+
+/* cols: a sequence of (cache, miss, spec, memo) per masked column (memo: a bytearray from
+ * block_memo(), or None); -1 with an exception set */
+static int
+blk_cols_load(PyObject *cols, int mode, PyObject *null, PyObject **fast_out, blk_col **out, Py_ssize_t *nout)
+{
+    PyObject *fast = PySequence_Fast(cols, "block: cols must be a sequence");
+    Py_ssize_t k, i;
+    blk_col *c;
+    if (fast == NULL)
+        return -1;
+    blk_class_init();
+    k = PySequence_Fast_GET_SIZE(fast);
+    c = (blk_col *)PyMem_Calloc(k ? (size_t)k : 1, sizeof(blk_col));
+    if (c == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < k; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *memo;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 4 || !PyDict_Check(PyTuple_GET_ITEM(t, 0))
+            || !PyCallable_Check(PyTuple_GET_ITEM(t, 1))) {
+            PyErr_SetString(PyExc_TypeError, "block: a column is (cache dict, miss, spec, memo)");
+            blk_cols_free(c, i);
+            Py_DECREF(fast);
+            return -1;
+        }
+        c[i].cache = PyTuple_GET_ITEM(t, 0);
+        c[i].miss = PyTuple_GET_ITEM(t, 1);
+        blk_col_fast(&c[i], PyTuple_GET_ITEM(t, 2), mode);
+        memo = PyTuple_GET_ITEM(t, 3);
+        if (c[i].kind != BLK_PY && c[i].need <= BLK_MEMO_DG && PyByteArray_CheckExact(memo)) {
+            if (PyObject_GetBuffer(memo, &c[i].memobuf, PyBUF_WRITABLE) < 0) {
+                blk_cols_free(c, i);
+                Py_DECREF(fast);
+                return -1;
+            }
+            if (c[i].memobuf.len == BLK_MEMO_BYTES) {
+                c[i].memo = (blk_memo *)(((uintptr_t)c[i].memobuf.buf + 63) & ~(uintptr_t)63);
+                blk_pack(&c[i], null);
+            } else {
+                PyBuffer_Release(&c[i].memobuf);
+            }
+        }
+    }
+    *fast_out = fast;
+    *out = c;
+    *nout = k;
+    return 0;
+}
+
+static inline int
+blk_same(const uchar *a, Py_ssize_t na, const uchar *b, Py_ssize_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, (size_t)na) == 0);
+}
+
+/* The C path of one plain field: 1 when its new bytes are written (counted), 0 when the field
+ * is not for C (the caller's Python path), -1 on error. */
+static inline uint64_t
+blk_hash(const uchar *p, Py_ssize_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, (size_t)(n - i));
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+    }
+    h ^= h >> 32;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+}
+
+static int
+blk_fast_field(blk_col *c, const uchar *raw, Py_ssize_t rlen, blk_out *o, PyObject *null)
+{
+    uchar fbuf[FIELD_BUF];
+    uchar dbuf[64];
+    const uchar *body, *w, *dg = dbuf, *ibytes;
+    Py_ssize_t blen, at, wl, ilen;
+    uint64_t x = 0, h = 0;
+    b2_state s;
+    PyObject *item;
+    blk_memo_slot *set = NULL;
+    int i, way;
+    blk_memo *memo = c->memo;
+    if (memo != NULL && !memo->off && rlen + c->need <= BLK_MEMO_DATA) {
+        h = blk_hash(raw, rlen);
+        set = &memo->slot[2 * (h & (BLK_MEMO_SETS - 1))];
+        memo->lookups++;
+        for (way = 0; way < 2; way++)
+            if (set[way].len1 == (uint16_t)(rlen + 1) && set[way].h == h
+                && memcmp(set[way].data, raw, (size_t)rlen) == 0) {
+                memo->hits++;
+                dg = set[way].data + rlen;   /* stored only for a plain field with a value to mask */
+                goto have_digest;
+            }
+        if (memo->lookups >= BLK_MEMO_TRIAL && memo->hits * 4 < memo->lookups)
+            memo->off = 1;      /* rarely a repeat: not worth it for this column */
+    }
+    if (!blk_plain(raw, rlen, c->mode, fbuf, &body, &blen))
+        return 0;
+    if (blen == 0 && c->keep_empty) {
+        /* raw itself: unchanged (a NULL field is never plain, so no NULL to count) */
+        if (blk_write(o, raw, rlen) < 0)
+            return -1;
+        if (PyBytes_GET_SIZE(null) == rlen && memcmp(PyBytes_AS_STRING(null), raw, (size_t)rlen) == 0)
+            c->nulls++;
+        return 1;
+    }
+    s = c->st;
+    b2_update(&s, body, blen);
+    b2_final(&s, dbuf);
+    if (set != NULL) {
+        /* the newest in way 0, the one it displaces in way 1 */
+        set[1] = set[0];
+        set[0].h = h;
+        set[0].len1 = (uint16_t)(rlen + 1);
+        memcpy(set[0].data, raw, (size_t)rlen);
+        memcpy(set[0].data + rlen, dbuf, (size_t)c->need);
+    }
+have_digest:
+    for (i = c->start; i < c->end; i++)
+        x = (x << 8) | dg[i];
+    x %= (uint64_t)c->npool;
+    if (c->packed != NULL) {
+        const uchar *e = c->packed + (Py_ssize_t)x * c->stride;
+        item = NULL;                /* never the NULL object (see blk_pack) */
+        ibytes = e + 1;
+        ilen = e[0];
+    } else {
+        item = PyTuple_GET_ITEM(c->pool, (Py_ssize_t)x);
+        if (!PyBytes_CheckExact(item))
+            return 0;
+        ibytes = (const uchar *)PyBytes_AS_STRING(item);
+        ilen = PyBytes_GET_SIZE(item);
+    }
+    at = o->len;
+    if (c->kind == BLK_PICK) {
+        if (blk_write(o, ibytes, ilen) < 0)
+            return -1;
+    } else {
+        PyObject *tail = PyTuple_GET_ITEM(c->tails, (Py_ssize_t)(dg[c->tail_at] % (uint64_t)c->ntails));
+        Py_ssize_t hl = ilen, tl;
+        uchar *p;
+        if (hl == 0 || !PyBytes_CheckExact(tail))
+            return 0;
+        tl = PyBytes_GET_SIZE(tail);
+        if (blk_reserve(o, hl + c->sfx_len + tl) < 0)
+            return -1;
+        p = o->v + o->len;
+        memcpy(p, ibytes, (size_t)hl);
+        for (i = 0; i < c->sfx_len; i++)
+            p[hl + i] = c->table[dg[i]];
+        memcpy(p + hl + c->sfx_len, PyBytes_AS_STRING(tail), (size_t)tl);
+        o->len += hl + c->sfx_len + tl;
+    }
+    w = o->v + at;
+    wl = o->len - at;
+    if (blk_same(w, wl, raw, rlen)) {
+        /* the same bytes as the original: UNCHANGED (as _plain_first makes it) */
+        if (PyBytes_GET_SIZE(null) == rlen && memcmp(PyBytes_AS_STRING(null), raw, (size_t)rlen) == 0)
+            c->nulls++;
+    } else {
+        c->changed++;
+        if (c->kind == BLK_PICK && item == null)
+            c->nulls++;
+    }
+    return 1;
+}
+
+/* One masked field d[s:e]: the C path, else the memo, else the miss; its new bytes (or the
+ * original ones) are written and counted like the generated span loop does. -1 on error. */
+static int
+blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, PyObject *unchanged,
+          PyObject *null)
+{
+    PyObject *raw, *r;
+    int done;
+    if (c->kind != BLK_PY) {
+        done = blk_fast_field(c, d + s, e - s, o, null);
+        if (done != 0)
+            return done;
+    }
+    raw = PyBytes_FromStringAndSize((const char *)d + s, e - s);
+    if (raw == NULL)
+        return -1;
+    r = PyDict_GetItemWithError(c->cache, raw);
+    if (r != NULL) {
+        Py_INCREF(r);
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(raw);
+        return -1;
+    } else {
+        r = PyObject_CallOneArg(c->miss, raw);
+        if (r == NULL) {
+            Py_DECREF(raw);
+            return -1;
+        }
+    }
+    if (r == unchanged) {
+        if (PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(null)
+            && memcmp(PyBytes_AS_STRING(raw), PyBytes_AS_STRING(null), (size_t)PyBytes_GET_SIZE(raw)) == 0)
+            c->nulls++;
+        done = blk_write(o, d + s, e - s);
+    } else {
+        c->changed++;
+        if (r == null)
+            c->nulls++;
+        /* splice keeps the original bytes for a replacement that is not bytes */
+        if (PyBytes_Check(r))
+            done = blk_write(o, PyBytes_AS_STRING(r), PyBytes_GET_SIZE(r));
+        else
+            done = blk_write(o, d + s, e - s);
+    }
+    Py_DECREF(r);
+    Py_DECREF(raw);
+    return done;
+}
+
+/* (bytes, rows, counts): counts = (changed, nulls) per column, flat */
+static PyObject *
+blk_result(blk_out *o, Py_ssize_t rows, blk_col *c, Py_ssize_t k)
+{
+    PyObject *counts = PyTuple_New(2 * k), *data, *res;
+    Py_ssize_t i;
+    if (counts == NULL)
+        return NULL;
+    for (i = 0; i < k; i++) {
+        PyObject *a = PyLong_FromSsize_t(c[i].changed), *b = PyLong_FromSsize_t(c[i].nulls);
+        if (a == NULL || b == NULL) {
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            Py_DECREF(counts);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(counts, 2 * i, a);
+        PyTuple_SET_ITEM(counts, 2 * i + 1, b);
+    }
+    if (o->obj == NULL && blk_reserve(o, 1) < 0) {
+        Py_DECREF(counts);
+        return NULL;
+    }
+    data = o->obj;          /* taken from o */
+    o->obj = NULL;
+    if (_PyBytes_Resize(&data, o->len) < 0) {
+        Py_DECREF(counts);
+        return NULL;
+    }
+    res = Py_BuildValue("(NnN)", data, rows, counts);   /* N: steals data and counts */
+    return res;
+}
+
+/* The masking pass over the flat (start, end) pairs of offs, k fields per row, in column order:
+ * the bytes between fields as they are, each field through blk_field. */
+static PyObject *
+blk_mask(const uchar *d, Py_ssize_t n, const offsets *offs, blk_col *c, Py_ssize_t k, Py_ssize_t rows,
+         PyObject *unchanged, PyObject *null)
+{
+    blk_out o = {NULL, NULL, 0, 0};
+    Py_ssize_t i, prev = 0;
+    PyObject *res = NULL;
+    if (blk_reserve(&o, n + n / 4 + 64) < 0)
+        return NULL;
+    for (i = 0; i < offs->len; i += 2) {
+        Py_ssize_t s = offs->v[i], e = offs->v[i + 1];
+        if (blk_write(&o, d + prev, s - prev) < 0)
+            goto done;
+        if (blk_field(&c[(i / 2) % k], d, s, e, &o, unchanged, null) < 0)
+            goto done;
+        prev = e;
+    }
+    if (blk_write(&o, d + prev, n - prev) < 0)
+        goto done;
+    res = blk_result(&o, rows, c, k);
+done:
+    Py_XDECREF(o.obj);
+    return res;
+}
+
+/* idxs: the masked columns, strictly ascending, each < ncols, one per column of cols */
+static int
+blk_idxs(PyObject *idxs, Py_ssize_t ncols, Py_ssize_t k, Py_ssize_t **out)
+{
+    PyObject *fast = PySequence_Fast(idxs, "block: idxs must be a sequence");
+    Py_ssize_t i, *v;
+    if (fast == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(fast) != k || k < 1) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "block: one index per column, at least one");
+        return -1;
+    }
+    v = PyMem_New(Py_ssize_t, k);
+    if (v == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < k; i++) {
+        v[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i));
+        if (v[i] == -1 && PyErr_Occurred())
+            goto fail;
+        if (v[i] < 0 || v[i] >= ncols || (i > 0 && v[i] <= v[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "block: idxs must be ascending column indexes below ncols");
+            goto fail;
+        }
+    }
+    Py_DECREF(fast);
+    *out = v;
+    return 0;
+fail:
+    Py_DECREF(fast);
+    PyMem_Free(v);
+    return -1;
+}
+
+static PyObject *
+speedups_block_copy(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *idxs, *cols, *unchanged, *null, *cfast = NULL, *res = NULL;
+    Py_ssize_t ncols, k = 0, pos, n, line = 0, *masked = NULL;
+    offsets offs = {NULL, 0, 0};
+    blk_col *c = NULL;
+    const uchar *d;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*nOOOS:block_copy", &buf, &ncols, &idxs, &cols, &unchanged, &null))
+        return NULL;
+    if (ncols < 1) {
+        PyErr_SetString(PyExc_ValueError, "block_copy: ncols must be >= 1");
+        goto done;
+    }
+    if (blk_cols_load(cols, 0, null, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
+        goto done;
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    /* pass 1 (copy_spans): the masked fields' offsets; a bad line before anything is masked */
+    pos = 0;
+    while (pos < n) {
+        const uchar *nl = (const uchar *)memchr(d + pos, '\n', (size_t)(n - pos));
+        Py_ssize_t eol = nl ? (Py_ssize_t)(nl - d) : n;
+        Py_ssize_t s = pos, f = 0, m = 0;
+        for (;;) {
+            const uchar *tab = s < eol ? (const uchar *)memchr(d + s, '\t', (size_t)(eol - s)) : NULL;
+            Py_ssize_t e = tab ? (Py_ssize_t)(tab - d) : eol;
+            if (m < k && masked[m] == f) {
+                if (e - s > BLK_HUGE) {
+                    res = Py_None;
+                    Py_INCREF(res);
+                    goto done;
+                }
+                if (offsets_push2(&offs, s, e) < 0)
+                    goto done;
+                m++;
+            }
+            f++;
+            if (tab == NULL)
+                break;
+            if (f >= ncols)
+                goto bad_line;
+            s = e + 1;
+        }
+        if (f != ncols)
+            goto bad_line;
+        line++;
+        pos = eol + 1;
+    }
+    /* pass 2: masked */
+    res = blk_mask(d, n, &offs, c, k, line, unchanged, null);
+    goto done;
+bad_line:
+    res = PyLong_FromSsize_t(line);
+done:
+    PyMem_Free(offs.v);
+    PyMem_Free(masked);
+    blk_cols_free(c, k);
+    Py_XDECREF(cfast);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+static PyObject *
+speedups_block_tuples(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *idxs, *cols, *unchanged, *null, *cfast = NULL, *res = NULL;
+    Py_ssize_t start, ncols, k = 0, pos, n, lim, rows = 0, *masked = NULL;
+    offsets offs = {NULL, 0, 0};
+    blk_col *c = NULL;
+    const uchar *d;
+    int ok = 0;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*nnOOOS:block_tuples", &buf, &start, &ncols, &idxs, &cols, &unchanged, &null))
+        return NULL;
+    if (ncols < 1) {
+        PyErr_SetString(PyExc_ValueError, "block_tuples: ncols must be >= 1");
+        goto done;
+    }
+    if (blk_cols_load(cols, 1, null, &cfast, &c, &k) < 0 || blk_idxs(idxs, ncols, k, &masked) < 0)
+        goto done;
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    /* pass 1 (tuple_spans): the masked fields' offsets */
+    pos = clamp_pos(start, n);
+    for (;;) {
+        Py_ssize_t p, f, m = 0;
+        if (pos >= n || d[pos] != '(')
+            goto plain_python;
+        p = pos + 1;
+        for (f = 0; f < ncols; f++) {
+            Py_ssize_t e = field_end(d, n, p);
+            if (e < 0)
+                goto plain_python;
+            if (m < k && masked[m] == f) {
+                if (e - p > BLK_HUGE)
+                    goto plain_python;
+                if (offsets_push2(&offs, p, e) < 0)
+                    goto done;
+                m++;
+            }
+            p = e;
+            if (f + 1 < ncols) {
+                if (p >= n || d[p] != ',')
+                    goto plain_python;
+                p++;
+            }
+        }
+        if (p >= n || d[p] != ')')
+            goto plain_python;
+        rows++;
+        pos = p + 1;
+        if (pos < n && d[pos] == ',') {
+            pos++;
+            while (pos < n && (d[pos] == ' ' || d[pos] == '\t' || d[pos] == '\r' || d[pos] == '\n'))
+                pos++;
+            continue;
+        }
+        break;
+    }
+    lim = (n - pos > 64) ? pos + 64 : n;
+    while (pos < lim && IS_SPACE[d[pos]])
+        pos++;
+    if (pos < lim && d[pos] == ';')
+        ok = 1;
+    else if (lim - pos >= 2 && (d[pos] | 0x20) == 'o' && (d[pos + 1] | 0x20) == 'n')
+        ok = 1;
+    if (!ok)
+        goto plain_python;
+    /* pass 2: masked */
+    res = blk_mask(d, n, &offs, c, k, rows, unchanged, null);
+    goto done;
+plain_python:
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    PyMem_Free(offs.v);
+    PyMem_Free(masked);
+    blk_cols_free(c, k);
+    Py_XDECREF(cfast);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+static PyObject *
+speedups_block_memo(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    PyObject *memo = PyByteArray_FromStringAndSize(NULL, BLK_MEMO_BYTES);
+    if (memo != NULL)
+        memset(PyByteArray_AS_STRING(memo), 0, (size_t)BLK_MEMO_BYTES);
+    return memo;
+}
+
+/* ======================================================================== end of BLOCK */

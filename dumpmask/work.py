@@ -34,11 +34,13 @@ import itertools
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 
 from dumpmask.dialects import mysql_lex, postgres
 from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, FieldFns, counting, has_huge_span,
                                     mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
+from dumpmask import speedups
 from dumpmask.errors import DumpSyntaxError, MaskingError
 from dumpmask.keyspans import c_key_spans
 from dumpmask.transformers.basic import Keep
@@ -179,7 +181,8 @@ class Tally:
 class ColumnRuntime:
     """A ColumnSpec made runnable in this process: raw-field functions with their memo."""
 
-    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress", "template")
+    __slots__ = ("index", "name", "kind", "fn", "stats", "value_fn", "key_fast", "condition", "suppress", "template",
+                 "block")
 
     def __init__(self, spec: ColumnSpec, dialect: str):
         self.index, self.name, self.kind = spec.index, spec.name, spec.kind
@@ -197,6 +200,9 @@ class ColumnRuntime:
                 self.key_fast = t.key_segments
             elif type(t) is Keep:
                 self.key_fast = _KEEP
+        # for the C block functions: memo, miss and the C path of a plain field (or None)
+        spec = c_fake_spec(self.fn.plain)
+        self.block = (self.fn.cache, self.fn.miss, spec, _new_memo() if spec is not None else None)
 
 
 class Runtime:
@@ -321,14 +327,14 @@ def pg_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
                 return remember(ccache, raw, UNCHANGED if r == raw else r, cache_max)
             return general(raw)
 
-    if field_fast is not None:
-        # encode(None) is NULL_COPY itself (the loops count NULLs written by identity)
-        copy_miss = _plain_first(field_fast(0, lambda s: NULL_COPY if s is None else copy_encode(s)), copy_miss,
-                                 ccache, cache_max)
+    # encode(None) is NULL_COPY itself (the loops count NULLs written by identity)
+    plain = field_fast(0, lambda s: NULL_COPY if s is None else copy_encode(s)) if field_fast is not None else None
+    if plain is not None:
+        copy_miss = _plain_first(plain, copy_miss, ccache, cache_max)
 
     # INSERT fields keep the blanks around them: " NULL" is a NULL too
     count_sql = counting(scache, sql_miss, lambda f: f.strip().upper() == b"NULL", stats)
-    return FieldFns(counting(ccache, copy_miss, NULL_COPY, stats), count_sql, ccache, copy_miss)
+    return FieldFns(counting(ccache, copy_miss, NULL_COPY, stats), count_sql, ccache, copy_miss, plain)
 
 
 def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> FieldFns:
@@ -388,11 +394,65 @@ def my_field_fns(t, kind: str, name: str, stats, cache_max: int = CACHE_MAX) -> 
                 return remember(cache, raw, UNCHANGED if r == body else b"'" + r + b"'", cache_max)
             return general(raw)
 
-    if field_fast is not None:
-        miss = _plain_first(field_fast(1, lambda s: NULL_SQL if s is None else encode_string(s.encode("utf-8", "surrogateescape"))),
-                            miss, cache, cache_max)
+    plain = field_fast(1, lambda s: NULL_SQL if s is None else encode_string(s.encode("utf-8", "surrogateescape"))) \
+        if field_fast is not None else None
+    if plain is not None:
+        miss = _plain_first(plain, miss, cache, cache_max)
 
-    return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss)
+    return FieldFns(None, counting(cache, miss, NULL_SQL, stats), cache, miss, plain)
+
+
+# --------------------------------------------------------------------------- the block in C
+
+# the whole block's masked fields in one C call (the BLOCK section of _speedups.c); None: the
+# Python loops below (the pure twin: the same bytes and counts, tests/test_block.py)
+c_block_copy = speedups.function("block_copy")
+c_block_tuples = speedups.function("block_tuples")
+c_block_memo = speedups.function("block_memo")
+_C_PICK = speedups.function("pick_field")
+_C_ASSEMBLE = speedups.function("assemble_field")
+_PICK, _ASSEMBLE = 1, 2          # the kinds of a C path (blk_col_fast in _speedups.c)
+
+
+MEMOS_MAX = 64                   # C memos (~230 KB each) a process makes; later columns run without
+_memos_made = itertools.count()
+
+
+def _new_memo():
+    """A C memo for one more column (None past MEMOS_MAX: its fields are computed every time,
+    the same bytes; a dump with hundreds of masked columns does not hold hundreds of memos)."""
+    return c_block_memo() if next(_memos_made) < MEMOS_MAX else None
+
+
+def c_fake_spec(plain):
+    """The C path of a plain-field function (FieldFns.plain) for the block functions: the
+    arguments of the FAKES pick_field / assemble_field it is bound to, after its kind; None when
+    it is anything else (its fields then go through the column's memo and miss in Python)."""
+    if type(plain) is not partial or plain.keywords or c_block_copy is None:
+        return None
+    if plain.func is _C_PICK and len(plain.args) == 6:
+        return (_PICK, *plain.args)
+    if plain.func is _C_ASSEMBLE and len(plain.args) == 10:
+        return (_ASSEMBLE, *plain.args)
+    return None
+
+
+def _block_columns(entries):
+    """(idxs, cols) for c_block_copy / c_block_tuples: per masked column its index (ascending)
+    and (memo, miss, C path); None when they do not apply (no masked column, a key column, whose
+    plain digits keyspans does in C, or columns out of order)."""
+    if not entries or any(e.key_fast is not None for e in entries):
+        return None
+    idxs = tuple(e.index for e in entries)
+    if list(idxs) != sorted(set(idxs)):
+        return None
+    return idxs, tuple(e.block for e in entries)
+
+
+def _add_counts(entries, counts) -> None:
+    for j, entry in enumerate(entries):
+        entry.stats.changed += counts[2 * j]
+        entry.stats.nulls += counts[2 * j + 1]
 
 
 # --------------------------------------------------------------------------- the span loop
@@ -467,6 +527,16 @@ def _mask_copy(plan: TablePlan, entries, block: DataBlock):
     try:
         if not entries or b"\r" in chunk or not chunk.endswith(b"\n"):
             return _mask_copy_lines(plan, entries, block)
+        cols = _block_columns(entries) if c_block_copy is not None else None
+        if cols is not None:
+            # the whole chunk in C (None: a very long field, the usual path below)
+            res = c_block_copy(chunk, ncols, cols[0], cols[1], UNCHANGED, NULL_COPY)
+            if type(res) is int:
+                _copy_field_count_error(plan, block, chunk.split(b"\n"), res)
+            if res is not None:
+                done, nrows, counts = res
+                _add_counts(entries, counts)
+                return done, nrows, nrows
         idxs = tuple(e.index for e in entries)
         caches = [e.fn.cache for e in entries]
         misses = [e.fn.miss for e in entries]
@@ -662,6 +732,14 @@ def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
     ins = block.parsed
     if block.keep is None and ins is None and entries:
         head = mysql_lex.parse_insert(raw, tuples=False, line=block.first_line, source=plan.source)
+        cols = _block_columns(entries) if c_block_tuples is not None else None
+        if cols is not None:
+            # the whole statement in C (None: not mysqldump's plain shape or a very long value)
+            res = c_block_tuples(raw, head.values_start, ncols, cols[0], cols[1], UNCHANGED, NULL_SQL)
+            if res is not None:
+                done, nrows, counts = res
+                _add_counts(entries, counts)
+                return done, nrows, nrows
         spans = tuple_spans(raw, head.values_start, ncols, tuple(e.index for e in entries))
         if spans is not None:
             nrows = len(spans) // (2 * len(entries))

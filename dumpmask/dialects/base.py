@@ -39,12 +39,14 @@ UNCHANGED = object()   # a cached result meaning "write the field as it was, byt
 class FieldFns:
     """How one masked column is applied to raw fields of one dialect: `copy` / `sql` are
     raw -> raw functions that also count into the audit; `cache` and `miss` are the raw-field
-    memo and the function that fills it, for loops that inline the lookup."""
+    memo and the function that fills it, for loops that inline the lookup; `plain` the
+    transformer's plain-field function that `miss` tries first (None: it has none), for loops
+    that run it in C (work.py's block functions)."""
 
-    __slots__ = ("copy", "sql", "cache", "miss")
+    __slots__ = ("copy", "sql", "cache", "miss", "plain")
 
-    def __init__(self, copy=None, sql=None, cache=None, miss=None):
-        self.copy, self.sql, self.cache, self.miss = copy, sql, cache, miss
+    def __init__(self, copy=None, sql=None, cache=None, miss=None, plain=None):
+        self.copy, self.sql, self.cache, self.miss, self.plain = copy, sql, cache, miss, plain
 
 
 MEMO_MAX_FIELD = 1 << 16   # longer fields are not memoised: a repeat is unlikely, the memory is not
