@@ -825,7 +825,9 @@ FAKE_COLUMNS = [Column(name="c", type="text", kind="text"),
 
 #: options of the mutations whose parameters have no default (and noise, which needs one of its three)
 REQUIRED_OPTIONS = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a", "b"]}, "faker": {"provider": "job"},
-                    "list": {"mutation": "faker.email"}, "noise": {"absolute": 3}}
+                    "list": {"mutation": "faker.email"}, "noise": {"absolute": 3},
+                    "json": {"paths": {"$.a": "redact"}, "onInvalid": "keep"}, "regex": {"pattern": "a", "replace": "b"},
+                    "template": {"template": "x"}}
 
 
 def _fns_for(name):
