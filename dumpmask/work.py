@@ -602,25 +602,30 @@ def _mask_copy_lines(plan: TablePlan, entries, block: DataBlock):
             raise DumpSyntaxError(f"COPY row for {plan.table} has {len(fields)} fields, expected {ncols}",
                                   where, plan.source, line[:60])
         for entry in entries:
-            i = entry.index
-            raw = fields[i]
-            v = entry.fn.cache.get(raw)
-            if v is None:
-                try:
-                    v = entry.fn.miss(raw)
-                except MaskingError as e:
-                    where, row = _copy_error_row(block, k)
-                    raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
-            if v is UNCHANGED:
-                if raw == NULL_COPY:
-                    entry.stats.nulls += 1
-            else:
-                fields[i] = v
-                entry.stats.changed += 1
-                if v is NULL_COPY:
-                    entry.stats.nulls += 1
+            _mask_copy_field(plan, block, k, entry, fields)
         append(b"\t".join(fields) + eol)
     return b"".join(out), len(lines), len(lines)
+
+
+def _mask_copy_field(plan: TablePlan, block: DataBlock, k: int, entry, fields: list) -> None:
+    """One masked field of a COPY row (the block's k-th line) through its column's memo and miss,
+    counted into its tally; row by row paths (CRLF lines, row conditions)."""
+    raw = fields[entry.index]
+    v = entry.fn.cache.get(raw)
+    if v is None:
+        try:
+            v = entry.fn.miss(raw)
+        except MaskingError as e:
+            where, row = _copy_error_row(block, k)
+            raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
+    if v is UNCHANGED:
+        if raw == NULL_COPY:
+            entry.stats.nulls += 1
+    else:
+        fields[entry.index] = v
+        entry.stats.changed += 1
+        if v is NULL_COPY:
+            entry.stats.nulls += 1
 
 
 def _huge_copy_field(entry, data: bytes, s: int, e: int):
@@ -959,24 +964,8 @@ def _mask_copy_conditional(plan: TablePlan, entries, block: DataBlock):
                 _suppress(entry, fields[entry.index] == NULL_COPY)
                 fields[entry.index] = NULL_COPY
                 continue
-            if not _holds(entry, values):
-                continue
-            raw = fields[entry.index]
-            v = entry.fn.cache.get(raw)
-            if v is None:
-                try:
-                    v = entry.fn.miss(raw)
-                except MaskingError as e:
-                    where, row = _copy_error_row(block, k)
-                    raise MaskingError(f"{plan.source}:{where}: {plan.table} row {row}: {e}") from None
-            if v is UNCHANGED:
-                if raw == NULL_COPY:
-                    entry.stats.nulls += 1
-            else:
-                fields[entry.index] = v
-                entry.stats.changed += 1
-                if v is NULL_COPY:
-                    entry.stats.nulls += 1
+            if _holds(entry, values):
+                _mask_copy_field(plan, block, k, entry, fields)
         if templates:
             try:
                 _copy_templates(templates, fields, values, decode)
