@@ -30,8 +30,10 @@ check: venv
 	$(VPY) -m pytest -q -p no:cacheprovider -m "not servers and not slow" tests
 
 # Server-backed tests start private instances on free ports; with CI=true they must run.
+# One pytest worker per core (TEST_JOBS=1 for a serial run); a file's tests stay in one worker.
+TEST_JOBS ?= auto
 test: venv servers
-	$(VPY) -m pytest -q -p no:cacheprovider tests
+	$(VPY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile tests
 
 # The long fuzzing profile (tests/test_fuzz.py): a million examples per property; hours.
 fuzz: venv

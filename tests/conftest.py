@@ -373,3 +373,10 @@ def dm():
                               env=full, cwd=cwd or REPO, capture_output=True, timeout=timeout)
 
     return run
+
+
+#: options of the mutations whose parameters have no default (and noise, which needs one of its three)
+REQUIRED_OPTIONS = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a", "b"]}, "faker": {"provider": "job"},
+                    "list": {"mutation": "faker.email"}, "noise": {"absolute": 3},
+                    "json": {"paths": {"$.a": "redact"}, "onInvalid": "keep"}, "regex": {"pattern": "a", "replace": "b"},
+                    "template": {"template": "x"}}

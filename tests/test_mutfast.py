@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import REQUIRED_OPTIONS
 from dumpmask.crypto import Key
 from dumpmask.dialects import mysql_lex, postgres
 from dumpmask.dialects.base import UNCHANGED
@@ -72,7 +73,8 @@ CASES = []   # (mutation, options, column label)
 for _name in sorted(n for n in REGISTRY if n != "key"):
     _cls = REGISTRY[_name]
     for _label, _col in COLUMNS.items():
-        for _opts in ({}, {"empty": "mask"}) if _cls.keeps_empty else ({},):
+        _base = REQUIRED_OPTIONS.get(_name, {})
+        for _opts in ({**_base}, {**_base, "empty": "mask"}) if _cls.keeps_empty else ({**_base},):
             if _cls.type_error(_col, _cls.validate_options(dict(_opts)), "x" if _cls.takes_argument else None) is None:
                 CASES.append((_name, _opts, _label))
 CASES += [("faker.date", {"preserveYear": True}, "text"), ("faker.ipv4", {"private": True}, "text"),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, in_ci, unavailable
+from conftest import REPO, REQUIRED_OPTIONS, in_ci, unavailable
 from dumpmask.dialects import fast
 from dumpmask.dialects.fast import py_body_end, py_copy_spans, py_splice, py_tuple_spans
 
@@ -821,13 +821,6 @@ FAKE_COLUMNS = [Column(name="c", type="text", kind="text"),
                 Column(name="c", type="character varying(26)", kind="text", length=26),
                 Column(name="d", type="date", kind="date"),
                 Column(name="i", type="bigint", kind="int", int_min=-(1 << 63), int_max=(1 << 63) - 1)]
-
-
-#: options of the mutations whose parameters have no default (and noise, which needs one of its three)
-REQUIRED_OPTIONS = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a", "b"]}, "faker": {"provider": "job"},
-                    "list": {"mutation": "faker.email"}, "noise": {"absolute": 3},
-                    "json": {"paths": {"$.a": "redact"}, "onInvalid": "keep"}, "regex": {"pattern": "a", "replace": "b"},
-                    "template": {"template": "x"}}
 
 
 def _fns_for(name):
