@@ -165,7 +165,11 @@ def test_dev_null_a_fifo_and_a_symlink_stay_what_they_are(tmp_path, dump):
     assert r.returncode == 0 and link.is_symlink() and target.read_bytes().endswith(b"\\.\n")
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
-    r = run(tmp_path, dump, "-o", fifo)
-    data = reader.communicate(timeout=60)[0]
-    assert r.returncode == 0 and data.endswith(b"\\.\n") and fifo.is_fifo()
+    # the reader writes to a file: a PIPE nobody drains until the run ends would fill (64 KiB) and
+    # block both cat and dumpmask
+    got = tmp_path / "from-fifo.sql"
+    with open(got, "wb") as sink:
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=sink)
+        r = run(tmp_path, dump, "-o", fifo)
+        reader.wait(timeout=60)
+    assert r.returncode == 0 and got.read_bytes().endswith(b"\\.\n") and fifo.is_fifo()
