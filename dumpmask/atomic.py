@@ -24,7 +24,7 @@ class AtomicFile:
     (or close() without commit) removes it. Every OSError of a write becomes a DumpmaskError
     naming `path`."""
 
-    def __init__(self, path: str, mode: int = 0o666):
+    def __init__(self, path: str, mode: int = 0o666, what: str = "output"):
         self.path = path
         folder = os.path.dirname(os.path.abspath(path)) or "."
         base = os.path.basename(path)
@@ -33,7 +33,7 @@ class AtomicFile:
         try:
             fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
         except OSError as e:
-            raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+            raise DumpmaskError(f"cannot write {what} {path}: {e.strerror}") from None
         self._fh = os.fdopen(fd, "wb", buffering=1 << 16)
         self.done = False
 
@@ -101,9 +101,10 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """`data` as the whole of `path`, atomically (an audit, a rules file)."""
-    f = open_atomic(path)
+def write_atomically(path: str, data: bytes, what: str = "output") -> None:
+    """`data` as the whole of `path`, atomically (an audit, a report, a rules file); `what` names
+    it in an error ("cannot write audit PATH: ...")."""
+    f = open_atomic(path, what)
     try:
         f.write(data)
         f.commit()
@@ -142,11 +143,11 @@ class DirectFile(NamedOutput):
     """An output that is not a regular file (/dev/null, a FIFO, a terminal, a character
     device): written in place, since renaming a file over it would replace the device."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, what: str = "output"):
         try:
             raw = open(path, "wb")
         except OSError as e:
-            raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+            raise DumpmaskError(f"cannot write {what} {path}: {e.strerror}") from None
         super().__init__(raw, path)
 
     def commit(self) -> None:
@@ -159,7 +160,7 @@ class DirectFile(NamedOutput):
             pass
 
 
-def open_atomic(path: str):
+def open_atomic(path: str, what: str = "output"):
     """AtomicFile for a regular file (or a new one; through a symlink, the file it names),
     DirectFile for anything else that exists (/dev/null, a FIFO)."""
     import stat
@@ -167,9 +168,9 @@ def open_atomic(path: str):
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return AtomicFile(path)
+        return AtomicFile(path, what=what)
     except OSError as e:
-        raise DumpmaskError(f"cannot open output {path}: {e.strerror}") from None
+        raise DumpmaskError(f"cannot write {what} {path}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
-        return DirectFile(path)
-    return AtomicFile(os.path.realpath(path)) if os.path.islink(path) else AtomicFile(path)
+        return DirectFile(path, what)
+    return AtomicFile(os.path.realpath(path) if os.path.islink(path) else path, what=what)

@@ -169,7 +169,7 @@ class Audit:
         blob = serialise(data)
         from dumpmask.atomic import write_atomically
 
-        write_atomically(path, blob)   # fsynced, renamed into place; /dev/null and FIFOs written in place
+        write_atomically(path, blob, "audit")   # fsynced, renamed into place; /dev/null and FIFOs written in place
 
 
 class HashingReader(io.RawIOBase):

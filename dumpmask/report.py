@@ -495,7 +495,7 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     _warnings(pdf, audit)                                                       # 7. warnings
     from dumpmask.atomic import write_atomically
 
-    write_atomically(out_path, bytes(pdf.output()))   # under its name only when complete
+    write_atomically(out_path, bytes(pdf.output()), "report")   # under its name only when complete
 
 
 def _tool_version(audit: dict) -> tuple[str, str]:

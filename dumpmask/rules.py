@@ -174,7 +174,7 @@ def validate_table_remapping(v, where: str, path: str | None) -> bool:
 
 def validate_subjects(v, where: str, path: str | None) -> dict:
     """options.subjects: {"erase": ["TABLE:KEY[,KEY...]", ...], "only": [...]} (features/subjects.py)."""
-    from dumpmask.features.subjects import parse_subject
+    from dumpmask.subject_keys import parse_subject
 
     _obj(v, where, path)
     _unknown_keys(v, {"erase", "only"}, where, path)

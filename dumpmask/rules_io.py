@@ -19,4 +19,4 @@ def write_rules_document(path: str, document: dict) -> None:
     load_rules(path, data)
     from dumpmask.atomic import write_atomically
 
-    write_atomically(path, data)
+    write_atomically(path, data, "rules file")

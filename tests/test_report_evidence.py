@@ -68,6 +68,10 @@ def pdf_text(pdf) -> str:
 def compliance(text: str) -> str:
     """The Compliance Status box (page 1), one line per label."""
     box = text.split("COMPLIANCE STATUS - THIS RUN", 1)[1].split("This report documents", 1)[0]
+    # the box may start on the next page (a long error message above it): drop the running
+    # footer and header pdftotext puts between
+    box = "\n".join(ln for ln in box.splitlines()
+                    if not re.match(r"\s*(dumpmask \S+ masking audit \||dumpmask masking audit report \||Page \d+ of \d+)", ln))
     return re.sub(r"\n\s*(?![A-Z][A-Za-z ]+:)", " ", box.strip())
 
 
