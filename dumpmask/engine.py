@@ -62,10 +62,11 @@ class PlannedTable:
     """A table's plan for one data column list (what mask_block needs) and, beside it, what
     the engine adds its counts into."""
 
-    __slots__ = ("plan", "columns")
+    __slots__ = ("plan", "columns", "verify_sink")
 
     def __init__(self, plan: TablePlan, columns: list[ColumnPlan]):
         self.plan, self.columns = plan, columns
+        self.verify_sink = None   # --verify on a pipe: takes each block's samples (features/verification.py)
 
     def __iter__(self):
         return iter(self.columns)
@@ -83,6 +84,8 @@ class PlannedTable:
                 entry.spec.factory.merge(observed)
             if counts.matched and entry.spec.condition is not None:
                 entry.stats.extra["rows_matched"] += counts.matched[j]
+        if counts.verify is not None and self.verify_sink is not None:
+            self.verify_sink(self.plan, counts.verify)
 
 
 class RowFilters:
@@ -254,6 +257,10 @@ class Engine:
         self.template_reads(state, columns, plan)
         planned = state.plans[cache_key] = PlannedTable(
             TablePlan(self.dialect.name, qual, self.source, tuple(columns), tuple(p.spec for p in plan)), plan)
+        for stage in self.stages:
+            hook = getattr(stage, "checked_plan", None)   # --verify on a pipe: the blocks are checked (sample)
+            if hook is not None:
+                hook(self, state, planned)
         keep_built(planned.plan)
         state.plans_used = True
         return planned
@@ -490,6 +497,7 @@ class Engine:
         a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
         hin = HashingReader(src)
+        self.destination = dst    # (--verify reads a file output back before it is renamed into place)
         reader = io.BufferedReader(hin, buffer_size=1 << 20)
         compressing = self._compressing = self._compressed_output(dst)
         hout = HashingWriter(compressing or dst)
@@ -529,6 +537,10 @@ class Engine:
             out.flush()
             if compressing is not None:
                 compressing.finish()
+            for stage in self.stages:
+                hook = getattr(stage, "output_written", None)   # the whole output written, not yet in place
+                if hook is not None:
+                    hook(self)
         except DumpmaskError as e:
             self._stop_compressing_in_workers()
             self._close_output()
@@ -1270,6 +1282,8 @@ class Engine:
         self.schema_complete = True
 
     schema_complete = False
+    verify = False               # --verify: the leak check of the run's own output (features/verification.py)
+    destination = None           # the output stream run() writes to
     prepass_for_constraints = True   # preview turns it off: it writes no dump
 
     def resolve_ref(self, ref: str, child_key) -> TableState:
@@ -1354,7 +1368,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  first: int | None = None, last: int | None = None, transfer: dict | None = None,
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
-                 cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False) -> Engine:
+                 cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False,
+                 verify: bool = False) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1368,7 +1383,9 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     cluster: a Dask scheduler's address (cluster.py; needs the extra dumpmask[cluster]): the
     data blocks are masked on its workers, the same bytes again; `cluster_timeout` (seconds,
     cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1.
-    erase / only: lists of "TABLE:KEY[,KEY...]" (the CLI's --erase / --only; features/subjects.py)."""
+    erase / only: lists of "TABLE:KEY[,KEY...]" (the CLI's --erase / --only; features/subjects.py).
+    verify: the leak check of `dumpmask verify` on the run's own output (--verify;
+    features/verification.py)."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1410,6 +1427,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
             raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
                              "before writing any): give INPUT as a regular file, not a pipe")
     engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
+    engine.verify = verify   # the leak check of the output in the same job (features/verification.py)
     install(engine)
     return engine
 

@@ -66,13 +66,14 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
                cluster_timeout: float | None = None, split_size: int | None = None,
-               k_report_only: bool = False, erase=None, only=None) -> dict:
+               k_report_only: bool = False, erase=None, only=None, verify: bool = False) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
     written to `audit_path` (signed; a failure to write it goes to `error`, a callable taking
     a message, stderr by default, and does not change the outcome) and the PDF to `report_path`. `warn` takes
-    each warning. Raises the run's DumpmaskError (or Terminated) after that."""
+    each warning. `verify`: the leak check of the output in the same job (--verify;
+    features/verification.py). Raises the run's DumpmaskError (or Terminated) after that."""
     from dumpmask.crypto import Key
     from dumpmask.engine import build_engine
     from dumpmask.rules import load_rules
@@ -101,6 +102,11 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
 
         raise RulesError(f"{input_name}: --erase and --only work on a plain dump file (pg_dump -Fp, mysqldump), "
                          "not on a pg_dump archive")
+    if kind is not None and verify:
+        from dumpmask.errors import RulesError
+
+        raise RulesError(f"{input_name}: --verify checks plain dumps (pg_dump -Fp, mysqldump), not a pg_dump archive: "
+                         "mask it without --verify, or mask a plain dump (pg_restore -f - ARCHIVE | dumpmask ...)")
     if kind is not None:
         if compressed_output is not None:
             from dumpmask.errors import RulesError
@@ -121,7 +127,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-                          erase=erase, only=only, k_report_only=k_report_only)
+                          erase=erase, only=only, k_report_only=k_report_only, verify=verify)
     masked = False
     audit_failure = None
     try:

@@ -149,6 +149,7 @@ class Candidate:
     same_row: frozenset = frozenset()                # confirmed: columns giving back their row's value
     confirmed: bool = False
     sources: frozenset = frozenset()                 # original masked columns holding it
+    source_columns: frozenset = frozenset()          # the same as (table, column) pairs (the in-job audit)
     in_unmasked: frozenset = frozenset()             # original unmasked columns holding it (one token)
     short: bool = False
     small_number: bool = False
@@ -378,6 +379,7 @@ class _LeakCheck:
         self.first_tokens = _HashSet()
         self.lengths: set[int] = set()       # token counts of the original values (<= MAX_TOKENS)
         self.n_values = 0
+        self.columns_seen: set = set()       # (table, column) of the masked columns with data (the in-job audit)
         self.original_rows: dict[str, int] = {}
         # pass 2: hits in the masked dump
         self.candidates: dict[int, Candidate] = {}
@@ -408,7 +410,9 @@ class _LeakCheck:
         def run(key, cols, layout, data, start, line0, decode):
             table = display_name(key)
             ordinal = self.original_rows.get(table, 0)
-            got = learn_piece(layout, data, start, len(cols), line0, decode, tuple(sorted(masked_cols(key, cols))), seed,
+            idx = masked_cols(key, cols)
+            self.columns_seen.update((table, cols[i]) for i in idx)
+            got = learn_piece(layout, data, start, len(cols), line0, decode, tuple(sorted(idx)), seed,
                               table.encode("utf-8", "surrogatepass"), ordinal)
             if got is None:
                 return None
@@ -561,6 +565,8 @@ class _LeakCheck:
             self.same_row_count[full] = self.same_row_count.get(full, 0) + 1
         if len(c.sources) < 10 and f"{table}.{column}" not in c.sources:
             c.sources |= {f"{table}.{column}"}
+        if (table, column) not in c.source_columns:
+            c.source_columns |= {(table, column)}
 
     # ------------------------------------------------------------------ verdict
 
@@ -576,10 +582,12 @@ class _LeakCheck:
             if n >= SYSTEMATIC_MIN and n >= SYSTEMATIC_RATE * max(masked_rows.get(table, 0), 1):
                 systematic.add(full)
         leaks, low = [], []
+        self.verdicts = []   # (candidate, why it is low risk or None): the in-job audit counts them per column
         for c in self.candidates.values():
             if not c.confirmed:
                 continue  # a Bloom false positive
             why = c.risk(misaligned, systematic)
+            self.verdicts.append((c, why))
             if not c.locations:
                 c.locations = c.excused_locations
             (low if why else leaks).append(_finding_dict(c, why))
@@ -588,6 +596,32 @@ class _LeakCheck:
         return VerifyResult(leaks, low, self.n_values, self.filter_bytes, len(self.candidates),
                             sorted(systematic), sorted(misaligned), self.not_examined.count, self.not_examined_found,
                             self.suspects.dropped)
+
+
+def verification(original, masked, rules: RuleSet, dialect: str | None = None) -> dict:
+    """The leak check of verify() as the audit's `verification` section of a masking run that
+    checks its own output (`--verify` on a file, mode "file"): per original masked column
+    (table, column) the number of distinct values that leak from it, never the values; past
+    verify's bounds (MAX_CANDIDATES) the values not examined are one leak entry of table and
+    column "*" (verify fails closed there)."""
+    if not rules.tables:
+        raise DumpmaskError("--verify needs a rules file (-c RULES) naming the masked columns")
+    check = _LeakCheck(rules, dialect)
+    check.learn_original(original)
+    check.search_masked(masked)
+    if check.candidates:
+        check.confirm_in_original(original)
+    res = check.result()
+    per_column: dict = {}
+    for c, why in check.verdicts:
+        if why is None:
+            for pair in c.source_columns:
+                per_column[pair] = per_column.get(pair, 0) + 1
+    leaks = [{"table": t, "column": col, "values": n} for (t, col), n in sorted(per_column.items())]
+    if res.not_examined or (res.leaks and not per_column):
+        leaks.append({"table": "*", "column": "*", "values": res.not_examined or len(res.leaks)})
+    return {"mode": "file", "values_checked": res.values_checked, "columns_checked": len(check.columns_seen),
+            "leaks": leaks, "low_risk_repeats": len(res.low_risk), "result": "leaks" if leaks else "passed"}
 
 
 def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str:

@@ -139,6 +139,7 @@ class TablePlan:
     columns: tuple                   # the statement's data columns
     specs: tuple                     # ColumnSpec, by position
     token: str = field(default_factory=lambda: f"{os.getpid()}-{next(_TOKENS)}")
+    verify: object = None            # verifysample.SampleParams: --verify on a pipe checks each block (None: not)
 
     @property
     def ncols(self) -> int:
@@ -165,6 +166,7 @@ class BlockCounts:
     nulls: tuple
     observed: tuple                  # per spec: {"max": m} from a key remapping, or None
     matched: tuple = ()              # per spec with a row condition: the rows it held for (else 0)
+    verify: tuple | None = None      # per checked position a verifysample.ColumnSample (--verify on a pipe)
 
 
 # --------------------------------------------------------------------------- what a process builds
@@ -504,7 +506,12 @@ def mask_block(plan: TablePlan, block: DataBlock) -> tuple[bytes, BlockCounts]:
         data, nread, nwritten = _mask_pg_insert(plan, rt.columns, block)
     else:
         data, nread, nwritten = _mask_my_insert(plan, rt.columns, block)
-    return data, rt.counts(nread, nwritten)
+    counts = rt.counts(nread, nwritten)
+    if plan.verify is not None:
+        from dumpmask.verifysample import block_sample
+
+        counts.verify = block_sample(plan, block, data)   # the original rows beside the rows as written
+    return data, counts
 
 
 # -- COPY

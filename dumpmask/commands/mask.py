@@ -43,13 +43,16 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @click.option("--split-size", "split_size", metavar="SIZE",
               help="A directory archive's table file with more SQL than SIZE is cut into parts masked in parallel "
                    "(default 64MB; 0: never).")
+@click.option("--verify", "verify", is_flag=True,
+              help="Run the leak check of `dumpmask verify` on the output in the same job (a file: read back before it "
+                   "is kept; a pipe: on a keyed sample); leaks: exit 1, no output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @plugin_option()
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
              erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
-             quiet, plugins, input):
+             verify, quiet, plugins, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
     from dumpmask.run import mask_files
     from dumpmask.split import parse_size
@@ -66,4 +69,4 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
-               erase=list(erase), only=list(only))
+               erase=list(erase), only=list(only), verify=verify)

@@ -16,6 +16,8 @@ each hook on every stage in STAGE_ORDER's order:
                                  decoded, before any of its data is written (content detection on a pipe)
     rewrite_statement(engine, stmt) -> bytes | None   replace a passed-through statement (setval ...)
     finish(engine)               after the last statement
+    checked_plan(engine, state, planned)   a data column list's plan was built (--verify's sample)
+    output_written(engine)       the whole output is written, not yet renamed into place (--verify)
 A stage never reaches into a dialect: the engine's dialect object describes names and values.
 """
 from __future__ import annotations
@@ -29,15 +31,17 @@ def stage_order():
     extraction (the rows it removes are settled before partial transfer picks its first / last
     N among the others), then partial transfer (its row filter sees rows as the input has
     them), then the complete-schema policy (it sees every column the others left unnamed),
-    then k-anonymity (it counts the values as the final plan writes them)."""
+    then k-anonymity (it counts the values as the final plan writes them), then the in-job leak
+    check of --verify (it checks what every other stage wrote)."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subjects import Subjects
     from dumpmask.features.subset import Subset
     from dumpmask.features.kanon import KAnonymity
     from dumpmask.features.unlisted import Unlisted
+    from dumpmask.features.verification import Verification
 
-    return (Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity)
+    return (Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity, Verification)
 
 
 def install(engine) -> None:
