@@ -90,7 +90,9 @@ def test_stages_are_installed_in_the_declared_order(tmp_path):
     rules = {"options": {"identifierRemapping": {"enabled": True}, "transfer": {"mode": "first", "rows": 3},
                          "unlisted": "mask", "subjects": {"erase": ["t:1"]},
                          "kAnonymity": {"quasiIdentifiers": {"t": ["email"]}, "k": 2, "action": "report"}},
-             "tables": [{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]}
+             "tables": [{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"},
+                                                               {"column": "id", "mutation": "generalize.topcode",
+                                                                "options": {"percentile": 90}}]}]}
     (tmp_path / "d.sql").write_bytes(DUMP)
     run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True, input_path=str(tmp_path / "d.sql"))
     assert [type(s) for s in run.stages] == list(stage_order())

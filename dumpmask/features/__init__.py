@@ -32,16 +32,19 @@ def stage_order():
     N among the others), then partial transfer (its row filter sees rows as the input has
     them), then the complete-schema policy (it sees every column the others left unnamed),
     then k-anonymity (it counts the values as the final plan writes them), then the in-job leak
-    check of --verify (it checks what every other stage wrote)."""
+    check of --verify (it checks what every other stage wrote). Top-coding by percentile comes
+    before them all: its first pass gives the threshold that every plan built after it
+    (detection's, k-anonymity's counting) writes."""
     from dumpmask.features.detection import Detection
     from dumpmask.features.keys import KeyRemapping
     from dumpmask.features.subjects import Subjects
     from dumpmask.features.subset import Subset
     from dumpmask.features.kanon import KAnonymity
+    from dumpmask.features.topcode import Percentiles
     from dumpmask.features.unlisted import Unlisted
     from dumpmask.features.verification import Verification
 
-    return (Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity, Verification)
+    return (Percentiles, Detection, KeyRemapping, Subjects, Subset, Unlisted, KAnonymity, Verification)
 
 
 def install(engine) -> None:

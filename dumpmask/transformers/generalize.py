@@ -89,31 +89,74 @@ class Bucket(Transformer):
         return _format(low, value, self.column)
 
 
+def _decimal_limit(m, where: str) -> Decimal:
+    """A "max" as an exact decimal (a number, or a numeric string)."""
+    if isinstance(m, bool):
+        raise RulesError("max must be a number", where=where)
+    try:
+        top = Decimal(m.strip()) if isinstance(m, str) else Decimal(str(m))
+    except InvalidOperation:
+        raise RulesError("max is not a number", where=where) from None
+    if not top.is_finite():
+        raise RulesError("max must be a finite number", where=where)
+    return top
+
+
 @register
 class TopCode(Transformer):
-    """Cap values above `max` at `max` (top-coding: incomes, ages over 89 for HIPAA Safe
+    """Cap values above a threshold at it (top-coding: incomes, ages over 89 for HIPAA Safe
     Harbor: {"max": 90}), with the original's decimals; values at or below it are kept.
-    Integer, numeric and float columns."""
+    `max` is a number (or a numeric string, for exact decimals); `percentile` (0 < p < 100)
+    takes the column's p-th percentile (nearest rank, over the table's non-NULL values in the
+    dump) as the threshold instead, lowered when fewer than `minRows` rows are at or above it
+    so that the capped value is shared by at least that many rows; with both, the lower of the
+    two. A percentile needs INPUT as a regular file (a first pass). Integer, numeric and float
+    columns."""
 
     name = "generalize.topcode"
     kinds = ("int", "numeric", "float")
     elementwise = False
-    params = {"max": Param((int, float), "the largest value written", required=True)}
+    params = {"max": Param((int, float, str), "the largest value written (a number, or a numeric string)"),
+              "percentile": Param((int, float), "the threshold is the column's p-th percentile (0 < p < 100; "
+                                  "a first pass over a file)"),
+              "minRows": Param(int, "with percentile: the fewest rows at or above the threshold (else it is "
+                               "lowered to the minRows-th largest value)", 5)}
+
+    @classmethod
+    def validate_options(cls, options: dict, where: str = "options") -> dict:
+        out = super().validate_options(options, where)
+        m, p = out["max"], out["percentile"]
+        if m is None and p is None:
+            raise RulesError('generalize.topcode needs "max" or "percentile" (or both)', where=where)
+        if m is not None:
+            _decimal_limit(m, f"{where}.max")
+        if p is not None and (isinstance(p, bool) or not 0 < p < 100):
+            raise RulesError("percentile must be a number between 0 and 100 (exclusive)", where=f"{where}.percentile")
+        if out["minRows"] < 1:
+            raise RulesError("minRows must be >= 1", where=f"{where}.minRows")
+        return out
 
     def setup(self) -> None:
         m = self.options["max"]
-        if isinstance(m, bool):
-            raise RulesError("max must be a number", where="options.max")
-        self.top = Decimal(str(m))
+        # a percentile's threshold comes from the data: features/topcode.py computes it in a first
+        # pass and gives this transformer its value as "max" (the lower of the two when both)
+        self.top = None if m is None else self._limit(m)
+
+    def _limit(self, m) -> Decimal:
+        top = _decimal_limit(m, "options.max")
         c = self.column
-        if c.kind == "int" and (self.top != self.top.to_integral_value()
-                                or (c.int_max is not None and self.top > c.int_max)
-                                or (c.int_min is not None and self.top < c.int_min)):
+        if c.kind == "int" and (top != top.to_integral_value()
+                                or (c.int_max is not None and top > c.int_max)
+                                or (c.int_min is not None and top < c.int_min)):
             raise RulesError(f"max {m} is not a value of column {c.name!r} ({c.type})", where="options.max")
+        return top
 
     def __call__(self, value):
         if value is None:
             return None
+        if self.top is None:   # never reached in a run: the stage resolves the percentile first
+            raise MaskingError(f"{self.column.name}: the percentile threshold was not computed (a first pass "
+                               "over the input as a regular file is needed)")
         v = _number(value, self.column.name)
         if v.is_nan() or v <= self.top:
             return value
