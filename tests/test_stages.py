@@ -94,7 +94,10 @@ def test_stages_are_installed_in_the_declared_order(tmp_path):
                                                                {"column": "id", "mutation": "generalize.topcode",
                                                                 "options": {"percentile": 90}}]}]}
     (tmp_path / "d.sql").write_bytes(DUMP)
-    run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True, input_path=str(tmp_path / "d.sql"))
+    from dumpmask.verify import InJobTools
+
+    run = build_engine(load_rules(None, json.dumps(rules).encode()), KEY, strict=True, input_path=str(tmp_path / "d.sql"),
+                       verify=InJobTools())
     assert [type(s) for s in run.stages] == list(stage_order())
 
 

@@ -69,4 +69,10 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
-               erase=list(erase), only=list(only), verify=verify)
+               erase=list(erase), only=list(only), verify=_verify_tools() if verify else False)
+
+
+def _verify_tools():
+    from dumpmask.verify import InJobTools
+
+    return InJobTools()

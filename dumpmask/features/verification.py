@@ -38,12 +38,11 @@ class Verification(Stage):
         readable_output = getattr(engine.destination, "tmp", None) is not None   # an atomic.AtomicFile
         self.mode = "file" if engine.input_is_file() and readable_output else "sample"
         if self.mode == "sample":
-            from dumpmask.verify import _MaskedColumns
             from dumpmask.verifysample import SampleTotals
 
             self.totals = SampleTotals()
             self.sample_key = engine.key.subkey("verify-sample")
-            self.masked_columns = _MaskedColumns(engine.rules, engine.dialect.name)
+            self.masked_columns = self._tools(engine).masked_columns(engine.rules, engine.dialect.name)
 
     def checked_plan(self, engine, state, planned) -> None:
         """Sample mode: the plan's blocks are checked in the work unit at the positions verify
@@ -68,11 +67,18 @@ class Verification(Stage):
     def output_written(self, engine) -> None:
         if self.mode != "file":
             return
-        from dumpmask.verify import verification
-
         dst = engine.destination
         dst.flush()
-        self._record(engine, verification(engine.input_path, dst.tmp, engine.rules, engine.dialect.name))
+        self._record(engine, self._tools(engine).verification(engine.input_path, dst.tmp, engine.rules, engine.dialect.name))
+
+    @staticmethod
+    def _tools(engine):
+        """verify's functions, handed in by the command (verify.InJobTools): a feature does not
+        import a tool."""
+        tools = engine.verify
+        if not hasattr(tools, "verification"):
+            raise RulesError("--verify: the leak check was asked for without verify's tools (an internal wiring error)")
+        return tools
 
     def _record(self, engine, section: dict) -> None:
         engine.audit.data["verification"] = section
