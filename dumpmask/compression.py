@@ -60,11 +60,10 @@ def _starts_member(fmt: str, data: bytes) -> bool:
 
 
 def _gzip_module():
-    """ISA-L's zlib-compatible module when installed (faster: see bench/README.md), else zlib."""
-    try:
-        from isal import isal_zlib
-    except ImportError:
-        return zlib
+    """ISA-L's zlib-compatible module (a dependency: faster than zlib, see bench/README.md). No
+    fallback to zlib: its members would be other bytes, and a broken install must fail the run."""
+    from isal import isal_zlib
+
     return isal_zlib
 
 
@@ -81,11 +80,8 @@ def _decoder(fmt: str, source: str):
         return bz2.BZ2Decompressor(), (OSError, ValueError)
     if fmt == "xz":
         return lzma.LZMADecompressor(), (lzma.LZMAError,)
-    try:
-        import lz4.frame
-    except ImportError:
-        raise DumpmaskError(f"{source}: input is an lz4-compressed file and the lz4 module is not installed "
-                            f"(pip install lz4): lz4cat {source} | dumpmask ...") from None
+    import lz4.frame   # a dependency (pyproject.toml): a broken install fails the run
+
     return lz4.frame.LZ4FrameDecompressor(), (RuntimeError, ValueError)
 
 

@@ -16,7 +16,9 @@ def _load():
     try:
         # found by name (importlib): the C extension is an optional part, not an import of the package
         return importlib.import_module("dumpmask._speedups")
-    except ImportError:   # not built: the pure-Python twins
+    except ModuleNotFoundError as e:   # not built: the pure-Python twins (the same bytes)
+        if e.name != "dumpmask._speedups":
+            raise
         return None
 
 
