@@ -3416,7 +3416,10 @@ PyInit__speedups(void)
 
 #define BLK_HUGE ((Py_ssize_t)1 << 20)
 
-enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2 };
+/* BLK_KEEP: a kept column; BLK_KEY: a remapped integer key (the KEYS section's segments). For
+ * both, a field of plain ASCII digits (1-18) is done here as key_spans does it (kept, or
+ * remapped when its segment is usable); any other field goes to the memo and the miss. */
+enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2, BLK_KEEP = 3, BLK_KEY = 4 };
 
 /* A column's memo of digests for the C path (a bytearray from block_memo(), kept by the
  * caller across blocks): a raw field seen before skips plain_field and the PRF. Two-way set
@@ -3468,6 +3471,9 @@ typedef struct {
     blk_memo *memo;                  /* NULL: none */
     const uchar *packed;             /* the pool in the memo (NULL: use the tuple) */
     Py_ssize_t stride;
+    key_segment *segs;               /* BLK_KEY: the key domain's segments (owned) */
+    Py_ssize_t nsegs;
+    long long maxv;                  /* BLK_KEY: the largest value written here (-1: none) */
 } blk_col;
 
 /* plain_field in one pass for a field without a backslash (most of them): a byte class table per
@@ -3578,6 +3584,7 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
     Py_ssize_t n;
     int kind;
     c->kind = BLK_PY;
+    c->maxv = -1;
     if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1 || !PyLong_Check(PyTuple_GET_ITEM(spec, 0)))
         return;
     kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
@@ -3586,6 +3593,21 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
         return;
     }
     n = PyTuple_GET_SIZE(spec);
+    c->maxv = -1;
+    if (kind == BLK_KEEP && n == 1) {
+        c->kind = BLK_KEEP;
+        return;
+    }
+    if (kind == BLK_KEY && n == 2) {
+        if (key_segments_load(PyTuple_GET_ITEM(spec, 1), &c->segs, &c->nsegs) < 0) {
+            PyErr_Clear();
+            c->segs = NULL;
+            c->nsegs = 0;
+            return;
+        }
+        c->kind = BLK_KEY;
+        return;
+    }
     if (kind == BLK_PICK && n == 7) {
         PyObject *st;
         if (!PyArg_ParseTuple(spec, "iOiO!iip", &kind, &st, &c->mode, &PyTuple_Type, &c->pool, &c->start,
@@ -3674,9 +3696,14 @@ blk_cols_free(blk_col *c, Py_ssize_t k)
     Py_ssize_t i;
     if (c == NULL)
         return;
-    for (i = 0; i < k; i++)
+    for (i = 0; i < k; i++) {
         if (c[i].memo != NULL)
             PyBuffer_Release(&c[i].memobuf);
+        if (c[i].segs != NULL) {
+            key_segments_release(c[i].segs, c[i].nsegs);
+            PyMem_Free(c[i].segs);
+        }
+    }
     PyMem_Free(c);
 }
 
@@ -3712,7 +3739,8 @@ blk_cols_load(PyObject *cols, int mode, PyObject *null, PyObject **fast_out, blk
         c[i].miss = PyTuple_GET_ITEM(t, 1);
         blk_col_fast(&c[i], PyTuple_GET_ITEM(t, 2), mode);
         memo = PyTuple_GET_ITEM(t, 3);
-        if (c[i].kind != BLK_PY && c[i].need <= BLK_MEMO_DG && PyByteArray_CheckExact(memo)) {
+        if ((c[i].kind == BLK_PICK || c[i].kind == BLK_ASSEMBLE) && c[i].need <= BLK_MEMO_DG
+            && PyByteArray_CheckExact(memo)) {
             if (PyObject_GetBuffer(memo, &c[i].memobuf, PyBUF_WRITABLE) < 0) {
                 blk_cols_free(c, i);
                 Py_DECREF(fast);
@@ -3867,7 +3895,29 @@ blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, Py
 {
     PyObject *raw, *r;
     int done;
-    if (c->kind != BLK_PY) {
+    if (c->kind == BLK_KEEP || c->kind == BLK_KEY) {
+        Py_ssize_t p;
+        long long x = 0;
+        if (e - s >= 1 && e - s <= 18) {
+            for (p = s; p < e && d[p] >= '0' && d[p] <= '9'; p++)
+                x = x * 10 + (d[p] - '0');
+            if (p == e) {
+                if (c->kind == BLK_KEEP)
+                    return blk_write(o, d + s, e - s) < 0 ? -1 : 1;
+                x = key_map(c->segs, c->nsegs, x);
+                if (x >= 0) {
+                    char tmp[32];
+                    int len = snprintf(tmp, sizeof tmp, "%lld", x);
+                    if (blk_write(o, tmp, len) < 0)
+                        return -1;
+                    c->changed++;
+                    if (x > c->maxv)
+                        c->maxv = x;
+                    return 1;
+                }
+            }
+        }
+    } else if (c->kind != BLK_PY) {
         done = blk_fast_field(c, d + s, e - s, o, null);
         if (done != 0)
             return done;
@@ -3908,14 +3958,23 @@ blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, Py
     return done;
 }
 
-/* (bytes, rows, counts): counts = (changed, nulls) per column, flat */
+/* (bytes, rows, counts): counts = (changed, nulls) per column, flat, then per column the
+ * largest key value written in C (-1: none; only BLK_KEY columns write any) */
 static PyObject *
 blk_result(blk_out *o, Py_ssize_t rows, blk_col *c, Py_ssize_t k)
 {
-    PyObject *counts = PyTuple_New(2 * k), *data, *res;
+    PyObject *counts = PyTuple_New(3 * k), *data, *res;
     Py_ssize_t i;
     if (counts == NULL)
         return NULL;
+    for (i = 0; i < k; i++) {
+        PyObject *m = PyLong_FromLongLong(c[i].maxv);
+        if (m == NULL) {
+            Py_DECREF(counts);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(counts, 2 * k + i, m);
+    }
     for (i = 0; i < k; i++) {
         PyObject *a = PyLong_FromSsize_t(c[i].changed), *b = PyLong_FromSsize_t(c[i].nulls);
         if (a == NULL || b == NULL) {

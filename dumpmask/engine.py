@@ -1111,6 +1111,13 @@ class Engine:
         def fields(r):
             base = 2 * k * r
             return [raw[spans[base + 2 * j]:spans[base + 2 * j + 1]] for j in range(n)]
+
+        def column(j):
+            """The raw fields of the j-th wanted column, every row (closure._look's one-column needs)."""
+            it = iter(spans[2 * j::2 * k])
+            ends = iter(spans[2 * j + 1::2 * k])
+            return [raw[a:b] for a, b in zip(it, ends, strict=True)]
+        fields.column = column
         return state.key, columns, nrows, fields, self.dialect.decode_sql_field
 
     def _key_pieces_parsed(self, ev, needed_of):

@@ -441,20 +441,35 @@ def c_fake_spec(plain):
 
 def _block_columns(entries):
     """(idxs, cols) for c_block_copy / c_block_tuples: per masked column its index (ascending)
-    and (memo, miss, C path); None when they do not apply (no masked column, a key column, whose
-    plain digits keyspans does in C, or columns out of order)."""
-    if not entries or any(e.key_fast is not None for e in entries):
+    and (memo, miss, C path, memo of digests); None when they do not apply (no masked column, or
+    columns out of order). A kept column's C path is (3,), a remapped integer key's (4,
+    segments): the segments as they are now (keyspans' key_segments), so built per block."""
+    if not entries:
         return None
     idxs = tuple(e.index for e in entries)
     if list(idxs) != sorted(set(idxs)):
         return None
-    return idxs, tuple(e.block for e in entries)
+    cols = []
+    for e in entries:
+        if e.key_fast is None:
+            cols.append(e.block)
+        elif e.key_fast is _KEEP:
+            cols.append((e.fn.cache, e.fn.miss, (3,), None))
+        else:
+            cols.append((e.fn.cache, e.fn.miss, (4, e.key_fast()), None))
+    return idxs, tuple(cols)
 
 
 def _add_counts(entries, counts) -> None:
+    k = len(entries)
     for j, entry in enumerate(entries):
         entry.stats.changed += counts[2 * j]
         entry.stats.nulls += counts[2 * j + 1]
+        if entry.key_fast is not None and entry.key_fast is not _KEEP and len(counts) == 3 * k:   # C: the largest key it wrote
+            top = counts[2 * k + j]
+            observed = getattr(entry.value_fn, "observed", None)
+            if observed is not None and top > observed["max"]:
+                observed["max"] = top
 
 
 # --------------------------------------------------------------------------- the span loop
@@ -762,6 +777,12 @@ def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
         spans = tuple_spans(raw, head.values_start, ncols, (0,)) if head.values_start >= 0 else None
         if spans is not None:
             return b"", len(spans) // 2, 0
+    if ins is None and block.keep is not None and ncols:
+        # some rows kept (partial transfer, row rules): the C tuple scanner finds every field;
+        # the kept tuples are rebuilt as below, the others cut with the separator before them
+        got = _keep_tuples_scanned(plan, entries, block, raw)
+        if got is not None:
+            return got
     if ins is None:
         ins = mysql_lex.parse_insert(raw, tuples=True, line=block.first_line, source=plan.source)
     if block.keep is None:
@@ -796,6 +817,45 @@ def _mask_my_insert_at(plan: TablePlan, entries, block: DataBlock, raw: bytes):
         return b"", len(ins.tuples), 0  # every row was cut: the statement disappears
     pieces.append(raw[ins.tail_start:])
     return b"".join(pieces), len(ins.tuples), kept
+
+
+def _keep_tuples_scanned(plan: TablePlan, entries, block: DataBlock, raw: bytes):
+    """_mask_my_insert_at's row-filter path from tuple_spans (C) instead of the lexer: the same
+    bytes; None when the statement is not in mysqldump's plain shape (the lexer's path). Only
+    the first and last fields of a tuple (its bounds) and the masked ones are asked for, and
+    only the kept tuples are looked at: a tuple is "(" fields ")", the text between two tuples
+    their separator."""
+    ncols = plan.ncols
+    head = mysql_lex.parse_insert(raw, tuples=False, line=block.first_line, source=plan.source)
+    if head.values_start < 0:
+        return None
+    idxs = sorted({0, ncols - 1, *(e.index for e in entries)})
+    spans = tuple_spans(raw, head.values_start, ncols, tuple(idxs))
+    if spans is None:
+        return None
+    width = 2 * len(idxs)
+    nrows = len(spans) // width
+    at = {i: 2 * j for j, i in enumerate(idxs)}
+    pieces = [raw[:head.values_start]]
+    kept = 0
+    for k in sorted(block.keep):
+        if k >= nrows:
+            break
+        b = width * k
+        t0, t1 = spans[b] - 1, spans[b + width - 1] + 1
+        if raw[t0] != 0x28 or raw[t1 - 1] != 0x29:   # "(" ... ")": else not the plain shape
+            return None
+        if kept:
+            # the separator before this tuple: from the end of the tuple just before it
+            pieces.append(raw[spans[b - 1] + 1:t0])
+        row = {e.index: (spans[b + at[e.index]], spans[b + at[e.index] + 1]) for e in entries}
+        vals = {e.index: e.fn.sql(raw[row[e.index][0]:row[e.index][1]]) for e in entries}
+        pieces.append(_rebuild_tuple(raw, t0, t1, row, dict(sorted(vals.items()))))
+        kept += 1
+    if kept == 0:
+        return b"", nrows, 0
+    pieces.append(raw[spans[-1] + 1:])
+    return b"".join(pieces), nrows, kept
 
 
 def _splice_masked(raw: bytes, spans, entries) -> bytes:

@@ -229,6 +229,30 @@ class Marks:
                 wanted.append((pos, vals, digits if len(pos) == 1 else None))
         if not wanted:
             return
+        column = getattr(raw_fields, "column", None)
+        if column is not None and all(d is not None for _p, _v, d in wanted):
+            # one-column needs only: each wanted column read once, the rows that match marked in
+            # the order of the row loop below (row by row, needs in order): the same marks
+            hits = []
+            for w, (pos, vals, digits) in enumerate(wanted):
+                for r, f in enumerate(column(pos[0])):
+                    if f is None:
+                        continue
+                    kind = digits.get(f) if f.isdigit() else vals.get((decode(f),))
+                    if kind:
+                        hits.append((r, w, kind))
+            hits.sort()
+            values_of: dict = {}
+            for r, _w, kind in hits:
+                o = n0 + r
+                if o in excluded:
+                    continue
+                values = values_of.get(r)
+                if values is None:
+                    values = values_of[r] = {c: (None if f is None else decode(f))
+                                             for c, f in zip(names, raw_fields(r), strict=False)}
+                self.mark(lk, o, values, kind)
+            return
         for r in range(nrows):
             o = n0 + r
             if o in excluded:
