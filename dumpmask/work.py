@@ -1102,10 +1102,9 @@ def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
     kept = 0
     prev_end = ins.values_start
     for k, (t0, t1, spans) in enumerate(ins.tuples):
-        at = block.first_line + raw.count(b"\n", 0, t0)
         if len(spans) != ncols:
             raise DumpSyntaxError(f"INSERT row for {plan.table} has {len(spans)} values, expected {ncols}",
-                                  at, plan.source)
+                                  block.first_line + raw.count(b"\n", 0, t0), plan.source)
         sep = raw[prev_end:t0]
         prev_end = t1
         if keep is not None and k not in keep:
@@ -1128,6 +1127,7 @@ def _mask_insert_conditional(plan: TablePlan, entries, block: DataBlock, ins):
                 elif _holds(e, values):
                     vals[e.index] = _insert_template(plan, e, field, _new_literal(raw, spans, vals, decode), decode)
         except MaskingError as e:
+            at = block.first_line + raw.count(b"\n", 0, t0)   # (counted only for the message: per row it was quadratic)
             raise MaskingError(f"{plan.source}:{at}: {plan.table} row {block.row0 + k + 1}: {e}") from None
         if kept:
             pieces.append(sep)
