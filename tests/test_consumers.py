@@ -100,3 +100,25 @@ def test_a_slow_reader_keeps_memory_flat(dump, mode):
     early = max(samples[:20])
     # flat: the stalled run does not hold the output it could not write (the dump is ~40 MB)
     assert max(samples) < early + 24_000, (early, max(samples), time.time() - t0)
+
+
+def test_a_vanished_consumer_under_cluster_is_quiet_too(dump):
+    """--cluster (a LocalCluster on 127.0.0.1, as tests/test_cluster.py): the same 141, nothing
+    on stderr, a failed audit; the cluster's workers stay up for the next run."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, processes=True, host="127.0.0.1", threads_per_worker=1,
+                                       dashboard_address=None)
+    try:
+        d, path, rules = dump
+        audit = d / "audit-cluster.json"
+        p = _start(["-c", rules, "--cluster", cluster.scheduler_address, "--audit", audit, path])
+        p.stdout.read(100_000)
+        p.stdout.close()
+        err = p.stderr.read()
+        assert p.wait(timeout=120) == 141
+        assert err == b""
+        assert json.loads(audit.read_text())["status"] == "failed"
+        with distributed.Client(cluster.scheduler_address, set_as_default=False) as c:
+            assert len(c.scheduler_info()["workers"]) == 1
+    finally:
+        cluster.close()
