@@ -23,6 +23,7 @@ from dumpmask.dialects.fast import copy_spans, tuple_spans
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
 from dumpmask.idents import display_name
 from dumpmask.learn import LEARNERS
+from dumpmask.memory import Budget, LineLimit
 from dumpmask.parallel import Output, ParallelOutput
 from dumpmask.progress import Progress
 from dumpmask.rules import RuleSet
@@ -498,7 +499,7 @@ class Engine:
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
         hin = HashingReader(src)
         self.destination = dst    # (--verify reads a file output back before it is renamed into place)
-        reader = io.BufferedReader(hin, buffer_size=1 << 20)
+        reader = io.BufferedReader(self.bounded(hin, self.source), buffer_size=1 << 20)
         compressing = self._compressing = self._compressed_output(dst)
         hout = HashingWriter(compressing or dst)
         out = io.BufferedWriter(hout, buffer_size=1 << 20)
@@ -529,6 +530,8 @@ class Engine:
                     compressing.use_pool(self.output.pool, self.jobs)   # chunks compressed in the workers
             if self.cluster is not None:
                 self.output = self.cluster_output(out.write)
+            if self.jobs > 1 or self.cluster is not None:
+                self.output.max_bytes = self.memory.share("inflight")
             self.write_dump(LineReader(reader, self.source), out)
             self.finish_checks()
             for stage in self.stages:
@@ -632,6 +635,14 @@ class Engine:
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
 
     _compressing = None     # compression.Compressing: the output, compressed (-o x.sql.gz, --compress)
+    memory = Budget()       # --max-memory (memory.py): no limit unless build_engine is given one
+
+    def bounded(self, raw, source: str):
+        """A raw input stream, as the readers get it: with --max-memory, one line longer than its
+        share of the budget stops the run (memory.LineLimit, exit 1) before it is gathered."""
+        share = self.memory.share("line")
+        return raw if share is None else LineLimit(raw, share, self.memory, source)
+
     _decompressing = None   # compression.Decompressing: the input, when it was compressed
     output_compression = None   # compression.OutputCompression (build_engine), or None: plain output
 
@@ -1000,7 +1011,8 @@ class Engine:
         """The rows of the input file again (a first pass of partial transfer), with a learner
         of its own: (table_key, columns, values, line)."""
         with open(path, "rb") as fh:
-            yield from self.rows(LineReader(io.BufferedReader(fh, 1 << 20), path), learner=LEARNERS[self.dialect.name](self))
+            yield from self.rows(LineReader(io.BufferedReader(self.bounded(fh, path), 1 << 20), path),
+                                 learner=LEARNERS[self.dialect.name](self))
 
     def _plain_tuples(self, ev):
         """(columns, tuples as parse_insert gives them) of a MySQL INSERT in mysqldump's plain
@@ -1051,7 +1063,7 @@ class Engine:
         mysql = self.dialect.name == "mysql"
         dialect = self.dialect
         with open(path, "rb") as fh:
-            lines = LineReader(io.BufferedReader(fh, 1 << 20), path)
+            lines = LineReader(io.BufferedReader(self.bounded(fh, path), 1 << 20), path)
             learner = LEARNERS[dialect.name](self)
             for ev in dialect.events(lines):
                 if skip is not None and ev.event in ("insert", "copy") and ev.table is not None and skip(ev.table):
@@ -1273,7 +1285,8 @@ class Engine:
 
         with open(self.input_path, "rb") as fh:
             # checked: a compressed file is read through its decompressor again
-            self.learn_schema(LineReader(io.BufferedReader(checked(fh, self.input_path), 1 << 20), self.input_path))
+            self.learn_schema(LineReader(io.BufferedReader(self.bounded(checked(fh, self.input_path), self.input_path),
+                                                           1 << 20), self.input_path))
         self.schema_complete = True
 
     def read_schema_file(self, path: str) -> None:
@@ -1376,7 +1389,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
                  output_name: str = "-", jobs: int | None = 1, compress: str | None = None,
                  compress_level: int | None = None, cluster: str | None = None,
                  cluster_timeout: float | None = None, erase=None, only=None, k_report_only: bool = False,
-                 verify: bool = False) -> Engine:
+                 verify: bool = False, max_memory: Budget | None = None) -> Engine:
     """The one way a run is put together (CLI, preview, library): an Engine with the features
     its rules and options ask for (identifier remapping, detection / templates, partial
     transfer) installed, so the same rules and options give the same bytes everywhere.
@@ -1392,7 +1405,9 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     cluster.DEFAULT_TIMEOUT by default) bounds every wait for it. Not with jobs > 1.
     erase / only: lists of "TABLE:KEY[,KEY...]" (the CLI's --erase / --only; features/subjects.py).
     verify: the leak check of `dumpmask verify` on the run's own output (--verify;
-    features/verification.py)."""
+    features/verification.py).
+    max_memory: a memory.Budget (--max-memory): what grows with the input stays under it, spills
+    to a temporary file or stops the run (exit 1) naming the structure."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
 
@@ -1434,6 +1449,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
             raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
                              "before writing any): give INPUT as a regular file, not a pipe")
     engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
+    if max_memory is not None:
+        engine.memory = max_memory
     engine.verify = verify   # the leak check of the output in the same job (features/verification.py)
     install(engine)
     return engine

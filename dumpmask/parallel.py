@@ -107,7 +107,16 @@ class ParallelOutput(Output):
         self.pending.append(_Pending(self._dispatch(planned, block), planned, block, on_done, exact_row0))
         while len(self.pending) > self.limit:
             self._complete_one()
+        if self.max_bytes is not None:
+            # --max-memory (memory.py): the blocks in flight also stay under their share in bytes
+            while len(self.pending) > 1 and self._pending_bytes() > self.max_bytes:
+                self._complete_one()
         return None
+
+    max_bytes = None    # --max-memory's share for the blocks in flight (engine), None: only the count bounds them
+
+    def _pending_bytes(self) -> int:
+        return sum(len(p) if isinstance(p, bytes) else len(p.block.data) for p in self.pending)
 
     def _dispatch(self, planned, block):
         """Send a block to a worker: a future whose _result() is _work's (ok, result).

@@ -66,14 +66,15 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
                cluster_timeout: float | None = None, split_size: int | None = None,
-               k_report_only: bool = False, erase=None, only=None, verify: bool = False) -> dict:
+               k_report_only: bool = False, erase=None, only=None, verify: bool = False, max_memory=None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
     written to `audit_path` (signed; a failure to write it goes to `error`, a callable taking
     a message, stderr by default, and does not change the outcome) and the PDF to `report_path`. `warn` takes
     each warning. `verify`: the leak check of the output in the same job (--verify;
-    features/verification.py). Raises the run's DumpmaskError (or Terminated) after that."""
+    features/verification.py). `max_memory`: a memory.Budget (--max-memory), or None (no limit).
+    Raises the run's DumpmaskError (or Terminated) after that."""
     from dumpmask.crypto import Key
     from dumpmask.engine import build_engine
     from dumpmask.rules import load_rules
@@ -118,7 +119,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                              dialect=dialect, schema_path=schema_path, strict=strict, template=template, first=first,
                              last=last, progress=progress, warn=warn, error=error, jobs=jobs, cluster=cluster,
                              cluster_timeout=cluster_timeout, stream=stdin, split_size=split_size,
-                             k_report_only=k_report_only)
+                             k_report_only=k_report_only, max_memory=max_memory)
     src, source, input_path = open_input(input_name)
     if stdin is not None:
         src = stdin
@@ -127,7 +128,7 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                           warn=warn, input_path=input_path, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, compress=compress,
                           compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
-                          erase=erase, only=only, k_report_only=k_report_only, verify=verify)
+                          erase=erase, only=only, k_report_only=k_report_only, verify=verify, max_memory=max_memory)
     masked = False
     audit_failure = None
     try:
@@ -179,7 +180,7 @@ def _fail_without_audit(audit_failure: str | None, kept: bool = True) -> None:
 
 def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, audit_path, report_path, dialect,
                   schema_path, strict, template, first, last, progress, warn, error, jobs, cluster=None,
-                  cluster_timeout=None, stream=None, split_size=None, k_report_only=False) -> dict:
+                  cluster_timeout=None, stream=None, split_size=None, k_report_only=False, max_memory=None) -> dict:
     """mask_files for a pg_dump archive (custom or directory): OUTPUT is an archive of the same
     format (a file or "-" for custom, a new directory for directory). `stream`: the custom
     archive is read from it (stdin) rather than from the file INPUT."""
@@ -192,7 +193,7 @@ def _mask_archive(input_name: str, kind: str, output_name: str, rules, key, *, a
     engine = build_engine(rules, key, dialect="postgres", source=source, strict=strict, progress=progress,
                           warn=warn, input_path=None, schema_path=schema_path, template=template,
                           first=first, last=last, output_name=output_name, jobs=jobs, cluster=cluster,
-                          cluster_timeout=cluster_timeout, k_report_only=k_report_only)
+                          cluster_timeout=cluster_timeout, k_report_only=k_report_only, max_memory=max_memory)
     from dumpmask.split import DEFAULT_SIZE
 
     job = ArchiveJob(source, kind, output_name, jobs=engine.jobs, stream=stream,
@@ -218,7 +219,7 @@ class _Discard:
 
 
 def kanon_report(input_name: str = "-", *, rules_path: str, key_file: str | None = None,
-                 dialect: str | None = None, warn=None) -> dict:
+                 dialect: str | None = None, warn=None, max_memory=None) -> dict:
     """`dumpmask kanon`: the audit's kAnonymity section of a run that masks INPUT with RULES,
     counted as the rows are written (nothing is written anywhere): per table the achieved k,
     the classes below k and the quasi-identifier to generalize next."""
@@ -232,7 +233,7 @@ def kanon_report(input_name: str = "-", *, rules_path: str, key_file: str | None
     key = Key.from_env_or_file(key_file)
     src, source, input_path = open_input(input_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, warn=warn or (lambda m: None),
-                          input_path=input_path, k_report_only=True)
+                          input_path=input_path, k_report_only=True, max_memory=max_memory)
     try:
         engine.run(src, _Discard())
     finally:

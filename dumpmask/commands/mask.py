@@ -6,8 +6,8 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded, print_error, warning_printer
-from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, output_option, plugin_option,
-                                       rules_option, template_option)
+from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, max_memory_option, output_option,
+                                       plugin_option, rules_option, template_option)
 
 
 @click.command("mask")
@@ -46,19 +46,22 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @click.option("--verify", "verify", is_flag=True,
               help="Run the leak check of `dumpmask verify` on the output in the same job (a file: read back before it "
                    "is kept; a pipe: on a keyed sample); leaks: exit 1, no output file.")
+@max_memory_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no warnings on stderr.")
 @plugin_option()
 @input_argument()
 @guarded
 def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
              erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
-             verify, quiet, plugins, input):
+             verify, max_memory, quiet, plugins, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
+    from dumpmask.memory import Budget
     from dumpmask.run import mask_files
     from dumpmask.split import parse_size
 
     if first_n is not None and last_n is not None:
         raise click.UsageError("--first and --last cannot be used together")
+    budget = Budget.parse(max_memory, output)   # a bad SIZE: exit 2 before anything is read
     if plugins:
         from dumpmask.transformers.plugins import load_plugins
 
@@ -69,7 +72,7 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
-               erase=list(erase), only=list(only), verify=_verify_tools() if verify else False)
+               erase=list(erase), only=list(only), verify=_verify_tools() if verify else False, max_memory=budget)
 
 
 def _verify_tools():

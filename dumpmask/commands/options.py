@@ -46,3 +46,12 @@ def plugin_option():
     """--plugin MODULE (repeatable): a module name or a .py file registering mutations."""
     return click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
                         help="Load third-party mutations from MODULE (a module name or a .py file); repeatable.")
+
+
+def max_memory_option():
+    """--max-memory SIZE, passed as `max_memory` (the text; memory.Budget.parse reads it: exit 2
+    on a bad SIZE)."""
+    return click.option("--max-memory", "max_memory", metavar="SIZE",
+                        help="Keep what grows with the input (a long line, k-anonymity counts, blocks in flight) "
+                             "under SIZE (512M, 2G): spill to a temporary file or exit 1 naming what needs more "
+                             "(default: no limit).")

@@ -13,16 +13,20 @@ work unit's row-by-row path; a NOT NULL quasi-identifier is refused at load). On
 counts are only known at the end: `report` (or --k-report-only, which turns any action into a
 report) counts as rows pass and records the result; `fail` and `suppress` need a file (exit 2).
 
-Memory: one counter entry per distinct class of each table (not per row); past
-MAX_CLASSES the run stops (exit 1) rather than count less than it says.
+Memory: one counter entry per distinct class of each table (not per row). Without
+--max-memory, past MAX_CLASSES the run stops (exit 1) rather than count less than it says.
+With --max-memory each table's counts hold at most its part of the budget's "kanon" share
+in memory (memory.SpillCounter): past it they are hash-partitioned into temporary files and
+counted per partition at the end, with the same results.
 """
 from __future__ import annotations
 
-import collections
+import heapq
 
 from dumpmask.errors import MaskingError, RulesError
 from dumpmask.features.base import Stage
 from dumpmask.idents import display_name
+from dumpmask.memory import SpillCounter, entry_size
 
 MAX_CLASSES = 5_000_000
 
@@ -51,7 +55,7 @@ class KAnonymity(Stage):
         self.action = "report" if getattr(engine, "k_report_only", False) else opts["action"]
         self.wanted_tables = opts["quasiIdentifiers"]   # rules table name -> [column names]
         self.qi: dict = {}          # table key -> tuple of columns, or None (not a quasi-identifier table)
-        self.counts: dict = {}      # table key -> Counter(class -> rows)
+        self.counts: dict = {}      # table key -> SpillCounter(class -> rows)
         self.small: dict = {}       # table key -> set of classes below k (suppress)
         self.counted_first = False
         self.record = {"k": self.k, "action": self.action, "requested_action": opts["action"], "tables": {}}
@@ -140,20 +144,23 @@ class KAnonymity(Stage):
                 fns_of[key] = self._value_fns(engine, state, columns)
                 state.plans_used = used
             fns = fns_of[key]
-            counter = self.counts.setdefault(tkey, collections.Counter())
+            counter = self._counter(engine, tkey)
+            add = counter.add
             for r in range(nrows):
                 raw = fields(r)
-                counter[tuple(f(decode(x)) for f, x in zip(fns, raw, strict=True))] += 1
-            if len(counter) > MAX_CLASSES:
+                add(tuple(f(decode(x)) for f, x in zip(fns, raw, strict=True)))
+            if counter.cap is None and len(counter) > MAX_CLASSES:
                 raise MaskingError(f"{display_name(tkey)}: more than {MAX_CLASSES:,} distinct quasi-identifier "
                                    "combinations: too many to count in memory; generalize a quasi-identifier first")
         self.counted_first = True
         for tkey, qi in self.qi.items():
             if qi is None:
                 continue
-            counter = self.counts.setdefault(tkey, collections.Counter())
+            counter = self._counter(engine, tkey)
             # filled in place: the plans built so far hold this very set
-            self.small.setdefault(tkey, set()).update(c for c, n in counter.items() if n < self.k)
+            small = self.small.setdefault(tkey, set())
+            small.update(c for c, n in counter.items() if n < self.k)
+            self._check_small(engine, tkey, small)
             if self.small[tkey] and self.action == "fail":
                 self._summarise(engine)
                 t = self.record["tables"][display_name(tkey)]
@@ -195,15 +202,39 @@ class KAnonymity(Stage):
         idxs = [list(columns).index(c) for c in qi]
         fns = self._value_fns(engine, state, columns)
         decode = engine.dialect.decode_sql_field if sql else engine.dialect.decode_copy_field
-        counter = self.counts.setdefault(state.key, collections.Counter())
+        counter = self._counter(engine, state.key)
+        add = counter.add
+        bounded = counter.cap is None
 
         def count(fields):
-            counter[tuple(f(decode(fields[i])) for f, i in zip(fns, idxs, strict=True))] += 1
-            if len(counter) > MAX_CLASSES:
+            add(tuple(f(decode(fields[i])) for f, i in zip(fns, idxs, strict=True)))
+            if bounded and len(counter.d) > MAX_CLASSES:
                 raise MaskingError(f"{display_name(state.key)}: more than {MAX_CLASSES:,} distinct quasi-identifier "
                                    "combinations: too many to count in memory")
             return fields
         return count
+
+    def _counter(self, engine, tkey) -> SpillCounter:
+        """The table's class counter: in memory, or within its part of --max-memory's share."""
+        c = self.counts.get(tkey)
+        if c is None:
+            c = self.counts[tkey] = self._new_counter(engine, tkey)
+        return c
+
+    def _new_counter(self, engine, tkey, parts: int = 1) -> SpillCounter:
+        budget = engine.memory
+        share = budget.share("kanon")
+        cap = None if share is None else share // max(1, len(self.wanted_tables)) // parts
+        return SpillCounter(cap, budget, f"k-anonymity classes of {display_name(tkey)}", display_name(tkey))
+
+    def _check_small(self, engine, tkey, small: set) -> None:
+        """suppress: the classes below k are held in memory (every plan of the table asks them)."""
+        share = engine.memory.share("kanon")
+        if share is not None and small:
+            need = len(small) * entry_size(next(iter(small)))
+            if need > share:
+                engine.memory.fail("kanon", need, display_name(tkey),
+                                   f"{len(small):,} classes are below k: generalize a quasi-identifier first")
 
     def finish(self, engine) -> None:
         self._summarise(engine)
@@ -212,21 +243,39 @@ class KAnonymity(Stage):
         for tkey, qi in self.qi.items():
             if qi is None:
                 continue
-            counter = self.counts.get(tkey, collections.Counter())
-            sizes = sorted(counter.values())
-            below = [n for n in sizes if n < self.k]
-            distinct = [len({c[i] for c in counter}) for i in range(len(qi))]
+            counter = self.counts.get(tkey) or self._new_counter(engine, tkey)
+            rows = classes = below_classes = below_rows = 0
+            smallest: list = []     # the 5 smallest sizes (a max-heap of negatives)
+            columns = [self._new_counter(engine, tkey, 2 * len(qi)) for _ in qi]   # half the table's part, together
+            for c, n in counter.items():
+                rows += n
+                classes += 1
+                if n < self.k:
+                    below_classes += 1
+                    below_rows += n
+                if len(smallest) < 5:
+                    heapq.heappush(smallest, -n)
+                elif n < -smallest[0]:
+                    heapq.heapreplace(smallest, -n)
+                for i, col in enumerate(columns):
+                    col.add(c[i])
+            sizes = sorted(-x for x in smallest)
+            distinct = [len(col) for col in columns]
+            for col in columns:
+                col.close()
             entry = {
-                "quasiIdentifiers": list(qi), "rows": sum(sizes), "classes": len(sizes),
+                "quasiIdentifiers": list(qi), "rows": rows, "classes": classes,
                 "achieved_k": sizes[0] if sizes else None,
-                "classes_below_k": len(below), "rows_below_k": sum(below),
-                "smallest_classes": sizes[:5],
+                "classes_below_k": below_classes, "rows_below_k": below_rows,
+                "smallest_classes": sizes,
                 "distinct_values": dict(zip(qi, distinct, strict=True)),
                 "generalize_next": qi[max(range(len(qi)), key=lambda i: distinct[i])] if qi else None,
                 "counted": "before writing" if self.counted_first else "while writing",
             }
             if self.action == "suppress":
-                entry["rows_suppressed"] = sum(below)
+                entry["rows_suppressed"] = below_rows
+            if counter.spilled:
+                entry["spilled"] = True     # counted through temporary files (--max-memory)
             self.record["tables"][display_name(tkey)] = entry
 
 
