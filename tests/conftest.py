@@ -144,6 +144,19 @@ SLOW_TESTS = {
         "test_pagila_passthrough_identity_with_empty_rules",
         "test_values_fit_varchar_n",
     },
+    "test_topcode.py": {
+        "test_cap_is_the_nearest_rank_percentile",
+        "test_min_rows_lowers_the_cap_and_fewer_values_stop_the_run",
+        "test_same_input_same_bytes",
+        "test_bad_options_exit_2_naming_the_option",
+        "test_types_other_than_numbers_are_refused_at_load",
+    },
+    "test_report_rules.py": {
+        "test_drop_rule_and_topcode_caps_in_the_pdf",
+    },
+    "test_plugins.py": {
+        "test_a_plugin_failing_at_run_time_exits_1_naming_plugin_column_and_line",
+    },
     "test_preview.py": {
         "test_preview_after_values_are_what_a_real_run_writes",
         "test_preview_column_headers_not_cut_on_a_wide_terminal",

@@ -125,3 +125,31 @@ def test_preview_takes_plugin_too(tmp_path, dm):
     r = dm("preview", "--plugin", path, "-c", tmp_path / "r.json", input=DUMP)
     assert r.returncode == 0, r.stderr.decode()
     assert "A_M_S_" in r.stdout.decode()
+
+
+RUNTIME_BAD = {
+    "raises": ('raise ValueError("cannot handle " + value)', "raised ValueError"),
+    "wrong_type": ("return len(value)", "returned int"),
+    "bytes": ("return value.encode()", "returned bytes"),
+}
+MY_DUMP = ("CREATE TABLE `p` (`id` int NOT NULL, `name` text, PRIMARY KEY (`id`));\n"
+           "INSERT INTO `p` VALUES (1,'Anna Maria Smith'),(2,NULL);\n").encode()
+
+
+@pytest.mark.parametrize("dump", [DUMP, MY_DUMP], ids=["pg-copy", "mysql-insert"])
+@pytest.mark.parametrize("bad", sorted(RUNTIME_BAD))
+def test_a_plugin_failing_at_run_time_exits_1_naming_plugin_column_and_line(tmp_path, dm, bad, dump):
+    body, says = RUNTIME_BAD[bad]
+    source = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', body)
+    assert source != PLUGIN
+    path = _files(tmp_path, source, "runtime_plugin.py")
+    src = tmp_path / "in.sql"
+    src.write_bytes(dump)
+    r = dm("--plugin", path, "-c", tmp_path / "r.json", src)
+    err = r.stderr.decode()
+    assert r.returncode == 1, err                      # not 70 (internal error), not 2
+    assert "Traceback" not in err and "internal error" not in err
+    assert says in err and "runtime_plugin.py" in err and "'initials'" in err and "'name'" in err
+    assert f"{src}:" in err and "p" in err and "row 1" in err
+    assert "Anna" not in err and "Smith" not in err   # never the value
+    assert r.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")

@@ -268,3 +268,37 @@ def test_preview_stops_reading_after_the_ruled_tables_head(dm, datasets, pagila,
     cp = dm("-q", "-c", rules, "-o", tmp_path / "out.sql", broken)
     assert cp.returncode == 1
     assert b"unterminated COPY block" in cp.stderr
+
+
+def test_preview_shows_drop_where_and_unlisted_defaults_row_by_row(tmp_path, dm):
+    """The row rules of issue #14 in preview: a drop rule's rows say (dropped), a column rule's
+    where masks only the rows it selects (and the summary line names them), an unlisted column
+    under options.unlisted "mask" gets its default; with the rules removed the lines go."""
+    dump = tmp_path / "u.sql"
+    dump.write_bytes(b"CREATE TABLE public.u (id integer, status text, email text, note text);\n"
+                     b"COPY public.u (id, status, email, note) FROM stdin;\n"
+                     b"1\tactive\tann@x.org\thello\n2\tgone\tbob@y.org\tbye\n3\ttrial\tcy@z.org\tzz\n\\.\n")
+    doc = {"options": {"unlisted": "mask"}, "tables": [{"tableName": "u", "action": "drop", "where": {"status": "gone"},
+           "columnMutations": [{"column": "email", "mutation": "redact", "where": {"status": "active"}},
+                               {"column": "status", "mutation": "keep"}, {"column": "id", "mutation": "keep"}]}]}
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps(doc))
+    r = dm("preview", "-c", rules, dump, env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    rows = {ln.split("|")[0].strip().split(" ")[0]: [c.strip() for c in ln.split("|")]
+            for ln in r.stdout.decode().splitlines() if ln.count("|") == 3 and "->" in ln}
+    assert rows["1"] == ["1 -> 1", "active -> active", "ann@x.org -> *****", "hello -> *****"]
+    assert all(c.endswith("-> (dropped)") for c in rows["2"])
+    assert rows["3"] == ["3 -> 3", "trial -> trial", "cy@z.org -> cy@z.org", "zz -> *****"]
+    out = r.stdout.decode()
+    assert 'action drop $.tables[0] where {"status":"gone"} (dropped): rows 2 of the 3 shown' in out
+    assert 'email where {"status":"active"} (masked; the other rows unchanged): rows 1 of the 3 shown' in out
+    assert "rows that reference a dropped row are dropped too" in out
+    # without the row rules and with unlisted "keep": no (dropped), no where line, note not masked
+    doc["options"]["unlisted"] = "keep"
+    del doc["tables"][0]["action"], doc["tables"][0]["where"], doc["tables"][0]["columnMutations"][0]["where"]
+    rules.write_text(json.dumps(doc))
+    r = dm("preview", "-c", rules, dump, env={"COLUMNS": "200"})
+    out = r.stdout.decode()
+    assert r.returncode == 0 and "(dropped)" not in out and " where " not in out
+    assert "bob@y.org -> *****" in out and "hello -> *****" not in out   # note: kept, not previewed

@@ -156,3 +156,14 @@ def test_verify_without_rules_is_a_usage_error(tmp_path, dm):
     dump.write_text("CREATE TABLE t (a text);\nCOPY public.t (a) FROM stdin;\nx\n\\.\n")
     r = dm("--verify", dump)
     assert r.returncode == 2 and "--verify" in r.stderr.decode()
+
+
+@pytest.mark.xfail(strict=True, reason="open (session 8, rules helper): --verify in file mode aligns input and "
+                   "output rows by position; --first/--last/--erase/--only/drop change row counts, and the "
+                   "tables whose counts differ count every fake equal to another row's original as a leak "
+                   "(verify.Candidate.risk: excused_tables & misaligned). Needs alignment on the primary key.")
+def test_verify_with_first_10_on_pagila_gives_no_false_leak(tmp_path, dm, datasets, shared_rules):
+    out = tmp_path / "out.sql"
+    r = dm("-c", shared_rules / "pagila-pii.json", datasets / "pagila" / "pg_dump-copy.sql", "--first", "10",
+           "--verify", "-o", out)
+    assert r.returncode == 0 and out.exists(), r.stderr

@@ -105,6 +105,12 @@ class Percentiles(Stage):
             if key not in wanted:
                 state = engine.table_state(tkey)
                 wanted[key] = self._rules_of(engine, state, columns) if state.schema is not None else {}
+                for i, cr in wanted[key].items():
+                    # the column's type is checked here, before the first pass reads its values (a
+                    # date or text column is a rules error, exit 2, not a value "not a number")
+                    err = engine.rule_error(state, columns[i], cr.cls.name, cr.options)
+                    if err:
+                        raise RulesError(err, engine.rules.path, cr.where)
             return sorted(wanted[key])
 
         for tkey, columns, nrows, fields, decode in engine.key_blocks(engine.input_path, needed_of):

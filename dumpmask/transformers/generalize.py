@@ -160,7 +160,12 @@ class TopCode(Transformer):
         v = _number(value, self.column.name)
         if v.is_nan() or v <= self.top:
             return value
-        return _format(self.top, value, self.column)
+        if self.column.kind == "int":
+            return str(int(self.top))
+        # the cap itself, with the original's decimals when it has more: never rounded (a float
+        # 0.0 capped at -1.25 written "-1.2" would be above the cap)
+        out = _format(self.top, value, self.column)
+        return out if Decimal(out) == self.top else str(self.top)
 
 
 @register

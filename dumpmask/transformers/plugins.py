@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-from dumpmask.errors import RulesError
+from dumpmask.errors import MaskingError, RulesError
 
 from .base import REGISTRY, Param, Transformer, register
 
@@ -95,6 +95,35 @@ def _load(label: str, load, require: bool = False, already: bool = False) -> Non
         if err:
             del REGISTRY[name]
             raise RulesError(f"{label}: mutation {name!r}: {err}")
+        _guard(REGISTRY[name], label, name)
+
+
+def _guard(cls, label: str, name: str) -> None:
+    """Third-party code at run time: an exception of the plugin's __call__, or a result that is
+    not text (or None), becomes a MaskingError naming the plugin, the mutation and the column
+    (the row's file:line and table are added where the value is masked: exit 1, the poison
+    line). The exception's message is not repeated: it may quote the value."""
+    call = cls.__call__
+    if getattr(call, "_dumpmask_guarded", False):
+        return
+
+    def guarded(self, value):
+        col = getattr(getattr(self, "column", None), "name", "?")
+        try:
+            out = call(self, value)
+        except MaskingError:
+            raise
+        except Exception as e:  # noqa: BLE001  (any error of third-party code: named, exit 1)
+            raise MaskingError(f"{label}: mutation {name!r} on column {col!r} raised "
+                               f"{type(e).__name__} (its message is not shown: it may hold the value)") from None
+        if out is not None and not isinstance(out, str):
+            raise MaskingError(f"{label}: mutation {name!r} on column {col!r} returned "
+                               f"{type(out).__name__}, not text (str) or None")
+        return out
+
+    guarded._dumpmask_guarded = True
+    guarded.__doc__ = call.__doc__
+    cls.__call__ = guarded
 
 
 def declaration_error(cls) -> str | None:
