@@ -236,6 +236,7 @@ def test_same_key_two_runs_byte_identical(dm, tmp_path):
 def test_key_file_equals_same_key_from_env(dm, tmp_path):
     r = rules_file(tmp_path, one_rule())
     kf = write(tmp_path, "key.txt", TEST_KEY + "\n")
+    os.chmod(kf, 0o600)   # a key file others can read warns (#18)
     audit = tmp_path / "a.json"
     via_file = dm("-c", r, "--key-file", kf, "--audit", audit, input=GOOD, env={"DUMPMASK_KEY": None})
     via_env = dm("-c", r, input=GOOD)
