@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--dialect", choices=("pg", "mysql"), default="pg")
     args = ap.parse_args()
     dm = [str(REPO / ".venv" / "bin" / "dumpmask")]
-    env = dict(os.environ, DUMPMASK_KEY="dumpmask-benchmark-key")
+    env = dict(os.environ, DUMPMASK_KEY="0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0")
     rules = str(BENCH / "rules-3faker.json")
     with tempfile.TemporaryDirectory(prefix="dumpmask-compress-") as tmp:
         t = Path(tmp)

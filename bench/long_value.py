@@ -46,7 +46,7 @@ def run(args: list[str]) -> tuple[float, int, int]:
     cmd = [sys.executable, "-m", "dumpmask", *args]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
-    env = dict(os.environ, DUMPMASK_KEY="bench-long-value", PYTHONPATH=str(REPO))
+    env = dict(os.environ, DUMPMASK_KEY="0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0", PYTHONPATH=str(REPO))
     t0 = time.monotonic()
     cp = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
     dt = time.monotonic() - t0

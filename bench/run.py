@@ -29,7 +29,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 OUT = BENCH / "out"
-BENCH_KEY = "dumpmask-benchmark-key"
+BENCH_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 DIALECT_NAME = {"pg": "postgres", "mysql": "mysql"}
 
 # Runs CMD with stdout to a file (or /dev/null), then prints one JSON line about it.

@@ -71,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     configs = CONFIGS if not args.only else [CONFIGS[int(i) - 1] for i in args.only.split(",")]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.setdefault("DUMPMASK_KEY", "ab" * 32)
+    env.setdefault("DUMPMASK_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0")
     cluster = client = None
     if any("--cluster" in c for _, c in configs):
         import distributed

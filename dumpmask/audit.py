@@ -59,7 +59,7 @@ class Audit:
             "started_at": utcnow(), "finished_at": None, "duration_s": None, "dialect": None,
             "input": {"name": None, "bytes": 0, "sha256": None},
             "output": {"name": None, "bytes": 0, "sha256": None},
-            "key": {"fingerprint": None, "ephemeral": None}, "reproducible": None,
+            "key": {"fingerprint": None, "ephemeral": None, "label": None, "source": "ephemeral", "weak_key_ok": False}, "reproducible": None,
             "rules": {"file": None, "sha256": None},
             "options": {},
             "tables": {}, "remapped": {}, "sequences": [], "not_remapped": [],
@@ -269,6 +269,13 @@ def validate_audit(data) -> None:
             bad(f'"{side}.bytes" is missing')
     if "fingerprint" not in data["key"]:
         bad('"key.fingerprint" is missing')
+    for f, types in (("fingerprint", (str, type(None))), ("ephemeral", (bool, type(None))),
+                     ("label", (str, type(None))), ("source", (str,)), ("weak_key_ok", (bool,))):
+        v = data["key"].get(f, None)   # older audits lack label, source and weak_key_ok
+        if f in data["key"] and (not isinstance(v, types) or (isinstance(v, bool) and bool not in types)):
+            bad(f'"key.{f}" must be {_type_names(types)}')
+    if data["key"].get("source", "env") not in ("env", "file", "ephemeral", "api"):
+        bad('"key.source" must be one of env, file, ephemeral, api')
     for t, tv in data["tables"].items():
         if not isinstance(tv, dict):
             bad(f'table "{t}" must be an object')

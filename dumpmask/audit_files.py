@@ -37,7 +37,7 @@ def render_report_file(audit_path: str, pdf_path: str) -> None:
     render(audit, pdf_path, audit_sha256=audit_sha256(audit_path))
 
 
-def verify_audit_file(audit_path: str, key_file: str | None = None) -> tuple[bool, str]:
+def verify_audit_file(audit_path: str, key_file: str | None = None, weak_key_ok: bool = False) -> tuple[bool, str]:
     """`dumpmask verify-audit`: (intact, reason) for the audit file's signature under the key
     of `key_file`, else DUMPMASK_KEY (read after the file, so a missing file is reported
     first). Without a key it refuses: only the key of the run that wrote the audit checks it."""
@@ -49,7 +49,7 @@ def verify_audit_file(audit_path: str, key_file: str | None = None) -> tuple[boo
             raw = fh.read()
     except OSError as e:
         raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
-    key = Key.from_env_or_file(key_file)
+    key = Key.from_env_or_file(key_file, weak_ok=weak_key_ok)
     if key.ephemeral:
         raise DumpmaskError("no key: set DUMPMASK_KEY or pass --key-file (the key of the run that wrote the audit)")
     return verify_bytes(raw, key)

@@ -12,16 +12,42 @@ import os
 import secrets
 
 _FP_CONSTANT = b"dumpmask key fingerprint v1"
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _short(secret: bytes) -> str | None:
+    if len(secret) < 16:
+        return "it has fewer than 16 bytes"
+    if all(c in _HEX for c in secret) and len(secret) < 32:
+        return "it is hexadecimal with fewer than 32 digits"
+    return None
+
+
+def weakness(secret: bytes) -> str | None:
+    """Why `secret` holds fewer than 128 bits (docs/reference.md, "Key strength"), or None.
+    Never repeats the key."""
+    why = _short(secret)
+    if why:
+        return why
+    if len(set(secret)) < 8:
+        return "it has fewer than 8 distinct characters"
+    for p in range(1, len(secret) // 2 + 1):
+        if all(secret[i] == secret[i % p] for i in range(len(secret))) and _short(secret[:p]):
+            return "it repeats a short pattern"
+    return None
 
 
 class Key:
     """A masking key. `ephemeral` is True when it was drawn at random for this run only."""
 
-    __slots__ = ("_secret", "ephemeral", "_base", "_cache")
+    __slots__ = ("_secret", "ephemeral", "_base", "_cache", "source", "label", "weak_key_ok")
 
-    def __init__(self, secret: bytes, ephemeral: bool = False):
+    def __init__(self, secret: bytes, ephemeral: bool = False, source: str | None = None):
         if not secret:
             raise ValueError("empty key")
+        self.source = source or ("ephemeral" if ephemeral else "api")
+        self.label: str | None = None
+        self.weak_key_ok = False   # True only when the key was weak and --weak-key-ok accepted it
         # Normalise any length of secret to a 32-byte BLAKE2b key.
         self._secret = hashlib.blake2b(secret, digest_size=32, person=b"dumpmask-keyv1").digest()
         self.ephemeral = ephemeral
@@ -32,8 +58,26 @@ class Key:
         return cls(secrets.token_bytes(32), ephemeral=True)
 
     @classmethod
-    def from_env_or_file(cls, key_file: str | None = None, env: dict | None = None) -> "Key":
-        """--key-file when given, else DUMPMASK_KEY, else a random per-run key (ephemeral)."""
+    def checked(cls, secret: bytes, source: str, where: str, weak_ok: bool = False) -> "Key":
+        """A key read from `where` (DUMPMASK_KEY or a file's path), refused when weak
+        (`weakness`) unless `weak_ok`."""
+        from dumpmask.errors import KeyError_
+
+        why = weakness(secret)
+        if why and not weak_ok:
+            raise KeyError_(f"the key in {where} is too weak ({why}; a key needs at least 128 bits): run "
+                            "`dumpmask key new -o FILE` and pass --key-file FILE, or give --weak-key-ok for tests "
+                            "and demos")
+        key = cls(secret, source=source)
+        key.weak_key_ok = bool(why)
+        return key
+
+    @classmethod
+    def from_env_or_file(cls, key_file: str | None = None, env: dict | None = None, weak_ok: bool = False,
+                         warn=None) -> "Key":
+        """--key-file when given, else DUMPMASK_KEY, else a random per-run key (ephemeral).
+        A weak key is refused unless `weak_ok`; `warn` is told when the file is readable or
+        writable by group or others."""
         from dumpmask.errors import KeyError_
 
         env = os.environ if env is None else env
@@ -45,14 +89,25 @@ class Key:
                 raise KeyError_(f"cannot read key file {key_file}: {e.strerror}") from None
             if not data:
                 raise KeyError_(f"key file {key_file} is empty")
-            return cls(data)
+            try:
+                mode = os.stat(key_file).st_mode
+            except OSError:
+                mode = 0
+            if mode & 0o077 and warn is not None:
+                warn(f"key file {key_file} is readable or writable by group or others: run `chmod 600 {key_file}`")
+            return cls.checked(data, "file", key_file, weak_ok)
         val = env.get("DUMPMASK_KEY")
         if val is not None:
             if not val.strip():
                 raise KeyError_("DUMPMASK_KEY is set but empty (or only whitespace): set it to the key, or unset it "
                                 "for a random per-run key")
-            return cls(val.encode("utf-8", "surrogateescape"))
+            return cls.checked(val.encode("utf-8", "surrogateescape"), "env", "DUMPMASK_KEY", weak_ok)
         return cls.random()
+
+    def audit_entry(self) -> dict:
+        """The audit's "key" object: what identifies the key, never the key."""
+        return {"fingerprint": self.fingerprint(), "ephemeral": self.ephemeral, "label": self.label,
+                "source": self.source, "weak_key_ok": self.weak_key_ok}
 
     def __reduce__(self):
         """A key travels to a worker process as its normalised secret (never the text it was
@@ -96,7 +151,38 @@ class Key:
         return hmac.new(self.subkey("audit-signature"), data, hashlib.sha256).hexdigest()
 
 
+def new_key_text() -> str:
+    """A new 256-bit random key, as 64 hex digits and a newline (`dumpmask key new`)."""
+    return secrets.token_hex(32) + "\n"
+
+
+def write_new_key(path: str) -> None:
+    """Create `path` (mode 0600, refusing an existing file) holding a new key; a failure
+    leaves no file."""
+    from dumpmask.errors import KeyError_
+
+    data = new_key_text().encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyError_(f"{path} exists: dumpmask key new never overwrites a key file") from None
+    except OSError as e:
+        raise KeyError_(f"cannot create key file {path}: {e.strerror}") from None
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError as e:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        os.unlink(path)
+        raise KeyError_(f"cannot write key file {path}: {e.strerror}") from None
+
+
 def _restore_key(normalised: bytes, ephemeral: bool) -> Key:
     key = Key.__new__(Key)
     key._secret, key.ephemeral, key._base = normalised, ephemeral, {}
+    key.source, key.label, key.weak_key_ok = ("ephemeral" if ephemeral else "api"), None, False
     return key

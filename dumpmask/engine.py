@@ -487,7 +487,7 @@ class Engine:
         a = audit.data
         a["input"]["name"] = self.source
         a["output"]["name"] = self.output_name
-        a["key"] = {"fingerprint": self.key.fingerprint(), "ephemeral": self.key.ephemeral}
+        a["key"] = self.key.audit_entry()
         a["reproducible"] = not self.key.ephemeral
         if self.key.ephemeral:
             self.warn("no key given (DUMPMASK_KEY or --key-file): a random per-run key was used; this run is not reproducible")
@@ -624,7 +624,7 @@ class Engine:
         a = self.audit.data
         a["input"]["name"] = self.source
         a["output"]["name"] = self.output_name
-        a["key"] = {"fingerprint": self.key.fingerprint(), "ephemeral": self.key.ephemeral}
+        a["key"] = self.key.audit_entry()
         a["reproducible"] = not self.key.ephemeral
         if self.key.ephemeral:
             self.warn("no key given (DUMPMASK_KEY or --key-file): a random per-run key was used; this run is not reproducible")

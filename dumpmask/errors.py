@@ -82,4 +82,6 @@ class StrictError(DumpmaskError):
 
 
 class KeyError_(DumpmaskError):
-    """The masking key is missing, unreadable or unusable."""
+    """The masking key is missing, unreadable, weak or unusable (exit 2)."""
+
+    exit_code = 2

@@ -66,7 +66,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
                progress: bool = False, warn=None, error=None, jobs: int | None = 1, compress: str | None = None,
                compress_level: int | None = None, cluster: str | None = None,
                cluster_timeout: float | None = None, split_size: int | None = None,
-               k_report_only: bool = False, erase=None, only=None, verify: bool = False, max_memory=None) -> dict:
+               k_report_only: bool = False, erase=None, only=None, verify: bool = False, max_memory=None,
+               weak_key_ok: bool = False, key_label: str | None = None) -> dict:
     """Mask INPUT into OUTPUT by name; returns the audit dict. In this order: the rules file is
     loaded (RulesError), the key read (`crypto.Key.from_env_or_file`), INPUT opened, OUTPUT
     opened, the engine built and run. Once it has run, successfully or not, the audit is
@@ -81,7 +82,8 @@ def mask_files(input_name: str = "-", output_name: str = "-", *, rules_path: str
 
     error = error or _print_error
     rules = load_rules(rules_path)
-    key = Key.from_env_or_file(key_file)
+    key = Key.from_env_or_file(key_file, weak_ok=weak_key_ok, warn=warn)
+    key.label = key_label
     from dumpmask.compression import output_compression
 
     compressed_output = output_compression(output_name, compress, compress_level)   # a bad level: refused before OUTPUT is opened
@@ -219,7 +221,7 @@ class _Discard:
 
 
 def kanon_report(input_name: str = "-", *, rules_path: str, key_file: str | None = None,
-                 dialect: str | None = None, warn=None, max_memory=None) -> dict:
+                 dialect: str | None = None, warn=None, max_memory=None, weak_key_ok: bool = False) -> dict:
     """`dumpmask kanon`: the audit's kAnonymity section of a run that masks INPUT with RULES,
     counted as the rows are written (nothing is written anywhere): per table the achieved k,
     the classes below k and the quasi-identifier to generalize next."""
@@ -230,7 +232,7 @@ def kanon_report(input_name: str = "-", *, rules_path: str, key_file: str | None
     rules = load_rules(rules_path)
     if not rules.options.get("kAnonymity"):
         raise RulesError("the rules have no options.kAnonymity (quasiIdentifiers and k) to check", rules_path)
-    key = Key.from_env_or_file(key_file)
+    key = Key.from_env_or_file(key_file, weak_ok=weak_key_ok, warn=warn)
     src, source, input_path = open_input(input_name)
     engine = build_engine(rules, key, dialect=dialect, source=source, warn=warn or (lambda m: None),
                           input_path=input_path, k_report_only=True, max_memory=max_memory)

@@ -15,19 +15,20 @@ RULES=${DEMO_RULES:-fixtures/demo-rules.json}
 for f in "$IN" "$RULES"; do [ -f "$f" ] || { echo "demo: $f missing" >&2; exit 1; }; done
 
 OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dumpmask-demo.XXXXXX")
-# A fixed demo key, so every run (and every machine) shows the same fake values.
-# Real runs: export DUMPMASK_KEY from a secret store, or use --key-file; never put it on the command line.
-export DUMPMASK_KEY=demo-key
+# A new 256-bit key for this demo (0600, never overwritten). Real runs: keep the key in a secret
+# store and pass it with --key-file or DUMPMASK_KEY; never put it on the command line.
+unset DUMPMASK_KEY
+"$DM" key new -o "$OUT_DIR/demo.key"
 
 if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
 step() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 
-step "1. mask: DUMPMASK_KEY=demo-key dumpmask -c $RULES --audit $OUT_DIR/audit.json $IN > $OUT_DIR/masked.sql"
-"$DM" -c "$RULES" --audit "$OUT_DIR/audit.json" "$IN" > "$OUT_DIR/masked.sql"
+step "1. mask: dumpmask key new -o $OUT_DIR/demo.key; dumpmask -c $RULES --key-file $OUT_DIR/demo.key --audit $OUT_DIR/audit.json $IN > $OUT_DIR/masked.sql"
+"$DM" -c "$RULES" --key-file "$OUT_DIR/demo.key" --audit "$OUT_DIR/audit.json" "$IN" > "$OUT_DIR/masked.sql"
 echo "exit status 0; $(wc -c < "$IN") bytes in, $(wc -c < "$OUT_DIR/masked.sql") bytes out"
 
 step "2. preview: dumpmask preview -c $RULES -n 3 $IN (masked columns and remapped keys only)"
-COLUMNS=${COLUMNS:-160} "$DM" preview -c "$RULES" -n 3 "$IN"
+COLUMNS=${COLUMNS:-160} "$DM" preview -c "$RULES" --key-file "$OUT_DIR/demo.key" -n 3 "$IN"
 
 step "3. the first customers rows, column by column (before -> after, as written in the COPY block)"
 "$PY" - "$IN" "$OUT_DIR/masked.sql" <<'PY'
@@ -87,7 +88,7 @@ for w in a.get("warnings") or []:
 sig = a.get("signature") or {}
 print(f"  signature: {sig.get('alg')} ({'verifiable with the key' if sig.get('verifiable') else 'not verifiable'})")
 PY
-"$DM" verify-audit "$OUT_DIR/audit.json" | sed 's/^/  /'
+"$DM" verify-audit --key-file "$OUT_DIR/demo.key" "$OUT_DIR/audit.json" | sed 's/^/  /'
 
 step "5. PDF report: dumpmask report $OUT_DIR/audit.json -o $OUT_DIR/report.pdf"
 "$DM" report "$OUT_DIR/audit.json" -o "$OUT_DIR/report.pdf"

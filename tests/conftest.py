@@ -41,7 +41,7 @@ from servers import (MyServer, PgServer, my_missing, pg17_bindir, pg_missing,  #
                      readable_by_service_user)
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_KEY = "dumpmask-test-key-0123456789"
+TEST_KEY = "7f3a9c1e5b2d8f4a6c0e9b7d3f1a5c8e2b6d0f4a8c3e7b1d5f9a2c6e0b4d8f3a"
 
 # The pool cache (dumpmask/poolcache.py) of every run of the tests (the CLI's subprocesses
 # inherit it): one per session, never the user's ~/.cache; removed when the session ends.

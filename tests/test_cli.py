@@ -236,10 +236,11 @@ def test_same_key_two_runs_byte_identical(dm, tmp_path):
 def test_key_file_equals_same_key_from_env(dm, tmp_path):
     r = rules_file(tmp_path, one_rule())
     kf = write(tmp_path, "key.txt", TEST_KEY + "\n")
+    os.chmod(kf, 0o600)   # a key file others can read warns (#18)
     audit = tmp_path / "a.json"
     via_file = dm("-c", r, "--key-file", kf, "--audit", audit, input=GOOD, env={"DUMPMASK_KEY": None})
     via_env = dm("-c", r, input=GOOD)
-    other = dm("-c", r, input=GOOD, env={"DUMPMASK_KEY": "a different key"})
+    other = dm("-c", r, input=GOOD, env={"DUMPMASK_KEY": "5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c"})
     assert via_file.returncode == 0 and b"warning" not in via_file.stderr
     assert via_file.stdout == via_env.stdout != other.stdout
     assert json.loads(audit.read_bytes())["key"]["ephemeral"] is False
@@ -333,7 +334,7 @@ def test_faker_email_unique_across_pagila_customers(pagila_run):
 
 def test_audit_key_fingerprint_is_not_the_key_and_differs_between_keys(dm, tmp_path):
     fps = []
-    for i, key in enumerate([TEST_KEY, TEST_KEY, "another-key-987654321"]):
+    for i, key in enumerate([TEST_KEY, TEST_KEY, "5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c"]):
         audit = tmp_path / f"a{i}.json"
         cp = dm("--audit", audit, input=GOOD, env={"DUMPMASK_KEY": key})
         assert cp.returncode == 0

@@ -16,7 +16,7 @@ import pytest
 
 from dumpmask.schema import parse_create_table
 
-KEY = "ab" * 32   # a 256-bit test key (hex)
+KEY = "5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c"   # a 256-bit test key (hex)
 
 SCHEMA = """CREATE TABLE public.parent (id integer PRIMARY KEY, name text);
 CREATE TABLE public."Kind Ü" (code integer NOT NULL, CONSTRAINT kind_pk PRIMARY KEY (code));

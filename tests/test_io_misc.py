@@ -30,7 +30,7 @@ def test_transformers_into_closed_pipe_exits_141():
 def test_empty_key_in_environment_is_an_error(dm, val):
     for args in ((), ("verify-audit", "README.md")):
         cp = dm(*args, input=GOOD, env={"DUMPMASK_KEY": val})
-        assert cp.returncode == 1, cp.stderr
+        assert cp.returncode == 2, cp.stderr
         assert b"DUMPMASK_KEY is set but empty" in cp.stderr
         assert b"mary.smith" not in cp.stdout
 

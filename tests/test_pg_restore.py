@@ -174,7 +174,7 @@ def test_two_runs_with_one_key_identical(dump_of, mode, pii):
     b = run_dm(dump, "-c", pii)
     assert a.returncode == b.returncode == 0
     assert a.stdout == b.stdout and a.stdout != dump
-    c = run_dm(dump, "-c", pii, key="some other key")
+    c = run_dm(dump, "-c", pii, key="5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c")
     assert c.stdout != a.stdout
 
 

@@ -225,7 +225,7 @@ def test_verify_audit_without_key_fails_clearly(dm, pagila_run):
 
 def test_verify_audit_with_another_key_fails(dm, pagila_run, tmp_path):
     d, _ = pagila_run
-    cp = dm("verify-audit", d / "run.json", env={"DUMPMASK_KEY": "another-key-entirely-0000"})
+    cp = dm("verify-audit", d / "run.json", env={"DUMPMASK_KEY": "5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c"})
     assert cp.returncode == 1
     assert b"NOT INTACT" in cp.stdout
     kf = tmp_path / "k"

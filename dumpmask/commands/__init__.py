@@ -12,6 +12,7 @@ import click
 
 from dumpmask import __version__
 from dumpmask.commands.kanon import kanon_cmd
+from dumpmask.commands.key import key_cmd
 from dumpmask.commands.mask import mask_cmd
 from dumpmask.commands.preview import preview_cmd
 from dumpmask.commands.report import report_cmd
@@ -21,7 +22,7 @@ from dumpmask.commands.transformers import transformers_cmd
 from dumpmask.commands.verify import verify_cmd
 from dumpmask.commands.verify_audit import verify_audit_cmd
 
-COMMANDS = (mask_cmd, transformers_cmd, report_cmd, verify_audit_cmd, preview_cmd, scan_cmd, verify_cmd, rules_cmd, kanon_cmd)
+COMMANDS = (mask_cmd, transformers_cmd, report_cmd, verify_audit_cmd, preview_cmd, scan_cmd, verify_cmd, rules_cmd, kanon_cmd, key_cmd)
 
 
 class DefaultGroup(click.Group):

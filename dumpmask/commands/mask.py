@@ -7,7 +7,7 @@ import click
 
 from dumpmask.commands.guard import guarded, print_error, warning_printer
 from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, max_memory_option, output_option,
-                                       plugin_option, rules_option, template_option)
+                                       plugin_option, rules_option, template_option, weak_key_ok_option)
 
 
 @click.command("mask")
@@ -16,6 +16,8 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @click.option("--report", "report_path", metavar="FILE", help="Also render the PDF compliance report here.")
 @dialect_option(help="Dump dialect (detected from the header by default).")
 @key_file_option(help="Read the masking key from FILE (else DUMPMASK_KEY; else a random per-run key).")
+@weak_key_ok_option()
+@click.option("--key-label", "key_label", metavar="TEXT", help="A name for the key (e.g. staging-2026-q4), kept in the audit.")
 @click.option("--schema", "schema_path", metavar="FILE", help="A schema-only dump, for keys declared after the data in a piped dump.")
 @click.option("--strict", is_flag=True, help="Fail closed: unmatched rules and uncovered personal data are errors.")
 @template_option(help="Derive rules for detected personal data not in RULES.")
@@ -51,7 +53,8 @@ from dumpmask.commands.options import (dialect_option, input_argument, key_file_
 @plugin_option()
 @input_argument()
 @guarded
-def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path, strict, template, first_n, last_n,
+def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, weak_key_ok, key_label, schema_path, strict, template,
+             first_n, last_n,
              erase, only, output, jobs, compress, compress_level, cluster, cluster_timeout, split_size, k_report_only,
              verify, max_memory, quiet, plugins, input):
     """Mask a dump: read INPUT (default stdin), write the masked dump to OUTPUT (default stdout)."""
@@ -72,7 +75,8 @@ def mask_cmd(rules_path, audit_path, report_path, dialect, key_file, schema_path
                warn=warning_printer(quiet), error=print_error, jobs=jobs, compress=compress,
                compress_level=compress_level, cluster=cluster, cluster_timeout=cluster_timeout,
                split_size=None if split_size is None else parse_size(split_size), k_report_only=k_report_only,
-               erase=list(erase), only=list(only), verify=_verify_tools() if verify else False, max_memory=budget)
+               erase=list(erase), only=list(only), weak_key_ok=weak_key_ok, key_label=key_label,
+               verify=_verify_tools() if verify else False, max_memory=budget)
 
 
 def _verify_tools():

@@ -22,6 +22,12 @@ def key_file_option(help: str = "Key file (else DUMPMASK_KEY)."):
     return click.option("--key-file", metavar="FILE", help=help)
 
 
+def weak_key_ok_option():
+    """--weak-key-ok: accept a key under 128 bits (tests and demos); the audit records it."""
+    return click.option("--weak-key-ok", "weak_key_ok", is_flag=True,
+                        help="Accept a weak key (under 128 bits: tests and demos only); the audit records it.")
+
+
 def template_option(help: str):
     return click.option("--template", type=TEMPLATES, help=help)
 

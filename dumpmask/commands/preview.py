@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, input_argument, key_file_option, plugin_option, rules_option
+from dumpmask.commands.options import (dialect_option, input_argument, key_file_option, plugin_option, rules_option,
+                                      weak_key_ok_option)
 
 
 @click.command("preview")
@@ -12,10 +13,11 @@ from dumpmask.commands.options import dialect_option, input_argument, key_file_o
 @click.option("-n", "rows", default=5, show_default=True, type=click.IntRange(min=1), help="Rows per table.")
 @dialect_option()
 @key_file_option()
+@weak_key_ok_option()
 @plugin_option()
 @input_argument()
 @guarded
-def preview_cmd(rules_path, rows, dialect, key_file, plugins, input):
+def preview_cmd(rules_path, rows, dialect, key_file, weak_key_ok, plugins, input):
     """Show the first rows of each ruled table before and after masking, and what no rule covers."""
     from dumpmask.crypto import Key
     from dumpmask.preview import preview
@@ -25,7 +27,8 @@ def preview_cmd(rules_path, rows, dialect, key_file, plugins, input):
 
     load_plugins(plugins)
     rules = load_rules(rules_path)
-    key = Key.from_env_or_file(key_file)
+    key = Key.from_env_or_file(key_file, weak_ok=weak_key_ok,
+                               warn=lambda m: click.echo(f"dumpmask: warning: {m}", err=True))
     if key.ephemeral:
         click.echo("dumpmask: warning: no key (DUMPMASK_KEY or --key-file): the after values shown are for a random key",
                    err=True)
