@@ -83,3 +83,9 @@ class StrictError(DumpmaskError):
 
 class KeyError_(DumpmaskError):
     """The masking key is missing, unreadable or unusable."""
+
+
+class NotAnAudit(DumpmaskError):
+    """`dumpmask report` was given a file that is not a dumpmask audit (usage error: exit 2)."""
+
+    exit_code = 2
