@@ -135,3 +135,40 @@ def test_report_refuses_what_is_not_an_audit(dm, tmp_path, content):
     assert cp.returncode == 2, cp.stderr
     assert b"not a dumpmask audit" in cp.stderr and b"Traceback" not in cp.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+PLUGIN = '''
+"""A plugin mutation."""
+from dumpmask.transformers import Transformer, register
+
+
+@register
+class Upper(Transformer):
+    """Upper-cases the value."""
+
+    name = "upper"
+    kinds = ("text",)
+    PROTECTION_LINE
+
+    def __call__(self, value):
+        return None if value is None else value.upper()
+'''
+
+
+@pytest.mark.parametrize("line,expected", [("", "kept"), ('protection = "anonymised"', "anonymised"),
+                                           ('protection = "safe"', None)], ids=["undeclared", "declared", "invalid"])
+def test_a_plugin_declares_its_protection_class_or_is_reported_as_kept(dm, tmp_path, line, expected):
+    (tmp_path / "upper_plugin.py").write_text(PLUGIN.replace("PROTECTION_LINE", line))
+    rules = {"tables": [{"tableName": "people", "columnMutations": [{"column": "full_name", "mutation": "upper"}]}]}
+    (tmp_path / "in.sql").write_bytes(DUMP)
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    cp = dm("--plugin", tmp_path / "upper_plugin.py", "-c", tmp_path / "rules.json", tmp_path / "in.sql",
+            "-o", tmp_path / "out.sql", "--audit", tmp_path / "a.json")
+    if expected is None:
+        assert cp.returncode == 2 and b"declares protection" in cp.stderr and b"Traceback" not in cp.stderr
+        return
+    assert cp.returncode == 0, cp.stderr.decode()
+    a = json.loads((tmp_path / "a.json").read_text())
+    assert a["tables"]["public.people"]["columns"]["full_name"]["protection"] == expected
+    warned = any("declares no protection class" in w for w in a["warnings"])
+    assert warned == (expected == "kept")
