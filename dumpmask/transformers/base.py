@@ -110,20 +110,6 @@ class Transformer:
         mutations (json, list, regex) override it with the weakest of what they apply."""
         return cls.protection or UNDECLARED_PROTECTION
 
-    @staticmethod
-    def inner_protection(mutation, options: dict | None = None) -> str:
-        """The class of a mutation named inside another one's options (json, list, regex):
-        "null" and "delete" remove; an unknown name counts as kept (the outer rule refuses it)."""
-        if mutation in ("null", "delete"):
-            return "removed"
-        from .names import parse_mutation
-
-        try:
-            cls, arg = parse_mutation(str(mutation))
-            return cls.protection_of(cls.validate_options(dict(options or {})), arg)
-        except RulesError:
-            return "kept"
-
     def setup(self) -> None:
         """Build pools etc. once per column (called from __init__)."""
 

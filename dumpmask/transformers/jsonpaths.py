@@ -99,10 +99,12 @@ class JsonPaths(Transformer):
     @classmethod
     def protection_of(cls, options=None, argument=None) -> str:
         """The weakest class of the paths' mutations (members no path names stay as they are)."""
+        from .names import inner_protection
+
         out = []
         for spec in (options or {}).get("paths", {}).values():
             name, opts = (spec.get("mutation"), spec.get("options")) if isinstance(spec, dict) else (spec, None)
-            out.append(cls.inner_protection(name, opts))
+            out.append(inner_protection(name, opts))
         return weakest(out)
 
     def setup(self) -> None:

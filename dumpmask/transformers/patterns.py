@@ -63,13 +63,15 @@ class Regex(Transformer):
         """The class of what replaces the matches (text outside the matches stays as it is): a
         `replace` template is anonymised, kept when it repeats a group (\\1, \\g<name>); a
         mutation's or the weakest of the groups' mutations."""
+        from .names import inner_protection
+
         o = options or {}
         if o.get("replace") is not None:
             return "kept" if re.search(r"\\(?:\d|g<)", o["replace"]) else "anonymised"
         if o.get("mutation") is not None:
-            return cls.inner_protection(o["mutation"], o.get("options"))
+            return inner_protection(o["mutation"], o.get("options"))
         groups = o.get("groups") or {}
-        return weakest(cls.inner_protection(*((g.get("mutation"), g.get("options")) if isinstance(g, dict) else (g, None)))
+        return weakest(inner_protection(*((g.get("mutation"), g.get("options")) if isinstance(g, dict) else (g, None)))
                        for g in groups.values())
 
     def setup(self) -> None:

@@ -283,8 +283,10 @@ class ListOf(Transformer):
     @classmethod
     def protection_of(cls, options=None, argument=None) -> str:
         """The class of the elements' mutation."""
+        from .names import inner_protection
+
         o = options or {}
-        return cls.inner_protection(o.get("mutation"), o.get("options"))
+        return inner_protection(o.get("mutation"), o.get("options"))
 
     def setup(self) -> None:
         from .names import parse_mutation
