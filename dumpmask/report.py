@@ -838,9 +838,8 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
     lines.append(("Partial Transfer:", part, tone))
     pcls = [p for *_x, p in _protection_of(audit, tables)]
     if "pseudonymised" in pcls or "reversible" in pcls:
-        lines.append(("Protection:", "PSEUDONYMISED, not anonymised: still personal data (GDPR Recital 26); keyed "
-                      "codes derived from the data are not HIPAA 164.514(c) re-identification codes. Keep the key "
-                      "away from every copy (see Protection classes)", "warn"))
+        lines.append(("Protection:", "PSEUDONYMISED, not anonymised: personal data (GDPR Recital 26, HIPAA "
+                      "164.514(c)); keep the key apart", "warn"))
     elif pcls and all(p in ("removed", "anonymised") for p in pcls):
         lines.append(("Protection:", "every recorded column removed or anonymised", "ok"))
     _compliance_box(pdf, lines)
