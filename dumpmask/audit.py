@@ -10,6 +10,7 @@ import time
 
 import orjson
 
+from dumpmask.protection import PROTECTION, weakest
 from dumpmask.version import __version__
 
 
@@ -21,18 +22,30 @@ def utcnow() -> str:
 
 
 class ColumnStats:
-    __slots__ = ("mutation", "changed", "nulls", "category", "extra")
+    __slots__ = ("mutation", "changed", "nulls", "category", "extra", "protection")
 
-    def __init__(self, mutation: str, category: str | None = None, extra: dict | None = None):
+    def __init__(self, mutation: str, category: str | None = None, extra: dict | None = None,
+                 protection: str | None = None):
         self.mutation = mutation
         self.changed = 0
         self.nulls = 0
         self.category = category
         self.extra = extra or {}
+        self.protection = protection  # the mutation's declared class (dumpmask/protection.py)
 
-    def to_json(self) -> dict:
+    def protection_ran(self, rows_read: int) -> str:
+        """The class of what ran on this column: the mutation's, or "kept" when a `where`
+        condition left some rows of the table (or all: it matched none) in clear."""
+        p = self.protection or "kept"
+        matched = self.extra.get("rows_matched")
+        if "where" in self.extra and isinstance(matched, int) and matched < rows_read:
+            p = weakest((p, "kept"))
+        return p
+
+    def to_json(self, rows_read: int = 0) -> dict:
         d = {"mutation": self.mutation, "changed": self.changed, "nulls": self.nulls, "category": self.category}
         d.update(self.extra)
+        d["protection"] = self.protection_ran(rows_read)
         return d
 
 
@@ -48,7 +61,8 @@ class TableStats:
 
     def to_json(self) -> dict:
         return {"rows": self.rows_written, "rows_read": self.rows_read, "rows_written": self.rows_written,
-                "transfer": self.transfer, **self.selection, "columns": {k: v.to_json() for k, v in self.columns.items()}}
+                "transfer": self.transfer, **self.selection,
+                "columns": {k: v.to_json(self.rows_read) for k, v in self.columns.items()}}
 
 
 class Audit:
@@ -139,6 +153,7 @@ class Audit:
                     ent["status"] = "masked"
                 if st is not None:
                     ent["mutation"] = st.mutation
+                ent["protection"] = st.protection_ran(tstats.rows_read) if st is not None else "kept"
                 out[cname] = ent
             if out:
                 inv[qual] = out
@@ -285,3 +300,6 @@ def validate_audit(data) -> None:
         cols = tv.get("columns", {})
         if not isinstance(cols, dict) or not all(isinstance(c, dict) for c in cols.values()):
             bad(f'"tables.{t}.columns" must be an object of objects')
+        for c, cv in cols.items():
+            if "protection" in cv and cv["protection"] not in PROTECTION:  # older audits have none
+                bad(f'"tables.{t}.columns.{c}.protection" must be one of ' + ", ".join(PROTECTION))

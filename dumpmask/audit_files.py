@@ -7,7 +7,7 @@ import os
 
 import orjson
 
-from dumpmask.errors import DumpmaskError
+from dumpmask.errors import DumpmaskError, NotAnAudit
 
 
 def load_audit_file(audit_path: str) -> dict:
@@ -20,11 +20,11 @@ def load_audit_file(audit_path: str) -> dict:
     except OSError as e:
         raise DumpmaskError(f"cannot read audit {audit_path}: {e.strerror}") from None
     except orjson.JSONDecodeError as e:
-        raise DumpmaskError(f"{audit_path}: not a JSON audit ({e.msg})") from None
+        raise NotAnAudit(f"{audit_path}: not a dumpmask audit: not a JSON audit ({e.msg})") from None
     try:
         validate_audit(data)
     except DumpmaskError as e:
-        raise DumpmaskError(f"{audit_path}: {e}") from None
+        raise NotAnAudit(f"{audit_path}: {e}") from None
     return data
 
 

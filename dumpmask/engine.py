@@ -363,7 +363,10 @@ class Engine:
         if tcol is not col:
             delimiter = delimiter_for(element_type(col.type))
             t = ElementWise(t, delimiter, where=where)
-        stats = self.audit.table(_qual(state.key)).columns.setdefault(col.name, ColumnStats(cr.mutation, getattr(cr, "category", None)))
+        if cr.cls.protection is None:
+            self.warn(f"{where}: mutation {cr.cls.name} declares no protection class: reported as kept")
+        stats = self.audit.table(_qual(state.key)).columns.setdefault(
+            col.name, ColumnStats(cr.mutation, getattr(cr, "category", None), protection=cr.cls.protection_of(cr.options, cr.argument)))
         factory = MutationFactory(cr.cls, self.key, cr.options, tcol, cr.argument, dialect, delimiter, where, built=t)
         return ColumnPlan(ColumnSpec(idx, col.name, col.kind, cr.mutation, factory), stats)
 

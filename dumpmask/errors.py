@@ -85,3 +85,9 @@ class KeyError_(DumpmaskError):
     """The masking key is missing, unreadable, weak or unusable (exit 2)."""
 
     exit_code = 2
+
+
+class NotAnAudit(DumpmaskError):
+    """`dumpmask report` was given a file that is not a dumpmask audit (usage error: exit 2)."""
+
+    exit_code = 2

@@ -360,7 +360,7 @@ class _Report(FPDF):
         self.set_font(self.family, "", 7.5)
         self.set_text_color(*_GREY)
         self.set_xy(self.l_margin, 7)
-        self.cell(0, 4, self.t(self._header_text), align="L")
+        self.cell(0, 4, fit_middle(self, self.t(self._header_text), self.epw), align="L")
         self.set_draw_color(200, 204, 210)
         self.line(self.l_margin, 12, self.w - self.r_margin, 12)
         self.set_xy(self.l_margin, 15)
@@ -488,10 +488,12 @@ def render(audit: dict, out_path: str, audit_sha256: str | None = None, *,
     _status_box(pdf, audit, status, failed)
     _run_summary(pdf, audit, status, failed, audit_sha256, signature_check)     # 1.
     _compliance(pdf, audit, tables, remap_opt, transfer, remapped)              # 2. compliance status
+    _protection_section(pdf, audit, tables)                                     #    protection classes
     _checklists(pdf, audit, tables, remap_opt, remapped)                        # 3. checklists
     _credentials(pdf, audit, tables)                                            # 4. credentials
     _tables_section(pdf, tables, remapped, audit)                               # 5. per table
     _row_rules(pdf, audit, tables)                                              # 6. rules that follow the data
+    _residual_risk(pdf, audit, tables)                                          #    residual risk
     _warnings(pdf, audit)                                                       # 7. warnings
     from dumpmask.atomic import write_atomically
 
@@ -530,8 +532,9 @@ def _title_band(pdf: _Report, audit: dict) -> None:
     pdf.set_font(pdf.family, "B", 18)
     pdf.cell(0, 9, "Data masking audit report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.family, "", 9.5)
-    pdf.cell(0, 5, pdf.t(f"{tool} {ver}  -  {_text(audit.get('dialect'))} dump  -  "
-                        f"{_text(inp.get('name'))}  -  {_timestamp(audit.get('started_at'))}"))
+    pdf.cell(0, 5, fit_middle(pdf, pdf.t(f"{tool} {ver}  -  {_text(audit.get('dialect'))} dump  -  "
+                                         f"{_text(inp.get('name'))}  -  {_timestamp(audit.get('started_at'))}"),
+                              pdf.w - 30))
     pdf.set_text_color(0)
     pdf.set_y(35)
 
@@ -617,6 +620,10 @@ def _run_summary(pdf: _Report, audit: dict, status: str, failed: bool, audit_sha
                   f"  -  strict: {_text(opts.get('strict'))}"),
         ("Rules SHA-256", _text(rules.get("sha256"))),
         ("Key fingerprint", _text(key.get("fingerprint"))),
+        *([("Key label", _text(key.get("label")))] if key.get("label") else []),
+        *([("Key source", _text(key.get("source")))] if key.get("source") else []),
+        *([("Weak key", "WARNING: a weak key was accepted (--weak-key-ok): the fakes and remapped ids can be "
+                        "recovered by brute force; not for real data")] if key.get("weak_key_ok") is True else []),
         ("Reproducibility", repro),
         ("Audit SHA-256", audit_sha256 or "n/a (audit file hash not supplied)"),
         ("Signature", sig_text),
@@ -627,6 +634,8 @@ def _run_summary(pdf: _Report, audit: dict, status: str, failed: bool, audit_sha
             styles.append((None, FontFace(emphasis="BOLD", color=_RED)))
         elif label == "Reproducibility" and ephemeral is True:
             styles.append((None, FontFace(color=_AMBER)))
+        elif label == "Weak key":
+            styles.append((None, FontFace(emphasis="BOLD", color=_RED)))
         elif label == "Signature":
             styles.append((None, FontFace(color=_sig_color)))
         else:
@@ -827,6 +836,12 @@ def _compliance(pdf: _Report, audit, tables, remap_opt, transfer, remapped) -> N
                   else "None created (keyed pseudonymisation, nothing stored)", "ok"))
     tone, part = _transfer_fact(audit, tables, transfer)
     lines.append(("Partial Transfer:", part, tone))
+    pcls = [p for *_x, p in _protection_of(audit, tables)]
+    if "pseudonymised" in pcls or "reversible" in pcls:
+        lines.append(("Protection:", "PSEUDONYMISED, not anonymised: personal data (GDPR Recital 26, HIPAA "
+                      "164.514(c)); keep the key apart", "warn"))
+    elif pcls and all(p in ("removed", "anonymised") for p in pcls):
+        lines.append(("Protection:", "every recorded column removed or anonymised", "ok"))
     _compliance_box(pdf, lines)
 
 
@@ -1289,3 +1304,134 @@ def _warnings(pdf: _Report, audit) -> None:
         pdf.grid(("#", "Warning"), [(str(i), _text(w)) for i, w in enumerate(other, 1)], (8, 172), size=7.5)
     if not any_:
         pdf.para("No warnings were recorded for this run.", color=_GREEN)
+
+
+# ------------------------------------------------------------------ protection classes (#18)
+
+_CLASSES = ("removed", "anonymised", "pseudonymised", "reversible", "kept")
+_CLASS_TEXT = {"removed": "removed", "anonymised": "anonymised", "pseudonymised": "pseudonymised",
+               "reversible": "reversible with the key", "kept": "kept"}
+HIPAA_QUOTE = ('HIPAA, 45 CFR 164.514(c) (re-identification): a covered entity may assign a code to allow '
+               'de-identified information to be re-identified provided that "the code or other means of record '
+               'identification is not derived from or related to information about the individual and is not '
+               'otherwise capable of being translated so as to identify the individual" and that it does not '
+               '"disclose the mechanism (e.g., the key) for re-identification". Source: 45 CFR 164.514(c)(1)-(2); '
+               'Safe Harbor, 164.514(b)(2)(i)(R), removes "any other unique identifying number, characteristic, '
+               'or code, except as permitted by paragraph (c)".')
+GDPR_QUOTE = ('GDPR Recital 26: "Personal data which have undergone pseudonymisation, which could be attributed to a '
+              'natural person by the use of additional information should be considered to be information on an '
+              'identifiable natural person." Source: Regulation (EU) 2016/679, Recital 26.')
+
+
+def _protection_of(audit: dict, tables: dict) -> list[tuple[str, str, str]]:
+    """(table, column, class) for every column the audit records: tables[T].columns, then the
+    inventory's other columns (kept). An older audit without `protection` gives "n/a"."""
+    out: dict[tuple[str, str], str] = {}
+    for t, c, col in _masked_columns(tables):
+        p = col.get("protection")
+        out[(t, c)] = p if p in _CLASSES else NA
+    for t, cols in _dict(audit.get("columns_detected")).items():
+        for c, e in _dict(cols).items():
+            if (str(t), str(c)) not in out:
+                p = _dict(e).get("protection")
+                out[(str(t), str(c))] = p if p in _CLASSES else ("kept" if _norm_status(_dict(e).get("status")) in
+                                                                ("kept", "NOT masked") else NA)
+    return [(t, c, p) for (t, c), p in out.items()]
+
+
+def _protection_section(pdf: _Report, audit: dict, tables: dict) -> None:
+    pdf.section("Protection classes")
+    cols = _protection_of(audit, tables)
+    if not any(p in _CLASSES for _t, _c, p in cols):
+        pdf.para("This audit records no protection classes (written before dumpmask recorded them).", color=_GREY)
+        return
+    counts = {k: sum(1 for *_x, p in cols if p == k) for k in _CLASSES}
+    pdf.para("Columns by protection class: " + "; ".join(f"{_CLASS_TEXT[k]}: {counts[k]}" for k in _CLASSES) + ".",
+             bold=True)
+    pdf.para("removed: nothing of the value is left (null). anonymised: static, redact, generalize.*: not linkable, "
+             "not reversible. pseudonymised: keyed deterministic fakes, hashes, noise, partial: not reversible without "
+             "brute force over the input space, but linkable across every dump made with the same key. reversible "
+             "with the key: remapped identifiers (a keyed permutation). kept: in clear.", size=7.5, color=_GREY)
+    if counts["pseudonymised"] or counts["reversible"]:
+        pdf.subsection("The output is pseudonymised, not anonymised")
+        pdf.para("Some columns are pseudonymised or reversible with the key: this output is pseudonymised data, "
+                 "still personal data. Whoever holds the key can undo the remapped identifiers and recompute "
+                 "every fake from a guessed original value; keep the key apart from the data, never with the "
+                 "copies, and use a new key per environment or release to break linkage between copies.",
+                 color=_AMBER, bold=True)
+        pdf.para(HIPAA_QUOTE, size=7.5)
+        pdf.para(GDPR_QUOTE, size=7.5)
+    rows = sorted(cols, key=lambda r: (_CLASSES.index(r[2]) if r[2] in _CLASSES else 9, r[0], r[1]), reverse=True)
+    pdf.subsection(f"Protection per column ({len(rows)})")
+    pdf.grid(("Table", "Column", "Protection"), [(t, c, _CLASS_TEXT.get(p, p)) for t, c, p in rows],
+             (70, 60, 50), size=7.5)
+
+
+def _residual_risk(pdf: _Report, audit: dict, tables: dict) -> None:
+    pdf.section("Residual risk")
+    v = audit.get("verification")
+    pdf.subsection("Leak check (--verify)")
+    if isinstance(v, dict):
+        leaks = [_dict(x) for x in _list(v.get("leaks"))]
+        pdf.grid(None, [("Mode", _text(v.get("mode"))), ("Values checked", _count(v.get("values_checked"))),
+                        ("Columns checked", _count(v.get("columns_checked"))),
+                        ("Leaks found", "0" if not leaks else
+                         "; ".join(f"{_text(x.get('table'))}.{_text(x.get('column'))} ({_count(x.get('values'))})"
+                                   for x in leaks)),
+                        ("Low-risk repeats", _count(v.get("low_risk_repeats"))),
+                        ("Result", _text(v.get("result")))], (40, 140), size=8, kv=True,
+                 styles=[None, None, None, (None, FontFace(emphasis="BOLD", color=_RED if leaks else _GREEN)),
+                         None, None])
+    else:
+        pdf.para("Verification was not run (no --verify): no leak check of the output is recorded.",
+                 color=_AMBER, bold=True)
+    ka = audit.get("kAnonymity")
+    if isinstance(ka, dict):
+        pdf.subsection(f"k-anonymity (k = {_text(ka.get('k'))}, action {_text(ka.get('action'))})")
+        rows = []
+        for t, e in _dict(ka.get("tables")).items():
+            e = _dict(e)
+            rows.append((str(t), ", ".join(map(str, _list(e.get("quasiIdentifiers")))), _count(e.get("achieved_k")),
+                         _count(e.get("classes_below_k")), _count(e.get("rows_below_k")),
+                         _count(e.get("rows_suppressed")) if "rows_suppressed" in e else "-"))
+        pdf.grid(("Table", "Quasi-identifiers", "Achieved k", "Classes < k", "Rows < k", "Suppressed"), rows,
+                 (40, 55, 22, 22, 20, 21), size=7.5)
+    pdf.subsection("Detection findings not covered by a rule")
+    kept, uncovered = [], []
+    for t, cols in _dict(audit.get("columns_detected")).items():
+        for c, e in _dict(cols).items():
+            e = _dict(e)
+            st = _norm_status(e.get("status"))
+            if not e.get("category") or e.get("evidence") in ("key", "rule"):
+                continue
+            if st == "kept":
+                kept.append((str(t), str(c), _text(e.get("category")), "KEPT IN CLEAR (rule says keep)"))
+            elif st == "NOT masked":
+                uncovered.append((str(t), str(c), _text(e.get("category")), "not masked (no rule)"))
+    if not isinstance(audit.get("columns_detected"), dict):
+        for d in map(_dict, _list(audit.get("detected_uncovered"))):
+            row = (_text(d.get("table")), _text(d.get("column")), _text(d.get("category")), _text(d.get("decision")))
+            (kept if d.get("decision") == "keep" else uncovered).append(row)
+    rows = kept + uncovered   # flagged columns kept in clear first, never buried
+    if rows:
+        pdf.grid(("Table", "Column", "Category", "Finding"), rows, (45, 40, 50, 45), size=7.5,
+                 styles=[(None, None, None, FontFace(emphasis="BOLD", color=_RED))] * len(kept)
+                 + [(None, None, None, FontFace(color=_AMBER))] * len(uncovered))
+    else:
+        pdf.para("Every column detection flagged is covered by a rule.", color=_GREEN)
+
+
+def fit_middle(pdf, text: str, width: float) -> str:
+    """`text` shortened in the middle with an ellipsis until it fits `width` (never cut at an end)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    lo, hi = 0, len(text)
+    best = text[:1] + "\u2026" + text[-1:]
+    while lo <= hi:
+        m = (lo + hi) // 2
+        cand = text[:(m + 1) // 2] + "\u2026" + text[len(text) - m // 2:]
+        if pdf.get_string_width(cand) <= width:
+            best, lo = cand, m + 1
+        else:
+            hi = m - 1
+    return best

@@ -72,7 +72,7 @@ def test_report_refuses_what_is_not_an_audit(dm, tmp_path, doc):
     f.write_text(json.dumps(data))
     pdf = tmp_path / "out.pdf"
     cp = dm("report", f, "-o", pdf)
-    assert cp.returncode == 1, cp.stderr
+    assert cp.returncode == 2, cp.stderr
     assert b"not a dumpmask audit" in cp.stderr
     assert not pdf.exists()
 

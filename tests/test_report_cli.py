@@ -251,7 +251,7 @@ def test_report_for_a_missing_or_bad_audit_fails_clearly(dm, tmp_path):
     assert cp.returncode == 1 and b"nope.json" in cp.stderr and b"Traceback" not in cp.stderr
     (tmp_path / "bad.json").write_text("{not json")
     cp = dm("report", tmp_path / "bad.json", "-o", tmp_path / "x.pdf")
-    assert cp.returncode == 1 and b"not a JSON audit" in cp.stderr
+    assert cp.returncode == 2 and b"not a JSON audit" in cp.stderr
     assert not (tmp_path / "x.pdf").exists()
 
 

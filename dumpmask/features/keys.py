@@ -699,7 +699,7 @@ class KeyRemapping(Stage):
             col = col or Column(name=c, kind="int" if spec[0] == "randomInteger" else "text")
             r = self.remapper(engine, spec)
             tstats = engine.audit.table(q)
-            stats = ColumnStats("key", CATEGORY, {"strategy": spec[0], "domain": r.domain})
+            stats = ColumnStats("key", CATEGORY, {"strategy": spec[0], "domain": r.domain}, protection="reversible")
             tstats.columns[c] = stats
             column_spec = ColumnSpec(i, c, col.kind, "key", RemapFactory(r, col, f"{q}.{c}"))
             out.append(engine.column_plan(column_spec, stats))

@@ -36,6 +36,7 @@ def describe_all() -> list[dict]:
                         **({"choices": list(spec.choices)} if spec.choices else {})}
                        for p, spec in cls.params.items()],
             "unique": cls.unique,
+            "protection": cls.protection,
             "kinds": list(cls.kinds) if cls.kinds is not None else None,
             "takes_argument": cls.takes_argument,
             **({"plugin": ORIGIN[name]} if name in ORIGIN else {}),

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from dumpmask.crypto import Key
 from dumpmask.errors import RulesError
+from dumpmask.protection import PROTECTION, weakest  # noqa: F401  (weakest: for the composite mutations)
 from dumpmask.schema import Column
 
 from .validity import NETWORK, base_type, domain_check_error, is_spatial, is_unknown_type
@@ -28,6 +29,9 @@ class Param:
 
 REGISTRY: dict[str, type["Transformer"]] = {}
 
+#: a plugin's mutation that declares no class is reported as this (never a claim it did not make)
+UNDECLARED_PROTECTION = "kept"
+
 EMPTY_PARAM = Param(str, "an empty string: 'keep' it empty (default) or 'mask' it like any value", "keep",
                     choices=("keep", "mask"))
 
@@ -36,6 +40,9 @@ def register(cls):
     """Class decorator: adds a transformer to the registry, refusing duplicate names."""
     if cls.name in REGISTRY:
         raise RuntimeError(f"duplicate transformer name {cls.name!r}")
+    p = getattr(cls, "protection", None)
+    if p is not None and p not in PROTECTION:
+        raise RulesError(f"mutation {cls.name!r} declares protection {p!r}: one of {', '.join(PROTECTION)}")
     REGISTRY[cls.name] = cls
     return cls
 
@@ -54,6 +61,10 @@ class Transformer:
     keeps_empty: ClassVar[bool] = False
     #: on an array column the mutation applies to each element (False: to the whole value)
     elementwise: ClassVar[bool] = True
+    #: what the mutation leaves of a value: one of PROTECTION ("removed", "anonymised",
+    #: "pseudonymised", "reversible", "kept"); None (a plugin that declares none) is reported as
+    #: UNDECLARED_PROTECTION
+    protection: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -92,6 +103,12 @@ class Transformer:
                     raise RulesError(f"option {k!r} is required for {cls.name}", where=where)
                 out[k] = p.default
         return out
+
+    @classmethod
+    def protection_of(cls, options: dict | None = None, argument: str | None = None) -> str:
+        """The protection class of this mutation with these (validated) options; composite
+        mutations (json, list, regex) override it with the weakest of what they apply."""
+        return cls.protection or UNDECLARED_PROTECTION
 
     def setup(self) -> None:
         """Build pools etc. once per column (called from __init__)."""

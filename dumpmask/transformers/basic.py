@@ -23,6 +23,7 @@ class Static(Transformer):
     the first colon, which may be empty). The only mutation that replaces NULL."""
 
     name = "static"
+    protection = "anonymised"
     takes_argument = True
     elementwise = False
 
@@ -62,6 +63,7 @@ class Null(Transformer):
     """Replace every value with NULL. Refused on NOT NULL columns."""
 
     name = "null"
+    protection = "removed"
     elementwise = False
 
     @classmethod
@@ -85,6 +87,7 @@ class Keep(Transformer):
     """Keep the value unchanged: an explicit, audited decision that the column is not personal."""
 
     name = "keep"
+    protection = "kept"
     unique = True
     elementwise = False
 
@@ -111,6 +114,7 @@ class Hash(PrfTransformer):
     uuid: a version-4 UUID made of PRF bits; truncated to varchar(n)."""
 
     name = "hash"
+    protection = "pseudonymised"
     unique = True
     kinds = ("text", "int", "numeric", "float", "uuid", "other")
     ascii_output = True
@@ -235,6 +239,7 @@ class Redact(Transformer):
     bool -> false, uuid -> the nil UUID, enum -> its first value. Option `value` overrides."""
 
     name = "redact"
+    protection = "anonymised"
     keeps_empty = True
     elementwise = False
     params = {"value": Param(str, "the replacement value (default: type-aware)", None)}

@@ -104,6 +104,7 @@ class FakeDate(_DateBase):
     original gets a date from the default range)."""
 
     name = "faker.date"
+    protection = "pseudonymised"
 
 
 @register
@@ -112,6 +113,7 @@ class FakeDateTime(_DateBase):
     date column). preserveYear keeps the original's year."""
 
     name = "faker.dateTime"
+    protection = "pseudonymised"
     LO = date(1970, 1, 1)
     HI = date(2025, 12, 31)
     with_time = True
@@ -126,6 +128,7 @@ class Ssn(PrfTransformer):
     serial never zero)."""
 
     name = "faker.ssn"
+    protection = "pseudonymised"
     kinds = ("text",)
     ascii_output = True
     make_uses_value = False
@@ -168,6 +171,7 @@ class CreditCard(PrfTransformer):
     Integer columns must hold 16 digits (bigint); numeric(p,s) needs p-s >= 16."""
 
     name = "faker.creditCard"
+    protection = "pseudonymised"
     kinds = ("text", "int", "numeric")
     ascii_output = True
     make_uses_value = False
@@ -233,6 +237,7 @@ class Iban(PrfTransformer):
     computed."""
 
     name = "faker.iban"
+    protection = "pseudonymised"
     kinds = ("text",)
     ascii_output = True
     make_uses_value = False
@@ -287,6 +292,7 @@ class Ipv4(PrfTransformer):
     """Fake IPv4 address (first octet 1-223, never 10 or 127); option private: inside 10.0.0.0/8."""
 
     name = "faker.ipv4"
+    protection = "pseudonymised"
     kinds = ("text",)
     ascii_output = True
     make_uses_value = False
@@ -319,6 +325,7 @@ class Ipv6(PrfTransformer):
     """Fake IPv6 address inside the documentation prefix 2001:db8::/32 (RFC 3849)."""
 
     name = "faker.ipv6"
+    protection = "pseudonymised"
     kinds = ("text",)
     ascii_output = True
     make_uses_value = False

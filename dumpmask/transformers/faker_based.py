@@ -39,6 +39,7 @@ class Email(PrfTransformer):
                "inputs stay distinct. " + _UNIQUE_NOTE + " In varchar(n) the name part is shortened first "
                "(down to none at n=26); below 26 characters the address is truncated and uniqueness weakened.")
     name = "faker.email"
+    protection = "pseudonymised"
     unique = True
     kinds = ("text",)
     digest_size = 24
@@ -121,6 +122,7 @@ class UserName(PrfTransformer):
                " In varchar(n) the name part is shortened first; below 14 characters the suffix is truncated "
                "and uniqueness weakened.")
     name = "faker.userName"
+    protection = "pseudonymised"
     unique = True
     kinds = ("text",)
     digest_size = 24
@@ -186,6 +188,7 @@ class Name(PoolTransformer):
     """Fake full name ("First Last") from a pool of Faker names."""
 
     name = "faker.name"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -198,6 +201,7 @@ class FirstName(PoolTransformer):
     """Fake first name from a pool of Faker first names."""
 
     name = "faker.firstName"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -210,6 +214,7 @@ class LastName(PoolTransformer):
     """Fake last name from a pool of Faker last names."""
 
     name = "faker.lastName"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -222,6 +227,7 @@ class Address(PoolTransformer):
     """Fake postal address on one line ("street, city, state zip") from a pool of Faker addresses."""
 
     name = "faker.address"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -234,6 +240,7 @@ class Company(PoolTransformer):
     """Fake company name from a pool of Faker companies."""
 
     name = "faker.company"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -246,6 +253,7 @@ class City(PoolTransformer):
     """Fake city name from a pool of Faker cities."""
 
     name = "faker.city"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -258,6 +266,7 @@ class Postcode(PoolTransformer):
     """Fake postal code from a pool of Faker postcodes (text: codes can have leading zeros)."""
 
     name = "faker.postcode"
+    protection = "pseudonymised"
     params = LOCALE
 
     @staticmethod
@@ -271,6 +280,7 @@ class Phone(PoolTransformer):
     (extension dropped, shortened to fit the type)."""
 
     name = "faker.phone"
+    protection = "pseudonymised"
     params = LOCALE
     kinds = ("text", "int")
 
@@ -298,6 +308,7 @@ class Url(PrfTransformer):
     """Fake URL on a reserved domain: `https://www.example.org/lorem-ipsum-dolor/k3j9x0a2`."""
 
     name = "faker.url"
+    protection = "pseudonymised"
     kinds = ("text",)
     ascii_output = True
     digest_size = 24
@@ -331,6 +342,7 @@ class Text(PrfTransformer):
     original (capped at 4000 characters). An empty original stays empty."""
 
     name = "faker.text"
+    protection = "pseudonymised"
     kinds = ("text",)
     MAX = 4000
 

@@ -23,6 +23,7 @@ class Prefix(Transformer):
     the rest to the original length with that character ("021**"). Text columns."""
 
     name = "generalize.prefix"
+    protection = "anonymised"
     kinds = ("text",)
     elementwise = False
     params = {"length": Param(int, "characters kept from the start", 3),
@@ -64,6 +65,7 @@ class Bucket(Transformer):
     column's minimum caps the lowest band). Integer, numeric and float columns."""
 
     name = "generalize.bucket"
+    protection = "anonymised"
     kinds = ("int", "numeric", "float")
     elementwise = False
     params = {"width": Param((int, float), "the width of a band", 10)}
@@ -114,6 +116,7 @@ class TopCode(Transformer):
     columns."""
 
     name = "generalize.topcode"
+    protection = "anonymised"
     kinds = ("int", "numeric", "float")
     elementwise = False
     params = {"max": Param((int, float, str), "the largest value written (a number, or a numeric string)"),
@@ -175,6 +178,7 @@ class TruncateDate(Transformer):
     infinity stays. Date and timestamp columns."""
 
     name = "generalize.date"
+    protection = "anonymised"
     kinds = ("date", "timestamp")
     elementwise = False
     params = {"to": Param(str, "year or month", "year", choices=("year", "month"))}

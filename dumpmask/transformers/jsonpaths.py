@@ -19,7 +19,7 @@ from json.encoder import encode_basestring, encode_basestring_ascii
 from dumpmask.errors import MaskingError, RulesError
 from dumpmask.schema import Column, classify
 
-from .base import Param, Transformer, register
+from .base import Param, Transformer, register, weakest
 
 WILD = object()       # the `[*]` segment
 HAS_DELETE = object()  # a trie node's marker: a path deletes some of its members
@@ -88,12 +88,24 @@ class JsonPaths(Transformer):
     text columns."""
 
     name = "json"
+    protection = "pseudonymised"
     kinds = ("json", "text")
     elementwise = False
     params = {"paths": Param(dict, "path -> mutation (a name, or {\"mutation\", \"options\"}), or null / delete",
                              required=True),
               "onInvalid": Param(str, "a value that is not valid JSON: error (the run stops), null or keep", "error",
                                  choices=("error", "null", "keep"))}
+
+    @classmethod
+    def protection_of(cls, options=None, argument=None) -> str:
+        """The weakest class of the paths' mutations (members no path names stay as they are)."""
+        from .names import inner_protection
+
+        out = []
+        for spec in (options or {}).get("paths", {}).values():
+            name, opts = (spec.get("mutation"), spec.get("options")) if isinstance(spec, dict) else (spec, None)
+            out.append(inner_protection(name, opts))
+        return weakest(out)
 
     def setup(self) -> None:
         paths = self.options["paths"]

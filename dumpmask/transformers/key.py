@@ -14,6 +14,7 @@ class KeyMutation(Transformer):
     on its own (integer, UUID or text strategy from its type)."""
 
     name = "key"
+    protection = "reversible"
     params = {"domain": Param(str, "the key column whose values this column copies: table.column")}
     unique = True
     elementwise = False

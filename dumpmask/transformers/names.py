@@ -69,3 +69,15 @@ def parse_mutation(spec: str, where: str | None = None) -> tuple[type[Transforme
     return cls, None
 
 
+
+
+def inner_protection(mutation, options: dict | None = None) -> str:
+    """The protection class of a mutation named inside another one's options (json, list,
+    regex): "null" and "delete" remove; an unknown name counts as kept (the outer rule refuses it)."""
+    if mutation in ("null", "delete"):
+        return "removed"
+    try:
+        cls, arg = parse_mutation(str(mutation))
+        return cls.protection_of(cls.validate_options(dict(options or {})), arg)
+    except RulesError:
+        return "kept"

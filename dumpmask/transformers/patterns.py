@@ -7,7 +7,7 @@ import re
 
 from dumpmask.errors import MaskingError, RulesError
 
-from .base import Param, Transformer, register
+from .base import Param, Transformer, register, weakest
 
 _NOT_INNER = ("key", "json", "template", "null", "regex")
 
@@ -48,6 +48,7 @@ class Regex(Transformer):
     rules are loaded, a result longer than the column's length stops the row."""
 
     name = "regex"
+    protection = "pseudonymised"
     kinds = ("text",)
     elementwise = False
     params = {"pattern": Param(str, "the regular expression (Python re syntax)", required=True),
@@ -56,6 +57,22 @@ class Regex(Transformer):
               "options": Param(dict, "that mutation's options", None),
               "groups": Param(dict, "group number or name -> the mutation of that group", None),
               "ignoreCase": Param(bool, "match letters case-insensitively", False)}
+
+    @classmethod
+    def protection_of(cls, options=None, argument=None) -> str:
+        """The class of what replaces the matches (text outside the matches stays as it is): a
+        `replace` template is anonymised, kept when it repeats a group (\\1, \\g<name>); a
+        mutation's or the weakest of the groups' mutations."""
+        from .names import inner_protection
+
+        o = options or {}
+        if o.get("replace") is not None:
+            return "kept" if re.search(r"\\(?:\d|g<)", o["replace"]) else "anonymised"
+        if o.get("mutation") is not None:
+            return inner_protection(o["mutation"], o.get("options"))
+        groups = o.get("groups") or {}
+        return weakest(inner_protection(*((g.get("mutation"), g.get("options")) if isinstance(g, dict) else (g, None)))
+                       for g in groups.values())
 
     def setup(self) -> None:
         o = self.options

@@ -25,6 +25,7 @@ class Partial(Transformer):
     kept: it would be shown whole). Text columns; the length stays the same."""
 
     name = "partial"
+    protection = "pseudonymised"
     kinds = ("text",)
     elementwise = False
     params = {"first": Param(int, "characters kept at the start", 0),
@@ -54,6 +55,7 @@ class PartialEmail(Transformer):
     without "@" is hidden entirely. Text columns; the length stays the same."""
 
     name = "partial.email"
+    protection = "pseudonymised"
     kinds = ("text",)
     elementwise = False
     params = {"keep": Param(str, "what of the local part stays", "first", choices=("first", "none")),
@@ -87,6 +89,7 @@ class Noise(PrfTransformer):
     keeps its format (a timestamp its time of day and zone as written)."""
 
     name = "noise"
+    protection = "pseudonymised"
     kinds = ("int", "numeric", "float", "date", "timestamp")
     elementwise = False
     digest_size = 8
@@ -172,6 +175,7 @@ class Choice(PrfTransformer):
     against the column's type when the rules are loaded."""
 
     name = "choice"
+    protection = "pseudonymised"
     elementwise = False
     digest_size = 8
     params = {"values": Param(list, "the values to pick from", required=True),
@@ -227,6 +231,7 @@ class FakerProvider(PoolTransformer):
     that does not exist, or is not a text generator, is refused when the rules are loaded."""
 
     name = "faker"
+    protection = "pseudonymised"
     params = {"provider": Param(str, "the Faker provider (method) name", required=True),
               "args": Param(dict, "its keyword arguments", None),
               "locale": Param(str, "Faker locale the pool is drawn from", "en_US")}
@@ -268,11 +273,20 @@ class ListOf(Transformer):
     elements stay empty. `options` are the inner mutation's. Text columns."""
 
     name = "list"
+    protection = "pseudonymised"
     kinds = ("text",)
     elementwise = False
     params = {"separator": Param(str, "what separates the elements", ","),
               "mutation": Param(str, "the mutation of each element", required=True),
               "options": Param(dict, "the element mutation's options", None)}
+
+    @classmethod
+    def protection_of(cls, options=None, argument=None) -> str:
+        """The class of the elements' mutation."""
+        from .names import inner_protection
+
+        o = options or {}
+        return inner_protection(o.get("mutation"), o.get("options"))
 
     def setup(self) -> None:
         from .names import parse_mutation

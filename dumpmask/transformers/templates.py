@@ -53,6 +53,7 @@ class Template(Transformer):
     order); a cycle or an unknown column is refused when the rules are loaded. Text columns."""
 
     name = "template"
+    protection = "pseudonymised"
     kinds = ("text",)
     elementwise = False
     params = {"template": Param(str, "the text, with {column} for a column's new value", required=True),
