@@ -275,7 +275,7 @@ def _mutate(t, v: str, leaf, owner):
     invalid JSON (onInvalid keep would then write the document unmasked)."""
     try:
         return t(v)
-    except (ValueError, IndexError, StopIteration, RecursionError, TypeError) as e:
+    except (ValueError, ArithmeticError, IndexError, StopIteration, RecursionError, TypeError) as e:
         raise MaskingError(f"{owner.column.name}: json: {leaf.spec}: {_name(leaf)} failed "
                            f"({type(e).__name__})") from None
 
