@@ -125,3 +125,14 @@ def test_mysql_unescape_of_backslash_quote_only_literals_matches_the_general_one
 def test_mysql_json_literal_round_trip(value):
     doc = json.dumps(value, ensure_ascii=False).encode()
     assert mysql_lex.decode_literal(mysql_lex.encode_string(doc)) == ("string", doc)
+
+
+def test_json_too_long_for_varchar_stops_the_mysql_run_without_a_traceback(tmp_path, dm):
+    dump = ("CREATE TABLE `p` (\n  `id` int NOT NULL,\n  `doc` varchar(40) DEFAULT NULL\n) ENGINE=InnoDB;\n"
+            "INSERT INTO `p` VALUES (1,'{\\\"email\\\": \\\"m@x.io\\\"}');\n")
+    (tmp_path / "r.json").write_text(json.dumps({"tables": [{"tableName": "p", "columnMutations": [
+        {"column": "doc", "mutation": "json", "options": {"paths": {"$.email": "faker.email"}}}]}]}))
+    r = dm("-c", tmp_path / "r.json", "--dialect", "mysql", input=dump.encode())
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "longer than the column's 40 characters" in err, err
+    assert "Traceback" not in err and "m@x.io" not in err and b"m@x.io" not in r.stdout

@@ -99,8 +99,10 @@ class JsonPaths(Transformer):
     escapes). Types kept: a string gets the mutation's text as a string, a number only a
     number (noise, generalize.*, hash...: else the row stops), `null` writes JSON null,
     `delete` removes the member or element. JSON null stays null. A row that is not valid JSON
-    stops the run (the row named) unless `onInvalid` is "null" or "keep". json, jsonb and
-    text columns."""
+    stops the run (the row named) unless `onInvalid` is "null" or "keep" (only a document
+    that is not JSON: a path's mutation failing, a document nested too deeply, or a result longer
+    than a varchar column always stop the row). Integers of any length are kept as written. json,
+    jsonb and text columns."""
 
     name = "json"
     kinds = ("json", "text")
