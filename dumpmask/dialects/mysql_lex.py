@@ -641,8 +641,13 @@ _UNESC_RE = {
 def _unescape_one(quoted: bytes) -> bytes:
     q = quoted[0]
     body = quoted[1:-1]
-    if 0x5C not in body and bytes((q, q)) not in body:
-        return body
+    if bytes((q, q)) not in body:
+        if 0x5C not in body:
+            return body
+        if b"\\" not in body.replace(b'\\"', b""):
+            # only \" escapes (a JSON document as mysqldump writes it): no backslash precedes
+            # another, so each \" is one escaped quote
+            return body.replace(b'\\"', b'"')
     table = _UNESC_TABLE
     qb = bytes((q,))
 

@@ -21,8 +21,23 @@ from dumpmask.schema import Column, classify
 
 from .base import Param, Transformer, register, weakest
 
-WILD = object()       # the `[*]` segment
-HAS_DELETE = object()  # a trie node's marker: a path deletes some of its members
+class _Sentinel:
+    """A trie marker that stays itself through pickle (a -j worker's copy is the same object)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __reduce__(self):
+        return self.name        # pickled by reference to this module's global of that name
+
+    def __repr__(self):
+        return self.name
+
+
+WILD = _Sentinel("WILD")            # the `[*]` segment
+HAS_DELETE = _Sentinel("HAS_DELETE")  # a trie node's marker: a path deletes some of its members
 DELETE = "delete"
 _WS = re.compile(r"[ \t\n\r]*")
 _BLANKS = " \t\n\r"
@@ -84,8 +99,10 @@ class JsonPaths(Transformer):
     escapes). Types kept: a string gets the mutation's text as a string, a number only a
     number (noise, generalize.*, hash...: else the row stops), `null` writes JSON null,
     `delete` removes the member or element. JSON null stays null. A row that is not valid JSON
-    stops the run (the row named) unless `onInvalid` is "null" or "keep". json, jsonb and
-    text columns."""
+    stops the run (the row named) unless `onInvalid` is "null" or "keep" (only a document
+    that is not JSON: a path's mutation failing, a document nested too deeply, or a result longer
+    than a varchar column always stop the row). Integers of any length are kept as written. json,
+    jsonb and text columns."""
 
     name = "json"
     protection = "pseudonymised"
@@ -184,7 +201,11 @@ class JsonPaths(Transformer):
             end = _walk(value, _WS.match(value, 0).end(), self.root, edits, self)
             if _WS.match(value, end).end() != len(value):
                 raise ValueError(end)
-        except (JSONDecodeError, ValueError, StopIteration, IndexError, RecursionError) as e:
+        except RecursionError:
+            # valid or not, a document nested deeper than the scanner goes is not masked: never
+            # "kept" as invalid (onInvalid keep would write it unmasked)
+            raise MaskingError(f"{self.column.name}: json: the document is nested too deeply to be read") from None
+        except (JSONDecodeError, ValueError, StopIteration, IndexError) as e:
             choice = self.options["onInvalid"]
             if choice == "null":
                 return None
@@ -204,7 +225,12 @@ class JsonPaths(Transformer):
             out.append(new)
             pos = e
         out.append(value[pos:])
-        return "".join(out)
+        result = "".join(out)
+        n = self.column.length
+        if n is not None and self.column.kind in ("text", "other") and len(result) > n:
+            # cut, the document would not be JSON any more: the row stops, as regex and template do
+            raise MaskingError(f"{self.column.name}: json: the result is longer than the column's {n} characters")
+        return result
 
 
 def _trie(leaves) -> dict:
@@ -249,7 +275,23 @@ def _leaves(node):
             yield from _leaves(v)
 
 
-_scan = json.JSONDecoder(parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name))).scan_once
+def _no_constant(name):
+    raise ValueError(name)      # NaN, Infinity: not JSON
+
+
+# integers are kept as their text (parse_int=str): int() refuses more than 4,300 digits
+# (sys.set_int_max_str_digits) with a ValueError, which would read a valid document as invalid
+_scan = json.JSONDecoder(parse_int=str, parse_constant=_no_constant).scan_once
+
+
+def _mutate(t, v: str, leaf, owner):
+    """t(v) for a leaf; an exception of the mutation is an error of the row, never taken for
+    invalid JSON (onInvalid keep would then write the document unmasked)."""
+    try:
+        return t(v)
+    except (ValueError, ArithmeticError, IndexError, StopIteration, RecursionError, TypeError) as e:
+        raise MaskingError(f"{owner.column.name}: json: {leaf.spec}: {_name(leaf)} failed "
+                           f"({type(e).__name__})") from None
 
 
 def _walk(s: str, i: int, node: dict, edits: list, owner) -> int:
@@ -362,7 +404,7 @@ def _apply(s: str, i: int, leaf: _Leaf, edits: list, owner) -> int:
         t = leaf.text
         if t is None:
             raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a string, which {_name(leaf)} does not write")
-        new = t(v)
+        new = _mutate(t, v, leaf, owner)
         if new == v:
             return end
         edits.append((i, end, "null" if new is None else _string(new, s)))
@@ -385,7 +427,7 @@ def _apply(s: str, i: int, leaf: _Leaf, edits: list, owner) -> int:
         t = leaf.boolean
         if t is None:
             raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a boolean, which {_name(leaf)} does not write")
-        new = t("true" if v else "false")
+        new = _mutate(t, "true" if v else "false", leaf, owner)
         if new is None:
             edits.append((i, end, "null"))
         elif new.lower() in ("true", "t", "false", "f", "1", "0"):
@@ -400,7 +442,7 @@ def _apply(s: str, i: int, leaf: _Leaf, edits: list, owner) -> int:
     if t is None:
         raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a number, which {_name(leaf)} does not write "
                            "(a numeric mutation: noise, generalize.bucket, hash...; or null, delete)")
-    new = t(token)
+    new = _mutate(t, token, leaf, owner)
     if new is None:
         edits.append((i, end, "null"))
     elif new != token:
