@@ -153,3 +153,27 @@ def test_a_plugin_failing_at_run_time_exits_1_naming_plugin_column_and_line(tmp_
     assert f"{src}:" in err and "p" in err and "row 1" in err
     assert "Anna" not in err and "Smith" not in err   # never the value
     assert r.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")
+
+
+@pytest.mark.parametrize("dump", [
+    ("CREATE TABLE public.p (id integer, name character varying(20));\n"
+     "COPY public.p (id, name) FROM stdin;\n1\tAnna Maria Smith\n2\t\\N\n\\.\n").encode(),
+    ("CREATE TABLE `p` (`id` int NOT NULL, `name` varchar(20), PRIMARY KEY (`id`));\n"
+     "INSERT INTO `p` VALUES (1,'Anna Maria Smith'),(2,NULL);\n").encode()], ids=["pg-copy", "mysql-insert"])
+def test_a_plugin_result_longer_than_the_column_stops_the_row(tmp_path, dm, dump):
+    # the restore would refuse it (MySQL in non-strict mode would truncate it): never written
+    source = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', "return value * 3")
+    assert source != PLUGIN
+    path = _files(tmp_path, source, "long_plugin.py")
+    src = tmp_path / "in.sql"
+    src.write_bytes(dump)
+    r = dm("--plugin", path, "-c", tmp_path / "r.json", src)
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "longer than the column's 20 characters" in err and "long_plugin.py" in err and f"{src}:" in err
+    assert "Anna" not in err and b"Anna Maria SmithAnna" not in r.stdout
+    assert r.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")
+    # a result that fits is written
+    fits = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', "return value[:20]")
+    ok = dm("--plugin", _files(tmp_path, fits, "fits_plugin.py"), "-c", tmp_path / "r.json", src)
+    assert ok.returncode == 0, ok.stderr.decode()

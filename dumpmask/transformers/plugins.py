@@ -119,6 +119,11 @@ def _guard(cls, label: str, name: str) -> None:
         if out is not None and not isinstance(out, str):
             raise MaskingError(f"{label}: mutation {name!r} on column {col!r} returned "
                                f"{type(out).__name__}, not text (str) or None")
+        n = getattr(getattr(self, "column", None), "length", None)
+        if out is not None and n is not None and len(out) > n and out != value:
+            # the restore would refuse it (or MySQL truncate it): stop the row, as built-ins do
+            raise MaskingError(f"{label}: mutation {name!r} on column {col!r}: the result is longer than the "
+                               f"column's {n} characters")
         return out
 
     guarded._dumpmask_guarded = True
