@@ -72,7 +72,7 @@ def test_no_library_module_imports_a_command():
 
 def test_every_command_module_is_on_the_group_and_guarded():
     assert sorted(main.commands) == sorted(command.name for command in COMMANDS)
-    assert sorted(main.commands) == ["kanon", "mask", "preview", "report", "rules", "scan", "transformers", "verify",
+    assert sorted(main.commands) == ["kanon", "key", "mask", "preview", "report", "rules", "scan", "transformers", "verify",
                                      "verify-audit"]
     for command in COMMANDS:
         for leaf in getattr(command, "commands", {}).values() or [command]:   # a group: its subcommands
@@ -109,7 +109,7 @@ def signal_handlers():
     (DumpSyntaxError("unterminated COPY block", line=7, source="dump.sql"), 1),
     (MaskingError("public.person.email: cannot mask"), 1),
     (StrictError("--strict: 1 column(s) hold personal data"), 1),
-    (KeyError_("key file k is empty"), 1),
+    (KeyError_("key file k is empty"), 2),   # a usage error since session 8 (#18)
     (DumpmaskError("cannot open input x.sql: No such file or directory"), 1),
     (FileNotFoundError(2, "No such file or directory", "x.sql"), 1),
     (MemoryError(), 1),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 import resource
 import subprocess
 import sys
@@ -75,9 +76,25 @@ def run_rss(args, **kw):
     with open(out_path, "wb") as o, open(err_path, "wb") as e:
         p = subprocess.Popen([sys.executable, "-m", "dumpmask", *map(str, args)], stdin=subprocess.DEVNULL,
                              stdout=o, stderr=e, env=env, cwd=REPO, preexec_fn=limit)
-        _, status, ru = os.wait4(p.pid, 0)
+        # The peak of the child's own address space: VmHWM read from /proc while it runs (the
+        # last reading before it exits). Not wait4's ru_maxrss: a forked child starts with the
+        # parent's resident pages, and a pytest worker that grew to hundreds of MB makes every
+        # child look that large (seen under xdist in CI).
+        hwm = 0
+        while True:
+            try:
+                with open(f"/proc/{p.pid}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"VmHWM:"):
+                            hwm = max(hwm, int(line.split()[1]) * 1024)
+                        elif line.startswith(b"State:") and b"Z" in line.split()[1]:
+                            raise FileNotFoundError   # exited: VmHWM is gone with its memory
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            time.sleep(0.005)
+        _, status, _ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, out_path.read_bytes(), err_path.read_bytes(), ru.ru_maxrss * 1024
+    return p.returncode, out_path.read_bytes(), err_path.read_bytes(), hwm
 
 
 # --------------------------------------------------------------------------- SIZE
