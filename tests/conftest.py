@@ -34,6 +34,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import threading
+
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -393,3 +395,17 @@ REQUIRED_OPTIONS = {"generalize.topcode": {"max": 9}, "choice": {"values": ["a",
                     "list": {"mutation": "faker.email"}, "noise": {"absolute": 3},
                     "json": {"paths": {"$.a": "redact"}, "onInvalid": "keep"}, "regex": {"pattern": "a", "replace": "b"},
                     "template": {"template": "x"}}
+
+
+@pytest.fixture(autouse=True)
+def _default_termination_signals():
+    """Each test starts with SIGTERM and SIGHUP at their defaults. dumpmask's guard, run in
+    process (CliRunner), leaves them ignored after a run, and an ignored signal is inherited
+    by every child: a later test's dumpmask subprocess would then (rightly, as under nohup)
+    ignore the SIGHUP the test sends it (seen under xdist in CI: the signal tests timed out)."""
+    import signal as _signal
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (_signal.SIGTERM, _signal.SIGHUP):
+            _signal.signal(signum, _signal.SIG_DFL)
+    yield
