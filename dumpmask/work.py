@@ -461,11 +461,13 @@ def _block_columns(entries):
 
 
 def _add_counts(entries, counts) -> None:
+    """The C block functions' counts: (changed, nulls) per column, then per column the largest
+    key C wrote (a remapped key's observed maximum, for setval / AUTO_INCREMENT)."""
     k = len(entries)
     for j, entry in enumerate(entries):
         entry.stats.changed += counts[2 * j]
         entry.stats.nulls += counts[2 * j + 1]
-        if entry.key_fast is not None and entry.key_fast is not _KEEP and len(counts) == 3 * k:   # C: the largest key it wrote
+        if entry.key_fast is not None and entry.key_fast is not _KEEP:
             top = counts[2 * k + j]
             observed = getattr(entry.value_fn, "observed", None)
             if observed is not None and top > observed["max"]:

@@ -136,16 +136,22 @@ MY_DUMP = ("CREATE TABLE `p` (`id` int NOT NULL, `name` text, PRIMARY KEY (`id`)
            "INSERT INTO `p` VALUES (1,'Anna Maria Smith'),(2,NULL);\n").encode()
 
 
+def _run_plugin_body(tmp_path, dm, body: str, name: str, dump: bytes):
+    """Mask `dump` with the example plugin whose mutation's body is `body` (file `name`):
+    -> (the completed run, the input's path)."""
+    source = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', body)
+    assert source != PLUGIN
+    path = _files(tmp_path, source, name)
+    src = tmp_path / "in.sql"
+    src.write_bytes(dump)
+    return dm("--plugin", path, "-c", tmp_path / "r.json", src), src
+
+
 @pytest.mark.parametrize("dump", [DUMP, MY_DUMP], ids=["pg-copy", "mysql-insert"])
 @pytest.mark.parametrize("bad", sorted(RUNTIME_BAD))
 def test_a_plugin_failing_at_run_time_exits_1_naming_plugin_column_and_line(tmp_path, dm, bad, dump):
     body, says = RUNTIME_BAD[bad]
-    source = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', body)
-    assert source != PLUGIN
-    path = _files(tmp_path, source, "runtime_plugin.py")
-    src = tmp_path / "in.sql"
-    src.write_bytes(dump)
-    r = dm("--plugin", path, "-c", tmp_path / "r.json", src)
+    r, src = _run_plugin_body(tmp_path, dm, body, "runtime_plugin.py", dump)
     err = r.stderr.decode()
     assert r.returncode == 1, err                      # not 70 (internal error), not 2
     assert "Traceback" not in err and "internal error" not in err
@@ -162,18 +168,12 @@ def test_a_plugin_failing_at_run_time_exits_1_naming_plugin_column_and_line(tmp_
      "INSERT INTO `p` VALUES (1,'Anna Maria Smith'),(2,NULL);\n").encode()], ids=["pg-copy", "mysql-insert"])
 def test_a_plugin_result_longer_than_the_column_stops_the_row(tmp_path, dm, dump):
     # the restore would refuse it (MySQL in non-strict mode would truncate it): never written
-    source = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', "return value * 3")
-    assert source != PLUGIN
-    path = _files(tmp_path, source, "long_plugin.py")
-    src = tmp_path / "in.sql"
-    src.write_bytes(dump)
-    r = dm("--plugin", path, "-c", tmp_path / "r.json", src)
+    r, src = _run_plugin_body(tmp_path, dm, "return value * 3", "long_plugin.py", dump)
     err = r.stderr.decode()
     assert r.returncode == 1, err
     assert "longer than the column's 20 characters" in err and "long_plugin.py" in err and f"{src}:" in err
     assert "Anna" not in err and b"Anna Maria SmithAnna" not in r.stdout
     assert r.stdout.rstrip().endswith(b"DUMPMASK_ABORTED_THE_DUMP_IS_INCOMPLETE;")
     # a result that fits is written
-    fits = PLUGIN.replace('return "".join(w[0] + self.options["dot"] for w in value.split())', "return value[:20]")
-    ok = dm("--plugin", _files(tmp_path, fits, "fits_plugin.py"), "-c", tmp_path / "r.json", src)
+    ok, _src = _run_plugin_body(tmp_path, dm, "return value[:20]", "fits_plugin.py", dump)
     assert ok.returncode == 0, ok.stderr.decode()
