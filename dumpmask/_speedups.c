@@ -587,6 +587,53 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------
+ * copy_scan
+ * ---------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(copy_scan_doc,
+"copy_scan(window) -> (term, lines, cut)\n\n"
+"One pass over a chunk of PostgreSQL COPY text data for the reader (postgres.copy_scan is its\n"
+"pure twin): term is where the first terminator line (backslash, dot, then '\\n' or '\\r\\n')\n"
+"that follows a '\\n' begins (the index of its backslash), or -1; lines is the number of '\\n'\n"
+"in window[:term] (term >= 0) or in the whole window; cut is the end of the last '\\n'\n"
+"(rfind + 1), 0 when there is none.");
+
+static PyObject *
+speedups_copy_scan(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    const uchar *d, *nl;
+    Py_ssize_t n, pos = 0, lines = 0, term = -1, cut = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*:copy_scan", &buf))
+        return NULL;
+    d = (const uchar *)buf.buf;
+    n = buf.len;
+    Py_BEGIN_ALLOW_THREADS
+    while (pos < n && (nl = (const uchar *)memchr(d + pos, '\n', (size_t)(n - pos))) != NULL) {
+        Py_ssize_t i = (Py_ssize_t)(nl - d);
+        lines++;
+        cut = i + 1;
+        if (i + 3 < n && d[i + 1] == '\\' && d[i + 2] == '.'
+                && (d[i + 3] == '\n' || (d[i + 3] == '\r' && i + 4 < n && d[i + 4] == '\n'))) {
+            term = i + 1;
+            break;
+        }
+        pos = i + 1;
+    }
+    Py_END_ALLOW_THREADS
+    if (term >= 0) {
+        /* cut: the end of the window's last line break, as rfind gives it */
+        const uchar *last = d + n;
+        while (last > d && last[-1] != '\n')
+            last--;
+        cut = (Py_ssize_t)(last - d);
+    }
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("nnn", term, lines, cut);
+}
+
+/* ------------------------------------------------------------------------------------------
  * copy_spans
  * ---------------------------------------------------------------------------------------- */
 
@@ -3354,6 +3401,7 @@ static PyMethodDef speedups_methods[] = {
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
     {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
+    {"copy_scan", speedups_copy_scan, METH_VARARGS, copy_scan_doc},
     /* fakes */
     {"prf_state", speedups_prf_state, METH_VARARGS, prf_state_doc},
     {"prf_digest", speedups_prf_digest, METH_VARARGS, prf_digest_doc},

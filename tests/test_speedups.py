@@ -729,6 +729,45 @@ def test_copy_spans_no_read_past_the_end(c, guarded, data, ncols, idxs, cut):
     assert c.copy_spans(v, ncols, idxs) == ref_copy_spans(data, ncols, idxs)
 
 
+def ref_copy_scan(window: bytes):
+    """copy_scan by its definition, line by line: the first line (after a line break) that is
+    exactly a backslash and a dot, ended by \\n or \\r\\n."""
+    pieces = window.split(b"\n")
+    pos, term = 0, -1
+    for n, piece in enumerate(pieces[:-1]):
+        nxt = pos + len(piece) + 1          # where the line after this line break begins
+        rest = window[nxt:]
+        if n + 1 < len(pieces) and (rest.startswith(b"\\.\n") or rest.startswith(b"\\.\r\n")):
+            term = nxt
+            break
+        pos = nxt
+    lines = window.count(b"\n", 0, term) if term >= 0 else window.count(b"\n")
+    return term, lines, window.rfind(b"\n") + 1
+
+
+copy_windows = st.lists(st.sampled_from([b"\n", b"\\", b".", b"\r", b"x", b"\t", b"\\.\n", b"\n\\.\r\n"]),
+                        max_size=40).map(b"".join)
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(window=st.one_of(copy_windows, st.binary(max_size=64)), cut=st.integers(0, 3))
+def test_copy_scan_c_is_pure_and_reference(c, guarded, window, cut):
+    window = window[:max(0, len(window) - cut)]
+    want = ref_copy_scan(window)
+    assert postgres.copy_scan(window) == want
+    assert c.copy_scan(guarded.view(window)) == want
+
+
+def test_copy_scan_cases(c):
+    for impl in (c.copy_scan, postgres.copy_scan):
+        assert impl(b"") == (-1, 0, 0)
+        assert impl(b"\\.\n") == (-1, 1, 3)            # not after a line break: the caller's case
+        assert impl(b"a\n\\.\nrest\n") == (2, 1, 10)
+        assert impl(b"a\nb\n\\.\r\n") == (4, 2, 8)
+        assert impl(b"a\n\\.x\n\\.") == (-1, 2, 6)      # "\\.x" is data; "\\." without its line break is not yet
+        assert impl(b"a\tb\nc") == (-1, 1, 4)
+
+
 # --------------------------------------------------------------------------------------------
 # FAKES: the keyed PRF and the plain-field path of the transformers (transformers/fastprf.py)
 # --------------------------------------------------------------------------------------------
