@@ -282,3 +282,50 @@ def test_the_cli_writes_the_same_bytes_with_the_cache_off_cold_and_warm(dm, tmp_
             assert sorted(f.suffix for f in folder.iterdir()) == [".pool"] * 8   # first, last, e-mail, phone, lorem, address, city, postcode
     assert outputs[0] == outputs[1] == outputs[2]
     assert b"COPY" in outputs[0]
+
+
+# ---- the light Faker (common.LIGHT_PROVIDERS): the same draws as a Faker with every provider
+
+LOCALES = ["en_US", "de_DE", "fr_FR", "ja_JP", "el_GR", "zh_CN", "pt_BR", "ar_AA"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_light_method_is_the_one_the_full_faker_resolves(monkeypatch, locale):
+    """A method the light providers have must be the function the full Faker would call
+    (a provider later in faker.config.PROVIDERS may define the same name: then the light Faker
+    would draw other values)."""
+    new_process(monkeypatch)
+    light = common._faker(locale).factories[0]
+    full = common.full_generator(locale, light.random)
+    names = [n for n, v in vars(light).items() if not n.startswith("_") and callable(v) and hasattr(v, "__self__")]
+    assert len(names) > 20
+    for n in names:
+        assert getattr(light, n).__func__ is getattr(full, n).__func__, n
+    assert "_dm_full" not in vars(light)          # nothing so far needed the full Faker
+
+
+BUILDERS = {
+    "light only": lambda g: f"{g.first_name()} {g.street_address()} {g.phone_number()}",
+    "full only": lambda g: f"{g.job()} {g.credit_card_number()}",
+    # a light method, then one the light providers lack: the full Faker takes over mid-draw
+    "both": lambda g: f"{g.last_name()}|{g.iban()}|{g.city()}|{g.license_plate()}",
+}
+
+
+@pytest.mark.parametrize("locale", ["en_US", "de_DE", "ja_JP"])
+@pytest.mark.parametrize("builder", sorted(BUILDERS))
+def test_a_light_faker_draws_what_a_full_one_draws(monkeypatch, locale, builder):
+    monkeypatch.setenv("DUMPMASK_POOL_CACHE", "off")
+    new_process(monkeypatch)
+    light = common.get_pool(KEY, "t:" + builder, BUILDERS[builder], locale, size=300)
+    new_process(monkeypatch)
+    monkeypatch.setattr(common, "LIGHT_PROVIDERS", tuple(p.rsplit(".", 1)[-1] for p in _all_providers()))
+    full = common.get_pool(KEY, "t:" + builder, BUILDERS[builder], locale, size=300)
+    assert "_dm_full" not in vars(common._FAKERS[locale].factories[0])
+    assert light == full and len(light) > 250
+
+
+def _all_providers():
+    from faker.config import PROVIDERS
+
+    return PROVIDERS

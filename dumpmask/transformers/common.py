@@ -97,21 +97,68 @@ _POOLS: dict[tuple[str, str, str], tuple[str, ...]] = {}
 _FAKERS: dict[str, object] = {}
 
 
+#: the providers a Faker is first made with (in faker.config.PROVIDERS' order): those of the
+#: usual pools (names, addresses, phones, companies, lorem). Loading all ~25 of a locale costs
+#: ~20 ms more per run; a pool that calls any other provider's method gets them all (_Lazy).
+LIGHT_PROVIDERS = ("address", "company", "lorem", "person", "phone_number")
+
+
 def _faker(locale: str):
-    """One Faker per locale and process, made once (~0.1 s each): every pool seeds it anew
-    (seed_instance), and its providers keep no state between draws."""
+    """One Faker per locale and process, made once: every pool seeds it anew (seed_instance),
+    and its providers keep no state between draws. It starts with LIGHT_PROVIDERS only; the
+    first call of a method none of them has loads the locale's full Faker, which shares the
+    light one's random (the draw goes on from the same state: the same values as if every
+    provider had been there from the start; tests/test_poolcache.py checks that each light
+    method is the one the full Faker resolves)."""
     fk = _FAKERS.get(locale)
     if fk is not None:
         return fk
     from faker import Faker  # imported lazily: slow to import, not needed by every run
+    from faker.config import PROVIDERS
 
+    light = [p for p in PROVIDERS if p.rsplit(".", 1)[-1] in LIGHT_PROVIDERS]
     try:
-        fk = Faker(locale)
+        fk = Faker(locale, providers=light)
     except Exception as e:  # AttributeError for unknown locales
         raise RulesError(f"unknown Faker locale {locale!r}: {e}") from None
     _fast_draws(fk)
+    if len(fk.factories) == 1:
+        gen = fk.factories[0]
+        gen.__class__ = _lazy_class(type(gen))
+        gen._dm_locale = locale
     _FAKERS[locale] = fk
     return fk
+
+
+_LAZY: dict[type, type] = {}
+
+
+def _lazy_class(base: type) -> type:
+    """`base` (Faker's Generator) with a fallback for methods the light providers lack: the
+    full Faker of the generator's locale, made on first need, sharing its random."""
+    cls = _LAZY.get(base)
+    if cls is None:
+        def __getattr__(self, name):
+            if name.startswith("_"):
+                raise AttributeError(name)
+            full = self.__dict__.get("_dm_full")
+            if full is None:
+                full = self.__dict__["_dm_full"] = full_generator(self._dm_locale, self.random)
+            return getattr(full, name)
+
+        cls = _LAZY[base] = type("LazyGenerator", (base,), {"__getattr__": __getattr__})
+    return cls
+
+
+def full_generator(locale: str, rnd):
+    """The Generator of a Faker of `locale` with every provider, drawing from `rnd`."""
+    from faker import Faker
+
+    full = Faker(locale)
+    _fast_draws(full)
+    gen = full.factories[0]
+    gen.random = rnd
+    return gen
 
 
 class _Weights(OrderedDict):
