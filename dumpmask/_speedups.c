@@ -587,6 +587,36 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------
+ * count_nl
+ * ---------------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(count_nl_doc,
+"count_nl(data) -> int\n\n"
+"data.count(b'\\n'), by memchr: bytes.count looks at every byte in a loop of its own (~1 byte\n"
+"a cycle); memchr skips the bytes between line breaks several times faster.");
+
+static PyObject *
+speedups_count_nl(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    const uchar *d, *end, *nl;
+    Py_ssize_t lines = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*:count_nl", &buf))
+        return NULL;
+    d = (const uchar *)buf.buf;
+    end = d + buf.len;
+    Py_BEGIN_ALLOW_THREADS
+    while (d < end && (nl = (const uchar *)memchr(d, '\n', (size_t)(end - d))) != NULL) {
+        lines++;
+        d = nl + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    return PyLong_FromSsize_t(lines);
+}
+
+/* ------------------------------------------------------------------------------------------
  * copy_scan
  * ---------------------------------------------------------------------------------------- */
 
@@ -3402,6 +3432,7 @@ static PyMethodDef speedups_methods[] = {
     {"splice", speedups_splice, METH_VARARGS, splice_doc},
     {"copy_spans", speedups_copy_spans, METH_VARARGS, copy_spans_doc},
     {"copy_scan", speedups_copy_scan, METH_VARARGS, copy_scan_doc},
+    {"count_nl", speedups_count_nl, METH_VARARGS, count_nl_doc},
     /* fakes */
     {"prf_state", speedups_prf_state, METH_VARARGS, prf_state_doc},
     {"prf_digest", speedups_prf_digest, METH_VARARGS, prf_digest_doc},

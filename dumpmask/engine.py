@@ -26,6 +26,7 @@ from dumpmask.learn import LEARNERS
 from dumpmask.memory import Budget, LineLimit
 from dumpmask.parallel import Output, ParallelOutput
 from dumpmask.progress import Progress
+from dumpmask.speedups import count_nl
 from dumpmask.rules import RuleSet
 from dumpmask.schema import Column, TableSchema
 from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan, keep_built
@@ -801,7 +802,7 @@ class Engine:
                 continue
             if filters.take is not None and chunk.endswith(b"\n") and type(copy_spans(chunk, len(columns), ())) is list:
                 # rows kept by their position: counted, not split (a bad line takes the path below: its error)
-                nrows = chunk.count(b"\n")
+                nrows = count_nl(chunk)
                 kept = filters.take(nrows)
                 if not kept:
                     row0 += nrows

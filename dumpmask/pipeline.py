@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 
 from dumpmask import split, storage
+from dumpmask.speedups import count_nl
 from dumpmask.split import end_at as _end_at   # (where the end-of-data line starts: split.py reads parts with it)
 from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
@@ -193,7 +194,7 @@ def _count_rows(pieces, what: str) -> int:
     rows = 0
     for kind, data in _copy_blocks(iter(pieces), what):
         if kind == "rows":
-            rows += data.count(b"\n")
+            rows += count_nl(data)
     return rows
 
 

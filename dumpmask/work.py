@@ -41,6 +41,7 @@ from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, Field
                                     mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
 from dumpmask import speedups
+from dumpmask.speedups import count_nl
 from dumpmask.errors import DumpSyntaxError, MaskingError
 from dumpmask.keyspans import c_key_spans
 from dumpmask.transformers.basic import Keep
@@ -577,7 +578,7 @@ def _mask_copy(plan: TablePlan, entries, block: DataBlock):
             else:
                 repl, counts = _mask_spans(chunk, spans, entries, NULL_COPY)
             done = splice(chunk, spans, repl)
-            nrows = chunk.count(b"\n")
+            nrows = count_nl(chunk)
         else:
             rows = chunk[:-1].split(b"\n")
             out, bad, counts = row_masker(ncols, idxs)(rows, caches, misses, UNCHANGED, NULL_COPY)

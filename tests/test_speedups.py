@@ -758,6 +758,15 @@ def test_copy_scan_c_is_pure_and_reference(c, guarded, window, cut):
     assert c.copy_scan(guarded.view(window)) == want
 
 
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(copy_windows, st.binary(max_size=300)))
+def test_count_nl_is_bytes_count(c, guarded, data):
+    from dumpmask import speedups
+
+    assert c.count_nl(guarded.view(data)) == data.count(b"\n") == speedups._py_count_nl(data)
+    assert c.count_nl(memoryview(data)[1:]) == data[1:].count(b"\n")
+
+
 def test_copy_scan_cases(c):
     for impl in (c.copy_scan, postgres.copy_scan):
         assert impl(b"") == (-1, 0, 0)

@@ -10,6 +10,7 @@ import re
 
 from dumpmask.dialects.base import LineReader
 from dumpmask.dialects.fast import ACCELERATED, body_end
+from dumpmask.speedups import count_nl
 from dumpmask.dialects.mysql_lex import decode_literal, parse_insert, quote_ident, split_statements, unquote_ident
 
 NAME = "mysql"
@@ -64,7 +65,7 @@ class LongStatement:
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        self.extra = raw.count(b"\n") - 1
+        self.extra = count_nl(raw) - 1
         self.complete = True
 
 
@@ -124,7 +125,7 @@ def fast_lines(stream, block: int = 1 << 20):
                         stmt = LongStatement(data[pos:m.end()])
                     else:
                         stmt = MergedLines(data[pos:m.end()])
-                        stmt.extra = stmt.count(b"\n") - 1
+                        stmt.extra = count_nl(stmt) - 1
                         stmt.complete = True
                     pos = m.end()
                     if type(stmt) is LongStatement and len(stmt.raw) > (8 << 20):
