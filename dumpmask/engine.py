@@ -21,7 +21,7 @@ from dumpmask.dialects import get_dialect, peek_dialect
 from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tuple_lines
 from dumpmask.dialects.fast import copy_spans, tuple_spans
 from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError
-from dumpmask.idents import display_name
+from dumpmask.idents import display_name, qualname_text, quote
 from dumpmask.learn import LEARNERS
 from dumpmask.memory import Budget, LineLimit
 from dumpmask.parallel import Output, ParallelOutput
@@ -327,6 +327,14 @@ class Engine:
 
     def _rule_without_column(self, state: TableState, cr, qual: str) -> None:
         col = state.schema.column(cr.column.name) if state.schema else None
+        if col is None and state.schema is not None:
+            # the same name but for case or quoting: a misspelling whose column would pass in clear
+            loose = _loose_name(cr.column.text or cr.column.name)
+            near = [c.name for c in state.schema.columns if _loose_name(c.name) == loose and not c.generated]
+            if near:
+                raise RulesError(f"the column rule's name, {cr.column.text or cr.column.name}, is not a column of {qual}, "
+                                 f"but {near[0]} is, and its values would pass in clear: write it as "
+                                 f"{quote(near[0], self.dialect.name)}", self.rules.path, cr.where)
         why = "a generated column (not in the dump's data)" if col is not None and col.generated else "no such column in the dump"
         msg = f"rule {cr.where} ({cr.column.text or cr.column.name}): {qual} has {why}"
         if self.strict:
@@ -466,6 +474,32 @@ class Engine:
         for state in list(self.tables.values()):
             if state.schema is not None and state.schema.columns:
                 self.check_table_rules_early(state, state.schema.line)
+        self.refuse_misspelled_rules()
+
+    def refuse_misspelled_rules(self) -> None:
+        """A table rule that names no table of the dump while a table of the dump has the same
+        name but for case or quoting (`Customer` against PostgreSQL's "Customer", `Kunden `Liste``
+        against MySQL's `Kunden ``Liste```) is a misspelling whose table would flow through in
+        clear: an error (RulesError, exit 2), never the warning an absent table gets. Called when
+        the schema is complete (before any output) and at the end of the run (a pipe: the output
+        then ends with the failure, and its restore fails)."""
+        seen = {}
+        for state in self.tables.values():
+            if state.schema is not None or state.plans_used:
+                seen.setdefault(_loose_name(display_name(state.key)), state.key)
+                seen.setdefault(_loose_name(state.key[1]), state.key)
+        for tr in self.rules.tables:
+            if tr.matched:
+                continue
+            key = seen.get(_loose_name(tr.table.text))
+            if key is None:
+                continue
+            exact = qualname_text(key[0], key[1], self.dialect.name)
+            how = ("unquoted names fold to lower case, a double-quoted one is exact" if self.dialect.name == "postgres"
+                   else "backticks quote a name, a backtick inside it is written twice")
+            raise RulesError(f"the table rule's name, {tr.table.text}, names no table of the dump, but the dump has "
+                             f"{display_name(key)}, whose data would pass in clear ({how}): write it as {exact}",
+                             self.rules.path, tr.where)
 
     def data_columns(self, state: TableState, stmt_cols, line) -> list[str]:
         if stmt_cols is not None:
@@ -1239,6 +1273,7 @@ class Engine:
         self.audit.finish(status, error)
 
     def finish_checks(self) -> None:
+        self.refuse_misspelled_rules()
         for tr in self.rules.tables:
             if not tr.matched:
                 msg = f"rule {tr.where}: table {tr.table.text!r} never appears in the dump"
@@ -1519,3 +1554,9 @@ def _filtered_copy_block(chunk: bytes, filters, ncols: int, first_line: int, row
             kept.append(line)
             rows.append(row0 + k)
     return DataBlock("copy", b"".join(kept), first_line, row0, rows=rows), len(lines)
+
+
+def _loose_name(text: str) -> str:
+    """A table name with its quoting and case taken away: what a misspelled rule and the
+    dump's table still have in common."""
+    return " ".join(text.replace('"', "").replace("`", "").casefold().split())

@@ -33,22 +33,41 @@ class NamePattern:
 
     @classmethod
     def parse(cls, text: str, qualified: bool = True) -> "NamePattern":
+        """ValueError when a quote is not closed or no name is left (a rules error)."""
         parts = []
-        for m in _QUOTED.finditer(text.strip()):
+        body = text.strip()
+        pos = 0
+        for m in _QUOTED.finditer(body):
+            if body[pos:m.start()].strip(". \t\r\n"):
+                raise ValueError("a quote (\" or `) that is not closed: write a quote inside a quoted name twice")
+            pos = m.end()
+            if m.group(3) is not None and not m.group(3).strip():
+                continue          # the blanks around a dot
             if m.group(1) is not None:
                 parts.append((m.group(1).replace('""', '"'), True))
             elif m.group(2) is not None:
                 parts.append((m.group(2).replace("``", "`"), True))
             else:
                 parts.append((m.group(3).strip(), False))
+        if body[pos:].strip(". \t\r\n"):
+            raise ValueError("a quote (\" or `) that is not closed: write a quote inside a quoted name twice")
+        if not parts:
+            raise ValueError("no name in it")
         if not qualified or len(parts) == 1:
-            n = parts[-1] if parts else (text, False)
+            n = parts[-1]
             return cls(None, n[0], False, n[1], text)
         return cls(parts[-2][0], parts[-1][0], parts[-2][1], parts[-1][1], text)
 
     def matches(self, schema: str | None, name: str, dialect: str) -> bool:
         return _eq(self.name, self.name_quoted, name, dialect) and (
             self.schema is None or schema is None or _eq(self.schema, self.schema_quoted, schema, dialect))
+
+
+def _name(text: str, qualified: bool, path, where) -> NamePattern:
+    try:
+        return NamePattern.parse(text, qualified)
+    except ValueError as e:
+        raise RulesError(f"cannot read the name {text!r}: {e}", path, where) from None
 
 
 def _eq(pattern: str, quoted: bool, actual: str, dialect: str) -> bool:
@@ -255,6 +274,9 @@ def validate_kanon(v, path: str | None) -> dict:
             raise RulesError("each table takes a non-empty list of column names", path, f"{w}.quasiIdentifiers[{t!r}]")
         if len(set(cols)) != len(cols):
             raise RulesError("a column is listed twice", path, f"{w}.quasiIdentifiers[{t!r}]")
+        _name(t, True, path, f"{w}.quasiIdentifiers[{t!r}]")        # readable names (kanon.py parses them)
+        for c in cols:
+            _name(c, False, path, f"{w}.quasiIdentifiers[{t!r}]")
     k = v.get("k")
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise RulesError("k must be an integer >= 2", path, f"{w}.k")
@@ -405,12 +427,12 @@ def load_rules(path: str | None, data: bytes | None = None) -> RuleSet:
                 options = cls.validate_options(cm.get("options") or {}, where=f"{cw}.options")
             except RulesError as e:
                 raise RulesError(str(e).split(": ", 1)[-1] if e.where else str(e), path, e.where or f"{cw}.mutation") from None
-            cr = ColumnRule(NamePattern.parse(col, qualified=False), spec, cls, arg, options, cw)
+            cr = ColumnRule(_name(col, False, path, f"{cw}.column"), spec, cls, arg, options, cw)
             if "where" in cm:
                 validate_condition(cm["where"], f"{cw}.where", path)
                 cr.condition = cm["where"]
             cols.append(cr)
-        tr = TableRule(NamePattern.parse(tn), cols, tw)
+        tr = TableRule(_name(tn, True, path, f"{tw}.tableName"), cols, tw)
         _table_condition(t, tr, tw, path)
         if "identifierRemapping" in t:
             v = t["identifierRemapping"]
