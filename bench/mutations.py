@@ -52,6 +52,9 @@ OPTIONS = {"json": {"paths": {"$.email": "faker.email", "$.phones[*]": "faker.ph
                               "$.address.street": "faker.address"}}}
 TARGET = {"json": 10.0}      # microseconds a value (a row's document for json, issue #15)
 COLUMNS["json"] = Column(name="profile", type="jsonb", kind="json")
+#: `key` measured twice: the text strategy (codes, any string) and, as `key.int`, the integer
+#: strategy most primary keys take (a 32-bit range: the Feistel round tables)
+COLUMNS["key.int"] = Column(name="id", type="integer", kind="int")
 
 
 def documents(script: str, n: int, salt: int) -> list[str]:
@@ -98,9 +101,11 @@ def my_raw(v: str) -> bytes:
 def build(name: str, key: Key, column: Column, dialect: str):
     """The value function the engine builds for one rule (a transformer, or the remapper's
     function for `key`)."""
-    if name == "key":
+    if name in ("key", "key.int"):
         from dumpmask.remap import Remapper
 
+        if name == "key.int":
+            return Remapper(key, "randomInteger", 1, 2 ** 31 - 1, "bench").for_column(column, "bench.id")
         return Remapper(key, "text", None, None, "bench").for_column(column, "bench.c")
     t = transformers.get(name)(key, OPTIONS.get(name, {}), column, ARGUMENT.get(name))
     t.bind_dialect(dialect)
@@ -121,6 +126,8 @@ def cost(name: str, key: Key, dialect: str, script: str, n: int, repeats: int) -
             vals = dates(n, rep)
         elif column.kind == "json":
             vals = documents(script, n, rep)
+        elif column.kind == "int":
+            vals = [str(1 + rep * n + i * 7919) for i in range(n)]
         else:
             vals = values(script, n, rep)
         raws = [enc(v) for v in vals]
@@ -162,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(BENCH / "mutations.md"), help="'-' for none")
     a = ap.parse_args(argv)
     n = a.n or (2_000 if a.quick else 20_000)
-    names = [s for s in a.only.split(",") if s] or sorted(transformers.REGISTRY)
+    names = [s for s in a.only.split(",") if s] or sorted([*transformers.REGISTRY, "key.int"])
     dialects = [d for d in a.dialects.split(",") if d]
-    key = Key(b"dumpmask-benchmark-key")
+    key = Key(bytes.fromhex("5d1c9a7e3b8f2d6a4c0e8b1f7a3d9c5e2b6f0a4d8c1e7b3f9a5d2c6e0b8f4a17"))
     cols = [f"{d} {s}" for d in dialects for s in SCRIPTS]
     head = ("| mutation | " + " | ".join(cols) + " | worst |\n|---|" + "---:|" * (len(cols) + 1))
     print(head, flush=True)
@@ -173,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for d in dialects:
             for s in SCRIPTS:
-                if name in COLUMNS and column_kind(name) in ("date", "timestamp") and s != "ascii":
-                    cells.append(None)     # a date column holds dates: one input kind
+                if name in COLUMNS and column_kind(name) in ("date", "timestamp", "int") and s != "ascii":
+                    cells.append(None)     # a date (integer) column holds dates (numbers): one input kind
                     continue
                 cells.append(cost(name, key, d, s, n, a.repeats))
         worst = max(c for c in cells if c is not None)
@@ -196,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             "paths ($.email faker.email, $.phones[*] faker.phone, $.address.street faker.address), "
             "the others text: ASCII, accented Latin, Greek, "
             "CJK, and mixed text with newlines, tabs, backslashes and quotes (escaped). `key` is "
-            "the identifier remapping's text strategy. Bold: over the 1.5 us target (json: 10 us a document). Made by "
+            "the identifier remapping's text strategy, `key.int` its integer strategy "
+            "(an integer column, range [1, 2^31-1]). Bold: over the 1.5 us target (json: 10 us a document). Made by "
             "`bench/mutations.py" + (" --quick" if a.quick else "") + "` (`make bench`).\n")
         print(f"\n{info}\nwritten to {a.results}", flush=True)
     return 0
