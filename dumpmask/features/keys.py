@@ -509,10 +509,38 @@ class KeyRemapping(Stage):
         strategy = strategies.pop()
         if strategy != "randomInteger":
             return (strategy, None, None), None
-        lo, hi = self.range if self.range else (0, min(h for h in his if h is not None))
+        if self.range:
+            lo, hi = self._range_within_types(members, nodes)
+        else:
+            lo, hi = 0, min(h for h in his if h is not None)
         # the halves of a default range swap (see Remapper): decided by the types alone, never by
         # the data (setval, AUTO_INCREMENT), so every way the dump can arrive gives the same bytes
         return (strategy, lo, hi, not self.range), None
+
+    def _range_within_types(self, members, nodes) -> tuple[int, int]:
+        """options.identifierRemapping.range for one component, narrowed to what every one of its
+        columns' types can hold: a range wider than a column's type would write values that do
+        not fit it (MySQL clamps them to the type's maximum: duplicate keys at the restore). The
+        audit's per-column range says what was used."""
+        lo, hi = self.range
+        for m in members:
+            col = nodes.get(m)
+            if col is None:
+                continue
+            if col.kind == "numeric":
+                top = 10 ** ((col.precision or 18) - (col.scale or 0)) - 1
+                tmin, tmax = -top, top
+            else:
+                tmin, tmax = col.int_min, col.int_max
+            if tmin is not None:
+                lo = max(lo, tmin)
+            if tmax is not None:
+                hi = min(hi, tmax)
+        if lo > hi:
+            cols = ", ".join(f"{_qual(m[0])}.{m[1]} ({nodes[m].type or nodes[m].kind})" for m in members if nodes.get(m) is not None)
+            raise RulesError(f"options.identifierRemapping.range {self.range} holds no value that the key columns {cols} "
+                             "can store", None, "$.options.identifierRemapping.range")
+        return lo, hi
 
     def _configured_strategy(self, engine, members, nodes):
         """The configured strategy, for every member, or a rules error (never ignored)."""
