@@ -826,6 +826,8 @@ class ContentSampler:
         self.columns: dict[str, Column] = {}
         self.today = today or _dt.date.today()
         self._secret_cats: dict[str, str] = {}
+        #: json columns: {column: {path: [string values found there]}} (the `json` mutation's paths)
+        self.json_values: dict[str, dict[str, list[str]]] = {}
 
     def add(self, column_name: str, value, column: Column | None = None) -> None:
         s = self.samples.setdefault(column_name, [])
@@ -844,6 +846,9 @@ class ContentSampler:
             for e in _array_elements(value)[: self.limit - len(s)]:
                 s.append(e)
             return
+        if col is not None and col.kind == "json":
+            # a document's string members by path: an e-mail inside `profile` is found where it is
+            _json_strings(value, self.json_values.setdefault(column_name, {}), self.limit)
         s.append(value)
 
     @property
@@ -895,6 +900,50 @@ class ContentSampler:
         return share
 
     def finding(self, column_name: str) -> Finding | None:
+        f = self._finding(column_name)
+        if f is None and self.json_values.get(column_name):
+            f = self._json_finding(column_name)
+        return f
+
+    def _json_finding(self, column_name: str) -> Finding | None:
+        """A json column whose documents hold personal data at some paths: one Finding whose
+        suggestion is the `json` mutation with a mutation per path (by each path's content, and
+        by its last key's name: `$.contact.email`, `$.first_name`)."""
+        docs = max(1, len(self.samples.get(column_name) or ()))
+        found: dict[str, Finding] = {}
+        for path, vals in self.json_values[column_name].items():
+            if len(vals) < min(3, docs):
+                continue
+            last = _json_last_key(path)
+            col = Column(name=last or "value", kind="text", nullable=True)
+            sub = ContentSampler(limit=self.limit, threshold=self.threshold, date_threshold=self.date_threshold,
+                                 today=self.today)
+            sub.columns[path] = col
+            sub.samples[path] = list(vals)
+            f = combine(detect_by_name(last, col) if last else None, sub._finding(path))
+            if f is None or f.suggested in ("keep", "key", "json"):
+                continue
+            found[path] = f
+        if not found:
+            return None
+        order = sorted(found, key=lambda p: (-(found[p].share or 0.0), p))
+        head = found[order[0]]
+        cats = []
+        for p in order:
+            for c in found[p].categories:
+                if c != head.category and c not in cats:
+                    cats.append(c)
+        paths = {}
+        for p in order:
+            r = suggest_rule(found[p], Column(name=_json_last_key(p) or "value", kind="text", nullable=True))
+            paths[p] = r["mutation"] if r["mutation"] not in ("keep", "key") else "redact"
+        where = ", ".join(order[:3]) + (f" and {len(order) - 3} more" if len(order) > 3 else "")
+        f = Finding(category=head.category, framework=head.framework, evidence=f"json {where}",
+                    suggested="json", suggested_options={"paths": paths}, also=tuple(cats), share=head.share)
+        f.raw_suggested = "json"
+        return f
+
+    def _finding(self, column_name: str) -> Finding | None:
         shares = self.shares(column_name)
         best = None
         for p in _CONTENT:  # priority order breaks ties
@@ -930,6 +979,52 @@ class ContentSampler:
             if f is not None:
                 out[name] = f
         return out
+
+
+_JSON_KEY = re.compile(r"[A-Za-z0-9_$-]+\Z")
+_JSON_MAX_PATHS = 64          # per column: a document with more distinct paths is sampled on these
+_JSON_MAX_DEPTH = 16
+
+
+def _json_strings(text: str, out: dict[str, list[str]], limit: int) -> None:
+    """Add the string members of one JSON document to out[path] (the `json` mutation's path
+    syntax: `$.a.b`, `$["odd key"]`, `$.list[*]`), at most `limit` per path. Not JSON: nothing."""
+    import orjson
+
+    try:
+        doc = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return
+    stack = [("$", doc, 0)]
+    while stack:
+        path, v, depth = stack.pop()
+        if isinstance(v, str):
+            vals = out.get(path)
+            if vals is None:
+                if len(out) >= _JSON_MAX_PATHS:
+                    continue
+                vals = out[path] = []
+            if len(vals) < limit and v.strip():
+                vals.append(v)
+        elif depth < _JSON_MAX_DEPTH and isinstance(v, dict):
+            for k, x in v.items():
+                seg = f".{k}" if _JSON_KEY.match(k) else "[" + _json_quote(k) + "]"
+                stack.append((path + seg, x, depth + 1))
+        elif depth < _JSON_MAX_DEPTH and isinstance(v, list):
+            for x in v:
+                stack.append((path + "[*]", x, depth + 1))
+
+
+def _json_quote(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _json_last_key(path: str) -> str | None:
+    """The last member name of a path ($.contact.email -> email; $.phones[*] -> phones)."""
+    m = re.search(r'(?:\.([A-Za-z0-9_$-]+)|\["((?:[^"\\]|\\.)*)"\])(?:\[\*\])*\Z', path)
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else re.sub(r"\\(.)", r"\1", m.group(2))
 
 
 def _pct(share: float) -> str:
@@ -1085,6 +1180,8 @@ def suggest_rule(finding: Finding, column: Column | str) -> dict:
             mutation, options = "hash", {}  # a phone stored as a number: a keyed number of the type
         elif mutation in _TEXT_FAKERS or mutation in ("faker.date", "faker.dateTime", "redact"):
             mutation, options = "hash", {}
+    elif kind == "json" and mutation == "json":
+        pass  # personal data at some paths of the documents: masked where it is
     elif kind in ("binary", "array", "json"):
         # photos, biometrics, hashed passwords, lists: no generator writes these types
         mutation, options = "null", {}
