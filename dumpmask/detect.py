@@ -233,6 +233,10 @@ _add("salary income wage wages compensation", _Rule("GDPR salary", "redact", "nu
 _add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode "
      "passworddigest encryptedpassword hashedpassword cryptedpassword",
      _Rule("credential password", "hash", "secret"))
+# connection strings carry their password (postgres://user:pw@host, host=... password=...)
+_add("dsn connectionstring connstring connstr connectionuri connectionurl jdbcurl databaseurl dburl "
+     "databaseuri dburi redisurl amqpurl brokerurl mongouri mongodburi sqlalchemyurl",
+     _Rule("credential password", "hash", "secret"))
 
 # secrets: the keys to the application itself (credentials are in every template)
 _NOT_A_SECRET = frozenset({"frequency", "interval", "schedule", "name", "names", "label", "title",
@@ -670,9 +674,18 @@ def _is_random_string(v: str) -> bool:
     return _entropy(v) >= min(4.0, 0.8 * math.log2(len(v)))
 
 
+#: a password inside a value: a URL's userinfo (scheme://user:password@host) or a key=value
+#: connection string (libpq, JDBC, ADO.NET, ODBC: password=..., pwd=...)
+_EMBEDDED_PASSWORD_RE = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@|(?:^|[\s;&?,])(?:password|passwd|pwd)\s*=\s*[^\s;&,]+",
+    re.IGNORECASE)
+
+
 def secret_category(v: str) -> str | None:
     """The credential category of a value by its content (see is_secret_value), else None."""
     v = v.strip()
+    if len(v) <= 4096 and _EMBEDDED_PASSWORD_RE.search(v):
+        return "credential password"
     if len(v) < 16:
         return None
     m = _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536])
@@ -689,8 +702,11 @@ def secret_category(v: str) -> str | None:
 
 def is_secret_value(v: str) -> bool:
     """A value that is (or holds) a credential: a known token format, a PEM private key, a JWT,
-    a password hash (bcrypt, argon2, crypt, Django/LDAP formats) or a random-looking string."""
+    a password hash (bcrypt, argon2, crypt, Django/LDAP formats), a password inside a connection
+    string or URL, or a random-looking string."""
     v = v.strip()
+    if len(v) <= 4096 and _EMBEDDED_PASSWORD_RE.search(v):
+        return True
     if len(v) < 16:
         return False
     if _SECRET_SEARCH_RE.search(v if len(v) <= 65536 else v[:65536]):

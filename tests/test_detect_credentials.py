@@ -375,3 +375,45 @@ def test_write_rules_quotes_names_that_need_it():
     t = rs.tables[0]
     assert t.table.matches("App Schema", "Zażółć", "postgres") and not t.table.matches(None, "zażółć", "postgres")
     assert t.columns[0].column.name == "e-Mail" and t.columns[0].column.name_quoted
+
+
+# --------------------------------------------------------------------------- connection strings
+
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,10}(\.[a-z]{2,6}){0,2}", fullmatch=True)
+users = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,10}", fullmatch=True)
+pwds = st.text(st.characters(blacklist_characters="/@;&,", blacklist_categories=("Zs", "Zl", "Zp", "Cc"), min_codepoint=33,
+                                  max_codepoint=0x2FF), min_size=1, max_size=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scheme=st.sampled_from(["postgres", "postgresql", "mysql", "mariadb", "redis", "amqp", "mongodb+srv", "https"]),
+       user=users, pw=pwds, host=hosts, form=st.integers(0, 3))
+def test_a_password_inside_a_connection_string_is_a_credential(scheme, user, pw, host, form):
+    value = [f"{scheme}://{user}:{pw}@{host}:5432/db",
+             f"host={host} port=5432 user={user} password={pw} dbname=x",
+             f"Server={host};Database=x;User Id={user};Password={pw};",
+             f"jdbc:mysql://{host}/x?user={user}&password={pw}"][form]
+    assert secret_category(value) == "credential password", value
+    assert is_secret_value(value)
+
+
+@pytest.mark.parametrize("value", ["mysql://root@db.internal/x", "https://example.com/a?b=c", "user@example.com",
+                                   "the password is in the vault", "http://example.com:8080/path"])
+def test_urls_without_a_password_are_not_credentials(value):
+    assert secret_category(value) is None
+
+
+@pytest.mark.parametrize("name", ["dsn", "connection_string", "connectionString", "conn_str", "database_url",
+                                  "jdbc_url", "mongo_uri", "redis_url"])
+def test_connection_string_columns_by_name(name):
+    f = detect_by_name(name, col(name))
+    assert f is not None and f.category == "credential password" and f.suggested == "hash", (name, f)
+
+
+def test_a_column_of_connection_strings_by_content():
+    s = ContentSampler()
+    c = col("target")
+    for i in range(30):
+        s.add("target", f"postgres://svc{i}:pw{i}x9@db{i}.internal/prod", c)
+    f = s.findings()["target"]
+    assert f.category == "credential password" and f.suggested == "hash"
