@@ -528,3 +528,29 @@ def test_drop_rules_on_a_pipe_stop_at_the_budget_with_the_key_values_they_rememb
     with open(big, "rb") as f:
         rc, roomy, err = run(["-c", r, "--max-memory", "512M"], stdin=f)
     assert rc == 0 and roomy == full, err
+
+
+def test_last_on_a_pipe_holds_whole_rows_within_the_budget(fk, tmp_path):
+    """--last N on a pipe (referentialIntegrity false) holds the last N whole rows of each COPY
+    block: past the "keys" share the run stops naming the table, the child's peak within the
+    budget; with room the bytes are the unlimited run's."""
+    d, dump, small = fk
+    r = tmp_path / "r.json"
+    r.write_text(json.dumps({"options": {"transfer": {"mode": "last", "rows": FK_ROWS, "referentialIntegrity": False}},
+                             "tables": []}))
+    with open(small, "rb") as f:
+        rc, _, err, base = run_rss(["-q", "-c", r, "--max-memory", "16M"], out=tmp_path / "s.out", stdin=f)
+    assert rc == 0, err
+    with open(dump, "rb") as f:
+        rc, _, err, capped = run_rss(["-q", "-c", r, "--max-memory", "16M"], out=tmp_path / "c.out", stdin=f)
+    text = err.decode()
+    assert rc == 1 and "<stdin>: partial transfer: table public." in text and "whole rows" in text, text
+    assert "note " not in text and "Traceback" not in text
+    with open(dump, "rb") as f:
+        rc, full, err, unlimited = run_rss(["-q", "-c", r], out=tmp_path / "u.out", stdin=f)
+    assert rc == 0 and full == dump.read_bytes(), err     # (N is every row: the dump as it was)
+    assert unlimited - base > 30 << 20, (base, unlimited)
+    assert capped < base + (16 << 20) + (12 << 20), (base, capped, unlimited)
+    with open(dump, "rb") as f:
+        rc, roomy, err = run(["-q", "-c", r, "--max-memory", "1G"], stdin=f)
+    assert rc == 0 and roomy == full, err

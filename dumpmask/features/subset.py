@@ -243,12 +243,13 @@ class Subset(Stage):
             if sql:
                 raise MaskingError(f"{engine.source}:{line}: --last on a pipe works for COPY data only (rows of INSERT statements "
                                    "cannot be held back across statements): give INPUT as a regular file")
+            meter = _RingMeter(engine, lk) if engine.memory else None   # --max-memory: the held rows count
             if root is state:
-                return _LastFilter(mode["rows"])
+                return _LastFilter(mode["rows"], meter)
             # a partition: the last N rows of the partitioned table, across its partitions' blocks
             holder = self.partitions.get(lk)
             if holder is None:
-                holder = self.partitions[lk] = _LastAcross(mode["rows"])
+                holder = self.partitions[lk] = _LastAcross(mode["rows"], meter)
             elif holder.released:
                 raise MaskingError(f"{engine.source}:{line}: --last on a pipe: the data of partition {_qual(state.key)} "
                                    f"of {_qual(lk)} is apart from its other partitions' data (other statements come "
@@ -289,15 +290,37 @@ class Subset(Stage):
                         "(every row it kept needed a row the dump does not hold, or it was removed)")
 
 
+class _RingMeter:
+    """--max-memory on a pipe: the rows a --last ring holds (whole rows, until it is full)
+    counted against the budget's "keys" share; past it the run stops naming the table."""
+
+    def __init__(self, engine, lk):
+        self.engine, self.lk = engine, lk
+        self.cap = engine.memory.share("keys")
+        self.used = 0
+        self.rows = 0
+
+    def add(self, fields) -> None:
+        self.used += RING_COST + sum(sys.getsizeof(f) for f in fields if f is not None)
+        self.rows += 1
+        if self.used > self.cap:
+            self.engine.memory.fail("keys", self.used, f"{self.engine.source}: partial transfer: table {_qual(self.lk)}",
+                                    f"--last holds {self.rows:,} whole rows so far on a pipe", at_least=True)
+
+
 class _LastFilter:
     """Holds back the last N rows of one COPY block (a ring buffer) and releases them at its end."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, meter: _RingMeter | None = None):
         self.buf = collections.deque(maxlen=n) if n else None
+        self.meter = meter
 
     def __call__(self, fields):
-        if self.buf is not None:
-            self.buf.append(fields)
+        buf = self.buf
+        if buf is not None:
+            if self.meter is not None and len(buf) < buf.maxlen:
+                self.meter.add(fields)
+            buf.append(fields)
         return None
 
     def flush(self):
@@ -319,10 +342,11 @@ class _LastAcross:
     order with the rows of each that the ring kept (release(); Engine.release_held). A
     partition's block after that is refused (its rows could no longer be picked)."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, meter: _RingMeter | None = None):
         self.ring = collections.deque(maxlen=n) if n else None
         self.blocks: list = []
         self.released = False
+        self.meter = meter
 
     def filter(self):
         return _LastAcrossFilter(self, len(self.blocks))
@@ -352,6 +376,8 @@ class _LastAcrossFilter:
     def __call__(self, fields):
         ring = self.across.ring
         if ring is not None:
+            if self.across.meter is not None and len(ring) < ring.maxlen:
+                self.across.meter.add(fields)
             ring.append((self.block, self.n, fields))
         self.n += 1
         return None
