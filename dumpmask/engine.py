@@ -107,6 +107,17 @@ class RowFilters:
         return fields
 
     @property
+    def across(self):
+        """A filter's `across` holder (rows held back over several COPY blocks: --last N of a
+        partitioned table on a pipe), or None: the block is then written where the holder
+        releases it (Engine.release_held), not in place."""
+        for f in self.filters:
+            holder = getattr(f, "across", None)
+            if holder is not None:
+                return holder
+        return None
+
+    @property
     def take(self):
         """take(nrows) -> the offsets kept among the next nrows rows, when the only filter keeps
         rows by their position (partial transfer from a file): no fields needed. Else None."""
@@ -747,6 +758,8 @@ class Engine:
         output = self.output
         for ev in dialect.events(lines):
             kind = ev.event
+            if self._held and kind != "copy" and getattr(ev, "kind", None) != "blank":
+                self.release_held(out)    # the data of the held blocks' tables is over
             if kind == "insert":
                 insert(ev, output.emit)   # INSERTs in a row go to the workers side by side
                 progress.update(_bytes_written(out), None)
@@ -768,8 +781,32 @@ class Engine:
             if label:
                 count(label)
             progress.update(_bytes_written(out), None)
+        if self._held:
+            self.release_held(out)
         output.drain()
         progress.done()
+
+    _held: list = []    # holders of COPY blocks written later (RowFilters.across), in the order they came
+
+    def release_held(self, out) -> None:
+        """Write the COPY blocks the holders kept back, each with the rows its holder kept
+        (masked as any rows), in the order the blocks came."""
+        output = self.output
+        output.drain()
+        holders, self._held = self._held, []
+        for holder in holders:
+            for block, rows in holder.release():
+                out.write(block.header)
+                written = [0]
+
+                def done(counts, written=written) -> None:
+                    written[0] += counts.rows_written
+                if rows:
+                    output.submit(block.planned, DataBlock("copy", b"".join(b"\t".join(f) + b"\n" for _r, f in rows),
+                                                           block.first_line, rows[0][0], rows=[r for r, _f in rows]), done)
+                    output.drain()
+                out.write(block.end)
+                block.tstats.rows_written += written[0]
 
     def table_wanted(self, state: TableState) -> bool:
         """Does a table's data go through masking: rules for it, or a stage that must see it
@@ -813,7 +850,9 @@ class Engine:
             chunks = itertools.chain(held, chunks)
         planned = self.build_plan(state, columns, st.line)
         filters = self.row_filters(state, columns, st.line)
-        write(st.raw)
+        across = filters.across if filters is not None else None
+        if across is None:
+            write(st.raw)
         self._in_copy_cols = len(columns)
         name = _qual(state.key)
         row0 = 0
@@ -852,6 +891,15 @@ class Engine:
         output.drain()
         if filters is None:
             row0 = merged[0]
+        if across is not None:
+            output.drain()
+            across.hold_block(st.raw, ev.end, planned, ev.first_line, tstats)   # written by release_held
+            if across not in self._held:
+                self._held = [*self._held, across]
+            self._in_copy_cols = None
+            tstats.rows_read += row0
+            tstats.rows_written += written[0]
+            return
         if filters is not None and filters.holds:
             held_rows = filters.flush()
             if held_rows:

@@ -7,8 +7,11 @@ exit 1 naming the structure and the figure it needs; never an OOM kill).
     budget.fail("kanon", needed, "...")   # raises MemoryCeiling (exit 1)
 
 The budget covers what grows with the input: one line or statement as the readers gather it
-(LineLimit, a quarter of the budget), the k-anonymity class counts (half; then SpillCounter
-partitions them on disk), the data blocks in flight to -j workers. The interpreter's own
+(LineLimit, a quarter of the budget; a statement over many lines too, through the lexers'
+statement_guard), the k-anonymity class counts (half; then SpillCounter partitions them on
+disk), the data blocks in flight to -j workers, and the rows that the first passes of partial
+transfer and --erase / --only mark, with their key values (half, features/closure.py: past it
+the run stops, exit 1 naming the table). The interpreter's own
 baseline (modules, fake-value pools: some tens of MB, the same for every input) is not part
 of it. A Budget is two plain values (picklable); nothing here is global state.
 
@@ -29,7 +32,8 @@ from dumpmask.errors import DumpmaskError, MaskingError, RulesError
 
 SHARES = {"line": 0.25, "kanon": 0.5, "inflight": 0.25, "keys": 0.5}
 WHAT = {"line": "one line or statement of the dump", "kanon": "the k-anonymity class counts",
-        "inflight": "the data blocks in flight to the workers", "keys": "the key sets of the first pass"}
+        "inflight": "the data blocks in flight to the workers", "keys": "the list of rows the first passes keep or remove (ordinals and key values: partial "
+                "transfer, --erase / --only, drop rules)"}
 _UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
 
 
@@ -73,12 +77,17 @@ class Budget:
         """The bytes `structure` (a key of SHARES) may hold; None without a limit."""
         return None if self.limit is None else int(self.limit * SHARES[structure])
 
-    def fail(self, structure: str, needed: int, where: str = "", hint: str = "") -> None:
+    def fail(self, structure: str, needed: int, where: str = "", hint: str = "", at_least: bool = False) -> None:
         limit = self.limit or 0
-        raise MemoryCeiling(f"{where}{': ' if where else ''}memory ceiling: {WHAT[structure]} needs about "
-                            f"{mb(needed)}, more than its share ({mb(self.share(structure) or 0)}) of --max-memory "
-                            f"{mb(limit)}; give --max-memory {_suggest(needed, SHARES[structure])} or more"
-                            f"{'; ' + hint if hint else ''}")
+        head = f"{where}{': ' if where else ''}memory ceiling: {WHAT[structure]} "
+        if at_least:   # (stopped on the way: how much it would need in all is not known)
+            raise MemoryCeiling(head + f"had reached {mb(needed)} and was not complete, more than its share "
+                                f"({mb(self.share(structure) or 0)}) of --max-memory {mb(limit)}; give a larger "
+                                f"--max-memory (more than {_suggest(needed, SHARES[structure])})"
+                                f"{'; ' + hint if hint else ''}")
+        raise MemoryCeiling(head + f"needs about {mb(needed)}, more than its share ({mb(self.share(structure) or 0)}) "
+                            f"of --max-memory {mb(limit)}; give --max-memory {_suggest(needed, SHARES[structure])} "
+                            f"or more{'; ' + hint if hint else ''}")
 
     def temp_file(self, what: str):
         return SpillFile(self.tempdir, what)
@@ -307,6 +316,23 @@ class LineLimit(io.RawIOBase):
             self.copy_table = m.group(1).decode("utf-8", "replace") if m else None
         elif e >= 0:
             self.copy_table = None
+
+    # -- a statement over many lines (the lexers gather it): the same share as one line
+    @property
+    def statement_limit(self) -> int:
+        return self.limit
+
+    def statement_too_long(self, line: int, head: bytes, size: int, source: str | None = None):
+        """A statement that began at `line` has gathered `size` bytes, more than the limit: the
+        run stops (MemoryCeiling) naming source:line and its table (from the INSERT / COPY that
+        begins it), never its data. Called by the lexers (dialects/), which find this object as
+        their stream's raw stream (dialects.base.statement_guard)."""
+        m = _INSERT_HEAD.match(head[:512])
+        table = m.group(1).decode("utf-8", "replace") if m else None
+        where = f"{source or self.source}:{line}" + (f" (table {table})" if table else "")
+        self.budget.fail("line", size * 3, where,
+                         f"the statement that begins at line {line} had gathered {mb(size)} of SQL over several lines "
+                         "(the readers hold up to three copies of a statement)", at_least=True)
 
     def _fail(self, ended: bool = False):
         line = self.lines + 1

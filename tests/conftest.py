@@ -178,6 +178,13 @@ SLOW_TESTS = {
         "test_missing_fields_render_as_na",
         "test_partial_transfer_line_is_what_the_tables_went_through",
     },
+    "test_memory.py": {   # (each runs dumpmask over dumps of 10-30 MB several times, unlimited too)
+        "test_a_statement_over_many_lines_past_the_budget_stops_before_it_is_gathered",
+        "test_the_rows_a_first_pass_marks_stop_the_run_at_the_budget",
+        "test_the_closure_estimate_is_not_below_what_the_marks_hold",
+        "test_drop_rules_on_a_pipe_stop_at_the_budget_with_the_key_values_they_remember",
+        "test_last_on_a_pipe_holds_whole_rows_within_the_budget",
+    },
     "test_report_cli.py": {
         "test_ephemeral_key_audit_says_it_cannot_be_verified",
         "test_failed_run_still_writes_audit_and_report",

@@ -122,3 +122,84 @@ def test_a_vanished_consumer_under_cluster_is_quiet_too(dump):
             assert len(c.scheduler_info()["workers"]) == 1
     finally:
         cluster.close()
+
+
+# --------------------------------------------------------------------------- archives on stdout
+ARCHIVE_SQL = """
+CREATE TABLE public.customer (id serial PRIMARY KEY, first_name text, last_name text, email text, store_id int);
+INSERT INTO public.customer (first_name, last_name, email, store_id)
+  SELECT 'first' || g, 'last' || g, 'user' || g || '@example.org', g % 7 FROM generate_series(1, 200000) g;
+CREATE TABLE public.note (id serial PRIMARY KEY, customer_id int REFERENCES public.customer(id), body text);
+INSERT INTO public.note (customer_id, body) SELECT 1 + g % 200000, 'note ' || g FROM generate_series(1, 50000) g;
+"""
+ARCHIVE_RULES = {"tables": [{"tableName": "customer", "columnMutations": [
+    {"column": "first_name", "mutation": "faker.firstName"}, {"column": "email", "mutation": "faker.email"}]},
+    {"tableName": "note", "columnMutations": [{"column": "body", "mutation": "redact"}]}]}
+
+
+@pytest.fixture(scope="module")
+def archives(pg_server, tmp_path_factory):
+    """pg_dump -Fc (compressed and -Z0) of a schema made here, some 10 MB of SQL in two tables."""
+    d = tmp_path_factory.mktemp("consumer-archives")
+    db = pg_server.createdb("consumer_archive")
+    pg_server.psql(db, ARCHIVE_SQL)
+    got = {}
+    for name, args in (("custom", ("-Fc",)), ("custom_z0", ("-Fc", "-Z0"))):
+        got[name] = d / f"{name}.dump"
+        got[name].write_bytes(pg_server.dump(db, *args))
+    rules = d / "r.json"
+    rules.write_text(json.dumps(ARCHIVE_RULES))
+    return d, got, rules
+
+
+ARCHIVE_MODES = [("custom", ["-j", "1"]), ("custom", ["-j", "2"]), ("custom_z0", ["-j", "1"]),
+                 ("custom_z0", ["-j", "2"]), ("custom", ["stdin"])]
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("which,mode", ARCHIVE_MODES, ids=lambda m: m if isinstance(m, str) else " ".join(m))
+def test_a_vanished_consumer_of_an_archive_on_stdout_ends_the_run_quietly(archives, which, mode):
+    """`dumpmask -c r.json prod.dump -o - | head -c 100`: a custom archive written to stdout (the
+    whole archive is written at the end, after its TOC is known) to a reader that takes 100
+    bytes and goes away: exit 141, nothing on stderr, a failed audit, no worker left, and no
+    temporary file left beside the audit."""
+    from consumer_pipe import run_into_vanishing_reader
+
+    d, got, rules = archives
+    src = got[which]
+    audit = d / f"audit-{which}-{'-'.join(mode)}.json"
+    env = {**os.environ, "DUMPMASK_KEY": TEST_KEY, "PYTHONPATH": str(REPO)}
+    before = set(os.listdir(d))
+    if mode == ["stdin"]:
+        with open(src, "rb") as f:
+            rc, head, err = run_into_vanishing_reader(
+                [sys.executable, "-m", "dumpmask", "-c", str(rules), "--audit", str(audit), "-", "-o", "-"],
+                env=env, cwd=REPO, stdin=f)
+    else:
+        rc, head, err = run_into_vanishing_reader(
+            [sys.executable, "-m", "dumpmask", "-c", str(rules), *mode, "--audit", str(audit), str(src), "-o", "-"],
+            env=env, cwd=REPO)
+    assert rc == 141, err
+    assert err == b""
+    assert head.startswith(b"PGDMP")           # it was the archive that was cut
+    assert json.loads(audit.read_text())["status"] == "failed"
+    assert set(os.listdir(d)) - before == {audit.name}
+    deadline = time.time() + 10
+    while _processes_naming(str(src)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _processes_naming(str(src)) == []
+
+
+@pytest.mark.servers
+def test_the_archive_to_a_reader_that_stays_is_whole(archives, tmp_path):
+    """The counterpart: the same run read to its end exits 0 and writes the archive -o FILE writes."""
+    d, got, rules = archives
+    env = {**os.environ, "DUMPMASK_KEY": TEST_KEY, "PYTHONPATH": str(REPO)}
+    cp = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", str(rules), str(got["custom"]), "-o", "-"],
+                        capture_output=True, env=env, cwd=REPO, timeout=300)
+    assert cp.returncode == 0, cp.stderr
+    out = tmp_path / "o.dump"
+    cp2 = subprocess.run([sys.executable, "-m", "dumpmask", "-q", "-c", str(rules), str(got["custom"]), "-o", str(out)],
+                         capture_output=True, env=env, cwd=REPO, timeout=300)
+    assert cp2.returncode == 0, cp2.stderr
+    assert cp.stdout == out.read_bytes() and len(cp.stdout) > 1 << 20

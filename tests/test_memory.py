@@ -74,7 +74,7 @@ def run_rss(args, **kw):
     out_path = kw["out"]
     err_path = out_path.with_suffix(".err")
     with open(out_path, "wb") as o, open(err_path, "wb") as e:
-        p = subprocess.Popen([sys.executable, "-m", "dumpmask", *map(str, args)], stdin=subprocess.DEVNULL,
+        p = subprocess.Popen([sys.executable, "-m", "dumpmask", *map(str, args)], stdin=kw.get("stdin", subprocess.DEVNULL),
                              stdout=o, stderr=e, env=env, cwd=REPO, preexec_fn=limit)
         # The peak of the child's own address space: VmHWM read from /proc while it runs (the
         # last reading before it exits). Not wait4's ru_maxrss: a forked child starts with the
@@ -318,3 +318,239 @@ def _full_spill():
     f.path, f.what, f.size = "/dev/full", "the test's classes", 0
     f.fh = open("/dev/full", "w+b", buffering=1 << 16)
     return f
+
+
+# --------------------------------------------------------------------------- statements over many lines
+def my_multiline_dump(path, rows: int) -> None:
+    """A MySQL INSERT with one row per line (phpMyAdmin's export, a hand-edited dump): one
+    statement over `rows` lines, about rows * 230 bytes, that the lexer gathers whole."""
+    with open(path, "w") as f:
+        f.write("-- MariaDB dump 10.19\nCREATE TABLE `notes` (\n  `id` int(11) NOT NULL,\n  `body` text\n);\n"
+                "INSERT INTO `notes` VALUES (1,'a');\nINSERT INTO `notes` VALUES\n")
+        f.write(",\n".join(f"({i},'{'x' * 200}{i}')" for i in range(2, rows)))
+        f.write(";\nINSERT INTO `notes` VALUES (999999999,'z');\n")
+
+
+def pg_multiline_value_dump(path, lines: int) -> None:
+    """pg_dump --inserts writes a value's line breaks as they are: one INSERT over `lines` lines."""
+    with open(path, "w") as f:
+        f.write("-- PostgreSQL database dump\n\nCREATE TABLE public.notes (\n    id integer NOT NULL,\n    body text\n);\n\n"
+                "INSERT INTO public.notes VALUES (1, 'a');\nINSERT INTO public.notes VALUES (2, '")
+        f.write("\n".join(f"y{i:09d}" + "y" * 90 for i in range(lines)))
+        f.write("');\nINSERT INTO public.notes VALUES (3, 'b');\n\n-- PostgreSQL database dump complete\n")
+
+
+def notes_rules(path):
+    path.write_text(json.dumps({"tables": [{"tableName": "notes", "columnMutations": [
+        {"column": "body", "mutation": "redact"}]}]}))
+    return path
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "postgres"])
+def test_a_statement_over_many_lines_past_the_budget_stops_before_it_is_gathered(tmp_path, dialect):
+    """Each line is short (LineLimit lets it by); the statement they make is ~23 MB. Under
+    --max-memory 8M the run stops naming file:line and table, no data, with the child's peak
+    within the budget; without a limit the statement is held (its peak shows it); with room
+    for it the output is the unlimited run's, byte for byte."""
+    dump, small = tmp_path / "big.sql", tmp_path / "small.sql"
+    if dialect == "mysql":
+        my_multiline_dump(dump, 100_000)
+        my_multiline_dump(small, 100)
+        line, table, data = 7, "`notes`", b"xxxxxxxx"
+    else:
+        pg_multiline_value_dump(dump, 230_000)
+        pg_multiline_value_dump(small, 10)
+        line, table, data = 9, "public.notes", b"yyyyyyyy"
+    r = notes_rules(tmp_path / "r.json")
+    rc, _, err, base = run_rss(["-c", r, "--max-memory", "8M", small], out=tmp_path / "s.out")
+    assert rc == 0, err
+    rc, out, err, capped = run_rss(["-c", r, "--max-memory", "8M", dump], out=tmp_path / "c.out")
+    text = err.decode()
+    assert rc == 1, text
+    assert f"{dump}:{line} (table {table})" in text and "memory ceiling" in text and "several lines" in text, text
+    assert "Traceback" not in text and data not in err
+    rc, full, err, unlimited = run_rss(["-c", r, dump], out=tmp_path / "u.out")
+    assert rc == 0, err
+    assert unlimited - base > 40 << 20, (base, unlimited)           # the statement, held (and parsed)
+    assert capped < base + (8 << 20) + (12 << 20), (base, capped, unlimited)
+    rc, roomy, err = run(["-c", r, "--max-memory", "256M", dump])
+    assert rc == 0, err
+    assert roomy == full and data not in full
+
+
+@pytest.mark.servers
+def test_pg_dump_rows_per_insert_as_one_statement_past_the_budget_stops(pg_server, tmp_path):
+    """The real pg_dump --inserts --rows-per-insert writes one statement over many lines."""
+    db = pg_server.createdb("memory_rows_per_insert")
+    pg_server.psql(db, "CREATE TABLE notes (id int PRIMARY KEY, body text);"
+                       "INSERT INTO notes SELECT g, repeat('x', 150) || g FROM generate_series(1, 120000) g;")
+    dump = tmp_path / "d.sql"
+    dump.write_bytes(pg_server.dump(db, "--inserts", "--rows-per-insert", "1000000"))
+    starts = [i + 1 for i, ln in enumerate(dump.read_bytes().split(b"\n")) if ln.startswith(b"INSERT INTO public.notes")]
+    assert len(starts) == 1
+    r = notes_rules(tmp_path / "r.json")
+    rc, out, err = run(["-c", r, "--max-memory", "8M", dump])
+    assert rc == 1 and f"{dump}:{starts[0]} (table public.notes)" in err.decode(), err
+    assert b"xxxxxxxx" not in err
+    rc, full, err = run(["-c", r, dump])
+    assert rc == 0, err
+    rc, roomy, err = run(["-c", r, "--max-memory", "128M", dump])
+    assert rc == 0 and roomy == full, err
+
+
+# --------------------------------------------------------------------------- rows that follow the foreign keys
+def fk_dump(path, orders: int) -> None:
+    """account (1 row) <- customer (orders / 3 rows) <- orders: --erase / --only account:1 marks
+    every row of the dump; --first / --last N the first / last N of each table and their parents."""
+    ncust = max(1, orders // 3)
+    with open(path, "w") as o:
+        o.write("-- PostgreSQL database dump\n\nCREATE TABLE public.account (\n    id integer NOT NULL\n);\n\n"
+                "CREATE TABLE public.customer (\n    id integer NOT NULL,\n    account_id integer,\n    name text\n);\n\n"
+                "CREATE TABLE public.orders (\n    id integer NOT NULL,\n    customer_id integer,\n    note text\n);\n\n"
+                "COPY public.account (id) FROM stdin;\n1\n\\.\n\nCOPY public.customer (id, account_id, name) FROM stdin;\n")
+        o.write("".join(f"{i}\t1\tname{i}\n" for i in range(1, ncust + 1)))
+        o.write("\\.\n\nCOPY public.orders (id, customer_id, note) FROM stdin;\n")
+        o.write("".join(f"{i}\t{1 + i % ncust}\tnote {i}\n" for i in range(1, orders + 1)))
+        o.write("\\.\n\n")
+        for t in ("account", "customer", "orders"):
+            o.write(f"ALTER TABLE ONLY public.{t}\n    ADD CONSTRAINT {t}_pkey PRIMARY KEY (id);\n\n")
+        o.write("ALTER TABLE ONLY public.customer\n    ADD CONSTRAINT customer_account_fkey FOREIGN KEY (account_id) "
+                "REFERENCES public.account(id);\n\n"
+                "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) "
+                "REFERENCES public.customer(id);\n\n-- PostgreSQL database dump complete\n")
+
+
+FK_ROWS = 240_000   # 320,000 rows in all: ~180 MB of marks held in memory
+
+
+@pytest.fixture(scope="module")
+def fk(tmp_path_factory):
+    d = tmp_path_factory.mktemp("closure")
+    dump, small = d / "fk.sql", d / "small.sql"
+    fk_dump(dump, FK_ROWS)
+    fk_dump(small, 30)
+    return d, dump, small
+
+
+@pytest.mark.parametrize("what,args", [
+    ("partial transfer", ["--first", str(FK_ROWS)]),
+    ("partial transfer", ["--last", str(FK_ROWS)]),
+    ("--erase", ["--erase", "account:1"]),
+    ("--only", ["--only", "account:1"]),
+], ids=["first", "last", "erase", "only"])
+def test_the_rows_a_first_pass_marks_stop_the_run_at_the_budget(fk, what, args):
+    """Every row of the dump is kept or removed: the marks (ordinals and key values) pass the
+    "keys" share of --max-memory 16M, and the run stops naming the option and a table, with the
+    child's peak within the budget; unlimited, the marks show in the peak; with room, the bytes
+    are the unlimited run's."""
+    d, dump, small = fk
+    tag = args[0].strip("-")
+    rc, _, err, base = run_rss([*args[:1], "1" if args[0] in ("--first", "--last") else args[1], "--max-memory",
+                                "16M", small], out=d / f"{tag}-s.out")
+    assert rc == 0, err
+    rc, out, err, capped = run_rss([*args, "--max-memory", "16M", dump], out=d / f"{tag}-c.out")
+    text = err.decode()
+    assert rc == 1, text
+    assert f"{what}: table public." in text and "memory ceiling" in text and "rows held so far" in text, text
+    assert "Traceback" not in text and "note " not in text
+    rc, full, err, unlimited = run_rss([*args, dump], out=d / f"{tag}-u.out")
+    assert rc == 0, err
+    assert unlimited - base > 100 << 20, (base, unlimited)
+    assert capped < base + (16 << 20) + (12 << 20), (base, capped, unlimited)
+    rc, roomy, err = run([*args, "--max-memory", "1G", dump])
+    assert rc == 0, err
+    assert roomy == full
+    assert (b"\tnote " not in full) if what == "--erase" else len(full) > 5 << 20   # (erase: every row goes)
+
+
+def test_the_closure_estimate_is_not_below_what_the_marks_hold(fk):
+    """MARK_COST / NEED_COST / RING_COST against the peak they stand for: the charge of a run
+    that keeps every row (read from the library) is at least its peak's growth over a run that
+    keeps one row, so a ceiling stops a run before the marks pass it."""
+    d, dump, small = fk
+    for args in (["--first", str(FK_ROWS)], ["--last", str(FK_ROWS)], ["--only", "account:1"]):
+        rc, _, err, base = run_rss([args[0], "1" if args[0] != "--only" else "account:1", dump],
+                                   out=d / "e-base.out")
+        assert rc == 0, err
+        rc, _, err, peak = run_rss([*args, dump], out=d / "e-peak.out")
+        assert rc == 0, err
+        charged = _charged(args, dump)
+        assert charged >= (peak - base) * 0.9, (args, charged, peak - base)
+
+
+def _charged(args, dump) -> int:
+    """The most a run's Marks charged (closure.Marks.used at its highest), in a child process."""
+    code = ("import sys\nfrom dumpmask.features import closure\nhigh = [0]\norig = closure.Marks.charge\n"
+            "def charge(self, lk, n):\n    orig(self, lk, n)\n    high[0] = max(high[0], self.used)\n"
+            "closure.Marks.charge = charge\nimport atexit\n"
+            "atexit.register(lambda: sys.stderr.write('CHARGED %d\\n' % high[0]))\n"
+            "import runpy\nsys.argv = ['dumpmask'] + sys.argv[1:]\nrunpy.run_module('dumpmask', run_name='__main__')\n")
+    p = subprocess.run([sys.executable, "-c", code, *args, "--max-memory", "8G", str(dump)], capture_output=True,
+                       env={**os.environ, "DUMPMASK_KEY": TEST_KEY, "PYTHONPATH": str(REPO)}, cwd=REPO, timeout=300)
+    got = [int(x.split()[1]) for x in p.stderr.decode().splitlines() if x.startswith("CHARGED ")]
+    assert p.returncode == 0 and got, p.stderr[-500:]
+    return got[-1]
+
+
+def test_drop_rules_on_a_pipe_stop_at_the_budget_with_the_key_values_they_remember(tmp_path):
+    """A drop rule on a MySQL pipe with referential integrity remembers each dropped row's key
+    values (a later row referencing one is dropped too): past the "keys" share the run stops
+    naming the table, with the child's peak within the budget; with room, the unlimited bytes."""
+    def dump(path, n):
+        step = 40_000   # (statements of ~1.5 MB: each line within the line share of 16M)
+        rows = ";\nINSERT INTO `parent` VALUES ".join(",".join(f"({i},'{'p' * 20}{i}')" for i in range(a, min(a + step, n + 1)))
+                                                      for a in range(1, n + 1, step))
+        kids = ";\nINSERT INTO `child` VALUES ".join(",".join(f"({i},{i})" for i in range(a, min(a + step, n + 1)))
+                                                     for a in range(1, n + 1, step))
+        path.write_text("-- MariaDB dump 10.19\nCREATE TABLE `parent` (\n  `id` int(11) NOT NULL,\n  `name` text,\n"
+                        "  PRIMARY KEY (`id`)\n);\nCREATE TABLE `child` (\n  `id` int(11) NOT NULL,\n"
+                        "  `parent_id` int(11),\n  PRIMARY KEY (`id`),\n  CONSTRAINT `fk` FOREIGN KEY (`parent_id`) "
+                        "REFERENCES `parent` (`id`)\n);\n"
+                        f"INSERT INTO `parent` VALUES {rows};\nINSERT INTO `child` VALUES {kids};\n")
+    big, small = tmp_path / "big.sql", tmp_path / "small.sql"
+    dump(big, 400_000)
+    dump(small, 10)
+    r = tmp_path / "r.json"
+    r.write_text(json.dumps({"tables": [{"tableName": "parent", "action": "drop", "where": {"id": {">=": 1}}}]}))
+    with open(small, "rb") as f:
+        rc, _, err, base = run_rss(["-c", r, "--max-memory", "16M"], out=tmp_path / "s.out", stdin=f)
+    assert rc == 0, err
+    with open(big, "rb") as f:
+        rc, out, err, capped = run_rss(["-c", r, "--max-memory", "16M"], out=tmp_path / "c.out", stdin=f)
+    text = err.decode()
+    assert rc == 1 and "<stdin>: drop rules: table parent" in text and "memory ceiling" in text, text
+    assert "pppppppp" not in text and "Traceback" not in text
+    with open(big, "rb") as f:
+        rc, full, err, unlimited = run_rss(["-c", r], out=tmp_path / "u.out", stdin=f)
+    assert rc == 0 and b"INSERT INTO `child`" not in full and b"pppppppp" not in full, err
+    assert unlimited - base > 30 << 20, (base, unlimited)
+    assert capped < base + (16 << 20) + (12 << 20), (base, capped, unlimited)
+    with open(big, "rb") as f:
+        rc, roomy, err = run(["-c", r, "--max-memory", "512M"], stdin=f)
+    assert rc == 0 and roomy == full, err
+
+
+def test_last_on_a_pipe_holds_whole_rows_within_the_budget(fk, tmp_path):
+    """--last N on a pipe (referentialIntegrity false) holds the last N whole rows of each COPY
+    block: past the "keys" share the run stops naming the table, the child's peak within the
+    budget; with room the bytes are the unlimited run's."""
+    d, dump, small = fk
+    r = tmp_path / "r.json"
+    r.write_text(json.dumps({"options": {"transfer": {"mode": "last", "rows": FK_ROWS, "referentialIntegrity": False}},
+                             "tables": []}))
+    with open(small, "rb") as f:
+        rc, _, err, base = run_rss(["-q", "-c", r, "--max-memory", "16M"], out=tmp_path / "s.out", stdin=f)
+    assert rc == 0, err
+    with open(dump, "rb") as f:
+        rc, _, err, capped = run_rss(["-q", "-c", r, "--max-memory", "16M"], out=tmp_path / "c.out", stdin=f)
+    text = err.decode()
+    assert rc == 1 and "<stdin>: partial transfer: table public." in text and "whole rows" in text, text
+    assert "note " not in text and "Traceback" not in text
+    with open(dump, "rb") as f:
+        rc, full, err, unlimited = run_rss(["-q", "-c", r], out=tmp_path / "u.out", stdin=f)
+    assert rc == 0 and full == dump.read_bytes(), err     # (N is every row: the dump as it was)
+    assert unlimited - base > 30 << 20, (base, unlimited)
+    assert capped < base + (16 << 20) + (12 << 20), (base, capped, unlimited)
+    with open(dump, "rb") as f:
+        rc, roomy, err = run(["-q", "-c", r, "--max-memory", "1G"], stdin=f)
+    assert rc == 0 and roomy == full, err

@@ -253,6 +253,17 @@ def rows_of(blocks):
             yield b.key, b.columns, [decode(f) for f in fields(it)], lineno()
 
 
+def statement_guard(stream):
+    """What bounds a statement gathered over many lines, or None: the object under a reader's
+    stream (itself, or the raw stream of an io.BufferedReader over it) with `statement_limit`
+    (bytes) and `statement_too_long(line, head, size, source)`, which raises (--max-memory:
+    memory.LineLimit). Duck-typed: a dialect knows nothing of the run's budget."""
+    for s in (stream, getattr(stream, "raw", None)):
+        if s is not None and hasattr(s, "statement_too_long"):
+            return s
+    return None
+
+
 class LineReader:
     """Iterates the lines of a binary stream and counts them (for file:line errors). Tight loops
     may read blocks from `stream` directly and hand back what they read too far (`unread`)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dumpmask.dialects.base import LineReader
+from dumpmask.dialects.base import LineReader, statement_guard
 from dumpmask.dialects.fast import ACCELERATED, body_end
 from dumpmask.speedups import count_nl
 from dumpmask.dialects.mysql_lex import decode_literal, parse_insert, quote_ident, split_statements, unquote_ident
@@ -74,7 +74,7 @@ _EOL_REST = re.compile(rb"[ \t\r]*+\n")
 MAX_MERGE = 1 << 30
 
 
-def fast_lines(stream, block: int = 1 << 20):
+def fast_lines(stream, block: int = 1 << 20, max_merge: int = MAX_MERGE):
     """The stream's lines, except that an INSERT statement (as mysqldump writes them: ~1 MB,
     often one row per line) is handed over whole, so the splitter runs one C-speed regex over
     it instead of Python code per line. Only a statement that ends with ';' at the end of a
@@ -140,7 +140,7 @@ def fast_lines(stream, block: int = 1 << 20):
                 need_more = data.find(b"\n", p + 1) < 0   # the line may end past the buffer
             else:
                 need_more = p >= n or data[p] in b"'\"`"  # ran out of buffer, maybe inside a string
-            if need_more and not eof and n - pos < MAX_MERGE:
+            if need_more and not eof and n - pos < max_merge:   # (past it: line by line, the lexer bounds it)
                 more = read(max(block, n - pos))   # doubling: linear in the statement's length
                 if not more:
                     eof = True
@@ -207,7 +207,9 @@ class MyDialect:
         """The dump as events: Stmt (everything but INSERT / REPLACE, each with .db, the database
         a USE made current before it), InsertData (.table resolved in that database)."""
         current_db = None
-        for st in split_statements(fast_lines(lines.stream), lines.source):
+        guard = statement_guard(lines.stream)   # --max-memory: a statement over many lines is bounded too
+        cap = MAX_MERGE if guard is None else min(MAX_MERGE, guard.statement_limit)
+        for st in split_statements(fast_lines(lines.stream, max_merge=cap), lines.source, guard):
             st.db = current_db
             if st.kind == "insert":
                 name = _insert_table(st.raw)

@@ -125,7 +125,7 @@ def statement_kind(raw: bytes) -> str:
     return "other"
 
 
-def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterator[MyStmt]:  # noqa: C901
+def split_statements(lines: Iterable[bytes], source: str = "<stdin>", guard=None) -> Iterator[MyStmt]:  # noqa: C901
     """Split an iterable of raw lines into statements; b"".join(s.raw) == b"".join(lines).
 
     (One function on purpose, ~150 lines: it is the per-line loop of every MySQL dump, with its
@@ -140,6 +140,8 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
       included when it is only whitespace or a "-- "/"#" comment, otherwise a new statement
       starts right after the delimiter (same line number).
     Raises DumpSyntaxError at EOF inside a string/identifier/comment/statement.
+    `guard` (base.statement_guard: --max-memory): a statement gathered over lines past its
+    statement_limit stops the run (guard.statement_too_long raises) before it is joined.
     """
     delim = b";"
     dlen = 1
@@ -153,6 +155,8 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
     lineno = 0
     cont = _CONT
     rest_match = _REST.match
+    limit = guard.statement_limit if guard is not None else None
+    gathered = 0                     # bytes of the lines the statement in progress spans (limit)
 
     for line in lines:
         lineno += 1
@@ -166,6 +170,8 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
                     cparts = []
                 raw = big if big is not None else bytes(line)
                 line = big = None
+                if limit is not None and len(raw) > limit:
+                    guard.statement_too_long(lineno, raw[:512], len(raw), source)
                 yield MyStmt(raw, lineno, statement_kind(raw), delim)
                 raw = None
                 lineno = lineno_after
@@ -266,6 +272,13 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>") -> Iterato
 
         if lineno_after is not None:
             lineno = lineno_after
+        if limit is not None:
+            if in_stmt:
+                gathered += n
+                if gathered > limit:
+                    guard.statement_too_long(stmt_line, parts[0][:512] if parts else b"", gathered, source)
+            else:
+                gathered = 0
 
     if cparts:
         yield MyStmt(b"".join(cparts), cline, "comment", delim)

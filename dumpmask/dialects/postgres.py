@@ -12,7 +12,7 @@ import re
 
 import dumpmask.idents as _idents
 from dumpmask import speedups
-from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_kind_words
+from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_guard, statement_kind_words
 from dumpmask.errors import DumpSyntaxError
 
 NAME = "postgres"
@@ -173,6 +173,9 @@ class PgReader:
         buf: list[bytes] = []
         start = 0
         st = PgLexState()
+        guard = statement_guard(lines.stream)   # --max-memory: a statement over many lines is bounded
+        limit = guard.statement_limit if guard is not None else None
+        gathered = 0
         for line in lines:
             if not buf:
                 stripped = line.lstrip(b" \t")
@@ -190,10 +193,15 @@ class PgReader:
             scan(line, 0, st, semis)
             if not semis:
                 buf.append(line)
+                if limit is not None:
+                    gathered += len(line)
+                    if gathered > limit:
+                        guard.statement_too_long(start, buf[0][:512], gathered, lines.source)
                 continue
             # one or more statements end on this line: split on the top-level semicolons
             head = b"".join(buf)
             buf = []
+            gathered = 0
             last = 0
             nsemi = len(semis)
             for k, si in enumerate(semis):

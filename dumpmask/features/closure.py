@@ -17,14 +17,23 @@ table's data and not found is a row the dump does not hold (a dangling reference
 
 Memory: only marked rows are held, each as its ordinal and the decoded values of its key
 columns (the columns of foreign keys and the columns they reference), plus one entry per
-distinct value asked for; never whole rows, never unmarked rows.
+distinct value asked for; never whole rows, never unmarked rows. With --max-memory they are
+counted (an estimate of their Python objects, calibrated in tests/test_memory.py) against the
+budget's "keys" share; past it the run stops (memory.MemoryCeiling, exit 1) naming the table
+whose rows were being marked and the figure to give, before the structures pass the ceiling.
 """
 from __future__ import annotations
 
 import bisect
 import collections
+import sys
 
 from dumpmask.idents import display_name
+
+# bytes, about, that marks hold beyond the values' own objects (tests/test_memory.py measures them)
+MARK_COST = 520     # a marked row: its ordinal in rows[lk], [kind, values], the values dict; its
+                    # entries in have[]; the sets built from it after the passes (kept, PositionFilter)
+NEED_COST = 300     # a value asked for: its tuple, its entries in asked[] and looking[] / pending[]
 
 UP = 1      # kept, with the parents it references
 DOWN = 2    # kept or removed with every row that references it (and, kept, its parents)
@@ -70,7 +79,8 @@ class Graph:
 class Marks:
     """The marked rows of every logical table and the needs still to look for."""
 
-    def __init__(self, graph: Graph, *, up: bool, down: bool, excluded: dict | None = None):
+    def __init__(self, graph: Graph, *, up: bool, down: bool, excluded: dict | None = None,
+                 what: str = "the rows that follow the foreign keys"):
         self.graph = graph
         self.follow_up, self.follow_down = up, down
         self.rows: dict = collections.defaultdict(dict)      # lk -> {ordinal: [kind, {col: value}]}
@@ -84,6 +94,20 @@ class Marks:
         self.passes = 0
         self.dangling: dict = collections.Counter()   # lk -> parent rows asked for and not in the dump
         self._index: dict = {}
+        budget = getattr(graph.engine, "memory", None)
+        self.budget = budget
+        self.cap = budget.share("keys") if budget is not None else None   # --max-memory: bytes (None: no limit)
+        self.used = 0
+        self.held = 0      # rows held by a caller beside the marks, counted with charge() (subset's rings)
+        self.what = what
+
+    def charge(self, lk, nbytes: int) -> None:
+        """Count `nbytes` more held for logical table lk; past the budget's share: stop the run."""
+        self.used += nbytes
+        if self.used > self.cap:
+            marked = sum(len(r) for r in self.rows.values()) + self.held
+            self.budget.fail("keys", self.used, f"{self.what}: table {_qual(lk)}",
+                             f"{marked:,} rows held so far", at_least=True)
 
     def mark(self, lk, ordinal: int, values: dict, kind: int) -> None:
         row = self.rows[lk].get(ordinal)
@@ -91,6 +115,8 @@ class Marks:
             return
         if row is None:
             self.rows[lk][ordinal] = row = [kind, values]
+            if self.cap is not None:
+                self.charge(lk, MARK_COST + sum(sys.getsizeof(v) for v in values.values() if v is not None))
         else:
             row[0] = kind
         g = self.graph
@@ -128,6 +154,8 @@ class Marks:
             return
         if kind == UP and self.have[(lk, cols)].get(val, 0) >= UP:
             return   # a marked row already holds it
+        if self.cap is not None and val not in asked:
+            self.charge(lk, NEED_COST + sum(sys.getsizeof(v) for v in val))
         asked[val] = kind
         target = self.pending if lk in self.started else self.looking
         d = target[lk][cols]

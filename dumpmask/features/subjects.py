@@ -22,6 +22,8 @@ partial transfer is refused (two selections of the rows to keep).
 """
 from __future__ import annotations
 
+import sys
+
 from dumpmask.errors import MaskingError, RulesError
 from dumpmask.features import closure
 from dumpmask.features.base import Stage
@@ -146,7 +148,7 @@ class Subjects(Stage):
         removed: dict = {}
         passes = 0
         if self.asked["erase"] or self.drop_rules:
-            marks = closure.Marks(graph, up=False, down=True)
+            marks = closure.Marks(graph, up=False, down=True, what="--erase" if self.asked["erase"] else "drop rules")
             for mode, _text, lk, pk, keys in seeds:
                 if mode == "erase":
                     for key in keys:
@@ -177,7 +179,7 @@ class Subjects(Stage):
             for lk, rows in removed.items():
                 self.record["tables"][_qual(lk)] = {"removed": len(rows)}
         if self.asked["only"]:
-            marks = closure.Marks(graph, up=True, down=True, excluded=removed)
+            marks = closure.Marks(graph, up=True, down=True, excluded=removed, what="--only")
             for mode, _text, lk, pk, keys in seeds:
                 if mode == "only":
                     for key in keys:
@@ -270,6 +272,9 @@ def _condition_text(tr) -> str:
     return orjson.dumps(tr.where_spec).decode()
 
 
+GONE_COST = 160   # bytes, about, of one dropped row's key values in a set beyond its strings (tests/test_memory.py)
+
+
 class _PipeDrop:
     """Drop rules on a pipe (see Subjects._pipe_ready): the row filter of each data statement,
     and the checks that no row referencing a dropped row was written before it was dropped."""
@@ -279,6 +284,7 @@ class _PipeDrop:
         self.gone: dict = {}            # (lk, referenced cols) -> key values of dropped rows
         self.seen: list = []            # logical tables in the order their data came
         self.removed: dict = {}         # lk -> rows dropped
+        self.used = 0                   # --max-memory: bytes the key values in `gone` hold, about
 
     def _graph(self, engine):
         """The foreign keys learnt so far (MySQL's CREATE TABLEs come one by one), rebuilt when
@@ -351,6 +357,7 @@ class _PipeDrop:
         idx = [(i, c) for i, c in enumerate(columns) if c in want]
         decode = engine.dialect.decode_sql_field if sql else engine.dialect.decode_copy_field
         gone, removed, match = self.gone, self.removed, self.stage._match
+        cap = engine.memory.share("keys")
 
         def keep(fields):
             values = {c: (None if i >= len(fields) or fields[i] is None else decode(fields[i])) for i, c in idx}
@@ -368,8 +375,19 @@ class _PipeDrop:
                 val = tuple(values.get(c) for c in pcols)
                 if None not in val:
                     gone.setdefault((lk, pcols), set()).add(val)
+                    if cap is not None:
+                        self._charge(engine, lk, cap, val)
             return None
         return keep
+
+    def _charge(self, engine, lk, cap: int, val: tuple) -> None:
+        """A dropped row's key values, remembered (referential integrity on a pipe): counted
+        against the budget's "keys" share; past it the run stops (exit 1) naming the table."""
+        self.used += GONE_COST + sum(sys.getsizeof(v) for v in val)
+        if self.used > cap:
+            engine.memory.fail("keys", self.used, f"{engine.source}: drop rules: table {_qual(lk)}",
+                               f"{sum(self.removed.values()):,} rows dropped so far, whose key values the rows that "
+                               "reference them are checked against", at_least=True)
 
     def finish(self, engine) -> None:
         """With the whole schema known at last: no table whose data came before a table it

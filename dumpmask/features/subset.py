@@ -7,11 +7,16 @@ or the last N through a ring buffer: memory bounded by N rows per table, only th
 columns) and settles which survive referential integrity (a fixed point over the foreign
 keys); the writing pass then keeps rows by their position in the table. A partitioned table
 counts as one table: its partitions share the N rows. On a pipe the kept parent keys cannot
-be known before children are written, so the run fails unless referentialIntegrity is false.
+be known before children are written, so the run fails unless referentialIntegrity is false;
+then --last N of a partitioned table holds its partitions' COPY blocks back (_LastAcross: one
+ring of N rows for all of them) and the engine writes them when their data is over.
+With --max-memory the first pass's rows (closure.Marks, and the --last rings) count against
+the budget's "keys" share: past it the run stops (exit 1) naming the table.
 """
 from __future__ import annotations
 
 import collections
+import sys
 
 from dumpmask.errors import MaskingError
 from dumpmask.features import closure
@@ -20,6 +25,7 @@ from dumpmask.idents import display_name
 
 
 _qual = display_name   # (schema.name for messages and the audit)
+RING_COST = 200        # bytes, about, of one row in a --last ring beyond its fields (tests/test_memory.py)
 
 
 class Subset(Stage):
@@ -42,6 +48,7 @@ class Subset(Stage):
         self.tallies: dict = {}             # table key -> Counter(selected=, parents=) of the rows written
         self.whole: set = set()
         self.logical: dict = {}             # table key -> its logical table (a partition's partitioned table)
+        self.partitions: dict = {}          # lk -> _LastAcross (--last on a pipe, a partitioned table)
         engine.audit.data["options"]["transfer"] = {**self.default, "referentialIntegrity": self.ri}
 
     # ---------------------------------------------------------------- configuration
@@ -86,7 +93,7 @@ class Subset(Stage):
         kept whole that references a cut table), and the last N rows' key columns per table."""
         graph = closure.Graph(engine)
         removed = getattr(engine, "rows_removed", None) or {}   # rows a stage before this one removes (subjects.py)
-        marks = closure.Marks(graph, up=self.ri, down=False, excluded=removed)
+        marks = closure.Marks(graph, up=self.ri, down=False, excluded=removed, what="partial transfer")
         modes: dict = {}
         for key in list(engine.data_tables) + list(engine.tables):
             state = engine.table_state(key)
@@ -98,6 +105,7 @@ class Subset(Stage):
         marked_whole = {lk for lk in whole if self.ri and any(p not in whole for _c, p, _pc in graph.up.get(lk, ()))}
         counted: dict = collections.Counter()   # lk -> rows the cut has taken (removed rows do not count)
         rings: dict = {}                         # lk -> the last N (ordinal, names, raw fields, decode)
+        ring_bytes = [0]                         # what the rings hold, counted (--max-memory)
         selected = collections.defaultdict(set)  # lk -> ordinals chosen by the cut
 
         def first_pass(lk, tkey, columns, n0, nrows, raw_fields, decode, names):
@@ -111,7 +119,13 @@ class Subset(Stage):
                 if mode["rows"]:
                     for r in range(0 if gone else max(0, nrows - mode["rows"]), nrows):
                         if n0 + r not in gone:
-                            ring.append((n0 + r, names, raw_fields(r), decode))
+                            raws = raw_fields(r)
+                            if marks.cap is not None and len(ring) < mode["rows"]:   # (--max-memory: the ring counts)
+                                cost = RING_COST + sum(sys.getsizeof(f) for f in raws if f is not None)
+                                ring_bytes[0] += cost
+                                marks.held += 1
+                                marks.charge(lk, cost)
+                            ring.append((n0 + r, names, raws, decode))
                 return
             if m == "full" and lk not in marked_whole:
                 return
@@ -142,6 +156,8 @@ class Subset(Stage):
                     selected[lk].add(o)
                     marks.mark(lk, o, {c: (None if f is None else decode(f)) for c, f in zip(names, raws)}, closure.UP)
             rings.clear()
+            marks.used -= ring_bytes[0]   # (the marks just made hold what the rings held)
+            marks.held = 0
             marks.whole = frozenset(whole)
 
         def columns_of(tkey, columns):
@@ -227,7 +243,19 @@ class Subset(Stage):
             if sql:
                 raise MaskingError(f"{engine.source}:{line}: --last on a pipe works for COPY data only (rows of INSERT statements "
                                    "cannot be held back across statements): give INPUT as a regular file")
-            return _LastFilter(mode["rows"])
+            meter = _RingMeter(engine, lk) if engine.memory else None   # --max-memory: the held rows count
+            if root is state:
+                return _LastFilter(mode["rows"], meter)
+            # a partition: the last N rows of the partitioned table, across its partitions' blocks
+            holder = self.partitions.get(lk)
+            if holder is None:
+                holder = self.partitions[lk] = _LastAcross(mode["rows"], meter)
+            elif holder.released:
+                raise MaskingError(f"{engine.source}:{line}: --last on a pipe: the data of partition {_qual(state.key)} "
+                                   f"of {_qual(lk)} is apart from its other partitions' data (other statements come "
+                                   "between), so the last rows of the partitioned table cannot be picked in one pass: "
+                                   "give INPUT as a regular file")
+            return holder.filter()
         return None
 
     # ---------------------------------------------------------------- the audit
@@ -262,16 +290,94 @@ class Subset(Stage):
                         "(every row it kept needed a row the dump does not hold, or it was removed)")
 
 
+class _RingMeter:
+    """--max-memory on a pipe: the rows a --last ring holds (whole rows, until it is full)
+    counted against the budget's "keys" share; past it the run stops naming the table."""
+
+    def __init__(self, engine, lk):
+        self.engine, self.lk = engine, lk
+        self.cap = engine.memory.share("keys")
+        self.used = 0
+        self.rows = 0
+
+    def add(self, fields) -> None:
+        self.used += RING_COST + sum(sys.getsizeof(f) for f in fields if f is not None)
+        self.rows += 1
+        if self.used > self.cap:
+            self.engine.memory.fail("keys", self.used, f"{self.engine.source}: partial transfer: table {_qual(self.lk)}",
+                                    f"--last holds {self.rows:,} whole rows so far on a pipe", at_least=True)
+
+
 class _LastFilter:
     """Holds back the last N rows of one COPY block (a ring buffer) and releases them at its end."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, meter: _RingMeter | None = None):
         self.buf = collections.deque(maxlen=n) if n else None
+        self.meter = meter
 
     def __call__(self, fields):
-        if self.buf is not None:
-            self.buf.append(fields)
+        buf = self.buf
+        if buf is not None:
+            if self.meter is not None and len(buf) < buf.maxlen:
+                self.meter.add(fields)
+            buf.append(fields)
         return None
 
     def flush(self):
         return list(self.buf or ())
+
+
+class _HeldBlock:
+    __slots__ = ("header", "end", "planned", "first_line", "tstats")
+
+    def __init__(self, header, end, planned, first_line, tstats):
+        self.header, self.end, self.planned, self.first_line, self.tstats = header, end, planned, first_line, tstats
+
+
+class _LastAcross:
+    """--last N of a partitioned table on a pipe: one ring buffer of N rows for all its
+    partitions' COPY blocks (as from a file, the partitions share the N rows). The blocks are
+    not written in place: the engine hands each to hold_block() and, when the first statement
+    after them comes (or the input ends: the data of the table is over), writes them in their
+    order with the rows of each that the ring kept (release(); Engine.release_held). A
+    partition's block after that is refused (its rows could no longer be picked)."""
+
+    def __init__(self, n: int, meter: _RingMeter | None = None):
+        self.ring = collections.deque(maxlen=n) if n else None
+        self.blocks: list = []
+        self.released = False
+        self.meter = meter
+
+    def filter(self):
+        return _LastAcrossFilter(self, len(self.blocks))
+
+    def hold_block(self, header, end, planned, first_line, tstats) -> None:
+        self.blocks.append(_HeldBlock(header, end, planned, first_line, tstats))
+
+    def release(self):
+        """[(block, [(row ordinal in its block, fields)])] in the blocks' order."""
+        self.released = True
+        mine: dict = collections.defaultdict(list)
+        for b, r, fields in self.ring or ():
+            mine[b].append((r, fields))
+        out = [(block, mine.get(i, [])) for i, block in enumerate(self.blocks)]
+        self.blocks, self.ring = [], None
+        return out
+
+
+class _LastAcrossFilter:
+    """One partition block's filter of a _LastAcross: every row goes to the shared ring."""
+
+    def __init__(self, holder: _LastAcross, block: int):
+        self.across = holder
+        self.block = block
+        self.n = 0
+
+    def __call__(self, fields):
+        ring = self.across.ring
+        if ring is not None:
+            if self.across.meter is not None and len(ring) < ring.maxlen:
+                self.across.meter.add(fields)
+            ring.append((self.block, self.n, fields))
+        self.n += 1
+        return None
