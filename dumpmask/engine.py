@@ -16,7 +16,7 @@ import os
 import stat
 
 from dumpmask.audit import Audit, ColumnStats, HashingReader, HashingWriter
-from dumpmask.crypto import Key
+from dumpmask.crypto import Key, as_key
 from dumpmask.dialects import get_dialect, peek_dialect
 from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tuple_lines
 from dumpmask.dialects.fast import copy_spans, tuple_spans
@@ -1413,6 +1413,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     to a temporary file or stops the run (exit 1) naming the structure."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
+
+    key = as_key(key, where="the key given to build_engine()")
 
     if first is not None and last is not None:
         raise RulesError("--first and --last cannot be used together")
