@@ -302,6 +302,7 @@ class Engine:
                                      "have", self.rules.path, self._rule_where(state, p.name))
                 reads.append((name, idx))
             p.spec.template = tuple(reads)
+            p.stats.reads = tuple(dict.fromkeys(columns[i] for _n, i in reads))   # its class follows them (audit)
             templates[p.index] = p
         from dumpmask.work import template_order
 
