@@ -1252,8 +1252,9 @@ def _row_rules(pdf: _Report, audit, tables) -> None:
         if kanon.get("action") == "report" and kanon.get("requested_action") != "report":
             pdf.para(f"Reported only (--k-report-only): the rules ask for {_text(kanon.get('requested_action'))}, "
                      "which this run did not enforce.", size=7.5, color=_AMBER)
-    from dumpmask import report_rules   # drop rules, --erase/--only, topcode caps (report_rules.py)
-    any_ = report_rules.subjects(pdf, audit) | report_rules.topcode_caps(pdf, tables) | any_
+    from dumpmask import report_rules   # drop rules, --erase/--only, parents added, topcode caps (report_rules.py)
+    any_ = (report_rules.subjects(pdf, audit) | report_rules.closure(pdf, audit, tables)
+            | report_rules.topcode_caps(pdf, tables) | any_)
     if not any_:
         pdf.para("No complete-schema policy, row condition or k-anonymity requirement was set for this run.",
                  color=_GREY)
