@@ -115,3 +115,16 @@ def test_empty_or_wrong_type_keys_are_key_errors_not_crashes(bad):
     assert ei.value.exit_code == 2
     with pytest.raises(KeyError_):
         dumpmask.mask(io.BytesIO(DUMP), io.BytesIO(), rules=_rules(), key=bad)
+
+
+def test_a_weak_key_built_by_plugin_code_is_a_clear_exit_2_not_a_traceback(dm, tmp_path):
+    """Library code run by the CLI (a plugin) that builds Key(b"short") stops the run with the
+    WeakKeyError's message, exit 2, no traceback, no output."""
+    plugin = tmp_path / "weak_plugin.py"
+    plugin.write_text("from dumpmask.crypto import Key\nK = Key(b'short')\n")
+    rp = tmp_path / "rules.json"
+    rp.write_text(json.dumps(RULES))
+    cp = dm("-c", rp, "--plugin", plugin, input=DUMP)
+    assert cp.returncode == 2 and cp.stdout == b""
+    assert b"too weak" in cp.stderr and b"weak_key_ok=True" in cp.stderr and b"Traceback" not in cp.stderr
+    assert b"short" not in cp.stderr.replace(b"weak_plugin", b"")
