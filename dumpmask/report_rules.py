@@ -76,7 +76,7 @@ def closure(pdf, audit, tables) -> bool:
                  [(t, _t(tv.get("transfer")), _n(tv.get("rows_read")), _n(tv.get("rows_selected")),
                    _n(tv.get("rows_added_as_parents")), _n(tv.get("rows_orphaned", 0)), _n(tv.get("rows_written")))
                   for t, tv in cut],
-                 (50, 22, 20, 20, 26, 20, 22), align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+                 (60, 20, 18, 18, 24, 18, 22), align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
                  size=7.5)
         empty = [str(x) for x in _l(audit.get("transfer_empty_tables"))]
         if empty:
