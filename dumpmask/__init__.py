@@ -5,15 +5,20 @@
 """
 from dumpmask.version import __version__  # noqa: E402,F401
 
-from dumpmask.errors import DumpmaskError, DumpSyntaxError, MaskingError, RulesError, StrictError  # noqa: E402,F401
+from dumpmask.errors import (DumpmaskError, DumpSyntaxError, KeyError_, MaskingError, RulesError,  # noqa: E402,F401
+                             StrictError, WeakKeyError)
+from dumpmask.crypto import Key  # noqa: E402,F401
 
 
-def mask(src, dst, rules=None, key=None, **options):
+def mask(src, dst, rules=None, key=None, *, weak_key_ok=False, **options):
     """Mask the dump read from `src` into binary stream `dst`; returns the audit dict.
 
     src: a binary stream or a path. rules: a RuleSet (`dumpmask.rules.load_rules(path)`), a
-    rules file's path, or None. key: a `dumpmask.crypto.Key`, the key as str/bytes, or None
-    for a random per-run key. options as the CLI's: dialect, strict, template, first, last,
+    rules file's path, or None. key: a `dumpmask.Key`, the key as str/bytes, or None
+    for a random per-run key; a str/bytes key under 128 bits is refused as the CLI refuses it
+    (`WeakKeyError`, a `KeyError_`) unless `weak_key_ok=True` (the CLI's --weak-key-ok; the
+    audit records it), and `Key(...)` refuses it the same way (`Key(secret, weak_key_ok=True)`;
+    `Key(secret, label=...)` is the CLI's --key-label). options as the CLI's: dialect, strict, template, first, last,
     schema_path, warn (a callable taking each warning), source, input_path, jobs, compress
     ("gzip" / "zstd": the output compressed, dumpmask.compression) and compress_level. A
     compressed src (gzip, zstd, bzip2, xz, lz4) is read by its first bytes. The run is built
@@ -28,20 +33,15 @@ def mask(src, dst, rules=None, key=None, **options):
     import os
     import stat
 
-    from dumpmask.crypto import Key
+    from dumpmask.crypto import as_key
     from dumpmask.engine import build_engine
     from dumpmask.rules import RuleSet, load_rules
 
+    key = as_key(key, weak_key_ok=weak_key_ok, where="the key given to dumpmask.mask()")
     if rules is None:
         rules = RuleSet()
     elif isinstance(rules, (str, os.PathLike)):
         rules = load_rules(os.fspath(rules))
-    if isinstance(key, (str, bytes)):
-        if not key.strip():
-            from dumpmask.errors import KeyError_
-
-            raise KeyError_("empty key")
-        key = Key(key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key)
     own = None
     from dumpmask.pipeline import archive_kind, stream_kind
 

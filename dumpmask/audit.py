@@ -22,7 +22,7 @@ def utcnow() -> str:
 
 
 class ColumnStats:
-    __slots__ = ("mutation", "changed", "nulls", "category", "extra", "protection")
+    __slots__ = ("mutation", "changed", "nulls", "category", "extra", "protection", "reads")
 
     def __init__(self, mutation: str, category: str | None = None, extra: dict | None = None,
                  protection: str | None = None):
@@ -32,21 +32,50 @@ class ColumnStats:
         self.category = category
         self.extra = extra or {}
         self.protection = protection  # the mutation's declared class (dumpmask/protection.py)
+        self.reads: tuple[str, ...] | None = None   # a `template`: the columns of its row it builds the value from
 
-    def protection_ran(self, rows_read: int) -> str:
+    def protection_ran(self, rows_read: int, siblings: dict | None = None, _seen: frozenset = frozenset()) -> str:
         """The class of what ran on this column: the mutation's, or "kept" when a `where`
-        condition left some rows of the table (or all: it matched none) in clear."""
+        condition left some rows of the table (or all: it matched none) in clear. A value
+        built from other columns (`reads`: a template) is no better protected than the weakest
+        of them after their own masking (`siblings`: the table's ColumnStats by name; a column
+        no rule touched is kept, in clear)."""
         p = self.protection or "kept"
         matched = self.extra.get("rows_matched")
         if "where" in self.extra and isinstance(matched, int) and matched < rows_read:
             p = weakest((p, "kept"))
+        if self.reads:
+            p = weakest((p, *self.read_classes(rows_read, siblings, _seen).values()))
         return p
 
-    def to_json(self, rows_read: int = 0) -> dict:
+    def read_classes(self, rows_read: int, siblings: dict | None, _seen: frozenset = frozenset()) -> dict:
+        """{column read: its class after masking} for a template (`reads`)."""
+        out = {}
+        for name in self.reads or ():
+            st = _sibling(siblings, name)
+            if st is None or st is self or name in _seen:   # nothing masked it (a cycle is refused at load)
+                out[name] = "kept"
+            else:
+                out[name] = st.protection_ran(rows_read, siblings, _seen | {name})
+        return out
+
+    def to_json(self, rows_read: int = 0, siblings: dict | None = None) -> dict:
         d = {"mutation": self.mutation, "changed": self.changed, "nulls": self.nulls, "category": self.category}
         d.update(self.extra)
-        d["protection"] = self.protection_ran(rows_read)
+        d["protection"] = self.protection_ran(rows_read, siblings)
+        if self.reads is not None:
+            d["reads"] = self.read_classes(rows_read, siblings)
         return d
+
+
+def _sibling(siblings: dict | None, name: str):
+    if not siblings:
+        return None
+    st = siblings.get(name)
+    if st is None:
+        low = name.lower()
+        st = next((v for k, v in siblings.items() if k.lower() == low), None)
+    return st
 
 
 class TableStats:
@@ -62,7 +91,7 @@ class TableStats:
     def to_json(self) -> dict:
         return {"rows": self.rows_written, "rows_read": self.rows_read, "rows_written": self.rows_written,
                 "transfer": self.transfer, **self.selection,
-                "columns": {k: v.to_json(self.rows_read) for k, v in self.columns.items()}}
+                "columns": {k: v.to_json(self.rows_read, self.columns) for k, v in self.columns.items()}}
 
 
 class Audit:
@@ -153,7 +182,7 @@ class Audit:
                     ent["status"] = "masked"
                 if st is not None:
                     ent["mutation"] = st.mutation
-                ent["protection"] = st.protection_ran(tstats.rows_read) if st is not None else "kept"
+                ent["protection"] = st.protection_ran(tstats.rows_read, tstats.columns) if st is not None else "kept"
                 out[cname] = ent
             if out:
                 inv[qual] = out
@@ -303,3 +332,6 @@ def validate_audit(data) -> None:
         for c, cv in cols.items():
             if "protection" in cv and cv["protection"] not in PROTECTION:  # older audits have none
                 bad(f'"tables.{t}.columns.{c}.protection" must be one of ' + ", ".join(PROTECTION))
+            reads = cv.get("reads", {})
+            if not isinstance(reads, dict) or any(v not in PROTECTION for v in reads.values()):
+                bad(f'"tables.{t}.columns.{c}.reads" must map column names to one of ' + ", ".join(PROTECTION))

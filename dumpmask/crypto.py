@@ -38,16 +38,34 @@ def weakness(secret: bytes) -> str | None:
 
 
 class Key:
-    """A masking key. `ephemeral` is True when it was drawn at random for this run only."""
+    """A masking key. `ephemeral` is True when it was drawn at random for this run only.
+
+    A key is refused (errors.WeakKeyError, exit 2 in the CLI) when `weakness` finds it holds
+    fewer than 128 bits, whoever builds it: the CLI (DUMPMASK_KEY, --key-file), `dumpmask.mask()`
+    or a library caller. `weak_key_ok=True` accepts it (the library's --weak-key-ok); the audit
+    then records `"weak_key_ok": true`."""
 
     __slots__ = ("_secret", "ephemeral", "_base", "_cache", "source", "label", "weak_key_ok")
 
-    def __init__(self, secret: bytes, ephemeral: bool = False, source: str | None = None):
-        if not secret:
-            raise ValueError("empty key")
+    def __init__(self, secret: bytes | str, ephemeral: bool = False, source: str | None = None, *,
+                 weak_key_ok: bool = False, label: str | None = None, where: str = "the key given to Key()"):
+        from dumpmask.errors import KeyError_, WeakKeyError
+
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8", "surrogateescape")
+        if not isinstance(secret, (bytes, bytearray, memoryview)):
+            raise KeyError_(f"{where} must be bytes or str, not {type(secret).__name__}")
+        secret = bytes(secret)
+        if not secret.strip():
+            raise KeyError_(f"{where} is empty (or only whitespace)")
+        why = weakness(secret)
+        if why and not weak_key_ok:
+            raise WeakKeyError(f"{where} is too weak ({why}; a key needs at least 128 bits): make one with "
+                               "`dumpmask key new` (dumpmask.crypto.new_key_text()), or pass weak_key_ok=True "
+                               "for tests and demos", reason=why)
         self.source = source or ("ephemeral" if ephemeral else "api")
-        self.label: str | None = None
-        self.weak_key_ok = False   # True only when the key was weak and --weak-key-ok accepted it
+        self.label: str | None = label
+        self.weak_key_ok = bool(why)   # True only when the key was weak and weak_key_ok accepted it
         # Normalise any length of secret to a 32-byte BLAKE2b key.
         self._secret = hashlib.blake2b(secret, digest_size=32, person=b"dumpmask-keyv1").digest()
         self.ephemeral = ephemeral
@@ -60,17 +78,15 @@ class Key:
     @classmethod
     def checked(cls, secret: bytes, source: str, where: str, weak_ok: bool = False) -> "Key":
         """A key read from `where` (DUMPMASK_KEY or a file's path), refused when weak
-        (`weakness`) unless `weak_ok`."""
-        from dumpmask.errors import KeyError_
+        (`weakness`) unless `weak_ok`, with the CLI's advice (--weak-key-ok)."""
+        from dumpmask.errors import WeakKeyError
 
         why = weakness(secret)
         if why and not weak_ok:
-            raise KeyError_(f"the key in {where} is too weak ({why}; a key needs at least 128 bits): run "
-                            "`dumpmask key new -o FILE` and pass --key-file FILE, or give --weak-key-ok for tests "
-                            "and demos")
-        key = cls(secret, source=source)
-        key.weak_key_ok = bool(why)
-        return key
+            raise WeakKeyError(f"the key in {where} is too weak ({why}; a key needs at least 128 bits): run "
+                               "`dumpmask key new -o FILE` and pass --key-file FILE, or give --weak-key-ok for tests "
+                               "and demos", reason=why)
+        return cls(secret, source=source, weak_key_ok=weak_ok, where=f"the key in {where}")
 
     @classmethod
     def from_env_or_file(cls, key_file: str | None = None, env: dict | None = None, weak_ok: bool = False,
@@ -179,6 +195,14 @@ def write_new_key(path: str) -> None:
             pass
         os.unlink(path)
         raise KeyError_(f"cannot write key file {path}: {e.strerror}") from None
+
+
+def as_key(key, weak_key_ok: bool = False, where: str = "the key") -> "Key | None":
+    """What a library caller gave as the key (a Key, str, bytes or None for a random per-run
+    key) as a Key, checked like the CLI's (weak keys refused unless `weak_key_ok`)."""
+    if key is None or isinstance(key, Key):
+        return key
+    return Key(key, weak_key_ok=weak_key_ok, where=where)
 
 
 def _restore_key(normalised: bytes, ephemeral: bool) -> Key:

@@ -16,7 +16,7 @@ import os
 import stat
 
 from dumpmask.audit import Audit, ColumnStats, HashingReader, HashingWriter
-from dumpmask.crypto import Key
+from dumpmask.crypto import Key, as_key
 from dumpmask.dialects import get_dialect, peek_dialect
 from dumpmask.dialects.base import Block, LineReader, counted_lines, rows_of, tuple_lines
 from dumpmask.dialects.fast import copy_spans, tuple_spans
@@ -314,6 +314,7 @@ class Engine:
                                      "have", self.rules.path, self._rule_where(state, p.name))
                 reads.append((name, idx))
             p.spec.template = tuple(reads)
+            p.stats.reads = tuple(dict.fromkeys(columns[i] for _n, i in reads))   # its class follows them (audit)
             templates[p.index] = p
         from dumpmask.work import template_order
 
@@ -1497,6 +1498,8 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     to a temporary file or stops the run (exit 1) naming the structure."""
     from dumpmask.features import install
     from dumpmask.parallel import jobs_count
+
+    key = as_key(key, where="the key given to build_engine()")
 
     if first is not None and last is not None:
         raise RulesError("--first and --last cannot be used together")

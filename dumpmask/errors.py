@@ -87,6 +87,15 @@ class KeyError_(DumpmaskError):
     exit_code = 2
 
 
+class WeakKeyError(KeyError_):
+    """The key holds fewer than 128 bits (crypto.weakness) and no weak_key_ok / --weak-key-ok
+    accepted it. `reason` says why (never the key)."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        self.reason = reason
+        super().__init__(message)
+
+
 class NotAnAudit(DumpmaskError):
     """`dumpmask report` was given a file that is not a dumpmask audit (usage error: exit 2)."""
 

@@ -1252,8 +1252,9 @@ def _row_rules(pdf: _Report, audit, tables) -> None:
         if kanon.get("action") == "report" and kanon.get("requested_action") != "report":
             pdf.para(f"Reported only (--k-report-only): the rules ask for {_text(kanon.get('requested_action'))}, "
                      "which this run did not enforce.", size=7.5, color=_AMBER)
-    from dumpmask import report_rules   # drop rules, --erase/--only, topcode caps (report_rules.py)
-    any_ = report_rules.subjects(pdf, audit) | report_rules.topcode_caps(pdf, tables) | any_
+    from dumpmask import report_rules   # drop rules, --erase/--only, parents added, topcode caps (report_rules.py)
+    any_ = (report_rules.subjects(pdf, audit) | report_rules.closure(pdf, audit, tables)
+            | report_rules.topcode_caps(pdf, tables) | any_)
     if not any_:
         pdf.para("No complete-schema policy, row condition or k-anonymity requirement was set for this run.",
                  color=_GREY)
@@ -1361,10 +1362,44 @@ def _protection_section(pdf: _Report, audit: dict, tables: dict) -> None:
                  color=_AMBER, bold=True)
         pdf.para(HIPAA_QUOTE, size=7.5)
         pdf.para(GDPR_QUOTE, size=7.5)
+    notes, leaks = _protection_notes(tables)
+    if leaks:
+        pdf.subsection(f"Templates that repeat a column kept in clear ({len(leaks)})")
+        pdf.para("These columns are built by a template from other columns of their row, and at least one of "
+                 "those is kept in clear (no rule masked it, or a where condition left rows unmasked): the "
+                 "template writes that value into the output again, so the column is kept, not masked.",
+                 color=_RED, bold=True)
+        pdf.grid(("Table", "Column", "Reads, kept in clear"), leaks, (60, 45, 75), size=7.5,
+                 styles=[(None, None, FontFace(emphasis="BOLD", color=_RED))] * len(leaks))
     rows = sorted(cols, key=lambda r: (_CLASSES.index(r[2]) if r[2] in _CLASSES else 9, r[0], r[1]), reverse=True)
     pdf.subsection(f"Protection per column ({len(rows)})")
-    pdf.grid(("Table", "Column", "Protection"), [(t, c, _CLASS_TEXT.get(p, p)) for t, c, p in rows],
-             (70, 60, 50), size=7.5)
+    pdf.grid(("Table", "Column", "Protection", "Derived from"),
+             [(t, c, _CLASS_TEXT.get(p, p), notes.get((t, c), "-")) for t, c, p in rows],
+             (55, 45, 35, 45), size=7.5)
+
+
+def _protection_notes(tables: dict) -> tuple[dict, list]:
+    """What a column's class was derived from, for the per-column table ({(table, column):
+    text}: a template's columns read, with their classes after masking; a where condition that
+    left rows in clear), and the templates that read a column kept in clear [(table, column,
+    columns)]."""
+    notes: dict = {}
+    leaks: list = []
+    for t, c, col in _masked_columns(tables):
+        parts = []
+        if "where" in col and isinstance(col.get("rows_matched"), int) and isinstance(
+                _dict(tables.get(t)).get("rows_read"), int) and col["rows_matched"] < tables[t]["rows_read"]:
+            parts.append(f"where: {_count(col['rows_matched'])} of {_count(tables[t]['rows_read'])} rows masked")
+        reads = _dict(col.get("reads"))
+        if reads:
+            parts.append("template reads " + ", ".join(f"{_text(k)} ({_CLASS_TEXT.get(v, _text(v))})"
+                                                      for k, v in reads.items()))
+            kept = [str(k) for k, v in reads.items() if v == "kept"]
+            if kept:
+                leaks.append((t, c, ", ".join(kept)))
+        if parts:
+            notes[(t, c)] = "; ".join(parts)
+    return notes, leaks
 
 
 def _residual_risk(pdf: _Report, audit: dict, tables: dict) -> None:

@@ -1,5 +1,7 @@
 """PDF sections of issue #14's audit fields that report.py's "Rules that follow the data" does
-not render itself: rows removed by drop rules, --erase and --only (the audit's `subjects`), and
+not render itself: rows removed by drop rules, --erase and --only (the audit's `subjects`), the
+parent rows partial transfer and --only added to keep foreign keys valid (`tables[T]`'s
+rows_selected / rows_added_as_parents / rows_orphaned and `parents_added`), and
 generalize.topcode caps (a column entry's `topcode`). Functions take the report's fpdf object
 (report._Report: subsection, grid, para) and the audit dict; each returns whether it drew
 anything. Kept apart from report.py so that report.py's other sections change independently."""
@@ -49,6 +51,49 @@ def subjects(pdf, audit) -> bool:
                  align=("LEFT", *["RIGHT"] * len(keys)), size=7.5)
         pdf.para("Rows that reference a removed row are removed too (foreign keys, transitively): the counts "
                  "include them.", size=7.5)
+    return True
+
+
+def closure(pdf, audit, tables) -> bool:
+    """Partial transfer's rows per table (selected by the cut, added as parents, orphaned) and,
+    for partial transfer and --only, why parent rows were added: the foreign keys through which
+    kept rows reached them (`parents_added`)."""
+    cut = [(str(t), _d(tv)) for t, tv in sorted(_d(tables).items()) if "rows_selected" in _d(tv)]
+    why = _d(audit.get("parents_added"))
+    if not cut and not why:
+        return False
+    if cut:
+        opts = _d(_d(audit.get("options")).get("transfer"))
+        added = sum(tv.get("rows_added_as_parents") or 0 for _t_, tv in cut if isinstance(tv.get("rows_added_as_parents"), int))
+        pdf.subsection(f"Partial transfer: rows kept per table ({_n(added)} added as parents)")
+        pdf.para("Each table kept the rows its cut selected (" + _t(opts.get("mode")) + (f" {_n(opts.get('rows'))}"
+                 if opts.get("rows") is not None else "") + " rows, or the table's own transfer rule); with "
+                 "referential integrity " + ("on" if opts.get("referentialIntegrity", True) else "OFF")
+                 + ", every row a kept row references (foreign keys, transitively) was kept too, so the copy "
+                 "restores with its constraints; a row referencing a row the dump does not hold was cut (orphaned).",
+                 size=7.5)
+        pdf.grid(("Table", "Transfer", "Rows read", "Selected", "Added as parents", "Orphaned", "Written"),
+                 [(t, _t(tv.get("transfer")), _n(tv.get("rows_read")), _n(tv.get("rows_selected")),
+                   _n(tv.get("rows_added_as_parents")), _n(tv.get("rows_orphaned", 0)), _n(tv.get("rows_written")))
+                  for t, tv in cut],
+                 (60, 20, 18, 18, 24, 18, 22), align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+                 size=7.5)
+        empty = [str(x) for x in _l(audit.get("transfer_empty_tables"))]
+        if empty:
+            pdf.para("Tables that had rows and have none in the output: " + ", ".join(empty) + ".", size=7.5,
+                     color=(180, 95, 6), bold=True)
+    if why:
+        rows = []
+        for t, rels in why.items():
+            for r in map(_d, _l(rels)):
+                rows.append((str(t), _t(r.get("referenced_by")),
+                             f"({', '.join(map(str, _l(r.get('columns'))))}) -> ({', '.join(map(str, _l(r.get('references'))))})",
+                             _n(r.get("rows"))))
+        pdf.subsection(f"Why parent rows were added ({len(why)} tables)")
+        pdf.para("Each parent table's added rows, by the foreign key through which kept rows reference them (a "
+                 "row referenced through two foreign keys counts in both).", size=7.5)
+        pdf.grid(("Parent table", "Referenced by kept rows of", "Foreign key", "Rows added"), rows,
+                 (50, 50, 55, 25), align=("LEFT", "LEFT", "LEFT", "RIGHT"), size=7.5)
     return True
 
 

@@ -43,7 +43,12 @@ from servers import (MyServer, PgServer, my_missing, pg17_bindir, pg_missing,  #
                      readable_by_service_user)
 
 REPO = Path(__file__).resolve().parent.parent
+# The tests' keys: 256 bits each (64 hex digits), as `dumpmask key new` makes them. Every test
+# uses these (Key(TEST_KEY), DUMPMASK_KEY=TEST_KEY; OTHER_KEY where two keys must differ)
+# except the ones that test weak-key refusal itself (test_key_hygiene, test_key_library):
+# Key() and the CLI refuse a key under 128 bits.
 TEST_KEY = "7f3a9c1e5b2d8f4a6c0e9b7d3f1a5c8e2b6d0f4a8c3e7b1d5f9a2c6e0b4d8f3a"
+OTHER_KEY = "5e0c2a9b7d4f1e3a8c6b0d2f4a9e7c1b3d5f8a0c2e4b6d9f1a3c5e7b0d2f4a6c"
 
 # The pool cache (dumpmask/poolcache.py) of every run of the tests (the CLI's subprocesses
 # inherit it): one per session, never the user's ~/.cache; removed when the session ends.

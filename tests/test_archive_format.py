@@ -13,6 +13,7 @@ import pytest
 from dumpmask import pipeline
 from dumpmask.archive import format as fmt
 from dumpmask.archive.format import ArchiveError
+from conftest import TEST_KEY
 
 HEADER = fmt.Header((1, 14, 0), 4, 8, 1, -1, "gzip", (1, 2, 3, 4, 5, 126, 0), b"db", b"15.1", None)
 
@@ -162,7 +163,7 @@ def test_table_file_work_unit_same_bytes_however_cut(tmp_path, monkeypatch):
 
     rp = tmp_path / "r.json"
     rp.write_text(json.dumps([{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]))
-    engine = build_engine(load_rules(str(rp)), Key(b"k" * 32))
+    engine = build_engine(load_rules(str(rp)), Key(TEST_KEY))
     engine.set_dialect("postgres")
     engine.learn_schema(LineReader(io.BytesIO(b"CREATE TABLE public.t (id integer, email text, note text);\n"), "s"))
     plan = engine.build_plan(engine.table_state(("public", "t")), ["id", "email", "note"], None).plan
@@ -195,7 +196,7 @@ def test_table_file_work_unit_runs_in_a_spawned_process(tmp_path):
 
     rp = tmp_path / "r.json"
     rp.write_text(json.dumps([{"tableName": "t", "columnMutations": [{"column": "email", "mutation": "faker.email"}]}]))
-    engine = build_engine(load_rules(str(rp)), Key(b"k" * 32))
+    engine = build_engine(load_rules(str(rp)), Key(TEST_KEY))
     engine.set_dialect("postgres")
     engine.learn_schema(LineReader(io.BytesIO(b"CREATE TABLE public.t (id integer, email text, note text);\n"), "s"))
     plan = engine.build_plan(engine.table_state(("public", "t")), ["id", "email", "note"], None).plan

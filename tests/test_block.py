@@ -20,7 +20,7 @@ from dumpmask import remap, speedups, work
 from dumpmask.crypto import Key
 from dumpmask.dialects import mysql_lex, postgres
 from dumpmask.rules import load_rules
-from conftest import unavailable
+from conftest import TEST_KEY, unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def _needs_c():
         unavailable("dumpmask._speedups is not built (or was built without its BLOCK section)")
 
 
-KEY = Key(b"block-test-key-0123456789abcdef")
+KEY = Key(TEST_KEY)
 C_BLOCK = (work.c_block_copy, work.c_block_tuples)
 COLUMNS = ("id", "email", "name", "phone", "note", "login", "tag")
 MUTATIONS = {"email": "faker.email", "name": "faker.name", "phone": "faker.phone", "note": "faker.text",

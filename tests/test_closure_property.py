@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from dumpmask.crypto import Key
 from dumpmask.engine import build_engine
+from conftest import TEST_KEY
 
-KEY = Key(bytes(range(32)))
+KEY = Key(TEST_KEY)
 NAMES = ["t0", "Tä 1", "t\"2", "ż3", "t4"]
 
 

@@ -20,8 +20,9 @@ from dumpmask.dialects.base import UNCHANGED, row_masker, span_masker
 from dumpmask.dialects.fast import splice
 from dumpmask.schema import classify
 from dumpmask.transformers import get
+from conftest import TEST_KEY
 
-KEY = Key(b"fast path test key")
+KEY = Key(TEST_KEY)
 ASCII = st.text(alphabet=string.printable.replace("\\", ""), max_size=60)
 
 

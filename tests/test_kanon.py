@@ -15,8 +15,9 @@ from dumpmask.errors import RulesError
 from dumpmask.rules import load_rules
 from dumpmask.schema import classify
 from dumpmask.transformers import REGISTRY
+from conftest import TEST_KEY
 
-KEY = Key(bytes(range(32)))
+KEY = Key(TEST_KEY)
 
 
 def make(name, options, type_text):

@@ -21,6 +21,7 @@ from dumpmask.engine import Engine
 from dumpmask.errors import DumpmaskError
 from dumpmask.features import install
 from dumpmask.rules import load_rules
+from conftest import OTHER_KEY, TEST_KEY
 
 N = 3000  # customers / orders: enough for the "fewer than 0.1 % unchanged" figure
 
@@ -174,7 +175,7 @@ def as_str(rows: dict) -> dict:
 DIALECTS = {"pg": (pg_dump, pg_rows, "postgres"), "my": (my_dump, my_rows, "mysql")}
 
 
-def run(dump: bytes, rules: dict, tmp_path, *, key="key-one", as_file=True, schema: bytes | None = None):
+def run(dump: bytes, rules: dict, tmp_path, *, key=TEST_KEY, as_file=True, schema: bytes | None = None):
     rs = load_rules(None, json.dumps(rules).encode())
     path = tmp_path / "in.sql"
     path.write_bytes(dump)
@@ -356,7 +357,7 @@ def test_keys_two_runs_same_key_agree_different_key_differs(name, tmp_path, rema
                  {"column": "legacy_ref", "mutation": "key", "options": {"domain": "customer.customer_id"}}]}]}
     out2, _ = run(d, rules, tmp_path)
     assert out2 == out1
-    out3, _ = run(d, rules, tmp_path, key="key-two")
+    out3, _ = run(d, rules, tmp_path, key=OTHER_KEY)
     after3 = DIALECTS[name][1](out3)
     a1, a3 = column(after1, "customer", "customer_id"), column(after3, "customer", "customer_id")
     assert sum(x == y for x, y in zip(a1, a3)) < 0.01 * len(a1)

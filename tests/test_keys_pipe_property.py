@@ -16,6 +16,7 @@ from dumpmask.engine import POISON, Engine
 from dumpmask.errors import DumpmaskError
 from dumpmask.features import install
 from dumpmask.rules import load_rules
+from conftest import TEST_KEY
 
 TYPES = ["tinyint(4)", "tinyint(3) unsigned", "smallint(6)", "smallint(5) unsigned", "int(11)",
          "int(10) unsigned", "bigint(20)", "bigint(20) unsigned"]
@@ -79,7 +80,7 @@ def run(dump: bytes, tmp_path, *, as_file: bool, schema: bytes | None = None):
     if schema is not None:
         sp = tmp_path / "schema.sql"
         sp.write_bytes(schema)
-    eng = Engine(rules=load_rules(None, json.dumps(RULES).encode()), key=Key(b"property-key"),
+    eng = Engine(rules=load_rules(None, json.dumps(RULES).encode()), key=Key(TEST_KEY),
                  input_path=str(path) if as_file else None, source="in.sql" if as_file else "<stdin>",
                  schema_path=str(sp) if sp else None)
     install(eng)

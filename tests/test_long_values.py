@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 import dumpmask
 from dumpmask.crypto import Key
 from dumpmask.rules import RuleSet, load_rules
+from conftest import TEST_KEY
 
-KEY = Key(b"long-values-test-key")
+KEY = Key(TEST_KEY)
 BIG = 24 << 20
 
 PG_HEAD = (b"-- PostgreSQL database dump\nCREATE TABLE public.t (\n    id integer NOT NULL,\n    note text,\n"

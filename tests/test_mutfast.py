@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REQUIRED_OPTIONS
+from conftest import REQUIRED_OPTIONS, TEST_KEY
 from dumpmask.crypto import Key
 from dumpmask.dialects import mysql_lex, postgres
 from dumpmask.dialects.base import UNCHANGED
@@ -16,7 +16,7 @@ from dumpmask.schema import Column
 from dumpmask.transformers import REGISTRY
 from dumpmask.work import NULL_COPY, NULL_SQL, Tally, my_field_fns, pg_field_fns
 
-KEY = Key(b"mutfast test key")
+KEY = Key(TEST_KEY)
 
 
 class General:

@@ -16,6 +16,7 @@ from dumpmask.engine import Engine
 from dumpmask.errors import DumpmaskError
 from dumpmask.features import install
 from dumpmask.rules import load_rules
+from conftest import TEST_KEY
 
 HDR = b"-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)\n--\n-- Host: localhost    Database: shop\n\n"
 
@@ -29,7 +30,7 @@ def rules(table="t", **cols):
     return {"tables": [{"tableName": table, "columnMutations": [{"column": c, "mutation": m} for c, m in cols.items()]}]}
 
 
-def mask(dump: bytes, rules_obj: dict, *, dialect: str | None = None, key: str = "k-1") -> tuple[bytes, dict]:
+def mask(dump: bytes, rules_obj: dict, *, dialect: str | None = None, key: str = TEST_KEY) -> tuple[bytes, dict]:
     rs = load_rules(None, json.dumps(rules_obj).encode())
     eng = Engine(rules=rs, key=Key(key.encode()), dialect=dialect)
     install(eng)

@@ -21,8 +21,9 @@ from dumpmask.crypto import Key
 from dumpmask.dialects.postgres import copy_decode, literal_decode
 from dumpmask.errors import DumpSyntaxError, RulesError
 from dumpmask.rules import load_rules
+from conftest import OTHER_KEY, TEST_KEY
 
-KEY = Key(b"unit-test-key")
+KEY = Key(TEST_KEY)
 HEADER = b"--\n-- PostgreSQL database dump\n--\n\n"
 
 
@@ -400,7 +401,7 @@ def test_same_email_in_two_tables_gets_same_fake():
     assert rows[1][1] != rows[0][1]
     out2, _ = run(dump, doc)
     assert out2 == out
-    out3, _ = run(dump, doc, key=Key(b"another key"))
+    out3, _ = run(dump, doc, key=Key(OTHER_KEY))
     assert copy_block(out3, b"COPY public.customer")[0][1] != rows[0][1]
 
 

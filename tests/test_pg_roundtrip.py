@@ -11,6 +11,7 @@ from dumpmask import mask
 from dumpmask.crypto import Key
 from dumpmask.dialects.postgres import copy_decode, copy_encode, literal_decode, literal_encode
 from dumpmask.rules import load_rules
+from conftest import TEST_KEY
 
 # text with the awkward characters over-represented; surrogates come from surrogateescape
 # decoding of arbitrary bytes, the way dumpmask reads non-UTF-8 dumps
@@ -74,7 +75,7 @@ def test_literal_null_round_trip():
 # ---------------------------------------------------------------- whole rows through the engine
 
 HEADER = b"--\n-- PostgreSQL database dump\n--\n\n"
-KEY = Key(b"roundtrip-key")
+KEY = Key(TEST_KEY)
 VALUE = st.one_of(st.none(), TEXT)
 ROWS = st.integers(min_value=1, max_value=5).flatmap(
     lambda n: st.lists(st.lists(VALUE, min_size=n, max_size=n), min_size=1, max_size=6))

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import OTHER_KEY, REPO, TEST_KEY
 from dumpmask import poolcache
 from dumpmask.crypto import Key
 from dumpmask.schema import Column
 from dumpmask.transformers import common, get
 
-KEY = Key(b"pool cache test key")
+KEY = Key(TEST_KEY)
 TEXT = Column("c", type="text", kind="text")
 SAMPLES = ["alice@example.com", "Bob O'Brien", "caf\u00e9 \u65e5\u672c", "42", "x" * 300]
 #: (mutation, locale): each draws its own pool (email and userName: their own builders)
@@ -122,7 +122,7 @@ def test_everything_that_decides_a_pool_selects_another_file(cache, monkeypatch,
     elif part == "dumpmask":
         monkeypatch.setattr(poolcache, "__version__", "0.0.0")
     elif part == "key":
-        key = Key(b"another key")
+        key = Key(OTHER_KEY)
     elif part == "locale":
         locale = "en_GB"
     else:
@@ -207,7 +207,7 @@ def _corruptions():
         return make
 
     def other_key(data, path, key):
-        other = Key(b"another key")
+        other = Key(OTHER_KEY)
         pool = common.get_pool(other, "faker.firstName", lambda fk: fk.first_name(), "en_US")
         (other_file,) = [p for p in path.parent.iterdir() if p != path]
         assert pool

@@ -16,9 +16,10 @@ from dumpmask.remap import (
     default_range,
     text_shape,
 )
+from conftest import OTHER_KEY, TEST_KEY
 
-KEY = Key(b"test secret")
-OTHER = Key(b"another secret")
+KEY = Key(TEST_KEY)
+OTHER = Key(OTHER_KEY)
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -47,8 +48,8 @@ def test_int_tables_match_plain_feistel(lo, hi):
 
 
 def test_int_deterministic_across_key_objects():
-    a = IntPermutation(Key(b"same"), 1, 1 << 30, "users.id")
-    b = IntPermutation(Key(b"same"), 1, 1 << 30, "users.id")
+    a = IntPermutation(Key(TEST_KEY), 1, 1 << 30, "users.id")
+    b = IntPermutation(Key(TEST_KEY), 1, 1 << 30, "users.id")
     xs = list(range(1, 2000))
     assert [a.map(x) for x in xs] == [b.map(x) for x in xs]
     # cached and uncached agree
@@ -185,7 +186,7 @@ def test_uuid_keys_and_domains_differ_and_deterministic():
     u = str(uuid.uuid4())
     assert UuidPermutation(KEY).map(u) != UuidPermutation(OTHER).map(u)
     assert UuidPermutation(KEY, "a").map(u) != UuidPermutation(KEY, "b").map(u)
-    assert UuidPermutation(Key(b"x")).map(u) == UuidPermutation(Key(b"x")).map(u)
+    assert UuidPermutation(Key(TEST_KEY)).map(u) == UuidPermutation(Key(TEST_KEY)).map(u)
 
 
 @settings(max_examples=300, deadline=None)
@@ -230,7 +231,7 @@ def test_text_examples():
     m = p.map("ORD-2024-0001")
     assert re.fullmatch(r"[A-Z]{3}-\d{4}-\d{4}", m)
     assert m != "ORD-2024-0001"
-    assert p.map("ORD-2024-0001") == TextKeyPermutation(Key(b"test secret")).map("ORD-2024-0001")
+    assert p.map("ORD-2024-0001") == TextKeyPermutation(Key(TEST_KEY)).map("ORD-2024-0001")
     assert TextKeyPermutation(OTHER).map("ORD-2024-0001") != m
     assert p.map("---") == "---"
     assert p.map("") == ""
@@ -292,7 +293,7 @@ def test_int_permutation_after_full_table_fill_matches_hash_rounds():
     from dumpmask.crypto import Key as _Key
     from dumpmask.remap import IntPermutation as _P
 
-    k = _Key(b"fill-test")
+    k = _Key(TEST_KEY)
     fast = _P(k, 0, 4095)
     slow = _P(k, 0, 4095, tables=False)
     for x in range(30_000):  # drives the fast permutation past its fill threshold

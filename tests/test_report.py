@@ -19,6 +19,7 @@ import pytest
 
 from dumpmask import report, signing
 from dumpmask.crypto import Key
+from conftest import OTHER_KEY, TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA_IN = "9f2c1b0e4a7d3c5b8e6f1a2d4c7b9e0f3a5d8c1b4e7f0a2d5c8b1e4f7a0d3c6b"
@@ -152,7 +153,7 @@ def squash(text: str) -> str:
 
 @pytest.fixture
 def key():
-    return Key(b"test-key-for-reports")
+    return Key(TEST_KEY)
 
 
 def test_report_sections_counts_and_hashes(tmp_path, key):
@@ -428,7 +429,7 @@ def test_verify_reasons(key):
     audit = make_audit()
     assert signing.verify(audit, key) == (False, "no signature")
     signing.sign(audit, key)
-    other = Key(b"another key")
+    other = Key(OTHER_KEY)
     ok, reason = signing.verify(audit, other)
     assert not ok and reason == f"signed with a different key (fingerprint {key.fingerprint()})"
     eph = Key.random()

@@ -13,9 +13,10 @@ from dumpmask.crypto import Key
 from dumpmask.errors import RulesError
 from dumpmask.schema import classify
 from dumpmask.transformers import REGISTRY
+from conftest import OTHER_KEY, TEST_KEY
 
-KEY = Key(bytes(range(32)))
-OTHER = Key(bytes(range(1, 33)))
+KEY = Key(TEST_KEY)
+OTHER = Key(OTHER_KEY)
 
 
 def make(name, options, type_text="text", key=KEY):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, REQUIRED_OPTIONS, in_ci, unavailable
+from conftest import REPO, REQUIRED_OPTIONS, TEST_KEY, in_ci, unavailable
 from dumpmask.dialects import fast
 from dumpmask.dialects.fast import py_body_end, py_copy_spans, py_splice, py_tuple_spans
 
@@ -789,7 +789,7 @@ from dumpmask.schema import Column  # noqa: E402
 from dumpmask.transformers import REGISTRY, fastprf  # noqa: E402
 from dumpmask.work import Tally, my_field_fns, pg_field_fns  # noqa: E402
 
-FAKES_KEY = Key(b"speedups fakes test key")
+FAKES_KEY = Key(TEST_KEY)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -935,7 +935,7 @@ _NULL = b"\\N"
 
 @functools.lru_cache(maxsize=None)
 def _key_remapper(lo, hi, split, fill):
-    r = Remapper(Key(b"k" * 32), "randomInteger", lo, hi, "int[t]", split=split)
+    r = Remapper(Key(TEST_KEY), "randomInteger", lo, hi, "int[t]", split=split)
     perms = [r.perm] + ([r.upper] if r.upper is not None else [])
     for i, p in enumerate(perms):
         if p._f is not None and p._f._use_tables and (fill or i == 0):

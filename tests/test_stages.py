@@ -11,8 +11,9 @@ from dumpmask.engine import RowFilters, build_engine
 from dumpmask.features import stage_order
 from dumpmask.features.base import Stage
 from dumpmask.rules import load_rules
+from conftest import TEST_KEY
 
-KEY = Key(bytes(range(32)))
+KEY = Key(TEST_KEY)
 DUMP = (b"-- PostgreSQL database dump\nCREATE TABLE public.t (\n    id integer NOT NULL,\n    email text\n);\n"
         b"COPY public.t (id, email) FROM stdin;\n" + b"".join(b"%d\tu%d@x.org\n" % (i, i) for i in range(1, 11)) +
         b"\\.\n")

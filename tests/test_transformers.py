@@ -16,8 +16,9 @@ from dumpmask.transformers import REGISTRY, describe_all, get, parse_mutation
 from dumpmask.transformers import common
 from dumpmask.transformers.base import Transformer, register
 from dumpmask.transformers.computed import iban_valid, luhn_check_digit, luhn_valid
+from conftest import OTHER_KEY, TEST_KEY
 
-SECRET = b"test secret for transformers"
+SECRET = TEST_KEY.encode()
 KEY = Key(SECRET)
 TEXT = Column("c", type="text", kind="text")
 SAMPLES = ["alice@example.com", "Bob O'Brien", "1987-03-04", "2020-02-29 12:00:00", "", "x" * 300,
@@ -62,8 +63,8 @@ def test_determinism_survives_pool_rebuild(monkeypatch):
 
 @pytest.mark.parametrize("name", PRF_NAMES)
 def test_different_key_gives_different_output(name):
-    a = make(name, Key(b"key one"))
-    b = make(name, Key(b"key two"))
+    a = make(name, Key(TEST_KEY))
+    b = make(name, Key(OTHER_KEY))
     values = [f"person{i}@corp.test" for i in range(50)]
     same = sum(a(v) == b(v) for v in values)
     assert same <= 5, f"{name}: {same}/50 equal under different keys"

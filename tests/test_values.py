@@ -11,6 +11,7 @@ import re
 import pytest
 
 from dumpmask.schema import classify
+from conftest import TEST_KEY
 
 pytestmark = pytest.mark.servers
 
@@ -90,7 +91,7 @@ def _inproc(tmp_path, dump: bytes, rules_doc: dict):
     dp = tmp_path / "in.sql"
     dp.write_bytes(dump)
     out = io.BytesIO()
-    eng = Engine(rules=load_rules(str(rp)), key=Key(b"values-test-key"), input_path=str(dp), source=str(dp))
+    eng = Engine(rules=load_rules(str(rp)), key=Key(TEST_KEY), input_path=str(dp), source=str(dp))
     try:
         with open(dp, "rb") as fh:
             eng.run(fh, out)

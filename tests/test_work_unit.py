@@ -16,8 +16,9 @@ from dumpmask.crypto import Key
 from dumpmask.engine import build_engine
 from dumpmask.rules import load_rules
 from dumpmask.work import mask_block
+from conftest import TEST_KEY
 
-KEY = Key(bytes(range(32)))
+KEY = Key(TEST_KEY)
 
 
 def _remask(payload: bytes):

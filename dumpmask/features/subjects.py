@@ -189,6 +189,8 @@ class Subjects(Stage):
             self._found(engine, marks, seeds, "only")
             kept = {lk: dict(rows) for lk, rows in marks.rows.items()}
             orphans = closure.cut_orphans(graph, kept, marks.totals, frozenset())
+            engine.audit.data["parents_added"] = closure.parents_record(
+                closure.parents_added(graph, kept, lambda _lk, _o, r: r[0] != closure.DOWN))
             self.kept = {lk: set(rows) for lk, rows in kept.items()}
             for lk in marks.totals:
                 rows = kept.get(lk, {})

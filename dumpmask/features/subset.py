@@ -171,6 +171,8 @@ class Subset(Stage):
         self.passes = marks.passes
         kept = {lk: dict(marks.rows.get(lk, {})) for lk in marks.totals}
         self.orphans = closure.cut_orphans(graph, kept, marks.totals, whole) if self.ri else {}
+        self.parents = closure.parents_added(       # why: the foreign keys that reached them (audit, PDF)
+            graph, kept, lambda lk, o, _r: lk not in whole and o not in selected.get(lk, ()) and o not in removed.get(lk, ()))
         self.whole = whole
         self.kept = {lk: set(rows) for lk, rows in kept.items() if lk not in whole}
         self.dropped = {lk: set(marks.rows.get(lk, {})) - set(kept[lk]) for lk in whole if lk in kept}
@@ -262,7 +264,9 @@ class Subset(Stage):
     def finish_audit(self, engine) -> None:
         """Per table: rows_selected (by the cut) and rows_added_as_parents (kept because a kept
         row references them); rows_orphaned (cut: a row they need is not in the dump); and the
-        tables that had rows and were left with none (a warning too, once the run is over)."""
+        tables that had rows and were left with none (a warning too, once the run is over).
+        `parents_added`: per table, the foreign keys through which kept rows reached the rows
+        added (closure.parents_added)."""
         if getattr(self, "kept", None) is None:
             return   # (also: a run that failed before this stage started)
         for key, tally in self.tallies.items():
@@ -271,6 +275,7 @@ class Subset(Stage):
             stats.selection["rows_added_as_parents"] = tally["parents"]
         for key, n in self.orphans.items():
             engine.audit.table(_qual(key)).selection["rows_orphaned"] = n
+        engine.audit.data["parents_added"] = closure.parents_record(getattr(self, "parents", {}))
 
     def finish(self, engine) -> None:
         if self.kept is None:

@@ -73,6 +73,14 @@ class Template(Transformer):
         self.parts = parts
         self.reads = tuple(dict.fromkeys(c for _l, c in parts if c is not None and c != UNIQUE))
 
+    @classmethod
+    def protection_of(cls, options=None, argument=None) -> str:
+        """Literal text and the columns it reads: anonymised on its own (the original value is
+        not used), pseudonymised with `unique` (a keyed suffix of the original); the audit then
+        lowers it to the weakest class of the columns read, after their masking
+        (audit.ColumnStats.reads: a template copying a column kept in clear is kept)."""
+        return "pseudonymised" if (options or {}).get("unique") else "anonymised"
+
     not_injective = 'is not injective (two rows can build the same value: add "unique": true)'
 
     @classmethod
