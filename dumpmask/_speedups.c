@@ -2293,14 +2293,16 @@ vt_index_map(PyObject *idx, uchar **map, Py_ssize_t *ncap)
 }
 
 PyDoc_STRVAR(learn_piece_doc,
-"learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0)\n"
+"learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0, kept=None)\n"
 "  -> None | (nrows, runs, firsts, rows, lengths, nvalues)\n\n"
 "Pass 1 of verify over one piece (see the VERIFY part of _speedups.c): for every non-NULL\n"
 "value with tokens of the fields at idx of row k (ordinal ordinal0 + k + 1), its first 8\n"
 "tokens joined (a run): native uint64 (bytes) vhash(run) in `runs`, vhash(first token) in\n"
 "`firsts` (each left out when the same hash is in its slot h % 1024 of a cache of the last\n"
 "ones written), vhash(table \\0 ordinal \\0 run) in `rows`; `lengths` has bit t set for a run\n"
-"of t tokens.");
+"of t tokens. kept (a bytes-like, one byte per row of the piece, or None): row k's ordinal is\n"
+"then ordinal0 + the number of rows j <= k with kept[j] != 0, and a row with kept[k] == 0 (or\n"
+"past the end of kept) gets no value@row hash (it is not in the masked dump).");
 
 static PyObject *
 speedups_learn_piece(PyObject *self, PyObject *args)
@@ -2316,10 +2318,18 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     vbuf out[3] = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}}, scratch = {NULL, 0, 0};
     unsigned long long *seen = NULL;   /* [2][1024]: the last run / first-token hash of each slot */
     int opened;
+    PyObject *keptobj = Py_None;
+    Py_buffer kept = {0};
+    long long kept_ordinal = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iOnnnOOKy*L:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
-                          &idx, &seed, &table, &ordinal0))
+    if (!PyArg_ParseTuple(args, "iOnnnOOKy*L|O:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
+                          &idx, &seed, &table, &ordinal0, &keptobj))
         return NULL;
+    if (keptobj != Py_None && PyObject_GetBuffer(keptobj, &kept, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&table);
+        return NULL;
+    }
+    kept_ordinal = ordinal0;
     opened = vt_piece_open(&pc, layout, data, start, ncols, line0, decode);
     if (opened <= 0) {
         if (opened == 0)
@@ -2334,6 +2344,14 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     }
     for (r = 0; r < pc.nrows; r++) {
         Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
+        long long ordinal = ordinal0 + r + 1;
+        int present = 1;
+        if (kept.buf != NULL) {
+            present = r < kept.len && ((const uchar *)kept.buf)[r] != 0;
+            if (present)
+                kept_ordinal++;
+            ordinal = kept_ordinal;
+        }
         for (f = 0; f < nf && f < ncap; f++) {
             Py_ssize_t ntok, end;
             unsigned long long h[3];
@@ -2352,10 +2370,10 @@ speedups_learn_piece(PyObject *self, PyObject *args)
             end = pc.tok.v[2 * ntok - 1];
             h[0] = vhash_impl(pc.tb.v, end, seed);
             h[1] = vhash_impl(pc.tb.v, pc.tok.v[1], seed);
-            h[2] = vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal0 + r + 1, pc.tb.v, end, seed, &err);
+            h[2] = present ? vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal, pc.tb.v, end, seed, &err) : 0;
             if (err)
                 goto done;
-            for (j = 0; j < 3; j++) {
+            for (j = 0; j < (present ? 3 : 2); j++) {
                 unsigned long long *slot = j < 2 ? &seen[j * 1024 + (h[j] % 1024)] : NULL;
                 /* (a fresh cache holds 0: a hash of 0 is always written) */
                 if (slot != NULL && *slot == h[j] && h[j] != 0)
@@ -2380,6 +2398,8 @@ done:
     PyMem_Free(out[2].v);
     PyMem_Free(scratch.v);
     PyBuffer_Release(&table);
+    if (kept.buf != NULL)
+        PyBuffer_Release(&kept);
     return res;
 }
 
