@@ -204,6 +204,29 @@ class _MaskedColumns:
             r = self.cache[ck] = frozenset(idx)
         return r
 
+    def conditions(self, key, columns, schema) -> tuple:
+        """((position, conditions.Condition), ...) of the masked columns whose rule has a `where`
+        (a table rule's or its own): the rows it does not hold for keep their values in clear,
+        as the rules ask, so those values are not masked values."""
+        ck = ("where", key, tuple(columns))
+        r = self.cache.get(ck)
+        if r is None:
+            from dumpmask.conditions import compile_condition
+
+            out = []
+            for tr in self.rules.for_table(key[0], key[1], self.dialect):
+                for cr in tr.columns:
+                    if cr.mutation == "keep" or cr.condition is None:
+                        continue
+                    for i, c in enumerate(columns):
+                        if column_named(cr.column.name, cr.column.name_quoted, c, self.dialect):
+                            out.append((i, compile_condition(cr.condition, schema if schema is not None and schema.columns
+                                                             else None, self.dialect, f"{cr.where}.where",
+                                                             self.rules.path, columns=list(columns))))
+                            break
+            r = self.cache[ck] = tuple(out)
+        return r
+
 
 @dataclass
 class VerifyResult:
@@ -348,6 +371,28 @@ def _each_piece(dump, run) -> None:
         run(b.key, b.columns, 2, [(lineno(), fields(it)) for it in b.items], 0, 0, b.decode)
 
 
+def _unmatched_as_null(layout: int, data, start: int, ncols: int, line0: int, decode, cols, conds) -> list | None:
+    """The rows of a piece as a row list (layout 2) in which a field whose rule's `where` does
+    not hold for its row is NULL (the masking run kept it in clear: not a masked value), or
+    None (not in the plain shape). Python, row by row: only for tables with such rules."""
+    from dumpmask.verifyfast import _piece_rows
+
+    rows = _piece_rows(layout, data, start, ncols, line0)
+    if rows is None:
+        return None
+    null = next(n for n in (b"\\N", b"NULL") if decode(n) is None)
+    need = sorted({cols.index(c) for _i, cond in conds for c in cond.columns if c in cols})
+    out = []
+    for line, fields in rows:
+        raw = [f for f, _s, _e in fields]
+        values = {cols[i]: decode(raw[i]) for i in need if i < len(raw)}
+        for i, cond in conds:
+            if i < len(raw) and not cond(values):
+                raw[i] = null
+        out.append((line, raw))
+    return out
+
+
 def _raw_field(layout: int, data, k: int, f: int, fs: int, fe: int) -> bytes:
     """The raw bytes of field f of row k of a piece (a hit's fs:fe span, or the row list's)."""
     return data[k][1][f] if layout == 2 else data[fs:fe]
@@ -428,6 +473,13 @@ class _LeakCheck:
             ordinal = self.original_rows.get(table, 0)
             idx = masked_cols(key, cols)
             self.columns_seen.update((table, cols[i]) for i in idx)
+            conds = masked_cols.conditions(key, cols, dump.table(key)) if idx else ()
+            if conds:
+                # rows a `where` does not hold for: that column's value is not a masked value
+                got = _unmatched_as_null(layout, data, start, len(cols), line0, decode, cols, conds)
+                if got is None:
+                    return None
+                layout, data, start, line0 = 2, got, 0, 0
             flags = self.kept.get(table)
             if flags is None:
                 got = learn_piece(layout, data, start, len(cols), line0, decode, tuple(sorted(idx)), seed,
