@@ -1497,7 +1497,8 @@ static int
 bloom_op(uchar *bits, Py_ssize_t nbytes, unsigned long long h, int add)
 {
     unsigned long long nblocks = (unsigned long long)(nbytes / 64);
-    uchar *blk = bits + 64 * ((h >> 32) % nblocks);
+    /* (a power of two, as verify's filters are: a mask, the same block as %) */
+    uchar *blk = bits + 64 * ((nblocks & (nblocks - 1)) ? (h >> 32) % nblocks : (h >> 32) & (nblocks - 1));
     unsigned long long lo = h & 0xFFFFFFFFULL, step = ((h >> 16) & 0xFFFFFFFFULL) | 1;
     int i, present = 1;
     for (i = 0; i < 6; i++) {
@@ -1821,6 +1822,8 @@ done:
     return out;
 }
 
+#define VT_BATCH 64
+
 /* a hash target: a Bloom filter (bytearray) and/or an exact set of ints; a hash is in when it
  * passes the filter (if any) and is in the set (if any) */
 typedef struct {
@@ -1828,6 +1831,18 @@ typedef struct {
     int has_bloom;
     PyObject *set;
 } vt_target;
+
+/* start loading the filter block hash h will test (verify probes many hashes of one field:
+ * their cache misses overlap instead of following each other) */
+static inline void
+vt_target_prefetch(const vt_target *t, unsigned long long h)
+{
+    if (t->has_bloom) {
+        unsigned long long nblocks = (unsigned long long)(t->view.len / 64);
+        unsigned long long b = (nblocks & (nblocks - 1)) ? (h >> 32) % nblocks : (h >> 32) & (nblocks - 1);
+        __builtin_prefetch((const uchar *)t->view.buf + 64 * b);
+    }
+}
 
 static int
 vt_target_open(PyObject *pair, vt_target *t)
@@ -2418,7 +2433,7 @@ speedups_search_piece(PyObject *self, PyObject *args)
     PyObject *data, *decode, *firstp, *valuesp, *lengthsp, *rowp, *idx, *res = NULL, *hits = NULL, *lens = NULL;
     Py_ssize_t start, ncols, line0, ncap = 0, r, nlen = 0, li;
     Py_ssize_t lenv[VT_MAX_TOKENS + 1];
-    unsigned long long seed;
+    unsigned long long seed, th[VT_BATCH], rh[VT_MAX_TOKENS + 1];
     long long ordinal0;
     Py_buffer table;
     uchar *map = NULL;
@@ -2466,16 +2481,27 @@ speedups_search_piece(PyObject *self, PyObject *args)
             ntok = pc.tok.len / 2;
             if (!got)
                 continue;
+            /* the tokens' hashes first, their filter blocks prefetched (up to VT_BATCH at a time) */
+            for (i = 0; i < ntok && i < VT_BATCH; i++) {
+                Py_ssize_t s = pc.tok.v[2 * i];
+                th[i] = vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed);
+                vt_target_prefetch(&first, th[i]);
+            }
             for (i = 0; i < ntok; i++) {
                 Py_ssize_t s = pc.tok.v[2 * i];
-                int in = vt_target_has(&first, vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed));
+                int in = vt_target_has(&first, i < VT_BATCH ? th[i] : vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed));
                 if (in < 0)
                     goto done;
                 if (!in)
                     continue;
                 for (li = 0; li < nlen && i + lenv[li] <= ntok; li++) {
                     Py_ssize_t e = pc.tok.v[2 * (i + lenv[li]) - 1];
-                    unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                    rh[li] = vhash_impl(pc.tb.v + s, e - s, seed);
+                    vt_target_prefetch(&values, rh[li]);
+                }
+                for (li = 0; li < nlen && i + lenv[li] <= ntok; li++) {
+                    Py_ssize_t e = pc.tok.v[2 * (i + lenv[li]) - 1];
+                    unsigned long long h = rh[li];
                     int own = 0;
                     PyObject *hit;
                     in = vt_target_has(&values, h);
@@ -2524,6 +2550,7 @@ PyDoc_STRVAR(confirm_piece_doc,
 static PyObject *
 speedups_confirm_piece(PyObject *self, PyObject *args)
 {
+    unsigned long long th[VT_BATCH];
     int layout;
     PyObject *data, *decode, *candp, *idx, *res = NULL, *hits = NULL;
     Py_ssize_t start, ncols, line0, ncap = 0, r;
@@ -2559,10 +2586,16 @@ speedups_confirm_piece(PyObject *self, PyObject *args)
             if (!got || !ntok)
                 continue;
             ntest = masked ? 1 : ntok;
+            for (i = 0; i < ntest && i < VT_BATCH; i++) {   /* hashes first, filter blocks prefetched */
+                Py_ssize_t s = masked ? 0 : pc.tok.v[2 * i];
+                Py_ssize_t e = masked ? pc.tok.v[2 * (ntok > VT_MAX_TOKENS ? VT_MAX_TOKENS : ntok) - 1] : pc.tok.v[2 * i + 1];
+                th[i] = vhash_impl(pc.tb.v + s, e - s, seed);
+                vt_target_prefetch(&cand, th[i]);
+            }
             for (i = 0; i < ntest; i++) {
                 Py_ssize_t s = masked ? 0 : pc.tok.v[2 * i];
                 Py_ssize_t e = masked ? pc.tok.v[2 * (ntok > VT_MAX_TOKENS ? VT_MAX_TOKENS : ntok) - 1] : pc.tok.v[2 * i + 1];
-                unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                unsigned long long h = i < VT_BATCH ? th[i] : vhash_impl(pc.tb.v + s, e - s, seed);
                 int in = vt_target_has(&cand, h);
                 PyObject *hit;
                 if (in < 0)

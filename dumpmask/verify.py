@@ -540,6 +540,14 @@ class _LeakCheck:
                     c = self.new_candidate(h, decode(_raw_field(layout, data, k, f, fs, fe)), i, n)
                     if c is None:
                         continue
+                if not own and f in idx:
+                    # the common case, inline (self.hit's first branch): written by the mutation
+                    c.count += 1
+                    if table not in c.excused_tables:
+                        c.excused_tables |= {table}
+                    if len(c.excused_locations) < MAX_LOCATIONS:
+                        c.excused_locations += ((names[f], line),)
+                    continue
                 self.hit(c, h, table, columns[f], names[f], f in idx, own, ordinal + k + 1, line)
             self.masked_rows[table] = ordinal + nrows
             return nrows
@@ -616,16 +624,32 @@ class _LeakCheck:
                 part += bytes(nrows - len(part))
                 pairs = [m0 + n if w else 0 for n, w in zip(itertools.accumulate(part), part, strict=True)]
                 written[table] = m0 + part.count(1)
+            rows_seen[table] = ordinal + nrows
+            if not hits:
+                return nrows
+            # the masked ordinals of this piece's rows that have suspect hits (pass 2): a hit of a
+            # confirmed candidate elsewhere, in a column already among its sources, changes nothing
+            sus = self.suspects.tables.get(table)
+            sus_rows: set = set()
+            if sus is not None:
+                lo, hi = (ordinal + 1, ordinal + nrows) if pairs is None else (m0 + 1, written[table])
+                sus_rows = set(sus[0][bisect_left(sus[0], lo):bisect_left(sus[0], hi + 1)])
+            names = [_column(cols, f) for f in range(max(len(cols), max(hit[1] for hit in hits) + 1))]
+            get = candidates.get
             for k, f, fs, fe, h, in_masked in hits:
-                c = candidates.get(h)
+                c = get(h)
                 if c is None:
                     continue
                 if in_masked:
+                    o = ordinal + k + 1 if pairs is None else pairs[k]
+                    if c.confirmed and o not in sus_rows and (table, names[f]) in c.source_columns:
+                        continue
                     v = None if c.confirmed else decode(_raw_field(layout, data, k, f, fs, fe))
-                    self.confirm(c, h, v, table, ordinal + k + 1 if pairs is None else pairs[k], _column(cols, f))
+                    self.confirm(c, h, v, table, o, names[f])
                 elif len(c.in_unmasked) < 10:
-                    c.in_unmasked |= {f"{table}.{_column(cols, f)}"}
-            rows_seen[table] = ordinal + nrows
+                    name = f"{table}.{names[f]}"
+                    if name not in c.in_unmasked:
+                        c.in_unmasked |= {name}
             return nrows
 
         try:
