@@ -243,6 +243,7 @@ class VerifyResult:
     unpaired: list = field(default_factory=list)           # findings only inside masked cells of those tables
     row_counts: dict = field(default_factory=dict)         # misaligned table -> (rows in ORIGINAL, rows in MASKED)
     paired_by_record: list = field(default_factory=list)   # tables whose rows were paired by the run's record of them
+    limits: object = None                                  # the Limits it ran with
 
     def failed(self, fail_all: bool) -> bool:
         return bool(self.leaks or self.not_examined or self.unpaired or (fail_all and self.low_risk))
@@ -257,6 +258,38 @@ SET_MAX = 1 << 19   # hashes kept in an exact set up to this many (~40 MB), a Bl
 BLOOM_BYTES = 1 << 24   # the Bloom filter a set becomes: 16 MiB, whatever the input's size
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What verify may hold: exact sets up to set_max hashes, then Bloom filters of bloom_bytes
+    (five of them: values, value@row, first tokens, the candidates' first tokens, the values
+    not examined), at most max_candidates distinct values examined and max_suspects suspect hits
+    kept. Without --max-memory the constants above (about 130 MB at most); with it, scaled to
+    memory.Budget.share("verify"): a smaller filter costs time (false positives, never a
+    finding), values past the candidates' bound make verify fail closed, as without a limit."""
+    set_max: int = SET_MAX
+    bloom_bytes: int = BLOOM_BYTES
+    max_candidates: int = MAX_CANDIDATES
+    max_suspects: int = MAX_SUSPECTS
+
+    MIN_SHARE = 8 << 20   # below this (--max-memory under 16M) verify refuses to start
+
+    @classmethod
+    def of(cls, budget) -> Limits:
+        share = budget.share("verify") if budget else None
+        if share is None:
+            return cls()
+        if share < cls.MIN_SHARE:
+            budget.fail("verify", cls.MIN_SHARE, hint="verify's smallest filters and bounds")
+        bloom = 1 << 16
+        while bloom * 2 <= min(BLOOM_BYTES, share // 10):
+            bloom *= 2
+        # 5 filters (or exact sets of about the same size: ~48 bytes a hash), the candidates
+        # (~0.5 KB each) on a quarter, the suspects (21 bytes each) on an eighth
+        return cls(set_max=min(SET_MAX, bloom // 48), bloom_bytes=bloom,
+                   max_candidates=min(MAX_CANDIDATES, share // 4 // 512),
+                   max_suspects=min(MAX_SUSPECTS, share // 8 // 21))
+
+
 class _HashSet:
     """Keyed 64-bit hashes: an exact set while small (fast, C-level probes), then a blocked
     Bloom filter of a fixed BLOOM_BYTES (verifyfast: 6 bits in one 64-byte block per hash), so
@@ -264,13 +297,14 @@ class _HashSet:
     1 million, 1e-3 at 8 million, 2% at 16 million; a false positive costs time (a row looked
     at, a candidate that pass 3 does not confirm), never a finding."""
 
-    __slots__ = ("set", "bloom", "limit", "n", "pre")
+    __slots__ = ("set", "bloom", "limit", "n", "pre", "bloom_bytes")
 
-    def __init__(self, limit: int = SET_MAX):
+    def __init__(self, limit: int = SET_MAX, bloom_bytes: int = BLOOM_BYTES):
         self.set: set | None = set()
         self.bloom: bytearray | None = None
         self.pre: bytearray | None = None
         self.limit = limit
+        self.bloom_bytes = bloom_bytes
         self.n = 0
 
     def add(self, h: int) -> None:
@@ -296,7 +330,7 @@ class _HashSet:
             self._to_bloom()
 
     def _to_bloom(self) -> None:
-        b = self.bloom = bytearray(BLOOM_BYTES)
+        b = self.bloom = bytearray(self.bloom_bytes)
         bloom_add_all(b, array("Q", self.set))
         self.n = len(self.set)
         self.set = None
@@ -309,7 +343,7 @@ class _HashSet:
             return (self.bloom, None)
         if self.pre is None:
             blocks = 1
-            while blocks * 8 < len(self.set) and blocks * 64 < BLOOM_BYTES:
+            while blocks * 8 < len(self.set) and blocks * 64 < self.bloom_bytes:
                 blocks *= 2
             pre = bytearray(64 * blocks)
             bloom_add_all(pre, array("Q", self.set))
@@ -402,13 +436,15 @@ def _column(cols, f: int) -> str:
     return cols[f] if f < len(cols) else f"(field {f + 1})"
 
 
-def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None, written=None) -> VerifyResult:
+def verify(original, masked, rules: RuleSet, dialect: str | None = None, progress=None, written=None,
+           budget=None) -> VerifyResult:
     """The leak check of ORIGINAL against MASKED (see the module's docstring): three passes,
     each a method of _LeakCheck, then the verdict on every confirmed candidate. `written`: the
-    masking run's engine.WrittenRows (which input rows each filtered table wrote), or None."""
+    masking run's engine.WrittenRows (which input rows each filtered table wrote), or None.
+    `budget`: a memory.Budget (--max-memory): verify's sets and bounds scaled to its share."""
     if not rules.tables:
         raise DumpmaskError("verify needs a rules file (-c RULES) naming the masked columns")
-    check = _LeakCheck(rules, dialect, written)
+    check = _LeakCheck(rules, dialect, written, budget)
     check.learn_original(original)
     if progress:
         progress(f"pass 1: {check.n_values} values of masked columns, {check.values.count} distinct, "
@@ -425,7 +461,7 @@ class _LeakCheck:
     """The state of one verify run. Every hash is a keyed 64-bit hash (xxh3_64 with a random
     per-run seed) of UTF-8 bytes; a token run is its tokens joined by one space."""
 
-    def __init__(self, rules: RuleSet, dialect: str | None, written=None):
+    def __init__(self, rules: RuleSet, dialect: str | None, written=None, budget=None):
         self.rules, self.dialect = rules, dialect
         self.seed = int.from_bytes(os.urandom(8), "little")
         # the masking run's record of the input rows each filtered table wrote (engine.WrittenRows,
@@ -434,19 +470,21 @@ class _LeakCheck:
         self.unknown: set = set() if written is None else set(written.unknown)
         # pass 1: the original values of masked columns, value@row, and their first tokens
         # (pass 2 builds token runs only from tokens that begin a value)
-        self.values = _HashSet()
-        self.row_values = _HashSet()
-        self.first_tokens = _HashSet()
+        self.limits = Limits.of(budget)
+        lim = self.limits
+        self.values = _HashSet(lim.set_max, lim.bloom_bytes)
+        self.row_values = _HashSet(lim.set_max, lim.bloom_bytes)
+        self.first_tokens = _HashSet(lim.set_max, lim.bloom_bytes)
         self.lengths: set[int] = set()       # token counts of the original values (<= MAX_TOKENS)
         self.n_values = 0
         self.columns_seen: set = set()       # (table, column) of the masked columns with data (the in-job audit)
         self.original_rows: dict[str, int] = {}
         # pass 2: hits in the masked dump
         self.candidates: dict[int, Candidate] = {}
-        self.candidate_first = _HashSet()   # first tokens of the candidates (pass 3 skips rows without any)
+        self.candidate_first = _HashSet(lim.set_max, lim.bloom_bytes)   # first tokens of the candidates (pass 3 skips rows without any)
         self.masked_rows: dict[str, int] = {}
-        self.suspects = _Suspects()
-        self.not_examined = _HashSet()     # distinct values found past MAX_CANDIDATES
+        self.suspects = _Suspects(lim.max_suspects)
+        self.not_examined = _HashSet(lim.set_max, lim.bloom_bytes)     # distinct values found past MAX_CANDIDATES
         self.not_examined_found = 0
         # pass 3: masked columns giving back their own row's value, and how often
         self.same_row_count: dict[str, int] = {}
@@ -560,7 +598,7 @@ class _LeakCheck:
     def new_candidate(self, hv: int, v: str, i: int, n: int) -> Candidate | None:
         """The candidate for hash hv, first found as tokens i..i+n-1 of the masked dump's value v
         (None past MAX_CANDIDATES: counted, not kept)."""
-        if len(self.candidates) >= MAX_CANDIDATES:
+        if len(self.candidates) >= self.limits.max_candidates:
             self.not_examined.add(hv)
             self.not_examined_found += 1
             return None
@@ -717,10 +755,10 @@ class _LeakCheck:
                             sorted(systematic), sorted(misaligned), self.not_examined.count, self.not_examined_found,
                             self.suspects.dropped, unpaired=unpaired,
                             row_counts={t: (original_rows.get(t, 0), masked_rows.get(t, 0)) for t in misaligned},
-                            paired_by_record=sorted(paired))
+                            paired_by_record=sorted(paired), limits=self.limits)
 
 
-def verification(original, masked, rules: RuleSet, dialect: str | None = None, written=None) -> dict:
+def verification(original, masked, rules: RuleSet, dialect: str | None = None, written=None, budget=None) -> dict:
     """The leak check of verify() as the audit's `verification` section of a masking run that
     checks its own output (`--verify` on a file, mode "file"): per original masked column
     (table, column) the number of distinct values that leak from it, never the values; past
@@ -728,7 +766,7 @@ def verification(original, masked, rules: RuleSet, dialect: str | None = None, w
     column "*" (verify fails closed there)."""
     if not rules.tables:
         raise DumpmaskError("--verify needs a rules file (-c RULES) naming the masked columns")
-    check = _LeakCheck(rules, dialect, written)
+    check = _LeakCheck(rules, dialect, written, budget)
     check.learn_original(original)
     check.search_masked(masked)
     if check.candidates:
@@ -779,10 +817,12 @@ def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str
         out.append(f"LEAK: column {col} gives back its own rows' original values (was it masked?)")
     if res.not_examined:
         out.append(f"LEAK: {res.not_examined} more value(s) of masked columns found ({res.not_examined_found} time(s)) past "
-                   f"the {MAX_CANDIDATES:,} distinct values verify examines one by one: not classified, so verify fails")
+                   f"the {(res.limits or Limits()).max_candidates:,} distinct values verify examines one by one"
+                   + (" (bounded by --max-memory)" if res.limits and res.limits != Limits() else "")
+                   + ": not classified, so verify fails")
     if res.suspects_not_kept:
         out.append(f"note: {res.suspects_not_kept} find(s) of a row's own value in its masked cell past the "
-                   f"{MAX_SUSPECTS:,} kept: the values found there are counted as leaks")
+                   f"{(res.limits or Limits()).max_suspects:,} kept: the values found there are counted as leaks")
     if res.misaligned:
         shown = ", ".join(f"{t} ({res.row_counts[t][0]} rows in ORIGINAL, {res.row_counts[t][1]} in MASKED)"
                           for t in res.misaligned[:5])

@@ -6,7 +6,7 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, json_option, plugin_option, rules_option
+from dumpmask.commands.options import dialect_option, json_option, max_memory_option, plugin_option, rules_option
 
 
 @click.command("verify")
@@ -17,8 +17,9 @@ from dumpmask.commands.options import dialect_option, json_option, plugin_option
 @json_option(help="Print the findings as JSON.")
 @dialect_option()
 @plugin_option()
+@max_memory_option()
 @guarded
-def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins):
+def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins, max_memory):
     """Leak check: look for every original value of a masked column in the whole MASKED dump.
 
     \b
@@ -60,9 +61,12 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins
 
     from dumpmask.transformers.plugins import load_plugins
 
+    from dumpmask.memory import Budget
+
+    budget = Budget.parse(max_memory)   # a bad SIZE: exit 2 before anything is read
     load_plugins(plugins)
     rules = load_rules(rules_path)
-    result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None)
+    result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None, budget=budget)
     if as_json:
         doc = {"ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
                "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes}

@@ -70,7 +70,8 @@ class Verification(Stage):
         dst = engine.destination
         dst.flush()
         self._record(engine, self._tools(engine).verification(engine.input_path, dst.tmp, engine.rules, engine.dialect.name,
-                                                               getattr(engine, "written_rows", None)))
+                                                               getattr(engine, "written_rows", None),
+                                                               getattr(engine, "memory", None)))
 
     @staticmethod
     def _tools(engine):
