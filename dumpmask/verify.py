@@ -270,6 +270,7 @@ class Limits:
     bloom_bytes: int = BLOOM_BYTES
     max_candidates: int = MAX_CANDIDATES
     max_suspects: int = MAX_SUSPECTS
+    bounded: bool = False   # scaled to --max-memory
 
     MIN_SHARE = 8 << 20   # below this (--max-memory under 16M) verify refuses to start
 
@@ -277,7 +278,7 @@ class Limits:
     def of(cls, budget) -> Limits:
         share = budget.share("verify") if budget else None
         if share is None:
-            return cls()
+            return cls(SET_MAX, BLOOM_BYTES, MAX_CANDIDATES, MAX_SUSPECTS)   # (read now: tests lower them)
         if share < cls.MIN_SHARE:
             budget.fail("verify", cls.MIN_SHARE, hint="verify's smallest filters and bounds")
         bloom = 1 << 16
@@ -287,7 +288,7 @@ class Limits:
         # (~0.5 KB each) on a quarter, the suspects (21 bytes each) on an eighth
         return cls(set_max=min(SET_MAX, bloom // 48), bloom_bytes=bloom,
                    max_candidates=min(MAX_CANDIDATES, share // 4 // 512),
-                   max_suspects=min(MAX_SUSPECTS, share // 8 // 21))
+                   max_suspects=min(MAX_SUSPECTS, share // 8 // 21), bounded=True)
 
 
 class _HashSet:
@@ -817,12 +818,12 @@ def format_result(res: VerifyResult, fail_all: bool, max_lines: int = 50) -> str
         out.append(f"LEAK: column {col} gives back its own rows' original values (was it masked?)")
     if res.not_examined:
         out.append(f"LEAK: {res.not_examined} more value(s) of masked columns found ({res.not_examined_found} time(s)) past "
-                   f"the {(res.limits or Limits()).max_candidates:,} distinct values verify examines one by one"
-                   + (" (bounded by --max-memory)" if res.limits and res.limits != Limits() else "")
+                   f"the {(res.limits or Limits.of(None)).max_candidates:,} distinct values verify examines one by one"
+                   + (" (bounded by --max-memory)" if res.limits and res.limits.bounded else "")
                    + ": not classified, so verify fails")
     if res.suspects_not_kept:
         out.append(f"note: {res.suspects_not_kept} find(s) of a row's own value in its masked cell past the "
-                   f"{(res.limits or Limits()).max_suspects:,} kept: the values found there are counted as leaks")
+                   f"{(res.limits or Limits.of(None)).max_suspects:,} kept: the values found there are counted as leaks")
     if res.misaligned:
         shown = ", ".join(f"{t} ({res.row_counts[t][0]} rows in ORIGINAL, {res.row_counts[t][1]} in MASKED)"
                           for t in res.misaligned[:5])

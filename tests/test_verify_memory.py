@@ -39,7 +39,7 @@ def _rules(tmp_path, leaking: bool):
 
 
 def test_limits_scale_with_the_share():
-    assert Limits.of(None) == Limits() == Limits.of(Budget())
+    assert Limits.of(None) == Limits() == Limits.of(Budget()) and not Limits.of(None).bounded
     small = Limits.of(Budget(16 << 20))
     assert small.bloom_bytes == 512 << 10 and small.max_candidates == 4096 and small.set_max == (512 << 10) // 48
     assert Limits.of(Budget(4 << 30)).bloom_bytes == BLOOM_BYTES
