@@ -1574,7 +1574,8 @@ static int
 bloom_op(uchar *bits, Py_ssize_t nbytes, unsigned long long h, int add)
 {
     unsigned long long nblocks = (unsigned long long)(nbytes / 64);
-    uchar *blk = bits + 64 * ((h >> 32) % nblocks);
+    /* (a power of two, as verify's filters are: a mask, the same block as %) */
+    uchar *blk = bits + 64 * ((nblocks & (nblocks - 1)) ? (h >> 32) % nblocks : (h >> 32) & (nblocks - 1));
     unsigned long long lo = h & 0xFFFFFFFFULL, step = ((h >> 16) & 0xFFFFFFFFULL) | 1;
     int i, present = 1;
     for (i = 0; i < 6; i++) {
@@ -1898,6 +1899,8 @@ done:
     return out;
 }
 
+#define VT_BATCH 64
+
 /* a hash target: a Bloom filter (bytearray) and/or an exact set of ints; a hash is in when it
  * passes the filter (if any) and is in the set (if any) */
 typedef struct {
@@ -1905,6 +1908,18 @@ typedef struct {
     int has_bloom;
     PyObject *set;
 } vt_target;
+
+/* start loading the filter block hash h will test (verify probes many hashes of one field:
+ * their cache misses overlap instead of following each other) */
+static inline void
+vt_target_prefetch(const vt_target *t, unsigned long long h)
+{
+    if (t->has_bloom) {
+        unsigned long long nblocks = (unsigned long long)(t->view.len / 64);
+        unsigned long long b = (nblocks & (nblocks - 1)) ? (h >> 32) % nblocks : (h >> 32) & (nblocks - 1);
+        __builtin_prefetch((const uchar *)t->view.buf + 64 * b);
+    }
+}
 
 static int
 vt_target_open(PyObject *pair, vt_target *t)
@@ -2370,14 +2385,16 @@ vt_index_map(PyObject *idx, uchar **map, Py_ssize_t *ncap)
 }
 
 PyDoc_STRVAR(learn_piece_doc,
-"learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0)\n"
+"learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0, kept=None)\n"
 "  -> None | (nrows, runs, firsts, rows, lengths, nvalues)\n\n"
 "Pass 1 of verify over one piece (see the VERIFY part of _speedups.c): for every non-NULL\n"
 "value with tokens of the fields at idx of row k (ordinal ordinal0 + k + 1), its first 8\n"
 "tokens joined (a run): native uint64 (bytes) vhash(run) in `runs`, vhash(first token) in\n"
 "`firsts` (each left out when the same hash is in its slot h % 1024 of a cache of the last\n"
 "ones written), vhash(table \\0 ordinal \\0 run) in `rows`; `lengths` has bit t set for a run\n"
-"of t tokens.");
+"of t tokens. kept (a bytes-like, one byte per row of the piece, or None): row k's ordinal is\n"
+"then ordinal0 + the number of rows j <= k with kept[j] != 0, and a row with kept[k] == 0 (or\n"
+"past the end of kept) gets no value@row hash (it is not in the masked dump).");
 
 static PyObject *
 speedups_learn_piece(PyObject *self, PyObject *args)
@@ -2393,10 +2410,18 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     vbuf out[3] = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}}, scratch = {NULL, 0, 0};
     unsigned long long *seen = NULL;   /* [2][1024]: the last run / first-token hash of each slot */
     int opened;
+    PyObject *keptobj = Py_None;
+    Py_buffer kept = {0};
+    long long kept_ordinal = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "iOnnnOOKy*L:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
-                          &idx, &seed, &table, &ordinal0))
+    if (!PyArg_ParseTuple(args, "iOnnnOOKy*L|O:learn_piece", &layout, &data, &start, &ncols, &line0, &decode,
+                          &idx, &seed, &table, &ordinal0, &keptobj))
         return NULL;
+    if (keptobj != Py_None && PyObject_GetBuffer(keptobj, &kept, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&table);
+        return NULL;
+    }
+    kept_ordinal = ordinal0;
     opened = vt_piece_open(&pc, layout, data, start, ncols, line0, decode);
     if (opened <= 0) {
         if (opened == 0)
@@ -2411,6 +2436,14 @@ speedups_learn_piece(PyObject *self, PyObject *args)
     }
     for (r = 0; r < pc.nrows; r++) {
         Py_ssize_t nf = vt_nfields(&pc, r), f, fs, fe;
+        long long ordinal = ordinal0 + r + 1;
+        int present = 1;
+        if (kept.buf != NULL) {
+            present = r < kept.len && ((const uchar *)kept.buf)[r] != 0;
+            if (present)
+                kept_ordinal++;
+            ordinal = kept_ordinal;
+        }
         for (f = 0; f < nf && f < ncap; f++) {
             Py_ssize_t ntok, end;
             unsigned long long h[3];
@@ -2429,10 +2462,10 @@ speedups_learn_piece(PyObject *self, PyObject *args)
             end = pc.tok.v[2 * ntok - 1];
             h[0] = vhash_impl(pc.tb.v, end, seed);
             h[1] = vhash_impl(pc.tb.v, pc.tok.v[1], seed);
-            h[2] = vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal0 + r + 1, pc.tb.v, end, seed, &err);
+            h[2] = present ? vt_row_hash(&scratch, (const uchar *)table.buf, table.len, ordinal, pc.tb.v, end, seed, &err) : 0;
             if (err)
                 goto done;
-            for (j = 0; j < 3; j++) {
+            for (j = 0; j < (present ? 3 : 2); j++) {
                 unsigned long long *slot = j < 2 ? &seen[j * 1024 + (h[j] % 1024)] : NULL;
                 /* (a fresh cache holds 0: a hash of 0 is always written) */
                 if (slot != NULL && *slot == h[j] && h[j] != 0)
@@ -2457,6 +2490,8 @@ done:
     PyMem_Free(out[2].v);
     PyMem_Free(scratch.v);
     PyBuffer_Release(&table);
+    if (kept.buf != NULL)
+        PyBuffer_Release(&kept);
     return res;
 }
 
@@ -2475,7 +2510,7 @@ speedups_search_piece(PyObject *self, PyObject *args)
     PyObject *data, *decode, *firstp, *valuesp, *lengthsp, *rowp, *idx, *res = NULL, *hits = NULL, *lens = NULL;
     Py_ssize_t start, ncols, line0, ncap = 0, r, nlen = 0, li;
     Py_ssize_t lenv[VT_MAX_TOKENS + 1];
-    unsigned long long seed;
+    unsigned long long seed, th[VT_BATCH], rh[VT_MAX_TOKENS + 1];
     long long ordinal0;
     Py_buffer table;
     uchar *map = NULL;
@@ -2523,16 +2558,27 @@ speedups_search_piece(PyObject *self, PyObject *args)
             ntok = pc.tok.len / 2;
             if (!got)
                 continue;
+            /* the tokens' hashes first, their filter blocks prefetched (up to VT_BATCH at a time) */
+            for (i = 0; i < ntok && i < VT_BATCH; i++) {
+                Py_ssize_t s = pc.tok.v[2 * i];
+                th[i] = vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed);
+                vt_target_prefetch(&first, th[i]);
+            }
             for (i = 0; i < ntok; i++) {
                 Py_ssize_t s = pc.tok.v[2 * i];
-                int in = vt_target_has(&first, vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed));
+                int in = vt_target_has(&first, i < VT_BATCH ? th[i] : vhash_impl(pc.tb.v + s, pc.tok.v[2 * i + 1] - s, seed));
                 if (in < 0)
                     goto done;
                 if (!in)
                     continue;
                 for (li = 0; li < nlen && i + lenv[li] <= ntok; li++) {
                     Py_ssize_t e = pc.tok.v[2 * (i + lenv[li]) - 1];
-                    unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                    rh[li] = vhash_impl(pc.tb.v + s, e - s, seed);
+                    vt_target_prefetch(&values, rh[li]);
+                }
+                for (li = 0; li < nlen && i + lenv[li] <= ntok; li++) {
+                    Py_ssize_t e = pc.tok.v[2 * (i + lenv[li]) - 1];
+                    unsigned long long h = rh[li];
                     int own = 0;
                     PyObject *hit;
                     in = vt_target_has(&values, h);
@@ -2581,6 +2627,7 @@ PyDoc_STRVAR(confirm_piece_doc,
 static PyObject *
 speedups_confirm_piece(PyObject *self, PyObject *args)
 {
+    unsigned long long th[VT_BATCH];
     int layout;
     PyObject *data, *decode, *candp, *idx, *res = NULL, *hits = NULL;
     Py_ssize_t start, ncols, line0, ncap = 0, r;
@@ -2616,10 +2663,16 @@ speedups_confirm_piece(PyObject *self, PyObject *args)
             if (!got || !ntok)
                 continue;
             ntest = masked ? 1 : ntok;
+            for (i = 0; i < ntest && i < VT_BATCH; i++) {   /* hashes first, filter blocks prefetched */
+                Py_ssize_t s = masked ? 0 : pc.tok.v[2 * i];
+                Py_ssize_t e = masked ? pc.tok.v[2 * (ntok > VT_MAX_TOKENS ? VT_MAX_TOKENS : ntok) - 1] : pc.tok.v[2 * i + 1];
+                th[i] = vhash_impl(pc.tb.v + s, e - s, seed);
+                vt_target_prefetch(&cand, th[i]);
+            }
             for (i = 0; i < ntest; i++) {
                 Py_ssize_t s = masked ? 0 : pc.tok.v[2 * i];
                 Py_ssize_t e = masked ? pc.tok.v[2 * (ntok > VT_MAX_TOKENS ? VT_MAX_TOKENS : ntok) - 1] : pc.tok.v[2 * i + 1];
-                unsigned long long h = vhash_impl(pc.tb.v + s, e - s, seed);
+                unsigned long long h = i < VT_BATCH ? th[i] : vhash_impl(pc.tb.v + s, e - s, seed);
                 int in = vt_target_has(&cand, h);
                 PyObject *hit;
                 if (in < 0)

@@ -132,6 +132,37 @@ class RowFilters:
         return pending
 
 
+class WrittenRows:
+    """Which input rows of each table the row filters let through (--verify on a file: the leak
+    check pairs an original row with the row it became in the output, whatever --first, --last,
+    --erase, --only or a drop rule removed). Per table (display name): one byte per input row
+    of its data statements that went through row filters, in order (1: written). A table whose
+    rows went through a filter that holds rows back, or partly through no filter, is `unknown`:
+    its rows cannot be paired (verify says so). Memory: one byte per input row of a filtered
+    table (10 MB for 10 million rows)."""
+
+    __slots__ = ("flags", "unknown")
+
+    def __init__(self):
+        self.flags: dict = {}
+        self.unknown: set = set()
+
+    def add(self, key, nrows: int, kept) -> None:
+        f = self.flags.setdefault(_qual(key), bytearray())
+        n0 = len(f)
+        f.extend(bytes(nrows))
+        for k in kept:
+            f[n0 + k] = 1
+
+    def unpaired(self, key) -> None:
+        self.unknown.add(_qual(key))
+
+    def filtered(self, key) -> None:
+        """A statement of a table with no row filter: fine unless an earlier one had one."""
+        if _qual(key) in self.flags:
+            self.unknown.add(_qual(key))
+
+
 class TableState:
     __slots__ = ("key", "schema", "rules", "plans", "stats", "remap", "checked", "plans_used")
 
@@ -852,6 +883,10 @@ class Engine:
         planned = self.build_plan(state, columns, st.line)
         filters = self.row_filters(state, columns, st.line)
         across = filters.across if filters is not None else None
+        record = self.written_rows
+        if record is not None and (filters is None or filters.holds):
+            (record.filtered if filters is None else record.unpaired)(state.key)
+            record = None
         if across is None:
             write(st.raw)
         self._in_copy_cols = len(columns)
@@ -878,6 +913,8 @@ class Engine:
                 # rows kept by their position: counted, not split (a bad line takes the path below: its error)
                 nrows = count_nl(chunk)
                 kept = filters.take(nrows)
+                if record is not None:
+                    record.add(state.key, nrows, kept)
                 if not kept:
                     row0 += nrows
                     continue
@@ -886,6 +923,8 @@ class Engine:
                                   rows=[row0 + k for k in kept])
             else:
                 block, nrows = _filtered_copy_block(chunk, filters, len(columns), ev.first_line, row0, name, self.source)
+                if record is not None:
+                    record.add(state.key, nrows, [r - row0 for r in block.rows])
             output.submit(planned, block, done)
             row0 += nrows
             progress.update(_bytes_written(out), name)
@@ -943,8 +982,16 @@ class Engine:
         elif filters is not None:
             if ins is None:
                 ins = self.dialect.parse_insert(raw, line, self.source)
+            nrows = len(ins.tuples)
             keep = [k for k, (_t0, _t1, fields) in enumerate(ins.tuples)
                     if len(fields) == len(columns) and filters([raw[s:e] for s, e in fields]) is not None]
+        if self.written_rows is not None:
+            if filters is None:
+                self.written_rows.filtered(state.key)
+            elif filters.holds:
+                self.written_rows.unpaired(state.key)
+            else:
+                self.written_rows.add(state.key, nrows, keep)
         def done(counts) -> None:
             tstats.rows_read += counts.rows_read
             tstats.rows_written += counts.rows_written
@@ -1391,6 +1438,7 @@ class Engine:
 
     schema_complete = False
     verify = False               # --verify: the leak check of the run's own output (features/verification.py)
+    written_rows = None          # with --verify: a WrittenRows (the input rows each table wrote)
     destination = None           # the output stream run() writes to
     prepass_for_constraints = True   # preview turns it off: it writes no dump
 
@@ -1542,6 +1590,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     if max_memory is not None:
         engine.memory = max_memory
     engine.verify = verify   # the leak check of the output in the same job (features/verification.py)
+    engine.written_rows = WrittenRows() if verify else None   # the rows it pairs up
     install(engine)
     return engine
 

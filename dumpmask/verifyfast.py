@@ -170,14 +170,22 @@ def _row_hash(hsh, table: bytes, ordinal: int, run: bytes, seed: int) -> int:
     return hsh(b"%s\x00%d\x00%s" % (bytes(table), ordinal, run), seed)
 
 
-def py_learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0, hsh=None):
+def py_learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, ordinal0, kept=None, hsh=None):
     hsh = hsh or py_vhash
     rows = _piece_rows(layout, data, start, ncols, line0)
     if rows is None:
         return None
     at = {i for i in idx if 0 <= i < 65536}
     out, seen, lengths, nvalues = (array("Q"), array("Q"), array("Q")), ([0] * 1024, [0] * 1024), 0, 0
+    kept = None if kept is None else bytes(kept)
+    ordinal = ordinal0
     for k, (_line, fields) in enumerate(rows):
+        present = True
+        if kept is None:
+            ordinal = ordinal0 + k + 1
+        else:
+            present = k < len(kept) and kept[k] != 0
+            ordinal += present
         for f, (raw, _fs, _fe) in enumerate(fields):
             if f not in at:
                 continue
@@ -191,7 +199,8 @@ def py_learn_piece(layout, data, start, ncols, line0, decode, idx, seed, table, 
                 if seen[j][h % 1024] != h or h == 0:   # (a run of the same hash in its slot: written once)
                     seen[j][h % 1024] = h
                     out[j].append(h)
-            out[2].append(_row_hash(hsh, table, ordinal0 + k + 1, run, seed))
+            if present:
+                out[2].append(_row_hash(hsh, table, ordinal, run, seed))
             nvalues += 1
     return (len(rows), *(a.tobytes() for a in out), lengths, nvalues)
 

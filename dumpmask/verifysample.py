@@ -132,12 +132,16 @@ def block_sample(plan, block, data: bytes) -> tuple:
                            f"({len(before)} read, {len(after)} written)")
     base = hashlib.blake2b(key=params.key, digest_size=8)
     out = []
+    conds = {s.index: s.condition for s in plan.specs if getattr(s, "condition", None) is not None}
     for i in params.positions:
         col = ColumnSample(rows=len(before))
         originals, written = set(), set()
-        for row, new in zip(before, after, strict=True):
+        held = _held(conds.get(i), plan.columns, decode, before)
+        for k, (row, new) in enumerate(zip(before, after, strict=True)):
             v = _value(decode, row, i)
             w = _value(decode, new, i)
+            if held is not None and not held[k]:
+                continue   # the rule's `where` does not hold for this row: kept in clear, as the rules ask
             if v is not None:
                 col.checked += 1
                 originals.add(_hash(base, v))
@@ -150,6 +154,14 @@ def block_sample(plan, block, data: bytes) -> tuple:
         col.written = heapq.nsmallest(SAMPLE_WRITTEN, written)
         out.append(col)
     return tuple(out)
+
+
+def _held(cond, columns, decode, rows) -> list | None:
+    """Per row: does the rule's row condition hold for it (its original values)? None: no condition."""
+    if cond is None:
+        return None
+    at = [(c, columns.index(c)) for c in cond.columns if c in columns]
+    return [bool(cond({c: _value(decode, row, j) for c, j in at})) for row in rows]
 
 
 def _value(decode, row, i: int):

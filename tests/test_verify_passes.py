@@ -4,6 +4,7 @@ lists and row lists (escapes, non-ASCII and invalid UTF-8, NULLs, odd literals).
 from __future__ import annotations
 
 import importlib
+from array import array
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -98,6 +99,11 @@ def _all_passes(c, layout, data, start, ncols, decode, known, seed, bloom, idx):
         a = fn_c(layout, data, start, ncols, 40, decode, *args)
         b = fn_py(layout, data, start, ncols, 40, decode, *args)
         assert a == b, fn_c.__name__
+    # rows removed by the run (kept: one byte per row; shorter than the piece: the rest removed)
+    kept = bytes((seed >> i) & 1 for i in range(seed % 7))
+    a = c.learn_piece(layout, data, start, ncols, 40, decode, idx, seed, b"public.t", 7, kept)
+    b = py_learn_piece(layout, data, start, ncols, 40, decode, idx, seed, b"public.t", 7, kept)
+    assert a == b, "learn_piece with kept"
 
 
 @DIFF
@@ -146,3 +152,17 @@ def test_pieces_find_runs_and_lines(c):
         assert [(k, line, n) for k, _f, line, _s, _e, _i, n, _h, _o in hits] == [(0, 9, 1), (2, 11, 1), (2, 11, 2)]
     for fn in (c.learn_piece, py_learn_piece):
         assert fn(1, ins[:-1] + b" junk", ins.index(b"("), 2, 9, my_decode, (1,), seed, b"t", 0) is None
+
+
+def test_learn_piece_kept_renumbers_rows(c):
+    """kept: the rows the run wrote get the ordinals they have in the masked dump (7 + 1, 7 + 2),
+    a removed row no value@row hash; its value is still learnt."""
+    seed = 11
+    chunk = b"1\tann lee\n2\tbob ray\n3\tcy wu\n"
+    for fn in (c.learn_piece, py_learn_piece):
+        n, runs, _f, rows, _l, nvalues = fn(0, chunk, 0, 2, 0, copy_decode, (1,), seed, b"t", 7, b"\x01\x00\x01")
+        assert (n, nvalues, len(runs) // 8) == (3, 3, 3)
+        got = set(array("Q", rows))
+        assert got == {py_vhash(b"t\x00%d\x00%s" % (o, v), seed) for o, v in ((8, b"ann lee"), (9, b"cy wu"))}
+        _n, _r, _f, rows, _l, _v = fn(0, chunk, 0, 2, 0, copy_decode, (1,), seed, b"t", 7, b"")
+        assert rows == b""

@@ -6,7 +6,7 @@ import sys
 import click
 
 from dumpmask.commands.guard import guarded
-from dumpmask.commands.options import dialect_option, json_option, plugin_option, rules_option
+from dumpmask.commands.options import dialect_option, json_option, max_memory_option, plugin_option, rules_option
 
 
 @click.command("verify")
@@ -17,8 +17,9 @@ from dumpmask.commands.options import dialect_option, json_option, plugin_option
 @json_option(help="Print the findings as JSON.")
 @dialect_option()
 @plugin_option()
+@max_memory_option()
 @guarded
-def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins):
+def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins, max_memory):
     """Leak check: look for every original value of a masked column in the whole MASKED dump.
 
     \b
@@ -42,6 +43,11 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins
     numbers of 5 digits or more, multi-word values, and any value of a masked column found in
     a column RULES do not mask (a free-text column, a copy) unless 1-3 apply.
     \b
+    Rows are paired by their position in each table. When a table's row counts differ
+    (--first, --last, --erase, --only, a drop rule), a value found in its masked cells cannot
+    be told from the row's own: it fails as "not verifiable" (the masking run's --verify
+    pairs the rows by its record of which rows it wrote).
+    \b
     Memory is bounded: the original's masked values are keyed 64-bit hashes (exact sets, then
     fixed-size Bloom filters; never values in clear), and what is found is bounded too (past
     200,000 distinct values found or 2,000,000 suspect rows, verify counts the rest, says so
@@ -55,9 +61,12 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins
 
     from dumpmask.transformers.plugins import load_plugins
 
+    from dumpmask.memory import Budget
+
+    budget = Budget.parse(max_memory)   # a bad SIZE: exit 2 before anything is read
     load_plugins(plugins)
     rules = load_rules(rules_path)
-    result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None)
+    result = verify(checked_input(original), checked_input(masked), rules, dialect, progress=None, budget=budget)
     if as_json:
         doc = {"ok": not result.failed(fail_all), "leaks": result.leaks, "low_risk": result.low_risk,
                "values_checked": result.values_checked, "bloom_bytes": result.bloom_bytes}
@@ -65,6 +74,9 @@ def verify_cmd(original, masked, rules_path, fail_all, as_json, dialect, plugins
             doc["not_examined"] = {"values": result.not_examined, "found": result.not_examined_found}
         if result.suspects_not_kept:
             doc["suspects_not_kept"] = result.suspects_not_kept
+        if result.misaligned:   # rows that cannot be paired: what was found in their masked cells fails as not verifiable
+            doc["unpaired_tables"] = {t: {"rows_original": o, "rows_masked": m} for t, (o, m) in result.row_counts.items()}
+            doc["not_verifiable"] = result.unpaired
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
     else:

@@ -69,7 +69,9 @@ class Verification(Stage):
             return
         dst = engine.destination
         dst.flush()
-        self._record(engine, self._tools(engine).verification(engine.input_path, dst.tmp, engine.rules, engine.dialect.name))
+        self._record(engine, self._tools(engine).verification(engine.input_path, dst.tmp, engine.rules, engine.dialect.name,
+                                                               getattr(engine, "written_rows", None),
+                                                               getattr(engine, "memory", None)))
 
     @staticmethod
     def _tools(engine):
@@ -87,5 +89,11 @@ class Verification(Stage):
         kept = ("the output file was not kept" if self.mode == "file" or getattr(engine.destination, "tmp", None)
                 else "the output ends with a line that makes a restore fail")
         how = "the masked output, read back" if self.mode == "file" else "a sample of the rows as written"
+        if section["result"] == "unverified":
+            tables = [x for x in section.get("unpaired", []) if x["values"]]
+            raise MaskingError("--verify: original values of masked columns found in masked cells of "
+                               + ", ".join(f"{x['table']} ({x['values']} value{'s' if x['values'] != 1 else ''})" for x in tables)
+                               + ", whose rows cannot be paired with the input's (row counts differ and the run kept no "
+                               f"record of which rows it wrote): not verifiable; {kept}")
         raise MaskingError(f"--verify: original values of masked columns found in {how}: {_named(section['leaks'])}; "
                            f"{kept} (`dumpmask verify` on the files says where, values redacted)")
