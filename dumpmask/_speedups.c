@@ -3373,6 +3373,7 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * ========================================================================================== */
 
 #define JS_DEPTH 200
+static uchar JS_STR_PLAIN[256];  /* a byte a JSON string holds as it is: not " \\ or a control byte */
 #define JS_BAD (-1)      /* not JSON */
 #define JS_PUNT (-2)     /* the walker decides */
 #define JS_ERR (-3)      /* a Python exception is set */
@@ -3423,6 +3424,8 @@ js_string(const js_ctx *x, Py_ssize_t i, int *esc)
     *esc = 0;
     for (;;) {
         uchar c;
+        while (j < n && JS_STR_PLAIN[d[j]])
+            j++;
         if (j >= n)
             return JS_BAD;
         c = d[j];
@@ -3430,10 +3433,6 @@ js_string(const js_ctx *x, Py_ssize_t i, int *esc)
             return j + 1;
         if (c < 0x20)
             return JS_BAD;
-        if (c != '\\') {
-            j++;
-            continue;
-        }
         *esc = 1;
         if (j + 1 >= n)
             return JS_BAD;
@@ -3880,8 +3879,10 @@ js_init_tables(void)
     JS_MY_ENC['\''] = '\'';
     JS_MY_ENC['"'] = '"';
     JS_MY_ENC[0x1a] = 'Z';
-    for (c = 0; c < 256; c++)
+    for (c = 0; c < 256; c++) {
         JS_MY_UNESC[c] = (uchar)c;
+        JS_STR_PLAIN[c] = c >= 0x20 && c != '"' && c != '\\';
+    }
     JS_MY_UNESC['0'] = 0;       /* 0 is written below as NUL: see js_my_decode */
     JS_MY_UNESC['b'] = '\b';
     JS_MY_UNESC['n'] = '\n';
