@@ -286,3 +286,97 @@ def test_a_column_with_a_length_has_no_field_path():
         unavailable("dumpmask._speedups is not built")
     assert make(RULES[0], "varchar(300)").field_fast(0, postgres.copy_encode) is None
     assert make(RULES[0], "text").field_fast(0, postgres.copy_encode) is not None
+
+
+# ----------------------------------------------------------------------------- whole runs
+
+def _profiles(n: int, seed: int) -> list:
+    """n documents of the issue's shape, with the values a real column holds: quotes,
+    backslashes, newlines, tabs, accents, CJK, emoji, members no path names, nested arrays."""
+    import random
+
+    rnd = random.Random(seed)
+    bits = ['O"Brien', "back\\slash", "line\nbreak", "tab\there", "Gr\u00fc\u00dfe", "\u6771\u4eac", "\U0001f600",
+            "plain", "it's", "/slash/", "\x01ctl"]
+
+    def text(i):
+        return " ".join(rnd.sample(bits, 2)) + str(i)
+
+    out = []
+    for i in range(n):
+        doc = {"id": i, "email": f"user{i}.{rnd.randrange(10**6)}@example.com", "name": text(i),
+               "phones": [f"+1 555 {rnd.randrange(10**4):04d}" for _ in range(rnd.randrange(4))],
+               "address": {"street": f"{i} {text(i)}", "city": "Springfield", "zip": f"{rnd.randrange(10**5):05d}"},
+               "notes": text(i), "ssn": f"{rnd.randrange(10**9):09d}", "score": rnd.choice([12.5, -3, 1e21, 0, 7]),
+               "tags": [[text(i)], {"k\u00e9y": text(i)}], "active": rnd.random() < 0.5, "none": None}
+        if i % 7 == 0:
+            doc["email"] = None
+        if i % 11 == 0:
+            del doc["address"]
+        out.append(doc)
+    return out
+
+
+JSON_RULES = {"paths": {"$.email": "faker.email", "$.phones[*]": "faker.phone", "$.address.street": "faker.address",
+                        "$.name": "faker.name", "$.ssn": "null", "$.notes": "delete", "$.tags[0][*]": "redact"}}
+
+
+def _styled(doc: dict, i: int) -> str:
+    return json.dumps(doc, ensure_ascii=bool(i % 2), indent=(None, 2, "\t")[i % 3],
+                      separators=((", ", ": "), (",", ":"), (" , ", " : "))[i % 3] if i % 3 != 1 else None)
+
+
+def _run_both(dm, tmp_path, dump: bytes, rules: dict):
+    (tmp_path / "r.json").write_text(json.dumps(rules))
+    (tmp_path / "in.sql").write_bytes(dump)
+    outs = {}
+    for pure in ("0", "1"):
+        audit = tmp_path / f"a{pure}.json"
+        cp = dm("-q", "-c", tmp_path / "r.json", "--audit", audit, tmp_path / "in.sql", env={"DUMPMASK_PURE": pure})
+        assert cp.returncode == 0, cp.stderr.decode()[-2000:]
+        outs[pure] = (cp.stdout, json.loads(audit.read_bytes())["tables"])
+    assert outs["0"] == outs["1"]
+    return outs["0"][0]
+
+
+def test_pg_jsonb_and_json_text_runs_with_and_without_c_write_the_same_bytes(tmp_path, dm, pg_server):
+    """A real pg_dump of jsonb and of JSON kept as text (every style: ensure_ascii, indented,
+    compact, blanks around , and :), masked with and without the C extension: the same bytes
+    and counts, and the C run restores and is masked when queried by path."""
+    db = pg_server.createdb("jfast_src")
+    docs = _profiles(300, 1)
+    rows = ",".join("({}, '{}', '{}')".format(i, json.dumps(d).replace("'", "''"), _styled(d, i).replace("'", "''"))
+                    for i, d in enumerate(docs))
+    pg_server.psql(db, f"CREATE TABLE p (id int PRIMARY KEY, profile jsonb, raw text); INSERT INTO p VALUES {rows};")
+    rules = {"tables": [{"tableName": "p", "columnMutations": [
+        {"column": "profile", "mutation": "json", "options": JSON_RULES},
+        {"column": "raw", "mutation": "json", "options": JSON_RULES}]}]}
+    out = _run_both(dm, tmp_path, pg_server.dump(db), rules)
+    dst = pg_server.createdb("jfast_out")
+    pg_server.restore(dst, out)
+    assert pg_server.scalar(dst, "SELECT count(*) FROM p WHERE profile ? 'notes' OR raw::jsonb ? 'notes' "
+                                 "OR profile->>'ssn' IS NOT NULL OR profile->>'email' LIKE 'user%' "
+                                 "OR raw::jsonb->>'email' LIKE 'user%' OR profile->>'id' <> id::text") == "0"
+    assert pg_server.scalar(dst, "SELECT count(*) FROM p WHERE jsonb_typeof(profile->'score') = 'number' AND "
+                                 "raw::jsonb->'tags'->1 = profile->'tags'->1") == "300"
+
+
+def test_mariadb_json_runs_with_and_without_c_write_the_same_bytes(tmp_path, dm, my_server):
+    db = my_server.create("jfast_src")
+    docs = _profiles(300, 2)
+
+    def lit(s: str) -> str:
+        return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    rows = ",".join(f"({i}, {lit(_styled(d, i))})" for i, d in enumerate(docs))
+    my_server.sql(db, f"CREATE TABLE p (id int PRIMARY KEY, profile JSON); INSERT INTO p VALUES {rows};")
+    rules = {"tables": [{"tableName": "p", "columnMutations": [
+        {"column": "profile", "mutation": "json", "options": JSON_RULES}]}]}
+    out = _run_both(dm, tmp_path, my_server.dump(db), rules)
+    dst = my_server.create("jfast_out")
+    my_server.restore(dst, out)
+    assert my_server.scalar(dst, "SELECT count(*) FROM p WHERE JSON_EXISTS(profile, '$.notes') OR "
+                                 "JSON_VALUE(profile, '$.email') LIKE 'user%' OR "
+                                 "JSON_TYPE(JSON_EXTRACT(profile, '$.ssn')) <> 'NULL' OR "
+                                 "JSON_VALUE(profile, '$.id') <> id") == "0"
+    assert my_server.scalar(dst, "SELECT count(*) FROM p WHERE JSON_VALID(profile)") == "300"
