@@ -4103,6 +4103,151 @@ js_field_string(const js_ctx *x, const js_hit_t *h, PyObject *fn, PyObject *enc,
     return 0;
 }
 
+
+#define JS_FIELD_SLOW 2
+
+/* encode_basestring (ascii: encode_basestring_ascii) of the UTF-8 bytes p[0:n], quotes
+ * included, as bytes; NULL with no exception set when ascii and a byte is not ASCII (the
+ * caller's str path then) */
+static PyObject *
+js_json_string(const uchar *p, Py_ssize_t n, int ascii)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t i, k = 2;
+    PyObject *out;
+    uchar *o;
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        if (c >= 0x80 && ascii)
+            return NULL;
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            k += 2;
+        else if (c < 0x20 || (c == 0x7f && ascii))
+            k += 6;
+        else
+            k++;
+    }
+    out = PyBytes_FromStringAndSize(NULL, k);
+    if (out == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(out);
+    *o++ = '"';
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        switch (c) {
+        case '"': *o++ = '\\'; *o++ = '"'; break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\b': *o++ = '\\'; *o++ = 'b'; break;
+        case '\f': *o++ = '\\'; *o++ = 'f'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        default:
+            if (c < 0x20 || (c == 0x7f && ascii)) {
+                *o++ = '\\';
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+            else
+                *o++ = c;
+        }
+    }
+    *o = '"';
+    return out;
+}
+
+/* string hit h (no escapes) through the leaf's field function `fast` (its field_fast(mode,
+ * encode): a raw field -> the new raw field, the same bytes as decode, the mutation, encode):
+ * the value's plain field is made from the JSON string's bytes, the new field decoded back to
+ * bytes and written as a JSON string. 0 done (ed->p NULL: no edit), JS_FIELD_SLOW (the
+ * mutation's own call), -1 an exception set */
+static int
+js_field_fast(const js_ctx *x, const js_hit_t *h, int mode, PyObject *fast, int ascii, js_edit *ed)
+{
+    const uchar *c = x->d + h->s + 1;
+    Py_ssize_t n = h->e - h->s - 2, i, k, m;
+    PyObject *in, *r, *js;
+    const uchar *rp;
+    Py_ssize_t rn;
+    uchar *dec;
+    if (mode == 0)
+        in = PyBytes_FromStringAndSize((const char *)c, n);
+    else {
+        uchar *o;
+        for (i = 0, k = n + 2; i < n; i++)
+            if (c[i] == '\'')
+                k++;
+        in = PyBytes_FromStringAndSize(NULL, k);
+        if (in == NULL)
+            return -1;
+        o = (uchar *)PyBytes_AS_STRING(in);
+        *o++ = '\'';
+        for (i = 0; i < n; i++) {
+            if (c[i] == '\'')
+                *o++ = '\\';
+            *o++ = c[i];
+        }
+        *o = '\'';
+    }
+    if (in == NULL)
+        return -1;
+    r = PyObject_CallOneArg(fast, in);
+    if (r == NULL) {
+        Py_DECREF(in);
+        if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyErr_Clear();
+            return JS_FIELD_SLOW;
+        }
+        return -1;
+    }
+    if (r == Py_None || !PyBytes_Check(r)) {
+        Py_DECREF(in);
+        Py_DECREF(r);
+        return JS_FIELD_SLOW;
+    }
+    rp = (const uchar *)PyBytes_AS_STRING(r);
+    rn = PyBytes_GET_SIZE(r);
+    if (r == in || (rn == PyBytes_GET_SIZE(in) && memcmp(rp, PyBytes_AS_STRING(in), (size_t)rn) == 0)) {
+        Py_DECREF(in);
+        Py_DECREF(r);
+        return 0;                           /* the value stays */
+    }
+    Py_DECREF(in);
+    if ((mode == 0 && rn == 2 && rp[0] == '\\' && rp[1] == 'N') || (mode == 1 && rn == 4 && memcmp(rp, "NULL", 4) == 0)) {
+        Py_DECREF(r);
+        ed->s = h->s;
+        ed->e = h->e;
+        ed->p = "null";
+        ed->n = 4;
+        return 0;
+    }
+    dec = (uchar *)PyMem_Malloc((size_t)rn + 1);
+    if (dec == NULL) {
+        Py_DECREF(r);
+        PyErr_NoMemory();
+        return -1;
+    }
+    m = mode == 0 ? js_copy_decode(rp, rn, dec) : js_my_decode(rp, rn, dec);
+    Py_DECREF(r);
+    if (m < 0) {
+        PyMem_Free(dec);
+        return JS_FIELD_SLOW;
+    }
+    js = js_json_string(dec, m, ascii);
+    PyMem_Free(dec);
+    if (js == NULL)
+        return PyErr_Occurred() ? -1 : JS_FIELD_SLOW;
+    ed->s = h->s;
+    ed->e = h->e;
+    ed->p = PyBytes_AS_STRING(js);
+    ed->n = PyBytes_GET_SIZE(js);
+    ed->owner = js;
+    return 0;
+}
+
 static Py_ssize_t
 js_enc_len(const uchar *tab, const uchar *p, Py_ssize_t n)
 {
@@ -4133,7 +4278,8 @@ PyDoc_STRVAR(json_field_doc,
 "json_field(mode, words, keys, fns, enc, enc_ascii, scanstring, raw) -> bytes | None\n\n"
 "A raw field (mode 0: a COPY text field, 1: a mysqldump '...' literal) with the JSON document\n"
 "it holds masked by the path trie (words, keys as json_spans): fns[leaf] is the text mutation\n"
-"of a mutating leaf (False: it has none), None for a leaf that writes null; enc / enc_ascii\n"
+"of a mutating leaf (False: it has none; or (mutation, its field_fast(mode, encode)), tried\n"
+"first on a string without escapes), None for a leaf that writes null; enc / enc_ascii\n"
 "json's encode_basestring(_ascii), scanstring json's. `raw` itself when nothing changes; None\n"
 "when the general path must do it (not plain, not JSON, a hit that is not a string, a mutation\n"
 "failing or writing what is not text).");
@@ -4149,7 +4295,7 @@ speedups_json_field(PyObject *self, PyObject *args)
     uchar *buf = NULL, *o;
     js_ctx x;
     js_edit *edits = NULL;
-    PyObject *out = NULL, *style = NULL;
+    PyObject *out = NULL, *style = NULL, *fast;
     int r;
 
     if (!PyArg_ParseTuple(args, "iy*y*O!OOOS", &mode, &words, &keys, &PyTuple_Type, &fns, &enc, &enc_ascii,
@@ -4225,6 +4371,15 @@ speedups_json_field(PyObject *self, PyObject *args)
             goto done;
         }
         fn = PyTuple_GET_ITEM(fns, h->leaf);
+        fast = NULL;
+        if (PyTuple_Check(fn)) {            /* (mutation, its field function) */
+            if (PyTuple_GET_SIZE(fn) != 2) {
+                PyErr_SetString(PyExc_ValueError, "json_field: a leaf's (mutation, field function) pair");
+                goto done;
+            }
+            fast = PyTuple_GET_ITEM(fn, 1);
+            fn = PyTuple_GET_ITEM(fn, 0);
+        }
         if (fn == Py_None) {                /* the leaf writes null */
             ed->s = h->s;
             ed->e = h->e;
@@ -4250,7 +4405,11 @@ speedups_json_field(PyObject *self, PyObject *args)
                         break;
                     }
         }
-        r = js_field_string(&x, h, fn, style, scanstring, ed);
+        r = JS_FIELD_SLOW;
+        if (fast != NULL && h->kind == '"')
+            r = js_field_fast(&x, h, mode, fast, style == enc_ascii, ed);
+        if (r == JS_FIELD_SLOW)
+            r = js_field_string(&x, h, fn, style, scanstring, ed);
         if (r < 0)
             goto done;
         if (r == JS_FIELD_PUNT)

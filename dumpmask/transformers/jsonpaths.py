@@ -279,9 +279,21 @@ class JsonPaths(Transformer):
                 or (self.column.length is not None and self.column.kind in ("text", "other")):
             return None
         words, keys, leaves = self._ctable
-        fns = tuple(None if leaf.action == "null" else (leaf.text if leaf.text is not None else False)
-                    for leaf in leaves)
-        return partial(_C_FIELD, mode, words, keys, fns, encode_basestring, encode_basestring_ascii, scanstring)
+        fns = []
+        for leaf in leaves:
+            t = leaf.text
+            if leaf.action == "null":
+                fns.append(None)
+            elif t is None:
+                fns.append(False)
+            else:
+                # the mutation's own field path (a JSON string without escapes is a plain field
+                # of its value; C writes the new field back as a JSON string), else its call
+                inner = getattr(t, "field_fast", None)
+                inner = inner(mode, encode) if inner is not None else None
+                fns.append((t, inner) if inner is not None else t)
+        return partial(_C_FIELD, mode, words, keys, tuple(fns), encode_basestring, encode_basestring_ascii,
+                       scanstring)
 
     def _fits(self, result: str) -> str:
         n = self.column.length
