@@ -3475,6 +3475,1141 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* ===================================================================== end of MUTATIONS */
 
+/* ==========================================================================================
+ * JSON (area: transformers/jsonpaths): the spans that the `json` mutation's paths name inside
+ * one JSON document (UTF-8 bytes), found in one pass that also checks the whole document is
+ * JSON as jsonpaths' Python walker reads it (RFC 8259: strings without raw control bytes,
+ * escapes \" \\ \/ \b \f \n \r \t \uXXXX; numbers -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][-+]?[0-9]+)?;
+ * true false null; blanks space \t \n \r; nothing after the value but blanks).
+ *
+ * json_spans gives the hits to Python (jsonpaths.JsonPaths._c_call does the mutations and the
+ * splice); json_field does a whole raw field (a COPY text field or a mysqldump '...' literal):
+ * it decodes it, finds the hits, calls the string leaves' mutations, splices the new JSON
+ * strings in and encodes the field again (jsonpaths.JsonPaths.field_fast). The pure twins are
+ * jsonpaths' walker (_walk) and, for json_field, work.py's general miss (copy_decode /
+ * decode_literal, the transformer, copy_encode / encode_string): the same bytes for every
+ * document (tests/test_json_fast.py).
+ *
+ * The path trie comes as int32 words (jsonpaths._c_table):
+ *   words[0] = the root ref; a node at word w: nkeys, nidx, wild ref, flags (1: a member is
+ *   deleted, 2: the node has string keys), then nkeys x (offset in `keys`, length, ref), then
+ *   nidx x (index, ref).
+ *   ref >= 0: a node's word; -1: none; <= -2: leaf (-ref - 2) >> 1, a deletion if odd.
+ * Hits, in the walker's order of edits: (leaf, start, end, first byte of the value; 92 for a
+ * string holding a backslash), and (-1, start, end, 0) for a span a deletion removes. A JSON
+ * null at a leaf is no hit (it stays null). Not JSON, or not for this scanner (nested deeper
+ * than JS_DEPTH, an object key holding a backslash where the node has string keys): None, and
+ * the caller runs the walker, which says what is wrong the way it always did.
+ * ========================================================================================== */
+
+#define JS_DEPTH 200
+static uchar JS_STR_PLAIN[256];  /* a byte a JSON string holds as it is: not " \\ or a control byte */
+#define JS_BAD (-1)      /* not JSON */
+#define JS_PUNT (-2)     /* the walker decides */
+#define JS_ERR (-3)      /* a Python exception is set */
+
+typedef struct {
+    long leaf;
+    Py_ssize_t s, e;
+    int kind;
+} js_hit_t;
+
+typedef struct {
+    const uchar *d;
+    Py_ssize_t n;
+    const int32_t *w;
+    Py_ssize_t nw;
+    const uchar *keys;
+    Py_ssize_t nkeys;
+    js_hit_t *hits;
+    Py_ssize_t nhits, caphits;
+} js_ctx;
+
+static int
+js_blank(uchar c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static Py_ssize_t
+js_ws(const js_ctx *x, Py_ssize_t i)
+{
+    while (i < x->n && js_blank(x->d[i]))
+        i++;
+    return i;
+}
+
+static int
+js_hex(uchar c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* d[i] == '"': the offset past the closing quote, or JS_BAD; *esc set when it holds a backslash */
+static Py_ssize_t
+js_string(const js_ctx *x, Py_ssize_t i, int *esc)
+{
+    const uchar *d = x->d;
+    Py_ssize_t n = x->n, j = i + 1;
+    *esc = 0;
+    for (;;) {
+        uchar c;
+        while (j < n && JS_STR_PLAIN[d[j]])
+            j++;
+        if (j >= n)
+            return JS_BAD;
+        c = d[j];
+        if (c == '"')
+            return j + 1;
+        if (c < 0x20)
+            return JS_BAD;
+        *esc = 1;
+        if (j + 1 >= n)
+            return JS_BAD;
+        c = d[j + 1];
+        if (c == 'u') {
+            if (j + 6 > n || !js_hex(d[j + 2]) || !js_hex(d[j + 3]) || !js_hex(d[j + 4]) || !js_hex(d[j + 5]))
+                return JS_BAD;
+            j += 6;
+        }
+        else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't')
+            j += 2;
+        else
+            return JS_BAD;
+    }
+}
+
+/* a number at d[i]: its end (the longest number there, as json's scanner reads it), or JS_BAD */
+static Py_ssize_t
+js_number(const js_ctx *x, Py_ssize_t i)
+{
+    const uchar *d = x->d;
+    Py_ssize_t n = x->n, j = i;
+    if (j < n && d[j] == '-')
+        j++;
+    if (j >= n)
+        return JS_BAD;
+    if (d[j] == '0')
+        j++;
+    else if (d[j] >= '1' && d[j] <= '9') {
+        while (j < n && d[j] >= '0' && d[j] <= '9')
+            j++;
+    }
+    else
+        return JS_BAD;
+    if (j + 1 < n && d[j] == '.' && d[j + 1] >= '0' && d[j + 1] <= '9') {
+        j += 2;
+        while (j < n && d[j] >= '0' && d[j] <= '9')
+            j++;
+    }
+    if (j < n && (d[j] == 'e' || d[j] == 'E')) {
+        Py_ssize_t k = j + 1;
+        if (k < n && (d[k] == '-' || d[k] == '+'))
+            k++;
+        if (k < n && d[k] >= '0' && d[k] <= '9') {
+            while (k < n && d[k] >= '0' && d[k] <= '9')
+                k++;
+            j = k;
+        }
+    }
+    return j;
+}
+
+static int
+js_word(const js_ctx *x, Py_ssize_t i, const char *word, Py_ssize_t len)
+{
+    return i + len <= x->n && memcmp(x->d + i, word, (size_t)len) == 0;
+}
+
+/* a scalar at d[i]: its end, or JS_BAD (containers are the caller's) */
+static Py_ssize_t
+js_scalar(const js_ctx *x, Py_ssize_t i)
+{
+    int esc;
+    if (i >= x->n)
+        return JS_BAD;
+    switch (x->d[i]) {
+    case '"':
+        return js_string(x, i, &esc);
+    case 't':
+        return js_word(x, i, "true", 4) ? i + 4 : JS_BAD;
+    case 'f':
+        return js_word(x, i, "false", 5) ? i + 5 : JS_BAD;
+    case 'n':
+        return js_word(x, i, "null", 4) ? i + 4 : JS_BAD;
+    default:
+        return js_number(x, i);
+    }
+}
+
+static Py_ssize_t js_value(js_ctx *x, Py_ssize_t i, int32_t ref, int depth);
+
+static int
+js_hit(js_ctx *x, long leaf, Py_ssize_t s, Py_ssize_t e, int kind)
+{
+    if (x->nhits == x->caphits) {
+        Py_ssize_t cap = x->caphits ? 2 * x->caphits : 16;
+        js_hit_t *g = (js_hit_t *)PyMem_Realloc(x->hits, (size_t)cap * sizeof(js_hit_t));
+        if (g == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        x->hits = g;
+        x->caphits = cap;
+    }
+    x->hits[x->nhits].leaf = leaf;
+    x->hits[x->nhits].s = s;
+    x->hits[x->nhits].e = e;
+    x->hits[x->nhits++].kind = kind;
+    return 0;
+}
+
+/* a leaf's value at d[i]: its end, a hit appended (none for null) */
+static Py_ssize_t
+js_leaf(js_ctx *x, Py_ssize_t i, long leaf, int depth)
+{
+    Py_ssize_t e;
+    int kind, esc = 0;
+    if (i >= x->n)
+        return JS_BAD;
+    kind = x->d[i];
+    if (kind == '"')
+        e = js_string(x, i, &esc);
+    else if (kind == '{' || kind == '[')
+        e = js_value(x, i, -1, depth);
+    else
+        e = js_scalar(x, i);
+    if (e < 0)
+        return e;
+    if (kind == 'n')
+        return e;
+    if (js_hit(x, leaf, i, e, esc ? '\\' : kind) < 0)
+        return JS_ERR;
+    return e;
+}
+
+/* ref's child for object key `key` (the bytes between the quotes; esc: it holds a backslash)
+ * or for array index k: the child ref, the wildcard's when no key names it, -1 for none;
+ * *punt set when the key is escaped and the node has string keys */
+static int32_t
+js_child(const js_ctx *x, int32_t ref, int is_object, const uchar *key, Py_ssize_t klen, int esc,
+         Py_ssize_t k, int *punt)
+{
+    const int32_t *w = x->w;
+    int32_t nk, ni, m;
+    if (ref < 0)
+        return -1;
+    nk = w[ref];
+    ni = w[ref + 1];
+    if (is_object) {
+        if (esc) {
+            if (w[ref + 3] & 2)
+                *punt = 1;
+            return w[ref + 2];
+        }
+        for (m = 0; m < nk; m++) {
+            const int32_t *e = w + ref + 4 + 3 * m;
+            if (e[1] == klen && memcmp(x->keys + e[0], key, (size_t)klen) == 0)
+                return e[2];
+        }
+    }
+    else {
+        for (m = 0; m < ni; m++) {
+            const int32_t *e = w + ref + 4 + 3 * nk + 2 * m;
+            if (e[0] == k)
+                return e[1];
+        }
+    }
+    return w[ref + 2];
+}
+
+typedef struct {
+    Py_ssize_t s, e;
+    int deleted;
+} js_span;
+
+static int
+js_span_add(js_span **spans, Py_ssize_t *n, Py_ssize_t *cap, Py_ssize_t s, Py_ssize_t e, int deleted)
+{
+    if (*n == *cap) {
+        Py_ssize_t c = *cap ? 2 * *cap : 8;
+        js_span *g = (js_span *)PyMem_Realloc(*spans, (size_t)c * sizeof(js_span));
+        if (g == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *spans = g;
+        *cap = c;
+    }
+    (*spans)[*n].s = s;
+    (*spans)[*n].e = e;
+    (*spans)[(*n)++].deleted = deleted;
+    return 0;
+}
+
+/* the object or array at d[i] (ref: its trie node, -1: none): its end */
+static Py_ssize_t
+js_members(js_ctx *x, Py_ssize_t i, int32_t ref, int depth)
+{
+    const uchar *d = x->d;
+    Py_ssize_t n = x->n, j, k = 0, result = JS_BAD;
+    int is_object = d[i] == '{';
+    uchar close = is_object ? '}' : ']';
+    int spans_on = ref >= 0 && (x->w[ref + 3] & 1);
+    js_span *spans = NULL;
+    Py_ssize_t nspans = 0, cap = 0;
+    int any_deleted = 0;
+
+    if (depth > JS_DEPTH)
+        return JS_PUNT;
+    j = js_ws(x, i + 1);
+    if (j < n && d[j] == close)
+        return j + 1;
+    for (;;) {
+        Py_ssize_t start = j;
+        int32_t child;
+        int punt = 0;
+        if (is_object) {
+            Py_ssize_t ke;
+            int esc;
+            if (j >= n || d[j] != '"')
+                goto done;
+            ke = js_string(x, j, &esc);
+            if (ke < 0)
+                goto done;
+            child = js_child(x, ref, 1, d + j + 1, ke - j - 2, esc, 0, &punt);
+            if (punt) {
+                result = JS_PUNT;
+                goto done;
+            }
+            j = js_ws(x, ke);
+            if (j >= n || d[j] != ':')
+                goto done;
+            j = js_ws(x, j + 1);
+        }
+        else
+            child = js_child(x, ref, 0, NULL, 0, 0, k++, &punt);
+        if (child <= -2 && ((-child - 2) & 1)) {          /* a deleted member */
+            j = js_value(x, j, -1, depth + 1);
+            if (j < 0) {
+                result = j;
+                goto done;
+            }
+            if (js_span_add(&spans, &nspans, &cap, start, j, 1) < 0) {
+                result = JS_ERR;
+                goto done;
+            }
+            any_deleted = 1;
+        }
+        else {
+            if (child <= -2)
+                j = js_leaf(x, j, (long)((-child - 2) >> 1), depth + 1);
+            else
+                j = js_value(x, j, child, depth + 1);
+            if (j < 0) {
+                result = j;
+                goto done;
+            }
+            if (spans_on && js_span_add(&spans, &nspans, &cap, start, j, 0) < 0) {
+                result = JS_ERR;
+                goto done;
+            }
+        }
+        j = js_ws(x, j);
+        if (j >= n)
+            goto done;
+        if (d[j] == ',') {
+            j = js_ws(x, j + 1);
+            continue;
+        }
+        if (d[j] != close)
+            goto done;
+        break;
+    }
+    /* d[j] is the closing bracket: the deletions (jsonpaths._deletions) */
+    if (any_deleted) {
+        Py_ssize_t m;
+        int kept_before = 0, all = 1;
+        for (m = 0; m < nspans; m++)
+            if (!spans[m].deleted)
+                all = 0;
+        if (all) {
+            if (js_hit(x, -1, i + 1, j, 0) < 0) {
+                result = JS_ERR;
+                goto done;
+            }
+        }
+        else {
+            for (m = 0; m < nspans; m++) {
+                int r;
+                if (!spans[m].deleted) {
+                    kept_before = 1;
+                    continue;
+                }
+                r = kept_before ? js_hit(x, -1, spans[m - 1].e, spans[m].e, 0)
+                                : js_hit(x, -1, spans[m].s, spans[m + 1].s, 0);
+                if (r < 0) {
+                    result = JS_ERR;
+                    goto done;
+                }
+            }
+        }
+    }
+    result = j + 1;
+done:
+    PyMem_Free(spans);
+    return result;
+}
+
+/* the value at d[i] under trie node ref (-1: none): its end */
+static Py_ssize_t
+js_value(js_ctx *x, Py_ssize_t i, int32_t ref, int depth)
+{
+    if (i >= x->n)
+        return JS_BAD;
+    if (x->d[i] == '{' || x->d[i] == '[')
+        return js_members(x, i, ref, depth);
+    return js_scalar(x, i);
+}
+
+static int
+js_ref_ok(const js_ctx *x, int32_t r)
+{
+    return r < 0 || (r >= 1 && (Py_ssize_t)r + 4 <= x->nw);
+}
+
+/* the table's words, checked on every call (a few words): every node inside the array, every
+ * key inside `keys`, every ref a node's word or a leaf */
+static int
+js_table_ok(const js_ctx *x)
+{
+    Py_ssize_t o = 1;
+    if (x->nw < 1 || !js_ref_ok(x, x->w[0]))
+        return 0;
+    while (o < x->nw) {
+        int32_t nk, ni, m;
+        if (o + 4 > x->nw)
+            return 0;
+        nk = x->w[o];
+        ni = x->w[o + 1];
+        if (nk < 0 || ni < 0 || o + 4 + 3 * (Py_ssize_t)nk + 2 * (Py_ssize_t)ni > x->nw || !js_ref_ok(x, x->w[o + 2]))
+            return 0;
+        for (m = 0; m < nk; m++) {
+            const int32_t *e = x->w + o + 4 + 3 * m;
+            if (e[0] < 0 || e[1] < 0 || (Py_ssize_t)e[0] + e[1] > x->nkeys || !js_ref_ok(x, e[2]))
+                return 0;
+        }
+        for (m = 0; m < ni; m++)
+            if (!js_ref_ok(x, x->w[o + 4 + 3 * nk + 2 * m + 1]))
+                return 0;
+        o += 4 + 3 * (Py_ssize_t)nk + 2 * (Py_ssize_t)ni;
+    }
+    return 1;
+}
+
+/* d[0:n] read under the table: 1 (the hits in x), 0 (None: not JSON, or the walker's), -1 (an
+ * exception is set) */
+static int
+js_run(js_ctx *x, const uchar *d, Py_ssize_t n, Py_buffer *words, Py_buffer *keys)
+{
+    Py_ssize_t i, e;
+    int32_t root;
+    x->d = d;
+    x->n = n;
+    x->w = (const int32_t *)words->buf;
+    x->nw = words->len / (Py_ssize_t)sizeof(int32_t);
+    x->keys = (const uchar *)keys->buf;
+    x->nkeys = keys->len;
+    x->hits = NULL;
+    x->nhits = x->caphits = 0;
+    if (words->len % (Py_ssize_t)sizeof(int32_t) || ((uintptr_t)words->buf % sizeof(int32_t)) || !js_table_ok(x)) {
+        PyErr_SetString(PyExc_ValueError, "json: not a path table");
+        return -1;
+    }
+    root = x->w[0];
+    i = js_ws(x, 0);
+    if (root <= -2) {
+        if ((-root - 2) & 1) {      /* $ is never deleted (refused at rules load) */
+            PyErr_SetString(PyExc_ValueError, "json: the root is deleted");
+            return -1;
+        }
+        e = js_leaf(x, i, (long)((-root - 2) >> 1), 0);
+    }
+    else
+        e = js_value(x, i, root, 0);
+    if (e == JS_ERR)
+        return -1;
+    return e >= 0 && js_ws(x, e) == x->n;
+}
+
+PyDoc_STRVAR(json_spans_doc,
+"json_spans(doc, words, keys) -> list | None\n\n"
+"The hits (leaf, start, end, kind) of the path trie `words` (int32, key bytes in `keys`) in the\n"
+"JSON document `doc` (UTF-8 bytes), or None when it is not JSON or the walker must read it\n"
+"(see the JSON section of _speedups.c).");
+
+static PyObject *
+speedups_json_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer doc, words, keys;
+    js_ctx x;
+    PyObject *out = NULL;
+    int r;
+    Py_ssize_t m;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*", &doc, &words, &keys))
+        return NULL;
+    r = js_run(&x, (const uchar *)doc.buf, doc.len, &words, &keys);
+    if (r == 0) {
+        out = Py_None;
+        Py_INCREF(out);
+    }
+    else if (r > 0) {
+        out = PyList_New(x.nhits);
+        for (m = 0; out != NULL && m < x.nhits; m++) {
+            PyObject *t = Py_BuildValue("(lnni)", x.hits[m].leaf, x.hits[m].s, x.hits[m].e, x.hits[m].kind);
+            if (t == NULL)
+                Py_CLEAR(out);
+            else
+                PyList_SET_ITEM(out, m, t);
+        }
+    }
+    PyMem_Free(x.hits);
+    PyBuffer_Release(&doc);
+    PyBuffer_Release(&words);
+    PyBuffer_Release(&keys);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * json_field: a whole raw field
+ * ---------------------------------------------------------------------------------------- */
+
+static uchar JS_COPY_ENC[256];   /* COPY text: the letter after the backslash, 0: raw (copy_encode) */
+static uchar JS_MY_ENC[256];     /* mysqldump: the same (encode_string)                            */
+static uchar JS_MY_UNESC[256];   /* mysql_lex._UNESC_TABLE: 0 = keep the backslash too (\% \_)      */
+
+static void
+js_init_tables(void)
+{
+    int c;
+    memset(JS_COPY_ENC, 0, sizeof JS_COPY_ENC);
+    memset(JS_MY_ENC, 0, sizeof JS_MY_ENC);
+    JS_COPY_ENC['\\'] = '\\';
+    JS_COPY_ENC['\b'] = 'b';
+    JS_COPY_ENC['\f'] = 'f';
+    JS_COPY_ENC['\n'] = 'n';
+    JS_COPY_ENC['\r'] = 'r';
+    JS_COPY_ENC['\t'] = 't';
+    JS_COPY_ENC['\v'] = 'v';
+    JS_MY_ENC['\\'] = '\\';
+    JS_MY_ENC[0] = '0';
+    JS_MY_ENC['\n'] = 'n';
+    JS_MY_ENC['\r'] = 'r';
+    JS_MY_ENC['\''] = '\'';
+    JS_MY_ENC['"'] = '"';
+    JS_MY_ENC[0x1a] = 'Z';
+    for (c = 0; c < 256; c++) {
+        JS_MY_UNESC[c] = (uchar)c;
+        JS_STR_PLAIN[c] = c >= 0x20 && c != '"' && c != '\\';
+    }
+    JS_MY_UNESC['0'] = 0;       /* 0 is written below as NUL: see js_my_decode */
+    JS_MY_UNESC['b'] = '\b';
+    JS_MY_UNESC['n'] = '\n';
+    JS_MY_UNESC['r'] = '\r';
+    JS_MY_UNESC['t'] = '\t';
+    JS_MY_UNESC['Z'] = 0x1a;
+}
+
+static int
+js_octal(uchar c)
+{
+    return c >= '0' && c <= '7';
+}
+
+static int
+js_hexval(uchar c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* postgres.copy_decode's bytes (before its UTF-8 decoding) of d[0:n] into out (n bytes at
+ * most): \NNN (1-3 octal digits, & 0xFF), \xH[H], \b \f \n \r \t \v, \c -> c, a last lone
+ * backslash kept */
+static Py_ssize_t
+js_copy_decode(const uchar *d, Py_ssize_t n, uchar *out)
+{
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        uchar c = d[i];
+        if (c != '\\' || i + 1 >= n) {
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        c = d[i + 1];
+        if (js_octal(c)) {
+            int v = c - '0', k = 1;
+            while (k < 3 && i + 1 + k < n && js_octal(d[i + 1 + k])) {
+                v = v * 8 + (d[i + 1 + k] - '0');
+                k++;
+            }
+            out[o++] = (uchar)(v & 0xFF);
+            i += 1 + k;
+        }
+        else if (c == 'x' && i + 2 < n && js_hex(d[i + 2])) {
+            int v = js_hexval(d[i + 2]), k = 1;
+            if (i + 3 < n && js_hex(d[i + 3])) {
+                v = v * 16 + js_hexval(d[i + 3]);
+                k = 2;
+            }
+            out[o++] = (uchar)v;
+            i += 2 + k;
+        }
+        else {
+            switch (c) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            default: break;
+            }
+            out[o++] = c;
+            i += 2;
+        }
+    }
+    return o;
+}
+
+/* the body of a mysqldump '...' literal raw[0:n] (one literal, nothing around it), unescaped
+ * as mysql_lex.decode_literal does it, into out (n bytes at most); -1: not one plain literal
+ * (decode_literal's other shapes are the general path's) */
+static Py_ssize_t
+js_my_decode(const uchar *raw, Py_ssize_t n, uchar *out)
+{
+    Py_ssize_t i = 1, o = 0;
+    if (n < 2 || raw[0] != '\'' || raw[n - 1] != '\'')
+        return -1;
+    while (i < n - 1) {
+        uchar c = raw[i];
+        if (c == '\\') {
+            uchar e;
+            if (i + 1 >= n - 1)
+                return -1;          /* the closing quote escaped */
+            e = raw[i + 1];
+            if (e == '%' || e == '_') {
+                out[o++] = '\\';
+                out[o++] = e;
+            }
+            else
+                out[o++] = e == '0' ? 0 : JS_MY_UNESC[e];
+            i += 2;
+        }
+        else if (c == '\'') {
+            if (i + 1 >= n - 1 || raw[i + 1] != '\'')
+                return -1;          /* 'a' 'b', or a quote alone */
+            out[o++] = '\'';
+            i += 2;
+        }
+        else
+            out[o++] = raw[i++];
+    }
+    return o;
+}
+
+typedef struct {
+    Py_ssize_t s, e;
+    const char *p;
+    Py_ssize_t n;
+    PyObject *owner;
+} js_edit;
+
+#define JS_FIELD_PUNT 1
+
+/* the new JSON text of string hit h under fn (the leaf's text mutation): into *ed; 0 done (no
+ * edit when ed->p stays NULL), JS_FIELD_PUNT, -1 an exception set */
+static int
+js_field_string(const js_ctx *x, const js_hit_t *h, PyObject *fn, PyObject *enc, PyObject *scanstring,
+                js_edit *ed)
+{
+    PyObject *v, *nv, *js;
+    int eq;
+    if (h->kind == '\\') {
+        PyObject *span = PyUnicode_DecodeUTF8((const char *)x->d + h->s, h->e - h->s, "surrogateescape");
+        PyObject *r, *one;
+        if (span == NULL)
+            return -1;
+        one = PyLong_FromLong(1);
+        if (one == NULL) {
+            Py_DECREF(span);
+            return -1;
+        }
+        r = PyObject_CallFunctionObjArgs(scanstring, span, one, NULL);
+        Py_DECREF(span);
+        Py_DECREF(one);
+        if (r == NULL)
+            return -1;
+        if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(r, 0))) {
+            Py_DECREF(r);
+            return JS_FIELD_PUNT;
+        }
+        v = PyTuple_GET_ITEM(r, 0);
+        Py_INCREF(v);
+        Py_DECREF(r);
+    }
+    else {
+        v = PyUnicode_DecodeUTF8((const char *)x->d + h->s + 1, h->e - h->s - 2, "surrogateescape");
+        if (v == NULL)
+            return -1;
+    }
+    nv = PyObject_CallOneArg(fn, v);
+    if (nv == NULL) {
+        Py_DECREF(v);
+        /* the walker calls it again and says what failed (_mutate); never swallowed: what is
+         * not an Exception (an interrupt, the run being stopped) */
+        if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyErr_Clear();
+            return JS_FIELD_PUNT;
+        }
+        return -1;
+    }
+    if (nv == Py_None) {
+        Py_DECREF(v);
+        Py_DECREF(nv);
+        ed->s = h->s;
+        ed->e = h->e;
+        ed->p = "null";
+        ed->n = 4;
+        ed->owner = NULL;
+        return 0;
+    }
+    if (!PyUnicode_CheckExact(nv)) {
+        Py_DECREF(v);
+        Py_DECREF(nv);
+        return JS_FIELD_PUNT;
+    }
+    eq = PyUnicode_Compare(nv, v) == 0;
+    Py_DECREF(v);
+    if (PyErr_Occurred()) {
+        Py_DECREF(nv);
+        return -1;
+    }
+    if (eq) {
+        Py_DECREF(nv);
+        return 0;
+    }
+    js = PyObject_CallOneArg(enc, nv);
+    Py_DECREF(nv);
+    if (js == NULL)
+        return -1;
+    if (!PyUnicode_CheckExact(js)) {
+        Py_DECREF(js);
+        return JS_FIELD_PUNT;
+    }
+    ed->p = PyUnicode_AsUTF8AndSize(js, &ed->n);
+    if (ed->p != NULL) {
+        ed->owner = js;
+    }
+    else {
+        PyObject *b;
+        PyErr_Clear();
+        b = PyUnicode_AsEncodedString(js, "utf-8", "surrogateescape");
+        Py_DECREF(js);
+        if (b == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                PyErr_Clear();
+                return JS_FIELD_PUNT;   /* a lone surrogate: what the general path does with it */
+            }
+            return -1;
+        }
+        ed->p = PyBytes_AS_STRING(b);
+        ed->n = PyBytes_GET_SIZE(b);
+        ed->owner = b;
+    }
+    ed->s = h->s;
+    ed->e = h->e;
+    return 0;
+}
+
+
+#define JS_FIELD_SLOW 2
+
+/* encode_basestring (ascii: encode_basestring_ascii) of the UTF-8 bytes p[0:n], quotes
+ * included, as bytes; NULL with no exception set when ascii and a byte is not ASCII (the
+ * caller's str path then) */
+static PyObject *
+js_json_string(const uchar *p, Py_ssize_t n, int ascii)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t i, k = 2;
+    PyObject *out;
+    uchar *o;
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        if (c >= 0x80 && ascii)
+            return NULL;
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            k += 2;
+        else if (c < 0x20 || (c == 0x7f && ascii))
+            k += 6;
+        else
+            k++;
+    }
+    out = PyBytes_FromStringAndSize(NULL, k);
+    if (out == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(out);
+    *o++ = '"';
+    for (i = 0; i < n; i++) {
+        uchar c = p[i];
+        switch (c) {
+        case '"': *o++ = '\\'; *o++ = '"'; break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\b': *o++ = '\\'; *o++ = 'b'; break;
+        case '\f': *o++ = '\\'; *o++ = 'f'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n'; break;
+        case '\r': *o++ = '\\'; *o++ = 'r'; break;
+        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        default:
+            if (c < 0x20 || (c == 0x7f && ascii)) {
+                *o++ = '\\';
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+            else
+                *o++ = c;
+        }
+    }
+    *o = '"';
+    return out;
+}
+
+/* string hit h (no escapes) through the leaf's field function `fast` (its field_fast(mode,
+ * encode): a raw field -> the new raw field, the same bytes as decode, the mutation, encode):
+ * the value's plain field is made from the JSON string's bytes, the new field decoded back to
+ * bytes and written as a JSON string. 0 done (ed->p NULL: no edit), JS_FIELD_SLOW (the
+ * mutation's own call), -1 an exception set */
+static int
+js_field_fast(const js_ctx *x, const js_hit_t *h, int mode, PyObject *fast, int ascii, js_edit *ed)
+{
+    const uchar *c = x->d + h->s + 1;
+    Py_ssize_t n = h->e - h->s - 2, i, k, m;
+    PyObject *in, *r, *js;
+    const uchar *rp;
+    Py_ssize_t rn;
+    uchar *dec;
+    if (mode == 0)
+        in = PyBytes_FromStringAndSize((const char *)c, n);
+    else {
+        uchar *o;
+        for (i = 0, k = n + 2; i < n; i++)
+            if (c[i] == '\'')
+                k++;
+        in = PyBytes_FromStringAndSize(NULL, k);
+        if (in == NULL)
+            return -1;
+        o = (uchar *)PyBytes_AS_STRING(in);
+        *o++ = '\'';
+        for (i = 0; i < n; i++) {
+            if (c[i] == '\'')
+                *o++ = '\\';
+            *o++ = c[i];
+        }
+        *o = '\'';
+    }
+    if (in == NULL)
+        return -1;
+    r = PyObject_CallOneArg(fast, in);
+    if (r == NULL) {
+        Py_DECREF(in);
+        if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyErr_Clear();
+            return JS_FIELD_SLOW;
+        }
+        return -1;
+    }
+    if (r == Py_None || !PyBytes_Check(r)) {
+        Py_DECREF(in);
+        Py_DECREF(r);
+        return JS_FIELD_SLOW;
+    }
+    rp = (const uchar *)PyBytes_AS_STRING(r);
+    rn = PyBytes_GET_SIZE(r);
+    if (r == in || (rn == PyBytes_GET_SIZE(in) && memcmp(rp, PyBytes_AS_STRING(in), (size_t)rn) == 0)) {
+        Py_DECREF(in);
+        Py_DECREF(r);
+        return 0;                           /* the value stays */
+    }
+    Py_DECREF(in);
+    if ((mode == 0 && rn == 2 && rp[0] == '\\' && rp[1] == 'N') || (mode == 1 && rn == 4 && memcmp(rp, "NULL", 4) == 0)) {
+        Py_DECREF(r);
+        ed->s = h->s;
+        ed->e = h->e;
+        ed->p = "null";
+        ed->n = 4;
+        return 0;
+    }
+    dec = (uchar *)PyMem_Malloc((size_t)rn + 1);
+    if (dec == NULL) {
+        Py_DECREF(r);
+        PyErr_NoMemory();
+        return -1;
+    }
+    m = mode == 0 ? js_copy_decode(rp, rn, dec) : js_my_decode(rp, rn, dec);
+    Py_DECREF(r);
+    if (m < 0) {
+        PyMem_Free(dec);
+        return JS_FIELD_SLOW;
+    }
+    js = js_json_string(dec, m, ascii);
+    PyMem_Free(dec);
+    if (js == NULL)
+        return PyErr_Occurred() ? -1 : JS_FIELD_SLOW;
+    ed->s = h->s;
+    ed->e = h->e;
+    ed->p = PyBytes_AS_STRING(js);
+    ed->n = PyBytes_GET_SIZE(js);
+    ed->owner = js;
+    return 0;
+}
+
+static Py_ssize_t
+js_enc_len(const uchar *tab, const uchar *p, Py_ssize_t n)
+{
+    Py_ssize_t k = n, i;
+    for (i = 0; i < n; i++)
+        if (tab[p[i]])
+            k++;
+    return k;
+}
+
+static uchar *
+js_enc_put(const uchar *tab, const uchar *p, Py_ssize_t n, uchar *o)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        uchar c = p[i], t = tab[c];
+        if (t) {
+            *o++ = '\\';
+            *o++ = t;
+        }
+        else
+            *o++ = c;
+    }
+    return o;
+}
+
+PyDoc_STRVAR(json_field_doc,
+"json_field(mode, words, keys, fns, enc, enc_ascii, scanstring, raw) -> bytes | None\n\n"
+"A raw field (mode 0: a COPY text field, 1: a mysqldump '...' literal) with the JSON document\n"
+"it holds masked by the path trie (words, keys as json_spans): fns[leaf] is the text mutation\n"
+"of a mutating leaf (False: it has none; or (mutation, its field_fast(mode, encode)), tried\n"
+"first on a string without escapes), None for a leaf that writes null; enc / enc_ascii\n"
+"json's encode_basestring(_ascii), scanstring json's. `raw` itself when nothing changes; None\n"
+"when the general path must do it (not plain, not JSON, a hit that is not a string, a mutation\n"
+"failing or writing what is not text).");
+
+static PyObject *
+speedups_json_field(PyObject *self, PyObject *args)
+{
+    int mode;
+    Py_buffer words, keys;
+    PyObject *fns, *enc, *enc_ascii, *scanstring, *rawobj;
+    const uchar *raw, *d;
+    Py_ssize_t nraw, nd, m, ne = 0, total, pos;
+    uchar *buf = NULL, *o;
+    js_ctx x;
+    js_edit *edits = NULL;
+    PyObject *out = NULL, *style = NULL, *fast;
+    int r;
+
+    if (!PyArg_ParseTuple(args, "iy*y*O!OOOS", &mode, &words, &keys, &PyTuple_Type, &fns, &enc, &enc_ascii,
+                          &scanstring, &rawobj))
+        return NULL;
+    x.hits = NULL;
+    raw = (const uchar *)PyBytes_AS_STRING(rawobj);
+    nraw = PyBytes_GET_SIZE(rawobj);
+    if (mode == 0) {
+        if (nraw == 2 && raw[0] == '\\' && raw[1] == 'N') {      /* NULL stays NULL */
+            out = rawobj;
+            Py_INCREF(out);
+            goto done;
+        }
+        if (memchr(raw, '\\', (size_t)nraw) == NULL) {
+            d = raw;
+            nd = nraw;
+        }
+        else {
+            buf = (uchar *)PyMem_Malloc((size_t)nraw + 1);
+            if (buf == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            nd = js_copy_decode(raw, nraw, buf);
+            d = buf;
+        }
+    }
+    else if (mode == 1) {
+        buf = (uchar *)PyMem_Malloc((size_t)nraw + 1);
+        if (buf == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        nd = js_my_decode(raw, nraw, buf);
+        d = buf;
+        if (nd < 0)
+            goto general;
+    }
+    else {
+        PyErr_SetString(PyExc_ValueError, "json_field: mode is 0 or 1");
+        goto done;
+    }
+    r = js_run(&x, d, nd, &words, &keys);
+    if (r < 0)
+        goto done;
+    if (r == 0)
+        goto general;
+    if (x.nhits == 0) {
+        out = rawobj;
+        Py_INCREF(out);
+        goto done;
+    }
+    edits = (js_edit *)PyMem_Calloc((size_t)x.nhits, sizeof(js_edit));
+    if (edits == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (m = 0; m < x.nhits; m++) {
+        const js_hit_t *h = &x.hits[m];
+        js_edit *ed = &edits[ne];
+        PyObject *fn;
+        if (h->leaf < 0) {
+            ed->s = h->s;
+            ed->e = h->e;
+            ed->p = "";
+            ed->n = 0;
+            ne++;
+            continue;
+        }
+        if (h->leaf >= PyTuple_GET_SIZE(fns)) {
+            PyErr_SetString(PyExc_ValueError, "json_field: a leaf without its function");
+            goto done;
+        }
+        fn = PyTuple_GET_ITEM(fns, h->leaf);
+        fast = NULL;
+        if (PyTuple_Check(fn)) {            /* (mutation, its field function) */
+            if (PyTuple_GET_SIZE(fn) != 2) {
+                PyErr_SetString(PyExc_ValueError, "json_field: a leaf's (mutation, field function) pair");
+                goto done;
+            }
+            fast = PyTuple_GET_ITEM(fn, 1);
+            fn = PyTuple_GET_ITEM(fn, 0);
+        }
+        if (fn == Py_None) {                /* the leaf writes null */
+            ed->s = h->s;
+            ed->e = h->e;
+            ed->p = "null";
+            ed->n = 4;
+            ne++;
+            continue;
+        }
+        if ((h->kind != '"' && h->kind != '\\') || fn == Py_False)
+            goto general;                   /* a number, boolean or container: the walker's */
+        if (style == NULL) {
+            /* jsonpaths._string: \uXXXX escapes in an ASCII document that uses them */
+            int ascii = 1;
+            Py_ssize_t q;
+            for (q = 0; q < nd && ascii; q++)
+                if (d[q] >= 0x80)
+                    ascii = 0;
+            style = enc;
+            if (ascii)
+                for (q = 0; q + 1 < nd; q++)
+                    if (d[q] == '\\' && d[q + 1] == 'u') {
+                        style = enc_ascii;
+                        break;
+                    }
+        }
+        r = JS_FIELD_SLOW;
+        if (fast != NULL && h->kind == '"')
+            r = js_field_fast(&x, h, mode, fast, style == enc_ascii, ed);
+        if (r == JS_FIELD_SLOW)
+            r = js_field_string(&x, h, fn, style, scanstring, ed);
+        if (r < 0)
+            goto done;
+        if (r == JS_FIELD_PUNT)
+            goto general;
+        if (ed->p != NULL)
+            ne++;
+    }
+    if (ne == 0) {
+        out = rawobj;
+        Py_INCREF(out);
+        goto done;
+    }
+    /* in document order (the starts are distinct) */
+    for (m = 1; m < ne; m++) {
+        js_edit t = edits[m];
+        Py_ssize_t q = m;
+        while (q > 0 && edits[q - 1].s > t.s) {
+            edits[q] = edits[q - 1];
+            q--;
+        }
+        edits[q] = t;
+    }
+    {
+        const uchar *tab = mode == 0 ? JS_COPY_ENC : JS_MY_ENC;
+        total = mode == 1 ? 2 : 0;
+        pos = 0;
+        for (m = 0; m < ne; m++) {
+            if (edits[m].s < pos || edits[m].e > nd || edits[m].s > edits[m].e) {
+                PyErr_SetString(PyExc_SystemError, "json_field: overlapping edits");
+                goto done;
+            }
+            total += js_enc_len(tab, d + pos, edits[m].s - pos) + js_enc_len(tab, (const uchar *)edits[m].p, edits[m].n);
+            pos = edits[m].e;
+        }
+        total += js_enc_len(tab, d + pos, nd - pos);
+        out = PyBytes_FromStringAndSize(NULL, total);
+        if (out == NULL)
+            goto done;
+        o = (uchar *)PyBytes_AS_STRING(out);
+        if (mode == 1)
+            *o++ = '\'';
+        pos = 0;
+        for (m = 0; m < ne; m++) {
+            o = js_enc_put(tab, d + pos, edits[m].s - pos, o);
+            o = js_enc_put(tab, (const uchar *)edits[m].p, edits[m].n, o);
+            pos = edits[m].e;
+        }
+        o = js_enc_put(tab, d + pos, nd - pos, o);
+        if (mode == 1)
+            *o++ = '\'';
+    }
+    goto done;
+general:
+    out = Py_None;
+    Py_INCREF(out);
+done:
+    if (edits != NULL) {
+        for (m = 0; m < x.nhits; m++)
+            Py_XDECREF(edits[m].owner);
+        PyMem_Free(edits);
+    }
+    PyMem_Free(x.hits);
+    PyMem_Free(buf);
+    PyBuffer_Release(&words);
+    PyBuffer_Release(&keys);
+    return out;
+}
+
+/* ======================================================================== end of JSON */
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -3508,6 +4643,8 @@ static PyMethodDef speedups_methods[] = {
     {"fake_field", (PyCFunction)(void (*)(void))speedups_fake_field, METH_FASTCALL, fake_field_doc},
     {"text_key_field", (PyCFunction)(void (*)(void))speedups_text_key_field, METH_FASTCALL, text_key_field_doc},
 #endif
+    {"json_spans", speedups_json_spans, METH_VARARGS, json_spans_doc},         /* transformers: JSON */
+    {"json_field", speedups_json_field, METH_VARARGS, json_field_doc},
     {"block_copy", speedups_block_copy, METH_VARARGS, block_copy_doc},         /* cloop: BLOCK */
     {"block_tuples", speedups_block_tuples, METH_VARARGS, block_tuples_doc},
     {"block_memo", speedups_block_memo, METH_NOARGS, block_memo_doc},
@@ -3528,6 +4665,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     init_tables();
+    js_init_tables();
     return PyModule_Create(&speedups_module);
 }
 

@@ -1,9 +1,13 @@
 """`json`: mutations applied to values inside a JSON document, by path (issue #15).
 
-The document is not re-serialized: it is scanned (C scanners of the standard json module for
-strings and for values no path enters) and only the tokens a path names are rewritten, every
-other byte kept, so PostgreSQL's jsonb style (`{"a": 1, "b": [1, 2]}`), MySQL's, a compact or
-a pretty-printed document keep their key order, spacing and escapes.
+The document is not re-serialized: it is scanned and only the tokens a path names are
+rewritten, every other byte kept, so PostgreSQL's jsonb style (`{"a": 1, "b": [1, 2]}`),
+MySQL's, a compact or a pretty-printed document keep their key order, spacing and escapes.
+With the C extension one C pass (_speedups.c, JSON section: json_spans) checks the document and
+finds the spans the paths name; the pure twin is the walker below (_walk, with the C scanners of
+the standard json module for strings and for values no path enters), which also reads every
+document C leaves to it (not JSON: its error; nested deeper than C goes; escaped keys where
+they matter). Both give the same result for every document (tests/test_json_fast.py).
 
 Paths, a small JSONPath subset: `$` (the document), then any of `.key` (letters, digits, `_`,
 `-`, `$`), `['key']` / `["key"]` (any key; `\\'`, `\\"`, `\\\\` escapes), `[n]` (an array
@@ -13,9 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from functools import partial
 from json.decoder import JSONDecodeError, scanstring
 from json.encoder import encode_basestring, encode_basestring_ascii
 
+from dumpmask import speedups
 from dumpmask.errors import MaskingError, RulesError
 from dumpmask.schema import Column, classify
 
@@ -139,6 +146,7 @@ class JsonPaths(Transformer):
                                      "the other)", where="options.paths")
         self.root = _trie(leaves)
         _merge_wild(self.root)
+        self._ctable = _c_table(self.root)
         self.delete_root = bool(leaves and leaves[0].path == () and leaves[0].action == DELETE)
         if self.delete_root:
             raise RulesError("$ cannot be deleted (use null)", where="options.paths")
@@ -196,6 +204,106 @@ class JsonPaths(Transformer):
     def __call__(self, value):
         if value is None:
             return None
+        if _C_SPANS is not None and self._ctable is not None:
+            r = self._c_call(value)
+            if r is not _WALK:
+                return r
+        return self._walk_call(value)
+
+    def _c_call(self, value: str):
+        """__call__ with the spans found by C (json_spans): the same result as the walker's, or
+        _WALK when the walker must read the document (not JSON, or not for C: see json_spans)."""
+        try:
+            b = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:      # a surrogate no byte decodes to: not from a dump
+            return _WALK
+        words, keys, leaves = self._ctable
+        hits = _C_SPANS(b, words, keys)
+        if hits is None:
+            return _WALK
+        if not hits:
+            return value
+        edits = []
+        style = None
+        for n, s, e, c in hits:
+            if n < 0:                   # a deletion's span
+                edits.append((s, e, b""))
+                continue
+            leaf = leaves[n]
+            if leaf.action == "null":
+                edits.append((s, e, b"null"))
+                continue
+            if c == 34 or c == 92:      # a string (92: holding escapes)
+                t = leaf.text
+                if t is None:
+                    _not_written(self, leaf, "a string")
+                v = (b[s + 1:e - 1].decode("utf-8", "surrogateescape") if c == 34
+                     else scanstring(b[s:e].decode("utf-8", "surrogateescape"), 1)[0])
+                new = _mutate(t, v, leaf, self)
+                if new == v:
+                    continue
+                if new is None:
+                    edits.append((s, e, b"null"))
+                    continue
+                if style is None:
+                    style = encode_basestring_ascii if b.isascii() and b"\\u" in b else encode_basestring
+                try:
+                    edits.append((s, e, style(new).encode("utf-8")))
+                except UnicodeEncodeError:   # a lone surrogate written: the walker's str does it
+                    return _WALK
+            elif c == 123 or c == 91:
+                _container(self, leaf, c == 123)
+            else:
+                token = b[s:e].decode("ascii")
+                new = _scalar(self, leaf, token, c == 116 or c == 102)
+                if new is not None:
+                    edits.append((s, e, new.encode("ascii")))
+        if not edits:
+            return value
+        if len(edits) > 1:
+            edits.sort(key=lambda x: x[0])
+        out, pos = [], 0
+        for s, e, new in edits:
+            out.append(b[pos:s])
+            out.append(new)
+            pos = e
+        out.append(b[pos:])
+        return self._fits(b"".join(out).decode("utf-8", "surrogateescape"))
+
+    def field_fast(self, mode: int, encode):
+        """A raw field (mode 0: COPY text, 1: a mysqldump '...' literal) -> the new raw field,
+        in one C call (json_field: decoded, masked, encoded as `encode` does it); None (the
+        general path) for what C leaves to the walker. None without the C extension, and for a
+        column with a length (the result's length in characters is the walker's check)."""
+        if _C_FIELD is None or self._ctable is None or mode not in (0, 1) \
+                or (self.column.length is not None and self.column.kind in ("text", "other")):
+            return None
+        words, keys, leaves = self._ctable
+        fns = []
+        for leaf in leaves:
+            t = leaf.text
+            if leaf.action == "null":
+                fns.append(None)
+            elif t is None:
+                fns.append(False)
+            else:
+                # the mutation's own field path (a JSON string without escapes is a plain field
+                # of its value; C writes the new field back as a JSON string), else its call
+                inner = getattr(t, "field_fast", None)
+                inner = inner(mode, encode) if inner is not None else None
+                fns.append((t, inner) if inner is not None else t)
+        return partial(_C_FIELD, mode, words, keys, tuple(fns), encode_basestring, encode_basestring_ascii,
+                       scanstring)
+
+    def _fits(self, result: str) -> str:
+        n = self.column.length
+        if n is not None and self.column.kind in ("text", "other") and len(result) > n:
+            # cut, the document would not be JSON any more: the row stops, as regex and template do
+            raise MaskingError(f"{self.column.name}: json: the result is longer than the column's {n} characters")
+        return result
+
+    def _walk_call(self, value: str):
+        """__call__ by the walker (the pure twin of _c_call)."""
         try:
             edits = []
             end = _walk(value, _WS.match(value, 0).end(), self.root, edits, self)
@@ -225,12 +333,7 @@ class JsonPaths(Transformer):
             out.append(new)
             pos = e
         out.append(value[pos:])
-        result = "".join(out)
-        n = self.column.length
-        if n is not None and self.column.kind in ("text", "other") and len(result) > n:
-            # cut, the document would not be JSON any more: the row stops, as regex and template do
-            raise MaskingError(f"{self.column.name}: json: the result is longer than the column's {n} characters")
-        return result
+        return self._fits("".join(out))
 
 
 def _trie(leaves) -> dict:
@@ -403,7 +506,7 @@ def _apply(s: str, i: int, leaf: _Leaf, edits: list, owner) -> int:
             return end
         t = leaf.text
         if t is None:
-            raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a string, which {_name(leaf)} does not write")
+            _not_written(owner, leaf, "a string")
         new = _mutate(t, v, leaf, owner)
         if new == v:
             return end
@@ -416,41 +519,54 @@ def _apply(s: str, i: int, leaf: _Leaf, edits: list, owner) -> int:
         if leaf.action == "null":
             edits.append((i, end, "null"))
             return end
-        raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds an {'object' if c == '{' else 'array'}: "
-                           "name the values inside it ([*], .key), or use null or delete")
+        _container(owner, leaf, c == "{")
     v, end = _scan(s, i)
     if leaf.action == "null":
         edits.append((i, end, "null"))
         return end
-    token = s[i:end]
-    if v is True or v is False:
+    new = _scalar(owner, leaf, s[i:end], v is True or v is False)
+    if new is not None:
+        edits.append((i, end, new))
+    return end
+
+
+def _not_written(owner, leaf: _Leaf, what: str):
+    raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds {what}, which {_name(leaf)} does not write"
+                       + ("" if what != "a number" else
+                          " (a numeric mutation: noise, generalize.bucket, hash...; or null, delete)"))
+
+
+def _container(owner, leaf: _Leaf, is_object: bool):
+    raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds an {'object' if is_object else 'array'}: "
+                       "name the values inside it ([*], .key), or use null or delete")
+
+
+def _scalar(owner, leaf: _Leaf, token: str, boolean: bool) -> str | None:
+    """The new text of a number or boolean token a mutating leaf names; None: unchanged."""
+    if boolean:
         t = leaf.boolean
         if t is None:
-            raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a boolean, which {_name(leaf)} does not write")
-        new = _mutate(t, "true" if v else "false", leaf, owner)
+            _not_written(owner, leaf, "a boolean")
+        new = _mutate(t, token, leaf, owner)
         if new is None:
-            edits.append((i, end, "null"))
-        elif new.lower() in ("true", "t", "false", "f", "1", "0"):
+            return "null"
+        if new.lower() in ("true", "t", "false", "f", "1", "0"):
             word = "true" if new.lower() in ("true", "t", "1") else "false"
-            if word != token:
-                edits.append((i, end, word))
-        else:
-            raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a boolean and {_name(leaf)} wrote "
-                               "something else")
-        return end
+            return word if word != token else None
+        raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a boolean and {_name(leaf)} wrote "
+                           "something else")
     t = leaf.number
     if t is None:
-        raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a number, which {_name(leaf)} does not write "
-                           "(a numeric mutation: noise, generalize.bucket, hash...; or null, delete)")
+        _not_written(owner, leaf, "a number")
     new = _mutate(t, token, leaf, owner)
     if new is None:
-        edits.append((i, end, "null"))
-    elif new != token:
+        return "null"
+    if new != token:
         if not _NUMBER.match(new):
             raise MaskingError(f"{owner.column.name}: json: {leaf.spec} holds a number and {_name(leaf)} wrote "
                                "something that is not one")
-        edits.append((i, end, new))
-    return end
+        return new
+    return None
 
 
 def _name(leaf: _Leaf) -> str:
@@ -462,3 +578,71 @@ def _string(v: str, doc: str) -> str:
     """A JSON string for `v`, escaped the way the document does it: \\uXXXX for non-ASCII in an
     ASCII document that uses such escapes, UTF-8 otherwise (jsonb's and MySQL's style)."""
     return (encode_basestring_ascii if doc.isascii() and "\\u" in doc else encode_basestring)(v)
+
+
+# ------------------------------------------------------------------------------ the C path
+
+_C_SPANS = speedups.function("json_spans")
+_C_FIELD = speedups.function("json_field")
+_WALK = _Sentinel("_WALK")      # _c_call: the walker reads this document
+
+
+def _c_table(root: dict):
+    """The trie as json_spans reads it: (int32 words, key bytes, leaves by number), or None
+    without the C extension (see the JSON section of _speedups.c for the layout)."""
+    if _C_SPANS is None or array("i").itemsize != 4:
+        return None
+    leaves: list = []
+    numbers: dict = {}
+
+    def leaf_ref(leaf: _Leaf) -> int:
+        n = numbers.get(id(leaf))
+        if n is None:
+            n = numbers[id(leaf)] = len(leaves)
+            leaves.append(leaf)
+        return -2 - (2 * n + (leaf.action == DELETE))
+
+    if () in root:
+        return array("i", [leaf_ref(root[()])]), b"", tuple(leaves)
+    nodes: list = []           # (dict, string keys, indexes) in word order
+    offsets: dict = {}
+    size = 1
+    todo = [root]
+    while todo:
+        node = todo.pop(0)
+        if id(node) in offsets:
+            continue
+        offsets[id(node)] = size
+        keys, idxs = [], []
+        for k, v in node.items():
+            if isinstance(v, dict):
+                todo.append(v)
+            if isinstance(k, str):
+                try:
+                    kb = k.encode("utf-8", "surrogateescape")
+                except UnicodeEncodeError:
+                    continue        # a surrogate no byte decodes to: only an escaped key names it
+                if kb.decode("utf-8", "surrogateescape") == k:
+                    keys.append((kb, v))
+            elif type(k) is int and 0 <= k < 2 ** 31:
+                idxs.append((k, v))
+        nodes.append((node, keys, idxs))
+        size += 4 + 3 * len(keys) + 2 * len(idxs)
+
+    def ref(v) -> int:
+        if v is None:
+            return -1
+        return leaf_ref(v) if isinstance(v, _Leaf) else offsets[id(v)]
+
+    words = [offsets[id(root)]]
+    blob = bytearray()
+    for node, keys, idxs in nodes:
+        flags = (1 if any(isinstance(v, _Leaf) and v.action == DELETE for v in node.values()) else 0) \
+            | (2 if any(isinstance(k, str) for k in node) else 0)
+        words += [len(keys), len(idxs), ref(node.get(WILD)), flags]
+        for kb, v in keys:
+            words += [len(blob), len(kb), ref(v)]
+            blob += kb
+        for k, v in idxs:
+            words += [k, ref(v)]
+    return array("i", words), bytes(blob), tuple(leaves)
