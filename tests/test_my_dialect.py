@@ -7,6 +7,7 @@ built from the input here, never copied from the tool's output.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import pytest
@@ -346,3 +347,59 @@ def test_ansi_quotes_identifiers_compatible_ansi_are_masked(dm, tmp_path):
     assert cp.returncode == 0, cp.stderr.decode()
     assert b"original@corp.test" not in cp.stdout
     assert cp.stdout.count(b"'x@example.com'") == 3
+
+
+# ---- fast_lines: a statement longer than the buffer is scanned on from where the scan stopped
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+from dumpmask.dialects import mysql_lex as _lex  # noqa: E402
+from dumpmask.dialects.mysql import fast_lines as _fast_lines  # noqa: E402
+
+_pieces = _st.text(_st.sampled_from(list("ab '\"\\/*-;#`\n\t,()é")), max_size=12)
+
+
+class _Chunks:
+    """read1(n) gives at most the next drawn size: statements cross the buffer anywhere."""
+
+    def __init__(self, data: bytes, sizes):
+        self.data, self.pos, self.sizes = data, 0, sizes
+
+    def read1(self, n):
+        k = min(n, next(self.sizes))
+        out = self.data[self.pos:self.pos + k]
+        self.pos += len(out)
+        return out
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(rows=_st.lists(_st.lists(_st.one_of(_pieces, _st.integers(-10, 10)), min_size=1, max_size=3), min_size=1, max_size=6),
+        block=_st.integers(1, 64), seed=_st.integers(0, 1000), sep=_st.sampled_from([",", ",\n", ",/*c*/", " -- c\n,"]),
+        tail=_st.sampled_from(["", "/* c */;\n", "-- x\n", "SELECT 1;\n"]))
+def test_fast_lines_any_buffer_gives_the_same_statements(rows, block, seed, sep, tail):
+    import random as _random
+
+    def lit(v):
+        return str(v) if isinstance(v, int) else _lex.encode_string(v.encode()).decode()
+
+    body = sep.join("(" + ",".join(lit(v) for v in r) + ")" for r in rows)
+    dump = ("-- head\nINSERT INTO `t` VALUES " + body + ";\n" + tail + "INSERT INTO `t` VALUES " + body + ";\n").encode()
+    whole = [bytes(getattr(x, "raw", x)) for x in _fast_lines(io.BytesIO(dump), block=1 << 20)]
+    rnd = _random.Random(seed)
+    sizes = iter(lambda: rnd.randint(1, block), None)
+    pieces = [bytes(getattr(x, "raw", x)) for x in _fast_lines(_Chunks(dump, sizes), block=block)]
+    assert b"".join(pieces) == dump
+    assert pieces == whole
+
+
+@pytest.mark.parametrize("sep", [",/*c*/", " -- c\n,", ",", ",\n", ",\n/*c*/", ",\n -- c\n"])
+def test_fast_lines_every_cut_gives_the_same_statements(sep):
+    """The buffer ends at every byte of a statement once (a '/' before '*', a '-' before '-', a
+    closing quote, an escape): the same statements as one read."""
+    body = sep.join(["(1,'a''b\\\\c',\"d\\\"e\")", "(2,'x/*y',NULL)", "(3,'--z',`w`)"])
+    dump = ("INSERT INTO `t` VALUES " + body + ";\nSELECT 1;\n").encode()
+    whole = [bytes(getattr(x, "raw", x)) for x in _fast_lines(io.BytesIO(dump))]
+    for k in range(1, len(dump)):
+        sizes = itertools.repeat(k)
+        got = [bytes(getattr(x, "raw", x)) for x in _fast_lines(_Chunks(dump, sizes), block=k)]
+        assert got == whole, k

@@ -84,6 +84,7 @@ def fast_lines(stream, block: int = 1 << 20, max_merge: int = MAX_MERGE):
     data = b""
     pos = 0
     scan = 0          # data[pos:scan] is known to hold no line break
+    body_from = -1    # >= 0: the statement at data[0] is known to hold no end before data[body_from]
     eof = False
     while True:
         nl = data.find(b"\n", scan if scan > pos else pos)
@@ -114,7 +115,10 @@ def fast_lines(stream, block: int = 1 << 20, max_merge: int = MAX_MERGE):
             continue
         end = nl + 1
         if data.startswith(_INSERT_START, pos) and (ACCELERATED or data[nl - 1:nl] != b";"):
-            p = body_end(data, pos)
+            # a statement longer than the buffer: its scan goes on where the last one stopped
+            # (before: from its start again, ~1.5 scans of every 1 MB statement)
+            p = body_end(data, body_from if body_from >= 0 and pos == 0 else pos)
+            body_from = -1
             n = len(data)
             if p < n and data[p] == 0x3B:            # ';'
                 m = _EOL_REST.match(data, p + 1)
@@ -144,6 +148,10 @@ def fast_lines(stream, block: int = 1 << 20, max_merge: int = MAX_MERGE):
                 more = read(max(block, n - pos))   # doubling: linear in the statement's length
                 if not more:
                     eof = True
+                # where the scan may go on: an unclosed quote from its opening quote; past plain
+                # bytes from their end, or from a last '/' or '-' (a comment may begin there);
+                # never from a last quote, which closed a string
+                body_from = (p if p < n else n - 1 if n - 1 > pos and data[n - 1] in b"/-" else n) - pos
                 data = data[pos:] + more
                 more = None
                 pos = 0
