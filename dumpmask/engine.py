@@ -141,13 +141,20 @@ class WrittenRows:
     its rows cannot be paired (verify says so). Memory: one byte per input row of a filtered
     table (10 MB for 10 million rows)."""
 
-    __slots__ = ("flags", "unknown")
+    __slots__ = ("flags", "unknown", "budget", "total")
 
-    def __init__(self):
+    def __init__(self, budget: Budget | None = None):
         self.flags: dict = {}
         self.unknown: set = set()
+        self.budget = budget      # --max-memory: the record stays within its share ("record")
+        self.total = 0
 
     def add(self, key, nrows: int, kept) -> None:
+        self.total += nrows
+        share = self.budget.share("record") if self.budget is not None else None
+        if share is not None and self.total > share:
+            self.budget.fail("record", self.total, where=_qual(key), at_least=True,
+                             hint="or run dumpmask verify on the output after the masking run")
         f = self.flags.setdefault(_qual(key), bytearray())
         n0 = len(f)
         f.extend(bytes(nrows))
@@ -1590,7 +1597,7 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
     if max_memory is not None:
         engine.memory = max_memory
     engine.verify = verify   # the leak check of the output in the same job (features/verification.py)
-    engine.written_rows = WrittenRows() if verify else None   # the rows it pairs up
+    engine.written_rows = WrittenRows(engine.memory) if verify else None   # the rows it pairs up
     install(engine)
     return engine
 

@@ -30,11 +30,12 @@ import tempfile
 
 from dumpmask.errors import DumpmaskError, MaskingError, RulesError
 
-SHARES = {"line": 0.25, "kanon": 0.5, "inflight": 0.25, "keys": 0.5, "verify": 0.5}
+SHARES = {"line": 0.25, "kanon": 0.5, "inflight": 0.25, "keys": 0.5, "verify": 0.5, "record": 0.125}
 WHAT = {"line": "one line or statement of the dump", "kanon": "the k-anonymity class counts",
         "inflight": "the data blocks in flight to the workers", "keys": "the list of rows the first passes keep or remove (ordinals and key values: partial "
                 "transfer, --erase / --only, drop rules)",
-        "verify": "the leak check's hash sets and findings (verify, --verify)"}
+        "verify": "the leak check's hash sets and findings (verify, --verify)",
+        "record": "the record of the input rows each table wrote (--verify after row filters: a byte per row)"}
 _UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
 
 

@@ -556,3 +556,36 @@ def test_last_on_a_pipe_holds_whole_rows_within_the_budget(fk, tmp_path):
     with open(dump, "rb") as f:
         rc, roomy, err = run(["-q", "-c", r, "--max-memory", "1G"], stdin=f)
     assert rc == 0 and roomy == full, err
+
+
+def test_the_verify_record_of_written_rows_stays_within_its_share():
+    """--verify after row filters keeps a byte per input row of each filtered table (to pair an
+    original row with the row it became): past its share of --max-memory the run stops naming
+    the table, the structure and the limit; without a limit it grows."""
+    from dumpmask.engine import WrittenRows
+    from dumpmask.memory import Budget, MemoryCeiling
+
+    rec = WrittenRows(Budget(8 << 20))           # share: 1 MB
+    rec.add((None, "t"), 600_000, [0, 5])
+    with pytest.raises(MemoryCeiling) as e:
+        rec.add((None, "t"), 600_000, [])
+    msg = str(e.value)
+    assert msg.startswith("t: memory ceiling: the record of the input rows") and "--max-memory" in msg
+    free = WrittenRows(Budget())
+    free.add((None, "t"), 5_000_000, [1])
+    assert len(free.flags["t"]) == 5_000_000 and free.flags["t"][1] == 1
+
+
+def test_verify_after_first_stops_at_the_record_share(tmp_path):
+    rows = b"".join(b"%d\tx\n" % i for i in range(2_300_000))
+    dump = tmp_path / "in.sql"
+    dump.write_bytes(b"CREATE TABLE public.t (id integer, v text);\nCOPY public.t (id, v) FROM stdin;\n" + rows + b"\\.\n")
+    r = tmp_path / "r.json"
+    r.write_text(json.dumps({"tables": [{"tableName": "t", "columnMutations": [{"column": "v", "mutation": "redact"}]}]}))
+    out = tmp_path / "out.sql"
+    rc, _, err = run(["-c", r, "--first", "10", "--verify", "--max-memory", "16M", "-o", out, dump])
+    text = err.decode()
+    assert rc == 1 and "public.t: memory ceiling: the record of the input rows" in text and "Traceback" not in text, text
+    assert not out.exists()
+    rc, _, err = run(["-c", r, "--first", "10", "--verify", "--max-memory", "64M", "-o", out, dump])
+    assert rc == 0 and out.exists(), err
