@@ -35,9 +35,11 @@ TEST_JOBS ?= auto
 test: venv servers
 	$(VPY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile tests
 
-# The long fuzzing profile (tests/test_fuzz.py): a million examples per property; hours.
+# The long fuzzing profile (tests/test_fuzz.py): a million examples per property; hours
+# (FUZZ_EXAMPLES=N for a shorter campaign; one pytest worker per core).
+FUZZ_EXAMPLES ?= 1000000
 fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(VPY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VPY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) tests/test_fuzz.py
 
 demo: venv
 	@scripts/demo.sh

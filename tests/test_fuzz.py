@@ -26,7 +26,9 @@ from dumpmask.engine import build_engine
 from dumpmask.errors import DumpmaskError
 from dumpmask.rules import load_rules
 
-settings.register_profile("fuzz", max_examples=1_000_000, deadline=None,
+#: `make fuzz FUZZ_EXAMPLES=N`: a shorter campaign of the long profile (default a million)
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000000"))
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, deadline=None,
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("suite", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -123,7 +125,7 @@ SAMPLE = 60_000   # a window of the real dump (its head: schema and the first da
 
 
 @pytest.mark.parametrize("name", ["pg", "my"])
-@settings(max_examples=60 if os.environ.get("HYPOTHESIS_PROFILE") != "fuzz" else 1_000_000)
+@settings(max_examples=60 if os.environ.get("HYPOTHESIS_PROFILE") != "fuzz" else FUZZ_EXAMPLES)
 @given(data=st.data())
 def test_mutated_real_dump_never_an_internal_error(name, data, datasets):
     real = _real(datasets, name)
