@@ -434,11 +434,11 @@ class Engine:
         """A type as a column of the dump declares it -> Column, with the dump's enums and
         domains resolved (a domain's CHECK kept in domain_check, an integer range CHECK
         narrowing int_min/int_max)."""
-        from dumpmask.schema import classify, domain_enum_values, domain_int_range
+        from dumpmask.schema import classify, domain_enum_values, domain_int_range, unquote_type
 
         key = " ".join(type_text.lower().split())
         c = classify(self.domains.get(key, type_text))
-        c.type = key
+        c.type = " ".join(unquote_type(type_text).lower().split())
         chk = self.domain_checks.get(key)
         if chk:
             r = domain_int_range(chk) if c.kind == "int" else None

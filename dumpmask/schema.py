@@ -101,9 +101,20 @@ class TableSchema:
 _LEN_RE = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
+_QUOTED_TYPE_PART = re.compile(r'"((?:[^"]|"")*)"')
+
+
+def unquote_type(type_text: str) -> str:
+    """A type as written with its double-quoted parts unquoted: `pg_dump --quote-all-identifiers`
+    writes `"uuid"`, `"text"`, `"jsonb"`, `"public"."citext"`; they are the same types."""
+    if '"' not in type_text:
+        return type_text
+    return _QUOTED_TYPE_PART.sub(lambda m: m.group(1).replace('""', '"'), type_text)
+
+
 def classify(type_text: str) -> Column:
     """A Column with kind/length/range filled from a SQL type (PostgreSQL or MySQL spelling)."""
-    t = " ".join(type_text.lower().split())
+    t = " ".join(unquote_type(type_text).lower().split())
     col = Column(name="", type=t)
     m = _LEN_RE.search(t)
     n1 = int(m.group(1)) if m else None
@@ -549,7 +560,7 @@ def _column(el, text: str, table: TableSchema, dialect: str, domains: dict, inli
         j += 1
     type_text = text[el[1][2]:el[j - 1][3]] if j > 1 else ""
     col = classify(domains.get(type_text.lower(), type_text))
-    col.type = type_text.lower()
+    col.type = unquote_type(type_text).lower()
     col.name = cname
     depth = 0
     k = j
@@ -940,7 +951,7 @@ def _top_level_split(s: str) -> list[str]:
 
 
 _INDEX_HEAD = re.compile(r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)" + _IDL + r"\s+)?"
-                         r"ON\s+(?:ONLY\s+)?(" + _QUAL + r")\s*(?:USING\s+\w+\s*)?\(", re.I | re.S)
+                         r"ON\s+(?:ONLY\s+)?(" + _QUAL + r")\s*(?:USING\s+(?:\w+|\"\w+\")\s*)?\(", re.I | re.S)
 _ELEM_WORDS = {"ASC", "DESC", "NULLS", "FIRST", "LAST", "COLLATE"}
 
 
