@@ -301,6 +301,7 @@ class MyServer:
 socket={self.socket}
 pid-file={self.base}/mysqld.pid
 log-error={self.errlog}
+tmpdir={self.base}/tmp
 port={self.port}
 bind-address={self.host}
 character-set-server=utf8mb4
@@ -334,6 +335,13 @@ max_allowed_packet=256M
 
     def start(self) -> "MyServer":
         self._write_cnf()
+        # its own temporary directory: internal temporary tables in the shared /tmp were seen
+        # deleted under a running query (CI: "Error on delete of '/tmp/#sql-temptable-...'")
+        tmp = self.base / "tmp"
+        tmp.mkdir(mode=0o750, exist_ok=True)
+        if _is_root():
+            pw = pwd.getpwnam("mysql")
+            os.chown(tmp, pw.pw_uid, pw.pw_gid)
         if not (self.datadir / "mysql").is_dir():
             self.datadir.mkdir(mode=0o750, exist_ok=True)
             if _is_root():
