@@ -310,8 +310,8 @@ class PgReader:
                 prev = b"\n" + b"".join(parts) if 0 < plen <= 3 else b""
                 window = prev + chunk if prev else chunk
                 idx, nls, cut = _copy_scan(window)
-                if prev:      # counted in the window; the line breaks of chunk alone are wanted
-                    nls -= window.count(b"\n", 0, len(prev))
+                if prev:      # prev is b"\n" and a line's first bytes: its one line break is not chunk's
+                    nls -= 1
                     cut = max(cut - len(prev), 0)
             if idx >= 0:
                 k = idx - len(prev)          # where the terminator line begins in chunk (< 0: in the pieces)

@@ -260,15 +260,7 @@ class JsonPaths(Transformer):
                     edits.append((s, e, new.encode("ascii")))
         if not edits:
             return value
-        if len(edits) > 1:
-            edits.sort(key=lambda x: x[0])
-        out, pos = [], 0
-        for s, e, new in edits:
-            out.append(b[pos:s])
-            out.append(new)
-            pos = e
-        out.append(b[pos:])
-        return self._fits(b"".join(out).decode("utf-8", "surrogateescape"))
+        return self._fits(_apply_edits(b, edits).decode("utf-8", "surrogateescape"))
 
     def field_fast(self, mode: int, encode):
         """A raw field (mode 0: COPY text, 1: a mysqldump '...' literal) -> the new raw field,
@@ -325,15 +317,20 @@ class JsonPaths(Transformer):
                                '"onInvalid": "null" or "keep" writes such values as NULL or as they are') from None
         if not edits:
             return value
-        if len(edits) > 1:
-            edits.sort(key=lambda e: e[0])
-        out, pos = [], 0
-        for s, e, new in edits:
-            out.append(value[pos:s])
-            out.append(new)
-            pos = e
-        out.append(value[pos:])
-        return self._fits("".join(out))
+        return self._fits(_apply_edits(value, edits))
+
+
+def _apply_edits(doc, edits):
+    """doc (str or bytes) with each (start, end, new) span replaced by new, in start order."""
+    if len(edits) > 1:
+        edits.sort(key=lambda x: x[0])
+    out, pos = [], 0
+    for s, e, new in edits:
+        out.append(doc[pos:s])
+        out.append(new)
+        pos = e
+    out.append(doc[pos:])
+    return doc[:0].join(out)
 
 
 def _trie(leaves) -> dict:
