@@ -144,7 +144,7 @@ bt_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
  * ---------------------------------------------------------------------------------------- */
 
 static Py_ssize_t
-body_end_impl(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+body_end_scalar(const uchar *d, Py_ssize_t n, Py_ssize_t i)
 {
     for (;;) {
         Py_ssize_t e;
@@ -179,6 +179,166 @@ body_end_impl(const uchar *d, Py_ssize_t n, Py_ssize_t i)
             return i; /* unterminated string / identifier: stop at its opening quote */
         i = e;
     }
+}
+
+/* body_end 64 bytes at a time (the same result as body_end_scalar, which stays for short
+ * inputs and is the reference the tests hold it to). Per window of 64 bytes: bit masks of ',
+ * backslash and the other stops (" ` ; / # -); the bytes escaped by a backslash (a loop over
+ * the backslashes, which are rare); the bytes inside '...' strings as the prefix XOR of the
+ * unescaped quotes (opening quote included, closing quote excluded). The first stop outside a
+ * string is handled by the scalar code; so is a backslash outside a string (a plain byte there,
+ * though the masks took it for an escape: the window restarts after it). Strings longer than
+ * a window carry their state (inside, the next byte escaped, where the string opened) over. */
+#define BE_WIN 64
+
+static inline uint64_t
+be_prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline uint32_t
+be_mask16(const uchar *p, uint32_t *bs, uint32_t *st)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('\''));
+    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i s = _mm_or_si128(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('`'))),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(';')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/')))),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('#')), _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+    *bs = (uint32_t)_mm_movemask_epi8(b);
+    *st = (uint32_t)_mm_movemask_epi8(s);
+    return (uint32_t)_mm_movemask_epi8(q);
+}
+#endif
+
+/* the masks of 64 bytes at p: quotes (returned), backslashes, other stops */
+static inline uint64_t
+be_masks(const uchar *p, uint64_t *bs, uint64_t *st)
+{
+    uint64_t q = 0, b = 0, s = 0;
+#if defined(__SSE2__)
+    int k;
+    for (k = 0; k < BE_WIN; k += 16) {
+        uint32_t b1, s1, q1 = be_mask16(p + k, &b1, &s1);
+        q |= (uint64_t)q1 << k;
+        b |= (uint64_t)b1 << k;
+        s |= (uint64_t)s1 << k;
+    }
+#else
+    int k;
+    for (k = 0; k < BE_WIN; k++) {
+        uchar c = p[k];
+        if (c == '\'')
+            q |= 1ULL << k;
+        else if (c == '\\')
+            b |= 1ULL << k;
+        else if (BODY_STOP[c])
+            s |= 1ULL << k;
+    }
+#endif
+    *bs = b;
+    *st = s;
+    return q;
+}
+
+static Py_ssize_t
+body_end_impl(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    int in_sq = 0, esc_next = 0;      /* the state at d[i] */
+    Py_ssize_t open = -1;             /* in_sq: where the open string's quote is */
+    while (n - i >= BE_WIN) {
+        uint64_t bs, st, q = be_masks(d + i, &bs, &st);
+        uint64_t esc = 0, b = bs, inside, stop;
+        if (esc_next) {
+            esc = 1;
+            b &= ~1ULL;
+        }
+        esc_next = 0;
+        while (b) {
+            int k = __builtin_ctzll(b);
+            if (k == BE_WIN - 1) {
+                esc_next = 1;
+                break;
+            }
+            esc |= 1ULL << (k + 1);
+            b &= ~(3ULL << k);
+        }
+        q &= ~esc;
+        inside = be_prefix_xor(q);
+        if (in_sq)
+            inside = ~inside;
+        /* a stop outside a string, or a backslash there (where the masks are wrong from on) */
+        stop = (st | bs) & ~inside;
+        if (stop) {
+            int k = __builtin_ctzll(stop);
+            Py_ssize_t p = i + k, e;
+            if (d[p] == '\\') {          /* a plain byte outside a string: go on after it */
+                i = p + 1;
+                in_sq = esc_next = 0;
+                continue;
+            }
+            switch (d[p]) {
+            case '"':
+                e = dq_end(d, n, p);
+                break;
+            case '`':
+                e = bt_end(d, n, p);
+                break;
+            case '/':
+                if (p + 1 < n && d[p + 1] == '*')
+                    return p;
+                e = p + 1;
+                break;
+            case '-':
+                if (p + 1 < n && d[p + 1] == '-')
+                    return p;
+                e = p + 1;
+                break;
+            default: /* ';' '#' */
+                return p;
+            }
+            if (e < 0)
+                return p;
+            i = e;
+            in_sq = esc_next = 0;
+            continue;
+        }
+        if (q)
+            open = i + 63 - __builtin_clzll(q);    /* the last quote: it opened a string if in one */
+        in_sq = (int)(inside >> 63);
+        if (!in_sq)
+            esc_next = 0;   /* (a backslash as the last byte, outside: impossible, it is a stop) */
+        i += BE_WIN;
+    }
+    if (in_sq) {
+        /* the rest of the open string, as sq_end goes on */
+        Py_ssize_t j = i + esc_next;
+        if (j > n)
+            return open;
+        for (;;) {
+            while (j < n && !SQ_STOP[d[j]])
+                j++;
+            if (j >= n)
+                return open;
+            if (d[j] == '\'')
+                break;
+            if (j + 1 >= n)
+                return open;
+            j += 2;
+        }
+        i = j + 1;
+    }
+    return body_end_scalar(d, n, i);
 }
 
 static Py_ssize_t

@@ -270,6 +270,32 @@ def test_body_end_realistic(c, stmt, where):
     assert c.body_end(data, pos) == py_body_end(data, pos)
 
 
+# pieces that make the 64-byte windows of the C scanner meet every state at their edges:
+# strings longer than a window, runs of backslashes, stops right before and after a window
+_BODY_PIECES = [b"'", b"\\", b'"', b"`", b";", b"/", b"*", b"-", b"#", b"a", b"xyz" * 5, b"\n", b",", b"(",
+                b"'abc'", b"\\\\", b"\\'", b"'" + b"q" * 70 + b"'", b"b" * 63, b"'" + b"\\" * 63, b"\xc3\xa9"]
+long_bodies = st.lists(st.sampled_from(_BODY_PIECES), max_size=60).map(b"".join)
+
+
+@DIFF
+@given(data=long_bodies, where=st.integers(0, 4000))
+def test_body_end_windows(c, data, where):
+    """The 64-byte window scanner of the C body_end gives the scalar reference's (the pure
+    twin's) end for inputs long enough to use it, from every kind of start."""
+    pos = where % (len(data) + 1)
+    assert c.body_end(data, pos) == py_body_end(data, pos)
+    assert c.body_end(data, 0) == py_body_end(data, 0)
+
+
+def test_body_end_window_edges(c):
+    """A string, an escape or a stop across the edge of a 64-byte window, at every offset."""
+    for k in range(0, 140):
+        for tail in (b"'x';", b"\\'';", b"';", b"--", b"/*", b"\\", b"'", b"\"x\";", b"`y`#", b"-1;"):
+            for lead in (b"", b"'", b"'\\"):
+                data = lead + b"a" * k + tail + b"b" * 70 + b";"
+                assert c.body_end(data, 0) == py_body_end(data, 0), (lead, k, tail)
+
+
 def test_body_end_buffers(c):
     for data in (bytearray(b"ab'c;'d;"), memoryview(b"ab'c;'d;")):
         assert c.body_end(data, 0) == py_body_end(data, 0) == 7
