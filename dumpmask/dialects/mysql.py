@@ -54,12 +54,9 @@ def _insert_table(raw: bytes):
 NULL_LIT = b"NULL"
 
 
-class MergedLines(bytes):
-    """Several lines of one INSERT handed to the splitter at once (`extra` = lines - 1)."""
-
-
 class LongStatement:
-    """Like MergedLines for a long statement: its bytes in `raw` (no copy of them)."""
+    """One whole INSERT statement handed to the splitter at once (fast_lines): its bytes in
+    `raw`, `extra` = its lines - 1, `complete`: checked to end with ';' and hold no comment."""
 
     __slots__ = ("raw", "extra", "complete")
 
@@ -123,14 +120,9 @@ def fast_lines(stream, block: int = 1 << 20, max_merge: int = MAX_MERGE):
             if p < n and data[p] == 0x3B:            # ';'
                 m = _EOL_REST.match(data, p + 1)
                 if m is not None:
-                    if m.end() - pos > (1 << 20):
-                        # a long statement is handed over as it is, not copied into a bytes
-                        # subclass (which copies twice); a whole buffer is not copied at all
-                        stmt = LongStatement(data[pos:m.end()])
-                    else:
-                        stmt = MergedLines(data[pos:m.end()])
-                        stmt.extra = count_nl(stmt) - 1
-                        stmt.complete = True
+                    # handed over as one slice (a bytes subclass would copy it twice more, and
+                    # the splitter a third time); a whole buffer is not copied at all
+                    stmt = LongStatement(data[pos:m.end()])
                     pos = m.end()
                     if type(stmt) is LongStatement and len(stmt.raw) > (8 << 20):
                         # a long statement: the buffer is not held beside it meanwhile (nor

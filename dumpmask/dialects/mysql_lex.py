@@ -160,7 +160,7 @@ def split_statements(lines: Iterable[bytes], source: str = "<stdin>", guard=None
 
     for line in lines:
         lineno += 1
-        if type(line) is not bytes:   # several lines handed over at once (MergedLines, LongStatement)
+        if type(line) is not bytes:   # several lines handed over at once (a LongStatement from fast_lines)
             lineno_after = lineno + line.extra
             big = getattr(line, "raw", None)   # a LongStatement's bytes (not copied)
             if not in_stmt and delim == b";" and getattr(line, "complete", False):
