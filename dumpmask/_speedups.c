@@ -4967,7 +4967,16 @@ speedups_num_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             if (ord < 1 || ord > 3652059)
                 NF_SAME;                        /* past the calendar: the value stays */
             nf_from_ordinal(ord, &y, &m, &d);
-            snprintf((char *)out, 16, "%04d-%02d-%02d", y, m, d);
+            out[0] = (uchar)('0' + y / 1000);      /* "%04d-%02d-%02d" (1 <= y <= 9999) */
+            out[1] = (uchar)('0' + y / 100 % 10);
+            out[2] = (uchar)('0' + y / 10 % 10);
+            out[3] = (uchar)('0' + y % 10);
+            out[4] = '-';
+            out[5] = (uchar)('0' + m / 10);
+            out[6] = (uchar)('0' + m % 10);
+            out[7] = '-';
+            out[8] = (uchar)('0' + d / 10);
+            out[9] = (uchar)('0' + d % 10);
             memcpy(out + 10, b + 10, (size_t)(bn - 10));
             return nf_out(out, bn, quoted);
         }
