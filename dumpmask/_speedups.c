@@ -4770,6 +4770,549 @@ done:
 
 /* ======================================================================== end of JSON */
 
+/* ==========================================================================================
+ * NUMFAST (area: the numeric mutations, issue #13): a raw number or date field of noise,
+ * generalize.bucket, generalize.topcode or generalize.date made here, without decoding and
+ * without Decimal, in exact 128-bit integer arithmetic; None whenever identity with the
+ * general path (decode, the transformer's __call__ with Decimal, encode) is not proven, and
+ * the caller takes that path. The plan (12 integers), the forms taken and the proof of the
+ * roundings: dumpmask/transformers/numfast.py, whose py_num_field is the pure twin
+ * (tests/test_numfast.py). Without a 128-bit integer type every call returns None.
+ * ======================================================================================== */
+
+#if defined(__SIZEOF_INT128__)
+typedef __int128 nf_i128;
+typedef unsigned __int128 nf_u128;
+
+enum { NF_NOISE = 1, NF_DAYS = 2, NF_BUCKET = 3, NF_TOPCODE = 4, NF_TRUNC = 5 };
+#define NF_PLAN 12
+#define NF_MAXD 18
+#define NF_TOPK 19
+#define NF_TWO63 ((nf_i128)1 << 63)
+
+static const int64_t NF_P10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
+    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL,
+};
+
+static nf_i128
+nf_p10(int e)           /* 10^e, 0 <= e <= 38 */
+{
+    nf_i128 r = 1;
+    while (e-- > 0)
+        r *= 10;
+    return r;
+}
+
+/* -?[0-9]+(\.[0-9]+)? with at most 18 digits -> V, s (the value V * 10^-s); 0 otherwise */
+static int
+nf_parse(const uchar *p, Py_ssize_t n, int64_t *V, int *s)
+{
+    Py_ssize_t i = 0, st;
+    int neg = 0, nd = 0, sc = 0;
+    int64_t v = 0;
+    if (n > 0 && p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    st = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        if (++nd > NF_MAXD)
+            return 0;
+        v = v * 10 + (p[i++] - '0');
+    }
+    if (i == st)
+        return 0;
+    if (i < n) {
+        Py_ssize_t fs;
+        if (p[i] != '.')
+            return 0;
+        fs = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            if (++nd > NF_MAXD)
+                return 0;
+            v = v * 10 + (p[i++] - '0');
+            sc++;
+        }
+        if (i == fs || i != n)
+            return 0;
+    }
+    *V = neg ? -v : v;
+    *s = sc;
+    return 1;
+}
+
+/* str(Decimal) of q * 10^-k into out (64 bytes); -1 for zero or where it writes an exponent */
+static Py_ssize_t
+nf_fmt(nf_i128 q, int k, uchar *out)
+{
+    char c[48];
+    int nc = 0, i;
+    nf_u128 a;
+    uchar *o = out;
+    if (q == 0)
+        return -1;
+    a = q < 0 ? (nf_u128)0 - (nf_u128)q : (nf_u128)q;
+    while (a) {
+        c[nc++] = (char)('0' + (int)(a % 10));
+        a /= 10;
+    }
+    if (nc - 1 - k < -6)
+        return -1;
+    if (q < 0)
+        *o++ = '-';
+    if (k == 0)
+        for (i = nc - 1; i >= 0; i--)
+            *o++ = (uchar)c[i];
+    else if (nc > k) {
+        for (i = nc - 1; i >= k; i--)
+            *o++ = (uchar)c[i];
+        *o++ = '.';
+        for (i = k - 1; i >= 0; i--)
+            *o++ = (uchar)c[i];
+    }
+    else {
+        *o++ = '0';
+        *o++ = '.';
+        for (i = 0; i < k - nc; i++)
+            *o++ = '0';
+        for (i = nc - 1; i >= 0; i--)
+            *o++ = (uchar)c[i];
+    }
+    return o - out;
+}
+
+static int
+nf_digits(nf_i128 q)
+{
+    nf_u128 a = q < 0 ? (nf_u128)0 - (nf_u128)q : (nf_u128)q;
+    int n = 0;
+    while (a) {
+        n++;
+        a /= 10;
+    }
+    return n;
+}
+
+static void
+nf_divmod(nf_i128 m, nf_i128 d, nf_i128 *f, nf_i128 *r)   /* floor division, d > 0 */
+{
+    *f = m / d;
+    *r = m % d;
+    if (*r < 0) {
+        *r += d;
+        *f -= 1;
+    }
+}
+
+static int
+nf_digest8(PyObject *st, const uchar *p, Py_ssize_t n, uint64_t *N)
+{
+    b2_state s;
+    uchar d[64];
+    int i;
+    if (PyBytes_Check(st) && PyBytes_GET_SIZE(st) == 8)
+        memcpy(d, PyBytes_AS_STRING(st), 8);   /* a digest given (the tests: chosen digests) */
+    else {
+        if (get_state(st, &s) < 0)
+            return -1;
+        if (s.outlen < 8)
+            return 0;
+        b2_update(&s, p, n);
+        b2_final(&s, d);
+    }
+    *N = 0;
+    for (i = 0; i < 8; i++)
+        *N = (*N << 8) | d[i];
+    return 1;
+}
+
+static const int NF_DBM[13] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+static const int NF_DIM[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+static int nf_leap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+static int64_t
+nf_ordinal(int64_t y, int m, int d)     /* date(y, m, d).toordinal(), 0 when not a date */
+{
+    int dim;
+    int64_t y1 = y - 1;
+    if (y < 1 || y > 9999 || m < 1 || m > 12)
+        return 0;
+    dim = m == 2 && nf_leap(y) ? 29 : NF_DIM[m];
+    if (d < 1 || d > dim)
+        return 0;
+    return y1 * 365 + y1 / 4 - y1 / 100 + y1 / 400 + NF_DBM[m] + (m > 2 && nf_leap(y)) + d;
+}
+
+static void
+nf_from_ordinal(int64_t n, int *y, int *m, int *d)    /* datetime's ord2ymd */
+{
+    int64_t n400, n100, n4, n1, yy;
+    int leap, mm, before;
+    n -= 1;
+    n400 = n / 146097;
+    n %= 146097;
+    yy = n400 * 400 + 1;
+    n100 = n / 36524;
+    n %= 36524;
+    n4 = n / 1461;
+    n %= 1461;
+    n1 = n / 365;
+    n %= 365;
+    yy += n100 * 100 + n4 * 4 + n1;
+    if (n1 == 4 || n100 == 4) {
+        *y = (int)(yy - 1);
+        *m = 12;
+        *d = 31;
+        return;
+    }
+    leap = n1 == 3 && (n4 != 24 || n100 == 3);
+    mm = (int)((n + 50) >> 5);
+    before = NF_DBM[mm] + (mm > 2 && leap);
+    if (before > n) {
+        mm -= 1;
+        before -= NF_DIM[mm] + (mm == 2 && leap);
+    }
+    *y = (int)yy;
+    *m = mm;
+    *d = (int)(n - before + 1);
+}
+
+static int nf_dig(uchar c) { return c >= '0' && c <= '9'; }
+
+/* printable ASCII but \ ' ", no blank at either end */
+static int
+nf_rest_ok(const uchar *p, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    if (n > 0 && (p[0] == ' ' || p[n - 1] == ' '))
+        return 0;
+    for (i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7E || p[i] == '\\' || p[i] == '\'' || p[i] == '"')
+            return 0;
+    return 1;
+}
+
+/* generalize.date's zone (numfast._tz): the start of the leftmost match reaching the end, n if none */
+static Py_ssize_t
+nf_tz(const uchar *r, Py_ssize_t n)
+{
+    Py_ssize_t best = n, s;
+    int L, i, ok;
+    if (n >= 1 && r[n - 1] == 'Z')
+        best = n - 1;
+    s = n - 3;
+    if (s >= 0 && (r[s] == '+' || r[s] == '-') && nf_dig(r[s + 1]) && nf_dig(r[s + 2]) && s < best)
+        best = s;
+    s = n - 5;
+    if (s >= 0 && (r[s] == '+' || r[s] == '-') && nf_dig(r[s + 1]) && nf_dig(r[s + 2]) && nf_dig(r[s + 3])
+            && nf_dig(r[s + 4]) && s < best)
+        best = s;
+    s = n - 6;
+    if (s >= 0 && (r[s] == '+' || r[s] == '-') && nf_dig(r[s + 1]) && nf_dig(r[s + 2]) && r[s + 3] == ':'
+            && nf_dig(r[s + 4]) && nf_dig(r[s + 5]) && s < best)
+        best = s;
+    for (L = 3; L <= 5; L++) {
+        s = n - L - 1;
+        if (s < 0 || r[s] != ' ')
+            continue;
+        for (ok = 1, i = 1; i <= L; i++)
+            if (r[s + i] < 'A' || r[s + i] > 'Z')
+                ok = 0;
+        if (ok && s < best)
+            best = s;
+    }
+    return best;
+}
+
+/* the new field: the value's bytes, quoted for a '...' literal */
+static PyObject *
+nf_out(const uchar *p, Py_ssize_t n, int quoted)
+{
+    PyObject *r;
+    uchar *o;
+    if (!quoted)
+        return PyBytes_FromStringAndSize((const char *)p, n);
+    r = PyBytes_FromStringAndSize(NULL, n + 2);
+    if (r == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(r);
+    o[0] = '\'';
+    memcpy(o + 1, p, (size_t)n);
+    o[n + 1] = '\'';
+    return r;
+}
+
+#define NF_NONE do { Py_RETURN_NONE; } while (0)
+#define NF_SAME do { Py_INCREF(rawobj); return rawobj; } while (0)
+
+PyDoc_STRVAR(num_field_doc,
+"num_field(plan, extra, state, mode, raw) -> bytes | None\n\n"
+"A raw number or date field (mode 0: COPY text, 1: a mysqldump literal, '...' or a bare number)\n"
+"of noise / generalize.bucket / generalize.topcode / generalize.date after `plan` (12 ints,\n"
+"dumpmask.transformers.numfast): the new field, `raw` itself when the value stays, None when\n"
+"the general path must do it. `extra`: topcode's written caps; `state`: noise's PRF state.");
+
+static PyObject *
+speedups_num_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *planobj, *extra, *st, *rawobj;
+    int64_t P[NF_PLAN];
+    long mode;
+    int quoted = 0, i, s, k;
+    const uchar *raw, *b;
+    Py_ssize_t n, bn, on;
+    int64_t V;
+    uchar out[160];
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "num_field takes 5 arguments");
+        return NULL;
+    }
+    planobj = args[0];
+    extra = args[1];
+    st = args[2];
+    rawobj = args[4];
+    mode = PyLong_AsLong(args[3]);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyTuple_Check(planobj) || PyTuple_GET_SIZE(planobj) != NF_PLAN) {
+        PyErr_SetString(PyExc_TypeError, "num_field: plan is a tuple of 12 integers");
+        return NULL;
+    }
+    if (!PyBytes_Check(rawobj))
+        NF_NONE;
+    for (i = 0; i < NF_PLAN; i++) {
+        P[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(planobj, i));
+        if (P[i] == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    raw = (const uchar *)PyBytes_AS_STRING(rawobj);
+    n = PyBytes_GET_SIZE(rawobj);
+    b = raw;
+    bn = n;
+    if (mode == 1 && n > 0 && raw[0] == '\'') {
+        if (n < 2 || raw[n - 1] != '\'')
+            NF_NONE;
+        b = raw + 1;
+        bn = n - 2;
+        quoted = 1;
+    }
+    else if (mode == 1 && (!P[2] || P[0] == NF_DAYS || P[0] == NF_TRUNC))
+        NF_NONE;
+    if (bn == 0 || bn > 100)
+        NF_NONE;
+
+    if (P[0] == NF_DAYS || P[0] == NF_TRUNC) {
+        if (!nf_rest_ok(b, bn))
+            NF_NONE;
+        if (P[0] == NF_DAYS) {
+            int64_t ord, span = P[8];
+            uint64_t N;
+            int y, m, d, r;
+            if (bn < 10 || b[4] != '-' || b[7] != '-' || !nf_dig(b[0]) || !nf_dig(b[1]) || !nf_dig(b[2])
+                    || !nf_dig(b[3]) || !nf_dig(b[5]) || !nf_dig(b[6]) || !nf_dig(b[8]) || !nf_dig(b[9]))
+                NF_NONE;
+            ord = nf_ordinal((b[0] - '0') * 1000 + (b[1] - '0') * 100 + (b[2] - '0') * 10 + (b[3] - '0'),
+                             (b[5] - '0') * 10 + (b[6] - '0'), (b[8] - '0') * 10 + (b[9] - '0'));
+            if (ord == 0 || span <= 0 || span >= ((int64_t)1 << 62))
+                NF_NONE;
+            r = nf_digest8(st, b, bn, &N);
+            if (r < 0)
+                return NULL;
+            if (r == 0)
+                NF_NONE;
+            ord += (int64_t)(N % (uint64_t)(2 * span + 1)) - span;
+            if (ord < 1 || ord > 3652059)
+                NF_SAME;                        /* past the calendar: the value stays */
+            nf_from_ordinal(ord, &y, &m, &d);
+            out[0] = (uchar)('0' + y / 1000);      /* "%04d-%02d-%02d" (1 <= y <= 9999) */
+            out[1] = (uchar)('0' + y / 100 % 10);
+            out[2] = (uchar)('0' + y / 10 % 10);
+            out[3] = (uchar)('0' + y % 10);
+            out[4] = '-';
+            out[5] = (uchar)('0' + m / 10);
+            out[6] = (uchar)('0' + m % 10);
+            out[7] = '-';
+            out[8] = (uchar)('0' + d / 10);
+            out[9] = (uchar)('0' + d % 10);
+            memcpy(out + 10, b + 10, (size_t)(bn - 10));
+            return nf_out(out, bn, quoted);
+        }
+        else {
+            Py_ssize_t j = b[0] == '-' ? 1 : 0, y0 = j, rn, tz;
+            const uchar *rest;
+            while (j < bn && nf_dig(b[j]))
+                j++;
+            if (j - y0 < 4 || j + 6 > bn || b[j] != '-' || !nf_dig(b[j + 1]) || !nf_dig(b[j + 2])
+                    || b[j + 3] != '-' || !nf_dig(b[j + 4]) || !nf_dig(b[j + 5]))
+                NF_NONE;
+            memcpy(out, b, (size_t)j);
+            on = j;
+            if (P[8])
+                memcpy(out + on, "-01-01", 6);
+            else {
+                out[on] = '-';
+                out[on + 1] = b[j + 1];
+                out[on + 2] = b[j + 2];
+                memcpy(out + on + 3, "-01", 3);
+            }
+            on += 6;
+            rest = b + j + 6;
+            rn = bn - j - 6;
+            if (P[9] || rn == 0) {
+                Py_ssize_t a = 0, e = rn;
+                while (a < e && rest[a] == ' ')
+                    a++;
+                while (e > a && rest[e - 1] == ' ')
+                    e--;
+                if (e - a == 2 && (rest[a] | 0x20) == 'b' && (rest[a + 1] | 0x20) == 'c') {
+                    memcpy(out + on, " BC", 3);
+                    on += 3;
+                }
+                return nf_out(out, on, quoted);
+            }
+            memcpy(out + on, " 00:00:00", 9);
+            on += 9;
+            tz = nf_tz(rest, rn);
+            memcpy(out + on, rest + tz, (size_t)(rn - tz));
+            on += rn - tz;
+            return nf_out(out, on, quoted);
+        }
+    }
+
+    if (!nf_parse(b, bn, &V, &s))
+        NF_NONE;
+    if (P[0] == NF_TOPCODE) {
+        PyObject *tab, *o;
+        if ((nf_i128)V * NF_P10[P[9]] <= (nf_i128)P[8] * NF_P10[s])
+            NF_SAME;
+        k = P[1] ? 0 : s;
+        if (k >= NF_TOPK || !PyTuple_Check(extra) || PyTuple_GET_SIZE(extra) != 2)
+            NF_NONE;
+        tab = PyTuple_GET_ITEM(extra, mode == 0 || quoted ? 0 : 1);
+        if (!PyTuple_Check(tab) || PyTuple_GET_SIZE(tab) != NF_TOPK)
+            NF_NONE;
+        o = PyTuple_GET_ITEM(tab, k);
+        if (!PyBytes_Check(o))
+            NF_NONE;
+        Py_INCREF(o);
+        return o;
+    }
+    if (P[1] && s)
+        NF_NONE;
+    k = s;
+    if (P[0] == NF_BUCKET) {
+        int64_t W = P[8];
+        int ew = (int)P[9];
+        nf_i128 fl, r, low, q;
+        if (W <= 0 || ew < 0 || ew > 9)
+            NF_NONE;
+        nf_divmod((nf_i128)V * NF_P10[ew], (nf_i128)W * NF_P10[s], &fl, &r);
+        low = fl * W;
+        if (P[3] && low < (nf_i128)P[4] * NF_P10[ew]) {
+            on = snprintf((char *)out, 32, "%lld", (long long)P[4]);
+            return nf_out(out, on, quoted);
+        }
+        if (P[1]) {
+            on = nf_fmt(low / NF_P10[ew], 0, out);
+            if (on < 0) {                       /* an integer 0: str(int(low)) */
+                out[0] = '0';
+                on = 1;
+            }
+            return nf_out(out, on, quoted);
+        }
+        if (k >= ew)
+            q = low * NF_P10[k - ew];
+        else {
+            nf_i128 f2, r2, t;
+            nf_divmod(low, NF_P10[ew - k], &f2, &r2);
+            t = 2 * r2 - NF_P10[ew - k];
+            q = t > 0 || (t == 0 && (f2 & 1)) ? f2 + 1 : f2;
+        }
+        if (nf_digits(q) > 27)
+            NF_NONE;
+        on = nf_fmt(q, k, out);
+        if (on < 0)
+            NF_NONE;
+        return nf_out(out, on, quoted);
+    }
+    if (P[0] == NF_NOISE) {
+        int64_t a = P[9];
+        int ea = (int)P[10], e, rel = (int)P[8], rc;
+        uint64_t N;
+        nf_i128 B, D, M, f, r, t, o;
+        if (V == 0 && rel)
+            NF_NONE;
+        if (a <= 0 || ea < 0 || ea > NF_MAXD)
+            NF_NONE;
+        rc = nf_digest8(st, b, bn, &N);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0)
+            NF_NONE;
+        B = rel ? (nf_i128)(V < 0 ? -V : V) * a : (nf_i128)a;
+        e = rel ? -ea : s - ea;
+        if (e >= 0) {
+            if (B > (NF_TWO63 - 1) / NF_P10[e])
+                NF_NONE;
+            B *= NF_P10[e];
+            D = NF_TWO63;
+        }
+        else
+            D = NF_TWO63 * NF_P10[-e];
+        if (B >= NF_TWO63)
+            NF_NONE;
+        M = B * ((nf_i128)N - NF_TWO63);
+        nf_divmod(M, D, &f, &r);
+        t = 2 * r - D;
+        if ((t < 0 ? -t : t) <= (D >> 19))
+            NF_NONE;                            /* too close to a tie: Decimal's roundings decide */
+        o = (nf_i128)V + f + (t > 0 ? 1 : 0);
+        if (o == 0)
+            NF_NONE;
+        if (P[3] && o < P[4])
+            o = P[4];
+        if (P[5] && o > P[6])
+            o = P[6];
+        if (P[7] >= 0 && P[7] + k < 20) {
+            nf_i128 top = nf_p10((int)(P[7] + k)) - 1;
+            if (top == 0)
+                NF_NONE;
+            if (o > top)
+                o = top;
+            if (o < -top)
+                o = -top;
+        }
+        if (o == 0) {
+            out[0] = '0';
+            on = 1;
+        }
+        else {
+            on = nf_fmt(o, k, out);
+            if (on < 0)
+                NF_NONE;
+        }
+        return nf_out(out, on, quoted);
+    }
+    NF_NONE;
+}
+
+#else   /* no 128-bit integers: the general path for every field */
+
+PyDoc_STRVAR(num_field_doc, "num_field(plan, extra, state, mode, raw) -> None (not built with 128-bit integers)");
+
+static PyObject *
+speedups_num_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_RETURN_NONE;
+}
+#endif
+
+/* ====================================================================== end of NUMFAST */
+
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -4808,6 +5351,7 @@ static PyMethodDef speedups_methods[] = {
     {"block_copy", speedups_block_copy, METH_VARARGS, block_copy_doc},         /* cloop: BLOCK */
     {"block_tuples", speedups_block_tuples, METH_VARARGS, block_tuples_doc},
     {"block_memo", speedups_block_memo, METH_NOARGS, block_memo_doc},
+    {"num_field", (PyCFunction)(void (*)(void))speedups_num_field, METH_FASTCALL, num_field_doc},   /* NUMFAST */
     {NULL, NULL, 0, NULL},
 };
 

@@ -90,6 +90,17 @@ class Bucket(Transformer):
             low = Decimal(self.column.int_min)
         return _format(low, value, self.column)
 
+    def field_fast(self, mode: int, encode):
+        """Plain numbers without decoding or Decimal (transformers/numfast.py: the same bytes as
+        __call__, None where that is not proven)."""
+        from . import numfast
+
+        plan = numfast.column_plan(numfast.OP_BUCKET, self.column)
+        parts = numfast.decimal_parts(self.width, 10 ** 9, 9)
+        if plan is None or parts is None or parts[0] <= 0:
+            return None
+        return numfast.field_function(plan + [parts[0], parts[1], 0, 0], None, None, mode)
+
 
 def _decimal_limit(m, where: str) -> Decimal:
     """A "max" as an exact decimal (a number, or a numeric string)."""
@@ -167,8 +178,38 @@ class TopCode(Transformer):
             return str(int(self.top))
         # the cap itself, with the original's decimals when it has more: never rounded (a float
         # 0.0 capped at -1.25 written "-1.2" would be above the cap)
+        return self._capped(value)
+
+    def _capped(self, value: str) -> str:
+        """What a value above the cap is written as."""
+        if self.column.kind == "int":
+            return str(int(self.top))
+        # the cap itself, with the original's decimals when it has more: never rounded (a float
+        # 0.0 capped at -1.25 written "-1.2" would be above the cap)
         out = _format(self.top, value, self.column)
         return out if Decimal(out) == self.top else str(self.top)
+
+    def field_fast(self, mode: int, encode):
+        """Plain numbers without decoding or Decimal (transformers/numfast.py: the same bytes as
+        __call__, None where that is not proven); what a value above the cap is written as is
+        made here once per number of decimals, by _capped."""
+        from . import numfast
+
+        if self.top is None:
+            return None
+        plan = numfast.column_plan(numfast.OP_TOPCODE, self.column)
+        parts = numfast.decimal_parts(self.top, 10 ** numfast.MAXD, numfast.MAXD)
+        if plan is None or parts is None:
+            return None
+        written, bare = [], []
+        for k in range(numfast.TOPK):
+            try:
+                s = self._capped("0." + "0" * k if k else "0")
+            except (InvalidOperation, ValueError, OverflowError):
+                s = None
+            written.append(None if s is None else encode(s))
+            bare.append(s.encode() if s is not None and numfast.simple_number(s) else None)
+        return numfast.field_function(plan + [parts[0], parts[1], 0, 0], (tuple(written), tuple(bare)), None, mode)
 
 
 @register
@@ -198,3 +239,12 @@ class TruncateDate(Transformer):
             return day + (" BC" if rest.strip().upper() == "BC" else "")
         tz = re.search(r"([+-]\d\d(?::?\d\d)?|Z| [A-Z]{3,5})$", rest)
         return f"{day} 00:00:00" + (tz.group(1) if tz else "")
+
+    def field_fast(self, mode: int, encode):
+        """Plain ASCII dates without decoding or regexes (transformers/numfast.py: the same bytes
+        as __call__, None where that is not proven)."""
+        from . import numfast
+
+        plan = [numfast.OP_TRUNC, 0, 0, 0, 0, 0, 0, -1, int(self.options["to"] == "year"),
+                int(self.column.kind == "date"), 0, 0]
+        return numfast.field_function(plan, None, None, mode)

@@ -120,6 +120,32 @@ class Noise(PrfTransformer):
             raise RulesError(f"{given[0]} must be > 0", where=f"options.{given[0]}")
         self.mode, self.amount = given[0], Decimal(str(v))
 
+    def field_fast(self, mode: int, encode):
+        """Plain numbers and dates without decoding or Decimal (transformers/numfast.py: the same
+        bytes as make(), None where that is not proven); else PrfTransformer's."""
+        from . import numfast
+
+        plan = self._num_plan()
+        if plan is None:
+            return super().field_fast(mode, encode)
+        return numfast.field_function(plan, None, self._prf, mode)
+
+    def _num_plan(self) -> list[int] | None:
+        from . import numfast
+
+        if self._mask_empty:
+            return None
+        if self.mode == "days":
+            span = int(self.amount)
+            if not 0 < span < 1 << 62:
+                return None
+            return [numfast.OP_DAYS, 0, 0, 0, 0, 0, 0, -1, span, 0, 0, 0]
+        plan = numfast.column_plan(numfast.OP_NOISE, self.column)
+        parts = numfast.decimal_parts(self.amount, 1 << 31, numfast.MAXD)
+        if plan is None or parts is None or parts[0] <= 0:
+            return None
+        return plan + [int(self.mode == "relative"), parts[0], parts[1], 0]
+
     def _unit(self, d: bytes) -> Decimal:
         """A uniform value in [-1, 1) from the digest."""
         return Decimal(int.from_bytes(d[:8], "big")) / Decimal(2 ** 63) - 1
