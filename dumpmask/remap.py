@@ -54,6 +54,7 @@ _C_BITS = 64      # widest domain the C Feistel takes (halves <= 32 bits)
 
 # the C Feistel (the KEYS section of _speedups.c): the same values as _Feistel's Python methods,
 # which stay as its pure twin (DUMPMASK_PURE=1, or accel=False)
+_PRF_STATE = speedups.function("prf_state")
 _FEISTEL_NEW = speedups.function("feistel_new")
 _FEISTEL_INT = speedups.function("feistel_int")
 _FEISTEL_FILL = speedups.function("feistel_fill")
@@ -124,7 +125,7 @@ class _Feistel:
         if accel and _FEISTEL_NEW is not None and bits <= _C_BITS:
             # the rounds' PRF states in C: Key.hasher(f"{base_domain}:r{i}", 8)'s (w_out <= 32)
             self._states = tuple(
-                speedups.C.prf_state(key.secret, hashlib.blake2b(f"{base_domain}:r{i}".encode(), digest_size=32).digest(), 8)
+                _PRF_STATE(key.secret, hashlib.blake2b(f"{base_domain}:r{i}".encode(), digest_size=32).digest(), 8)
                 for i in range(ROUNDS))
 
     @property
@@ -224,8 +225,10 @@ class _Feistel:
 
     def _fill_all(self) -> None:
         """Compute every round-table entry (at most 8 * 2**16 keyed hashes, once): from then on
-        a value costs eight array look-ups and no checks."""
-        if self._states is not None and self._use_tables:
+        a value costs eight array look-ups and no checks (nothing without tables)."""
+        if not self._use_tables:
+            return
+        if self._states is not None:
             _FEISTEL_FILL(self.c_context())
             self._full = True
             return
