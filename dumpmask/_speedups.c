@@ -3286,28 +3286,71 @@ u128_bits(u128 v)
     return n;
 }
 
-/* remap._TweakedFeistel(n).run(base, x): 8 rounds on `bits` bits, cycle-walking below n */
+/* The first 8 digest bytes, as a big-endian integer, of a BLAKE2b state whose whole remaining
+ * input is one last block: h the state's chain value, blk the block (the buffered bytes, the
+ * message, zeros), t the count of every input byte. What b2_update + b2_final give, with no
+ * state copy and no buffer handling: one compression. */
+static inline uint64_t
+b2_last8(const uint64_t *h, const uchar *blk, uint64_t t)
+{
+    b2_state w;
+    uint64_t x = 0, h0;
+    int k;
+    memcpy(w.h, h, sizeof w.h);
+    w.t = t;
+    b2_compress(&w, blk, 1);
+    h0 = w.h[0];                  /* the digest's bytes 0..7 are h[0], little-endian */
+#if defined(__GNUC__)
+    (void)k;
+    x = __builtin_bswap64(h0);
+#else
+    for (k = 0; k < 8; k++)
+        x = (x << 8) | ((h0 >> (8 * k)) & 0xFF);
+#endif
+    return x;
+}
+
+/* remap._TweakedFeistel(n).run(base, x): 8 rounds on `bits` bits, cycle-walking below n. Round
+ * i hashes base's input + [i] + the half's nin bytes: when that fits in base's last block (the
+ * common case), the block is laid out once and each round value is one b2_last8. */
 static u128
 tk_feistel(const b2_state *base, u128 n, u128 x)
 {
-    int bits = u128_bits(n - 1), wa, wb, i;
+    int bits = u128_bits(n - 1), wa, wb, i, nmax, bl = (int)base->buflen;
+    uchar blk[128];
     if (bits < 2)
         bits = 2;
     wa = bits / 2;
     wb = bits - wa;
+    nmax = (wb + 7) / 8;
+    if (bl + 1 + nmax <= 128) {
+        memcpy(blk, base->buf, (size_t)bl);
+        memset(blk + bl, 0, (size_t)(128 - bl));
+    } else {
+        bl = -1;
+    }
     do {
         uint64_t a = (uint64_t)(x >> wb), b = (uint64_t)(x & ((((u128)1) << wb) - 1));
         for (i = 0; i < 8; i++) {
             int w_in = i % 2 == 0 ? wb : wa, w_out = i % 2 == 0 ? wa : wb, nin = (w_in + 7) / 8, j;
             uint64_t mout = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1, f;
-            uchar msg[9], dg[64];
-            b2_state s = *base;
-            msg[0] = (uchar)i;
-            for (j = 0; j < nin; j++)
-                msg[1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
-            b2_update(&s, msg, 1 + nin);
-            b2_final(&s, dg);
-            f = mut_be(dg, 8) & mout;
+            if (bl >= 0) {
+                blk[bl] = (uchar)i;
+                for (j = 0; j < nin; j++)
+                    blk[bl + 1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
+                for (j = nin; j < nmax; j++)
+                    blk[bl + 1 + j] = 0;
+                f = b2_last8(base->h, blk, base->t + (uint64_t)(bl + 1 + nin)) & mout;
+            } else {
+                uchar msg[9], dg[64];
+                b2_state s = *base;
+                msg[0] = (uchar)i;
+                for (j = 0; j < nin; j++)
+                    msg[1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
+                b2_update(&s, msg, 1 + nin);
+                b2_final(&s, dg);
+                f = mut_be(dg, 8) & mout;
+            }
             {
                 uint64_t t = a ^ f;
                 a = b;
@@ -3381,9 +3424,10 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return rawobj;
     }
     {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
-        u128 size = 1, lim = ~(u128)0;
+        const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
+        u128 size = 1;
         for (i = 0; i < np; i++) {
-            if (i > 0 && size > lim / radix[i]) {
+            if (i > 0 && size > (radix[i] == 10 ? lim10 : lim26)) {
                 csize[nc++] = size;
                 size = 1;
                 cstart[nc] = i;
@@ -3429,9 +3473,17 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (j = 0; j < nc; j++) {   /* written back with the same radices */
         u128 v = vals[j];
         for (i = cstart[j + 1] - 1; i >= cstart[j]; i--) {
-            int dgt = (int)(v % radix[i]);
+            int dgt;
             uchar c = val[pos[i]];
-            v /= radix[i];
+            if (v >> 64) {
+                u128 q = radix[i] == 10 ? v / 10 : v / 26;
+                dgt = (int)(v - q * radix[i]);
+                v = q;
+            } else {   /* (64-bit divisions by a constant once the rest fits) */
+                uint64_t w = (uint64_t)v, q = radix[i] == 10 ? w / 10 : w / 26;
+                dgt = (int)(w - q * radix[i]);
+                v = q;
+            }
             val[pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
         }
     }
@@ -4623,6 +4675,8 @@ done:
 
 typedef struct {
     b2_state st[8];            /* Key.hasher(f"{base}:r{i}", 8) per round (digest size 8) */
+    uchar blk[8][128];         /* each round's last block: st's buffered bytes, the input, zeros */
+    int off[8];                /* where the input goes in blk (st's buffered length), -1: no room */
     uint64_t nmax;             /* the range is [0, nmax] */
     uint64_t mask_b, mout[8];
     int wa, wb, nin[8];
@@ -4636,12 +4690,19 @@ typedef struct {
 #define KM_NAME "dumpmask.keymap"
 
 static inline uint64_t
-kf_prf(const kf_ctx *c, int i, uint64_t v)
+kf_prf(kf_ctx *c, int i, uint64_t v)
 {
-    b2_state s = c->st[i];
+    b2_state s;
     uchar msg[8], dg[64];
     int k, nin = c->nin[i];
     uint64_t x = 0;
+    if (c->off[i] >= 0) {   /* one compression of the laid-out block (b2_last8) */
+        uchar *p = c->blk[i] + c->off[i];
+        for (k = 0; k < nin; k++)
+            p[k] = (uchar)(v >> (8 * (nin - 1 - k)));
+        return b2_last8(c->st[i].h, c->blk[i], c->st[i].t + (uint64_t)(c->off[i] + nin)) & c->mout[i];
+    }
+    s = c->st[i];
     for (k = 0; k < nin; k++)
         msg[k] = (uchar)(v >> (8 * (nin - 1 - k)));
     b2_update(&s, msg, nin);
@@ -4775,6 +4836,11 @@ speedups_feistel_new(PyObject *self, PyObject *args)
         if (c->st[i].outlen != 8) {
             PyErr_SetString(PyExc_ValueError, "feistel_new: the states' digest size must be 8");
             goto fail;
+        }
+        c->off[i] = -1;
+        if ((int)c->st[i].buflen + c->nin[i] <= 128) {
+            c->off[i] = (int)c->st[i].buflen;
+            memcpy(c->blk[i], c->st[i].buf, c->st[i].buflen);   /* (the rest stays zero: calloc) */
         }
     }
     if (tables != Py_None) {
