@@ -3446,28 +3446,71 @@ u128_bits(u128 v)
     return n;
 }
 
-/* remap._TweakedFeistel(n).run(base, x): 8 rounds on `bits` bits, cycle-walking below n */
+/* The first 8 digest bytes, as a big-endian integer, of a BLAKE2b state whose whole remaining
+ * input is one last block: h the state's chain value, blk the block (the buffered bytes, the
+ * message, zeros), t the count of every input byte. What b2_update + b2_final give, with no
+ * state copy and no buffer handling: one compression. */
+static inline uint64_t
+b2_last8(const uint64_t *h, const uchar *blk, uint64_t t)
+{
+    b2_state w;
+    uint64_t x = 0, h0;
+    int k;
+    memcpy(w.h, h, sizeof w.h);
+    w.t = t;
+    b2_compress(&w, blk, 1);
+    h0 = w.h[0];                  /* the digest's bytes 0..7 are h[0], little-endian */
+#if defined(__GNUC__)
+    (void)k;
+    x = __builtin_bswap64(h0);
+#else
+    for (k = 0; k < 8; k++)
+        x = (x << 8) | ((h0 >> (8 * k)) & 0xFF);
+#endif
+    return x;
+}
+
+/* remap._TweakedFeistel(n).run(base, x): 8 rounds on `bits` bits, cycle-walking below n. Round
+ * i hashes base's input + [i] + the half's nin bytes: when that fits in base's last block (the
+ * common case), the block is laid out once and each round value is one b2_last8. */
 static u128
 tk_feistel(const b2_state *base, u128 n, u128 x)
 {
-    int bits = u128_bits(n - 1), wa, wb, i;
+    int bits = u128_bits(n - 1), wa, wb, i, nmax, bl = (int)base->buflen;
+    uchar blk[128];
     if (bits < 2)
         bits = 2;
     wa = bits / 2;
     wb = bits - wa;
+    nmax = (wb + 7) / 8;
+    if (bl + 1 + nmax <= 128) {
+        memcpy(blk, base->buf, (size_t)bl);
+        memset(blk + bl, 0, (size_t)(128 - bl));
+    } else {
+        bl = -1;
+    }
     do {
         uint64_t a = (uint64_t)(x >> wb), b = (uint64_t)(x & ((((u128)1) << wb) - 1));
         for (i = 0; i < 8; i++) {
             int w_in = i % 2 == 0 ? wb : wa, w_out = i % 2 == 0 ? wa : wb, nin = (w_in + 7) / 8, j;
             uint64_t mout = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1, f;
-            uchar msg[9], dg[64];
-            b2_state s = *base;
-            msg[0] = (uchar)i;
-            for (j = 0; j < nin; j++)
-                msg[1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
-            b2_update(&s, msg, 1 + nin);
-            b2_final(&s, dg);
-            f = mut_be(dg, 8) & mout;
+            if (bl >= 0) {
+                blk[bl] = (uchar)i;
+                for (j = 0; j < nin; j++)
+                    blk[bl + 1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
+                for (j = nin; j < nmax; j++)
+                    blk[bl + 1 + j] = 0;
+                f = b2_last8(base->h, blk, base->t + (uint64_t)(bl + 1 + nin)) & mout;
+            } else {
+                uchar msg[9], dg[64];
+                b2_state s = *base;
+                msg[0] = (uchar)i;
+                for (j = 0; j < nin; j++)
+                    msg[1 + j] = (uchar)(b >> (8 * (nin - 1 - j)));
+                b2_update(&s, msg, 1 + nin);
+                b2_final(&s, dg);
+                f = mut_be(dg, 8) & mout;
+            }
             {
                 uint64_t t = a ^ f;
                 a = b;
@@ -3541,9 +3584,10 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return rawobj;
     }
     {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
-        u128 size = 1, lim = ~(u128)0;
+        const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
+        u128 size = 1;
         for (i = 0; i < np; i++) {
-            if (i > 0 && size > lim / radix[i]) {
+            if (i > 0 && size > (radix[i] == 10 ? lim10 : lim26)) {
                 csize[nc++] = size;
                 size = 1;
                 cstart[nc] = i;
@@ -3589,9 +3633,17 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (j = 0; j < nc; j++) {   /* written back with the same radices */
         u128 v = vals[j];
         for (i = cstart[j + 1] - 1; i >= cstart[j]; i--) {
-            int dgt = (int)(v % radix[i]);
+            int dgt;
             uchar c = val[pos[i]];
-            v /= radix[i];
+            if (v >> 64) {
+                u128 q = radix[i] == 10 ? v / 10 : v / 26;
+                dgt = (int)(v - q * radix[i]);
+                v = q;
+            } else {   /* (64-bit divisions by a constant once the rest fits) */
+                uint64_t w = (uint64_t)v, q = radix[i] == 10 ? w / 10 : w / 26;
+                dgt = (int)(w - q * radix[i]);
+                v = q;
+            }
             val[pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
         }
     }
@@ -5312,6 +5364,528 @@ speedups_num_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* ====================================================================== end of NUMFAST */
 
+/* ==========================================================================================
+ * KEYS (area: remap): remap._Feistel, the integer key permutation, in C: one value's Feistel
+ * pass (8 rounds, cycle-walking) with the round function memoised in the permutation's own
+ * round tables (array('i'), shared with the Python twin and keyspans), filled lazily or all at
+ * once (feistel_fill), and the integer strategy's raw-field hook (key_int_field: digits ->
+ * the remapped digits, the observed maximum kept). The round function is Key.prf's bytes: the
+ * PRF states of the FAKES section (prf_state: the key block and the round's domain), one
+ * compression per round value. Twins: remap._Feistel's Python methods and Remapper's raw_int;
+ * tests/test_remap.py holds them to the same values.
+ * ======================================================================================== */
+
+typedef struct {
+    b2_state st[8];            /* Key.hasher(f"{base}:r{i}", 8) per round (digest size 8) */
+    uchar blk[8][128];         /* each round's last block: st's buffered bytes, the input, zeros */
+    int off[8];                /* where the input goes in blk (st's buffered length), -1: no room */
+    uint64_t nmax;             /* the range is [0, nmax] */
+    uint64_t mask_b, mout[8];
+    int wa, wb, nin[8];
+    int tables, ntabs, full;   /* round tables in use; buffers held; every entry filled */
+    long long calls, fill_after;
+    Py_buffer tabs[8];
+    int *tab[8];
+} kf_ctx;
+
+#define KF_NAME "dumpmask.feistel"
+#define KM_NAME "dumpmask.keymap"
+
+static inline uint64_t
+kf_prf(kf_ctx *c, int i, uint64_t v)
+{
+    b2_state s;
+    uchar msg[8], dg[64];
+    int k, nin = c->nin[i];
+    uint64_t x = 0;
+    if (c->off[i] >= 0) {   /* one compression of the laid-out block (b2_last8) */
+        uchar *p = c->blk[i] + c->off[i];
+        for (k = 0; k < nin; k++)
+            p[k] = (uchar)(v >> (8 * (nin - 1 - k)));
+        return b2_last8(c->st[i].h, c->blk[i], c->st[i].t + (uint64_t)(c->off[i] + nin)) & c->mout[i];
+    }
+    s = c->st[i];
+    for (k = 0; k < nin; k++)
+        msg[k] = (uchar)(v >> (8 * (nin - 1 - k)));
+    b2_update(&s, msg, nin);
+    b2_final(&s, dg);
+    for (k = 0; k < 8; k++)
+        x = (x << 8) | dg[k];
+    return x & c->mout[i];
+}
+
+static inline uint64_t
+kf_round(kf_ctx *c, int i, uint64_t v)
+{
+    if (c->tables) {
+        int f = c->tab[i][v];
+        if (f < 0)
+            f = c->tab[i][v] = (int)kf_prf(c, i, v);
+        return (uint64_t)f;
+    }
+    return kf_prf(c, i, v);
+}
+
+static uint64_t
+kf_pass(kf_ctx *c, uint64_t x, int inverse)
+{
+    uint64_t a = x >> c->wb, b = x & c->mask_b, t;
+    int i;
+    if (inverse) {
+        for (i = 7; i >= 0; i--) {
+            t = b ^ kf_round(c, i, a);
+            b = a;
+            a = t;
+        }
+    } else {
+        for (i = 0; i < 8; i++) {
+            t = a ^ kf_round(c, i, b);
+            a = b;
+            b = t;
+        }
+    }
+    return (a << c->wb) | b;
+}
+
+static void
+kf_fill(kf_ctx *c)
+{
+    int i;
+    if (!c->tables)
+        return;
+    for (i = 0; i < 8; i++) {
+        uint64_t v, len = (uint64_t)1 << (i % 2 == 0 ? c->wb : c->wa);
+        for (v = 0; v < len; v++)
+            if (c->tab[i][v] < 0)
+                c->tab[i][v] = (int)kf_prf(c, i, v);
+    }
+    c->full = 1;
+}
+
+/* _Feistel.encrypt / decrypt of x in [0, nmax] (the caller checks the range) */
+static uint64_t
+kf_run(kf_ctx *c, uint64_t x, int inverse)
+{
+    uint64_t y;
+    if (!inverse && c->tables && !c->full && ++c->calls > c->fill_after)
+        kf_fill(c);
+    y = kf_pass(c, x, inverse);
+    while (y > c->nmax)
+        y = kf_pass(c, y, inverse);
+    return y;
+}
+
+static void
+kf_destroy(PyObject *cap)
+{
+    kf_ctx *c = (kf_ctx *)PyCapsule_GetPointer(cap, KF_NAME);
+    int i;
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->ntabs; i++)
+        PyBuffer_Release(&c->tabs[i]);
+    PyMem_Free(c);
+}
+
+static kf_ctx *
+kf_get(PyObject *cap)
+{
+    if (!PyCapsule_IsValid(cap, KF_NAME)) {
+        PyErr_SetString(PyExc_TypeError, "not a Feistel context (from feistel_new)");
+        return NULL;
+    }
+    return (kf_ctx *)PyCapsule_GetPointer(cap, KF_NAME);
+}
+
+PyDoc_STRVAR(feistel_new_doc,
+"feistel_new(states, nmax, wb, wa, tables, fill_after) -> capsule\n\n"
+"remap._Feistel of [0, nmax] (nmax < 2**64; halves of wb and wa bits, wa <= wb <= 32) in C:\n"
+"states, the 8 rounds' prf_state (digest size 8); tables None, or the 8 round tables\n"
+"(array('i') of 2**wb, 2**wa, ... entries, -1 where not computed yet: filled in place); after\n"
+"fill_after encryptions every table entry is computed (_Feistel.FILL_AFTER).");
+
+static PyObject *
+speedups_feistel_new(PyObject *self, PyObject *args)
+{
+    PyObject *states, *tables, *cap;
+    unsigned long long nmax;
+    int wb, wa, i;
+    long long fill_after;
+    kf_ctx *c;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!KiiOL:feistel_new", &PyTuple_Type, &states, &nmax, &wb, &wa, &tables, &fill_after))
+        return NULL;
+    if (PyTuple_GET_SIZE(states) != 8 || wa < 1 || wb < wa || wb > 32 || wa + wb > 64 || wb - wa > 1
+        || (wa + wb < 64 && nmax >> (wa + wb)) || (tables != Py_None && (wb > 16 || !PyTuple_Check(tables)
+                                                                        || PyTuple_GET_SIZE(tables) != 8))) {
+        PyErr_SetString(PyExc_ValueError, "feistel_new: bad states, widths, range or tables");
+        return NULL;
+    }
+    c = (kf_ctx *)PyMem_Calloc(1, sizeof(kf_ctx));
+    if (c == NULL)
+        return PyErr_NoMemory();
+    c->nmax = nmax;
+    c->wa = wa;
+    c->wb = wb;
+    c->mask_b = ((uint64_t)1 << wb) - 1;
+    c->fill_after = fill_after;
+    for (i = 0; i < 8; i++) {
+        int w_in = i % 2 == 0 ? wb : wa, w_out = i % 2 == 0 ? wa : wb;
+        c->nin[i] = (w_in + 7) / 8;
+        c->mout[i] = ((uint64_t)1 << w_out) - 1;
+        if (get_state(PyTuple_GET_ITEM(states, i), &c->st[i]) < 0)
+            goto fail;
+        if (c->st[i].outlen != 8) {
+            PyErr_SetString(PyExc_ValueError, "feistel_new: the states' digest size must be 8");
+            goto fail;
+        }
+        c->off[i] = -1;
+        if ((int)c->st[i].buflen + c->nin[i] <= 128) {
+            c->off[i] = (int)c->st[i].buflen;
+            memcpy(c->blk[i], c->st[i].buf, c->st[i].buflen);   /* (the rest stays zero: calloc) */
+        }
+    }
+    if (tables != Py_None) {
+        for (i = 0; i < 8; i++) {
+            Py_ssize_t want = (Py_ssize_t)1 << (i % 2 == 0 ? wb : wa);
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(tables, i), &c->tabs[i], PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+                goto fail;
+            c->ntabs = i + 1;
+            if (c->tabs[i].itemsize != (Py_ssize_t)sizeof(int) || c->tabs[i].format == NULL
+                || strcmp(c->tabs[i].format, "i") != 0 || c->tabs[i].len != want * (Py_ssize_t)sizeof(int)) {
+                PyErr_SetString(PyExc_TypeError, "feistel_new: round tables must be array('i') of 2**width entries");
+                goto fail;
+            }
+            c->tab[i] = (int *)c->tabs[i].buf;
+        }
+        c->tables = 1;
+    }
+    cap = PyCapsule_New(c, KF_NAME, kf_destroy);
+    if (cap == NULL)
+        goto fail;
+    return cap;
+fail:
+    for (i = 0; i < c->ntabs; i++)
+        PyBuffer_Release(&c->tabs[i]);
+    PyMem_Free(c);
+    return NULL;
+}
+
+PyDoc_STRVAR(feistel_int_doc,
+"feistel_int(ctx, x, inverse) -> int\n\n"
+"_Feistel.encrypt(x) (inverse false) or decrypt(x) of x in [0, nmax].");
+
+static PyObject *
+speedups_feistel_int(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    kf_ctx *c;
+    unsigned long long x;
+    int inverse;
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "feistel_int takes 3 arguments");
+        return NULL;
+    }
+    if ((c = kf_get(args[0])) == NULL)
+        return NULL;
+    if (!PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "feistel_int: x must be an int");
+        return NULL;
+    }
+    x = PyLong_AsUnsignedLongLong(args[1]);
+    if (x == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (x > c->nmax) {
+        PyErr_SetString(PyExc_ValueError, "feistel_int: x is outside the range");
+        return NULL;
+    }
+    if ((inverse = PyObject_IsTrue(args[2])) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(kf_run(c, x, inverse));
+}
+
+PyDoc_STRVAR(feistel_fill_doc,
+"feistel_fill(ctx) -> bool\n\n"
+"Compute every round-table entry not computed yet (_Feistel._fill_all); true when the tables\n"
+"are full (false: the context has no tables).");
+
+static PyObject *
+speedups_feistel_fill(PyObject *self, PyObject *cap)
+{
+    kf_ctx *c = kf_get(cap);
+    (void)self;
+    if (c == NULL)
+        return NULL;
+    kf_fill(c);
+    return PyBool_FromLong(c->full);
+}
+
+PyDoc_STRVAR(feistel_full_doc,
+"feistel_full(ctx) -> bool\n\n"
+"Whether every round-table entry is computed (after feistel_fill or fill_after encryptions).");
+
+static PyObject *
+speedups_feistel_full(PyObject *self, PyObject *cap)
+{
+    kf_ctx *c = kf_get(cap);
+    (void)self;
+    if (c == NULL)
+        return NULL;
+    return PyBool_FromLong(c->full);
+}
+
+/* --- the integer strategy's raw-field hook: Remapper.for_column's raw_int --- */
+
+typedef struct {
+    int nseg;
+    struct {
+        long long lo, hi, add;
+        PyObject *cap;         /* a feistel_new capsule (NULL until made) */
+        PyObject *maker;       /* makes the capsule at the segment's first value (or NULL) */
+        kf_ctx *f;
+        int identity;          /* a one-value segment: x + add */
+    } seg[2];
+    PyObject *observed, *fallback, *max_key;
+} km_ctx;
+
+static void
+km_destroy(PyObject *cap)
+{
+    km_ctx *m = (km_ctx *)PyCapsule_GetPointer(cap, KM_NAME);
+    int i;
+    if (m == NULL)
+        return;
+    for (i = 0; i < m->nseg; i++) {
+        Py_XDECREF(m->seg[i].cap);
+        Py_XDECREF(m->seg[i].maker);
+    }
+    Py_XDECREF(m->observed);
+    Py_XDECREF(m->fallback);
+    Py_XDECREF(m->max_key);
+    PyMem_Free(m);
+}
+
+PyDoc_STRVAR(key_int_new_doc,
+"key_int_new(segments, observed, fallback) -> capsule\n\n"
+"The context of key_int_field: segments, 1 or 2 of (lo, hi, add, ctx): x in [lo, hi] ->\n"
+"feistel_int(ctx, x - lo, False) + lo + add (ctx None: x + add, for lo == hi; ctx a callable:\n"
+"called once, at the segment's first value, for the context); 0 <= lo <= hi <= 2**62,\n"
+"|add| <= 2**62. observed: the column's dict whose 'max' is the largest value written;\n"
+"fallback(raw): the Python hook, for every raw field C does not take.");
+
+static PyObject *
+speedups_key_int_new(PyObject *self, PyObject *args)
+{
+    PyObject *segs, *observed, *fallback, *cap;
+    km_ctx *m;
+    Py_ssize_t i, n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O:key_int_new", &PyTuple_Type, &segs, &PyDict_Type, &observed, &fallback))
+        return NULL;
+    n = PyTuple_GET_SIZE(segs);
+    if (n < 1 || n > 2) {
+        PyErr_SetString(PyExc_ValueError, "key_int_new: 1 or 2 segments");
+        return NULL;
+    }
+    m = (km_ctx *)PyMem_Calloc(1, sizeof(km_ctx));
+    if (m == NULL)
+        return PyErr_NoMemory();
+    for (i = 0; i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(segs, i), *ctx;
+        long long lim = 1LL << 62;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 4) {
+            PyErr_SetString(PyExc_TypeError, "key_int_new: a segment is (lo, hi, add, ctx)");
+            goto fail;
+        }
+        m->seg[i].lo = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 0));
+        m->seg[i].hi = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 1));
+        m->seg[i].add = PyLong_AsLongLong(PyTuple_GET_ITEM(t, 2));
+        if (PyErr_Occurred())
+            goto fail;
+        ctx = PyTuple_GET_ITEM(t, 3);
+        if (m->seg[i].lo < 0 || m->seg[i].hi < m->seg[i].lo || m->seg[i].hi > lim || m->seg[i].add > lim
+            || m->seg[i].add < -lim) {
+            PyErr_SetString(PyExc_ValueError, "key_int_new: a segment is outside the C range");
+            goto fail;
+        }
+        m->nseg = (int)i + 1;
+        if (ctx == Py_None) {
+            if (m->seg[i].hi != m->seg[i].lo) {
+                PyErr_SetString(PyExc_ValueError, "key_int_new: only a one-value segment has no context");
+                goto fail;
+            }
+            m->seg[i].identity = 1;
+        } else if (PyCapsule_CheckExact(ctx)) {
+            if ((m->seg[i].f = kf_get(ctx)) == NULL)
+                goto fail;
+            if (m->seg[i].f->nmax != (uint64_t)(m->seg[i].hi - m->seg[i].lo)) {
+                PyErr_SetString(PyExc_ValueError, "key_int_new: the context's range is not the segment's");
+                goto fail;
+            }
+            Py_INCREF(ctx);
+            m->seg[i].cap = ctx;
+        } else if (PyCallable_Check(ctx)) {
+            Py_INCREF(ctx);
+            m->seg[i].maker = ctx;
+        } else {
+            PyErr_SetString(PyExc_TypeError, "key_int_new: ctx must be None, a capsule or a callable");
+            goto fail;
+        }
+    }
+    if ((m->max_key = PyUnicode_InternFromString("max")) == NULL)
+        goto fail;
+    Py_INCREF(observed);
+    m->observed = observed;
+    Py_INCREF(fallback);
+    m->fallback = fallback;
+    cap = PyCapsule_New(m, KM_NAME, km_destroy);
+    if (cap == NULL)
+        goto fail;
+    return cap;
+fail:
+    for (i = 0; i < m->nseg; i++) {
+        Py_XDECREF(m->seg[i].cap);
+        Py_XDECREF(m->seg[i].maker);
+    }
+    Py_XDECREF(m->max_key);
+    PyMem_Free(m);
+    return NULL;
+}
+
+/* the remapped value of the n ASCII digits at p (1-18) into *y, observed['max'] raised to it:
+ * 1; 0 when C does not take them (not digits, outside every segment, observed not an int dict
+ * entry: the Python path); -1 with an exception set */
+static int
+km_map(km_ctx *m, const uchar *p, Py_ssize_t n, long long *y)
+{
+    PyObject *cur;
+    Py_ssize_t i;
+    long long x = 0, c;
+    int ov = 0;
+    if (n < 1 || n > 18)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        x = x * 10 + (p[i] - '0');
+    }
+    for (i = 0; i < m->nseg; i++)
+        if (x >= m->seg[i].lo && x <= m->seg[i].hi)
+            break;
+    if (i == m->nseg)
+        return 0;
+    cur = PyDict_GetItemWithError(m->observed, m->max_key);
+    if (cur == NULL && PyErr_Occurred())
+        return -1;
+    if (cur == NULL || !PyLong_CheckExact(cur))
+        return 0;
+    c = PyLong_AsLongLongAndOverflow(cur, &ov);
+    if (c == -1 && PyErr_Occurred())
+        return -1;
+    if (ov < 0)
+        return 0;
+    if (m->seg[i].identity) {
+        *y = x;
+    } else {
+        if (m->seg[i].f == NULL) {   /* the segment's first value: its context */
+            PyObject *cap = PyObject_CallNoArgs(m->seg[i].maker);
+            kf_ctx *f;
+            if (cap == NULL)
+                return -1;
+            if ((f = kf_get(cap)) == NULL || f->nmax != (uint64_t)(m->seg[i].hi - m->seg[i].lo)) {
+                if (f != NULL)
+                    PyErr_SetString(PyExc_ValueError, "key_int_field: the context's range is not the segment's");
+                Py_DECREF(cap);
+                return -1;
+            }
+            m->seg[i].cap = cap;
+            m->seg[i].f = f;
+            Py_CLEAR(m->seg[i].maker);
+        }
+        *y = (long long)kf_run(m->seg[i].f, (uint64_t)(x - m->seg[i].lo), 0) + m->seg[i].lo;
+    }
+    *y += m->seg[i].add;
+    if (!ov && *y > c) {
+        PyObject *v = PyLong_FromLongLong(*y);
+        if (v == NULL || PyDict_SetItem(m->observed, m->max_key, v) < 0) {
+            Py_XDECREF(v);
+            return -1;
+        }
+        Py_DECREF(v);
+    }
+    return 1;
+}
+
+static km_ctx *
+km_get(PyObject *const *args, Py_ssize_t nargs, const char *name)
+{
+    if (nargs != 2 || !PyCapsule_IsValid(args[0], KM_NAME)) {
+        PyErr_Format(PyExc_TypeError, "%s(ctx, raw): ctx from key_int_new", name);
+        return NULL;
+    }
+    return (km_ctx *)PyCapsule_GetPointer(args[0], KM_NAME);
+}
+
+PyDoc_STRVAR(key_int_field_doc,
+"key_int_field(ctx, raw) -> bytes\n\n"
+"Remapper's raw_int of a raw field of 1-18 ASCII digits inside a segment (key_int_new): the\n"
+"remapped value's digits, observed['max'] raised to it; fallback(raw) for any other raw.");
+
+static PyObject *
+speedups_key_int_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    km_ctx *m = km_get(args, nargs, "key_int_field");
+    long long y;
+    char tmp[32];
+    int r, len;
+    (void)self;
+    if (m == NULL)
+        return NULL;
+    if (!PyBytes_CheckExact(args[1]))
+        return PyObject_CallOneArg(m->fallback, args[1]);
+    r = km_map(m, (const uchar *)PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]), &y);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        return PyObject_CallOneArg(m->fallback, args[1]);
+    len = snprintf(tmp, sizeof tmp, "%lld", y);
+    return PyBytes_FromStringAndSize(tmp, len);
+}
+
+PyDoc_STRVAR(key_int_literal_doc,
+"key_int_literal(ctx, raw) -> bytes | None\n\n"
+"The integer strategy on a MySQL string literal of 1-18 ASCII digits ('123') inside a segment\n"
+"(key_int_new): the remapped value as the literal the general path writes ('456'),\n"
+"observed['max'] raised to it; None for any other raw (the general path).");
+
+static PyObject *
+speedups_key_int_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    km_ctx *m = km_get(args, nargs, "key_int_literal");
+    const uchar *p;
+    Py_ssize_t n;
+    long long y;
+    char tmp[32];
+    int r, len;
+    (void)self;
+    if (m == NULL)
+        return NULL;
+    if (!PyBytes_CheckExact(args[1]))
+        Py_RETURN_NONE;
+    p = (const uchar *)PyBytes_AS_STRING(args[1]);
+    n = PyBytes_GET_SIZE(args[1]);
+    if (n < 3 || p[0] != '\'' || p[n - 1] != '\'')
+        Py_RETURN_NONE;
+    r = km_map(m, p + 1, n - 2, &y);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    len = snprintf(tmp, sizeof tmp, "'%lld'", y);
+    return PyBytes_FromStringAndSize(tmp, len);
+}
+
+/* ========================================================================= end of KEYS */
 
 /* ------------------------------------------------------------------------------------------
  * Module
@@ -5352,6 +5926,13 @@ static PyMethodDef speedups_methods[] = {
     {"block_tuples", speedups_block_tuples, METH_VARARGS, block_tuples_doc},
     {"block_memo", speedups_block_memo, METH_NOARGS, block_memo_doc},
     {"num_field", (PyCFunction)(void (*)(void))speedups_num_field, METH_FASTCALL, num_field_doc},   /* NUMFAST */
+    {"feistel_new", speedups_feistel_new, METH_VARARGS, feistel_new_doc},         /* remap: KEYS */
+    {"feistel_int", (PyCFunction)(void (*)(void))speedups_feistel_int, METH_FASTCALL, feistel_int_doc},
+    {"feistel_fill", speedups_feistel_fill, METH_O, feistel_fill_doc},
+    {"feistel_full", speedups_feistel_full, METH_O, feistel_full_doc},
+    {"key_int_new", speedups_key_int_new, METH_VARARGS, key_int_new_doc},
+    {"key_int_field", (PyCFunction)(void (*)(void))speedups_key_int_field, METH_FASTCALL, key_int_field_doc},
+    {"key_int_literal", (PyCFunction)(void (*)(void))speedups_key_int_literal, METH_FASTCALL, key_int_literal_doc},
     {NULL, NULL, 0, NULL},
 };
 

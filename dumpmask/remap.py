@@ -50,6 +50,18 @@ __all__ = [
 ROUNDS = 8  # Feistel rounds (>= 6 needed for a strong PRP on small domains; 8 for margin)
 CACHE_SIZE = 1 << 17  # entries per permutation cache; cleared when full (bounded memory)
 _MAX_BITS = 1024  # widest domain a Feistel here accepts (halves <= 512 bits = one BLAKE2b digest)
+_C_BITS = 64      # widest domain the C Feistel takes (halves <= 32 bits)
+
+# the C Feistel (the KEYS section of _speedups.c): the same values as _Feistel's Python methods,
+# which stay as its pure twin (DUMPMASK_PURE=1, or accel=False)
+_PRF_STATE = speedups.function("prf_state")
+_FEISTEL_NEW = speedups.function("feistel_new")
+_FEISTEL_INT = speedups.function("feistel_int")
+_FEISTEL_FILL = speedups.function("feistel_fill")
+_FEISTEL_FULL = speedups.function("feistel_full")
+_KEY_INT_NEW = speedups.function("key_int_new")
+_KEY_INT_FIELD = speedups.function("key_int_field")
+_KEY_INT_LITERAL = speedups.function("key_int_literal")
 
 
 class RemapError(DumpmaskError):
@@ -70,16 +82,21 @@ class _Feistel:
     type) the round function values are memoised in one array per round, filled lazily: after a
     warm-up a value costs 8 table look-ups instead of 8 BLAKE2b digests. Memory is bounded:
     at most 8 * 2**16 int32 = 2 MiB per permutation. The results are identical either way.
+
+    With the C extension (domains up to 64 bits) encrypt and decrypt run in C (feistel_int:
+    the same round values, the same tables, filled lazily and, after FILL_AFTER values, all at
+    once); the Python methods below are its pure twin.
     """
 
     TABLE_BITS = 16
 
-    __slots__ = ("n", "bits", "wb", "mask_b", "rounds", "rounds_rev", "_tables", "_use_tables", "_calls", "_full")
+    __slots__ = ("n", "bits", "wb", "mask_b", "rounds", "rounds_rev", "_tables", "_use_tables", "_calls", "_full",
+                 "_states", "_c")
 
     #: after this many values, fill the round tables completely and use the unrolled path
     FILL_AFTER = 20_000
 
-    def __init__(self, key: Key, base_domain: str, n: int, tables: bool = True):
+    def __init__(self, key: Key, base_domain: str, n: int, tables: bool = True, accel: bool = True):
         if n < 1:
             raise RemapError(f"empty remapping range for {base_domain}")
         self.n = n
@@ -103,6 +120,35 @@ class _Feistel:
         self._tables = None  # allocated on first use
         self._calls = 0
         self._full = False
+        self._c = None   # the C context, made at first use (feistel_new)
+        self._states = None
+        if accel and _FEISTEL_NEW is not None and bits <= _C_BITS:
+            # the rounds' PRF states in C: Key.hasher(f"{base_domain}:r{i}", 8)'s (w_out <= 32)
+            self._states = tuple(
+                _PRF_STATE(key.secret, hashlib.blake2b(f"{base_domain}:r{i}".encode(), digest_size=32).digest(), 8)
+                for i in range(ROUNDS))
+
+    @property
+    def accelerated(self) -> bool:
+        """encrypt / decrypt run in C."""
+        return self._states is not None
+
+    def c_context(self):
+        """The C context (feistel_new; made at the first call, with the round tables), or None
+        without the C path."""
+        c = self._c
+        if c is None and self._states is not None:
+            tabs = (self._tables or self._alloc_tables()) if self._use_tables else None
+            c = self._c = _FEISTEL_NEW(self._states, self.n - 1, self.wb, self.bits // 2,
+                                       None if tabs is None else tuple(tabs), self.FILL_AFTER)
+        return c
+
+    @property
+    def full(self) -> bool:
+        """Every round-table entry is computed (the tables keyspans takes)."""
+        if self._c is not None:
+            return _FEISTEL_FULL(self._c)
+        return self._full
 
     def _alloc_tables(self):
         wa, wb = self.bits // 2, self.wb
@@ -179,7 +225,16 @@ class _Feistel:
 
     def _fill_all(self) -> None:
         """Compute every round-table entry (at most 8 * 2**16 keyed hashes, once): from then on
-        a value costs eight array look-ups and no checks."""
+        a value costs eight array look-ups and no checks (nothing without tables)."""
+        if not self._use_tables:
+            return
+        if self._states is not None:
+            _FEISTEL_FILL(self.c_context())
+            self._full = True
+            return
+        self._py_fill_all()
+
+    def _py_fill_all(self) -> None:
         tabs = self._tables or self._alloc_tables()
         from_bytes = int.from_bytes
         for tab, (h, nin, mout) in zip(tabs, self.rounds):
@@ -207,6 +262,8 @@ class _Feistel:
 
     def encrypt(self, x: int) -> int:
         """x in [0, n) -> [0, n). Cycle-walks: on average < 2 Feistel passes."""
+        if self._states is not None:
+            return _FEISTEL_INT(self._c or self.c_context(), x, False)
         n = self.n
         if self._full:
             enc = self._enc_full
@@ -222,6 +279,8 @@ class _Feistel:
         return y
 
     def decrypt(self, y: int) -> int:
+        if self._states is not None:
+            return _FEISTEL_INT(self._c or self.c_context(), y, True)
         n = self.n
         x = self._dec(y)
         while x >= n:
@@ -307,14 +366,14 @@ class IntPermutation:
     __slots__ = ("lo", "hi", "domain", "_f", "_cache", "_cache_size")
 
     def __init__(self, key: Key, lo: int, hi: int, domain: str = "int", cache_size: int = CACHE_SIZE,
-                 tables: bool = True):
+                 tables: bool = True, accel: bool = True):
         if not isinstance(lo, int) or not isinstance(hi, int) or hi < lo:
             raise RemapError(f"invalid remapping range [{lo}, {hi}] of {domain}")
         self.lo = lo
         self.hi = hi
         self.domain = domain
         n = hi - lo + 1
-        self._f = _Feistel(key, f"remap:int:{domain}:{lo}:{hi}", n, tables) if n > 1 else None
+        self._f = _Feistel(key, f"remap:int:{domain}:{lo}:{hi}", n, tables, accel) if n > 1 else None
         self._cache: dict[int, int] = {}
         self._cache_size = cache_size
 
@@ -724,13 +783,35 @@ class Remapper:
             f = perm._f
             if f is None:
                 return (perm.lo, perm.hi, add, 0, ())
-            if not f._full:
+            if not f.full:
                 return (perm.lo, perm.hi, add, f.wb, None)
             return (perm.lo, perm.hi, add, f.wb, tuple(f._tables))
         segs = [seg(self.perm, self.offset)]
         if self.upper is not None:
             segs.append(seg(self.upper, self.lo - (self.mid + 1)))
         return segs
+
+    def _c_raw_int(self, observed: dict, general):
+        """raw_int in C (key_int_field: plain digits in a segment, the same bytes and observed
+        maximum; every other raw field goes to `general`), or None without the C path."""
+        if _KEY_INT_NEW is None or self.strategy != "randomInteger":
+            return None
+        segs = []
+        parts = [(self.perm, self.offset)]
+        if self.upper is not None:
+            parts.append((self.upper, self.lo - (self.mid + 1)))
+        lim = 1 << 62
+        for perm, add in parts:
+            f = perm._f
+            if not (0 <= perm.lo <= perm.hi <= lim and -lim <= add <= lim):
+                return None
+            if f is None:
+                segs.append((perm.lo, perm.hi, add, None))
+            elif f.accelerated:
+                segs.append((perm.lo, perm.hi, add, f.c_context))   # made at the segment's first value
+            else:
+                return None
+        return partial(_KEY_INT_FIELD, _KEY_INT_NEW(tuple(segs), observed, general))
 
     def for_column(self, col, where: str):
         strategy = self.strategy
@@ -773,7 +854,13 @@ class Remapper:
                 if y > observed["max"]:
                     observed["max"] = y
                 return b"%d" % y
-            fn.raw_int = raw_int
+            c_raw = self._c_raw_int(observed, raw_int)
+            fn.raw_int = c_raw or raw_int
+            if c_raw is not None:
+                # a MySQL '123' literal (quoted digits) in C: the general path's bytes ('456',
+                # UNCHANGED when the same); only mode 1 (a COPY field of digits is raw_int's)
+                lit = partial(_KEY_INT_LITERAL, c_raw.args[0])
+                fn.field_fast = lambda mode, encode: lit if mode == 1 else None
             fn.key_segments = self.key_segments   # (keyspans: the same values, in C)
         elif strategy != "uuid" and _TEXT_KEY_FIELD is not None and not binary:
             # a plain raw field permuted in C without decoding (py_text_key_field: the same bytes)

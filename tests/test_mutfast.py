@@ -269,3 +269,24 @@ def test_text_key_field_is_used_with_c():
     assert hasattr(fn, "field_fast") == (speedups.function("text_key_field") is not None)
     if hasattr(fn, "field_fast"):
         assert fn.field_fast(0, None)(b"ORD-2024-0001") == postgres.copy_encode(_TEXT_PERM.map("ORD-2024-0001"))
+
+
+# every length of what a round hashes around the 128-byte block: the state's buffered bytes
+# (domain digest, length, shape, chunk index, the other chunks) + the round's 1 + 1-16 bytes
+KEY_BLOCK_EDGE = st.builds(lambda a, pad, b, tail: a + "-" * pad + b + "." * tail,
+                           st.text(alphabet="AZaz09", min_size=1, max_size=30), st.integers(0, 130),
+                           st.text(alphabet="az09", max_size=12), st.integers(0, 40))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(KEY_BLOCK_EDGE, st.text(alphabet="0123456789-", min_size=38, max_size=200),
+                       st.text(alphabet="Zz9 ", min_size=1, max_size=90)), mode=st.sampled_from([0, 1]))
+def test_text_key_field_shapes_at_the_block_edge(c, value, mode):
+    """text_key_field (one laid-out block per round, or the general update when the round's
+    input does not fit in the last block) gives the pure twin's bytes, and the permutation's."""
+    state = c.prf_state(KEY.secret, domain_prefix("remap:text:text"), 8)
+    raw = postgres.copy_encode(value) if mode == 0 else mysql_lex.encode_string(value.encode())
+    got = c.text_key_field(state, mode, raw)
+    assert got == py_text_key_field(_TEXT_PERM, mode, raw), value
+    want = _TEXT_PERM.map(value)
+    assert got == (postgres.copy_encode(want) if mode == 0 else mysql_lex.encode_string(want.encode()))

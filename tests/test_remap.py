@@ -298,7 +298,7 @@ def test_int_permutation_after_full_table_fill_matches_hash_rounds():
     slow = _P(k, 0, 4095, tables=False)
     for x in range(30_000):  # drives the fast permutation past its fill threshold
         fast.map_uncached(x % 4096)
-    assert fast._f._full
+    assert fast._f.full
     outs = [fast.map_uncached(x) for x in range(4096)]
     assert outs == [slow.map_uncached(x) for x in range(4096)]
     assert sorted(outs) == list(range(4096))

@@ -1077,3 +1077,137 @@ def test_probe_tokens_random(c, raw, known, seed, bloom):
     else:
         target = hashes
     assert c.probe_tokens(raw, seed, target) == py_probe_tokens(raw, seed, target)
+
+
+# --------------------------------------------------------------------------- the integer Feistel in C
+
+from dumpmask import remap  # noqa: E402
+from dumpmask.errors import MaskingError  # noqa: E402
+
+_C_REMAP = ("_PRF_STATE", "prf_state"), ("_FEISTEL_NEW", "feistel_new"), ("_FEISTEL_INT", "feistel_int"), \
+    ("_FEISTEL_FILL", "feistel_fill"), ("_FEISTEL_FULL", "feistel_full"), ("_KEY_INT_NEW", "key_int_new"), \
+    ("_KEY_INT_FIELD", "key_int_field"), ("_KEY_INT_LITERAL", "key_int_literal")
+
+
+def _remap_c(monkeypatch, c, on: bool) -> None:
+    """remap's C functions: the extension's (also under DUMPMASK_PURE=1), or none (the pure twin)."""
+    for attr, name in _C_REMAP:
+        monkeypatch.setattr(remap, attr, getattr(c, name) if on else None)
+
+
+KEYS_DIFF = settings(DIFF, max_examples=300)   # (a pure table fill is ~0.5 s)
+
+_SPAN = st.one_of(st.integers(0, 300), st.integers(300, 70_000), st.integers(70_000, 2**32),
+                  st.integers(2**32, 2**64 - 1), st.integers(2**64, 2**70), st.sampled_from([1, 2, 3, 255, 256, 65535,
+                                                                                            65536, 2**31 - 2, 2**32 - 1]))
+
+
+@KEYS_DIFF
+@given(secret=st.binary(min_size=1, max_size=40).filter(lambda b: b.strip()), span=_SPAN, tables=st.booleans(),
+       fill=st.sampled_from(["lazy", "full", "after"]), xs=st.lists(st.integers(0, 2**70), min_size=1, max_size=12),
+       decrypt_first=st.booleans())
+def test_feistel_c_is_the_pure_twin(c, monkeypatch, secret, span, tables, fill, xs, decrypt_first):
+    """The C Feistel (feistel_int: lazily filled tables, fully filled tables, no tables, ranges
+    past 2**32 without tables) gives the pure methods' values, encrypt and decrypt, and leaves
+    the same round tables."""
+    key = Key(secret, weak_key_ok=True)
+    n = span + 1
+    if fill == "after":
+        monkeypatch.setattr(remap._Feistel, "FILL_AFTER", len(xs) // 2)
+    _remap_c(monkeypatch, c, True)
+    fast = remap._Feistel(key, "remap:int:t", n, tables)
+    pure = remap._Feistel(key, "remap:int:t", n, tables, accel=False)
+    assert fast.accelerated == ((n - 1).bit_length() <= 64) and not pure.accelerated
+    if fill == "full":
+        fast._fill_all()
+        pure._fill_all()
+    xs = [x % n for x in xs] + [0, n - 1]
+    if decrypt_first:   # the tables filled by decryptions first
+        assert [fast.decrypt(x) for x in xs] == [pure.decrypt(x) for x in xs]
+    enc = [fast.encrypt(x) for x in xs]
+    assert enc == [pure.encrypt(x) for x in xs]
+    assert all(0 <= y < n for y in enc)
+    assert [fast.decrypt(y) for y in enc] == xs == [pure.decrypt(y) for y in enc]
+    assert [fast.decrypt(x) for x in xs] == [pure.decrypt(x) for x in xs]
+    if fast._use_tables and fast.accelerated:
+        assert [list(t) for t in fast._tables] == [list(t) for t in pure._tables]
+        assert fast.full == pure.full
+
+
+def test_feistel_c_fills_every_table_entry(c, monkeypatch):
+    """feistel_fill (after FILL_AFTER values, or _fill_all) computes the same tables as the
+    pure fill, and a 16-bit-halves permutation stays a bijection on a sample."""
+    _remap_c(monkeypatch, c, True)
+    key = Key(TEST_KEY)
+    for n in (5, 4096, 70_001, 2**32):
+        fast = remap._Feistel(key, f"remap:int:f{n}", n)
+        pure = remap._Feistel(key, f"remap:int:f{n}", n, accel=False)
+        fast._fill_all()
+        pure._fill_all()
+        assert fast.full and pure.full
+        assert [list(t) for t in fast._tables] == [list(t) for t in pure._tables]
+        xs = range(0, n, max(1, n // 3000))
+        assert [fast.encrypt(x) for x in xs] == [pure.encrypt(x) for x in xs]
+
+
+def _int_fns(monkeypatch, c, on, lo, hi, split):
+    with monkeypatch.context() as m:
+        _remap_c(m, c, on)
+        r = remap.Remapper(Key(TEST_KEY), "randomInteger", lo, hi, "int[t]", split=split)
+        fn = r.for_column(type("C", (), {"kind": "int"})(), "t.c")
+    return fn
+
+
+_INT_RAW = st.one_of(st.integers(0, 10**6).map(lambda v: b"%d" % v), st.integers(0, 10**20).map(lambda v: b"%d" % v),
+                     st.integers(0, 99).map(lambda v: b"%03d" % v),
+                     st.sampled_from([b"", b"-5", b"+3", b" 4", b"007", b"0", b"7", b"12a", b"\xd9\xa3", b"1_0",
+                                      b"999999999999999999", b"1000000000000000000"]))
+
+
+def _outcome_of(fn, raw):
+    try:
+        return "ok", fn(raw)
+    except MaskingError as e:
+        return "error", str(e)
+
+
+@KEYS_DIFF
+@given(raws=st.lists(_INT_RAW, max_size=12), lo=st.sampled_from([0, 1, 7, 2**31]),
+       width=st.sampled_from([0, 1, 2, 9, 300, 5000, 70_000, 2**31 - 2, 2**40, 2**61]), split=st.booleans())
+def test_key_int_field_is_raw_int(c, monkeypatch, raws, lo, width, split):
+    """The integer strategy's raw_int in C (key_int_field) and the Python one give the same bytes,
+    the same errors and the same observed maximum, value after value."""
+    hi = lo + width
+    if split and width < 1:
+        return
+    fast = _int_fns(monkeypatch, c, True, lo, hi, split)
+    pure = _int_fns(monkeypatch, c, False, lo, hi, split)
+    assert type(fast.raw_int) is not type(pure.raw_int)
+    for raw in raws:
+        assert _outcome_of(fast.raw_int, raw) == _outcome_of(pure.raw_int, raw), raw
+        assert fast.observed == pure.observed
+
+
+_LIT_RAW = st.one_of(_INT_RAW.map(lambda r: b"'" + r + b"'"), _INT_RAW, st.sampled_from([b"NULL", b"''", b"'", b"'5",
+                                                                                          b"_binary '5'", b"0x35"]))
+
+
+@KEYS_DIFF
+@given(raws=st.lists(_LIT_RAW, max_size=12), lo=st.sampled_from([0, 1, 7]),
+       width=st.sampled_from([1, 9, 300, 70_000, 2**31 - 2, 2**40]), split=st.booleans())
+def test_key_int_literal_is_the_general_path(c, monkeypatch, raws, lo, width, split):
+    """MySQL fields of an integer key: the C paths (key_int_literal for '123', key_int_field
+    for 123) give the general path's bytes, errors, counts and observed maximum; COPY fields
+    likewise."""
+    hi = lo + width
+    fast = _int_fns(monkeypatch, c, True, lo, hi, split)
+    pure = _int_fns(monkeypatch, c, False, lo, hi, split)
+    assert hasattr(fast, "field_fast") and not hasattr(pure, "field_fast")
+    tf, tp = Tally(), Tally()
+    mf, mp = my_field_fns(fast, "int", "c", tf).sql, my_field_fns(pure, "int", "c", tp).sql
+    cf, cp = pg_field_fns(fast, "int", "c", tf).copy, pg_field_fns(pure, "int", "c", tp).copy
+    for raw in raws:
+        assert _outcome_of(mf, raw) == _outcome_of(mp, raw), raw
+        assert _outcome_of(cf, raw) == _outcome_of(cp, raw), raw
+        assert fast.observed == pure.observed
+        assert (tf.changed, tf.nulls) == (tp.changed, tp.nulls)
