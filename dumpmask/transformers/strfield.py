@@ -21,6 +21,7 @@ know no dialect: only the two modes' escapes, which tests hold to the dialects' 
 from __future__ import annotations
 
 import re
+import warnings
 from array import array
 from bisect import bisect_right
 from functools import partial
@@ -202,7 +203,9 @@ def one_char_set(pattern: str, flags: int):
     character (run). None for anything else (case-insensitive, ASCII or locale matching,
     groups, other repeats, anchors, alternations: the Python call)."""
     try:
-        p = _sre_p.parse(pattern, flags)
+        with warnings.catch_warnings():    # re.compile warned already (a FutureWarning)
+            warnings.simplefilter("ignore")
+            p = _sre_p.parse(pattern, flags)
     except Exception:  # noqa: BLE001 - not for this path (compiling it is the rules' check)
         return None
     allowed = _sre_c.SRE_FLAG_UNICODE | _sre_c.SRE_FLAG_VERBOSE | _sre_c.SRE_FLAG_MULTILINE | _sre_c.SRE_FLAG_DOTALL
