@@ -5393,6 +5393,72 @@ speedups_charsub_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+PyDoc_STRVAR(memo_first_doc,
+"memo_first(plain, slow, cache, cache_max, max_field, unchanged, raw) -> object\n\n"
+"work.py's memo miss with a plain-field path first (_plain_first): r = plain(raw); slow(raw)\n"
+"when r is None; else `unchanged` when r == raw, remembered in the dict cache (cleared when it\n"
+"holds cache_max entries) when len(raw) <= max_field, and returned.");
+
+static PyObject *
+speedups_memo_first(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *plain, *slow, *cache, *unchanged, *raw, *r;
+    Py_ssize_t cache_max, max_field, n;
+    int eq;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "memo_first takes 7 arguments");
+        return NULL;
+    }
+    plain = args[0];
+    slow = args[1];
+    cache = args[2];
+    unchanged = args[5];
+    raw = args[6];
+    cache_max = PyLong_AsSsize_t(args[3]);
+    max_field = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyDict_Check(cache)) {
+        PyErr_SetString(PyExc_TypeError, "memo_first: cache is a dict");
+        return NULL;
+    }
+    r = PyObject_CallOneArg(plain, raw);
+    if (r == NULL)
+        return NULL;
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return PyObject_CallOneArg(slow, raw);
+    }
+    if (r == raw)
+        eq = 1;
+    else if (PyBytes_CheckExact(r) && PyBytes_CheckExact(raw))
+        eq = PyBytes_GET_SIZE(r) == PyBytes_GET_SIZE(raw)
+            && memcmp(PyBytes_AS_STRING(r), PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(r)) == 0;
+    else if ((eq = PyObject_RichCompareBool(r, raw, Py_EQ)) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    if (eq) {
+        Py_DECREF(r);
+        r = unchanged;
+        Py_INCREF(r);
+    }
+    n = PyObject_Length(raw);
+    if (n < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    if (n <= max_field) {
+        if (PyDict_GET_SIZE(cache) >= cache_max)
+            PyDict_Clear(cache);
+        if (PyDict_SetItem(cache, raw, r) < 0) {
+            Py_DECREF(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
 /* ===================================================================== end of STRFIELD */
 
 /* ------------------------------------------------------------------------------------------
@@ -5438,6 +5504,7 @@ static PyMethodDef speedups_methods[] = {
     {"cum_pick_field", (PyCFunction)(void (*)(void))speedups_cum_pick_field, METH_FASTCALL, cum_pick_field_doc},
     {"shape_field", (PyCFunction)(void (*)(void))speedups_shape_field, METH_FASTCALL, shape_field_doc},
     {"charsub_field", (PyCFunction)(void (*)(void))speedups_charsub_field, METH_FASTCALL, charsub_field_doc},
+    {"memo_first", (PyCFunction)(void (*)(void))speedups_memo_first, METH_FASTCALL, memo_first_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -379,3 +379,71 @@ def test_a_broken_fast_path_fails_the_comparison(monkeypatch):
             _compare("partial", {"first": 2, "last": 0}, [(b"", b"'a\\\"bc'")], pure=True)
     finally:
         _FNS.clear()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raws=st.lists(st.one_of(COPY_RAW, st.just(b"x" * 5000)), min_size=1, max_size=30),
+       cache_max=st.integers(1, 5))
+def test_memo_first_c_is_the_python_miss(c, monkeypatch, raws, cache_max):
+    """work._plain_first in C (memo_first) against its Python closure: the same results (by
+    identity: UNCHANGED, the NULL field) and the same memo after each miss."""
+    from dumpmask import work
+
+    def plain(raw):
+        if raw[:1] == b"\\":
+            return None
+        if raw[:1] == b"n":
+            return NULL_COPY
+        if raw[:1] == b"x":
+            return 1 / 0 if raw[1:2] == b"!" else raw
+        return raw[::-1]
+
+    def slow(raw):
+        return b"slow:" + raw
+
+    got_cache, want_cache = {}, {}
+    fast = work._plain_first(plain, slow, got_cache, cache_max)
+    assert fast.func is c.memo_first
+    with monkeypatch.context() as m:
+        m.setattr(work, "_C_MEMO_FIRST", None)
+        twin = work._plain_first(plain, slow, want_cache, cache_max)
+    for raw in raws + [b"x!"]:
+        try:
+            want = twin(raw)
+        except ZeroDivisionError:
+            with pytest.raises(ZeroDivisionError):
+                fast(raw)
+            continue
+        got = fast(raw)
+        assert got == want and (got is UNCHANGED) == (want is UNCHANGED) and (got is NULL_COPY) == (want is NULL_COPY)
+        assert got_cache == want_cache and [k for k in got_cache] == [k for k in want_cache]
+
+
+class _Shout(REGISTRY["partial"].__mro__[1]):     # a plugin's Transformer (not registered)
+    """Upper case; "drop" -> NULL; "boom" -> an error; "bytes" -> not text."""
+
+    name = "test.shout"
+    call_on_plain = True
+
+    def __call__(self, value):
+        if value == "boom":
+            raise MaskingError("c: shout: boom")
+        if value == "bytes":
+            return b"bytes"
+        return None if value == "drop" else None if value is None else value.upper()
+
+
+@settings(max_examples=100, deadline=None)
+@given(raws=st.lists(st.tuples(COPY_RAW | st.sampled_from([b"drop", b"boom", b"bytes"]),
+                               MY_RAW | st.sampled_from([b"'drop'", b"'boom'", b"'bytes'"])), min_size=1, max_size=6))
+def test_a_class_that_opts_in_gets_str_field(raws):
+    """Transformer.field_fast for call_on_plain: __call__ between C's decode and encode, its
+    errors (and what is not text) left to the general path."""
+    for (copy_raw, my_raw) in raws:
+        for dialect, fns, raw, null in (("postgres", pg_field_fns, copy_raw, NULL_COPY),
+                                        ("mysql", my_field_fns, my_raw, NULL_SQL)):
+            t = _Shout(KEY, {}, TEXT_COL)
+            t.bind_dialect(dialect)
+            fast, general = fns(t, "text", "c", Tally()), fns(General(t), "text", "c", Tally())
+            assert fast.plain is not None and general.plain is None
+            assert outcome(fast.miss, raw, null) == outcome(general.miss, raw, null), raw
