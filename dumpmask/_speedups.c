@@ -5887,6 +5887,857 @@ speedups_key_int_literal(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 
 /* ========================================================================= end of KEYS */
 
+/* ==========================================================================================
+ * STRFIELD (area: strfield): the text mutations whose work is a small Python function, on a
+ * *plain* raw field (plain_field of the FAKES section: mode 0 a COPY text field, 1 a MySQL
+ * '...' literal) without decoding and encoding it in Python.
+ *
+ * str_field decodes the value to a str in C, calls the mutation's function on it and writes
+ * the result the way the dialect's encoder writes it (postgres.copy_encode /
+ * mysql_lex.encode_string of its UTF-8); list_field splits the value on a separator, strips
+ * each element's blanks (str.strip) and sends it through the element mutation's own field
+ * function; cum_pick_field is the weighted pick of `choice` (bisect over cumulative weights).
+ * Whatever C cannot do exactly as the general path (decode, the mutation, encode in work.py)
+ * gives None: the caller's general path, which also raises the mutation's errors.
+ * Twins: dumpmask/transformers/fastprf.py (py_str_field, py_list_field, py_cum_pick_field);
+ * tests/test_strfield.py holds them, and both against the general path, to the same bytes.
+ * ======================================================================================== */
+
+/* the second byte of a value byte's escape (0: written as it is): copy_encode (mode 0),
+ * encode_string (mode 1, inside the quotes) */
+static const uchar SF_ESC[2][256] = {
+    {['\\'] = '\\', [0x08] = 'b', [0x0c] = 'f', [0x0a] = 'n', [0x0d] = 'r', [0x09] = 't', [0x0b] = 'v'},
+    {[0x00] = '0', [0x0a] = 'n', [0x0d] = 'r', ['\\'] = '\\', ['\''] = '\'', ['"'] = '"', [0x1a] = 'Z'},
+};
+
+/* a value's bytes written as the dialect writes them: a new bytes object */
+static PyObject *
+sf_encode(int mode, const uchar *p, Py_ssize_t n)
+{
+    const uchar *esc = SF_ESC[mode];
+    Py_ssize_t k = n + (mode == 1 ? 2 : 0), i;
+    PyObject *out;
+    uchar *o;
+    for (i = 0; i < n; i++)
+        if (esc[p[i]])
+            k++;
+    out = PyBytes_FromStringAndSize(NULL, k);
+    if (out == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(out);
+    if (mode == 1)
+        *o++ = '\'';
+    if (k == n + (mode == 1 ? 2 : 0)) {
+        memcpy(o, p, (size_t)n);
+        o += n;
+    } else {
+        for (i = 0; i < n; i++) {
+            uchar c = p[i], e = esc[c];
+            if (e) {
+                *o++ = '\\';
+                *o++ = e;
+            } else {
+                *o++ = c;
+            }
+        }
+    }
+    if (mode == 1)
+        *o = '\'';
+    return out;
+}
+
+/* a field as the dialect's encoder writes it (sf_encode's output) -> the value's bytes into
+ * dst (room for n bytes; NULL: only the check); -1 when it is not such a field */
+static Py_ssize_t
+sf_decode(int mode, const uchar *p, Py_ssize_t n, uchar *dst)
+{
+    Py_ssize_t i, o = 0;
+    if (mode == 1) {
+        if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
+            return -1;
+        p++;
+        n -= 2;
+    }
+    for (i = 0; i < n; i++) {
+        uchar c = p[i], v;
+        if (c != '\\') {
+            if (mode == 1 && c == '\'')
+                return -1;
+            if (SF_ESC[mode][c])      /* a byte the encoder escapes, written raw */
+                return -1;
+            if (dst)
+                dst[o++] = c;
+            continue;
+        }
+        if (++i >= n)
+            return -1;
+        switch (p[i]) {
+        case '\\': v = '\\'; break;
+        case 'n': v = 0x0a; break;
+        case 'r': v = 0x0d; break;
+        case 'b': if (mode != 0) return -1; v = 0x08; break;
+        case 'f': if (mode != 0) return -1; v = 0x0c; break;
+        case 't': if (mode != 0) return -1; v = 0x09; break;
+        case 'v': if (mode != 0) return -1; v = 0x0b; break;
+        case '0': if (mode != 1) return -1; v = 0x00; break;
+        case '\'': if (mode != 1) return -1; v = '\''; break;
+        case '"': if (mode != 1) return -1; v = '"'; break;
+        case 'Z': if (mode != 1) return -1; v = 0x1a; break;
+        default: return -1;
+        }
+        if (dst)
+            dst[o++] = v;
+    }
+    return o;
+}
+
+static int
+sf_mode(PyObject *o, int *mode)
+{
+    long m = PyLong_AsLong(o);
+    if (m == -1 && PyErr_Occurred())
+        return -1;
+    if (m != 0 && m != 1) {
+        PyErr_SetString(PyExc_ValueError, "mode is 0 (COPY text) or 1 (a MySQL '...' literal)");
+        return -1;
+    }
+    *mode = (int)m;
+    return 0;
+}
+
+/* A Python call's failure: an Exception is the general path's to raise again (None), anything
+ * else (KeyboardInterrupt, SystemExit) goes up. */
+static PyObject *
+sf_failed(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return NULL;
+}
+
+/* a str's UTF-8 (strict: a str with surrogates gives 0, no error set); *tmp the bytes object
+ * that holds it (NULL for an ASCII str's own data); -1 an error set */
+static int
+sf_utf8(PyObject *s, const uchar **p, Py_ssize_t *n, PyObject **tmp)
+{
+    *tmp = NULL;
+    if (PyUnicode_IS_ASCII(s)) {
+        *p = (const uchar *)PyUnicode_DATA(s);
+        *n = PyUnicode_GET_LENGTH(s);
+        return 1;
+    }
+    *tmp = PyUnicode_AsUTF8String(s);
+    if (*tmp == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
+    }
+    *p = (const uchar *)PyBytes_AS_STRING(*tmp);
+    *n = PyBytes_GET_SIZE(*tmp);
+    return 1;
+}
+
+PyDoc_STRVAR(str_field_doc,
+"str_field(mode, fn, null, keep_empty, raw) -> bytes | None\n\n"
+"For a plain raw field (see prf_field; mode 0: a COPY text field, 1: a MySQL '...' literal):\n"
+"fn(value) written as the dialect writes it (postgres.copy_encode / mysql_lex.encode_string\n"
+"of its UTF-8), `null` itself when fn gives None, raw itself when it gives the value back (or\n"
+"for an empty value when keep_empty). None when the field is not plain, fn raises an\n"
+"Exception or gives what is not a str, or a str with surrogates: the caller's general path.");
+
+static PyObject *
+speedups_str_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *fn, *null, *rawobj, *s, *r, *tmp, *out;
+    const uchar *body, *rp;
+    Py_ssize_t blen, rn;
+    int mode, keep_empty, ok;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "str_field takes 5 arguments");
+        return NULL;
+    }
+    if (sf_mode(args[0], &mode) < 0)
+        return NULL;
+    fn = args[1];
+    null = args[2];
+    keep_empty = PyObject_IsTrue(args[3]);
+    if (keep_empty < 0)
+        return NULL;
+    rawobj = args[4];
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    s = PyUnicode_DecodeUTF8((const char *)body, blen, NULL);   /* plain: strict UTF-8 */
+    if (s == NULL)
+        return NULL;
+    r = PyObject_CallOneArg(fn, s);
+    Py_DECREF(s);
+    if (r == NULL)
+        return sf_failed();
+    if (r == Py_None) {
+        Py_DECREF(r);
+        Py_INCREF(null);
+        return null;
+    }
+    if (!PyUnicode_Check(r)) {
+        Py_DECREF(r);
+        Py_RETURN_NONE;
+    }
+    ok = sf_utf8(r, &rp, &rn, &tmp);
+    if (ok <= 0) {
+        Py_DECREF(r);
+        if (ok < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (rn == blen && memcmp(rp, body, (size_t)rn) == 0) {   /* the value back: its bytes as written */
+        out = rawobj;
+        Py_INCREF(out);
+    } else {
+        out = sf_encode(mode, rp, rn);
+    }
+    Py_XDECREF(tmp);
+    Py_DECREF(r);
+    return out;
+}
+
+/* the code point of the strictly valid UTF-8 sequence at p (len bytes) */
+static inline Py_UCS4
+sf_cp(const uchar *p, Py_ssize_t len)
+{
+    switch (len) {
+    case 1: return p[0];
+    case 2: return ((Py_UCS4)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+    case 3: return ((Py_UCS4)(p[0] & 0x0F) << 12) | ((Py_UCS4)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    default:
+        return ((Py_UCS4)(p[0] & 0x07) << 18) | ((Py_UCS4)(p[1] & 0x3F) << 12) | ((Py_UCS4)(p[2] & 0x3F) << 6)
+            | (p[3] & 0x3F);
+    }
+}
+
+/* the length of the UTF-8 sequence whose lead byte is c (the bytes are valid UTF-8) */
+static inline Py_ssize_t
+sf_seqlen(uchar c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+typedef struct {
+    uchar *p;
+    Py_ssize_t n, cap;
+} sf_buf;
+
+static int
+sf_put(sf_buf *b, const uchar *p, Py_ssize_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->n + n > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap : 256;
+        uchar *q;
+        while (cap < b->n + n)
+            cap *= 2;
+        q = (uchar *)PyMem_Realloc(b->p, (size_t)cap);
+        if (q == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, p, (size_t)n);
+    b->n += n;
+    return 0;
+}
+
+PyDoc_STRVAR(list_field_doc,
+"list_field(mode, sep, inner, null, raw) -> bytes | None\n\n"
+"The `list` mutation on a plain raw field (see prf_field): the value (UTF-8) split on sep (the\n"
+"separator's UTF-8, not empty), each element stripped of its blanks (str.strip) and, when\n"
+"something is left, written as the dialect writes it and given to inner (the element\n"
+"mutation's field function: a field -> the new field, None for its general path), whose new\n"
+"field is read back (`null`'s bytes: an empty element); the elements joined again with their\n"
+"blanks and sep, written as the dialect writes it; raw itself when that is the value. None when\n"
+"the field is not plain or inner gives None, raises an Exception or what is not such a field.");
+
+static PyObject *
+speedups_list_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *sep, *inner, *null, *rawobj, *out = NULL;
+    const uchar *body, *sp, *np;
+    Py_ssize_t blen, sn, nn, pos;
+    int mode;
+    sf_buf b = {NULL, 0, 0};
+    uchar *dec = NULL;
+    Py_ssize_t deccap = 0;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "list_field takes 5 arguments");
+        return NULL;
+    }
+    if (sf_mode(args[0], &mode) < 0)
+        return NULL;
+    sep = args[1];
+    inner = args[2];
+    null = args[3];
+    rawobj = args[4];
+    if (!PyBytes_Check(sep) || PyBytes_GET_SIZE(sep) == 0 || !PyBytes_Check(null)) {
+        PyErr_SetString(PyExc_TypeError, "list_field: sep (not empty) and null are bytes");
+        return NULL;
+    }
+    sp = (const uchar *)PyBytes_AS_STRING(sep);
+    sn = PyBytes_GET_SIZE(sep);
+    np = (const uchar *)PyBytes_AS_STRING(null);
+    nn = PyBytes_GET_SIZE(null);
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen > 0 && !Py_UNICODE_ISSPACE(sf_cp(body, sf_seqlen(body[0])))) {
+        /* one element, no blanks around it (the usual value): the field is the element's, and
+         * the element's new field the list's */
+        Py_ssize_t k = blen - 1, i;
+        int one = 1;
+        while (k > 0 && (body[k] & 0xC0) == 0x80)
+            k--;
+        if (Py_UNICODE_ISSPACE(sf_cp(body + k, blen - k)))
+            one = 0;
+        for (i = 0; one && i + sn <= blen; i++)
+            if (body[i] == sp[0] && memcmp(body + i, sp, (size_t)sn) == 0)
+                one = 0;
+        if (one) {
+            PyObject *r = PyObject_CallOneArg(inner, rawobj);
+            const uchar *rp;
+            Py_ssize_t rn;
+            if (r == NULL)
+                return sf_failed();
+            if (r == rawobj)
+                return r;
+            if (!PyBytes_Check(r)) {
+                Py_DECREF(r);
+                Py_RETURN_NONE;
+            }
+            rp = (const uchar *)PyBytes_AS_STRING(r);
+            rn = PyBytes_GET_SIZE(r);
+            if (rn == nn && memcmp(rp, np, (size_t)nn) == 0) {    /* NULL: the list is "" */
+                Py_DECREF(r);
+                return PyBytes_FromStringAndSize("''", mode == 1 ? 2 : 0);
+            }
+            if (sf_decode(mode, rp, rn, NULL) < 0) {
+                Py_DECREF(r);
+                Py_RETURN_NONE;
+            }
+            if (rn == PyBytes_GET_SIZE(rawobj) && memcmp(rp, PyBytes_AS_STRING(rawobj), (size_t)rn) == 0) {
+                Py_DECREF(r);
+                Py_INCREF(rawobj);
+                return rawobj;
+            }
+            return r;
+        }
+    }
+    pos = 0;
+    for (;;) {
+        Py_ssize_t end = pos, a, z;
+        int last = 0;
+        /* the next separator (value.split(sep): left to right, not overlapping; UTF-8 matches
+         * only at character boundaries) */
+        while (end + sn <= blen && (body[end] != sp[0] || memcmp(body + end, sp, (size_t)sn) != 0))
+            end++;
+        if (end + sn > blen) {
+            end = blen;
+            last = 1;
+        }
+        a = pos;
+        while (a < end) {                     /* lstrip */
+            Py_ssize_t len = sf_seqlen(body[a]);
+            if (!Py_UNICODE_ISSPACE(sf_cp(body + a, len)))
+                break;
+            a += len;
+        }
+        z = end;
+        while (z > a) {                       /* rstrip */
+            Py_ssize_t k = z - 1;
+            while (k > a && (body[k] & 0xC0) == 0x80)
+                k--;
+            if (!Py_UNICODE_ISSPACE(sf_cp(body + k, z - k)))
+                break;
+            z = k;
+        }
+        if (sf_put(&b, body + pos, a - pos) < 0)
+            goto fail;
+        if (z > a) {
+            PyObject *in = sf_encode(mode, body + a, z - a), *r;
+            const uchar *rp;
+            Py_ssize_t rn, m;
+            if (in == NULL)
+                goto fail;
+            r = PyObject_CallOneArg(inner, in);
+            if (r == NULL) {
+                Py_DECREF(in);
+                out = sf_failed();
+                goto done;
+            }
+            if (r == in) {
+                Py_DECREF(r);
+                Py_DECREF(in);
+                if (sf_put(&b, body + a, z - a) < 0)
+                    goto fail;
+            } else {
+                Py_DECREF(in);
+                if (!PyBytes_Check(r)) {
+                    Py_DECREF(r);
+                    out = Py_None;
+                    Py_INCREF(out);
+                    goto done;
+                }
+                rp = (const uchar *)PyBytes_AS_STRING(r);
+                rn = PyBytes_GET_SIZE(r);
+                if (!(rn == nn && memcmp(rp, np, (size_t)nn) == 0)) {   /* NULL: an empty element */
+                    if (rn > deccap) {
+                        uchar *q = (uchar *)PyMem_Realloc(dec, (size_t)rn);
+                        if (q == NULL) {
+                            Py_DECREF(r);
+                            PyErr_NoMemory();
+                            goto fail;
+                        }
+                        dec = q;
+                        deccap = rn;
+                    }
+                    m = sf_decode(mode, rp, rn, dec);
+                    if (m < 0 || sf_put(&b, dec, m) < 0) {
+                        Py_DECREF(r);
+                        if (m < 0) {
+                            out = Py_None;
+                            Py_INCREF(out);
+                            goto done;
+                        }
+                        goto fail;
+                    }
+                }
+                Py_DECREF(r);
+            }
+        }
+        if (sf_put(&b, body + z, end - z) < 0)
+            goto fail;
+        if (last)
+            break;
+        if (sf_put(&b, sp, sn) < 0)
+            goto fail;
+        pos = end + sn;
+    }
+    if (b.n == blen && (blen == 0 || memcmp(b.p, body, (size_t)blen) == 0)) {
+        out = rawobj;
+        Py_INCREF(out);
+    } else {
+        out = sf_encode(mode, b.p ? b.p : (const uchar *)"", b.n);
+    }
+    goto done;
+fail:
+    out = NULL;
+done:
+    PyMem_Free(b.p);
+    PyMem_Free(dec);
+    return out;
+}
+
+PyDoc_STRVAR(cum_pick_field_doc,
+"cum_pick_field(state, mode, pool, cum, keep_empty, raw) -> object | None\n\n"
+"pool[bisect.bisect_right(cum, x % cum[-1])] with x = int.from_bytes(d[:8], 'big'), d the\n"
+"digest of a plain raw field's value (see prf_field; the state's digest is 8 bytes or more);\n"
+"cum: the cumulative weights, ascending, as native uint64 (array('Q')), one per pool entry.\n"
+"None when the field is not plain; raw itself for an empty value when keep_empty.");
+
+static PyObject *
+speedups_cum_pick_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *pool, *cumobj, *rawobj, *r;
+    const uchar *body;
+    Py_ssize_t blen, n, lo, hi;
+    int mode, keep_empty, i;
+    b2_state s;
+    uchar d[64];
+    uint64_t x = 0, rem, cum[1];
+    const char *cb;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "cum_pick_field takes 6 arguments");
+        return NULL;
+    }
+    if (get_state(args[0], &s) < 0 || sf_mode(args[1], &mode) < 0)
+        return NULL;
+    pool = args[2];
+    cumobj = args[3];
+    keep_empty = PyObject_IsTrue(args[4]);
+    if (keep_empty < 0)
+        return NULL;
+    rawobj = args[5];
+    if (!PyTuple_Check(pool) || !PyBytes_Check(cumobj)) {
+        PyErr_SetString(PyExc_TypeError, "cum_pick_field: pool is a tuple, cum bytes");
+        return NULL;
+    }
+    n = PyTuple_GET_SIZE(pool);
+    if (n < 1 || PyBytes_GET_SIZE(cumobj) != n * (Py_ssize_t)sizeof(uint64_t) || s.outlen < 8) {
+        PyErr_SetString(PyExc_ValueError, "cum_pick_field: one weight per pool entry, a digest of 8 bytes or more");
+        return NULL;
+    }
+    cb = PyBytes_AS_STRING(cumobj);
+    memcpy(cum, cb + (n - 1) * sizeof(uint64_t), sizeof(uint64_t));
+    if (cum[0] == 0) {
+        PyErr_SetString(PyExc_ValueError, "cum_pick_field: the weights' total is 0");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0 && keep_empty) {
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    b2_update(&s, body, blen);
+    b2_final(&s, d);
+    for (i = 0; i < 8; i++)
+        x = (x << 8) | d[i];
+    rem = x % cum[0];
+    lo = 0;                    /* bisect_right: the first entry > rem */
+    hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        uint64_t c;
+        memcpy(&c, cb + mid * sizeof(uint64_t), sizeof c);
+        if (rem < c)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo >= n)               /* cum not ascending: nothing to pick (the caller's general path) */
+        Py_RETURN_NONE;
+    r = PyTuple_GET_ITEM(pool, lo);
+    Py_INCREF(r);
+    return r;
+}
+
+/* the byte offset of code point k (k <= the number of code points) of valid UTF-8 */
+static Py_ssize_t
+sf_offset(const uchar *p, Py_ssize_t n, Py_ssize_t k)
+{
+    Py_ssize_t i = 0;
+    while (k > 0 && i < n) {
+        i += sf_seqlen(p[i]);
+        k--;
+    }
+    return i;
+}
+
+static Py_ssize_t
+sf_count(const uchar *p, Py_ssize_t n)
+{
+    Py_ssize_t i, k = 0;
+    for (i = 0; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            k++;
+    return k;
+}
+
+/* body[:hb] + fill * k + body[tb:], written as the dialect writes it; raw itself when that is
+ * the value */
+static PyObject *
+sf_splice(int mode, PyObject *rawobj, const uchar *body, Py_ssize_t blen, Py_ssize_t hb, const uchar *fill,
+          Py_ssize_t fn, Py_ssize_t k, Py_ssize_t tb)
+{
+    Py_ssize_t n = hb + fn * k + (blen - tb), i;
+    uchar *v, *o;
+    PyObject *out;
+    if (fn == 0)
+        n = hb + (blen - tb);
+    v = (uchar *)PyMem_Malloc((size_t)(n ? n : 1));
+    if (v == NULL)
+        return PyErr_NoMemory();
+    memcpy(v, body, (size_t)hb);
+    o = v + hb;
+    if (fn)
+        for (i = 0; i < k; i++, o += fn)
+            memcpy(o, fill, (size_t)fn);
+    memcpy(o, body + tb, (size_t)(blen - tb));
+    if (n == blen && memcmp(v, body, (size_t)n) == 0) {
+        out = rawobj;
+        Py_INCREF(out);
+    } else {
+        out = sf_encode(mode, v, n);
+    }
+    PyMem_Free(v);
+    return out;
+}
+
+PyDoc_STRVAR(shape_field_doc,
+"shape_field(mode, kind, a, b, fill, raw) -> bytes | None\n\n"
+"A plain raw field's value (see prf_field) with some characters replaced by fill (the fill\n"
+"character's UTF-8), written as the dialect writes it (raw itself when that is the value):\n"
+"kind 1 `partial` (a: first, b: last), 2 `partial.email` (a: 1 keep the first character of\n"
+"the local part), 3 `generalize.prefix` (a: length; fill may be empty): the characters as\n"
+"their __call__ keeps them. None when the field is not plain.");
+
+static PyObject *
+speedups_shape_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *fillobj, *rawobj;
+    const uchar *body, *fill;
+    Py_ssize_t blen, fn, a, b, n, hb, tb, k;
+    int mode;
+    long kind;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "shape_field takes 6 arguments");
+        return NULL;
+    }
+    if (sf_mode(args[0], &mode) < 0)
+        return NULL;
+    kind = PyLong_AsLong(args[1]);
+    a = PyLong_AsSsize_t(args[2]);
+    b = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    fillobj = args[4];
+    rawobj = args[5];
+    if (kind < 1 || kind > 3 || a < 0 || b < 0 || a > ((Py_ssize_t)1 << 40) || b > ((Py_ssize_t)1 << 40)
+        || !PyBytes_Check(fillobj)) {
+        PyErr_SetString(PyExc_ValueError, "shape_field: kind 1-3, 0 <= a, b <= 2**40, fill bytes");
+        return NULL;
+    }
+    fill = (const uchar *)PyBytes_AS_STRING(fillobj);
+    fn = PyBytes_GET_SIZE(fillobj);
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    n = sf_count(body, blen);
+    if (n == 0) {                  /* "" stays "" (each of them) */
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    if (kind == 1) {               /* Partial.__call__ */
+        if (n <= a + b) {
+            hb = 0;
+            k = n;
+            tb = blen;
+        } else {
+            hb = sf_offset(body, blen, a);
+            tb = sf_offset(body, blen, n - b);
+            k = n - a - b;
+        }
+    } else if (kind == 2) {        /* PartialEmail.__call__: value.rpartition("@") */
+        Py_ssize_t at = blen - 1, L;
+        while (at >= 0 && body[at] != '@')
+            at--;
+        if (at < 0) {
+            hb = 0;
+            k = n;
+            tb = blen;
+        } else {
+            L = sf_count(body, at);
+            tb = at;
+            if (a && L > 1) {
+                hb = sf_seqlen(body[0]);
+                k = L - 1;
+            } else {
+                hb = 0;
+                k = L;
+            }
+        }
+    } else {                       /* Prefix.__call__ */
+        Py_ssize_t m = n < a ? n : a;
+        hb = sf_offset(body, blen, m);
+        k = n - m;
+        tb = blen;
+    }
+    return sf_splice(mode, rawobj, body, blen, hb, fill, fn, k, tb);
+}
+
+/* is code point c in the set: items (kind, lo, hi) as uint32 triples, kind 0 the range lo-hi,
+ * 1-6 a category of sre's Unicode str patterns (digit, not digit, space, not space, word,
+ * not word) */
+static int
+sf_in_set(Py_UCS4 c, const uint32_t *items, Py_ssize_t nitems, int negate)
+{
+    Py_ssize_t i;
+    int in = 0;
+    for (i = 0; i < nitems && !in; i++) {
+        const uint32_t *it = items + 3 * i;
+        switch (it[0]) {
+        case 0: in = c >= it[1] && c <= it[2]; break;
+        case 1: in = Py_UNICODE_ISDECIMAL(c) != 0; break;
+        case 2: in = !Py_UNICODE_ISDECIMAL(c); break;
+        case 3: in = Py_UNICODE_ISSPACE(c) != 0; break;
+        case 4: in = !Py_UNICODE_ISSPACE(c); break;
+        case 5: in = Py_UNICODE_ISALNUM(c) || c == '_'; break;
+        case 6: in = !(Py_UNICODE_ISALNUM(c) || c == '_'); break;
+        }
+    }
+    return in != negate;
+}
+
+PyDoc_STRVAR(charsub_field_doc,
+"charsub_field(mode, items, negate, plus, repl, limit, raw) -> bytes | None\n\n"
+"re.sub of a one-character pattern (the set: items, negate; see sf_in_set) with a literal\n"
+"replacement (repl: its UTF-8) on a plain raw field's value (see prf_field): each character in\n"
+"the set (plus: each run of them) replaced by repl, written as the dialect writes it; raw\n"
+"itself when that is the value (and for an empty one). None when the field is not plain, or\n"
+"the new value has more than limit characters (>= 0): the general path's error.");
+
+static PyObject *
+speedups_charsub_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uchar fbuf[FIELD_BUF];
+    PyObject *itemsobj, *replobj, *rawobj, *out;
+    const uchar *body, *repl;
+    const uint32_t *items;
+    Py_ssize_t blen, rn, nitems, limit, i, o = 0, chars = 0, rchars, cap;
+    int mode, negate, plus, prev = 0;
+    uchar *v;
+    uint32_t ibuf[3 * 64];
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "charsub_field takes 7 arguments");
+        return NULL;
+    }
+    if (sf_mode(args[0], &mode) < 0)
+        return NULL;
+    itemsobj = args[1];
+    negate = PyObject_IsTrue(args[2]);
+    plus = PyObject_IsTrue(args[3]);
+    replobj = args[4];
+    limit = PyLong_AsSsize_t(args[5]);
+    rawobj = args[6];
+    if (negate < 0 || plus < 0 || (limit == -1 && PyErr_Occurred()))
+        return NULL;
+    if (!PyBytes_Check(itemsobj) || !PyBytes_Check(replobj) || PyBytes_GET_SIZE(itemsobj) % 12 != 0
+        || PyBytes_GET_SIZE(itemsobj) > (Py_ssize_t)sizeof ibuf) {
+        PyErr_SetString(PyExc_ValueError, "charsub_field: items (at most 64 uint32 triples) and repl are bytes");
+        return NULL;
+    }
+    nitems = PyBytes_GET_SIZE(itemsobj) / 12;
+    memcpy(ibuf, PyBytes_AS_STRING(itemsobj), (size_t)PyBytes_GET_SIZE(itemsobj));
+    items = ibuf;
+    repl = (const uchar *)PyBytes_AS_STRING(replobj);
+    rn = PyBytes_GET_SIZE(replobj);
+    rchars = sf_count(repl, rn);
+    if (!PyBytes_CheckExact(rawobj)
+        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), mode, fbuf, &body, &blen))
+        Py_RETURN_NONE;
+    if (blen == 0) {               /* Regex.__call__: "" stays "" */
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    /* each character (one byte or more) stays or becomes repl */
+    if (rn > 1 && blen > (PY_SSIZE_T_MAX - 4) / rn)
+        Py_RETURN_NONE;
+    cap = blen * (rn > 1 ? rn : 1) + 4;
+    v = (uchar *)PyMem_Malloc((size_t)cap);
+    if (v == NULL)
+        return PyErr_NoMemory();
+    for (i = 0; i < blen;) {
+        Py_ssize_t len = sf_seqlen(body[i]);
+        if (sf_in_set(sf_cp(body + i, len), items, nitems, negate)) {
+            if (!(plus && prev)) {
+                memcpy(v + o, repl, (size_t)rn);
+                o += rn;
+                chars += rchars;
+            }
+            prev = 1;
+        } else {
+            memcpy(v + o, body + i, (size_t)len);
+            o += len;
+            chars++;
+            prev = 0;
+        }
+        i += len;
+    }
+    if (o == blen && memcmp(v, body, (size_t)o) == 0) {
+        out = rawobj;
+        Py_INCREF(out);
+    } else if (limit >= 0 && chars > limit) {
+        out = Py_None;             /* longer than the column: the general path raises */
+        Py_INCREF(out);
+    } else {
+        out = sf_encode(mode, v, o);
+    }
+    PyMem_Free(v);
+    return out;
+}
+
+PyDoc_STRVAR(memo_first_doc,
+"memo_first(plain, slow, cache, cache_max, max_field, unchanged, raw) -> object\n\n"
+"work.py's memo miss with a plain-field path first (_plain_first): r = plain(raw); slow(raw)\n"
+"when r is None; else `unchanged` when r == raw, remembered in the dict cache (cleared when it\n"
+"holds cache_max entries) when len(raw) <= max_field, and returned.");
+
+static PyObject *
+speedups_memo_first(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *plain, *slow, *cache, *unchanged, *raw, *r;
+    Py_ssize_t cache_max, max_field, n;
+    int eq;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "memo_first takes 7 arguments");
+        return NULL;
+    }
+    plain = args[0];
+    slow = args[1];
+    cache = args[2];
+    unchanged = args[5];
+    raw = args[6];
+    cache_max = PyLong_AsSsize_t(args[3]);
+    max_field = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyDict_Check(cache)) {
+        PyErr_SetString(PyExc_TypeError, "memo_first: cache is a dict");
+        return NULL;
+    }
+    r = PyObject_CallOneArg(plain, raw);
+    if (r == NULL)
+        return NULL;
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return PyObject_CallOneArg(slow, raw);
+    }
+    if (r == raw)
+        eq = 1;
+    else if (PyBytes_CheckExact(r) && PyBytes_CheckExact(raw))
+        eq = PyBytes_GET_SIZE(r) == PyBytes_GET_SIZE(raw)
+            && memcmp(PyBytes_AS_STRING(r), PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(r)) == 0;
+    else if ((eq = PyObject_RichCompareBool(r, raw, Py_EQ)) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    if (eq) {
+        Py_DECREF(r);
+        r = unchanged;
+        Py_INCREF(r);
+    }
+    n = PyObject_Length(raw);
+    if (n < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    if (n <= max_field) {
+        if (PyDict_GET_SIZE(cache) >= cache_max)
+            PyDict_Clear(cache);
+        if (PyDict_SetItem(cache, raw, r) < 0) {
+            Py_DECREF(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* ===================================================================== end of STRFIELD */
+
 /* ------------------------------------------------------------------------------------------
  * Module
  * ---------------------------------------------------------------------------------------- */
@@ -5933,6 +6784,12 @@ static PyMethodDef speedups_methods[] = {
     {"key_int_new", speedups_key_int_new, METH_VARARGS, key_int_new_doc},
     {"key_int_field", (PyCFunction)(void (*)(void))speedups_key_int_field, METH_FASTCALL, key_int_field_doc},
     {"key_int_literal", (PyCFunction)(void (*)(void))speedups_key_int_literal, METH_FASTCALL, key_int_literal_doc},
+    {"str_field", (PyCFunction)(void (*)(void))speedups_str_field, METH_FASTCALL, str_field_doc},   /* STRFIELD */
+    {"list_field", (PyCFunction)(void (*)(void))speedups_list_field, METH_FASTCALL, list_field_doc},
+    {"cum_pick_field", (PyCFunction)(void (*)(void))speedups_cum_pick_field, METH_FASTCALL, cum_pick_field_doc},
+    {"shape_field", (PyCFunction)(void (*)(void))speedups_shape_field, METH_FASTCALL, shape_field_doc},
+    {"charsub_field", (PyCFunction)(void (*)(void))speedups_charsub_field, METH_FASTCALL, charsub_field_doc},
+    {"memo_first", (PyCFunction)(void (*)(void))speedups_memo_first, METH_FASTCALL, memo_first_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,6 +15,7 @@ from dumpmask.errors import RulesError
 from dumpmask.protection import PROTECTION, weakest  # noqa: F401  (weakest: for the composite mutations)
 from dumpmask.schema import Column
 
+from .strfield import str_field
 from .validity import NETWORK, base_type, domain_check_error, is_spatial, is_unknown_type
 
 
@@ -65,6 +66,11 @@ class Transformer:
     #: "pseudonymised", "reversible", "kept"); None (a plugin that declares none) is reported as
     #: UNDECLARED_PROTECTION
     protection: ClassVar[str | None] = None
+    #: __call__ reads nothing but the value (no row, no dialect, no state it changes) and gives
+    #: a str or None: the fast field path may then call it on the value of a plain raw field
+    #: decoded in C and write its result in C (field_fast, strfield.str_field). A class (a
+    #: plugin's too) opts in; the bytes are those of the general path (decode, call, encode).
+    call_on_plain: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -162,6 +168,16 @@ class Transformer:
 
     def __call__(self, value: str | None) -> str | None:
         raise NotImplementedError
+
+    def field_fast(self, mode: int, encode):
+        """raw -> the new raw field for a plain raw field (mode 0: a COPY text field, 1: a MySQL
+        '...' literal; transformers.fastprf), `raw` itself when the value stays, None when the
+        caller's general path must do it; encode(str | None) -> the field as the dialect writes
+        it (work.py gives it). None (no fast path) unless the class says call_on_plain: then
+        __call__ on the value decoded in C (strfield.str_field: the same bytes)."""
+        if not self.call_on_plain:
+            return None
+        return str_field(mode, self.__call__, encode(None))
 
     @classmethod
     def help(cls) -> str:

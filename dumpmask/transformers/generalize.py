@@ -13,6 +13,7 @@ from dumpmask.errors import MaskingError, RulesError
 from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
+from .strfield import SHAPE_PREFIX, shape_field
 
 _DATE = re.compile(r"(-?\d{4,})-(\d\d)-(\d\d)")
 
@@ -34,6 +35,11 @@ class Prefix(Transformer):
             raise RulesError("length must be >= 0", where="options.length")
         if len(self.options["fill"]) > 1:
             raise RulesError("fill is one character (or empty)", where="options.fill")
+
+    def field_fast(self, mode: int, encode):
+        """__call__ in C on a plain raw field (strfield.shape_field)."""
+        return shape_field(mode, SHAPE_PREFIX, self.options["length"], 0, self.options["fill"], self.__call__,
+                           encode(None))
 
     def __call__(self, value):
         if value is None:

@@ -8,6 +8,7 @@ import re
 from dumpmask.errors import MaskingError, RulesError
 
 from .base import Param, Transformer, register, weakest
+from .strfield import charsub_field, str_field
 
 _NOT_INNER = ("key", "json", "template", "null", "regex")
 
@@ -135,6 +136,14 @@ class Regex(Transformer):
             pos = b
         out.append(text[pos:])
         return "".join(out)
+
+    def field_fast(self, mode: int, encode):
+        """__call__ on a plain raw field decoded and encoded in C (strfield.str_field); a literal
+        replacement of a one-character pattern all in C (strfield.charsub_field)."""
+        if self.mode == "replace":
+            return charsub_field(mode, self.options["pattern"], self.rx.flags, self.options["replace"],
+                                 self.column.length, self.__call__, encode(None))
+        return str_field(mode, self.__call__, encode(None))
 
     def __call__(self, value):
         if value is None or not value:

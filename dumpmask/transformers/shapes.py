@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from functools import partial
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from dumpmask.errors import MaskingError, RulesError
@@ -15,6 +16,7 @@ from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .common import PoolTransformer, PrfTransformer, fit_pool, get_pool
+from .strfield import SHAPE_EMAIL, SHAPE_PARTIAL, cum_pick, list_field, shape_field, str_field
 
 
 @register
@@ -37,6 +39,11 @@ class Partial(Transformer):
             raise RulesError("first and last must be >= 0", where="options")
         if len(self.options["fill"]) != 1:
             raise RulesError("fill is one character", where="options.fill")
+
+    def field_fast(self, mode: int, encode):
+        """__call__ in C on a plain raw field (strfield.shape_field)."""
+        o = self.options
+        return shape_field(mode, SHAPE_PARTIAL, o["first"], o["last"], o["fill"], self.__call__, encode(None))
 
     def __call__(self, value):
         if value is None or not value:
@@ -64,6 +71,11 @@ class PartialEmail(Transformer):
     def setup(self) -> None:
         if len(self.options["fill"]) != 1:
             raise RulesError("fill is one character", where="options.fill")
+
+    def field_fast(self, mode: int, encode):
+        """__call__ in C on a plain raw field (strfield.shape_field)."""
+        o = self.options
+        return shape_field(mode, SHAPE_EMAIL, int(o["keep"] == "first"), 0, o["fill"], self.__call__, encode(None))
 
     def __call__(self, value):
         if value is None or not value:
@@ -242,6 +254,20 @@ class Choice(PrfTransformer):
         r = int.from_bytes(d[:8], "big") % self.cum[-1]
         return self.values[bisect.bisect_right(self.cum, r)]
 
+    def field_fast(self, mode: int, encode):
+        """make() as one C call, the values written as the dialect writes them: without weights
+        (cum = 1..n, so bisect_right(cum, x % n) is x % n) a pick like a pool's, with weights
+        the cumulative pick (strfield.cum_pick). A value with surrogates: PrfTransformer's."""
+        try:
+            for v in self.values:
+                v.encode("utf-8")
+        except UnicodeEncodeError:
+            return super().field_fast(mode, encode)
+        pool, keep_empty = tuple(encode(v) for v in self.values), not self._mask_empty
+        if self.options.get("weights") is None:
+            return partial(self._prf.pick, mode, pool, 0, 8, keep_empty)
+        return cum_pick(self._prf, mode, pool, self.cum, keep_empty) or super().field_fast(mode, encode)
+
 
 _UNSAFE = {"seed", "seed_instance", "seed_locale", "random", "add_provider", "get_providers", "provider",
            "set_formatter", "format", "parse", "get_formatter", "set_arguments", "get_arguments",
@@ -333,6 +359,20 @@ class ListOf(Transformer):
     def bind_dialect(self, dialect) -> None:
         self.dialect = dialect
         self.inner.bind_dialect(dialect)
+
+    def field_fast(self, mode: int, encode):
+        """Each element through the element mutation's own field function, split and joined in C
+        (strfield.list_field); __call__ on the value decoded in C (strfield.str_field) when the
+        element mutation has none."""
+        null = encode(None)
+        inner = self.inner.field_fast(mode, encode)
+        try:
+            sep = self.options["separator"].encode("utf-8")
+        except UnicodeEncodeError:
+            sep = None
+        if inner is not None and sep is not None and type(null) is bytes:
+            return list_field(mode, sep, inner, null)
+        return str_field(mode, self.__call__, null)
 
     def __call__(self, value):
         if value is None:
