@@ -5238,6 +5238,8 @@ speedups_num_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         NF_NONE;
     if (P[0] == NF_TOPCODE) {
         PyObject *tab, *o;
+        if (P[9] < 0 || P[9] > NF_MAXD)
+            NF_NONE;
         if ((nf_i128)V * NF_P10[P[9]] <= (nf_i128)P[8] * NF_P10[s])
             NF_SAME;
         k = P[1] ? 0 : s;
