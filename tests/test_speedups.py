@@ -1150,12 +1150,15 @@ def test_feistel_c_fills_every_table_entry(c, monkeypatch):
         assert [fast.encrypt(x) for x in xs] == [pure.encrypt(x) for x in xs]
 
 
-def _int_fns(monkeypatch, c, on, lo, hi, split):
-    with monkeypatch.context() as m:
-        _remap_c(m, c, on)
+def _int_fns(monkeypatch, c, lo, hi, split):
+    """(C, pure) value functions of an integer key; remap's C functions stay on for the test (the
+    C contexts are made at first use)."""
+    fns = []
+    for on in (False, True):
+        _remap_c(monkeypatch, c, on)
         r = remap.Remapper(Key(TEST_KEY), "randomInteger", lo, hi, "int[t]", split=split)
-        fn = r.for_column(type("C", (), {"kind": "int"})(), "t.c")
-    return fn
+        fns.append(r.for_column(type("C", (), {"kind": "int"})(), "t.c"))
+    return fns[1], fns[0]
 
 
 _INT_RAW = st.one_of(st.integers(0, 10**6).map(lambda v: b"%d" % v), st.integers(0, 10**20).map(lambda v: b"%d" % v),
@@ -1180,8 +1183,7 @@ def test_key_int_field_is_raw_int(c, monkeypatch, raws, lo, width, split):
     hi = lo + width
     if split and width < 1:
         return
-    fast = _int_fns(monkeypatch, c, True, lo, hi, split)
-    pure = _int_fns(monkeypatch, c, False, lo, hi, split)
+    fast, pure = _int_fns(monkeypatch, c, lo, hi, split)
     assert type(fast.raw_int) is not type(pure.raw_int)
     for raw in raws:
         assert _outcome_of(fast.raw_int, raw) == _outcome_of(pure.raw_int, raw), raw
@@ -1200,8 +1202,7 @@ def test_key_int_literal_is_the_general_path(c, monkeypatch, raws, lo, width, sp
     for 123) give the general path's bytes, errors, counts and observed maximum; COPY fields
     likewise."""
     hi = lo + width
-    fast = _int_fns(monkeypatch, c, True, lo, hi, split)
-    pure = _int_fns(monkeypatch, c, False, lo, hi, split)
+    fast, pure = _int_fns(monkeypatch, c, lo, hi, split)
     assert hasattr(fast, "field_fast") and not hasattr(pure, "field_fast")
     tf, tp = Tally(), Tally()
     mf, mp = my_field_fns(fast, "int", "c", tf).sql, my_field_fns(pure, "int", "c", tp).sql
