@@ -37,6 +37,16 @@ def c():
     return _C
 
 
+@pytest.fixture
+def c_in_use(c):
+    """The C module, in use by the transformers (not under DUMPMASK_PURE=1: the twins then)."""
+    from dumpmask import speedups
+
+    if speedups.PURE:
+        pytest.skip("DUMPMASK_PURE=1: the transformers use the twins")
+    return c
+
+
 class General:
     """A value function without the fast hooks: work.py's general (decode, call, encode) path."""
 
@@ -201,9 +211,10 @@ def test_regex_longer_than_the_column_stops_the_row():
         assert f.miss(raw[:2] if dialect == "postgres" else b"'12'") == (b"####" if dialect == "postgres" else b"'####'")
 
 
-def test_the_bench_options_take_the_c_paths(c):
+def test_the_bench_options_take_the_c_paths(c_in_use):
     """The options bench/mutations.py measures each have their C function (a change that sends
     one back to a Python body would pass the comparisons and lose the speed)."""
+    c = c_in_use
     want = {"partial": ({"first": 2, "last": 2}, c.shape_field), "partial.email": ({}, c.shape_field),
             "generalize.prefix": ({"length": 3}, c.shape_field),
             "regex": ({"pattern": "[0-9]", "replace": "#"}, c.charsub_field),
@@ -269,8 +280,9 @@ _CHARSUBS = [o for n, o in CASES if n == "regex" and strfield.one_char_set(o["pa
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.one_of(COPY_RAW, MY_RAW), mode=st.sampled_from([0, 1]))
-def test_shape_and_charsub_fields_are_their_call(c, raw, mode):
+def test_shape_and_charsub_fields_are_their_call(c_in_use, raw, mode):
     """shape_field / charsub_field against str_field's twin over the mutation's __call__."""
+    c = c_in_use
     null = (NULL_COPY, NULL_SQL)[mode]
     for name, options in _SHAPES:
         t = _make(name, options, TEXT_COL, "postgres")
@@ -353,7 +365,8 @@ def test_list_field_c_is_the_twin(c, raw, mode, sep):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.one_of(COPY_RAW, MY_RAW), mode=st.sampled_from([0, 1]), keep=st.booleans(),
        weights=st.lists(st.integers(1, 1 << 40), min_size=1, max_size=6))
-def test_cum_pick_c_is_the_twin(c, raw, mode, keep, weights):
+def test_cum_pick_c_is_the_twin(c_in_use, raw, mode, keep, weights):
+    c = c_in_use
     from itertools import accumulate
 
     prf = Prf(KEY, "test-cum-pick", 8)
@@ -384,9 +397,10 @@ def test_a_broken_fast_path_fails_the_comparison(monkeypatch):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raws=st.lists(st.one_of(COPY_RAW, st.just(b"x" * 5000)), min_size=1, max_size=30),
        cache_max=st.integers(1, 5))
-def test_memo_first_c_is_the_python_miss(c, monkeypatch, raws, cache_max):
+def test_memo_first_c_is_the_python_miss(c_in_use, monkeypatch, raws, cache_max):
     """work._plain_first in C (memo_first) against its Python closure: the same results (by
     identity: UNCHANGED, the NULL field) and the same memo after each miss."""
+    c = c_in_use
     from dumpmask import work
 
     def plain(raw):
