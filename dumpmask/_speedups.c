@@ -143,6 +143,28 @@ bt_end(const uchar *d, Py_ssize_t n, Py_ssize_t i)
  * body_end
  * ---------------------------------------------------------------------------------------- */
 
+/* The end of the token at d[i], a byte of BODY_STOP: past a quoted string or identifier, past a
+ * '/' or '-' that starts no comment; -1 when the body ends at i (';', '#', a comment, or a
+ * string / identifier not closed: the body stops at its opening quote). */
+static inline Py_ssize_t
+body_token(const uchar *d, Py_ssize_t n, Py_ssize_t i)
+{
+    switch (d[i]) {
+    case '\'':
+        return sq_end(d, n, i);
+    case '"':
+        return dq_end(d, n, i);
+    case '`':
+        return bt_end(d, n, i);
+    case '/':
+        return i + 1 < n && d[i + 1] == '*' ? -1 : i + 1;
+    case '-':
+        return i + 1 < n && d[i + 1] == '-' ? -1 : i + 1;
+    default: /* ';' '#' */
+        return -1;
+    }
+}
+
 static Py_ssize_t
 body_end_scalar(const uchar *d, Py_ssize_t n, Py_ssize_t i)
 {
@@ -152,31 +174,9 @@ body_end_scalar(const uchar *d, Py_ssize_t n, Py_ssize_t i)
             i++;
         if (i >= n)
             return n;
-        switch (d[i]) {
-        case '\'':
-            e = sq_end(d, n, i);
-            break;
-        case '"':
-            e = dq_end(d, n, i);
-            break;
-        case '`':
-            e = bt_end(d, n, i);
-            break;
-        case '/':
-            if (i + 1 < n && d[i + 1] == '*')
-                return i;
-            e = i + 1;
-            break;
-        case '-':
-            if (i + 1 < n && d[i + 1] == '-')
-                return i;
-            e = i + 1;
-            break;
-        default: /* ';' '#' */
-            return i;
-        }
+        e = body_token(d, n, i);
         if (e < 0)
-            return i; /* unterminated string / identifier: stop at its opening quote */
+            return i;
         i = e;
     }
 }
@@ -287,26 +287,7 @@ body_end_impl(const uchar *d, Py_ssize_t n, Py_ssize_t i)
                 in_sq = esc_next = 0;
                 continue;
             }
-            switch (d[p]) {
-            case '"':
-                e = dq_end(d, n, p);
-                break;
-            case '`':
-                e = bt_end(d, n, p);
-                break;
-            case '/':
-                if (p + 1 < n && d[p + 1] == '*')
-                    return p;
-                e = p + 1;
-                break;
-            case '-':
-                if (p + 1 < n && d[p + 1] == '-')
-                    return p;
-                e = p + 1;
-                break;
-            default: /* ';' '#' */
-                return p;
-            }
+            e = body_token(d, n, p);     /* (not a quote: those are in the masks) */
             if (e < 0)
                 return p;
             i = e;
