@@ -185,11 +185,7 @@ def shape_field(mode: int, kind: int, a: int, b: int, fill: str, fn, null):
     return partial(_SHAPE_FIELD, mode, kind, min(a, _SHAPE_MAX), min(b, _SHAPE_MAX), fill_b)
 
 
-try:
-    from re import _constants as _sre_c, _parser as _sre_p   # Python 3.11+
-except ImportError:   # pragma: no cover - older Pythons
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_p  # type: ignore[no-redef]
+from re import _constants as _sre_c, _parser as _sre_p   # noqa: E402 (re's own parser: Python >= 3.11, pyproject)
 
 _CATEGORIES = {"CATEGORY_DIGIT": 1, "CATEGORY_NOT_DIGIT": 2, "CATEGORY_SPACE": 3, "CATEGORY_NOT_SPACE": 4,
                "CATEGORY_WORD": 5, "CATEGORY_NOT_WORD": 6}
@@ -213,7 +209,7 @@ def one_char_set(pattern: str, flags: int):
         return None
     op, av = p[0]
     plus = False
-    if op in (_sre_c.MAX_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)):
+    if op in (_sre_c.MAX_REPEAT, _sre_c.POSSESSIVE_REPEAT):
         lo, hi, sub = av
         if lo != 1 or hi not in (1, _sre_c.MAXREPEAT) or len(sub) != 1:
             return None
