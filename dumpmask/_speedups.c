@@ -3503,135 +3503,132 @@ tk_feistel(const b2_state *base, u128 n, u128 x)
     return x;
 }
 
-PyDoc_STRVAR(text_key_field_doc,
-"text_key_field(state, mode, raw) -> bytes | None\n\n"
-"The text key permutation (remap.TextKeyPermutation.map, state: its base hasher's) of a plain\n"
-"raw field's value (see prf_field; at most 1024 bytes), written back as the dialect writes it\n"
-"(mode 0: COPY text, 1: a MySQL '...' literal). raw itself when the value has no digit or\n"
-"ASCII letter; None when the field is not plain or longer: the caller's general path.");
-
-static PyObject *
-speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    uchar fbuf[FIELD_BUF], val[FIELD_BUF], shape[FIELD_BUF], enc[2 * FIELD_BUF + 2];
+/* A text key's value in the making: its digit/letter positions (remap._positions), their
+ * chunks' sizes and current values (TextKeyPermutation._chunks), and the hasher after the
+ * length and the shape (`head`). Shared by text_key_field (one value) and the lanes of
+ * text_key_fields (many values, four Feistels at a time). */
+typedef struct {
+    uchar val[FIELD_BUF];
     short pos[FIELD_BUF];
     uchar radix[FIELD_BUF];
+    Py_ssize_t blen, np, nc;
     Py_ssize_t cstart[TK_CHUNKS];
     u128 csize[TK_CHUNKS], vals[TK_CHUNKS];
-    PyObject *st, *rawobj;
-    long mode;
-    Py_ssize_t blen, np = 0, nc = 0, i, j, o = 0;
+    b2_state head;
+} tk_value;
+
+/* -1: not a plain field of at most FIELD_BUF bytes (the caller's general path); 0: no digit
+ * or ASCII letter (the field is its own image); 1: v is ready for its chunks' Feistels */
+static int
+tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_value *v)
+{
+    uchar fbuf[FIELD_BUF], shape[FIELD_BUF], be[8];
     const uchar *body;
-    b2_state base, head;
-    uchar be[16];
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "text_key_field takes 3 arguments");
-        return NULL;
-    }
-    st = args[0];
-    rawobj = args[2];
-    if (mut_int_arg(args[1], 0, 1, &mode) < 0)
-        return NULL;
-    if (get_state(st, &base) < 0)
-        return NULL;
-    if (base.outlen != 8) {
-        PyErr_SetString(PyExc_ValueError, "text_key_field: the state's digest size must be 8");
-        return NULL;
-    }
-    if (!PyBytes_CheckExact(rawobj)
-        || !plain_field((const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), (int)mode, fbuf, &body, &blen)
-        || blen > FIELD_BUF)
-        Py_RETURN_NONE;
-    memcpy(val, body, (size_t)blen);
+    Py_ssize_t blen, np = 0, nc = 0, i, j;
+    if (!plain_field(raw, rn, mode, fbuf, &body, &blen) || blen > FIELD_BUF)
+        return -1;
+    memcpy(v->val, body, (size_t)blen);
+    v->blen = blen;
     for (i = 0; i < blen; i++) {   /* remap._positions and text_shape, on the UTF-8 bytes */
-        uchar c = val[i];
+        uchar c = v->val[i];
         shape[i] = c;
         if (c >= '0' && c <= '9') {
             shape[i] = '9';
-            radix[np] = 10;
+            v->radix[np] = 10;
         } else if (c >= 'a' && c <= 'z') {
             shape[i] = 'a';
-            radix[np] = 26;
+            v->radix[np] = 26;
         } else if (c >= 'A' && c <= 'Z') {
             shape[i] = 'A';
-            radix[np] = 26;
+            v->radix[np] = 26;
         } else {
             continue;
         }
-        pos[np++] = (short)i;
+        v->pos[np++] = (short)i;
     }
-    if (np == 0) {
-        Py_INCREF(rawobj);
-        return rawobj;
-    }
+    v->np = np;
+    if (np == 0)
+        return 0;
     {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
         const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
         u128 size = 1;
         for (i = 0; i < np; i++) {
-            if (i > 0 && size > (radix[i] == 10 ? lim10 : lim26)) {
-                csize[nc++] = size;
+            if (i > 0 && size > (v->radix[i] == 10 ? lim10 : lim26)) {
+                v->csize[nc++] = size;
                 size = 1;
-                cstart[nc] = i;
+                v->cstart[nc] = i;
             }
             if (i == 0)
-                cstart[0] = 0;
-            size *= radix[i];
+                v->cstart[0] = 0;
+            size *= v->radix[i];
         }
-        csize[nc++] = size;
-        cstart[nc] = np;
+        v->csize[nc++] = size;
+        v->cstart[nc] = np;
     }
+    v->nc = nc;
     for (j = 0; j < nc; j++) {   /* each chunk's value, mixed radix, first position most significant */
-        u128 v = 0;
-        for (i = cstart[j]; i < cstart[j + 1]; i++) {
-            uchar c = val[pos[i]];
-            v = v * radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
+        u128 x = 0;
+        for (i = v->cstart[j]; i < v->cstart[j + 1]; i++) {
+            uchar c = v->val[v->pos[i]];
+            x = x * v->radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
         }
-        vals[j] = v;
+        v->vals[j] = x;
     }
-    head = base;
+    v->head = *base;
     for (i = 0; i < 8; i++)
         be[i] = (uchar)((uint64_t)blen >> (8 * (7 - i)));
-    b2_update(&head, be, 8);
-    b2_update(&head, shape, blen);
-    for (j = 0; j < nc; j++) {
-        b2_state bj;
-        if (csize[j] == 1)
-            continue;
-        bj = head;
-        for (i = 0; i < 4; i++)
-            be[i] = (uchar)((uint64_t)j >> (8 * (3 - i)));
-        b2_update(&bj, be, 4);
-        if (nc > 1)
-            for (Py_ssize_t k = 0; k < nc; k++) {
-                if (k == j)
-                    continue;
-                for (i = 0; i < 16; i++)
-                    be[i] = (uchar)(vals[k] >> (8 * (15 - i)));
-                b2_update(&bj, be, 16);
-            }
-        vals[j] = tk_feistel(&bj, csize[j], vals[j]);
-    }
-    for (j = 0; j < nc; j++) {   /* written back with the same radices */
-        u128 v = vals[j];
-        for (i = cstart[j + 1] - 1; i >= cstart[j]; i--) {
+    b2_update(&v->head, be, 8);
+    b2_update(&v->head, shape, blen);
+    return 1;
+}
+
+/* chunk j's hasher: head + j + (with several chunks) every other chunk's current value */
+static void
+tk_chunk_state(const tk_value *v, Py_ssize_t j, b2_state *bj)
+{
+    uchar be[16];
+    Py_ssize_t i, k;
+    *bj = v->head;
+    for (i = 0; i < 4; i++)
+        be[i] = (uchar)((uint64_t)j >> (8 * (3 - i)));
+    b2_update(bj, be, 4);
+    if (v->nc > 1)
+        for (k = 0; k < v->nc; k++) {
+            if (k == j)
+                continue;
+            for (i = 0; i < 16; i++)
+                be[i] = (uchar)(v->vals[k] >> (8 * (15 - i)));
+            b2_update(bj, be, 16);
+        }
+}
+
+/* v's chunks written back with the same radices, then encoded as the dialect writes it */
+static PyObject *
+tk_finish(tk_value *v, int mode)
+{
+    uchar enc[2 * FIELD_BUF + 2];
+    Py_ssize_t i, j, o = 0;
+    for (j = 0; j < v->nc; j++) {
+        u128 x = v->vals[j];
+        for (i = v->cstart[j + 1] - 1; i >= v->cstart[j]; i--) {
             int dgt;
-            uchar c = val[pos[i]];
-            if (v >> 64) {
-                u128 q = radix[i] == 10 ? v / 10 : v / 26;
-                dgt = (int)(v - q * radix[i]);
-                v = q;
+            uchar c = v->val[v->pos[i]];
+            if (x >> 64) {
+                u128 q = v->radix[i] == 10 ? x / 10 : x / 26;
+                dgt = (int)(x - q * v->radix[i]);
+                x = q;
             } else {   /* (64-bit divisions by a constant once the rest fits) */
-                uint64_t w = (uint64_t)v, q = radix[i] == 10 ? w / 10 : w / 26;
-                dgt = (int)(w - q * radix[i]);
-                v = q;
+                uint64_t w = (uint64_t)x, q = v->radix[i] == 10 ? w / 10 : w / 26;
+                dgt = (int)(w - q * v->radix[i]);
+                x = q;
             }
-            val[pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
+            v->val[v->pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
         }
     }
     if (mode == 1)   /* the dialect's encoder: copy_encode / mysql_lex.encode_string */
         enc[o++] = '\'';
-    for (i = 0; i < blen; i++) {
-        uchar c = val[i], e = 0;
+    for (i = 0; i < v->blen; i++) {
+        uchar c = v->val[i], e = 0;
         if (mode == 0) {
             switch (c) {
             case '\\': e = '\\'; break;
@@ -3663,6 +3660,443 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (mode == 1)
         enc[o++] = '\'';
     return PyBytes_FromStringAndSize((const char *)enc, o);
+}
+
+/* the text key state's argument: a PRF state of digest size 8 */
+static int
+tk_base_arg(PyObject *st, b2_state *base, const char *who)
+{
+    if (get_state(st, base) < 0)
+        return -1;
+    if (base->outlen != 8) {
+        PyErr_Format(PyExc_ValueError, "%s: the state's digest size must be 8", who);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(text_key_field_doc,
+"text_key_field(state, mode, raw) -> bytes | None\n\n"
+"The text key permutation (remap.TextKeyPermutation.map, state: its base hasher's) of a plain\n"
+"raw field's value (see prf_field; at most 1024 bytes), written back as the dialect writes it\n"
+"(mode 0: COPY text, 1: a MySQL '...' literal). raw itself when the value has no digit or\n"
+"ASCII letter; None when the field is not plain or longer: the caller's general path.");
+
+static PyObject *
+speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *rawobj, *res;
+    long mode;
+    Py_ssize_t j;
+    b2_state base;
+    tk_value *v;
+    int r;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "text_key_field takes 3 arguments");
+        return NULL;
+    }
+    rawobj = args[2];
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0)
+        return NULL;
+    if (tk_base_arg(args[0], &base, "text_key_field") < 0)
+        return NULL;
+    if (!PyBytes_CheckExact(rawobj))
+        Py_RETURN_NONE;
+    v = (tk_value *)PyMem_Malloc(sizeof(tk_value));
+    if (v == NULL)
+        return PyErr_NoMemory();
+    r = tk_prepare(&base, (int)mode, (const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), v);
+    if (r <= 0) {
+        PyMem_Free(v);
+        if (r < 0)
+            Py_RETURN_NONE;
+        Py_INCREF(rawobj);
+        return rawobj;
+    }
+    for (j = 0; j < v->nc; j++) {
+        b2_state bj;
+        if (v->csize[j] == 1)
+            continue;
+        tk_chunk_state(v, j, &bj);
+        v->vals[j] = tk_feistel(&bj, v->csize[j], v->vals[j]);
+    }
+    res = tk_finish(v, (int)mode);
+    PyMem_Free(v);
+    return res;
+}
+
+/* --- text keys, many at a time: four Feistels in four lanes of one BLAKE2b compression ---
+ *
+ * The rounds of one Feistel depend on each other, but the values of a column do not: the
+ * lanes run four values' rounds side by side (AVX2: one 64-bit lane of each vector a message;
+ * elsewhere the same compressions one after the other). Each lane holds one value; a lane
+ * whose value is done (every chunk's Feistel, cycle-walking included) takes the next one. The
+ * result of every value is what text_key_field gives it (tests/test_textkey_batch.py). A chunk
+ * whose round input does not fit in its hasher's last block (long shapes) is done by
+ * tk_feistel before the lane goes on. */
+
+#define TKB_LANES 4
+
+typedef struct {
+    uint64_t H[8][TKB_LANES];       /* each lane's chain value */
+    uint64_t M[16][TKB_LANES];      /* each lane's last block, as words */
+    uint64_t T[TKB_LANES];          /* each lane's byte count */
+    uint64_t F[TKB_LANES];          /* out: each lane's h[0] after the compression */
+} tkb_vec;
+
+static void
+tkb_compress_scalar(tkb_vec *x)
+{
+    int l, w;
+    for (l = 0; l < TKB_LANES; l++) {
+        b2_state s;
+        uchar blk[128];
+        for (w = 0; w < 8; w++)
+            s.h[w] = x->H[w][l];
+        for (w = 0; w < 16; w++) {
+            uint64_t m = x->M[w][l];
+            int b;
+            for (b = 0; b < 8; b++)
+                blk[8 * w + b] = (uchar)(m >> (8 * b));
+        }
+        s.t = x->T[l];
+        b2_compress(&s, blk, 1);
+        x->F[l] = s.h[0];
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TKB_AVX2 1
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static void
+tkb_compress_avx2(tkb_vec *x)
+{
+    const __m256i r16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+                                         2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+    const __m256i r24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+                                         3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+    __m256i v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, h0;
+#define X4_LD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define X4_M(i) X4_LD(x->M[i])
+#define X4_G(a, b, c, d, mx, my) do { \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), mx); \
+        d = _mm256_shuffle_epi32(_mm256_xor_si256(d, a), _MM_SHUFFLE(2, 3, 0, 1)); \
+        c = _mm256_add_epi64(c, d); \
+        b = _mm256_shuffle_epi8(_mm256_xor_si256(b, c), r24); \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), my); \
+        d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), r16); \
+        c = _mm256_add_epi64(c, d); \
+        b = _mm256_xor_si256(b, c); \
+        b = _mm256_or_si256(_mm256_srli_epi64(b, 63), _mm256_add_epi64(b, b)); } while (0)
+#define X4_ROUND(r) do { \
+        X4_G(v0, v4, v8, v12, X4_M(B2_SIGMA[r][0]), X4_M(B2_SIGMA[r][1])); \
+        X4_G(v1, v5, v9, v13, X4_M(B2_SIGMA[r][2]), X4_M(B2_SIGMA[r][3])); \
+        X4_G(v2, v6, v10, v14, X4_M(B2_SIGMA[r][4]), X4_M(B2_SIGMA[r][5])); \
+        X4_G(v3, v7, v11, v15, X4_M(B2_SIGMA[r][6]), X4_M(B2_SIGMA[r][7])); \
+        X4_G(v0, v5, v10, v15, X4_M(B2_SIGMA[r][8]), X4_M(B2_SIGMA[r][9])); \
+        X4_G(v1, v6, v11, v12, X4_M(B2_SIGMA[r][10]), X4_M(B2_SIGMA[r][11])); \
+        X4_G(v2, v7, v8, v13, X4_M(B2_SIGMA[r][12]), X4_M(B2_SIGMA[r][13])); \
+        X4_G(v3, v4, v9, v14, X4_M(B2_SIGMA[r][14]), X4_M(B2_SIGMA[r][15])); } while (0)
+    h0 = X4_LD(x->H[0]);
+    v0 = h0;
+    v1 = X4_LD(x->H[1]);
+    v2 = X4_LD(x->H[2]);
+    v3 = X4_LD(x->H[3]);
+    v4 = X4_LD(x->H[4]);
+    v5 = X4_LD(x->H[5]);
+    v6 = X4_LD(x->H[6]);
+    v7 = X4_LD(x->H[7]);
+    v8 = _mm256_set1_epi64x((long long)B2_IV[0]);
+    v9 = _mm256_set1_epi64x((long long)B2_IV[1]);
+    v10 = _mm256_set1_epi64x((long long)B2_IV[2]);
+    v11 = _mm256_set1_epi64x((long long)B2_IV[3]);
+    v12 = _mm256_xor_si256(_mm256_set1_epi64x((long long)B2_IV[4]), X4_LD(x->T));
+    v13 = _mm256_set1_epi64x((long long)B2_IV[5]);
+    v14 = _mm256_set1_epi64x((long long)~B2_IV[6]);     /* the last block */
+    v15 = _mm256_set1_epi64x((long long)B2_IV[7]);
+    X4_ROUND(0); X4_ROUND(1); X4_ROUND(2); X4_ROUND(3); X4_ROUND(4); X4_ROUND(5);
+    X4_ROUND(6); X4_ROUND(7); X4_ROUND(8); X4_ROUND(9); X4_ROUND(10); X4_ROUND(11);
+    _mm256_storeu_si256((__m256i *)x->F, _mm256_xor_si256(h0, _mm256_xor_si256(v0, v8)));
+#undef X4_ROUND
+#undef X4_G
+#undef X4_M
+#undef X4_LD
+}
+#endif
+
+/* 1: AVX2 lanes, 0: the scalar loop; -1: not yet decided (the CPU is asked once) */
+static int tkb_simd = -1;
+
+static void
+tkb_compress(tkb_vec *x)
+{
+#ifdef TKB_AVX2
+    if (tkb_simd < 0) {
+        __builtin_cpu_init();
+        tkb_simd = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    if (tkb_simd) {
+        tkb_compress_avx2(x);
+        return;
+    }
+#endif
+    tkb_compress_scalar(x);
+}
+
+typedef struct {
+    int busy;
+    Py_ssize_t q, j;                /* the value (its index in the input) and its chunk */
+    u128 n;
+    int wa, wb, nmax, bl, round;
+    uint64_t a, b, t0;
+} tkb_lane;
+
+typedef struct {
+    const b2_state *base;
+    int mode;
+    PyObject *const *raws;
+    Py_ssize_t nq, next;
+    PyObject **out;                 /* new references; NULL: not plain (the general path) */
+    tk_value *val;                  /* one per lane */
+    tkb_lane lane[TKB_LANES];
+    tkb_vec x;
+} tkb_run;
+
+/* lane l's round input: byte bl the round, then the half's nin bytes (big-endian), zeros to
+ * nmax; at most 9 bytes, so within two words (bl + 1 + nmax <= 128) */
+static inline void
+tkb_round_input(tkb_vec *x, int l, int bl, int round, uint64_t half, int nin, int nmax)
+{
+    int w0 = bl >> 3, s = 8 * (bl & 7);
+    u128 p = (u128)(uchar)round | ((u128)(__builtin_bswap64(half) >> (64 - 8 * nin)) << 8);
+    u128 mask = (((u128)1) << (8 * (1 + nmax))) - 1;
+    p <<= s;
+    mask <<= s;
+    x->M[w0][l] = (x->M[w0][l] & ~(uint64_t)mask) | (uint64_t)p;
+    if (w0 < 15)
+        x->M[w0 + 1][l] = (x->M[w0 + 1][l] & ~(uint64_t)(mask >> 64)) | (uint64_t)(p >> 64);
+}
+
+/* lane l goes on with its value's chunk L->j or a later one; the value is finished (its bytes
+ * in out) when no chunk is left. -1 on error. */
+static int
+tkb_chunk(tkb_run *R, int l)
+{
+    tkb_lane *L = &R->lane[l];
+    tk_value *v = &R->val[l];
+    for (; L->j < v->nc; L->j++) {
+        b2_state bj;
+        uchar blk[128];
+        int bits, w;
+        if (v->csize[L->j] == 1)
+            continue;
+        tk_chunk_state(v, L->j, &bj);
+        bits = u128_bits(v->csize[L->j] - 1);
+        if (bits < 2)
+            bits = 2;
+        L->wa = bits / 2;
+        L->wb = bits - L->wa;
+        L->nmax = (L->wb + 7) / 8;
+        L->bl = (int)bj.buflen;
+        if (L->bl + 1 + L->nmax > 128) {   /* the round input crosses the block: one at a time */
+            v->vals[L->j] = tk_feistel(&bj, v->csize[L->j], v->vals[L->j]);
+            continue;
+        }
+        L->n = v->csize[L->j];
+        L->t0 = bj.t;
+        L->a = (uint64_t)(v->vals[L->j] >> L->wb);
+        L->b = (uint64_t)(v->vals[L->j] & ((((u128)1) << L->wb) - 1));
+        L->round = 0;
+        for (w = 0; w < 8; w++)
+            R->x.H[w][l] = bj.h[w];
+        memcpy(blk, bj.buf, (size_t)L->bl);
+        memset(blk + L->bl, 0, (size_t)(128 - L->bl));
+        for (w = 0; w < 16; w++)
+            R->x.M[w][l] = b2_load64(blk + 8 * w);
+        L->busy = 1;
+        return 0;
+    }
+    L->busy = 0;
+    R->out[L->q] = tk_finish(v, R->mode);
+    return R->out[L->q] == NULL ? -1 : 0;
+}
+
+/* lane l takes values until one needs its rounds (or none is left) */
+static int
+tkb_fill(tkb_run *R, int l)
+{
+    tkb_lane *L = &R->lane[l];
+    while (!L->busy && R->next < R->nq) {
+        Py_ssize_t q = R->next++;
+        PyObject *raw = R->raws[q];
+        int r;
+        if (!PyBytes_CheckExact(raw))
+            continue;                               /* out[q] stays NULL */
+        r = tk_prepare(R->base, R->mode, (const uchar *)PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), &R->val[l]);
+        if (r < 0)
+            continue;
+        if (r == 0) {
+            Py_INCREF(raw);
+            R->out[q] = raw;
+            continue;
+        }
+        L->q = q;
+        L->j = 0;
+        if (tkb_chunk(R, l) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* out[i] = text_key_field(base, mode, raws[i]) for every i (NULL where that is None). -1 on
+ * error (out's references then belong to the caller, who frees them). */
+static int
+tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyObject **out)
+{
+    tkb_run *R;
+    int l, busy, rc = -1;
+    R = (tkb_run *)PyMem_Calloc(1, sizeof(tkb_run));
+    if (R == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    R->val = (tk_value *)PyMem_Malloc(TKB_LANES * sizeof(tk_value));
+    if (R->val == NULL) {
+        PyMem_Free(R);
+        PyErr_NoMemory();
+        return -1;
+    }
+    R->base = base;
+    R->mode = mode;
+    R->raws = raws;
+    R->nq = n;
+    R->out = out;
+    for (l = 0; l < TKB_LANES; l++)
+        if (tkb_fill(R, l) < 0)
+            goto done;
+    for (;;) {
+        busy = 0;
+        for (l = 0; l < TKB_LANES; l++) {   /* each busy lane's round input */
+            tkb_lane *L = &R->lane[l];
+            int nin;
+            if (!L->busy)
+                continue;
+            busy = 1;
+            nin = ((L->round % 2 == 0 ? L->wb : L->wa) + 7) / 8;
+            tkb_round_input(&R->x, l, L->bl, L->round, L->b, nin, L->nmax);
+            R->x.T[l] = L->t0 + (uint64_t)(L->bl + 1 + nin);
+        }
+        if (!busy)
+            break;
+        tkb_compress(&R->x);
+        for (l = 0; l < TKB_LANES; l++) {
+            tkb_lane *L = &R->lane[l];
+            int w_out;
+            uint64_t mout, f, t;
+            if (!L->busy)
+                continue;
+            w_out = L->round % 2 == 0 ? L->wa : L->wb;
+            mout = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1;
+            f = __builtin_bswap64(R->x.F[l]) & mout;   /* the digest's first 8 bytes, big-endian */
+            t = L->a ^ f;
+            L->a = L->b;
+            L->b = t;
+            if (++L->round < 8)
+                continue;
+            {
+                u128 xv = ((u128)L->a << L->wb) | L->b;
+                if (xv >= L->n) {           /* cycle-walking: the rounds again */
+                    L->a = (uint64_t)(xv >> L->wb);
+                    L->b = (uint64_t)(xv & ((((u128)1) << L->wb) - 1));
+                    L->round = 0;
+                    continue;
+                }
+                R->val[l].vals[L->j] = xv;
+            }
+            L->j++;
+            if (tkb_chunk(R, l) < 0 || tkb_fill(R, l) < 0)
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    PyMem_Free(R->val);
+    PyMem_Free(R);
+    return rc;
+}
+
+PyDoc_STRVAR(text_key_fields_doc,
+"text_key_fields(state, mode, raws) -> list\n\n"
+"[text_key_field(state, mode, raw) for raw in raws], four values' Feistel rounds at a time\n"
+"(AVX2 lanes where the CPU has them): the same bytes, one list.");
+
+static PyObject *
+speedups_text_key_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *res = NULL, **out;
+    long mode;
+    b2_state base;
+    Py_ssize_t n, i;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "text_key_fields takes 3 arguments");
+        return NULL;
+    }
+    if (mut_int_arg(args[1], 0, 1, &mode) < 0)
+        return NULL;
+    if (tk_base_arg(args[0], &base, "text_key_fields") < 0)
+        return NULL;
+    seq = PySequence_Fast(args[2], "text_key_fields: raws must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    out = (PyObject **)PyMem_Calloc(n ? (size_t)n : 1, sizeof(PyObject *));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    if (tkb_all(&base, (int)mode, PySequence_Fast_ITEMS(seq), n, out) == 0 && (res = PyList_New(n)) != NULL)
+        for (i = 0; i < n; i++) {
+            PyObject *r = out[i] ? out[i] : Py_None;
+            if (!out[i])
+                Py_INCREF(r);
+            PyList_SET_ITEM(res, i, r);
+            out[i] = NULL;
+        }
+    for (i = 0; i < n; i++)
+        Py_XDECREF(out[i]);
+    PyMem_Free(out);
+    Py_DECREF(seq);
+    return res;
+}
+
+PyDoc_STRVAR(text_key_simd_doc,
+"text_key_simd(flag=None) -> bool\n\n"
+"Whether text_key_fields uses AVX2 lanes; flag False makes it use the scalar loop (tests\n"
+"compare both), True asks the CPU again.");
+
+static PyObject *
+speedups_text_key_simd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "text_key_simd takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        int on = PyObject_IsTrue(args[0]);
+        if (on < 0)
+            return NULL;
+        tkb_simd = on ? -1 : 0;
+    }
+#ifdef TKB_AVX2
+    if (tkb_simd < 0) {
+        __builtin_cpu_init();
+        tkb_simd = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+#else
+    tkb_simd = 0;
+#endif
+    return PyBool_FromLong(tkb_simd);
 }
 #endif   /* __SIZEOF_INT128__ */
 
@@ -6753,6 +7187,8 @@ static PyMethodDef speedups_methods[] = {
     {"fake_format", speedups_fake_format, METH_VARARGS, fake_format_doc},        /* mutations */
     {"fake_field", (PyCFunction)(void (*)(void))speedups_fake_field, METH_FASTCALL, fake_field_doc},
     {"text_key_field", (PyCFunction)(void (*)(void))speedups_text_key_field, METH_FASTCALL, text_key_field_doc},
+    {"text_key_fields", (PyCFunction)(void (*)(void))speedups_text_key_fields, METH_FASTCALL, text_key_fields_doc},
+    {"text_key_simd", (PyCFunction)(void (*)(void))speedups_text_key_simd, METH_FASTCALL, text_key_simd_doc},
 #endif
     {"json_spans", speedups_json_spans, METH_VARARGS, json_spans_doc},         /* transformers: JSON */
     {"json_field", speedups_json_field, METH_VARARGS, json_field_doc},
@@ -6814,7 +7250,11 @@ PyInit__speedups(void)
 /* BLK_KEEP: a kept column; BLK_KEY: a remapped integer key (the KEYS section's segments). For
  * both, a field of plain ASCII digits (1-18) is done here as key_spans does it (kept, or
  * remapped when its segment is usable); any other field goes to the memo and the miss. */
-enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2, BLK_KEEP = 3, BLK_KEY = 4 };
+enum { BLK_PY = 0, BLK_PICK = 1, BLK_ASSEMBLE = 2, BLK_KEEP = 3, BLK_KEY = 4, BLK_TKEY = 5 };
+/* BLK_TKEY: a remapped text key (text_key_field bound to its state and mode). Before the
+ * masking pass, the block's fields of the column that are not in its memo go through
+ * text_key_fields' lanes together (blk_tkey_pass); the results go into the memo as memo_first
+ * would put them, and the pass takes them from there. */
 
 /* A column's memo of digests for the C path (a bytearray from block_memo(), kept by the
  * caller across blocks): a raw field seen before skips plain_field and the PRF. Two-way set
@@ -6869,6 +7309,9 @@ typedef struct {
     key_segment *segs;               /* BLK_KEY: the key domain's segments (owned) */
     Py_ssize_t nsegs;
     long long maxv;                  /* BLK_KEY: the largest value written here (-1: none) */
+    Py_ssize_t cache_max, max_field; /* BLK_TKEY: memo_first's bounds of the memo */
+    PyObject **pre;                  /* BLK_TKEY: per row, its field's result (NULL: the usual way) */
+    Py_ssize_t npre;
 } blk_col;
 
 /* plain_field in one pass for a field without a backslash (most of them): a byte class table per
@@ -7003,6 +7446,22 @@ blk_col_fast(blk_col *c, PyObject *spec, int mode)
         c->kind = BLK_KEY;
         return;
     }
+#ifdef MUTATIONS_C
+    if (kind == BLK_TKEY && n == 5) {
+        PyObject *st;
+        if (!PyArg_ParseTuple(spec, "iOinn", &kind, &st, &c->mode, &c->cache_max, &c->max_field)) {
+            PyErr_Clear();
+            return;
+        }
+        if (tk_base_arg(st, &c->st, "block") < 0) {
+            PyErr_Clear();
+            return;
+        }
+        if (c->mode == mode && c->cache_max > 0)
+            c->kind = BLK_TKEY;
+        return;
+    }
+#endif
     if (kind == BLK_PICK && n == 7) {
         PyObject *st;
         if (!PyArg_ParseTuple(spec, "iOiO!iip", &kind, &st, &c->mode, &PyTuple_Type, &c->pool, &c->start,
@@ -7097,6 +7556,12 @@ blk_cols_free(blk_col *c, Py_ssize_t k)
         if (c[i].segs != NULL) {
             key_segments_release(c[i].segs, c[i].nsegs);
             PyMem_Free(c[i].segs);
+        }
+        if (c[i].pre != NULL) {
+            Py_ssize_t r;
+            for (r = 0; r < c[i].npre; r++)
+                Py_XDECREF(c[i].pre[r]);
+            PyMem_Free(c[i].pre);
         }
     }
     PyMem_Free(c);
@@ -7286,10 +7751,14 @@ have_digest:
  * original ones) are written and counted like the generated span loop does. -1 on error. */
 static int
 blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, PyObject *unchanged,
-          PyObject *null)
+          PyObject *null, PyObject *pre)
 {
-    PyObject *raw, *r;
+    PyObject *raw = NULL, *r;
     int done;
+    if (pre != NULL) {      /* BLK_TKEY: the result blk_tkey_pass found (a reference taken over) */
+        r = pre;
+        goto have_result;
+    }
     if (c->kind == BLK_KEEP || c->kind == BLK_KEY) {
         Py_ssize_t p;
         long long x = 0;
@@ -7312,7 +7781,7 @@ blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, Py
                 }
             }
         }
-    } else if (c->kind != BLK_PY) {
+    } else if (c->kind == BLK_PICK || c->kind == BLK_ASSEMBLE) {
         done = blk_fast_field(c, d + s, e - s, o, null);
         if (done != 0)
             return done;
@@ -7333,9 +7802,9 @@ blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, Py
             return -1;
         }
     }
+have_result:
     if (r == unchanged) {
-        if (PyBytes_GET_SIZE(raw) == PyBytes_GET_SIZE(null)
-            && memcmp(PyBytes_AS_STRING(raw), PyBytes_AS_STRING(null), (size_t)PyBytes_GET_SIZE(raw)) == 0)
+        if (e - s == PyBytes_GET_SIZE(null) && memcmp(d + s, PyBytes_AS_STRING(null), (size_t)(e - s)) == 0)
             c->nulls++;
         done = blk_write(o, d + s, e - s);
     } else {
@@ -7349,9 +7818,105 @@ blk_field(blk_col *c, const uchar *d, Py_ssize_t s, Py_ssize_t e, blk_out *o, Py
             done = blk_write(o, d + s, e - s);
     }
     Py_DECREF(r);
-    Py_DECREF(raw);
+    Py_XDECREF(raw);
     return done;
 }
+
+#ifdef MUTATIONS_C
+/* Column j (BLK_TKEY) of the block: each field found in the memo, or (the first time it
+ * appears) plain enough for text_key_field, gets its result into c->pre[row] before the
+ * masking pass; the new ones go through the lanes together and into the memo as memo_first
+ * puts them (UNCHANGED when the same bytes; remembered up to max_field bytes, the memo cleared
+ * when it holds cache_max). Every other field (not plain, too long, seen twice in the block)
+ * is left to the usual way: the memo, then the miss. -1 on error. */
+static int
+blk_tkey_pass(const uchar *d, const offsets *offs, blk_col *c, Py_ssize_t k, Py_ssize_t j, PyObject *unchanged)
+{
+    Py_ssize_t rows = offs->len / 2 / k, r, nq = 0, q;
+    PyObject **pre, **qraw, **qout, *pend;
+    Py_ssize_t *qrow;
+    int rc = -1;
+    size_t m = rows ? (size_t)rows : 1;
+    pre = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
+    qraw = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
+    qout = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
+    qrow = (Py_ssize_t *)PyMem_Calloc(m, sizeof(Py_ssize_t));
+    pend = PyDict_New();
+    if (pre == NULL || qraw == NULL || qout == NULL || qrow == NULL || pend == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (r = 0; r < rows; r++) {
+        Py_ssize_t s = offs->v[2 * (r * k + j)], e = offs->v[2 * (r * k + j) + 1];
+        PyObject *raw, *hit;
+        int seen;
+        if (e - s > 2 * FIELD_BUF + 2)
+            continue;               /* never a plain field text_key_field takes */
+        raw = PyBytes_FromStringAndSize((const char *)d + s, e - s);
+        if (raw == NULL)
+            goto done;
+        hit = PyDict_GetItemWithError(c->cache, raw);
+        if (hit != NULL) {
+            Py_INCREF(hit);
+            pre[r] = hit;
+            Py_DECREF(raw);
+            continue;
+        }
+        if (PyErr_Occurred() || (seen = PyDict_Contains(pend, raw)) < 0
+            || (!seen && PyDict_SetItem(pend, raw, Py_None) < 0)) {
+            Py_DECREF(raw);
+            goto done;
+        }
+        if (seen) {
+            Py_DECREF(raw);
+            continue;
+        }
+        qraw[nq] = raw;
+        qrow[nq++] = r;
+    }
+    if (tkb_all(&c->st, c->mode, qraw, nq, qout) < 0)
+        goto done;
+    for (q = 0; q < nq; q++) {
+        PyObject *out = qout[q], *raw = qraw[q];
+        if (out == NULL)
+            continue;               /* not plain: the usual way */
+        if (out == raw || (PyBytes_GET_SIZE(out) == PyBytes_GET_SIZE(raw)
+                           && memcmp(PyBytes_AS_STRING(out), PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(raw)) == 0)) {
+            Py_DECREF(out);
+            Py_INCREF(unchanged);
+            out = unchanged;
+        }
+        qout[q] = NULL;
+        pre[qrow[q]] = out;
+        if (PyBytes_GET_SIZE(raw) <= c->max_field) {
+            if (PyDict_GET_SIZE(c->cache) >= c->cache_max)
+                PyDict_Clear(c->cache);
+            if (PyDict_SetItem(c->cache, raw, out) < 0)
+                goto done;
+        }
+    }
+    c->pre = pre;
+    c->npre = rows;
+    pre = NULL;
+    rc = 0;
+done:
+    for (q = 0; q < nq; q++) {
+        Py_DECREF(qraw[q]);
+        Py_XDECREF(qout[q]);
+    }
+    if (pre != NULL) {
+        for (r = 0; r < rows; r++)
+            Py_XDECREF(pre[r]);
+        PyMem_Free(pre);
+    }
+    PyMem_Free(qraw);
+    PyMem_Free(qout);
+    PyMem_Free(qrow);
+    Py_XDECREF(pend);
+    return rc;
+}
+#endif
 
 /* (bytes, rows, counts): counts = (changed, nulls) per column, flat, then per column the
  * largest key value written in C (-1: none; only BLK_KEY columns write any) */
@@ -7404,13 +7969,26 @@ blk_mask(const uchar *d, Py_ssize_t n, const offsets *offs, blk_col *c, Py_ssize
     blk_out o = {NULL, NULL, 0, 0};
     Py_ssize_t i, prev = 0;
     PyObject *res = NULL;
+#ifdef MUTATIONS_C
+    for (i = 0; i < k; i++)
+        if (c[i].kind == BLK_TKEY && blk_tkey_pass(d, offs, &c[i], k, i, unchanged) < 0)
+            return NULL;
+#endif
     if (blk_reserve(&o, n + n / 4 + 64) < 0)
         return NULL;
     for (i = 0; i < offs->len; i += 2) {
         Py_ssize_t s = offs->v[i], e = offs->v[i + 1];
-        if (blk_write(&o, d + prev, s - prev) < 0)
+        blk_col *cc = &c[(i / 2) % k];
+        PyObject *pre = NULL;
+        if (cc->pre != NULL) {
+            pre = cc->pre[(i / 2) / k];
+            cc->pre[(i / 2) / k] = NULL;
+        }
+        if (blk_write(&o, d + prev, s - prev) < 0) {
+            Py_XDECREF(pre);
             goto done;
-        if (blk_field(&c[(i / 2) % k], d, s, e, &o, unchanged, null) < 0)
+        }
+        if (blk_field(cc, d, s, e, &o, unchanged, null, pre) < 0)
             goto done;
         prev = e;
     }

@@ -204,8 +204,9 @@ class ColumnRuntime:
             elif type(t) is Keep:
                 self.key_fast = _KEEP
         # for the C block functions: memo, miss and the C path of a plain field (or None)
-        spec = c_fake_spec(self.fn.plain)
-        self.block = (self.fn.cache, self.fn.miss, spec, _new_memo() if spec is not None else None)
+        spec = c_fake_spec(self.fn.plain, self.fn.miss)
+        self.block = (self.fn.cache, self.fn.miss, spec,
+                      _new_memo() if spec is not None and spec[0] in (_PICK, _ASSEMBLE) else None)
 
 
 class Runtime:
@@ -422,7 +423,8 @@ c_block_tuples = speedups.function("block_tuples")
 c_block_memo = speedups.function("block_memo")
 _C_PICK = speedups.function("pick_field")
 _C_ASSEMBLE = speedups.function("assemble_field")
-_PICK, _ASSEMBLE = 1, 2          # the kinds of a C path (blk_col_fast in _speedups.c)
+_C_TEXT_KEY = speedups.function("text_key_field")
+_PICK, _ASSEMBLE, _TKEY = 1, 2, 5   # the kinds of a C path (blk_col_fast in _speedups.c)
 
 
 MEMOS_MAX = 64                   # C memos (~230 KB each) a process makes; later columns run without
@@ -435,16 +437,22 @@ def _new_memo():
     return c_block_memo() if next(_memos_made) < MEMOS_MAX else None
 
 
-def c_fake_spec(plain):
+def c_fake_spec(plain, miss=None):
     """The C path of a plain-field function (FieldFns.plain) for the block functions: the
-    arguments of the FAKES pick_field / assemble_field it is bound to, after its kind; None when
-    it is anything else (its fields then go through the column's memo and miss in Python)."""
+    arguments of the FAKES pick_field / assemble_field it is bound to, after its kind; for a
+    remapped text key (text_key_field bound to its state and mode, behind memo_first: `miss`)
+    its state, mode and the memo's bounds, so that the block's new values go through
+    text_key_fields' lanes together; None when it is anything else (its fields then go through
+    the column's memo and miss in Python)."""
     if type(plain) is not partial or plain.keywords or c_block_copy is None:
         return None
     if plain.func is _C_PICK and len(plain.args) == 6:
         return (_PICK, *plain.args)
     if plain.func is _C_ASSEMBLE and len(plain.args) == 10:
         return (_ASSEMBLE, *plain.args)
+    if (plain.func is _C_TEXT_KEY and len(plain.args) == 2 and type(miss) is partial and miss.func is _C_MEMO_FIRST
+            and len(miss.args) == 6 and miss.args[0] is plain and miss.args[5] is UNCHANGED):
+        return (_TKEY, *plain.args, miss.args[3], miss.args[4])
     return None
 
 
