@@ -94,7 +94,7 @@ def test_text_key_fields_many_values_every_lane_refill():
             assert c.text_key_fields(state, mode, raws) == want
         finally:
             c.text_key_simd(True)
-    assert sum(w is None for w in want) > 0 and sum(w is not None and w != r for w, r in zip(want, raws)) > 1000
+    assert sum(w is None for w in want) > 0 and sum(w is not None and w != r for w, r in zip(want, raws, strict=True)) > 1000
 
 
 def test_text_key_fields_refuses_a_bad_state():
