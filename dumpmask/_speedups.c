@@ -3419,12 +3419,10 @@ speedups_fake_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 u128_bits(u128 v)
 {
-    int n = 0;
-    while (v) {
-        n++;
-        v >>= 1;
-    }
-    return n;
+    uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
+    if (hi)
+        return 128 - __builtin_clzll(hi);
+    return lo ? 64 - __builtin_clzll(lo) : 0;
 }
 
 /* The first 8 digest bytes, as a big-endian integer, of a BLAKE2b state whose whole remaining
@@ -3567,8 +3565,13 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
     }
     v->nc = nc;
     for (j = 0; j < nc; j++) {   /* each chunk's value, mixed radix, first position most significant */
-        u128 x = 0;
-        for (i = v->cstart[j]; i < v->cstart[j + 1]; i++) {
+        uint64_t w = 0;             /* in 64 bits while w * 26 + 25 fits */
+        u128 x;
+        for (i = v->cstart[j]; i < v->cstart[j + 1] && w < ((uint64_t)1 << 58); i++) {
+            uchar c = v->val[v->pos[i]];
+            w = w * v->radix[i] + (uint64_t)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
+        }
+        for (x = w; i < v->cstart[j + 1]; i++) {
             uchar c = v->val[v->pos[i]];
             x = x * v->radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
         }
