@@ -239,3 +239,23 @@ def test_text_keys_in_a_whole_run_equal_the_per_value_path(codes, data, dialect)
     parent = tables["public.p" if dialect == "postgres" else "p"]["columns"]["code"]
     perm = TextKeyPermutation(KEY)                       # the pure permutation decides what changed
     assert parent["strategy"] == "text" and parent["changed"] == sum(perm.map(v) != v for v in codes)
+
+
+def test_block_tkey_column_an_error_in_the_miss_propagates():
+    """A field the pass leaves to the miss (not plain) whose miss raises: the block function
+    raises that error (the results the pass found for other rows are released, not written)."""
+    from functools import partial
+
+    state = _state()
+    plain = partial(speedups.function("text_key_field"), state, 0)
+
+    def slow(raw):
+        raise ValueError("the general path refuses this field")
+
+    cache: dict = {}
+    miss = partial(work._C_MEMO_FIRST, plain, slow, cache, 100, work.MEMO_MAX_FIELD, work.UNCHANGED)
+    data = b"1\tORD-1\n2\tORD-2\n3\t\\N\n4\tORD-4\n"
+    with pytest.raises(ValueError, match="refuses"):
+        work.c_block_copy(data, 2, (1,), ((cache, miss, (5, state, 0, 100, work.MEMO_MAX_FIELD), None),),
+                          work.UNCHANGED, postgres.NULL_FIELD)
+    assert b"ORD-4" in cache and b"ORD-1" in cache      # the pass had done the plain ones
