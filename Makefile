@@ -47,6 +47,9 @@ demo: venv
 bench: venv
 	$(VPY) bench/run.py
 	$$(command -v taskset >/dev/null && echo taskset -c 0) $(VPY) bench/mutations.py
+	$(VPY) bench/startup.py --runs 9
+	for d in pg mysql; do $(VPY) bench/jobs.py --input bench/out/$$d-intl3-1000MB.sql --rules bench/rules-intl3.json \
+	    --jobs 1,2,4 --runs 3 --results bench/jobs-$$d.md || exit 1; done
 
 clean:
 	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so $(STAMP)
