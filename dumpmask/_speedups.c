@@ -7836,24 +7836,25 @@ static int
 blk_tkey_pass(const uchar *d, const offsets *offs, blk_col *c, Py_ssize_t k, Py_ssize_t j, PyObject *unchanged)
 {
     Py_ssize_t rows = offs->len / 2 / k, r, nq = 0, q;
-    PyObject **pre, **qraw, **qout, *pend;
-    Py_ssize_t *qrow;
+    PyObject **pre, **qraw, **qout;
+    Py_ssize_t *qrow, *seen;        /* seen: open addressing over the queue (index + 1; 0 empty) */
+    size_t m = rows ? (size_t)rows : 1, nseen = 16;
     int rc = -1;
-    size_t m = rows ? (size_t)rows : 1;
+    while (nseen < 2 * m)
+        nseen *= 2;
     pre = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
     qraw = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
     qout = (PyObject **)PyMem_Calloc(m, sizeof(PyObject *));
     qrow = (Py_ssize_t *)PyMem_Calloc(m, sizeof(Py_ssize_t));
-    pend = PyDict_New();
-    if (pre == NULL || qraw == NULL || qout == NULL || qrow == NULL || pend == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    seen = (Py_ssize_t *)PyMem_Calloc(nseen, sizeof(Py_ssize_t));
+    if (pre == NULL || qraw == NULL || qout == NULL || qrow == NULL || seen == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
     for (r = 0; r < rows; r++) {
         Py_ssize_t s = offs->v[2 * (r * k + j)], e = offs->v[2 * (r * k + j) + 1];
         PyObject *raw, *hit;
-        int seen;
+        size_t slot;
         if (e - s > 2 * FIELD_BUF + 2)
             continue;               /* never a plain field text_key_field takes */
         raw = PyBytes_FromStringAndSize((const char *)d + s, e - s);
@@ -7866,15 +7867,20 @@ blk_tkey_pass(const uchar *d, const offsets *offs, blk_col *c, Py_ssize_t k, Py_
             Py_DECREF(raw);
             continue;
         }
-        if (PyErr_Occurred() || (seen = PyDict_Contains(pend, raw)) < 0
-            || (!seen && PyDict_SetItem(pend, raw, Py_None) < 0)) {
+        if (PyErr_Occurred()) {
             Py_DECREF(raw);
             goto done;
         }
-        if (seen) {
+        for (slot = (size_t)blk_hash(d + s, e - s) & (nseen - 1); seen[slot]; slot = (slot + 1) & (nseen - 1)) {
+            PyObject *o = qraw[seen[slot] - 1];
+            if (blk_same((const uchar *)PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), d + s, e - s))
+                break;
+        }
+        if (seen[slot]) {           /* already queued: this one goes the usual way (the memo) */
             Py_DECREF(raw);
             continue;
         }
+        seen[slot] = nq + 1;
         qraw[nq] = raw;
         qrow[nq++] = r;
     }
@@ -7916,7 +7922,7 @@ done:
     PyMem_Free(qraw);
     PyMem_Free(qout);
     PyMem_Free(qrow);
-    Py_XDECREF(pend);
+    PyMem_Free(seen);
     return rc;
 }
 #endif
