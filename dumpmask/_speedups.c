@@ -3852,7 +3852,11 @@ typedef struct {
     Py_ssize_t q, j;                /* the value (its index in the input) and its chunk */
     u128 n;
     int wa, wb, nmax, bl, round;
-    uint64_t a, b, t0;
+    uint64_t a, b;
+    int w0, shift;                  /* where the round input goes (tkb_round_input) */
+    uint64_t mlo, mhi;
+    int nin[2];                     /* per round parity: the input half's bytes, */
+    uint64_t mout[2], t[2];         /* the output half's mask, the byte count */
 } tkb_lane;
 
 typedef struct {
@@ -3867,18 +3871,21 @@ typedef struct {
 } tkb_run;
 
 /* lane l's round input: byte bl the round, then the half's nin bytes (big-endian), zeros to
- * nmax; at most 9 bytes, so within two words (bl + 1 + nmax <= 128) */
+ * nmax; at most 9 bytes, so within words w0 and w0 + 1 (bl + 1 + nmax <= 128): the lane's
+ * masks of those bytes (mlo, mhi) and their shift are set when its chunk starts */
 static inline void
-tkb_round_input(tkb_vec *x, int l, int bl, int round, uint64_t half, int nin, int nmax)
+tkb_round_input(tkb_vec *x, int l, const tkb_lane *L, uint64_t half, int nin)
 {
-    int w0 = bl >> 3, s = 8 * (bl & 7);
-    u128 p = (u128)(uchar)round | ((u128)(__builtin_bswap64(half) >> (64 - 8 * nin)) << 8);
-    u128 mask = (((u128)1) << (8 * (1 + nmax))) - 1;
-    p <<= s;
-    mask <<= s;
-    x->M[w0][l] = (x->M[w0][l] & ~(uint64_t)mask) | (uint64_t)p;
-    if (w0 < 15)
-        x->M[w0 + 1][l] = (x->M[w0 + 1][l] & ~(uint64_t)(mask >> 64)) | (uint64_t)(p >> 64);
+    uint64_t hb = __builtin_bswap64(half) >> (64 - 8 * nin);   /* nin >= 1 */
+    uint64_t lo = (hb << 8) | (uint64_t)L->round, hi = hb >> 56;
+    int s = L->shift;
+    if (s) {
+        hi = (hi << s) | (lo >> (64 - s));
+        lo <<= s;
+    }
+    x->M[L->w0][l] = (x->M[L->w0][l] & ~L->mlo) | lo;
+    if (L->mhi)
+        x->M[L->w0 + 1][l] = (x->M[L->w0 + 1][l] & ~L->mhi) | hi;
 }
 
 /* lane l goes on with its value's chunk L->j or a later one; the value is finished (its bytes
@@ -3907,10 +3914,23 @@ tkb_chunk(tkb_run *R, int l)
             continue;
         }
         L->n = v->csize[L->j];
-        L->t0 = bj.t;
         L->a = (uint64_t)(v->vals[L->j] >> L->wb);
         L->b = (uint64_t)(v->vals[L->j] & ((((u128)1) << L->wb) - 1));
         L->round = 0;
+        {   /* the round input's bytes [bl, bl + 1 + nmax) in words w0, w0 + 1 */
+            u128 mask = ((((u128)1) << (8 * (1 + L->nmax))) - 1) << (8 * (L->bl & 7));
+            int par;
+            L->w0 = L->bl >> 3;
+            L->shift = 8 * (L->bl & 7);
+            L->mlo = (uint64_t)mask;
+            L->mhi = (uint64_t)(mask >> 64);
+            for (par = 0; par < 2; par++) {
+                int w_in = par == 0 ? L->wb : L->wa, w_out = par == 0 ? L->wa : L->wb;
+                L->nin[par] = (w_in + 7) / 8;
+                L->mout[par] = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1;
+                L->t[par] = bj.t + (uint64_t)(L->bl + 1 + L->nin[par]);
+            }
+        }
         for (w = 0; w < 8; w++)
             R->x.H[w][l] = bj.h[w];
         memcpy(blk, bj.buf, (size_t)L->bl);
@@ -3982,26 +4002,21 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
         busy = 0;
         for (l = 0; l < TKB_LANES; l++) {   /* each busy lane's round input */
             tkb_lane *L = &R->lane[l];
-            int nin;
             if (!L->busy)
                 continue;
             busy = 1;
-            nin = ((L->round % 2 == 0 ? L->wb : L->wa) + 7) / 8;
-            tkb_round_input(&R->x, l, L->bl, L->round, L->b, nin, L->nmax);
-            R->x.T[l] = L->t0 + (uint64_t)(L->bl + 1 + nin);
+            tkb_round_input(&R->x, l, L, L->b, L->nin[L->round & 1]);
+            R->x.T[l] = L->t[L->round & 1];
         }
         if (!busy)
             break;
         tkb_compress(&R->x);
         for (l = 0; l < TKB_LANES; l++) {
             tkb_lane *L = &R->lane[l];
-            int w_out;
-            uint64_t mout, f, t;
+            uint64_t f, t;
             if (!L->busy)
                 continue;
-            w_out = L->round % 2 == 0 ? L->wa : L->wb;
-            mout = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1;
-            f = __builtin_bswap64(R->x.F[l]) & mout;   /* the digest's first 8 bytes, big-endian */
+            f = __builtin_bswap64(R->x.F[l]) & L->mout[L->round & 1];   /* the digest's first 8 bytes, big-endian */
             t = L->a ^ f;
             L->a = L->b;
             L->b = t;
