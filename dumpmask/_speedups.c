@@ -3685,15 +3685,36 @@ PyDoc_STRVAR(text_key_field_doc,
 "(mode 0: COPY text, 1: a MySQL '...' literal). raw itself when the value has no digit or\n"
 "ASCII letter; None when the field is not plain or longer: the caller's general path.");
 
+/* text_key_field's result for a bytes object raw (v: room for its value): a new reference,
+ * or NULL with no exception set for None (not plain), NULL with one on error */
+static PyObject *
+tk_one(const b2_state *base, int mode, PyObject *raw, tk_value *v)
+{
+    Py_ssize_t j;
+    int r = tk_prepare(base, mode, (const uchar *)PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), v);
+    if (r <= 0) {
+        if (r < 0)
+            return NULL;
+        Py_INCREF(raw);
+        return raw;
+    }
+    for (j = 0; j < v->nc; j++) {
+        b2_state bj;
+        if (v->csize[j] == 1)
+            continue;
+        tk_chunk_state(v, j, &bj);
+        v->vals[j] = tk_feistel(&bj, v->csize[j], v->vals[j]);
+    }
+    return tk_finish(v, mode);
+}
+
 static PyObject *
 speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *rawobj, *res;
     long mode;
-    Py_ssize_t j;
     b2_state base;
     tk_value *v;
-    int r;
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "text_key_field takes 3 arguments");
         return NULL;
@@ -3708,23 +3729,10 @@ speedups_text_key_field(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     v = (tk_value *)PyMem_Malloc(sizeof(tk_value));
     if (v == NULL)
         return PyErr_NoMemory();
-    r = tk_prepare(&base, (int)mode, (const uchar *)PyBytes_AS_STRING(rawobj), PyBytes_GET_SIZE(rawobj), v);
-    if (r <= 0) {
-        PyMem_Free(v);
-        if (r < 0)
-            Py_RETURN_NONE;
-        Py_INCREF(rawobj);
-        return rawobj;
-    }
-    for (j = 0; j < v->nc; j++) {
-        b2_state bj;
-        if (v->csize[j] == 1)
-            continue;
-        tk_chunk_state(v, j, &bj);
-        v->vals[j] = tk_feistel(&bj, v->csize[j], v->vals[j]);
-    }
-    res = tk_finish(v, (int)mode);
+    res = tk_one(&base, (int)mode, rawobj, v);
     PyMem_Free(v);
+    if (res == NULL && !PyErr_Occurred())
+        Py_RETURN_NONE;
     return res;
 }
 
@@ -3828,18 +3836,31 @@ tkb_compress_avx2(tkb_vec *x)
 }
 #endif
 
-/* 1: AVX2 lanes, 0: the scalar loop; -1: not yet decided (the CPU is asked once) */
+/* 1: AVX2 lanes; 0: no AVX2 here, so one value at a time (text_key_field's loop: lanes of
+ * scalar compressions would only add their bookkeeping); 2: lanes of scalar compressions
+ * (text_key_simd(False): the tests' way to run the lanes' logic without AVX2); -1: not yet
+ * decided (the CPU is asked once) */
 static int tkb_simd = -1;
+
+static int
+tkb_decide(void)
+{
+    if (tkb_simd < 0) {
+#ifdef TKB_AVX2
+        __builtin_cpu_init();
+        tkb_simd = __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+        tkb_simd = 0;
+#endif
+    }
+    return tkb_simd;
+}
 
 static void
 tkb_compress(tkb_vec *x)
 {
 #ifdef TKB_AVX2
-    if (tkb_simd < 0) {
-        __builtin_cpu_init();
-        tkb_simd = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    if (tkb_simd) {
+    if (tkb_simd == 1) {
         tkb_compress_avx2(x);
         return;
     }
@@ -3990,6 +4011,18 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
         PyErr_NoMemory();
         return -1;
     }
+    if (tkb_decide() == 0) {       /* no AVX2: one value at a time */
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) {
+            if (!PyBytes_CheckExact(raws[i]))
+                continue;
+            out[i] = tk_one(base, mode, raws[i], R->val);
+            if (out[i] == NULL && PyErr_Occurred())
+                goto done;
+        }
+        rc = 0;
+        goto done;
+    }
     R->base = base;
     R->mode = mode;
     R->raws = raws;
@@ -4089,9 +4122,10 @@ speedups_text_key_fields(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 }
 
 PyDoc_STRVAR(text_key_simd_doc,
-"text_key_simd(flag=None) -> bool\n\n"
-"Whether text_key_fields uses AVX2 lanes; flag False makes it use the scalar loop (tests\n"
-"compare both), True asks the CPU again.");
+"text_key_simd(flag=None) -> str\n\n"
+"How text_key_fields runs: 'avx2' (four values in the lanes of AVX2 vectors), 'one-at-a-time'\n"
+"(no AVX2 here) or 'scalar-lanes' (the lanes with scalar compressions). For tests: flag\n"
+"False or 'scalar-lanes', 'one-at-a-time' set that way; True or 'auto' asks the CPU again.");
 
 static PyObject *
 speedups_text_key_simd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -4100,21 +4134,31 @@ speedups_text_key_simd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "text_key_simd takes at most 1 argument");
         return NULL;
     }
-    if (nargs == 1 && args[0] != Py_None) {
+    if (nargs == 1 && PyUnicode_Check(args[0])) {
+        if (PyUnicode_CompareWithASCIIString(args[0], "auto") == 0)
+            tkb_simd = -1;
+        else if (PyUnicode_CompareWithASCIIString(args[0], "scalar-lanes") == 0)
+            tkb_simd = 2;
+        else if (PyUnicode_CompareWithASCIIString(args[0], "one-at-a-time") == 0)
+            tkb_simd = 0;
+        else {
+            PyErr_SetString(PyExc_ValueError, "text_key_simd: 'auto', 'scalar-lanes' or 'one-at-a-time'");
+            return NULL;
+        }
+    } else if (nargs == 1 && args[0] != Py_None) {
         int on = PyObject_IsTrue(args[0]);
         if (on < 0)
             return NULL;
-        tkb_simd = on ? -1 : 0;
+        tkb_simd = on ? -1 : 2;
     }
-#ifdef TKB_AVX2
-    if (tkb_simd < 0) {
-        __builtin_cpu_init();
-        tkb_simd = __builtin_cpu_supports("avx2") ? 1 : 0;
+    switch (tkb_decide()) {
+    case 1:
+        return PyUnicode_FromString("avx2");
+    case 2:
+        return PyUnicode_FromString("scalar-lanes");
+    default:
+        return PyUnicode_FromString("one-at-a-time");
     }
-#else
-    tkb_simd = 0;
-#endif
-    return PyBool_FromLong(tkb_simd);
 }
 #endif   /* __SIZEOF_INT128__ */
 

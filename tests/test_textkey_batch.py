@@ -25,6 +25,9 @@ from dumpmask.rules import load_rules
 from conftest import TEST_KEY, unavailable
 
 KEY = Key(TEST_KEY)
+# how text_key_fields may run: whatever this CPU gives, the lanes with scalar compressions, and
+# one value at a time (what a CPU without AVX2 gets)
+WAYS = ("auto", "scalar-lanes", "one-at-a-time")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +64,7 @@ RAW_EXTRA = st.one_of(st.just(b"\\N"), st.just(b"NULL"), st.just(b"x" * 1100), s
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(KEY_VALUE.map(lambda v: (v, None)), RAW_EXTRA.map(lambda r: (None, r))),
                        max_size=23),
-       mode=st.sampled_from([0, 1]), simd=st.booleans())
+       mode=st.sampled_from([0, 1]), simd=st.sampled_from(WAYS))
 def test_text_key_fields_is_text_key_field_for_each(values, mode, simd):
     """Any list (duplicates, fields that are not plain, values shorter or longer than a lane's
     round input) gives text_key_field's result for every element, with the lanes and without."""
@@ -74,7 +77,7 @@ def test_text_key_fields_is_text_key_field_for_each(values, mode, simd):
         c.text_key_simd(simd)
         got = c.text_key_fields(state, mode, raws)
     finally:
-        c.text_key_simd(True)
+        c.text_key_simd("auto")
     assert got == want
 
 
@@ -88,13 +91,38 @@ def test_text_key_fields_many_values_every_lane_refill():
     raws = [_raw(v, i % 2) for i, v in enumerate(values)]
     for mode in (0, 1):
         want = [c.text_key_field(state, mode, r) for r in raws]
-        assert c.text_key_fields(state, mode, raws) == want
-        c.text_key_simd(False)
-        try:
-            assert c.text_key_fields(state, mode, raws) == want
-        finally:
-            c.text_key_simd(True)
+        for way in WAYS:
+            c.text_key_simd(way)
+            try:
+                assert c.text_key_fields(state, mode, raws) == want, way
+            finally:
+                c.text_key_simd("auto")
     assert sum(w is None for w in want) > 0 and sum(w is not None and w != r for w, r in zip(want, raws, strict=True)) > 1000
+
+
+def _cpu_has_avx2() -> bool:
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2 " in f.read().replace("\n", " ")
+    except OSError:
+        return False
+
+
+def test_text_key_fields_uses_avx2_where_the_cpu_has_it():
+    """On an x86-64 Linux machine with AVX2 (this one and CI's), the lanes are AVX2's: without
+    this the speed-up would silently be the scalar loop."""
+    c = speedups.C
+    way = c.text_key_simd("auto")
+    assert way in ("avx2", "one-at-a-time")
+    if _cpu_has_avx2():
+        assert way == "avx2"
+    with pytest.raises(ValueError):
+        c.text_key_simd("fastest")
+    assert c.text_key_simd() == way
 
 
 def test_text_key_fields_refuses_a_bad_state():
@@ -117,7 +145,7 @@ def test_a_text_key_column_takes_the_lanes_in_the_block_functions():
 
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(KEY_VALUE, min_size=1, max_size=40), picks=st.lists(st.integers(0, 10 ** 6), max_size=60),
-       cache_max=st.sampled_from([1, 2, 5, 32768]), mode=st.sampled_from([0, 1]), simd=st.booleans())
+       cache_max=st.sampled_from([1, 2, 5, 32768]), mode=st.sampled_from([0, 1]), simd=st.sampled_from(WAYS))
 def test_block_tkey_column_equals_the_per_value_path(values, picks, cache_max, mode, simd):
     """block_copy / block_tuples with a BLK_TKEY column (the memo's bounds small enough to be
     cleared inside a block; values repeated in the block and across blocks) write the bytes and
@@ -157,7 +185,7 @@ def test_block_tkey_column_equals_the_per_value_path(values, picks, cache_max, m
         c.text_key_simd(simd)
         got = run(True)
     finally:
-        c.text_key_simd(True)
+        c.text_key_simd("auto")
     assert got == want
 
 
