@@ -149,22 +149,20 @@ class ParallelOutput(Output):
             return
         future = item.future
         ok, result = self._result(future) if future is not None else (False, None)
-        if ok and self.views:
-            try:
-                self._finish(item.planned, item.on_done, *result)
-            finally:
-                future.release()    # the slot it was written from
-            return
-        if not ok:
-            # a small block, or one whose worker failed: masked here, where the rows before it
-            # are known (an exact error message)
-            if item.exact_row0 is not None:
-                block, row0 = item.block, item.exact_row0()
-                if block.kind == "copy" and block.rows is None:
-                    block.first_line += row0 - block.row0     # (the line of the block's first row)
-                block.row0 = row0
-            result = mask_block(item.planned.plan, item.block)
-        self._finish(item.planned, item.on_done, *result)
+        try:
+            if not ok:
+                # a small block, or one whose worker failed: masked here, where the rows before it
+                # are known (an exact error message)
+                if item.exact_row0 is not None:
+                    block, row0 = item.block, item.exact_row0()
+                    if block.kind == "copy" and block.rows is None:
+                        block.first_line += row0 - block.row0     # (the line of the block's first row)
+                    block.row0 = row0
+                result = mask_block(item.planned.plan, item.block)
+            self._finish(item.planned, item.on_done, *result)
+        finally:
+            if self.views and future is not None:
+                future.release()    # the slot its result was written from (or came back empty in)
 
     def drain(self) -> None:
         while self.pending:

@@ -183,3 +183,31 @@ def test_parallel_output_writes_from_slots_only_into_a_buffered_writer():
             assert out.views is views
         finally:
             out.close()
+
+
+def _failed_block(data):
+    return b"", (False, "ValueError")     # what parallel._work returns for a block it could not mask
+
+
+def test_a_block_masked_again_in_process_gives_its_slot_back(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    import dumpmask.parallel as parallel
+
+    sink = io.BytesIO()
+    writer = io.BufferedWriter(sink)
+    out = parallel.ParallelOutput(writer.write, 1)
+    try:
+        assert out.views
+        monkeypatch.setattr(parallel, "mask_block", lambda plan, block: (b"masked here;", "counts"))
+        planned = SimpleNamespace(plan=None, merge=lambda counts: None)
+        for _ in range(3 * out.pool.nslots):     # a slot lost per block would run out
+            future = out.pool.submit(_failed_block, b"x" * 1000, view=True)
+            out.pending.append(parallel._Pending(future, planned, SimpleNamespace(data=b"x" * 1000), lambda c: None, None))
+            out.drain()
+        assert len(out.pool.free) == out.pool.nslots
+        writer.flush()
+        assert sink.getvalue() == b"masked here;" * (3 * out.pool.nslots)
+    finally:
+        out.close()
