@@ -111,7 +111,7 @@ def keep_heap() -> bool:
 
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
-    except (ImportError, OSError, AttributeError):
+    except (ImportError, OSError, AttributeError, TypeError):   # (TypeError: CDLL(None) off POSIX)
         return False
     # the mmap threshold first: setting either one stops glibc's own adjustment of both
     return bool(mallopt(M_MMAP_THRESHOLD, HEAP_MMAP)) and bool(mallopt(M_TRIM_THRESHOLD, HEAP_KEEP))
