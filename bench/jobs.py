@@ -12,7 +12,9 @@ the lowest -j 1 time. Memory is sampled every 20 ms over the process and all its
 `peak PSS` is the largest sum of their proportional set sizes (pages shared after the fork are
 divided among the processes that share them, so the sum is what the run costs the machine),
 `peak RSS` the largest single process. CPU seconds (utime + stime, sampled with the memory,
-so up to 20 ms short) of the main process (reader and writer) and of all processes. The output goes to a file and its sha256 is compared
+so up to 20 ms short) of the main process (reader and writer) and of all processes; in the
+JSON lines also their minor page faults and the load average (1 min) when the run started.
+The output goes to a file and its sha256 is compared
 across configurations: a ratio is only reported for runs whose output is the same bytes.
 """
 from __future__ import annotations
@@ -63,12 +65,12 @@ def _mem_kb(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
-def _cpu_s(pid: int) -> float | None:
-    """utime + stime of one process so far, in seconds (None when it is gone)."""
+def _cpu_s(pid: int) -> tuple[float, int] | None:
+    """(utime + stime in seconds, minor page faults) of one process so far (None when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[7])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -79,12 +81,14 @@ def run_once(cmd: list[str], out_path: str, env: dict) -> dict:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
         peak_pss = peak_rss = 0
         cpu: dict[int, float] = {}     # pid -> its CPU seconds when last seen (sampled)
+        faults: dict[int, int] = {}    # pid -> its minor page faults when last seen
+        load1 = os.getloadavg()[0]
         while proc.poll() is None:
             pids = _tree(proc.pid)
             for p in pids:
                 c = _cpu_s(p)
                 if c is not None:
-                    cpu[p] = c
+                    cpu[p], faults[p] = c
             mems = [_mem_kb(p) for p in pids]
             peak_pss = max(peak_pss, sum(m[0] for m in mems))
             peak_rss = max([peak_rss] + [m[1] for m in mems])
@@ -97,6 +101,7 @@ def run_once(cmd: list[str], out_path: str, env: dict) -> dict:
             sha.update(block)
     return {"rc": proc.returncode, "wall": wall, "pss_mb": peak_pss / 1024, "rss_mb": peak_rss / 1024,
             "main_cpu": cpu.get(proc.pid, 0.0), "all_cpu": sum(cpu.values()),
+            "main_faults": faults.get(proc.pid, 0), "all_faults": sum(faults.values()), "load1": load1,
             "sha256": sha.hexdigest(), "stderr": err[-2000:]}
 
 

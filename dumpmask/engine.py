@@ -585,6 +585,10 @@ class Engine:
         # what identifier remapping did (features.keys fills it in when it runs)
         a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
+        if self.jobs > 1:
+            from dumpmask.workerpool import keep_heap
+
+            keep_heap()   # before the schema pass: freed buffers reused, not faulted in again (workerpool.py)
         hin = HashingReader(src)
         self.destination = dst    # (--verify reads a file output back before it is renamed into place)
         reader = io.BufferedReader(self.bounded(hin, self.source), buffer_size=1 << 20)

@@ -17,6 +17,7 @@ an error reads the same with -j N as with -j 1.
 from __future__ import annotations
 
 import collections
+import io
 import os
 
 from dumpmask.work import DataBlock, mask_block
@@ -87,6 +88,8 @@ class _Pending:
 class ParallelOutput(Output):
     """N worker processes; results written in input order."""
 
+    views = False     # results written from the workers' shared memory (set in __init__)
+
     def __init__(self, write, workers: int):
         from dumpmask.workerpool import WorkerPool
 
@@ -97,6 +100,10 @@ class ParallelOutput(Output):
         self.pool = WorkerPool(workers)
         self.pending: collections.deque = collections.deque()   # _Pending, or bytes emitted between blocks
         self.limit = IN_FLIGHT_PER_WORKER * workers
+        # a result is written straight from its worker's slot (no copy out of shared memory)
+        # when `write` copies what it is given before it returns, as a BufferedWriter does (it
+        # hands its raw stream views of its own buffer, so nothing below it keeps a view)
+        self.views = isinstance(getattr(write, "__self__", None), io.BufferedWriter)
 
     def submit(self, planned, block, on_done, exact_row0=None) -> None:
         if len(block.data) < MIN_PARALLEL:
@@ -123,7 +130,7 @@ class ParallelOutput(Output):
         (cluster.ClusterOutput sends it to a Dask cluster instead.)"""
         plan = planned.plan
         return self.pool.submit(_work, block.kind, block.first_line, block.row0, block.keep, block.rows, block.parsed,
-                                block.data, shared=(plan.token, plan))
+                                block.data, shared=(plan.token, plan), view=self.views)
 
     def _result(self, future):
         data, (ok, result) = future.result()
@@ -140,17 +147,22 @@ class ParallelOutput(Output):
         if isinstance(item, bytes):
             self.write(item)
             return
-        ok, result = self._result(item.future) if item.future is not None else (False, None)
-        if not ok:
-            # a small block, or one whose worker failed: masked here, where the rows before it
-            # are known (an exact error message)
-            if item.exact_row0 is not None:
-                block, row0 = item.block, item.exact_row0()
-                if block.kind == "copy" and block.rows is None:
-                    block.first_line += row0 - block.row0     # (the line of the block's first row)
-                block.row0 = row0
-            result = mask_block(item.planned.plan, item.block)
-        self._finish(item.planned, item.on_done, *result)
+        future = item.future
+        ok, result = self._result(future) if future is not None else (False, None)
+        try:
+            if not ok:
+                # a small block, or one whose worker failed: masked here, where the rows before it
+                # are known (an exact error message)
+                if item.exact_row0 is not None:
+                    block, row0 = item.block, item.exact_row0()
+                    if block.kind == "copy" and block.rows is None:
+                        block.first_line += row0 - block.row0     # (the line of the block's first row)
+                    block.row0 = row0
+                result = mask_block(item.planned.plan, item.block)
+            self._finish(item.planned, item.on_done, *result)
+        finally:
+            if self.views and future is not None:
+                future.release()    # the slot its result was written from (or came back empty in)
 
     def drain(self) -> None:
         while self.pending:

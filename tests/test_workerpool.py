@@ -109,3 +109,105 @@ def test_shutdown_reaps_every_worker():
             os.waitpid(pid, os.WNOHANG)                      # reaped: no zombie left
     with pytest.raises(WorkerLost):
         pool.submit(_reverse, b"", b"ab")
+
+
+@pytest.mark.parametrize("slot_bytes", [1 << 20, 4096])    # 4096: the larger results come by pipe
+def test_view_results_stay_in_their_slot_until_released(slot_bytes):
+    pool = WorkerPool(1, slots=3, slot_bytes=slot_bytes)
+    try:
+        blocks = [os.urandom(n) for n in (0, 10, 3000, 70_000, 500)] * 3
+        for i, b in enumerate(blocks):
+            f = pool.submit(_reverse, b"#%d" % i, b, view=True)
+            data, (_pid, n) = f.result()
+            want = b[::-1] + b"#%d" % i
+            in_slot = len(want) <= slot_bytes
+            assert type(data) is (memoryview if in_slot else bytes)
+            assert bytes(data) == want and n == len(b)
+            held = len(pool.free)
+            # while held, the slot is no one else's: other calls come back through the other slots
+            others = [pool.submit(_reverse, b"", b"x" * 100) for _ in range(4)]
+            assert [o.result()[0] for o in others] == [b"x" * 100] * 4
+            assert bytes(data) == want
+            f.release()
+            f.release()       # (a second release changes nothing)
+            assert len(pool.free) == held + in_slot
+            if in_slot:
+                with pytest.raises(ValueError):
+                    bytes(data)      # the view is released with its slot
+        failed = pool.submit(_fail, b"data", view=True)
+        with pytest.raises(WorkerError):
+            failed.result()
+        failed.release()
+        assert len(pool.free) == 3
+    finally:
+        pool.shutdown()
+
+
+def test_every_slot_held_fails_instead_of_waiting_forever():
+    pool = WorkerPool(1, slots=2)
+    try:
+        held = [pool.submit(_reverse, b"", b"abc", view=True) for _ in range(2)]
+        for f in held:
+            assert bytes(f.result()[0]) == b"cba"
+        with pytest.raises(RuntimeError):
+            pool.submit(_reverse, b"", b"abc")
+        held[0].release()
+        assert pool.submit(_reverse, b"", b"abc").result()[0] == b"cba"
+    finally:
+        pool.shutdown()
+
+
+def test_keep_heap_tunes_glibc_malloc():
+    import platform
+
+    from dumpmask.workerpool import keep_heap
+
+    got = keep_heap()
+    if platform.libc_ver()[0] == "glibc":
+        assert got is True
+    else:
+        assert got in (True, False)
+
+
+def test_parallel_output_writes_from_slots_only_into_a_buffered_writer():
+    """A BufferedWriter copies what it is given before write returns; any other writer may
+    keep it, so it gets bytes (a view would change under it when its slot is reused)."""
+    import io
+
+    from dumpmask.parallel import ParallelOutput
+
+    kept: list = []
+    for write, views in ((io.BufferedWriter(io.BytesIO()).write, True), (kept.append, False)):
+        out = ParallelOutput(write, 1)
+        try:
+            assert out.views is views
+        finally:
+            out.close()
+
+
+def _failed_block(data):
+    return b"", (False, "ValueError")     # what parallel._work returns for a block it could not mask
+
+
+def test_a_block_masked_again_in_process_gives_its_slot_back(monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    import dumpmask.parallel as parallel
+
+    sink = io.BytesIO()
+    writer = io.BufferedWriter(sink)
+    out = parallel.ParallelOutput(writer.write, 1)
+    try:
+        assert out.views
+        monkeypatch.setattr(parallel, "mask_block", lambda plan, block: (b"masked here;", "counts"))
+        planned = SimpleNamespace(plan=None, merge=lambda counts: None)
+        for _ in range(3 * out.pool.nslots):     # a slot lost per block would run out
+            future = out.pool.submit(_failed_block, b"x" * 1000, view=True)
+            out.pending.append(parallel._Pending(future, planned, SimpleNamespace(data=b"x" * 1000), lambda c: None, None))
+            out.drain()
+        assert len(out.pool.free) == out.pool.nslots
+        writer.flush()
+        assert sink.getvalue() == b"masked here;" * (3 * out.pool.nslots)
+    finally:
+        out.close()
