@@ -7221,7 +7221,40 @@ speedups_memo_first(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * Module
  * ---------------------------------------------------------------------------------------- */
 
+/* ==========================================================================================
+ * HEAP (area: workers): glibc's malloc told to keep freed blocks (mallopt), so the ~1 MB
+ * buffers a run allocates and frees per block are reused instead of given back to the kernel
+ * and faulted in (and cleared) again. Called by workerpool.keep_heap; no import cost.
+ * ======================================================================================== */
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+PyDoc_STRVAR(keep_heap_doc,
+"keep_heap(mmap_threshold, trim_threshold) -> bool\n\n"
+"glibc: mallopt(M_MMAP_THRESHOLD, mmap_threshold) then mallopt(M_TRIM_THRESHOLD,\n"
+"trim_threshold); True when both took. False (nothing done) where the C library is not glibc.");
+
+static PyObject *
+speedups_keep_heap(PyObject *self, PyObject *args)
+{
+    int mmap_threshold, trim_threshold;
+    if (!PyArg_ParseTuple(args, "ii:keep_heap", &mmap_threshold, &trim_threshold))
+        return NULL;
+#if defined(__GLIBC__)
+    /* the mmap threshold first: setting either one stops glibc's own adjustment of both */
+    return PyBool_FromLong(mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1
+                           && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1);
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+    Py_RETURN_FALSE;
+#endif
+}
+/* ======================================================================== end of HEAP */
+
 static PyMethodDef speedups_methods[] = {
+    {"keep_heap", speedups_keep_heap, METH_VARARGS, keep_heap_doc},              /* workers: the heap */
     {"body_end", speedups_body_end, METH_VARARGS, body_end_doc},
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},

@@ -26,7 +26,7 @@ from dumpmask.learn import LEARNERS
 from dumpmask.memory import Budget, LineLimit
 from dumpmask.parallel import Output, ParallelOutput
 from dumpmask.progress import Progress
-from dumpmask.speedups import count_nl
+from dumpmask.speedups import count_nl, keep_heap
 from dumpmask.rules import RuleSet
 from dumpmask.schema import Column, TableSchema
 from dumpmask.work import ColumnSpec, DataBlock, MutationFactory, TablePlan, keep_built
@@ -585,10 +585,9 @@ class Engine:
         # what identifier remapping did (features.keys fills it in when it runs)
         a["identifierRemapping"] = {"enabled": False, "requested_by": None, "strategy": None, "inferKeys": False,
                                     "columns": 0, "inferred": [], "unlinked": [], "partition_keys": []}
-        if self.jobs > 1:
-            from dumpmask.workerpool import keep_heap
-
-            keep_heap()   # before the schema pass: freed buffers reused, not faulted in again (workerpool.py)
+        # before the schema pass, for every -j: freed block buffers reused, not faulted in again
+        # (speedups.keep_heap; the workers of -j N inherit it through the fork)
+        keep_heap()
         hin = HashingReader(src)
         self.destination = dst    # (--verify reads a file output back before it is renamed into place)
         reader = io.BufferedReader(self.bounded(hin, self.source), buffer_size=1 << 20)

@@ -44,6 +44,7 @@ import struct
 import time
 
 from dumpmask.errors import DumpmaskError
+from dumpmask.speedups import keep_heap   # glibc keeps freed blocks: the pool and, through the fork, its workers
 
 SLOT_BYTES = 8 << 20        # one call's input and (after it) its result; larger goes by pipe
 SMALL_CALL = 3072           # pickled call bytes sent in the header message (more: in the slot)
@@ -92,29 +93,6 @@ def _write_all(fd: int, *pieces) -> None:
         view = memoryview(piece)
         while view:
             view = view[os.write(fd, view):]
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters
-HEAP_KEEP = 32 << 20        # freed heap kept for reuse (below this much the top is not trimmed)
-HEAP_MMAP = 16 << 20        # allocations from this size get their own mapping (returned when freed)
-
-
-def keep_heap() -> bool:
-    """Let glibc's malloc keep freed blocks for reuse instead of returning them to the kernel.
-    A worker (and the parent) allocates and frees a ~1 MB buffer or two per call; by default
-    glibc gives the top of the heap back whenever more than twice the largest freed block is
-    free, so each new buffer faulted its pages in again (a page fault and a cleared page per 4
-    KiB: ~0.6 s of CPU per GB of -j 2 on the AMD EPYC VM, ~26,000 faults per worker per 100
-    MB). Freed memory held this way stays below HEAP_KEEP. False where it is not glibc."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (ImportError, OSError, AttributeError, TypeError):   # (TypeError: CDLL(None) off POSIX)
-        return False
-    # the mmap threshold first: setting either one stops glibc's own adjustment of both
-    return bool(mallopt(M_MMAP_THRESHOLD, HEAP_MMAP)) and bool(mallopt(M_TRIM_THRESHOLD, HEAP_KEEP))
 
 
 def _split_result(result):

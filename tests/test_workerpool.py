@@ -211,3 +211,28 @@ def test_a_block_masked_again_in_process_gives_its_slot_back(monkeypatch):
         assert sink.getvalue() == b"masked here;" * (3 * out.pool.nslots)
     finally:
         out.close()
+
+
+def test_keep_heap_in_c_and_through_ctypes_and_in_a_one_process_run(monkeypatch):
+    """speedups.keep_heap: the C mallopt call and the ctypes fallback (no extension) both tune
+    glibc's malloc (True there), and a -j 1 run calls it too (the schema pass and the blocks of
+    a one-process run fault their buffers in as well)."""
+    import io
+    import platform
+
+    import dumpmask
+    from dumpmask import engine, speedups
+    from dumpmask.crypto import Key
+    from conftest import TEST_KEY
+
+    if platform.libc_ver()[0] == "glibc":
+        assert speedups.keep_heap() is True
+        with monkeypatch.context() as m:
+            m.setattr(speedups, "function", lambda name: None)
+            assert speedups.keep_heap() is True
+    calls = []
+    monkeypatch.setattr(engine, "keep_heap", lambda: calls.append(1) or True)
+    dump = b"-- PostgreSQL database dump\nCREATE TABLE public.t (\n    a text\n);\nCOPY public.t (a) FROM stdin;\nx\n\\.\n"
+    dumpmask.mask(io.BytesIO(dump), io.BytesIO(), rules=None, key=Key(TEST_KEY), dialect="postgres",
+                  warn=lambda m: None)
+    assert calls == [1]
