@@ -32,10 +32,15 @@ PROVIDERS = [{"provider": "street_name"}, {"provider": "catch_phrase"}, {"provid
              {"provider": "iban"}, {"provider": "sentence", "args": {"nb_words": 4}}, {"provider": "color_name"}]
 
 
+_UPSTREAM: dict[str, object] = {}
+
+
 def reference_pool(key: Key, name: str, builder, locale: str, size: int) -> tuple[str, ...]:
     from faker import Faker
 
-    fk = Faker(locale)
+    fk = _UPSTREAM.get(locale)
+    if fk is None:
+        fk = _UPSTREAM[locale] = Faker(locale)     # seed_instance below reseeds it for every pool
     fk.seed_instance(int.from_bytes(key.subkey(f"pool:{name}:{locale}")[:8], "big"))
     gen = fk.factories[0]
     seen: dict[str, None] = {}
