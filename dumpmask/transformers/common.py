@@ -155,8 +155,9 @@ def _faker_package_unexecuted() -> bool:
     562) that runs the real __init__ the first time anything asks for a name it has not got
     (`from faker import Faker`, faker.VERSION): then it is the package a plain `import faker`
     gives. Its submodules (faker.generator, faker.providers.*) import as usual meanwhile.
-    False when `faker` is in sys.modules already (imported, or None: not importable) or has no
-    spec: the caller takes the usual way."""
+    True too when `faker` is a package in sys.modules already (imported, or made here before);
+    False when it is there and not a package (None: not importable), has no spec, or the
+    interpreter is frozen: the caller then takes the usual way."""
     if "faker" in sys.modules:
         return hasattr(sys.modules["faker"], "__path__")
     if getattr(sys, "frozen", False):       # Faker finds its locales another way there
@@ -200,9 +201,10 @@ def _light_faker(locale: str):
     """The light Faker of `locale` made as Faker(locale, providers=light) makes it (proxy.Faker,
     then factory.Factory.create), without `import faker`'s scan (_faker_package_unexecuted), or
     None when that cannot be sure of giving the same (then the caller makes it with Faker):
-    `faker` already imported, or a locale that no light provider has (Factory.create checks a
-    locale against every provider's: the usual way says whether it is valid).
-    tests/test_poolcache.py compares its draws with the usual Faker's over keys and locales."""
+    `faker` not importable that way, a light provider that is not localized, or a locale that
+    no light provider has (Factory.create checks a locale against every provider's: the usual
+    way says whether it is valid, and raises for an unknown one).
+    tests/test_pool_draws.py compares the pools drawn with upstream Faker's over keys and locales."""
     if not _faker_package_unexecuted():
         return None
     import locale as pylocale
