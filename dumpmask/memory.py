@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import re
 import sys
 import tempfile
@@ -191,6 +190,8 @@ class SpillCounter:
                 self._spill()
 
     def _spill(self) -> None:
+        import pickle   # here: only a spill needs it (start-up time)
+
         if self.parts is None:
             self.parts = [self.budget.temp_file(self.what) for _ in range(self.PARTS)]
         buckets: list[list] = [[] for _ in range(self.PARTS)]
@@ -219,6 +220,8 @@ class SpillCounter:
             f.fh.seek(0, os.SEEK_END)   # (items() may be asked again: each partition is read from its start)
 
     def _merge(self, f: SpillFile, depth: int):
+        import pickle   # here: only a spill needs it (start-up time)
+
         merged: dict = {}
         fh = f.rewind()
         sub = None
@@ -245,6 +248,8 @@ class SpillCounter:
             s.close()
 
     def _scatter(self, d: dict, files: list, depth: int) -> None:
+        import pickle   # here: only a spill needs it (start-up time)
+
         buckets: list[list] = [[] for _ in files]
         for k, v in d.items():
             buckets[hash((depth, k)) % len(files)].append((k, v))

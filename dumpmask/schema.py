@@ -225,7 +225,19 @@ def _cheap(src: str) -> str:
     return src
 
 
-_TOK_RE = {d: re.compile(_cheap(s), re.S | re.M) for d, s in _TOK_SRC.items()}
+class _PerDialect(dict):
+    """dialect -> its compiled pattern, compiled on first use (a run reads one dialect)."""
+
+    def __init__(self, sources: dict, flags: int) -> None:
+        super().__init__()
+        self._sources, self._flags = sources, flags
+
+    def __missing__(self, d: str) -> re.Pattern:
+        rx = self[d] = re.compile(_cheap(self._sources[d]), self._flags)
+        return rx
+
+
+_TOK_RE = _PerDialect(_TOK_SRC, re.S | re.M)
 _BLOCK_PARTS = re.compile(r"/\*|\*/")
 _MY_CONDITIONAL = re.compile(r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
 
@@ -241,7 +253,7 @@ _FAST_SRC = {
               r"|(?P<w>[A-Za-z0-9_$\x80-\U0010ffff]+)"
               r"|(?P<p>\S))"),
 }
-_FAST_RE = {d: re.compile(_cheap(s), re.S) for d, s in _FAST_SRC.items()}
+_FAST_RE = _PerDialect(_FAST_SRC, re.S)
 
 
 def _tokens_fast(text: str, d: str) -> list:

@@ -30,13 +30,15 @@ not computed again), but its merge over all of a plan's blocks (the maximum) doe
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 
-from dumpmask.dialects import mysql_lex, postgres
+from dumpmask.dialects import postgres
 from dumpmask.dialects.base import (HUGE_FIELD, MEMO_MAX_FIELD, UNCHANGED, FieldFns, counting, has_huge_span,
                                     mask_spans_huge, remember, row_masker, span_masker)
 from dumpmask.dialects.fast import c_copy_spans, copy_spans, splice, tuple_spans
@@ -45,6 +47,25 @@ from dumpmask.speedups import count_nl
 from dumpmask.errors import DumpSyntaxError, MaskingError
 from dumpmask.keyspans import c_key_spans
 from dumpmask.transformers.basic import Keep
+
+
+def _lazy_module(name: str):
+    """The module `name` as importlib.util.LazyLoader makes it: executed the first time one of
+    its attributes is read. mysql_lex is used here only for MySQL data, and a PostgreSQL run
+    then never executes it (its ~30 patterns compiled: start-up time). A MySQL run reads it from
+    its dialect's set-up on (dialects.mysql imports from it), before any data."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mysql_lex = _lazy_module("dumpmask.dialects.mysql_lex")
 
 CACHE_MAX = 32_768            # raw field -> masked field memo of one column (cleared when full)
 NULL_COPY = postgres.NULL_FIELD

@@ -9,6 +9,12 @@ import io
 import re
 from dataclasses import dataclass, field
 
+#: MySQL's double-quoted string (backslash escapes, doubled quotes) and backquoted name as
+#: pattern sources: mysql_lex's, and dialects.fast's INSERT body (here so that fast does not
+#: import mysql_lex, which a PostgreSQL run does not need)
+MY_DQ = rb'"[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"'
+MY_BT = rb"`[^`]*+(?:``[^`]*+)*+`"
+
 
 @dataclass(slots=True)
 class Stmt:

@@ -34,7 +34,7 @@ from itertools import chain
 from operator import attrgetter, itemgetter
 from operator import index as _index
 
-from dumpmask.dialects.mysql_lex import _BT, _DQ
+from dumpmask.dialects.base import MY_BT as _BT, MY_DQ as _DQ
 from dumpmask import speedups
 
 __all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice", "copy_spans",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Iterator
 
-from dumpmask.dialects.base import InsertStmt, Stmt
+from dumpmask.dialects.base import MY_BT, MY_DQ, InsertStmt, Stmt
 from dumpmask.errors import DumpSyntaxError
 
 __all__ = [
@@ -51,8 +51,8 @@ class MyStmt(Stmt):
 
 # one complete single/double-quoted string (backslash escapes, doubled quotes); DOTALL needed
 _SQ = rb"'[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'"
-_DQ = rb'"[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"'
-_BT = rb"`[^`]*+(?:``[^`]*+)*+`"
+_DQ = MY_DQ
+_BT = MY_BT
 _BLOCK = rb"/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/"
 _WS = rb"[ \t\r\n\f\v]"
 # "-- " comment: two dashes followed by whitespace/control char or end of input; or "#"

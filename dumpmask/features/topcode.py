@@ -25,7 +25,6 @@ from __future__ import annotations
 import collections
 import math
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 
 from dumpmask.errors import MaskingError, RulesError
 from dumpmask.features.base import Stage
@@ -45,6 +44,8 @@ def nearest_rank(counts: dict, p, min_rows: int):
     n = sum(counts.values())
     if n < min_rows or n == 0:
         return None
+    from fractions import Fraction   # here: only a percentile rule needs it (start-up time)
+
     rank = max(1, math.ceil(Fraction(str(p)) * n / 100))
     seen, threshold = 0, values[-1]
     for v in values:

@@ -8,8 +8,12 @@ the same original gives the same masked value wherever it appears.
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
 import re
+import sys
+from bisect import bisect_right as _bisect
 from collections import OrderedDict
 from itertools import accumulate
 import unicodedata
@@ -113,14 +117,16 @@ def _faker(locale: str):
     fk = _FAKERS.get(locale)
     if fk is not None:
         return fk
-    from faker import Faker  # imported lazily: slow to import, not needed by every run
-    from faker.config import PROVIDERS
+    fk = _light_faker(locale)
+    if fk is None:
+        from faker import Faker  # imported lazily: slow to import, not needed by every run
+        from faker.config import PROVIDERS
 
-    light = [p for p in PROVIDERS if p.rsplit(".", 1)[-1] in LIGHT_PROVIDERS]
-    try:
-        fk = Faker(locale, providers=light)
-    except Exception as e:  # AttributeError for unknown locales
-        raise RulesError(f"unknown Faker locale {locale!r}: {e}") from None
+        light = [p for p in PROVIDERS if p.rsplit(".", 1)[-1] in LIGHT_PROVIDERS]
+        try:
+            fk = Faker(locale, providers=light)
+        except Exception as e:  # AttributeError for unknown locales
+            raise RulesError(f"unknown Faker locale {locale!r}: {e}") from None
     _fast_draws(fk)
     if len(fk.factories) == 1:
         gen = fk.factories[0]
@@ -128,6 +134,105 @@ def _faker(locale: str):
         gen._dm_locale = locale
     _FAKERS[locale] = fk
     return fk
+
+
+class _OneLocale:
+    """What get_pool and the callers of _faker use of a one-locale Faker proxy: its factories
+    and seed_instance (which seeds each of them)."""
+
+    def __init__(self, gen) -> None:
+        self.factories = [gen]
+
+    def seed_instance(self, seed) -> None:
+        self.factories[0].seed_instance(seed)
+
+
+def _faker_package_unexecuted() -> bool:
+    """Make `faker` importable without running its __init__: that imports faker.config, which
+    imports every provider and lists every locale directory of every provider (~0.3 G
+    instructions and ~2,000 directory reads, more than half of a drawn run's start-up). The
+    package module is put in sys.modules as its spec makes it, with a module __getattr__ (PEP
+    562) that runs the real __init__ the first time anything asks for a name it has not got
+    (`from faker import Faker`, faker.VERSION): then it is the package a plain `import faker`
+    gives. Its submodules (faker.generator, faker.providers.*) import as usual meanwhile.
+    True too when `faker` is a package in sys.modules already (imported, or made here before);
+    False when it is there and not a package (None: not importable), has no spec, or the
+    interpreter is frozen: the caller then takes the usual way."""
+    if "faker" in sys.modules:
+        return hasattr(sys.modules["faker"], "__path__")
+    if getattr(sys, "frozen", False):       # Faker finds its locales another way there
+        return False
+    import importlib.util
+
+    spec = importlib.util.find_spec("faker")
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return False
+    package = importlib.util.module_from_spec(spec)
+
+    def __getattr__(name: str):
+        if package.__dict__.pop("__getattr__", None) is not None:
+            spec.loader.exec_module(package)
+        try:
+            return package.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"module 'faker' has no attribute {name!r}") from None
+
+    package.__getattr__ = __getattr__
+    sys.modules["faker"] = package
+    return True
+
+
+def _is_package_dir(folder: str, name: str) -> bool:
+    """Whether pkgutil.iter_modules([folder]) lists `name` as a package (faker.utils.loading's
+    list_module, which Faker's Factory asks whether a provider has a locale): a directory whose
+    name has no dot, holding a file whose module name is __init__."""
+    import inspect
+
+    path = os.path.join(folder, name)
+    if not name or "." in name or not os.path.isdir(path):
+        return False
+    try:
+        return any(inspect.getmodulename(f) == "__init__" for f in os.listdir(path))
+    except OSError:
+        return False
+
+
+def _light_faker(locale: str):
+    """The light Faker of `locale` made as Faker(locale, providers=light) makes it (proxy.Faker,
+    then factory.Factory.create), without `import faker`'s scan (_faker_package_unexecuted), or
+    None when that cannot be sure of giving the same (then the caller makes it with Faker):
+    `faker` not importable that way, a light provider that is not localized, or a locale that
+    no light provider has (Factory.create checks a locale against every provider's: the usual
+    way says whether it is valid, and raises for an unknown one).
+    tests/test_pool_draws.py compares the pools drawn with upstream Faker's over keys and locales."""
+    if not _faker_package_unexecuted():
+        return None
+    import locale as pylocale
+    from importlib import import_module
+
+    from faker.generator import Generator
+
+    # proxy.Faker: "-" -> "_"; Factory.create: the default, then locale.normalize
+    locale = locale.replace("-", "_") or "en_US"
+    locale = pylocale.normalize(locale).split(".")[0]
+    found = []
+    for name in sorted(LIGHT_PROVIDERS):       # faker.config.PROVIDERS is sorted
+        path = f"faker.providers.{name}"
+        module = import_module(path)
+        if not getattr(module, "localized", False):
+            return None
+        found.append((path, module, _is_package_dir(os.path.dirname(module.__file__), locale)))
+    if not any(has for _, _, has in found):
+        return None
+    gen = Generator(locale=locale, use_weighting=True)
+    for path, module, has in found:          # Factory.create and Factory._find_provider_class
+        lang = locale if has else (getattr(module, "default_locale", "") or "en_US")
+        provider = import_module(f"{path}.{lang}").Provider(gen)
+        provider.__use_weighting__ = True
+        provider.__provider__ = path
+        provider.__lang__ = lang
+        gen.add_provider(provider)
+    return _OneLocale(gen)
 
 
 _LAZY: dict[type, type] = {}
@@ -188,16 +293,59 @@ class _CumulativeRandom(random.Random):
         return super().choices(population, weights, cum_weights=cum_weights, k=k)
 
 
+def _random_element(provider, original, elements):
+    """BaseProvider.random_element(elements) of a provider that weights (Faker's default), in
+    one call: the same value from the same one draw of its random. Faker goes through
+    random_elements(elements, length=1) and choices_distribution to random.choices(keys,
+    weights=values, k=1) for a weighted table, which is keys[bisect(cum_weights, random() *
+    total, 0, n - 1)]; and to random.choice(tuple(elements)) for a sequence. Anything else
+    (an OrderedDict made on the fly, a set, a table whose weights random.choices would refuse)
+    goes to Faker's own method."""
+    t = type(elements)
+    if t is _Weights:
+        table = elements.__dict__.get("_dm_table")
+        if table is None:
+            table = elements.__dict__["_dm_table"] = _weighted_table(elements)
+        if table:
+            keys, cum, total, hi = table
+            return keys[_bisect(cum, provider.generator.random.random() * total, 0, hi)]
+    elif t is tuple or t is list or t is str:
+        return provider.generator.random.choice(elements)
+    return original(elements)
+
+
+def _weighted_table(elements: _Weights):
+    """(keys, cumulative weights, total, n - 1) as random.choices computes them, or () when it
+    would raise (Faker's own method then raises as it does)."""
+    keys, weights = tuple(elements.keys()), elements.values()
+    cum = list(accumulate(weights))
+    if not cum or len(keys) != len(cum):
+        return ()
+    try:
+        total = cum[-1] + 0.0
+    except TypeError:
+        return ()
+    if not total > 0.0 or not math.isfinite(total):
+        return ()
+    return keys, cum, total, len(keys) - 1
+
+
 def _fast_draws(fk) -> None:
     """Faker's draws for a pool made cheaper, every value the same: the providers' weighted
     tables (OrderedDicts) as _Weights on the instance, the generator's random a
-    _CumulativeRandom (seed_instance seeds it like the Random it replaces)."""
+    _CumulativeRandom (seed_instance seeds it like the Random it replaces), and each weighting
+    provider's random_element one call (_random_element)."""
+    from faker.providers import BaseProvider
+
     for gen in fk.factories:
         gen.random = _CumulativeRandom()    # seeded by seed_instance before every pool
         for provider in gen.providers:
             for attr, v in list(vars(type(provider)).items()) + list(vars(provider).items()):
                 if type(v) is OrderedDict and v:
                     setattr(provider, attr, _Weights(v.items()))
+            if type(provider).random_element is BaseProvider.random_element and provider.__use_weighting__ is True \
+                    and "random_element" not in vars(provider):
+                provider.random_element = partial(_random_element, provider, provider.random_element)
 
 
 def get_pool(key: Key, name: str, builder: Callable, locale: str = "en_US", size: int = POOL_SIZE) -> tuple[str, ...]:
