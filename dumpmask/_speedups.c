@@ -3606,11 +3606,12 @@ tk_chunk_state(const tk_value *v, Py_ssize_t j, b2_state *bj)
 }
 
 /* v's chunks written back with the same radices, then encoded as the dialect writes it */
+static PyObject *sf_encode(int mode, const uchar *p, Py_ssize_t n);
+
 static PyObject *
 tk_finish(tk_value *v, int mode)
 {
-    uchar enc[2 * FIELD_BUF + 2];
-    Py_ssize_t i, j, o = 0;
+    Py_ssize_t i, j;
     for (j = 0; j < v->nc; j++) {
         u128 x = v->vals[j];
         for (i = v->cstart[j + 1] - 1; i >= v->cstart[j]; i--) {
@@ -3628,41 +3629,7 @@ tk_finish(tk_value *v, int mode)
             v->val[v->pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
         }
     }
-    if (mode == 1)   /* the dialect's encoder: copy_encode / mysql_lex.encode_string */
-        enc[o++] = '\'';
-    for (i = 0; i < v->blen; i++) {
-        uchar c = v->val[i], e = 0;
-        if (mode == 0) {
-            switch (c) {
-            case '\\': e = '\\'; break;
-            case 0x08: e = 'b'; break;
-            case 0x0c: e = 'f'; break;
-            case 0x0a: e = 'n'; break;
-            case 0x0d: e = 'r'; break;
-            case 0x09: e = 't'; break;
-            case 0x0b: e = 'v'; break;
-            }
-        } else {
-            switch (c) {
-            case 0x00: e = '0'; break;
-            case 0x0a: e = 'n'; break;
-            case 0x0d: e = 'r'; break;
-            case '\\': e = '\\'; break;
-            case '\'': e = '\''; break;
-            case '"': e = '"'; break;
-            case 0x1a: e = 'Z'; break;
-            }
-        }
-        if (e) {
-            enc[o++] = '\\';
-            enc[o++] = e;
-        } else {
-            enc[o++] = c;
-        }
-    }
-    if (mode == 1)
-        enc[o++] = '\'';
-    return PyBytes_FromStringAndSize((const char *)enc, o);
+    return sf_encode(mode, v->val, v->blen);   /* the dialect's encoder (STRFIELD section) */
 }
 
 /* the text key state's argument: a PRF state of digest size 8 */
@@ -7224,7 +7191,7 @@ speedups_memo_first(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 /* ==========================================================================================
  * HEAP (area: workers): glibc's malloc told to keep freed blocks (mallopt), so the ~1 MB
  * buffers a run allocates and frees per block are reused instead of given back to the kernel
- * and faulted in (and cleared) again. Called by workerpool.keep_heap; no import cost.
+ * and faulted in (and cleared) again. Called by speedups.keep_heap; no import cost.
  * ======================================================================================== */
 #if defined(__GLIBC__)
 #include <malloc.h>
