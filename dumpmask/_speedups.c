@@ -7220,8 +7220,47 @@ speedups_keep_heap(PyObject *self, PyObject *args)
 }
 /* ======================================================================== end of HEAP */
 
+/* ==========================================================================================
+ * WRITEBACK (area: outputs): a file output's pages handed to the disk while the run goes on
+ * (Linux sync_file_range with SYNC_FILE_RANGE_WRITE: start the writes, do not wait for them),
+ * so the fsync at commit waits for the last stretch only, not for the whole dump. Called by
+ * speedups.start_writeback (atomic.AtomicFile). A hint: durability is the commit's fsync, and
+ * a write error surfaces there (sync_file_range without its WAIT flags reports none).
+ * ======================================================================================== */
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
+
+PyDoc_STRVAR(start_writeback_doc,
+"start_writeback(fd, offset) -> bool\n\n"
+"Linux: sync_file_range(fd, offset, 0, SYNC_FILE_RANGE_WRITE), which starts writing the file's\n"
+"dirty pages from offset to its end and returns without waiting; True when the call took.\n"
+"False (nothing done) elsewhere, or when the file does not support it (a pipe).");
+
+static PyObject *
+speedups_start_writeback(PyObject *self, PyObject *args)
+{
+    int fd;
+    long long offset;
+    if (!PyArg_ParseTuple(args, "iL:start_writeback", &fd, &offset))
+        return NULL;
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sync_file_range(fd, (off_t)offset, 0, SYNC_FILE_RANGE_WRITE);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(rc == 0);
+#else
+    (void)fd;
+    (void)offset;
+    Py_RETURN_FALSE;
+#endif
+}
+/* =================================================================== end of WRITEBACK */
+
 static PyMethodDef speedups_methods[] = {
     {"keep_heap", speedups_keep_heap, METH_VARARGS, keep_heap_doc},              /* workers: the heap */
+    {"start_writeback", speedups_start_writeback, METH_VARARGS, start_writeback_doc},   /* outputs */
     {"body_end", speedups_body_end, METH_VARARGS, body_end_doc},
     {"tuple_spans", speedups_tuple_spans, METH_VARARGS, tuple_spans_doc},
     {"splice", speedups_splice, METH_VARARGS, splice_doc},

@@ -23,7 +23,19 @@ import os
 from dumpmask.work import DataBlock, mask_block
 
 MIN_PARALLEL = 64 << 10      # bytes: smaller blocks are masked in-process
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER = 4         # blocks a worker has in hand or queued (and their results not yet written)
+
+
+def pool_slots(workers: int) -> int:
+    """Shared-memory slots for a -j N run's pool. Each block in flight holds one until its
+    result is written (IN_FLIGHT_PER_WORKER a worker, and one more while the oldest is being
+    completed): with fewer than that plus one, a submit finds every slot held by a view not yet
+    written and the run stops (RuntimeError). The compressed output's chunks go through the
+    same pool (compression.IN_FLIGHT_PER_WORKER a worker); they give their slot back when
+    received, and with a slot each they never wait for one."""
+    from dumpmask.compression import IN_FLIGHT_PER_WORKER as compressing
+
+    return (IN_FLIGHT_PER_WORKER + compressing) * workers + 2
 
 
 def jobs_count(jobs: int | None) -> int:
@@ -97,7 +109,7 @@ class ParallelOutput(Output):
         self.workers = workers
         # forked: a worker starts with the modules and the value functions already built here;
         # blocks and results go through shared memory (workerpool.py)
-        self.pool = WorkerPool(workers)
+        self.pool = WorkerPool(workers, slots=pool_slots(workers))
         self.pending: collections.deque = collections.deque()   # _Pending, or bytes emitted between blocks
         self.limit = IN_FLIGHT_PER_WORKER * workers
         # a result is written straight from its worker's slot (no copy out of shared memory)

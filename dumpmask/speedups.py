@@ -62,3 +62,14 @@ def keep_heap() -> bool:
     m_trim_threshold, m_mmap_threshold = -1, -3     # glibc's mallopt parameters
     # the mmap threshold first: setting either one stops glibc's own adjustment of both
     return bool(mallopt(m_mmap_threshold, HEAP_MMAP)) and bool(mallopt(m_trim_threshold, HEAP_KEEP))
+
+
+def _no_writeback(fd: int, offset: int) -> bool:
+    """start_writeback's twin without the extension: nothing started (the commit's fsync then
+    writes the whole file; the same bytes, later)."""
+    return False
+
+
+#: start writing a file's pages from `offset` to its end to the disk, without waiting for them
+#: (Linux sync_file_range; atomic.AtomicFile calls it as its output grows)
+start_writeback = function("start_writeback") or _no_writeback

@@ -173,3 +173,58 @@ def test_dev_null_a_fifo_and_a_symlink_stay_what_they_are(tmp_path, dump):
         r = run(tmp_path, dump, "-o", fifo)
         reader.wait(timeout=60)
     assert r.returncode == 0 and got.read_bytes().endswith(b"\\.\n") and fifo.is_fifo()
+
+
+def test_a_growing_output_starts_its_writeback_as_it_goes(tmp_path, monkeypatch):
+    """AtomicFile tells the kernel to start writing every WRITEBACK_EVERY bytes (so the commit's
+    fsync waits for the last stretch only): the starts cover the file in order, without a gap,
+    and the file's bytes are what was written, with the hint taken or not."""
+    from dumpmask import atomic, speedups
+
+    assert speedups.start_writeback is not None
+    calls = []
+    monkeypatch.setattr(atomic, "WRITEBACK_EVERY", 1 << 20)
+    monkeypatch.setattr(atomic, "start_writeback", lambda fd, offset: calls.append((fd, offset)) or True)
+    pieces = [bytes([i % 251]) * (300_000 + 1_000 * i) for i in range(40)]
+    f = atomic.AtomicFile(str(tmp_path / "out.sql"))
+    for piece in pieces:
+        f.write(piece)
+    f.commit()
+    total = sum(map(len, pieces))
+    assert (tmp_path / "out.sql").read_bytes() == b"".join(pieces)
+    offsets = [o for _, o in calls]
+    assert len(calls) >= total // (1 << 20) - 2 and offsets[0] == 0
+    assert offsets == sorted(offsets) and offsets[-1] > total - (2 << 20)
+    # each start begins where the kernel's bytes began to be new (at most the 64 KiB buffer back)
+    assert all(b - a <= (1 << 20) + 400_000 for a, b in zip(offsets, offsets[1:], strict=False))
+
+
+def test_writeback_is_a_hint_a_pipe_or_no_extension_declines(tmp_path, monkeypatch):
+    """The C call starts a regular file's writes (True) and declines a pipe (False); its twin
+    without the extension declines everything. A declined hint is not asked again, and the
+    output is the same bytes."""
+    from dumpmask import atomic, speedups
+
+    c = speedups.function("start_writeback")
+    if c is not None and sys.platform.startswith("linux"):
+        fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+        try:
+            os.write(fd, b"x" * 100_000)
+            assert c(fd, 0) is True
+        finally:
+            os.close(fd)
+        r, w = os.pipe()
+        try:
+            assert c(w, 0) is False
+        finally:
+            os.close(r)
+            os.close(w)
+    assert speedups._no_writeback(0, 0) is False
+    calls = []
+    monkeypatch.setattr(atomic, "WRITEBACK_EVERY", 1 << 16)
+    monkeypatch.setattr(atomic, "start_writeback", lambda fd, offset: calls.append(offset) is not None)
+    f = atomic.AtomicFile(str(tmp_path / "o"))
+    for _ in range(20):
+        f.write(b"y" * 70_000)
+    f.commit()
+    assert len(calls) == 1 and (tmp_path / "o").read_bytes() == b"y" * 1_400_000

@@ -236,3 +236,55 @@ def test_keep_heap_in_c_and_through_ctypes_and_in_a_one_process_run(monkeypatch)
     dumpmask.mask(io.BytesIO(dump), io.BytesIO(), rules=None, key=Key(TEST_KEY), dialect="postgres",
                   warn=lambda m: None)
     assert calls == [1]
+
+
+def _echo_block(data):
+    import time
+
+    time.sleep(0.003)      # slower than the parent: calls stay outstanding, holding their slots
+    return bytes(data), (True, None)       # what parallel._work returns for a masked block
+
+
+def test_blocks_and_compressed_chunks_in_flight_never_run_out_of_slots(monkeypatch):
+    """The pool a -j N run makes holds every block in flight (IN_FLIGHT_PER_WORKER a worker,
+    each holding its result's view until written) and the compressed output's chunks in flight
+    in the same pool: with both at their limits a submit still finds a slot (a RuntimeError
+    'every slot is held' otherwise), and the bytes come out in order."""
+    import io
+    from types import SimpleNamespace
+
+    import dumpmask.parallel as parallel
+    from dumpmask import compression
+
+    monkeypatch.setattr(compression, "CHUNK", 64 << 10)
+    sink = io.BytesIO()
+    comp = compression.Compressing(sink, compression.OutputCompression("gzip", 1))
+    writer = io.BufferedWriter(comp, buffer_size=1 << 16)
+    workers = 2
+    out = parallel.ParallelOutput(writer.write, workers)
+    try:
+        assert out.views and out.pool.nslots == parallel.pool_slots(workers)
+        comp.use_pool(out.pool, workers)
+        monkeypatch.setattr(out, "_dispatch", lambda planned, block: out.pool.submit(
+            _echo_block, block.data, view=True))
+        planned = SimpleNamespace(plan=None, merge=lambda counts: None)
+        blocks = [bytes([65 + i % 26]) * (parallel.MIN_PARALLEL + 7 * i) for i in range(6 * out.pool.nslots)]
+        for data in blocks:
+            out.submit(planned, SimpleNamespace(data=data), lambda c: None)
+        out.drain()
+        writer.flush()
+        comp.detach_pool()
+        comp.finish()
+    finally:
+        out.close()
+    got = b"".join(_gunzip_members(sink.getvalue()))
+    assert got == b"".join(blocks)
+
+
+def _gunzip_members(blob: bytes):
+    import zlib
+
+    while blob:
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        yield d.decompress(blob)
+        blob = d.unused_data
