@@ -213,7 +213,9 @@ class Call:
 class WorkerPool:
     """N forked worker processes with shared-memory slots (see the module's docstring)."""
 
-    def __init__(self, workers: int, slots: int | None = None, slot_bytes: int = SLOT_BYTES):
+    def __init__(self, workers: int, slots: int | None = None, slot_bytes: int = SLOT_BYTES, lazy: bool = False):
+        """lazy=True: the workers are forked by the first submit (start()), so that they start
+        with what this process built until then instead of building it again each."""
         self.slot_bytes = slot_bytes
         self.nslots = slots if slots is not None else 4 * workers + 4
         # anonymous and shared: the workers forked below see the same pages; only the pages
@@ -225,6 +227,21 @@ class WorkerPool:
         self._seq = 0
         self._next = 0
         self._frozen = False
+        self._to_start = workers
+        if not lazy:
+            self.start()
+
+    @property
+    def started(self) -> bool:
+        return not self._to_start
+
+    def start(self) -> None:
+        """Fork the workers (once; submit calls it)."""
+        if not self._to_start:
+            return
+        if self.broken is not None:
+            raise self.broken
+        n, self._to_start = self._to_start, 0
         # what exists now (modules, pools, plans) is left alone by the garbage collector until
         # shutdown: in the workers its pages stay shared instead of being copied by the first
         # collection, and here a collection no longer walks it (~4% of this process's time)
@@ -232,7 +249,7 @@ class WorkerPool:
         self._frozen = True
         keep_heap()     # here and, through the fork, in the workers
         try:
-            for _ in range(workers):
+            for _ in range(n):
                 self._fork()
         except BaseException:
             self.shutdown(cancel_futures=True)
@@ -261,6 +278,8 @@ class WorkerPool:
         is a memoryview of it (not copied out), valid until the call's release()."""
         if self.broken is not None:
             raise self.broken
+        if self._to_start:
+            self.start()
         data = None
         if args and isinstance(args[-1], (bytes, bytearray, memoryview)):
             data, args = args[-1], args[:-1]
@@ -407,6 +426,7 @@ class WorkerPool:
         """Stop the workers: they finish the call in hand (or are killed at once with
         cancel_futures, or when a call is still outstanding) and exit."""
         workers, self.workers = self.workers, []
+        self._to_start = 0      # (a pool stopped before its first call never forks)
         for w in workers:
             if cancel_futures or w.calls:
                 try:

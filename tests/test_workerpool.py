@@ -288,3 +288,69 @@ def _gunzip_members(blob: bytes):
         d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         yield d.decompress(blob)
         blob = d.unused_data
+
+
+class _Recording:
+    path = ""
+    work = None
+
+
+def _recording_work(plan, *args):
+    """parallel._work, writing down (in the worker) whether the plan's runtime was there already."""
+    from dumpmask import work
+
+    with open(_Recording.path, "a") as f:
+        f.write(f"{os.getpid()} {plan.token in work._RUNTIMES}\n")
+    return _Recording.work(plan, *args)
+
+
+def test_a_lazy_pool_forks_at_its_first_call_and_a_run_s_workers_inherit_the_built_plan(tmp_path, monkeypatch):
+    """WorkerPool(lazy=True) forks nothing until its first submit (nor when stopped before one).
+    A -j 2 run builds the first block's value functions and pools before that fork, so every
+    worker finds them built (work._RUNTIMES) instead of building its own; the bytes are the
+    -j 1 run's."""
+    import io
+    import json
+
+    import dumpmask
+    import dumpmask.parallel as parallel
+    from dumpmask import work
+    from dumpmask.crypto import Key
+    from dumpmask.rules import load_rules
+    from conftest import TEST_KEY
+
+    idle = WorkerPool(2, lazy=True)
+    assert not idle.started and idle.workers == []
+    idle.shutdown()
+    assert idle.workers == []
+    with pytest.raises(WorkerLost):
+        idle.submit(_echo_block, b"x")
+
+    seen = tmp_path / "seen"
+    monkeypatch.setattr(_Recording, "path", str(seen))
+    monkeypatch.setattr(_Recording, "work", parallel._work)
+    monkeypatch.setattr(parallel, "_work", _recording_work)
+    here = []
+    real_mask_block = parallel.mask_block
+    monkeypatch.setattr(parallel, "mask_block", lambda plan, block: here.append(os.getpid()) or real_mask_block(plan, block))
+    # MySQL INSERTs of ~200 KB: every block goes to a worker, none is masked in this process
+    inserts = b"".join(b"INSERT INTO `t` VALUES " + b",".join(
+        b"(%d,'person%d@example.org')" % (i, i) for i in range(k * 8000 + 1, k * 8000 + 8001)) + b";\n" for k in range(6))
+    dump = (b"-- MariaDB dump 10.19\nCREATE TABLE `t` (\n  `id` int NOT NULL,\n  `email` varchar(200)\n);\n"
+            + inserts)
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"tables": [{"tableName": "t", "columnMutations": [
+        {"column": "email", "mutation": "faker.email"}]}]}))
+    outs = {}
+    for jobs in (1, 2):
+        work._RUNTIMES.clear()
+        here.clear()
+        dst = io.BytesIO()
+        dumpmask.mask(io.BytesIO(dump), dst, load_rules(str(rules)), Key(TEST_KEY.encode()), jobs=jobs)
+        outs[jobs] = dst.getvalue()
+    assert here == []       # (-j 2: no block masked in this process)
+    assert outs[1] == outs[2]
+    lines = seen.read_text().split()
+    pids, inherited = set(lines[0::2]), lines[1::2]
+    assert len(inherited) >= 2 and os.getpid() not in {int(p) for p in pids}
+    assert set(inherited) == {"True"}
