@@ -1597,11 +1597,14 @@ def build_engine(rules: RuleSet | None = None, key: Key | None = None, *, dialec
             raise RulesError("--erase and --only read the dump twice (to find the rows that reference a subject "
                              "before writing any): give INPUT as a regular file, not a pipe")
     engine.k_report_only = k_report_only   # k-anonymity counted and reported, not enforced (features/kanon.py)
-    if max_memory is not None:
-        engine.memory = max_memory
     engine.verify = verify   # the leak check of the output in the same job (features/verification.py)
-    engine.written_rows = WrittenRows(engine.memory) if verify else None   # the rows it pairs up
     install(engine)
+    if max_memory is not None:
+        # the shares of what this run keeps, scaled to stay under the ceiling together
+        engine.memory = max_memory.for_structures(
+            ["line"] + (["inflight"] if engine.jobs > 1 or engine.cluster is not None else [])
+            + [s for stage in engine.stages for s in stage.memory_structures] + (["record"] if verify else []))
+    engine.written_rows = WrittenRows(engine.memory) if verify else None   # the rows it pairs up
     return engine
 
 

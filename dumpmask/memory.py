@@ -59,13 +59,30 @@ def parse_size(text) -> int:
 
 
 class Budget:
-    """The run's memory ceiling (bytes, None: no limit) and the directory of its temporary files."""
+    """The run's memory ceiling (bytes, None: no limit) and the directory of its temporary files.
 
-    __slots__ = ("limit", "tempdir")
+    Each structure's share is SHARES' fraction of the ceiling, unless the structures the run
+    uses (for_structures) have fractions that add up to more than the whole: then every share
+    is scaled down by that sum, so that together they stay under the ceiling (a run with -j 2,
+    k-anonymity, --erase and --verify: 0.25 + 0.25 + 0.5 + 0.5 + 0.5 + 0.125 = 2.125, each
+    share divided by 2.125)."""
 
-    def __init__(self, limit: int | None = None, tempdir: str | None = None):
+    __slots__ = ("limit", "tempdir", "scale")
+
+    def __init__(self, limit: int | None = None, tempdir: str | None = None, scale: float = 1.0):
         self.limit = limit
         self.tempdir = tempdir
+        self.scale = scale      # the shares are divided by it (>= 1)
+
+    def for_structures(self, structures) -> Budget:
+        """This budget for a run whose growing structures are `structures` (keys of SHARES, a
+        structure once per user: two features that each keep a list of rows count twice)."""
+        total = sum(SHARES[s] for s in structures)
+        return Budget(self.limit, self.tempdir, max(1.0, total))
+
+    def fraction(self, structure: str) -> float:
+        """The part of the ceiling `structure` may hold in this run."""
+        return SHARES[structure] / self.scale
 
     @classmethod
     def parse(cls, text, output_name: str = "-") -> Budget:
@@ -76,7 +93,7 @@ class Budget:
 
     def share(self, structure: str) -> int | None:
         """The bytes `structure` (a key of SHARES) may hold; None without a limit."""
-        return None if self.limit is None else int(self.limit * SHARES[structure])
+        return None if self.limit is None else int(self.limit * self.fraction(structure))
 
     def fail(self, structure: str, needed: int, where: str = "", hint: str = "", at_least: bool = False) -> None:
         limit = self.limit or 0
@@ -84,10 +101,10 @@ class Budget:
         if at_least:   # (stopped on the way: how much it would need in all is not known)
             raise MemoryCeiling(head + f"had reached {mb(needed)} and was not complete, more than its share "
                                 f"({mb(self.share(structure) or 0)}) of --max-memory {mb(limit)}; give a larger "
-                                f"--max-memory (more than {_suggest(needed, SHARES[structure])})"
+                                f"--max-memory (more than {_suggest(needed, self.fraction(structure))})"
                                 f"{'; ' + hint if hint else ''}")
         raise MemoryCeiling(head + f"needs about {mb(needed)}, more than its share ({mb(self.share(structure) or 0)}) "
-                            f"of --max-memory {mb(limit)}; give --max-memory {_suggest(needed, SHARES[structure])} "
+                            f"of --max-memory {mb(limit)}; give --max-memory {_suggest(needed, self.fraction(structure))} "
                             f"or more{'; ' + hint if hint else ''}")
 
     def temp_file(self, what: str):

@@ -124,6 +124,44 @@ def test_the_budget_pickles_with_the_work_unit():
     assert b.limit == 64 << 20 and b.share("line") == 16 << 20
 
 
+def test_the_shares_of_a_run_s_structures_together_stay_under_the_ceiling(tmp_path):
+    """Each structure's share is its fraction of --max-memory until the structures a run keeps
+    add up to more than the whole: then every share is scaled down by that sum (a run with -j 2,
+    k-anonymity, first/last and --verify keeps five, 0.25 + 0.25 + 0.5 + 0.5 + 0.5 + 0.125), and the
+    size a message suggests is the one that would fit."""
+    import pickle
+
+    from dumpmask.engine import build_engine
+    from dumpmask.memory import SHARES, Budget, MemoryCeiling
+    from dumpmask.rules import load_rules
+    from dumpmask.crypto import Key
+    from conftest import TEST_KEY
+
+    b = Budget(64 << 20)
+    assert b.for_structures(["line", "inflight"]).share("line") == 16 << 20      # 0.5 in all: as they were
+    many = b.for_structures(["line", "inflight", "kanon", "keys", "verify", "record"])
+    assert pickle.loads(pickle.dumps(many)).share("kanon") == many.share("kanon") == int((64 << 20) * 0.5 / 2.125)
+    assert sum(many.share(s) for s in SHARES) <= 64 << 20
+    with pytest.raises(MemoryCeiling) as e:
+        many.fail("keys", 20 << 20, "t")
+    assert "give --max-memory 86M or more" in str(e.value)      # 20 MB / (0.5 / 2.125), + 1 MB
+
+    dump = tmp_path / "d.sql"
+    dump.write_bytes(b"-- PostgreSQL database dump\nCREATE TABLE public.t (\n    id integer NOT NULL,\n    zip text\n);\n"
+                     b"COPY public.t (id, zip) FROM stdin;\n1\t10001\n\\.\n")
+    rules = tmp_path / "r.json"
+    rules.write_text(json.dumps({"options": {"kAnonymity": {"k": 2, "quasiIdentifiers": {"t": ["zip"]}}},
+                                 "tables": [{"tableName": "t", "columnMutations": [{"column": "zip", "mutation": "null"}]}]}))
+    engine = build_engine(load_rules(str(rules)), Key(TEST_KEY.encode()), input_path=str(dump), source=str(dump),
+                          jobs=2, first=10, verify=True, max_memory=Budget(64 << 20))
+    used = ["line", "inflight"] + [s for st in engine.stages for s in st.memory_structures] + ["record"]
+    assert sorted(used) == sorted(["line", "inflight", "keys", "kanon", "verify", "record"])
+    assert engine.memory.scale == sum(SHARES[s] for s in used) and engine.written_rows.budget is engine.memory
+    assert sum(engine.memory.share(s) for s in used) <= 64 << 20
+    alone = build_engine(None, Key(TEST_KEY.encode()), max_memory=Budget(64 << 20))
+    assert alone.memory.scale == 1.0 and alone.memory.share("line") == 16 << 20
+
+
 # --------------------------------------------------------------------------- one long line
 def test_a_copy_line_longer_than_the_budget_stops_the_run_naming_file_line_and_table(tmp_path):
     secret = "S3CRET" * 300_000       # one 1.8 MB field: more than a quarter of 4M

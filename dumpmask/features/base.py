@@ -4,6 +4,9 @@ from __future__ import annotations
 
 class Stage:
     needs_schema = False
+    #: what this stage keeps that grows with the input: keys of memory.SHARES (--max-memory
+    #: scales every share down when the run's structures add up to more than the whole)
+    memory_structures: tuple[str, ...] = ()
 
     def start(self, engine) -> None:
         pass

@@ -43,6 +43,7 @@ class SmallClass:
 
 
 class KAnonymity(Stage):
+    memory_structures = ("kanon",)     # --max-memory (memory.Budget.for_structures)
     needs_schema = True
 
     @staticmethod

@@ -46,6 +46,7 @@ def subjects_of(engine) -> dict:
 
 
 class Subjects(Stage):
+    memory_structures = ("keys",)     # --max-memory (memory.Budget.for_structures)
     needs_schema = True
     drops_rows = True   # table rules with "action": "drop" (features.install refuses them without this stage)
 

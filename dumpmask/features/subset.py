@@ -29,6 +29,7 @@ RING_COST = 200        # bytes, about, of one row in a --last ring beyond its fi
 
 
 class Subset(Stage):
+    memory_structures = ("keys",)     # --max-memory (memory.Budget.for_structures)
     @staticmethod
     def wanted(engine) -> bool:
         """A transfer mode other than full, in the options or on a table rule."""

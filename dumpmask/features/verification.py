@@ -27,6 +27,7 @@ def _named(leaks: list) -> str:
 
 
 class Verification(Stage):
+    memory_structures = ("verify",)     # --max-memory (memory.Budget.for_structures)
 
     @staticmethod
     def wanted(engine) -> bool:
