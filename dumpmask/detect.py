@@ -27,6 +27,7 @@ import datetime as _dt
 import ipaddress
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
@@ -135,15 +136,39 @@ class _Rule:
 _RULES: dict[str, _Rule] = {}
 
 
+_FOLD = str.maketrans({"ß": "ss", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i", "þ": "th"})
+
+
+def fold(token: str) -> str:
+    """A lower-case token without its accents, as the vocabulary spells it: prénom -> prenom,
+    teléfono -> telefono, straße -> strasse, hasło -> haslo (other scripts: marks dropped only)."""
+    if token.isascii():
+        return token
+    token = unicodedata.normalize("NFKD", token.translate(_FOLD))
+    return "".join(c for c in token if not unicodedata.combining(c))
+
+
 def _add(keywords: str, rule: _Rule) -> None:
     for k in keywords.split():
-        _RULES[k] = rule
+        _RULES[fold(k)] = rule
 
 
 _N = "HIPAA-1 name"
 _add("firstname fname givenname forename middlename nickname", _Rule(_N, "faker.firstName"))
 _add("lastname lname surname familyname maidenname", _Rule(_N, "faker.lastName"))
 _add("fullname legalname personname patientname", _Rule(_N, "faker.name"))
+
+# the same in the languages schemas are most often written in besides English (Spanish,
+# Portuguese, French, German, Italian, Dutch, Polish, Swedish, Russian, Chinese, Japanese;
+# accents folded: prénom = prenom). Words that mean something else in another language are
+# left out or need a people table (French `nom`, Spanish `nombre`: see detect_by_name)
+_add("prenom vorname nombrepila primernombre segundonombre voornaam imie fornamn imya имя 下の名前",
+     _Rule(_N, "faker.firstName"))
+_add("apellido apellidos primerapellido segundoapellido sobrenome apelido nomdefamille nomfamille nachname "
+     "familienname zuname cognome achternaam familienaam nazwisko efternamn familiya фамилия отчество otchestvo "
+     "姓 苗字", _Rule(_N, "faker.lastName"))
+_add("nombrecompleto nomecompleto nomcomplet vollername vollstaendigername nomecognome volledigenaam "
+     "imienazwisko fullstandigtnamn fio фио 姓名 名字 氏名 名前 お名前", _Rule(_N, "faker.name"))
 
 _G = "HIPAA-2 geographic"
 _add("address addr addressline streetaddress street homeaddress mailingaddress", _Rule(_G, "faker.address"))
@@ -153,10 +178,23 @@ _add("zip zipcode postcode postalcode postal plz", _Rule(_G, "faker.postcode", "
 _add("lat lng lon latitude longitude geo geolocation geopoint location coordinates coords latlng "
      "latlon latlong gps", _Rule("GDPR geolocation", "redact", "textnum", also=(_G,)))
 
+_add("direccion domicilio endereco morada logradouro adresse anschrift strasse hausnummer indirizzo adres "
+     "straat huisnummer ulica adress gatuadress calle rua адрес 住所 地址",
+     _Rule(_G, "faker.address"))
+_add("ciudad localidad municipio cidade ville commune stadt wohnort citta comune woonplaats plaats gemeente "
+     "miasto miejscowosc ort postort город 市区町村 城市 lieunaissance lugarnacimiento geburtsort luogonascita",
+     _Rule(_G, "faker.city"))
+_add("codigopostal codpostal cep codepostal postleitzahl postnummer kodpocztowy почтовыйиндекс 郵便番号 邮编 邮政编码",
+     _Rule(_G, "faker.postcode", "textnum"))
+
 _D = "HIPAA-3 date"
 _TIME_WORDS = frozenset({"date", "time", "dt", "at", "on", "timestamp", "datetime", "ts", "day",
                          "when", "utc", "local", "actual", "of"})
 _add("dob birthdate dateofbirth birthday birth born birthdt",
+     _Rule("GDPR date of birth", "faker.date", "date", temporal=True, also=(_D,)))
+_add("fechanacimiento fechadenacimiento nacimiento datanascimento datadenascimento nascimento "
+     "datenaissance datedenaissance naissance geburtsdatum geburtstag datadinascita nascita geboortedatum "
+     "dataurodzenia urodzenia fodelsedatum fodelsedag датарождения 生年月日 出生日期 生日",
      _Rule("GDPR date of birth", "faker.date", "date", temporal=True, also=(_D,)))
 _add("birthyear yearofbirth", _Rule("GDPR date of birth", "keep", "date", temporal=True, also=(_D,)))
 _add("deathdate dateofdeath death died deceased admissiondate admission admitted admit admitdate "
@@ -169,8 +207,12 @@ _add("phone phonenumber phoneno phonenum telephone tel telno mobile mobilephone 
      _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
 # a bare `cell` is a phone only on a table of people (patients.cell, not grid.cell)
 _add("cell", _Rule("HIPAA-4 phone", "faker.phone", "textnum", people_table=True))
+_add("telefono telefonos telefone telephone telefon telefonnummer telefoonnummer numerotelefono "
+     "numerodetelefono movil celular cellulare mobiel mobilnummer komorka mobilnr телефон 電話 電話番号 电话 手机",
+     _Rule("HIPAA-4 phone", "faker.phone", "textnum"))
 _add("fax faxnumber faxno", _Rule("HIPAA-5 fax", "faker.phone", "textnum"))
-_add("email emailaddress emailaddr emails emailaddresses", _Rule("HIPAA-6 email", "faker.email"))
+_add("email emailaddress emailaddr emails emailaddresses mail correo correoelectronico courriel emailadres "
+     "epost eposta epostadress почта メール メールアドレス 邮箱 电子邮件", _Rule("HIPAA-6 email", "faker.email"))
 _add("ssn socialsecurity socialsecuritynumber socialsecurityno",
      _Rule("HIPAA-7 SSN", "faker.ssn", "textnum", also=("GDPR national id",)))
 _add("mrn medicalrecord medicalrecordnumber medicalrecordno patientnumber patientno chartnumber "
@@ -214,13 +256,15 @@ _add("cardholder cardholdername nameoncard holdername cardname",
      _Rule("PCI cardholder name", "faker.name", also=(_N,)))
 _add("pin pinblock pinnumber pincode", _Rule("PCI PIN", "redact", "textnum"))
 
-_add("gender sex", _Rule("GDPR gender", "keep", "any"))
+_add("gender sex sexo genero geschlecht sesso geslacht plec kon пол 性別 性别", _Rule("GDPR gender", "keep", "any"))
 _add("nationalid nationalidnumber nino nin idnumber identitynumber personalnumber "
      "personnummer nationalinsurance nationalinsurancenumber nationalinsuranceno nif nie codicefiscale "
      "cpf cnp aadhaar aadhar aadhaarnumber pesel bsn bsnnumber dni nir insee personalid personalidnumber "
      "identitycard idcard idcardnumber nationalidentifier nationalidentitynumber socialinsurancenumber sin "
      "curp rut rfc steuerid steueridentifikationsnummer hetu cnic nric mykad pps ppsn "
-     "citizenid citizenshipnumber residentid residencepermit", _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
+     "citizenid citizenshipnumber residentid residencepermit nss numeroseguridadsocial securitesociale numerosecu "
+     "sozialversicherungsnummer svnr burgerservicenummer 身份证 身份证号 マイナンバー",
+     _Rule("GDPR national id", "hash", "textnum", also=("HIPAA-18 unique identifier",)))
 _add("taxid tin taxnumber taxno taxpayerid taxidentificationnumber taxidnumber taxpayernumber "
      "taxpayeridentificationnumber taxcode taxregistrationnumber vatnumber vatno vatid vatin "
      "vatregistrationnumber ein itin utr ustid ustidnr abn gstin gstnumber", _Rule("GDPR tax id", "hash", "textnum",
@@ -228,10 +272,12 @@ _add("taxid tin taxnumber taxno taxpayerid taxidentificationnumber taxidnumber t
 _add("passport passportnumber passportno passportid", _Rule("GDPR passport", "hash", "textnum",
                                                              also=("HIPAA-18 unique identifier",)))
 _add("iban", _Rule("GDPR IBAN", "faker.iban", "textnum", also=("HIPAA-10 account number",)))
-_add("salary income wage wages compensation", _Rule("GDPR salary", "redact", "num"))
+_add("salary income wage wages compensation salario sueldo salaire gehalt stipendio salaris pensja "
+     "зарплата 給与 工资", _Rule("GDPR salary", "redact", "num"))
 
 _add("password passwd pwd passwordhash passwdhash pwdhash passhash passphrase passcode "
-     "passworddigest encryptedpassword hashedpassword cryptedpassword",
+     "passworddigest encryptedpassword hashedpassword cryptedpassword contrasena senha motdepasse passwort "
+     "kennwort wachtwoord haslo losenord пароль パスワード 密码",
      _Rule("credential password", "hash", "secret"))
 # connection strings carry their password (postgres://user:pw@host, host=... password=...)
 _add("dsn connectionstring connstring connstr connectionuri connectionurl jdbcurl databaseurl dburl "
@@ -277,6 +323,10 @@ _META_WORDS = frozenset({
     "attempts", "format", "policy", "template", "is", "has", "allowed", "required", "visible",
     "public", "preference", "preferences", "optin", "consent", "length", "len", "max", "min",
     "changed", "valid", "validated", "opt", "provider", "kind", "category",
+    # the same in other languages (accents folded)
+    "verificado", "verificada", "confirmado", "confirmada", "valido", "tipo", "estado", "cantidad",
+    "verifie", "verifiee", "confirme", "statut", "verifiziert", "bestatigt", "typ", "anzahl",
+    "verificato", "confermato", "geverifieerd", "bevestigd", "aantal",
 })
 # outside a date rule's own keyword these make it a non-date or a time-of-event column
 _NOT_A_DATE_VALUE = frozenset({
@@ -285,7 +335,7 @@ _NOT_A_DATE_VALUE = frozenset({
     "detail", "text", "name", "weight", "order", "rank",
 })
 _TIME_TOKENS = frozenset({"date", "time", "timestamp", "datetime", "at", "on", "ts", "expiry",
-                          "expires", "expiration", "until", "since", "dt"})
+                          "expires", "expiration", "until", "since", "dt", "fecha", "datum", "hora"})
 _CARD_WORDS = frozenset({"card", "cards", "cc", "credit", "debit", "payment", "payments", "billing",
                          "wallet", "pan"})
 _ID_WORDS = frozenset({"id", "ids", "fk"})
@@ -302,7 +352,23 @@ PEOPLE_WORDS = frozenset({
     "director", "writer", "artist", "musician", "speaker", "attendee", "participant", "lead",
     "prospect", "beneficiary", "emergency", "billing", "shipping", "legal", "real",
     "individual", "citizen", "voter", "pupil", "learner", "agent", "representative", "rep",
+    # the same in other languages (accents folded; plurals: see _singular)
+    "cliente", "usuario", "paciente", "empleado", "persona", "alumno", "estudiante", "socio", "contacto",
+    "pessoa", "utilizador", "funcionario", "aluno", "utente", "dipendente", "studente",
+    "utilisateur", "employe", "personne", "adherent", "eleve", "salarie", "kunde", "kunden", "benutzer",
+    "nutzer", "mitarbeiter", "mitglied", "mitglieder", "schuler", "klant", "klanten", "gebruiker",
+    "medewerker", "leerling", "klient", "uzytkownik", "pracownik", "pacjent", "osoba", "kund", "anvandare",
+    "anstalld", "kunder", "клиент", "клиенты", "пользователь", "пользователи", "сотрудник", "сотрудники",
+    "пациент", "пациенты", "顧客", "会員", "社員", "患者",
+    "客户", "用户", "员工",
 })
+# "name" where the head noun comes first (French nom: the family name); Swedish namn
+_NAME_WORDS = frozenset({"nombre", "nombres", "nome", "nomi", "nom", "naam", "namn", "imie"})
+_CONNECTORS = frozenset({"de", "del", "da", "do", "du", "des", "di", "dei", "della", "van", "der", "den"})
+# people nouns a table name starts with in those languages (clientes_activos, pacientes_2024)
+_HEAD_FIRST_PEOPLE = frozenset({"cliente", "usuario", "paciente", "empleado", "persona", "alumno", "pessoa",
+                                "utilizador", "funcionario", "utente", "dipendente", "utilisateur", "employe",
+                                "personne", "adherent", "klant", "gebruiker", "medewerker", "pacjent", "klient"})
 _PEOPLE_TABLE_SKIP = frozenset({"tbl", "table", "t", "data", "info", "details", "list", "v",
                                 "view", "tmp", "temp", "bak", "backup", "old", "new", "archive"})
 
@@ -322,9 +388,9 @@ def is_people_table(table_name: str | None) -> bool:
     affixes; `schema.` prefix dropped) names people: customer(s), staff, film_actor, patients."""
     if not table_name:
         return False
-    toks = [t for t in normalise(table_name.rsplit(".", 1)[-1]) if not t.isdigit()]
+    toks = [fold(t) for t in normalise(table_name.rsplit(".", 1)[-1]) if not t.isdigit()]
     toks = [t for t in toks if t not in _PEOPLE_TABLE_SKIP] or toks
-    return bool(toks) and _singular(toks[-1]) in PEOPLE_WORDS
+    return bool(toks) and (_singular(toks[-1]) in PEOPLE_WORDS or _singular(toks[0]) in _HEAD_FIRST_PEOPLE)
 
 
 # system-timestamp vocabulary: dates no one would call personal by their name
@@ -394,14 +460,14 @@ def detect_by_name(column_name: str, column: Column | None = None,
     person names only on people tables (customer, staff, actor, patients...), so
     `category.name`, `language.name`, `film.title` are not findings.
     """
-    tokens = normalise(column_name)
+    tokens = [fold(t) for t in normalise(column_name)]
     if not tokens:
         return None
     if column is not None and column.kind == "bool":
         return None  # is_email, has_phone, sex boolean flags: no value to leak by name alone
     tokset = set(tokens)
     last = len(tokens) - 1
-    table_tokens = set(normalise(table_name)) if table_name else set()
+    table_tokens = {fold(t) for t in normalise(table_name)} if table_name else set()
 
     for _, i, j, _keyword, rule in _span_matches(tokens):
         outside = set(tokens[:i] + tokens[j + 1:])
@@ -438,6 +504,13 @@ def detect_by_name(column_name: str, column: Column | None = None,
     # customer_number, member_no: an identifying number of a person
     if tokens[last] in ("number", "no", "num", "nr") and last >= 1 and tokens[last - 1] in PEOPLE_WORDS:
         rule = _Rule("HIPAA-18 unique identifier", "hash", "textnum")
+        if _kind_ok(rule, column):
+            return _finding_from_rule(rule, column)
+    # nombre, nome, nom, naam (name in languages that put the head noun first): a person's on a
+    # people table or beside a people word (nombre_cliente, nome_do_paciente, nom_client)
+    if tokset & _NAME_WORDS and tokset <= _NAME_WORDS | PEOPLE_WORDS | _CONNECTORS and (
+            is_people_table(table_name) or tokset & PEOPLE_WORDS):
+        rule = _Rule(_N, "faker.lastName" if tokset & _NAME_WORDS == {"nom"} else "faker.name")
         if _kind_ok(rule, column):
             return _finding_from_rule(rule, column)
     # a bare name / title: a person's only on a people table
