@@ -50,6 +50,8 @@ bench: venv
 	$(VPY) bench/startup.py --runs 9
 	for d in pg mysql; do $(VPY) bench/jobs.py --input bench/out/$$d-intl3-1000MB.sql --rules bench/rules-intl3.json \
 	    --jobs 1,2,4 --runs 3 --results bench/jobs-$$d.md || exit 1; done
+	$(VPY) bench/jobs.py --input bench/out/mysql-intl3-1000MB.sql --rules bench/rules-intl3.json --jobs 1,2 --runs 3 \
+	    --to-file --results bench/jobs-mysql-file.md
 
 clean:
 	rm -rf build dist *.egg-info bench/out .pytest_cache .hypothesis dumpmask/_speedups*.so $(STAMP)

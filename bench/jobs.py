@@ -16,6 +16,10 @@ so up to 20 ms short) of the main process (reader and writer) and of all process
 JSON lines also their minor page faults and the load average (1 min) when the run started.
 The output goes to a file and its sha256 is compared
 across configurations: a ratio is only reported for runs whose output is the same bytes.
+By default it is the run's stdout redirected to the file (as `dumpmask ... > file` or a pipe
+would have it); --to-file writes it with `-o FILE` instead, as a backup job does: a temporary
+file, fsynced and renamed into place at the end, all inside the timing (the previous run's
+file is removed before the clock starts).
 """
 from __future__ import annotations
 
@@ -75,10 +79,13 @@ def _cpu_s(pid: int) -> tuple[float, int] | None:
         return None
 
 
-def run_once(cmd: list[str], out_path: str, env: dict) -> dict:
-    with open(out_path, "wb") as out:
+def run_once(cmd: list[str], out_path: str, env: dict, to_file: bool = False) -> dict:
+    if to_file and os.path.exists(out_path):
+        os.unlink(out_path)        # (not timed: freeing yesterday's file is not the run's work)
+    with open(os.devnull if to_file else out_path, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        proc = subprocess.Popen(cmd + (["-o", out_path] if to_file else []), stdout=out, stderr=subprocess.PIPE,
+                                env=env, cwd=REPO)
         peak_pss = peak_rss = 0
         cpu: dict[int, float] = {}     # pid -> its CPU seconds when last seen (sampled)
         faults: dict[int, int] = {}    # pid -> its minor page faults when last seen
@@ -114,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--extra", default="", help="more dumpmask options, space-separated")
     ap.add_argument("--results", default=str(BENCH / "jobs.md"))
+    ap.add_argument("--to-file", action="store_true", help="write with -o FILE (fsync and rename inside the timing)")
     a = ap.parse_args(argv)
     exe = REPO / ".venv" / "bin" / "dumpmask"
     dm = [str(exe)] if exe.exists() else [sys.executable, "-m", "dumpmask"]
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(a.runs):
         for name, opts in configs:
             cmd = [*dm, "-c", a.rules, "-q", *opts, *a.extra.split(), a.input]
-            r = run_once(cmd, out_path, env)
+            r = run_once(cmd, out_path, env, a.to_file)
             results[name].append(r)
             print(json.dumps({"config": name, **{k: v for k, v in r.items() if k != "stderr"}}), flush=True)
             if r["rc"] != 0:
@@ -149,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{max(r['pss_mb'] for r in ok):.0f} | {max(r['rss_mb'] for r in ok):.0f} |")
     same = "the same bytes in every run" if len(shas) == 1 else f"DIFFERENT outputs ({len(shas)} distinct sha256)"
     doc = (f"# -j scaling\n\nInput {a.input} ({size / 1e6:.0f} MB), rules {a.rules}, {os.cpu_count()} cores, "
-           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; outputs: {same}.\n\n" + "\n".join(lines) + "\n")
+           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; output "
+           f"{'with -o FILE (fsync, rename)' if a.to_file else 'to stdout (a file)'}: {same}.\n\n" + "\n".join(lines) + "\n")
     Path(a.results).write_text(doc)
     print(doc)
     return 0 if len(shas) == 1 else 1
