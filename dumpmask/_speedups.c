@@ -3501,87 +3501,170 @@ tk_feistel(const b2_state *base, u128 n, u128 x)
     return x;
 }
 
-/* A text key's value in the making: its digit/letter positions (remap._positions), their
- * chunks' sizes and current values (TextKeyPermutation._chunks), and the hasher after the
- * length and the shape (`head`). Shared by text_key_field (one value) and the lanes of
- * text_key_fields (many values, four Feistels at a time). */
+/* A text key's value in the making: its digit/letter positions (remap._positions) as indexes
+ * of the raw field (a plain field's letters and digits are never escaped, so the dialect's
+ * encoder writes the new value as the raw field with those bytes changed), each one's radix
+ * and its first character ('0', 'a', 'A'), their chunks' sizes and current values
+ * (TextKeyPermutation._chunks), and the hasher after the length and the shape (`head`). Shared
+ * by text_key_field (one value) and the lanes of text_key_fields (many values, four Feistels at
+ * a time). */
 typedef struct {
-    uchar val[FIELD_BUF];
+    const uchar *raw;               /* the raw field (borrowed for the call) and its length */
+    Py_ssize_t rn;
     short pos[FIELD_BUF];
-    uchar radix[FIELD_BUF];
-    Py_ssize_t blen, np, nc;
+    uchar radix[FIELD_BUF], bch[FIELD_BUF];
+    Py_ssize_t np, nc;
     Py_ssize_t cstart[TK_CHUNKS];
     u128 csize[TK_CHUNKS], vals[TK_CHUNKS];
     b2_state head;
 } tk_value;
 
+/* tk_prepare's byte classes per mode (plain_field's rules): 0 an ordinary byte other than a
+ * digit or ASCII letter, 1 a backslash, 2 never in a plain field, 3 the lead of UTF-8 (or a
+ * byte that is never valid there), 4 a digit, 5 a lower-case and 6 an upper-case ASCII letter */
+static uchar TK_CLASS[2][256];
+static int tk_class_ready;
+
+static void
+tk_class_init(void)
+{
+    int c, m;
+    for (m = 0; m < 2; m++)
+        for (c = 0; c < 256; c++)
+            TK_CLASS[m][c] = c >= 0x80 ? 3 : c == '\\' ? 1
+                : (m == 0 ? c < 0x20 : (c == 0x00 || c == 0x0a || c == 0x0d || c == 0x1a || c == '\'' || c == '"')) ? 2
+                : (c >= '0' && c <= '9') ? 4 : (c >= 'a' && c <= 'z') ? 5 : (c >= 'A' && c <= 'Z') ? 6 : 0;
+    tk_class_ready = 1;
+}
+
 /* -1: not a plain field of at most FIELD_BUF bytes (the caller's general path); 0: no digit
- * or ASCII letter (the field is its own image); 1: v is ready for its chunks' Feistels */
+ * or ASCII letter (the field is its own image); 1: v is ready for its chunks' Feistels. One
+ * pass over the raw field: plain_field's checks (an escape decodes to a byte that is no digit
+ * or letter; the escapes' bytes are ASCII, so the raw bytes' UTF-8 is valid exactly when the
+ * decoded value's is), remap._positions and text_shape. */
 static int
 tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_value *v)
 {
-    uchar fbuf[FIELD_BUF], shape[FIELD_BUF], be[8];
-    const uchar *body;
-    Py_ssize_t blen, np = 0, nc = 0, i, j;
-    if (!plain_field(raw, rn, mode, fbuf, &body, &blen) || blen > FIELD_BUF)
-        return -1;
-    memcpy(v->val, body, (size_t)blen);
-    v->blen = blen;
-    for (i = 0; i < blen; i++) {   /* remap._positions and text_shape, on the UTF-8 bytes */
-        uchar c = v->val[i];
-        shape[i] = c;
-        if (c >= '0' && c <= '9') {
-            shape[i] = '9';
-            v->radix[np] = 10;
-        } else if (c >= 'a' && c <= 'z') {
-            shape[i] = 'a';
-            v->radix[np] = 26;
-        } else if (c >= 'A' && c <= 'Z') {
-            shape[i] = 'A';
-            v->radix[np] = 26;
-        } else {
-            continue;
-        }
-        v->pos[np++] = (short)i;
+    uchar shape[FIELD_BUF], dig[FIELD_BUF], be[8];
+    const uchar *p = raw, *cls;
+    Py_ssize_t n = rn, i, o = 0, np = 0, nc = 0, off = 0, len;
+    if (!tk_class_ready)
+        tk_class_init();
+    cls = TK_CLASS[mode];
+    if (mode == 1) {
+        if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
+            return -1;
+        p++;
+        n -= 2;
+        off = 1;
     }
+    if (n > FIELD_BUF)      /* plain_field: an escaped one is not plain, a longer value not taken */
+        return -1;
+    for (i = 0; i < n; i++) {
+        uchar c = p[i], e;
+        switch (cls[c]) {
+        case 0:
+            shape[o++] = c;
+            break;
+        case 4:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 10;
+            v->bch[np] = '0';
+            dig[np++] = (uchar)(c - '0');
+            shape[o++] = '9';
+            break;
+        case 5:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 26;
+            v->bch[np] = 'a';
+            dig[np++] = (uchar)(c - 'a');
+            shape[o++] = 'a';
+            break;
+        case 6:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 26;
+            v->bch[np] = 'A';
+            dig[np++] = (uchar)(c - 'A');
+            shape[o++] = 'A';
+            break;
+        case 3:
+            len = utf8_multi(p, i, n);
+            if (!len)
+                return -1;
+            memcpy(shape + o, p + i, (size_t)len);
+            o += len;
+            i += len - 1;
+            break;
+        case 1:
+            if (i + 1 >= n)
+                return -1;
+            e = p[++i];
+            if (mode == 0) {
+                switch (e) {
+                case '\\': c = '\\'; break;
+                case 'b': c = 0x08; break;
+                case 'f': c = 0x0c; break;
+                case 'n': c = 0x0a; break;
+                case 'r': c = 0x0d; break;
+                case 't': c = 0x09; break;
+                case 'v': c = 0x0b; break;
+                default: return -1;
+                }
+            } else {
+                switch (e) {
+                case '0': c = 0x00; break;
+                case 'n': c = 0x0a; break;
+                case 'r': c = 0x0d; break;
+                case '\\': c = '\\'; break;
+                case '\'': c = '\''; break;
+                case '"': c = '"'; break;
+                case 'Z': c = 0x1a; break;
+                default: return -1;
+                }
+            }
+            shape[o++] = c;
+            break;
+        default:
+            return -1;
+        }
+    }
+    v->raw = raw;
+    v->rn = rn;
     v->np = np;
     if (np == 0)
         return 0;
-    {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
+    {   /* TextKeyPermutation._chunks (each at most 2**128 strings) and each chunk's value,
+         * mixed radix, first position most significant: in 64 bits while the size is below
+         * 2**58 (no chunk ends there), then in 128 */
         const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
-        u128 size = 1;
-        for (i = 0; i < np; i++) {
-            if (i > 0 && size > (v->radix[i] == 10 ? lim10 : lim26)) {
-                v->csize[nc++] = size;
-                size = 1;
-                v->cstart[nc] = i;
+        i = 0;
+        v->cstart[0] = 0;
+        for (;;) {
+            uint64_t s64 = 1, x64 = 0;
+            u128 size, x;
+            for (; i < np && s64 < ((uint64_t)1 << 58); i++) {
+                s64 *= v->radix[i];
+                x64 = x64 * v->radix[i] + dig[i];
             }
-            if (i == 0)
-                v->cstart[0] = 0;
-            size *= v->radix[i];
+            size = s64;
+            x = x64;
+            for (; i < np && size <= (v->radix[i] == 10 ? lim10 : lim26); i++) {
+                size *= v->radix[i];
+                x = x * v->radix[i] + dig[i];
+            }
+            v->csize[nc] = size;
+            v->vals[nc++] = x;
+            v->cstart[nc] = i;
+            if (i >= np)
+                break;
         }
-        v->csize[nc++] = size;
-        v->cstart[nc] = np;
     }
     v->nc = nc;
-    for (j = 0; j < nc; j++) {   /* each chunk's value, mixed radix, first position most significant */
-        uint64_t w = 0;             /* in 64 bits while w * 26 + 25 fits */
-        u128 x;
-        for (i = v->cstart[j]; i < v->cstart[j + 1] && w < ((uint64_t)1 << 58); i++) {
-            uchar c = v->val[v->pos[i]];
-            w = w * v->radix[i] + (uint64_t)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
-        }
-        for (x = w; i < v->cstart[j + 1]; i++) {
-            uchar c = v->val[v->pos[i]];
-            x = x * v->radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
-        }
-        v->vals[j] = x;
-    }
     v->head = *base;
     for (i = 0; i < 8; i++)
-        be[i] = (uchar)((uint64_t)blen >> (8 * (7 - i)));
+        be[i] = (uchar)((uint64_t)o >> (8 * (7 - i)));
     b2_update(&v->head, be, 8);
-    b2_update(&v->head, shape, blen);
+    b2_update(&v->head, shape, o);
     return 1;
 }
 
@@ -3605,31 +3688,52 @@ tk_chunk_state(const tk_value *v, Py_ssize_t j, b2_state *bj)
         }
 }
 
-/* v's chunks written back with the same radices, then encoded as the dialect writes it */
-static PyObject *sf_encode(int mode, const uchar *p, Py_ssize_t n);
+/* *x / r (r a small constant once inlined) with the remainder returned: three 64-bit
+ * divisions by a constant (multiplications) instead of a 128-bit division's call */
+static inline __attribute__((always_inline)) int
+tk_divmod(u128 *x, uint64_t r)
+{
+    uint64_t hi = (uint64_t)(*x >> 64), lo = (uint64_t)*x, qh, q1, q0, rem, cur;
+    qh = hi / r;
+    rem = hi - qh * r;
+    cur = (rem << 32) | (lo >> 32);
+    q1 = cur / r;
+    rem = cur - q1 * r;
+    cur = (rem << 32) | (lo & 0xFFFFFFFFu);
+    q0 = cur / r;
+    rem = cur - q0 * r;
+    *x = ((u128)qh << 64) | (q1 << 32) | q0;
+    return (int)rem;
+}
 
+/* v's chunks written back with the same radices: the raw field with its digits and letters
+ * changed, which is what the dialect's encoder writes for the new value */
 static PyObject *
 tk_finish(tk_value *v, int mode)
 {
     Py_ssize_t i, j;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, v->rn);   /* (never a shared 1-byte object) */
+    uchar *o;
+    (void)mode;
+    if (out == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(out);
+    memcpy(o, v->raw, (size_t)v->rn);
     for (j = 0; j < v->nc; j++) {
         u128 x = v->vals[j];
         for (i = v->cstart[j + 1] - 1; i >= v->cstart[j]; i--) {
             int dgt;
-            uchar c = v->val[v->pos[i]];
             if (x >> 64) {
-                u128 q = v->radix[i] == 10 ? x / 10 : x / 26;
-                dgt = (int)(x - q * v->radix[i]);
-                x = q;
+                dgt = v->radix[i] == 10 ? tk_divmod(&x, 10) : tk_divmod(&x, 26);
             } else {   /* (64-bit divisions by a constant once the rest fits) */
                 uint64_t w = (uint64_t)x, q = v->radix[i] == 10 ? w / 10 : w / 26;
                 dgt = (int)(w - q * v->radix[i]);
                 x = q;
             }
-            v->val[v->pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
+            o[v->pos[i]] = (uchar)(v->bch[i] + dgt);
         }
     }
-    return sf_encode(mode, v->val, v->blen);   /* the dialect's encoder (STRFIELD section) */
+    return out;
 }
 
 /* the text key state's argument: a PRF state of digest size 8 */
@@ -3794,7 +3898,25 @@ tkb_compress_avx2(tkb_vec *x)
     v14 = _mm256_set1_epi64x((long long)~B2_IV[6]);     /* the last block */
     v15 = _mm256_set1_epi64x((long long)B2_IV[7]);
     X4_ROUND(0); X4_ROUND(1); X4_ROUND(2); X4_ROUND(3); X4_ROUND(4); X4_ROUND(5);
-    X4_ROUND(6); X4_ROUND(7); X4_ROUND(8); X4_ROUND(9); X4_ROUND(10); X4_ROUND(11);
+    X4_ROUND(6); X4_ROUND(7); X4_ROUND(8); X4_ROUND(9); X4_ROUND(10);
+    /* round 11: only h[0] = h0 ^ v0 ^ v8 is read, so of the diagonal step only what makes v0
+     * (the first G up to a's last addition) and v8 (the third G up to c's last addition) */
+    X4_G(v0, v4, v8, v12, X4_M(B2_SIGMA[11][0]), X4_M(B2_SIGMA[11][1]));
+    X4_G(v1, v5, v9, v13, X4_M(B2_SIGMA[11][2]), X4_M(B2_SIGMA[11][3]));
+    X4_G(v2, v6, v10, v14, X4_M(B2_SIGMA[11][4]), X4_M(B2_SIGMA[11][5]));
+    X4_G(v3, v7, v11, v15, X4_M(B2_SIGMA[11][6]), X4_M(B2_SIGMA[11][7]));
+    v0 = _mm256_add_epi64(_mm256_add_epi64(v0, v5), X4_M(B2_SIGMA[11][8]));
+    v15 = _mm256_shuffle_epi32(_mm256_xor_si256(v15, v0), _MM_SHUFFLE(2, 3, 0, 1));
+    v10 = _mm256_add_epi64(v10, v15);
+    v5 = _mm256_shuffle_epi8(_mm256_xor_si256(v5, v10), r24);
+    v0 = _mm256_add_epi64(_mm256_add_epi64(v0, v5), X4_M(B2_SIGMA[11][9]));
+    v2 = _mm256_add_epi64(_mm256_add_epi64(v2, v7), X4_M(B2_SIGMA[11][12]));
+    v13 = _mm256_shuffle_epi32(_mm256_xor_si256(v13, v2), _MM_SHUFFLE(2, 3, 0, 1));
+    v8 = _mm256_add_epi64(v8, v13);
+    v7 = _mm256_shuffle_epi8(_mm256_xor_si256(v7, v8), r24);
+    v2 = _mm256_add_epi64(_mm256_add_epi64(v2, v7), X4_M(B2_SIGMA[11][13]));
+    v13 = _mm256_shuffle_epi8(_mm256_xor_si256(v13, v2), r16);
+    v8 = _mm256_add_epi64(v8, v13);
     _mm256_storeu_si256((__m256i *)x->F, _mm256_xor_si256(h0, _mm256_xor_si256(v0, v8)));
 #undef X4_ROUND
 #undef X4_G
