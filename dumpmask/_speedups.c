@@ -3545,7 +3545,7 @@ tk_class_init(void)
 static int
 tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_value *v)
 {
-    uchar shape[FIELD_BUF], dig[FIELD_BUF], be[8];
+    uchar hbuf[8 + FIELD_BUF], dig[FIELD_BUF], *shape = hbuf + 8;   /* the length, then the shape */
     const uchar *p = raw, *cls;
     Py_ssize_t n = rn, i, o = 0, np = 0, nc = 0, off = 0, len;
     if (!tk_class_ready)
@@ -3661,10 +3661,11 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
     }
     v->nc = nc;
     v->head = *base;
-    for (i = 0; i < 8; i++)
-        be[i] = (uchar)((uint64_t)o >> (8 * (7 - i)));
-    b2_update(&v->head, be, 8);
-    b2_update(&v->head, shape, o);
+    {
+        uint64_t be = __builtin_bswap64((uint64_t)o);
+        memcpy(hbuf, &be, 8);
+    }
+    b2_update(&v->head, hbuf, 8 + o);
     return 1;
 }
 
@@ -3673,17 +3674,20 @@ static void
 tk_chunk_state(const tk_value *v, Py_ssize_t j, b2_state *bj)
 {
     uchar be[16];
-    Py_ssize_t i, k;
+    uint32_t j32 = __builtin_bswap32((uint32_t)j);
+    Py_ssize_t k;
     *bj = v->head;
-    for (i = 0; i < 4; i++)
-        be[i] = (uchar)((uint64_t)j >> (8 * (3 - i)));
+    memcpy(be, &j32, 4);
     b2_update(bj, be, 4);
     if (v->nc > 1)
         for (k = 0; k < v->nc; k++) {
+            uint64_t hi, lo;
             if (k == j)
                 continue;
-            for (i = 0; i < 16; i++)
-                be[i] = (uchar)(v->vals[k] >> (8 * (15 - i)));
+            hi = __builtin_bswap64((uint64_t)(v->vals[k] >> 64));
+            lo = __builtin_bswap64((uint64_t)v->vals[k]);
+            memcpy(be, &hi, 8);
+            memcpy(be + 8, &lo, 8);
             b2_update(bj, be, 16);
         }
 }
@@ -3721,16 +3725,14 @@ tk_finish(tk_value *v, int mode)
     memcpy(o, v->raw, (size_t)v->rn);
     for (j = 0; j < v->nc; j++) {
         u128 x = v->vals[j];
-        for (i = v->cstart[j + 1] - 1; i >= v->cstart[j]; i--) {
-            int dgt;
-            if (x >> 64) {
-                dgt = v->radix[i] == 10 ? tk_divmod(&x, 10) : tk_divmod(&x, 26);
-            } else {   /* (64-bit divisions by a constant once the rest fits) */
-                uint64_t w = (uint64_t)x, q = v->radix[i] == 10 ? w / 10 : w / 26;
-                dgt = (int)(w - q * v->radix[i]);
-                x = q;
-            }
-            o[v->pos[i]] = (uchar)(v->bch[i] + dgt);
+        uint64_t w;
+        Py_ssize_t lo = v->cstart[j];
+        for (i = v->cstart[j + 1] - 1; i >= lo && (x >> 64); i--)
+            o[v->pos[i]] = (uchar)(v->bch[i] + (v->radix[i] == 10 ? tk_divmod(&x, 10) : tk_divmod(&x, 26)));
+        for (w = (uint64_t)x; i >= lo; i--) {   /* 64-bit divisions by a constant once the rest fits */
+            uint64_t q = v->radix[i] == 10 ? w / 10 : w / 26;
+            o[v->pos[i]] = (uchar)(v->bch[i] + (w - q * v->radix[i]));
+            w = q;
         }
     }
     return out;
@@ -3898,25 +3900,7 @@ tkb_compress_avx2(tkb_vec *x)
     v14 = _mm256_set1_epi64x((long long)~B2_IV[6]);     /* the last block */
     v15 = _mm256_set1_epi64x((long long)B2_IV[7]);
     X4_ROUND(0); X4_ROUND(1); X4_ROUND(2); X4_ROUND(3); X4_ROUND(4); X4_ROUND(5);
-    X4_ROUND(6); X4_ROUND(7); X4_ROUND(8); X4_ROUND(9); X4_ROUND(10);
-    /* round 11: only h[0] = h0 ^ v0 ^ v8 is read, so of the diagonal step only what makes v0
-     * (the first G up to a's last addition) and v8 (the third G up to c's last addition) */
-    X4_G(v0, v4, v8, v12, X4_M(B2_SIGMA[11][0]), X4_M(B2_SIGMA[11][1]));
-    X4_G(v1, v5, v9, v13, X4_M(B2_SIGMA[11][2]), X4_M(B2_SIGMA[11][3]));
-    X4_G(v2, v6, v10, v14, X4_M(B2_SIGMA[11][4]), X4_M(B2_SIGMA[11][5]));
-    X4_G(v3, v7, v11, v15, X4_M(B2_SIGMA[11][6]), X4_M(B2_SIGMA[11][7]));
-    v0 = _mm256_add_epi64(_mm256_add_epi64(v0, v5), X4_M(B2_SIGMA[11][8]));
-    v15 = _mm256_shuffle_epi32(_mm256_xor_si256(v15, v0), _MM_SHUFFLE(2, 3, 0, 1));
-    v10 = _mm256_add_epi64(v10, v15);
-    v5 = _mm256_shuffle_epi8(_mm256_xor_si256(v5, v10), r24);
-    v0 = _mm256_add_epi64(_mm256_add_epi64(v0, v5), X4_M(B2_SIGMA[11][9]));
-    v2 = _mm256_add_epi64(_mm256_add_epi64(v2, v7), X4_M(B2_SIGMA[11][12]));
-    v13 = _mm256_shuffle_epi32(_mm256_xor_si256(v13, v2), _MM_SHUFFLE(2, 3, 0, 1));
-    v8 = _mm256_add_epi64(v8, v13);
-    v7 = _mm256_shuffle_epi8(_mm256_xor_si256(v7, v8), r24);
-    v2 = _mm256_add_epi64(_mm256_add_epi64(v2, v7), X4_M(B2_SIGMA[11][13]));
-    v13 = _mm256_shuffle_epi8(_mm256_xor_si256(v13, v2), r16);
-    v8 = _mm256_add_epi64(v8, v13);
+    X4_ROUND(6); X4_ROUND(7); X4_ROUND(8); X4_ROUND(9); X4_ROUND(10); X4_ROUND(11);
     _mm256_storeu_si256((__m256i *)x->F, _mm256_xor_si256(h0, _mm256_xor_si256(v0, v8)));
 #undef X4_ROUND
 #undef X4_G
@@ -4007,7 +3991,7 @@ tkb_chunk(tkb_run *R, int l)
     tk_value *v = &R->val[l];
     for (; L->j < v->nc; L->j++) {
         b2_state bj;
-        uchar blk[128];
+        uchar blk[8];
         int bits, w;
         if (v->csize[L->j] == 1)
             continue;
@@ -4043,10 +4027,15 @@ tkb_chunk(tkb_run *R, int l)
         }
         for (w = 0; w < 8; w++)
             R->x.H[w][l] = bj.h[w];
-        memcpy(blk, bj.buf, (size_t)L->bl);
-        memset(blk + L->bl, 0, (size_t)(128 - L->bl));
-        for (w = 0; w < 16; w++)
-            R->x.M[w][l] = b2_load64(blk + 8 * w);
+        for (w = 0; w < L->bl >> 3; w++)       /* the buffered bytes, then zeros */
+            R->x.M[w][l] = b2_load64(bj.buf + 8 * w);
+        if (L->bl & 7) {
+            memset(blk, 0, 8);
+            memcpy(blk, bj.buf + 8 * w, (size_t)(L->bl & 7));
+            R->x.M[w++][l] = b2_load64(blk);
+        }
+        for (; w < 16; w++)
+            R->x.M[w][l] = 0;
         L->busy = 1;
         return 0;
     }
