@@ -3947,8 +3947,8 @@ typedef struct {
     u128 n;
     int wa, wb, nmax, bl, round;
     uint64_t a, b;
-    int w0, shift;                  /* where the round input goes (tkb_round_input) */
-    uint64_t mlo, mhi;
+    int w0, shift, two;             /* where the round input goes (tkb_round_input): word w0 */
+    uint64_t base0, base1;          /* (and w0 + 1 when two) whose other bytes are these */
     int nin[2];                     /* per round parity: the input half's bytes, */
     uint64_t mout[2], t[2];         /* the output half's mask, the byte count */
 } tkb_lane;
@@ -3964,22 +3964,20 @@ typedef struct {
     tkb_vec x;
 } tkb_run;
 
-/* lane l's round input: byte bl the round, then the half's nin bytes (big-endian), zeros to
- * nmax; at most 9 bytes, so within words w0 and w0 + 1 (bl + 1 + nmax <= 128): the lane's
- * masks of those bytes (mlo, mhi) and their shift are set when its chunk starts */
+/* lane l's round input and byte count for its current round: byte bl the round, then the
+ * half's nin bytes (big-endian), zeros to nmax; at most 9 bytes, so within words w0 and w0 + 1
+ * (bl + 1 + nmax <= 128), whose other bytes (base0, base1) and the shift are set when its chunk
+ * starts */
 static inline void
-tkb_round_input(tkb_vec *x, int l, const tkb_lane *L, uint64_t half, int nin)
+tkb_round_input(tkb_vec *x, int l, const tkb_lane *L)
 {
-    uint64_t hb = __builtin_bswap64(half) >> (64 - 8 * nin);   /* nin >= 1 */
-    uint64_t lo = (hb << 8) | (uint64_t)L->round, hi = hb >> 56;
-    int s = L->shift;
-    if (s) {
-        hi = (hi << s) | (lo >> (64 - s));
-        lo <<= s;
-    }
-    x->M[L->w0][l] = (x->M[L->w0][l] & ~L->mlo) | lo;
-    if (L->mhi)
-        x->M[L->w0 + 1][l] = (x->M[L->w0 + 1][l] & ~L->mhi) | hi;
+    int par = L->round & 1;
+    uint64_t hb = __builtin_bswap64(L->b) >> (64 - 8 * L->nin[par]);   /* nin >= 1 */
+    u128 in = (((u128)hb << 8) | (uint64_t)L->round) << L->shift;
+    x->M[L->w0][l] = L->base0 | (uint64_t)in;
+    if (L->two)
+        x->M[L->w0 + 1][l] = L->base1 | (uint64_t)(in >> 64);
+    x->T[l] = L->t[par];
 }
 
 /* lane l goes on with its value's chunk L->j or a later one; the value is finished (its bytes
@@ -3991,22 +3989,31 @@ tkb_chunk(tkb_run *R, int l)
     tk_value *v = &R->val[l];
     for (; L->j < v->nc; L->j++) {
         b2_state bj;
+        const b2_state *src = &bj;
         uchar blk[8];
-        int bits, w;
+        int bits, w, nb;
         if (v->csize[L->j] == 1)
             continue;
-        tk_chunk_state(v, L->j, &bj);
         bits = u128_bits(v->csize[L->j] - 1);
         if (bits < 2)
             bits = 2;
         L->wa = bits / 2;
         L->wb = bits - L->wa;
         L->nmax = (L->wb + 7) / 8;
-        L->bl = (int)bj.buflen;
-        if (L->bl + 1 + L->nmax > 128) {   /* the round input crosses the block: one at a time */
-            v->vals[L->j] = tk_feistel(&bj, v->csize[L->j], v->vals[L->j]);
-            continue;
+        if (v->nc == 1 && v->head.buflen + 4 + 1 + L->nmax <= 128) {
+            /* one chunk, and head + its index (four zero bytes) + the round input within head's
+             * buffer: tk_chunk_state's hasher is head with those zeros, read in place */
+            src = &v->head;
+            L->bl = (int)v->head.buflen + 4;
+        } else {
+            tk_chunk_state(v, L->j, &bj);
+            L->bl = (int)bj.buflen;
+            if (L->bl + 1 + L->nmax > 128) {   /* the round input crosses the block: one at a time */
+                v->vals[L->j] = tk_feistel(&bj, v->csize[L->j], v->vals[L->j]);
+                continue;
+            }
         }
+        nb = (int)src->buflen;      /* the buffered bytes: then zeros */
         L->n = v->csize[L->j];
         L->a = (uint64_t)(v->vals[L->j] >> L->wb);
         L->b = (uint64_t)(v->vals[L->j] & ((((u128)1) << L->wb) - 1));
@@ -4016,27 +4023,29 @@ tkb_chunk(tkb_run *R, int l)
             int par;
             L->w0 = L->bl >> 3;
             L->shift = 8 * (L->bl & 7);
-            L->mlo = (uint64_t)mask;
-            L->mhi = (uint64_t)(mask >> 64);
+            L->two = (uint64_t)(mask >> 64) != 0;
             for (par = 0; par < 2; par++) {
                 int w_in = par == 0 ? L->wb : L->wa, w_out = par == 0 ? L->wa : L->wb;
                 L->nin[par] = (w_in + 7) / 8;
                 L->mout[par] = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1;
-                L->t[par] = bj.t + (uint64_t)(L->bl + 1 + L->nin[par]);
+                L->t[par] = src->t + (uint64_t)(L->bl + 1 + L->nin[par]);
             }
         }
         for (w = 0; w < 8; w++)
-            R->x.H[w][l] = bj.h[w];
-        for (w = 0; w < L->bl >> 3; w++)       /* the buffered bytes, then zeros */
-            R->x.M[w][l] = b2_load64(bj.buf + 8 * w);
-        if (L->bl & 7) {
+            R->x.H[w][l] = src->h[w];
+        for (w = 0; w < nb >> 3; w++)
+            R->x.M[w][l] = b2_load64(src->buf + 8 * w);
+        if (nb & 7) {
             memset(blk, 0, 8);
-            memcpy(blk, bj.buf + 8 * w, (size_t)(L->bl & 7));
+            memcpy(blk, src->buf + 8 * w, (size_t)(nb & 7));
             R->x.M[w++][l] = b2_load64(blk);
         }
         for (; w < 16; w++)
             R->x.M[w][l] = 0;
+        L->base0 = R->x.M[L->w0][l];        /* the round input's bytes are zeros there (bl >= nb) */
+        L->base1 = L->two ? R->x.M[L->w0 + 1][l] : 0;
         L->busy = 1;
+        tkb_round_input(&R->x, l, L);
         return 0;
     }
     L->busy = 0;
@@ -4109,16 +4118,10 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
     for (l = 0; l < TKB_LANES; l++)
         if (tkb_fill(R, l) < 0)
             goto done;
-    for (;;) {
+    for (;;) {     /* each busy lane's round input is in place (tkb_chunk, then below) */
         busy = 0;
-        for (l = 0; l < TKB_LANES; l++) {   /* each busy lane's round input */
-            tkb_lane *L = &R->lane[l];
-            if (!L->busy)
-                continue;
-            busy = 1;
-            tkb_round_input(&R->x, l, L, L->b, L->nin[L->round & 1]);
-            R->x.T[l] = L->t[L->round & 1];
-        }
+        for (l = 0; l < TKB_LANES; l++)
+            busy |= R->lane[l].busy;
         if (!busy)
             break;
         tkb_compress(&R->x);
@@ -4131,14 +4134,17 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
             t = L->a ^ f;
             L->a = L->b;
             L->b = t;
-            if (++L->round < 8)
+            if (++L->round < 8) {
+                tkb_round_input(&R->x, l, L);
                 continue;
+            }
             {
                 u128 xv = ((u128)L->a << L->wb) | L->b;
                 if (xv >= L->n) {           /* cycle-walking: the rounds again */
                     L->a = (uint64_t)(xv >> L->wb);
                     L->b = (uint64_t)(xv & ((((u128)1) << L->wb) - 1));
                     L->round = 0;
+                    tkb_round_input(&R->x, l, L);
                     continue;
                 }
                 R->val[l].vals[L->j] = xv;
