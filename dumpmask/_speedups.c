@@ -3635,7 +3635,9 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
         return 0;
     {   /* TextKeyPermutation._chunks (each at most 2**128 strings) and each chunk's value,
          * mixed radix, first position most significant: in 64 bits while the size is below
-         * 2**58 (no chunk ends there), then in 128 */
+         * 2**58 (no chunk ends there), then groups of positions made in 64 bits the same way
+         * and taken at once while the chunk's size times theirs fits in 128 bits (then no
+         * position of the group ends the chunk), else position by position */
         const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
         i = 0;
         v->cstart[0] = 0;
@@ -3648,9 +3650,27 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
             }
             size = s64;
             x = x64;
-            for (; i < np && size <= (v->radix[i] == 10 ? lim10 : lim26); i++) {
-                size *= v->radix[i];
-                x = x * v->radix[i] + dig[i];
+            while (i < np) {
+                uint64_t gs = 1, gx = 0;
+                Py_ssize_t g = i;
+                u128 plo, phi;
+                for (; g < np && gs < ((uint64_t)1 << 58); g++) {
+                    gs *= v->radix[g];
+                    gx = gx * v->radix[g] + dig[g];
+                }
+                plo = (u128)(uint64_t)size * gs;
+                phi = (u128)(uint64_t)(size >> 64) * gs + (uint64_t)(plo >> 64);
+                if ((phi >> 64) == 0) {     /* size * gs < 2**128 */
+                    size *= gs;
+                    x = x * gs + gx;
+                    i = g;
+                    continue;
+                }
+                for (; i < np && size <= (v->radix[i] == 10 ? lim10 : lim26); i++) {
+                    size *= v->radix[i];
+                    x = x * v->radix[i] + dig[i];
+                }
+                break;
             }
             v->csize[nc] = size;
             v->vals[nc++] = x;
@@ -3990,7 +4010,6 @@ tkb_chunk(tkb_run *R, int l)
     for (; L->j < v->nc; L->j++) {
         b2_state bj;
         const b2_state *src = &bj;
-        uchar blk[8];
         int bits, w, nb;
         if (v->csize[L->j] == 1)
             continue;
@@ -4035,10 +4054,9 @@ tkb_chunk(tkb_run *R, int l)
             R->x.H[w][l] = src->h[w];
         for (w = 0; w < nb >> 3; w++)
             R->x.M[w][l] = b2_load64(src->buf + 8 * w);
-        if (nb & 7) {
-            memset(blk, 0, 8);
-            memcpy(blk, src->buf + 8 * w, (size_t)(nb & 7));
-            R->x.M[w++][l] = b2_load64(blk);
+        if (nb & 7) {   /* (the buffer's 128 bytes hold the whole word) */
+            R->x.M[w][l] = b2_load64(src->buf + 8 * w) & ((((uint64_t)1) << (8 * (nb & 7))) - 1);
+            w++;
         }
         for (; w < 16; w++)
             R->x.M[w][l] = 0;
