@@ -3992,11 +3992,12 @@ static inline void
 tkb_round_input(tkb_vec *x, int l, const tkb_lane *L)
 {
     int par = L->round & 1;
+    int sh = L->shift;              /* 0..56: ((lo >> 1) >> (63 - sh)) is lo's top sh bits */
     uint64_t hb = __builtin_bswap64(L->b) >> (64 - 8 * L->nin[par]);   /* nin >= 1 */
-    u128 in = (((u128)hb << 8) | (uint64_t)L->round) << L->shift;
-    x->M[L->w0][l] = L->base0 | (uint64_t)in;
+    uint64_t lo = (hb << 8) | (uint64_t)L->round, top = hb >> 56;
+    x->M[L->w0][l] = L->base0 | (lo << sh);
     if (L->two)
-        x->M[L->w0 + 1][l] = L->base1 | (uint64_t)(in >> 64);
+        x->M[L->w0 + 1][l] = L->base1 | (top << sh) | ((lo >> 1) >> (63 - sh));
     x->T[l] = L->t[par];
 }
 
