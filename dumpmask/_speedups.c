@@ -3501,87 +3501,191 @@ tk_feistel(const b2_state *base, u128 n, u128 x)
     return x;
 }
 
-/* A text key's value in the making: its digit/letter positions (remap._positions), their
- * chunks' sizes and current values (TextKeyPermutation._chunks), and the hasher after the
- * length and the shape (`head`). Shared by text_key_field (one value) and the lanes of
- * text_key_fields (many values, four Feistels at a time). */
+/* A text key's value in the making: its digit/letter positions (remap._positions) as indexes
+ * of the raw field (a plain field's letters and digits are never escaped, so the dialect's
+ * encoder writes the new value as the raw field with those bytes changed), each one's radix
+ * and its first character ('0', 'a', 'A'), their chunks' sizes and current values
+ * (TextKeyPermutation._chunks), and the hasher after the length and the shape (`head`). Shared
+ * by text_key_field (one value) and the lanes of text_key_fields (many values, four Feistels at
+ * a time). */
 typedef struct {
-    uchar val[FIELD_BUF];
+    const uchar *raw;               /* the raw field (borrowed for the call) and its length */
+    Py_ssize_t rn;
     short pos[FIELD_BUF];
-    uchar radix[FIELD_BUF];
-    Py_ssize_t blen, np, nc;
+    uchar radix[FIELD_BUF], bch[FIELD_BUF];
+    Py_ssize_t np, nc;
     Py_ssize_t cstart[TK_CHUNKS];
     u128 csize[TK_CHUNKS], vals[TK_CHUNKS];
     b2_state head;
 } tk_value;
 
+/* tk_prepare's byte classes per mode (plain_field's rules): 0 an ordinary byte other than a
+ * digit or ASCII letter, 1 a backslash, 2 never in a plain field, 3 the lead of UTF-8 (or a
+ * byte that is never valid there), 4 a digit, 5 a lower-case and 6 an upper-case ASCII letter */
+static uchar TK_CLASS[2][256];
+static int tk_class_ready;
+
+static void
+tk_class_init(void)
+{
+    int c, m;
+    for (m = 0; m < 2; m++)
+        for (c = 0; c < 256; c++)
+            TK_CLASS[m][c] = c >= 0x80 ? 3 : c == '\\' ? 1
+                : (m == 0 ? c < 0x20 : (c == 0x00 || c == 0x0a || c == 0x0d || c == 0x1a || c == '\'' || c == '"')) ? 2
+                : (c >= '0' && c <= '9') ? 4 : (c >= 'a' && c <= 'z') ? 5 : (c >= 'A' && c <= 'Z') ? 6 : 0;
+    tk_class_ready = 1;
+}
+
 /* -1: not a plain field of at most FIELD_BUF bytes (the caller's general path); 0: no digit
- * or ASCII letter (the field is its own image); 1: v is ready for its chunks' Feistels */
+ * or ASCII letter (the field is its own image); 1: v is ready for its chunks' Feistels. One
+ * pass over the raw field: plain_field's checks (an escape decodes to a byte that is no digit
+ * or letter; the escapes' bytes are ASCII, so the raw bytes' UTF-8 is valid exactly when the
+ * decoded value's is), remap._positions and text_shape. */
 static int
 tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_value *v)
 {
-    uchar fbuf[FIELD_BUF], shape[FIELD_BUF], be[8];
-    const uchar *body;
-    Py_ssize_t blen, np = 0, nc = 0, i, j;
-    if (!plain_field(raw, rn, mode, fbuf, &body, &blen) || blen > FIELD_BUF)
-        return -1;
-    memcpy(v->val, body, (size_t)blen);
-    v->blen = blen;
-    for (i = 0; i < blen; i++) {   /* remap._positions and text_shape, on the UTF-8 bytes */
-        uchar c = v->val[i];
-        shape[i] = c;
-        if (c >= '0' && c <= '9') {
-            shape[i] = '9';
-            v->radix[np] = 10;
-        } else if (c >= 'a' && c <= 'z') {
-            shape[i] = 'a';
-            v->radix[np] = 26;
-        } else if (c >= 'A' && c <= 'Z') {
-            shape[i] = 'A';
-            v->radix[np] = 26;
-        } else {
-            continue;
-        }
-        v->pos[np++] = (short)i;
+    uchar hbuf[8 + FIELD_BUF], dig[FIELD_BUF], *shape = hbuf + 8;   /* the length, then the shape */
+    const uchar *p = raw, *cls;
+    Py_ssize_t n = rn, i, o = 0, np = 0, nc = 0, off = 0, len;
+    if (!tk_class_ready)
+        tk_class_init();
+    cls = TK_CLASS[mode];
+    if (mode == 1) {
+        if (n < 2 || p[0] != '\'' || p[n - 1] != '\'')
+            return -1;
+        p++;
+        n -= 2;
+        off = 1;
     }
+    if (n > FIELD_BUF)      /* plain_field: an escaped one is not plain, a longer value not taken */
+        return -1;
+    for (i = 0; i < n; i++) {
+        uchar c = p[i], e;
+        switch (cls[c]) {
+        case 0:
+            shape[o++] = c;
+            break;
+        case 4:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 10;
+            v->bch[np] = '0';
+            dig[np++] = (uchar)(c - '0');
+            shape[o++] = '9';
+            break;
+        case 5:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 26;
+            v->bch[np] = 'a';
+            dig[np++] = (uchar)(c - 'a');
+            shape[o++] = 'a';
+            break;
+        case 6:
+            v->pos[np] = (short)(i + off);
+            v->radix[np] = 26;
+            v->bch[np] = 'A';
+            dig[np++] = (uchar)(c - 'A');
+            shape[o++] = 'A';
+            break;
+        case 3:
+            len = utf8_multi(p, i, n);
+            if (!len)
+                return -1;
+            memcpy(shape + o, p + i, (size_t)len);
+            o += len;
+            i += len - 1;
+            break;
+        case 1:
+            if (i + 1 >= n)
+                return -1;
+            e = p[++i];
+            if (mode == 0) {
+                switch (e) {
+                case '\\': c = '\\'; break;
+                case 'b': c = 0x08; break;
+                case 'f': c = 0x0c; break;
+                case 'n': c = 0x0a; break;
+                case 'r': c = 0x0d; break;
+                case 't': c = 0x09; break;
+                case 'v': c = 0x0b; break;
+                default: return -1;
+                }
+            } else {
+                switch (e) {
+                case '0': c = 0x00; break;
+                case 'n': c = 0x0a; break;
+                case 'r': c = 0x0d; break;
+                case '\\': c = '\\'; break;
+                case '\'': c = '\''; break;
+                case '"': c = '"'; break;
+                case 'Z': c = 0x1a; break;
+                default: return -1;
+                }
+            }
+            shape[o++] = c;
+            break;
+        default:
+            return -1;
+        }
+    }
+    v->raw = raw;
+    v->rn = rn;
     v->np = np;
     if (np == 0)
         return 0;
-    {   /* TextKeyPermutation._chunks: each at most 2**128 strings */
+    {   /* TextKeyPermutation._chunks (each at most 2**128 strings) and each chunk's value,
+         * mixed radix, first position most significant: in 64 bits while the size is below
+         * 2**58 (no chunk ends there), then groups of positions made in 64 bits the same way
+         * and taken at once while the chunk's size times theirs fits in 128 bits (then no
+         * position of the group ends the chunk), else position by position */
         const u128 lim10 = ~(u128)0 / 10, lim26 = ~(u128)0 / 26;
-        u128 size = 1;
-        for (i = 0; i < np; i++) {
-            if (i > 0 && size > (v->radix[i] == 10 ? lim10 : lim26)) {
-                v->csize[nc++] = size;
-                size = 1;
-                v->cstart[nc] = i;
+        i = 0;
+        v->cstart[0] = 0;
+        for (;;) {
+            uint64_t s64 = 1, x64 = 0;
+            u128 size, x;
+            for (; i < np && s64 < ((uint64_t)1 << 58); i++) {
+                s64 *= v->radix[i];
+                x64 = x64 * v->radix[i] + dig[i];
             }
-            if (i == 0)
-                v->cstart[0] = 0;
-            size *= v->radix[i];
+            size = s64;
+            x = x64;
+            while (i < np) {
+                uint64_t gs = 1, gx = 0;
+                Py_ssize_t g = i;
+                u128 plo, phi;
+                for (; g < np && gs < ((uint64_t)1 << 58); g++) {
+                    gs *= v->radix[g];
+                    gx = gx * v->radix[g] + dig[g];
+                }
+                plo = (u128)(uint64_t)size * gs;
+                phi = (u128)(uint64_t)(size >> 64) * gs + (uint64_t)(plo >> 64);
+                if ((phi >> 64) == 0) {     /* size * gs < 2**128 */
+                    size *= gs;
+                    x = x * gs + gx;
+                    i = g;
+                    continue;
+                }
+                for (; i < np && size <= (v->radix[i] == 10 ? lim10 : lim26); i++) {
+                    size *= v->radix[i];
+                    x = x * v->radix[i] + dig[i];
+                }
+                break;
+            }
+            v->csize[nc] = size;
+            v->vals[nc++] = x;
+            v->cstart[nc] = i;
+            if (i >= np)
+                break;
         }
-        v->csize[nc++] = size;
-        v->cstart[nc] = np;
     }
     v->nc = nc;
-    for (j = 0; j < nc; j++) {   /* each chunk's value, mixed radix, first position most significant */
-        uint64_t w = 0;             /* in 64 bits while w * 26 + 25 fits */
-        u128 x;
-        for (i = v->cstart[j]; i < v->cstart[j + 1] && w < ((uint64_t)1 << 58); i++) {
-            uchar c = v->val[v->pos[i]];
-            w = w * v->radix[i] + (uint64_t)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
-        }
-        for (x = w; i < v->cstart[j + 1]; i++) {
-            uchar c = v->val[v->pos[i]];
-            x = x * v->radix[i] + (u128)(c <= '9' ? c - '0' : c >= 'a' ? c - 'a' : c - 'A');
-        }
-        v->vals[j] = x;
-    }
     v->head = *base;
-    for (i = 0; i < 8; i++)
-        be[i] = (uchar)((uint64_t)blen >> (8 * (7 - i)));
-    b2_update(&v->head, be, 8);
-    b2_update(&v->head, shape, blen);
+    {
+        uint64_t be = __builtin_bswap64((uint64_t)o);
+        memcpy(hbuf, &be, 8);
+    }
+    b2_update(&v->head, hbuf, 8 + o);
     return 1;
 }
 
@@ -3590,46 +3694,68 @@ static void
 tk_chunk_state(const tk_value *v, Py_ssize_t j, b2_state *bj)
 {
     uchar be[16];
-    Py_ssize_t i, k;
+    uint32_t j32 = __builtin_bswap32((uint32_t)j);
+    Py_ssize_t k;
     *bj = v->head;
-    for (i = 0; i < 4; i++)
-        be[i] = (uchar)((uint64_t)j >> (8 * (3 - i)));
+    memcpy(be, &j32, 4);
     b2_update(bj, be, 4);
     if (v->nc > 1)
         for (k = 0; k < v->nc; k++) {
+            uint64_t hi, lo;
             if (k == j)
                 continue;
-            for (i = 0; i < 16; i++)
-                be[i] = (uchar)(v->vals[k] >> (8 * (15 - i)));
+            hi = __builtin_bswap64((uint64_t)(v->vals[k] >> 64));
+            lo = __builtin_bswap64((uint64_t)v->vals[k]);
+            memcpy(be, &hi, 8);
+            memcpy(be + 8, &lo, 8);
             b2_update(bj, be, 16);
         }
 }
 
-/* v's chunks written back with the same radices, then encoded as the dialect writes it */
-static PyObject *sf_encode(int mode, const uchar *p, Py_ssize_t n);
+/* *x / r (r a small constant once inlined) with the remainder returned: three 64-bit
+ * divisions by a constant (multiplications) instead of a 128-bit division's call */
+static inline __attribute__((always_inline)) int
+tk_divmod(u128 *x, uint64_t r)
+{
+    uint64_t hi = (uint64_t)(*x >> 64), lo = (uint64_t)*x, qh, q1, q0, rem, cur;
+    qh = hi / r;
+    rem = hi - qh * r;
+    cur = (rem << 32) | (lo >> 32);
+    q1 = cur / r;
+    rem = cur - q1 * r;
+    cur = (rem << 32) | (lo & 0xFFFFFFFFu);
+    q0 = cur / r;
+    rem = cur - q0 * r;
+    *x = ((u128)qh << 64) | (q1 << 32) | q0;
+    return (int)rem;
+}
 
+/* v's chunks written back with the same radices: the raw field with its digits and letters
+ * changed, which is what the dialect's encoder writes for the new value */
 static PyObject *
 tk_finish(tk_value *v, int mode)
 {
     Py_ssize_t i, j;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, v->rn);   /* (never a shared 1-byte object) */
+    uchar *o;
+    (void)mode;
+    if (out == NULL)
+        return NULL;
+    o = (uchar *)PyBytes_AS_STRING(out);
+    memcpy(o, v->raw, (size_t)v->rn);
     for (j = 0; j < v->nc; j++) {
         u128 x = v->vals[j];
-        for (i = v->cstart[j + 1] - 1; i >= v->cstart[j]; i--) {
-            int dgt;
-            uchar c = v->val[v->pos[i]];
-            if (x >> 64) {
-                u128 q = v->radix[i] == 10 ? x / 10 : x / 26;
-                dgt = (int)(x - q * v->radix[i]);
-                x = q;
-            } else {   /* (64-bit divisions by a constant once the rest fits) */
-                uint64_t w = (uint64_t)x, q = v->radix[i] == 10 ? w / 10 : w / 26;
-                dgt = (int)(w - q * v->radix[i]);
-                x = q;
-            }
-            v->val[v->pos[i]] = (uchar)(c <= '9' ? '0' + dgt : c >= 'a' ? 'a' + dgt : 'A' + dgt);
+        uint64_t w;
+        Py_ssize_t lo = v->cstart[j];
+        for (i = v->cstart[j + 1] - 1; i >= lo && (x >> 64); i--)
+            o[v->pos[i]] = (uchar)(v->bch[i] + (v->radix[i] == 10 ? tk_divmod(&x, 10) : tk_divmod(&x, 26)));
+        for (w = (uint64_t)x; i >= lo; i--) {   /* 64-bit divisions by a constant once the rest fits */
+            uint64_t q = v->radix[i] == 10 ? w / 10 : w / 26;
+            o[v->pos[i]] = (uchar)(v->bch[i] + (w - q * v->radix[i]));
+            w = q;
         }
     }
-    return sf_encode(mode, v->val, v->blen);   /* the dialect's encoder (STRFIELD section) */
+    return out;
 }
 
 /* the text key state's argument: a PRF state of digest size 8 */
@@ -3841,8 +3967,8 @@ typedef struct {
     u128 n;
     int wa, wb, nmax, bl, round;
     uint64_t a, b;
-    int w0, shift;                  /* where the round input goes (tkb_round_input) */
-    uint64_t mlo, mhi;
+    int w0, shift, two;             /* where the round input goes (tkb_round_input): word w0 */
+    uint64_t base0, base1;          /* (and w0 + 1 when two) whose other bytes are these */
     int nin[2];                     /* per round parity: the input half's bytes, */
     uint64_t mout[2], t[2];         /* the output half's mask, the byte count */
 } tkb_lane;
@@ -3858,22 +3984,21 @@ typedef struct {
     tkb_vec x;
 } tkb_run;
 
-/* lane l's round input: byte bl the round, then the half's nin bytes (big-endian), zeros to
- * nmax; at most 9 bytes, so within words w0 and w0 + 1 (bl + 1 + nmax <= 128): the lane's
- * masks of those bytes (mlo, mhi) and their shift are set when its chunk starts */
+/* lane l's round input and byte count for its current round: byte bl the round, then the
+ * half's nin bytes (big-endian), zeros to nmax; at most 9 bytes, so within words w0 and w0 + 1
+ * (bl + 1 + nmax <= 128), whose other bytes (base0, base1) and the shift are set when its chunk
+ * starts */
 static inline void
-tkb_round_input(tkb_vec *x, int l, const tkb_lane *L, uint64_t half, int nin)
+tkb_round_input(tkb_vec *x, int l, const tkb_lane *L)
 {
-    uint64_t hb = __builtin_bswap64(half) >> (64 - 8 * nin);   /* nin >= 1 */
-    uint64_t lo = (hb << 8) | (uint64_t)L->round, hi = hb >> 56;
-    int s = L->shift;
-    if (s) {
-        hi = (hi << s) | (lo >> (64 - s));
-        lo <<= s;
-    }
-    x->M[L->w0][l] = (x->M[L->w0][l] & ~L->mlo) | lo;
-    if (L->mhi)
-        x->M[L->w0 + 1][l] = (x->M[L->w0 + 1][l] & ~L->mhi) | hi;
+    int par = L->round & 1;
+    int sh = L->shift;              /* 0..56: ((lo >> 1) >> (63 - sh)) is lo's top sh bits */
+    uint64_t hb = __builtin_bswap64(L->b) >> (64 - 8 * L->nin[par]);   /* nin >= 1 */
+    uint64_t lo = (hb << 8) | (uint64_t)L->round, top = hb >> 56;
+    x->M[L->w0][l] = L->base0 | (lo << sh);
+    if (L->two)
+        x->M[L->w0 + 1][l] = L->base1 | (top << sh) | ((lo >> 1) >> (63 - sh));
+    x->T[l] = L->t[par];
 }
 
 /* lane l goes on with its value's chunk L->j or a later one; the value is finished (its bytes
@@ -3885,22 +4010,30 @@ tkb_chunk(tkb_run *R, int l)
     tk_value *v = &R->val[l];
     for (; L->j < v->nc; L->j++) {
         b2_state bj;
-        uchar blk[128];
-        int bits, w;
+        const b2_state *src = &bj;
+        int bits, w, nb;
         if (v->csize[L->j] == 1)
             continue;
-        tk_chunk_state(v, L->j, &bj);
         bits = u128_bits(v->csize[L->j] - 1);
         if (bits < 2)
             bits = 2;
         L->wa = bits / 2;
         L->wb = bits - L->wa;
         L->nmax = (L->wb + 7) / 8;
-        L->bl = (int)bj.buflen;
-        if (L->bl + 1 + L->nmax > 128) {   /* the round input crosses the block: one at a time */
-            v->vals[L->j] = tk_feistel(&bj, v->csize[L->j], v->vals[L->j]);
-            continue;
+        if (v->nc == 1 && v->head.buflen + 4 + 1 + L->nmax <= 128) {
+            /* one chunk, and head + its index (four zero bytes) + the round input within head's
+             * buffer: tk_chunk_state's hasher is head with those zeros, read in place */
+            src = &v->head;
+            L->bl = (int)v->head.buflen + 4;
+        } else {
+            tk_chunk_state(v, L->j, &bj);
+            L->bl = (int)bj.buflen;
+            if (L->bl + 1 + L->nmax > 128) {   /* the round input crosses the block: one at a time */
+                v->vals[L->j] = tk_feistel(&bj, v->csize[L->j], v->vals[L->j]);
+                continue;
+            }
         }
+        nb = (int)src->buflen;      /* the buffered bytes: then zeros */
         L->n = v->csize[L->j];
         L->a = (uint64_t)(v->vals[L->j] >> L->wb);
         L->b = (uint64_t)(v->vals[L->j] & ((((u128)1) << L->wb) - 1));
@@ -3910,22 +4043,28 @@ tkb_chunk(tkb_run *R, int l)
             int par;
             L->w0 = L->bl >> 3;
             L->shift = 8 * (L->bl & 7);
-            L->mlo = (uint64_t)mask;
-            L->mhi = (uint64_t)(mask >> 64);
+            L->two = (uint64_t)(mask >> 64) != 0;
             for (par = 0; par < 2; par++) {
                 int w_in = par == 0 ? L->wb : L->wa, w_out = par == 0 ? L->wa : L->wb;
                 L->nin[par] = (w_in + 7) / 8;
                 L->mout[par] = w_out >= 64 ? ~(uint64_t)0 : (((uint64_t)1) << w_out) - 1;
-                L->t[par] = bj.t + (uint64_t)(L->bl + 1 + L->nin[par]);
+                L->t[par] = src->t + (uint64_t)(L->bl + 1 + L->nin[par]);
             }
         }
         for (w = 0; w < 8; w++)
-            R->x.H[w][l] = bj.h[w];
-        memcpy(blk, bj.buf, (size_t)L->bl);
-        memset(blk + L->bl, 0, (size_t)(128 - L->bl));
-        for (w = 0; w < 16; w++)
-            R->x.M[w][l] = b2_load64(blk + 8 * w);
+            R->x.H[w][l] = src->h[w];
+        for (w = 0; w < nb >> 3; w++)
+            R->x.M[w][l] = b2_load64(src->buf + 8 * w);
+        if (nb & 7) {   /* (the buffer's 128 bytes hold the whole word) */
+            R->x.M[w][l] = b2_load64(src->buf + 8 * w) & ((((uint64_t)1) << (8 * (nb & 7))) - 1);
+            w++;
+        }
+        for (; w < 16; w++)
+            R->x.M[w][l] = 0;
+        L->base0 = R->x.M[L->w0][l];        /* the round input's bytes are zeros there (bl >= nb) */
+        L->base1 = L->two ? R->x.M[L->w0 + 1][l] : 0;
         L->busy = 1;
+        tkb_round_input(&R->x, l, L);
         return 0;
     }
     L->busy = 0;
@@ -3998,16 +4137,10 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
     for (l = 0; l < TKB_LANES; l++)
         if (tkb_fill(R, l) < 0)
             goto done;
-    for (;;) {
+    for (;;) {     /* each busy lane's round input is in place (tkb_chunk, then below) */
         busy = 0;
-        for (l = 0; l < TKB_LANES; l++) {   /* each busy lane's round input */
-            tkb_lane *L = &R->lane[l];
-            if (!L->busy)
-                continue;
-            busy = 1;
-            tkb_round_input(&R->x, l, L, L->b, L->nin[L->round & 1]);
-            R->x.T[l] = L->t[L->round & 1];
-        }
+        for (l = 0; l < TKB_LANES; l++)
+            busy |= R->lane[l].busy;
         if (!busy)
             break;
         tkb_compress(&R->x);
@@ -4020,14 +4153,17 @@ tkb_all(const b2_state *base, int mode, PyObject *const *raws, Py_ssize_t n, PyO
             t = L->a ^ f;
             L->a = L->b;
             L->b = t;
-            if (++L->round < 8)
+            if (++L->round < 8) {
+                tkb_round_input(&R->x, l, L);
                 continue;
+            }
             {
                 u128 xv = ((u128)L->a << L->wb) | L->b;
                 if (xv >= L->n) {           /* cycle-walking: the rounds again */
                     L->a = (uint64_t)(xv >> L->wb);
                     L->b = (uint64_t)(xv & ((((u128)1) << L->wb) - 1));
                     L->round = 0;
+                    tkb_round_input(&R->x, l, L);
                     continue;
                 }
                 R->val[l].vals[L->j] = xv;

@@ -287,3 +287,109 @@ def test_block_tkey_column_an_error_in_the_miss_propagates():
         work.c_block_copy(data, 2, (1,), ((cache, miss, (5, state, 0, 100, work.MEMO_MAX_FIELD), None),),
                           work.UNCHANGED, postgres.NULL_FIELD)
     assert b"ORD-4" in cache and b"ORD-1" in cache      # the pass had done the plain ones
+
+
+# -- escaped fields through the lanes (session 12: tk_prepare reads the raw field in one pass,
+# decoding its escapes, and tk_finish writes the raw field with its digits and letters changed)
+
+ESCAPED_VALUE = st.text(alphabet="Az09\\\n\t\r\b\f\v\x0b\x00\x1a'\"é東 -", min_size=1, max_size=60)
+# fields of escapes no encoder writes (pg \x41 and octal, MySQL \t \b \% \_, a lone backslash):
+# not plain, so None from every path (the caller's general path)
+NOT_PLAIN = {0: [b"\\x41B1", b"\\101z", b"ab\\", b"a\\qb", b"a\x01b", b"\xc3(9"],
+             1: [b"'a\\tb1'", b"'\\b9'", b"'x\\%y'", b"'x\\_y'", b"'ab\\'", b"'a'b'", b"a1", b"'\xed\xa0\x80a'"]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(ESCAPED_VALUE, min_size=1, max_size=30), mode=st.sampled_from([0, 1]),
+       simd=st.sampled_from(WAYS), extra=st.lists(st.sampled_from(range(8)), max_size=4))
+def test_escaped_values_through_the_lanes_equal_one_at_a_time(values, mode, simd, extra):
+    """Escaped values (COPY backslash escapes, MySQL literal escapes; the escapes next to the
+    digits and letters, and next to UTF-8) through text_key_fields' lanes: the bytes of the
+    one-at-a-time path and of the pure twin; fields of escapes no encoder writes give None."""
+    from dumpmask.remap import py_text_key_field
+
+    c = speedups.C
+    state = _state()
+    bad = NOT_PLAIN[mode]
+    raws = [_raw(v, mode) for v in values] + [bad[i % len(bad)] for i in extra]
+    try:
+        c.text_key_simd("one-at-a-time")
+        want = c.text_key_fields(state, mode, raws)
+        c.text_key_simd(simd)
+        got = c.text_key_fields(state, mode, raws)
+    finally:
+        c.text_key_simd("auto")
+    assert got == want == [c.text_key_field(state, mode, r) for r in raws]
+    perm = TextKeyPermutation(KEY, "text")
+    assert want == [py_text_key_field(perm, mode, r) for r in raws]
+    for r, w in zip(raws, want, strict=True):
+        if r in bad:
+            assert w is None
+        elif w is not None:
+            assert len(w) == len(r)     # only digits and letters change
+    assert any(w is not None for w in want[:len(values)]) or all("\x00" in v or "\x1a" in v for v in values)
+
+
+def test_one_byte_fields_leave_the_shared_bytes_objects_alone():
+    """A one-byte field's result is a new bytes object: CPython shares its one-byte bytes
+    objects, and writing the new value into a copy of the raw field must not change them."""
+    c = speedups.C
+    state = _state()
+    raws = [bytes([ch]) for ch in b"09azAZ"]
+    for mode in (0, 1):
+        for way in WAYS:
+            c.text_key_simd(way)
+            try:
+                out = c.text_key_fields(state, mode, raws) if mode == 0 else c.text_key_fields(
+                    state, 1, [b"'" + r + b"'" for r in raws])
+                one = [c.text_key_field(state, 0, r) for r in raws]
+            finally:
+                c.text_key_simd("auto")
+            assert [bytes([ch])[0] for ch in b"09azAZ"] == list(b"09azAZ")
+            assert [r[0] for r in raws] == list(b"09azAZ")
+            assert out is not None and one == c.text_key_fields(state, 0, raws)
+
+
+ESCAPED_CODE = st.text(alphabet="AZaz09\\\n\t\r'\"é東 -", min_size=1, max_size=30)
+
+
+@settings(max_examples=10, deadline=None)
+@given(codes=st.lists(ESCAPED_CODE, min_size=1, max_size=40, unique=True), data=st.data(),
+       dialect=st.sampled_from(["postgres", "mysql"]))
+def test_escaped_text_keys_in_a_whole_run_equal_the_per_value_path(codes, data, dialect):
+    """Escaped text keys in a whole run of either dialect: the same output and audit through the
+    lanes, with the per-value C path and without the C block functions."""
+    refs = data.draw(st.lists(st.one_of(st.none(), st.integers(0, len(codes) - 1)), max_size=60))
+    dump = _dump(codes, refs, dialect)
+    with pytest.MonkeyPatch.context() as mp:
+        got = _run(dump, dialect)
+        mp.setattr(work, "_C_TEXT_KEY", None)
+        per_value = _run(dump, dialect)
+        mp.setattr(work, "c_block_copy", None)
+        mp.setattr(work, "c_block_tuples", None)
+        python = _run(dump, dialect)
+    assert got == per_value == python
+    parent = got[1]["public.p" if dialect == "postgres" else "p"]["columns"]["code"]
+    perm = TextKeyPermutation(KEY)
+    assert parent["changed"] == sum(perm.map(v) != v for v in codes)
+
+
+def test_fields_of_unusual_escapes_in_a_whole_run_equal_the_pure_path():
+    """COPY fields of escapes no encoder writes (\\x41, octal) and MySQL literals with \\t or
+    \\%: not plain, so the general path decodes them; the same output with and without C."""
+    pg = (PG_HEAD + b"COPY public.p (code, email) FROM stdin;\n"
+          + b"".join(b"%s\tu%d@example.org\n" % (f, i) for i, f in enumerate(
+              [b"\\x41B-1", b"\\101b2", b"ab\\tc3", b"plain4", b"\\x45\\x46"]))
+          + b"\\.\nCOPY public.c (cid, pcode) FROM stdin;\n1\t\\x41B-1\n2\tAB-1\n3\tplain4\n\\.\n" + PG_TAIL)
+    my = (MY_HEAD + b"INSERT INTO `p` VALUES ('a\\tb1','u0@example.org'),('x\\%y2','u1@example.org'),"
+          b"('q\\_3','u2@example.org'),('plain4','u3@example.org');\n"
+          b"INSERT INTO `c` VALUES (1,'a\\tb1'),(2,'a\tb1'),(3,'plain4');\n")
+    for dump, dialect in ((pg, "postgres"), (my, "mysql")):
+        with pytest.MonkeyPatch.context() as mp:
+            got = _run(dump, dialect)
+            mp.setattr(work, "c_block_copy", None)
+            mp.setattr(work, "c_block_tuples", None)
+            mp.setattr(work, "_C_TEXT_KEY", None)
+            python = _run(dump, dialect)
+        assert got == python
+        assert b"plain4" not in got[0]
