@@ -36,8 +36,10 @@ class DefaultGroup(click.Group):
     def main(self, args=None, *more, **options):
         """As click's; a run on the process's own command line (args None: the console script,
         `python -m dumpmask`) ends with gc.freeze(): the process is about to exit, and the
-        interpreter's last collection at exit then skips every object alive (~5% of a tiny
-        run's instructions; nothing left is garbage that a collection would have to find)."""
+        interpreter's collection at exit then skips every object alive (~5% of a tiny run's
+        instructions). Cyclic garbage left at exit is then not finalized, as for any object
+        still alive at exit: dumpmask closes its files and removes its temporary files itself
+        (no __del__ or weakref finalizer does it). CliRunner and other callers pass args."""
         if args is not None:
             return super().main(args, *more, **options)
         try:
