@@ -13,11 +13,9 @@ written (`Decompressing.describe()`, `Compressing.describe()`).
 """
 from __future__ import annotations
 
-import bz2
 import collections
 import hashlib
 import io
-import lzma
 import zlib
 
 from dumpmask.errors import DumpmaskError
@@ -77,8 +75,12 @@ def _decoder(fmt: str, source: str):
 
         return zstandard.ZstdDecompressor().decompressobj(), (zstandard.ZstdError,)
     if fmt == "bzip2":
+        import bz2
+
         return bz2.BZ2Decompressor(), (OSError, ValueError)
     if fmt == "xz":
+        import lzma
+
         return lzma.LZMADecompressor(), (lzma.LZMAError,)
     import lz4.frame   # a dependency (pyproject.toml): a broken install fails the run
 

@@ -16,13 +16,13 @@ Nothing here reads a file: the dump is opened by the caller (rows.sample_dump, e
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 from dumpmask.detect import ContentSampler, Finding, combine, detect_by_name, fit_rule, normalise
 from dumpmask.idents import column_named
 from dumpmask.rules import ColumnRule, RuleSet
 from dumpmask.schema import Column, TableSchema, unique_columns
+from dumpmask.lazy import lazy_pattern
 
 DEFAULT_SAMPLE = 100
 
@@ -194,8 +194,8 @@ def lookup_in(tables: dict):
 # --------------------------------------------------------------------------- rules snippets
 
 
-_PLAIN_PG = re.compile(r"[a-z_][a-z0-9_$]*\Z")
-_PLAIN_MY = re.compile(r"[^.\"`]+\Z")
+_PLAIN_PG = lazy_pattern(globals(), "_PLAIN_PG", r"[a-z_][a-z0-9_$]*\Z")
+_PLAIN_MY = lazy_pattern(globals(), "_PLAIN_MY", r"[^.\"`]+\Z")
 
 
 def rule_name(name: str, dialect: str = "postgres") -> str:

@@ -33,6 +33,7 @@ from typing import Iterable
 
 from dumpmask import categories as vocabulary
 from dumpmask.schema import Column, TableSchema
+from dumpmask.lazy import lazy_pattern
 
 __all__ = [
     "Finding", "normalise", "detect_by_name", "detect_table", "is_system_timestamp_name",
@@ -582,21 +583,21 @@ def detect_table(table: TableSchema) -> dict[str, Finding]:
 
 # --------------------------------------------------------------------------- content
 
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL_RE = lazy_pattern(globals(), "_EMAIL_RE", r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
-_CARD_RE = re.compile(r"^\d(?:[ -]?\d){12,18}$")
-_SSN_RE = re.compile(r"^(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
-_PHONE_CHARS_RE = re.compile(r"^\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?$", re.I)
-_PHONE_EXT_RE = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d{1,6}$", re.I)
-_DATE_LIKE_RE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:[ T].*)?$")
-_ZIP4_RE = re.compile(r"^\d{5}-\d{4}$")  # US ZIP+4 (a postcode, not a phone)
-_BARE_DIGITS_RE = re.compile(r"^\d{10,15}$")
-_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
-_MAC_RE = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
+_CARD_RE = lazy_pattern(globals(), "_CARD_RE", r"^\d(?:[ -]?\d){12,18}$")
+_SSN_RE = lazy_pattern(globals(), "_SSN_RE", r"^(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
+_PHONE_CHARS_RE = lazy_pattern(globals(), "_PHONE_CHARS_RE", r"^\+?[\d\s().\-/]+(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?$", re.I)
+_PHONE_EXT_RE = lazy_pattern(globals(), "_PHONE_EXT_RE", r"\s*(?:x|ext\.?|extension)\s*\d{1,6}$", re.I)
+_DATE_LIKE_RE = lazy_pattern(globals(), "_DATE_LIKE_RE", r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:[ T].*)?$")
+_ZIP4_RE = lazy_pattern(globals(), "_ZIP4_RE", r"^\d{5}-\d{4}$")  # US ZIP+4 (a postcode, not a phone)
+_BARE_DIGITS_RE = lazy_pattern(globals(), "_BARE_DIGITS_RE", r"^\d{10,15}$")
+_IBAN_RE = lazy_pattern(globals(), "_IBAN_RE", r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
+_MAC_RE = lazy_pattern(globals(), "_MAC_RE", r"^(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}"
                      r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})$")
-_URL_RE = re.compile(r"^(?:https?://[^\s/$.?#][^\s]*|www\.[^\s.]+\.[^\s]+)$", re.I)
-_ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$")
-_DMY_RE = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_URL_RE = lazy_pattern(globals(), "_URL_RE", r"^(?:https?://[^\s/$.?#][^\s]*|www\.[^\s.]+\.[^\s]+)$", re.I)
+_ISO_DATE_RE = lazy_pattern(globals(), "_ISO_DATE_RE", r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$")
+_DMY_RE = lazy_pattern(globals(), "_DMY_RE", r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 
 
 def _luhn(digits: str) -> bool:
@@ -696,7 +697,7 @@ def _is_url(v: str) -> bool:
 
 # secrets by content: well-known token formats (searched anywhere in the value: a JSON blob of
 # integration settings counts), PEM private keys, JWTs, password hashes, and random-looking strings
-_SECRET_SEARCH_RE = re.compile(
+_SECRET_SEARCH_RE = lazy_pattern(globals(), "_SECRET_SEARCH_RE", 
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
     r"|(?<![A-Za-z0-9_])(?:"
     r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20,}"
@@ -709,15 +710,15 @@ _SECRET_SEARCH_RE = re.compile(
     r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}|dop_v1_[a-f0-9]{64}|hf_[A-Za-z0-9]{30,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
     r")")
-_PASSWORD_HASH_RE = re.compile(
+_PASSWORD_HASH_RE = lazy_pattern(globals(), "_PASSWORD_HASH_RE", 
     r"^(?:\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$\S{20,}|\$[156]\$[^$\s]{1,16}\$[./A-Za-z0-9]{20,}"
     r"|\$scrypt\$\S{20,}|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|argon2|sha1|md5)\$\S{20,}"
     r"|\{(?:SSHA|SHA|SSHA256|SSHA512|CRYPT)\}\S{8,})$")
-_RANDOM_RE = re.compile(r"^[A-Za-z0-9+/=_-]{20,512}$")
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_RANDOM_RE = lazy_pattern(globals(), "_RANDOM_RE", r"^[A-Za-z0-9+/=_-]{20,512}$")
+_UUID_RE = lazy_pattern(globals(), "_UUID_RE", r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 
-_LOWER_RUN_RE = re.compile(r"[a-z]+")
+_LOWER_RUN_RE = lazy_pattern(globals(), "_LOWER_RUN_RE", r"[a-z]+")
 
 
 def _entropy(v: str) -> float:
@@ -749,7 +750,7 @@ def _is_random_string(v: str) -> bool:
 
 #: a password inside a value: a URL's userinfo (scheme://user:password@host) or a key=value
 #: connection string (libpq, JDBC, ADO.NET, ODBC: password=..., pwd=...)
-_EMBEDDED_PASSWORD_RE = re.compile(
+_EMBEDDED_PASSWORD_RE = lazy_pattern(globals(), "_EMBEDDED_PASSWORD_RE", 
     r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@|(?:^|[\s;&?,])(?:password|passwd|pwd)\s*=\s*[^\s;&,]+",
     re.IGNORECASE)
 
@@ -1070,7 +1071,7 @@ class ContentSampler:
         return out
 
 
-_JSON_KEY = re.compile(r"[A-Za-z0-9_$-]+\Z")
+_JSON_KEY = lazy_pattern(globals(), "_JSON_KEY", r"[A-Za-z0-9_$-]+\Z")
 _JSON_MAX_PATHS = 64          # per column: a document with more distinct paths is sampled on these
 _JSON_MAX_DEPTH = 16
 

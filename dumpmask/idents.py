@@ -16,6 +16,7 @@ read_ident_list -> (names, end). None when there is no identifier at that positi
 from __future__ import annotations
 
 import re
+from dumpmask.lazy import lazy_pattern
 
 PG = "postgres"
 MY = "mysql"
@@ -34,8 +35,8 @@ _SRC = {
 }
 _STR_RE = {d: re.compile(s, re.S | re.I) for d, s in _SRC.items()}
 _BYTES_RE = {d: re.compile(s.replace(r"\U0010ffff", r"\xff").encode("latin-1"), re.S | re.I) for d, s in _SRC.items()}
-_WS_STR = re.compile(r"\s*")
-_WS_BYTES = re.compile(rb"\s*")
+_WS_STR = lazy_pattern(globals(), "_WS_STR", r"\s*")
+_WS_BYTES = lazy_pattern(globals(), "_WS_BYTES", rb"\s*")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -142,8 +143,8 @@ def read_table_name(text, pos: int = 0, dialect: str = PG):
     return split_qual(r[0]), r[1]
 
 
-_LIST_ITEM_TAIL_STR = re.compile(r"\s*(?:\(\s*\d+\s*\))?\s*(?:(?:ASC|DESC)\b)?\s*", re.I)
-_LIST_ITEM_TAIL_BYTES = re.compile(rb"\s*(?:\(\s*\d+\s*\))?\s*(?:(?:ASC|DESC)\b)?\s*", re.I)
+_LIST_ITEM_TAIL_STR = lazy_pattern(globals(), "_LIST_ITEM_TAIL_STR", r"\s*(?:\(\s*\d+\s*\))?\s*(?:(?:ASC|DESC)\b)?\s*", re.I)
+_LIST_ITEM_TAIL_BYTES = lazy_pattern(globals(), "_LIST_ITEM_TAIL_BYTES", rb"\s*(?:\(\s*\d+\s*\))?\s*(?:(?:ASC|DESC)\b)?\s*", re.I)
 
 
 def read_ident_list(text, pos: int = 0, dialect: str = PG, *, key_parts: bool = False):

@@ -25,9 +25,9 @@ import io
 import os
 import re
 import sys
-import tempfile
 
 from dumpmask.errors import DumpmaskError, MaskingError, RulesError
+from dumpmask.lazy import lazy_pattern
 
 SHARES = {"line": 0.25, "kanon": 0.5, "inflight": 0.25, "keys": 0.5, "verify": 0.5, "record": 0.125}
 WHAT = {"line": "one line or statement of the dump", "kanon": "the k-anonymity class counts",
@@ -122,6 +122,8 @@ def temp_dir_for(output_name: str) -> str:
         d = os.path.dirname(os.path.abspath(output_name))
         if os.path.isdir(d):
             return d
+    import tempfile
+
     return tempfile.gettempdir()
 
 
@@ -130,6 +132,8 @@ class SpillFile:
     write errors name it (exit 1)."""
 
     def __init__(self, directory: str, what: str):
+        import tempfile
+
         try:
             fd, self.path = tempfile.mkstemp(prefix=".dumpmask-spill-", suffix=".tmp", dir=directory)
         except OSError as e:
@@ -280,8 +284,8 @@ class SpillCounter:
 
 
 # ---------------------------------------------------------------------- one line at a time
-_COPY_HEAD = re.compile(rb"COPY\s+((?:\"(?:[^\"]|\"\")+\"|[\w$]+)(?:\.(?:\"(?:[^\"]|\"\")+\"|[\w$]+))?)")
-_INSERT_HEAD = re.compile(rb"\s*(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?INTO\s+((?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w$]+)"
+_COPY_HEAD = lazy_pattern(globals(), "_COPY_HEAD", rb"COPY\s+((?:\"(?:[^\"]|\"\")+\"|[\w$]+)(?:\.(?:\"(?:[^\"]|\"\")+\"|[\w$]+))?)")
+_INSERT_HEAD = lazy_pattern(globals(), "_INSERT_HEAD", rb"\s*(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?INTO\s+((?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w$]+)"
                           rb"(?:\.(?:`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|[\w$]+))?)", re.IGNORECASE)
 
 

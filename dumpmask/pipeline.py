@@ -24,27 +24,27 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 
 from dumpmask import split, storage
 from dumpmask.speedups import count_nl
 from dumpmask.split import end_at as _end_at   # (where the end-of-data line starts: split.py reads parts with it)
-from dumpmask.archive import format as fmt
-from dumpmask.archive.format import ArchiveError
 from dumpmask.dialects.base import LineReader
 from dumpmask.dialects.postgres import parse_copy
 from dumpmask.errors import DumpmaskError, RulesError, StrictError
 from dumpmask.idents import display_name
+from dumpmask.lazy import lazy_module
 from dumpmask.work import DataBlock, mask_block
+
+fmt = lazy_module("dumpmask.archive.format")   # (archive code: a plain dump's run does not execute it)
 
 CHUNK = 1 << 20               # bytes of whole COPY lines per block given to mask_block
 # TOC entries whose "definition" is not SQL: pg_dump 17's BLOB METADATA lists large-object oids,
 # one a line, which pg_restore turns into lo_create calls (kept as they are)
 NOT_SQL = frozenset({"BLOB METADATA"})
 END = b"\\."                  # the end-of-data line of COPY text
+MAGIC = b"PGDMP"              # archive.format.MAGIC: a custom archive's first bytes (tests/test_startup_imports.py)
 PIECE = 256 << 10             # decompressed bytes of a custom archive's block handed on at a time
 
 
@@ -59,7 +59,7 @@ def archive_kind(path: str | None) -> str | None:
         return "directory" if os.path.isfile(os.path.join(path, "toc.dat")) else None
     try:
         with open(path, "rb") as fh:
-            return "custom" if fh.read(5) == fmt.MAGIC else None
+            return "custom" if fh.read(5) == MAGIC else None
     except OSError:
         return None
 
@@ -72,7 +72,7 @@ def stream_kind(raw):
     reading them: a buffered stream's peek, or a seekable one; else the five bytes read and put
     back in front)."""
     def kind(head: bytes):
-        return "custom" if head and fmt.MAGIC.startswith(head) else None
+        return "custom" if head and MAGIC.startswith(head) else None
 
     peek = getattr(raw, "peek", None)
     if peek is not None:
@@ -102,7 +102,7 @@ def _url_kind(url: str) -> str:
             return "directory"
     elif storage.isfile(url):
         with storage.open_file(url, "rb") as fh:
-            if fh.read(5) == fmt.MAGIC:
+            if fh.read(5) == MAGIC:
                 return "custom"
     elif not storage.exists(url):
         raise DumpmaskError(f"{storage.public(url)}: no such file or directory archive")
@@ -127,7 +127,7 @@ class FileResult:
 
 def _copy_blocks(pieces, what: str):
     """COPY text in pieces -> ("rows", whole data lines, about CHUNK bytes at a time), then
-    ("tail", the bytes from the end-of-data line on). ArchiveError when the data ends without
+    ("tail", the bytes from the end-of-data line on). fmt.ArchiveError when the data ends without
     its end-of-data line (a truncated entry)."""
     buf = b""
     held: list = []            # pieces with no line break yet (one long value: joined once, not again and again)
@@ -153,7 +153,7 @@ def _copy_blocks(pieces, what: str):
     buf = b"".join([buf, *held])
     end = _end_at(buf)
     if end < 0:
-        raise ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
+        raise fmt.ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
     if end:
         yield "rows", buf[:end]
     yield "tail", buf[end:]
@@ -172,7 +172,7 @@ def mask_table_file(plan, in_path: str, out_path: str, codec: fmt.Codec, what: s
         in_sha, n = reader.sha.hexdigest(), reader.bytes
         h = fmt.copy_file(in_path, out_path)
         if h[0] != in_sha:
-            raise ArchiveError(f"{what}: its data file changed while it was read")
+            raise fmt.ArchiveError(f"{what}: its data file changed while it was read")
         return FileResult([], rows, in_sha, n, in_sha, n)
     writer = fmt.FileWriter(out_path, codec)
     counts, rows = [], 0
@@ -295,7 +295,7 @@ class ArchiveJob:
                 self.entries = fmt.read_toc(s, self.header)
                 s.where = "the end of toc.dat"
                 if not s.at_eof():
-                    raise ArchiveError(f"{self.toc_path}: bytes after the table of contents (a corrupt toc.dat)")
+                    raise fmt.ArchiveError(f"{self.toc_path}: bytes after the table of contents (a corrupt toc.dat)")
             self.manifest_in = [(s.sha.hexdigest(), "toc.dat")]
             self.manifest_out = []
             self.hin.bytes = s.pos
@@ -405,7 +405,7 @@ class ArchiveJob:
             elif e.had_dumper and e.kind in ("BLOBS", "BLOB COMMENTS"):
                 self.blobs(engine, e)
             elif e.had_dumper:
-                raise ArchiveError(f"{self.path}: {e.label} holds data of a kind dumpmask does not know how to mask; "
+                raise fmt.ArchiveError(f"{self.path}: {e.label} holds data of a kind dumpmask does not know how to mask; "
                                    "refusing to copy it unmasked")
             elif e.defn:
                 if e.kind == "SEQUENCE SET":
@@ -444,7 +444,7 @@ class ArchiveJob:
             return None
         parsed = parse_copy(e.copy_stmt)
         if parsed is None:
-            raise ArchiveError(f"{self.path}: {e.label}: its COPY statement cannot be read")
+            raise fmt.ArchiveError(f"{self.path}: {e.label}: its COPY statement cannot be read")
         table, columns, text_format = parsed
         state = engine.table_state(table)
         return state, columns, text_format
@@ -455,14 +455,14 @@ class ArchiveJob:
         s.where = f"the data of {e.label}"
         head = fmt.read_block_header(s)
         if head is None:
-            raise ArchiveError(f"{self.path}: the archive is truncated: the data of {e.label} is missing")
+            raise fmt.ArchiveError(f"{self.path}: the archive is truncated: the data of {e.label} is missing")
         btype, dump_id = head
         if dump_id != e.dump_id:
-            raise ArchiveError(f"{self.path}: corrupt archive: the data block after {self._last} is for dump id "
+            raise fmt.ArchiveError(f"{self.path}: corrupt archive: the data block after {self._last} is for dump id "
                                f"{dump_id}, expected {e.label}")
         expect = fmt.BLOCK_DATA if e.kind == "TABLE DATA" else fmt.BLOCK_BLOBS
         if btype != expect:
-            raise ArchiveError(f"{self.path}: corrupt archive: the data block of {e.label} has type {btype}")
+            raise fmt.ArchiveError(f"{self.path}: corrupt archive: the data block of {e.label} has type {btype}")
         self._last = e.label
 
     _last = "the table of contents"
@@ -679,11 +679,11 @@ class ArchiveJob:
             with storage.open_file(toc, "rb") as fh:
                 listed = fh.read()
         except OSError as ex:
-            raise ArchiveError(f"{self.path}: {e.label}: cannot read {toc}: {ex.strerror}") from None
+            raise fmt.ArchiveError(f"{self.path}: {e.label}: cannot read {toc}: {ex.strerror}") from None
         for line in listed.splitlines():
             parts = line.split(b" ", 1)
             if len(parts) != 2 or not parts[0].isdigit() or b"/" in parts[1]:
-                raise ArchiveError(f"{self.path}: {e.label}: {toc} is corrupt")
+                raise fmt.ArchiveError(f"{self.path}: {e.label}: {toc} is corrupt")
             name = parts[1].decode("utf-8", "surrogateescape")
             if not storage.exists(storage.join(self.path, name)) and self.codec.algorithm != "none":
                 name += self.codec.suffix
@@ -691,7 +691,7 @@ class ArchiveJob:
         for name in names:
             src = storage.join(self.path, name)
             if not storage.isfile(src):
-                raise ArchiveError(f"{self.path}: {e.label}: the large-object file {name} is missing")
+                raise fmt.ArchiveError(f"{self.path}: {e.label}: the large-object file {name} is missing")
             h, n, _, _ = fmt.copy_file(src, storage.join(self._tmp, name))
             self.manifest_in.append((h, name))
             self.manifest_out.append((h, name))
@@ -700,6 +700,8 @@ class ArchiveJob:
 
     # ------------------------------------------------------------------ output
     def _open_output(self) -> None:
+        import tempfile
+
         if self.kind == "custom":
             where = os.path.dirname(os.path.abspath(self.output)) if self._to is None else None
             self._spool = tempfile.TemporaryFile(dir=where, prefix=".dumpmask-")
@@ -766,11 +768,11 @@ class ArchiveJob:
         Anything else there is a corrupt archive."""
         s.unread()
         s.where = "the table of contents repeated after the data"
-        bad = ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block (not a copy of its table "
+        bad = fmt.ArchiveError(f"{self.path}: corrupt archive: bytes after the last data block (not a copy of its table "
                            "of contents)")
         try:
             again = fmt.read_toc(s, self.header)
-        except ArchiveError:
+        except fmt.ArchiveError:
             raise bad from None
         if fmt.toc_digest(again, self.header) != self._toc_read or not s.at_eof():
             raise bad
@@ -819,6 +821,8 @@ class ArchiveJob:
             self._tmp = self._in_place = None
         if self._tmp is not None:
             if os.path.isdir(self._tmp):
+                import shutil
+
                 shutil.rmtree(self._tmp, ignore_errors=True)
             else:
                 try:

@@ -33,7 +33,6 @@ import hmac
 import json
 import os
 import sys
-import tempfile
 
 from dumpmask.version import __version__
 
@@ -175,6 +174,8 @@ def store(key, name: str, locale: str, size: int, pool: tuple[str, ...]) -> None
     if ident is None:
         return
     body = _MAGIC + ident + b"\n" + json.dumps(list(pool), ensure_ascii=True).encode("ascii") + b"\n"
+    import tempfile
+
     tmp = None
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)

@@ -10,15 +10,15 @@ A bare list of table objects is accepted too.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import orjson
 
 from dumpmask import idents
 from dumpmask.errors import RulesError
+from dumpmask.lazy import lazy_pattern
 
-_QUOTED = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
+_QUOTED = lazy_pattern(globals(), "_QUOTED", r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import dumpmask.idents as _idents
 from dumpmask.errors import DumpmaskError
+from dumpmask.lazy import lazy_pattern
 
 # kinds a column can be: what a transformer needs to know to produce a value that fits
 KINDS = ("text", "int", "numeric", "float", "bool", "date", "timestamp", "time", "uuid",
@@ -98,10 +99,10 @@ class TableSchema:
         return [c.name for c in self.columns if not c.generated]
 
 
-_LEN_RE = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+_LEN_RE = lazy_pattern(globals(), "_LEN_RE", r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
-_QUOTED_TYPE_PART = re.compile(r'"((?:[^"]|"")*)"')
+_QUOTED_TYPE_PART = lazy_pattern(globals(), "_QUOTED_TYPE_PART", r'"((?:[^"]|"")*)"')
 
 
 def unquote_type(type_text: str) -> str:
@@ -238,8 +239,8 @@ class _PerDialect(dict):
 
 
 _TOK_RE = _PerDialect(_TOK_SRC, re.S | re.M)
-_BLOCK_PARTS = re.compile(r"/\*|\*/")
-_MY_CONDITIONAL = re.compile(r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
+_BLOCK_PARTS = lazy_pattern(globals(), "_BLOCK_PARTS", r"/\*|\*/")
+_MY_CONDITIONAL = lazy_pattern(globals(), "_MY_CONDITIONAL", r"/\*M?!\d*")   # /*!50100 PARTITION BY ... */, MariaDB /*M!100100 ... */
 
 
 _FAST_SRC = {
@@ -962,7 +963,7 @@ def _top_level_split(s: str) -> list[str]:
     return out
 
 
-_INDEX_HEAD = re.compile(r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)" + _IDL + r"\s+)?"
+_INDEX_HEAD = lazy_pattern(globals(), "_INDEX_HEAD", r"\s*CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)" + _IDL + r"\s+)?"
                          r"ON\s+(?:ONLY\s+)?(" + _QUAL + r")\s*(?:USING\s+(?:\w+|\"\w+\")\s*)?\(", re.I | re.S)
 _ELEM_WORDS = {"ASC", "DESC", "NULLS", "FIRST", "LAST", "COLLATE"}
 
@@ -1024,7 +1025,7 @@ def parse_domain_check(raw: bytes) -> str | None:
     return " AND ".join(checks) if checks else None
 
 
-_RANGE_TERM = re.compile(r"\(*\s*VALUE\s*(>=|<=|>|<)\s*\(?\s*'?(-?\d+)'?\s*\)?(?:::\w+)?\s*\)*\Z", re.I)
+_RANGE_TERM = lazy_pattern(globals(), "_RANGE_TERM", r"\(*\s*VALUE\s*(>=|<=|>|<)\s*\(?\s*'?(-?\d+)'?\s*\)?(?:::\w+)?\s*\)*\Z", re.I)
 
 
 def domain_int_range(check: str) -> tuple[int | None, int | None] | None:

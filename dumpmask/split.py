@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dumpmask import storage
-from dumpmask.archive import format as fmt
-from dumpmask.archive.format import ArchiveError
 from dumpmask.errors import RulesError
+from dumpmask.lazy import lazy_module
 from dumpmask.work import DataBlock, mask_block
+
+fmt = lazy_module("dumpmask.archive.format")   # (archive code: a plain dump's run does not execute it)
 
 DEFAULT_SIZE = 64 << 20       # bytes of SQL per part
 SPLITTABLE = ("none", "gzip")  # the compressions whose files may be parts concatenated
@@ -116,10 +117,10 @@ def _rows_and_tail(data: bytes, last: bool, what: str) -> tuple[bytes, bytes]:
     end = end_at(data)
     if last:
         if end < 0:
-            raise ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
+            raise fmt.ArchiveError(f"{what}: its data ends without the end-of-data line (\\.): the entry is truncated")
         return data[:end], data[end:]
     if end >= 0:
-        raise ArchiveError(f"{what}: an end-of-data line (\\.) before the end of its data")
+        raise fmt.ArchiveError(f"{what}: an end-of-data line (\\.) before the end of its data")
     return data, b""
 
 
@@ -159,7 +160,7 @@ def _read_range(path: str, start: int, stop: int, what: str) -> bytes:
         while got < stop - start:
             b = fh.read(min(READ << 3, stop - start - got))
             if not b:
-                raise ArchiveError(f"{what}: its data file changed while it was read (shorter than before)")
+                raise fmt.ArchiveError(f"{what}: its data file changed while it was read (shorter than before)")
             parts.append(b)
             got += len(b)
     return b"".join(parts)

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 
 from dumpmask.errors import DumpmaskError
+from dumpmask.lazy import lazy_pattern
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(?:::[A-Za-z][A-Za-z0-9+.\-]*)*://")
+_URL = lazy_pattern(globals(), "_URL", r"^[A-Za-z][A-Za-z0-9+.\-]*(?:::[A-Za-z][A-Za-z0-9+.\-]*)*://")
 INSTALL = 'pip install "dumpmask[cluster]"'
 
 

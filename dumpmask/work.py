@@ -30,11 +30,9 @@ not computed again), but its merge over all of a plan's blocks (the maximum) doe
 """
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -46,26 +44,14 @@ from dumpmask import speedups
 from dumpmask.speedups import count_nl
 from dumpmask.errors import DumpSyntaxError, MaskingError
 from dumpmask.keyspans import c_key_spans
+from dumpmask.lazy import lazy_module
 from dumpmask.transformers.basic import Keep
 
 
-def _lazy_module(name: str):
-    """The module `name` as importlib.util.LazyLoader makes it: executed the first time one of
-    its attributes is read. mysql_lex is used here only for MySQL data, and a PostgreSQL run
-    then never executes it (its ~30 patterns compiled: start-up time). A MySQL run reads it from
-    its dialect's set-up on (dialects.mysql imports from it), before any data."""
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mysql_lex = _lazy_module("dumpmask.dialects.mysql_lex")
+# mysql_lex is used here only for MySQL data, and a PostgreSQL run then never executes it (its
+# ~30 patterns compiled: start-up time). A MySQL run reads it from its dialect's set-up on
+# (dialects.mysql imports from it), before any data.
+mysql_lex = lazy_module("dumpmask.dialects.mysql_lex")
 
 CACHE_MAX = 32_768            # raw field -> masked field memo of one column (cleared when full)
 NULL_COPY = postgres.NULL_FIELD

@@ -6,8 +6,9 @@ from __future__ import annotations
 import operator
 
 import io
-import re
 from dataclasses import dataclass, field
+
+from dumpmask.lazy import lazy_pattern
 
 #: MySQL's double-quoted string (backslash escapes, doubled quotes) and backquoted name as
 #: pattern sources: mysql_lex's, and dialects.fast's INSERT body (here so that fast does not
@@ -325,7 +326,7 @@ class LineReader:
         return self._pending is not None
 
 
-FIRST_WORDS = re.compile(rb"\s*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?(?:\s+([A-Za-z_]+))?")
+FIRST_WORDS = lazy_pattern(globals(), "FIRST_WORDS", rb"\s*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?(?:\s+([A-Za-z_]+))?")
 
 
 def statement_kind_words(raw: bytes) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from operator import index as _index
 
 from dumpmask.dialects.base import MY_BT as _BT, MY_DQ as _DQ
 from dumpmask import speedups
+from dumpmask.lazy import lazy_pattern
 
 __all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice", "copy_spans",
            "py_body_end", "py_tuple_spans", "py_splice", "py_copy_spans",
@@ -49,14 +50,14 @@ __all__ = ["ACCELERATED", "body_end", "tuple_spans", "splice", "copy_spans",
 # an INSERT body without comments: strings, identifiers and plain text up to the first ';'
 _PLAIN = rb"[^'\"`;/#\-]*+"
 _SQ_UNROLLED = rb"'[^'\\]*+(?:\\.[^'\\]*+)*+'"   # '' (a doubled quote) is read as two adjacent strings
-_INSERT_BODY = re.compile(_PLAIN + rb"(?:(?:" + _SQ_UNROLLED + rb"|" + _DQ + rb"|" + _BT
+_INSERT_BODY = lazy_pattern(globals(), "_INSERT_BODY", _PLAIN + rb"(?:(?:" + _SQ_UNROLLED + rb"|" + _DQ + rb"|" + _BT
                           + rb"|/(?!\*)|-(?!-))" + _PLAIN + rb")*+", re.S)
 
 # one field of a tuple as mysqldump writes it: text and strings, no parenthesis or comma outside
 # a string (numbers, NULL, 'strings' with backslash escapes, _binary '..', 0x.., b'..', X'..')
 _FIELD = (rb"[^,()'\s][^,()']*+(?:'[^'\\]*+(?:\\.[^'\\]*+)*+'[^,()']*+)*+"
           rb"|'[^'\\]*+(?:\\.[^'\\]*+)*+'(?:[^,()'\s][^,()']*+|'[^'\\]*+(?:\\.[^'\\]*+)*+')*+")
-_SEP = re.compile(rb",[ \t\r\n]*+")
+_SEP = lazy_pattern(globals(), "_SEP", rb",[ \t\r\n]*+")
 _TUPLE_CACHE: dict = {}
 
 

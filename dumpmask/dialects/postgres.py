@@ -14,16 +14,17 @@ import dumpmask.idents as _idents
 from dumpmask import speedups
 from dumpmask.dialects.base import InsertStmt, LineReader, Stmt, statement_guard, statement_kind_words
 from dumpmask.errors import DumpSyntaxError
+from dumpmask.lazy import lazy_pattern
 
 NAME = "postgres"
 SAMPLE_ROWS = 100   # rows held back per table for content detection on a pipe (--strict, --template)
 
 # ---------------------------------------------------------------- lexing statements
-_SPECIAL = re.compile(rb"['\"$;/\-]")
-_DOLLAR_TAG = re.compile(rb"\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
-_SQUOTE_END = re.compile(rb"'")
-_ESTR_END = re.compile(rb"\\.|'", re.S)
-_IDENT_BEFORE = re.compile(rb"[A-Za-z0-9_\x80-\xff]")
+_SPECIAL = lazy_pattern(globals(), "_SPECIAL", rb"['\"$;/\-]")
+_DOLLAR_TAG = lazy_pattern(globals(), "_DOLLAR_TAG", rb"\$(?:[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)?\$")
+_SQUOTE_END = lazy_pattern(globals(), "_SQUOTE_END", rb"'")
+_ESTR_END = lazy_pattern(globals(), "_ESTR_END", rb"\\.|'", re.S)
+_IDENT_BEFORE = lazy_pattern(globals(), "_IDENT_BEFORE", rb"[A-Za-z0-9_\x80-\xff]")
 
 # lexer states
 NORMAL, SQUOTE, ESTRING, DQUOTE, DOLLAR, BLOCK = range(6)
@@ -129,7 +130,7 @@ def scan(buf: bytes, pos: int, st: PgLexState, semis: list[int]) -> int:
 _STATE_NAMES = {SQUOTE: "unterminated string", ESTRING: "unterminated string", DQUOTE: "unterminated quoted identifier",
                 DOLLAR: "unterminated dollar-quoted string", BLOCK: "unterminated comment"}
 
-_SETVAL_RE = re.compile(rb"\s*SELECT\s+(?:pg_catalog\s*\.\s*)?setval\(\s*'(?P<seq>(?:[^']|'')*)'(?:\s*::\s*regclass)?\s*,\s*(?P<val>-?\d+)\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;", re.I)
+_SETVAL_RE = lazy_pattern(globals(), "_SETVAL_RE", rb"\s*SELECT\s+(?:pg_catalog\s*\.\s*)?setval\(\s*'(?P<seq>(?:[^']|'')*)'(?:\s*::\s*regclass)?\s*,\s*(?P<val>-?\d+)\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;", re.I)
 
 
 def _kind(raw: bytes) -> str:
@@ -393,11 +394,11 @@ def parse_ident_list(text: bytes) -> list[str]:
     return r[0]
 
 
-_COPY_VERB = re.compile(rb"\s*COPY\s+", re.I)
-_COPY_TAIL = re.compile(rb"\s*FROM\s+stdin\b(?P<opts>[^;]*);", re.I)
-_INSERT_VERB = re.compile(rb"\s*INSERT\s+INTO\s+", re.I)
-_INSERT_MID = re.compile(rb"\s*(?:AS\s+(?:\"(?:[^\"]|\"\")*\"|\w+)\s*)?", re.I)
-_INSERT_VALUES = re.compile(rb"\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*", re.I)
+_COPY_VERB = lazy_pattern(globals(), "_COPY_VERB", rb"\s*COPY\s+", re.I)
+_COPY_TAIL = lazy_pattern(globals(), "_COPY_TAIL", rb"\s*FROM\s+stdin\b(?P<opts>[^;]*);", re.I)
+_INSERT_VERB = lazy_pattern(globals(), "_INSERT_VERB", rb"\s*INSERT\s+INTO\s+", re.I)
+_INSERT_MID = lazy_pattern(globals(), "_INSERT_MID", rb"\s*(?:AS\s+(?:\"(?:[^\"]|\"\")*\"|\w+)\s*)?", re.I)
+_INSERT_VALUES = lazy_pattern(globals(), "_INSERT_VALUES", rb"\s*(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?VALUES\s*", re.I)
 
 
 def _table_and_cols(raw: bytes, pos: int):
@@ -475,7 +476,7 @@ def parse_setval(raw: bytes):
 
 # ---------------------------------------------------------------- COPY text format values
 _COPY_ESC = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
-_COPY_UNESC_RE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+_COPY_UNESC_RE = lazy_pattern(globals(), "_COPY_UNESC_RE", rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
 
 
 def _copy_unesc(m: re.Match) -> bytes:
@@ -496,7 +497,7 @@ def copy_decode(field: bytes) -> str | None:
     return field.decode("utf-8", "surrogateescape")
 
 
-_COPY_ENC_RE = re.compile(rb"[\\\b\f\n\r\t\v]")
+_COPY_ENC_RE = lazy_pattern(globals(), "_COPY_ENC_RE", rb"[\\\b\f\n\r\t\v]")
 _COPY_ENC = {b"\\": b"\\\\", b"\b": b"\\b", b"\f": b"\\f", b"\n": b"\\n", b"\r": b"\\r", b"\t": b"\\t", b"\v": b"\\v"}
 
 
@@ -514,7 +515,7 @@ def copy_encode(value: str | None) -> bytes:
 # ---------------------------------------------------------------- INSERT statements
 # a field: a string (plain or E''), optionally with a ::cast, or a bare token (possessive: a
 # string of any length is matched in linear time, without the regex engine's backtracking stack)
-_PG_FIELD = re.compile(
+_PG_FIELD = lazy_pattern(globals(), "_PG_FIELD", 
     rb"\s*(?:[Ee]'(?:[^'\\]++|\\.|'')*+'|[BbXx]'[0-9A-Fa-f]*+'|'(?:[^']++|'')*+'|[^,()'\s]+(?:\([^()]*\))?)(?:::[A-Za-z_][\w .\"\[\]]*(?:\(\d+(?:,\d+)?\))?(?:\[\])*)?\s*",
     re.S)
 
@@ -563,7 +564,7 @@ def parse_insert(raw: bytes, source: str = "<stdin>", line: int | None = None) -
     return ins
 
 
-_E_UNESC_RE = re.compile(rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S)
+_E_UNESC_RE = lazy_pattern(globals(), "_E_UNESC_RE", rb"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S)
 
 
 def _e_unesc(m: re.Match) -> bytes:
@@ -584,7 +585,7 @@ class Literal:
         self.value, self.quoted, self.cast = value, quoted, cast
 
 
-_CAST_RE = re.compile(rb"::[^']*$")
+_CAST_RE = lazy_pattern(globals(), "_CAST_RE", rb"::[^']*$")
 
 
 def literal_decode(field: bytes) -> Literal:
@@ -613,7 +614,7 @@ def literal_decode(field: bytes) -> Literal:
     return Literal(f.decode("utf-8", "surrogateescape"), False, cast)
 
 
-_NUMBER_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER_RE = lazy_pattern(globals(), "_NUMBER_RE", r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def literal_encode(value: str | None, like: Literal | None = None, kind: str = "text") -> bytes:
@@ -632,7 +633,7 @@ def literal_encode(value: str | None, like: Literal | None = None, kind: str = "
 
 
 # ---------------------------------------------------------------- the dialect
-_TYPE_OR_UNIQUE = re.compile(rb"\s*CREATE\s+(?:TYPE|UNIQUE\s+INDEX)\b", re.I)
+_TYPE_OR_UNIQUE = lazy_pattern(globals(), "_TYPE_OR_UNIQUE", rb"\s*CREATE\s+(?:TYPE|UNIQUE\s+INDEX)\b", re.I)
 _SCHEMA_KINDS = frozenset({"alter_table", "create_domain", "alter_sequence"})
 
 _PASS_LABEL = {"blank": None, "meta": "psql meta-command", "create_table": "CREATE TABLE", "alter_table": "ALTER TABLE",

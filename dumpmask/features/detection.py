@@ -26,11 +26,9 @@ import stat
 
 import orjson
 
-from dumpmask.detect import in_template
 from dumpmask.errors import StrictError
 from dumpmask.features.base import Stage
 from dumpmask.rules import ColumnRule, NamePattern
-from dumpmask.coverage import DEFAULT_SAMPLE, explicit_rules, lookup_in, rules_snippet, suggestion, table_findings
 from dumpmask.idents import display_name as qualname
 
 
@@ -43,14 +41,30 @@ def _regular_file(path) -> bool:
         return False
 
 
+def explicit_rules(*args):
+    """coverage.explicit_rules (dumpmask.coverage and dumpmask.detect are imported when a run
+    detects: --strict or --template; a run without them does not compile their patterns)."""
+    from dumpmask.coverage import explicit_rules
+
+    return explicit_rules(*args)
+
+
+def rules_snippet(*args):
+    from dumpmask.coverage import rules_snippet
+
+    return rules_snippet(*args)
+
+
 class Detection(Stage):
     @staticmethod
     def wanted(engine) -> bool:
         """--strict and --template look at every column's content."""
         return bool(engine.strict or engine.template)
 
-    def __init__(self, sample: int = DEFAULT_SAMPLE):
-        self.sample_size = sample
+    def __init__(self, sample: int | None = None):
+        from dumpmask.coverage import DEFAULT_SAMPLE
+
+        self.sample_size = DEFAULT_SAMPLE if sample is None else sample
         self.content: dict = {}       # table key -> {column: Finding} from the content pre-pass
         self.prepass = False
         self.recorded: set = set()    # (table, column) already in the audit
@@ -90,11 +104,15 @@ class Detection(Stage):
         ck = (state.key, tuple(columns) if columns is not None else None, state.schema is not None)
         f = self._cache.get(ck)
         if f is None:
+            from dumpmask.coverage import lookup_in, table_findings
+
             lookup = lookup_in({k: t.schema for k, t in engine.tables.items()})
             f = self._cache[ck] = table_findings(state.key, state.schema, self._content_for(state), columns, lookup)
         return f
 
     def _templated(self, engine, f) -> bool:
+        from dumpmask.detect import in_template
+
         return bool(engine.template) and in_template(f, engine.template)
 
     @staticmethod
@@ -109,6 +127,8 @@ class Detection(Stage):
         return km is not None and (state.key, cname) in getattr(km, "node_spec", {})
 
     def _suggestion(self, engine, state, col, f) -> dict:
+        from dumpmask.coverage import suggestion
+
         return suggestion(f, col, state.schema, engine.dialect.name)
 
     def _template_covers(self, engine, state, col, f) -> bool:

@@ -33,13 +33,14 @@ from dumpmask.features.base import Stage
 from dumpmask.idents import display_name
 from dumpmask.work import ColumnSpec, RemapFactory
 from dumpmask.schema import Column, _split_qual
+from dumpmask.lazy import lazy_pattern
 
 if TYPE_CHECKING:
     from dumpmask.remap import Remapper
 
 CATEGORY = "HIPAA-18 unique identifier"
-_UNLOCK = re.compile(rb"\s*UNLOCK\s+TABLES\s*;", re.I)
-_ID_NAME = re.compile(r"(?i)(?:^id$|_id$|Id$|^uuid$|_uuid$|_key$|_ref$|_no$|_number$)")
+_UNLOCK = lazy_pattern(globals(), "_UNLOCK", rb"\s*UNLOCK\s+TABLES\s*;", re.I)
+_ID_NAME = lazy_pattern(globals(), "_ID_NAME", r"(?i)(?:^id$|_id$|Id$|^uuid$|_uuid$|_key$|_ref$|_no$|_number$)")
 
 
 _qual = display_name   # (schema.name for messages and the audit)

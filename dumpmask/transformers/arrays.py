@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 
-_DIMS = re.compile(r"\s*((?:\[\s*[+-]?\d+\s*(?::\s*[+-]?\d+\s*)?\])+\s*=)?\s*")
+from dumpmask.lazy import lazy_pattern
+
+_DIMS = lazy_pattern(globals(), "_DIMS", r"\s*((?:\[\s*[+-]?\d+\s*(?::\s*[+-]?\d+\s*)?\])+\s*=)?\s*")
 _SPACE = " \t\n\r\v\f"
 
 

@@ -1,7 +1,6 @@
 """Type-agnostic mutations: static, null, hash, redact, keep."""
 from __future__ import annotations
 
-import re
 from functools import partial
 
 from dumpmask.errors import RulesError
@@ -12,9 +11,10 @@ from .common import PrfTransformer
 from . import fastprf
 from .fastprf import constant_field, field_as
 from .validity import is_mysql_timestamp, redact_value  # noqa: F401  (redact_value: used here and re-exported)
+from dumpmask.lazy import lazy_pattern
 
-_INT_RE = re.compile(r"[+-]?\d+\Z")
-_NUM_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_INT_RE = lazy_pattern(globals(), "_INT_RE", r"[+-]?\d+\Z")
+_NUM_RE = lazy_pattern(globals(), "_NUM_RE", r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
 
 @register

@@ -28,6 +28,7 @@ from dumpmask.schema import Column
 from .base import Transformer
 from .fastprf import Prf, fake_field
 from .validity import is_mysql_timestamp  # noqa: F401  (re-exported: its home was here)
+from dumpmask.lazy import lazy_pattern
 
 #: per-instance memo of original -> masked; cleared when it grows past this
 CACHE_LIMIT = 32_768
@@ -35,7 +36,7 @@ CACHE_LIMIT = 32_768
 #: pool size: entries drawn from Faker once per (key, pool, locale) per process
 POOL_SIZE = 2000
 
-_CTRL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_CTRL_RE = lazy_pattern(globals(), "_CTRL_RE", r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def canonical_options(options: dict) -> str:

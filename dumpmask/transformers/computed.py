@@ -2,7 +2,6 @@
 with check digits (SSN, credit card numbers, IBANs), IPv4 / IPv6 addresses. (Was generated.py.)"""
 from __future__ import annotations
 
-import re
 from datetime import date
 from functools import lru_cache
 
@@ -12,8 +11,9 @@ from .base import Param, register
 from . import fastprf
 from .common import PrfTransformer, fixed_width_warning
 from .validity import is_mysql_timestamp
+from dumpmask.lazy import lazy_pattern
 
-_YEAR_RE = re.compile(r"\s*(\d{4})")
+_YEAR_RE = lazy_pattern(globals(), "_YEAR_RE", r"\s*(\d{4})")
 _ORD_1970 = date(1970, 1, 2).toordinal()
 _ORD_2037 = date(2037, 12, 31).toordinal()
 

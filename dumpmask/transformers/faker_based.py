@@ -10,11 +10,12 @@ from . import fastprf
 from .base import Param, register
 from .common import (B32_TABLE, SUFFIX_BITS, SUFFIX_LEN, PoolTransformer, PrfTransformer, ascii_slug,
                      clean_text, get_pool, suffix14)
+from dumpmask.lazy import lazy_pattern
 
 LOCALE = {"locale": Param(str, "Faker locale the pool is drawn from", "en_US")}
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")  # RFC 2606, all 11 characters
 RESERVED_DOMAINS_B = tuple(d.encode("ascii") for d in RESERVED_DOMAINS)
-_DOTS = re.compile(r"[._]{2,}")
+_DOTS = lazy_pattern(globals(), "_DOTS", r"[._]{2,}")
 
 _UNIQUE_NOTE = (f"The keyed suffix carries {SUFFIX_BITS} PRF bits ({SUFFIX_LEN} lower-case Crockford base32 characters), so 10 million "
                 "distinct inputs collide with probability below n^2/2^71 = 4.3e-8 (< 1e-6).")

@@ -14,8 +14,9 @@ from dumpmask.schema import Column
 
 from .base import Param, Transformer, register
 from .strfield import SHAPE_PREFIX, shape_field
+from dumpmask.lazy import lazy_pattern
 
-_DATE = re.compile(r"(-?\d{4,})-(\d\d)-(\d\d)")
+_DATE = lazy_pattern(globals(), "_DATE", r"(-?\d{4,})-(\d\d)-(\d\d)")
 
 
 @register

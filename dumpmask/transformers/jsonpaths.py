@@ -27,6 +27,7 @@ from dumpmask.errors import MaskingError, RulesError
 from dumpmask.schema import Column, classify
 
 from .base import Param, Transformer, register, weakest
+from dumpmask.lazy import lazy_pattern
 
 class _Sentinel:
     """A trie marker that stays itself through pickle (a -j worker's copy is the same object)."""
@@ -46,10 +47,10 @@ class _Sentinel:
 WILD = _Sentinel("WILD")            # the `[*]` segment
 HAS_DELETE = _Sentinel("HAS_DELETE")  # a trie node's marker: a path deletes some of its members
 DELETE = "delete"
-_WS = re.compile(r"[ \t\n\r]*")
+_WS = lazy_pattern(globals(), "_WS", r"[ \t\n\r]*")
 _BLANKS = " \t\n\r"
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?\Z")
-_SEGMENT = re.compile(r"""\.([A-Za-z0-9_$-]+)|\.\*|\[\*\]|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]""")
+_NUMBER = lazy_pattern(globals(), "_NUMBER", r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?\Z")
+_SEGMENT = lazy_pattern(globals(), "_SEGMENT", r"""\.([A-Za-z0-9_$-]+)|\.\*|\[\*\]|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]""")
 #: mutations that cannot be a path's: they need a key domain, a row, or a whole document
 _NOT_INNER = ("key", "json", "template")
 

@@ -3,7 +3,6 @@ suggestions, and the `name:ARGUMENT` spelling. Apart from the package's __init__
 mutations made of other mutations (list, json, regex) can parse their inner names."""
 from __future__ import annotations
 
-import difflib
 
 from dumpmask.errors import RulesError
 
@@ -12,6 +11,8 @@ from .base import REGISTRY, Transformer
 
 def suggest(name: str) -> str | None:
     """The registered name closest to `name`, for did-you-mean messages."""
+    import difflib
+
     names = list(REGISTRY)
     lower = {n.lower(): n for n in names}
     if name.lower() in lower:

@@ -17,6 +17,7 @@ from dumpmask.schema import Column
 from .base import Param, Transformer, register
 from .common import PoolTransformer, PrfTransformer, fit_pool, get_pool
 from .strfield import SHAPE_EMAIL, SHAPE_PARTIAL, cum_pick, list_field, shape_field, str_field
+from dumpmask.lazy import lazy_pattern
 
 
 @register
@@ -89,7 +90,7 @@ class PartialEmail(Transformer):
         return f * len(local) + "@" + domain
 
 
-_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)(.*)\Z", re.S)
+_DATE = lazy_pattern(globals(), "_DATE", r"(\d{4})-(\d\d)-(\d\d)(.*)\Z", re.S)
 
 
 @register

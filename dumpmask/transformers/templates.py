@@ -6,16 +6,16 @@ and unknown columns when the rules are loaded)."""
 from __future__ import annotations
 
 import base64
-import re
 
 from dumpmask.errors import MaskingError, RulesError
 
 from .base import Param, Transformer, register
+from dumpmask.lazy import lazy_pattern
 
 UNIQUE = "_unique"            # {_unique}: where the keyed suffix goes
 SUFFIX_CHARS = 13             # base32 characters of the suffix: 65 bits
-_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_CLEAN = re.compile(r"[^\w.-]+")
+_FIELD = lazy_pattern(globals(), "_FIELD", r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_CLEAN = lazy_pattern(globals(), "_CLEAN", r"[^\w.-]+")
 
 
 def parse_template(text: str) -> list:

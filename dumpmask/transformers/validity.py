@@ -13,22 +13,24 @@ import re
 from datetime import date
 
 from dumpmask.schema import Column
+from dumpmask.lazy import lazy_pattern
 
-_INT_RE = re.compile(r"\s*[+-]?\d+\s*\Z")
-_NUM_RE = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
-_MONEY_RE = re.compile(r"\s*-?\$?\s*-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*\Z")
-_DATE_RE = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})")
-_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?")
-_TZ_RE = re.compile(r"\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?\s*\Z", re.I)
-_UUID_RE = re.compile(r"\s*\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?\s*\Z")
+_INT_RE = lazy_pattern(globals(), "_INT_RE", r"\s*[+-]?\d+\s*\Z")
+_NUM_RE = lazy_pattern(globals(), "_NUM_RE", r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+_MONEY_RE = lazy_pattern(globals(), "_MONEY_RE", r"\s*-?\$?\s*-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\s*\Z")
+_DATE_RE = lazy_pattern(globals(), "_DATE_RE", r"\s*(\d{4})-(\d{2})-(\d{2})")
+_TIME_RE = lazy_pattern(globals(), "_TIME_RE", r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?")
+_TZ_RE = lazy_pattern(globals(), "_TZ_RE", r"\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)?\s*\Z", re.I)
+_UUID_RE = lazy_pattern(globals(), "_UUID_RE", r"\s*\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?\s*\Z")
 _PG_BOOL = {"t", "f", "true", "false", "y", "n", "yes", "no", "on", "off", "1", "0"}
 _IV_UNITS = (r"(?:microseconds?|us|usecs?|milliseconds?|ms|msecs?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|"
              r"days?|d|weeks?|w|months?|mons?|years?|yrs?|y|decades?|centuries|century|millenni(?:um|a))")
-_IV_NUM = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
-_IV_UNIT = re.compile(_IV_UNITS + r"\Z", re.I)
-_IV_GLUED = re.compile(r"[+-]?\d+(?:\.\d+)?" + _IV_UNITS + r"\Z", re.I)
-_IV_CLOCK = re.compile(r"[+-]?\d+:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?\Z")
-_IV_ISO = re.compile(r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\Z")
+_IV_NUM = lazy_pattern(globals(), "_IV_NUM", r"[+-]?\d+(?:\.\d+)?\Z")
+_IV_UNIT = lazy_pattern(globals(), "_IV_UNIT", _IV_UNITS + r"\Z", re.I)
+_IV_GLUED = lazy_pattern(globals(), "_IV_GLUED", r"[+-]?\d+(?:\.\d+)?" + _IV_UNITS + r"\Z", re.I)
+_IV_CLOCK = lazy_pattern(globals(), "_IV_CLOCK", r"[+-]?\d+:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?\Z")
+_IV_ISO = lazy_pattern(globals(), "_IV_ISO",
+                       r"P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\Z")
 
 
 def _interval_ok(s: str) -> bool:
@@ -73,8 +75,8 @@ def _interval_ok(s: str) -> bool:
             return False
         seen |= cats
     return True
-_MAC_RE = re.compile(r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}\s*\Z")
-_MAC8_RE = re.compile(r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){6}\s*\Z")
+_MAC_RE = lazy_pattern(globals(), "_MAC_RE", r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}\s*\Z")
+_MAC8_RE = lazy_pattern(globals(), "_MAC8_RE", r"\s*[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){6}\s*\Z")
 
 #: spatial / geometric types: no fixed value dumpmask could write is meaningful or portable
 SPATIAL = {"geometry", "geography", "point", "linestring", "polygon", "multipoint", "multilinestring",
