@@ -426,7 +426,9 @@ def _span_matches(tokens: list[str]) -> list[tuple[int, int, int, str, _Rule]]:
                 out.append((len(joined), i, j, joined, rule))
     # most specific (longest keyword) first; then the later one (the head noun in English);
     # a bare address/addr loses to any other match: ipv6_address, work_email_addr, ssh_host_addr
-    out.sort(key=lambda m: (m[3] in ("address", "addr"), -m[0], -m[2]))
+    # (in any language: `e-mail адрес`, `correo_direccion` are e-mail addresses)
+    out.sort(key=lambda m: (m[3] in ("address", "addr") or (m[1] == m[2] and m[4].category == _G
+                                                            and m[4].suggested == "faker.address"), -m[0], -m[2]))
     return out
 
 

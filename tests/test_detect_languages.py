@@ -39,6 +39,8 @@ FOUND = [
     ("電話番号", "顧客", "HIPAA-4 phone", "faker.phone"),
     ("correo_electronico", "x", "HIPAA-6 email", "faker.email"),
     ("courriel", "x", "HIPAA-6 email", "faker.email"),
+    ("correo_direccion", "x", "HIPAA-6 email", "faker.email"),     # an address word loses to a match beside it
+    ("e-mail адрес", "клиенты", "HIPAA-6 email", "faker.email"),
     ("mail", "users", "HIPAA-6 email", "faker.email"),
     ("dirección", "x", "HIPAA-2 geographic", "faker.address"),
     ("straße", "kunden", "HIPAA-2 geographic", "faker.address"),
