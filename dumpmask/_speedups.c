@@ -1157,6 +1157,35 @@ utf8_valid(const uchar *p, Py_ssize_t n)
  * is strict UTF-8. Then the value written back by the dialect's encoder is the raw field
  * again, byte for byte. Escaped values longer than FIELD_BUF are not plain (the caller's
  * general path). *body points into the field or into buf. 0 when not plain. */
+/* The byte that a backslash escape \e of a plain field stands for (mode as plain_field's), or
+ * -1 for an escape the dialect's encoder never writes. */
+static inline int
+plain_unescape(int mode, uchar e)
+{
+    if (mode == 0) {
+        switch (e) {
+        case '\\': return '\\';
+        case 'b': return 0x08;
+        case 'f': return 0x0c;
+        case 'n': return 0x0a;
+        case 'r': return 0x0d;
+        case 't': return 0x09;
+        case 'v': return 0x0b;
+        default: return -1;
+        }
+    }
+    switch (e) {
+    case '0': return 0x00;
+    case 'n': return 0x0a;
+    case 'r': return 0x0d;
+    case '\\': return '\\';
+    case '\'': return '\'';
+    case '"': return '"';
+    case 'Z': return 0x1a;
+    default: return -1;
+    }
+}
+
 static int
 plain_field(const uchar *p, Py_ssize_t n, int mode, uchar *buf, const uchar **body, Py_ssize_t *blen)
 {
@@ -1172,6 +1201,7 @@ plain_field(const uchar *p, Py_ssize_t n, int mode, uchar *buf, const uchar **bo
         uchar c = p[i];
         if (c == '\\') {
             uchar e, v;
+            int k;
             if (i + 1 >= n || n > FIELD_BUF)
                 return 0;
             if (!escaped) {
@@ -1180,29 +1210,9 @@ plain_field(const uchar *p, Py_ssize_t n, int mode, uchar *buf, const uchar **bo
                 escaped = 1;
             }
             e = p[++i];
-            if (mode == 0) {
-                switch (e) {
-                case '\\': v = '\\'; break;
-                case 'b': v = 0x08; break;
-                case 'f': v = 0x0c; break;
-                case 'n': v = 0x0a; break;
-                case 'r': v = 0x0d; break;
-                case 't': v = 0x09; break;
-                case 'v': v = 0x0b; break;
-                default: return 0;
-                }
-            } else {
-                switch (e) {
-                case '0': v = 0x00; break;
-                case 'n': v = 0x0a; break;
-                case 'r': v = 0x0d; break;
-                case '\\': v = '\\'; break;
-                case '\'': v = '\''; break;
-                case '"': v = '"'; break;
-                case 'Z': v = 0x1a; break;
-                default: return 0;
-                }
-            }
+            if ((k = plain_unescape(mode, e)) < 0)
+                return 0;
+            v = (uchar)k;
             buf[o++] = v;
             continue;
         }
@@ -3562,6 +3572,7 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
         return -1;
     for (i = 0; i < n; i++) {
         uchar c = p[i], e;
+        int k;
         switch (cls[c]) {
         case 0:
             shape[o++] = c;
@@ -3599,29 +3610,9 @@ tk_prepare(const b2_state *base, int mode, const uchar *raw, Py_ssize_t rn, tk_v
             if (i + 1 >= n)
                 return -1;
             e = p[++i];
-            if (mode == 0) {
-                switch (e) {
-                case '\\': c = '\\'; break;
-                case 'b': c = 0x08; break;
-                case 'f': c = 0x0c; break;
-                case 'n': c = 0x0a; break;
-                case 'r': c = 0x0d; break;
-                case 't': c = 0x09; break;
-                case 'v': c = 0x0b; break;
-                default: return -1;
-                }
-            } else {
-                switch (e) {
-                case '0': c = 0x00; break;
-                case 'n': c = 0x0a; break;
-                case 'r': c = 0x0d; break;
-                case '\\': c = '\\'; break;
-                case '\'': c = '\''; break;
-                case '"': c = '"'; break;
-                case 'Z': c = 0x1a; break;
-                default: return -1;
-                }
-            }
+            if ((k = plain_unescape(mode, e)) < 0)
+                return -1;
+            c = (uchar)k;
             shape[o++] = c;
             break;
         default:
